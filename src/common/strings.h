@@ -1,0 +1,15 @@
+// Small string helpers shared by the loader and the CLI.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace side {
+
+// Kernel module names treat '-' and '_' as the same character (modprobe does); this maps both to '_'.
+std::string normalize_module_name(std::string_view name);
+
+std::string hex(uint64_t value);
+
+}  // namespace side
