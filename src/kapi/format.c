@@ -995,7 +995,7 @@ static const struct side_fmt_va_format* pointer(struct out* o, const char* fmt, 
   switch (*fmt) {
     case 'f':
       if (fmt[1] == 'w') break;     /* %pfw: fwnode, not implemented */
-      __attribute__((fallthrough)); /* legacy alias of %ps */
+      __attribute__((__fallthrough__)); /* legacy alias of %ps */
     case 'F':
     case 'S':
     case 's':

@@ -1,0 +1,26 @@
+// Finds modules by name in the cache of Debian's module binaries, as modprobe does: '-' and '_' are the same,
+// and a path (anything containing '/' or ending in .ko) is taken as it is.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+
+#include "common/result.h"
+
+namespace side::loader {
+
+class ModuleIndex {
+ public:
+  explicit ModuleIndex(std::string modules_dir) : dir_(std::move(modules_dir)) {}
+
+  Result<std::string> resolve(const std::string& name_or_path);
+  const std::string& directory() const { return dir_; }
+
+ private:
+  Status scan();
+  std::string dir_;
+  bool scanned_ = false;
+  std::unordered_map<std::string, std::string> by_name_;
+};
+
+}  // namespace side::loader

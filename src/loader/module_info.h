@@ -1,0 +1,48 @@
+// What a module says about itself: the .modinfo key=value strings, its __versions table (the CRC of every kernel
+// symbol it was built against) and its parameter descriptions.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "loader/elf_file.h"
+
+namespace side::loader {
+
+struct SymbolVersion {
+  std::string name;
+  uint32_t crc = 0;
+};
+
+struct ParameterInfo {
+  std::string name;
+  std::string type;         // from parmtype=, e.g. "int", "array of int"
+  std::string description;  // from parm=
+};
+
+struct PciId {
+  uint32_t vendor = 0, device = 0, subvendor = 0, subdevice = 0;  // 0xffffffff: any (PCI_ANY_ID)
+  uint32_t class_code = 0, class_mask = 0;
+};
+
+struct ModuleInfo {
+  std::string name;  // from .gnu.linkonce.this_module's name field when present, else modinfo "name"
+  std::multimap<std::string, std::string> fields;
+  std::vector<SymbolVersion> versions;
+  std::vector<ParameterInfo> parameters;
+
+  std::string get(const std::string& key) const;  // first value or ""
+  std::vector<std::string> all(const std::string& key) const;
+  std::vector<std::string> depends() const;  // normalized names, empty entries dropped
+  std::vector<PciId> pci_ids() const;        // decoded from "alias=pci:v…d…sv…sd…bc…sc…i…"
+};
+
+Result<ModuleInfo> read_module_info(const ElfFile& elf);
+
+// Parses one modalias of the form pci:vVVVVVVVVdDDDDDDDDsvSSSSSSSSsdDDDDDDDDbcBBscSSiII (with '*' wildcards).
+Result<PciId> parse_pci_alias(const std::string& alias);
+
+}  // namespace side::loader
