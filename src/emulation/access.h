@@ -43,9 +43,9 @@ struct MemoryOperand {
   friend bool operator==(const MemoryOperand&, const MemoryOperand&) = default;
 };
 
-// A register or an immediate. Immediates are stored already sign- or zero-extended to 64 bits as the instruction
-// defines them (e.g. `movq $-1, (m)` stores 0xffffffffffffffff; `orw $-1, (m)` with imm8 stores 0xffff after
-// truncation to the access width).
+// A register or an immediate. An immediate is stored as the value the instruction uses at its operand width, after
+// the sign extension the encoding defines (e.g. `movq $-1, (m)` with imm32: 0xffffffffffffffff; `orw $-1, (m)` with
+// imm8: 0xffff; `movb $0x80, (m)`: 0x80).
 struct Operand {
   bool is_immediate = false;
   Gpr reg;

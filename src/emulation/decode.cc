@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "emulation/access.h"
+#include "emulation/registers.h"
 
 namespace side::emulation {
 namespace {
@@ -131,13 +132,13 @@ Result<MemoryOperand> to_memory(const ZydisDecodedOperand& op, const Decoded& d,
   return m;
 }
 
-Result<Operand> to_source(const ZydisDecodedOperand& op, const Refuser& refuse) {
+Result<Operand> to_source(const ZydisDecodedOperand& op, unsigned width, const Refuser& refuse) {
   Operand s;
   if (is_immediate(op)) {
-    // Zydis has already sign-extended signed immediates to 64 bits (e.g. `movq $imm32` and the imm8 of opcode 83,
-    // SDM Vol. 2A, 2.2.1.5); the emulator truncates to the access width.
+    // Zydis has already sign-extended signed immediates to 64 bits (e.g. the imm32 of `movq $imm, m64` and the imm8
+    // of opcode 83, SDM Vol. 2A, 2.2.1.5); what reaches the device is that value at the operand width.
     s.is_immediate = true;
-    s.immediate = op.imm.value.u;
+    s.immediate = op.imm.value.u & width_mask(width);
     return s;
   }
   if (is_register(op) && to_gpr(op.reg.value, s.reg)) return s;
@@ -159,7 +160,7 @@ Result<Access> decode_memory_move(const Decoded& d, Access a, const Refuser& ref
     auto m = to_memory(op0, d, refuse);
     if (!m) return m.error();
     a.memory = *m;
-    auto s = to_source(op1, refuse);
+    auto s = to_source(op1, op0.size / 8, refuse);
     if (!s) return s.error();
     a.src = *s;
     a.width = static_cast<uint8_t>(op0.size / 8);
@@ -187,7 +188,7 @@ Result<Access> decode_memory_move(const Decoded& d, Access a, const Refuser& ref
     if (a.dst.width < a.width) return refuse("the destination is narrower than the access");
     if (a.extend == Extend::kNone && a.dst.width != a.width) return refuse("operand widths differ");
   } else {
-    return refuse("the instruction does not access memory");
+    return refuse("the instruction neither accesses memory nor performs port I/O");
   }
   if (!valid_width(a.width)) return refuse("unsupported access width of %u bytes", a.width);
   return a;
@@ -207,12 +208,12 @@ Result<Access> decode_alu(const Decoded& d, Access a, AluOp op, const Refuser& r
     mem = &op1, other = &op0;
     a.memory_first = false;
   } else {
-    return refuse("the instruction does not access memory");
+    return refuse("the instruction neither accesses memory nor performs port I/O");
   }
   auto m = to_memory(*mem, d, refuse);
   if (!m) return m.error();
   a.memory = *m;
-  auto s = to_source(*other, refuse);
+  auto s = to_source(*other, mem->size / 8, refuse);
   if (!s) return s.error();
   a.src = *s;
   if (!a.memory_first) {
@@ -229,7 +230,7 @@ Result<Access> decode_exchange(const Decoded& d, Access a, const Refuser& refuse
   a.kind = Kind::kExchange;
   const ZydisDecodedOperand* mem = is_memory(d.ops[0]) ? &d.ops[0] : is_memory(d.ops[1]) ? &d.ops[1] : nullptr;
   const ZydisDecodedOperand* reg = mem == &d.ops[0] ? &d.ops[1] : &d.ops[0];
-  if (!mem) return refuse("the instruction does not access memory");
+  if (!mem) return refuse("the instruction neither accesses memory nor performs port I/O");
   auto m = to_memory(*mem, d, refuse);
   if (!m) return m.error();
   a.memory = *m;
