@@ -994,7 +994,7 @@ static const struct side_fmt_va_format* pointer(struct out* o, const char* fmt, 
                                                 const struct side_fmt_hooks* hooks) {
   switch (*fmt) {
     case 'f':
-      if (fmt[1] == 'w') break;     /* %pfw: fwnode, not implemented */
+      if (fmt[1] == 'w') break;         /* %pfw: fwnode, not implemented */
       __attribute__((__fallthrough__)); /* legacy alias of %ps */
     case 'F':
     case 'S':
