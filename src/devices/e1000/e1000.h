@@ -1,0 +1,207 @@
+// Intel 82540EM (PCI 8086:100E) gigabit Ethernet controller model, good enough for Linux 6.1's unmodified e1000
+// driver: probe (EEPROM, PHY), reset through the I/O BAR, link up, interrupts with ITR throttling, legacy and
+// extended (context/data) TX descriptors with checksum offload and TSO, legacy RX descriptors with L2 filtering.
+//
+// BARs: BAR0 = 128 KiB memory (registers, section 13), BAR1 = 64-byte I/O window (IOADDR at 0, IODATA at 4,
+// section 13.1.2). No flash BAR (the 82540EM has none) and no expansion ROM.
+//
+// DMA: the model only ever sees an iommu::Iommu; every descriptor and buffer access is an IOVA. An IOMMU fault
+// during TX or RX drops that frame (counted) and leaves the rings consistent; it never aborts.
+//
+// Thread-safety: every public member takes one internal mutex, so MMIO/config accesses from the supervisor's
+// domain thread, receive() from a backend thread and service_timers() from a timer thread may interleave. Callbacks
+// (InterruptSink, the clock, the timer hook) run with that mutex held and must not call back into the device. The
+// frame sink runs *after* the mutex is released (so it may call receive(), e.g. for loopback); frames from one
+// TX kick are delivered in order.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "devices/e1000/eeprom.h"
+#include "devices/e1000/phy.h"
+#include "devices/e1000/regs.h"
+#include "devices/iommu/iommu.h"
+#include "devices/pci/pci_device.h"
+
+namespace side::e1000 {
+
+// Largest non-TSO frame the TX path assembles (section 3.3.1: 16 KiB jumbo limit), and the largest TSO payload
+// (the driver never asks for more than 64 KiB; anything beyond is dropped as malformed).
+inline constexpr size_t kMaxTxFrame = 16384;
+inline constexpr size_t kMaxTsoPayload = 256 * 1024;
+// Largest frame receive() accepts with RCTL.LPE (without FCS).
+inline constexpr size_t kMaxRxFrame = 16384 - 4;
+
+enum class RxResult : uint8_t {
+  kAccepted,
+  kDroppedLinkDown,
+  kDroppedDisabled,       // RCTL.EN clear
+  kDroppedFiltered,       // address / VLAN filters rejected it
+  kDroppedSize,           // runt (< 14 bytes) or longer than LPE allows
+  kDroppedNoDescriptors,  // overrun: not enough descriptors between RDH and RDT (RXO, MPC)
+  kDroppedBadRing,        // RDLEN/RDH/RDT inconsistent
+  kDroppedIommuFault,     // a descriptor or buffer was not mapped for device access
+};
+const char* to_string(RxResult r);
+
+struct Counters {
+  uint64_t tx_frames = 0;  // frames handed to the sink (TSO segments count individually)
+  uint64_t tx_bytes = 0;
+  uint64_t tx_tso_segments = 0;
+  uint64_t tx_descriptors = 0;  // descriptors consumed
+  uint64_t tx_dropped_oversize = 0;
+  uint64_t tx_dropped_malformed = 0;  // bad context (offsets outside the frame, zero MSS, huge TSO)
+  uint64_t tx_dropped_iommu = 0;      // frames dropped because a buffer read faulted
+  uint64_t tx_desc_faults = 0;        // descriptor fetches/write-backs that faulted (TX stops)
+  uint64_t tx_bad_ring = 0;           // kicks refused because TDLEN/TDH/TDT were inconsistent
+  uint64_t rx_frames = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t rx_dropped_link_down = 0;
+  uint64_t rx_dropped_disabled = 0;
+  uint64_t rx_dropped_filtered = 0;
+  uint64_t rx_dropped_size = 0;
+  uint64_t rx_dropped_no_descriptors = 0;
+  uint64_t rx_dropped_bad_ring = 0;
+  uint64_t rx_dropped_iommu = 0;
+  uint64_t iommu_faults = 0;      // faults this device caused (TX + RX)
+  uint64_t irq_assertions = 0;    // rising edges of the interrupt request
+  uint64_t irq_throttled = 0;     // assertions deferred by ITR
+  uint64_t device_resets = 0;     // CTRL.RST and reset()
+  uint64_t unknown_accesses = 0;  // unknown register / read-only write / bad width
+};
+
+struct Config {
+  std::array<uint8_t, 6> mac{0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  uint16_t subsystem_vendor_id = kVendorIntel;
+  uint16_t subsystem_id = kSubsystem82540EM;
+  uint8_t revision = 0x03;
+  bool link_up = true;
+  // Monotonic clock in ns for ITR throttling. Defaults to std::chrono::steady_clock.
+  std::function<uint64_t()> now_ns;
+  // Called (mutex held) whenever the model needs service_timers() at or after `deadline_ns`. Optional: the
+  // supervisor may instead poll next_deadline_ns().
+  std::function<void(uint64_t deadline_ns)> arm_timer;
+};
+
+using FrameSink = std::function<void(std::span<const uint8_t> frame)>;
+
+class E1000 final : public pci::PciDevice {
+ public:
+  E1000(iommu::Iommu& iommu, Config config);
+
+  uint32_t config_read(uint32_t offset, unsigned width) override;
+  void config_write(uint32_t offset, unsigned width, uint32_t value) override;
+  uint64_t bar_read(int bar, uint64_t offset, unsigned width) override;
+  void bar_write(int bar, uint64_t offset, unsigned width, uint64_t value) override;
+  // PCI/power-on reset: config space, registers, PHY, EEPROM interface, TX state, interrupt line.
+  void reset() override;
+
+  // Frames the device transmits (FCS not included). Set before enabling TX.
+  void set_frame_sink(FrameSink sink);
+  // A frame arriving from the wire (without FCS). Shorter frames than 60 bytes are padded as the wire would.
+  RxResult receive(std::span<const uint8_t> frame);
+  // Carrier up/down: updates STATUS.LU and the PHY, raises ICR.LSC.
+  void set_link(bool up);
+
+  // Runs expired timers (ITR-deferred interrupt). Cheap; may be called at any time.
+  void service_timers();
+  std::optional<uint64_t> next_deadline_ns() const;
+
+  Counters counters() const;
+  // Register value without read side effects (tests, debugging).
+  uint32_t peek(uint32_t offset) const;
+  const Eeprom& eeprom() const { return eeprom_; }
+
+ private:
+  // MMIO dispatch (mutex held).
+  uint32_t reg_read(uint32_t offset);
+  void reg_write(uint32_t offset, uint32_t value);
+  uint32_t& r(uint32_t offset) { return regs_[offset >> 2]; }
+  uint32_t r(uint32_t offset) const { return regs_[offset >> 2]; }
+  void note_unknown(const char* what, uint32_t offset, uint32_t value);
+  void software_reset();
+  void load_mac_from_eeprom();
+  void do_mdic(uint32_t value);
+  void do_eerd(uint32_t value);
+
+  // Interrupts (interrupts.cc-like section of e1000.cc).
+  void raise(uint32_t causes);
+  void update_irq();
+  uint64_t now() const;
+
+  // Statistics helpers: saturating, as the counters do not wrap (section 13.7).
+  void stat_inc(uint32_t reg, uint32_t by = 1);
+  void stat_add64(uint32_t low_reg, uint64_t by);
+  void count_size_bucket(uint32_t first_bucket_reg, size_t size_with_fcs);
+
+  // TX (tx.cc).
+  struct TxContext {
+    uint8_t ipcss = 0, ipcso = 0, tucss = 0, tucso = 0;
+    uint16_t ipcse = 0, tucse = 0;
+    uint32_t paylen = 0;
+    uint16_t mss = 0;
+    uint8_t hdr_len = 0;
+    uint8_t tucmd = 0;
+  };
+  struct TxState {
+    TxContext ctx;                // last context descriptor
+    std::vector<uint8_t> data;    // frame (or current TSO segment) being assembled
+    std::vector<uint8_t> header;  // TSO: the header copied into every segment
+    bool in_frame = false;        // a frame has started (descriptors without EOP seen)
+    bool tse = false;             // current frame uses TSO
+    uint8_t popts = 0;            // from the first data descriptor of the frame
+    bool legacy_ic = false;
+    uint8_t legacy_cso = 0, legacy_css = 0;
+    bool vle = false;
+    uint16_t vlan = 0;
+    bool drop = false;  // frame already doomed (fault, oversize, malformed): consume until EOP
+    uint32_t tso_frames = 0;
+    uint32_t tso_sent = 0;   // payload bytes sent in earlier segments
+    uint32_t tso_total = 0;  // payload bytes consumed so far
+  };
+  void kick_tx();
+  bool process_tx_descriptor(const uint8_t* desc, uint64_t desc_iova);
+  void tx_append(uint64_t addr, uint32_t len, bool eop);
+  void tx_emit(bool last_segment);
+  void tx_finish_frame(std::vector<uint8_t>& frame);
+  void tx_reset_frame();
+  std::vector<std::vector<uint8_t>> pending_tx_;
+  size_t pending_tx_bytes_ = 0;
+  // Set when a kick stopped because pending_tx_ reached kMaxPendingTxBytes; bar_write delivers and resumes.
+  bool tx_more_ = false;
+  static constexpr size_t kMaxPendingTxBytes = 1 << 20;
+  static constexpr uint32_t kMaxTsoSegments = 8192;
+
+  // RX (rx.cc).
+  bool rx_filter(std::span<const uint8_t> frame) const;
+  uint32_t rx_buffer_size() const;
+  void rx_checksum(std::span<const uint8_t> frame, uint8_t* status, uint8_t* errors) const;
+
+  void deliver_pending_tx();
+
+  iommu::Iommu& iommu_;
+  Config cfg_;
+  mutable std::mutex mu_;
+  std::vector<uint32_t> regs_;
+  Eeprom eeprom_;
+  Phy phy_;
+  TxState tx_;
+  FrameSink sink_;
+  uint32_t io_addr_ = 0;
+  bool link_up_ = true;
+  // Interrupt throttling.
+  bool irq_request_ = false;
+  bool have_last_assert_ = false;
+  uint64_t last_assert_ns_ = 0;
+  std::optional<uint64_t> deadline_;
+  Counters counters_;
+  uint64_t unknown_logged_ = 0;
+};
+
+}  // namespace side::e1000

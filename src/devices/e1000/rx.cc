@@ -1,0 +1,239 @@
+// Receive path of the 82540EM model (8254x SDM sections 3.2 and 13.4.22): address filtering (RAL/RAH exact
+// matches, MTA hash, broadcast, unicast/multicast promiscuous, VLAN filter), legacy receive descriptors, frames
+// split over several buffers, overrun accounting, RX checksum offload (RXCSUM) and the RXT0/RXDMT0/RXO causes.
+//
+// A frame is written all-or-nothing: descriptors are fetched and every buffer is validated with the IOMMU before
+// the first byte is written, so an IOMMU fault leaves guest memory and RDH untouched.
+#include <algorithm>
+
+#include "common/log.h"
+#include "devices/e1000/e1000.h"
+#include "devices/e1000/net_util.h"
+
+namespace side::e1000 {
+namespace {
+
+constexpr uint32_t kMaxRxDescriptorsPerFrame = 80;  // (16384 + 4) / 256 rounded up, plus slack
+
+}  // namespace
+
+uint32_t E1000::rx_buffer_size() const {
+  uint32_t rctl = r(RCTL);
+  uint32_t bsize = (rctl >> RCTL_BSIZE_SHIFT) & 3;
+  if (rctl & RCTL_BSEX) {
+    static constexpr uint32_t kExt[4] = {2048, 16384, 8192, 4096};  // 00 reserved: treated as 2048
+    return kExt[bsize];
+  }
+  static constexpr uint32_t kNormal[4] = {2048, 1024, 512, 256};
+  return kNormal[bsize];
+}
+
+bool E1000::rx_filter(std::span<const uint8_t> f) const {
+  uint32_t rctl = r(RCTL);
+  const uint8_t* dst = f.data();
+  auto rar_match = [&] {
+    for (int i = 0; i < kNumRar; ++i) {
+      uint32_t ral = r(RAL0 + 8 * i), rah = r(RAH0 + 8 * i);
+      if (!(rah & RAH_AV)) continue;
+      uint8_t mac[6] = {static_cast<uint8_t>(ral),       static_cast<uint8_t>(ral >> 8),
+                        static_cast<uint8_t>(ral >> 16), static_cast<uint8_t>(ral >> 24),
+                        static_cast<uint8_t>(rah),       static_cast<uint8_t>(rah >> 8)};
+      if (std::equal(mac, mac + 6, dst)) return true;
+    }
+    return false;
+  };
+  bool accept;
+  bool broadcast = std::all_of(dst, dst + 6, [](uint8_t b) { return b == 0xff; });
+  if (broadcast) {
+    accept = (rctl & (RCTL_BAM | RCTL_MPE)) != 0;
+  } else if (dst[0] & 1) {
+    // Multicast hash (section 13.5.1): 12 bits of the address selected by RCTL.MO index the 4096-bit MTA.
+    uint32_t mo = (rctl >> RCTL_MO_SHIFT) & 3;
+    uint32_t hash = mo == 3 ? (dst[4] | (dst[5] << 8)) : ((dst[4] >> (4 - mo)) | (dst[5] << (4 + mo)));
+    hash &= 0xfff;
+    bool mta = (r(MTA + 4 * (hash >> 5)) >> (hash & 31)) & 1;
+    accept = (rctl & RCTL_MPE) || mta || rar_match();
+  } else {
+    accept = (rctl & RCTL_UPE) || rar_match();
+  }
+  if (!accept) return false;
+  // VLAN filter (section 3.2.2): tagged frames must have their VLAN id enabled in the VFTA.
+  if ((rctl & RCTL_VFE) && f.size() >= 16 && load_be16(f.data() + 12) == (r(VET) & 0xffff)) {
+    uint32_t vid = load_be16(f.data() + 14) & 0xfff;
+    if (!((r(VFTA + 4 * (vid >> 5)) >> (vid & 31)) & 1)) return false;
+  }
+  return true;
+}
+
+void E1000::rx_checksum(std::span<const uint8_t> f, uint8_t* status, uint8_t* errors) const {
+  // RX checksum offload (section 3.2.9) for IPv4 and TCP/UDP over IPv4 when RXCSUM enables it; anything else is
+  // reported with IXSM ("ignore checksum indication") so the stack verifies in software.
+  uint32_t rxcsum = r(RXCSUM);
+  *status |= RXD_STAT_IXSM;
+  if (!(rxcsum & (RXCSUM_IPOFL | RXCSUM_TUOFL))) return;
+  size_t l3 = 14;
+  uint16_t type = load_be16(f.data() + 12);
+  if (type == (r(VET) & 0xffff) && f.size() >= 18) {
+    type = load_be16(f.data() + 16);
+    l3 = 18;
+  }
+  if (type != 0x0800 || f.size() < l3 + 20) return;
+  const uint8_t* ip = f.data() + l3;
+  size_t ihl = (ip[0] & 0xf) * 4u;
+  size_t total = load_be16(ip + 2);
+  if ((ip[0] >> 4) != 4 || ihl < 20 || total < ihl || l3 + total > f.size()) return;
+  *status &= static_cast<uint8_t>(~RXD_STAT_IXSM);
+  if (rxcsum & RXCSUM_IPOFL) {
+    *status |= RXD_STAT_IPCS;
+    if (csum_finish(csum_add(std::span<const uint8_t>(ip, ihl))) != 0) *errors |= RXD_ERR_IPE;
+  }
+  bool fragment = (load_be16(ip + 6) & 0x3fff) != 0;
+  uint8_t proto = ip[9];
+  if (!(rxcsum & RXCSUM_TUOFL) || fragment || (proto != 6 && proto != 17)) return;
+  size_t l4len = total - ihl;
+  if ((proto == 6 && l4len < 20) || (proto == 17 && l4len < 8)) return;
+  if (proto == 17 && load_be16(ip + ihl + 6) == 0) return;  // UDP without checksum
+  uint8_t pseudo[12];
+  std::copy(ip + 12, ip + 20, pseudo);
+  pseudo[8] = 0;
+  pseudo[9] = proto;
+  store_be16(pseudo + 10, static_cast<uint16_t>(l4len));
+  uint32_t sum = csum_add(pseudo);
+  sum = csum_add(std::span<const uint8_t>(ip + ihl, l4len), sum);
+  *status |= RXD_STAT_TCPCS;
+  if (csum_finish(sum) != 0) *errors |= RXD_ERR_TCPE;
+}
+
+RxResult E1000::receive(std::span<const uint8_t> frame) {
+  std::lock_guard lock(mu_);
+  if (!link_up_) {
+    ++counters_.rx_dropped_link_down;
+    return RxResult::kDroppedLinkDown;
+  }
+  uint32_t rctl = r(RCTL);
+  if (!(rctl & RCTL_EN)) {
+    ++counters_.rx_dropped_disabled;
+    return RxResult::kDroppedDisabled;
+  }
+  if (frame.size() < 14 || frame.size() > kMaxRxFrame) {
+    ++counters_.rx_dropped_size;
+    return RxResult::kDroppedSize;
+  }
+  std::vector<uint8_t> buf(frame.begin(), frame.end());
+  if (buf.size() < 60) buf.resize(60, 0);  // the wire minimum: shorter frames arrive padded
+  bool tagged = load_be16(buf.data() + 12) == (r(VET) & 0xffff);
+  // Without LPE frames longer than 1518 bytes (1522 tagged) including FCS are discarded (section 13.4.22).
+  size_t max_with_fcs = (rctl & RCTL_LPE) ? 16384 : (tagged ? 1522 : 1518);
+  if (buf.size() + 4 > max_with_fcs) {
+    stat_inc(ROC);
+    ++counters_.rx_dropped_size;
+    return RxResult::kDroppedSize;
+  }
+  if (!rx_filter(buf)) {
+    ++counters_.rx_dropped_filtered;
+    return RxResult::kDroppedFiltered;
+  }
+  uint16_t special = 0;
+  uint8_t status = RXD_STAT_DD | RXD_STAT_EOP, errors = 0;
+  if (tagged && (r(CTRL) & CTRL_VME)) {
+    // VLAN stripping (section 3.2.7): the tag goes to the descriptor's special field.
+    special = load_be16(buf.data() + 14);
+    buf.erase(buf.begin() + 12, buf.begin() + 16);
+    status |= RXD_STAT_VP;
+  }
+  rx_checksum(buf, &status, &errors);
+  uint16_t pkt_csum = 0;
+  {
+    uint32_t pcss = r(RXCSUM) & 0xff;
+    if (pcss < buf.size()) {
+      uint32_t s = csum_add(std::span<const uint8_t>(buf.data() + pcss, buf.size() - pcss));
+      while (s >> 16) s = (s & 0xffff) + (s >> 16);
+      pkt_csum = static_cast<uint16_t>(s);
+    }
+  }
+  if (!(rctl & RCTL_SECRC)) {
+    // The FCS is stored with the frame unless stripped (Linux e1000 leaves SECRC clear and drops 4 bytes).
+    uint32_t fcs = crc32_ieee(buf);
+    for (int i = 0; i < 4; ++i) buf.push_back(static_cast<uint8_t>(fcs >> (8 * i)));
+  }
+  size_t wire = frame.size() < 60 ? 64 : frame.size() + 4;
+
+  uint32_t size = r(RDLEN) / kDescSize;
+  uint32_t head = r(RDH), tail = r(RDT);
+  if (size == 0 || head >= size || tail >= size) {
+    ++counters_.rx_dropped_bad_ring;
+    stat_inc(MPC);
+    return RxResult::kDroppedBadRing;
+  }
+  uint32_t bufsize = rx_buffer_size();
+  uint32_t needed = static_cast<uint32_t>((buf.size() + bufsize - 1) / bufsize);
+  // Descriptors owned by hardware: from RDH up to, not including, RDT (section 3.2.6).
+  uint32_t avail = tail >= head ? tail - head : size - head + tail;
+  if (needed > avail || needed > kMaxRxDescriptorsPerFrame) {
+    stat_inc(MPC);
+    stat_inc(RNBC);
+    ++counters_.rx_dropped_no_descriptors;
+    raise(ICR_RXO);
+    return RxResult::kDroppedNoDescriptors;
+  }
+  uint64_t base = (uint64_t{r(RDBAH)} << 32) | r(RDBAL);
+  // Pass 1: fetch descriptors and validate every buffer; nothing is written yet.
+  uint64_t addrs[kMaxRxDescriptorsPerFrame];
+  for (uint32_t i = 0; i < needed; ++i) {
+    uint64_t at = base + uint64_t{(head + i) % size} * kDescSize;
+    uint8_t addr[8];
+    size_t chunk = std::min<size_t>(bufsize, buf.size() - size_t{i} * bufsize);
+    if (!iommu_.dma_read(at, addr, sizeof addr) || !iommu_.probe(at + 8, 8, iommu::Direction::kDeviceWrite)) {
+      ++counters_.iommu_faults;
+      ++counters_.rx_dropped_iommu;
+      return RxResult::kDroppedIommuFault;
+    }
+    addrs[i] = load_le64(addr);
+    if (!iommu_.probe(addrs[i], chunk, iommu::Direction::kDeviceWrite)) {
+      ++counters_.iommu_faults;
+      ++counters_.rx_dropped_iommu;
+      return RxResult::kDroppedIommuFault;
+    }
+  }
+  // Pass 2: data, then the descriptor write-back (DD last so the driver never sees a half-written frame).
+  for (uint32_t i = 0; i < needed; ++i) {
+    uint64_t at = base + uint64_t{(head + i) % size} * kDescSize;
+    size_t off = size_t{i} * bufsize;
+    size_t chunk = std::min<size_t>(bufsize, buf.size() - off);
+    bool last = i + 1 == needed;
+    uint8_t wb[8];
+    store_le16(wb, static_cast<uint16_t>(chunk));
+    store_le16(wb + 2, pkt_csum);
+    wb[4] = last ? status : static_cast<uint8_t>(RXD_STAT_DD | (status & RXD_STAT_VP));
+    wb[5] = last ? errors : 0;
+    store_le16(wb + 6, special);
+    // Both were validated above; a concurrent unmap between the passes can still refuse them (counted there).
+    if (!iommu_.dma_write(addrs[i], buf.data() + off, chunk) || !iommu_.dma_write(at + 8, wb, sizeof wb)) {
+      ++counters_.iommu_faults;
+    }
+  }
+  head = (head + needed) % size;
+  r(RDH) = head;
+
+  stat_inc(TPR);
+  stat_inc(GPRC);
+  stat_add64(GORCL, wire);
+  stat_add64(TORL, wire);
+  count_size_bucket(PRC64, wire);
+  if (frame[0] & 1) {
+    bool bcast = std::all_of(frame.begin(), frame.begin() + 6, [](uint8_t b) { return b == 0xff; });
+    stat_inc(bcast ? BPRC : MPRC);
+  }
+  ++counters_.rx_frames;
+  counters_.rx_bytes += frame.size();
+
+  uint32_t causes = ICR_RXT0;
+  // RXDMT0 when the free descriptors fall to RDMTS (1/2, 1/4, 1/8) of the ring (section 13.4.22).
+  uint32_t free_after = avail - needed;
+  uint32_t rdmts = (rctl >> RCTL_RDMTS_SHIFT) & 3;
+  if (rdmts < 3 && free_after <= (size >> (rdmts + 1))) causes |= ICR_RXDMT0;
+  raise(causes);
+  return RxResult::kAccepted;
+}
+
+}  // namespace side::e1000
