@@ -175,6 +175,12 @@ std::optional<ConfigSpace::BarHit> ConfigSpace::decode(bool is_io, uint64_t addr
   return std::nullopt;
 }
 
+void ConfigSpace::set_status_bits(uint16_t bits) {
+  bits &= kStatusRw1cMask;
+  bytes_[kStatus] |= static_cast<uint8_t>(bits);
+  bytes_[kStatus + 1] |= static_cast<uint8_t>(bits >> 8);
+}
+
 void ConfigSpace::set_interrupt_status(bool asserted) {
   if (asserted) {
     bytes_[kStatus] |= kStatusInterrupt;

@@ -110,6 +110,8 @@ class ConfigSpace {
   };
   std::optional<BarHit> decode(bool is_io, uint64_t addr, unsigned width) const;
 
+  // Device-side setting of status error bits (e.g. Signaled Target Abort); software clears them by writing 1.
+  void set_status_bits(uint16_t bits);
   // Status bit 3 mirrors the device's INTx state (read-only to software).
   void set_interrupt_status(bool asserted);
 
