@@ -114,6 +114,7 @@ Result<ModuleInfo> read_module_info(const ElfFile& elf) {
       std::string_view entry(p + i, len);
       if (size_t eq = entry.find('='); eq != std::string_view::npos) {
         info.fields.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+        info.entries.emplace_back(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
       }
       i += len + 1;
     }

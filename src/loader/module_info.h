@@ -31,6 +31,7 @@ struct PciId {
 struct ModuleInfo {
   std::string name;  // from .gnu.linkonce.this_module's name field when present, else modinfo "name"
   std::multimap<std::string, std::string> fields;
+  std::vector<std::pair<std::string, std::string>> entries;  // .modinfo in file order
   std::vector<SymbolVersion> versions;
   std::vector<ParameterInfo> parameters;
 

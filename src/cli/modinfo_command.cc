@@ -1,0 +1,75 @@
+// side modinfo MODULE: what modinfo(8) prints, plus whether the module matches side's kernel ABI.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "loader/elf_file.h"
+#include "loader/module_index.h"
+#include "loader/module_info.h"
+#include "loader/symvers.h"
+
+namespace side::cli {
+namespace {
+
+void field(const std::string& key, const std::string& value) {
+  std::printf("%-16s%s\n", (key + ":").c_str(), value.c_str());
+}
+
+}  // namespace
+
+int modinfo_command(const std::vector<std::string>& args) {
+  if (args.size() != 1 || args[0].starts_with("-")) {
+    std::fprintf(stderr, "usage: side modinfo MODULE\n");
+    return 2;
+  }
+  Paths paths = Paths::from_environment();
+  loader::ModuleIndex index(paths.modules_dir);
+  auto path = index.resolve(args[0]);
+  if (!path) return std::fprintf(stderr, "side: %s\n", path.error().message.c_str()), 1;
+  auto elf = loader::ElfFile::read(*path);
+  if (!elf) return std::fprintf(stderr, "side: %s\n", elf.error().message.c_str()), 1;
+  auto info = loader::read_module_info(*elf);
+  if (!info) return std::fprintf(stderr, "side: %s\n", info.error().message.c_str()), 1;
+
+  field("filename", *path);
+  field("name", info->name);
+  for (const auto& [key, value] : info->entries) {
+    if (key == "parm" || key == "parmtype" || key == "name" || key == "vermagic" || key == "depends") continue;
+    field(key, value);
+  }
+  field("depends", info->get("depends"));
+  for (const auto& p : info->parameters) {
+    field("parm", p.name + ":" + p.description + (p.type.empty() ? "" : " (" + p.type + ")"));
+  }
+  for (const auto& id : info->pci_ids()) {
+    auto part = [](uint32_t v) {
+      char b[16];
+      std::snprintf(b, sizeof b, v == 0xffffffff ? "*" : "%04x", v);
+      return std::string(b);
+    };
+    field("pci id", part(id.vendor) + ":" + part(id.device) + " subsystem " + part(id.subvendor) + ":" +
+                        part(id.subdevice));
+  }
+  field("vermagic", info->get("vermagic"));
+
+  // The ABI verdict: vermagic and every __versions CRC against Module.symvers of the headers side was built with.
+  auto kapi_elf = loader::ElfFile::read(paths.kapi);
+  std::string expected_vermagic;
+  if (kapi_elf) {
+    if (auto kapi_info = loader::read_module_info(*kapi_elf)) expected_vermagic = kapi_info->get("vermagic");
+  }
+  auto abi = loader::KernelAbi::load(paths.symvers, expected_vermagic);
+  if (!abi || expected_vermagic.empty()) {
+    field("abi", "unknown (" + (abi ? std::string("kernel-API layer not built: ") + paths.kapi : abi.error().message) + ")");
+    return 1;
+  }
+  if (auto s = abi->check(*info); !s) {
+    field("abi", "MISMATCH");
+    std::fprintf(stderr, "side: %s\n", s.error().message.c_str());
+    return 1;
+  }
+  field("abi", "matches " + expected_vermagic.substr(0, expected_vermagic.find(' ')) + " (vermagic and " +
+                   std::to_string(info->versions.size()) + " symbol CRCs)");
+  return 0;
+}
+
+}  // namespace side::cli

@@ -1,0 +1,82 @@
+// The physical memory of a driver domain: one memfd, mapped shared, that holds everything a device may reach by
+// DMA (pages, kmalloc memory, skb data, coherent allocations). The supervisor maps the same memfd and reaches it
+// only through the software IOMMU.
+//
+// Inside it: a buddy allocator of 2^order page blocks (orders 0..10, as the kernel's MAX_ORDER 11) and kmalloc's
+// size classes on top. Every live block and object is tracked, so freeing something that was never allocated,
+// freeing twice or freeing with the wrong order is reported instead of corrupting the allocator.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+
+namespace side::domain {
+
+class Arena {
+ public:
+  static constexpr unsigned kMaxOrder = 10;
+
+  enum class FreeError { kNone, kNotAllocated, kWrongOrder };
+
+  struct Stats {
+    uint64_t pages_total = 0;
+    uint64_t pages_in_use = 0;  // by page blocks and kmalloc slabs
+    uint64_t kmalloc_objects = 0;
+    uint64_t kmalloc_bytes = 0;
+  };
+
+  // `bytes` is rounded up to whole 4 MiB blocks.
+  static Result<Arena> create(uint64_t bytes);
+  Arena(Arena&& other) noexcept;
+  Arena& operator=(Arena&&) = delete;
+  ~Arena();
+
+  int fd() const { return fd_; }
+  uint8_t* base() const { return base_; }
+  uint64_t size() const { return nr_pages_ * 4096; }
+  uint64_t nr_pages() const { return nr_pages_; }
+  bool contains(const void* p, uint64_t len = 1) const;
+
+  void* alloc_pages(unsigned order);
+  FreeError free_pages(const void* p, unsigned order);
+
+  void* kmalloc(uint64_t size, uint64_t align);
+  // Size of the live kmalloc object at p, or 0.
+  uint64_t ksize(const void* p) const;
+  // False if p is not a live kmalloc object (never allocated, or already freed).
+  bool kfree(const void* p);
+
+  Stats stats() const;
+
+ private:
+  Arena() = default;
+  void* alloc_pages_locked(unsigned order);
+  FreeError free_pages_locked(uint64_t pfn, unsigned order);
+  void* kmalloc_locked(unsigned size_class);
+
+  struct Object {
+    uint32_t size;      // class size, or the requested size of a large allocation
+    int8_t size_class;  // index into kClasses, or -1 for a large allocation
+    uint8_t order;      // for large allocations
+  };
+
+  int fd_ = -1;
+  uint8_t* base_ = nullptr;
+  uint64_t nr_pages_ = 0;
+  mutable std::mutex mutex_;
+  enum : uint8_t { kInterior = 0, kFreeHead = 1, kUsedHead = 2 };
+  std::vector<uint8_t> state_;  // per page
+  std::vector<uint8_t> order_;  // per block head
+  std::set<uint64_t> free_[kMaxOrder + 1];
+  std::vector<std::vector<uint64_t>> class_free_;  // free objects of each size class
+  std::unordered_map<uint64_t, Object> live_;
+  uint64_t pages_in_use_ = 0;
+  uint64_t kmalloc_bytes_ = 0;
+};
+
+}  // namespace side::domain

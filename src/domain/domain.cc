@@ -1,0 +1,491 @@
+#include "domain/domain.h"
+
+#include <asm/prctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "domain/host_services.h"
+#include "domain/layout.h"
+#include "kapi/side_host.h"
+
+namespace side::domain {
+namespace {
+
+constexpr size_t kMaxModules = 64;
+constexpr uint16_t kBugFlagWarning = 1 << 0;
+constexpr uint16_t kBugFlagOnce = 1 << 1;
+constexpr uint64_t kTickNs = 1'000'000'000 / 250;  // Debian's CONFIG_HZ=250
+
+std::atomic<Domain*> g_active{nullptr};
+thread_local int t_vcpu = -1;
+
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
+}
+
+int set_gs_base(uint64_t base) { return static_cast<int>(syscall(SYS_arch_prctl, ARCH_SET_GS, base)); }
+
+}  // namespace
+
+const char* fault_kind_name(int kind) {
+  switch (kind) {
+    case SIDE_FAULT_MEMORY: return "memory fault";
+    case SIDE_FAULT_ILLEGAL_INSTRUCTION: return "illegal instruction";
+    case SIDE_FAULT_BUG: return "BUG";
+    case SIDE_FAULT_MISSING_SYMBOL: return "unimplemented kernel symbol";
+    case SIDE_FAULT_BAD_ARGUMENT: return "invalid argument to a kernel service";
+    case SIDE_FAULT_STACK_CORRUPTION: return "stack corruption";
+    case SIDE_FAULT_PANIC: return "panic";
+    case SIDE_FAULT_DEADLOCK: return "deadlock";
+    case SIDE_FAULT_RESOURCE_LIMIT: return "resource limit";
+    case SIDE_FAULT_IOMMU: return "IOMMU fault";
+    case SIDE_FAULT_HUNG: return "hung driver";
+    default: return "fault";
+  }
+}
+
+Domain* Domain::active() { return g_active.load(); }
+
+Domain::Domain(const DomainConfig& config, loader::KernelAbi abi, Arena arena, PercpuAreas percpu)
+    : config_(config),
+      abi_(std::move(abi)),
+      index_(config.modules_dir),
+      arena_(std::move(arena)),
+      percpu_(std::move(percpu)) {
+  modules_.reserve(kMaxModules);
+}
+
+Result<std::unique_ptr<Domain>> Domain::create(const DomainConfig& config) {
+  if (config.vcpus < 2 || config.vcpus > kMaxVcpus) return make_error("a domain needs 2 to 8 virtual CPUs");
+  // The kernel-API layer was built against the headers: its vermagic is the ABI's.
+  auto kapi_elf = loader::ElfFile::read(config.kapi_path);
+  if (!kapi_elf) return make_error("kernel-API layer: " + kapi_elf.error().message);
+  auto kapi_info = loader::read_module_info(*kapi_elf);
+  if (!kapi_info) return kapi_info.error();
+  auto abi = loader::KernelAbi::load(config.symvers_path, kapi_info->get("vermagic"));
+  if (!abi) return abi.error();
+  auto arena = Arena::create(config.arena_bytes);
+  if (!arena) return arena.error();
+  auto percpu = PercpuAreas::create(config.vcpus);
+  if (!percpu) return percpu.error();
+
+  Domain* expected = nullptr;
+  std::unique_ptr<Domain> d(new Domain(config, std::move(*abi), std::move(*arena), std::move(*percpu)));
+  if (!g_active.compare_exchange_strong(expected, d.get())) {
+    // Not registered as active: the destructor must not tear down the other domain's state.
+    return make_error("another driver domain is active in this process");
+  }
+  if (auto s = d->start(); !s) return s.error();
+  return d;
+}
+
+Status Domain::start() {
+  SIDE_TRY(private_.reserve());
+  vmemmap_bytes_ = arena_.nr_pages() * kStructPageSize;
+  vmemmap_ = mmap(nullptr, vmemmap_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (vmemmap_ == MAP_FAILED) {
+    vmemmap_ = nullptr;
+    return make_error("cannot map the struct page array");
+  }
+  set_signal_classifier(this);
+  SIDE_TRY(attach_vcpu(0));
+  SIDE_TRY(load_kapi());
+  tick_thread_ = std::thread([this] { tick_loop(); });
+  return {};
+}
+
+Domain::~Domain() {
+  stopping_ = true;
+  if (tick_thread_.joinable()) tick_thread_.join();
+  Domain* self = this;
+  if (g_active.compare_exchange_strong(self, nullptr)) {
+    set_signal_classifier(nullptr);
+    if (t_vcpu >= 0) {
+      set_gs_base(0);
+      t_vcpu = -1;
+    }
+  }
+  if (vmemmap_) munmap(vmemmap_, vmemmap_bytes_);
+}
+
+uint64_t Domain::vmemmap_base() const {
+  return reinterpret_cast<uint64_t>(vmemmap_) - (kArenaPhysBase / kPageSize) * kStructPageSize;
+}
+
+Status Domain::attach_vcpu(unsigned cpu) {
+  uint64_t base = percpu_.base(cpu);
+  uint64_t canary;
+  if (getrandom(&canary, sizeof canary, 0) != sizeof canary) canary = monotonic_ns() * 0x9e3779b97f4a7c15ull;
+  std::memcpy(reinterpret_cast<void*>(base + kPercpuCanaryOffset), &canary, sizeof canary);
+  if (set_gs_base(base) != 0) return make_error(std::string("arch_prctl(ARCH_SET_GS): ") + std::strerror(errno));
+  if (!install_alternate_signal_stack()) return make_error("cannot install an alternate signal stack");
+  t_vcpu = static_cast<int>(cpu);
+  return {};
+}
+
+Status Domain::load_kapi() {
+  auto elf = loader::ElfFile::read(config_.kapi_path);
+  if (!elf) return elf.error();
+  auto info = loader::read_module_info(*elf);
+  if (!info) return info.error();
+  loader::LoadOptions options;
+  options.export_all_globals = true;
+  resolving_kapi_ = true;
+  auto mod = loader::load_module(*elf, *info, *this, options);
+  resolving_kapi_ = false;
+  if (!mod) return make_error("kernel-API layer: " + mod.error().message);
+  modules_.push_back(std::make_unique<loader::LoadedModule>(std::move(*mod)));
+  kapi_ = modules_.back().get();
+
+  auto entry = [&](const char* name) -> uint64_t {
+    auto it = kapi_->entry_points.find(name);
+    return it == kapi_->entry_points.end() ? 0 : it->second;
+  };
+  uint64_t init = entry("side_kapi_init"), cpu_init = entry("side_kapi_cpu_init");
+  if (!init || !cpu_init || !entry("side_kapi_tick") || !entry("side_kapi_parse_params")) {
+    return make_error("kernel-API layer lacks its side_kapi_* entry points");
+  }
+  std::vector<unsigned long> bases;
+  for (unsigned i = 0; i < percpu_.nr_cpus(); ++i) bases.push_back(percpu_.base(i));
+  int rc = -1;
+  bool ok = call([&] {
+    rc = reinterpret_cast<int (*)(unsigned, const unsigned long*)>(init)(percpu_.nr_cpus(), bases.data());
+    if (rc == 0) rc = reinterpret_cast<int (*)(unsigned)>(cpu_init)(0);
+  });
+  if (!ok) return make_error("kernel-API layer faulted during initialisation");
+  if (rc != 0) return make_error("kernel-API layer initialisation failed: error " + std::to_string(rc));
+  return {};
+}
+
+void Domain::tick_loop() {
+  if (auto s = attach_vcpu(1); !s) {
+    logf(LogLevel::kError, "side: tick thread: %s", s.error().message.c_str());
+    return;
+  }
+  auto cpu_init = reinterpret_cast<int (*)(unsigned)>(kapi_->entry_points.at("side_kapi_cpu_init"));
+  auto tick = reinterpret_cast<void (*)()>(kapi_->entry_points.at("side_kapi_tick"));
+  int rc = -1;
+  if (!call([&] { rc = cpu_init(1); }) || rc != 0) {
+    logf(LogLevel::kError, "side: virtual CPU 1 failed to initialise");
+    return;
+  }
+  while (!stopping_.load()) {
+    timespec ts{0, static_cast<long>(kTickNs)};
+    nanosleep(&ts, nullptr);
+    if (!faulty_.load()) call([&] { tick(); });
+  }
+  set_gs_base(0);
+  t_vcpu = -1;
+}
+
+bool Domain::call(GuardedFn fn, void* arg) {
+  if (faulty_.load()) return false;
+  return run_guarded(fn, arg);
+}
+
+// ---- module loading -----------------------------------------------------------------------------------------
+
+Result<const loader::LoadedModule*> Domain::load(const LoadRequest& request) {
+  std::vector<std::string> chain;
+  auto r = load_one(request, chain);
+  if (!r) return r.error();
+  return static_cast<const loader::LoadedModule*>(*r);
+}
+
+Result<loader::LoadedModule*> Domain::load_one(const LoadRequest& request, std::vector<std::string>& chain) {
+  if (faulty_.load()) return make_error("the domain is faulty: no more driver code runs in it");
+  auto path = index_.resolve(request.module);
+  if (!path) return path.error();
+  auto elf = loader::ElfFile::read(*path);
+  if (!elf) return elf.error();
+  auto info = loader::read_module_info(*elf);
+  if (!info) return info.error();
+  if (const auto* existing = find_module(info->name)) return const_cast<loader::LoadedModule*>(existing);
+  if (std::find(chain.begin(), chain.end(), info->name) != chain.end()) {
+    return make_error(info->name + ": circular module dependency");
+  }
+  chain.push_back(info->name);
+  for (const std::string& dep : info->depends()) {
+    if (find_module(dep)) continue;
+    LoadRequest dep_request{dep, "", request.allow_missing};
+    auto loaded = load_one(dep_request, chain);
+    if (!loaded) return make_error(info->name + ": cannot load dependency " + dep + ": " + loaded.error().message);
+  }
+  chain.pop_back();
+  if (config_.check_abi) SIDE_TRY(abi_.check(*info));
+  if (modules_.size() >= kMaxModules) return make_error("too many modules in one domain");
+
+  loader::LoadOptions options;
+  options.allow_missing = request.allow_missing;
+  auto mod = loader::load_module(*elf, *info, *this, options);
+  if (!mod) return mod.error();
+  {
+    std::lock_guard lock(mutex_);
+    modules_.push_back(std::make_unique<loader::LoadedModule>(std::move(*mod)));
+  }
+  loader::LoadedModule* m = modules_.back().get();
+  if (!m->missing.empty()) {
+    logf(LogLevel::kWarning, "side: %s: %zu unimplemented kernel symbols; calling one is a driver fault",
+         m->name.c_str(), m->missing.size());
+  }
+
+  // Parameters, as insmod passes them (the kernel's parse_args runs even without any, so do we).
+  std::string args = request.params;
+  auto parse = reinterpret_cast<int (*)(const char*, char*, uint64_t, unsigned)>(
+      kapi_->entry_points.at("side_kapi_parse_params"));
+  int rc = 0;
+  if (!call([&] { rc = parse(m->name.c_str(), args.data(), m->params, m->nr_params); })) {
+    return make_error(m->name + ": faulted while parsing parameters");
+  }
+  if (rc != 0) return make_error(m->name + ": invalid module parameters (error " + std::to_string(rc) + ")");
+
+  if (m->init) {
+    int ret = 0;
+    auto init = reinterpret_cast<int (*)()>(m->init);
+    if (!call([&] { ret = init(); })) {
+      return make_error(m->name + ": driver fault in init: " + (faults_.empty() ? "" : faults_.back().message));
+    }
+    if (ret != 0) return make_error(m->name + ": init failed with error " + std::to_string(ret));
+  }
+  return m;
+}
+
+Status Domain::unload(const std::string& name) {
+  const loader::LoadedModule* m = find_module(name);
+  if (!m || m == kapi_) return make_error(name + ": not loaded");
+  for (const auto* other : modules()) {
+    for (const std::string& dep : other->info.depends()) {
+      if (dep == normalize_module_name(name)) return make_error(name + ": in use by " + other->name);
+    }
+  }
+  if (m->exit) {
+    auto exit = reinterpret_cast<void (*)()>(m->exit);
+    if (!call([&] { exit(); })) return make_error(name + ": driver fault in exit");
+  }
+  std::lock_guard lock(mutex_);
+  for (auto& p : modules_) {
+    if (p.get() == m) p->name = "(unloaded) " + p->name;
+  }
+  return {};
+}
+
+const loader::LoadedModule* Domain::find_module(const std::string& name) const {
+  std::string n = normalize_module_name(name);
+  std::lock_guard lock(mutex_);
+  for (const auto& m : modules_) {
+    if (m.get() != kapi_ && normalize_module_name(m->name) == n) return m.get();
+  }
+  return nullptr;
+}
+
+std::vector<const loader::LoadedModule*> Domain::modules() const {
+  std::lock_guard lock(mutex_);
+  std::vector<const loader::LoadedModule*> out;
+  for (const auto& m : modules_) {
+    if (m.get() != kapi_ && !m->name.starts_with("(unloaded)")) out.push_back(m.get());
+  }
+  return out;
+}
+
+std::vector<PciDriver> Domain::pci_drivers() const {
+  std::lock_guard lock(mutex_);
+  return pci_drivers_;
+}
+
+std::vector<FaultReport> Domain::faults() const {
+  std::lock_guard lock(mutex_);
+  return faults_;
+}
+
+// Module images never move and the vector never reallocates (reserved), so lookups by address from a signal
+// handler need no lock.
+const loader::LoadedModule* Domain::module_at(uint64_t addr) const {
+  for (size_t i = 0; i < modules_.size(); ++i) {
+    if (modules_[i]->contains(addr)) return modules_[i].get();
+  }
+  return nullptr;
+}
+
+std::optional<std::string> Domain::symbolize(uint64_t addr, bool with_offset) const {
+  const loader::LoadedModule* m = module_at(addr);
+  if (!m) return std::nullopt;
+  auto s = m->symbolize(addr);
+  if (!s) return std::nullopt;
+  std::string out = *s;
+  if (!with_offset) out = out.substr(0, out.find('+'));
+  if (m != kapi_) out += " [" + m->name + "]";
+  return out;
+}
+
+// ---- LoadEnvironment ----------------------------------------------------------------------------------------
+
+Result<uint64_t> Domain::allocate_image(uint64_t size) { return private_.allocate_image(size); }
+
+Status Domain::protect_image(uint64_t addr, uint64_t size, bool write, bool exec) {
+  return private_.protect(addr, size, PROT_READ | (write ? PROT_WRITE : 0) | (exec ? PROT_EXEC : 0));
+}
+
+Result<uint64_t> Domain::allocate_percpu(uint64_t size, uint64_t align) {
+  uint64_t off = percpu_.allocate(size, align);
+  if (!off) return make_error("per-cpu area exhausted");
+  return off;
+}
+
+void Domain::init_percpu(uint64_t offset, std::span<const uint8_t> init) { percpu_.initialize(offset, init); }
+
+std::optional<uint64_t> Domain::resolve(const std::string& name) {
+  if (resolving_kapi_) return host_service_address(name);
+  if (auto it = kapi_->exports.find(name); it != kapi_->exports.end()) return it->second;
+  for (const auto* m : modules()) {
+    if (auto it = m->exports.find(name); it != m->exports.end()) return it->second;
+  }
+  // The kernel's fixed_percpu_data sits at offset 0 of every per-cpu area; side reserves that space.
+  if (name == "fixed_percpu_data") return 0;
+  return std::nullopt;
+}
+
+Result<uint64_t> Domain::missing_symbol_address(const std::string& name) {
+  return private_.missing_symbol_address(name);
+}
+
+// ---- faults -------------------------------------------------------------------------------------------------
+
+void Domain::record_fault(int kind, const std::string& message, uint64_t address) {
+  FaultReport r;
+  r.kind = kind;
+  r.kind_name = fault_kind_name(kind);
+  r.message = message;
+  r.address = address;
+  if (address) r.location = symbolize(address).value_or(hex(address));
+  logf(LogLevel::kError, "side: driver fault (%s): %s%s%s", r.kind_name.c_str(), message.c_str(),
+       r.location.empty() ? "" : " at ", r.location.c_str());
+  faulty_ = true;
+  std::lock_guard lock(mutex_);
+  faults_.push_back(std::move(r));
+}
+
+void Domain::fault(int kind, const std::string& message, uint64_t caller) {
+  record_fault(kind, message, caller);
+  abandon_guarded_call();
+}
+
+SignalAction Domain::handle_bug(const loader::LoadedModule& mod, uint64_t rip, ucontext_t* context) {
+  const loader::BugSite* site = mod.find_bug(rip);
+  std::string where = site && !site->file.empty() ? site->file + ":" + std::to_string(site->line) : "unknown";
+  if (site && (site->flags & kBugFlagWarning)) {
+    bool quiet = false;
+    if (site->flags & kBugFlagOnce) {
+      std::lock_guard lock(mutex_);
+      quiet = std::find(warned_once_.begin(), warned_once_.end(), rip) != warned_once_.end();
+      if (!quiet) warned_once_.push_back(rip);
+    }
+    if (!quiet) {
+      logf(LogLevel::kWarning, "WARNING: CPU: %d PID: %d at %s %s", t_vcpu, t_vcpu + 1, where.c_str(),
+           symbolize(rip).value_or(hex(rip)).c_str());
+      logf(LogLevel::kWarning, "---[ end trace %016llx ]---", static_cast<unsigned long long>(0));
+    }
+    context->uc_mcontext.gregs[REG_RIP] += 2;  // past the ud2, as the kernel's report_bug() does for WARN
+    return SignalAction::kResume;
+  }
+  logf(LogLevel::kError, "kernel BUG at %s!", where.c_str());
+  record_fault(SIDE_FAULT_BUG, "kernel BUG at " + where, rip);
+  return SignalAction::kAbandon;
+}
+
+SignalAction Domain::classify(int sig, siginfo_t* info, ucontext_t* context) {
+  const uint64_t rip = static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]);
+  const uint64_t rsp = static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RSP]);
+  const auto addr = reinterpret_cast<uint64_t>(info->si_addr);
+
+  // A call into a missing symbol's slot faults with RIP inside the slot; the return address names the caller.
+  if (std::string sym = private_.missing_symbol_at(rip); !sym.empty()) {
+    uint64_t caller = 0;
+    if (module_at(rsp) == nullptr) std::memcpy(&caller, reinterpret_cast<const void*>(rsp), sizeof caller);
+    record_fault(SIDE_FAULT_MISSING_SYMBOL, "call to unimplemented kernel function " + sym + "()", caller);
+    return SignalAction::kAbandon;
+  }
+  const loader::LoadedModule* mod = module_at(rip);
+  if (!mod || !mod->in_text(rip)) return SignalAction::kNotOurs;
+
+  switch (sig) {
+    case SIGILL: {
+      const auto* code = reinterpret_cast<const uint8_t*>(rip);
+      if (code[0] == 0x0f && code[1] == 0x0b) return handle_bug(*mod, rip, context);
+      record_fault(SIDE_FAULT_ILLEGAL_INSTRUCTION, "invalid opcode", rip);
+      return SignalAction::kAbandon;
+    }
+    case SIGSEGV:
+      if (std::string sym = private_.missing_symbol_at(addr); !sym.empty()) {
+        record_fault(SIDE_FAULT_MISSING_SYMBOL, "access to unimplemented kernel symbol " + sym, rip);
+        return SignalAction::kAbandon;
+      }
+      if (info->si_code == SI_KERNEL) {
+        record_fault(SIDE_FAULT_ILLEGAL_INSTRUCTION, "general protection fault (privileged instruction or "
+                     "non-canonical address)", rip);
+        return SignalAction::kAbandon;
+      }
+      record_fault(SIDE_FAULT_MEMORY, "unable to handle page fault for address: " + hex(addr), rip);
+      return SignalAction::kAbandon;
+    case SIGFPE:
+      record_fault(SIDE_FAULT_ILLEGAL_INSTRUCTION, "divide error", rip);
+      return SignalAction::kAbandon;
+    default:
+      record_fault(SIDE_FAULT_MEMORY, std::string("signal ") + strsignal(sig), rip);
+      return SignalAction::kAbandon;
+  }
+}
+
+// ---- host services ------------------------------------------------------------------------------------------
+
+uint64_t Domain::clock_ns() const { return monotonic_ns() + static_cast<uint64_t>(clock_skew_ns_.load()); }
+
+void Domain::delay_ns(uint64_t ns) {
+  if (config_.virtual_time) {
+    clock_skew_ns_ += static_cast<int64_t>(ns);
+    return;
+  }
+  if (ns < 50'000) {
+    uint64_t until = monotonic_ns() + ns;
+    while (monotonic_ns() < until) {
+    }
+    return;
+  }
+  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  nanosleep(&ts, nullptr);
+}
+
+int Domain::register_pci_driver(uint64_t driver, const char* name, const side_pci_id* ids, unsigned n) {
+  PciDriver d;
+  d.driver = driver;
+  d.name = name;
+  const loader::LoadedModule* m = module_at(driver);
+  d.module = m ? m->name : "";
+  for (unsigned i = 0; i < n; ++i) {
+    d.ids.push_back({ids[i].vendor, ids[i].device, ids[i].subvendor, ids[i].subdevice, ids[i].class_code,
+                     ids[i].class_mask});
+  }
+  std::lock_guard lock(mutex_);
+  for (const auto& existing : pci_drivers_) {
+    if (existing.name == d.name) return -16;  // -EBUSY: a driver of that name is registered already
+  }
+  pci_drivers_.push_back(std::move(d));
+  return 0;
+}
+
+void Domain::unregister_pci_driver(uint64_t driver) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(pci_drivers_, [&](const PciDriver& d) { return d.driver == driver; });
+}
+
+}  // namespace side::domain

@@ -1,0 +1,124 @@
+#include "domain/faults.h"
+
+#include <setjmp.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+namespace side::domain {
+namespace {
+
+std::atomic<SignalClassifier*> g_classifier{nullptr};
+thread_local sigjmp_buf* t_guard = nullptr;
+
+constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
+
+void crash_with(int sig) {
+  // Not a driver fault: restore the default action and let the signal take the process down (with a core).
+  struct sigaction sa {};
+  sa.sa_handler = SIG_DFL;
+  sigaction(sig, &sa, nullptr);
+  raise(sig);
+}
+
+void handler(int sig, siginfo_t* info, void* raw_context) {
+  auto* context = static_cast<ucontext_t*>(raw_context);
+  SignalClassifier* classifier = g_classifier.load();
+  if (!t_guard || !classifier) {
+    crash_with(sig);
+    return;
+  }
+  switch (classifier->classify(sig, info, context)) {
+    case SignalAction::kResume:
+      return;
+    case SignalAction::kAbandon:
+      siglongjmp(*t_guard, 1);
+    case SignalAction::kNotOurs:
+      crash_with(sig);
+      return;
+  }
+}
+
+void install_handlers_once() {
+  static bool installed = [] {
+    for (int sig : kSignals) {
+      struct sigaction sa {};
+      sa.sa_sigaction = handler;
+      sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+      sigemptyset(&sa.sa_mask);
+      sigaction(sig, &sa, nullptr);
+    }
+    return true;
+  }();
+  (void)installed;
+}
+
+}  // namespace
+
+void set_signal_classifier(SignalClassifier* classifier) {
+  install_handlers_once();
+  g_classifier.store(classifier);
+}
+
+bool run_guarded(GuardedFn fn, void* arg) {
+  sigjmp_buf env;
+  sigjmp_buf* outer = t_guard;
+  if (sigsetjmp(env, 1) != 0) {
+    t_guard = outer;
+    return false;
+  }
+  t_guard = &env;
+  fn(arg);
+  t_guard = outer;
+  return true;
+}
+
+bool in_guarded_call() { return t_guard != nullptr; }
+
+void abandon_guarded_call() {
+  if (!t_guard) {
+    // A fault reported outside any guarded call is a bug in side itself.
+    static const char msg[] = "side: driver fault reported outside a guarded call\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    std::abort();
+  }
+  siglongjmp(*t_guard, 1);
+}
+
+namespace {
+
+// The alternate stack lives as long as its thread.
+struct AltStack {
+  static constexpr size_t kSize = 256 * 1024;
+  void* stack = nullptr;
+  ~AltStack() {
+    if (!stack) return;
+    stack_t ss{};
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, nullptr);
+    munmap(stack, kSize);
+  }
+};
+thread_local AltStack t_alt_stack;
+
+}  // namespace
+
+bool install_alternate_signal_stack() {
+  if (t_alt_stack.stack) return true;
+  void* stack = mmap(nullptr, AltStack::kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (stack == MAP_FAILED) return false;
+  stack_t ss{};
+  ss.ss_sp = stack;
+  ss.ss_size = AltStack::kSize;
+  if (sigaltstack(&ss, nullptr) != 0) {
+    munmap(stack, AltStack::kSize);
+    return false;
+  }
+  t_alt_stack.stack = stack;
+  return true;
+}
+
+}  // namespace side::domain

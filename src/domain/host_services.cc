@@ -1,0 +1,178 @@
+// The host side of the kernel-API layer. These functions are called from kernel-compiled code, which keeps only
+// 8-byte stack alignment: each one realigns its stack (force_align_arg_pointer). They forward to the active
+// domain; argument checks that find a driver bug report a driver fault.
+#include "domain/host_services.h"
+
+#include <sched.h>
+#include <sys/random.h>
+
+#include <cstring>
+#include <ctime>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "domain/domain.h"
+#include "domain/layout.h"
+#include "kapi/side_host.h"
+
+#define SIDE_HOST_ENTRY extern "C" __attribute__((force_align_arg_pointer))
+
+using side::domain::Domain;
+
+namespace {
+
+Domain& domain() { return *Domain::active(); }
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
+}
+
+}  // namespace
+
+SIDE_HOST_ENTRY void side_host_log(int level, const char* text, unsigned long len) {
+  if (level < 0 || level > 7) level = SIDE_LOG_DEFAULT;
+  side::log_line(static_cast<side::LogLevel>(level < 3 ? 3 : level), std::string_view(text, len));
+}
+
+SIDE_HOST_ENTRY void side_host_fault(int kind, const char* message, unsigned long caller) {
+  domain().fault(kind, message, caller);
+}
+
+SIDE_HOST_ENTRY int side_host_symbolize(unsigned long addr, char* buf, unsigned long len, int mode) {
+  // Backtrace mode looks up the call instruction (addr - 1) and reports the return address's offset.
+  bool backtrace = mode == 2;
+  auto s = domain().symbolize(backtrace ? addr - 1 : addr, mode != 0);
+  if (!s || len == 0) return -1;
+  std::string out = *s;
+  if (backtrace) {
+    // "name+0xoff/0xsize": add one to the offset.
+    size_t plus = out.find('+'), slash = out.find('/');
+    if (plus != std::string::npos && slash != std::string::npos) {
+      uint64_t off = std::stoull(out.substr(plus + 1, slash - plus - 1), nullptr, 16) + 1;
+      out = out.substr(0, plus + 1) + side::hex(off) + out.substr(slash);
+    }
+  }
+  size_t n = std::min<size_t>(out.size(), len - 1);
+  std::memcpy(buf, out.data(), n);
+  buf[n] = '\0';
+  return static_cast<int>(n);
+}
+
+SIDE_HOST_ENTRY void* side_host_pages_alloc(unsigned int order) { return domain().arena_mut().alloc_pages(order); }
+
+SIDE_HOST_ENTRY void side_host_pages_free(void* addr, unsigned int order, unsigned long caller) {
+  using side::domain::Arena;
+  switch (domain().arena_mut().free_pages(addr, order)) {
+    case Arena::FreeError::kNone:
+      return;
+    case Arena::FreeError::kNotAllocated:
+      domain().fault(SIDE_FAULT_BAD_ARGUMENT, "freeing pages that are not allocated (double free?): " + side::hex(reinterpret_cast<uint64_t>(addr)), caller);
+    case Arena::FreeError::kWrongOrder:
+      domain().fault(SIDE_FAULT_BAD_ARGUMENT, "freeing pages with the wrong order " + std::to_string(order), caller);
+  }
+}
+
+SIDE_HOST_ENTRY void side_host_memory_layout(struct side_memory_layout* out) {
+  Domain& d = domain();
+  out->page_offset_base = reinterpret_cast<uint64_t>(d.arena().base()) - side::domain::kArenaPhysBase;
+  out->vmemmap_base = d.vmemmap_base();
+  out->first_pfn = side::domain::kArenaPhysBase / side::domain::kPageSize;
+  out->nr_pages = d.arena().nr_pages();
+  out->page_struct_size = side::domain::kStructPageSize;
+}
+
+SIDE_HOST_ENTRY void* side_host_kmalloc(unsigned long size, unsigned long align) {
+  return domain().arena_mut().kmalloc(size, align);
+}
+
+SIDE_HOST_ENTRY void side_host_kfree(const void* p, unsigned long caller) {
+  if (!domain().arena_mut().kfree(p)) {
+    domain().fault(SIDE_FAULT_BAD_ARGUMENT,
+                   "kfree of " + side::hex(reinterpret_cast<uint64_t>(p)) + ", which is not allocated (double free?)",
+                   caller);
+  }
+}
+
+SIDE_HOST_ENTRY unsigned long side_host_ksize(const void* p) { return domain().arena().ksize(p); }
+
+SIDE_HOST_ENTRY void* side_host_vmalloc(unsigned long size) { return domain().private_mut().vmalloc(size); }
+
+SIDE_HOST_ENTRY void side_host_vfree(const void* p, unsigned long caller) {
+  if (!domain().private_mut().vfree(p)) {
+    domain().fault(SIDE_FAULT_BAD_ARGUMENT,
+                   "vfree of " + side::hex(reinterpret_cast<uint64_t>(p)) + ", which is not allocated (double free?)",
+                   caller);
+  }
+}
+
+SIDE_HOST_ENTRY int side_host_is_vmalloc(const void* p) { return domain().private_memory().is_vmalloc(p); }
+
+SIDE_HOST_ENTRY unsigned long side_host_percpu_alloc(unsigned long size, unsigned long align) {
+  return domain().percpu_areas().allocate(size, align);
+}
+
+SIDE_HOST_ENTRY void side_host_percpu_free(unsigned long offset, unsigned long caller) {
+  if (!domain().percpu_areas().free(offset)) {
+    domain().fault(SIDE_FAULT_BAD_ARGUMENT, "free_percpu of " + side::hex(offset) + ", which is not allocated",
+                   caller);
+  }
+}
+
+SIDE_HOST_ENTRY side_u64 side_host_clock_ns(void) { return domain().clock_ns(); }
+SIDE_HOST_ENTRY void side_host_delay_ns(side_u64 ns) { domain().delay_ns(ns); }
+SIDE_HOST_ENTRY side_u64 side_host_real_clock_ns(void) { return now_ns(); }
+
+SIDE_HOST_ENTRY void side_host_real_sleep_ns(side_u64 ns) {
+  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  nanosleep(&ts, nullptr);
+}
+
+SIDE_HOST_ENTRY void side_host_yield(void) { sched_yield(); }
+
+SIDE_HOST_ENTRY void side_host_random(void* buf, unsigned long len) {
+  auto* p = static_cast<uint8_t*>(buf);
+  while (len) {
+    ssize_t n = getrandom(p, len, 0);
+    if (n <= 0) break;
+    p += n;
+    len -= static_cast<unsigned long>(n);
+  }
+}
+
+SIDE_HOST_ENTRY int side_host_pci_register_driver(void* driver, const char* name, const struct side_pci_id* ids,
+                                                  unsigned int nr_ids) {
+  return domain().register_pci_driver(reinterpret_cast<uint64_t>(driver), name, ids, nr_ids);
+}
+
+SIDE_HOST_ENTRY void side_host_pci_unregister_driver(void* driver) {
+  domain().unregister_pci_driver(reinterpret_cast<uint64_t>(driver));
+}
+
+namespace side::domain {
+
+std::optional<uint64_t> host_service_address(const std::string& name) {
+#define SIDE_SERVICE(fn) {#fn, reinterpret_cast<uint64_t>(&fn)}
+  static const std::unordered_map<std::string, uint64_t> table = {
+      SIDE_SERVICE(side_host_log),           SIDE_SERVICE(side_host_fault),
+      SIDE_SERVICE(side_host_symbolize),     SIDE_SERVICE(side_host_pages_alloc),
+      SIDE_SERVICE(side_host_pages_free),    SIDE_SERVICE(side_host_memory_layout),
+      SIDE_SERVICE(side_host_kmalloc),       SIDE_SERVICE(side_host_kfree),
+      SIDE_SERVICE(side_host_ksize),         SIDE_SERVICE(side_host_vmalloc),
+      SIDE_SERVICE(side_host_vfree),         SIDE_SERVICE(side_host_is_vmalloc),
+      SIDE_SERVICE(side_host_percpu_alloc),  SIDE_SERVICE(side_host_percpu_free),
+      SIDE_SERVICE(side_host_clock_ns),      SIDE_SERVICE(side_host_delay_ns),
+      SIDE_SERVICE(side_host_real_clock_ns), SIDE_SERVICE(side_host_real_sleep_ns),
+      SIDE_SERVICE(side_host_yield),         SIDE_SERVICE(side_host_random),
+      SIDE_SERVICE(side_host_pci_register_driver), SIDE_SERVICE(side_host_pci_unregister_driver),
+  };
+#undef SIDE_SERVICE
+  auto it = table.find(name);
+  if (it == table.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace side::domain
