@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <vector>
 
 #include "emulation/decode_cache.h"
 #include "emulation/emulate.h"
@@ -29,7 +30,7 @@ struct DeviceEvent {
 struct TrapState {
   uint8_t* window = nullptr;
   uint8_t registers[kWindowSize];  // the device's register file behind the window
-  uint8_t ports[65536];
+  uint8_t ports[65536 + 4];  // a 4-byte access at port 0xffff stays inside
   DeviceEvent log[64];
   unsigned log_count = 0;
   unsigned memory_traps = 0;
@@ -92,28 +93,12 @@ void fail(const char* what, const std::string& detail = {}) {
 
 void on_segv(int, siginfo_t* si, void* context) {
   auto* uc = static_cast<ucontext_t*>(context);
-  Registers regs = registers_from_mcontext(uc->uc_mcontext);
   // The faulting instruction lies in this test's text, so 15 bytes are readable.
-  std::span<const uint8_t> code(reinterpret_cast<const uint8_t*>(regs.rip), kMaxInstructionLength);
-  Result<Access> access = g_state->cache.decode(code, regs.rip);
-  if (!access) return fail("decode:", access.error().message);
-  if (si->si_code == SI_KERNEL) {
-    // #GP from ring-3 port I/O: no address, and only port I/O may arrive this way.
-    if (!access->is_port_io()) return fail("SI_KERNEL fault on a non-port-I/O instruction");
-    ++g_state->port_traps;
-  } else {
-    // A page fault: the access must really be the one the kernel reported (si_addr is the first faulting byte).
-    uint64_t ea = effective_address(*access, regs);
-    uint64_t fault = reinterpret_cast<uint64_t>(si->si_addr);
-    if (access->is_port_io() || fault < ea || fault >= ea + access->width) {
-      return fail("fault address does not match the decoded access");
-    }
-    ++g_state->memory_traps;
-  }
+  const auto* rip = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
   TrapDevice device;
-  Status s = emulate(*access, regs, device);
-  if (!s) return fail("emulate:", s.error().message);
-  registers_to_mcontext(regs, uc->uc_mcontext);
+  Result<Access> access = emulate_trap(*si, *uc, std::span(rip, kMaxInstructionLength), g_state->cache, device);
+  if (!access) return fail("emulate_trap:", access.error().message);
+  ++(si->si_code == SI_KERNEL ? g_state->port_traps : g_state->memory_traps);
 }
 
 class TrapTest : public ::testing::Test {
@@ -301,6 +286,59 @@ TEST_F(TrapTest, PortIoFromUserModeTraps) {
   EXPECT_EQ(event(1).offset, 0xcf8u);
   EXPECT_EQ(event(1).width, 4u);
   for (unsigned i = 0; i < 4; ++i) EXPECT_EQ(event(4 + i).value, static_cast<uint64_t>(message[i]));
+}
+
+// emulate_trap's cross-checks, with hand-made fault reports.
+class EmulateTrapChecks : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::memset(&uc_, 0, sizeof uc_);
+    std::memset(&info_, 0, sizeof info_);
+    info_.si_signo = SIGSEGV;
+    uc_.uc_mcontext.gregs[REG_RIP] = 0x401000;
+    uc_.uc_mcontext.gregs[REG_RBX] = 0x7000;
+  }
+  Result<Access> trap(std::initializer_list<uint8_t> bytes, int code, uint64_t address) {
+    std::vector<uint8_t> insn(bytes);
+    info_.si_code = code;
+    info_.si_addr = reinterpret_cast<void*>(address);
+    return emulate_trap(info_, uc_, insn, cache_, bus_);
+  }
+  class NullBus final : public Bus {
+   public:
+    Result<uint64_t> read(Space, uint64_t, unsigned) override { return uint64_t{0x5a}; }
+    Status write(Space, uint64_t, unsigned, uint64_t) override { return {}; }
+  } bus_;
+  DecodeCache cache_;
+  siginfo_t info_;
+  ucontext_t uc_;
+};
+
+TEST_F(EmulateTrapChecks, AcceptsMatchingFaults) {
+  auto a = trap({0x8b, 0x43, 0x04}, SEGV_ACCERR, 0x7004);  // movl 4(%rbx),%eax
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_EQ(uc_.uc_mcontext.gregs[REG_RAX], 0x5a);
+  EXPECT_EQ(uc_.uc_mcontext.gregs[REG_RIP], 0x401003);
+  // A misaligned access whose first bytes were accessible faults at a later byte.
+  uc_.uc_mcontext.gregs[REG_RIP] = 0x401000;
+  EXPECT_TRUE(trap({0x8b, 0x43, 0x04}, SEGV_ACCERR, 0x7007).ok());
+  uc_.uc_mcontext.gregs[REG_RIP] = 0x401000;
+  EXPECT_TRUE(trap({0xee}, SI_KERNEL, 0).ok());  // outb %al,(%dx)
+}
+
+TEST_F(EmulateTrapChecks, RefusesMismatchedFaultsAndLeavesTheContextAlone) {
+  const ucontext_t before = uc_;
+  auto a = trap({0x8b, 0x43, 0x04}, SEGV_ACCERR, 0x7008);  // one past the 4 bytes read
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.error().message.find("does not match"), std::string::npos) << a.error().message;
+  EXPECT_FALSE(trap({0x8b, 0x43, 0x04}, SEGV_ACCERR, 0x7003).ok());
+  EXPECT_FALSE(trap({0xee}, SEGV_MAPERR, 0x7000).ok());  // port I/O cannot page-fault
+  a = trap({0x8b, 0x43, 0x04}, SI_KERNEL, 0);            // #GP on a memory access: non-canonical
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.error().message.find("general-protection"), std::string::npos) << a.error().message;
+  a = trap({0xff, 0x03}, SEGV_ACCERR, 0x7000);  // incl (%rbx): refused by the decoder
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(std::memcmp(&before.uc_mcontext.gregs, &uc_.uc_mcontext.gregs, sizeof before.uc_mcontext.gregs), 0);
 }
 
 }  // namespace
