@@ -8,6 +8,7 @@
 
 #include "emulation/decode_cache.h"
 #include "emulation/emulate.h"
+#include "emulation/ucontext.h"
 
 namespace {
 
@@ -79,6 +80,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::memcpy(&regs.rflags, state + 16 * 8, 8);
 
   (void)disassemble(code, rip);
+
+  // The signal-level entry point, with a fault report chosen by the input: it must never touch the context when it
+  // refuses, and must agree with emulate() when it accepts.
+  {
+    ucontext_t uc;
+    std::memset(&uc, 0, sizeof uc);
+    registers_to_mcontext(regs, uc.uc_mcontext);
+    const ucontext_t before = uc;
+    siginfo_t info;
+    std::memset(&info, 0, sizeof info);
+    info.si_signo = SIGSEGV;
+    const uint8_t selector = state[sizeof state - 1];
+    info.si_code = (selector & 1) ? static_cast<int>(SI_KERNEL) : static_cast<int>(SEGV_ACCERR);
+    side::Result<Access> pre = decode_access(code, rip);
+    uint64_t fault = pre.ok() ? effective_address(*pre, regs) + (selector >> 1) % 9 : regs.gpr[selector % 16];
+    info.si_addr = reinterpret_cast<void*>(fault);
+    static DecodeCache trap_cache;
+    DummyBus bus;
+    side::Result<Access> t = emulate_trap(info, uc, code, trap_cache, bus);
+    if (!t.ok() && !(pre.ok() && pre->is_string())) {
+      CHECK(std::memcmp(&before.uc_mcontext.gregs, &uc.uc_mcontext.gregs, sizeof uc.uc_mcontext.gregs) == 0);
+    }
+    if (t.ok()) CHECK(pre.ok() && *t == *pre);
+  }
   side::Result<Access> access = decode_access(code, rip);
   static DecodeCache cache;
   side::Result<Access> cached = cache.decode(code, rip);
