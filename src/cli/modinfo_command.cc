@@ -5,6 +5,8 @@
 #include "loader/elf_file.h"
 #include "loader/module_index.h"
 #include "loader/module_info.h"
+#include "loader/module_loader.h"
+#include <unordered_map>
 #include "loader/symvers.h"
 
 namespace side::cli {
@@ -62,7 +64,24 @@ int modinfo_command(const std::vector<std::string>& args) {
     field("abi", "unknown (" + (abi ? std::string("kernel-API layer not built: ") + paths.kapi : abi.error().message) + ")");
     return 1;
   }
-  if (auto s = abi->check(*info); !s) {
+  // Symbols from dependencies are checked against the CRCs those modules export.
+  std::unordered_map<std::string, uint32_t> dep_crcs;
+  std::vector<std::string> pending = info->depends();
+  for (size_t i = 0; i < pending.size() && i < 64; ++i) {
+    auto dep_path = index.resolve(pending[i]);
+    if (!dep_path) continue;
+    auto dep = loader::ElfFile::read(*dep_path);
+    if (!dep) continue;
+    dep_crcs.merge(loader::exported_crcs(*dep));
+    if (auto dep_info = loader::read_module_info(*dep)) {
+      for (const auto& d : dep_info->depends()) pending.push_back(d);
+    }
+  }
+  auto lookup = [&](const std::string& s) -> std::optional<uint32_t> {
+    auto it = dep_crcs.find(s);
+    return it == dep_crcs.end() ? std::nullopt : std::optional<uint32_t>(it->second);
+  };
+  if (auto s = abi->check(*info, lookup); !s) {
     field("abi", "MISMATCH");
     std::fprintf(stderr, "side: %s\n", s.error().message.c_str());
     return 1;

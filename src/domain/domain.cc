@@ -176,8 +176,9 @@ void Domain::tick_loop() {
   auto cpu_init = reinterpret_cast<int (*)(unsigned)>(kapi_->entry_points.at("side_kapi_cpu_init"));
   auto tick = reinterpret_cast<void (*)()>(kapi_->entry_points.at("side_kapi_tick"));
   int rc = -1;
+  if (faulty_.load()) return;  // a driver already faulted: this domain runs no more kernel code
   if (!call([&] { rc = cpu_init(1); }) || rc != 0) {
-    logf(LogLevel::kError, "side: virtual CPU 1 failed to initialise");
+    if (!faulty_.load()) logf(LogLevel::kError, "side: virtual CPU 1 failed to initialise (error %d)", rc);
     return;
   }
   while (!stopping_.load()) {
@@ -223,7 +224,14 @@ Result<loader::LoadedModule*> Domain::load_one(const LoadRequest& request, std::
     if (!loaded) return make_error(info->name + ": cannot load dependency " + dep + ": " + loaded.error().message);
   }
   chain.pop_back();
-  if (config_.check_abi) SIDE_TRY(abi_.check(*info));
+  if (config_.check_abi) {
+    SIDE_TRY(abi_.check(*info, [this](const std::string& symbol) -> std::optional<uint32_t> {
+      for (const auto* m : modules()) {
+        if (auto it = m->crcs.find(symbol); it != m->crcs.end()) return it->second;
+      }
+      return std::nullopt;
+    }));
+  }
   if (modules_.size() >= kMaxModules) return make_error("too many modules in one domain");
 
   loader::LoadOptions options;

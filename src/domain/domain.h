@@ -57,6 +57,8 @@ struct PciDriver {
 };
 
 struct LoadRequest {
+  LoadRequest(std::string module, std::string params = "", bool allow_missing = false)
+      : module(std::move(module)), params(std::move(params)), allow_missing(allow_missing) {}
   std::string module;  // name or path
   std::string params;  // "name=value ..." for this module only
   bool allow_missing = false;

@@ -117,3 +117,22 @@ int side_kapi_cpu_init(unsigned int cpu)
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("side kernel-API layer");
+
+/* Dynamic per-cpu memory: an offset valid in every CPU's area, zeroed on every CPU. */
+void __percpu *__alloc_percpu_gfp(size_t size, size_t align, gfp_t gfp)
+{
+	unsigned long offset = side_host_percpu_alloc(size, align);
+
+	return offset ? (void __percpu *)offset : NULL;
+}
+
+void __percpu *__alloc_percpu(size_t size, size_t align)
+{
+	return __alloc_percpu_gfp(size, align, GFP_KERNEL);
+}
+
+void free_percpu(void __percpu *ptr)
+{
+	if (ptr)
+		side_host_percpu_free((unsigned long)ptr, SIDE_CALLER);
+}

@@ -24,11 +24,21 @@ Status ModuleIndex::scan() {
   return {};
 }
 
+void ModuleIndex::add_local(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir.empty() ? "." : dir, ec)) {
+    if (e.path().extension() == ".ko") local_.emplace(normalize_module_name(e.path().stem().string()), e.path().string());
+  }
+}
+
 Result<std::string> ModuleIndex::resolve(const std::string& name) {
   if (name.find('/') != std::string::npos || name.ends_with(".ko")) {
-    if (!std::filesystem::exists(name)) return make_error(name + ": no such file");
+    if (!std::filesystem::is_regular_file(name)) return make_error(name + ": no such file");
+    add_local(std::filesystem::path(name).parent_path().string());
     return name;
   }
+  if (auto it = local_.find(normalize_module_name(name)); it != local_.end()) return it->second;
   if (!scanned_) SIDE_TRY(scan());
   auto it = by_name_.find(normalize_module_name(name));
   if (it == by_name_.end()) return make_error("module " + name + " not found in " + dir_);

@@ -40,6 +40,7 @@ class Loader {
   Result<LoadedModule> run() {
     mod_.name = info_.name;
     mod_.path = elf_.what();
+    mod_.crcs = exported_crcs(elf_);
     mod_.info = info_;
     SIDE_TRY(layout());
     SIDE_TRY(resolve());
@@ -260,7 +261,9 @@ class Loader {
       if (!p.placed) continue;
       uint64_t addr = values_[sym.index];
       if (sym.global()) globals.emplace(std::string(sym.name), addr);
-      if (!p.percpu && (sym.type == STT_FUNC || sym.type == STT_OBJECT)) {
+      // init_module/cleanup_module alias the module's own init and exit functions, whose names say more.
+      if (!p.percpu && (sym.type == STT_FUNC || sym.type == STT_OBJECT) && sym.name != "init_module" &&
+          sym.name != "cleanup_module") {
         mod_.symbols.push_back(ModuleSymbol{addr, sym.size, std::string(sym.name)});
       }
     }
@@ -371,6 +374,19 @@ std::vector<std::string> imported_symbols(const ElfFile& elf) {
     if (s.index != 0 && s.undefined() && !s.name.empty() && s.bind != STB_WEAK) names.emplace(s.name);
   }
   return {names.begin(), names.end()};
+}
+
+std::unordered_map<std::string, uint32_t> exported_crcs(const ElfFile& elf) {
+  std::unordered_map<std::string, uint32_t> out;
+  for (const Symbol& s : elf.symbols()) {
+    if (!s.name.starts_with("__crc_") || s.undefined() || s.shndx >= elf.sections().size()) continue;
+    const Section& sec = elf.sections()[s.shndx];
+    if (s.value > sec.data.size() || sec.data.size() - s.value < 4) continue;
+    uint32_t crc;
+    std::memcpy(&crc, sec.data.data() + s.value, 4);
+    out.emplace(std::string(s.name.substr(6)), crc);
+  }
+  return out;
 }
 
 std::vector<std::string> exported_symbols(const ElfFile& elf, bool all_globals) {

@@ -73,6 +73,7 @@ struct LoadedModule {
   uint64_t percpu_size = 0;
   std::vector<ModuleSymbol> symbols;  // sorted by address
   std::unordered_map<std::string, uint64_t> exports;
+  std::unordered_map<std::string, uint32_t> crcs;  // modversions CRCs of the exports
   // The kernel-API layer's side_kapi_* functions the host calls (only with LoadOptions::export_all_globals).
   std::unordered_map<std::string, uint64_t> entry_points;
   std::vector<BugSite> bugs;  // sorted by address
@@ -96,6 +97,8 @@ Result<LoadedModule> load_module(const ElfFile& elf, const ModuleInfo& info, Loa
 
 // Names a module imports (its undefined, non-weak symbols), sorted and unique.
 std::vector<std::string> imported_symbols(const ElfFile& elf);
+// The modversions CRC of every symbol a module exports (its __kcrctab entries, named by __crc_<symbol>).
+std::unordered_map<std::string, uint32_t> exported_crcs(const ElfFile& elf);
 // Names a module exports with EXPORT_SYMBOL (or, with all_globals, every global it defines).
 std::vector<std::string> exported_symbols(const ElfFile& elf, bool all_globals);
 

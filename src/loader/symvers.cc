@@ -37,7 +37,8 @@ const ExportedSymbolVersion* KernelAbi::find(const std::string& symbol) const {
   return it == symbols_.end() ? nullptr : &it->second;
 }
 
-Status KernelAbi::check(const ModuleInfo& module) const {
+Status KernelAbi::check(const ModuleInfo& module,
+                        const std::function<std::optional<uint32_t>(const std::string&)>& module_crc) const {
   std::string problems;
   std::string vermagic = module.get("vermagic");
   if (vermagic != vermagic_) {
@@ -45,14 +46,17 @@ Status KernelAbi::check(const ModuleInfo& module) const {
   }
   for (const SymbolVersion& v : module.versions) {
     const ExportedSymbolVersion* k = find(v.name);
-    if (!k) {
+    std::optional<uint32_t> crc;
+    if (k) crc = k->crc;
+    if (!crc && module_crc) crc = module_crc(v.name);
+    if (!crc) {
       problems += "\n  no symbol version for '" + v.name + "'";
       continue;
     }
-    if (k->crc != v.crc) {
+    if (*crc != v.crc) {
       char buf[160];
       std::snprintf(buf, sizeof buf, "\n  disagrees about version of symbol '%s' (module 0x%08x, kernel 0x%08x)",
-                    v.name.c_str(), v.crc, k->crc);
+                    v.name.c_str(), v.crc, *crc);
       problems += buf;
     }
   }

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -27,7 +29,10 @@ class KernelAbi {
 
   // Refuses a module built for another kernel: vermagic must match exactly, and every __versions CRC must equal
   // the exported symbol's CRC. Collects every mismatch, not just the first.
-  Status check(const ModuleInfo& module) const;
+  // Symbols exported by other modules are checked against `module_crc` (the exporting module's own CRC table)
+  // when Module.symvers does not list them.
+  Status check(const ModuleInfo& module,
+               const std::function<std::optional<uint32_t>(const std::string&)>& module_crc = nullptr) const;
 
  private:
   std::string vermagic_;

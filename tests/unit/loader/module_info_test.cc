@@ -1,0 +1,55 @@
+// Module metadata: .modinfo fields, parameters, __versions, depends and PCI aliases.
+#include "loader/module_info.h"
+
+#include <gtest/gtest.h>
+
+using namespace side::loader;
+
+namespace {
+ModuleInfo info_of(const std::string& name) {
+  auto elf = ElfFile::read(std::string(SIDE_TEST_MODULES_DIR) + "/" + name + ".ko");
+  EXPECT_TRUE(elf) << (elf ? "" : elf.error().message);
+  auto info = read_module_info(*elf);
+  EXPECT_TRUE(info) << (info ? "" : info.error().message);
+  return *info;
+}
+}  // namespace
+
+TEST(ModuleInfo, ReadsFieldsAndParameters) {
+  ModuleInfo info = info_of("side_test_params");
+  EXPECT_EQ(info.name, "side_test_params");
+  EXPECT_EQ(info.get("license"), "GPL");
+  EXPECT_EQ(info.get("description"), "side test: module parameters");
+  EXPECT_FALSE(info.get("vermagic").empty());
+  ASSERT_EQ(info.parameters.size(), 5u);
+  bool found = false;
+  for (const auto& p : info.parameters) {
+    if (p.name == "list") {
+      EXPECT_EQ(p.type, "array of int");
+      EXPECT_EQ(p.description, "Up to four integers");
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_FALSE(info.versions.empty());
+}
+
+TEST(ModuleInfo, ReadsDepends) {
+  EXPECT_EQ(info_of("side_test_user").depends(), std::vector<std::string>{"side_test_base"});
+  EXPECT_TRUE(info_of("side_test_base").depends().empty());
+}
+
+TEST(ModuleInfo, ParsesPciAliases) {
+  auto id = parse_pci_alias("pci:v00008086d0000100Esv*sd*bc*sc*i*");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->vendor, 0x8086u);
+  EXPECT_EQ(id->device, 0x100eu);
+  EXPECT_EQ(id->subvendor, 0xffffffffu);
+  EXPECT_EQ(id->class_mask, 0u);
+  auto cls = parse_pci_alias("pci:v*d*sv*sd*bc02sc00i*");
+  ASSERT_TRUE(cls);
+  EXPECT_EQ(cls->class_code, 0x020000u);
+  EXPECT_EQ(cls->class_mask, 0xffff00u);
+  EXPECT_FALSE(parse_pci_alias("pci:x1234"));
+  EXPECT_FALSE(parse_pci_alias("pci:v0000"));
+}
