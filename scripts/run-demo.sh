@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The main job: installs what is missing, builds side, and runs Debian's unmodified e1000 driver in a domain.
+# Extra arguments go to `side run` (default: e1000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build --target side
+if (($#)); then
+  exec ./build/side run "$@"
+fi
+exec ./build/side run e1000 --isolation inproc --allow-missing
