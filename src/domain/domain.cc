@@ -311,6 +311,17 @@ std::vector<PciDriver> Domain::pci_drivers() const {
   return pci_drivers_;
 }
 
+std::optional<PciDriver> Domain::match_pci_driver(uint16_t vendor, uint16_t device, uint16_t subvendor,
+                                                 uint16_t subdevice, uint32_t class_code) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& d : pci_drivers_) {
+    for (const auto& id : d.ids) {
+      if (id.matches(vendor, device, subvendor, subdevice, class_code)) return d;
+    }
+  }
+  return std::nullopt;
+}
+
 std::vector<FaultReport> Domain::faults() const {
   std::lock_guard lock(mutex_);
   return faults_;

@@ -79,6 +79,9 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   const loader::LoadedModule* find_module(const std::string& name) const;
   std::vector<const loader::LoadedModule*> modules() const;
   std::vector<PciDriver> pci_drivers() const;
+  // The first registered driver whose id table matches the device, as the PCI core binds them; nullopt if none.
+  std::optional<PciDriver> match_pci_driver(uint16_t vendor, uint16_t device, uint16_t subvendor, uint16_t subdevice,
+                                            uint32_t class_code) const;
   std::vector<FaultReport> faults() const;
   bool faulty() const { return faulty_.load(); }
   const loader::KernelAbi& abi() const { return abi_; }

@@ -26,6 +26,15 @@ struct ParameterInfo {
 struct PciId {
   uint32_t vendor = 0, device = 0, subvendor = 0, subdevice = 0;  // 0xffffffff: any (PCI_ANY_ID)
   uint32_t class_code = 0, class_mask = 0;
+
+  // Whether a device with these ids matches, as the kernel's pci_match_one_device() decides.
+  bool matches(uint16_t dev_vendor, uint16_t dev_device, uint16_t dev_subvendor, uint16_t dev_subdevice,
+               uint32_t dev_class) const {
+    constexpr uint32_t kAny = 0xffffffff;
+    return (vendor == kAny || vendor == dev_vendor) && (device == kAny || device == dev_device) &&
+           (subvendor == kAny || subvendor == dev_subvendor) && (subdevice == kAny || subdevice == dev_subdevice) &&
+           ((class_code ^ dev_class) & class_mask) == 0;
+  }
 };
 
 struct ModuleInfo {

@@ -44,6 +44,11 @@ TEST(DebianModules, E1000RegistersItsPciDriver) {
   EXPECT_EQ(drivers[0].module, "e1000");
   EXPECT_EQ(drivers[0].ids.size(), 37u);
   EXPECT_TRUE(has_id(drivers[0], 0x8086, 0x100e));  // 82540EM
+  // The emulated 82540EM (8086:100e, subsystem 8086:001e, Ethernet controller) binds to it; a RealTek does not.
+  auto bound = d->match_pci_driver(0x8086, 0x100e, 0x8086, 0x001e, 0x020000);
+  ASSERT_TRUE(bound);
+  EXPECT_EQ(bound->name, "e1000");
+  EXPECT_FALSE(d->match_pci_driver(0x10ec, 0x8139, 0x10ec, 0x8139, 0x020000));
   EXPECT_TRUE(d->faults().empty());
 }
 

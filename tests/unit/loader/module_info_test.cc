@@ -53,3 +53,14 @@ TEST(ModuleInfo, ParsesPciAliases) {
   EXPECT_FALSE(parse_pci_alias("pci:x1234"));
   EXPECT_FALSE(parse_pci_alias("pci:v0000"));
 }
+
+TEST(ModuleInfo, PciIdsMatchAsTheKernelMatches) {
+  auto exact = *parse_pci_alias("pci:v00008086d0000100Esv*sd*bc*sc*i*");
+  EXPECT_TRUE(exact.matches(0x8086, 0x100e, 0x8086, 0x001e, 0x020000));
+  EXPECT_FALSE(exact.matches(0x8086, 0x100f, 0x8086, 0x001e, 0x020000));
+  EXPECT_FALSE(exact.matches(0x10ec, 0x100e, 0x8086, 0x001e, 0x020000));
+  auto by_class = *parse_pci_alias("pci:v*d*sv*sd*bc02sc00i*");
+  EXPECT_TRUE(by_class.matches(0x1234, 0x5678, 0, 0, 0x020000));
+  EXPECT_TRUE(by_class.matches(0x1234, 0x5678, 0, 0, 0x020001));  // the programming interface is not compared
+  EXPECT_FALSE(by_class.matches(0x1234, 0x5678, 0, 0, 0x030000));
+}
