@@ -10,17 +10,18 @@
 namespace {
 
 void usage(FILE* out) {
-  std::fprintf(out,
-               "usage: side COMMAND [ARGS]\n"
-               "\n"
-               "commands:\n"
-               "  run MODULE [PARAM=VALUE ...] [options]  load a driver into a domain and run it (see side run --help)\n"
-               "  modinfo MODULE                          show a module's information and whether its ABI matches\n"
-               "  symbols MODULE [--missing]              list a module's imports and whether side provides them\n"
-               "\n"
-               "MODULE is a name looked up like modprobe does (e1000, ne2k-pci) or a path to a .ko file.\n"
-               "Kernel ABI: %s. Environment: SIDE_MODULES_DIR, SIDE_KAPI, SIDE_SYMVERS override the built-in paths.\n",
-               SIDE_KERNEL_RELEASE);
+  std::fprintf(
+      out,
+      "usage: side COMMAND [ARGS]\n"
+      "\n"
+      "commands:\n"
+      "  run MODULE [PARAM=VALUE ...] [options]  load a driver into a domain and run it (see side run --help)\n"
+      "  modinfo MODULE                          show a module's information and whether its ABI matches\n"
+      "  symbols MODULE [--missing]              list a module's imports and whether side provides them\n"
+      "\n"
+      "MODULE is a name looked up like modprobe does (e1000, ne2k-pci) or a path to a .ko file.\n"
+      "Kernel ABI: %s. Environment: SIDE_MODULES_DIR, SIDE_KAPI, SIDE_SYMVERS override the built-in paths.\n",
+      SIDE_KERNEL_RELEASE);
 }
 
 }  // namespace

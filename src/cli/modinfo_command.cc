@@ -1,12 +1,12 @@
 // side modinfo MODULE: what modinfo(8) prints, plus whether the module matches side's kernel ABI.
 #include <cstdio>
+#include <unordered_map>
 
 #include "cli/commands.h"
 #include "loader/elf_file.h"
 #include "loader/module_index.h"
 #include "loader/module_info.h"
 #include "loader/module_loader.h"
-#include <unordered_map>
 #include "loader/symvers.h"
 
 namespace side::cli {
@@ -48,8 +48,8 @@ int modinfo_command(const std::vector<std::string>& args) {
       std::snprintf(b, sizeof b, v == 0xffffffff ? "*" : "%04x", v);
       return std::string(b);
     };
-    field("pci id", part(id.vendor) + ":" + part(id.device) + " subsystem " + part(id.subvendor) + ":" +
-                        part(id.subdevice));
+    field("pci id",
+          part(id.vendor) + ":" + part(id.device) + " subsystem " + part(id.subvendor) + ":" + part(id.subdevice));
   }
   field("vermagic", info->get("vermagic"));
 
@@ -61,7 +61,8 @@ int modinfo_command(const std::vector<std::string>& args) {
   }
   auto abi = loader::KernelAbi::load(paths.symvers, expected_vermagic);
   if (!abi || expected_vermagic.empty()) {
-    field("abi", "unknown (" + (abi ? std::string("kernel-API layer not built: ") + paths.kapi : abi.error().message) + ")");
+    field("abi",
+          "unknown (" + (abi ? std::string("kernel-API layer not built: ") + paths.kapi : abi.error().message) + ")");
     return 1;
   }
   // Symbols from dependencies are checked against the CRCs those modules export.

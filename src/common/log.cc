@@ -26,7 +26,9 @@ LogSink set_log_sink(LogSink sink) {
   return old;
 }
 
-void set_log_threshold(LogLevel most_verbose) { g_threshold = most_verbose; }
+void set_log_threshold(LogLevel most_verbose) {
+  g_threshold = most_verbose;
+}
 
 void log_line(LogLevel level, std::string_view line) {
   if (static_cast<int>(level) > static_cast<int>(g_threshold)) return;

@@ -12,12 +12,14 @@ struct Error {
   std::string message;
 };
 
-inline Error make_error(std::string message) { return Error{std::move(message)}; }
+inline Error make_error(std::string message) {
+  return Error{std::move(message)};
+}
 
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
@@ -54,8 +56,8 @@ using Status = Result<void>;
 }  // namespace side
 
 // Propagates an error from an expression returning Result<…>/Status.
-#define SIDE_TRY(expr)                          \
-  do {                                          \
-    auto side_try_result_ = (expr);             \
+#define SIDE_TRY(expr)                                      \
+  do {                                                      \
+    auto side_try_result_ = (expr);                         \
     if (!side_try_result_) return side_try_result_.error(); \
   } while (0)

@@ -29,7 +29,8 @@ Result<Arena> Arena::create(uint64_t bytes) {
   Arena a;
   a.fd_ = memfd_create("side-domain-arena", MFD_CLOEXEC);
   if (a.fd_ < 0) return make_error(std::string("memfd_create: ") + std::strerror(errno));
-  if (ftruncate(a.fd_, static_cast<off_t>(bytes)) != 0) return make_error(std::string("ftruncate: ") + std::strerror(errno));
+  if (ftruncate(a.fd_, static_cast<off_t>(bytes)) != 0)
+    return make_error(std::string("ftruncate: ") + std::strerror(errno));
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, a.fd_, 0);
   if (p == MAP_FAILED) return make_error(std::string("mmap arena: ") + std::strerror(errno));
   a.base_ = static_cast<uint8_t*>(p);

@@ -34,28 +34,44 @@ uint64_t monotonic_ns() {
   return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
 }
 
-int set_gs_base(uint64_t base) { return static_cast<int>(syscall(SYS_arch_prctl, ARCH_SET_GS, base)); }
+int set_gs_base(uint64_t base) {
+  return static_cast<int>(syscall(SYS_arch_prctl, ARCH_SET_GS, base));
+}
 
 }  // namespace
 
 const char* fault_kind_name(int kind) {
   switch (kind) {
-    case SIDE_FAULT_MEMORY: return "memory fault";
-    case SIDE_FAULT_ILLEGAL_INSTRUCTION: return "illegal instruction";
-    case SIDE_FAULT_BUG: return "BUG";
-    case SIDE_FAULT_MISSING_SYMBOL: return "unimplemented kernel symbol";
-    case SIDE_FAULT_BAD_ARGUMENT: return "invalid argument to a kernel service";
-    case SIDE_FAULT_STACK_CORRUPTION: return "stack corruption";
-    case SIDE_FAULT_PANIC: return "panic";
-    case SIDE_FAULT_DEADLOCK: return "deadlock";
-    case SIDE_FAULT_RESOURCE_LIMIT: return "resource limit";
-    case SIDE_FAULT_IOMMU: return "IOMMU fault";
-    case SIDE_FAULT_HUNG: return "hung driver";
-    default: return "fault";
+    case SIDE_FAULT_MEMORY:
+      return "memory fault";
+    case SIDE_FAULT_ILLEGAL_INSTRUCTION:
+      return "illegal instruction";
+    case SIDE_FAULT_BUG:
+      return "BUG";
+    case SIDE_FAULT_MISSING_SYMBOL:
+      return "unimplemented kernel symbol";
+    case SIDE_FAULT_BAD_ARGUMENT:
+      return "invalid argument to a kernel service";
+    case SIDE_FAULT_STACK_CORRUPTION:
+      return "stack corruption";
+    case SIDE_FAULT_PANIC:
+      return "panic";
+    case SIDE_FAULT_DEADLOCK:
+      return "deadlock";
+    case SIDE_FAULT_RESOURCE_LIMIT:
+      return "resource limit";
+    case SIDE_FAULT_IOMMU:
+      return "IOMMU fault";
+    case SIDE_FAULT_HUNG:
+      return "hung driver";
+    default:
+      return "fault";
   }
 }
 
-Domain* Domain::active() { return g_active.load(); }
+Domain* Domain::active() {
+  return g_active.load();
+}
 
 Domain::Domain(const DomainConfig& config, loader::KernelAbi abi, Arena arena, PercpuAreas percpu)
     : config_(config),
@@ -312,7 +328,7 @@ std::vector<PciDriver> Domain::pci_drivers() const {
 }
 
 std::optional<PciDriver> Domain::match_pci_driver(uint16_t vendor, uint16_t device, uint16_t subvendor,
-                                                 uint16_t subdevice, uint32_t class_code) const {
+                                                  uint16_t subdevice, uint32_t class_code) const {
   std::lock_guard lock(mutex_);
   for (const auto& d : pci_drivers_) {
     for (const auto& id : d.ids) {
@@ -349,7 +365,9 @@ std::optional<std::string> Domain::symbolize(uint64_t addr, bool with_offset) co
 
 // ---- LoadEnvironment ----------------------------------------------------------------------------------------
 
-Result<uint64_t> Domain::allocate_image(uint64_t size) { return private_.allocate_image(size); }
+Result<uint64_t> Domain::allocate_image(uint64_t size) {
+  return private_.allocate_image(size);
+}
 
 Status Domain::protect_image(uint64_t addr, uint64_t size, bool write, bool exec) {
   return private_.protect(addr, size, PROT_READ | (write ? PROT_WRITE : 0) | (exec ? PROT_EXEC : 0));
@@ -361,7 +379,9 @@ Result<uint64_t> Domain::allocate_percpu(uint64_t size, uint64_t align) {
   return off;
 }
 
-void Domain::init_percpu(uint64_t offset, std::span<const uint8_t> init) { percpu_.initialize(offset, init); }
+void Domain::init_percpu(uint64_t offset, std::span<const uint8_t> init) {
+  percpu_.initialize(offset, init);
+}
 
 std::optional<uint64_t> Domain::resolve(const std::string& name) {
   if (resolving_kapi_) return host_service_address(name);
@@ -450,8 +470,10 @@ SignalAction Domain::classify(int sig, siginfo_t* info, ucontext_t* context) {
         return SignalAction::kAbandon;
       }
       if (info->si_code == SI_KERNEL) {
-        record_fault(SIDE_FAULT_ILLEGAL_INSTRUCTION, "general protection fault (privileged instruction or "
-                     "non-canonical address)", rip);
+        record_fault(SIDE_FAULT_ILLEGAL_INSTRUCTION,
+                     "general protection fault (privileged instruction or "
+                     "non-canonical address)",
+                     rip);
         return SignalAction::kAbandon;
       }
       record_fault(SIDE_FAULT_MEMORY, "unable to handle page fault for address: " + hex(addr), rip);
@@ -467,7 +489,9 @@ SignalAction Domain::classify(int sig, siginfo_t* info, ucontext_t* context) {
 
 // ---- host services ------------------------------------------------------------------------------------------
 
-uint64_t Domain::clock_ns() const { return monotonic_ns() + static_cast<uint64_t>(clock_skew_ns_.load()); }
+uint64_t Domain::clock_ns() const {
+  return monotonic_ns() + static_cast<uint64_t>(clock_skew_ns_.load());
+}
 
 void Domain::delay_ns(uint64_t ns) {
   if (config_.virtual_time) {
@@ -491,8 +515,8 @@ int Domain::register_pci_driver(uint64_t driver, const char* name, const side_pc
   const loader::LoadedModule* m = module_at(driver);
   d.module = m ? m->name : "";
   for (unsigned i = 0; i < n; ++i) {
-    d.ids.push_back({ids[i].vendor, ids[i].device, ids[i].subvendor, ids[i].subdevice, ids[i].class_code,
-                     ids[i].class_mask});
+    d.ids.push_back(
+        {ids[i].vendor, ids[i].device, ids[i].subvendor, ids[i].subdevice, ids[i].class_code, ids[i].class_mask});
   }
   std::lock_guard lock(mutex_);
   for (const auto& existing : pci_drivers_) {

@@ -24,10 +24,10 @@
 #include "domain/faults.h"
 #include "domain/percpu.h"
 #include "domain/private_memory.h"
+#include "kapi/side_host.h"
 #include "loader/module_index.h"
 #include "loader/module_loader.h"
 #include "loader/symvers.h"
-#include "kapi/side_host.h"
 
 namespace side::domain {
 

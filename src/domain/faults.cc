@@ -76,7 +76,9 @@ bool run_guarded(GuardedFn fn, void* arg) {
   return true;
 }
 
-bool in_guarded_call() { return t_guard != nullptr; }
+bool in_guarded_call() {
+  return t_guard != nullptr;
+}
 
 void abandon_guarded_call() {
   if (!t_guard) {

@@ -23,7 +23,9 @@ using side::domain::Domain;
 
 namespace {
 
-Domain& domain() { return *Domain::active(); }
+Domain& domain() {
+  return *Domain::active();
+}
 
 uint64_t now_ns() {
   timespec ts;
@@ -62,7 +64,9 @@ SIDE_HOST_ENTRY int side_host_symbolize(unsigned long addr, char* buf, unsigned 
   return static_cast<int>(n);
 }
 
-SIDE_HOST_ENTRY void* side_host_pages_alloc(unsigned int order) { return domain().arena_mut().alloc_pages(order); }
+SIDE_HOST_ENTRY void* side_host_pages_alloc(unsigned int order) {
+  return domain().arena_mut().alloc_pages(order);
+}
 
 SIDE_HOST_ENTRY void side_host_pages_free(void* addr, unsigned int order, unsigned long caller) {
   using side::domain::Arena;
@@ -70,7 +74,10 @@ SIDE_HOST_ENTRY void side_host_pages_free(void* addr, unsigned int order, unsign
     case Arena::FreeError::kNone:
       return;
     case Arena::FreeError::kNotAllocated:
-      domain().fault(SIDE_FAULT_BAD_ARGUMENT, "freeing pages that are not allocated (double free?): " + side::hex(reinterpret_cast<uint64_t>(addr)), caller);
+      domain().fault(
+          SIDE_FAULT_BAD_ARGUMENT,
+          "freeing pages that are not allocated (double free?): " + side::hex(reinterpret_cast<uint64_t>(addr)),
+          caller);
     case Arena::FreeError::kWrongOrder:
       domain().fault(SIDE_FAULT_BAD_ARGUMENT, "freeing pages with the wrong order " + std::to_string(order), caller);
   }
@@ -97,9 +104,13 @@ SIDE_HOST_ENTRY void side_host_kfree(const void* p, unsigned long caller) {
   }
 }
 
-SIDE_HOST_ENTRY unsigned long side_host_ksize(const void* p) { return domain().arena().ksize(p); }
+SIDE_HOST_ENTRY unsigned long side_host_ksize(const void* p) {
+  return domain().arena().ksize(p);
+}
 
-SIDE_HOST_ENTRY void* side_host_vmalloc(unsigned long size) { return domain().private_mut().vmalloc(size); }
+SIDE_HOST_ENTRY void* side_host_vmalloc(unsigned long size) {
+  return domain().private_mut().vmalloc(size);
+}
 
 SIDE_HOST_ENTRY void side_host_vfree(const void* p, unsigned long caller) {
   if (!domain().private_mut().vfree(p)) {
@@ -109,7 +120,9 @@ SIDE_HOST_ENTRY void side_host_vfree(const void* p, unsigned long caller) {
   }
 }
 
-SIDE_HOST_ENTRY int side_host_is_vmalloc(const void* p) { return domain().private_memory().is_vmalloc(p); }
+SIDE_HOST_ENTRY int side_host_is_vmalloc(const void* p) {
+  return domain().private_memory().is_vmalloc(p);
+}
 
 SIDE_HOST_ENTRY unsigned long side_host_percpu_alloc(unsigned long size, unsigned long align) {
   return domain().percpu_areas().allocate(size, align);
@@ -117,21 +130,28 @@ SIDE_HOST_ENTRY unsigned long side_host_percpu_alloc(unsigned long size, unsigne
 
 SIDE_HOST_ENTRY void side_host_percpu_free(unsigned long offset, unsigned long caller) {
   if (!domain().percpu_areas().free(offset)) {
-    domain().fault(SIDE_FAULT_BAD_ARGUMENT, "free_percpu of " + side::hex(offset) + ", which is not allocated",
-                   caller);
+    domain().fault(SIDE_FAULT_BAD_ARGUMENT, "free_percpu of " + side::hex(offset) + ", which is not allocated", caller);
   }
 }
 
-SIDE_HOST_ENTRY side_u64 side_host_clock_ns(void) { return domain().clock_ns(); }
-SIDE_HOST_ENTRY void side_host_delay_ns(side_u64 ns) { domain().delay_ns(ns); }
-SIDE_HOST_ENTRY side_u64 side_host_real_clock_ns(void) { return now_ns(); }
+SIDE_HOST_ENTRY side_u64 side_host_clock_ns(void) {
+  return domain().clock_ns();
+}
+SIDE_HOST_ENTRY void side_host_delay_ns(side_u64 ns) {
+  domain().delay_ns(ns);
+}
+SIDE_HOST_ENTRY side_u64 side_host_real_clock_ns(void) {
+  return now_ns();
+}
 
 SIDE_HOST_ENTRY void side_host_real_sleep_ns(side_u64 ns) {
   timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
   nanosleep(&ts, nullptr);
 }
 
-SIDE_HOST_ENTRY void side_host_yield(void) { sched_yield(); }
+SIDE_HOST_ENTRY void side_host_yield(void) {
+  sched_yield();
+}
 
 SIDE_HOST_ENTRY void side_host_random(void* buf, unsigned long len) {
   auto* p = static_cast<uint8_t*>(buf);
@@ -155,19 +175,31 @@ SIDE_HOST_ENTRY void side_host_pci_unregister_driver(void* driver) {
 namespace side::domain {
 
 std::optional<uint64_t> host_service_address(const std::string& name) {
-#define SIDE_SERVICE(fn) {#fn, reinterpret_cast<uint64_t>(&fn)}
+#define SIDE_SERVICE(fn) \
+  { #fn, reinterpret_cast < uint64_t>(&fn) }
   static const std::unordered_map<std::string, uint64_t> table = {
-      SIDE_SERVICE(side_host_log),           SIDE_SERVICE(side_host_fault),
-      SIDE_SERVICE(side_host_symbolize),     SIDE_SERVICE(side_host_pages_alloc),
-      SIDE_SERVICE(side_host_pages_free),    SIDE_SERVICE(side_host_memory_layout),
-      SIDE_SERVICE(side_host_kmalloc),       SIDE_SERVICE(side_host_kfree),
-      SIDE_SERVICE(side_host_ksize),         SIDE_SERVICE(side_host_vmalloc),
-      SIDE_SERVICE(side_host_vfree),         SIDE_SERVICE(side_host_is_vmalloc),
-      SIDE_SERVICE(side_host_percpu_alloc),  SIDE_SERVICE(side_host_percpu_free),
-      SIDE_SERVICE(side_host_clock_ns),      SIDE_SERVICE(side_host_delay_ns),
-      SIDE_SERVICE(side_host_real_clock_ns), SIDE_SERVICE(side_host_real_sleep_ns),
-      SIDE_SERVICE(side_host_yield),         SIDE_SERVICE(side_host_random),
-      SIDE_SERVICE(side_host_pci_register_driver), SIDE_SERVICE(side_host_pci_unregister_driver),
+      SIDE_SERVICE(side_host_log),
+      SIDE_SERVICE(side_host_fault),
+      SIDE_SERVICE(side_host_symbolize),
+      SIDE_SERVICE(side_host_pages_alloc),
+      SIDE_SERVICE(side_host_pages_free),
+      SIDE_SERVICE(side_host_memory_layout),
+      SIDE_SERVICE(side_host_kmalloc),
+      SIDE_SERVICE(side_host_kfree),
+      SIDE_SERVICE(side_host_ksize),
+      SIDE_SERVICE(side_host_vmalloc),
+      SIDE_SERVICE(side_host_vfree),
+      SIDE_SERVICE(side_host_is_vmalloc),
+      SIDE_SERVICE(side_host_percpu_alloc),
+      SIDE_SERVICE(side_host_percpu_free),
+      SIDE_SERVICE(side_host_clock_ns),
+      SIDE_SERVICE(side_host_delay_ns),
+      SIDE_SERVICE(side_host_real_clock_ns),
+      SIDE_SERVICE(side_host_real_sleep_ns),
+      SIDE_SERVICE(side_host_yield),
+      SIDE_SERVICE(side_host_random),
+      SIDE_SERVICE(side_host_pci_register_driver),
+      SIDE_SERVICE(side_host_pci_unregister_driver),
   };
 #undef SIDE_SERVICE
   auto it = table.find(name);

@@ -9,7 +9,9 @@
 
 namespace side::domain {
 
-uint64_t PercpuAreas::area_size() { return kPercpuAreaSize; }
+uint64_t PercpuAreas::area_size() {
+  return kPercpuAreaSize;
+}
 
 Result<PercpuAreas> PercpuAreas::create(unsigned nr_cpus) {
   if (nr_cpus == 0 || nr_cpus > kMaxVcpus) return make_error("bad number of virtual CPUs");
@@ -77,7 +79,8 @@ bool PercpuAreas::free(uint64_t offset) {
 
 void PercpuAreas::initialize(uint64_t offset, std::span<const uint8_t> init) {
   if (offset > kPercpuAreaSize || init.size() > kPercpuAreaSize - offset) return;
-  for (unsigned cpu = 0; cpu < nr_cpus_; ++cpu) std::memcpy(mem_ + cpu * kPercpuAreaSize + offset, init.data(), init.size());
+  for (unsigned cpu = 0; cpu < nr_cpus_; ++cpu)
+    std::memcpy(mem_ + cpu * kPercpuAreaSize + offset, init.data(), init.size());
 }
 
 uint64_t PercpuAreas::bytes_in_use() const {

@@ -10,11 +10,13 @@
 namespace side::domain {
 namespace {
 
-uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+uint64_t round_up(uint64_t v, uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
 
 Status map_fixed(uint64_t base, uint64_t size, int prot) {
-  void* p = mmap(reinterpret_cast<void*>(base), size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_NORESERVE,
-                 -1, 0);
+  void* p = mmap(reinterpret_cast<void*>(base), size, prot,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
     return make_error("cannot reserve domain memory at " + std::to_string(base) + ": " + std::strerror(errno) +
                       (errno == EEXIST ? " (another domain is active in this process)" : ""));

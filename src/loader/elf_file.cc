@@ -36,11 +36,21 @@ std::optional<std::string_view> string_at(std::span<const uint8_t> table, uint64
 
 }  // namespace
 
-bool Section::allocated() const { return flags & SHF_ALLOC; }
-bool Section::executable() const { return flags & SHF_EXECINSTR; }
-bool Section::writable() const { return flags & SHF_WRITE; }
-bool Symbol::undefined() const { return shndx == SHN_UNDEF; }
-bool Symbol::global() const { return bind == STB_GLOBAL || bind == STB_WEAK; }
+bool Section::allocated() const {
+  return flags & SHF_ALLOC;
+}
+bool Section::executable() const {
+  return flags & SHF_EXECINSTR;
+}
+bool Section::writable() const {
+  return flags & SHF_WRITE;
+}
+bool Symbol::undefined() const {
+  return shndx == SHN_UNDEF;
+}
+bool Symbol::global() const {
+  return bind == STB_GLOBAL || bind == STB_WEAK;
+}
 
 Result<ElfFile> ElfFile::read(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -176,7 +186,8 @@ Status ElfFile::validate() {
     if (s.entsize != sizeof(Elf64_Rela) || s.size % sizeof(Elf64_Rela) != 0) {
       return make_error("section '" + std::string(s.name) + "': bad relocation entry size");
     }
-    if (s.link != symtab_index_) return make_error("section '" + std::string(s.name) + "': not linked to the symbol table");
+    if (s.link != symtab_index_)
+      return make_error("section '" + std::string(s.name) + "': not linked to the symbol table");
     if (s.info == 0 || s.info >= sections_.size()) {
       return make_error("section '" + std::string(s.name) + "': bad target section");
     }

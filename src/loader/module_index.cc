@@ -28,7 +28,8 @@ void ModuleIndex::add_local(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir.empty() ? "." : dir, ec)) {
-    if (e.path().extension() == ".ko") local_.emplace(normalize_module_name(e.path().stem().string()), e.path().string());
+    if (e.path().extension() == ".ko")
+      local_.emplace(normalize_module_name(e.path().stem().string()), e.path().string());
   }
 }
 

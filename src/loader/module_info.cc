@@ -81,8 +81,9 @@ Result<PciId> parse_pci_alias(const std::string& alias) {
       if (pos >= alias.size() || !isxdigit(static_cast<unsigned char>(alias[pos]))) {
         return make_error("bad PCI alias '" + alias + "'");
       }
-      v = v * 16 + static_cast<uint32_t>(isdigit(static_cast<unsigned char>(alias[pos])) ? alias[pos] - '0'
-                                                                                         : (alias[pos] | 0x20) - 'a' + 10);
+      v = v * 16 + static_cast<uint32_t>(isdigit(static_cast<unsigned char>(alias[pos]))
+                                             ? alias[pos] - '0'
+                                             : (alias[pos] | 0x20) - 'a' + 10);
     }
     values[f] = v;
   }
@@ -141,7 +142,8 @@ Result<ModuleInfo> read_module_info(const ElfFile& elf) {
   // parm=NAME:description and parmtype=NAME:type, in declaration order.
   auto split = [](const std::string& v) {
     size_t colon = v.find(':');
-    return colon == std::string::npos ? std::pair{v, std::string()} : std::pair{v.substr(0, colon), v.substr(colon + 1)};
+    return colon == std::string::npos ? std::pair{v, std::string()}
+                                      : std::pair{v.substr(0, colon), v.substr(colon + 1)};
   };
   for (const std::string& v : info.all("parmtype")) {
     auto [name, type] = split(v);

@@ -18,17 +18,23 @@ constexpr uint64_t kBugEntrySize = 12;
 // sizeof(struct kernel_param) on x86-64.
 constexpr uint64_t kKernelParamSize = 40;
 
-uint64_t align_up(uint64_t v, uint64_t a) { return a <= 1 ? v : (v + a - 1) & ~(a - 1); }
+uint64_t align_up(uint64_t v, uint64_t a) {
+  return a <= 1 ? v : (v + a - 1) & ~(a - 1);
+}
 
-bool is_percpu(const Section& s) { return s.name.starts_with(".data..percpu"); }
+bool is_percpu(const Section& s) {
+  return s.name.starts_with(".data..percpu");
+}
 
 // Sections the kernel strips of SHF_ALLOC before laying a module out: metadata read from the file, never mapped.
-bool is_metadata(const Section& s) { return s.name == ".modinfo" || s.name == "__versions"; }
+bool is_metadata(const Section& s) {
+  return s.name == ".modinfo" || s.name == "__versions";
+}
 
 struct Placement {
   bool placed = false;
   bool percpu = false;
-  uint64_t address = 0;  // image address, or per-cpu offset
+  uint64_t address = 0;              // image address, or per-cpu offset
   std::vector<uint8_t> percpu_init;  // relocated before it is copied to every CPU
 };
 
@@ -209,7 +215,9 @@ class Loader {
     uint64_t val = values_[r.symbol] + static_cast<uint64_t>(r.addend);
     // As the kernel does: a target that is not zero means the file was relocated twice or is corrupt.
     for (uint64_t i = 0; i < width; ++i) {
-      if (loc[i] != 0) return fail("invalid relocation target at " + std::string(s.name) + "+" + hex(r.offset) + ": existing value is nonzero");
+      if (loc[i] != 0)
+        return fail("invalid relocation target at " + std::string(s.name) + "+" + hex(r.offset) +
+                    ": existing value is nonzero");
     }
     switch (r.type) {
       case R_X86_64_64:
@@ -292,7 +300,8 @@ class Loader {
       }
       if (s.name == "__bug_table") SIDE_TRY(collect_bugs(s, p.address));
     }
-    std::sort(mod_.bugs.begin(), mod_.bugs.end(), [](const BugSite& a, const BugSite& b) { return a.address < b.address; });
+    std::sort(mod_.bugs.begin(), mod_.bugs.end(),
+              [](const BugSite& a, const BugSite& b) { return a.address < b.address; });
     return {};
   }
 
@@ -358,8 +367,8 @@ std::optional<std::string> LoadedModule::symbolize(uint64_t addr) const {
 }
 
 const BugSite* LoadedModule::find_bug(uint64_t addr) const {
-  auto it = std::lower_bound(bugs.begin(), bugs.end(), addr,
-                             [](const BugSite& b, uint64_t a) { return b.address < a; });
+  auto it =
+      std::lower_bound(bugs.begin(), bugs.end(), addr, [](const BugSite& b, uint64_t a) { return b.address < a; });
   return it != bugs.end() && it->address == addr ? &*it : nullptr;
 }
 

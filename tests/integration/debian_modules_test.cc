@@ -1,10 +1,10 @@
 // Debian's own driver binaries load into a domain, and their init registers their PCI drivers.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <cstring>
-#include <sys/wait.h>
 #include <tuple>
 
 #include "test_domain.h"
@@ -91,9 +91,11 @@ TEST(Cli, ModinfoE1000SaysTheAbiMatches) {
   std::string out = run("modinfo e1000", &status);
   EXPECT_EQ(status, 0) << out;
   for (const char* field : {"filename:", "name:           e1000", "description:    Intel(R) PRO/1000 Network Driver",
-                            "license:        GPL v2", "vermagic:", "parm:           TxDescriptors:Number of transmit "
-                            "descriptors (array of int)", "alias:          pci:v00008086d0000100Esv*sd*bc*sc*i*",
-                            "pci id:         8086:100e", "abi:            matches"}) {
+                            "license:        GPL v2", "vermagic:",
+                            "parm:           TxDescriptors:Number of transmit "
+                            "descriptors (array of int)",
+                            "alias:          pci:v00008086d0000100Esv*sd*bc*sc*i*", "pci id:         8086:100e",
+                            "abi:            matches"}) {
     EXPECT_NE(out.find(field), std::string::npos) << field << "\n" << out;
   }
 }
@@ -125,8 +127,7 @@ TEST(Cli, CorruptModulesGetAClearErrorNeverACrash) {
   // e_shoff (offset 0x28) pointing past the end of the file.
   uint64_t off = bad_offsets.size() + 4096;
   std::memcpy(bad_offsets.data() + 0x28, &off, 8);
-  for (const auto& [name, content, expect] :
-       std::vector<std::tuple<std::string, std::vector<char>, std::string>>{
+  for (const auto& [name, content, expect] : std::vector<std::tuple<std::string, std::vector<char>, std::string>>{
            {"truncated.ko", truncated, "truncated"}, {"bad_offsets.ko", bad_offsets, "section header table"}}) {
     std::string path = write(name, content);
     for (const std::string& cmd : {"modinfo " + path, "run --isolation inproc " + path, "symbols " + path}) {

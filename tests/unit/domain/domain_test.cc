@@ -92,7 +92,8 @@ TEST(Domain, BugNotTriggeredWhenParameterSaysSo) {
 
 TEST(Domain, ParametersAsInsmodTakesThem) {
   TestDomain d;
-  auto m = d->load({test_module("side_test_params"), "number=-5 unumber=0x10 flag word=\"two words\" list=1,2,3 nope=1"});
+  auto m =
+      d->load({test_module("side_test_params"), "number=-5 unumber=0x10 flag word=\"two words\" list=1,2,3 nope=1"});
   ASSERT_TRUE(m) << m.error().message << d.log();
   EXPECT_TRUE(d.logged("side_test_params: number=-5 unumber=16 flag=1 word=two words list=3:1,2,3,9")) << d.log();
   EXPECT_TRUE(d.logged("side_test_params: unknown parameter 'nope' ignored"));

@@ -26,8 +26,10 @@ class TestDomain {
     config.symvers_path = SIDE_TEST_SYMVERS;
     config.modules_dir = std::move(modules_dir);
     auto d = side::domain::Domain::create(config);
-    if (!d) ADD_FAILURE() << d.error().message;
-    else domain_ = std::move(*d);
+    if (!d)
+      ADD_FAILURE() << d.error().message;
+    else
+      domain_ = std::move(*d);
   }
   ~TestDomain() {
     domain_.reset();
@@ -61,6 +63,8 @@ class TestDomain {
   std::unique_ptr<side::domain::Domain> domain_;
 };
 
-inline std::string test_module(const std::string& name) { return std::string(SIDE_TEST_MODULES_DIR) + "/" + name + ".ko"; }
+inline std::string test_module(const std::string& name) {
+  return std::string(SIDE_TEST_MODULES_DIR) + "/" + name + ".ko";
+}
 
 }  // namespace side::testing

@@ -30,7 +30,7 @@ struct DeviceEvent {
 struct TrapState {
   uint8_t* window = nullptr;
   uint8_t registers[kWindowSize];  // the device's register file behind the window
-  uint8_t ports[65536 + 4];  // a 4-byte access at port 0xffff stays inside
+  uint8_t ports[65536 + 4];        // a 4-byte access at port 0xffff stays inside
   DeviceEvent log[64];
   unsigned log_count = 0;
   unsigned memory_traps = 0;

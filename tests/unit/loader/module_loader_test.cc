@@ -165,5 +165,6 @@ TEST(ModuleLoader, ListsImportsAndExports) {
   auto imports = imported_symbols(m.elf);
   EXPECT_NE(std::find(imports.begin(), imports.end(), "side_test_base_add"), imports.end());
   Module base = open("side_test_base");
-  EXPECT_EQ(exported_symbols(base.elf, false), (std::vector<std::string>{"side_test_base_add", "side_test_base_value"}));
+  EXPECT_EQ(exported_symbols(base.elf, false),
+            (std::vector<std::string>{"side_test_base_add", "side_test_base_value"}));
 }

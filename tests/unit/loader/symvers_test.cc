@@ -1,8 +1,9 @@
 // The ABI check: vermagic and every __versions CRC must match the kernel's Module.symvers.
 #include "loader/symvers.h"
-#include "loader/module_loader.h"
 
 #include <gtest/gtest.h>
+
+#include "loader/module_loader.h"
 
 using namespace side::loader;
 
