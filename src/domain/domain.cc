@@ -118,6 +118,10 @@ Status Domain::start() {
   SIDE_TRY(attach_vcpu(0));
   SIDE_TRY(load_kapi());
   tick_thread_ = std::thread([this] { tick_loop(); });
+  // Every virtual CPU is initialised before the domain is handed out, so what it allocates is not mistaken for
+  // what drivers allocate.
+  while (tick_state_.load() == 0) std::this_thread::yield();
+  if (tick_state_.load() < 0) return make_error("virtual CPU 1 failed to initialise");
   return {};
 }
 
@@ -187,16 +191,18 @@ Status Domain::load_kapi() {
 void Domain::tick_loop() {
   if (auto s = attach_vcpu(1); !s) {
     logf(LogLevel::kError, "side: tick thread: %s", s.error().message.c_str());
+    tick_state_ = -1;
     return;
   }
   auto cpu_init = reinterpret_cast<int (*)(unsigned)>(kapi_->entry_points.at("side_kapi_cpu_init"));
   auto tick = reinterpret_cast<void (*)()>(kapi_->entry_points.at("side_kapi_tick"));
   int rc = -1;
-  if (faulty_.load()) return;  // a driver already faulted: this domain runs no more kernel code
   if (!call([&] { rc = cpu_init(1); }) || rc != 0) {
-    if (!faulty_.load()) logf(LogLevel::kError, "side: virtual CPU 1 failed to initialise (error %d)", rc);
+    logf(LogLevel::kError, "side: virtual CPU 1 failed to initialise (error %d)", rc);
+    tick_state_ = -1;
     return;
   }
+  tick_state_ = 1;
   while (!stopping_.load()) {
     timespec ts{0, static_cast<long>(kTickNs)};
     nanosleep(&ts, nullptr);
@@ -414,7 +420,7 @@ void Domain::record_fault(int kind, const std::string& message, uint64_t address
   faults_.push_back(std::move(r));
 }
 
-void Domain::fault(int kind, const std::string& message, uint64_t caller) {
+void Domain::fault(int kind, const char* message, uint64_t caller) {
   record_fault(kind, message, caller);
   abandon_guarded_call();
 }

@@ -100,7 +100,9 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   }
 
   // Host services (the side_host_* functions forward here).
-  [[noreturn]] void fault(int kind, const std::string& message, uint64_t caller);
+  // Records a fault and abandons the current guarded call. It takes a plain string because the call unwinds with
+  // siglongjmp: no C++ object may be alive in the frames it skips.
+  [[noreturn]] void fault(int kind, const char* message, uint64_t caller);
   void record_fault(int kind, const std::string& message, uint64_t address);
   uint64_t clock_ns() const;
   void delay_ns(uint64_t ns);
@@ -156,6 +158,7 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
 
   std::atomic<int64_t> clock_skew_ns_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<int> tick_state_{0};  // 0 starting, 1 running, -1 failed
   std::thread tick_thread_;
 };
 
