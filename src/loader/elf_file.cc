@@ -94,6 +94,11 @@ Status ElfFile::validate() {
     return make_error("truncated: section header table lies outside the file");
   }
   if (eh.e_shstrndx == SHN_UNDEF || eh.e_shstrndx >= eh.e_shnum) return make_error("bad section name table index");
+  {
+    // Section 0 is reserved: it must be the null section, or later walks would trust its unchecked fields.
+    Elf64_Shdr null_section = load<Elf64_Shdr>(bytes_, eh.e_shoff);
+    if (null_section.sh_type != SHT_NULL) return make_error("section 0 is not the null section");
+  }
 
   std::vector<Elf64_Shdr> raw(eh.e_shnum);
   for (uint32_t i = 0; i < eh.e_shnum; ++i) raw[i] = load<Elf64_Shdr>(bytes_, eh.e_shoff + i * sizeof(Elf64_Shdr));

@@ -191,3 +191,14 @@ TEST(ElfFile, SurvivesRandomCorruption) {
   }
   EXPECT_GT(rejected, 100);
 }
+
+// Found by fuzz_elf: section 0 retyped as SHT_RELA was walked without its range ever being checked.
+TEST(ElfFile, RejectsANonNullSectionZero) {
+  auto b = read_bytes(kModule);
+  patch_section(b, 0, [](Elf64_Shdr& sh) {
+    sh.sh_type = SHT_RELA;
+    sh.sh_offset = 1ull << 40;
+    sh.sh_size = 24;
+  });
+  EXPECT_NE(parse_error(b).find("section 0 is not the null section"), std::string::npos);
+}
