@@ -97,7 +97,6 @@ int side_kapi_cpu_init(unsigned int cpu)
 		return -EINVAL;
 	this_cpu_write(cpu_number, cpu);
 	this_cpu_write(this_cpu_off, __per_cpu_offset[cpu]);
-	this_cpu_write(__preempt_count, INIT_PREEMPT_COUNT);
 	/* Driver entry points start in process context with interrupts enabled. */
 	this_cpu_write(__preempt_count, PREEMPT_ENABLED);
 	this_cpu_write(side_virq_flags, X86_EFLAGS_IF);

@@ -73,12 +73,10 @@ class Loader {
         offset += s.size;
       }
     };
-    uint64_t text_start = 0, ro_start = 0, rw_start = 0;
-    text_start = 0;
     place_group([](const Section& s) { return s.executable(); });
-    ro_start = align_up(offset, kPage);
+    const uint64_t ro_start = align_up(offset, kPage);
     place_group([](const Section& s) { return !s.executable() && !s.writable(); });
-    rw_start = align_up(offset, kPage);
+    const uint64_t rw_start = align_up(offset, kPage);
     place_group([](const Section& s) { return !s.executable() && s.writable(); });
     uint64_t size = align_up(offset, kPage);
     if (size > (512ull << 20)) return fail("image too large");
@@ -89,8 +87,6 @@ class Loader {
     mod_.image_size = size;
     ro_start_ = mod_.image + ro_start;
     rw_start_ = mod_.image + rw_start;
-    text_end_ = mod_.image + ro_start;
-    (void)text_start;
 
     for (const Section& s : sections) {
       Placement& p = placements_[s.index];
@@ -255,7 +251,7 @@ class Loader {
   }
 
   Status protect() {
-    if (text_end_ > mod_.image) SIDE_TRY(env_.protect_image(mod_.image, text_end_ - mod_.image, false, true));
+    if (ro_start_ > mod_.image) SIDE_TRY(env_.protect_image(mod_.image, ro_start_ - mod_.image, false, true));
     if (rw_start_ > ro_start_) SIDE_TRY(env_.protect_image(ro_start_, rw_start_ - ro_start_, false, false));
     return {};
   }
@@ -337,7 +333,7 @@ class Loader {
   std::vector<Placement> placements_;
   std::vector<uint64_t> values_;
   LoadedModule mod_;
-  uint64_t ro_start_ = 0, rw_start_ = 0, text_end_ = 0;
+  uint64_t ro_start_ = 0, rw_start_ = 0;  // text is [image, ro_start_)
 };
 
 bool is_host_internal(std::string_view name) {
