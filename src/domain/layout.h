@@ -2,8 +2,10 @@
 //
 // Kernel modules are compiled with -mcmodel=kernel: their 32-bit relocations (PC32, PLT32, 32S) reach only
 // symbols within ±2 GiB, sign-extended. So module images, the kernel-API layer and the trap pages of missing
-// symbols all live below 2 GiB, next to the non-PIE host binary (at 0x400000). Everything stays below
-// 0x7fff8000, which also keeps clear of AddressSanitizer's shadow memory in sanitizer builds.
+// symbols all live below 2 GiB, with the non-PIE host binary (at 0x400000). Linux places the brk heap of a non-PIE
+// program at a random address up to 1 GiB past its end, so the domain's regions start well above that: at 1.5 GiB,
+// leaving the heap ~500 MiB to grow (once the regions are reserved, glibc falls back to mmap when brk is blocked).
+// Everything stays below 0x7fff8000, which also keeps clear of AddressSanitizer's shadow memory.
 #pragma once
 
 #include <cstdint>
@@ -13,15 +15,15 @@ namespace side::domain {
 constexpr uint64_t kPageSize = 4096;
 
 // Module images (text, data, bss of the kernel-API layer and every driver).
-constexpr uint64_t kImageBase = 0x40000000;
-constexpr uint64_t kImageLimit = 0x60000000;
+constexpr uint64_t kImageBase = 0x60000000;
+constexpr uint64_t kImageLimit = 0x78000000;
 
 // One inaccessible 64 KiB slot per kernel symbol a driver imports but the layer does not implement (only when the
 // user allows loading such a driver). Any call to, or load/store through, the symbol faults inside its slot, which
 // names the symbol.
-constexpr uint64_t kMissingBase = 0x60000000;
+constexpr uint64_t kMissingBase = 0x78000000;
 constexpr uint64_t kMissingSlot = 0x10000;
-constexpr uint64_t kMissingLimit = 0x70000000;
+constexpr uint64_t kMissingLimit = 0x7fff0000;
 
 // "Physical" addresses of the DMA-able arena start here, so that no valid physical address is small.
 constexpr uint64_t kArenaPhysBase = 1ull << 32;

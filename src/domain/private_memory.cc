@@ -3,8 +3,12 @@
 #include <sys/mman.h>
 
 #include <cerrno>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
+#include <string>
 
+#include "common/strings.h"
 #include "domain/layout.h"
 
 namespace side::domain {
@@ -14,12 +18,32 @@ uint64_t round_up(uint64_t v, uint64_t a) {
   return (v + a - 1) & ~(a - 1);
 }
 
+// Names whatever already occupies [base, base+size), from /proc/self/maps, for the error message.
+std::string occupant(uint64_t base, uint64_t size) {
+  FILE* f = std::fopen("/proc/self/maps", "re");
+  if (!f) return "";
+  std::string out;
+  char line[512];
+  while (std::fgets(line, sizeof line, f)) {
+    uint64_t lo = 0, hi = 0;
+    if (std::sscanf(line, "%" SCNx64 "-%" SCNx64, &lo, &hi) != 2) continue;
+    if (lo < base + size && hi > base) {
+      out = line;
+      if (!out.empty() && out.back() == '\n') out.pop_back();
+      break;
+    }
+  }
+  std::fclose(f);
+  return out;
+}
+
 Status map_fixed(uint64_t base, uint64_t size, int prot) {
   void* p = mmap(reinterpret_cast<void*>(base), size, prot,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
-    return make_error("cannot reserve domain memory at " + std::to_string(base) + ": " + std::strerror(errno) +
-                      (errno == EEXIST ? " (another domain is active in this process)" : ""));
+    int err = errno;
+    return make_error("cannot reserve domain memory at " + hex(base) + ": " + std::strerror(err) +
+                      (err == EEXIST ? " (occupied by: " + occupant(base, size) + ")" : ""));
   }
   if (reinterpret_cast<uint64_t>(p) != base) {
     munmap(p, size);
