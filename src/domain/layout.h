@@ -25,8 +25,9 @@ constexpr uint64_t kMissingBase = 0x78000000;
 constexpr uint64_t kMissingSlot = 0x10000;
 constexpr uint64_t kMissingLimit = 0x7fff0000;
 
-// "Physical" addresses of the DMA-able arena start here, so that no valid physical address is small.
-constexpr uint64_t kArenaPhysBase = 1ull << 32;
+// "Physical" addresses of the DMA-able arena start here (256 MiB), so that no valid physical address is small, and
+// DMA addresses (identity-mapped: the bus address is the physical address) fit a 32-bit DMA mask.
+constexpr uint64_t kArenaPhysBase = 0x10000000;
 
 // Per-cpu areas: the first 64 bytes mirror the kernel's fixed_percpu_data (stack canary at %gs:40).
 constexpr uint64_t kPercpuFixedSize = 64;

@@ -110,6 +110,68 @@ int side_host_pci_register_driver(void *driver, const char *name, const struct s
 				  unsigned int nr_ids);
 void side_host_pci_unregister_driver(void *driver);
 
+
+/* --- devices (see "Execution contexts" below for which virtual CPU calls what) ------------------------------- */
+
+/* DMA directions, numbered as enum dma_data_direction. */
+#define SIDE_DMA_BIDIRECTIONAL 0
+#define SIDE_DMA_TO_DEVICE 1
+#define SIDE_DMA_FROM_DEVICE 2
+
+/* PCI config space of device `dev` (the host's device number from struct side_pci_device_info). Widths 1, 2, 4.
+ * Returns 0, or a negative errno for an access outside the 256-byte header or a bad width (a driver bug the
+ * caller reports as PCIBIOS_BAD_REGISTER_NUMBER). */
+int side_host_pci_config_read(side_u32 dev, side_u32 offset, side_u32 width, side_u32 *value);
+int side_host_pci_config_write(side_u32 dev, side_u32 offset, side_u32 width, side_u32 value);
+
+/* Maps `size` bytes of device memory at bus address `phys` (inside a memory BAR) into the domain: the result is an
+ * address where every access traps and is carried out on the device (readl/writel work unchanged). NULL when
+ * `phys` is in no BAR. iounmap() passes it back. */
+void *side_host_ioremap(side_u64 phys, side_u64 size);
+void side_host_iounmap(void *addr, unsigned long caller);
+/* The same accesses without a trap, for the layer's own ioread*()/iowrite*() (width 1, 2, 4, 8; `addr` from
+ * side_host_ioremap, or a port number below 0x10000 for the I/O BAR). An address in no device is a driver fault. */
+side_u64 side_host_io_read(unsigned long addr, side_u32 width, unsigned long caller);
+void side_host_io_write(unsigned long addr, side_u32 width, side_u64 value, unsigned long caller);
+
+/* IOMMU. DMA addresses are the arena's physical addresses (identity-mapped I/O virtual addresses, so a mapping is
+ * known without asking: the host's part is permission). map() grants device `dev` access to [phys, phys+size) in
+ * `dir` (SIDE_DMA_*), page-granular and counted per page; unmap() must name exactly a range and direction that was
+ * mapped and not yet unmapped. Both return 0 or a negative errno (-EINVAL: outside the arena or not mapped). */
+int side_host_dma_map(side_u32 dev, side_u64 phys, side_u64 size, int dir);
+int side_host_dma_unmap(side_u32 dev, side_u64 phys, side_u64 size, int dir);
+
+/* Interrupt line `irq` now has a handler (1) or none (0): the host delivers it only while it has one. */
+void side_host_irq_attach(side_u32 irq, int attached);
+
+/* Deferred work: wakes the worker virtual CPU (it calls side_kapi_run_work()), or the softirq virtual CPU (it
+ * calls side_kapi_softirq()). Cheap and callable from any context. */
+void side_host_kick_worker(void);
+void side_host_kick_softirq(void);
+
+/* --- network devices ------------------------------------------------------------------------------------------ */
+
+/* What the host learns of a registered net_device. `token` is the struct net_device pointer: an opaque name the
+ * host passes back, never dereferences. */
+struct side_netdev_info {
+	side_u64 token;
+	char name[16];
+	unsigned char mac[6];
+	side_u16 pad;
+	side_u32 mtu, min_mtu, max_mtu;
+	side_u32 device; /* the host's device number of the parent PCI device, or ~0 */
+	side_u64 features;
+};
+
+int side_host_netdev_register(const struct side_netdev_info *info); /* 0 or -errno (the registration fails) */
+void side_host_netdev_unregister(side_u64 token);
+void side_host_netdev_carrier(side_u64 token, int on);
+/* The driver woke (or scheduled) transmit queue `queue`: the host may submit frames again. */
+void side_host_netdev_tx_wake(side_u64 token, side_u32 queue);
+/* A received frame, from the Ethernet header on, as the stack would get it (skb->data after skb_push of the
+ * MAC header). `csum` is the skb's ip_summed (CHECKSUM_NONE 0, CHECKSUM_UNNECESSARY 1, CHECKSUM_COMPLETE 2). */
+void side_host_netdev_rx(side_u64 token, const void *frame, side_u32 len, side_u32 csum);
+
 /* --- kernel-API layer entry points (called by the host) ---------------------------------------------------- */
 
 /* Called once, on the first virtual CPU, after the layer is loaded. Returns 0 or a negative errno. */
@@ -119,8 +181,66 @@ int side_kapi_cpu_init(unsigned int cpu);
 /* Parses "name=value ..." module parameters like the kernel's parse_args() and applies them through the
  * parameters' kernel_param_ops. Returns 0 or a negative errno; errors are logged kernel-style. */
 int side_kapi_parse_params(const char *module, char *args, void *params, unsigned int nr_params);
-/* Advances jiffies to the domain clock; called by the host's tick thread (a virtual CPU) every jiffy. */
+/* Advances jiffies to the domain clock and runs expired timers; called on vCPU 1 every jiffy. */
 void side_kapi_tick(void);
+
+
+/*
+ * Execution contexts. Each virtual CPU is one host thread:
+ *   vCPU 0  control (process context): init, parameters, module init/exit, probe/remove, open/close, stats.
+ *   vCPU 1  softirq: side_kapi_tick() (jiffies; expired timers run here in softirq context), side_kapi_irq()
+ *           (hard-interrupt context, then pending softirqs), side_kapi_softirq() (NAPI polls), and
+ *           side_kapi_xmit() (transmit, bottom halves disabled, as dev_queue_xmit runs it).
+ *   vCPU 2  worker (process context): side_kapi_run_work() runs queued work items.
+ * The layer wakes vCPU 1 and 2 with side_host_kick_softirq()/side_host_kick_worker().
+ */
+
+/* A PCI function the host assigns to the domain. */
+struct side_pci_bar {
+	side_u64 start; /* bus address (memory) or port (I/O); 0 when the BAR is unused */
+	side_u64 size;
+	side_u32 io;    /* 1: I/O ports, 0: memory */
+	side_u32 pad;
+};
+struct side_pci_device_info {
+	side_u32 device;      /* the host's device number: names the device in side_host_pci_* and side_host_dma_* */
+	side_u32 bus, devfn;  /* e.g. 0, PCI_DEVFN(3, 0): named "0000:00:03.0" */
+	side_u32 vendor_id, device_id, subsystem_vendor, subsystem_device, class_code; /* class_code: 24 bits */
+	side_u32 revision;
+	side_u32 irq;
+	struct side_pci_bar bars[6];
+};
+/* Binds the device to the registered PCI driver `driver` (from side_host_pci_register_driver) and calls its
+ * probe(). Returns 0 or the probe's negative errno; *pdev receives the struct pci_dev (an opaque token). */
+int side_kapi_pci_probe(void *driver, const struct side_pci_device_info *info, void **pdev);
+/* Calls the driver's remove() and frees the pci_dev. */
+void side_kapi_pci_remove(void *pdev);
+
+/* dev_open()/dev_close() of a registered net_device (its side_netdev_info token). 0 or a negative errno. */
+int side_kapi_netdev_open(side_u64 token);
+void side_kapi_netdev_close(side_u64 token);
+/* Statistics as ndo_get_stats64 (or dev->stats) report them. */
+struct side_netdev_stats {
+	side_u64 rx_packets, tx_packets, rx_bytes, tx_bytes, rx_errors, tx_errors, rx_dropped, tx_dropped,
+		multicast, collisions, rx_crc_errors, rx_missed_errors;
+};
+void side_kapi_netdev_stats(side_u64 token, struct side_netdev_stats *out);
+
+/* Transmits one frame (Ethernet header on, no FCS) on queue 0, as dev_queue_xmit() would hand it to the driver:
+ * the layer builds an skb and calls ndo_start_xmit. `more` is netdev_xmit_more() for the driver (another frame
+ * follows at once: it may defer the doorbell). Returns 0 when the driver took the frame (NETDEV_TX_OK; a frame the
+ * driver drops is also taken), 1 when the queue is stopped or the driver said NETDEV_TX_BUSY (resubmit after
+ * side_host_netdev_tx_wake()), or a negative errno (-ENETDOWN: not open; -ENOMEM; -EINVAL: bad length). */
+int side_kapi_xmit(side_u64 token, const void *frame, side_u32 len, int more);
+
+/* Interrupt line `irq` is asserted: runs its handlers in hard-interrupt context, then pending softirqs. Returns
+ * 1 if a handler returned IRQ_HANDLED, 0 if none claimed it (or the line is disabled: then it is replayed by
+ * enable_irq()). */
+int side_kapi_irq(side_u32 irq);
+/* Runs pending softirqs (NAPI polls, each with its budget). Returns 1 if work remains (call again soon). */
+int side_kapi_softirq(void);
+/* Runs queued work items until none is queued. */
+void side_kapi_run_work(void);
 
 #ifdef __cplusplus
 }
