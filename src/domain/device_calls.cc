@@ -52,7 +52,8 @@ Result<uint64_t> Domain::probe(uint32_t device) {
   auto driver = match_pci_driver(static_cast<uint16_t>(info->vendor_id), static_cast<uint16_t>(info->device_id),
                                  static_cast<uint16_t>(info->subsystem_vendor),
                                  static_cast<uint16_t>(info->subsystem_device), info->class_code);
-  if (!driver) return make_error("no registered driver claims device " + hex(info->vendor_id) + ":" + hex(info->device_id));
+  if (!driver)
+    return make_error("no registered driver claims device " + hex(info->vendor_id) + ":" + hex(info->device_id));
   void* pdev = nullptr;
   int rc = 0;
   if (!call([&] { rc = entries_.pci_probe(reinterpret_cast<void*>(driver->driver), &*info, &pdev); })) {
