@@ -153,6 +153,9 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   void irq_attach(uint32_t irq, bool attached);
   void tx_wake(uint64_t netdev, uint32_t queue);
 
+  // Stops virtual CPUs 1 and 2 (no more interrupts, softirqs, timers or work); the domain stays inspectable.
+  void shutdown() { stop_threads(); }
+
   // The virtual CPU the calling thread is, or -1.
   static int current_vcpu();
   static bool on_vcpu(int cpu) { return current_vcpu() == cpu; }
