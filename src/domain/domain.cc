@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "domain/event_word.h"
 #include "domain/host_services.h"
 #include "domain/layout.h"
 #include "kapi/side_host.h"
@@ -69,6 +70,10 @@ const char* fault_kind_name(int kind) {
   }
 }
 
+int Domain::current_vcpu() {
+  return t_vcpu;
+}
+
 Domain* Domain::active() {
   return g_active.load();
 }
@@ -83,7 +88,7 @@ Domain::Domain(const DomainConfig& config, loader::KernelAbi abi, Arena arena, P
 }
 
 Result<std::unique_ptr<Domain>> Domain::create(const DomainConfig& config) {
-  if (config.vcpus < 2 || config.vcpus > kMaxVcpus) return make_error("a domain needs 2 to 8 virtual CPUs");
+  if (config.vcpus < 3 || config.vcpus > kMaxVcpus) return make_error("a domain needs 3 to 8 virtual CPUs");
   // The kernel-API layer was built against the headers: its vermagic is the ABI's.
   auto kapi_elf = loader::ElfFile::read(config.kapi_path);
   if (!kapi_elf) return make_error("kernel-API layer: " + kapi_elf.error().message);
@@ -114,20 +119,30 @@ Status Domain::start() {
     vmemmap_ = nullptr;
     return make_error("cannot map the struct page array");
   }
+  SIDE_TRY(io_.reserve());
+  for (unsigned i = 0; i < config_.vcpus; ++i) decode_caches_.push_back(std::make_unique<emulation::DecodeCache>());
   set_signal_classifier(this);
   SIDE_TRY(attach_vcpu(0));
   SIDE_TRY(load_kapi());
-  tick_thread_ = std::thread([this] { tick_loop(); });
+  softirq_thread_ = std::thread([this] { softirq_loop(); });
+  worker_thread_ = std::thread([this] { worker_loop(); });
   // Every virtual CPU is initialised before the domain is handed out, so what it allocates is not mistaken for
   // what drivers allocate.
-  while (tick_state_.load() == 0) std::this_thread::yield();
-  if (tick_state_.load() < 0) return make_error("virtual CPU 1 failed to initialise");
+  while (vcpus_ready_.load() >= 0 && vcpus_ready_.load() < 2) std::this_thread::yield();
+  if (vcpus_ready_.load() < 0) return make_error("a virtual CPU failed to initialise");
   return {};
 }
 
-Domain::~Domain() {
+void Domain::stop_threads() {
   stopping_ = true;
-  if (tick_thread_.joinable()) tick_thread_.join();
+  post_event(softirq_events_, kEventStop);
+  post_event(worker_events_, kEventStop);
+  if (softirq_thread_.joinable()) softirq_thread_.join();
+  if (worker_thread_.joinable()) worker_thread_.join();
+}
+
+Domain::~Domain() {
+  stop_threads();
   Domain* self = this;
   if (g_active.compare_exchange_strong(self, nullptr)) {
     set_signal_classifier(nullptr);
@@ -176,6 +191,19 @@ Status Domain::load_kapi() {
   if (!init || !cpu_init || !entry("side_kapi_tick") || !entry("side_kapi_parse_params")) {
     return make_error("kernel-API layer lacks its side_kapi_* entry points");
   }
+  auto bind = [&](auto& fn, const char* name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(entry(name));
+  };
+  bind(entries_.tick, "side_kapi_tick");
+  bind(entries_.irq, "side_kapi_irq");
+  bind(entries_.softirq, "side_kapi_softirq");
+  bind(entries_.run_work, "side_kapi_run_work");
+  bind(entries_.xmit, "side_kapi_xmit");
+  bind(entries_.pci_probe, "side_kapi_pci_probe");
+  bind(entries_.pci_remove, "side_kapi_pci_remove");
+  bind(entries_.netdev_open, "side_kapi_netdev_open");
+  bind(entries_.netdev_close, "side_kapi_netdev_close");
+  bind(entries_.netdev_stats, "side_kapi_netdev_stats");
   std::vector<unsigned long> bases;
   for (unsigned i = 0; i < percpu_.nr_cpus(); ++i) bases.push_back(percpu_.base(i));
   int rc = -1;
@@ -188,28 +216,105 @@ Status Domain::load_kapi() {
   return {};
 }
 
-void Domain::tick_loop() {
-  if (auto s = attach_vcpu(1); !s) {
-    logf(LogLevel::kError, "side: tick thread: %s", s.error().message.c_str());
-    tick_state_ = -1;
-    return;
-  }
+void Domain::softirq_loop() {
   auto cpu_init = reinterpret_cast<int (*)(unsigned)>(kapi_->entry_points.at("side_kapi_cpu_init"));
-  auto tick = reinterpret_cast<void (*)()>(kapi_->entry_points.at("side_kapi_tick"));
   int rc = -1;
-  if (!call([&] { rc = cpu_init(1); }) || rc != 0) {
+  if (auto s = attach_vcpu(1); !s || !call([&] { rc = cpu_init(1); }) || rc != 0) {
     logf(LogLevel::kError, "side: virtual CPU 1 failed to initialise (error %d)", rc);
-    tick_state_ = -1;
+    vcpus_ready_ = -1;
     return;
   }
-  tick_state_ = 1;
+  ++vcpus_ready_;
+  uint64_t next_tick = monotonic_ns() + kTickNs;
   while (!stopping_.load()) {
-    timespec ts{0, static_cast<long>(kTickNs)};
-    nanosleep(&ts, nullptr);
-    if (!faulty_.load()) call([&] { tick(); });
+    uint64_t now = monotonic_ns();
+    if (softirq_events_.load() == 0 && now < next_tick) futex_wait_zero(softirq_events_, next_tick - now);
+    uint32_t events = softirq_events_.exchange(0);
+    if (stopping_.load()) break;
+    now = monotonic_ns();
+    if (now >= next_tick) {
+      next_tick = now + kTickNs;
+      events |= kEventSoftirq;  // a tick runs timers; what they schedule runs in the same round
+      if (!faulty_.load()) call([&] { entries_.tick(); });
+    }
+    if (!faulty_.load()) softirq_round(events);
   }
   set_gs_base(0);
   t_vcpu = -1;
+}
+
+// One round of vCPU 1: interrupts, softirqs, then a batch of transmissions; all in one guarded call, so that a
+// fault anywhere abandons the round. No lock is held across the guarded call (a fault would skip its release).
+void Domain::softirq_round(uint32_t events) {
+  bool want_tx = false;
+  {
+    std::lock_guard lock(tx_mutex_);
+    if (!tx_blocked_.load()) {
+      while (tx_batch_.size() < kTxBatch && !tx_queue_.empty()) {
+        tx_batch_.push_back(std::move(tx_queue_.front()));
+        tx_queue_.pop_front();
+      }
+    }
+    tx_batch_done_ = 0;
+    want_tx = !tx_batch_.empty();
+  }
+  uint64_t irqs = irq_pending_.exchange(0);
+  if (!irqs && !want_tx && !(events & (kEventSoftirq | kEventIrq))) return;
+  int more = 0;
+  call([&] {
+    for (uint32_t irq = 0; irqs; ++irq, irqs >>= 1) {
+      if (!(irqs & 1) || !entries_.irq) continue;
+      irqs_delivered_.fetch_add(1, std::memory_order_relaxed);
+      if (entries_.irq(irq)) irqs_handled_.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (entries_.softirq) more = entries_.softirq();
+    for (; tx_batch_done_ < tx_batch_.size() && entries_.xmit; ++tx_batch_done_) {
+      const TxFrame& f = tx_batch_[tx_batch_done_];
+      int last = tx_batch_done_ + 1 == tx_batch_.size();
+      int r = entries_.xmit(f.netdev, f.data.data(), static_cast<uint32_t>(f.data.size()), !last);
+      if (r == 1) {
+        tx_blocked_ = true;  // stopped queue: wait for the driver to wake it
+        break;
+      }
+    }
+    // Completions the driver did while transmitting (and frames it received) are processed now.
+    if (entries_.softirq && want_tx) more |= entries_.softirq();
+  });
+  {
+    std::lock_guard lock(tx_mutex_);
+    // Frames not taken (a stopped queue, or a fault) go back to the front, in order.
+    for (size_t i = tx_batch_.size(); i > tx_batch_done_; --i) tx_queue_.push_front(std::move(tx_batch_[i - 1]));
+    tx_batch_.clear();
+    if (!tx_queue_.empty() && !tx_blocked_.load()) more = 1;
+  }
+  if (more) softirq_events_.fetch_or(kEventSoftirq);
+}
+
+void Domain::worker_loop() {
+  auto cpu_init = reinterpret_cast<int (*)(unsigned)>(kapi_->entry_points.at("side_kapi_cpu_init"));
+  int rc = -1;
+  if (auto s = attach_vcpu(2); !s || !call([&] { rc = cpu_init(2); }) || rc != 0) {
+    logf(LogLevel::kError, "side: virtual CPU 2 failed to initialise (error %d)", rc);
+    vcpus_ready_ = -1;
+    return;
+  }
+  ++vcpus_ready_;
+  while (!stopping_.load()) {
+    if (worker_events_.load() == 0) futex_wait_zero(worker_events_, kTickNs * 25);
+    uint32_t events = worker_events_.exchange(0);
+    if (stopping_.load()) break;
+    if (events && entries_.run_work && !faulty_.load()) call([&] { entries_.run_work(); });
+  }
+  set_gs_base(0);
+  t_vcpu = -1;
+}
+
+void Domain::kick_softirq() {
+  post_event(softirq_events_, kEventSoftirq);
+}
+
+void Domain::kick_worker() {
+  post_event(worker_events_, 1);
 }
 
 bool Domain::call(GuardedFn fn, void* arg) {
@@ -471,6 +576,9 @@ SignalAction Domain::classify(int sig, siginfo_t* info, ucontext_t* context) {
       return SignalAction::kAbandon;
     }
     case SIGSEGV:
+      if (io_.in_region(addr) || info->si_code == SI_KERNEL) {
+        if (SignalAction a = emulate_device_access(info, context, *mod); a != SignalAction::kNotOurs) return a;
+      }
       if (std::string sym = private_.missing_symbol_at(addr); !sym.empty()) {
         record_fault(SIDE_FAULT_MISSING_SYMBOL, "access to unimplemented kernel symbol " + sym, rip);
         return SignalAction::kAbandon;

@@ -1,10 +1,10 @@
 // A driver domain: the address space, virtual CPUs and kernel-API layer in which unmodified kernel modules run.
 //
 // A Domain reserves its fixed regions, creates its DMA-able arena and per-cpu areas, makes the creating thread
-// virtual CPU 0, loads the kernel-API layer and initialises it, and starts a tick thread (virtual CPU 1) that keeps
-// jiffies moving. Modules are then loaded by name or path, with their dependencies, their parameters and their
-// init function. Any fault in driver code is contained: the call that hit it returns an error, the fault is
-// recorded, and the domain is marked faulty and runs no more driver code.
+// virtual CPU 0, loads the kernel-API layer and initialises it, and starts virtual CPU 1 (softirq: jiffies, timers,
+// interrupts, NAPI, transmit) and virtual CPU 2 (the workqueue worker). Modules are then loaded by name or path, with
+// their dependencies, their parameters and their init function. Any fault in driver code is contained: the call that
+// hit it returns an error, the fault is recorded, and the domain is marked faulty and runs no more driver code.
 //
 // One domain is active per process (the fixed regions allow no more). In the default isolation mode the domain
 // lives alone in its own sandboxed process; in-process mode runs it inside the supervisor as a baseline.
@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,8 +23,11 @@
 #include "common/result.h"
 #include "domain/arena.h"
 #include "domain/faults.h"
+#include "domain/io_windows.h"
 #include "domain/percpu.h"
+#include "domain/platform.h"
 #include "domain/private_memory.h"
+#include "emulation/decode_cache.h"
 #include "kapi/side_host.h"
 #include "loader/module_index.h"
 #include "loader/module_loader.h"
@@ -35,7 +39,7 @@ struct DomainConfig {
   std::string kapi_path;     // the kernel-API layer module
   std::string symvers_path;  // Module.symvers of the kernel ABI
   std::string modules_dir;   // where module names are looked up
-  unsigned vcpus = 2;        // CPU 0: the creating thread; CPU 1: the tick thread
+  unsigned vcpus = 3;  // CPU 0: the creating thread; CPU 1: softirq (ticks, interrupts, NAPI, xmit); CPU 2: worker
   uint64_t arena_bytes = 64ull << 20;
   bool virtual_time = true;  // driver delays advance a virtual clock instead of waiting
   bool check_abi = true;
@@ -114,6 +118,48 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   uint64_t vmemmap_base() const;
   uint64_t vmemmap_address() const { return reinterpret_cast<uint64_t>(vmemmap_); }
 
+  // ---- devices and network devices (device_calls.cc) ----
+  // Where device accesses and network events go. Set before attaching devices; must outlive the domain's use.
+  void set_platform(Platform* platform) { platform_.store(platform); }
+  Platform* platform() const { return platform_.load(); }
+  // Makes a PCI function reachable from the domain (its BARs through ioremap and port I/O).
+  Status attach_device(const side_pci_device_info& info);
+  // Binds an attached device to the first registered driver that matches it and runs the driver's probe (on the
+  // calling thread, which must be vCPU 0). Returns the pci_dev token.
+  Result<uint64_t> probe(uint32_t device);
+  Status remove(uint64_t pdev);
+  // dev_open()/dev_close() of a registered network device; statistics as the driver reports them (vCPU 0).
+  Status open(uint64_t netdev);
+  Status close(uint64_t netdev);
+  Result<side_netdev_stats> stats(uint64_t netdev);
+  // An interrupt line was asserted (any thread); its handlers run on vCPU 1.
+  void raise_irq(uint32_t irq);
+  // Queues a frame for transmission through `netdev` (any thread); vCPU 1 submits queued frames in batches.
+  // False when the queue is full: try again after Platform::netdev_tx_wake or a moment later.
+  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame);
+  size_t tx_queued() const;
+  struct IrqStats {
+    uint64_t delivered = 0, handled = 0;
+  };
+  IrqStats irq_stats() const { return {irqs_delivered_.load(), irqs_handled_.load()}; }
+
+  // Host-service backends.
+  void* ioremap(uint64_t phys, uint64_t size);
+  bool iounmap(uint64_t addr);
+  Result<uint64_t> io_read(uint64_t addr, unsigned width);
+  Status io_write(uint64_t addr, unsigned width, uint64_t value);
+  void kick_softirq();
+  void kick_worker();
+  void irq_attach(uint32_t irq, bool attached);
+  void tx_wake(uint64_t netdev, uint32_t queue);
+
+  // Stops virtual CPUs 1 and 2 (no more interrupts, softirqs, timers or work); the domain stays inspectable.
+  void shutdown() { stop_threads(); }
+
+  // The virtual CPU the calling thread is, or -1.
+  static int current_vcpu();
+  static bool on_vcpu(int cpu) { return current_vcpu() == cpu; }
+
   // The active domain of this process, if any (host services need it).
   static Domain* active();
 
@@ -136,7 +182,12 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   Result<loader::LoadedModule*> load_one(const LoadRequest& request, std::vector<std::string>& chain);
   const loader::LoadedModule* module_at(uint64_t addr) const;
   SignalAction handle_bug(const loader::LoadedModule& mod, uint64_t rip, ucontext_t* context);
-  void tick_loop();
+  SignalAction emulate_device_access(siginfo_t* info, ucontext_t* context, const loader::LoadedModule& mod);
+  Status require_vcpu0(const char* what) const;
+  void softirq_loop();
+  void worker_loop();
+  void softirq_round(uint32_t events);
+  void stop_threads();
 
   DomainConfig config_;
   loader::KernelAbi abi_;
@@ -158,8 +209,51 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
 
   std::atomic<int64_t> clock_skew_ns_{0};
   std::atomic<bool> stopping_{false};
-  std::atomic<int> tick_state_{0};  // 0 starting, 1 running, -1 failed
-  std::thread tick_thread_;
+  std::atomic<int> vcpus_ready_{0};  // secondary vCPUs initialised; -1 if one failed
+  std::thread softirq_thread_;
+  std::thread worker_thread_;
+
+  // Entry points of the kernel-API layer (null if this layer lacks one: the operation then fails cleanly).
+  struct KapiEntries {
+    void (*tick)() = nullptr;
+    int (*irq)(uint32_t) = nullptr;
+    int (*softirq)() = nullptr;
+    void (*run_work)() = nullptr;
+    int (*xmit)(uint64_t, const void*, uint32_t, int) = nullptr;
+    int (*pci_probe)(void*, const side_pci_device_info*, void**) = nullptr;
+    void (*pci_remove)(void*) = nullptr;
+    int (*netdev_open)(uint64_t) = nullptr;
+    void (*netdev_close)(uint64_t) = nullptr;
+    void (*netdev_stats)(uint64_t, side_netdev_stats*) = nullptr;
+  } entries_;
+
+  // Devices.
+  std::atomic<Platform*> platform_{nullptr};
+  IoWindows io_;
+  std::vector<side_pci_device_info> devices_;                           // guarded by mutex_
+  std::vector<std::unique_ptr<emulation::DecodeCache>> decode_caches_;  // one per vCPU (signal handlers)
+  std::atomic<uint64_t> irq_attached_{0};
+
+  // Wake-ups of vCPU 1 and vCPU 2 (futex words).
+  static constexpr uint32_t kEventIrq = 1, kEventSoftirq = 2, kEventTx = 4, kEventStop = 8;
+  std::atomic<uint32_t> softirq_events_{0};
+  std::atomic<uint32_t> worker_events_{0};
+  std::atomic<uint64_t> irq_pending_{0};
+  std::atomic<uint64_t> irqs_delivered_{0}, irqs_handled_{0};
+
+  // Transmit queue (host -> driver). Frames move to tx_batch_ under tx_mutex_, are submitted in a guarded call,
+  // and those the driver refused go back to the front.
+  struct TxFrame {
+    uint64_t netdev;
+    std::vector<uint8_t> data;
+  };
+  static constexpr size_t kTxQueueLimit = 4096;
+  static constexpr size_t kTxBatch = 64;
+  mutable std::mutex tx_mutex_;
+  std::deque<TxFrame> tx_queue_;
+  std::vector<TxFrame> tx_batch_;
+  size_t tx_batch_done_ = 0;
+  std::atomic<bool> tx_blocked_{false};
 };
 
 const char* fault_kind_name(int kind);

@@ -178,6 +178,112 @@ SIDE_HOST_ENTRY void side_host_pci_unregister_driver(void* driver) {
   domain().unregister_pci_driver(reinterpret_cast<uint64_t>(driver));
 }
 
+// ---- devices ------------------------------------------------------------------------------------------------
+
+namespace {
+
+bool valid_width(side_u32 width) {
+  return width == 1 || width == 2 || width == 4 || width == 8;
+}
+
+side::domain::Platform* platform() {
+  return domain().platform();
+}
+
+}  // namespace
+
+SIDE_HOST_ENTRY int side_host_pci_config_read(side_u32 dev, side_u32 offset, side_u32 width, side_u32* value) {
+  auto* p = platform();
+  if (!p) return -19;  // -ENODEV
+  auto r = p->config_read(dev, offset, width);
+  if (!r) return -22;  // -EINVAL
+  *value = *r;
+  return 0;
+}
+
+SIDE_HOST_ENTRY int side_host_pci_config_write(side_u32 dev, side_u32 offset, side_u32 width, side_u32 value) {
+  auto* p = platform();
+  if (!p) return -19;
+  return p->config_write(dev, offset, width, value) ? 0 : -22;
+}
+
+SIDE_HOST_ENTRY void* side_host_ioremap(side_u64 phys, side_u64 size) {
+  return domain().ioremap(phys, size);
+}
+
+SIDE_HOST_ENTRY void side_host_iounmap(void* addr, unsigned long caller) {
+  if (!domain().iounmap(reinterpret_cast<uint64_t>(addr))) fault(caller, "iounmap of %p, which is not mapped", addr);
+}
+
+SIDE_HOST_ENTRY side_u64 side_host_io_read(unsigned long addr, side_u32 width, unsigned long caller) {
+  if (!valid_width(width)) fault(caller, "I/O read of width %u", width);
+  auto r = domain().io_read(addr, width);
+  if (!r) {
+    char message[200];
+    std::snprintf(message, sizeof message, "%s", r.error().message.c_str());
+    fault(caller, "%s", message);
+  }
+  return *r;
+}
+
+SIDE_HOST_ENTRY void side_host_io_write(unsigned long addr, side_u32 width, side_u64 value, unsigned long caller) {
+  if (!valid_width(width)) fault(caller, "I/O write of width %u", width);
+  auto s = domain().io_write(addr, width, value);
+  if (!s) {
+    char message[200];
+    std::snprintf(message, sizeof message, "%s", s.error().message.c_str());
+    fault(caller, "%s", message);
+  }
+}
+
+SIDE_HOST_ENTRY int side_host_dma_map(side_u32 dev, side_u64 phys, side_u64 size, int dir) {
+  auto* p = platform();
+  return p ? p->dma_map(dev, phys, size, dir) : -19;
+}
+
+SIDE_HOST_ENTRY int side_host_dma_unmap(side_u32 dev, side_u64 phys, side_u64 size, int dir) {
+  auto* p = platform();
+  return p ? p->dma_unmap(dev, phys, size, dir) : -19;
+}
+
+SIDE_HOST_ENTRY void side_host_irq_attach(side_u32 irq, int attached) {
+  domain().irq_attach(irq, attached != 0);
+}
+
+SIDE_HOST_ENTRY void side_host_kick_worker(void) {
+  domain().kick_worker();
+}
+
+SIDE_HOST_ENTRY void side_host_kick_softirq(void) {
+  domain().kick_softirq();
+}
+
+// ---- network devices ----------------------------------------------------------------------------------------
+
+SIDE_HOST_ENTRY int side_host_netdev_register(const struct side_netdev_info* info) {
+  auto* p = platform();
+  if (!p) return -19;
+  side_netdev_info copy = *info;
+  copy.name[sizeof copy.name - 1] = '\0';
+  return p->netdev_register(copy);
+}
+
+SIDE_HOST_ENTRY void side_host_netdev_unregister(side_u64 token) {
+  if (auto* p = platform()) p->netdev_unregister(token);
+}
+
+SIDE_HOST_ENTRY void side_host_netdev_carrier(side_u64 token, int on) {
+  if (auto* p = platform()) p->netdev_carrier(token, on != 0);
+}
+
+SIDE_HOST_ENTRY void side_host_netdev_tx_wake(side_u64 token, side_u32 queue) {
+  domain().tx_wake(token, queue);
+}
+
+SIDE_HOST_ENTRY void side_host_netdev_rx(side_u64 token, const void* frame, side_u32 len, side_u32 csum) {
+  if (auto* p = platform()) p->netdev_rx(token, std::span(static_cast<const uint8_t*>(frame), len), csum);
+}
+
 namespace side::domain {
 
 std::optional<uint64_t> host_service_address(const std::string& name) {
@@ -206,6 +312,22 @@ std::optional<uint64_t> host_service_address(const std::string& name) {
       SIDE_SERVICE(side_host_random),
       SIDE_SERVICE(side_host_pci_register_driver),
       SIDE_SERVICE(side_host_pci_unregister_driver),
+      SIDE_SERVICE(side_host_pci_config_read),
+      SIDE_SERVICE(side_host_pci_config_write),
+      SIDE_SERVICE(side_host_ioremap),
+      SIDE_SERVICE(side_host_iounmap),
+      SIDE_SERVICE(side_host_io_read),
+      SIDE_SERVICE(side_host_io_write),
+      SIDE_SERVICE(side_host_dma_map),
+      SIDE_SERVICE(side_host_dma_unmap),
+      SIDE_SERVICE(side_host_irq_attach),
+      SIDE_SERVICE(side_host_kick_worker),
+      SIDE_SERVICE(side_host_kick_softirq),
+      SIDE_SERVICE(side_host_netdev_register),
+      SIDE_SERVICE(side_host_netdev_unregister),
+      SIDE_SERVICE(side_host_netdev_carrier),
+      SIDE_SERVICE(side_host_netdev_tx_wake),
+      SIDE_SERVICE(side_host_netdev_rx),
   };
 #undef SIDE_SERVICE
   auto it = table.find(name);
