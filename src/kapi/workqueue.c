@@ -169,13 +169,15 @@ static void side_wait(const char *what, struct work_struct *work, bool (*busy)(s
 	u64 start = 0;
 
 	while (busy(work)) {
+		work_func_t fn = work ? work->func : READ_ONCE(side_current_func);
+
 		if (side_on_worker())
 			side_fault(SIDE_FAULT_DEADLOCK, caller, "%s of work %px (%ps) from the work itself", what, work,
-				   work->func);
+				   fn);
 		if (!start)
 			start = side_host_real_clock_ns();
 		else if (side_host_real_clock_ns() - start > SIDE_WORK_WAIT_NS)
-			side_fault(SIDE_FAULT_HUNG, caller, "%s: work %ps still running after %llu s", what, work->func,
+			side_fault(SIDE_FAULT_HUNG, caller, "%s: work %ps still running after %llu s", what, fn,
 				   SIDE_WORK_WAIT_NS / NSEC_PER_SEC);
 		side_host_yield();
 	}
