@@ -30,7 +30,7 @@ bool valid_width(unsigned width) {
 
 }  // namespace
 
-Machine::Machine(domain::Domain& domain) : domain_(domain) {
+Machine::Machine(DriverDomain& domain) : domain_(domain) {
   slots_.reserve(kMaxDevices);
   timer_thread_ = std::thread([this] { timer_loop(); });
 }
@@ -48,9 +48,8 @@ Result<uint32_t> Machine::add_e1000(e1000::Config config) {
   if (slots_.size() >= kMaxDevices) return make_error("no free PCI slot");
   auto s = std::make_unique<Slot>();
   const uint32_t dev = static_cast<uint32_t>(slots_.size());
-  const auto& arena = domain_.arena();
-  s->iommu = std::make_unique<iommu::Iommu>(static_cast<uint8_t*>(arena.base()), arena.size());
-  s->dma = std::make_unique<DmaPermissions>(*s->iommu, domain::kArenaPhysBase, arena.size());
+  s->iommu = std::make_unique<iommu::Iommu>(domain_.arena_base(), domain_.arena_size());
+  s->dma = std::make_unique<DmaPermissions>(*s->iommu, domain::kArenaPhysBase, domain_.arena_size());
   config.now_ns = monotonic_ns;
   config.arm_timer = [this](uint64_t deadline) { arm_timer(deadline); };
   s->nic = std::make_unique<e1000::E1000>(*s->iommu, std::move(config));

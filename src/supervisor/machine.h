@@ -17,9 +17,9 @@
 
 #include "devices/e1000/e1000.h"
 #include "devices/iommu/iommu.h"
-#include "domain/domain.h"
 #include "domain/platform.h"
 #include "supervisor/dma_permissions.h"
+#include "supervisor/driver_domain.h"
 
 namespace side::supervisor {
 
@@ -45,7 +45,7 @@ class Machine final : public domain::Platform {
  public:
   static constexpr size_t kMaxDevices = 8;
 
-  explicit Machine(domain::Domain& domain);
+  explicit Machine(DriverDomain& domain);
   ~Machine() override;
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
@@ -83,13 +83,13 @@ class Machine final : public domain::Platform {
   // Delivers the device's INTx line into the domain: a rising edge raises the interrupt.
   class IrqLine final : public pci::InterruptSink {
    public:
-    IrqLine(domain::Domain& d, uint32_t irq) : domain_(d), irq_(irq) {}
+    IrqLine(DriverDomain& d, uint32_t irq) : domain_(d), irq_(irq) {}
     void set_irq_level(bool asserted) override {
       if (asserted) domain_.raise_irq(irq_);
     }
 
    private:
-    domain::Domain& domain_;
+    DriverDomain& domain_;
     uint32_t irq_;
   };
   struct Slot {
@@ -104,7 +104,7 @@ class Machine final : public domain::Platform {
   void timer_loop();
   void arm_timer(uint64_t deadline_ns);
 
-  domain::Domain& domain_;
+  DriverDomain& domain_;
   std::vector<std::unique_ptr<Slot>> slots_;  // fixed once drivers run (reserved; only grows at setup)
   std::atomic<NetListener*> listener_{nullptr};
 

@@ -37,15 +37,15 @@ class Relay final : public NetListener {
 
 NicSessionReport run_nic_session(const NicSessionConfig& config) {
   NicSessionReport report;
-  auto d = domain::Domain::create(config.domain);
+  auto d = InProcessDomain::create(config.domain);
   if (!d) {
     report.error = "cannot create a driver domain: " + d.error().message;
     return report;
   }
-  domain::Domain& domain = **d;
+  DriverDomain& domain = **d;
   Relay relay;
   Machine machine(domain);
-  domain.set_platform(&machine);
+  domain.connect(&machine);
   machine.set_listener(&relay);
   auto finish = [&](std::string error) {
     if (report.error.empty()) report.error = std::move(error);
@@ -65,7 +65,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
   auto loaded = domain.load({config.module, config.params, config.allow_missing});
   report.load_ms = ms_since(t);
   if (!loaded) return finish(loaded.error().message);
-  report.driver = (*loaded)->name;
+  report.driver = *loaded;
 
   e1000::Config nic_config;
   nic_config.mac = config.mac;

@@ -63,7 +63,7 @@ std::optional<uint64_t> TrafficPeer::check_frame(std::span<const uint8_t> f, uin
   return seq;
 }
 
-TrafficPeer::TrafficPeer(domain::Domain& domain, e1000::E1000& nic, uint64_t netdev, std::array<uint8_t, 6> nic_mac)
+TrafficPeer::TrafficPeer(DriverDomain& domain, e1000::E1000& nic, uint64_t netdev, std::array<uint8_t, 6> nic_mac)
     : domain_(domain), nic_(nic), netdev_(netdev), nic_mac_(nic_mac) {}
 
 void TrafficPeer::check(std::span<const uint8_t> frame, uint8_t direction) {

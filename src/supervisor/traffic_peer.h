@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "devices/e1000/e1000.h"
-#include "domain/domain.h"
+#include "supervisor/driver_domain.h"
 #include "supervisor/machine.h"
 
 namespace side::supervisor {
@@ -53,7 +53,7 @@ struct TrafficResult {
 class TrafficPeer final : public NetListener {
  public:
   // `netdev` is the driver's network device on `nic`; `nic_mac` its address.
-  TrafficPeer(domain::Domain& domain, e1000::E1000& nic, uint64_t netdev, std::array<uint8_t, 6> nic_mac);
+  TrafficPeer(DriverDomain& domain, e1000::E1000& nic, uint64_t netdev, std::array<uint8_t, 6> nic_mac);
 
   // The NIC's wire output (install with E1000::set_frame_sink).
   void on_wire_frame(std::span<const uint8_t> frame);
@@ -75,7 +75,7 @@ class TrafficPeer final : public NetListener {
  private:
   void check(std::span<const uint8_t> frame, uint8_t direction);
 
-  domain::Domain& domain_;
+  DriverDomain& domain_;
   e1000::E1000& nic_;
   uint64_t netdev_;
   std::array<uint8_t, 6> nic_mac_;
