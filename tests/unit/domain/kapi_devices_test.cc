@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "domain/domain.h"
 #include "kapi/side_host.h"
+#include "supervisor/driver_domain.h"
 #include "supervisor/machine.h"
 
 namespace {
@@ -27,7 +28,7 @@ class RealTimeDomain {
     config.symvers_path = SIDE_TEST_SYMVERS;
     config.modules_dir = SIDE_TEST_MODULES_DIR;
     config.virtual_time = false;
-    auto d = side::domain::Domain::create(config);
+    auto d = side::supervisor::InProcessDomain::create(config);
     if (!d)
       ADD_FAILURE() << d.error().message;
     else
@@ -38,8 +39,8 @@ class RealTimeDomain {
     domain_.reset();
     side::set_log_sink(nullptr);
   }
-  side::domain::Domain* operator->() { return domain_.get(); }
-  side::domain::Domain& operator*() { return *domain_; }
+  side::supervisor::InProcessDomain* operator->() { return domain_.get(); }
+  side::supervisor::InProcessDomain& operator*() { return *domain_; }
   bool logged(const std::string& needle) {
     std::lock_guard lock(mutex_);
     for (const auto& l : lines_)
@@ -56,7 +57,7 @@ class RealTimeDomain {
  private:
   std::mutex mutex_;
   std::vector<std::string> lines_;
-  std::unique_ptr<side::domain::Domain> domain_;
+  std::unique_ptr<side::supervisor::InProcessDomain> domain_;
 };
 
 std::string module(const std::string& name) {
@@ -102,7 +103,7 @@ DeviceRun probe_test_device(RealTimeDomain& d, side::supervisor::Machine& machin
 TEST(KapiDevices, PciDmaAndInterrupts) {
   RealTimeDomain d;
   side::supervisor::Machine machine(*d);
-  d->set_platform(&machine);
+  d->connect(&machine);
   auto run = probe_test_device(d, machine, "");
   EXPECT_TRUE(run.probed) << run.error << d.log();
   EXPECT_TRUE(d.logged("side_test_pcidev: ok")) << d.log();
@@ -119,7 +120,7 @@ TEST(KapiDevices, PciDmaAndInterrupts) {
 TEST(KapiDevices, FreeingAnUnrequestedIrqIsAFault) {
   RealTimeDomain d;
   side::supervisor::Machine machine(*d);
-  d->set_platform(&machine);
+  d->connect(&machine);
   auto run = probe_test_device(d, machine, "fault=1");
   EXPECT_FALSE(run.probed);
   auto faults = d->faults();
@@ -133,7 +134,7 @@ TEST(KapiDevices, FreeingAnUnrequestedIrqIsAFault) {
 TEST(KapiDevices, UnmappingWhatIsNotMappedIsAFault) {
   RealTimeDomain d;
   side::supervisor::Machine machine(*d);
-  d->set_platform(&machine);
+  d->connect(&machine);
   auto run = probe_test_device(d, machine, "fault=2");
   EXPECT_FALSE(run.probed);
   auto faults = d->faults();
