@@ -86,8 +86,10 @@ int run_nic(const supervisor::NicSessionConfig& config, const std::string& isola
     j.key("iommu").object_begin().field("faults", r.iommu.faults).field("map_calls", r.iommu.map_calls);
     j.field("unmap_calls", r.iommu.unmap_calls).field("mappings_after_remove", r.dma_mappings_after_remove);
     j.object_end();
-    j.key("interrupts").object_begin().field("delivered", r.irqs.delivered).field("handled", r.irqs.handled);
-    j.object_end();
+    if (r.irqs) {
+      j.key("interrupts").object_begin().field("delivered", r.irqs->delivered).field("handled", r.irqs->handled);
+      j.object_end();
+    }
     j.object_end();
     std::printf("%s\n", j.str().c_str());
   } else {
@@ -104,12 +106,14 @@ int run_nic(const supervisor::NicSessionConfig& config, const std::string& isola
                 static_cast<unsigned long long>(r.driver_stats.rx_errors),
                 static_cast<unsigned long long>(r.driver_stats.tx_errors),
                 static_cast<unsigned long long>(r.driver_stats.rx_missed_errors));
-    std::printf(
-        "  device: %llu interrupts (%llu throttled), %llu delivered to the driver; IOMMU faults %llu; "
-        "DMA mappings left after remove %llu\n",
-        static_cast<unsigned long long>(r.nic.irq_assertions), static_cast<unsigned long long>(r.nic.irq_throttled),
-        static_cast<unsigned long long>(r.irqs.delivered), static_cast<unsigned long long>(r.iommu.faults),
-        static_cast<unsigned long long>(r.dma_mappings_after_remove));
+    std::printf("  device: %llu interrupts (%llu throttled); IOMMU faults %llu; DMA mappings left after remove %llu\n",
+                static_cast<unsigned long long>(r.nic.irq_assertions),
+                static_cast<unsigned long long>(r.nic.irq_throttled), static_cast<unsigned long long>(r.iommu.faults),
+                static_cast<unsigned long long>(r.dma_mappings_after_remove));
+    if (r.irqs) {
+      std::printf("  domain: %llu interrupts delivered to the driver, %llu handled\n",
+                  static_cast<unsigned long long>(r.irqs->delivered), static_cast<unsigned long long>(r.irqs->handled));
+    }
     for (const auto& f : r.faults) {
       std::printf("  fault: %s: %s%s%s\n", f.kind_name.c_str(), f.message.c_str(), f.location.empty() ? "" : " at ",
                   f.location.c_str());

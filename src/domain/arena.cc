@@ -1,6 +1,7 @@
 #include "domain/arena.h"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,15 +23,23 @@ unsigned slab_order(uint32_t size) {
 
 }  // namespace
 
-Result<Arena> Arena::create(uint64_t bytes) {
+Result<Arena> Arena::create(uint64_t bytes, int fd) {
   const uint64_t block = kPage << kMaxOrder;
   bytes = (bytes + block - 1) / block * block;
   if (bytes == 0) return make_error("arena size must be positive");
   Arena a;
-  a.fd_ = memfd_create("side-domain-arena", MFD_CLOEXEC);
-  if (a.fd_ < 0) return make_error(std::string("memfd_create: ") + std::strerror(errno));
-  if (ftruncate(a.fd_, static_cast<off_t>(bytes)) != 0)
-    return make_error(std::string("ftruncate: ") + std::strerror(errno));
+  if (fd >= 0) {
+    a.fd_ = fd;
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) < bytes) {
+      return make_error("the arena descriptor is smaller than the arena");
+    }
+  } else {
+    a.fd_ = memfd_create("side-domain-arena", MFD_CLOEXEC);
+    if (a.fd_ < 0) return make_error(std::string("memfd_create: ") + std::strerror(errno));
+    if (ftruncate(a.fd_, static_cast<off_t>(bytes)) != 0)
+      return make_error(std::string("ftruncate: ") + std::strerror(errno));
+  }
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, a.fd_, 0);
   if (p == MAP_FAILED) return make_error(std::string("mmap arena: ") + std::strerror(errno));
   a.base_ = static_cast<uint8_t*>(p);

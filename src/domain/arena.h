@@ -31,7 +31,9 @@ class Arena {
   };
 
   // `bytes` is rounded up to whole 4 MiB blocks.
-  static Result<Arena> create(uint64_t bytes);
+  // With `fd` >= 0, the arena is that memfd (at least `bytes` long), created by the supervisor; the arena then owns
+  // the descriptor.
+  static Result<Arena> create(uint64_t bytes, int fd = -1);
   Arena(Arena&& other) noexcept;
   Arena& operator=(Arena&&) = delete;
   ~Arena();

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -27,6 +28,13 @@ constexpr uint64_t kTickNs = 1'000'000'000 / 250;  // Debian's CONFIG_HZ=250
 
 std::atomic<Domain*> g_active{nullptr};
 thread_local int t_vcpu = -1;
+
+Result<loader::ElfFile> read_elf(const DomainConfig& config, const std::string& path) {
+  if (!config.read_file) return loader::ElfFile::read(path);
+  auto text = config.read_file(path);
+  if (!text) return text.error();
+  return loader::ElfFile::parse(std::vector<uint8_t>(text->begin(), text->end()), path);
+}
 
 uint64_t monotonic_ns() {
   timespec ts;
@@ -64,6 +72,12 @@ const char* fault_kind_name(int kind) {
       return "IOMMU fault";
     case SIDE_FAULT_HUNG:
       return "hung driver";
+    case SIDE_FAULT_SYSCALL:
+      return "forbidden system call";
+    case SIDE_FAULT_DOMAIN_DIED:
+      return "domain died";
+    case SIDE_FAULT_PROTOCOL:
+      return "invalid message from the domain";
     default:
       return "fault";
   }
@@ -90,13 +104,20 @@ Domain::Domain(const DomainConfig& config, loader::KernelAbi abi, Arena arena, P
 Result<std::unique_ptr<Domain>> Domain::create(const DomainConfig& config) {
   if (config.vcpus < 3 || config.vcpus > kMaxVcpus) return make_error("a domain needs 3 to 8 virtual CPUs");
   // The kernel-API layer was built against the headers: its vermagic is the ABI's.
-  auto kapi_elf = loader::ElfFile::read(config.kapi_path);
+  auto kapi_elf = read_elf(config, config.kapi_path);
   if (!kapi_elf) return make_error("kernel-API layer: " + kapi_elf.error().message);
   auto kapi_info = loader::read_module_info(*kapi_elf);
   if (!kapi_info) return kapi_info.error();
-  auto abi = loader::KernelAbi::load(config.symvers_path, kapi_info->get("vermagic"));
+  Result<loader::KernelAbi> abi = make_error("");
+  if (config.read_file) {
+    auto text = config.read_file(config.symvers_path);
+    if (!text) return text.error();
+    abi = loader::KernelAbi::parse(*text, config.symvers_path, kapi_info->get("vermagic"));
+  } else {
+    abi = loader::KernelAbi::load(config.symvers_path, kapi_info->get("vermagic"));
+  }
   if (!abi) return abi.error();
-  auto arena = Arena::create(config.arena_bytes);
+  auto arena = Arena::create(config.arena_bytes, config.arena_fd);
   if (!arena) return arena.error();
   auto percpu = PercpuAreas::create(config.vcpus);
   if (!percpu) return percpu.error();
@@ -170,7 +191,7 @@ Status Domain::attach_vcpu(unsigned cpu) {
 }
 
 Status Domain::load_kapi() {
-  auto elf = loader::ElfFile::read(config_.kapi_path);
+  auto elf = read_elf(config_, config_.kapi_path);
   if (!elf) return elf.error();
   auto info = loader::read_module_info(*elf);
   if (!info) return info.error();
@@ -336,9 +357,14 @@ Result<const loader::LoadedModule*> Domain::load(const LoadRequest& request) {
 
 Result<loader::LoadedModule*> Domain::load_one(const LoadRequest& request, std::vector<std::string>& chain) {
   if (faulty_.load()) return make_error("the domain is faulty: no more driver code runs in it");
-  auto path = index_.resolve(request.module);
-  if (!path) return path.error();
-  auto elf = loader::ElfFile::read(*path);
+  Result<loader::ElfFile> elf = make_error("");
+  if (config_.open_module) {
+    elf = config_.open_module(request.module);
+  } else {
+    auto path = index_.resolve(request.module);
+    if (!path) return path.error();
+    elf = loader::ElfFile::read(*path);
+  }
   if (!elf) return elf.error();
   auto info = loader::read_module_info(*elf);
   if (!info) return info.error();
@@ -388,6 +414,10 @@ Result<loader::LoadedModule*> Domain::load_one(const LoadRequest& request, std::
   }
   if (rc != 0) return make_error(m->name + ": invalid module parameters (error " + std::to_string(rc) + ")");
 
+  if (config_.before_driver_code && !driver_code_started_) {
+    if (auto s = config_.before_driver_code(); !s) return make_error("cannot enter the sandbox: " + s.error().message);
+  }
+  driver_code_started_ = true;
   if (m->init) {
     int ret = 0;
     auto init = reinterpret_cast<int (*)()>(m->init);
@@ -598,6 +628,12 @@ SignalAction Domain::classify(int sig, siginfo_t* info, ucontext_t* context) {
     case SIGFPE:
       record_fault(SIDE_FAULT_ILLEGAL_INSTRUCTION, "divide error", rip);
       return SignalAction::kAbandon;
+    case SIGSYS: {
+      char message[96];
+      std::snprintf(message, sizeof message, "system call %d refused by the domain's sandbox", info->si_syscall);
+      record_fault(SIDE_FAULT_SYSCALL, message, rip);
+      return SignalAction::kAbandon;
+    }
     default:
       record_fault(SIDE_FAULT_MEMORY, std::string("signal ") + strsignal(sig), rip);
       return SignalAction::kAbandon;

@@ -49,6 +49,8 @@ struct DomainConfig {
   // Domain processes: modules come from images the supervisor handed over (no paths), a sandbox goes up just
   // before the first driver code runs, and vCPU 1 sleeps on a doorbell the supervisor rings.
   std::function<Result<loader::ElfFile>(const std::string& name_or_path)> open_module;  // default: by path
+  std::function<Result<std::string>(const std::string& path)> read_file;  // kapi and symvers; default: the file
+  int arena_fd = -1;  // a memfd of arena_bytes the supervisor created; default: the domain creates one
   std::function<Status()> before_driver_code;         // once, before the first module init; failing refuses the load
   std::atomic<uint32_t>* softirq_doorbell = nullptr;  // default: a private word
   std::function<void()> on_softirq_round;             // on vCPU 1 before each round (outside guarded calls)

@@ -14,7 +14,7 @@ namespace {
 std::atomic<SignalClassifier*> g_classifier{nullptr};
 thread_local sigjmp_buf* t_guard = nullptr;
 
-constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
+constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
 
 void crash_with(int sig) {
   // Not a driver fault: restore the default action and let the signal take the process down (with a core).

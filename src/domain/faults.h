@@ -27,8 +27,8 @@ class SignalClassifier {
   virtual SignalAction classify(int sig, siginfo_t* info, ucontext_t* context) = 0;
 };
 
-// Installs the handlers for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGTRAP (once per process) and makes `classifier`
-// the one consulted (nullptr to detach).
+// Installs the handlers for SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP and SIGSYS (seccomp) (once per process) and makes
+// `classifier` the one consulted (nullptr to detach).
 void set_signal_classifier(SignalClassifier* classifier);
 
 using GuardedFn = void (*)(void* arg);

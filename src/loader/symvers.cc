@@ -9,6 +9,13 @@ namespace side::loader {
 Result<KernelAbi> KernelAbi::load(const std::string& path, std::string vermagic) {
   std::ifstream in(path);
   if (!in) return make_error("cannot read " + path + " (is linux-headers installed?)");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path, std::move(vermagic));
+}
+
+Result<KernelAbi> KernelAbi::parse(const std::string& text, const std::string& path, std::string vermagic) {
+  std::istringstream in(text);
   KernelAbi abi;
   abi.vermagic_ = std::move(vermagic);
   std::string line;

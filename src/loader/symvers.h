@@ -22,6 +22,8 @@ struct ExportedSymbolVersion {
 class KernelAbi {
  public:
   static Result<KernelAbi> load(const std::string& symvers_path, std::string vermagic);
+  // The same from Module.symvers's contents; `path` names it in error messages.
+  static Result<KernelAbi> parse(const std::string& text, const std::string& path, std::string vermagic);
 
   const std::string& vermagic() const { return vermagic_; }
   const ExportedSymbolVersion* find(const std::string& symbol) const;

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -44,7 +46,8 @@ class DriverDomain {
 
   virtual bool faulty() const = 0;
   virtual std::vector<domain::FaultReport> faults() const = 0;
-  virtual domain::Domain::IrqStats irq_stats() const = 0;
+  // Interrupt counts the domain itself reports; nullopt where it reports none.
+  virtual std::optional<domain::Domain::IrqStats> irq_stats() const = 0;
   // No more driver code runs; the domain can still be inspected.
   virtual void shutdown() = 0;
 };
@@ -71,7 +74,7 @@ class InProcessDomain final : public DriverDomain {
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override { return d_->submit_tx(netdev, frame); }
   bool faulty() const override { return d_->faulty(); }
   std::vector<domain::FaultReport> faults() const override { return d_->faults(); }
-  domain::Domain::IrqStats irq_stats() const override { return d_->irq_stats(); }
+  std::optional<domain::Domain::IrqStats> irq_stats() const override { return d_->irq_stats(); }
   void shutdown() override { d_->shutdown(); }
 
   domain::Domain& domain() { return *d_; }

@@ -37,7 +37,7 @@ struct NicSessionReport {
   e1000::Counters nic{};
   iommu::Counters iommu{};
   uint64_t dma_mappings_after_remove = 0;
-  domain::Domain::IrqStats irqs{};
+  std::optional<domain::Domain::IrqStats> irqs;
   std::vector<domain::FaultReport> faults;
   bool ok() const { return error.empty() && faults.empty(); }
 };

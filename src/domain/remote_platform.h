@@ -1,0 +1,50 @@
+// The Platform of a domain process: every device access and network event becomes a message to the supervisor
+// over the shared channel (ipc/channel.h). Reads and DMA mappings wait for their answer on the calling virtual
+// CPU's own reply ring (spinning briefly first); register writes are posted.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <span>
+
+#include "domain/platform.h"
+#include "ipc/channel.h"
+
+namespace side::domain {
+
+class RemotePlatform final : public Platform {
+ public:
+  explicit RemotePlatform(ipc::Channel& channel) : ch_(channel) {}
+
+  Result<uint32_t> config_read(uint32_t dev, uint32_t offset, unsigned width) override;
+  Status config_write(uint32_t dev, uint32_t offset, unsigned width, uint32_t value) override;
+  Result<uint64_t> bar_read(uint32_t dev, int bar, uint64_t offset, unsigned width) override;
+  Status bar_write(uint32_t dev, int bar, uint64_t offset, unsigned width, uint64_t value) override;
+  int dma_map(uint32_t dev, uint64_t phys, uint64_t size, int dir) override;
+  int dma_unmap(uint32_t dev, uint64_t phys, uint64_t size, int dir) override;
+  int netdev_register(const side_netdev_info& info) override;
+  void netdev_unregister(uint64_t token) override;
+  void netdev_carrier(uint64_t token, bool on) override;
+  void netdev_tx_wake(uint64_t token, uint32_t queue) override;
+  void netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override;
+
+  // An event for the supervisor (any thread). Waits a bounded time for room; false if it could not be sent.
+  bool send_event(const side_msg& msg, std::span<const uint8_t> payload = {});
+  // A reply to a control request.
+  void reply(uint64_t cookie, int64_t status, uint64_t value = 0, std::span<const uint8_t> payload = {});
+
+  uint64_t dropped_events() const { return dropped_.load(); }
+
+ private:
+  // A device request from the calling vCPU; with `want_reply`, waits for the answer and returns it.
+  Result<side_msg> device_request(side_msg request, bool want_reply);
+
+  ipc::Channel& ch_;
+  std::mutex events_mutex_;
+  std::mutex rx_mutex_;
+  std::atomic<uint64_t> cookies_{1};
+  std::atomic<uint64_t> dropped_{0};
+};
+
+}  // namespace side::domain

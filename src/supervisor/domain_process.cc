@@ -1,0 +1,521 @@
+#include "supervisor/domain_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "domain/domain.h"
+#include "ipc/doorbell.h"
+#include "loader/elf_file.h"
+#include "loader/module_index.h"
+#include "loader/module_info.h"
+
+namespace side::supervisor {
+namespace {
+
+constexpr uint64_t kArenaBlock = 4ull << 20;  // the domain's Arena rounds to 4 MiB blocks
+constexpr auto kControlTimeout = std::chrono::seconds(60);
+
+// The driver and its dependencies, dependencies first, as modprobe would load them.
+Status resolve_modules(loader::ModuleIndex& index, const std::string& name, std::vector<std::string>& chain,
+                       std::vector<std::pair<std::string, std::string>>& out) {
+  auto path = index.resolve(name);
+  if (!path) return path.error();
+  auto elf = loader::ElfFile::read(*path);
+  if (!elf) return elf.error();
+  auto info = loader::read_module_info(*elf);
+  if (!info) return info.error();
+  for (const auto& [n, p] : out) {
+    if (n == info->name) return {};
+  }
+  if (std::find(chain.begin(), chain.end(), info->name) != chain.end()) {
+    return make_error(info->name + ": circular module dependency");
+  }
+  chain.push_back(info->name);
+  for (const std::string& dep : info->depends()) SIDE_TRY(resolve_modules(index, dep, chain, out));
+  chain.pop_back();
+  out.emplace_back(info->name, *path);
+  return {};
+}
+
+int open_readonly(const std::string& path) {
+  return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+std::span<const uint8_t> bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::string text(std::span<const uint8_t> p) {
+  std::string s(reinterpret_cast<const char*>(p.data()), p.size());
+  // Log text from a domain is data: no terminal control sequences reach the supervisor's output.
+  for (char& c : s) {
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) c = '?';
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessConfig& config,
+                                                            const domain::LoadRequest& driver) {
+  std::unique_ptr<DomainProcess> p(new DomainProcess());
+  loader::ModuleIndex index(config.modules_dir);
+  std::vector<std::pair<std::string, std::string>> modules;
+  std::vector<std::string> chain;
+  SIDE_TRY(resolve_modules(index, driver.module, chain, modules));
+  p->driver_name_ = modules.back().first;
+
+  // Memory shared with the domain: the arena and the channel.
+  p->arena_size_ = (config.arena_bytes + kArenaBlock - 1) / kArenaBlock * kArenaBlock;
+  p->arena_fd_ = memfd_create("side-arena", MFD_CLOEXEC);
+  p->channel_fd_ = memfd_create("side-channel", MFD_CLOEXEC);
+  p->shared_size_ = ipc::Channel::size_needed();
+  if (p->arena_fd_ < 0 || p->channel_fd_ < 0 || ftruncate(p->arena_fd_, static_cast<off_t>(p->arena_size_)) != 0 ||
+      ftruncate(p->channel_fd_, static_cast<off_t>(p->shared_size_)) != 0) {
+    return make_error(std::string("cannot create the domain's memory: ") + std::strerror(errno));
+  }
+  void* a = mmap(nullptr, p->arena_size_, PROT_READ | PROT_WRITE, MAP_SHARED, p->arena_fd_, 0);
+  void* c = mmap(nullptr, p->shared_size_, PROT_READ | PROT_WRITE, MAP_SHARED, p->channel_fd_, 0);
+  if (a == MAP_FAILED || c == MAP_FAILED) return make_error("cannot map the domain's memory");
+  p->arena_ = static_cast<uint8_t*>(a);
+  p->shared_ = c;
+  auto channel = ipc::Channel::attach(c, p->shared_size_, true);
+  if (!channel) return channel.error();
+  p->channel_ = *channel;
+
+  // Descriptors for the child, in order: channel, arena, kapi, symvers, modules.
+  std::vector<int> fds = {p->channel_fd_, p->arena_fd_, open_readonly(config.kapi_path),
+                          open_readonly(config.symvers_path)};
+  for (const auto& [name, path] : modules) fds.push_back(open_readonly(path));
+  auto close_opened = [&] {
+    for (size_t i = 2; i < fds.size(); ++i) {
+      if (fds[i] >= 0) ::close(fds[i]);
+    }
+  };
+  for (size_t i = 2; i < fds.size(); ++i) {
+    if (fds[i] < 0) {
+      close_opened();
+      return make_error("cannot open a file for the domain: " + std::string(std::strerror(errno)));
+    }
+  }
+  constexpr int kFirstFd = 3;
+  std::vector<std::string> args = {"side",          "__domain",
+                                   "--channel",     std::to_string(kFirstFd),
+                                   "--arena",       std::to_string(kFirstFd + 1),
+                                   "--arena-bytes", std::to_string(p->arena_size_),
+                                   "--kapi",        std::to_string(kFirstFd + 2),
+                                   "--symvers",     std::to_string(kFirstFd + 3)};
+  for (size_t i = 0; i < modules.size(); ++i) {
+    args.push_back("--module");
+    args.push_back(modules[i].first + ":" + std::to_string(kFirstFd + 4 + static_cast<int>(i)));
+  }
+  if (!driver.params.empty()) args.insert(args.end(), {"--params", driver.params});
+  if (driver.allow_missing) args.push_back("--allow-missing");
+  if (!config.virtual_time) args.push_back("--real-time");
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  // Move the descriptors above every target number first, so that dup2 into 3.. never clobbers a source.
+  std::vector<int> high;
+  for (int fd : fds) high.push_back(fcntl(fd, F_DUPFD_CLOEXEC, 100));
+  close_opened();
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) return make_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // Only async-signal-safe calls from here to exec.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    for (size_t i = 0; i < high.size(); ++i) {
+      if (high[i] < 0 || dup2(high[i], kFirstFd + static_cast<int>(i)) < 0) _exit(127);
+    }
+    syscall(SYS_close_range, kFirstFd + high.size(), ~0u, 0);
+    execv(config.executable.c_str(), argv.data());
+    _exit(127);
+  }
+  for (int fd : high) {
+    if (fd >= 0) ::close(fd);
+  }
+  p->pid_ = pid;
+  p->service_ = std::thread([raw = p.get()] { raw->service_loop(); });
+
+  // The domain announces itself once the driver is loaded (or failed to load).
+  std::unique_lock lock(p->mutex_);
+  if (!p->changed_.wait_for(lock, kControlTimeout, [&] { return p->ready_.has_value() || p->exited_.load(); })) {
+    return make_error("the domain process did not start in time");
+  }
+  if (!p->ready_) {
+    std::string why = p->faults_.empty() ? "" : ": " + p->faults_.back().message;
+    return make_error("the domain process ended during start-up" + why);
+  }
+  if (p->ready_->status != 0) {
+    return make_error(std::string(p->ready_->payload.begin(), p->ready_->payload.end()));
+  }
+  return p;
+}
+
+DomainProcess::~DomainProcess() {
+  shutdown();
+  if (arena_) munmap(arena_, arena_size_);
+  if (shared_) munmap(shared_, shared_size_);
+  if (arena_fd_ >= 0) ::close(arena_fd_);
+  if (channel_fd_ >= 0) ::close(channel_fd_);
+}
+
+// ---- control --------------------------------------------------------------------------------------------------
+
+Result<DomainProcess::Reply> DomainProcess::request(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload) {
+  std::lock_guard serial(control_mutex_);
+  uint64_t cookie;
+  {
+    std::lock_guard lock(mutex_);
+    if (exited_.load()) return make_error("the domain process is gone");
+    cookie = next_cookie_++;
+  }
+  side_msg m{};
+  m.type = type;
+  m.cookie = cookie;
+  m.arg[0] = arg0;
+  if (!channel_.control().push(m, payload)) return make_error("the domain does not take requests");
+  ipc::Doorbell(&channel_.header().control_bell).ring(1);
+  std::unique_lock lock(mutex_);
+  if (!changed_.wait_for(lock, kControlTimeout, [&] { return replies_.count(cookie) || exited_.load(); })) {
+    return make_error("the domain did not answer in time");
+  }
+  auto it = replies_.find(cookie);
+  if (it == replies_.end()) return make_error("the domain process is gone");
+  Reply r = std::move(it->second);
+  replies_.erase(it);
+  return r;
+}
+
+Status DomainProcess::simple(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload) {
+  auto r = request(type, arg0, payload);
+  if (!r) return r.error();
+  if (r->status != 0) return make_error(std::string(r->payload.begin(), r->payload.end()));
+  return {};
+}
+
+Status DomainProcess::attach_device(const side_pci_device_info& info) {
+  return simple(SIDE_MSG_ATTACH_DEVICE, 0, std::span(reinterpret_cast<const uint8_t*>(&info), sizeof info));
+}
+
+Result<std::string> DomainProcess::load(const domain::LoadRequest& request) {
+  // The driver was loaded when the process started; a domain process serves exactly that driver.
+  if (normalize_module_name(request.module) != normalize_module_name(driver_name_) &&
+      normalize_module_name(request.module) != normalize_module_name(driver_name_ + ".ko")) {
+    return make_error("a domain process serves only " + driver_name_);
+  }
+  return driver_name_;
+}
+
+Status DomainProcess::unload(const std::string& name) {
+  return simple(SIDE_MSG_UNLOAD, 0, bytes(name));
+}
+
+Result<uint64_t> DomainProcess::probe(uint32_t device) {
+  auto r = request(SIDE_MSG_PROBE, device);
+  if (!r) return r.error();
+  if (r->status != 0) return make_error(std::string(r->payload.begin(), r->payload.end()));
+  return r->value;
+}
+
+Status DomainProcess::remove(uint64_t pdev) {
+  return simple(SIDE_MSG_REMOVE, pdev);
+}
+
+Status DomainProcess::open(uint64_t netdev) {
+  return simple(SIDE_MSG_OPEN, netdev);
+}
+
+Status DomainProcess::close(uint64_t netdev) {
+  return simple(SIDE_MSG_CLOSE, netdev);
+}
+
+Result<side_netdev_stats> DomainProcess::stats(uint64_t netdev) {
+  auto r = request(SIDE_MSG_STATS, netdev);
+  if (!r) return r.error();
+  if (r->status != 0) return make_error(std::string(r->payload.begin(), r->payload.end()));
+  side_netdev_stats s{};
+  if (r->payload.size() != sizeof s) return make_error("malformed statistics from the domain");
+  std::memcpy(&s, r->payload.data(), sizeof s);
+  return s;
+}
+
+// ---- hot path -----------------------------------------------------------------------------------------------
+
+void DomainProcess::raise_irq(uint32_t irq) {
+  if (irq >= 64) return;
+  channel_.header().irq_pending.fetch_or(uint64_t{1} << irq);
+  ipc::Doorbell(&channel_.header().softirq_bell).ring(ipc::kBellIrq);
+}
+
+bool DomainProcess::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
+  side_msg m{};
+  m.type = SIDE_MSG_TX_FRAME;
+  m.arg[0] = netdev;
+  {
+    std::lock_guard lock(tx_mutex_);
+    if (!channel_.tx().push(m, frame)) return false;
+  }
+  ipc::Doorbell(&channel_.header().softirq_bell).ring(ipc::kBellTx);
+  return true;
+}
+
+// ---- service thread -----------------------------------------------------------------------------------------
+
+void DomainProcess::service_loop() {
+  ipc::Doorbell bell(&channel_.header().supervisor_bell);
+  while (!stop_.load()) {
+    if (drain()) continue;
+    check_exit(false);
+    if (exited_.load()) {
+      // Whatever the domain managed to send before it ended is still taken.
+      while (drain()) {
+      }
+      std::lock_guard lock(mutex_);
+      changed_.notify_all();
+      return;
+    }
+    bell.wait(20'000, 5'000'000);
+  }
+}
+
+bool DomainProcess::drain() {
+  bool progress = false;
+  std::vector<uint8_t> payload(ipc::kEventRing.slot_size);
+  for (int i = 0; i < 256; ++i) {
+    side_msg m{};
+    long n = channel_.events().pop(m, payload);
+    if (n < 0) break;
+    progress = true;
+    handle_event(m, std::span(payload.data(), static_cast<size_t>(n)));
+  }
+  for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) {
+    uint8_t none[1];
+    for (int i = 0; i < 256; ++i) {
+      side_msg m{};
+      long n = channel_.device(cpu).pop(m, std::span(none, 0));
+      if (n < 0) break;
+      progress = true;
+      handle_device(cpu, m);
+    }
+  }
+  std::vector<uint8_t> frame(ipc::kRxRing.slot_size);
+  for (int i = 0; i < 256; ++i) {
+    side_msg m{};
+    long n = channel_.rx().pop(m, frame);
+    if (n < 0) break;
+    progress = true;
+    if (m.type != SIDE_MSG_RX_FRAME) {
+      add_fault(SIDE_FAULT_PROTOCOL, "unexpected message on the receive ring");
+      continue;
+    }
+    if (auto* p = platform_.load()) {
+      p->netdev_rx(m.arg[0], std::span(frame.data(), static_cast<size_t>(n)), static_cast<uint32_t>(m.arg[1]));
+    }
+  }
+  bool broken = channel_.events().broken() || channel_.rx().broken();
+  for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) broken |= channel_.device(cpu).broken();
+  if (broken && !faulty_.load()) add_fault(SIDE_FAULT_PROTOCOL, "the domain corrupted a ring's indices");
+  return progress && !broken;
+}
+
+void DomainProcess::handle_event(const side_msg& m, std::span<const uint8_t> payload) {
+  auto* platform = platform_.load();
+  switch (m.type) {
+    case SIDE_MSG_REPLY:
+    case SIDE_MSG_READY: {
+      Reply r;
+      r.status = static_cast<int64_t>(m.type == SIDE_MSG_READY ? m.arg[2] : m.arg[0]);
+      r.value = m.arg[1];
+      r.payload.assign(payload.begin(), payload.end());
+      std::lock_guard lock(mutex_);
+      if (m.type == SIDE_MSG_READY) {
+        if (m.arg[0] != SIDE_IPC_VERSION) {
+          r.status = -1;
+          r.payload.clear();
+          for (char ch : std::string("the domain speaks another protocol version")) r.payload.push_back(ch);
+        }
+        ready_ = std::move(r);
+      } else if (m.cookie > 0 && m.cookie < next_cookie_) {
+        replies_[m.cookie] = std::move(r);
+      }
+      changed_.notify_all();
+      return;
+    }
+    case SIDE_MSG_LOG: {
+      uint64_t level = std::min<uint64_t>(m.arg[0], 7);
+      log_line(static_cast<LogLevel>(level), text(payload));
+      return;
+    }
+    case SIDE_MSG_FAULT: {
+      std::string all(reinterpret_cast<const char*>(payload.data()), payload.size());
+      size_t nul = all.find('\0');
+      std::string message = text(bytes(all.substr(0, nul)));
+      std::string location =
+          nul == std::string::npos ? "" : text(bytes(all.substr(nul + 1, all.find('\0', nul + 1) - nul - 1)));
+      int kind = m.arg[0] < SIDE_FAULT_KIND_COUNT ? static_cast<int>(m.arg[0]) : SIDE_FAULT_PROTOCOL;
+      add_fault(kind, message, location);
+      return;
+    }
+    case SIDE_MSG_NETDEV_REGISTER: {
+      side_netdev_info info{};
+      if (payload.size() != sizeof info) {
+        add_fault(SIDE_FAULT_PROTOCOL, "malformed network device registration");
+        return;
+      }
+      std::memcpy(&info, payload.data(), sizeof info);
+      info.name[sizeof info.name - 1] = '\0';
+      if (platform && platform->netdev_register(info) != 0) {
+        add_fault(SIDE_FAULT_PROTOCOL, std::string("network device ") + info.name + " refused");
+      }
+      return;
+    }
+    case SIDE_MSG_NETDEV_UNREGISTER:
+      if (platform) platform->netdev_unregister(m.arg[0]);
+      return;
+    case SIDE_MSG_CARRIER:
+      if (platform) platform->netdev_carrier(m.arg[0], m.arg[1] != 0);
+      return;
+    case SIDE_MSG_TX_WAKE:
+      if (platform) platform->netdev_tx_wake(m.arg[0], static_cast<uint32_t>(m.arg[1]));
+      return;
+    default:
+      add_fault(SIDE_FAULT_PROTOCOL, "unknown event type " + std::to_string(m.type));
+  }
+}
+
+void DomainProcess::handle_device(unsigned cpu, const side_msg& m) {
+  auto* platform = platform_.load();
+  side_msg reply{};
+  reply.type = SIDE_MSG_DEVICE_REPLY;
+  reply.cookie = m.cookie;
+  bool answer = true;
+  const auto dev = static_cast<uint32_t>(m.arg[0]);
+  if (!platform) {
+    reply.arg[0] = static_cast<uint64_t>(-ENODEV);
+  } else {
+    switch (m.type) {
+      case SIDE_MSG_CONFIG_READ: {
+        auto r = platform->config_read(dev, static_cast<uint32_t>(m.arg[1]), static_cast<unsigned>(m.arg[2]));
+        reply.arg[0] = r ? 0 : static_cast<uint64_t>(-EINVAL);
+        reply.arg[1] = r ? *r : 0;
+        break;
+      }
+      case SIDE_MSG_CONFIG_WRITE:
+        answer = false;
+        (void)platform->config_write(dev, static_cast<uint32_t>(m.arg[1]), static_cast<unsigned>(m.arg[2]),
+                                     static_cast<uint32_t>(m.arg[3]));
+        break;
+      case SIDE_MSG_BAR_READ: {
+        auto r = platform->bar_read(dev, static_cast<int>(m.arg[1] & 0xff), m.arg[2], static_cast<unsigned>(m.arg[3]));
+        reply.arg[0] = r ? 0 : static_cast<uint64_t>(-EINVAL);
+        reply.arg[1] = r ? *r : 0;
+        break;
+      }
+      case SIDE_MSG_BAR_WRITE:
+        answer = false;
+        if (!platform->bar_write(dev, static_cast<int>(m.arg[1] & 0xff), m.arg[2], static_cast<unsigned>(m.arg[3]),
+                                 m.arg[4])) {
+          add_fault(SIDE_FAULT_MEMORY, "register write outside the device's BARs");
+        }
+        break;
+      case SIDE_MSG_DMA_MAP:
+        reply.arg[0] = static_cast<uint64_t>(static_cast<int64_t>(
+            platform->dma_map(dev, m.arg[1], m.arg[2], static_cast<int>(static_cast<int64_t>(m.arg[3])))));
+        break;
+      case SIDE_MSG_DMA_UNMAP:
+        reply.arg[0] = static_cast<uint64_t>(static_cast<int64_t>(
+            platform->dma_unmap(dev, m.arg[1], m.arg[2], static_cast<int>(static_cast<int64_t>(m.arg[3])))));
+        break;
+      default:
+        add_fault(SIDE_FAULT_PROTOCOL, "unknown device request " + std::to_string(m.type));
+        reply.arg[0] = static_cast<uint64_t>(-EINVAL);
+    }
+  }
+  if (!answer) return;
+  if (!channel_.reply(cpu).push(reply)) {
+    add_fault(SIDE_FAULT_PROTOCOL, "the domain does not take its replies");
+    return;
+  }
+  ipc::Doorbell(&channel_.header().reply_bell[cpu]).ring(1);
+}
+
+void DomainProcess::add_fault(int kind, std::string message, std::string location) {
+  domain::FaultReport r;
+  r.kind = kind;
+  r.kind_name = domain::fault_kind_name(kind);
+  r.message = std::move(message);
+  r.location = std::move(location);
+  logf(LogLevel::kError, "side: domain %d: driver fault (%s): %s%s%s", static_cast<int>(pid_), r.kind_name.c_str(),
+       r.message.c_str(), r.location.empty() ? "" : " at ", r.location.c_str());
+  faulty_ = true;
+  std::lock_guard lock(mutex_);
+  faults_.push_back(std::move(r));
+  changed_.notify_all();
+}
+
+std::vector<domain::FaultReport> DomainProcess::faults() const {
+  std::lock_guard lock(mutex_);
+  return faults_;
+}
+
+void DomainProcess::check_exit(bool block) {
+  if (exited_.load() || pid_ <= 0) return;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, block ? 0 : WNOHANG);
+  if (r != pid_) return;
+  exited_ = true;
+  if (!stop_.load()) {
+    std::string why = WIFSIGNALED(status) ? std::string("killed by signal ") + strsignal(WTERMSIG(status))
+                                          : "exited with status " + std::to_string(WEXITSTATUS(status));
+    add_fault(SIDE_FAULT_DOMAIN_DIED, "the domain process " + why);
+  }
+  std::lock_guard lock(mutex_);
+  changed_.notify_all();
+}
+
+void DomainProcess::kill_now() {
+  if (pid_ > 0 && !exited_.load()) ::kill(pid_, SIGKILL);
+}
+
+void DomainProcess::shutdown() {
+  if (pid_ > 0 && !exited_.load()) {
+    side_msg m{};
+    m.type = SIDE_MSG_SHUTDOWN;
+    stop_ = true;  // an exit from here on is the one we asked for
+    if (channel_.control().push(m)) ipc::Doorbell(&channel_.header().control_bell).ring(1);
+    for (int i = 0; i < 200 && !exited_.load(); ++i) {
+      int status;
+      if (waitpid(pid_, &status, WNOHANG) == pid_)
+        exited_ = true;
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (!exited_.load()) {
+      ::kill(pid_, SIGKILL);
+      int status;
+      waitpid(pid_, &status, 0);
+      exited_ = true;
+    }
+  }
+  stop_ = true;
+  ipc::Doorbell(&channel_.header().supervisor_bell).ring(ipc::kBellEvents);
+  if (service_.joinable()) service_.join();
+}
+
+}  // namespace side::supervisor

@@ -1,0 +1,106 @@
+// A driver domain in its own sandboxed process (isolation "process", the default).
+//
+// The supervisor creates the domain's memory (the DMA-able arena and the channel of rings, both memfds), opens
+// the kernel-API layer, Module.symvers and the driver with its dependencies, and starts `side __domain` with only
+// those descriptors. A service thread then answers the domain's device requests (through the Machine, i.e. the
+// device models and IOMMUs), relays its network events and frames, and watches the process. Everything the domain
+// sends is validated; a message that makes no sense, a broken ring or a dead process makes the domain faulty, and
+// the supervisor carries on.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ipc/channel.h"
+#include "supervisor/driver_domain.h"
+
+namespace side::supervisor {
+
+struct DomainProcessConfig {
+  std::string kapi_path, symvers_path, modules_dir;
+  uint64_t arena_bytes = 64ull << 20;
+  bool virtual_time = true;
+  std::string executable = "/proc/self/exe";  // a `side` binary
+};
+
+class DomainProcess final : public DriverDomain {
+ public:
+  // Starts the process with `driver` (and its dependencies) loaded and initialised.
+  static Result<std::unique_ptr<DomainProcess>> start(const DomainProcessConfig& config,
+                                                      const domain::LoadRequest& driver);
+  ~DomainProcess() override;
+
+  const char* isolation() const override { return "process"; }
+  int pid() const override { return static_cast<int>(pid_); }
+  uint8_t* arena_base() const override { return arena_; }
+  uint64_t arena_size() const override { return arena_size_; }
+  void connect(domain::Platform* platform) override { platform_.store(platform); }
+  Status attach_device(const side_pci_device_info& info) override;
+  Result<std::string> load(const domain::LoadRequest& request) override;
+  Status unload(const std::string& name) override;
+  Result<uint64_t> probe(uint32_t device) override;
+  Status remove(uint64_t pdev) override;
+  Status open(uint64_t netdev) override;
+  Status close(uint64_t netdev) override;
+  Result<side_netdev_stats> stats(uint64_t netdev) override;
+  void raise_irq(uint32_t irq) override;
+  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override;
+  bool faulty() const override { return faulty_.load(); }
+  std::vector<domain::FaultReport> faults() const override;
+  std::optional<domain::Domain::IrqStats> irq_stats() const override { return std::nullopt; }
+  void shutdown() override;
+
+  // Ends the process at once (SIGKILL), as a crash would.
+  void kill_now();
+  bool alive() const { return !exited_.load(); }
+
+ private:
+  DomainProcess() = default;
+  struct Reply {
+    int64_t status = 0;
+    uint64_t value = 0;
+    std::vector<uint8_t> payload;
+  };
+  Result<Reply> request(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload = {});
+  Status simple(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload = {});
+  void service_loop();
+  bool drain();
+  void handle_event(const side_msg& m, std::span<const uint8_t> payload);
+  void handle_device(unsigned cpu, const side_msg& m);
+  void add_fault(int kind, std::string message, std::string location = "");
+  void check_exit(bool block);
+
+  pid_t pid_ = -1;
+  std::string driver_name_;
+  int arena_fd_ = -1, channel_fd_ = -1;
+  uint8_t* arena_ = nullptr;
+  uint64_t arena_size_ = 0;
+  void* shared_ = nullptr;
+  size_t shared_size_ = 0;
+  ipc::Channel channel_;
+
+  std::atomic<domain::Platform*> platform_{nullptr};
+  std::thread service_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> exited_{false};
+  std::atomic<bool> faulty_{false};
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<uint64_t, Reply> replies_;
+  std::optional<Reply> ready_;
+  std::vector<domain::FaultReport> faults_;
+  uint64_t next_cookie_ = 1;
+  std::mutex control_mutex_;  // one control request at a time
+  std::mutex tx_mutex_;       // tx ring producers
+};
+
+}  // namespace side::supervisor
