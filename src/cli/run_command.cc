@@ -6,7 +6,9 @@
 #include "cli/commands.h"
 #include "cli/json.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "domain/domain.h"
+#include "supervisor/nic_session.h"
 
 namespace side::cli {
 namespace {
@@ -15,6 +17,10 @@ void usage(FILE* out) {
   std::fprintf(out,
                "usage: side run MODULE [PARAM=VALUE ...] [options]\n"
                "  --isolation inproc   run the driver inside side's own process (the unisolated baseline)\n"
+               "  --packets N          frames to send each way through the driver (default 1000)\n"
+               "  --duration S         send for S seconds instead\n"
+               "  --frame-size N       frame size without FCS, 60..1514 (default: sizes vary over the range)\n"
+               "  --load-only          only load the module and report the PCI drivers it registers\n"
                "  --allow-missing      load even if the module imports kernel symbols side does not implement;\n"
                "                       calling one is then a detected driver fault naming the symbol\n"
                "  --real-time          driver delays wait in real time (default: virtual time)\n"
@@ -23,12 +29,103 @@ void usage(FILE* out) {
                "  --quiet              do not print the driver's log\n");
 }
 
+// Modules whose devices side emulates; the others can only be loaded.
+bool has_emulated_device(const std::string& module) {
+  return normalize_module_name(module) == "e1000";
+}
+
+std::string mac_string(const std::array<uint8_t, 6>& mac) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+  return buf;
+}
+
+void print_direction(const char* name, const supervisor::DirectionResult& d, double seconds) {
+  std::printf("  %-3s sent %llu, verified %llu, corrupt %llu, out of order %llu, resubmitted %llu", name,
+              static_cast<unsigned long long>(d.sent), static_cast<unsigned long long>(d.verified),
+              static_cast<unsigned long long>(d.corrupt), static_cast<unsigned long long>(d.out_of_order),
+              static_cast<unsigned long long>(d.retries));
+  if (seconds > 0) {
+    std::printf("; %.0f frames/s, %.1f Mbit/s", static_cast<double>(d.verified) / seconds,
+                static_cast<double>(d.bytes) * 8 / seconds / 1e6);
+  }
+  std::printf("\n");
+}
+
+int run_nic(const supervisor::NicSessionConfig& config, const std::string& isolation, bool json) {
+  supervisor::NicSessionReport r = supervisor::run_nic_session(config);
+  const auto& t = r.traffic;
+  if (json) {
+    Json j;
+    j.object_begin();
+    j.field("module", config.module).field("device", r.device).field("isolation", isolation);
+    j.field("netdev", r.netdev).field("mac", mac_string(r.mac)).field("ok", r.ok());
+    if (!r.error.empty()) j.field("error", r.error);
+    j.field("tx_packets", t.tx.verified).field("rx_packets", t.rx.verified);
+    j.field("tx_errors", t.tx.corrupt + t.tx.out_of_order).field("rx_errors", t.rx.corrupt + t.rx.out_of_order);
+    j.field("verified_packets", t.tx.verified + t.rx.verified);
+    j.field("tx_sent", t.tx.sent).field("rx_sent", t.rx.sent);
+    j.field("tx_bytes", t.tx.bytes).field("rx_bytes", t.rx.bytes);
+    j.field("elapsed_s", t.elapsed_s);
+    j.field("faults", static_cast<uint64_t>(r.faults.size()));
+    j.key("fault_reports").array_begin();
+    for (const auto& f : r.faults) {
+      j.object_begin().field("kind", f.kind_name).field("message", f.message).field("location", f.location);
+      j.object_end();
+    }
+    j.array_end();
+    j.key("timings_ms").object_begin().field("load", r.load_ms).field("probe", r.probe_ms).field("open", r.open_ms);
+    j.field("link", r.link_ms).field("close", r.close_ms).field("remove", r.remove_ms).object_end();
+    j.key("driver_stats").object_begin();
+    j.field("rx_packets", uint64_t{r.driver_stats.rx_packets}).field("tx_packets", uint64_t{r.driver_stats.tx_packets});
+    j.field("rx_errors", uint64_t{r.driver_stats.rx_errors}).field("tx_errors", uint64_t{r.driver_stats.tx_errors});
+    j.field("rx_missed_errors", uint64_t{r.driver_stats.rx_missed_errors}).object_end();
+    j.key("device_counters").object_begin().field("tx_frames", r.nic.tx_frames).field("rx_frames", r.nic.rx_frames);
+    j.field("rx_dropped_no_descriptors", r.nic.rx_dropped_no_descriptors).field("iommu_faults", r.nic.iommu_faults);
+    j.field("irq_assertions", r.nic.irq_assertions).field("irq_throttled", r.nic.irq_throttled).object_end();
+    j.key("iommu").object_begin().field("faults", r.iommu.faults).field("map_calls", r.iommu.map_calls);
+    j.field("unmap_calls", r.iommu.unmap_calls).field("mappings_after_remove", r.dma_mappings_after_remove);
+    j.object_end();
+    j.key("interrupts").object_begin().field("delivered", r.irqs.delivered).field("handled", r.irqs.handled);
+    j.object_end();
+    j.object_end();
+    std::printf("%s\n", j.str().c_str());
+  } else {
+    std::printf("%s: %s on %s (%s, %s), isolation %s\n", config.module.c_str(),
+                r.netdev.empty() ? "-" : r.netdev.c_str(), r.device.c_str(), mac_string(r.mac).c_str(),
+                r.driver.c_str(), isolation.c_str());
+    std::printf("  load %.2f ms, probe %.2f ms, open %.2f ms, link %.1f ms, close %.2f ms, remove %.2f ms\n", r.load_ms,
+                r.probe_ms, r.open_ms, r.link_ms, r.close_ms, r.remove_ms);
+    print_direction("tx", t.tx, t.elapsed_s);
+    print_direction("rx", t.rx, t.elapsed_s);
+    std::printf("  driver: rx %llu tx %llu packets, rx errors %llu, tx errors %llu, missed %llu\n",
+                static_cast<unsigned long long>(r.driver_stats.rx_packets),
+                static_cast<unsigned long long>(r.driver_stats.tx_packets),
+                static_cast<unsigned long long>(r.driver_stats.rx_errors),
+                static_cast<unsigned long long>(r.driver_stats.tx_errors),
+                static_cast<unsigned long long>(r.driver_stats.rx_missed_errors));
+    std::printf(
+        "  device: %llu interrupts (%llu throttled), %llu delivered to the driver; IOMMU faults %llu; "
+        "DMA mappings left after remove %llu\n",
+        static_cast<unsigned long long>(r.nic.irq_assertions), static_cast<unsigned long long>(r.nic.irq_throttled),
+        static_cast<unsigned long long>(r.irqs.delivered), static_cast<unsigned long long>(r.iommu.faults),
+        static_cast<unsigned long long>(r.dma_mappings_after_remove));
+    for (const auto& f : r.faults) {
+      std::printf("  fault: %s: %s%s%s\n", f.kind_name.c_str(), f.message.c_str(), f.location.empty() ? "" : " at ",
+                  f.location.c_str());
+    }
+    if (!r.error.empty()) std::fprintf(stderr, "side: %s\n", r.error.c_str());
+  }
+  return r.ok() && t.errors() == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int run_command(const std::vector<std::string>& args) {
   std::string module, params, isolation = "inproc";
-  bool allow_missing = false, json = false, quiet = false, real_time = false;
-  uint64_t arena_mb = 64;
+  bool allow_missing = false, json = false, quiet = false, real_time = false, load_only = false;
+  uint64_t arena_mb = 64, packets = 0, frame_size = 0;
+  double duration = 0;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> std::string {
@@ -53,6 +150,18 @@ int run_command(const std::vector<std::string>& args) {
       real_time = true;
     } else if (a == "--arena-mb") {
       arena_mb = std::strtoull(value().c_str(), nullptr, 10);
+    } else if (a == "--packets") {
+      packets = std::strtoull(value().c_str(), nullptr, 10);
+    } else if (a == "--duration") {
+      duration = std::strtod(value().c_str(), nullptr);
+    } else if (a == "--frame-size") {
+      frame_size = std::strtoull(value().c_str(), nullptr, 10);
+      if (frame_size < 60 || frame_size > 1514) {
+        std::fprintf(stderr, "side run: --frame-size must be 60..1514\n");
+        return 2;
+      }
+    } else if (a == "--load-only") {
+      load_only = true;
     } else if (a.starts_with("-")) {
       std::fprintf(stderr, "side run: unknown option %s\n", a.c_str());
       usage(stderr);
@@ -81,6 +190,17 @@ int run_command(const std::vector<std::string>& args) {
   config.modules_dir = paths.modules_dir;
   config.arena_bytes = arena_mb << 20;
   config.virtual_time = !real_time;
+  if (!load_only && has_emulated_device(module)) {
+    supervisor::NicSessionConfig session;
+    session.domain = config;
+    session.module = module;
+    session.params = params;
+    session.allow_missing = allow_missing;
+    session.traffic.packets = packets ? packets : (duration > 0 ? 0 : 1000);
+    session.traffic.duration_s = duration;
+    session.traffic.frame_size = frame_size;
+    return run_nic(session, isolation, json);
+  }
   auto d = domain::Domain::create(config);
   if (!d) {
     std::fprintf(stderr, "side: cannot create a driver domain: %s\n", d.error().message.c_str());

@@ -7,7 +7,6 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "domain/domain.h"
-#include "domain/event_word.h"
 #include "emulation/ucontext.h"
 
 namespace side::domain {
@@ -99,7 +98,7 @@ Result<side_netdev_stats> Domain::stats(uint64_t netdev) {
 void Domain::raise_irq(uint32_t irq) {
   if (irq >= 64) return;
   irq_pending_.fetch_or(uint64_t{1} << irq);
-  post_event(softirq_events_, kEventIrq);
+  softirq_bell_.ring(kEventIrq);
 }
 
 void Domain::irq_attach(uint32_t irq, bool attached) {
@@ -116,7 +115,7 @@ bool Domain::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
     if (tx_queue_.size() >= kTxQueueLimit) return false;
     tx_queue_.push_back(TxFrame{netdev, std::vector<uint8_t>(frame.begin(), frame.end())});
   }
-  post_event(softirq_events_, kEventTx);
+  softirq_bell_.ring(kEventTx);
   return true;
 }
 
@@ -127,7 +126,7 @@ size_t Domain::tx_queued() const {
 
 void Domain::tx_wake(uint64_t netdev, uint32_t queue) {
   tx_blocked_ = false;
-  post_event(softirq_events_, kEventTx);
+  softirq_bell_.ring(kEventTx);
   if (Platform* p = platform()) p->netdev_tx_wake(netdev, queue);
 }
 

@@ -13,7 +13,6 @@
 
 #include "common/log.h"
 #include "common/strings.h"
-#include "domain/event_word.h"
 #include "domain/host_services.h"
 #include "domain/layout.h"
 #include "kapi/side_host.h"
@@ -85,6 +84,7 @@ Domain::Domain(const DomainConfig& config, loader::KernelAbi abi, Arena arena, P
       arena_(std::move(arena)),
       percpu_(std::move(percpu)) {
   modules_.reserve(kMaxModules);
+  if (config.softirq_doorbell) softirq_bell_ = ipc::Doorbell(config.softirq_doorbell);
 }
 
 Result<std::unique_ptr<Domain>> Domain::create(const DomainConfig& config) {
@@ -135,8 +135,8 @@ Status Domain::start() {
 
 void Domain::stop_threads() {
   stopping_ = true;
-  post_event(softirq_events_, kEventStop);
-  post_event(worker_events_, kEventStop);
+  softirq_bell_.ring(kEventStop);
+  worker_bell_.ring(kEventStop);
   if (softirq_thread_.joinable()) softirq_thread_.join();
   if (worker_thread_.joinable()) worker_thread_.join();
 }
@@ -226,18 +226,22 @@ void Domain::softirq_loop() {
   }
   ++vcpus_ready_;
   uint64_t next_tick = monotonic_ns() + kTickNs;
+  uint32_t carried = 0;  // work left over from the last round
   while (!stopping_.load()) {
     uint64_t now = monotonic_ns();
-    if (softirq_events_.load() == 0 && now < next_tick) futex_wait_zero(softirq_events_, next_tick - now);
-    uint32_t events = softirq_events_.exchange(0);
+    uint32_t events = carried ? carried | softirq_bell_.take()
+                              : softirq_bell_.wait(std::min(config_.spin_ns, next_tick > now ? next_tick - now : 0),
+                                                   next_tick > now ? next_tick - now : 0);
+    carried = 0;
     if (stopping_.load()) break;
+    if (config_.on_softirq_round) config_.on_softirq_round();
     now = monotonic_ns();
     if (now >= next_tick) {
       next_tick = now + kTickNs;
       events |= kEventSoftirq;  // a tick runs timers; what they schedule runs in the same round
       if (!faulty_.load()) call([&] { entries_.tick(); });
     }
-    if (!faulty_.load()) softirq_round(events);
+    if (!faulty_.load()) carried = softirq_round(events);
   }
   set_gs_base(0);
   t_vcpu = -1;
@@ -245,7 +249,7 @@ void Domain::softirq_loop() {
 
 // One round of vCPU 1: interrupts, softirqs, then a batch of transmissions; all in one guarded call, so that a
 // fault anywhere abandons the round. No lock is held across the guarded call (a fault would skip its release).
-void Domain::softirq_round(uint32_t events) {
+uint32_t Domain::softirq_round(uint32_t events) {
   bool want_tx = false;
   {
     std::lock_guard lock(tx_mutex_);
@@ -259,7 +263,7 @@ void Domain::softirq_round(uint32_t events) {
     want_tx = !tx_batch_.empty();
   }
   uint64_t irqs = irq_pending_.exchange(0);
-  if (!irqs && !want_tx && !(events & (kEventSoftirq | kEventIrq))) return;
+  if (!irqs && !want_tx && !(events & (kEventSoftirq | kEventIrq))) return 0;
   int more = 0;
   call([&] {
     for (uint32_t irq = 0; irqs; ++irq, irqs >>= 1) {
@@ -287,7 +291,7 @@ void Domain::softirq_round(uint32_t events) {
     tx_batch_.clear();
     if (!tx_queue_.empty() && !tx_blocked_.load()) more = 1;
   }
-  if (more) softirq_events_.fetch_or(kEventSoftirq);
+  return more ? kEventSoftirq : 0;
 }
 
 void Domain::worker_loop() {
@@ -300,8 +304,7 @@ void Domain::worker_loop() {
   }
   ++vcpus_ready_;
   while (!stopping_.load()) {
-    if (worker_events_.load() == 0) futex_wait_zero(worker_events_, kTickNs * 25);
-    uint32_t events = worker_events_.exchange(0);
+    uint32_t events = worker_bell_.wait(0, kTickNs * 25);
     if (stopping_.load()) break;
     if (events && entries_.run_work && !faulty_.load()) call([&] { entries_.run_work(); });
   }
@@ -310,11 +313,11 @@ void Domain::worker_loop() {
 }
 
 void Domain::kick_softirq() {
-  post_event(softirq_events_, kEventSoftirq);
+  softirq_bell_.ring(kEventSoftirq);
 }
 
 void Domain::kick_worker() {
-  post_event(worker_events_, 1);
+  worker_bell_.ring(1);
 }
 
 bool Domain::call(GuardedFn fn, void* arg) {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,6 +29,7 @@
 #include "domain/platform.h"
 #include "domain/private_memory.h"
 #include "emulation/decode_cache.h"
+#include "ipc/doorbell.h"
 #include "kapi/side_host.h"
 #include "loader/module_index.h"
 #include "loader/module_loader.h"
@@ -43,6 +45,14 @@ struct DomainConfig {
   uint64_t arena_bytes = 64ull << 20;
   bool virtual_time = true;  // driver delays advance a virtual clock instead of waiting
   bool check_abi = true;
+
+  // Domain processes: modules come from images the supervisor handed over (no paths), a sandbox goes up just
+  // before the first driver code runs, and vCPU 1 sleeps on a doorbell the supervisor rings.
+  std::function<Result<loader::ElfFile>(const std::string& name_or_path)> open_module;  // default: by path
+  std::function<Status()> before_driver_code;         // once, before the first module init; failing refuses the load
+  std::atomic<uint32_t>* softirq_doorbell = nullptr;  // default: a private word
+  std::function<void()> on_softirq_round;             // on vCPU 1 before each round (outside guarded calls)
+  uint64_t spin_ns = 20'000;                          // how long vCPU 1 spins for work before sleeping
 };
 
 struct FaultReport {
@@ -153,6 +163,9 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   void irq_attach(uint32_t irq, bool attached);
   void tx_wake(uint64_t netdev, uint32_t queue);
 
+  // Stops virtual CPUs 1 and 2 (no more interrupts, softirqs, timers or work); the domain stays inspectable.
+  void shutdown() { stop_threads(); }
+
   // The virtual CPU the calling thread is, or -1.
   static int current_vcpu();
   static bool on_vcpu(int cpu) { return current_vcpu() == cpu; }
@@ -183,7 +196,7 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   Status require_vcpu0(const char* what) const;
   void softirq_loop();
   void worker_loop();
-  void softirq_round(uint32_t events);
+  uint32_t softirq_round(uint32_t events);
   void stop_threads();
 
   DomainConfig config_;
@@ -233,8 +246,11 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
 
   // Wake-ups of vCPU 1 and vCPU 2 (futex words).
   static constexpr uint32_t kEventIrq = 1, kEventSoftirq = 2, kEventTx = 4, kEventStop = 8;
-  std::atomic<uint32_t> softirq_events_{0};
-  std::atomic<uint32_t> worker_events_{0};
+  std::atomic<uint32_t> own_softirq_word_{0};
+  std::atomic<uint32_t> worker_word_{0};
+  ipc::Doorbell softirq_bell_{&own_softirq_word_};
+  ipc::Doorbell worker_bell_{&worker_word_};
+  bool driver_code_started_ = false;
   std::atomic<uint64_t> irq_pending_{0};
   std::atomic<uint64_t> irqs_delivered_{0}, irqs_handled_{0};
 

@@ -21,6 +21,15 @@ void side_fault(int kind, unsigned long caller, const char *fmt, ...) __printf(3
 void side_log_text(int level, const char *prefix, const char *text);
 int side_vprintk_prefixed(int level, const char *prefix, const char *fmt, va_list args);
 
+/* The host's device number of a PCI device of the domain (pci.c); -ENODEV if `dev` is none. */
+struct device;
+int side_pci_host_device(struct device *dev, u32 *host);
+/* Runs the timers that are due (timer.c); called from side_kapi_tick() on vCPU 1. */
+void side_run_timers(void);
+/* Makes vCPU 1 run the timer softirq, which replays interrupts enable_irq() found pending (irq.c). */
+void side_raise_timer_softirq(void);
+void side_irq_resend(void);
+
 int side_kapi_slab_init(void);
 int side_kapi_page_init(void);
 void side_kapi_time_init(void);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Jiffies, ktime and delays, all derived from the domain clock the host keeps (see side_host.h). */
+#include <linux/bottom_half.h>
 #include <linux/delay.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
@@ -22,7 +23,7 @@ void side_kapi_time_init(void)
 	side_clock_origin_ns = side_host_clock_ns();
 }
 
-void side_kapi_tick(void)
+static void side_update_jiffies(void)
 {
 	u64 j = INITIAL_JIFFIES + div_u64(side_now_ns(), NSEC_PER_SEC / HZ);
 
@@ -32,10 +33,20 @@ void side_kapi_tick(void)
 	}
 }
 
+/* vCPU 1, every jiffy: the clock moves and due timers run in softirq context, as run_timer_softirq(). */
+void side_kapi_tick(void)
+{
+	side_update_jiffies();
+	__local_bh_disable_ip(_RET_IP_, SOFTIRQ_OFFSET);
+	side_run_timers();
+	__preempt_count_sub(SOFTIRQ_OFFSET);
+}
+
+/* Delays move jiffies on the delaying CPU at once; timers still run only on vCPU 1. */
 static void side_delay(u64 ns)
 {
 	side_host_delay_ns(ns);
-	side_kapi_tick();
+	side_update_jiffies();
 }
 
 /* udelay(n) for constant n is __const_udelay(n * 0x10c7), ndelay(n) is __const_udelay(n * 5): xloops is a

@@ -1,0 +1,77 @@
+// The shared memory between the supervisor and one domain process: every ring and doorbell of protocol.h at
+// offsets both sides compute from the same constants (they run the same binary). The supervisor creates and
+// initialises it; the domain maps it from an inherited descriptor and checks its header.
+//
+//   control       supervisor -> domain vCPU 0     requests (probe, open, ...)
+//   events        domain -> supervisor            replies, logs, faults, network device events
+//   device[c]     domain vCPU c -> supervisor     config/BAR accesses, DMA mappings
+//   reply[c]      supervisor -> domain vCPU c     answers to device reads and maps
+//   tx            supervisor -> domain vCPU 1     frames to transmit
+//   rx            domain vCPU 1 -> supervisor     received frames
+//
+// Doorbells: `supervisor` (any domain->supervisor ring has something), `control` (vCPU 0), `softirq` (vCPU 1:
+// frames to send or interrupts; the interrupt lines pending are the bits of `irq_pending`), `reply[c]`.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "ipc/ring.h"
+
+namespace side::ipc {
+
+inline constexpr unsigned kChannelVcpus = 3;
+
+struct RingGeometry {
+  uint32_t slots, slot_size;
+};
+inline constexpr RingGeometry kControlRing{16, 4096};
+inline constexpr RingGeometry kEventRing{512, 1024};
+inline constexpr RingGeometry kDeviceRing{64, 128};
+inline constexpr RingGeometry kReplyRing{64, 128};
+inline constexpr RingGeometry kTxRing{512, 2048};
+inline constexpr RingGeometry kRxRing{512, 2048};
+
+// Doorbell bits of the supervisor's word.
+inline constexpr uint32_t kBellEvents = 1, kBellDevice = 2, kBellRx = 4;
+// Doorbell bits of the softirq word (vCPU 1).
+inline constexpr uint32_t kBellTx = 1, kBellIrq = 2;
+
+struct ChannelHeader {
+  uint32_t magic;
+  uint32_t version;
+  uint64_t total_size;
+  alignas(64) std::atomic<uint32_t> supervisor_bell;
+  alignas(64) std::atomic<uint32_t> control_bell;
+  alignas(64) std::atomic<uint32_t> softirq_bell;
+  alignas(64) std::atomic<uint64_t> irq_pending;
+  alignas(64) std::atomic<uint32_t> reply_bell[kChannelVcpus];
+};
+
+// A view of the channel: the rings and doorbells at their offsets. Each side keeps its own Channel (the ring
+// geometry lives in private memory, never read back from the shared pages).
+class Channel {
+ public:
+  static size_t size_needed();
+
+  Channel() = default;
+  // `shared` is size_needed() bytes. `create` initialises the header and rings (supervisor side); otherwise the
+  // header is checked (domain side): magic, version and size.
+  static Result<Channel> attach(void* shared, size_t size, bool create);
+
+  ChannelHeader& header() { return *h_; }
+  Ring& control() { return control_; }
+  Ring& events() { return events_; }
+  Ring& device(unsigned cpu) { return device_[cpu]; }
+  Ring& reply(unsigned cpu) { return reply_[cpu]; }
+  Ring& tx() { return tx_; }
+  Ring& rx() { return rx_; }
+
+ private:
+  ChannelHeader* h_ = nullptr;
+  Ring control_, events_, tx_, rx_;
+  Ring device_[kChannelVcpus], reply_[kChannelVcpus];
+};
+
+}  // namespace side::ipc

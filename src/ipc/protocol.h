@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The messages between the supervisor and a domain process (isolation "process"). One C-compatible header, so
+ * that any implementation of either side can be written against it. Everything travels through single-producer,
+ * single-consumer rings of fixed-size slots in shared memory (ring.h); the receiver copies a message out of its
+ * slot before looking at it, and the supervisor validates every field of every message it copies.
+ *
+ * Version 1. A change to any layout or meaning below increments SIDE_IPC_VERSION.
+ */
+#ifndef SIDE_IPC_PROTOCOL_H
+#define SIDE_IPC_PROTOCOL_H
+
+#include <stdint.h>
+
+#define SIDE_IPC_MAGIC 0x53494445u /* "SIDE" */
+#define SIDE_IPC_VERSION 1u
+
+/* Every slot starts with this header; `len` payload bytes follow it in the same slot. */
+struct side_msg {
+  uint16_t type; /* enum side_msg_type */
+  uint16_t flags;
+  uint32_t len;    /* payload bytes after the header */
+  uint64_t cookie; /* a request's number; its reply carries the same */
+  uint64_t arg[6];
+};
+
+#define SIDE_MSG_HEADER_SIZE 64u
+
+enum side_msg_type {
+  SIDE_MSG_NONE = 0,
+
+  /* supervisor -> domain, control ring (vCPU 0). Each gets a SIDE_MSG_REPLY with arg[0] = 0 or -errno. */
+  SIDE_MSG_LOAD = 1,          /* payload: "module\0params\0"; arg[0]: allow missing symbols */
+  SIDE_MSG_ATTACH_DEVICE = 2, /* payload: struct side_pci_device_info */
+  SIDE_MSG_PROBE = 3,         /* arg[0]: device number; reply arg[1]: pci_dev token */
+  SIDE_MSG_REMOVE = 4,        /* arg[0]: pci_dev token */
+  SIDE_MSG_OPEN = 5,          /* arg[0]: netdev token */
+  SIDE_MSG_CLOSE = 6,         /* arg[0]: netdev token */
+  SIDE_MSG_STATS = 7,         /* arg[0]: netdev token; reply payload: struct side_netdev_stats */
+  SIDE_MSG_UNLOAD = 8,        /* payload: module name */
+  SIDE_MSG_SHUTDOWN = 9,      /* no reply: the domain exits */
+
+  /* domain -> supervisor, event ring */
+  SIDE_MSG_REPLY = 32,             /* to a control request (same cookie) */
+  SIDE_MSG_LOG = 33,               /* arg[0]: level; payload: one line */
+  SIDE_MSG_FAULT = 34,             /* arg[0]: kind; arg[1]: address; payload: "message\0location\0" */
+  SIDE_MSG_NETDEV_REGISTER = 35,   /* payload: struct side_netdev_info */
+  SIDE_MSG_NETDEV_UNREGISTER = 36, /* arg[0]: token */
+  SIDE_MSG_CARRIER = 37,           /* arg[0]: token; arg[1]: on */
+  SIDE_MSG_TX_WAKE = 38,           /* arg[0]: token; arg[1]: queue */
+  SIDE_MSG_READY = 39,             /* the domain is up: arg[0] = SIDE_IPC_VERSION, arg[1] = pid */
+
+  /* domain -> supervisor, one device ring per virtual CPU; reads and maps are answered on that vCPU's reply ring */
+  SIDE_MSG_CONFIG_READ = 64,  /* arg: device, offset, width -> reply arg[0] status, arg[1] value */
+  SIDE_MSG_CONFIG_WRITE = 65, /* arg: device, offset, width, value (posted) */
+  SIDE_MSG_BAR_READ = 66,     /* arg: device, bar, offset, width -> reply arg[0] status, arg[1] value */
+  SIDE_MSG_BAR_WRITE = 67,    /* arg: device, bar, offset, width, value (posted) */
+  SIDE_MSG_DMA_MAP = 68,      /* arg: device, phys, size, dir -> reply arg[0] status */
+  SIDE_MSG_DMA_UNMAP = 69,    /* arg: device, phys, size, dir -> reply arg[0] status */
+  SIDE_MSG_DEVICE_REPLY = 70, /* supervisor -> domain on the reply ring */
+
+  /* data rings */
+  SIDE_MSG_TX_FRAME = 96, /* supervisor -> domain: arg[0] netdev token; payload: the frame */
+  SIDE_MSG_RX_FRAME = 97, /* domain -> supervisor: arg[0] netdev token, arg[1] ip_summed; payload: the frame */
+};
+
+#endif /* SIDE_IPC_PROTOCOL_H */

@@ -1,0 +1,97 @@
+#include "supervisor/dma_permissions.h"
+
+#include <cerrno>
+
+#include "kapi/side_host.h"
+
+namespace side::supervisor {
+namespace {
+
+iommu::Perm perm_of(const auto& use) {
+  int p = (use.reads ? 1 : 0) | (use.writes ? 2 : 0);
+  return static_cast<iommu::Perm>(p);
+}
+
+}  // namespace
+
+DmaPermissions::DmaPermissions(iommu::Iommu& iommu, uint64_t phys_base, uint64_t arena_size)
+    : iommu_(iommu), base_(phys_base), size_(arena_size) {}
+
+bool DmaPermissions::valid_range(uint64_t phys, uint64_t size) const {
+  return size > 0 && phys >= base_ && phys - base_ <= size_ && size <= size_ - (phys - base_);
+}
+
+void DmaPermissions::update_page(uint64_t page, const PageUse& before, const PageUse& after) {
+  iommu::Perm old_perm = perm_of(before), new_perm = perm_of(after);
+  if (old_perm == new_perm) return;
+  uint64_t iova = page << iommu::kPageShift;
+  if (old_perm != iommu::Perm::kNone) (void)iommu_.unmap(iova, iommu::kPageSize);
+  if (new_perm != iommu::Perm::kNone) (void)iommu_.map(iova, iova - base_, iommu::kPageSize, new_perm);
+}
+
+int DmaPermissions::map(uint64_t phys, uint64_t size, int dir) {
+  if (!valid_range(phys, size) ||
+      (dir != SIDE_DMA_BIDIRECTIONAL && dir != SIDE_DMA_TO_DEVICE && dir != SIDE_DMA_FROM_DEVICE)) {
+    std::lock_guard lock(mu_);
+    ++refused_;
+    return -EINVAL;
+  }
+  std::lock_guard lock(mu_);
+  if (live_ >= kMaxMappings) {
+    ++refused_;
+    return -ENOMEM;
+  }
+  ++mappings_[{phys, size, dir}];
+  ++live_;
+  bool device_reads = dir != SIDE_DMA_FROM_DEVICE, device_writes = dir != SIDE_DMA_TO_DEVICE;
+  for (uint64_t page = phys >> iommu::kPageShift; page <= (phys + size - 1) >> iommu::kPageShift; ++page) {
+    PageUse& use = pages_[page];
+    PageUse before = use;
+    use.reads += device_reads;
+    use.writes += device_writes;
+    update_page(page, before, use);
+  }
+  return 0;
+}
+
+int DmaPermissions::unmap(uint64_t phys, uint64_t size, int dir) {
+  std::lock_guard lock(mu_);
+  auto it = mappings_.find({phys, size, dir});
+  if (it == mappings_.end()) {
+    ++refused_;
+    return -EINVAL;
+  }
+  if (--it->second == 0) mappings_.erase(it);
+  --live_;
+  bool device_reads = dir != SIDE_DMA_FROM_DEVICE, device_writes = dir != SIDE_DMA_TO_DEVICE;
+  for (uint64_t page = phys >> iommu::kPageShift; page <= (phys + size - 1) >> iommu::kPageShift; ++page) {
+    auto p = pages_.find(page);
+    if (p == pages_.end()) continue;  // cannot happen: the mapping counted it
+    PageUse before = p->second;
+    p->second.reads -= device_reads;
+    p->second.writes -= device_writes;
+    update_page(page, before, p->second);
+    if (!p->second.reads && !p->second.writes) pages_.erase(p);
+  }
+  return 0;
+}
+
+void DmaPermissions::clear() {
+  std::lock_guard lock(mu_);
+  iommu_.unmap_all();
+  mappings_.clear();
+  pages_.clear();
+  live_ = 0;
+}
+
+uint64_t DmaPermissions::live_mappings() const {
+  std::lock_guard lock(mu_);
+  return live_;
+}
+
+uint64_t DmaPermissions::refused() const {
+  std::lock_guard lock(mu_);
+  return refused_;
+}
+
+}  // namespace side::supervisor

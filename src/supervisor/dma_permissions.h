@@ -1,0 +1,54 @@
+// The Linux DMA API's rules, enforced on a domain's requests before they reach the IOMMU.
+//
+// DMA addresses are identity-mapped (the bus address of a buffer is its arena physical address), so the domain
+// knows a mapping's address without asking and the device's hot path translates through the IOMMU's pre-built
+// entries. What the supervisor decides is permission: a page is open to the device in a direction while at least
+// one live mapping covers it in that direction. Every mapping is remembered exactly (address, length, direction),
+// so unmapping something that was never mapped, or with another length or direction, is refused and reported as
+// the driver bug it is (CONFIG_DMA_API_DEBUG's checks, always on).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <unordered_map>
+
+#include "common/result.h"
+#include "devices/iommu/iommu.h"
+
+namespace side::supervisor {
+
+class DmaPermissions {
+ public:
+  static constexpr uint64_t kMaxMappings = 1u << 20;  // per device: beyond this a map is refused (-ENOMEM)
+
+  // Bus addresses [phys_base, phys_base + arena_size) are the arena; the IOMMU translates into it.
+  DmaPermissions(iommu::Iommu& iommu, uint64_t phys_base, uint64_t arena_size);
+
+  // 0 or a negative errno, as side_host_dma_map/unmap return them. `dir` is SIDE_DMA_*.
+  int map(uint64_t phys, uint64_t size, int dir);
+  int unmap(uint64_t phys, uint64_t size, int dir);
+  // Drops every mapping (the device was reset or the domain is gone).
+  void clear();
+
+  uint64_t live_mappings() const;
+  uint64_t refused() const;
+
+ private:
+  struct PageUse {
+    uint32_t reads = 0, writes = 0;  // live mappings letting the device read / write the page
+  };
+  bool valid_range(uint64_t phys, uint64_t size) const;
+  void update_page(uint64_t page, const PageUse& before, const PageUse& after);
+
+  iommu::Iommu& iommu_;
+  uint64_t base_, size_;
+  mutable std::mutex mu_;  // the domain's virtual CPUs map and unmap concurrently
+  std::map<std::tuple<uint64_t, uint64_t, int>, uint32_t> mappings_;  // (phys, size, dir) -> count
+  std::unordered_map<uint64_t, PageUse> pages_;                       // page number -> use
+  uint64_t live_ = 0;
+  uint64_t refused_ = 0;
+};
+
+}  // namespace side::supervisor

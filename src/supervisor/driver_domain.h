@@ -1,0 +1,84 @@
+// A driver domain as the supervisor drives it, whatever the isolation: in this process (the unisolated baseline)
+// or in a sandboxed domain process. The machine and the sessions are written against this interface only.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "domain/domain.h"
+#include "domain/platform.h"
+#include "kapi/side_host.h"
+
+namespace side::supervisor {
+
+class DriverDomain {
+ public:
+  virtual ~DriverDomain() = default;
+
+  virtual const char* isolation() const = 0;
+  virtual int pid() const = 0;  // the process the driver runs in
+
+  // The domain's DMA-able memory as the supervisor maps it (for the IOMMUs), and its bus-address base.
+  virtual uint8_t* arena_base() const = 0;
+  virtual uint64_t arena_size() const = 0;
+
+  // Where device accesses and network events from the domain go. Called once, before devices are attached.
+  virtual void connect(domain::Platform* platform) = 0;
+  virtual Status attach_device(const side_pci_device_info& info) = 0;
+
+  // Loads a module with its dependencies and runs its init. Returns the module's name.
+  virtual Result<std::string> load(const domain::LoadRequest& request) = 0;
+  virtual Status unload(const std::string& name) = 0;
+  virtual Result<uint64_t> probe(uint32_t device) = 0;  // the pci_dev token
+  virtual Status remove(uint64_t pdev) = 0;
+  virtual Status open(uint64_t netdev) = 0;
+  virtual Status close(uint64_t netdev) = 0;
+  virtual Result<side_netdev_stats> stats(uint64_t netdev) = 0;
+
+  // Hot path, any thread.
+  virtual void raise_irq(uint32_t irq) = 0;
+  virtual bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) = 0;
+
+  virtual bool faulty() const = 0;
+  virtual std::vector<domain::FaultReport> faults() const = 0;
+  virtual domain::Domain::IrqStats irq_stats() const = 0;
+  // No more driver code runs; the domain can still be inspected.
+  virtual void shutdown() = 0;
+};
+
+// The unisolated baseline: the domain lives in this process and its calling thread is virtual CPU 0.
+class InProcessDomain final : public DriverDomain {
+ public:
+  static Result<std::unique_ptr<InProcessDomain>> create(const domain::DomainConfig& config);
+
+  const char* isolation() const override { return "inproc"; }
+  int pid() const override;
+  uint8_t* arena_base() const override { return d_->arena().base(); }
+  uint64_t arena_size() const override { return d_->arena().size(); }
+  void connect(domain::Platform* platform) override { d_->set_platform(platform); }
+  Status attach_device(const side_pci_device_info& info) override { return d_->attach_device(info); }
+  Result<std::string> load(const domain::LoadRequest& request) override;
+  Status unload(const std::string& name) override { return d_->unload(name); }
+  Result<uint64_t> probe(uint32_t device) override { return d_->probe(device); }
+  Status remove(uint64_t pdev) override { return d_->remove(pdev); }
+  Status open(uint64_t netdev) override { return d_->open(netdev); }
+  Status close(uint64_t netdev) override { return d_->close(netdev); }
+  Result<side_netdev_stats> stats(uint64_t netdev) override { return d_->stats(netdev); }
+  void raise_irq(uint32_t irq) override { d_->raise_irq(irq); }
+  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override { return d_->submit_tx(netdev, frame); }
+  bool faulty() const override { return d_->faulty(); }
+  std::vector<domain::FaultReport> faults() const override { return d_->faults(); }
+  domain::Domain::IrqStats irq_stats() const override { return d_->irq_stats(); }
+  void shutdown() override { d_->shutdown(); }
+
+  domain::Domain& domain() { return *d_; }
+
+ private:
+  explicit InProcessDomain(std::unique_ptr<domain::Domain> d) : d_(std::move(d)) {}
+  std::unique_ptr<domain::Domain> d_;
+};
+
+}  // namespace side::supervisor

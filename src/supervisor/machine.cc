@@ -1,0 +1,247 @@
+#include "supervisor/machine.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "common/log.h"
+#include "domain/layout.h"
+
+namespace side::supervisor {
+namespace {
+
+// Addresses as a PC firmware would assign them (QEMU's i440FX places the first NIC's BARs the same way).
+constexpr uint64_t kMmioWindowBase = 0xfebc0000;
+constexpr uint64_t kMmioStride = 0x40000;
+constexpr uint64_t kIoWindowBase = 0xc000;
+constexpr uint64_t kIoStride = 0x100;
+constexpr uint32_t kFirstIrq = 11;
+constexpr uint32_t kFirstSlot = 3;
+
+uint64_t monotonic_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+bool valid_width(unsigned width) {
+  return width == 1 || width == 2 || width == 4 || width == 8;
+}
+
+}  // namespace
+
+Machine::Machine(DriverDomain& domain) : domain_(domain) {
+  slots_.reserve(kMaxDevices);
+  timer_thread_ = std::thread([this] { timer_loop(); });
+}
+
+Machine::~Machine() {
+  {
+    std::lock_guard lock(timer_mutex_);
+    timer_stop_ = true;
+  }
+  timer_cv_.notify_all();
+  timer_thread_.join();
+}
+
+Result<uint32_t> Machine::add_e1000(e1000::Config config) {
+  if (slots_.size() >= kMaxDevices) return make_error("no free PCI slot");
+  auto s = std::make_unique<Slot>();
+  const uint32_t dev = static_cast<uint32_t>(slots_.size());
+  s->iommu = std::make_unique<iommu::Iommu>(domain_.arena_base(), domain_.arena_size());
+  s->dma = std::make_unique<DmaPermissions>(*s->iommu, domain::kArenaPhysBase, domain_.arena_size());
+  config.now_ns = monotonic_ns;
+  config.arm_timer = [this](uint64_t deadline) { arm_timer(deadline); };
+  s->nic = std::make_unique<e1000::E1000>(*s->iommu, std::move(config));
+  const uint32_t irq = kFirstIrq + dev;
+  s->irq = std::make_unique<IrqLine>(domain_, irq);
+  s->nic->set_interrupt_sink(s->irq.get());
+
+  // Firmware: program the BARs and the interrupt line register.
+  side_pci_device_info& info = s->info;
+  info.device = dev;
+  info.bus = 0;
+  info.devfn = (kFirstSlot + dev) << 3;
+  info.irq = irq;
+  uint64_t mmio = kMmioWindowBase + dev * kMmioStride, io = kIoWindowBase + dev * kIoStride;
+  for (int bar = 0; bar < 6; ++bar) {
+    const pci::BarSpec& spec = s->nic->config().bar_spec(bar);
+    if (spec.kind == pci::BarKind::kNone) continue;
+    bool is_io = spec.kind == pci::BarKind::kIo;
+    uint64_t& next = is_io ? io : mmio;
+    next = (next + spec.size - 1) & ~uint64_t{spec.size - 1};
+    s->nic->config_write(0x10 + 4 * bar, 4, static_cast<uint32_t>(next));
+    info.bars[bar] = side_pci_bar{next, spec.size, is_io ? 1u : 0u, 0};
+    next += spec.size;
+  }
+  s->nic->config_write(0x3c, 1, irq);
+  info.vendor_id = s->nic->config_read(0x00, 2);
+  info.device_id = s->nic->config_read(0x02, 2);
+  info.revision = s->nic->config_read(0x08, 1);
+  info.class_code = s->nic->config_read(0x08, 4) >> 8;
+  info.subsystem_vendor = s->nic->config_read(0x2c, 2);
+  info.subsystem_device = s->nic->config_read(0x2e, 2);
+  slots_.push_back(std::move(s));
+  if (auto st = domain_.attach_device(info); !st) {
+    slots_.pop_back();
+    return st.error();
+  }
+  return dev;
+}
+
+Machine::Slot* Machine::slot(uint32_t dev) {
+  return dev < slots_.size() ? slots_[dev].get() : nullptr;
+}
+
+// ---- PCI ----------------------------------------------------------------------------------------------------
+
+Result<uint32_t> Machine::config_read(uint32_t dev, uint32_t offset, unsigned width) {
+  Slot* s = slot(dev);
+  if (!s) return make_error("no such device");
+  if ((width != 1 && width != 2 && width != 4) || offset >= 256 || offset + width > 256 || offset % width) {
+    return make_error("bad config access");
+  }
+  return s->nic->config_read(offset, width);
+}
+
+Status Machine::config_write(uint32_t dev, uint32_t offset, unsigned width, uint32_t value) {
+  Slot* s = slot(dev);
+  if (!s) return make_error("no such device");
+  if ((width != 1 && width != 2 && width != 4) || offset >= 256 || offset + width > 256 || offset % width) {
+    return make_error("bad config access");
+  }
+  s->nic->config_write(offset, width, value);
+  return {};
+}
+
+bool Machine::bar_ok(const Slot& s, int bar, uint64_t offset, unsigned width) const {
+  if (bar < 0 || bar >= 6 || !valid_width(width)) return false;
+  const side_pci_bar& b = s.info.bars[bar];
+  return b.size != 0 && offset < b.size && width <= b.size - offset;
+}
+
+Result<uint64_t> Machine::bar_read(uint32_t dev, int bar, uint64_t offset, unsigned width) {
+  Slot* s = slot(dev);
+  if (!s || !bar_ok(*s, bar, offset, width)) return make_error("access outside the device's BARs");
+  // A BAR whose decoding is off does not respond: the read completes with all ones, as a master abort does.
+  if (!s->nic->config().bar_decoding(bar)) return width == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * width)) - 1;
+  return s->nic->bar_read(bar, offset, width);
+}
+
+Status Machine::bar_write(uint32_t dev, int bar, uint64_t offset, unsigned width, uint64_t value) {
+  Slot* s = slot(dev);
+  if (!s || !bar_ok(*s, bar, offset, width)) return make_error("access outside the device's BARs");
+  if (!s->nic->config().bar_decoding(bar)) return {};
+  s->nic->bar_write(bar, offset, width, value);
+  return {};
+}
+
+int Machine::dma_map(uint32_t dev, uint64_t phys, uint64_t size, int dir) {
+  Slot* s = slot(dev);
+  return s ? s->dma->map(phys, size, dir) : -ENODEV;
+}
+
+int Machine::dma_unmap(uint32_t dev, uint64_t phys, uint64_t size, int dir) {
+  Slot* s = slot(dev);
+  return s ? s->dma->unmap(phys, size, dir) : -ENODEV;
+}
+
+// ---- network devices ----------------------------------------------------------------------------------------
+
+int Machine::netdev_register(const side_netdev_info& info) {
+  {
+    std::lock_guard lock(net_mutex_);
+    for (const auto& n : netdevs_) {
+      if (n.registered && (n.info.token == info.token || std::strcmp(n.info.name, info.name) == 0)) return -EEXIST;
+    }
+    if (netdevs_.size() >= 64) return -ENOSPC;
+    netdevs_.push_back(NetdevState{info, true, false});
+  }
+  net_changed_.notify_all();
+  if (NetListener* l = listener_.load()) l->netdev_registered(info);
+  return 0;
+}
+
+void Machine::netdev_unregister(uint64_t token) {
+  {
+    std::lock_guard lock(net_mutex_);
+    std::erase_if(netdevs_, [&](const NetdevState& n) { return n.info.token == token; });
+  }
+  net_changed_.notify_all();
+  if (NetListener* l = listener_.load()) l->netdev_unregistered(token);
+}
+
+void Machine::netdev_carrier(uint64_t token, bool on) {
+  {
+    std::lock_guard lock(net_mutex_);
+    for (auto& n : netdevs_) {
+      if (n.info.token == token) n.carrier = on;
+    }
+  }
+  net_changed_.notify_all();
+  if (NetListener* l = listener_.load()) l->carrier(token, on);
+}
+
+void Machine::netdev_tx_wake(uint64_t token, uint32_t /*queue*/) {
+  if (NetListener* l = listener_.load()) l->tx_wake(token);
+}
+
+void Machine::netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) {
+  if (NetListener* l = listener_.load()) l->rx(token, frame, csum);
+}
+
+std::vector<NetdevState> Machine::netdevs() const {
+  std::lock_guard lock(net_mutex_);
+  return netdevs_;
+}
+
+std::optional<NetdevState> Machine::netdev_of_device(uint32_t device) const {
+  std::lock_guard lock(net_mutex_);
+  for (const auto& n : netdevs_) {
+    if (n.info.device == device) return n;
+  }
+  return std::nullopt;
+}
+
+bool Machine::wait_for_carrier(uint32_t device, unsigned timeout_ms) {
+  std::unique_lock lock(net_mutex_);
+  return net_changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    for (const auto& n : netdevs_) {
+      if (n.info.device == device && n.carrier) return true;
+    }
+    return domain_.faulty();
+  }) && !domain_.faulty();
+}
+
+// ---- device timers ------------------------------------------------------------------------------------------
+
+void Machine::arm_timer(uint64_t deadline_ns) {
+  // Runs with the device's lock held: only record the deadline and wake the timer thread.
+  {
+    std::lock_guard lock(timer_mutex_);
+    if (timer_deadline_ && *timer_deadline_ <= deadline_ns) return;
+    timer_deadline_ = deadline_ns;
+  }
+  timer_cv_.notify_one();
+}
+
+void Machine::timer_loop() {
+  std::unique_lock lock(timer_mutex_);
+  while (!timer_stop_) {
+    if (!timer_deadline_) {
+      timer_cv_.wait(lock);
+      continue;
+    }
+    uint64_t now = monotonic_ns();
+    if (now < *timer_deadline_) {
+      timer_cv_.wait_for(lock, std::chrono::nanoseconds(*timer_deadline_ - now));
+      continue;
+    }
+    timer_deadline_.reset();
+    lock.unlock();
+    for (size_t i = 0; i < slots_.size(); ++i) slots_[i]->nic->service_timers();
+    lock.lock();
+  }
+}
+
+}  // namespace side::supervisor

@@ -1,0 +1,123 @@
+// The emulated machine a domain's drivers run on: PCI functions with their BARs and interrupt lines, one software
+// IOMMU per function (through which every DMA of the device model passes), and the host side of the network
+// devices the drivers register. For a domain in this process it is the domain's Platform.
+//
+// Everything a driver passes in is validated here: device numbers, config offsets and widths, BAR offsets, DMA
+// ranges and directions. Nothing that came from the domain is ever dereferenced.
+#pragma once
+
+#include <array>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "devices/e1000/e1000.h"
+#include "devices/iommu/iommu.h"
+#include "domain/platform.h"
+#include "supervisor/dma_permissions.h"
+#include "supervisor/driver_domain.h"
+
+namespace side::supervisor {
+
+// What the host side of a network device hears from the driver. Called on the domain's virtual CPUs: do not
+// block, and never call back into the domain's driver code.
+class NetListener {
+ public:
+  virtual ~NetListener() = default;
+  virtual void netdev_registered(const side_netdev_info& /*info*/) {}
+  virtual void netdev_unregistered(uint64_t /*token*/) {}
+  virtual void carrier(uint64_t /*token*/, bool /*on*/) {}
+  virtual void tx_wake(uint64_t /*token*/) {}
+  virtual void rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) = 0;
+};
+
+struct NetdevState {
+  side_netdev_info info{};
+  bool registered = false;
+  bool carrier = false;
+};
+
+class Machine final : public domain::Platform {
+ public:
+  static constexpr size_t kMaxDevices = 8;
+
+  explicit Machine(DriverDomain& domain);
+  ~Machine() override;
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  // Plugs an Intel 82540EM into the next PCI slot, assigns its BARs and interrupt line as firmware would, and
+  // attaches it to the domain. Returns its device number.
+  Result<uint32_t> add_e1000(e1000::Config config);
+
+  e1000::E1000& e1000(uint32_t device) { return *slots_.at(device)->nic; }
+  iommu::Iommu& iommu(uint32_t device) { return *slots_.at(device)->iommu; }
+  const DmaPermissions& dma(uint32_t device) const { return *slots_.at(device)->dma; }
+  const side_pci_device_info& info(uint32_t device) const { return slots_.at(device)->info; }
+  size_t device_count() const { return slots_.size(); }
+
+  void set_listener(NetListener* listener) { listener_.store(listener); }
+  std::vector<NetdevState> netdevs() const;
+  std::optional<NetdevState> netdev_of_device(uint32_t device) const;
+  // Waits until a network device of `device` has carrier, at most `timeout_ms` of real time.
+  bool wait_for_carrier(uint32_t device, unsigned timeout_ms);
+
+  // domain::Platform
+  Result<uint32_t> config_read(uint32_t dev, uint32_t offset, unsigned width) override;
+  Status config_write(uint32_t dev, uint32_t offset, unsigned width, uint32_t value) override;
+  Result<uint64_t> bar_read(uint32_t dev, int bar, uint64_t offset, unsigned width) override;
+  Status bar_write(uint32_t dev, int bar, uint64_t offset, unsigned width, uint64_t value) override;
+  int dma_map(uint32_t dev, uint64_t phys, uint64_t size, int dir) override;
+  int dma_unmap(uint32_t dev, uint64_t phys, uint64_t size, int dir) override;
+  int netdev_register(const side_netdev_info& info) override;
+  void netdev_unregister(uint64_t token) override;
+  void netdev_carrier(uint64_t token, bool on) override;
+  void netdev_tx_wake(uint64_t token, uint32_t queue) override;
+  void netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override;
+
+ private:
+  // Delivers the device's INTx line into the domain: a rising edge raises the interrupt.
+  class IrqLine final : public pci::InterruptSink {
+   public:
+    IrqLine(DriverDomain& d, uint32_t irq) : domain_(d), irq_(irq) {}
+    void set_irq_level(bool asserted) override {
+      if (asserted) domain_.raise_irq(irq_);
+    }
+
+   private:
+    DriverDomain& domain_;
+    uint32_t irq_;
+  };
+  struct Slot {
+    side_pci_device_info info{};
+    std::unique_ptr<iommu::Iommu> iommu;
+    std::unique_ptr<DmaPermissions> dma;
+    std::unique_ptr<e1000::E1000> nic;
+    std::unique_ptr<IrqLine> irq;
+  };
+  Slot* slot(uint32_t dev);
+  bool bar_ok(const Slot& s, int bar, uint64_t offset, unsigned width) const;
+  void timer_loop();
+  void arm_timer(uint64_t deadline_ns);
+
+  DriverDomain& domain_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // fixed once drivers run (reserved; only grows at setup)
+  std::atomic<NetListener*> listener_{nullptr};
+
+  mutable std::mutex net_mutex_;
+  std::condition_variable net_changed_;
+  std::vector<NetdevState> netdevs_;
+
+  // Device timers (interrupt throttling): one thread sleeps until the earliest deadline.
+  std::mutex timer_mutex_;
+  std::condition_variable timer_cv_;
+  std::optional<uint64_t> timer_deadline_;
+  bool timer_stop_ = false;
+  std::thread timer_thread_;
+};
+
+}  // namespace side::supervisor

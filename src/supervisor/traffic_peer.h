@@ -1,0 +1,91 @@
+// The built-in traffic peer: frames in both directions through a driver, every byte verified.
+//
+// Transmit direction: the peer hands frames to the domain as the host's network stack would (Domain::submit_tx);
+// the driver puts them on the emulated NIC's TX ring; the NIC's wire output comes back here and is checked.
+// Receive direction: the peer plays the host at the other end of the cable, injecting frames into the NIC's
+// receiver; the driver's NAPI delivers them to the host side (NetListener::rx), where they are checked.
+//
+// Each frame carries a direction tag, a sequence number and a payload derived from both, so a frame that is
+// corrupted, truncated, duplicated, reordered or lost is detected and counted, never mistaken for a good one.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "devices/e1000/e1000.h"
+#include "supervisor/driver_domain.h"
+#include "supervisor/machine.h"
+
+namespace side::supervisor {
+
+struct TrafficConfig {
+  uint64_t packets = 0;   // per direction; 0: as many as fit in `duration_s`
+  double duration_s = 0;  // 0: until `packets` are done
+  size_t frame_size = 0;  // bytes without FCS, 60..1514; 0: sizes vary over the whole range
+  bool transmit = true;   // host -> driver -> wire
+  bool receive = true;    // wire -> driver -> host
+  unsigned window = 128;  // frames in flight per direction
+  double stall_timeout_s = 10;
+};
+
+struct DirectionResult {
+  uint64_t sent = 0;
+  uint64_t verified = 0;  // arrived intact and in order
+  uint64_t corrupt = 0;   // wrong length or contents
+  uint64_t out_of_order = 0;
+  uint64_t bytes = 0;    // verified bytes
+  uint64_t retries = 0;  // submissions refused for lack of room (queue full, no RX descriptors)
+};
+
+struct TrafficResult {
+  DirectionResult tx, rx;
+  uint64_t foreign_frames = 0;  // frames that were not the peer's (e.g. the driver's own)
+  double elapsed_s = 0;
+  bool stalled = false;
+  bool domain_faulted = false;
+  uint64_t errors() const { return tx.corrupt + tx.out_of_order + rx.corrupt + rx.out_of_order; }
+};
+
+class TrafficPeer final : public NetListener {
+ public:
+  // `netdev` is the driver's network device on `nic`; `nic_mac` its address.
+  TrafficPeer(DriverDomain& domain, e1000::E1000& nic, uint64_t netdev, std::array<uint8_t, 6> nic_mac);
+
+  // The NIC's wire output (install with E1000::set_frame_sink).
+  void on_wire_frame(std::span<const uint8_t> frame);
+  // NetListener: frames the driver received.
+  void rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override;
+  void tx_wake(uint64_t token) override;
+
+  // Runs traffic on the calling thread until done, stalled, or the domain faulted.
+  TrafficResult run(const TrafficConfig& config);
+
+  // Frame construction and checking, exposed for tests.
+  static constexpr uint16_t kEtherType = 0x88b5;  // IEEE 802 local experimental
+  static std::vector<uint8_t> make_frame(uint8_t direction, uint64_t seq, size_t size,
+                                         const std::array<uint8_t, 6>& dst, const std::array<uint8_t, 6>& src);
+  // The sequence number of a well-formed peer frame of `direction`, or nullopt if the frame is not one.
+  static std::optional<uint64_t> check_frame(std::span<const uint8_t> frame, uint8_t direction, bool* corrupt);
+  static size_t size_for(uint64_t seq, size_t fixed_size);
+
+ private:
+  void check(std::span<const uint8_t> frame, uint8_t direction);
+
+  DriverDomain& domain_;
+  e1000::E1000& nic_;
+  uint64_t netdev_;
+  std::array<uint8_t, 6> nic_mac_;
+  std::array<uint8_t, 6> peer_mac_{0x02, 0x00, 0x5e, 0x00, 0x00, 0x02};
+
+  std::mutex mutex_;
+  std::condition_variable progress_;
+  TrafficResult result_;
+  uint64_t expect_[2] = {0, 0};  // next sequence number per direction
+  size_t fixed_size_ = 0;
+};
+
+}  // namespace side::supervisor

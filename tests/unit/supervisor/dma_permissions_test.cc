@@ -1,0 +1,94 @@
+#include "supervisor/dma_permissions.h"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "kapi/side_host.h"
+
+namespace side::supervisor {
+namespace {
+
+constexpr uint64_t kBase = 0x10000000;
+constexpr uint64_t kSize = 64 * 4096;
+
+class DmaPermissionsTest : public ::testing::Test {
+ protected:
+  std::vector<uint8_t> arena = std::vector<uint8_t>(kSize);
+  iommu::Iommu mmu{arena.data(), arena.size()};
+  DmaPermissions dma{mmu, kBase, kSize};
+};
+
+TEST_F(DmaPermissionsTest, MappedBufferIsReachableInItsDirectionOnly) {
+  arena[0x1010] = 0xab;
+  ASSERT_EQ(dma.map(kBase + 0x1010, 64, SIDE_DMA_TO_DEVICE), 0);
+  uint8_t byte = 0;
+  EXPECT_TRUE(mmu.dma_read(kBase + 0x1010, &byte, 1));
+  EXPECT_EQ(byte, 0xab);
+  // The device may read, not write, a buffer mapped to the device.
+  EXPECT_FALSE(mmu.dma_write(kBase + 0x1010, &byte, 1));
+  EXPECT_EQ(mmu.counters().faults_permission, 1u);
+  EXPECT_EQ(arena[0x1010], 0xab);
+}
+
+TEST_F(DmaPermissionsTest, UnmappedDmaIsAFaultAndMovesNothing) {
+  uint8_t data[16] = {1, 2, 3};
+  EXPECT_FALSE(mmu.dma_write(kBase + 0x3000, data, sizeof data));
+  EXPECT_EQ(mmu.counters().faults_unmapped, 1u);
+  EXPECT_EQ(arena[0x3000], 0);
+  ASSERT_EQ(dma.map(kBase + 0x3000, 16, SIDE_DMA_FROM_DEVICE), 0);
+  EXPECT_TRUE(mmu.dma_write(kBase + 0x3000, data, sizeof data));
+  EXPECT_EQ(arena[0x3001], 2);
+  ASSERT_EQ(dma.unmap(kBase + 0x3000, 16, SIDE_DMA_FROM_DEVICE), 0);
+  // Revoked: the page is closed again.
+  EXPECT_FALSE(mmu.dma_write(kBase + 0x3000, data, sizeof data));
+}
+
+TEST_F(DmaPermissionsTest, BuffersSharingAPageKeepItOpenUntilTheLastUnmap) {
+  ASSERT_EQ(dma.map(kBase + 0x2000, 2048, SIDE_DMA_FROM_DEVICE), 0);
+  ASSERT_EQ(dma.map(kBase + 0x2800, 2048, SIDE_DMA_FROM_DEVICE), 0);
+  ASSERT_EQ(dma.map(kBase + 0x2800, 100, SIDE_DMA_TO_DEVICE), 0);
+  EXPECT_EQ(dma.live_mappings(), 3u);
+  uint8_t b = 7;
+  ASSERT_EQ(dma.unmap(kBase + 0x2000, 2048, SIDE_DMA_FROM_DEVICE), 0);
+  EXPECT_TRUE(mmu.dma_write(kBase + 0x2900, &b, 1));
+  ASSERT_EQ(dma.unmap(kBase + 0x2800, 2048, SIDE_DMA_FROM_DEVICE), 0);
+  // Only the to-device mapping is left: reads allowed, writes refused.
+  EXPECT_FALSE(mmu.dma_write(kBase + 0x2900, &b, 1));
+  EXPECT_TRUE(mmu.dma_read(kBase + 0x2900, &b, 1));
+  ASSERT_EQ(dma.unmap(kBase + 0x2800, 100, SIDE_DMA_TO_DEVICE), 0);
+  EXPECT_EQ(dma.live_mappings(), 0u);
+  EXPECT_EQ(mmu.mapping_count(), 0u);
+}
+
+TEST_F(DmaPermissionsTest, UnmapMustMatchAMappingExactly) {
+  ASSERT_EQ(dma.map(kBase + 0x4000, 1500, SIDE_DMA_TO_DEVICE), 0);
+  EXPECT_EQ(dma.unmap(kBase + 0x4000, 1400, SIDE_DMA_TO_DEVICE), -EINVAL);    // other length
+  EXPECT_EQ(dma.unmap(kBase + 0x4000, 1500, SIDE_DMA_FROM_DEVICE), -EINVAL);  // other direction
+  EXPECT_EQ(dma.unmap(kBase + 0x5000, 1500, SIDE_DMA_TO_DEVICE), -EINVAL);    // never mapped
+  EXPECT_EQ(dma.unmap(kBase + 0x4000, 1500, SIDE_DMA_TO_DEVICE), 0);
+  EXPECT_EQ(dma.unmap(kBase + 0x4000, 1500, SIDE_DMA_TO_DEVICE), -EINVAL);  // twice
+  EXPECT_EQ(dma.refused(), 4u);
+}
+
+TEST_F(DmaPermissionsTest, RangesOutsideTheArenaAndBadDirectionsAreRefused) {
+  EXPECT_EQ(dma.map(kBase - 4096, 4096, SIDE_DMA_TO_DEVICE), -EINVAL);
+  EXPECT_EQ(dma.map(kBase + kSize - 10, 11, SIDE_DMA_TO_DEVICE), -EINVAL);
+  EXPECT_EQ(dma.map(kBase, 0, SIDE_DMA_TO_DEVICE), -EINVAL);
+  EXPECT_EQ(dma.map(~uint64_t{0} - 5, 100, SIDE_DMA_TO_DEVICE), -EINVAL);
+  EXPECT_EQ(dma.map(kBase, 64, 3), -EINVAL);
+  EXPECT_EQ(dma.live_mappings(), 0u);
+}
+
+TEST_F(DmaPermissionsTest, ClearRevokesEverything) {
+  ASSERT_EQ(dma.map(kBase, 3 * 4096, SIDE_DMA_BIDIRECTIONAL), 0);
+  dma.clear();
+  uint8_t b = 0;
+  EXPECT_FALSE(mmu.dma_read(kBase + 4096, &b, 1));
+  EXPECT_EQ(dma.live_mappings(), 0u);
+  EXPECT_EQ(mmu.mapping_count(), 0u);
+}
+
+}  // namespace
+}  // namespace side::supervisor
