@@ -39,12 +39,6 @@ static LIST_HEAD(side_netdevs);		/* registered devices, linked by dev_list */
 static atomic_t side_xmit_inflight;	/* side_kapi_xmit() calls holding a looked-up device */
 static int side_next_ifindex = 1;
 
-/* The PCI layer's answer to "which host device is this struct device"; without a PCI layer, no device. */
-int __weak side_pci_host_device(struct device *dev, u32 *host)
-{
-	return -ENODEV;
-}
-
 /* ---- rtnl ---------------------------------------------------------------------------------------------------- */
 
 void rtnl_lock(void)
