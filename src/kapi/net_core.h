@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Declarations shared by the network-stack files of the kernel-API layer (net_*.c). */
+#ifndef SIDE_NET_CORE_H
+#define SIDE_NET_CORE_H
+
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
+
+/* The token the host knows a net_device by. */
+static inline side_u64 side_netdev_token(const struct net_device *dev)
+{
+	return (side_u64)(unsigned long)dev;
+}
+
+/* Hands a received frame (skb->data at the Ethernet header once pushed back) to the host, then frees the skb as the
+ * stack would once it consumed it. */
+void side_net_deliver(struct sk_buff *skb);
+
+/* Releases an skb whose last user is gone (users already dropped). */
+void side_skb_free(struct sk_buff *skb, unsigned long caller);
+
+/* Checks that `skb` is a live skb before a reference is dropped; faults on a freed one. */
+void side_skb_check_live(const struct sk_buff *skb, const char *what, unsigned long caller);
+
+#endif
