@@ -44,6 +44,9 @@ enum side_fault_kind {
 	SIDE_FAULT_RESOURCE_LIMIT = 9,    /* per-domain memory or object limit exceeded */
 	SIDE_FAULT_IOMMU = 10,
 	SIDE_FAULT_HUNG = 11,
+	SIDE_FAULT_SYSCALL = 12,          /* a system call the domain's sandbox forbids */
+	SIDE_FAULT_DOMAIN_DIED = 13,      /* the domain process ended (seen by the supervisor) */
+	SIDE_FAULT_PROTOCOL = 14,         /* the domain sent the supervisor an invalid message */
 	SIDE_FAULT_KIND_COUNT
 };
 
