@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "common/build_config.h"
+#include "domain/process_main.h"
 
 namespace {
 
@@ -36,6 +37,8 @@ int main(int argc, char** argv) {
   if (command == "modinfo") return side::cli::modinfo_command(args);
   if (command == "symbols") return side::cli::symbols_command(args);
   if (command == "run") return side::cli::run_command(args);
+  // Internal: the program of a domain process, started by the supervisor with its descriptors.
+  if (command == "__domain") return side::domain::run_domain_process(args);
   std::fprintf(stderr, "side: unknown command '%s'\n\n", command.c_str());
   usage(stderr);
   return 2;

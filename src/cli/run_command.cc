@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "domain/domain.h"
+#include "supervisor/domain_process.h"
 #include "supervisor/nic_session.h"
 
 namespace side::cli {
@@ -16,7 +17,8 @@ namespace {
 void usage(FILE* out) {
   std::fprintf(out,
                "usage: side run MODULE [PARAM=VALUE ...] [options]\n"
-               "  --isolation inproc   run the driver inside side's own process (the unisolated baseline)\n"
+               "  --isolation MODE     process (default): the driver runs in its own sandboxed process;\n"
+               "                       inproc: inside side's own process (the unisolated baseline)\n"
                "  --packets N          frames to send each way through the driver (default 1000)\n"
                "  --duration S         send for S seconds instead\n"
                "  --frame-size N       frame size without FCS, 60..1514 (default: sizes vary over the range)\n"
@@ -59,6 +61,7 @@ int run_nic(const supervisor::NicSessionConfig& config, const std::string& isola
     Json j;
     j.object_begin();
     j.field("module", config.module).field("device", r.device).field("isolation", isolation);
+    j.field("domain_pid", r.domain_pid).field("supervisor_pid", r.supervisor_pid);
     j.field("netdev", r.netdev).field("mac", mac_string(r.mac)).field("ok", r.ok());
     if (!r.error.empty()) j.field("error", r.error);
     j.field("tx_packets", t.tx.verified).field("rx_packets", t.rx.verified);
@@ -93,9 +96,9 @@ int run_nic(const supervisor::NicSessionConfig& config, const std::string& isola
     j.object_end();
     std::printf("%s\n", j.str().c_str());
   } else {
-    std::printf("%s: %s on %s (%s, %s), isolation %s\n", config.module.c_str(),
+    std::printf("%s: %s on %s (%s, %s), isolation %s (domain pid %d, supervisor pid %d)\n", config.module.c_str(),
                 r.netdev.empty() ? "-" : r.netdev.c_str(), r.device.c_str(), mac_string(r.mac).c_str(),
-                r.driver.c_str(), isolation.c_str());
+                r.driver.c_str(), isolation.c_str(), r.domain_pid, r.supervisor_pid);
     std::printf("  load %.2f ms, probe %.2f ms, open %.2f ms, link %.1f ms, close %.2f ms, remove %.2f ms\n", r.load_ms,
                 r.probe_ms, r.open_ms, r.link_ms, r.close_ms, r.remove_ms);
     print_direction("tx", t.tx, t.elapsed_s);
@@ -123,10 +126,37 @@ int run_nic(const supervisor::NicSessionConfig& config, const std::string& isola
   return r.ok() && t.errors() == 0 ? 0 : 1;
 }
 
+// Loads a module into a domain process and reports whether its init succeeded.
+int load_in_process(const domain::DomainConfig& config, const domain::LoadRequest& request, bool json) {
+  supervisor::DomainProcessConfig pc;
+  pc.kapi_path = config.kapi_path;
+  pc.symvers_path = config.symvers_path;
+  pc.modules_dir = config.modules_dir;
+  pc.arena_bytes = config.arena_bytes;
+  pc.virtual_time = config.virtual_time;
+  auto d = supervisor::DomainProcess::start(pc, request);
+  std::vector<domain::FaultReport> faults;
+  if (d) faults = (*d)->faults();
+  if (json) {
+    Json j;
+    j.object_begin().field("module", request.module).field("isolation", "process");
+    j.field("loaded", static_cast<bool>(d));
+    if (d) j.field("domain_pid", (*d)->pid());
+    if (!d) j.field("error", d.error().message);
+    j.field("faults", static_cast<uint64_t>(faults.size())).object_end();
+    std::printf("%s\n", j.str().c_str());
+  } else if (d) {
+    std::printf("loaded %s in domain process %d\n", request.module.c_str(), (*d)->pid());
+  } else {
+    std::fprintf(stderr, "side: %s\n", d.error().message.c_str());
+  }
+  return d && faults.empty() ? 0 : 1;
+}
+
 }  // namespace
 
 int run_command(const std::vector<std::string>& args) {
-  std::string module, params, isolation = "inproc";
+  std::string module, params, isolation = "process";
   bool allow_missing = false, json = false, quiet = false, real_time = false, load_only = false;
   uint64_t arena_mb = 64, packets = 0, frame_size = 0;
   double duration = 0;
@@ -180,8 +210,8 @@ int run_command(const std::vector<std::string>& args) {
     usage(stderr);
     return 2;
   }
-  if (isolation != "inproc") {
-    std::fprintf(stderr, "side run: isolation '%s' is not available yet; use --isolation inproc\n", isolation.c_str());
+  if (isolation != "inproc" && isolation != "process") {
+    std::fprintf(stderr, "side run: unknown isolation '%s' (process or inproc)\n", isolation.c_str());
     return 2;
   }
 
@@ -197,6 +227,7 @@ int run_command(const std::vector<std::string>& args) {
   if (!load_only && has_emulated_device(module)) {
     supervisor::NicSessionConfig session;
     session.domain = config;
+    session.isolation = isolation;
     session.module = module;
     session.params = params;
     session.allow_missing = allow_missing;
@@ -205,6 +236,7 @@ int run_command(const std::vector<std::string>& args) {
     session.traffic.frame_size = frame_size;
     return run_nic(session, isolation, json);
   }
+  if (isolation == "process") return load_in_process(config, {module, params, allow_missing}, json);
   auto d = domain::Domain::create(config);
   if (!d) {
     std::fprintf(stderr, "side: cannot create a driver domain: %s\n", d.error().message.c_str());

@@ -1,8 +1,11 @@
 #include "supervisor/nic_session.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 
+#include "supervisor/domain_process.h"
 #include "supervisor/machine.h"
 
 namespace side::supervisor {
@@ -37,12 +40,35 @@ class Relay final : public NetListener {
 
 NicSessionReport run_nic_session(const NicSessionConfig& config) {
   NicSessionReport report;
-  auto d = InProcessDomain::create(config.domain);
-  if (!d) {
-    report.error = "cannot create a driver domain: " + d.error().message;
+  report.supervisor_pid = static_cast<int>(getpid());
+  std::unique_ptr<DriverDomain> owned;
+  auto t = clock::now();
+  if (config.isolation == "inproc") {
+    auto d = InProcessDomain::create(config.domain);
+    if (!d) {
+      report.error = "cannot create a driver domain: " + d.error().message;
+      return report;
+    }
+    owned = std::move(*d);
+  } else if (config.isolation == "process") {
+    DomainProcessConfig pc;
+    pc.kapi_path = config.domain.kapi_path;
+    pc.symvers_path = config.domain.symvers_path;
+    pc.modules_dir = config.domain.modules_dir;
+    pc.arena_bytes = config.domain.arena_bytes;
+    pc.virtual_time = config.domain.virtual_time;
+    auto d = DomainProcess::start(pc, {config.module, config.params, config.allow_missing});
+    if (!d) {
+      report.error = "cannot start the domain process: " + d.error().message;
+      return report;
+    }
+    owned = std::move(*d);
+  } else {
+    report.error = "unknown isolation '" + config.isolation + "'";
     return report;
   }
-  DriverDomain& domain = **d;
+  DriverDomain& domain = *owned;
+  report.domain_pid = domain.pid();
   Relay relay;
   Machine machine(domain);
   domain.connect(&machine);
@@ -61,7 +87,6 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     return report;
   };
 
-  auto t = clock::now();
   auto loaded = domain.load({config.module, config.params, config.allow_missing});
   report.load_ms = ms_since(t);
   if (!loaded) return finish(loaded.error().message);

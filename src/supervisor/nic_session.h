@@ -16,6 +16,7 @@
 namespace side::supervisor {
 
 struct NicSessionConfig {
+  std::string isolation = "process";  // "process" (a sandboxed domain process) or "inproc" (the baseline)
   domain::DomainConfig domain;
   std::string module = "e1000";
   std::string params;
@@ -30,6 +31,8 @@ struct NicSessionReport {
   std::string device;  // "8086:100e 0000:00:03.0"
   std::string driver;
   std::string netdev;  // the name the driver registered, e.g. "eth0"
+  int domain_pid = 0;
+  int supervisor_pid = 0;
   std::array<uint8_t, 6> mac{};
   double load_ms = 0, probe_ms = 0, open_ms = 0, link_ms = 0, close_ms = 0, remove_ms = 0;
   TrafficResult traffic;
