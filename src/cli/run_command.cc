@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/json.h"
@@ -22,6 +24,8 @@ void usage(FILE* out) {
                "  --packets N          frames to send each way through the driver (default 1000)\n"
                "  --duration S         send for S seconds instead\n"
                "  --frame-size N       frame size without FCS, 60..1514 (default: sizes vary over the range)\n"
+               "  --instances N        N driver instances at once, each on its own NIC in its own domain\n"
+               "  --kill-after S       kill the first instance's domain (SIGKILL) S seconds into the traffic\n"
                "  --load-only          only load the module and report the PCI drivers it registers\n"
                "  --allow-missing      load even if the module imports kernel symbols side does not implement;\n"
                "                       calling one is then a detected driver fault naming the symbol\n"
@@ -54,12 +58,12 @@ void print_direction(const char* name, const supervisor::DirectionResult& d, dou
   std::printf("\n");
 }
 
-int run_nic(const supervisor::NicSessionConfig& config, const std::string& isolation, bool json) {
-  supervisor::NicSessionReport r = supervisor::run_nic_session(config);
+// Writes one session's report: fields of an open JSON object, or text.
+void report(const supervisor::NicSessionConfig& config, const supervisor::NicSessionReport& r,
+            const std::string& isolation, Json* json) {
   const auto& t = r.traffic;
   if (json) {
-    Json j;
-    j.object_begin();
+    Json& j = *json;
     j.field("module", config.module).field("device", r.device).field("isolation", isolation);
     j.field("domain_pid", r.domain_pid).field("supervisor_pid", r.supervisor_pid);
     j.field("netdev", r.netdev).field("mac", mac_string(r.mac)).field("ok", r.ok());
@@ -93,8 +97,6 @@ int run_nic(const supervisor::NicSessionConfig& config, const std::string& isola
       j.key("interrupts").object_begin().field("delivered", r.irqs->delivered).field("handled", r.irqs->handled);
       j.object_end();
     }
-    j.object_end();
-    std::printf("%s\n", j.str().c_str());
   } else {
     std::printf("%s: %s on %s (%s, %s), isolation %s (domain pid %d, supervisor pid %d)\n", config.module.c_str(),
                 r.netdev.empty() ? "-" : r.netdev.c_str(), r.device.c_str(), mac_string(r.mac).c_str(),
@@ -123,7 +125,57 @@ int run_nic(const supervisor::NicSessionConfig& config, const std::string& isola
     }
     if (!r.error.empty()) std::fprintf(stderr, "side: %s\n", r.error.c_str());
   }
-  return r.ok() && t.errors() == 0 ? 0 : 1;
+}
+
+bool session_ok(const supervisor::NicSessionReport& r) {
+  return r.ok() && r.traffic.errors() == 0;
+}
+
+// Runs `instances` sessions at once, each with its own domain and emulated NIC (a distinct MAC address).
+int run_nic(const supervisor::NicSessionConfig& base, unsigned instances, const std::string& isolation, bool json) {
+  std::vector<supervisor::NicSessionConfig> configs(instances, base);
+  std::vector<supervisor::NicSessionReport> reports(instances);
+  for (unsigned i = 0; i < instances; ++i) {
+    configs[i].mac[5] = static_cast<uint8_t>(base.mac[5] + i);
+    if (i > 0) configs[i].kill_after_s = 0;  // --kill-after affects the first instance only
+  }
+  if (instances == 1) {
+    reports[0] = supervisor::run_nic_session(configs[0]);
+  } else {
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < instances; ++i) {
+      threads.emplace_back([&, i] { reports[i] = supervisor::run_nic_session(configs[i]); });
+    }
+    for (auto& t : threads) t.join();
+  }
+  bool all_ok = true;
+  for (const auto& r : reports) all_ok &= session_ok(r);
+  if (json) {
+    Json j;
+    j.object_begin();
+    if (instances == 1) {
+      report(configs[0], reports[0], isolation, &j);
+    } else {
+      j.field("module", base.module).field("isolation", isolation).field("ok", all_ok);
+      j.key("instances").array_begin();
+      for (unsigned i = 0; i < instances; ++i) {
+        j.object_begin();
+        report(configs[i], reports[i], isolation, &j);
+        j.object_end();
+      }
+      j.array_end();
+    }
+    j.object_end();
+    std::printf("%s\n", j.str().c_str());
+  } else {
+    for (unsigned i = 0; i < instances; ++i) report(configs[i], reports[i], isolation, nullptr);
+  }
+  // A killed instance is expected to fail; the run succeeds when every other one is clean.
+  bool others_ok = true;
+  for (unsigned i = 0; i < instances; ++i) {
+    if (!(i == 0 && base.kill_after_s > 0)) others_ok &= session_ok(reports[i]);
+  }
+  return others_ok ? 0 : 1;
 }
 
 // Loads a module into a domain process and reports whether its init succeeded.
@@ -158,8 +210,8 @@ int load_in_process(const domain::DomainConfig& config, const domain::LoadReques
 int run_command(const std::vector<std::string>& args) {
   std::string module, params, isolation = "process";
   bool allow_missing = false, json = false, quiet = false, real_time = false, load_only = false;
-  uint64_t arena_mb = 64, packets = 0, frame_size = 0;
-  double duration = 0;
+  uint64_t arena_mb = 64, packets = 0, frame_size = 0, instances = 1;
+  double duration = 0, kill_after = 0;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> std::string {
@@ -194,6 +246,14 @@ int run_command(const std::vector<std::string>& args) {
         std::fprintf(stderr, "side run: --frame-size must be 60..1514\n");
         return 2;
       }
+    } else if (a == "--instances") {
+      instances = std::strtoull(value().c_str(), nullptr, 10);
+      if (instances < 1 || instances > 8) {
+        std::fprintf(stderr, "side run: --instances must be 1..8\n");
+        return 2;
+      }
+    } else if (a == "--kill-after") {
+      kill_after = std::strtod(value().c_str(), nullptr);
     } else if (a == "--load-only") {
       load_only = true;
     } else if (a.starts_with("-")) {
@@ -234,7 +294,12 @@ int run_command(const std::vector<std::string>& args) {
     session.traffic.packets = packets ? packets : (duration > 0 ? 0 : 1000);
     session.traffic.duration_s = duration;
     session.traffic.frame_size = frame_size;
-    return run_nic(session, isolation, json);
+    session.kill_after_s = kill_after;
+    if (isolation == "inproc" && (instances > 1 || kill_after > 0)) {
+      std::fprintf(stderr, "side run: --instances and --kill-after need --isolation process\n");
+      return 2;
+    }
+    return run_nic(session, static_cast<unsigned>(instances), isolation, json);
   }
   if (isolation == "process") return load_in_process(config, {module, params, allow_missing}, json);
   auto d = domain::Domain::create(config);

@@ -489,8 +489,10 @@ void DomainProcess::check_exit(bool block) {
   changed_.notify_all();
 }
 
-void DomainProcess::kill_now() {
-  if (pid_ > 0 && !exited_.load()) ::kill(pid_, SIGKILL);
+Status DomainProcess::kill() {
+  if (pid_ <= 0 || exited_.load()) return make_error("the domain process is gone already");
+  if (::kill(pid_, SIGKILL) != 0) return make_error(std::string("kill: ") + std::strerror(errno));
+  return {};
 }
 
 void DomainProcess::shutdown() {

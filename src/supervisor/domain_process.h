@@ -59,7 +59,7 @@ class DomainProcess final : public DriverDomain {
   void shutdown() override;
 
   // Ends the process at once (SIGKILL), as a crash would.
-  void kill_now();
+  Status kill() override;
   bool alive() const { return !exited_.load(); }
 
  private:

@@ -50,6 +50,8 @@ class DriverDomain {
   virtual std::optional<domain::Domain::IrqStats> irq_stats() const = 0;
   // No more driver code runs; the domain can still be inspected.
   virtual void shutdown() = 0;
+  // Ends the domain abruptly, as a crash would (SIGKILL of a domain process).
+  virtual Status kill() = 0;
 };
 
 // The unisolated baseline: the domain lives in this process and its calling thread is virtual CPU 0.
@@ -76,6 +78,7 @@ class InProcessDomain final : public DriverDomain {
   std::vector<domain::FaultReport> faults() const override { return d_->faults(); }
   std::optional<domain::Domain::IrqStats> irq_stats() const override { return d_->irq_stats(); }
   void shutdown() override { d_->shutdown(); }
+  Status kill() override { return make_error("an in-process domain cannot be killed without killing side"); }
 
   domain::Domain& domain() { return *d_; }
 

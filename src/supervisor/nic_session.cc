@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "common/log.h"
 #include "supervisor/domain_process.h"
 #include "supervisor/machine.h"
 
@@ -128,7 +129,19 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     }
     report.link_ms = ms_since(t);
     if (error.empty()) {
-      report.traffic = peer.run(config.traffic);
+      TrafficConfig traffic = config.traffic;
+      if (config.kill_after_s > 0) {
+        bool killed = false;
+        auto user_tick = traffic.on_tick;
+        traffic.on_tick = [&, user_tick](double elapsed, const TrafficResult& so_far) {
+          if (!killed && elapsed >= config.kill_after_s) {
+            killed = true;
+            if (auto s = domain.kill(); !s) logf(LogLevel::kError, "side: %s", s.error().message.c_str());
+          }
+          if (user_tick) user_tick(elapsed, so_far);
+        };
+      }
+      report.traffic = peer.run(traffic);
       if (report.traffic.domain_faulted)
         error = "driver fault during traffic";
       else if (report.traffic.stalled)

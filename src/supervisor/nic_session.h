@@ -24,6 +24,8 @@ struct NicSessionConfig {
   std::array<uint8_t, 6> mac{0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
   TrafficConfig traffic;
   unsigned link_timeout_ms = 10'000;
+  // Kills the domain (SIGKILL) this long into the traffic, to show what a crash does; 0: never.
+  double kill_after_s = 0;
 };
 
 struct NicSessionReport {

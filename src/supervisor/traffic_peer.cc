@@ -124,6 +124,14 @@ TrafficResult TrafficPeer::run(const TrafficConfig& config) {
       rx_done = result_.rx.verified + result_.rx.corrupt + result_.rx.out_of_order;
     }
     double now = elapsed();
+    if (config.on_tick) {
+      TrafficResult so_far;
+      {
+        std::lock_guard lock(mutex_);
+        so_far = result_;
+      }
+      config.on_tick(now, so_far);
+    }
     if (config.duration_s > 0 && now >= config.duration_s) sending = false;
     bool tx_finished = !config.transmit || (tx_done >= tx_sent && (!sending || tx_sent >= limit));
     bool rx_finished = !config.receive || (rx_done >= rx_sent && (!sending || rx_sent >= limit));

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <span>
 #include <vector>
@@ -30,6 +31,8 @@ struct TrafficConfig {
   bool receive = true;    // wire -> driver -> host
   unsigned window = 128;  // frames in flight per direction
   double stall_timeout_s = 10;
+  // Called from the traffic loop about every millisecond with the time since the start and the counts so far.
+  std::function<void(double elapsed_s, const struct TrafficResult& so_far)> on_tick;
 };
 
 struct DirectionResult {
