@@ -176,14 +176,8 @@ int run_domain_process(const std::vector<std::string>& argv) {
   if (error.empty()) {
     if (auto s = sandbox::enter(); !s) error = "cannot enter the sandbox: " + s.error().message;
   }
-  ready.arg[2] = error.empty() ? 0 : static_cast<uint64_t>(-1);
-  platform.send_event(ready, bytes(error.empty() ? args.modules.back().first : error));
-
-  // vCPU 0: the supervisor's requests; faults are forwarded as they appear.
-  ipc::Doorbell bell(&channel->header().control_bell);
-  std::vector<uint8_t> payload(ipc::kControlRing.slot_size);
   size_t faults_sent = 0;
-  for (;;) {
+  auto forward_faults = [&] {
     auto faults = domain.faults();
     for (; faults_sent < faults.size(); ++faults_sent) {
       const FaultReport& f = faults[faults_sent];
@@ -194,6 +188,16 @@ int run_domain_process(const std::vector<std::string>& argv) {
       std::string text = f.message.substr(0, 700) + '\0' + f.location.substr(0, 200) + '\0';
       platform.send_event(m, bytes(text));
     }
+  };
+  forward_faults();
+  ready.arg[2] = error.empty() ? 0 : static_cast<uint64_t>(-1);
+  platform.send_event(ready, bytes(error.empty() ? args.modules.back().first : error));
+
+  // vCPU 0: the supervisor's requests; faults are forwarded as they appear.
+  ipc::Doorbell bell(&channel->header().control_bell);
+  std::vector<uint8_t> payload(ipc::kControlRing.slot_size);
+  for (;;) {
+    forward_faults();
     side_msg req{};
     long n = channel->control().pop(req, payload);
     if (n < 0) {

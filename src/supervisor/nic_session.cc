@@ -58,6 +58,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     pc.modules_dir = config.domain.modules_dir;
     pc.arena_bytes = config.domain.arena_bytes;
     pc.virtual_time = config.domain.virtual_time;
+    pc.executable = config.executable;
     auto d = DomainProcess::start(pc, {config.module, config.params, config.allow_missing});
     if (!d) {
       report.error = "cannot start the domain process: " + d.error().message;
@@ -147,10 +148,11 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
       else if (report.traffic.stalled)
         error = "traffic stalled";
     }
-    if (auto s = domain.stats(token)) report.driver_stats = *s;
     t = clock::now();
     if (auto s = domain.close(token); !s && error.empty()) error = "close: " + s.error().message;
     report.close_ms = ms_since(t);
+    // After close: e1000 (like most drivers) folds its hardware counters into the statistics on the way down.
+    if (auto s = domain.stats(token)) report.driver_stats = *s;
   }
   t = clock::now();
   if (auto s = domain.remove(*pdev); !s && error.empty()) error = "remove: " + s.error().message;

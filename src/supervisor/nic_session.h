@@ -26,6 +26,7 @@ struct NicSessionConfig {
   unsigned link_timeout_ms = 10'000;
   // Kills the domain (SIGKILL) this long into the traffic, to show what a crash does; 0: never.
   double kill_after_s = 0;
+  std::string executable = "/proc/self/exe";  // the `side` binary domain processes run
 };
 
 struct NicSessionReport {

@@ -1,0 +1,144 @@
+// Drivers in sandboxed domain processes: verified traffic, several domains at once with one of them killed, and
+// hostile drivers whose forbidden acts are refused and reported.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "supervisor/domain_process.h"
+#include "supervisor/nic_session.h"
+
+namespace side::supervisor {
+namespace {
+
+domain::DomainConfig domain_config(const std::string& modules_dir) {
+  domain::DomainConfig c;
+  c.kapi_path = SIDE_TEST_KAPI;
+  c.symvers_path = SIDE_TEST_SYMVERS;
+  c.modules_dir = modules_dir;
+  return c;
+}
+
+NicSessionConfig e1000_session(const std::string& isolation) {
+  NicSessionConfig c;
+  c.isolation = isolation;
+  c.domain = domain_config(SIDE_TEST_MODULE_CACHE);
+  c.executable = SIDE_BINARY;
+  return c;
+}
+
+void expect_clean(const NicSessionReport& r, uint64_t packets) {
+  EXPECT_TRUE(r.ok()) << r.error;
+  EXPECT_TRUE(r.faults.empty());
+  EXPECT_EQ(r.netdev, "eth0");
+  EXPECT_EQ(r.traffic.tx.verified, packets);
+  EXPECT_EQ(r.traffic.rx.verified, packets);
+  EXPECT_EQ(r.traffic.errors(), 0u);
+  EXPECT_EQ(r.driver_stats.tx_packets, packets);
+  EXPECT_EQ(r.driver_stats.rx_packets, packets);
+  EXPECT_EQ(r.iommu.faults, 0u);
+  // Everything the driver mapped for DMA was unmapped by close and remove.
+  EXPECT_EQ(r.dma_mappings_after_remove, 0u);
+}
+
+TEST(E1000Traffic, InProcessBothWaysVerified) {
+  auto c = e1000_session("inproc");
+  c.traffic.packets = 20000;
+  auto r = run_nic_session(c);
+  expect_clean(r, 20000);
+  EXPECT_EQ(r.domain_pid, r.supervisor_pid);
+}
+
+TEST(E1000Traffic, DomainProcessBothWaysVerified) {
+  auto c = e1000_session("process");
+  c.traffic.packets = 20000;
+  auto r = run_nic_session(c);
+  expect_clean(r, 20000);
+  EXPECT_NE(r.domain_pid, r.supervisor_pid);
+  EXPECT_GT(r.domain_pid, 0);
+}
+
+TEST(E1000Traffic, SmallestAndLargestFramesWithoutCopybreak) {
+  for (size_t size : {60u, 1514u}) {
+    auto c = e1000_session("process");
+    c.params = "copybreak=0";
+    c.traffic.packets = 3000;
+    c.traffic.frame_size = size;
+    auto r = run_nic_session(c);
+    expect_clean(r, 3000);
+    EXPECT_EQ(r.traffic.tx.bytes, 3000 * size);
+  }
+}
+
+TEST(Isolation, KillingOneDomainLeavesTheOtherRunning) {
+  std::atomic<bool> a_killed{false};
+  std::atomic<uint64_t> b_at_kill{0};
+  NicSessionReport a, b;
+  auto ca = e1000_session("process");
+  ca.traffic.duration_s = 3;
+  ca.kill_after_s = 1;
+  ca.traffic.on_tick = [&](double elapsed, const TrafficResult&) {
+    if (elapsed >= 1) a_killed = true;
+  };
+  auto cb = e1000_session("process");
+  cb.mac[5] = 0x57;
+  cb.traffic.duration_s = 3;
+  cb.traffic.on_tick = [&](double, const TrafficResult& so_far) {
+    if (a_killed && b_at_kill == 0) b_at_kill = so_far.tx.verified + so_far.rx.verified + 1;
+  };
+  std::thread ta([&] { a = run_nic_session(ca); });
+  std::thread tb([&] { b = run_nic_session(cb); });
+  ta.join();
+  tb.join();
+  // A died and was reported as such, without taking anything else down.
+  ASSERT_FALSE(a.faults.empty());
+  EXPECT_EQ(a.faults[0].kind, SIDE_FAULT_DOMAIN_DIED);
+  EXPECT_NE(a.faults[0].message.find("killed by signal"), std::string::npos) << a.faults[0].message;
+  EXPECT_TRUE(a.traffic.domain_faulted);
+  // B kept going after A's death, and everything it moved is verified.
+  EXPECT_TRUE(b.ok()) << b.error;
+  EXPECT_EQ(b.traffic.errors(), 0u);
+  ASSERT_GT(b_at_kill.load(), 0u);
+  EXPECT_GT(b.traffic.tx.verified + b.traffic.rx.verified, b_at_kill.load() + 1000);
+  EXPECT_EQ(b.traffic.tx.verified, b.traffic.tx.sent);
+  EXPECT_EQ(b.traffic.rx.verified, b.traffic.rx.sent);
+}
+
+struct HostileCase {
+  const char* act;
+  const char* expected;  // in the refusal
+};
+
+class HostileModule : public ::testing::TestWithParam<HostileCase> {};
+
+TEST_P(HostileModule, IsContainedAndReported) {
+  const HostileCase& c = GetParam();
+  ::unlink("/tmp/side-hostile-open-marker");
+  DomainProcessConfig pc;
+  pc.kapi_path = SIDE_TEST_KAPI;
+  pc.symvers_path = SIDE_TEST_SYMVERS;
+  pc.modules_dir = SIDE_TEST_MODULES_DIR;
+  pc.executable = SIDE_BINARY;
+  auto d = DomainProcess::start(pc, {"side_test_hostile", std::string("act=") + c.act});
+  ASSERT_FALSE(d) << c.act << " was not stopped";
+  const std::string& message = d.error().message;
+  EXPECT_NE(message.find("driver fault in init"), std::string::npos) << message;
+  EXPECT_NE(message.find(c.expected), std::string::npos) << message;
+  EXPECT_EQ(message.find("was not stopped"), std::string::npos) << message;
+  EXPECT_NE(::access("/tmp/side-hostile-open-marker", F_OK), 0) << "the domain created a file";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sandbox, HostileModule,
+    ::testing::Values(HostileCase{"execve", "system call 59 refused"}, HostileCase{"open", "system call 257 refused"},
+                      HostileCase{"socket", "system call 41 refused"}, HostileCase{"kill", "system call 62 refused"},
+                      HostileCase{"ptrace", "system call 101 refused"}, HostileCase{"mmap", "system call 9 refused"},
+                      HostileCase{"syscall", "system call 110 refused"},
+                      HostileCase{"write", "page fault for address: 0x401000"}),
+    [](const auto& info) { return std::string(info.param.act); });
+
+}  // namespace
+}  // namespace side::supervisor
