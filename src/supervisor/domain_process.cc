@@ -57,15 +57,6 @@ std::span<const uint8_t> bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-std::string text(std::span<const uint8_t> p) {
-  std::string s(reinterpret_cast<const char*>(p.data()), p.size());
-  // Log text from a domain is data: no terminal control sequences reach the supervisor's output.
-  for (char& c : s) {
-    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) c = '?';
-  }
-  return s;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessConfig& config,
@@ -278,6 +269,25 @@ bool DomainProcess::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
 // ---- service thread -----------------------------------------------------------------------------------------
 
 void DomainProcess::service_loop() {
+  ChannelServer server(
+      channel_, ChannelServer::Handlers{[this](uint16_t type, uint64_t cookie, int64_t status, uint64_t value,
+                                               std::span<const uint8_t> payload) {
+                                          Reply r{status, value, std::vector<uint8_t>(payload.begin(), payload.end())};
+                                          std::lock_guard lock(mutex_);
+                                          if (type == SIDE_MSG_READY) {
+                                            if (!ready_) ready_ = std::move(r);
+                                          } else if (cookie > 0 && cookie < next_cookie_) {
+                                            replies_[cookie] = std::move(r);
+                                          }
+                                          changed_.notify_all();
+                                        },
+                                        [this](int kind, std::string message, std::string location) {
+                                          add_fault(kind, std::move(message), std::move(location));
+                                        }});
+  auto drain = [&] {
+    server.set_platform(platform_.load());
+    return server.drain();
+  };
   ipc::Doorbell bell(&channel_.header().supervisor_bell);
   while (!stop_.load()) {
     if (drain()) continue;
@@ -292,167 +302,6 @@ void DomainProcess::service_loop() {
     }
     bell.wait(20'000, 5'000'000);
   }
-}
-
-bool DomainProcess::drain() {
-  bool progress = false;
-  std::vector<uint8_t> payload(ipc::kEventRing.slot_size);
-  for (int i = 0; i < 256; ++i) {
-    side_msg m{};
-    long n = channel_.events().pop(m, payload);
-    if (n < 0) break;
-    progress = true;
-    handle_event(m, std::span(payload.data(), static_cast<size_t>(n)));
-  }
-  for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) {
-    uint8_t none[1];
-    for (int i = 0; i < 256; ++i) {
-      side_msg m{};
-      long n = channel_.device(cpu).pop(m, std::span(none, 0));
-      if (n < 0) break;
-      progress = true;
-      handle_device(cpu, m);
-    }
-  }
-  std::vector<uint8_t> frame(ipc::kRxRing.slot_size);
-  for (int i = 0; i < 256; ++i) {
-    side_msg m{};
-    long n = channel_.rx().pop(m, frame);
-    if (n < 0) break;
-    progress = true;
-    if (m.type != SIDE_MSG_RX_FRAME) {
-      add_fault(SIDE_FAULT_PROTOCOL, "unexpected message on the receive ring");
-      continue;
-    }
-    if (auto* p = platform_.load()) {
-      p->netdev_rx(m.arg[0], std::span(frame.data(), static_cast<size_t>(n)), static_cast<uint32_t>(m.arg[1]));
-    }
-  }
-  bool broken = channel_.events().broken() || channel_.rx().broken();
-  for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) broken |= channel_.device(cpu).broken();
-  if (broken && !faulty_.load()) add_fault(SIDE_FAULT_PROTOCOL, "the domain corrupted a ring's indices");
-  return progress && !broken;
-}
-
-void DomainProcess::handle_event(const side_msg& m, std::span<const uint8_t> payload) {
-  auto* platform = platform_.load();
-  switch (m.type) {
-    case SIDE_MSG_REPLY:
-    case SIDE_MSG_READY: {
-      Reply r;
-      r.status = static_cast<int64_t>(m.type == SIDE_MSG_READY ? m.arg[2] : m.arg[0]);
-      r.value = m.arg[1];
-      r.payload.assign(payload.begin(), payload.end());
-      std::lock_guard lock(mutex_);
-      if (m.type == SIDE_MSG_READY) {
-        if (m.arg[0] != SIDE_IPC_VERSION) {
-          r.status = -1;
-          r.payload.clear();
-          for (char ch : std::string("the domain speaks another protocol version")) r.payload.push_back(ch);
-        }
-        ready_ = std::move(r);
-      } else if (m.cookie > 0 && m.cookie < next_cookie_) {
-        replies_[m.cookie] = std::move(r);
-      }
-      changed_.notify_all();
-      return;
-    }
-    case SIDE_MSG_LOG: {
-      uint64_t level = std::min<uint64_t>(m.arg[0], 7);
-      log_line(static_cast<LogLevel>(level), text(payload));
-      return;
-    }
-    case SIDE_MSG_FAULT: {
-      std::string all(reinterpret_cast<const char*>(payload.data()), payload.size());
-      size_t nul = all.find('\0');
-      std::string message = text(bytes(all.substr(0, nul)));
-      std::string location =
-          nul == std::string::npos ? "" : text(bytes(all.substr(nul + 1, all.find('\0', nul + 1) - nul - 1)));
-      int kind = m.arg[0] < SIDE_FAULT_KIND_COUNT ? static_cast<int>(m.arg[0]) : SIDE_FAULT_PROTOCOL;
-      add_fault(kind, message, location);
-      return;
-    }
-    case SIDE_MSG_NETDEV_REGISTER: {
-      side_netdev_info info{};
-      if (payload.size() != sizeof info) {
-        add_fault(SIDE_FAULT_PROTOCOL, "malformed network device registration");
-        return;
-      }
-      std::memcpy(&info, payload.data(), sizeof info);
-      info.name[sizeof info.name - 1] = '\0';
-      if (platform && platform->netdev_register(info) != 0) {
-        add_fault(SIDE_FAULT_PROTOCOL, std::string("network device ") + info.name + " refused");
-      }
-      return;
-    }
-    case SIDE_MSG_NETDEV_UNREGISTER:
-      if (platform) platform->netdev_unregister(m.arg[0]);
-      return;
-    case SIDE_MSG_CARRIER:
-      if (platform) platform->netdev_carrier(m.arg[0], m.arg[1] != 0);
-      return;
-    case SIDE_MSG_TX_WAKE:
-      if (platform) platform->netdev_tx_wake(m.arg[0], static_cast<uint32_t>(m.arg[1]));
-      return;
-    default:
-      add_fault(SIDE_FAULT_PROTOCOL, "unknown event type " + std::to_string(m.type));
-  }
-}
-
-void DomainProcess::handle_device(unsigned cpu, const side_msg& m) {
-  auto* platform = platform_.load();
-  side_msg reply{};
-  reply.type = SIDE_MSG_DEVICE_REPLY;
-  reply.cookie = m.cookie;
-  bool answer = true;
-  const auto dev = static_cast<uint32_t>(m.arg[0]);
-  if (!platform) {
-    reply.arg[0] = static_cast<uint64_t>(-ENODEV);
-  } else {
-    switch (m.type) {
-      case SIDE_MSG_CONFIG_READ: {
-        auto r = platform->config_read(dev, static_cast<uint32_t>(m.arg[1]), static_cast<unsigned>(m.arg[2]));
-        reply.arg[0] = r ? 0 : static_cast<uint64_t>(-EINVAL);
-        reply.arg[1] = r ? *r : 0;
-        break;
-      }
-      case SIDE_MSG_CONFIG_WRITE:
-        answer = false;
-        (void)platform->config_write(dev, static_cast<uint32_t>(m.arg[1]), static_cast<unsigned>(m.arg[2]),
-                                     static_cast<uint32_t>(m.arg[3]));
-        break;
-      case SIDE_MSG_BAR_READ: {
-        auto r = platform->bar_read(dev, static_cast<int>(m.arg[1] & 0xff), m.arg[2], static_cast<unsigned>(m.arg[3]));
-        reply.arg[0] = r ? 0 : static_cast<uint64_t>(-EINVAL);
-        reply.arg[1] = r ? *r : 0;
-        break;
-      }
-      case SIDE_MSG_BAR_WRITE:
-        answer = false;
-        if (!platform->bar_write(dev, static_cast<int>(m.arg[1] & 0xff), m.arg[2], static_cast<unsigned>(m.arg[3]),
-                                 m.arg[4])) {
-          add_fault(SIDE_FAULT_MEMORY, "register write outside the device's BARs");
-        }
-        break;
-      case SIDE_MSG_DMA_MAP:
-        reply.arg[0] = static_cast<uint64_t>(static_cast<int64_t>(
-            platform->dma_map(dev, m.arg[1], m.arg[2], static_cast<int>(static_cast<int64_t>(m.arg[3])))));
-        break;
-      case SIDE_MSG_DMA_UNMAP:
-        reply.arg[0] = static_cast<uint64_t>(static_cast<int64_t>(
-            platform->dma_unmap(dev, m.arg[1], m.arg[2], static_cast<int>(static_cast<int64_t>(m.arg[3])))));
-        break;
-      default:
-        add_fault(SIDE_FAULT_PROTOCOL, "unknown device request " + std::to_string(m.type));
-        reply.arg[0] = static_cast<uint64_t>(-EINVAL);
-    }
-  }
-  if (!answer) return;
-  if (!channel_.reply(cpu).push(reply)) {
-    add_fault(SIDE_FAULT_PROTOCOL, "the domain does not take its replies");
-    return;
-  }
-  ipc::Doorbell(&channel_.header().reply_bell[cpu]).ring(1);
 }
 
 void DomainProcess::add_fault(int kind, std::string message, std::string location) {

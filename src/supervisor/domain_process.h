@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ipc/channel.h"
+#include "supervisor/channel_server.h"
 #include "supervisor/driver_domain.h"
 
 namespace side::supervisor {
@@ -72,9 +73,6 @@ class DomainProcess final : public DriverDomain {
   Result<Reply> request(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload = {});
   Status simple(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload = {});
   void service_loop();
-  bool drain();
-  void handle_event(const side_msg& m, std::span<const uint8_t> payload);
-  void handle_device(unsigned cpu, const side_msg& m);
   void add_fault(int kind, std::string message, std::string location = "");
   void check_exit(bool block);
 

@@ -151,7 +151,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     t = clock::now();
     if (auto s = domain.close(token); !s && error.empty()) error = "close: " + s.error().message;
     report.close_ms = ms_since(t);
-    // After close: e1000 (like most drivers) folds its hardware counters into the statistics on the way down.
+    // As the driver last updated them (e1000 does so from its watchdog, every two seconds).
     if (auto s = domain.stats(token)) report.driver_stats = *s;
   }
   t = clock::now();

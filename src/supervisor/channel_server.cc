@@ -1,0 +1,189 @@
+#include "supervisor/channel_server.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "ipc/doorbell.h"
+
+namespace side::supervisor {
+namespace {
+
+std::span<const uint8_t> bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::string text(std::span<const uint8_t> p) {
+  std::string s(reinterpret_cast<const char*>(p.data()), p.size());
+  // Text from a domain is data: no terminal control sequences reach the supervisor's output.
+  for (char& c : s) {
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) c = '?';
+  }
+  return s;
+}
+
+}  // namespace
+
+bool ChannelServer::drain() {
+  bool progress = false;
+  std::vector<uint8_t>& payload = buffer_;
+  for (int i = 0; i < kBatch; ++i) {
+    side_msg m{};
+    long n = ch_.events().pop(m, payload);
+    if (n < 0) break;
+    progress = true;
+    handle_event(m, std::span(payload.data(), static_cast<size_t>(n)));
+  }
+  for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) {
+    uint8_t none[1];
+    for (int i = 0; i < kBatch; ++i) {
+      side_msg m{};
+      long n = ch_.device(cpu).pop(m, std::span(none, 0));
+      if (n < 0) break;
+      progress = true;
+      handle_device(cpu, m);
+    }
+  }
+  std::vector<uint8_t>& frame = buffer_;
+  for (int i = 0; i < kBatch; ++i) {
+    side_msg m{};
+    long n = ch_.rx().pop(m, frame);
+    if (n < 0) break;
+    progress = true;
+    if (m.type != SIDE_MSG_RX_FRAME) {
+      fault(SIDE_FAULT_PROTOCOL, "unexpected message on the receive ring");
+      continue;
+    }
+    if (auto* p = platform_) {
+      p->netdev_rx(m.arg[0], std::span(frame.data(), static_cast<size_t>(n)), static_cast<uint32_t>(m.arg[1]));
+    }
+  }
+  bool broken = ch_.events().broken() || ch_.rx().broken();
+  for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) broken |= ch_.device(cpu).broken();
+  if (broken && !broken_reported_) {
+    broken_reported_ = true;
+    fault(SIDE_FAULT_PROTOCOL, "the domain corrupted a ring's indices or lengths");
+  }
+  return progress && !broken;
+}
+
+void ChannelServer::handle_event(const side_msg& m, std::span<const uint8_t> payload) {
+  auto* platform = platform_;
+  switch (m.type) {
+    case SIDE_MSG_REPLY:
+      if (h_.reply) h_.reply(m.type, m.cookie, static_cast<int64_t>(m.arg[0]), m.arg[1], payload);
+      return;
+    case SIDE_MSG_READY:
+      if (m.arg[0] != SIDE_IPC_VERSION) {
+        static const char kWrong[] = "the domain speaks another protocol version";
+        if (h_.reply) {
+          h_.reply(m.type, 0, -1, 0, std::span(reinterpret_cast<const uint8_t*>(kWrong), sizeof kWrong - 1));
+        }
+        return;
+      }
+      if (h_.reply) h_.reply(m.type, 0, static_cast<int64_t>(m.arg[2]), m.arg[1], payload);
+      return;
+    case SIDE_MSG_LOG: {
+      uint64_t level = std::min<uint64_t>(m.arg[0], 7);
+      log_line(static_cast<LogLevel>(level), text(payload));
+      return;
+    }
+    case SIDE_MSG_FAULT: {
+      std::string all(reinterpret_cast<const char*>(payload.data()), payload.size());
+      size_t nul = all.find('\0');
+      std::string message = text(bytes(all.substr(0, nul)));
+      std::string location =
+          nul == std::string::npos ? "" : text(bytes(all.substr(nul + 1, all.find('\0', nul + 1) - nul - 1)));
+      int kind = m.arg[0] < SIDE_FAULT_KIND_COUNT ? static_cast<int>(m.arg[0]) : SIDE_FAULT_PROTOCOL;
+      fault(kind, message, location);
+      return;
+    }
+    case SIDE_MSG_NETDEV_REGISTER: {
+      side_netdev_info info{};
+      if (payload.size() != sizeof info) {
+        fault(SIDE_FAULT_PROTOCOL, "malformed network device registration");
+        return;
+      }
+      std::memcpy(&info, payload.data(), sizeof info);
+      info.name[sizeof info.name - 1] = '\0';
+      if (platform && platform->netdev_register(info) != 0) {
+        fault(SIDE_FAULT_PROTOCOL, std::string("network device ") + info.name + " refused");
+      }
+      return;
+    }
+    case SIDE_MSG_NETDEV_UNREGISTER:
+      if (platform) platform->netdev_unregister(m.arg[0]);
+      return;
+    case SIDE_MSG_CARRIER:
+      if (platform) platform->netdev_carrier(m.arg[0], m.arg[1] != 0);
+      return;
+    case SIDE_MSG_TX_WAKE:
+      if (platform) platform->netdev_tx_wake(m.arg[0], static_cast<uint32_t>(m.arg[1]));
+      return;
+    default:
+      fault(SIDE_FAULT_PROTOCOL, "unknown event type " + std::to_string(m.type));
+  }
+}
+
+void ChannelServer::handle_device(unsigned cpu, const side_msg& m) {
+  auto* platform = platform_;
+  side_msg reply{};
+  reply.type = SIDE_MSG_DEVICE_REPLY;
+  reply.cookie = m.cookie;
+  bool answer = true;
+  const auto dev = static_cast<uint32_t>(m.arg[0]);
+  if (!platform) {
+    reply.arg[0] = static_cast<uint64_t>(-ENODEV);
+  } else {
+    switch (m.type) {
+      case SIDE_MSG_CONFIG_READ: {
+        auto r = platform->config_read(dev, static_cast<uint32_t>(m.arg[1]), static_cast<unsigned>(m.arg[2]));
+        reply.arg[0] = r ? 0 : static_cast<uint64_t>(-EINVAL);
+        reply.arg[1] = r ? *r : 0;
+        break;
+      }
+      case SIDE_MSG_CONFIG_WRITE:
+        answer = false;
+        (void)platform->config_write(dev, static_cast<uint32_t>(m.arg[1]), static_cast<unsigned>(m.arg[2]),
+                                     static_cast<uint32_t>(m.arg[3]));
+        break;
+      case SIDE_MSG_BAR_READ: {
+        auto r = platform->bar_read(dev, static_cast<int>(m.arg[1] & 0xff), m.arg[2], static_cast<unsigned>(m.arg[3]));
+        reply.arg[0] = r ? 0 : static_cast<uint64_t>(-EINVAL);
+        reply.arg[1] = r ? *r : 0;
+        break;
+      }
+      case SIDE_MSG_BAR_WRITE:
+        answer = false;
+        if (!platform->bar_write(dev, static_cast<int>(m.arg[1] & 0xff), m.arg[2], static_cast<unsigned>(m.arg[3]),
+                                 m.arg[4])) {
+          fault(SIDE_FAULT_MEMORY, "register write outside the device's BARs");
+        }
+        break;
+      case SIDE_MSG_DMA_MAP:
+        reply.arg[0] = static_cast<uint64_t>(static_cast<int64_t>(
+            platform->dma_map(dev, m.arg[1], m.arg[2], static_cast<int>(static_cast<int64_t>(m.arg[3])))));
+        break;
+      case SIDE_MSG_DMA_UNMAP:
+        reply.arg[0] = static_cast<uint64_t>(static_cast<int64_t>(
+            platform->dma_unmap(dev, m.arg[1], m.arg[2], static_cast<int>(static_cast<int64_t>(m.arg[3])))));
+        break;
+      default:
+        fault(SIDE_FAULT_PROTOCOL, "unknown device request " + std::to_string(m.type));
+        reply.arg[0] = static_cast<uint64_t>(-EINVAL);
+    }
+  }
+  if (!answer) return;
+  if (!ch_.reply(cpu).push(reply)) {
+    fault(SIDE_FAULT_PROTOCOL, "the domain does not take its replies");
+    return;
+  }
+  ipc::Doorbell(&ch_.header().reply_bell[cpu]).ring(1);
+}
+
+void ChannelServer::fault(int kind, std::string message, std::string location) {
+  if (h_.fault) h_.fault(kind, std::move(message), std::move(location));
+}
+
+}  // namespace side::supervisor

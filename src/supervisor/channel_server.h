@@ -1,0 +1,49 @@
+// The supervisor's end of a domain's channel: takes every message the domain put in its rings, validates it, and
+// carries it out on the Platform (device accesses, DMA permissions, network events, received frames) or hands it
+// to the owner (replies, logs, faults). Nothing the domain wrote is trusted: a malformed message, an unknown type
+// or corrupted ring indices become a protocol fault of the domain, never a crash, a hang or an unbounded loop of
+// the supervisor. Kept apart from the process management so that it can be fuzzed on its own.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "domain/platform.h"
+#include "ipc/channel.h"
+
+namespace side::supervisor {
+
+class ChannelServer {
+ public:
+  struct Handlers {
+    // A control reply (SIDE_MSG_REPLY) or the start-up announcement (SIDE_MSG_READY, cookie 0).
+    std::function<void(uint16_t type, uint64_t cookie, int64_t status, uint64_t value, std::span<const uint8_t>)> reply;
+    std::function<void(int kind, std::string message, std::string location)> fault;
+  };
+
+  // At most this many messages per ring per drain(): a busy domain cannot monopolise the service thread.
+  static constexpr int kBatch = 256;
+
+  ChannelServer(ipc::Channel& channel, Handlers handlers) : ch_(channel), h_(std::move(handlers)) {}
+  void set_platform(domain::Platform* p) { platform_ = p; }
+
+  // Processes what is pending; true if anything was. A broken ring is reported once and then ignored.
+  bool drain();
+  bool broken() const { return broken_reported_; }
+
+ private:
+  void handle_event(const side_msg& m, std::span<const uint8_t> payload);
+  void handle_device(unsigned cpu, const side_msg& m);
+  void fault(int kind, std::string message, std::string location = "");
+
+  ipc::Channel& ch_;
+  Handlers h_;
+  domain::Platform* platform_ = nullptr;
+  std::vector<uint8_t> buffer_ = std::vector<uint8_t>(4096);
+  bool broken_reported_ = false;
+};
+
+}  // namespace side::supervisor
