@@ -61,7 +61,7 @@ Status install_filter() {
   allow(SCMP_SYS(getrandom));
   // Memory: malloc/free of the runtime and vmalloc (private anonymous memory), never executable. Module images
   // were made executable before the sandbox went up and cannot be changed to or from executable again.
-  const scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+  const scmp_arg_cmp no_exec{2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0};
   allow(SCMP_SYS(mmap), 1, &no_exec);
   allow(SCMP_SYS(mprotect), 1, &no_exec);
   allow(SCMP_SYS(munmap));
@@ -72,12 +72,12 @@ Status install_filter() {
   allow(SCMP_SYS(rt_sigreturn));
   // Thread exit: a virtual CPU releases its alternate signal stack and clears its GS base.
   allow(SCMP_SYS(sigaltstack));
-  const scmp_arg_cmp set_gs = SCMP_A0(SCMP_CMP_EQ, ARCH_SET_GS);
+  const scmp_arg_cmp set_gs{0, SCMP_CMP_EQ, ARCH_SET_GS, 0};
   allow(SCMP_SYS(arch_prctl), 1, &set_gs);
   allow(SCMP_SYS(exit));
   allow(SCMP_SYS(exit_group));
   // Last-resort diagnostics of the runtime itself go to stderr (fd 2) only; everything else uses the rings.
-  const scmp_arg_cmp to_stderr = SCMP_A0(SCMP_CMP_EQ, 2);
+  const scmp_arg_cmp to_stderr{0, SCMP_CMP_EQ, 2, 0};
   allow(SCMP_SYS(write), 1, &to_stderr);
   // glibc's abort() and raise() name the thread before signalling it; the signal itself is then refused.
   allow(SCMP_SYS(gettid));
