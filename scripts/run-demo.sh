@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds side, and runs Debian's unmodified e1000 driver in a domain.
+# The main job: installs what is missing, builds side, and runs Debian's unmodified e1000 driver in its own sandboxed
+# domain process, on an emulated Intel 82540EM, with 100000 verified frames each way.
 # Extra arguments go to `side run` (default: e1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,4 +10,4 @@ cmake --build build --target side
 if (($#)); then
   exec ./build/side run "$@"
 fi
-exec ./build/side run e1000 --isolation inproc --allow-missing
+exec ./build/side run e1000 --packets 100000

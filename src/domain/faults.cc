@@ -2,11 +2,15 @@
 
 #include <setjmp.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "sandbox/sandbox.h"
 
 namespace side::domain {
 namespace {
@@ -16,7 +20,18 @@ thread_local sigjmp_buf* t_guard = nullptr;
 
 constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
 
-void crash_with(int sig) {
+void crash_with(int sig, const siginfo_t* info, const ucontext_t* context) {
+  // One line for whoever reads stderr (a domain process has nothing else left): what killed it, and where.
+  char line[160];
+  int n = std::snprintf(line, sizeof line, "side: fatal signal %d (code %d) at rip %#llx, address %p, syscall %d\n",
+                        sig, info ? info->si_code : 0,
+                        context ? static_cast<unsigned long long>(context->uc_mcontext.gregs[REG_RIP]) : 0ull,
+                        info ? info->si_addr : nullptr, info && sig == SIGSYS ? info->si_syscall : -1);
+  if (n > 0) (void)!write(2, line, static_cast<size_t>(n));
+  if (sandbox::entered()) {
+    // Inside the sandbox neither sigaction nor raising a signal is allowed: end the process directly.
+    syscall(SYS_exit_group, 128 + sig);
+  }
   // Not a driver fault: restore the default action and let the signal take the process down (with a core).
   struct sigaction sa {};
   sa.sa_handler = SIG_DFL;
@@ -28,7 +43,7 @@ void handler(int sig, siginfo_t* info, void* raw_context) {
   auto* context = static_cast<ucontext_t*>(raw_context);
   SignalClassifier* classifier = g_classifier.load();
   if (!t_guard || !classifier) {
-    crash_with(sig);
+    crash_with(sig, info, context);
     return;
   }
   switch (classifier->classify(sig, info, context)) {
@@ -37,7 +52,7 @@ void handler(int sig, siginfo_t* info, void* raw_context) {
     case SignalAction::kAbandon:
       siglongjmp(*t_guard, 1);
     case SignalAction::kNotOurs:
-      crash_with(sig);
+      crash_with(sig, info, context);
       return;
   }
 }

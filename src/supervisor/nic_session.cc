@@ -131,8 +131,8 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     report.link_ms = ms_since(t);
     if (error.empty()) {
       TrafficConfig traffic = config.traffic;
+      bool killed = false;
       if (config.kill_after_s > 0) {
-        bool killed = false;
         auto user_tick = traffic.on_tick;
         traffic.on_tick = [&, user_tick](double elapsed, const TrafficResult& so_far) {
           if (!killed && elapsed >= config.kill_after_s) {

@@ -127,6 +127,7 @@ TEST_P(HostileModule, IsContainedAndReported) {
   ASSERT_FALSE(d) << c.act << " was not stopped";
   const std::string& message = d.error().message;
   EXPECT_NE(message.find("driver fault in init"), std::string::npos) << message;
+  if (message.find("driver fault in init") == std::string::npos) return;
   EXPECT_NE(message.find(c.expected), std::string::npos) << message;
   EXPECT_EQ(message.find("was not stopped"), std::string::npos) << message;
   EXPECT_NE(::access("/tmp/side-hostile-open-marker", F_OK), 0) << "the domain created a file";
