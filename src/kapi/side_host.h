@@ -169,6 +169,8 @@ struct side_netdev_info {
 int side_host_netdev_register(const struct side_netdev_info *info); /* 0 or -errno (the registration fails) */
 void side_host_netdev_unregister(side_u64 token);
 void side_host_netdev_carrier(side_u64 token, int on);
+/* The device's MAC address or MTU changed (the driver or a configuration call changed them): `info` is current. */
+void side_host_netdev_changed(const struct side_netdev_info *info);
 /* The driver woke (or scheduled) transmit queue `queue`: the host may submit frames again. */
 void side_host_netdev_tx_wake(side_u64 token, side_u32 queue);
 /* A received frame, from the Ethernet header on, as the stack would get it (skb->data after skb_push of the
@@ -228,6 +230,29 @@ struct side_netdev_stats {
 		multicast, collisions, rx_crc_errors, rx_missed_errors;
 };
 void side_kapi_netdev_stats(side_u64 token, struct side_netdev_stats *out);
+
+/* Configuration, as the host's network stack changes it (dev_set_mtu, dev_set_mac_address, dev_set_rx_mode /
+ * dev_set_promiscuity / dev_set_allmulti with the multicast list). Each returns 0 or a negative errno from the
+ * driver (or -EOPNOTSUPP when it has no such operation, -EINVAL for a bad value). They work open or closed, as in
+ * the kernel; the new values are announced again with side_host_netdev_changed(). */
+int side_kapi_netdev_set_mtu(side_u64 token, side_u32 mtu);
+int side_kapi_netdev_set_mac(side_u64 token, const unsigned char *mac);
+#define SIDE_RX_PROMISC 1u
+#define SIDE_RX_ALLMULTI 2u
+/* `mc` holds `nr_mc` 6-byte multicast addresses (at most 256). */
+int side_kapi_netdev_set_rx_mode(side_u64 token, side_u32 flags, const unsigned char *mc, side_u32 nr_mc);
+
+/* What ethtool would show of a device: the driver's get_drvinfo, get_link, get_link_ksettings and get_ringparam
+ * (fields stay zero/empty when the driver lacks the operation). 0 or a negative errno. */
+struct side_ethtool_info {
+	char driver[32], version[32], fw_version[32], bus_info[32];
+	side_u32 link;          /* get_link: 1 up, 0 down */
+	side_u32 speed;         /* Mb/s, 0 if unknown */
+	side_u32 duplex;        /* 0 half, 1 full, 0xff unknown */
+	side_u32 autoneg;       /* 1 on */
+	side_u32 rx_pending, tx_pending, rx_max_pending, tx_max_pending;
+};
+int side_kapi_netdev_ethtool(side_u64 token, struct side_ethtool_info *out);
 
 /* Transmits one frame (Ethernet header on, no FCS) on queue 0, as dev_queue_xmit() would hand it to the driver:
  * the layer builds an skb and calls ndo_start_xmit. `more` is netdev_xmit_more() for the driver (another frame
