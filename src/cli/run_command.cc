@@ -93,6 +93,13 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
     j.key("iommu").object_begin().field("faults", r.iommu.faults).field("map_calls", r.iommu.map_calls);
     j.field("unmap_calls", r.iommu.unmap_calls).field("mappings_after_remove", r.dma_mappings_after_remove);
     j.object_end();
+    if (r.ethtool) {
+      const auto& e = *r.ethtool;
+      j.key("ethtool").object_begin().field("driver", std::string(e.driver)).field("version", std::string(e.version));
+      j.field("bus_info", std::string(e.bus_info)).field("link", e.link != 0).field("speed", uint64_t{e.speed});
+      j.field("duplex", e.duplex == 1 ? "full" : e.duplex == 0 ? "half" : "unknown").field("autoneg", e.autoneg != 0);
+      j.field("rx_ring", uint64_t{e.rx_pending}).field("tx_ring", uint64_t{e.tx_pending}).object_end();
+    }
     if (r.irqs) {
       j.key("interrupts").object_begin().field("delivered", r.irqs->delivered).field("handled", r.irqs->handled);
       j.object_end();
@@ -103,6 +110,15 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
                 r.driver.c_str(), isolation.c_str(), r.domain_pid, r.supervisor_pid);
     std::printf("  load %.2f ms, probe %.2f ms, open %.2f ms, link %.1f ms, close %.2f ms, remove %.2f ms\n", r.load_ms,
                 r.probe_ms, r.open_ms, r.link_ms, r.close_ms, r.remove_ms);
+    if (r.ethtool) {
+      const auto& e = *r.ethtool;
+      std::printf("  ethtool: driver %s %s, bus %s, link %s, %u Mb/s %s duplex, autoneg %s, rings rx %u/%u tx %u/%u\n",
+                  e.driver, e.version, e.bus_info, e.link ? "up" : "down", e.speed,
+                  e.duplex == 1   ? "full"
+                  : e.duplex == 0 ? "half"
+                                  : "unknown",
+                  e.autoneg ? "on" : "off", e.rx_pending, e.rx_max_pending, e.tx_pending, e.tx_max_pending);
+    }
     print_direction("tx", t.tx, t.elapsed_s);
     print_direction("rx", t.rx, t.elapsed_s);
     std::printf("  driver: rx %llu tx %llu packets, rx errors %llu, tx errors %llu, missed %llu\n",

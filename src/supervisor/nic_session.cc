@@ -130,6 +130,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     }
     report.link_ms = ms_since(t);
     if (error.empty()) {
+      if (auto e = domain.ethtool(token)) report.ethtool = *e;
       TrafficConfig traffic = config.traffic;
       bool killed = false;
       if (config.kill_after_s > 0) {

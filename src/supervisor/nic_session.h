@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ struct NicSessionReport {
   double load_ms = 0, probe_ms = 0, open_ms = 0, link_ms = 0, close_ms = 0, remove_ms = 0;
   TrafficResult traffic;
   side_netdev_stats driver_stats{};
+  std::optional<side_ethtool_info> ethtool;  // as the driver reported it once the link was up
   e1000::Counters nic{};
   iommu::Counters iommu{};
   uint64_t dma_mappings_after_remove = 0;
