@@ -1,4 +1,7 @@
 // side run MODULE [PARAM=VALUE ...] [options]: loads a driver into a domain and reports what it did.
+#include <signal.h>
+
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -21,6 +24,16 @@ void usage(FILE* out) {
                "usage: side run MODULE [PARAM=VALUE ...] [options]\n"
                "  --isolation MODE     process (default): the driver runs in its own sandboxed process;\n"
                "                       inproc: inside side's own process (the unisolated baseline)\n"
+               "network (the default): the driver's device appears on the host as a TAP interface\n"
+               "  --ifname NAME        the host interface (default side0)\n"
+               "  --wire tap:NAME[@NETNS]  the NIC's cable: a TAP in an existing network namespace (default: a new\n"
+               "                       namespace side-peer-PID with TAP peer0, addressed as below)\n"
+               "  --wire pcap:FILE     also capture every frame on the wire (tcpdump/tshark can read it)\n"
+               "  --host-addr A/N, --peer-addr A/N  addresses of the two ends (default 10.77.0.1/24, 10.77.0.2/24)\n"
+               "  --exec CMD           run CMD on the host while the driver is up (default: ping -c 10 the peer)\n"
+               "  --peer-exec CMD      run CMD in the peer namespace first (a server, say)\n"
+               "  --duration S         run S seconds (Ctrl-C stops earlier); with --exec, a limit\n"
+               "built-in traffic (--wire builtin, or any of these options):\n"
                "  --packets N          frames to send each way through the driver (default 1000)\n"
                "  --duration S         send for S seconds instead\n"
                "  --frame-size N       frame size without FCS, 60..1514 (default: sizes vary over the range)\n"
@@ -93,6 +106,15 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
     j.key("iommu").object_begin().field("faults", r.iommu.faults).field("map_calls", r.iommu.map_calls);
     j.field("unmap_calls", r.iommu.unmap_calls).field("mappings_after_remove", r.dma_mappings_after_remove);
     j.object_end();
+    if (config.network.enabled) {
+      j.key("host").object_begin().field("ifname", config.network.ifname).field("to_driver", r.host.to_driver);
+      j.field("from_driver", r.host.from_driver).object_end();
+      j.field("peer_namespace", r.peer_namespace).field("exec_status", r.exec_status);
+    }
+    if (config.network.enabled || !config.pcap.empty()) {
+      j.key("wire").object_begin().field("out", r.wire.to_wire).field("in", r.wire.from_wire);
+      j.field("nic_dropped", r.wire.nic_dropped).field("captured", r.wire.captured).object_end();
+    }
     if (r.ethtool) {
       const auto& e = *r.ethtool;
       j.key("ethtool").object_begin().field("driver", std::string(e.driver)).field("version", std::string(e.version));
@@ -119,8 +141,23 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
                                   : "unknown",
                   e.autoneg ? "on" : "off", e.rx_pending, e.rx_max_pending, e.tx_pending, e.tx_max_pending);
     }
-    print_direction("tx", t.tx, t.elapsed_s);
-    print_direction("rx", t.rx, t.elapsed_s);
+    if (config.network.enabled) {
+      std::printf(
+          "  host %s: %llu frames to the driver, %llu from it; wire: %llu out, %llu in (%llu refused by the "
+          "NIC)%s%s\n",
+          config.network.ifname.c_str(), static_cast<unsigned long long>(r.host.to_driver),
+          static_cast<unsigned long long>(r.host.from_driver), static_cast<unsigned long long>(r.wire.to_wire),
+          static_cast<unsigned long long>(r.wire.from_wire), static_cast<unsigned long long>(r.wire.nic_dropped),
+          r.peer_namespace.empty() ? "" : "; peer namespace ", r.peer_namespace.c_str());
+      if (!config.network.exec.empty()) std::printf("  command exit status %d\n", r.exec_status);
+    } else {
+      print_direction("tx", t.tx, t.elapsed_s);
+      print_direction("rx", t.rx, t.elapsed_s);
+    }
+    if (!config.pcap.empty()) {
+      std::printf("  captured %llu frames into %s\n", static_cast<unsigned long long>(r.wire.captured),
+                  config.pcap.c_str());
+    }
     std::printf("  driver: rx %llu tx %llu packets, rx errors %llu, tx errors %llu, missed %llu\n",
                 static_cast<unsigned long long>(r.driver_stats.rx_packets),
                 static_cast<unsigned long long>(r.driver_stats.tx_packets),
@@ -143,7 +180,8 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
   }
 }
 
-bool session_ok(const supervisor::NicSessionReport& r) {
+bool session_ok(const supervisor::NicSessionReport& r, const supervisor::NicSessionConfig& c) {
+  if (c.network.enabled && !c.network.exec.empty() && r.exec_status != 0) return false;
   return r.ok() && r.traffic.errors() == 0;
 }
 
@@ -165,7 +203,7 @@ int run_nic(const supervisor::NicSessionConfig& base, unsigned instances, const 
     for (auto& t : threads) t.join();
   }
   bool all_ok = true;
-  for (const auto& r : reports) all_ok &= session_ok(r);
+  for (unsigned i = 0; i < instances; ++i) all_ok &= session_ok(reports[i], configs[i]);
   if (json) {
     Json j;
     j.object_begin();
@@ -189,7 +227,7 @@ int run_nic(const supervisor::NicSessionConfig& base, unsigned instances, const 
   // A killed instance is expected to fail; the run succeeds when every other one is clean.
   bool others_ok = true;
   for (unsigned i = 0; i < instances; ++i) {
-    if (!(i == 0 && base.kill_after_s > 0)) others_ok &= session_ok(reports[i]);
+    if (!(i == 0 && base.kill_after_s > 0)) others_ok &= session_ok(reports[i], configs[i]);
   }
   return others_ok ? 0 : 1;
 }
@@ -221,6 +259,17 @@ int load_in_process(const domain::DomainConfig& config, const domain::LoadReques
   return d && faults.empty() ? 0 : 1;
 }
 
+std::atomic<bool> g_stop{false};
+
+// Ctrl-C and SIGTERM end the run cleanly: interfaces and namespaces are removed on the way out.
+void install_stop_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_stop = true; };
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
 }  // namespace
 
 int run_command(const std::vector<std::string>& args) {
@@ -228,6 +277,9 @@ int run_command(const std::vector<std::string>& args) {
   bool allow_missing = false, json = false, quiet = false, real_time = false, load_only = false;
   uint64_t arena_mb = 64, packets = 0, frame_size = 0, instances = 1;
   double duration = 0, kill_after = 0;
+  bool builtin = false;
+  std::string ifname = "side0", wire_tap, pcap, exec, peer_exec, host_addr = "10.77.0.1/24", peer_addr = "10.77.0.2/24";
+  bool exec_given = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> std::string {
@@ -262,6 +314,29 @@ int run_command(const std::vector<std::string>& args) {
         std::fprintf(stderr, "side run: --frame-size must be 60..1514\n");
         return 2;
       }
+    } else if (a == "--ifname") {
+      ifname = value();
+    } else if (a == "--wire") {
+      std::string w = value();
+      if (w == "builtin") {
+        builtin = true;
+      } else if (w.starts_with("tap:")) {
+        wire_tap = w.substr(4);
+      } else if (w.starts_with("pcap:")) {
+        pcap = w.substr(5);
+      } else {
+        std::fprintf(stderr, "side run: --wire takes builtin, tap:NAME[@NETNS] or pcap:FILE\n");
+        return 2;
+      }
+    } else if (a == "--exec") {
+      exec = value();
+      exec_given = true;
+    } else if (a == "--peer-exec") {
+      peer_exec = value();
+    } else if (a == "--host-addr") {
+      host_addr = value();
+    } else if (a == "--peer-addr") {
+      peer_addr = value();
     } else if (a == "--instances") {
       instances = std::strtoull(value().c_str(), nullptr, 10);
       if (instances < 1 || instances > 8) {
@@ -307,9 +382,31 @@ int run_command(const std::vector<std::string>& args) {
     session.module = module;
     session.params = params;
     session.allow_missing = allow_missing;
+    // Built-in traffic when asked for (or when several instances share this process); otherwise real interfaces.
+    builtin = builtin || packets || frame_size || instances > 1 || kill_after > 0;
     session.traffic.packets = packets ? packets : (duration > 0 ? 0 : 1000);
     session.traffic.duration_s = duration;
     session.traffic.frame_size = frame_size;
+    session.pcap = pcap;
+    if (!builtin) {
+      auto& n = session.network;
+      n.enabled = true;
+      n.ifname = ifname;
+      n.wire_tap = wire_tap;
+      n.create_peer = wire_tap.empty();
+      n.host_addr = host_addr;
+      n.peer_addr = peer_addr;
+      n.peer_exec = peer_exec;
+      n.duration_s = duration;
+      n.stop = &g_stop;
+      n.live = !json && !quiet;
+      n.exec = exec;
+      if (!exec_given && duration == 0 && n.create_peer) {
+        n.exec = "ping -c 10 -i 0.2 " + peer_addr.substr(0, peer_addr.find('/'));
+      }
+      if (!exec.empty() && duration > 0) n.exec = "timeout " + std::to_string(duration) + " " + exec;
+      install_stop_handler();
+    }
     session.kill_after_s = kill_after;
     if (isolation == "inproc" && (instances > 1 || kill_after > 0)) {
       std::fprintf(stderr, "side run: --instances and --kill-after need --isolation process\n");

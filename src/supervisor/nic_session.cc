@@ -1,13 +1,20 @@
 #include "supervisor/nic_session.h"
 
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "common/log.h"
+#include "net/netns.h"
 #include "supervisor/domain_process.h"
 #include "supervisor/machine.h"
+
+extern char** environ;
 
 namespace side::supervisor {
 namespace {
@@ -25,23 +32,157 @@ std::string pci_name(const side_pci_device_info& info) {
   return buf;
 }
 
-// Forwards the machine's network events to the traffic peer once it exists.
+// Forwards the machine's network events to whoever is the host side once it exists (peer or host interface).
 class Relay final : public NetListener {
  public:
-  TrafficPeer* peer = nullptr;
+  std::atomic<NetListener*> target{nullptr};
   void rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override {
-    if (peer) peer->rx(token, frame, csum);
+    if (auto* t = target.load()) t->rx(token, frame, csum);
   }
   void tx_wake(uint64_t token) override {
-    if (peer) peer->tx_wake(token);
+    if (auto* t = target.load()) t->tx_wake(token);
+  }
+  void carrier(uint64_t token, bool on) override {
+    if (auto* t = target.load()) t->carrier(token, on);
+  }
+  void netdev_changed(const side_netdev_info& info) override {
+    if (auto* t = target.load()) t->netdev_changed(info);
   }
 };
+
+// A command run through the shell, in the host's namespace or in a named one.
+pid_t spawn_shell(const std::string& command, const std::string& netns) {
+  std::vector<std::string> argv;
+  if (!netns.empty()) argv = {"ip", "netns", "exec", netns};
+  argv.insert(argv.end(), {"sh", "-c", command});
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return -1;
+  return pid;
+}
+
+void stop_child(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  for (int i = 0; i < 100; ++i) {
+    if (waitpid(pid, nullptr, WNOHANG) == pid) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+}
+
+// The network workload: peer command, host command (or a duration, or until stopped), live counters.
+std::string run_network(const NicSessionConfig& config, DriverDomain& domain, HostInterface& host, Wire* wire,
+                        NicSessionReport& report) {
+  const auto& n = config.network;
+  pid_t peer_pid = -1, exec_pid = -1;
+  if (!n.peer_exec.empty()) {
+    peer_pid = spawn_shell(n.peer_exec, report.peer_namespace);
+    if (peer_pid < 0) return "cannot start the peer command";
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let a server start listening
+  }
+  if (!n.exec.empty()) {
+    exec_pid = spawn_shell(n.exec, "");
+    if (exec_pid < 0) {
+      stop_child(peer_pid);
+      return "cannot start the command";
+    }
+  }
+  const auto start = clock::now();
+  auto last_print = start;
+  std::string error;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    double elapsed = std::chrono::duration<double>(clock::now() - start).count();
+    if (exec_pid > 0) {
+      int status = 0;
+      if (waitpid(exec_pid, &status, WNOHANG) == exec_pid) {
+        report.exec_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        exec_pid = -1;
+        break;
+      }
+    } else if (n.duration_s > 0 && elapsed >= n.duration_s) {
+      break;
+    }
+    if (n.stop && n.stop->load()) break;
+    if (domain.faulty()) {
+      error = "driver fault";
+      break;
+    }
+    if (n.live && clock::now() - last_print >= std::chrono::seconds(1)) {
+      last_print = clock::now();
+      auto h = host.counters();
+      WireCounters wc = wire ? wire->counters() : WireCounters{};
+      std::fprintf(stderr,
+                   "side: [%5.1f s] %s: host->driver %llu, driver->host %llu; wire: out %llu, in %llu (%llu dropped)\n",
+                   elapsed, config.network.ifname.c_str(), static_cast<unsigned long long>(h.to_driver),
+                   static_cast<unsigned long long>(h.from_driver), static_cast<unsigned long long>(wc.to_wire),
+                   static_cast<unsigned long long>(wc.from_wire), static_cast<unsigned long long>(wc.nic_dropped));
+    }
+  }
+  stop_child(exec_pid);
+  stop_child(peer_pid);
+  return error;
+}
 
 }  // namespace
 
 NicSessionReport run_nic_session(const NicSessionConfig& config) {
   NicSessionReport report;
   report.supervisor_pid = static_cast<int>(getpid());
+  const auto& net_config = config.network;
+  // The network first: a name that is taken, or missing privileges, fail before any driver runs.
+  std::optional<net::NetNamespace> peer_ns;
+  std::optional<net::Tap> host_tap, wire_tap;
+  std::unique_ptr<net::PcapWriter> pcap;
+  if (!config.pcap.empty()) {
+    auto p = net::PcapWriter::create(config.pcap);
+    if (!p) {
+      report.error = p.error().message;
+      return report;
+    }
+    pcap = std::move(*p);
+  }
+  if (net_config.enabled) {
+    if (!net::have_net_admin()) {
+      report.error =
+          "creating network interfaces needs CAP_NET_ADMIN: run as root (sudo), or inside a user and "
+          "network namespace (unshare -rn)";
+      return report;
+    }
+    std::string wire_name = net_config.wire_tap, wire_ns;
+    if (net_config.create_peer) {
+      auto ns = net::NetNamespace::create("side-peer-" + std::to_string(getpid()));
+      if (!ns) {
+        report.error = "cannot create the peer namespace: " + ns.error().message;
+        return report;
+      }
+      peer_ns.emplace(std::move(*ns));
+      report.peer_namespace = peer_ns->name();
+      wire_name = "peer0";
+      wire_ns = peer_ns->name();
+    } else if (auto at = wire_name.find('@'); at != std::string::npos) {
+      wire_ns = wire_name.substr(at + 1);
+      wire_name = wire_name.substr(0, at);
+    }
+    if (!wire_name.empty()) {
+      auto w = net::Tap::create(wire_name, wire_ns);
+      if (!w) {
+        report.error = "wire: " + w.error().message;
+        return report;
+      }
+      wire_tap.emplace(std::move(*w));
+    }
+    auto h = net::Tap::create(net_config.ifname);
+    if (!h) {
+      report.error = "host interface: " + h.error().message + " (is another side using " + net_config.ifname + "?)";
+      return report;
+    }
+    host_tap.emplace(std::move(*h));
+  }
   std::unique_ptr<DriverDomain> owned;
   auto t = clock::now();
   if (config.isolation == "inproc") {
@@ -73,12 +214,23 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
   report.domain_pid = domain.pid();
   Relay relay;
   Machine machine(domain);
+  std::unique_ptr<HostInterface> host;
+  std::unique_ptr<Wire> wire;
   domain.connect(&machine);
   machine.set_listener(&relay);
   auto finish = [&](std::string error) {
     if (report.error.empty()) report.error = std::move(error);
     // Nothing runs in the domain any more before the machine (declared after it) goes away.
     domain.shutdown();
+    relay.target = nullptr;
+    if (host) {
+      host->stop();
+      report.host = host->counters();
+    }
+    if (wire) {
+      wire->stop();
+      report.wire = wire->counters();
+    }
     report.faults = domain.faults();
     report.irqs = domain.irq_stats();
     if (machine.device_count()) {
@@ -114,8 +266,32 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
   const uint64_t token = netdev->info.token;
 
   TrafficPeer peer(domain, machine.e1000(*dev), token, report.mac);
-  machine.e1000(*dev).set_frame_sink([&peer](std::span<const uint8_t> f) { peer.on_wire_frame(f); });
-  relay.peer = &peer;
+  if (wire_tap || pcap) wire = std::make_unique<Wire>(machine.e1000(*dev), std::move(wire_tap), std::move(pcap));
+  Wire* w = wire.get();
+  if (net_config.enabled) {
+    machine.e1000(*dev).set_frame_sink([w](std::span<const uint8_t> f) {
+      if (w) w->from_nic(f);
+    });
+    host = std::make_unique<HostInterface>(domain, std::move(*host_tap));
+    host->start(netdev->info);
+    relay.target = host.get();
+    // Addresses: the host end and, in a namespace side created, the peer end.
+    Status addressed = net::ip({"addr", "add", net_config.host_addr, "dev", net_config.ifname});
+    if (addressed) addressed = net::ip({"link", "set", net_config.ifname, "up"});
+    if (addressed && peer_ns) addressed = peer_ns->ip({"addr", "add", net_config.peer_addr, "dev", "peer0"});
+    if (addressed && peer_ns) addressed = peer_ns->ip({"link", "set", "peer0", "up"});
+    if (!addressed) {
+      (void)domain.remove(*pdev);
+      return finish(addressed.error().message);
+    }
+  } else {
+    machine.e1000(*dev).set_frame_sink([&peer, w](std::span<const uint8_t> f) {
+      if (w) w->from_nic(f);
+      peer.on_wire_frame(f);
+    });
+    relay.target = &peer;
+  }
+  if (wire) wire->start();
 
   t = clock::now();
   auto opened = domain.open(token);
@@ -131,7 +307,12 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     report.link_ms = ms_since(t);
     if (error.empty()) {
       if (auto e = domain.ethtool(token)) report.ethtool = *e;
+    }
+    if (error.empty() && net_config.enabled) {
+      error = run_network(config, domain, *host, w, report);
+    } else if (error.empty()) {
       TrafficConfig traffic = config.traffic;
+      if (w) traffic.on_inject = [w](std::span<const uint8_t> f) { w->capture(f); };
       bool killed = false;
       if (config.kill_after_s > 0) {
         auto user_tick = traffic.on_tick;
@@ -159,7 +340,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
   if (auto s = domain.remove(*pdev); !s && error.empty()) error = "remove: " + s.error().message;
   report.remove_ms = ms_since(t);
   if (auto s = domain.unload(report.driver); !s && error.empty()) error = "unload: " + s.error().message;
-  relay.peer = nullptr;
+  relay.target = nullptr;
   machine.e1000(*dev).set_frame_sink(nullptr);
   return finish(error);
 }

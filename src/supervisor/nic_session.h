@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "devices/e1000/e1000.h"
 #include "devices/iommu/iommu.h"
 #include "domain/domain.h"
+#include "supervisor/host_network.h"
 #include "supervisor/traffic_peer.h"
 
 namespace side::supervisor {
@@ -28,6 +30,23 @@ struct NicSessionConfig {
   // Kills the domain (SIGKILL) this long into the traffic, to show what a crash does; 0: never.
   double kill_after_s = 0;
   std::string executable = "/proc/self/exe";  // the `side` binary domain processes run
+
+  // The network around the NIC. Disabled: the built-in traffic peer (`traffic`) is the wire and the host. Enabled:
+  // the host side is a TAP (`ifname`) that every program can use, and the wire a TAP, usually in a fresh peer
+  // network namespace; `exec` runs on the host while the driver is up (the session ends when it exits).
+  struct Network {
+    bool enabled = false;
+    std::string ifname = "side0";
+    std::string wire_tap;      // NAME@NETNS or NAME: a cable into an existing namespace (no addresses set)
+    bool create_peer = false;  // a fresh namespace "side-peer-<pid>" holding the wire TAP "peer0"
+    std::string host_addr = "10.77.0.1/24", peer_addr = "10.77.0.2/24";
+    std::string exec;                         // host command (sh -c), inheriting stdout/stderr
+    std::string peer_exec;                    // started first in the peer namespace, stopped at the end
+    double duration_s = 0;                    // with no exec: how long to run (0: until *stop)
+    const std::atomic<bool>* stop = nullptr;  // Ctrl-C
+    bool live = true;                         // a line of counters every second
+  } network;
+  std::string pcap;  // capture every frame on the wire into this file (either mode)
 };
 
 struct NicSessionReport {
@@ -42,6 +61,10 @@ struct NicSessionReport {
   TrafficResult traffic;
   side_netdev_stats driver_stats{};
   std::optional<side_ethtool_info> ethtool;  // as the driver reported it once the link was up
+  HostCounters host{};
+  WireCounters wire{};
+  std::string peer_namespace;
+  int exec_status = -1;  // the host command's exit status
   e1000::Counters nic{};
   iommu::Counters iommu{};
   uint64_t dma_mappings_after_remove = 0;

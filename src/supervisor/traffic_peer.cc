@@ -158,6 +158,7 @@ TrafficResult TrafficPeer::run(const TrafficConfig& config) {
     }
     while (sending && config.receive && rx_sent < limit && rx_sent - rx_done < config.window) {
       auto f = make_frame(kDirRx, rx_sent, size_for(rx_sent, fixed_size_), nic_mac_, peer_mac_);
+      if (config.on_inject) config.on_inject(f);
       e1000::RxResult r = nic_.receive(f);
       if (r != e1000::RxResult::kAccepted) {
         // No free descriptor (the driver has not refilled yet): the wire would lose it; the peer resends.

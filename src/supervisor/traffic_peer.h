@@ -33,6 +33,8 @@ struct TrafficConfig {
   double stall_timeout_s = 10;
   // Called from the traffic loop about every millisecond with the time since the start and the counts so far.
   std::function<void(double elapsed_s, const struct TrafficResult& so_far)> on_tick;
+  // Sees every frame the peer puts on the wire towards the NIC (a capture).
+  std::function<void(std::span<const uint8_t>)> on_inject;
 };
 
 struct DirectionResult {

@@ -1,0 +1,140 @@
+#include "supervisor/host_network.h"
+
+#include <poll.h>
+
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "common/log.h"
+
+namespace side::supervisor {
+namespace {
+
+constexpr size_t kMaxFrame = 65536;
+constexpr int kPollMs = 50;
+
+bool wait_readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, kPollMs) > 0;
+}
+
+}  // namespace
+
+HostInterface::HostInterface(DriverDomain& domain, net::Tap tap) : domain_(domain), tap_(std::move(tap)) {
+  // No carrier until the driver says so, as for a real NIC without link.
+  (void)tap_.set_carrier(false);
+}
+
+HostInterface::~HostInterface() {
+  stop();
+}
+
+void HostInterface::start(const side_netdev_info& info) {
+  token_ = info.token;
+  std::array<uint8_t, 6> mac;
+  std::memcpy(mac.data(), info.mac, 6);
+  if (auto s = tap_.set_mac(mac); !s) logf(LogLevel::kWarning, "side: %s", s.error().message.c_str());
+  if (auto s = tap_.set_mtu(info.mtu); !s) logf(LogLevel::kWarning, "side: %s", s.error().message.c_str());
+  thread_ = std::thread([this] { reader(); });
+}
+
+void HostInterface::stop() {
+  stop_ = true;
+  woken_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+HostCounters HostInterface::counters() const {
+  return {to_driver_.load(), from_driver_.load(), requeued_.load()};
+}
+
+void HostInterface::netdev_changed(const side_netdev_info& info) {
+  if (info.token != token_.load()) return;
+  std::array<uint8_t, 6> mac;
+  std::memcpy(mac.data(), info.mac, 6);
+  (void)tap_.set_mac(mac);
+  (void)tap_.set_mtu(info.mtu);
+}
+
+void HostInterface::carrier(uint64_t token, bool on) {
+  if (token == token_.load()) (void)tap_.set_carrier(on);
+}
+
+void HostInterface::tx_wake(uint64_t token) {
+  if (token == token_.load()) woken_.notify_all();
+}
+
+void HostInterface::rx(uint64_t token, std::span<const uint8_t> frame, uint32_t) {
+  if (token != token_.load()) return;
+  if (tap_.write(frame)) from_driver_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void HostInterface::reader() {
+  std::vector<uint8_t> frame(kMaxFrame);
+  while (!stop_.load()) {
+    if (!wait_readable(tap_.fd())) continue;
+    // Every frame that is waiting, then back to poll.
+    for (int i = 0; i < 256 && !stop_.load(); ++i) {
+      auto n = tap_.read(frame);
+      if (!n || *n == 0) break;
+      std::span<const uint8_t> f(frame.data(), *n);
+      while (!domain_.submit_tx(token_.load(), f)) {
+        // The driver's queue is full (or its queue is stopped): wait for it, never drop what the host sent.
+        requeued_.fetch_add(1, std::memory_order_relaxed);
+        if (stop_.load() || domain_.faulty()) break;
+        std::unique_lock lock(mu_);
+        woken_.wait_for(lock, std::chrono::milliseconds(1));
+      }
+      to_driver_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+Wire::Wire(e1000::E1000& nic, std::optional<net::Tap> tap, std::unique_ptr<net::PcapWriter> pcap)
+    : nic_(nic), tap_(std::move(tap)), pcap_(std::move(pcap)) {}
+
+Wire::~Wire() {
+  stop();
+}
+
+void Wire::from_nic(std::span<const uint8_t> frame) {
+  to_wire_.fetch_add(1, std::memory_order_relaxed);
+  if (pcap_) pcap_->write(frame);
+  if (tap_) (void)tap_->write(frame);
+}
+
+void Wire::capture(std::span<const uint8_t> frame) {
+  if (pcap_) pcap_->write(frame);
+}
+
+void Wire::start() {
+  if (tap_) thread_ = std::thread([this] { reader(); });
+}
+
+void Wire::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+WireCounters Wire::counters() const {
+  return {to_wire_.load(), from_wire_.load(), nic_dropped_.load(), pcap_ ? pcap_->frames() : 0};
+}
+
+void Wire::reader() {
+  std::vector<uint8_t> frame(kMaxFrame);
+  while (!stop_.load()) {
+    if (!wait_readable(tap_->fd())) continue;
+    for (int i = 0; i < 256 && !stop_.load(); ++i) {
+      auto n = tap_->read(frame);
+      if (!n || *n == 0) break;
+      std::span<const uint8_t> f(frame.data(), *n);
+      from_wire_.fetch_add(1, std::memory_order_relaxed);
+      if (pcap_) pcap_->write(f);
+      // What the NIC refuses (no free descriptor, filtered, link down) is lost, as on a real cable.
+      if (nic_.receive(f) != e1000::RxResult::kAccepted) nic_dropped_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+}  // namespace side::supervisor

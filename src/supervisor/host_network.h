@@ -1,0 +1,92 @@
+// The network around an isolated NIC driver, made of real interfaces:
+//   HostInterface  the host side of the driver's net_device: a TAP (side0) whose frames go to the driver's
+//                  transmit path and which receives what the driver receives; MAC, MTU and carrier mirror the
+//                  driver's.
+//   Wire           the other end of the emulated NIC's cable: a TAP (usually in a peer network namespace), and/or
+//                  a pcap capture of every frame on the wire.
+// Each reads its TAP on a thread of its own, in batches (every waiting frame per wake-up).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+
+#include "devices/e1000/e1000.h"
+#include "net/pcap_writer.h"
+#include "net/tap.h"
+#include "supervisor/driver_domain.h"
+#include "supervisor/machine.h"
+
+namespace side::supervisor {
+
+struct HostCounters {
+  uint64_t to_driver = 0;    // frames the host sent through the driver
+  uint64_t from_driver = 0;  // frames the driver received for the host
+  uint64_t requeued = 0;     // submissions that waited for room in the driver's queue
+};
+
+class HostInterface final : public NetListener {
+ public:
+  HostInterface(DriverDomain& domain, net::Tap tap);
+  ~HostInterface() override;
+
+  // Binds to the driver's device (token) and starts moving frames.
+  void start(const side_netdev_info& info);
+  void stop();
+  const net::Tap& tap() const { return tap_; }
+  HostCounters counters() const;
+
+  // NetListener
+  void netdev_changed(const side_netdev_info& info) override;
+  void carrier(uint64_t token, bool on) override;
+  void tx_wake(uint64_t token) override;
+  void rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override;
+
+ private:
+  void reader();
+  DriverDomain& domain_;
+  net::Tap tap_;
+  std::atomic<uint64_t> token_{0};
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable woken_;
+  std::atomic<uint64_t> to_driver_{0}, from_driver_{0}, requeued_{0};
+};
+
+struct WireCounters {
+  uint64_t to_wire = 0;      // frames the NIC transmitted
+  uint64_t from_wire = 0;    // frames offered to the NIC's receiver
+  uint64_t nic_dropped = 0;  // of those, refused by the NIC (no descriptors, filtered, link down)
+  uint64_t captured = 0;
+};
+
+class Wire {
+ public:
+  Wire(e1000::E1000& nic, std::optional<net::Tap> tap, std::unique_ptr<net::PcapWriter> pcap);
+  ~Wire();
+  // A frame the NIC transmitted (its frame sink): captured and sent down the cable.
+  void from_nic(std::span<const uint8_t> frame);
+  // A frame another source puts on the wire towards the NIC (the built-in peer): captured only.
+  void capture(std::span<const uint8_t> frame);
+  void start();
+  void stop();
+  WireCounters counters() const;
+
+ private:
+  void reader();
+  e1000::E1000& nic_;
+  std::optional<net::Tap> tap_;
+  std::unique_ptr<net::PcapWriter> pcap_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> to_wire_{0}, from_wire_{0}, nic_dropped_{0};
+};
+
+}  // namespace side::supervisor
