@@ -95,6 +95,53 @@ Result<side_netdev_stats> Domain::stats(uint64_t netdev) {
   return out;
 }
 
+namespace {
+
+Status errno_status(const char* what, int rc) {
+  if (rc == 0) return {};
+  return make_error(std::string(what) + " failed: " + std::strerror(-rc) + " (" + std::to_string(rc) + ")");
+}
+
+}  // namespace
+
+Status Domain::set_mtu(uint64_t netdev, uint32_t mtu) {
+  SIDE_TRY(require_vcpu0("set_mtu"));
+  if (!entries_.set_mtu) return make_error("the kernel-API layer cannot change the MTU");
+  int rc = 0;
+  if (!call([&] { rc = entries_.set_mtu(netdev, mtu); })) return make_error("driver fault changing the MTU");
+  return errno_status("changing the MTU", rc);
+}
+
+Status Domain::set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) {
+  SIDE_TRY(require_vcpu0("set_mac"));
+  if (!entries_.set_mac) return make_error("the kernel-API layer cannot change the MAC address");
+  int rc = 0;
+  if (!call([&] { rc = entries_.set_mac(netdev, mac.data()); })) return make_error("driver fault setting the MAC");
+  return errno_status("setting the MAC address", rc);
+}
+
+Status Domain::set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& multicast) {
+  SIDE_TRY(require_vcpu0("set_rx_mode"));
+  if (!entries_.set_rx_mode) return make_error("the kernel-API layer cannot change the receive mode");
+  std::vector<uint8_t> list;
+  for (const auto& a : multicast) list.insert(list.end(), a.begin(), a.end());
+  int rc = 0;
+  if (!call([&] { rc = entries_.set_rx_mode(netdev, flags, list.data(), static_cast<uint32_t>(multicast.size())); })) {
+    return make_error("driver fault changing the receive mode");
+  }
+  return errno_status("changing the receive mode", rc);
+}
+
+Result<side_ethtool_info> Domain::ethtool(uint64_t netdev) {
+  SIDE_TRY(require_vcpu0("ethtool"));
+  if (!entries_.ethtool) return make_error("the kernel-API layer cannot query ethtool information");
+  side_ethtool_info out{};
+  int rc = 0;
+  if (!call([&] { rc = entries_.ethtool(netdev, &out); })) return make_error("driver fault in an ethtool operation");
+  if (rc != 0) return errno_status("ethtool", rc).error();
+  return out;
+}
+
 void Domain::raise_irq(uint32_t irq) {
   if (irq >= 64) return;
   irq_pending_.fetch_or(uint64_t{1} << irq);

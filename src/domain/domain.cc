@@ -225,6 +225,10 @@ Status Domain::load_kapi() {
   bind(entries_.netdev_open, "side_kapi_netdev_open");
   bind(entries_.netdev_close, "side_kapi_netdev_close");
   bind(entries_.netdev_stats, "side_kapi_netdev_stats");
+  bind(entries_.set_mtu, "side_kapi_netdev_set_mtu");
+  bind(entries_.set_mac, "side_kapi_netdev_set_mac");
+  bind(entries_.set_rx_mode, "side_kapi_netdev_set_rx_mode");
+  bind(entries_.ethtool, "side_kapi_netdev_ethtool");
   std::vector<unsigned long> bases;
   for (unsigned i = 0; i < percpu_.nr_cpus(); ++i) bases.push_back(percpu_.base(i));
   int rc = -1;

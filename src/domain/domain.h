@@ -10,6 +10,7 @@
 // lives alone in its own sandboxed process; in-process mode runs it inside the supervisor as a baseline.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -144,6 +145,11 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   Status open(uint64_t netdev);
   Status close(uint64_t netdev);
   Result<side_netdev_stats> stats(uint64_t netdev);
+  // Configuration as the host's stack changes it, and what ethtool shows (vCPU 0). Errors carry the errno.
+  Status set_mtu(uint64_t netdev, uint32_t mtu);
+  Status set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac);
+  Status set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& multicast);
+  Result<side_ethtool_info> ethtool(uint64_t netdev);
   // An interrupt line was asserted (any thread); its handlers run on vCPU 1.
   void raise_irq(uint32_t irq);
   // Queues a frame for transmission through `netdev` (any thread); vCPU 1 submits queued frames in batches.
@@ -237,6 +243,10 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
     int (*netdev_open)(uint64_t) = nullptr;
     void (*netdev_close)(uint64_t) = nullptr;
     void (*netdev_stats)(uint64_t, side_netdev_stats*) = nullptr;
+    int (*set_mtu)(uint64_t, uint32_t) = nullptr;
+    int (*set_mac)(uint64_t, const unsigned char*) = nullptr;
+    int (*set_rx_mode)(uint64_t, uint32_t, const unsigned char*, uint32_t) = nullptr;
+    int (*ethtool)(uint64_t, side_ethtool_info*) = nullptr;
   } entries_;
 
   // Devices.

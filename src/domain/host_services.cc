@@ -276,6 +276,12 @@ SIDE_HOST_ENTRY void side_host_netdev_carrier(side_u64 token, int on) {
   if (auto* p = platform()) p->netdev_carrier(token, on != 0);
 }
 
+SIDE_HOST_ENTRY void side_host_netdev_changed(const struct side_netdev_info* info) {
+  side_netdev_info copy = *info;
+  copy.name[sizeof copy.name - 1] = '\0';
+  if (auto* p = platform()) p->netdev_changed(copy);
+}
+
 SIDE_HOST_ENTRY void side_host_netdev_tx_wake(side_u64 token, side_u32 queue) {
   domain().tx_wake(token, queue);
 }
@@ -327,6 +333,7 @@ std::optional<uint64_t> host_service_address(const std::string& name) {
       SIDE_SERVICE(side_host_netdev_unregister),
       SIDE_SERVICE(side_host_netdev_carrier),
       SIDE_SERVICE(side_host_netdev_tx_wake),
+      SIDE_SERVICE(side_host_netdev_changed),
       SIDE_SERVICE(side_host_netdev_rx),
   };
 #undef SIDE_SERVICE

@@ -34,6 +34,7 @@ class Platform {
   virtual int netdev_register(const side_netdev_info& info) = 0;
   virtual void netdev_unregister(uint64_t token) = 0;
   virtual void netdev_carrier(uint64_t token, bool on) = 0;
+  virtual void netdev_changed(const side_netdev_info& info) = 0;  // new MAC address or MTU
   virtual void netdev_tx_wake(uint64_t token, uint32_t queue) = 0;
   virtual void netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) = 0;
 };

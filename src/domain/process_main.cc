@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -238,6 +239,33 @@ int run_domain_process(const std::vector<std::string>& argv) {
         break;
       case SIDE_MSG_STATS: {
         auto r = domain.stats(req.arg[0]);
+        if (r)
+          platform.reply(req.cookie, 0, 0, std::span(reinterpret_cast<const uint8_t*>(&*r), sizeof *r));
+        else
+          platform.reply(req.cookie, -1, 0, bytes(r.error().message));
+        break;
+      }
+      case SIDE_MSG_SET_MTU:
+        ok(domain.set_mtu(req.arg[0], static_cast<uint32_t>(req.arg[1])));
+        break;
+      case SIDE_MSG_SET_MAC: {
+        std::array<uint8_t, 6> mac{};
+        if (n != 6) {
+          platform.reply(req.cookie, -1, 0, bytes("bad MAC address"));
+          break;
+        }
+        std::memcpy(mac.data(), payload.data(), 6);
+        ok(domain.set_mac(req.arg[0], mac));
+        break;
+      }
+      case SIDE_MSG_SET_RX_MODE: {
+        std::vector<std::array<uint8_t, 6>> mc(static_cast<size_t>(n) / 6);
+        for (size_t i = 0; i < mc.size(); ++i) std::memcpy(mc[i].data(), payload.data() + 6 * i, 6);
+        ok(domain.set_rx_mode(req.arg[0], static_cast<uint32_t>(req.arg[1]), mc));
+        break;
+      }
+      case SIDE_MSG_ETHTOOL: {
+        auto r = domain.ethtool(req.arg[0]);
         if (r)
           platform.reply(req.cookie, 0, 0, std::span(reinterpret_cast<const uint8_t*>(&*r), sizeof *r));
         else

@@ -175,6 +175,12 @@ void RemotePlatform::netdev_carrier(uint64_t token, bool on) {
   send_event(m);
 }
 
+void RemotePlatform::netdev_changed(const side_netdev_info& info) {
+  side_msg m{};
+  m.type = SIDE_MSG_NETDEV_CHANGED;
+  send_event(m, std::span(reinterpret_cast<const uint8_t*>(&info), sizeof info));
+}
+
 void RemotePlatform::netdev_tx_wake(uint64_t token, uint32_t queue) {
   side_msg m{};
   m.type = SIDE_MSG_TX_WAKE;

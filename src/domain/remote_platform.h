@@ -26,6 +26,7 @@ class RemotePlatform final : public Platform {
   int netdev_register(const side_netdev_info& info) override;
   void netdev_unregister(uint64_t token) override;
   void netdev_carrier(uint64_t token, bool on) override;
+  void netdev_changed(const side_netdev_info& info) override;
   void netdev_tx_wake(uint64_t token, uint32_t queue) override;
   void netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override;
 

@@ -30,7 +30,7 @@ enum side_msg_type {
   SIDE_MSG_NONE = 0,
 
   /* supervisor -> domain, control ring (vCPU 0). Each gets a SIDE_MSG_REPLY with arg[0] = 0 or -errno. */
-  SIDE_MSG_LOAD = 1,          /* payload: "module\0params\0"; arg[0]: allow missing symbols */
+  /* (1 is unused: a domain process loads its driver when it starts, from the descriptors it was given.) */
   SIDE_MSG_ATTACH_DEVICE = 2, /* payload: struct side_pci_device_info */
   SIDE_MSG_PROBE = 3,         /* arg[0]: device number; reply arg[1]: pci_dev token */
   SIDE_MSG_REMOVE = 4,        /* arg[0]: pci_dev token */
@@ -39,6 +39,10 @@ enum side_msg_type {
   SIDE_MSG_STATS = 7,         /* arg[0]: netdev token; reply payload: struct side_netdev_stats */
   SIDE_MSG_UNLOAD = 8,        /* payload: module name */
   SIDE_MSG_SHUTDOWN = 9,      /* no reply: the domain exits */
+  SIDE_MSG_SET_MTU = 10,      /* arg[0]: netdev token, arg[1]: MTU */
+  SIDE_MSG_SET_MAC = 11,      /* arg[0]: netdev token; payload: 6 bytes */
+  SIDE_MSG_SET_RX_MODE = 12,  /* arg[0]: netdev token, arg[1]: SIDE_RX_* flags; payload: 6-byte multicast addresses */
+  SIDE_MSG_ETHTOOL = 13,      /* arg[0]: netdev token; reply payload: struct side_ethtool_info */
 
   /* domain -> supervisor, event ring */
   SIDE_MSG_REPLY = 32,             /* to a control request (same cookie) */
@@ -48,6 +52,7 @@ enum side_msg_type {
   SIDE_MSG_NETDEV_UNREGISTER = 36, /* arg[0]: token */
   SIDE_MSG_CARRIER = 37,           /* arg[0]: token; arg[1]: on */
   SIDE_MSG_TX_WAKE = 38,           /* arg[0]: token; arg[1]: queue */
+  SIDE_MSG_NETDEV_CHANGED = 40,    /* payload: struct side_netdev_info (a new MAC address or MTU) */
   SIDE_MSG_READY = 39,             /* the domain is up: arg[0] = SIDE_IPC_VERSION, arg[1] = pid */
 
   /* domain -> supervisor, one device ring per virtual CPU; reads and maps are answered on that vCPU's reply ring */

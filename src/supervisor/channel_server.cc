@@ -112,6 +112,17 @@ void ChannelServer::handle_event(const side_msg& m, std::span<const uint8_t> pay
       }
       return;
     }
+    case SIDE_MSG_NETDEV_CHANGED: {
+      side_netdev_info info{};
+      if (payload.size() != sizeof info) {
+        fault(SIDE_FAULT_PROTOCOL, "malformed network device change");
+        return;
+      }
+      std::memcpy(&info, payload.data(), sizeof info);
+      info.name[sizeof info.name - 1] = '\0';
+      if (platform) platform->netdev_changed(info);
+      return;
+    }
     case SIDE_MSG_NETDEV_UNREGISTER:
       if (platform) platform->netdev_unregister(m.arg[0]);
       return;

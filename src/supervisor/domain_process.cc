@@ -168,7 +168,8 @@ DomainProcess::~DomainProcess() {
 
 // ---- control --------------------------------------------------------------------------------------------------
 
-Result<DomainProcess::Reply> DomainProcess::request(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload) {
+Result<DomainProcess::Reply> DomainProcess::request(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload,
+                                                    uint64_t arg1) {
   std::lock_guard serial(control_mutex_);
   uint64_t cookie;
   {
@@ -180,6 +181,7 @@ Result<DomainProcess::Reply> DomainProcess::request(uint16_t type, uint64_t arg0
   m.type = type;
   m.cookie = cookie;
   m.arg[0] = arg0;
+  m.arg[1] = arg1;
   if (!channel_.control().push(m, payload)) return make_error("the domain does not take requests");
   ipc::Doorbell(&channel_.header().control_bell).ring(1);
   std::unique_lock lock(mutex_);
@@ -193,8 +195,8 @@ Result<DomainProcess::Reply> DomainProcess::request(uint16_t type, uint64_t arg0
   return r;
 }
 
-Status DomainProcess::simple(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload) {
-  auto r = request(type, arg0, payload);
+Status DomainProcess::simple(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload, uint64_t arg1) {
+  auto r = request(type, arg0, payload, arg1);
   if (!r) return r.error();
   if (r->status != 0) return make_error(std::string(r->payload.begin(), r->payload.end()));
   return {};
@@ -244,6 +246,33 @@ Result<side_netdev_stats> DomainProcess::stats(uint64_t netdev) {
   if (r->payload.size() != sizeof s) return make_error("malformed statistics from the domain");
   std::memcpy(&s, r->payload.data(), sizeof s);
   return s;
+}
+
+Status DomainProcess::set_mtu(uint64_t netdev, uint32_t mtu) {
+  return simple(SIDE_MSG_SET_MTU, netdev, {}, mtu);
+}
+
+Status DomainProcess::set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) {
+  return simple(SIDE_MSG_SET_MAC, netdev, mac);
+}
+
+Status DomainProcess::set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) {
+  if (mc.size() * 6 > ipc::kControlRing.slot_size - SIDE_MSG_HEADER_SIZE) return make_error("multicast list too long");
+  std::vector<uint8_t> list;
+  for (const auto& a : mc) list.insert(list.end(), a.begin(), a.end());
+  return simple(SIDE_MSG_SET_RX_MODE, netdev, list, flags);
+}
+
+Result<side_ethtool_info> DomainProcess::ethtool(uint64_t netdev) {
+  auto r = request(SIDE_MSG_ETHTOOL, netdev);
+  if (!r) return r.error();
+  if (r->status != 0) return make_error(std::string(r->payload.begin(), r->payload.end()));
+  side_ethtool_info info{};
+  if (r->payload.size() != sizeof info) return make_error("malformed ethtool information from the domain");
+  std::memcpy(&info, r->payload.data(), sizeof info);
+  // Strings from the domain: bounded and terminated here, whatever it sent.
+  for (char* f : {info.driver, info.version, info.fw_version, info.bus_info}) f[31] = '\0';
+  return info;
 }
 
 // ---- hot path -----------------------------------------------------------------------------------------------

@@ -52,6 +52,11 @@ class DomainProcess final : public DriverDomain {
   Status open(uint64_t netdev) override;
   Status close(uint64_t netdev) override;
   Result<side_netdev_stats> stats(uint64_t netdev) override;
+  Status set_mtu(uint64_t netdev, uint32_t mtu) override;
+  Status set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) override;
+  Status set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) override;
+  Result<side_ethtool_info> ethtool(uint64_t netdev) override;
+  void report_fault(int kind, const std::string& message) override { add_fault(kind, message); }
   void raise_irq(uint32_t irq) override;
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override;
   bool faulty() const override { return faulty_.load(); }
@@ -70,8 +75,8 @@ class DomainProcess final : public DriverDomain {
     uint64_t value = 0;
     std::vector<uint8_t> payload;
   };
-  Result<Reply> request(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload = {});
-  Status simple(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload = {});
+  Result<Reply> request(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload = {}, uint64_t arg1 = 0);
+  Status simple(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload = {}, uint64_t arg1 = 0);
   void service_loop();
   void add_fault(int kind, std::string message, std::string location = "");
   void check_exit(bool block);

@@ -2,6 +2,7 @@
 // or in a sandboxed domain process. The machine and the sessions are written against this interface only.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -39,6 +40,12 @@ class DriverDomain {
   virtual Status open(uint64_t netdev) = 0;
   virtual Status close(uint64_t netdev) = 0;
   virtual Result<side_netdev_stats> stats(uint64_t netdev) = 0;
+  virtual Status set_mtu(uint64_t netdev, uint32_t mtu) = 0;
+  virtual Status set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) = 0;
+  virtual Status set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) = 0;
+  virtual Result<side_ethtool_info> ethtool(uint64_t netdev) = 0;
+  // A fault the supervisor found (an IOMMU fault of the domain's device, say): the domain becomes faulty.
+  virtual void report_fault(int kind, const std::string& message) = 0;
 
   // Hot path, any thread.
   virtual void raise_irq(uint32_t irq) = 0;
@@ -72,6 +79,13 @@ class InProcessDomain final : public DriverDomain {
   Status open(uint64_t netdev) override { return d_->open(netdev); }
   Status close(uint64_t netdev) override { return d_->close(netdev); }
   Result<side_netdev_stats> stats(uint64_t netdev) override { return d_->stats(netdev); }
+  Status set_mtu(uint64_t netdev, uint32_t mtu) override { return d_->set_mtu(netdev, mtu); }
+  Status set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) override { return d_->set_mac(netdev, mac); }
+  Status set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) override {
+    return d_->set_rx_mode(netdev, flags, mc);
+  }
+  Result<side_ethtool_info> ethtool(uint64_t netdev) override { return d_->ethtool(netdev); }
+  void report_fault(int kind, const std::string& message) override { d_->record_fault(kind, message, 0); }
   void raise_irq(uint32_t irq) override { d_->raise_irq(irq); }
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override { return d_->submit_tx(netdev, frame); }
   bool faulty() const override { return d_->faulty(); }

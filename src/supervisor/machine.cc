@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "common/log.h"
@@ -53,6 +54,15 @@ Result<uint32_t> Machine::add_e1000(e1000::Config config) {
   config.now_ns = monotonic_ns;
   config.arm_timer = [this](uint64_t deadline) { arm_timer(deadline); };
   s->nic = std::make_unique<e1000::E1000>(*s->iommu, std::move(config));
+  // A DMA the IOMMU refuses was programmed by the driver: it is the driver's fault.
+  s->iommu->set_fault_hook([this, dev](const iommu::Fault& f) {
+    char message[200];
+    std::snprintf(message, sizeof message, "device %u: DMA %s of %llu bytes at %#llx refused: page %#llx %s", dev,
+                  iommu::to_string(f.direction), static_cast<unsigned long long>(f.length),
+                  static_cast<unsigned long long>(f.iova), static_cast<unsigned long long>(f.fault_page),
+                  iommu::to_string(f.reason));
+    domain_.report_fault(SIDE_FAULT_IOMMU, message);
+  });
   const uint32_t irq = kFirstIrq + dev;
   s->irq = std::make_unique<IrqLine>(domain_, irq);
   s->nic->set_interrupt_sink(s->irq.get());
@@ -180,6 +190,23 @@ void Machine::netdev_carrier(uint64_t token, bool on) {
   }
   net_changed_.notify_all();
   if (NetListener* l = listener_.load()) l->carrier(token, on);
+}
+
+void Machine::netdev_changed(const side_netdev_info& info) {
+  bool known = false;
+  {
+    std::lock_guard lock(net_mutex_);
+    for (auto& n : netdevs_) {
+      if (n.info.token == info.token) {
+        // The name and parent are the registration's; only the address and MTU change.
+        std::memcpy(n.info.mac, info.mac, sizeof n.info.mac);
+        n.info.mtu = info.mtu;
+        known = true;
+      }
+    }
+  }
+  net_changed_.notify_all();
+  if (NetListener* l = listener_.load(); l && known) l->netdev_changed(info);
 }
 
 void Machine::netdev_tx_wake(uint64_t token, uint32_t /*queue*/) {

@@ -31,6 +31,7 @@ class NetListener {
   virtual void netdev_registered(const side_netdev_info& /*info*/) {}
   virtual void netdev_unregistered(uint64_t /*token*/) {}
   virtual void carrier(uint64_t /*token*/, bool /*on*/) {}
+  virtual void netdev_changed(const side_netdev_info& /*info*/) {}
   virtual void tx_wake(uint64_t /*token*/) {}
   virtual void rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) = 0;
 };
@@ -76,6 +77,7 @@ class Machine final : public domain::Platform {
   int netdev_register(const side_netdev_info& info) override;
   void netdev_unregister(uint64_t token) override;
   void netdev_carrier(uint64_t token, bool on) override;
+  void netdev_changed(const side_netdev_info& info) override;
   void netdev_tx_wake(uint64_t token, uint32_t queue) override;
   void netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override;
 

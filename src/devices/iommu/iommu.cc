@@ -140,6 +140,7 @@ void Iommu::record_fault_locked(uint64_t iova, uint64_t len, uint64_t page, Dire
   }
   if (faults_.size() >= fault_capacity_) faults_.pop_front();
   faults_.push_back(Fault{iova, len, page, dir, why, counters_.faults});
+  if (fault_hook_) fault_hook_(faults_.back());
   // Rate-limit the log: the counters and the fault log carry the full story.
   if (counters_.faults <= 16 || (counters_.faults & 1023) == 0) {
     logf(LogLevel::kWarning,

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -111,6 +112,13 @@ class Iommu {
   // validate several buffers before writing any of them (all-or-nothing multi-buffer DMA).
   Status probe(uint64_t iova, size_t len, Direction dir);
 
+  // Called for every fault, with the IOMMU's lock held (it must not call back into the IOMMU): the supervisor
+  // attributes the fault to the driver that programmed the device.
+  void set_fault_hook(std::function<void(const Fault&)> hook) {
+    std::lock_guard lock(mu_);
+    fault_hook_ = std::move(hook);
+  }
+
   // Observability.
   size_t mapping_count() const;
   size_t mapped_pages() const;
@@ -148,6 +156,7 @@ class Iommu {
   std::map<uint64_t, Mapping> mappings_;  // keyed by IOVA start
   std::array<IotlbEntry, kIotlbEntries> iotlb_{};
   std::deque<Fault> faults_;
+  std::function<void(const Fault&)> fault_hook_;
   Counters counters_;
 };
 

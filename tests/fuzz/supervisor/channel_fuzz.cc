@@ -53,6 +53,14 @@ class MemoryDomain final : public supervisor::DriverDomain {
   Status open(uint64_t) override { return make_error("none"); }
   Status close(uint64_t) override { return make_error("none"); }
   Result<side_netdev_stats> stats(uint64_t) override { return make_error("none"); }
+  Status set_mtu(uint64_t, uint32_t) override { return make_error("none"); }
+  Status set_mac(uint64_t, const std::array<uint8_t, 6>&) override { return make_error("none"); }
+  Status set_rx_mode(uint64_t, uint32_t, const std::vector<std::array<uint8_t, 6>>&) override {
+    return make_error("none");
+  }
+  Result<side_ethtool_info> ethtool(uint64_t) override { return make_error("none"); }
+  void report_fault(int, const std::string&) override { ++reported; }
+  uint64_t reported = 0;
   void raise_irq(uint32_t) override { ++irqs; }
   bool submit_tx(uint64_t, std::span<const uint8_t>) override { return false; }
   bool faulty() const override { return false; }
