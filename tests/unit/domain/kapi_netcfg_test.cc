@@ -267,8 +267,7 @@ TEST(KapiNetcfg, ReceiveModeFlagsAndMulticastListReachTheDriver) {
   auto flags = d.matching("cfg0 change_rx_flags");
   ASSERT_EQ(flags.size(), 2u) << d.log();
   EXPECT_NE(flags[0].find("change_rx_flags 0x100 now 0x0 promiscuity 0 allmulti 0"), std::string::npos) << flags[0];
-  EXPECT_NE(flags[1].find("change_rx_flags 0x200 now 0x200 promiscuity 0 allmulti 1"), std::string::npos)
-      << flags[1];
+  EXPECT_NE(flags[1].find("change_rx_flags 0x200 now 0x200 promiscuity 0 allmulti 1"), std::string::npos) << flags[1];
   EXPECT_TRUE(d.logged("cfg0: left promiscuous mode"));
   modes = d.matching("cfg0 rx_mode");
   ASSERT_GE(modes.size(), 2u) << d.log();
