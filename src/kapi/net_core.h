@@ -22,4 +22,13 @@ void side_skb_free(struct sk_buff *skb, unsigned long caller);
 /* Checks that `skb` is a live skb before a reference is dropped; faults on a freed one. */
 void side_skb_check_live(const struct sk_buff *skb, const char *what, unsigned long caller);
 
+/* A registered device named by a host token, or NULL. Caller holds rtnl (or the registered list's lock). */
+struct net_device *side_netdev_lookup(side_u64 token);
+
+/* What the host learns of `dev` (side_host_netdev_register/changed). */
+void side_fill_info(struct net_device *dev, struct side_netdev_info *info);
+
+/* Empties dev->mc (unregistration). Caller holds rtnl. */
+void side_dev_mc_flush(struct net_device *dev);
+
 #endif

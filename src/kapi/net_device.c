@@ -576,7 +576,7 @@ void netdev_update_features(struct net_device *dev)
 	side_update_features(dev);
 }
 
-static void side_fill_info(struct net_device *dev, struct side_netdev_info *info)
+void side_fill_info(struct net_device *dev, struct side_netdev_info *info)
 {
 	u32 host;
 
@@ -725,6 +725,8 @@ void unregister_netdevice_queue(struct net_device *dev, struct list_head *head)
 	spin_unlock_irqrestore(&side_netdev_lock, flags);
 	side_wait_xmit_inflight();
 	side_host_netdev_unregister(side_netdev_token(dev));
+	/* As unregister_netdevice_many(): the address lists go before the driver's uninit. */
+	side_dev_mc_flush(dev);
 
 	if (dev->netdev_ops->ndo_uninit)
 		dev->netdev_ops->ndo_uninit(dev);
@@ -827,7 +829,7 @@ int netif_set_real_num_rx_queues(struct net_device *dev, unsigned int rxq)
 /* ---- the host's entry points --------------------------------------------------------------------------------- */
 
 /* A registered device named by a host token, or NULL. Caller holds rtnl or side_netdev_lock. */
-static struct net_device *side_netdev_lookup(side_u64 token)
+struct net_device *side_netdev_lookup(side_u64 token)
 {
 	struct net_device *d;
 
