@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -107,6 +108,38 @@ Result<uint32_t> Tap::mtu() const {
   ifreq ifr{};
   SIDE_TRY(ifreq_call(SIOCGIFMTU, &ifr, "get MTU of"));
   return static_cast<uint32_t>(ifr.ifr_mtu);
+}
+
+Result<std::array<uint8_t, 6>> Tap::mac() const {
+  ifreq ifr{};
+  SIDE_TRY(ifreq_call(SIOCGIFHWADDR, &ifr, "get MAC address of"));
+  std::array<uint8_t, 6> m;
+  std::memcpy(m.data(), ifr.ifr_hwaddr.sa_data, 6);
+  return m;
+}
+
+Result<uint32_t> Tap::flags() const {
+  ifreq ifr{};
+  SIDE_TRY(ifreq_call(SIOCGIFFLAGS, &ifr, "get flags of"));
+  return static_cast<uint32_t>(static_cast<uint16_t>(ifr.ifr_flags));
+}
+
+std::vector<std::array<uint8_t, 6>> Tap::multicast() const {
+  std::vector<std::array<uint8_t, 6>> out;
+  FILE* f = std::fopen("/proc/net/dev_mcast", "re");
+  if (!f) return out;
+  char line[256];
+  while (std::fgets(line, sizeof line, f)) {
+    int index, users, global;
+    char name[IFNAMSIZ + 1], hex[64];
+    if (std::sscanf(line, "%d %16s %d %d %63s", &index, name, &users, &global, hex) != 5) continue;
+    if (name_ != name || std::strlen(hex) != 12) continue;
+    std::array<uint8_t, 6> a;
+    for (int i = 0; i < 6; ++i) a[i] = static_cast<uint8_t>(std::stoul(std::string(hex + 2 * i, 2), nullptr, 16));
+    out.push_back(a);
+  }
+  std::fclose(f);
+  return out;
 }
 
 Status Tap::set_up(bool up) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -31,6 +32,11 @@ class Tap {
   // The interface's carrier (operstate), as netif_carrier_on/off set it for a real NIC.
   Status set_carrier(bool on);
   Result<uint32_t> mtu() const;
+  Result<std::array<uint8_t, 6>> mac() const;
+  // IFF_* flags of the interface (IFF_UP, IFF_PROMISC, IFF_ALLMULTI, ...).
+  Result<uint32_t> flags() const;
+  // The multicast addresses the host's stack joined on this interface (/proc/net/dev_mcast).
+  std::vector<std::array<uint8_t, 6>> multicast() const;
 
   // One frame per call (non-blocking): its length, 0 if none is waiting, or an error.
   Result<size_t> read(std::span<uint8_t> frame);

@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "devices/e1000/e1000.h"
 #include "net/pcap_writer.h"
@@ -40,7 +41,18 @@ class HostInterface final : public NetListener {
   void start(const side_netdev_info& info);
   void stop();
   const net::Tap& tap() const { return tap_; }
+  uint64_t token() const { return token_.load(); }
   HostCounters counters() const;
+
+  // The configuration last handed to the driver (by registration, or mirrored from the host's interface): what a
+  // restarted driver must be given again.
+  struct Mirror {
+    uint32_t mtu = 0;
+    std::array<uint8_t, 6> mac{};
+    uint32_t rx_flags = 0;
+    std::vector<std::array<uint8_t, 6>> multicast;
+  };
+  Mirror& mirror() { return mirror_; }
 
   // NetListener
   void netdev_changed(const side_netdev_info& info) override;
@@ -58,6 +70,7 @@ class HostInterface final : public NetListener {
   std::mutex mu_;
   std::condition_variable woken_;
   std::atomic<uint64_t> to_driver_{0}, from_driver_{0}, requeued_{0};
+  Mirror mirror_;
 };
 
 struct WireCounters {

@@ -74,6 +74,41 @@ void stop_child(pid_t pid) {
   waitpid(pid, nullptr, 0);
 }
 
+// What the host's stack sets on the interface (ip link set side0 mtu/address/promisc, multicast groups joined)
+// reaches the driver, as the kernel's dev_set_* would hand it down.
+void mirror_host_config(HostInterface& host, DriverDomain& domain, const std::string& ifname) {
+  static constexpr uint32_t kPromisc = 0x100, kAllmulti = 0x200;  // IFF_PROMISC, IFF_ALLMULTI
+  auto& m = host.mirror();
+  const net::Tap& tap = host.tap();
+  const uint64_t token = host.token();
+  if (auto mtu = tap.mtu(); mtu && *mtu != m.mtu) {
+    if (auto s = domain.set_mtu(token, *mtu); !s) {
+      logf(LogLevel::kWarning, "side: %s: MTU %u: %s", ifname.c_str(), *mtu, s.error().message.c_str());
+    }
+    m.mtu = *mtu;
+  }
+  if (auto mac = tap.mac(); mac && *mac != m.mac) {
+    if (auto s = domain.set_mac(token, *mac); !s) {
+      logf(LogLevel::kWarning, "side: %s: address: %s", ifname.c_str(), s.error().message.c_str());
+    }
+    m.mac = *mac;
+  }
+  auto flags = tap.flags();
+  uint32_t rx = flags ? ((*flags & kPromisc) ? SIDE_RX_PROMISC : 0) | ((*flags & kAllmulti) ? SIDE_RX_ALLMULTI : 0) : 0;
+  auto mc = tap.multicast();
+  if (mc.size() > 256) {
+    mc.resize(0);
+    rx |= SIDE_RX_ALLMULTI;  // more groups than a filter holds: all multicast, as the kernel falls back to
+  }
+  if (rx != m.rx_flags || mc != m.multicast) {
+    if (auto s = domain.set_rx_mode(token, rx, mc); !s) {
+      logf(LogLevel::kWarning, "side: %s: receive mode: %s", ifname.c_str(), s.error().message.c_str());
+    }
+    m.rx_flags = rx;
+    m.multicast = mc;
+  }
+}
+
 // The network workload: peer command, host command (or a duration, or until stopped), live counters.
 std::string run_network(const NicSessionConfig& config, DriverDomain& domain, HostInterface& host, Wire* wire,
                         NicSessionReport& report) {
@@ -92,11 +127,15 @@ std::string run_network(const NicSessionConfig& config, DriverDomain& domain, Ho
     }
   }
   const auto start = clock::now();
-  auto last_print = start;
+  auto last_print = start, last_mirror = start;
   std::string error;
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     double elapsed = std::chrono::duration<double>(clock::now() - start).count();
+    if (clock::now() - last_mirror >= std::chrono::milliseconds(250)) {
+      last_mirror = clock::now();
+      mirror_host_config(host, domain, config.network.ifname);
+    }
     if (exec_pid > 0) {
       int status = 0;
       if (waitpid(exec_pid, &status, WNOHANG) == exec_pid) {
@@ -274,6 +313,8 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     });
     host = std::make_unique<HostInterface>(domain, std::move(*host_tap));
     host->start(netdev->info);
+    host->mirror().mtu = netdev->info.mtu;
+    std::memcpy(host->mirror().mac.data(), netdev->info.mac, 6);
     relay.target = host.get();
     // Addresses: the host end and, in a namespace side created, the peer end.
     Status addressed = net::ip({"addr", "add", net_config.host_addr, "dev", net_config.ifname});
