@@ -1,0 +1,130 @@
+// The isolated driver's NIC as a real host interface, used by real programs: ping, iperf3, tcpdump/tshark. Each
+// test runs side in a network namespace of its own (unshare -n), and side puts the peer in another one, which it
+// removes again.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <regex>
+#include <string>
+
+#include "net/netns.h"
+
+namespace {
+
+std::string run(const std::string& command, int* status) {
+  std::string out;
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  int rc = pclose(p);
+  *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return out;
+}
+
+// side run e1000 in a fresh network namespace, with the given options.
+std::string side_run(const std::string& options, int* status) {
+  return run("unshare -n " + std::string(SIDE_BINARY) + " run e1000 --quiet " + options, status);
+}
+
+class Network : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!side::net::have_net_admin()) GTEST_SKIP() << "needs CAP_NET_ADMIN (root) for TAP devices and namespaces";
+  }
+  void TearDown() override {
+    // Nothing is left behind: no peer namespace of side's.
+    int status = 0;
+    std::string ns = run("ip netns list", &status);
+    EXPECT_EQ(ns.find("side-peer-"), std::string::npos) << ns;
+  }
+};
+
+TEST_F(Network, PingLosesNothing) {
+  int status = -1;
+  std::string out = side_run("--exec 'ping -c 100 -i 0.01 -q 10.77.0.2'", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("100 packets transmitted, 100 received, 0% packet loss"), std::string::npos) << out;
+  EXPECT_NE(out.find("isolation process"), std::string::npos) << out;
+  EXPECT_NE(out.find("command exit status 0"), std::string::npos) << out;
+}
+
+TEST_F(Network, InterfaceMirrorsTheDriver) {
+  int status = -1;
+  std::string out = side_run("--exec 'ip link show side0'", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("link/ether 52:54:00:12:34:56"), std::string::npos) << out;
+  EXPECT_NE(out.find("mtu 1500"), std::string::npos) << out;
+  EXPECT_NE(out.find("state UP"), std::string::npos) << out;  // the driver has carrier
+  EXPECT_EQ(out.find("NO-CARRIER"), std::string::npos) << out;
+}
+
+std::string throughput(const std::string& out) {
+  std::smatch m;
+  static const std::regex receiver(R"(([0-9.]+ [KMG]?bits/sec).*receiver)");
+  return std::regex_search(out, m, receiver) ? m[1].str() : "";
+}
+
+TEST_F(Network, Iperf3Tcp) {
+  int status = -1;
+  std::string out = side_run("--peer-exec 'iperf3 -s -1' --exec 'iperf3 -c 10.77.0.2 -t 3'", &status);
+  EXPECT_EQ(status, 0) << out;
+  std::string rate = throughput(out);
+  ASSERT_FALSE(rate.empty()) << out;
+  std::printf("iperf3 TCP through the isolated e1000: %s\n", rate.c_str());
+  RecordProperty("tcp_throughput", rate);
+}
+
+TEST_F(Network, Iperf3Udp) {
+  int status = -1;
+  std::string out = side_run("--peer-exec 'iperf3 -s -1' --exec 'iperf3 -c 10.77.0.2 -u -b 100M -t 3'", &status);
+  EXPECT_EQ(status, 0) << out;
+  std::string rate = throughput(out);
+  ASSERT_FALSE(rate.empty()) << out;
+  std::printf("iperf3 UDP (100 Mbit/s offered) through the isolated e1000: %s\n", rate.c_str());
+  RecordProperty("udp_throughput", rate);
+}
+
+TEST_F(Network, PcapOfTheWireReadsBackInTshark) {
+  std::string pcap = ::testing::TempDir() + "side-wire.pcap";
+  int status = -1;
+  std::string out = side_run("--wire pcap:" + pcap + " --exec 'ping -c 5 -i 0.1 10.77.0.2'", &status);
+  ASSERT_EQ(status, 0) << out;
+  std::string requests =
+      run("tshark -r " + pcap + " -Y 'icmp.type == 8 && ip.dst == 10.77.0.2' 2>/dev/null | cat", &status);
+  EXPECT_EQ(status, 0) << requests;
+  std::string replies =
+      run("tshark -r " + pcap + " -Y 'icmp.type == 0 && ip.src == 10.77.0.2' 2>/dev/null | cat", &status);
+  auto lines = [](const std::string& s) { return std::count(s.begin(), s.end(), '\n'); };
+  EXPECT_EQ(lines(requests), 5) << requests;
+  EXPECT_EQ(lines(replies), 5) << replies;
+  // ARP resolved the peer over the same wire.
+  std::string arp = run("tcpdump -nr " + pcap + " arp", &status);
+  EXPECT_NE(arp.find("Request who-has 10.77.0.2"), std::string::npos) << arp;
+}
+
+TEST_F(Network, BuiltinTrafficCanBeCapturedToo) {
+  std::string pcap = ::testing::TempDir() + "side-builtin.pcap";
+  int status = -1;
+  std::string out = side_run("--wire builtin --packets 200 --wire pcap:" + pcap, &status);
+  ASSERT_EQ(status, 0) << out;
+  std::string count =
+      run("tshark -r " + pcap + " -Y 'eth.type == 0x88b5' -T fields -e frame.number 2>/dev/null | wc -l", &status);
+  EXPECT_EQ(std::stoi(count), 400) << count;  // 200 each way
+}
+
+TEST_F(Network, AnInterfaceInUseIsRefusedClearly) {
+  // A second side in the same namespace cannot take side0 from the first.
+  const std::string side = SIDE_BINARY;
+  int status = -1;
+  std::string out =
+      run("unshare -n sh -c '" + side + " run e1000 --quiet --exec \"sleep 3\" >/dev/null 2>&1 & sleep 1.5; " + side +
+              " run e1000 --quiet --exec true; rc=$?; wait; exit $rc'",
+          &status);
+  EXPECT_NE(status, 0) << out;
+  EXPECT_NE(out.find("host interface: TUNSETIFF side0"), std::string::npos) << out;
+  EXPECT_NE(out.find("is another side using side0?"), std::string::npos) << out;
+}
+
+}  // namespace
