@@ -84,6 +84,15 @@ void DmaPermissions::clear() {
   live_ = 0;
 }
 
+void DmaPermissions::retarget(uint8_t* arena_base, uint64_t arena_size) {
+  std::lock_guard lock(mu_);
+  iommu_.retarget(arena_base, arena_size);
+  mappings_.clear();
+  pages_.clear();
+  live_ = 0;
+  size_ = arena_size;
+}
+
 uint64_t DmaPermissions::live_mappings() const {
   std::lock_guard lock(mu_);
   return live_;

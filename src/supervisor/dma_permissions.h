@@ -31,6 +31,8 @@ class DmaPermissions {
   int unmap(uint64_t phys, uint64_t size, int dir);
   // Drops every mapping (the device was reset or the domain is gone).
   void clear();
+  // Drops every mapping and serves a new domain's arena (of `arena_size` bytes) from now on.
+  void retarget(uint8_t* arena_base, uint64_t arena_size);
 
   uint64_t live_mappings() const;
   uint64_t refused() const;

@@ -58,6 +58,11 @@ class Machine final : public domain::Platform {
   e1000::E1000& e1000(uint32_t device) { return *slots_.at(device)->nic; }
   iommu::Iommu& iommu(uint32_t device) { return *slots_.at(device)->iommu; }
   const DmaPermissions& dma(uint32_t device) const { return *slots_.at(device)->dma; }
+
+  // Recovery: every device stops (a PCI reset: no DMA in flight afterwards), its DMA mappings are dropped, and
+  // its IOMMU serves the domain's new arena; network devices are forgotten until the new driver registers them.
+  void quiesce();
+  void rebind();
   const side_pci_device_info& info(uint32_t device) const { return slots_.at(device)->info; }
   size_t device_count() const { return slots_.size(); }
 

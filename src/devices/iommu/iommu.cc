@@ -105,6 +105,15 @@ void Iommu::unmap_all() {
   iotlb_.fill(IotlbEntry{});
 }
 
+void Iommu::retarget(uint8_t* arena_base, size_t arena_size) {
+  std::lock_guard lock(mu_);
+  pages_.clear();
+  mappings_.clear();
+  iotlb_.fill(IotlbEntry{});
+  base_ = arena_base;
+  size_ = arena_size & ~static_cast<size_t>(kPageMask);
+}
+
 uint8_t* Iommu::lookup_locked(uint64_t iova_page, Direction dir, FaultReason* why) {
   IotlbEntry& e = iotlb_[iova_page % kIotlbEntries];
   if (e.iova_page == iova_page) {

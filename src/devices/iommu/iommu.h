@@ -101,6 +101,8 @@ class Iommu {
 
   // Drops every mapping (domain teardown / recovery).
   void unmap_all();
+  // Drops every mapping and translates into another arena from now on: the device now serves a new domain.
+  void retarget(uint8_t* arena_base, size_t arena_size);
 
   // Device-side DMA. All pages are checked first; on any fault nothing is transferred, the fault is recorded and
   // an error returned. len == 0 succeeds without touching memory.
@@ -148,8 +150,8 @@ class Iommu {
   Status check_locked(uint64_t iova, size_t len, Direction dir);
   void record_fault_locked(uint64_t iova, uint64_t len, uint64_t page, Direction dir, FaultReason why);
 
-  uint8_t* const base_;
-  const size_t size_;
+  uint8_t* base_;
+  size_t size_;
   const size_t fault_capacity_;
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, PageEntry> pages_;
