@@ -59,6 +59,8 @@ class DriverDomain {
   virtual void shutdown() = 0;
   // Ends the domain abruptly, as a crash would (SIGKILL of a domain process).
   virtual Status kill() = 0;
+  // How many times the driver was restarted (a recovering domain); frames in flight at a restart may be lost.
+  virtual unsigned generation() const { return 0; }
 };
 
 // The unisolated baseline: the domain lives in this process and its calling thread is virtual CPU 0.

@@ -112,12 +112,11 @@ void Machine::rebind() {
     s->dma->retarget(domain_.arena_base(), domain_.arena_size());
     // Firmware again: the reset cleared the BARs, the interrupt line and the command register.
     for (int bar = 0; bar < 6; ++bar) {
-      if (s->info.bars[bar].size) s->nic->config_write(0x10 + 4 * bar, 4, static_cast<uint32_t>(s->info.bars[bar].start));
+      if (s->info.bars[bar].size)
+        s->nic->config_write(0x10 + 4 * bar, 4, static_cast<uint32_t>(s->info.bars[bar].start));
     }
     s->nic->config_write(0x3c, 1, s->info.irq);
   }
-  std::lock_guard lock(net_mutex_);
-  netdevs_.clear();
 }
 
 // ---- PCI ----------------------------------------------------------------------------------------------------

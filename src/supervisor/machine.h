@@ -60,7 +60,7 @@ class Machine final : public domain::Platform {
   const DmaPermissions& dma(uint32_t device) const { return *slots_.at(device)->dma; }
 
   // Recovery: every device stops (a PCI reset: no DMA in flight afterwards), its DMA mappings are dropped, and
-  // its IOMMU serves the domain's new arena; network devices are forgotten until the new driver registers them.
+  // its IOMMU serves the domain's new arena. The host's view of network devices stays.
   void quiesce();
   void rebind();
   const side_pci_device_info& info(uint32_t device) const { return slots_.at(device)->info; }

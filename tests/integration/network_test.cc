@@ -2,6 +2,7 @@
 // test runs side in a network namespace of its own (unshare -n), and side puts the peer in another one, which it
 // removes again.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -34,10 +35,16 @@ class Network : public ::testing::Test {
     if (!side::net::have_net_admin()) GTEST_SKIP() << "needs CAP_NET_ADMIN (root) for TAP devices and namespaces";
   }
   void TearDown() override {
-    // Nothing is left behind: no peer namespace of side's.
+    // Nothing is left behind: every peer namespace of side's belongs to a side still running (tests run in
+    // parallel), none to one that ended.
     int status = 0;
     std::string ns = run("ip netns list", &status);
-    EXPECT_EQ(ns.find("side-peer-"), std::string::npos) << ns;
+    std::smatch m;
+    static const std::regex peer(R"(side-peer-([0-9]+))");
+    for (auto it = std::sregex_iterator(ns.begin(), ns.end(), peer); it != std::sregex_iterator(); ++it) {
+      pid_t pid = std::stoi((*it)[1].str());
+      EXPECT_EQ(::kill(pid, 0), 0) << "namespace " << (*it)[0].str() << " outlived its side";
+    }
   }
 };
 

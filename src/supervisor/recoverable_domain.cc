@@ -1,0 +1,449 @@
+#include "supervisor/recoverable_domain.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace side::supervisor {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+double ms_between(clock::time_point a, clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RecoverableDomain>> RecoverableDomain::start(Factory factory, RecoveryPolicy policy) {
+  std::unique_ptr<RecoverableDomain> r(new RecoverableDomain(std::move(factory), policy));
+  auto first = r->factory_(0);
+  if (!first) return first.error();
+  r->inner_ = std::shared_ptr<DriverDomain>(std::move(*first));
+  r->inner_->connect(r.get());
+  r->monitor_ = std::thread([raw = r.get()] { raw->monitor_loop(); });
+  return r;
+}
+
+RecoverableDomain::~RecoverableDomain() {
+  shutdown();
+}
+
+std::shared_ptr<DriverDomain> RecoverableDomain::current() const {
+  std::lock_guard lock(mu_);
+  return inner_;
+}
+
+uint64_t RecoverableDomain::inner_token(uint64_t stable) const {
+  std::lock_guard lock(mu_);
+  for (const auto& n : netdevs_) {
+    if (n.stable == stable) return n.inner;
+  }
+  return stable;
+}
+
+uint64_t RecoverableDomain::stable_token(uint64_t inner) const {
+  std::lock_guard lock(mu_);
+  for (const auto& n : netdevs_) {
+    if (n.inner == inner) return n.stable;
+  }
+  return inner;
+}
+
+// ---- DriverDomain -------------------------------------------------------------------------------------------
+
+const char* RecoverableDomain::isolation() const {
+  return current()->isolation();
+}
+int RecoverableDomain::pid() const {
+  return current()->pid();
+}
+uint8_t* RecoverableDomain::arena_base() const {
+  return current()->arena_base();
+}
+uint64_t RecoverableDomain::arena_size() const {
+  return current()->arena_size();
+}
+
+Status RecoverableDomain::attach_device(const side_pci_device_info& info) {
+  SIDE_TRY(current()->attach_device(info));
+  std::lock_guard lock(mu_);
+  devices_.push_back(info);
+  return {};
+}
+
+Result<std::string> RecoverableDomain::load(const domain::LoadRequest& request) {
+  return current()->load(request);
+}
+
+Status RecoverableDomain::unload(const std::string& name) {
+  return current()->unload(name);
+}
+
+Result<uint64_t> RecoverableDomain::probe(uint32_t device) {
+  auto pdev = current()->probe(device);
+  if (!pdev) return pdev;
+  std::lock_guard lock(mu_);
+  probed_.push_back({device, *pdev, *pdev});
+  return pdev;
+}
+
+Status RecoverableDomain::remove(uint64_t pdev) {
+  uint64_t inner = pdev;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& p : probed_) {
+      if (p.stable == pdev) inner = p.inner;
+    }
+    std::erase_if(probed_, [&](const Probed& p) { return p.stable == pdev; });
+  }
+  return current()->remove(inner);
+}
+
+Status RecoverableDomain::open(uint64_t netdev) {
+  SIDE_TRY(current()->open(inner_token(netdev)));
+  std::lock_guard lock(mu_);
+  for (auto& n : netdevs_) {
+    if (n.stable == netdev) n.open = true;
+  }
+  return {};
+}
+
+Status RecoverableDomain::close(uint64_t netdev) {
+  {
+    std::lock_guard lock(mu_);
+    for (auto& n : netdevs_) {
+      if (n.stable == netdev) n.open = false;
+    }
+  }
+  return current()->close(inner_token(netdev));
+}
+
+Result<side_netdev_stats> RecoverableDomain::stats(uint64_t netdev) {
+  return current()->stats(inner_token(netdev));
+}
+
+Status RecoverableDomain::set_mtu(uint64_t netdev, uint32_t mtu) {
+  SIDE_TRY(current()->set_mtu(inner_token(netdev), mtu));
+  std::lock_guard lock(mu_);
+  for (auto& n : netdevs_) {
+    if (n.stable == netdev) n.mtu = mtu;
+  }
+  return {};
+}
+
+Status RecoverableDomain::set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) {
+  SIDE_TRY(current()->set_mac(inner_token(netdev), mac));
+  std::lock_guard lock(mu_);
+  for (auto& n : netdevs_) {
+    if (n.stable == netdev) n.mac = mac;
+  }
+  return {};
+}
+
+Status RecoverableDomain::set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) {
+  SIDE_TRY(current()->set_rx_mode(inner_token(netdev), flags, mc));
+  std::lock_guard lock(mu_);
+  for (auto& n : netdevs_) {
+    if (n.stable == netdev) n.rx_mode = std::make_pair(flags, mc);
+  }
+  return {};
+}
+
+Result<side_ethtool_info> RecoverableDomain::ethtool(uint64_t netdev) {
+  return current()->ethtool(inner_token(netdev));
+}
+
+void RecoverableDomain::report_fault(int kind, const std::string& message) {
+  if (recovering_.load()) return;  // the device's complaints about a domain being replaced are expected
+  current()->report_fault(kind, message);
+}
+
+void RecoverableDomain::raise_irq(uint32_t irq) {
+  if (recovering_.load()) return;  // the device is being reset; the new driver starts from a clean state
+  current()->raise_irq(irq);
+}
+
+bool RecoverableDomain::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
+  if (recovering_.load() || gave_up_.load()) return false;
+  auto d = current();
+  if (d->faulty()) return false;
+  if (!d->submit_tx(inner_token(netdev), frame)) return false;
+  std::lock_guard lock(journal_mu_);
+  ++submitted_;
+  if (journal_.size() >= kJournal) {
+    // Reuse the oldest buffer rather than allocate on the hot path.
+    auto oldest = std::move(journal_.front());
+    journal_.pop_front();
+    oldest.first = netdev;
+    oldest.second.assign(frame.begin(), frame.end());
+    journal_.push_back(std::move(oldest));
+  } else {
+    journal_.emplace_back(netdev, std::vector<uint8_t>(frame.begin(), frame.end()));
+  }
+  return true;
+}
+
+std::vector<domain::FaultReport> RecoverableDomain::faults() const {
+  std::vector<domain::FaultReport> out;
+  {
+    std::lock_guard lock(mu_);
+    out = faults_;
+  }
+  // The current generation's, if it has any not yet handled.
+  if (!recovering_.load()) {
+    for (auto& f : current()->faults()) out.push_back(f);
+  }
+  return out;
+}
+
+std::vector<RecoveryTimings> RecoverableDomain::recoveries() const {
+  std::lock_guard lock(mu_);
+  return recoveries_;
+}
+
+bool RecoverableDomain::wait_recovered(unsigned timeout_ms) {
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                           [&] { return !recovering_.load() && (gave_up_.load() || !inner_->faulty()); });
+}
+
+Status RecoverableDomain::kill() {
+  return current()->kill();
+}
+
+void RecoverableDomain::shutdown() {
+  stop_ = true;
+  if (monitor_.joinable()) monitor_.join();
+  if (auto d = current()) d->shutdown();
+}
+
+// ---- Platform ---------------------------------------------------------------------------------------------------
+
+Result<uint32_t> RecoverableDomain::config_read(uint32_t dev, uint32_t offset, unsigned width) {
+  return outer_->config_read(dev, offset, width);
+}
+Status RecoverableDomain::config_write(uint32_t dev, uint32_t offset, unsigned width, uint32_t value) {
+  return outer_->config_write(dev, offset, width, value);
+}
+Result<uint64_t> RecoverableDomain::bar_read(uint32_t dev, int bar, uint64_t offset, unsigned width) {
+  return outer_->bar_read(dev, bar, offset, width);
+}
+Status RecoverableDomain::bar_write(uint32_t dev, int bar, uint64_t offset, unsigned width, uint64_t value) {
+  return outer_->bar_write(dev, bar, offset, width, value);
+}
+int RecoverableDomain::dma_map(uint32_t dev, uint64_t phys, uint64_t size, int dir) {
+  return outer_->dma_map(dev, phys, size, dir);
+}
+int RecoverableDomain::dma_unmap(uint32_t dev, uint64_t phys, uint64_t size, int dir) {
+  return outer_->dma_unmap(dev, phys, size, dir);
+}
+
+int RecoverableDomain::netdev_register(const side_netdev_info& info) {
+  side_netdev_info stable = info;
+  bool known = false;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& n : netdevs_) {
+      // A restarted driver registers the same device again, under a new token.
+      if (n.device == info.device && n.inner == 0) {
+        n.inner = info.token;
+        stable.token = n.stable;
+        known = true;
+        break;
+      }
+    }
+    if (!known) {
+      Netdev n;
+      n.stable = n.inner = info.token;
+      n.device = info.device;
+      netdevs_.push_back(std::move(n));
+    }
+  }
+  if (known) {
+    outer_->netdev_changed(stable);
+    return 0;
+  }
+  return outer_->netdev_register(info);
+}
+
+void RecoverableDomain::netdev_unregister(uint64_t token) {
+  uint64_t stable = stable_token(token);
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(netdevs_, [&](const Netdev& n) { return n.stable == stable; });
+  }
+  outer_->netdev_unregister(stable);
+}
+
+void RecoverableDomain::netdev_carrier(uint64_t token, bool on) {
+  outer_->netdev_carrier(stable_token(token), on);
+}
+
+void RecoverableDomain::netdev_changed(const side_netdev_info& info) {
+  side_netdev_info stable = info;
+  stable.token = stable_token(info.token);
+  outer_->netdev_changed(stable);
+}
+
+void RecoverableDomain::netdev_tx_wake(uint64_t token, uint32_t queue) {
+  outer_->netdev_tx_wake(stable_token(token), queue);
+}
+
+void RecoverableDomain::netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) {
+  outer_->netdev_rx(stable_token(token), frame, csum);
+}
+
+// ---- recovery -----------------------------------------------------------------------------------------------
+
+void RecoverableDomain::monitor_loop() {
+  while (!stop_.load()) {
+    auto d = current();
+    if (d->faulty() && !gave_up_.load()) {
+      recover();
+      continue;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+}
+
+void RecoverableDomain::recover() {
+  const auto start = clock::now();
+  recovering_ = true;
+  RecoveryTimings t;
+  std::shared_ptr<DriverDomain> old = current();
+  auto old_faults = old->faults();
+  if (!old_faults.empty()) {
+    t.kind = old_faults.back().kind;
+    t.reason = old_faults.back().message;
+  }
+  {
+    std::lock_guard lock(mu_);
+    faults_.insert(faults_.end(), old_faults.begin(), old_faults.end());
+    // The restart policy: at most max_restarts within the window, with back-off between quick repeats.
+    while (!restarts_.empty() && std::chrono::duration<double>(start - restarts_.front()).count() > policy_.window_s) {
+      restarts_.pop_front();
+    }
+    if (restarts_.size() >= policy_.max_restarts) {
+      logf(LogLevel::kError, "side: giving up: %zu restarts within %.0f s; the device stays down", restarts_.size(),
+           policy_.window_s);
+      gave_up_ = true;
+      recovering_ = false;
+      changed_.notify_all();
+      return;
+    }
+    bool quick = !restarts_.empty() && std::chrono::duration<double>(start - restarts_.back()).count() < 1;
+    backoff_ms_ = quick ? std::min(policy_.backoff_max_ms, std::max(policy_.backoff_start_ms, 2 * backoff_ms_)) : 0;
+    restarts_.push_back(start);
+  }
+  if (backoff_ms_ > 0) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(backoff_ms_));
+  auto step = clock::now();
+  auto lap = [&](double& field) {
+    auto now = clock::now();
+    field = ms_between(step, now);
+    step = now;
+  };
+  lap(t.mark_ms);
+  // stop: the process ends; its timers, NAPI, work and interrupt handling with it.
+  (void)old->kill();
+  old->shutdown();
+  lap(t.stop_ms);
+  // wait: no DMA in flight before anything is reused.
+  if (machine_) machine_->quiesce();
+  lap(t.wait_ms);
+  // free: the dead domain's memory and descriptors went with its process; drop the supervisor's references.
+  uint64_t unsent = 0;
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> requeue;
+  {
+    std::lock_guard lock(journal_mu_);
+    uint64_t sent = machine_ && machine_->device_count() ? machine_->e1000(0).counters().tx_frames - nic_tx_base_ : 0;
+    unsent = submitted_ > sent ? submitted_ - sent : 0;
+    if (unsent <= journal_.size()) {
+      requeue.assign(std::make_move_iterator(journal_.end() - static_cast<long>(unsent)),
+                     std::make_move_iterator(journal_.end()));
+    }
+    journal_.clear();
+    submitted_ = 0;
+    nic_tx_base_ = machine_ && machine_->device_count() ? machine_->e1000(0).counters().tx_frames : 0;
+  }
+  old.reset();
+  lap(t.free_ms);
+  // unregister: the dead driver's devices and network devices are forgotten (the host interfaces stay).
+  {
+    std::lock_guard lock(mu_);
+    for (auto& n : netdevs_) n.inner = 0;
+    for (auto& p : probed_) p.inner = 0;
+  }
+  lap(t.unregister_ms);
+  // reload
+  const unsigned gen = generation_.load() + 1;
+  auto fresh = factory_(gen);
+  lap(t.reload_ms);
+  if (!fresh) {
+    t.error = "reload: " + fresh.error().message;
+  } else {
+    std::shared_ptr<DriverDomain> d(std::move(*fresh));
+    d->connect(this);
+    {
+      std::lock_guard lock(mu_);
+      inner_ = d;
+    }
+    generation_ = gen;
+    if (machine_) machine_->rebind();
+    if (auto s = restart(t, start); !s) t.error = "restart: " + s.error().message;
+    // Submitted but never sent: to the new driver, in order.
+    for (auto& [netdev, frame] : requeue) {
+      if (d->submit_tx(inner_token(netdev), frame)) ++t.requeued;
+    }
+  }
+  lap(t.restart_ms);
+  t.total_ms = ms_between(start, clock::now());
+  t.ok = t.error.empty();
+  if (!t.ok) logf(LogLevel::kError, "side: recovery failed: %s", t.error.c_str());
+  {
+    std::lock_guard lock(mu_);
+    recoveries_.push_back(t);
+  }
+  recovering_ = false;
+  {
+    std::lock_guard lock(mu_);
+    changed_.notify_all();
+  }
+}
+
+Status RecoverableDomain::restart(RecoveryTimings&, clock::time_point) {
+  auto d = current();
+  std::vector<side_pci_device_info> devices;
+  std::vector<Probed> probed;
+  {
+    std::lock_guard lock(mu_);
+    devices = devices_;
+    probed = probed_;
+  }
+  for (const auto& info : devices) SIDE_TRY(d->attach_device(info));
+  for (const auto& p : probed) {
+    auto pdev = d->probe(p.device);
+    if (!pdev) return pdev.error();
+    std::lock_guard lock(mu_);
+    for (auto& q : probed_) {
+      if (q.stable == p.stable) q.inner = *pdev;
+    }
+  }
+  // Replay the interfaces' configuration as a shadow driver would, then bring them up as they were.
+  std::vector<Netdev> netdevs;
+  {
+    std::lock_guard lock(mu_);
+    netdevs = netdevs_;
+  }
+  for (const auto& n : netdevs) {
+    if (n.inner == 0) return make_error("the restarted driver did not register its network device again");
+    if (n.mac) SIDE_TRY(d->set_mac(n.inner, *n.mac));
+    if (n.mtu) SIDE_TRY(d->set_mtu(n.inner, *n.mtu));
+    if (n.rx_mode) SIDE_TRY(d->set_rx_mode(n.inner, n.rx_mode->first, n.rx_mode->second));
+    if (n.open) SIDE_TRY(d->open(n.inner));
+  }
+  return {};
+}
+
+}  // namespace side::supervisor

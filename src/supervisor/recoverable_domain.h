@@ -1,0 +1,161 @@
+// A driver domain that recovers: when the domain in use fails (a detected fault, a forbidden system call, an IOMMU
+// fault, a hung entry point, an interrupt storm, a dead process), it is replaced by a fresh one, SIDE's recovery
+// made fast and transparent:
+//   mark      the domain is faulty: no more submissions reach it (the host's frames wait in their queues)
+//   stop      its process is killed: timers, polling, work and interrupts end with it
+//   wait      the devices are quiesced (a PCI reset), so no DMA is in flight
+//   free      everything it held is reclaimed: its memory and descriptors with the process, its DMA mappings
+//   unregister  the host forgets the dead driver's network devices (the host interfaces stay)
+//   reload    a new domain process loads the kernel-API layer and the driver
+//   restart   devices attached and probed, network devices opened, configuration replayed (MAC, MTU, receive
+//             mode), and the transmit frames that were submitted but never left the NIC requeued
+// Each step is timed (SIDE's Table VI). To the rest of the supervisor this is one domain whose network devices keep
+// their tokens: it translates between those stable tokens and each generation's own.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <vector>
+
+#include "supervisor/driver_domain.h"
+#include "supervisor/machine.h"
+
+namespace side::supervisor {
+
+struct RecoveryTimings {
+  int kind = 0;        // the fault that started it
+  std::string reason;  // its message
+  double mark_ms = 0, stop_ms = 0, wait_ms = 0, free_ms = 0, unregister_ms = 0, reload_ms = 0, restart_ms = 0;
+  double total_ms = 0;
+  uint64_t requeued = 0;  // transmit frames submitted again to the new driver
+  bool ok = false;
+  std::string error;
+};
+
+struct RecoveryPolicy {
+  unsigned max_restarts = 1000;  // within `window_s`; then side gives up
+  double window_s = 60;
+  double backoff_start_ms = 0;  // wait before a restart that follows another within 1 s, doubling each time
+  double backoff_max_ms = 1000;
+};
+
+class RecoverableDomain final : public DriverDomain, public domain::Platform {
+ public:
+  // Makes a new domain (generation) with the driver loaded; `generation` counts from 0.
+  using Factory = std::function<Result<std::unique_ptr<DriverDomain>>(unsigned generation)>;
+
+  static Result<std::unique_ptr<RecoverableDomain>> start(Factory factory, RecoveryPolicy policy);
+  ~RecoverableDomain() override;
+
+  // The machine whose devices the domains drive (for quiescing and rebinding); set once, before attaching.
+  void set_machine(Machine* machine) { machine_ = machine; }
+
+  std::vector<RecoveryTimings> recoveries() const;
+  unsigned generation() const override { return generation_.load(); }
+  bool gave_up() const { return gave_up_.load(); }
+  // Waits until no recovery is in progress (at most `timeout_ms`); false on timeout.
+  bool wait_recovered(unsigned timeout_ms);
+  bool recovering() const { return recovering_.load(); }
+
+  // DriverDomain
+  const char* isolation() const override;
+  int pid() const override;
+  uint8_t* arena_base() const override;
+  uint64_t arena_size() const override;
+  void connect(domain::Platform* platform) override { outer_ = platform; }
+  Status attach_device(const side_pci_device_info& info) override;
+  Result<std::string> load(const domain::LoadRequest& request) override;
+  Status unload(const std::string& name) override;
+  Result<uint64_t> probe(uint32_t device) override;
+  Status remove(uint64_t pdev) override;
+  Status open(uint64_t netdev) override;
+  Status close(uint64_t netdev) override;
+  Result<side_netdev_stats> stats(uint64_t netdev) override;
+  Status set_mtu(uint64_t netdev, uint32_t mtu) override;
+  Status set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) override;
+  Status set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) override;
+  Result<side_ethtool_info> ethtool(uint64_t netdev) override;
+  void report_fault(int kind, const std::string& message) override;
+  void raise_irq(uint32_t irq) override;
+  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override;
+  bool faulty() const override { return gave_up_.load(); }
+  std::vector<domain::FaultReport> faults() const override;
+  std::optional<domain::Domain::IrqStats> irq_stats() const override { return std::nullopt; }
+  void shutdown() override;
+  Status kill() override;
+
+  // Platform: what the current generation's driver does, with its tokens made stable.
+  Result<uint32_t> config_read(uint32_t dev, uint32_t offset, unsigned width) override;
+  Status config_write(uint32_t dev, uint32_t offset, unsigned width, uint32_t value) override;
+  Result<uint64_t> bar_read(uint32_t dev, int bar, uint64_t offset, unsigned width) override;
+  Status bar_write(uint32_t dev, int bar, uint64_t offset, unsigned width, uint64_t value) override;
+  int dma_map(uint32_t dev, uint64_t phys, uint64_t size, int dir) override;
+  int dma_unmap(uint32_t dev, uint64_t phys, uint64_t size, int dir) override;
+  int netdev_register(const side_netdev_info& info) override;
+  void netdev_unregister(uint64_t token) override;
+  void netdev_carrier(uint64_t token, bool on) override;
+  void netdev_changed(const side_netdev_info& info) override;
+  void netdev_tx_wake(uint64_t token, uint32_t queue) override;
+  void netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override;
+
+ private:
+  RecoverableDomain(Factory factory, RecoveryPolicy policy) : factory_(std::move(factory)), policy_(policy) {}
+  struct Netdev {
+    uint64_t stable = 0, inner = 0;
+    uint32_t device = ~0u;
+    bool open = false;
+    std::optional<uint32_t> mtu;
+    std::optional<std::array<uint8_t, 6>> mac;
+    std::optional<std::pair<uint32_t, std::vector<std::array<uint8_t, 6>>>> rx_mode;
+  };
+  struct Probed {
+    uint32_t device;
+    uint64_t stable, inner;  // pci_dev tokens: the first generation's, and this one's
+  };
+  std::shared_ptr<DriverDomain> current() const;
+  uint64_t inner_token(uint64_t stable) const;
+  uint64_t stable_token(uint64_t inner) const;
+  void monitor_loop();
+  void recover();
+  Status restart(RecoveryTimings& t, std::chrono::steady_clock::time_point start);
+
+  Factory factory_;
+  RecoveryPolicy policy_;
+  Machine* machine_ = nullptr;
+  domain::Platform* outer_ = nullptr;
+
+  mutable std::mutex mu_;  // everything below but the atomics
+  std::shared_ptr<DriverDomain> inner_;
+  std::vector<side_pci_device_info> devices_;
+  std::vector<Probed> probed_;
+  std::vector<Netdev> netdevs_;
+  std::vector<RecoveryTimings> recoveries_;
+  std::vector<domain::FaultReport> faults_;
+  std::deque<std::chrono::steady_clock::time_point> restarts_;
+  double backoff_ms_ = 0;
+  std::condition_variable changed_;
+
+  // Transmit journal: copies of recently submitted frames, to requeue what a dead driver never sent.
+  static constexpr size_t kJournal = 4096;
+  std::mutex journal_mu_;
+  std::deque<std::pair<uint64_t, std::vector<uint8_t>>> journal_;  // (stable netdev, frame), newest last
+  uint64_t submitted_ = 0;                                         // this generation
+  uint64_t nic_tx_base_ = 0;  // the NIC's transmitted-frame count when this generation started
+
+  std::atomic<unsigned> generation_{0};
+  std::atomic<bool> recovering_{false};
+  std::atomic<bool> gave_up_{false};
+  std::atomic<bool> stop_{false};
+  std::thread monitor_;
+};
+
+}  // namespace side::supervisor
