@@ -60,10 +60,10 @@ std::string mac_string(const std::array<uint8_t, 6>& mac) {
 }
 
 void print_direction(const char* name, const supervisor::DirectionResult& d, double seconds) {
-  std::printf("  %-3s sent %llu, verified %llu, corrupt %llu, out of order %llu, resubmitted %llu", name,
+  std::printf("  %-3s sent %llu, verified %llu, lost %llu, corrupt %llu, out of order %llu, resubmitted %llu", name,
               static_cast<unsigned long long>(d.sent), static_cast<unsigned long long>(d.verified),
-              static_cast<unsigned long long>(d.corrupt), static_cast<unsigned long long>(d.out_of_order),
-              static_cast<unsigned long long>(d.retries));
+              static_cast<unsigned long long>(d.lost), static_cast<unsigned long long>(d.corrupt),
+              static_cast<unsigned long long>(d.out_of_order), static_cast<unsigned long long>(d.retries));
   if (seconds > 0) {
     std::printf("; %.0f frames/s, %.1f Mbit/s", static_cast<double>(d.verified) / seconds,
                 static_cast<double>(d.bytes) * 8 / seconds / 1e6);
@@ -94,6 +94,16 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
       j.object_end();
     }
     j.array_end();
+    j.key("recoveries").array_begin();
+    for (const auto& rec : r.recoveries) {
+      j.object_begin().field("fault", domain::fault_kind_name(rec.kind)).field("ok", rec.ok);
+      j.field("total_ms", rec.total_ms).field("mark_ms", rec.mark_ms).field("stop_ms", rec.stop_ms);
+      j.field("wait_ms", rec.wait_ms).field("free_ms", rec.free_ms).field("unregister_ms", rec.unregister_ms);
+      j.field("reload_ms", rec.reload_ms).field("restart_ms", rec.restart_ms).field("requeued", rec.requeued);
+      j.object_end();
+    }
+    j.array_end();
+    j.field("tx_lost", t.tx.lost).field("rx_lost", t.rx.lost);
     j.key("timings_ms").object_begin().field("load", r.load_ms).field("probe", r.probe_ms).field("open", r.open_ms);
     j.field("link", r.link_ms).field("close", r.close_ms).field("remove", r.remove_ms).object_end();
     j.key("driver_stats").object_begin();
@@ -171,6 +181,14 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
     if (r.irqs) {
       std::printf("  domain: %llu interrupts delivered to the driver, %llu handled\n",
                   static_cast<unsigned long long>(r.irqs->delivered), static_cast<unsigned long long>(r.irqs->handled));
+    }
+    for (const auto& rec : r.recoveries) {
+      std::printf(
+          "  restart after %s: %.1f ms (mark %.2f, stop %.2f, wait %.2f, free %.2f, unregister %.2f, reload "
+          "%.1f, restart %.1f), %llu frames requeued%s%s\n",
+          domain::fault_kind_name(rec.kind), rec.total_ms, rec.mark_ms, rec.stop_ms, rec.wait_ms, rec.free_ms,
+          rec.unregister_ms, rec.reload_ms, rec.restart_ms, static_cast<unsigned long long>(rec.requeued),
+          rec.ok ? "" : ", failed: ", rec.error.c_str());
     }
     for (const auto& f : r.faults) {
       std::printf("  fault: %s: %s%s%s\n", f.kind_name.c_str(), f.message.c_str(), f.location.empty() ? "" : " at ",

@@ -223,6 +223,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     host_tap.emplace(std::move(*h));
   }
   std::unique_ptr<DriverDomain> owned;
+  RecoverableDomain* recoverable = nullptr;
   auto t = clock::now();
   if (config.isolation == "inproc") {
     auto d = InProcessDomain::create(config.domain);
@@ -239,12 +240,29 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     pc.arena_bytes = config.domain.arena_bytes;
     pc.virtual_time = config.domain.virtual_time;
     pc.executable = config.executable;
-    auto d = DomainProcess::start(pc, {config.module, config.params, config.allow_missing});
-    if (!d) {
-      report.error = "cannot start the domain process: " + d.error().message;
-      return report;
+    domain::LoadRequest request{config.module, config.params, config.allow_missing};
+    if (config.recover) {
+      auto d = RecoverableDomain::start(
+          [pc, request](unsigned) -> Result<std::unique_ptr<DriverDomain>> {
+            auto p = DomainProcess::start(pc, request);
+            if (!p) return p.error();
+            return std::unique_ptr<DriverDomain>(std::move(*p));
+          },
+          config.policy);
+      if (!d) {
+        report.error = "cannot start the domain process: " + d.error().message;
+        return report;
+      }
+      recoverable = d->get();
+      owned = std::move(*d);
+    } else {
+      auto d = DomainProcess::start(pc, request);
+      if (!d) {
+        report.error = "cannot start the domain process: " + d.error().message;
+        return report;
+      }
+      owned = std::move(*d);
     }
-    owned = std::move(*d);
   } else {
     report.error = "unknown isolation '" + config.isolation + "'";
     return report;
@@ -253,6 +271,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
   report.domain_pid = domain.pid();
   Relay relay;
   Machine machine(domain);
+  if (recoverable) recoverable->set_machine(&machine);
   std::unique_ptr<HostInterface> host;
   std::unique_ptr<Wire> wire;
   domain.connect(&machine);
@@ -272,6 +291,10 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     }
     report.faults = domain.faults();
     report.irqs = domain.irq_stats();
+    if (recoverable) {
+      report.recoveries = recoverable->recoveries();
+      report.gave_up = recoverable->gave_up();
+    }
     if (machine.device_count()) {
       report.nic = machine.e1000(0).counters();
       report.iommu = machine.iommu(0).counters();

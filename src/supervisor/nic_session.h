@@ -14,6 +14,7 @@
 #include "devices/iommu/iommu.h"
 #include "domain/domain.h"
 #include "supervisor/host_network.h"
+#include "supervisor/recoverable_domain.h"
 #include "supervisor/traffic_peer.h"
 
 namespace side::supervisor {
@@ -29,6 +30,9 @@ struct NicSessionConfig {
   unsigned link_timeout_ms = 10'000;
   // Kills the domain (SIGKILL) this long into the traffic, to show what a crash does; 0: never.
   double kill_after_s = 0;
+  // Process isolation: a failed driver is restarted in a fresh domain (recoverable_domain.h), under `policy`.
+  bool recover = true;
+  RecoveryPolicy policy;
   std::string executable = "/proc/self/exe";  // the `side` binary domain processes run
 
   // The network around the NIC. Disabled: the built-in traffic peer (`traffic`) is the wire and the host. Enabled:
@@ -65,12 +69,21 @@ struct NicSessionReport {
   WireCounters wire{};
   std::string peer_namespace;
   int exec_status = -1;  // the host command's exit status
+  std::vector<RecoveryTimings> recoveries;
+  bool gave_up = false;
   e1000::Counters nic{};
   iommu::Counters iommu{};
   uint64_t dma_mappings_after_remove = 0;
   std::optional<domain::Domain::IrqStats> irqs;
   std::vector<domain::FaultReport> faults;
-  bool ok() const { return error.empty() && faults.empty(); }
+  // Clean: no error, and every fault (if any) ended in a successful restart.
+  bool ok() const {
+    if (!error.empty() || gave_up) return false;
+    for (const auto& r : recoveries) {
+      if (!r.ok) return false;
+    }
+    return faults.empty() || !recoveries.empty();
+  }
 };
 
 // Runs on the calling thread, which becomes the domain's virtual CPU 0.

@@ -156,12 +156,12 @@ Result<side_ethtool_info> RecoverableDomain::ethtool(uint64_t netdev) {
 }
 
 void RecoverableDomain::report_fault(int kind, const std::string& message) {
-  if (recovering_.load()) return;  // the device's complaints about a domain being replaced are expected
+  if (replacing_.load()) return;  // the device's complaints about a domain being replaced are expected
   current()->report_fault(kind, message);
 }
 
 void RecoverableDomain::raise_irq(uint32_t irq) {
-  if (recovering_.load()) return;  // the device is being reset; the new driver starts from a clean state
+  if (replacing_.load()) return;  // the device is being reset; the new driver starts from a clean state
   current()->raise_irq(irq);
 }
 
@@ -311,6 +311,7 @@ void RecoverableDomain::monitor_loop() {
 void RecoverableDomain::recover() {
   const auto start = clock::now();
   recovering_ = true;
+  replacing_ = true;
   RecoveryTimings t;
   std::shared_ptr<DriverDomain> old = current();
   auto old_faults = old->faults();
@@ -337,6 +338,7 @@ void RecoverableDomain::recover() {
     backoff_ms_ = quick ? std::min(policy_.backoff_max_ms, std::max(policy_.backoff_start_ms, 2 * backoff_ms_)) : 0;
     restarts_.push_back(start);
   }
+  logf(LogLevel::kWarning, "side: restarting the driver (%s)", t.reason.c_str());
   if (backoff_ms_ > 0) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(backoff_ms_));
   auto step = clock::now();
   auto lap = [&](double& field) {
@@ -391,16 +393,26 @@ void RecoverableDomain::recover() {
     }
     generation_ = gen;
     if (machine_) machine_->rebind();
+    replacing_ = false;
     if (auto s = restart(t, start); !s) t.error = "restart: " + s.error().message;
     // Submitted but never sent: to the new driver, in order.
     for (auto& [netdev, frame] : requeue) {
       if (d->submit_tx(inner_token(netdev), frame)) ++t.requeued;
     }
   }
+  replacing_ = false;
   lap(t.restart_ms);
   t.total_ms = ms_between(start, clock::now());
   t.ok = t.error.empty();
-  if (!t.ok) logf(LogLevel::kError, "side: recovery failed: %s", t.error.c_str());
+  if (!t.ok) {
+    logf(LogLevel::kError, "side: recovery failed: %s", t.error.c_str());
+  } else {
+    logf(LogLevel::kWarning,
+         "side: driver restarted in %.1f ms (stop %.1f, wait %.1f, free %.1f, reload %.1f, restart %.1f); %llu frames "
+         "requeued",
+         t.total_ms, t.stop_ms, t.wait_ms, t.free_ms, t.reload_ms, t.restart_ms,
+         static_cast<unsigned long long>(t.requeued));
+  }
   {
     std::lock_guard lock(mu_);
     recoveries_.push_back(t);

@@ -153,6 +153,7 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
 
   std::atomic<unsigned> generation_{0};
   std::atomic<bool> recovering_{false};
+  std::atomic<bool> replacing_{false};  // between the old domain's end and the new one's start
   std::atomic<bool> gave_up_{false};
   std::atomic<bool> stop_{false};
   std::thread monitor_;

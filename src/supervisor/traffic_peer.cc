@@ -78,13 +78,15 @@ void TrafficPeer::check(std::span<const uint8_t> frame, uint8_t direction) {
     }
     if (corrupt) {
       ++d.corrupt;
-    } else if (*seq != expect_[direction]) {
-      ++d.out_of_order;
+    } else if (*seq < expect_[direction]) {
+      ++d.out_of_order;  // a duplicate, or one that overtook another
     } else {
+      // Frames skipped over were lost (a driver restart drops what was in flight on the receive side).
+      d.lost += *seq - expect_[direction];
       ++d.verified;
       d.bytes += frame.size();
     }
-    expect_[direction] = *seq + 1;
+    if (*seq >= expect_[direction]) expect_[direction] = *seq + 1;
   }
   progress_.notify_all();
 }
@@ -108,6 +110,8 @@ TrafficResult TrafficPeer::run(const TrafficConfig& config) {
   auto elapsed = [&] { return std::chrono::duration<double>(clock::now() - start).count(); };
   const uint64_t limit = config.packets ? config.packets : UINT64_MAX;
   fixed_size_ = config.frame_size;
+  generation_seen_ = domain_.generation();
+  restart_seen_at_ = -1;
   uint64_t tx_sent = 0, rx_sent = 0, last_done = 0;
   double last_progress = 0;
   bool sending = true;
@@ -120,10 +124,22 @@ TrafficResult TrafficPeer::run(const TrafficConfig& config) {
     uint64_t tx_done, rx_done;
     {
       std::lock_guard lock(mutex_);
-      tx_done = result_.tx.verified + result_.tx.corrupt + result_.tx.out_of_order;
-      rx_done = result_.rx.verified + result_.rx.corrupt + result_.rx.out_of_order;
+      tx_done = result_.tx.verified + result_.tx.corrupt + result_.tx.out_of_order + result_.tx.lost;
+      rx_done = result_.rx.verified + result_.rx.corrupt + result_.rx.out_of_order + result_.rx.lost;
     }
     double now = elapsed();
+    // After a driver restart, frames still missing once things move again were lost with the old driver.
+    if (domain_.generation() != generation_seen_) {
+      generation_seen_ = domain_.generation();
+      restart_seen_at_ = now;
+    }
+    if (restart_seen_at_ >= 0 && now - restart_seen_at_ > config.restart_grace_s) {
+      std::lock_guard lock(mutex_);
+      if (tx_sent > expect_[kDirTx]) result_.tx.lost += tx_sent - expect_[kDirTx], expect_[kDirTx] = tx_sent;
+      if (rx_sent > expect_[kDirRx]) result_.rx.lost += rx_sent - expect_[kDirRx], expect_[kDirRx] = rx_sent;
+      restart_seen_at_ = -1;
+      continue;
+    }
     if (config.on_tick) {
       TrafficResult so_far;
       {

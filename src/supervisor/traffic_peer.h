@@ -31,6 +31,8 @@ struct TrafficConfig {
   bool receive = true;    // wire -> driver -> host
   unsigned window = 128;  // frames in flight per direction
   double stall_timeout_s = 10;
+  // How long after a driver restart the frames still missing are counted as lost.
+  double restart_grace_s = 0.5;
   // Called from the traffic loop about every millisecond with the time since the start and the counts so far.
   std::function<void(double elapsed_s, const struct TrafficResult& so_far)> on_tick;
   // Sees every frame the peer puts on the wire towards the NIC (a capture).
@@ -42,6 +44,7 @@ struct DirectionResult {
   uint64_t verified = 0;  // arrived intact and in order
   uint64_t corrupt = 0;   // wrong length or contents
   uint64_t out_of_order = 0;
+  uint64_t lost = 0;     // never arrived (in flight when a driver was restarted)
   uint64_t bytes = 0;    // verified bytes
   uint64_t retries = 0;  // submissions refused for lack of room (queue full, no RX descriptors)
 };
@@ -91,6 +94,8 @@ class TrafficPeer final : public NetListener {
   TrafficResult result_;
   uint64_t expect_[2] = {0, 0};  // next sequence number per direction
   size_t fixed_size_ = 0;
+  unsigned generation_seen_ = 0;
+  double restart_seen_at_ = -1;
 };
 
 }  // namespace side::supervisor
