@@ -1,6 +1,7 @@
 #include "domain/private_memory.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cinttypes>
@@ -61,12 +62,34 @@ PrivateMemory::~PrivateMemory() {
     munmap(reinterpret_cast<void*>(kImageBase), kImageLimit - kImageBase);
     munmap(reinterpret_cast<void*>(kMissingBase), kMissingLimit - kMissingBase);
   }
+  if (image_alias_) munmap(image_alias_, kImageLimit - kImageBase);
+  if (image_fd_ >= 0) close(image_fd_);
   for (auto& [addr, size] : vmalloc_) munmap(reinterpret_cast<void*>(addr), size);
 }
 
 Status PrivateMemory::reserve() {
   // The image region starts inaccessible; allocate_image() opens pages as modules are laid out.
-  SIDE_TRY(map_fixed(kImageBase, kImageLimit - kImageBase, PROT_NONE));
+  // The images live in a memfd mapped twice: at the fixed addresses (protections per section) and once writable at
+  // a random address (the alias patch_image() writes through).
+  const uint64_t image_size = kImageLimit - kImageBase;
+  image_fd_ = memfd_create("side-images", MFD_CLOEXEC);
+  if (image_fd_ < 0 || ftruncate(image_fd_, static_cast<off_t>(image_size)) != 0) {
+    return make_error(std::string("cannot create the image memory: ") + std::strerror(errno));
+  }
+  void* p = mmap(reinterpret_cast<void*>(kImageBase), image_size, PROT_NONE,
+                 MAP_SHARED | MAP_FIXED_NOREPLACE | MAP_NORESERVE, image_fd_, 0);
+  if (p == MAP_FAILED || reinterpret_cast<uint64_t>(p) != kImageBase) {
+    int err = errno;
+    if (p != MAP_FAILED) munmap(p, image_size);
+    return make_error("cannot reserve domain memory at " + hex(kImageBase) + ": " + std::strerror(err) +
+                      (err == EEXIST ? " (occupied by: " + occupant(kImageBase, image_size) + ")" : ""));
+  }
+  void* alias = mmap(nullptr, image_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, image_fd_, 0);
+  if (alias == MAP_FAILED) {
+    munmap(reinterpret_cast<void*>(kImageBase), image_size);
+    return make_error("cannot map the image alias");
+  }
+  image_alias_ = static_cast<uint8_t*>(alias);
   if (auto s = map_fixed(kMissingBase, kMissingLimit - kMissingBase, PROT_NONE); !s) {
     munmap(reinterpret_cast<void*>(kImageBase), kImageLimit - kImageBase);
     return s;
@@ -87,6 +110,14 @@ Result<uint64_t> PrivateMemory::allocate_image(uint64_t size) {
   // A guard page between images catches a driver running off the end of its own image.
   image_next_ += size + kPageSize;
   return addr;
+}
+
+Status PrivateMemory::patch_image(uint64_t addr, const void* bytes, uint64_t len) {
+  if (!image_alias_ || addr < kImageBase || addr >= image_next_ || len > image_next_ - addr) {
+    return make_error("patch outside the module images");
+  }
+  std::memcpy(image_alias_ + (addr - kImageBase), bytes, len);
+  return {};
 }
 
 Status PrivateMemory::protect(uint64_t addr, uint64_t size, int prot) {

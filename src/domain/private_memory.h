@@ -25,6 +25,10 @@ class PrivateMemory {
   // A zeroed, writable, page-aligned block in the image region.
   Result<uint64_t> allocate_image(uint64_t size);
   Status protect(uint64_t addr, uint64_t size, int prot);
+  // Writes into a module image whatever its protection (read-only text included), through a second, writable
+  // mapping of the same memory that only the domain runtime knows: runtime code patching (fault injection, and
+  // rewriting trapping instructions) works without ever making an executable page writable.
+  Status patch_image(uint64_t addr, const void* bytes, uint64_t len);
 
   // The trap address standing for a missing symbol (the same name always gets the same slot).
   Result<uint64_t> missing_symbol_address(const std::string& name);
@@ -39,6 +43,8 @@ class PrivateMemory {
 
  private:
   bool reserved_ = false;
+  int image_fd_ = -1;
+  uint8_t* image_alias_ = nullptr;
   uint64_t image_next_ = 0;
   std::vector<std::string> missing_;
   mutable std::mutex mutex_;

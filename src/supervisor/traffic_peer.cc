@@ -111,7 +111,6 @@ TrafficResult TrafficPeer::run(const TrafficConfig& config) {
   const uint64_t limit = config.packets ? config.packets : UINT64_MAX;
   fixed_size_ = config.frame_size;
   generation_seen_ = domain_.generation();
-  restart_seen_at_ = -1;
   uint64_t tx_sent = 0, rx_sent = 0, last_done = 0;
   double last_progress = 0;
   bool sending = true;
@@ -128,16 +127,14 @@ TrafficResult TrafficPeer::run(const TrafficConfig& config) {
       rx_done = result_.rx.verified + result_.rx.corrupt + result_.rx.out_of_order + result_.rx.lost;
     }
     double now = elapsed();
-    // After a driver restart, frames still missing once things move again were lost with the old driver.
-    if (domain_.generation() != generation_seen_) {
+    // After a driver restart, frames still missing once nothing has moved for a while were lost with the old
+    // driver (the window is then full of them, so nothing new moves either).
+    if (domain_.generation() != generation_seen_ && now - last_progress > config.restart_grace_s) {
       generation_seen_ = domain_.generation();
-      restart_seen_at_ = now;
-    }
-    if (restart_seen_at_ >= 0 && now - restart_seen_at_ > config.restart_grace_s) {
       std::lock_guard lock(mutex_);
       if (tx_sent > expect_[kDirTx]) result_.tx.lost += tx_sent - expect_[kDirTx], expect_[kDirTx] = tx_sent;
       if (rx_sent > expect_[kDirRx]) result_.rx.lost += rx_sent - expect_[kDirRx], expect_[kDirRx] = rx_sent;
-      restart_seen_at_ = -1;
+      last_progress = now;
       continue;
     }
     if (config.on_tick) {

@@ -95,7 +95,6 @@ class TrafficPeer final : public NetListener {
   uint64_t expect_[2] = {0, 0};  // next sequence number per direction
   size_t fixed_size_ = 0;
   unsigned generation_seen_ = 0;
-  double restart_seen_at_ = -1;
 };
 
 }  // namespace side::supervisor
