@@ -80,7 +80,25 @@ bool Arena::contains(const void* p, uint64_t len) const {
   return a >= b && len <= size() && a - b <= size() - len;
 }
 
+bool Arena::injected_failure() {
+  unsigned n = fail_next_.load();
+  while (n > 0 && !fail_next_.compare_exchange_weak(n, n - 1)) {
+  }
+  if (n == 0) return false;
+  injected_failures_.fetch_add(1);
+  return true;
+}
+
+std::optional<std::pair<uint8_t*, uint64_t>> Arena::live_object(uint64_t seed) const {
+  std::lock_guard lock(mutex_);
+  if (live_.empty()) return std::nullopt;
+  auto it = live_.begin();
+  std::advance(it, static_cast<long>(seed % live_.size()));
+  return std::make_pair(reinterpret_cast<uint8_t*>(it->first), uint64_t{it->second.size});
+}
+
 void* Arena::alloc_pages(unsigned order) {
+  if (injected_failure()) return nullptr;
   std::lock_guard lock(mutex_);
   return alloc_pages_locked(order);
 }
@@ -139,6 +157,7 @@ void* Arena::kmalloc(uint64_t size, uint64_t align) {
   if (align == 0 || (align & (align - 1)) != 0) return nullptr;
   // Power-of-two classes of at least `align` bytes are naturally aligned (slabs start on a page boundary).
   uint64_t need = std::max(size, align);
+  if (injected_failure()) return nullptr;
   std::lock_guard lock(mutex_);
   for (unsigned c = 0; c < kNumClasses; ++c) {
     if (kClasses[c] < need) continue;

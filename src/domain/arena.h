@@ -7,8 +7,10 @@
 // freeing twice or freeing with the wrong order is reported instead of corrupting the allocator.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <vector>
@@ -55,9 +57,18 @@ class Arena {
 
   Stats stats() const;
 
+  // Fault injection: the next `n` allocations (pages or kmalloc) fail, as under memory pressure.
+  void fail_next(unsigned n) { fail_next_.store(n); }
+  uint64_t injected_failures() const { return injected_failures_.load(); }
+  // A live kmalloc object chosen by `seed` (address and size), or nullopt when there is none.
+  std::optional<std::pair<uint8_t*, uint64_t>> live_object(uint64_t seed) const;
+
  private:
   Arena() = default;
   void* alloc_pages_locked(unsigned order);
+  bool injected_failure();
+  std::atomic<unsigned> fail_next_{0};
+  std::atomic<uint64_t> injected_failures_{0};
   FreeError free_pages_locked(uint64_t pfn, unsigned order);
   void* kmalloc_locked(unsigned size_class);
 

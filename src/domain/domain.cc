@@ -78,6 +78,8 @@ const char* fault_kind_name(int kind) {
       return "domain died";
     case SIDE_FAULT_PROTOCOL:
       return "invalid message from the domain";
+    case SIDE_FAULT_IRQ_STORM:
+      return "interrupt storm";
     default:
       return "fault";
   }
@@ -294,7 +296,10 @@ uint32_t Domain::softirq_round(uint32_t events) {
     for (uint32_t irq = 0; irqs; ++irq, irqs >>= 1) {
       if (!(irqs & 1) || !entries_.irq) continue;
       irqs_delivered_.fetch_add(1, std::memory_order_relaxed);
-      if (entries_.irq(irq)) irqs_handled_.fetch_add(1, std::memory_order_relaxed);
+      if (entries_.irq(irq))
+        irqs_handled_.fetch_add(1, std::memory_order_relaxed);
+      else
+        ++storm_unclaimed_;
     }
     if (entries_.softirq) more = entries_.softirq();
     for (; tx_batch_done_ < tx_batch_.size() && entries_.xmit; ++tx_batch_done_) {
@@ -309,6 +314,14 @@ uint32_t Domain::softirq_round(uint32_t events) {
     // Completions the driver did while transmitting (and frames it received) are processed now.
     if (entries_.softirq && want_tx) more |= entries_.softirq();
   });
+  // An interrupt storm: a line that keeps firing while no handler claims it (the kernel's "nobody cared").
+  if (uint64_t now = monotonic_ns(); now - storm_window_start_ns_ > 1'000'000'000) {
+    storm_window_start_ns_ = now;
+    storm_unclaimed_ = 0;
+  } else if (storm_unclaimed_ > kStormThreshold && !faulty_.load()) {
+    record_fault(SIDE_FAULT_IRQ_STORM,
+                 std::to_string(storm_unclaimed_) + " interrupts within a second that no handler claimed", 0);
+  }
   {
     std::lock_guard lock(tx_mutex_);
     // Frames not taken (a stopped queue, or a fault) go back to the front, in order.
@@ -347,7 +360,14 @@ void Domain::kick_worker() {
 
 bool Domain::call(GuardedFn fn, void* arg) {
   if (faulty_.load()) return false;
-  return run_guarded(fn, arg);
+  std::atomic<uint64_t>* busy = nullptr;
+  if (config_.busy_since_ns && t_vcpu >= 0 && t_vcpu < 3 && config_.busy_since_ns[t_vcpu].load() == 0) {
+    busy = &config_.busy_since_ns[t_vcpu];
+    busy->store(monotonic_ns());
+  }
+  bool ok = run_guarded(fn, arg);
+  if (busy) busy->store(0);
+  return ok;
 }
 
 // ---- module loading -----------------------------------------------------------------------------------------

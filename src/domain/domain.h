@@ -56,6 +56,7 @@ struct DomainConfig {
   std::atomic<uint32_t>* softirq_doorbell = nullptr;  // default: a private word
   std::function<void()> on_softirq_round;             // on vCPU 1 before each round (outside guarded calls)
   uint64_t spin_ns = 20'000;                          // how long vCPU 1 spins for work before sleeping
+  std::atomic<uint64_t>* busy_since_ns = nullptr;     // per vCPU (3): when it entered driver code, for a watchdog
 };
 
 struct FaultReport {
@@ -161,6 +162,10 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   };
   IrqStats irq_stats() const { return {irqs_delivered_.load(), irqs_handled_.load()}; }
 
+  // Fault injection (fault_injector.cc): does SIDE_INJECT_* to the driver; says what it did.
+  Result<std::string> inject(int type, uint64_t seed);
+  const loader::LoadedModule* driver_module() const;  // the last module loaded
+
   // Host-service backends.
   void* ioremap(uint64_t phys, uint64_t size);
   bool iounmap(uint64_t addr);
@@ -265,6 +270,9 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   bool driver_code_started_ = false;
   std::atomic<uint64_t> irq_pending_{0};
   std::atomic<uint64_t> irqs_delivered_{0}, irqs_handled_{0};
+  // Interrupt storm detection (vCPU 1 only): unclaimed interrupts in the current one-second window.
+  uint64_t storm_window_start_ns_ = 0, storm_unclaimed_ = 0;
+  static constexpr uint64_t kStormThreshold = 1000;
 
   // Transmit queue (host -> driver). Frames move to tx_batch_ under tx_mutex_, are submitted in a guarded call,
   // and those the driver refused go back to the front.

@@ -137,6 +137,7 @@ int run_domain_process(const std::vector<std::string>& argv) {
   };
   config.before_driver_code = [] { return sandbox::enter(); };
   config.softirq_doorbell = &channel->header().softirq_bell;
+  config.busy_since_ns = channel->header().busy_since_ns;
   Domain* domain_ptr = nullptr;
   std::vector<uint8_t> frame(ipc::kTxRing.slot_size);
   config.on_softirq_round = [&] {
@@ -268,6 +269,14 @@ int run_domain_process(const std::vector<std::string>& argv) {
         auto r = domain.ethtool(req.arg[0]);
         if (r)
           platform.reply(req.cookie, 0, 0, std::span(reinterpret_cast<const uint8_t*>(&*r), sizeof *r));
+        else
+          platform.reply(req.cookie, -1, 0, bytes(r.error().message));
+        break;
+      }
+      case SIDE_MSG_INJECT: {
+        auto r = domain.inject(static_cast<int>(req.arg[0]), req.arg[1]);
+        if (r)
+          platform.reply(req.cookie, 0, 0, bytes(*r));
         else
           platform.reply(req.cookie, -1, 0, bytes(r.error().message));
         break;

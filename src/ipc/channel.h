@@ -47,6 +47,9 @@ struct ChannelHeader {
   alignas(64) std::atomic<uint32_t> softirq_bell;
   alignas(64) std::atomic<uint64_t> irq_pending;
   alignas(64) std::atomic<uint32_t> reply_bell[kChannelVcpus];
+  // When each virtual CPU entered driver code (monotonic ns), 0 when it is not in it: the supervisor's watchdog
+  // for hung entry points reads these.
+  alignas(64) std::atomic<uint64_t> busy_since_ns[kChannelVcpus];
 };
 
 // A view of the channel: the rings and doorbells at their offsets. Each side keeps its own Channel (the ring

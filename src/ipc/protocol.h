@@ -43,6 +43,7 @@ enum side_msg_type {
   SIDE_MSG_SET_MAC = 11,      /* arg[0]: netdev token; payload: 6 bytes */
   SIDE_MSG_SET_RX_MODE = 12,  /* arg[0]: netdev token, arg[1]: SIDE_RX_* flags; payload: 6-byte multicast addresses */
   SIDE_MSG_ETHTOOL = 13,      /* arg[0]: netdev token; reply payload: struct side_ethtool_info */
+  SIDE_MSG_INJECT = 14,       /* arg[0]: SIDE_INJECT_*, arg[1]: seed; reply: value, payload: what was done */
 
   /* domain -> supervisor, event ring */
   SIDE_MSG_REPLY = 32,             /* to a control request (same cookie) */
@@ -67,6 +68,16 @@ enum side_msg_type {
   /* data rings */
   SIDE_MSG_TX_FRAME = 96, /* supervisor -> domain: arg[0] netdev token; payload: the frame */
   SIDE_MSG_RX_FRAME = 97, /* domain -> supervisor: arg[0] netdev token, arg[1] ip_summed; payload: the frame */
+};
+
+/* Faults a domain injects into itself for `side inject` (the supervisor injects the others). */
+enum side_inject_type {
+  SIDE_INJECT_BITFLIP = 1,      /* flip one bit of the driver's code */
+  SIDE_INJECT_LOOP = 2,         /* make one of the driver's functions an infinite loop */
+  SIDE_INJECT_POINTER = 3,      /* corrupt a pointer in the driver's heap data */
+  SIDE_INJECT_WILD = 4,         /* a random store into the driver's heap data */
+  SIDE_INJECT_ALLOC = 5,        /* the next 64 allocations fail */
+  SIDE_INJECT_ALLOC_FAILED = 6, /* query: allocations failed by SIDE_INJECT_ALLOC so far (the reply's value) */
 };
 
 #endif /* SIDE_IPC_PROTOCOL_H */

@@ -141,6 +141,7 @@ Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessC
     if (fd >= 0) ::close(fd);
   }
   p->pid_ = pid;
+  p->hung_ns_ = config.hung_ms * 1'000'000;
   p->service_ = std::thread([raw = p.get()] { raw->service_loop(); });
 
   // The domain announces itself once the driver is loaded (or failed to load).
@@ -275,6 +276,14 @@ Result<side_ethtool_info> DomainProcess::ethtool(uint64_t netdev) {
   return info;
 }
 
+Result<std::string> DomainProcess::inject(int type, uint64_t seed) {
+  auto r = request(SIDE_MSG_INJECT, static_cast<uint64_t>(type), {}, seed);
+  if (!r) return r.error();
+  std::string what(r->payload.begin(), r->payload.end());
+  if (r->status != 0) return make_error(what);
+  return what;
+}
+
 // ---- hot path -----------------------------------------------------------------------------------------------
 
 void DomainProcess::raise_irq(uint32_t irq) {
@@ -319,6 +328,7 @@ void DomainProcess::service_loop() {
   };
   ipc::Doorbell bell(&channel_.header().supervisor_bell);
   while (!stop_.load()) {
+    check_hung();
     if (drain()) continue;
     check_exit(false);
     if (exited_.load()) {
@@ -330,6 +340,22 @@ void DomainProcess::service_loop() {
       return;
     }
     bell.wait(20'000, 5'000'000);
+  }
+}
+
+// The watchdog on every entry point: a virtual CPU that stays in driver code too long is a hung driver.
+void DomainProcess::check_hung() {
+  if (faulty_.load() || hung_ns_ == 0) return;
+  const uint64_t now = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+  for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) {
+    uint64_t since = channel_.header().busy_since_ns[cpu].load(std::memory_order_relaxed);
+    if (since && since < now && now - since > hung_ns_) {
+      add_fault(SIDE_FAULT_HUNG, "virtual CPU " + std::to_string(cpu) + " has been in driver code for " +
+                                     std::to_string((now - since) / 1'000'000) + " ms");
+      return;
+    }
   }
 }
 

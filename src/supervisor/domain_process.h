@@ -30,6 +30,7 @@ struct DomainProcessConfig {
   uint64_t arena_bytes = 64ull << 20;
   bool virtual_time = true;
   std::string executable = "/proc/self/exe";  // a `side` binary
+  uint64_t hung_ms = 2000;                    // a virtual CPU this long in one driver entry point is a hung driver
 };
 
 class DomainProcess final : public DriverDomain {
@@ -56,6 +57,7 @@ class DomainProcess final : public DriverDomain {
   Status set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) override;
   Status set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) override;
   Result<side_ethtool_info> ethtool(uint64_t netdev) override;
+  Result<std::string> inject(int type, uint64_t seed) override;
   void report_fault(int kind, const std::string& message) override { add_fault(kind, message); }
   void raise_irq(uint32_t irq) override;
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override;
@@ -81,6 +83,8 @@ class DomainProcess final : public DriverDomain {
   void add_fault(int kind, std::string message, std::string location = "");
   void check_exit(bool block);
 
+  void check_hung();
+  uint64_t hung_ns_ = 0;
   pid_t pid_ = -1;
   std::string driver_name_;
   int arena_fd_ = -1, channel_fd_ = -1;

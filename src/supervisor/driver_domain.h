@@ -44,6 +44,8 @@ class DriverDomain {
   virtual Status set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) = 0;
   virtual Status set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) = 0;
   virtual Result<side_ethtool_info> ethtool(uint64_t netdev) = 0;
+  // Fault injection inside the domain (SIDE_INJECT_* of ipc/protocol.h); says what was done.
+  virtual Result<std::string> inject(int type, uint64_t seed) = 0;
   // A fault the supervisor found (an IOMMU fault of the domain's device, say): the domain becomes faulty.
   virtual void report_fault(int kind, const std::string& message) = 0;
 
@@ -87,6 +89,7 @@ class InProcessDomain final : public DriverDomain {
     return d_->set_rx_mode(netdev, flags, mc);
   }
   Result<side_ethtool_info> ethtool(uint64_t netdev) override { return d_->ethtool(netdev); }
+  Result<std::string> inject(int type, uint64_t seed) override { return d_->inject(type, seed); }
   void report_fault(int kind, const std::string& message) override { d_->record_fault(kind, message, 0); }
   void raise_irq(uint32_t irq) override { d_->raise_irq(irq); }
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override { return d_->submit_tx(netdev, frame); }

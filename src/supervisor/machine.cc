@@ -270,14 +270,24 @@ void Machine::arm_timer(uint64_t deadline_ns) {
 
 void Machine::timer_loop() {
   std::unique_lock lock(timer_mutex_);
+  constexpr auto kLevelCheck = std::chrono::milliseconds(20);
+  auto next_level_check = std::chrono::steady_clock::now() + kLevelCheck;
   while (!timer_stop_) {
+    if (std::chrono::steady_clock::now() >= next_level_check) {
+      next_level_check = std::chrono::steady_clock::now() + kLevelCheck;
+      lock.unlock();
+      for (size_t i = 0; i < slots_.size(); ++i) slots_[i]->irq->reassert_if_stuck(20'000'000);
+      lock.lock();
+      continue;
+    }
     if (!timer_deadline_) {
-      timer_cv_.wait(lock);
+      timer_cv_.wait_until(lock, next_level_check);
       continue;
     }
     uint64_t now = monotonic_ns();
     if (now < *timer_deadline_) {
-      timer_cv_.wait_for(lock, std::chrono::nanoseconds(*timer_deadline_ - now));
+      timer_cv_.wait_until(lock, std::min(next_level_check, std::chrono::steady_clock::now() +
+                                                                std::chrono::nanoseconds(*timer_deadline_ - now)));
       continue;
     }
     timer_deadline_.reset();

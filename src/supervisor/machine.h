@@ -7,6 +7,8 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -92,12 +94,30 @@ class Machine final : public domain::Platform {
    public:
     IrqLine(DriverDomain& d, uint32_t irq) : domain_(d), irq_(irq) {}
     void set_irq_level(bool asserted) override {
+      asserted_since_ns_.store(asserted ? now_ns() : 0);
       if (asserted) domain_.raise_irq(irq_);
     }
+    // A level-triggered line still asserted well after it was raised interrupts again (an interrupt lost on the
+    // way is thus only late, as with a real level-triggered INTx).
+    void reassert_if_stuck(uint64_t after_ns) {
+      uint64_t since = asserted_since_ns_.load();
+      if (since && now_ns() - since > after_ns) {
+        asserted_since_ns_.store(now_ns());
+        ++reasserted;
+        domain_.raise_irq(irq_);
+      }
+    }
+    std::atomic<uint64_t> reasserted{0};
 
    private:
+    static uint64_t now_ns() {
+      return static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+              .count());
+    }
     DriverDomain& domain_;
     uint32_t irq_;
+    std::atomic<uint64_t> asserted_since_ns_{0};
   };
   struct Slot {
     side_pci_device_info info{};

@@ -160,8 +160,19 @@ void RecoverableDomain::report_fault(int kind, const std::string& message) {
   current()->report_fault(kind, message);
 }
 
+void RecoverableDomain::lose_interrupts(unsigned ms) {
+  lose_irqs_until_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            (clock::now() + std::chrono::milliseconds(ms)).time_since_epoch())
+                            .count();
+}
+
 void RecoverableDomain::raise_irq(uint32_t irq) {
   if (replacing_.load()) return;  // the device is being reset; the new driver starts from a clean state
+  if (lose_irqs_until_ns_.load(std::memory_order_relaxed) >
+      std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count()) {
+    lost_irqs_.fetch_add(1);
+    return;
+  }
   current()->raise_irq(irq);
 }
 

@@ -84,6 +84,10 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   Status set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) override;
   Status set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) override;
   Result<side_ethtool_info> ethtool(uint64_t netdev) override;
+  Result<std::string> inject(int type, uint64_t seed) override { return current()->inject(type, seed); }
+  // Fault injection: interrupts raised during the next `ms` are lost; returns how many were lost so far.
+  void lose_interrupts(unsigned ms);
+  uint64_t lost_interrupts() const { return lost_irqs_.load(); }
   void report_fault(int kind, const std::string& message) override;
   void raise_irq(uint32_t irq) override;
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override;
@@ -153,7 +157,9 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
 
   std::atomic<unsigned> generation_{0};
   std::atomic<bool> recovering_{false};
-  std::atomic<bool> replacing_{false};  // between the old domain's end and the new one's start
+  std::atomic<bool> replacing_{false};
+  std::atomic<int64_t> lose_irqs_until_ns_{0};
+  std::atomic<uint64_t> lost_irqs_{0};  // between the old domain's end and the new one's start
   std::atomic<bool> gave_up_{false};
   std::atomic<bool> stop_{false};
   std::thread monitor_;

@@ -59,6 +59,7 @@ class MemoryDomain final : public supervisor::DriverDomain {
     return make_error("none");
   }
   Result<side_ethtool_info> ethtool(uint64_t) override { return make_error("none"); }
+  Result<std::string> inject(int, uint64_t) override { return make_error("none"); }
   void report_fault(int, const std::string&) override { ++reported; }
   uint64_t reported = 0;
   void raise_irq(uint32_t) override { ++irqs; }

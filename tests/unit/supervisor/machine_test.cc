@@ -40,6 +40,7 @@ class RecordingDomain final : public DriverDomain {
     return make_error("no");
   }
   Result<side_ethtool_info> ethtool(uint64_t) override { return make_error("no"); }
+  Result<std::string> inject(int, uint64_t) override { return make_error("no"); }
   void report_fault(int kind, const std::string& message) override {
     std::lock_guard lock(mu);
     reported.emplace_back(kind, message);
