@@ -47,6 +47,7 @@ enum side_fault_kind {
 	SIDE_FAULT_SYSCALL = 12,          /* a system call the domain's sandbox forbids */
 	SIDE_FAULT_DOMAIN_DIED = 13,      /* the domain process ended (seen by the supervisor) */
 	SIDE_FAULT_PROTOCOL = 14,         /* the domain sent the supervisor an invalid message */
+	SIDE_FAULT_IRQ_STORM = 15,        /* a flood of interrupts no handler claims */
 	SIDE_FAULT_KIND_COUNT
 };
 
