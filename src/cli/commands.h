@@ -18,5 +18,6 @@ struct Paths {
 int modinfo_command(const std::vector<std::string>& args);
 int symbols_command(const std::vector<std::string>& args);
 int run_command(const std::vector<std::string>& args);
+int inject_command(const std::vector<std::string>& args);
 
 }  // namespace side::cli

@@ -271,8 +271,9 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   std::atomic<uint64_t> irq_pending_{0};
   std::atomic<uint64_t> irqs_delivered_{0}, irqs_handled_{0};
   // Interrupt storm detection (vCPU 1 only): unclaimed interrupts in the current one-second window.
-  uint64_t storm_window_start_ns_ = 0, storm_unclaimed_ = 0;
-  static constexpr uint64_t kStormThreshold = 1000;
+  uint64_t storm_window_start_ns_ = 0, storm_unclaimed_ = 0, storm_delivered_ = 0;
+  static constexpr uint64_t kStormUnclaimed = 1000;
+  static constexpr uint64_t kStormRate = 20000;
 
   // Transmit queue (host -> driver). Frames move to tx_batch_ under tx_mutex_, are submitted in a guarded call,
   // and those the driver refused go back to the front.

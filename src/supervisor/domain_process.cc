@@ -141,7 +141,8 @@ Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessC
     if (fd >= 0) ::close(fd);
   }
   p->pid_ = pid;
-  p->hung_ns_ = config.hung_ms * 1'000'000;
+  p->hung_atomic_ns_ = config.hung_atomic_ms * 1'000'000;
+  p->hung_process_ns_ = config.hung_process_ms * 1'000'000;
   p->service_ = std::thread([raw = p.get()] { raw->service_loop(); });
 
   // The domain announces itself once the driver is loaded (or failed to load).
@@ -345,13 +346,14 @@ void DomainProcess::service_loop() {
 
 // The watchdog on every entry point: a virtual CPU that stays in driver code too long is a hung driver.
 void DomainProcess::check_hung() {
-  if (faulty_.load() || hung_ns_ == 0) return;
+  if (faulty_.load() || hung_atomic_ns_ == 0) return;
   const uint64_t now = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
           .count());
   for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) {
     uint64_t since = channel_.header().busy_since_ns[cpu].load(std::memory_order_relaxed);
-    if (since && since < now && now - since > hung_ns_) {
+    const uint64_t limit = cpu == 1 ? hung_atomic_ns_ : hung_process_ns_;
+    if (since && since < now && now - since > limit) {
       add_fault(SIDE_FAULT_HUNG, "virtual CPU " + std::to_string(cpu) + " has been in driver code for " +
                                      std::to_string((now - since) / 1'000'000) + " ms");
       return;

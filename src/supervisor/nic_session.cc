@@ -127,11 +127,18 @@ std::string run_network(const NicSessionConfig& config, DriverDomain& domain, Ho
     }
   }
   const auto start = clock::now();
-  auto last_print = start, last_mirror = start;
+  auto last_print = start, last_mirror = start, last_crash = start;
+  unsigned crashes = 0;
   std::string error;
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     double elapsed = std::chrono::duration<double>(clock::now() - start).count();
+    if (config.crash_every_s > 0 && crashes < config.crashes &&
+        std::chrono::duration<double>(clock::now() - last_crash).count() >= config.crash_every_s) {
+      last_crash = clock::now();
+      ++crashes;
+      if (auto s = domain.kill(); !s) logf(LogLevel::kError, "side: %s", s.error().message.c_str());
+    }
     if (clock::now() - last_mirror >= std::chrono::milliseconds(250)) {
       last_mirror = clock::now();
       mirror_host_config(host, domain, config.network.ifname);
@@ -388,7 +395,22 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
           if (user_tick) user_tick(elapsed, so_far);
         };
       }
+      std::atomic<bool> workload_done{false};
+      std::thread workload;
+      if (config.workload) {
+        traffic.stop = &workload_done;
+        traffic.duration_s = 0;
+        traffic.packets = 0;
+        workload = std::thread([&] {
+          config.workload(SessionHandles{domain, recoverable, machine, *dev, peer});
+          workload_done = true;
+        });
+      }
       report.traffic = peer.run(traffic);
+      if (workload.joinable()) {
+        if (!workload_done) error = "traffic ended before the workload";
+        workload.join();
+      }
       if (report.traffic.domain_faulted)
         error = "driver fault during traffic";
       else if (report.traffic.stalled)

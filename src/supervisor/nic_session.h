@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,17 @@
 #include "supervisor/traffic_peer.h"
 
 namespace side::supervisor {
+
+class RecoverableDomain;
+
+// What a workload running beside the built-in traffic can reach.
+struct SessionHandles {
+  DriverDomain& domain;
+  RecoverableDomain* recoverable;  // null without recovery
+  Machine& machine;
+  uint32_t device;
+  TrafficPeer& peer;
+};
 
 struct NicSessionConfig {
   std::string isolation = "process";  // "process" (a sandboxed domain process) or "inproc" (the baseline)
@@ -51,6 +63,11 @@ struct NicSessionConfig {
     bool live = true;                         // a line of counters every second
   } network;
   std::string pcap;  // capture every frame on the wire into this file (either mode)
+  // Built-in traffic only: runs on a thread of its own once traffic flows; traffic ends when it returns.
+  std::function<void(const SessionHandles&)> workload;
+  // Network mode: kill the domain every `crash_every_s` seconds, `crashes` times (recovery brings it back).
+  double crash_every_s = 0;
+  unsigned crashes = 0;
 };
 
 struct NicSessionReport {

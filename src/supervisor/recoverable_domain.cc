@@ -5,6 +5,12 @@
 
 #include "common/log.h"
 
+// GCC 12 mistakes the destruction of the spare domain's Result (inlined from std::future) for a free of a non-heap
+// object, a known false positive of -Wfree-nonheap-object; the spare is always heap-allocated.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wfree-nonheap-object"
+#endif
+
 namespace side::supervisor {
 namespace {
 
@@ -22,6 +28,8 @@ Result<std::unique_ptr<RecoverableDomain>> RecoverableDomain::start(Factory fact
   if (!first) return first.error();
   r->inner_ = std::shared_ptr<DriverDomain>(std::move(*first));
   r->inner_->connect(r.get());
+  r->spawner_ = std::thread([raw = r.get()] { raw->spawner_loop(); });
+  r->prepare_standby(1);
   r->monitor_ = std::thread([raw = r.get()] { raw->monitor_loop(); });
   return r;
 }
@@ -228,6 +236,40 @@ void RecoverableDomain::shutdown() {
   stop_ = true;
   if (monitor_.joinable()) monitor_.join();
   if (auto d = current()) d->shutdown();
+  discard_standby();
+  {
+    std::lock_guard lock(spawn_mu_);
+    spawn_cv_.notify_all();
+  }
+  if (spawner_.joinable()) spawner_.join();
+}
+
+void RecoverableDomain::discard_standby() {
+  if (!standby_.valid()) return;
+  auto spare = standby_.get();
+  if (spare) (*spare)->shutdown();
+}
+
+void RecoverableDomain::prepare_standby(unsigned generation) {
+  std::promise<Result<std::unique_ptr<DriverDomain>>> promise;
+  standby_ = promise.get_future();
+  {
+    std::lock_guard lock(spawn_mu_);
+    spawn_request_.emplace(generation, std::move(promise));
+  }
+  spawn_cv_.notify_one();
+}
+
+void RecoverableDomain::spawner_loop() {
+  for (;;) {
+    std::unique_lock lock(spawn_mu_);
+    spawn_cv_.wait(lock, [&] { return stop_.load() || spawn_request_.has_value(); });
+    if (!spawn_request_) return;  // stopping, nothing asked
+    auto request = std::move(*spawn_request_);
+    spawn_request_.reset();
+    lock.unlock();
+    request.second.set_value(factory_(request.first));
+  }
 }
 
 // ---- Platform ---------------------------------------------------------------------------------------------------
@@ -391,7 +433,8 @@ void RecoverableDomain::recover() {
   lap(t.unregister_ms);
   // reload
   const unsigned gen = generation_.load() + 1;
-  auto fresh = factory_(gen);
+  auto fresh = standby_.valid() ? standby_.get() : factory_(gen);
+  if (!fresh) fresh = factory_(gen);  // the spare failed to start: one more try, now
   lap(t.reload_ms);
   if (!fresh) {
     t.error = "reload: " + fresh.error().message;
@@ -406,6 +449,7 @@ void RecoverableDomain::recover() {
     if (machine_) machine_->rebind();
     replacing_ = false;
     if (auto s = restart(t, start); !s) t.error = "restart: " + s.error().message;
+    prepare_standby(gen + 1);
     // Submitted but never sent: to the new driver, in order.
     for (auto& [netdev, frame] : requeue) {
       if (d->submit_tx(inner_token(netdev), frame)) ++t.requeued;

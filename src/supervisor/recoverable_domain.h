@@ -19,9 +19,11 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
 #include <vector>
@@ -132,8 +134,21 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   void recover();
   Status restart(RecoveryTimings& t, std::chrono::steady_clock::time_point start);
 
+  void prepare_standby(unsigned generation);
+  __attribute__((noinline)) void discard_standby();
+
   Factory factory_;
   RecoveryPolicy policy_;
+  // The next generation, started ahead of need (driver loaded and initialised, no device yet): a restart then
+  // costs a probe and an open, not a process start and a module load.
+  // A domain process dies with the thread that started it (its parent-death signal), so spares are started by a
+  // thread that lives as long as this object.
+  std::future<Result<std::unique_ptr<DriverDomain>>> standby_;
+  std::thread spawner_;
+  std::mutex spawn_mu_;
+  std::condition_variable spawn_cv_;
+  std::optional<std::pair<unsigned, std::promise<Result<std::unique_ptr<DriverDomain>>>>> spawn_request_;
+  void spawner_loop();
   Machine* machine_ = nullptr;
   domain::Platform* outer_ = nullptr;
 

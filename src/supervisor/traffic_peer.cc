@@ -104,6 +104,11 @@ void TrafficPeer::tx_wake(uint64_t /*token*/) {
   progress_.notify_all();
 }
 
+TrafficResult TrafficPeer::snapshot() {
+  std::lock_guard lock(mutex_);
+  return result_;
+}
+
 TrafficResult TrafficPeer::run(const TrafficConfig& config) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
@@ -146,6 +151,7 @@ TrafficResult TrafficPeer::run(const TrafficConfig& config) {
       config.on_tick(now, so_far);
     }
     if (config.duration_s > 0 && now >= config.duration_s) sending = false;
+    if (config.stop && config.stop->load()) sending = false;
     bool tx_finished = !config.transmit || (tx_done >= tx_sent && (!sending || tx_sent >= limit));
     bool rx_finished = !config.receive || (rx_done >= rx_sent && (!sending || rx_sent >= limit));
     if (tx_finished && rx_finished) break;

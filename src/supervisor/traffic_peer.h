@@ -35,6 +35,8 @@ struct TrafficConfig {
   double restart_grace_s = 0.5;
   // Called from the traffic loop about every millisecond with the time since the start and the counts so far.
   std::function<void(double elapsed_s, const struct TrafficResult& so_far)> on_tick;
+  // Ends the run early when set (frames in flight are still awaited).
+  const std::atomic<bool>* stop = nullptr;
   // Sees every frame the peer puts on the wire towards the NIC (a capture).
   std::function<void(std::span<const uint8_t>)> on_inject;
 };
@@ -71,6 +73,8 @@ class TrafficPeer final : public NetListener {
 
   // Runs traffic on the calling thread until done, stalled, or the domain faulted.
   TrafficResult run(const TrafficConfig& config);
+  // The counts so far (any thread).
+  TrafficResult snapshot();
 
   // Frame construction and checking, exposed for tests.
   static constexpr uint16_t kEtherType = 0x88b5;  // IEEE 802 local experimental

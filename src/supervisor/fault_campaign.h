@@ -1,0 +1,57 @@
+// `side inject`: a reproducible fault-injection campaign under traffic, in the style of SWIFI. Each fault is
+// injected into a running driver, then the campaign watches: was it activated (did it change anything), detected
+// (did side notice and restart the driver), recovered (did traffic flow again), and what did it cost (frames lost,
+// restart time). The supervisor surviving is the campaign still running.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "supervisor/nic_session.h"
+
+namespace side::supervisor {
+
+enum class FaultType : uint8_t {
+  kCrash,    // the domain process dies (as if the driver brought it down)
+  kBitflip,  // one bit of the driver's code flipped
+  kLoop,     // an infinite loop planted in a function the driver runs per packet
+  kPointer,  // a pointer in the driver's heap data corrupted (SIDE's method)
+  kWild,     // a random store into the driver's heap data
+  kDma,      // the driver's receive descriptors pointed at memory it never mapped
+  kStorm,    // an interrupt storm
+  kAlloc,    // allocations fail
+  kLostIrq,  // interrupts lost on the way
+};
+inline constexpr size_t kFaultTypes = 9;
+const char* to_string(FaultType t);
+std::optional<FaultType> parse_fault_type(const std::string& name);
+
+struct FaultStats {
+  uint64_t injected = 0, activated = 0, detected = 0, recovered = 0, survived = 0, frames_lost = 0;
+  std::vector<double> recovery_ms;  // of detected faults: fault to traffic-ready driver
+  double median_ms() const;
+  double p99_ms() const;
+};
+
+struct CampaignConfig {
+  unsigned faults = 100;
+  std::vector<FaultType> types;  // empty: all
+  uint64_t seed = 1;
+  double window_s = 1.0;  // how long a fault may take to show
+  double settle_s = 3.0;  // how long traffic may take to flow again
+  bool verbose = false;   // a line per fault
+};
+
+struct CampaignResult {
+  std::array<FaultStats, kFaultTypes> by_type;
+  FaultStats total;
+  std::string error;
+};
+
+// Runs inside a NIC session (as its workload); fills `out`.
+void run_campaign(const CampaignConfig& config, const SessionHandles& session, CampaignResult& out);
+
+}  // namespace side::supervisor
