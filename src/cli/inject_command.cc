@@ -21,7 +21,7 @@ void usage(FILE* out) {
                "  supervisor survived, frames lost, median and p99 recovery time.\n"
                "  types: crash bitflip loop pointer wild dma storm alloc lostirq (default: all, chosen at random)\n"
                "  --seed S     the campaign is reproducible from its seed (default 1)\n"
-               "  --window S   how long a fault may take to show before it counts as not detected (default 1)\n");
+               "  --window S   how long a fault may take to show before it counts as not detected (default 2)\n");
 }
 
 }  // namespace

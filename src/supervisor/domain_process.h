@@ -32,8 +32,8 @@ struct DomainProcessConfig {
   std::string executable = "/proc/self/exe";  // a `side` binary
   // A virtual CPU this long in one driver entry point is a hung driver: vCPU 1 runs interrupt handlers, softirqs
   // and transmits, which must never take long; vCPUs 0 and 2 run process context (probe, open, work items).
-  uint64_t hung_atomic_ms = 250;
-  uint64_t hung_process_ms = 2000;
+  uint64_t hung_atomic_ms = 1000;
+  uint64_t hung_process_ms = 5000;
 };
 
 class DomainProcess final : public DriverDomain {

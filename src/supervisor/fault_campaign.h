@@ -40,7 +40,7 @@ struct CampaignConfig {
   unsigned faults = 100;
   std::vector<FaultType> types;  // empty: all
   uint64_t seed = 1;
-  double window_s = 1.0;  // how long a fault may take to show
+  double window_s = 2.0;  // how long a fault may take to show (more than the hung-driver watchdog's 1 s)
   double settle_s = 3.0;  // how long traffic may take to flow again
   bool verbose = false;   // a line per fault
 };
