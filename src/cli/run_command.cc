@@ -33,6 +33,8 @@ void usage(FILE* out) {
                "  --exec CMD           run CMD on the host while the driver is up (default: ping -c 10 the peer)\n"
                "  --peer-exec CMD      run CMD in the peer namespace first (a server, say)\n"
                "  --duration S         run S seconds (Ctrl-C stops earlier); with --exec, a limit\n"
+               "  --crash-every S      kill the driver's domain every S seconds (--crashes N times, default 10): side\n"
+               "                       restarts it each time, and the host's connections carry on\n"
                "built-in traffic (--wire builtin, or any of these options):\n"
                "  --packets N          frames to send each way through the driver (default 1000)\n"
                "  --duration S         send for S seconds instead\n"
@@ -298,6 +300,8 @@ int run_command(const std::vector<std::string>& args) {
   bool builtin = false;
   std::string ifname = "side0", wire_tap, pcap, exec, peer_exec, host_addr = "10.77.0.1/24", peer_addr = "10.77.0.2/24";
   bool exec_given = false;
+  double crash_every = 0;
+  unsigned crashes = 10;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> std::string {
@@ -355,6 +359,10 @@ int run_command(const std::vector<std::string>& args) {
       host_addr = value();
     } else if (a == "--peer-addr") {
       peer_addr = value();
+    } else if (a == "--crash-every") {
+      crash_every = std::strtod(value().c_str(), nullptr);
+    } else if (a == "--crashes") {
+      crashes = static_cast<unsigned>(std::strtoul(value().c_str(), nullptr, 10));
     } else if (a == "--instances") {
       instances = std::strtoull(value().c_str(), nullptr, 10);
       if (instances < 1 || instances > 8) {
@@ -425,6 +433,8 @@ int run_command(const std::vector<std::string>& args) {
       if (!exec.empty() && duration > 0) n.exec = "timeout " + std::to_string(duration) + " " + exec;
       install_stop_handler();
     }
+    session.crash_every_s = crash_every;
+    session.crashes = crash_every > 0 ? crashes : 0;
     session.kill_after_s = kill_after;
     if (isolation == "inproc" && (instances > 1 || kill_after > 0)) {
       std::fprintf(stderr, "side run: --instances and --kill-after need --isolation process\n");

@@ -375,6 +375,8 @@ void RecoverableDomain::recover() {
   {
     std::lock_guard lock(mu_);
     faults_.insert(faults_.end(), old_faults.begin(), old_faults.end());
+    // History is kept, but bounded: a driver restarted forever must not grow the supervisor forever.
+    if (faults_.size() > kHistory) faults_.erase(faults_.begin(), faults_.end() - kHistory);
     // The restart policy: at most max_restarts within the window, with back-off between quick repeats.
     while (!restarts_.empty() && std::chrono::duration<double>(start - restarts_.front()).count() > policy_.window_s) {
       restarts_.pop_front();
@@ -471,6 +473,7 @@ void RecoverableDomain::recover() {
   {
     std::lock_guard lock(mu_);
     recoveries_.push_back(t);
+    if (recoveries_.size() > kHistory) recoveries_.erase(recoveries_.begin());
   }
   recovering_ = false;
   {

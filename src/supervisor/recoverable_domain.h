@@ -67,6 +67,10 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   // Waits until no recovery is in progress (at most `timeout_ms`); false on timeout.
   bool wait_recovered(unsigned timeout_ms);
   bool recovering() const { return recovering_.load(); }
+  // Waits until the spare for the next restart has started (at most `timeout_ms`).
+  bool wait_spare(unsigned timeout_ms) {
+    return !standby_.valid() || standby_.wait_for(std::chrono::milliseconds(timeout_ms)) == std::future_status::ready;
+  }
 
   // DriverDomain
   const char* isolation() const override;
@@ -165,6 +169,7 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
 
   // Transmit journal: copies of recently submitted frames, to requeue what a dead driver never sent.
   static constexpr size_t kJournal = 4096;
+  static constexpr size_t kHistory = 4096;  // recoveries and faults remembered
   std::mutex journal_mu_;
   std::deque<std::pair<uint64_t, std::vector<uint8_t>>> journal_;  // (stable netdev, frame), newest last
   uint64_t submitted_ = 0;                                         // this generation

@@ -149,3 +149,19 @@ TEST(Cli, SymbolsMissingListsOnlyMissingNames) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << out;
   EXPECT_EQ(out, "");
 }
+
+TEST(Inject, CampaignIsSurvivedAndRecovered) {
+  int status = -1;
+  std::string out =
+      run("inject e1000 --faults 12 --types crash,loop,dma,pointer,wild,lostirq --seed 7 --json", &status);
+  EXPECT_EQ(status, 0) << out;
+  // The summary is the last line (the driver's log comes first on stderr, which run() merges).
+  std::string json = out.substr(out.rfind("\n{") + 1);
+  EXPECT_NE(json.find("\"faults\":12"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"supervisor_survived\":12"), std::string::npos) << json;
+  // Every activated fault of these types recovered (the total's ratio is printed last).
+  std::string total = json.substr(json.find("\"total\":{"));
+  EXPECT_NE(total.find("\"recovery_ratio\":1"), std::string::npos) << total;
+  EXPECT_EQ(total.find("\"activated\":0,"), std::string::npos) << total;
+  EXPECT_NE(json.find("\"crash\":{\"injected\""), std::string::npos) << json;
+}

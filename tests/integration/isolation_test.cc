@@ -1,5 +1,6 @@
 // Drivers in sandboxed domain processes: verified traffic, several domains at once with one of them killed, and
 // hostile drivers whose forbidden acts are refused and reported.
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -129,6 +130,79 @@ TEST(Recovery, AKilledDomainIsReplacedAndTrafficGoesOn) {
   EXPECT_EQ(r.traffic.rx.verified + r.traffic.rx.lost, 60000u);
   EXPECT_LE(r.traffic.rx.lost, 256u);
   EXPECT_EQ(r.dma_mappings_after_remove, 0u);
+}
+
+// The supervisor's descriptors, threads and memory, and the IOMMU's mappings, after many restarts are where they
+// were after the first few.
+int count_entries(const char* dir) {
+  int n = 0;
+  if (DIR* d = opendir(dir)) {
+    while (readdir(d)) ++n;
+    closedir(d);
+  }
+  return n;
+}
+
+long rss_kib() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  char line[256];
+  long kib = 0;
+  while (f && std::fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "VmRSS: %ld", &kib) == 1) break;
+  }
+  if (f) std::fclose(f);
+  return kib;
+}
+
+TEST(Recovery, ManyRestartsLeakNothing) {
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr unsigned kRestarts = 100;  // sanitizer builds are several times slower
+#else
+  constexpr unsigned kRestarts = 1000;
+#endif
+  constexpr unsigned kWarmUp = 5;
+  auto c = e1000_session("process");
+  c.policy.max_restarts = kRestarts + kWarmUp + 10;
+  c.policy.window_s = 3600;
+  c.traffic.stall_timeout_s = 600;
+  int fds0 = 0, threads0 = 0;
+  long rss0 = 0;
+  int fds1 = 0, threads1 = 0;
+  long rss1 = 0;
+  uint64_t mappings_peak = 0, failed = 0;
+  c.workload = [&](const SessionHandles& s) {
+    auto restart = [&] {
+      unsigned gen = s.recoverable->generation();
+      (void)s.recoverable->kill();
+      for (int i = 0; i < 5000 && s.recoverable->generation() == gen; ++i) usleep(1000);
+      if (!s.recoverable->wait_recovered(10'000)) ++failed;
+      s.recoverable->wait_spare(10'000);
+      mappings_peak = std::max<uint64_t>(mappings_peak, s.machine.dma(s.device).live_mappings());
+    };
+    for (unsigned i = 0; i < kWarmUp; ++i) restart();
+    s.recoverable->wait_spare(10'000);  // measured when no spare is half-started
+    fds0 = count_entries("/proc/self/fd");
+    threads0 = count_entries("/proc/self/task");
+    rss0 = rss_kib();
+    for (unsigned i = 0; i < kRestarts; ++i) restart();
+    s.recoverable->wait_spare(10'000);
+    fds1 = count_entries("/proc/self/fd");
+    threads1 = count_entries("/proc/self/task");
+    rss1 = rss_kib();
+  };
+  auto r = run_nic_session(c);
+  EXPECT_EQ(failed, 0u);
+  EXPECT_EQ(r.recoveries.size(), kRestarts + kWarmUp);
+  for (const auto& rec : r.recoveries) ASSERT_TRUE(rec.ok) << rec.error;
+  EXPECT_EQ(fds1, fds0);
+  EXPECT_EQ(threads1, threads0);
+  EXPECT_LT(rss1 - rss0, 16 * 1024) << "RSS grew from " << rss0 << " to " << rss1 << " KiB";
+  // While running, no more mappings than a driver's rings and buffers need; none at all once it is removed.
+  EXPECT_LT(mappings_peak, 4096u);
+  EXPECT_EQ(r.dma_mappings_after_remove, 0u);
+  EXPECT_EQ(r.iommu.faults, 0u);
+  std::printf("%u restarts: fds %d -> %d, threads %d -> %d, RSS %ld -> %ld KiB\n", kRestarts, fds0, fds1, threads0,
+              threads1, rss0, rss1);
 }
 
 struct HostileCase {

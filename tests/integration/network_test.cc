@@ -93,6 +93,20 @@ TEST_F(Network, Iperf3Udp) {
   RecordProperty("udp_throughput", rate);
 }
 
+TEST_F(Network, Iperf3TcpSurvivesTenDriverCrashes) {
+  int status = -1;
+  std::string out =
+      side_run("--peer-exec 'iperf3 -s -1' --exec 'iperf3 -c 10.77.0.2 -t 14' --crash-every 1.2 --crashes 10", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("command exit status 0"), std::string::npos) << out;
+  size_t restarts = 0;
+  for (size_t p = 0; (p = out.find("restart after domain died", p)) != std::string::npos; ++p) ++restarts;
+  EXPECT_EQ(restarts, 10u) << out;
+  std::string rate = throughput(out);
+  ASSERT_FALSE(rate.empty()) << out;
+  std::printf("iperf3 TCP across 10 driver crashes: %s\n", rate.c_str());
+}
+
 TEST_F(Network, PcapOfTheWireReadsBackInTshark) {
   std::string pcap = ::testing::TempDir() + "side-wire.pcap";
   int status = -1;
