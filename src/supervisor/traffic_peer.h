@@ -96,7 +96,8 @@ class TrafficPeer final : public NetListener {
   std::mutex mutex_;
   std::condition_variable progress_;
   TrafficResult result_;
-  uint64_t expect_[2] = {0, 0};  // next sequence number per direction
+  uint64_t expect_[2] = {0, 0};                         // next sequence number per direction
+  uint64_t lost_lo_[2] = {0, 0}, lost_hi_[2] = {0, 0};  // the sequence numbers last declared lost
   size_t fixed_size_ = 0;
   unsigned generation_seen_ = 0;
 };
