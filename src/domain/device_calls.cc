@@ -166,11 +166,6 @@ bool Domain::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
   return true;
 }
 
-size_t Domain::tx_queued() const {
-  std::lock_guard lock(tx_mutex_);
-  return tx_queue_.size() + tx_batch_.size();
-}
-
 void Domain::tx_wake(uint64_t netdev, uint32_t queue) {
   tx_blocked_ = false;
   softirq_bell_.ring(kEventTx);

@@ -156,7 +156,6 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   // Queues a frame for transmission through `netdev` (any thread); vCPU 1 submits queued frames in batches.
   // False when the queue is full: try again after Platform::netdev_tx_wake or a moment later.
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame);
-  size_t tx_queued() const;
   struct IrqStats {
     uint64_t delivered = 0, handled = 0;
   };

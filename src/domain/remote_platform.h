@@ -35,8 +35,6 @@ class RemotePlatform final : public Platform {
   // A reply to a control request.
   void reply(uint64_t cookie, int64_t status, uint64_t value = 0, std::span<const uint8_t> payload = {});
 
-  uint64_t dropped_events() const { return dropped_.load(); }
-
  private:
   // A device request from the calling vCPU; with `want_reply`, waits for the answer and returns it.
   Result<side_msg> device_request(side_msg request, bool want_reply);
@@ -45,7 +43,6 @@ class RemotePlatform final : public Platform {
   std::mutex events_mutex_;
   std::mutex rx_mutex_;
   std::atomic<uint64_t> cookies_{1};
-  std::atomic<uint64_t> dropped_{0};
 };
 
 }  // namespace side::domain

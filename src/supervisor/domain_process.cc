@@ -331,7 +331,7 @@ void DomainProcess::service_loop() {
   while (!stop_.load()) {
     check_hung();
     if (drain()) continue;
-    check_exit(false);
+    check_exit();
     if (exited_.load()) {
       // Whatever the domain managed to send before it ended is still taken.
       while (drain()) {
@@ -380,10 +380,10 @@ std::vector<domain::FaultReport> DomainProcess::faults() const {
   return faults_;
 }
 
-void DomainProcess::check_exit(bool block) {
+void DomainProcess::check_exit() {
   if (exited_.load() || pid_ <= 0) return;
   int status = 0;
-  pid_t r = waitpid(pid_, &status, block ? 0 : WNOHANG);
+  pid_t r = waitpid(pid_, &status, WNOHANG);
   if (r != pid_) return;
   exited_ = true;
   if (!stop_.load()) {

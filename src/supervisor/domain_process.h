@@ -84,7 +84,7 @@ class DomainProcess final : public DriverDomain {
   Status simple(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload = {}, uint64_t arg1 = 0);
   void service_loop();
   void add_fault(int kind, std::string message, std::string location = "");
-  void check_exit(bool block);
+  void check_exit();
 
   void check_hung();
   uint64_t hung_atomic_ns_ = 0, hung_process_ns_ = 0;

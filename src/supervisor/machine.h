@@ -103,11 +103,9 @@ class Machine final : public domain::Platform {
       uint64_t since = asserted_since_ns_.load();
       if (since && now_ns() - since > after_ns) {
         asserted_since_ns_.store(now_ns());
-        ++reasserted;
         domain_.raise_irq(irq_);
       }
     }
-    std::atomic<uint64_t> reasserted{0};
 
    private:
     static uint64_t now_ns() {

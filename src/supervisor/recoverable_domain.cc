@@ -186,9 +186,18 @@ void RecoverableDomain::raise_irq(uint32_t irq) {
 
 bool RecoverableDomain::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
   if (recovering_.load() || gave_up_.load()) return false;
-  auto d = current();
+  // The domain and this generation's token under one lock: this runs for every frame.
+  std::shared_ptr<DriverDomain> d;
+  uint64_t inner = netdev;
+  {
+    std::lock_guard lock(mu_);
+    d = inner_;
+    for (const auto& n : netdevs_) {
+      if (n.stable == netdev) inner = n.inner;
+    }
+  }
   if (d->faulty()) return false;
-  if (!d->submit_tx(inner_token(netdev), frame)) return false;
+  if (!d->submit_tx(inner, frame)) return false;
   std::lock_guard lock(journal_mu_);
   ++submitted_;
   if (journal_.size() >= kJournal) {
@@ -450,7 +459,7 @@ void RecoverableDomain::recover() {
     generation_ = gen;
     if (machine_) machine_->rebind();
     replacing_ = false;
-    if (auto s = restart(t, start); !s) t.error = "restart: " + s.error().message;
+    if (auto s = restart(); !s) t.error = "restart: " + s.error().message;
     prepare_standby(gen + 1);
     // Submitted but never sent: to the new driver, in order.
     for (auto& [netdev, frame] : requeue) {
@@ -482,7 +491,7 @@ void RecoverableDomain::recover() {
   }
 }
 
-Status RecoverableDomain::restart(RecoveryTimings&, clock::time_point) {
+Status RecoverableDomain::restart() {
   auto d = current();
   std::vector<side_pci_device_info> devices;
   std::vector<Probed> probed;

@@ -136,7 +136,7 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   uint64_t stable_token(uint64_t inner) const;
   void monitor_loop();
   void recover();
-  Status restart(RecoveryTimings& t, std::chrono::steady_clock::time_point start);
+  Status restart();
 
   void prepare_standby(unsigned generation);
   __attribute__((noinline)) void discard_standby();

@@ -12,6 +12,7 @@
 #include "domain/layout.h"
 #include "supervisor/channel_server.h"
 #include "supervisor/machine.h"
+#include "support/memory_domain.h"
 
 namespace {
 
@@ -36,45 +37,6 @@ struct Reader {
   }
 };
 
-// A domain that exists only as memory: the machine needs its arena and a place to send interrupts.
-class MemoryDomain final : public supervisor::DriverDomain {
- public:
-  MemoryDomain() : arena_(1 << 20) {}
-  const char* isolation() const override { return "fuzz"; }
-  int pid() const override { return 0; }
-  uint8_t* arena_base() const override { return const_cast<uint8_t*>(arena_.data()); }
-  uint64_t arena_size() const override { return arena_.size(); }
-  void connect(domain::Platform*) override {}
-  Status attach_device(const side_pci_device_info&) override { return {}; }
-  Result<std::string> load(const domain::LoadRequest&) override { return make_error("none"); }
-  Status unload(const std::string&) override { return make_error("none"); }
-  Result<uint64_t> probe(uint32_t) override { return make_error("none"); }
-  Status remove(uint64_t) override { return make_error("none"); }
-  Status open(uint64_t) override { return make_error("none"); }
-  Status close(uint64_t) override { return make_error("none"); }
-  Result<side_netdev_stats> stats(uint64_t) override { return make_error("none"); }
-  Status set_mtu(uint64_t, uint32_t) override { return make_error("none"); }
-  Status set_mac(uint64_t, const std::array<uint8_t, 6>&) override { return make_error("none"); }
-  Status set_rx_mode(uint64_t, uint32_t, const std::vector<std::array<uint8_t, 6>>&) override {
-    return make_error("none");
-  }
-  Result<side_ethtool_info> ethtool(uint64_t) override { return make_error("none"); }
-  Result<std::string> inject(int, uint64_t) override { return make_error("none"); }
-  void report_fault(int, const std::string&) override { ++reported; }
-  uint64_t reported = 0;
-  void raise_irq(uint32_t) override { ++irqs; }
-  bool submit_tx(uint64_t, std::span<const uint8_t>) override { return false; }
-  bool faulty() const override { return false; }
-  std::vector<domain::FaultReport> faults() const override { return {}; }
-  std::optional<domain::Domain::IrqStats> irq_stats() const override { return std::nullopt; }
-  void shutdown() override {}
-  Status kill() override { return make_error("none"); }
-  uint64_t irqs = 0;
-
- private:
-  std::vector<uint8_t> arena_;
-};
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -88,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto channel = ipc::Channel::attach(base, ipc::Channel::size_needed(), true);
   if (!channel) __builtin_trap();
 
-  MemoryDomain domain;
+  side::testing::MemoryDomain domain;
   supervisor::Machine machine(domain);
   if (!machine.add_e1000({})) __builtin_trap();
   uint64_t faults = 0;

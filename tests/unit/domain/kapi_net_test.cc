@@ -17,56 +17,13 @@
 #include "kapi/side_host.h"
 #include "supervisor/driver_domain.h"
 #include "supervisor/machine.h"
+#include "test_supervised_domain.h"
 
 namespace {
 
-class NetDomain {
+class NetDomain : public side::testing::SupervisedDomain {
  public:
-  NetDomain() {
-    side::set_log_sink([this](side::LogLevel, std::string_view line) {
-      std::lock_guard lock(mutex_);
-      lines_.emplace_back(line);
-    });
-    side::domain::DomainConfig config;
-    config.kapi_path = SIDE_TEST_KAPI;
-    config.symvers_path = SIDE_TEST_SYMVERS;
-    config.modules_dir = SIDE_TEST_MODULES_DIR;
-    config.virtual_time = false;
-    auto d = side::supervisor::InProcessDomain::create(config);
-    if (!d)
-      ADD_FAILURE() << d.error().message;
-    else
-      domain_ = std::move(*d);
-  }
-  ~NetDomain() {
-    if (domain_) domain_->shutdown();
-    domain_.reset();
-    side::set_log_sink(nullptr);
-  }
-  side::supervisor::InProcessDomain* operator->() { return domain_.get(); }
-  side::supervisor::InProcessDomain& operator*() { return *domain_; }
-  bool logged(const std::string& needle) { return count(needle) > 0; }
-  size_t count(const std::string& needle) {
-    std::lock_guard lock(mutex_);
-    size_t n = 0;
-    for (const auto& l : lines_)
-      if (l.find(needle) != std::string::npos) ++n;
-    return n;
-  }
-  std::vector<std::string> lines() {
-    std::lock_guard lock(mutex_);
-    return lines_;
-  }
-  std::string log() {
-    std::string all;
-    for (const auto& l : lines()) all += l + "\n";
-    return all;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::string> lines_;
-  std::unique_ptr<side::supervisor::InProcessDomain> domain_;
+  NetDomain() : SupervisedDomain(SIDE_TEST_MODULES_DIR, /*virtual_time=*/false) {}
 };
 
 // Records what the host side hears.

@@ -19,63 +19,13 @@
 #include "kapi/side_host.h"
 #include "supervisor/driver_domain.h"
 #include "supervisor/machine.h"
+#include "test_supervised_domain.h"
 
 namespace {
 
 using Mac = std::array<uint8_t, 6>;
 
-class CfgDomain {
- public:
-  explicit CfgDomain(const std::string& modules_dir) {
-    side::set_log_sink([this](side::LogLevel, std::string_view line) {
-      std::lock_guard lock(mutex_);
-      lines_.emplace_back(line);
-    });
-    side::domain::DomainConfig config;
-    config.kapi_path = SIDE_TEST_KAPI;
-    config.symvers_path = SIDE_TEST_SYMVERS;
-    config.modules_dir = modules_dir;
-    auto d = side::supervisor::InProcessDomain::create(config);
-    if (!d)
-      ADD_FAILURE() << d.error().message;
-    else
-      domain_ = std::move(*d);
-  }
-  ~CfgDomain() {
-    if (domain_) domain_->shutdown();
-    domain_.reset();
-    side::set_log_sink(nullptr);
-  }
-  side::supervisor::InProcessDomain* operator->() { return domain_.get(); }
-  side::supervisor::InProcessDomain& operator*() { return *domain_; }
-  size_t count(const std::string& needle) {
-    std::lock_guard lock(mutex_);
-    size_t n = 0;
-    for (const auto& l : lines_)
-      if (l.find(needle) != std::string::npos) ++n;
-    return n;
-  }
-  bool logged(const std::string& needle) { return count(needle) > 0; }
-  // The lines containing `needle`, in order.
-  std::vector<std::string> matching(const std::string& needle) {
-    std::lock_guard lock(mutex_);
-    std::vector<std::string> out;
-    for (const auto& l : lines_)
-      if (l.find(needle) != std::string::npos) out.push_back(l);
-    return out;
-  }
-  std::string log() {
-    std::lock_guard lock(mutex_);
-    std::string all;
-    for (const auto& l : lines_) all += l + "\n";
-    return all;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::string> lines_;
-  std::unique_ptr<side::supervisor::InProcessDomain> domain_;
-};
+using CfgDomain = side::testing::SupervisedDomain;
 
 // What the host hears of address and MTU changes.
 class ChangeRecorder final : public side::supervisor::NetListener {

@@ -10,59 +10,12 @@
 #include <vector>
 
 #include "domain/layout.h"
+#include "support/memory_domain.h"
 
 namespace side::supervisor {
 namespace {
 
-// A domain that is only memory, recording what the machine tells it.
-class RecordingDomain final : public DriverDomain {
- public:
-  RecordingDomain() : arena_(1 << 20) {}
-  const char* isolation() const override { return "test"; }
-  int pid() const override { return 0; }
-  uint8_t* arena_base() const override { return const_cast<uint8_t*>(arena_.data()); }
-  uint64_t arena_size() const override { return arena_.size(); }
-  void connect(domain::Platform*) override {}
-  Status attach_device(const side_pci_device_info& info) override {
-    attached.push_back(info);
-    return {};
-  }
-  Result<std::string> load(const domain::LoadRequest&) override { return make_error("no"); }
-  Status unload(const std::string&) override { return make_error("no"); }
-  Result<uint64_t> probe(uint32_t) override { return make_error("no"); }
-  Status remove(uint64_t) override { return make_error("no"); }
-  Status open(uint64_t) override { return make_error("no"); }
-  Status close(uint64_t) override { return make_error("no"); }
-  Result<side_netdev_stats> stats(uint64_t) override { return make_error("no"); }
-  Status set_mtu(uint64_t, uint32_t) override { return make_error("no"); }
-  Status set_mac(uint64_t, const std::array<uint8_t, 6>&) override { return make_error("no"); }
-  Status set_rx_mode(uint64_t, uint32_t, const std::vector<std::array<uint8_t, 6>>&) override {
-    return make_error("no");
-  }
-  Result<side_ethtool_info> ethtool(uint64_t) override { return make_error("no"); }
-  Result<std::string> inject(int, uint64_t) override { return make_error("no"); }
-  void report_fault(int kind, const std::string& message) override {
-    std::lock_guard lock(mu);
-    reported.emplace_back(kind, message);
-  }
-  void raise_irq(uint32_t irq) override { irqs.push_back(irq); }
-  bool submit_tx(uint64_t, std::span<const uint8_t>) override { return false; }
-  bool faulty() const override { return false; }
-  std::vector<domain::FaultReport> faults() const override { return {}; }
-  std::optional<domain::Domain::IrqStats> irq_stats() const override { return std::nullopt; }
-  void shutdown() override {}
-  Status kill() override { return make_error("no"); }
-
-  uint8_t* at(uint64_t phys) { return arena_.data() + (phys - domain::kArenaPhysBase); }
-
-  std::mutex mu;
-  std::vector<std::pair<int, std::string>> reported;
-  std::vector<side_pci_device_info> attached;
-  std::vector<uint32_t> irqs;
-
- private:
-  std::vector<uint8_t> arena_;
-};
+using RecordingDomain = side::testing::MemoryDomain;
 
 constexpr uint64_t kBase = domain::kArenaPhysBase;
 constexpr uint32_t kTctl = 0x400, kTdbal = 0x3800, kTdbah = 0x3804, kTdlen = 0x3808, kTdh = 0x3810, kTdt = 0x3818;

@@ -1,0 +1,70 @@
+// A driver domain that is only memory: an arena for the machine's IOMMUs, and a record of what the machine told it
+// (attached devices, interrupts, faults). No driver runs in it; every driver operation fails. Tests and fuzz
+// targets of the supervisor's machine use it.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "domain/layout.h"
+#include "supervisor/driver_domain.h"
+
+namespace side::testing {
+
+class MemoryDomain final : public supervisor::DriverDomain {
+ public:
+  explicit MemoryDomain(size_t arena_bytes = 1 << 20) : arena_(arena_bytes) {}
+
+  const char* isolation() const override { return "memory"; }
+  int pid() const override { return 0; }
+  uint8_t* arena_base() const override { return const_cast<uint8_t*>(arena_.data()); }
+  uint64_t arena_size() const override { return arena_.size(); }
+  void connect(domain::Platform*) override {}
+  Status attach_device(const side_pci_device_info& info) override {
+    std::lock_guard lock(mu);
+    attached.push_back(info);
+    return {};
+  }
+  Result<std::string> load(const domain::LoadRequest&) override { return none(); }
+  Status unload(const std::string&) override { return none(); }
+  Result<uint64_t> probe(uint32_t) override { return none(); }
+  Status remove(uint64_t) override { return none(); }
+  Status open(uint64_t) override { return none(); }
+  Status close(uint64_t) override { return none(); }
+  Result<side_netdev_stats> stats(uint64_t) override { return none(); }
+  Status set_mtu(uint64_t, uint32_t) override { return none(); }
+  Status set_mac(uint64_t, const std::array<uint8_t, 6>&) override { return none(); }
+  Status set_rx_mode(uint64_t, uint32_t, const std::vector<std::array<uint8_t, 6>>&) override { return none(); }
+  Result<side_ethtool_info> ethtool(uint64_t) override { return none(); }
+  Result<std::string> inject(int, uint64_t) override { return none(); }
+  void report_fault(int kind, const std::string& message) override {
+    std::lock_guard lock(mu);
+    reported.emplace_back(kind, message);
+  }
+  void raise_irq(uint32_t irq) override {
+    std::lock_guard lock(mu);
+    irqs.push_back(irq);
+  }
+  bool submit_tx(uint64_t, std::span<const uint8_t>) override { return false; }
+  bool faulty() const override { return false; }
+  std::vector<domain::FaultReport> faults() const override { return {}; }
+  std::optional<domain::Domain::IrqStats> irq_stats() const override { return std::nullopt; }
+  void shutdown() override {}
+  Status kill() override { return none(); }
+
+  // The arena byte at bus address `phys`.
+  uint8_t* at(uint64_t phys) { return arena_.data() + (phys - domain::kArenaPhysBase); }
+
+  std::mutex mu;
+  std::vector<std::pair<int, std::string>> reported;
+  std::vector<side_pci_device_info> attached;
+  std::vector<uint32_t> irqs;
+
+ private:
+  static Error none() { return Error{"no driver runs in a memory-only domain"}; }
+  std::vector<uint8_t> arena_;
+};
+
+}  // namespace side::testing
