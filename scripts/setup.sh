@@ -13,7 +13,7 @@ packages=(
   linux-headers-amd64                                 # kbuild + Module.symvers of Debian's kernel ABI
   kmod bc flex bison libelf-dev dwarves               # what kbuild may call
   iproute2 iputils-ping iperf3 tcpdump tshark         # host-side networking tests
-  python3-matplotlib                                  # benchmark plots
+  python3-matplotlib nlohmann-json3-dev               # benchmark: plots, reading iperf3's JSON
 )
 
 missing=()

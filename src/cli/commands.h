@@ -19,5 +19,6 @@ int modinfo_command(const std::vector<std::string>& args);
 int symbols_command(const std::vector<std::string>& args);
 int run_command(const std::vector<std::string>& args);
 int inject_command(const std::vector<std::string>& args);
+int bench_command(const std::vector<std::string>& args);
 
 }  // namespace side::cli

@@ -18,6 +18,8 @@ void usage(FILE* out) {
       "commands:\n"
       "  run MODULE [PARAM=VALUE ...] [options]  load a driver into a domain and run it (see side run --help)\n"
       "  inject MODULE --faults N [...]          fault-injection campaign under traffic (see side inject --help)\n"
+      "  bench [--quick] [--json] [--out DIR]    SIDE's evaluation, isolated against in-process (see side bench "
+      "--help)\n"
       "  modinfo MODULE                          show a module's information and whether its ABI matches\n"
       "  symbols MODULE [--missing]              list a module's imports and whether side provides them\n"
       "\n"
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
   if (command == "symbols") return side::cli::symbols_command(args);
   if (command == "run") return side::cli::run_command(args);
   if (command == "inject") return side::cli::inject_command(args);
+  if (command == "bench") return side::cli::bench_command(args);
   // Internal: the program of a domain process, started by the supervisor with its descriptors.
   if (command == "__domain") return side::domain::run_domain_process(args);
   std::fprintf(stderr, "side: unknown command '%s'\n\n", command.c_str());

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "domain/domain.h"
+#include "ipc/optimisations.h"
 #include "supervisor/domain_process.h"
 #include "supervisor/nic_session.h"
 
@@ -46,6 +47,9 @@ void usage(FILE* out) {
                "                       calling one is then a detected driver fault naming the symbol\n"
                "  --real-time          driver delays wait in real time (default: virtual time)\n"
                "  --arena-mb N         DMA-able memory of the domain (default 64)\n"
+               "  --disable LIST       switch optimisations off (comma-separated): streamlined (crossings\n"
+               "                       poll before sleeping), batched (transmit batches), pretranslation\n"
+               "                       (DMA mappings posted, not awaited)\n"
                "  --json               print a JSON summary on stdout\n"
                "  --quiet              do not print the driver's log\n");
 }
@@ -295,6 +299,7 @@ void install_stop_handler() {
 int run_command(const std::vector<std::string>& args) {
   std::string module, params, isolation = "process";
   bool allow_missing = false, json = false, quiet = false, real_time = false, load_only = false;
+  ipc::Optimisations optimisations;
   uint64_t arena_mb = 64, packets = 0, frame_size = 0, instances = 1;
   double duration = 0, kill_after = 0;
   bool builtin = false;
@@ -324,6 +329,11 @@ int run_command(const std::vector<std::string>& args) {
       quiet = true;
     } else if (a == "--real-time") {
       real_time = true;
+    } else if (a == "--disable") {
+      if (!ipc::disable_optimisations(value(), optimisations)) {
+        std::fprintf(stderr, "side run: --disable takes streamlined, batched and/or pretranslation\n");
+        return 2;
+      }
     } else if (a == "--arena-mb") {
       arena_mb = std::strtoull(value().c_str(), nullptr, 10);
     } else if (a == "--packets") {
@@ -401,6 +411,7 @@ int run_command(const std::vector<std::string>& args) {
   config.modules_dir = paths.modules_dir;
   config.arena_bytes = arena_mb << 20;
   config.virtual_time = !real_time;
+  config.optimisations = optimisations;
   if (!load_only && has_emulated_device(module)) {
     supervisor::NicSessionConfig session;
     session.domain = config;

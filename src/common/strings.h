@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace side {
 
@@ -11,5 +12,8 @@ namespace side {
 std::string normalize_module_name(std::string_view name);
 
 std::string hex(uint64_t value);
+
+// The pieces of `s` between `separator`s; empty pieces are dropped ("a,,b" gives a and b).
+std::vector<std::string> split(std::string_view s, char separator);
 
 }  // namespace side

@@ -254,10 +254,11 @@ void Domain::softirq_loop() {
   ++vcpus_ready_;
   uint64_t next_tick = monotonic_ns() + kTickNs;
   uint32_t carried = 0;  // work left over from the last round
+  const uint64_t spin_ns = config_.optimisations.streamlined_crossing ? config_.spin_ns : 0;
   while (!stopping_.load()) {
     uint64_t now = monotonic_ns();
     uint32_t events = carried ? carried | softirq_bell_.take()
-                              : softirq_bell_.wait(std::min(config_.spin_ns, next_tick > now ? next_tick - now : 0),
+                              : softirq_bell_.wait(std::min(spin_ns, next_tick > now ? next_tick - now : 0),
                                                    next_tick > now ? next_tick - now : 0);
     carried = 0;
     if (stopping_.load()) break;
@@ -281,7 +282,8 @@ uint32_t Domain::softirq_round(uint32_t events) {
   {
     std::lock_guard lock(tx_mutex_);
     if (!tx_blocked_.load()) {
-      while (tx_batch_.size() < kTxBatch && !tx_queue_.empty()) {
+      const size_t batch = config_.optimisations.batched_submit ? kTxBatch : 1;
+      while (tx_batch_.size() < batch && !tx_queue_.empty()) {
         tx_batch_.push_back(std::move(tx_queue_.front()));
         tx_queue_.pop_front();
       }

@@ -31,6 +31,7 @@
 #include "domain/private_memory.h"
 #include "emulation/decode_cache.h"
 #include "ipc/doorbell.h"
+#include "ipc/optimisations.h"
 #include "kapi/side_host.h"
 #include "loader/module_index.h"
 #include "loader/module_loader.h"
@@ -56,7 +57,8 @@ struct DomainConfig {
   std::atomic<uint32_t>* softirq_doorbell = nullptr;  // default: a private word
   std::function<void()> on_softirq_round;             // on vCPU 1 before each round (outside guarded calls)
   uint64_t spin_ns = 20'000;                          // how long vCPU 1 spins for work before sleeping
-  std::atomic<uint64_t>* busy_since_ns = nullptr;     // per vCPU (3): when it entered driver code, for a watchdog
+  ipc::Optimisations optimisations;  // streamlined crossing: vCPU 1 spins; batched submit: xmit_more batches
+  std::atomic<uint64_t>* busy_since_ns = nullptr;  // per vCPU (3): when it entered driver code, for a watchdog
 };
 
 struct FaultReport {

@@ -16,6 +16,7 @@
 #include "domain/remote_platform.h"
 #include "ipc/channel.h"
 #include "ipc/doorbell.h"
+#include "ipc/optimisations.h"
 #include "sandbox/sandbox.h"
 
 namespace side::domain {
@@ -27,6 +28,7 @@ struct Args {
   std::vector<std::pair<std::string, int>> modules;  // dependency order; the last is the driver
   std::string params;
   bool allow_missing = false, real_time = false;
+  ipc::Optimisations optimisations;
 };
 
 [[noreturn]] void die(const std::string& message) {
@@ -58,7 +60,9 @@ Args parse(const std::vector<std::string>& a) {
       out.allow_missing = true;
     else if (a[i] == "--real-time")
       out.real_time = true;
-    else if (a[i] == "--module") {
+    else if (a[i] == "--disable") {
+      if (!ipc::disable_optimisations(next(), out.optimisations)) die("--disable: unknown optimisation");
+    } else if (a[i] == "--module") {
       const std::string& v = next();
       auto colon = v.rfind(':');
       if (colon == std::string::npos) die("--module NAME:FD");
@@ -102,7 +106,11 @@ int run_domain_process(const std::vector<std::string>& argv) {
   close(args.channel_fd);
   auto channel = ipc::Channel::attach(shared, channel_size, false);
   if (!channel) die(channel.error().message);
-  RemotePlatform platform(*channel);
+  RemotePlatform::Options platform_options;
+  platform_options.spin_ns = args.optimisations.streamlined_crossing ? platform_options.spin_ns : 0;
+  platform_options.posted_dma = args.optimisations.dma_pretranslation;
+  platform_options.arena_bytes = args.arena_bytes;
+  RemotePlatform platform(*channel, platform_options);
   const size_t max_line = channel->events().max_payload();
   set_log_sink([&platform, max_line](LogLevel level, std::string_view line) {
     side_msg m{};
@@ -125,6 +133,7 @@ int run_domain_process(const std::vector<std::string>& argv) {
   config.arena_bytes = args.arena_bytes;
   config.arena_fd = args.arena_fd;
   config.virtual_time = !args.real_time;
+  config.optimisations = args.optimisations;
   config.read_file = [&files](const std::string& path) -> Result<std::string> {
     auto it = files.find(path);
     if (it == files.end()) return make_error(path + ": not handed to the domain");

@@ -7,12 +7,12 @@
 #include <cstring>
 
 #include "domain/domain.h"
+#include "domain/layout.h"
 #include "ipc/doorbell.h"
 
 namespace side::domain {
 namespace {
 
-constexpr uint64_t kSpinNs = 50'000;
 constexpr uint64_t kReplyTimeoutNs = 10'000'000'000;  // the supervisor is gone, or wedged
 
 uint64_t now_ns() {
@@ -54,7 +54,7 @@ Result<side_msg> RemotePlatform::device_request(side_msg request, bool want_repl
       return reply;
     }
     if (ch_.reply(cpu).broken() || now_ns() > deadline) return make_error("no reply from the supervisor");
-    bell.wait(kSpinNs, 10'000'000);
+    bell.wait(options_.spin_ns, 10'000'000);
   }
 }
 
@@ -108,7 +108,23 @@ Status RemotePlatform::bar_write(uint32_t dev, int bar, uint64_t offset, unsigne
   return {};
 }
 
+int RemotePlatform::post_dma(uint16_t type, uint32_t dev, uint64_t phys, uint64_t size, int dir) {
+  // The supervisor refuses anything outside the arena; refusing it here too keeps the driver's error synchronous.
+  if (size == 0 || phys < kArenaPhysBase || phys - kArenaPhysBase > options_.arena_bytes ||
+      size > options_.arena_bytes - (phys - kArenaPhysBase)) {
+    return -EINVAL;
+  }
+  side_msg m{};
+  m.type = type;
+  m.arg[0] = dev;
+  m.arg[1] = phys;
+  m.arg[2] = size;
+  m.arg[3] = static_cast<uint64_t>(dir);
+  return send_event(m) ? 0 : -EIO;
+}
+
 int RemotePlatform::dma_map(uint32_t dev, uint64_t phys, uint64_t size, int dir) {
+  if (options_.posted_dma) return post_dma(SIDE_MSG_DMA_MAP_POSTED, dev, phys, size, dir);
   side_msg m{};
   m.type = SIDE_MSG_DMA_MAP;
   m.arg[0] = dev;
@@ -120,6 +136,8 @@ int RemotePlatform::dma_map(uint32_t dev, uint64_t phys, uint64_t size, int dir)
 }
 
 int RemotePlatform::dma_unmap(uint32_t dev, uint64_t phys, uint64_t size, int dir) {
+  // An unmap that does not match a mapping is then detected by the supervisor, as a fault of the driver.
+  if (options_.posted_dma) return post_dma(SIDE_MSG_DMA_UNMAP_POSTED, dev, phys, size, dir);
   side_msg m{};
   m.type = SIDE_MSG_DMA_UNMAP;
   m.arg[0] = dev;

@@ -15,7 +15,14 @@ namespace side::domain {
 
 class RemotePlatform final : public Platform {
  public:
-  explicit RemotePlatform(ipc::Channel& channel) : ch_(channel) {}
+  struct Options {
+    uint64_t spin_ns = 50'000;  // how long a vCPU spins for a reply before it sleeps
+    // DMA address pre-translation (ipc/optimisations.h): maps and unmaps are posted, not awaited. `arena_bytes`
+    // lets the domain refuse what the supervisor would refuse, so the driver still gets its error at once.
+    bool posted_dma = true;
+    uint64_t arena_bytes = 0;
+  };
+  RemotePlatform(ipc::Channel& channel, Options options) : ch_(channel), options_(options) {}
 
   Result<uint32_t> config_read(uint32_t dev, uint32_t offset, unsigned width) override;
   Status config_write(uint32_t dev, uint32_t offset, unsigned width, uint32_t value) override;
@@ -39,7 +46,11 @@ class RemotePlatform final : public Platform {
   // A device request from the calling vCPU; with `want_reply`, waits for the answer and returns it.
   Result<side_msg> device_request(side_msg request, bool want_reply);
 
+  // A posted DMA permission change, on the event ring so that every vCPU's changes stay in one order.
+  int post_dma(uint16_t type, uint32_t dev, uint64_t phys, uint64_t size, int dir);
+
   ipc::Channel& ch_;
+  const Options options_;
   std::mutex events_mutex_;
   std::mutex rx_mutex_;
   std::atomic<uint64_t> cookies_{1};

@@ -5,7 +5,7 @@
  * single-consumer rings of fixed-size slots in shared memory (ring.h); the receiver copies a message out of its
  * slot before looking at it, and the supervisor validates every field of every message it copies.
  *
- * Version 1. A change to any layout or meaning below increments SIDE_IPC_VERSION.
+ * Version 2 (posted DMA permission changes). A change to any layout or meaning below increments SIDE_IPC_VERSION.
  */
 #ifndef SIDE_IPC_PROTOCOL_H
 #define SIDE_IPC_PROTOCOL_H
@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define SIDE_IPC_MAGIC 0x53494445u /* "SIDE" */
-#define SIDE_IPC_VERSION 1u
+#define SIDE_IPC_VERSION 2u
 
 /* Every slot starts with this header; `len` payload bytes follow it in the same slot. */
 struct side_msg {
@@ -55,6 +55,10 @@ enum side_msg_type {
   SIDE_MSG_TX_WAKE = 38,           /* arg[0]: token; arg[1]: queue */
   SIDE_MSG_NETDEV_CHANGED = 40,    /* payload: struct side_netdev_info (a new MAC address or MTU) */
   SIDE_MSG_READY = 39,             /* the domain is up: arg[0] = SIDE_IPC_VERSION, arg[1] = pid */
+  /* DMA address pre-translation: the domain computed the address itself and does not wait. The supervisor applies
+   * every posted change before it carries out any later device request of the domain; a refused one is a fault. */
+  SIDE_MSG_DMA_MAP_POSTED = 41,   /* arg: device, phys, size, dir */
+  SIDE_MSG_DMA_UNMAP_POSTED = 42, /* arg: device, phys, size, dir */
 
   /* domain -> supervisor, one device ring per virtual CPU; reads and maps are answered on that vCPU's reply ring */
   SIDE_MSG_CONFIG_READ = 64,  /* arg: device, offset, width -> reply arg[0] status, arg[1] value */

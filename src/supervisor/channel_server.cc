@@ -25,16 +25,21 @@ std::string text(std::span<const uint8_t> p) {
 
 }  // namespace
 
-bool ChannelServer::drain() {
+bool ChannelServer::drain_events(int limit) {
   bool progress = false;
-  std::vector<uint8_t>& payload = buffer_;
-  for (int i = 0; i < kBatch; ++i) {
+  std::vector<uint8_t>& payload = events_buffer_;
+  for (int i = 0; i < limit; ++i) {
     side_msg m{};
     long n = ch_.events().pop(m, payload);
     if (n < 0) break;
     progress = true;
     handle_event(m, std::span(payload.data(), static_cast<size_t>(n)));
   }
+  return progress;
+}
+
+bool ChannelServer::drain() {
+  bool progress = drain_events(kBatch);
   for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) {
     uint8_t none[1];
     for (int i = 0; i < kBatch; ++i) {
@@ -132,12 +137,33 @@ void ChannelServer::handle_event(const side_msg& m, std::span<const uint8_t> pay
     case SIDE_MSG_TX_WAKE:
       if (platform) platform->netdev_tx_wake(m.arg[0], static_cast<uint32_t>(m.arg[1]));
       return;
+    case SIDE_MSG_DMA_MAP_POSTED:
+    case SIDE_MSG_DMA_UNMAP_POSTED: {
+      // The domain did not wait for this answer, so a refusal can only be reported as the driver's fault: it
+      // mapped memory that is not its own, or unmapped what it never mapped.
+      if (!platform) return;
+      const bool map = m.type == SIDE_MSG_DMA_MAP_POSTED;
+      const auto dev = static_cast<uint32_t>(m.arg[0]);
+      const int dir = static_cast<int>(static_cast<int64_t>(m.arg[3]));
+      int rc =
+          map ? platform->dma_map(dev, m.arg[1], m.arg[2], dir) : platform->dma_unmap(dev, m.arg[1], m.arg[2], dir);
+      if (rc != 0) {
+        fault(SIDE_FAULT_BAD_ARGUMENT, std::string(map ? "DMA mapping" : "DMA unmapping") + " of " +
+                                           std::to_string(m.arg[2]) + " bytes at physical address " +
+                                           std::to_string(m.arg[1]) + " refused (error " + std::to_string(rc) + ")");
+      }
+      return;
+    }
     default:
       fault(SIDE_FAULT_PROTOCOL, "unknown event type " + std::to_string(m.type));
   }
 }
 
 void ChannelServer::handle_device(unsigned cpu, const side_msg& m) {
+  // Posted DMA permission changes the domain made before this request take effect first, whichever virtual CPU
+  // made them: a register write that starts DMA must find its buffers mapped. The ring holds a bounded number of
+  // messages, and a domain that keeps refilling it only delays its own request.
+  drain_events(static_cast<int>(ipc::kEventRing.slots));
   auto* platform = platform_;
   side_msg reply{};
   reply.type = SIDE_MSG_DEVICE_REPLY;

@@ -35,6 +35,8 @@ class ChannelServer {
   bool broken() const { return broken_reported_; }
 
  private:
+  // Takes at most `limit` messages of the event ring; true if there were any.
+  bool drain_events(int limit);
   void handle_event(const side_msg& m, std::span<const uint8_t> payload);
   void handle_device(unsigned cpu, const side_msg& m);
   void fault(int kind, std::string message, std::string location = "");
@@ -42,7 +44,8 @@ class ChannelServer {
   ipc::Channel& ch_;
   Handlers h_;
   domain::Platform* platform_ = nullptr;
-  std::vector<uint8_t> buffer_ = std::vector<uint8_t>(4096);
+  std::vector<uint8_t> buffer_ = std::vector<uint8_t>(4096);         // received frames
+  std::vector<uint8_t> events_buffer_ = std::vector<uint8_t>(4096);  // event payloads
   bool broken_reported_ = false;
 };
 

@@ -115,6 +115,10 @@ Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessC
   if (!driver.params.empty()) args.insert(args.end(), {"--params", driver.params});
   if (driver.allow_missing) args.push_back("--allow-missing");
   if (!config.virtual_time) args.push_back("--real-time");
+  if (auto off = ipc::disabled_optimisations(config.optimisations); !off.empty()) {
+    args.push_back("--disable");
+    args.push_back(off);
+  }
   std::vector<char*> argv;
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -143,6 +147,7 @@ Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessC
   p->pid_ = pid;
   p->hung_atomic_ns_ = config.hung_atomic_ms * 1'000'000;
   p->hung_process_ns_ = config.hung_process_ms * 1'000'000;
+  p->service_spin_ns_ = config.optimisations.streamlined_crossing ? 20'000 : 0;
   p->service_ = std::thread([raw = p.get()] { raw->service_loop(); });
 
   // The domain announces itself once the driver is loaded (or failed to load).
@@ -340,7 +345,7 @@ void DomainProcess::service_loop() {
       changed_.notify_all();
       return;
     }
-    bell.wait(20'000, 5'000'000);
+    bell.wait(service_spin_ns_, 5'000'000);
   }
 }
 

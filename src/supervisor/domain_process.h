@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ipc/channel.h"
+#include "ipc/optimisations.h"
 #include "supervisor/channel_server.h"
 #include "supervisor/driver_domain.h"
 
@@ -29,6 +30,7 @@ struct DomainProcessConfig {
   std::string kapi_path, symvers_path, modules_dir;
   uint64_t arena_bytes = 64ull << 20;
   bool virtual_time = true;
+  ipc::Optimisations optimisations;
   std::string executable = "/proc/self/exe";  // a `side` binary
   // A virtual CPU this long in one driver entry point is a hung driver: vCPU 1 runs interrupt handlers, softirqs
   // and transmits, which must never take long; vCPUs 0 and 2 run process context (probe, open, work items).
@@ -88,6 +90,7 @@ class DomainProcess final : public DriverDomain {
 
   void check_hung();
   uint64_t hung_atomic_ns_ = 0, hung_process_ns_ = 0;
+  uint64_t service_spin_ns_ = 0;  // how long the service thread polls before it sleeps
   pid_t pid_ = -1;
   std::string driver_name_;
   int arena_fd_ = -1, channel_fd_ = -1;

@@ -246,6 +246,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     pc.modules_dir = config.domain.modules_dir;
     pc.arena_bytes = config.domain.arena_bytes;
     pc.virtual_time = config.domain.virtual_time;
+    pc.optimisations = config.domain.optimisations;
     pc.executable = config.executable;
     domain::LoadRequest request{config.module, config.params, config.allow_missing};
     if (config.recover) {

@@ -1,0 +1,310 @@
+#include "bench/benchmark.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "common/log.h"
+#include "net/netns.h"
+#include "supervisor/nic_session.h"
+
+namespace side::bench {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+double seconds_since(clock::time_point t) {
+  return std::chrono::duration<double>(clock::now() - t).count();
+}
+
+void sleep_s(double s) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(s));
+}
+
+// The CPU time of every thread of process `pid` so far, in seconds; -1 if it cannot be read.
+double process_cpu_s(int pid) {
+  clockid_t c = CLOCK_PROCESS_CPUTIME_ID;
+  if (pid != getpid() && clock_getcpuclockid(pid, &c) != 0) return -1;
+  timespec ts{};
+  if (clock_gettime(c, &ts) != 0) return -1;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+supervisor::NicSessionConfig session_config(const BenchOptions& o, const std::string& isolation) {
+  supervisor::NicSessionConfig c;
+  c.isolation = isolation;
+  c.domain = o.domain;
+  c.module = o.module;
+  c.executable = o.executable;
+  return c;
+}
+
+void say(const BenchOptions& o, const std::string& line) {
+  if (o.progress) o.progress(line);
+}
+
+std::string size_label(size_t frame_size) {
+  return std::to_string(frame_size + 4) + " B";
+}
+
+}  // namespace
+
+BenchOptions BenchOptions::defaults(bool quick) {
+  BenchOptions o;
+  o.quick = quick;
+  o.sections = {"throughput", "optimisations", "latency", "tcp", "recovery"};
+  if (quick) {
+    o.frame_sizes = {60, 1514};
+    o.warmup_s = 0.15;
+    o.window_s = 0.5;
+    o.latency_exchanges = 2000;
+    o.latency_frame_sizes = {60};
+    o.tcp_seconds = 2;
+    o.recoveries = 20;
+  } else {
+    o.frame_sizes = {60, 124, 252, 508, 1020, 1514};
+    o.repeats = 3;
+    o.latency_frame_sizes = {60, 1514};
+  }
+  return o;
+}
+
+ThroughputPoint measure_throughput(const BenchOptions& o, const std::string& isolation, const std::string& direction,
+                                   size_t frame_size, const ipc::Optimisations& opt) {
+  ThroughputPoint p;
+  p.isolation = isolation;
+  p.direction = direction;
+  p.frame_size = frame_size;
+  p.disabled = ipc::disabled_optimisations(opt);
+  auto c = session_config(o, isolation);
+  c.domain.optimisations = opt;
+  c.recover = false;  // a fault invalidates the point
+  c.traffic.transmit = direction == "tx";
+  c.traffic.receive = direction == "rx";
+  c.traffic.frame_size = frame_size;
+  supervisor::DirectionResult first, last;
+  c.workload = [&](const supervisor::SessionHandles& h) {
+    sleep_s(o.warmup_s);
+    const int pid = h.domain.pid();
+    const bool separate = pid != getpid();
+    auto pick = [&](const supervisor::TrafficResult& r) { return direction == "tx" ? r.tx : r.rx; };
+    first = pick(h.peer.snapshot());
+    const double sup0 = process_cpu_s(getpid()), dom0 = separate ? process_cpu_s(pid) : 0;
+    const auto t0 = clock::now();
+    sleep_s(o.window_s);
+    last = pick(h.peer.snapshot());
+    const double sup1 = process_cpu_s(getpid()), dom1 = separate ? process_cpu_s(pid) : 0;
+    p.seconds = seconds_since(t0);
+    p.cpu_supervisor_s = sup1 - sup0;
+    p.cpu_domain_s = dom1 - dom0;
+    if (sup0 < 0 || sup1 < 0 || dom0 < 0 || dom1 < 0) p.error = "cannot read the CPU time of a process";
+  };
+  auto report = supervisor::run_nic_session(c);
+  p.probe_ms = report.probe_ms;
+  p.packets = last.verified - first.verified;
+  p.bytes = last.bytes - first.bytes;
+  const auto& d = direction == "tx" ? report.traffic.tx : report.traffic.rx;
+  if (!report.ok()) {
+    p.error = report.error.empty() ? "the driver faulted" : report.error;
+  } else if (d.corrupt || d.out_of_order || d.lost) {
+    p.error = std::to_string(d.corrupt) + " corrupt, " + std::to_string(d.out_of_order) + " out of order, " +
+              std::to_string(d.lost) + " lost frames";
+  } else if (p.packets == 0) {
+    p.error = "no frame went through in the window";
+  }
+  return p;
+}
+
+namespace {
+
+// The median point of `repeats` measurements (by packets per second); a failed measurement wins, so that a
+// failure is never hidden by a good repeat.
+ThroughputPoint median_point(const BenchOptions& o, const std::string& isolation, const std::string& direction,
+                             size_t frame_size, const ipc::Optimisations& opt) {
+  std::vector<ThroughputPoint> runs;
+  for (unsigned i = 0; i < std::max(1u, o.repeats); ++i) {
+    runs.push_back(measure_throughput(o, isolation, direction, frame_size, opt));
+    if (!runs.back().error.empty()) return runs.back();
+  }
+  std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.pps() < b.pps(); });
+  return runs[runs.size() / 2];
+}
+
+std::string describe(const ThroughputPoint& p) {
+  char line[256];
+  if (!p.error.empty()) {
+    std::snprintf(line, sizeof line, "%-7s %s %6s %-16s FAILED: %s", p.isolation.c_str(), p.direction.c_str(),
+                  size_label(p.frame_size).c_str(), p.disabled.empty() ? "" : ("-" + p.disabled).c_str(),
+                  p.error.c_str());
+  } else {
+    std::snprintf(line, sizeof line, "%-7s %s %6s %-16s %9.0f pps %6.3f Gbit/s %7.0f ns CPU/packet",
+                  p.isolation.c_str(), p.direction.c_str(), size_label(p.frame_size).c_str(),
+                  p.disabled.empty() ? "" : ("-" + p.disabled).c_str(), p.pps(), p.gbps(), p.cpu_ns_per_packet());
+  }
+  return line;
+}
+
+void run_throughput(const BenchOptions& o, BenchResults& r) {
+  for (size_t size : o.frame_sizes) {
+    for (const char* dir : {"tx", "rx"}) {
+      // Side by side: the baseline and the isolated driver are measured one right after the other.
+      for (const char* iso : {"inproc", "process"}) {
+        r.throughput.push_back(median_point(o, iso, dir, size, {}));
+        const auto& p = r.throughput.back();
+        (p.isolation == "inproc" ? r.probe_ms_inproc : r.probe_ms_process).push_back(p.probe_ms);
+        say(o, describe(p));
+      }
+    }
+  }
+}
+
+void run_optimisations(const BenchOptions& o, BenchResults& r) {
+  for (size_t size : o.frame_sizes) {
+    for (const char* dir : {"tx", "rx"}) {
+      for (const char* off : {"streamlined", "batched", "pretranslation"}) {
+        ipc::Optimisations opt;
+        ipc::disable_optimisations(off, opt);
+        r.optimisations.push_back(median_point(o, "process", dir, size, opt));
+        say(o, describe(r.optimisations.back()));
+      }
+    }
+  }
+}
+
+TcpPoint measure_tcp(const BenchOptions& o, const std::string& isolation) {
+  TcpPoint t;
+  t.isolation = isolation;
+  t.seconds = o.tcp_seconds;
+  if (!net::have_net_admin()) {
+    t.error = "skipped: needs CAP_NET_ADMIN (run as root) for the TAP interfaces";
+    return t;
+  }
+  if (access("/usr/bin/iperf3", X_OK) != 0) {
+    t.error = "skipped: iperf3 is not installed (scripts/setup.sh installs it)";
+    return t;
+  }
+  char path[] = "/tmp/side-bench-iperf3-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) {
+    t.error = "cannot create a temporary file";
+    return t;
+  }
+  close(fd);
+  auto c = session_config(o, isolation);
+  c.network.enabled = true;
+  c.network.create_peer = true;
+  c.network.ifname = "sidebench0";
+  c.network.live = false;
+  c.network.peer_exec = "exec iperf3 -s -1 >/dev/null";
+  char exec[256];
+  std::snprintf(exec, sizeof exec, "exec iperf3 -c 10.77.0.2 -t %g -J > %s", o.tcp_seconds, path);
+  c.network.exec = exec;
+  auto report = supervisor::run_nic_session(c);
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  unlink(path);
+  if (!report.error.empty()) {
+    t.error = report.error;
+    return t;
+  }
+  if (report.exec_status != 0) {
+    t.error = "iperf3 exited with status " + std::to_string(report.exec_status);
+    return t;
+  }
+  try {
+    auto j = nlohmann::json::parse(text.str());
+    const auto& end = j.at("end");
+    t.sender_gbps = end.at("sum_sent").at("bits_per_second").get<double>() / 1e9;
+    t.receiver_gbps = end.at("sum_received").at("bits_per_second").get<double>() / 1e9;
+    t.retransmits = end.at("sum_sent").value("retransmits", uint64_t{0});
+    t.host_cpu_percent = end.at("cpu_utilization_percent").at("host_total").get<double>();
+  } catch (const std::exception& e) {
+    t.error = std::string("cannot read iperf3's report: ") + e.what();
+  }
+  return t;
+}
+
+RecoveryRun measure_recovery(const BenchOptions& o) {
+  RecoveryRun run;
+  run.requested = o.recoveries;
+  auto c = session_config(o, "process");
+  c.recover = true;
+  c.policy.max_restarts = o.recoveries + 10;
+  c.policy.window_s = 3600;
+  c.traffic.frame_size = 60;
+  c.workload = [&](const supervisor::SessionHandles& h) {
+    if (!h.recoverable) {
+      run.error = "no recoverable domain";
+      return;
+    }
+    for (unsigned i = 0; i < o.recoveries; ++i) {
+      // Traffic flows through the driver when it is killed: recovery happens under load, as it would in use.
+      auto flowing = [&] {
+        auto s = h.peer.snapshot();
+        return s.tx.verified + s.rx.verified;
+      };
+      const uint64_t before = flowing();
+      const auto t0 = clock::now();
+      while (flowing() < before + 64 && seconds_since(t0) < 5) sleep_s(0.001);
+      const size_t done = h.recoverable->recoveries().size();
+      if (auto s = h.domain.kill(); !s) {
+        run.error = "kill: " + s.error().message;
+        return;
+      }
+      const auto t1 = clock::now();
+      while (h.recoverable->recoveries().size() == done && seconds_since(t1) < 10) sleep_s(0.001);
+      if (h.recoverable->recoveries().size() == done) {
+        run.error = "no recovery within 10 s of kill " + std::to_string(i + 1);
+        return;
+      }
+    }
+  };
+  auto report = supervisor::run_nic_session(c);
+  run.recoveries = report.recoveries;
+  run.frames_lost = report.traffic.tx.lost + report.traffic.rx.lost;
+  run.frames_verified = report.traffic.tx.verified + report.traffic.rx.verified;
+  if (run.error.empty() && !report.error.empty()) run.error = report.error;
+  if (run.error.empty() && report.traffic.errors()) run.error = "corrupt or reordered frames";
+  return run;
+}
+
+}  // namespace
+
+BenchResults run_bench(const BenchOptions& o) {
+  BenchResults r;
+  r.machine = describe_machine();
+  r.quick = o.quick;
+  const auto start = clock::now();
+  if (o.sections.count("throughput")) run_throughput(o, r);
+  if (o.sections.count("optimisations")) run_optimisations(o, r);
+  if (o.sections.count("tcp")) {
+    for (const char* iso : {"inproc", "process"}) {
+      r.tcp.push_back(measure_tcp(o, iso));
+      const auto& t = r.tcp.back();
+      char line[200];
+      if (t.error.empty())
+        std::snprintf(line, sizeof line, "%-7s TCP %.3f Gbit/s received, %llu retransmits", iso, t.receiver_gbps,
+                      static_cast<unsigned long long>(t.retransmits));
+      else
+        std::snprintf(line, sizeof line, "%-7s TCP FAILED: %s", iso, t.error.c_str());
+      say(o, line);
+    }
+  }
+  if (o.sections.count("recovery")) {
+    r.recovery = measure_recovery(o);
+    say(o, std::to_string(r.recovery.recoveries.size()) + " recoveries" +
+               (r.recovery.error.empty() ? "" : " FAILED: " + r.recovery.error));
+  }
+  r.elapsed_s = seconds_since(start);
+  return r;
+}
+
+}  // namespace side::bench

@@ -1,0 +1,165 @@
+// side bench: see bench/benchmark.h for what is measured, bench_report.h for what is written.
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "bench/benchmark.h"
+#include "cli/bench_report.h"
+#include "cli/commands.h"
+#include "common/build_config.h"
+#include "common/log.h"
+#include "common/strings.h"
+
+namespace side::cli {
+namespace {
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "usage: side bench [options]\n"
+               "SIDE's evaluation on this machine: the unmodified e1000 in-process against isolated, side by side.\n"
+               "  --quick              a reduced set for CI (64 and 1518 B, short windows): under two minutes\n"
+               "  --out DIR            write DIR/report.md, DIR/results.json and PNG plots (python3-matplotlib)\n"
+               "  --json               print the results as JSON on stdout\n"
+               "  --sections LIST      throughput,optimisations,latency,tcp,recovery (default: all)\n"
+               "  --sizes LIST         frame sizes with FCS, e.g. 64,1518 (default 64,128,256,512,1024,1518)\n"
+               "  --window S           measured seconds per throughput point (default 2; quick 0.5)\n"
+               "  --repeats N          measure each throughput point N times, keep the median (default 3; quick 1)\n"
+               "  --recoveries N       how many recoveries to time (default 100; quick 20)\n"
+               "  --exchanges N        request/response round trips per latency point (default 10000)\n"
+               "TCP needs root (TAP interfaces) and iperf3. Progress goes to stderr.\n");
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  return static_cast<bool>(out.flush());
+}
+
+// The plots, by the script next to side's sources; none (and a note) if python3 or matplotlib is missing.
+std::vector<std::string> plot(const std::string& json_path, const std::string& dir) {
+  const char* env = std::getenv("SIDE_PLOT_SCRIPT");
+  std::string script = env && *env ? env : SIDE_DEFAULT_PLOT_SCRIPT;
+  std::string cmd = "/usr/bin/python3 '" + script + "' '" + json_path + "' '" + dir + "'";
+  int status = std::system(cmd.c_str());
+  if (status != 0) {
+    std::fprintf(stderr, "side bench: no plots (%s exited with %d; is python3-matplotlib installed?)\n", script.c_str(),
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return {};
+  }
+  return {"throughput.png", "cpu.png"};
+}
+
+}  // namespace
+
+int bench_command(const std::vector<std::string>& args) {
+  bool quick = false, json = false;
+  std::string out_dir, sections, sizes;
+  double window = 0;
+  long repeats = -1, recoveries = -1, exchanges = -1;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) {
+        std::fprintf(stderr, "side bench: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return args[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      usage(stdout);
+      return 0;
+    } else if (a == "--quick") {
+      quick = true;
+    } else if (a == "--json") {
+      json = true;
+    } else if (a == "--out") {
+      out_dir = value();
+    } else if (a == "--sections") {
+      sections = value();
+    } else if (a == "--sizes") {
+      sizes = value();
+    } else if (a == "--window") {
+      window = std::strtod(value().c_str(), nullptr);
+    } else if (a == "--repeats") {
+      repeats = std::strtol(value().c_str(), nullptr, 10);
+    } else if (a == "--recoveries") {
+      recoveries = std::strtol(value().c_str(), nullptr, 10);
+    } else if (a == "--exchanges") {
+      exchanges = std::strtol(value().c_str(), nullptr, 10);
+    } else {
+      std::fprintf(stderr, "side bench: unknown argument %s\n", a.c_str());
+      usage(stderr);
+      return 2;
+    }
+  }
+  auto o = bench::BenchOptions::defaults(quick);
+  if (!sections.empty()) {
+    o.sections.clear();
+    for (const auto& s : split(sections, ',')) {
+      if (s != "throughput" && s != "optimisations" && s != "latency" && s != "tcp" && s != "recovery") {
+        std::fprintf(stderr, "side bench: unknown section '%s'\n", s.c_str());
+        return 2;
+      }
+      o.sections.insert(s);
+    }
+  }
+  if (!sizes.empty()) {
+    o.frame_sizes.clear();
+    for (const auto& s : split(sizes, ',')) {
+      long v = std::strtol(s.c_str(), nullptr, 10);
+      if (v < 64 || v > 1518) {
+        std::fprintf(stderr, "side bench: frame sizes (with FCS) are 64..1518, not '%s'\n", s.c_str());
+        return 2;
+      }
+      o.frame_sizes.push_back(static_cast<size_t>(v - 4));
+    }
+  }
+  if (window > 0) o.window_s = window;
+  if (repeats > 0) o.repeats = static_cast<unsigned>(repeats);
+  if (recoveries >= 0) o.recoveries = static_cast<unsigned>(recoveries);
+  if (exchanges > 0) o.latency_exchanges = static_cast<unsigned>(exchanges);
+  Paths paths = Paths::from_environment();
+  o.domain.kapi_path = paths.kapi;
+  o.domain.symvers_path = paths.symvers;
+  o.domain.modules_dir = paths.modules_dir;
+  o.progress = [](const std::string& line) { std::fprintf(stderr, "side bench: %s\n", line.c_str()); };
+  // The drivers' own log lines would drown the progress; faults still reach the results.
+  set_log_threshold(LogLevel::kError);
+
+  auto results = bench::run_bench(o);
+  const std::string text = bench_json(results);
+  if (!out_dir.empty()) {
+    mkdir(out_dir.c_str(), 0755);
+    const std::string json_path = out_dir + "/results.json";
+    if (!write_file(json_path, text)) {
+      std::fprintf(stderr, "side bench: cannot write %s\n", json_path.c_str());
+      return 1;
+    }
+    auto plots = plot(json_path, out_dir);
+    if (!write_file(out_dir + "/report.md", bench_markdown(results, plots))) {
+      std::fprintf(stderr, "side bench: cannot write %s/report.md\n", out_dir.c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "side bench: wrote %s/report.md, results.json and %zu plots\n", out_dir.c_str(), plots.size());
+  }
+  if (json)
+    std::fputs(text.c_str(), stdout);
+  else if (out_dir.empty())
+    std::fputs(bench_markdown(results, {}).c_str(), stdout);
+  // A failed measurement (a fault, a lost or corrupt frame, a missing figure) fails the command; goals that are
+  // not met do not: they are targets, reported in the results.
+  bool failed = !results.recovery.error.empty();
+  for (const auto* list : {&results.throughput, &results.optimisations}) {
+    for (const auto& p : *list) failed |= !p.error.empty();
+  }
+  for (const auto& l : results.latency) failed |= !l.error.empty();
+  for (const auto& t : results.tcp) failed |= !t.error.empty() && t.error.rfind("skipped", 0) != 0;
+  return failed ? 1 : 0;
+}
+
+}  // namespace side::cli

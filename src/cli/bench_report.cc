@@ -1,0 +1,423 @@
+#include "cli/bench_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <optional>
+
+#include "cli/json.h"
+
+namespace side::cli {
+namespace {
+
+using bench::BenchResults;
+using bench::ThroughputPoint;
+
+const ThroughputPoint* find(const std::vector<ThroughputPoint>& v, const std::string& iso, const std::string& dir,
+                            size_t size, const std::string& disabled = "") {
+  for (const auto& p : v) {
+    if (p.isolation == iso && p.direction == dir && p.frame_size == size && p.disabled == disabled && p.error.empty())
+      return &p;
+  }
+  return nullptr;
+}
+
+std::optional<double> ratio(double a, double b) {
+  if (b <= 0 || a < 0) return std::nullopt;
+  return a / b;
+}
+
+struct Ratio {
+  std::string direction;
+  size_t frame_size;
+  std::optional<double> throughput, cpu;
+};
+
+std::vector<size_t> sizes_of(const std::vector<ThroughputPoint>& v) {
+  std::vector<size_t> s;
+  for (const auto& p : v) {
+    if (std::find(s.begin(), s.end(), p.frame_size) == s.end()) s.push_back(p.frame_size);
+  }
+  std::sort(s.begin(), s.end());
+  return s;
+}
+
+std::vector<Ratio> isolation_ratios(const BenchResults& r) {
+  std::vector<Ratio> out;
+  for (size_t size : sizes_of(r.throughput)) {
+    for (const char* dir : {"tx", "rx"}) {
+      Ratio x{dir, size, std::nullopt, std::nullopt};
+      const auto* in = find(r.throughput, "inproc", dir, size);
+      const auto* iso = find(r.throughput, "process", dir, size);
+      if (in && iso) {
+        x.throughput = ratio(iso->pps(), in->pps());
+        x.cpu = ratio(iso->cpu_ns_per_packet(), in->cpu_ns_per_packet());
+      }
+      out.push_back(x);
+    }
+  }
+  return out;
+}
+
+struct OptRatio {
+  std::string optimisation, direction;
+  size_t frame_size;
+  std::optional<double> throughput;  // with / without
+};
+
+std::vector<OptRatio> optimisation_ratios(const BenchResults& r) {
+  std::vector<OptRatio> out;
+  for (size_t size : sizes_of(r.optimisations)) {
+    for (const char* dir : {"tx", "rx"}) {
+      for (const char* opt : {"streamlined", "batched", "pretranslation"}) {
+        OptRatio x{opt, dir, size, std::nullopt};
+        const auto* with = find(r.throughput, "process", dir, size);
+        const auto* without = find(r.optimisations, "process", dir, size, opt);
+        if (with && without) x.throughput = ratio(with->pps(), without->pps());
+        out.push_back(x);
+      }
+    }
+  }
+  return out;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
+  return v[std::min(i, v.size() - 1)];
+}
+
+struct Step {
+  const char* name;
+  double supervisor::RecoveryTimings::*field;
+  const char* what;
+};
+const Step kSteps[] = {
+    {"mark", &supervisor::RecoveryTimings::mark_ms, "mark the domain failed; stop sending it work"},
+    {"stop", &supervisor::RecoveryTimings::stop_ms, "kill the domain process"},
+    {"wait", &supervisor::RecoveryTimings::wait_ms, "wait until it is gone"},
+    {"free", &supervisor::RecoveryTimings::free_ms, "quiesce the device, drop DMA mappings, retarget the IOMMU"},
+    {"unregister", &supervisor::RecoveryTimings::unregister_ms, "detach the old driver's interfaces"},
+    {"reload", &supervisor::RecoveryTimings::reload_ms, "take a fresh domain with the driver loaded"},
+    {"restart", &supervisor::RecoveryTimings::restart_ms, "attach, probe, replay configuration, open"},
+    {"total", &supervisor::RecoveryTimings::total_ms, "from detection to traffic flowing again"},
+};
+
+struct Goal {
+  std::string name, target;
+  std::optional<double> measured;
+  bool met = false;
+  std::string unit;
+};
+
+std::vector<Goal> goals(const BenchResults& r) {
+  std::vector<Goal> g;
+  auto worst = [&](size_t size, bool cpu) -> std::optional<double> {
+    std::optional<double> w;
+    for (const auto& x : isolation_ratios(r)) {
+      if (x.frame_size != size) continue;
+      auto v = cpu ? x.cpu : x.throughput;
+      if (!v) return std::nullopt;  // a missing direction is no pass
+      if (!w || (cpu ? *v > *w : *v < *w)) w = v;
+    }
+    return w;
+  };
+  auto at_least = [](std::optional<double> v, double t) { return v && *v >= t; };
+  auto at_most = [](std::optional<double> v, double t) { return v && *v <= t; };
+  auto t64 = worst(60, false), t1518 = worst(1514, false), c64 = worst(60, true);
+  g.push_back({"isolated/in-process throughput at 64 B (worse direction)", ">= 0.97", t64, at_least(t64, 0.97), ""});
+  g.push_back(
+      {"isolated/in-process throughput at 1518 B (worse direction)", ">= 0.99", t1518, at_least(t1518, 0.99), ""});
+  g.push_back({"isolated/in-process CPU per packet at 64 B (worse direction)", "<= 1.10", c64, at_most(c64, 1.10), ""});
+  std::optional<double> mpps;
+  for (const char* dir : {"tx", "rx"}) {
+    const auto* p = find(r.throughput, "process", dir, 60);
+    if (!p) {
+      mpps.reset();
+      break;
+    }
+    double v = p->pps() / 1e6;
+    if (!mpps || v < *mpps) mpps = v;
+  }
+  g.push_back({"isolated packet rate at 64 B (worse direction)", ">= 1.49", mpps, at_least(mpps, 1.49), "Mpps"});
+  std::optional<double> probe;
+  if (!r.probe_ms_process.empty()) probe = median(r.probe_ms_process);
+  g.push_back({"e1000 probe, isolated (median)", "<= 5", probe, at_most(probe, 5), "ms"});
+  return g;
+}
+
+void json_point(Json& j, const ThroughputPoint& p) {
+  j.object_begin();
+  j.field("isolation", p.isolation).field("direction", p.direction);
+  j.field("frame_size", static_cast<uint64_t>(p.wire_bytes()));
+  j.field("disabled", p.disabled).field("ok", p.error.empty());
+  if (!p.error.empty()) j.field("error", p.error);
+  j.field("seconds", p.seconds).field("packets", p.packets).field("bytes", p.bytes);
+  j.field("pps", p.pps()).field("gbps", p.gbps());
+  j.field("cpu_supervisor_s", p.cpu_supervisor_s).field("cpu_domain_s", p.cpu_domain_s);
+  j.field("cpu_ns_per_packet", p.cpu_ns_per_packet()).field("probe_ms", p.probe_ms);
+  j.object_end();
+}
+
+void json_optional(Json& j, const std::string& key, std::optional<double> v) {
+  if (v)
+    j.field(key, *v);
+  else
+    j.key(key).value(std::string("n/a"));
+}
+
+std::string fmt(const char* f, double v) {
+  if (std::isnan(v)) return "n/a";
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+std::string fmt(const char* f, std::optional<double> v) {
+  return v ? fmt(f, *v) : "n/a";
+}
+
+}  // namespace
+
+std::string bench_json(const BenchResults& r) {
+  Json j;
+  j.object_begin();
+  j.key("machine").object_begin();
+  j.field("cpu", r.machine.cpu_model).field("cpus", r.machine.cpus);
+  j.field("memory_gib", static_cast<double>(r.machine.memory_bytes) / (1ull << 30));
+  j.field("kernel", r.machine.kernel).field("os", r.machine.os).field("hypervisor", r.machine.hypervisor);
+  j.field("compiler", r.machine.compiler).field("date_utc", r.machine.date_utc);
+  j.object_end();
+  j.field("quick", r.quick).field("elapsed_s", r.elapsed_s);
+  j.key("throughput").array_begin();
+  for (const auto& p : r.throughput) json_point(j, p);
+  j.array_end();
+  j.key("ratios").array_begin();
+  for (const auto& x : isolation_ratios(r)) {
+    j.object_begin();
+    j.field("direction", x.direction).field("frame_size", static_cast<uint64_t>(x.frame_size + 4));
+    json_optional(j, "throughput", x.throughput);
+    json_optional(j, "cpu_per_packet", x.cpu);
+    j.object_end();
+  }
+  j.array_end();
+  j.key("optimisations").array_begin();
+  for (const auto& p : r.optimisations) json_point(j, p);
+  j.array_end();
+  j.key("optimisation_ratios").array_begin();
+  for (const auto& x : optimisation_ratios(r)) {
+    j.object_begin();
+    j.field("optimisation", x.optimisation).field("direction", x.direction);
+    j.field("frame_size", static_cast<uint64_t>(x.frame_size + 4));
+    json_optional(j, "throughput_with_over_without", x.throughput);
+    j.object_end();
+  }
+  j.array_end();
+  j.key("latency").array_begin();
+  for (const auto& l : r.latency) {
+    j.object_begin();
+    j.field("isolation", l.isolation).field("frame_size", static_cast<uint64_t>(l.frame_size + 4));
+    j.field("ok", l.error.empty());
+    if (!l.error.empty()) j.field("error", l.error);
+    j.field("samples", l.samples).field("lost", l.lost);
+    j.field("min_us", l.min_us).field("p50_us", l.p50_us).field("p90_us", l.p90_us).field("p99_us", l.p99_us);
+    j.field("max_us", l.max_us).field("mean_us", l.mean_us);
+    j.object_end();
+  }
+  j.array_end();
+  j.key("tcp").array_begin();
+  for (const auto& t : r.tcp) {
+    j.object_begin();
+    j.field("isolation", t.isolation).field("ok", t.error.empty());
+    if (!t.error.empty()) j.field("error", t.error);
+    j.field("seconds", t.seconds).field("sender_gbps", t.sender_gbps).field("receiver_gbps", t.receiver_gbps);
+    j.field("retransmits", t.retransmits).field("iperf3_host_cpu_percent", t.host_cpu_percent);
+    j.object_end();
+  }
+  j.array_end();
+  j.key("recovery").object_begin();
+  j.field("requested", r.recovery.requested).field("count", static_cast<uint64_t>(r.recovery.recoveries.size()));
+  j.field("ok", r.recovery.error.empty());
+  if (!r.recovery.error.empty()) j.field("error", r.recovery.error);
+  uint64_t failed = 0;
+  for (const auto& x : r.recovery.recoveries) failed += x.ok ? 0 : 1;
+  j.field("failed", failed).field("frames_lost", r.recovery.frames_lost);
+  j.field("frames_verified", r.recovery.frames_verified);
+  j.key("steps_ms").object_begin();
+  for (const auto& s : kSteps) {
+    std::vector<double> v;
+    for (const auto& x : r.recovery.recoveries) v.push_back(x.*(s.field));
+    j.key(s.name).object_begin();
+    j.field("median", v.empty() ? 0.0 : median(v)).field("p99", v.empty() ? 0.0 : percentile(v, 0.99));
+    j.field("max", v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()));
+    j.object_end();
+  }
+  j.object_end();
+  j.object_end();
+  j.key("probe_ms").object_begin();
+  j.field("inproc_median", r.probe_ms_inproc.empty() ? 0.0 : median(r.probe_ms_inproc));
+  j.field("process_median", r.probe_ms_process.empty() ? 0.0 : median(r.probe_ms_process));
+  j.object_end();
+  j.key("goals").array_begin();
+  for (const auto& g : goals(r)) {
+    j.object_begin();
+    j.field("goal", g.name).field("target", g.target + (g.unit.empty() ? "" : " " + g.unit));
+    json_optional(j, "measured", g.measured);
+    j.field("met", g.met);
+    j.object_end();
+  }
+  j.array_end();
+  j.object_end();
+  return j.str() + "\n";
+}
+
+std::string bench_markdown(const BenchResults& r, const std::vector<std::string>& plots) {
+  std::string md;
+  auto line = [&md](const std::string& s) { md += s + "\n"; };
+  line(std::string("# side bench") + (r.quick ? " (quick)" : ""));
+  line("");
+  line(
+      "Debian's unmodified `e1000.ko` (Linux 6.1) on side's emulated Intel 82540EM, in-process (the unisolated "
+      "baseline) against isolated (its own sandboxed domain process), measured side by side in one run of " +
+      fmt("%.0f", r.elapsed_s) +
+      " s. Frame sizes include the FCS; Gbit/s counts frame bytes with FCS. CPU is the "
+      "CPU time of every process involved (side, which also runs the emulated NIC and the traffic peer, and the "
+      "domain) per packet.");
+  line("");
+  line("**Machine:** " + r.machine.cpu_model + ", " + std::to_string(r.machine.cpus) + " CPUs, " +
+       fmt("%.0f", static_cast<double>(r.machine.memory_bytes) / (1ull << 30)) + " GiB" +
+       (r.machine.hypervisor.empty() ? "" : " (" + r.machine.hypervisor + ")") + "; " + r.machine.os + ", kernel " +
+       r.machine.kernel + "; " + r.machine.compiler + "; " + r.machine.date_utc + ".");
+  line("");
+  line("## Goals");
+  line("");
+  line("| goal | target | measured | met |");
+  line("|---|---|---|---|");
+  for (const auto& g : goals(r)) {
+    line("| " + g.name + " | " + g.target + (g.unit.empty() ? "" : " " + g.unit) + " | " + fmt("%.3f", g.measured) +
+         " | " + (g.met ? "yes" : "**no**") + " |");
+  }
+  line("");
+  line("## Throughput and CPU per packet");
+  line("");
+  line(
+      "| frame | dir | in-process pps | isolated pps | ratio | in-process Gbit/s | isolated Gbit/s | "
+      "in-process CPU ns/pkt | isolated CPU ns/pkt (side + domain) | CPU ratio |");
+  line("|---|---|---|---|---|---|---|---|---|---|");
+  for (const auto& x : isolation_ratios(r)) {
+    const auto* in = find(r.throughput, "inproc", x.direction, x.frame_size);
+    const auto* iso = find(r.throughput, "process", x.direction, x.frame_size);
+    auto pps = [](const ThroughputPoint* p) { return p ? fmt("%.0f", p->pps()) : "failed"; };
+    auto gb = [](const ThroughputPoint* p) { return p ? fmt("%.3f", p->gbps()) : "failed"; };
+    auto cpu = [](const ThroughputPoint* p) { return p ? fmt("%.0f", p->cpu_ns_per_packet()) : "failed"; };
+    std::string iso_cpu = cpu(iso);
+    if (iso) {
+      iso_cpu += " (" + fmt("%.0f", iso->cpu_supervisor_s * 1e9 / static_cast<double>(iso->packets)) + " + " +
+                 fmt("%.0f", iso->cpu_domain_s * 1e9 / static_cast<double>(iso->packets)) + ")";
+    }
+    line("| " + std::to_string(x.frame_size + 4) + " | " + x.direction + " | " + pps(in) + " | " + pps(iso) + " | " +
+         fmt("%.3f", x.throughput) + " | " + gb(in) + " | " + gb(iso) + " | " + cpu(in) + " | " + iso_cpu + " | " +
+         fmt("%.3f", x.cpu) + " |");
+  }
+  for (const auto* list : {&r.throughput, &r.optimisations}) {
+    for (const auto& p : *list) {
+      if (!p.error.empty()) {
+        line("");
+        line("Failed: " + p.isolation + " " + p.direction + " " + std::to_string(p.wire_bytes()) + " B" +
+             (p.disabled.empty() ? "" : " without " + p.disabled) + ": " + p.error);
+      }
+    }
+  }
+  for (const auto& p : plots) {
+    line("");
+    line("![" + p + "](" + p + ")");
+  }
+  if (!r.optimisations.empty()) {
+    line("");
+    line("## Optimisations (SIDE's Table V)");
+    line("");
+    line(
+        "Isolated throughput with every optimisation on, divided by the throughput with one switched off "
+        "(`side run --disable NAME`). Above 1: the optimisation helps.");
+    line("");
+    line("| frame | dir | streamlined crossing | batched submit | DMA pre-translation |");
+    line("|---|---|---|---|---|");
+    auto ratios = optimisation_ratios(r);
+    for (size_t i = 0; i + 2 < ratios.size(); i += 3) {
+      line("| " + std::to_string(ratios[i].frame_size + 4) + " | " + ratios[i].direction + " | " +
+           fmt("%.2f", ratios[i].throughput) + " | " + fmt("%.2f", ratios[i + 1].throughput) + " | " +
+           fmt("%.2f", ratios[i + 2].throughput) + " |");
+    }
+  }
+  if (!r.latency.empty()) {
+    line("");
+    line("## Request/response latency");
+    line("");
+    line(
+        "One exchange in flight: the peer sends a frame into the NIC, the host answers it through the driver, the "
+        "peer takes the round trip.");
+    line("");
+    line("| frame | isolation | exchanges | p50 µs | p90 µs | p99 µs | max µs |");
+    line("|---|---|---|---|---|---|---|");
+    for (const auto& l : r.latency) {
+      if (!l.error.empty()) {
+        line("| " + std::to_string(l.frame_size + 4) + " | " + l.isolation + " | failed: " + l.error + " | | | | |");
+        continue;
+      }
+      line("| " + std::to_string(l.frame_size + 4) + " | " + l.isolation + " | " + std::to_string(l.samples) + " | " +
+           fmt("%.1f", l.p50_us) + " | " + fmt("%.1f", l.p90_us) + " | " + fmt("%.1f", l.p99_us) + " | " +
+           fmt("%.1f", l.max_us) + " |");
+    }
+  }
+  if (!r.tcp.empty()) {
+    line("");
+    line("## TCP through the TAP (iperf3)");
+    line("");
+    line("| isolation | seconds | received Gbit/s | retransmits | iperf3 host CPU % |");
+    line("|---|---|---|---|---|");
+    for (const auto& t : r.tcp) {
+      if (!t.error.empty()) {
+        line("| " + t.isolation + " | " + t.error + " | | | |");
+        continue;
+      }
+      line("| " + t.isolation + " | " + fmt("%.0f", t.seconds) + " | " + fmt("%.3f", t.receiver_gbps) + " | " +
+           std::to_string(t.retransmits) + " | " + fmt("%.0f", t.host_cpu_percent) + " |");
+    }
+  }
+  if (r.recovery.requested) {
+    line("");
+    line("## Recovery (SIDE's Table VI)");
+    line("");
+    uint64_t failed = 0;
+    for (const auto& x : r.recovery.recoveries) failed += x.ok ? 0 : 1;
+    line(std::to_string(r.recovery.recoveries.size()) + " of " + std::to_string(r.recovery.requested) +
+         " requested recoveries (SIGKILL of the domain under traffic), " + std::to_string(failed) +
+         " failed; frames lost in flight: " + std::to_string(r.recovery.frames_lost) + " of " +
+         std::to_string(r.recovery.frames_verified + r.recovery.frames_lost) + "." +
+         (r.recovery.error.empty() ? "" : " Error: " + r.recovery.error));
+    line("");
+    line("| step | what | median ms | p99 ms | max ms |");
+    line("|---|---|---|---|---|");
+    for (const auto& s : kSteps) {
+      std::vector<double> v;
+      for (const auto& x : r.recovery.recoveries) v.push_back(x.*(s.field));
+      line(std::string("| ") + s.name + " | " + s.what + " | " + fmt("%.2f", median(v)) + " | " +
+           fmt("%.2f", percentile(v, 0.99)) + " | " +
+           fmt("%.2f", v.empty() ? NAN : *std::max_element(v.begin(), v.end())) + " |");
+    }
+  }
+  line("");
+  line("Probe of the e1000 (median over the throughput runs): in-process " + fmt("%.1f", median(r.probe_ms_inproc)) +
+       " ms, isolated " + fmt("%.1f", median(r.probe_ms_process)) + " ms.");
+  return md;
+}
+
+}  // namespace side::cli

@@ -1,0 +1,123 @@
+// The supervisor's end of a channel with DMA address pre-translation: posted DMA permission changes take effect
+// before any later device request, whichever ring carried it and however full the event ring was; a posted change
+// the supervisor refuses is the driver's fault.
+#include "supervisor/channel_server.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "domain/layout.h"
+#include "supervisor/machine.h"
+#include "support/memory_domain.h"
+
+namespace side::supervisor {
+namespace {
+
+constexpr uint64_t kBase = domain::kArenaPhysBase;
+constexpr uint32_t kTctl = 0x400, kTdbal = 0x3800, kTdlen = 0x3808, kTdt = 0x3818;
+
+class ChannelServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(memory_.data()) + 63) & ~uintptr_t{63});
+    auto c = ipc::Channel::attach(base_, ipc::Channel::size_needed(), true);
+    ASSERT_TRUE(c);
+    channel_.emplace(std::move(*c));
+    auto d = machine_.add_e1000({});
+    ASSERT_TRUE(d);
+    dev_ = *d;
+    machine_.e1000(dev_).set_frame_sink(
+        [this](std::span<const uint8_t> f) { frames_.emplace_back(f.begin(), f.end()); });
+    ASSERT_TRUE(machine_.config_write(dev_, 4, 2, 0x6));
+    server_.emplace(*channel_,
+                    ChannelServer::Handlers{[](uint16_t, uint64_t, int64_t, uint64_t, std::span<const uint8_t>) {},
+                                            [this](int kind, std::string message, std::string) {
+                                              faults_.emplace_back(kind, std::move(message));
+                                            }});
+    server_->set_platform(&machine_);
+  }
+  void post_dma(uint16_t type, uint64_t phys, uint64_t size, int dir) {
+    side_msg m{};
+    m.type = type;
+    m.arg[0] = dev_;
+    m.arg[1] = phys;
+    m.arg[2] = size;
+    m.arg[3] = static_cast<uint64_t>(dir);
+    ASSERT_TRUE(channel_->events().push(m));
+  }
+  void bar_write(unsigned cpu, uint64_t offset, uint64_t value) {
+    side_msg m{};
+    m.type = SIDE_MSG_BAR_WRITE;
+    m.arg[0] = dev_;
+    m.arg[1] = 0;
+    m.arg[2] = offset;
+    m.arg[3] = 4;
+    m.arg[4] = value;
+    ASSERT_TRUE(channel_->device(cpu).push(m));
+  }
+
+  std::vector<uint8_t> memory_ = std::vector<uint8_t>(ipc::Channel::size_needed() + 64);
+  void* base_ = nullptr;
+  std::optional<ipc::Channel> channel_;
+  side::testing::MemoryDomain domain_;
+  Machine machine_{domain_};
+  uint32_t dev_ = 0;
+  std::optional<ChannelServer> server_;
+  std::vector<std::vector<uint8_t>> frames_;
+  std::vector<std::pair<int, std::string>> faults_;
+};
+
+TEST_F(ChannelServerTest, PostedMappingsPrecedeTheRegisterWriteThatStartsDma) {
+  const uint64_t ring = kBase + 0x10000, buffer = kBase + 0x20000;
+  // More events than one drain takes from the event ring, so the mappings are still queued when the device ring's
+  // tail write comes up: the server must apply them first.
+  for (int i = 0; i < ChannelServer::kBatch + 10; ++i) {
+    side_msg log{};
+    log.type = SIDE_MSG_LOG;
+    ASSERT_TRUE(channel_->events().push(log));
+  }
+  post_dma(SIDE_MSG_DMA_MAP_POSTED, ring, 8 * 16, SIDE_DMA_BIDIRECTIONAL);
+  post_dma(SIDE_MSG_DMA_MAP_POSTED, buffer, 60, SIDE_DMA_TO_DEVICE);
+  uint8_t* d = domain_.at(ring);
+  std::memcpy(d, &buffer, 8);
+  d[8] = 60;
+  d[11] = 0x1 | 0x8;  // EOP | RS
+  for (int i = 0; i < 60; ++i) domain_.at(buffer)[i] = static_cast<uint8_t>(0xa0 + i);
+  bar_write(2, kTdbal, ring & 0xffffffff);  // another vCPU's ring than the one that mapped
+  bar_write(2, kTdlen, 8 * 16);
+  bar_write(2, kTctl, 0x2);
+  bar_write(2, kTdt, 1);
+  server_->drain();
+  ASSERT_EQ(frames_.size(), 1u);
+  ASSERT_EQ(frames_[0].size(), 60u);
+  for (int i = 0; i < 60; ++i) EXPECT_EQ(frames_[0][i], 0xa0 + i);
+  EXPECT_TRUE(faults_.empty());
+  EXPECT_TRUE(domain_.reported.empty());
+  EXPECT_EQ(machine_.dma(dev_).live_mappings(), 2u);
+
+  post_dma(SIDE_MSG_DMA_UNMAP_POSTED, buffer, 60, SIDE_DMA_TO_DEVICE);
+  post_dma(SIDE_MSG_DMA_UNMAP_POSTED, ring, 8 * 16, SIDE_DMA_BIDIRECTIONAL);
+  while (server_->drain()) {
+  }
+  EXPECT_EQ(machine_.dma(dev_).live_mappings(), 0u);
+  EXPECT_TRUE(faults_.empty());
+}
+
+TEST_F(ChannelServerTest, ARefusedPostedChangeIsTheDriversFault) {
+  post_dma(SIDE_MSG_DMA_UNMAP_POSTED, kBase + 0x4000, 64, SIDE_DMA_FROM_DEVICE);  // never mapped
+  post_dma(SIDE_MSG_DMA_MAP_POSTED, 0x1000, 64, SIDE_DMA_TO_DEVICE);              // not the domain's memory
+  while (server_->drain()) {
+  }
+  ASSERT_EQ(faults_.size(), 2u);
+  EXPECT_EQ(faults_[0].first, SIDE_FAULT_BAD_ARGUMENT);
+  EXPECT_NE(faults_[0].second.find("DMA unmapping"), std::string::npos) << faults_[0].second;
+  EXPECT_EQ(faults_[1].first, SIDE_FAULT_BAD_ARGUMENT);
+  EXPECT_NE(faults_[1].second.find("DMA mapping"), std::string::npos) << faults_[1].second;
+  EXPECT_EQ(machine_.dma(dev_).live_mappings(), 0u);
+}
+
+}  // namespace
+}  // namespace side::supervisor
