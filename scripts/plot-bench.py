@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Plots of `side bench` results: throughput and CPU per packet against frame size, in-process against isolated.
 
-usage: plot-bench.py RESULTS.json OUT_DIR   (writes OUT_DIR/throughput.png and OUT_DIR/cpu.png)
+usage: plot-bench.py RESULTS.json OUT_DIR   (writes OUT_DIR/throughput.png and OUT_DIR/cpu.png when the results
+hold throughput points, and prints the name of each file it wrote)
 """
 import json
 import sys
@@ -51,11 +52,15 @@ def main():
         results = json.load(f)
     m = results["machine"]
     machine = f'{m["cpu"]}, {m["cpus"]} CPUs, {m["os"]}, {m["date_utc"]}'
-    points = results["throughput"]
+    points = [p for p in results["throughput"] if p["ok"]]
+    if not points:
+        return
     plot(points, lambda p: p["pps"] / 1e6, "million packets per second",
          "e1000 throughput: in-process vs isolated", f"{sys.argv[2]}/throughput.png", machine)
     plot(points, lambda p: p["cpu_ns_per_packet"], "CPU ns per packet (all processes)",
          "CPU per packet: in-process vs isolated", f"{sys.argv[2]}/cpu.png", machine)
+    print("throughput.png")
+    print("cpu.png")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test: installs what is missing, then
 #   1. the normal build and its whole CTest suite (unit, kbuild test modules, Debian modules, CLI);
-#   2. an AddressSanitizer + UndefinedBehaviorSanitizer build and its suite;
-#   3. the libFuzzer targets (clang), each run briefly from its kept inputs.
+#   2. the quick benchmark (side bench --quick: every figure and ratio, in under two minutes);
+#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build and its suite;
+#   4. the libFuzzer targets (clang), each run briefly from its kept inputs.
 # SIDE_FUZZ_SECONDS sets the length of each fuzz run (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,11 @@ echo "== build and test"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build -j "$jobs" --output-on-failure
+
+echo "== benchmark (side bench --quick)"
+# Figures, not pass/fail on goals: the command fails only if a measurement failed (a fault, a lost or corrupt frame).
+build/side bench --quick --json --out build/bench-quick > build/bench-quick.json
+sed -n '/^## Goals/,/^## Throughput/p' build/bench-quick/report.md | head -n -1
 
 echo "== sanitizers (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSIDE_SANITIZE=ON >/dev/null

@@ -40,18 +40,28 @@ bool write_file(const std::string& path, const std::string& text) {
   return static_cast<bool>(out.flush());
 }
 
-// The plots, by the script next to side's sources; none (and a note) if python3 or matplotlib is missing.
+// The plots, by the script next to side's sources (it names the files it wrote); none, and a note, if python3 or
+// matplotlib is missing.
 std::vector<std::string> plot(const std::string& json_path, const std::string& dir) {
   const char* env = std::getenv("SIDE_PLOT_SCRIPT");
   std::string script = env && *env ? env : SIDE_DEFAULT_PLOT_SCRIPT;
   std::string cmd = "/usr/bin/python3 '" + script + "' '" + json_path + "' '" + dir + "'";
-  int status = std::system(cmd.c_str());
+  std::vector<std::string> files;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return files;
+  char line[256];
+  while (std::fgets(line, sizeof line, p)) {
+    std::string name(line);
+    while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
+    if (!name.empty()) files.push_back(name);
+  }
+  int status = pclose(p);
   if (status != 0) {
     std::fprintf(stderr, "side bench: no plots (%s exited with %d; is python3-matplotlib installed?)\n", script.c_str(),
                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     return {};
   }
-  return {"throughput.png", "cpu.png"};
+  return files;
 }
 
 }  // namespace

@@ -414,9 +414,11 @@ std::string bench_markdown(const BenchResults& r, const std::vector<std::string>
            fmt("%.2f", v.empty() ? NAN : *std::max_element(v.begin(), v.end())) + " |");
     }
   }
-  line("");
-  line("Probe of the e1000 (median over the throughput runs): in-process " + fmt("%.1f", median(r.probe_ms_inproc)) +
-       " ms, isolated " + fmt("%.1f", median(r.probe_ms_process)) + " ms.");
+  if (!r.probe_ms_inproc.empty() || !r.probe_ms_process.empty()) {
+    line("");
+    line("Probe of the e1000 (median over the throughput runs): in-process " + fmt("%.1f", median(r.probe_ms_inproc)) +
+         " ms, isolated " + fmt("%.1f", median(r.probe_ms_process)) + " ms.");
+  }
   return md;
 }
 

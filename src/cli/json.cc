@@ -1,11 +1,16 @@
 #include "cli/json.h"
 
+#include <cmath>
 #include <cstdio>
 
 namespace side::cli {
 
 Json& Json::value(double v) {
   comma();
+  if (!std::isfinite(v)) {
+    out_ += "null";  // JSON has no NaN or infinity
+    return *this;
+  }
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6g", v);
   out_ += buf;
