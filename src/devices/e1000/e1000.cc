@@ -503,14 +503,9 @@ void E1000::update_irq() {
 
 void E1000::service_timers() {
   std::lock_guard lock(mu_);
-  if (!deadline_) return;
-  if (now() >= *deadline_) {
+  if (deadline_ && now() >= *deadline_) {
     deadline_.reset();
     update_irq();
-  } else if (cfg_.arm_timer) {
-    // Called early: the supervisor's timer may have been armed for an earlier deadline (since cancelled) and kept
-    // it over this later one. Unless this one is asked for again, the held interrupt waits for the next cause.
-    cfg_.arm_timer(*deadline_);
   }
 }
 

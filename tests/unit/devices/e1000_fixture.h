@@ -36,7 +36,6 @@ class E1000Test : public ::testing::Test {
     Config c;
     c.mac = kMac;
     c.now_ns = [this] { return clock_ns; };
-    c.arm_timer = [this](uint64_t deadline) { armed.push_back(deadline); };
     dev = std::make_unique<E1000>(mmu, c);
     dev->set_interrupt_sink(&irq);
     dev->set_frame_sink([this](std::span<const uint8_t> f) { sent.emplace_back(f.begin(), f.end()); });
@@ -114,7 +113,6 @@ class E1000Test : public ::testing::Test {
   std::vector<uint8_t> arena = std::vector<uint8_t>(kArenaSize, 0);
   iommu::Iommu mmu{arena.data(), arena.size()};
   uint64_t clock_ns = 1'000'000'000;
-  std::vector<uint64_t> armed;  // every deadline the device asked the timer for
   RecordingSink irq;
   std::unique_ptr<E1000> dev;
   std::vector<std::vector<uint8_t>> sent;

@@ -259,26 +259,6 @@ TEST_F(E1000Test, ItrThrottlesAssertions) {
   EXPECT_TRUE(irq.level);
 }
 
-// The supervisor runs one timer for all devices at the earliest deadline asked for: it may fire for a deadline the
-// device has since dropped, before the one now pending. The held interrupt must still come at its own deadline.
-TEST_F(E1000Test, AnEarlyTimerKeepsTheHeldInterruptArmed) {
-  wr(ITR, 1000);
-  wr(IMS, ICR_RXT0);
-  wr(ICS, ICR_RXT0);
-  rd(ICR);
-  clock_ns += 10'000;
-  wr(ICS, ICR_RXT0);  // held
-  ASSERT_EQ(armed.size(), 1u);
-  clock_ns += 100'000;
-  dev->service_timers();  // early
-  EXPECT_FALSE(irq.level);
-  ASSERT_EQ(armed.size(), 2u);
-  EXPECT_EQ(armed[1], armed[0]);
-  clock_ns = armed[1];
-  dev->service_timers();
-  EXPECT_TRUE(irq.level);
-}
-
 TEST_F(E1000Test, StatisticsAreReadToClear) {
   setup_rx(kIova + 0x1000, 8, kIova + 0x10000, 2048);
   ASSERT_EQ(dev->receive(frame_to(kMac, 100)), RxResult::kAccepted);
