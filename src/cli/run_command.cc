@@ -40,6 +40,8 @@ void usage(FILE* out) {
                "  --packets N          frames to send each way through the driver (default 1000)\n"
                "  --duration S         send for S seconds instead\n"
                "  --frame-size N       frame size without FCS, 60..1514 (default: sizes vary over the range)\n"
+               "  --request-response   one exchange at a time: a request in, the host's answer out; --packets\n"
+               "                       counts round trips, timed (min, p50, p90, p99, max, mean)\n"
                "  --instances N        N driver instances at once, each on its own NIC in its own domain\n"
                "  --kill-after S       kill the first instance's domain (SIGKILL) S seconds into the traffic\n"
                "  --load-only          only load the module and report the PCI drivers it registers\n"
@@ -110,6 +112,12 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
     }
     j.array_end();
     j.field("tx_lost", t.tx.lost).field("rx_lost", t.rx.lost);
+    if (config.traffic.request_response) {
+      const auto& l = t.latency;
+      j.key("latency_us").object_begin().field("samples", l.samples).field("min", l.min_us).field("p50", l.p50_us);
+      j.field("p90", l.p90_us).field("p99", l.p99_us).field("max", l.max_us).field("mean", l.mean_us);
+      j.field("lost", t.exchanges_lost).object_end();
+    }
     j.key("timings_ms").object_begin().field("load", r.load_ms).field("probe", r.probe_ms).field("open", r.open_ms);
     j.field("link", r.link_ms).field("close", r.close_ms).field("remove", r.remove_ms).object_end();
     j.key("driver_stats").object_begin();
@@ -169,6 +177,12 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
     } else {
       print_direction("tx", t.tx, t.elapsed_s);
       print_direction("rx", t.rx, t.elapsed_s);
+      if (config.traffic.request_response) {
+        const auto& l = t.latency;
+        std::printf("  round trips %llu (%llu lost), us: min %.1f, p50 %.1f, p90 %.1f, p99 %.1f, max %.1f, mean %.1f\n",
+                    static_cast<unsigned long long>(l.samples), static_cast<unsigned long long>(t.exchanges_lost),
+                    l.min_us, l.p50_us, l.p90_us, l.p99_us, l.max_us, l.mean_us);
+      }
     }
     if (!config.pcap.empty()) {
       std::printf("  captured %llu frames into %s\n", static_cast<unsigned long long>(r.wire.captured),
@@ -302,7 +316,7 @@ int run_command(const std::vector<std::string>& args) {
   ipc::Optimisations optimisations;
   uint64_t arena_mb = 64, packets = 0, frame_size = 0, instances = 1;
   double duration = 0, kill_after = 0;
-  bool builtin = false;
+  bool builtin = false, request_response = false;
   std::string ifname = "side0", wire_tap, pcap, exec, peer_exec, host_addr = "10.77.0.1/24", peer_addr = "10.77.0.2/24";
   bool exec_given = false;
   double crash_every = 0;
@@ -346,6 +360,8 @@ int run_command(const std::vector<std::string>& args) {
         std::fprintf(stderr, "side run: --frame-size must be 60..1514\n");
         return 2;
       }
+    } else if (a == "--request-response") {
+      request_response = true;
     } else if (a == "--ifname") {
       ifname = value();
     } else if (a == "--wire") {
@@ -420,10 +436,11 @@ int run_command(const std::vector<std::string>& args) {
     session.params = params;
     session.allow_missing = allow_missing;
     // Built-in traffic when asked for (or when several instances share this process); otherwise real interfaces.
-    builtin = builtin || packets || frame_size || instances > 1 || kill_after > 0;
+    builtin = builtin || packets || frame_size || request_response || instances > 1 || kill_after > 0;
     session.traffic.packets = packets ? packets : (duration > 0 ? 0 : 1000);
     session.traffic.duration_s = duration;
     session.traffic.frame_size = frame_size;
+    session.traffic.request_response = request_response;
     session.pcap = pcap;
     if (!builtin) {
       auto& n = session.network;

@@ -1,7 +1,9 @@
 #include "supervisor/traffic_peer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <numeric>
 #include <optional>
 
 namespace side::supervisor {
@@ -18,6 +20,25 @@ uint8_t payload_byte(uint64_t seq, uint8_t direction, size_t i) {
 }
 
 }  // namespace
+
+LatencySummary LatencySummary::of(std::vector<uint64_t> ns) {
+  LatencySummary s;
+  s.samples = ns.size();
+  if (ns.empty()) return s;
+  std::sort(ns.begin(), ns.end());
+  // Nearest rank in integers: the rank of percentile p is ceil(p * n / 100), at least 1.
+  auto at = [&](uint64_t percent) {
+    uint64_t rank = std::max<uint64_t>(1, (percent * ns.size() + 99) / 100);
+    return static_cast<double>(ns[rank - 1]) / 1e3;
+  };
+  s.min_us = static_cast<double>(ns.front()) / 1e3;
+  s.p50_us = at(50);
+  s.p90_us = at(90);
+  s.p99_us = at(99);
+  s.max_us = static_cast<double>(ns.back()) / 1e3;
+  s.mean_us = std::accumulate(ns.begin(), ns.end(), 0.0) / static_cast<double>(ns.size()) / 1e3;
+  return s;
+}
 
 size_t TrafficPeer::size_for(uint64_t seq, size_t fixed_size) {
   if (fixed_size) return fixed_size;
@@ -97,12 +118,99 @@ void TrafficPeer::check(std::span<const uint8_t> frame, uint8_t direction) {
 }
 
 void TrafficPeer::on_wire_frame(std::span<const uint8_t> frame) {
-  check(frame, kDirTx);
+  if (request_response_.load(std::memory_order_relaxed))
+    take_response(frame);
+  else
+    check(frame, kDirTx);
 }
 
 void TrafficPeer::rx(uint64_t token, std::span<const uint8_t> frame, uint32_t /*csum*/) {
   if (token != netdev_) return;
-  check(frame, kDirRx);
+  if (request_response_.load(std::memory_order_relaxed))
+    answer_request(frame);
+  else
+    check(frame, kDirRx);
+}
+
+// The host side of an exchange. It answers on the thread that delivered the request (in-process, the domain's
+// vCPU 1 inside the driver's NAPI poll; in a domain process, the supervisor's channel thread), holding mutex_ while
+// it submits: submit_tx never blocks (it refuses when full), and no domain calls back into the peer while holding a
+// lock of its own, so the order mutex_ -> domain locks cannot deadlock.
+void TrafficPeer::answer_request(std::span<const uint8_t> frame) {
+  bool corrupt = false;
+  auto seq = check_frame(frame, kDirRx, &corrupt);
+  {
+    std::lock_guard lock(mutex_);
+    DirectionResult& d = result_.rx;
+    if (!seq) {
+      ++result_.foreign_frames;
+      return;
+    }
+    if (corrupt) {
+      // Only one request is ever in flight, so this is it (its sequence number may be the damaged part): the
+      // exchange failed, and is not timed.
+      ++d.corrupt;
+      if (exchange_ == Exchange::kRequest) exchange_ = Exchange::kIdle;
+    } else if (exchange_ == Exchange::kRequest && *seq == exchange_seq_) {
+      ++d.verified;
+      d.bytes += frame.size();
+      exchange_ = Exchange::kRespond;
+      submit_response();
+    } else if (late_ok_[kDirRx].erase(*seq)) {
+      // Its exchange timed out already: delivered after all, but nobody waits for an answer any more.
+      --d.lost;
+      ++d.verified;
+      d.bytes += frame.size();
+    } else {
+      ++d.out_of_order;  // a duplicate, or a request the peer never sent now
+    }
+  }
+  progress_.notify_all();
+}
+
+bool TrafficPeer::submit_response() {
+  auto f = make_frame(kDirTx, exchange_seq_, size_for(exchange_seq_, fixed_size_), peer_mac_, nic_mac_);
+  if (!domain_.submit_tx(netdev_, f)) {
+    ++result_.tx.retries;
+    return false;
+  }
+  ++result_.tx.sent;
+  exchange_ = Exchange::kResponse;
+  return true;
+}
+
+void TrafficPeer::take_response(std::span<const uint8_t> frame) {
+  // The round trip ends as the response leaves the NIC, not after checking it.
+  const auto now = std::chrono::steady_clock::now();
+  bool corrupt = false;
+  auto seq = check_frame(frame, kDirTx, &corrupt);
+  {
+    std::lock_guard lock(mutex_);
+    DirectionResult& d = result_.tx;
+    if (!seq) {
+      ++result_.foreign_frames;
+      return;
+    }
+    if (corrupt) {
+      ++d.corrupt;
+      if (exchange_ == Exchange::kResponse) exchange_ = Exchange::kIdle;
+    } else if (exchange_ == Exchange::kResponse && *seq == exchange_seq_) {
+      ++d.verified;
+      d.bytes += frame.size();
+      rtt_ns_.push_back(
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - exchange_start_).count()));
+      result_.latency.samples = rtt_ns_.size();
+      exchange_ = Exchange::kIdle;
+    } else if (late_ok_[kDirTx].erase(*seq)) {
+      // A response the restarted driver sent after its exchange timed out (requeued by the recovery).
+      --d.lost;
+      ++d.verified;
+      d.bytes += frame.size();
+    } else {
+      ++d.out_of_order;
+    }
+  }
+  progress_.notify_all();
 }
 
 void TrafficPeer::tx_wake(uint64_t /*token*/) {
@@ -114,7 +222,87 @@ TrafficResult TrafficPeer::snapshot() {
   return result_;
 }
 
+TrafficResult TrafficPeer::run_request_response(const TrafficConfig& config) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  auto seconds = [](clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  const uint64_t limit = config.packets ? config.packets : UINT64_MAX;
+  uint64_t next = 0, last_verified = 0;
+  auto last_progress = start;
+  bool sending = true;
+  std::unique_lock lock(mutex_);
+  fixed_size_ = config.frame_size;
+  request_response_ = true;
+  for (;;) {
+    if (domain_.faulty()) {
+      result_.domain_faulted = true;
+      break;
+    }
+    const auto now = clock::now();
+    if (config.on_tick) {
+      TrafficResult so_far = result_;
+      lock.unlock();
+      config.on_tick(seconds(now - start), so_far);
+      lock.lock();
+    }
+    if (config.duration_s > 0 && seconds(now - start) >= config.duration_s) sending = false;
+    if (config.stop && config.stop->load()) sending = false;
+    if (uint64_t verified = result_.tx.verified + result_.rx.verified; verified != last_verified) {
+      last_verified = verified;
+      last_progress = now;
+    } else if (seconds(now - last_progress) > config.stall_timeout_s) {
+      result_.stalled = true;  // exchanges keep timing out: the driver is not coming back
+      break;
+    }
+
+    if (exchange_ == Exchange::kIdle) {
+      if (!sending || next >= limit) break;
+      auto f = make_frame(kDirRx, next, size_for(next, fixed_size_), nic_mac_, peer_mac_);
+      if (config.on_inject) {
+        lock.unlock();
+        config.on_inject(f);
+        lock.lock();
+      }
+      // The state is set before the request reaches the NIC: the host side may answer before receive() returns.
+      exchange_seq_ = next;
+      exchange_ = Exchange::kRequest;
+      exchange_start_ = clock::now();
+      lock.unlock();
+      e1000::RxResult r = nic_.receive(f);
+      lock.lock();
+      if (r == e1000::RxResult::kAccepted) {
+        result_.rx.sent = ++next;
+        continue;
+      }
+      // No free descriptor (the driver has not refilled yet): the wire would lose it; the peer resends.
+      exchange_ = Exchange::kIdle;
+      ++result_.rx.retries;
+    } else if (seconds(now - exchange_start_) > config.exchange_timeout_s) {
+      // Lost (with a restarted driver, say): counted in the direction it was lost in, not timed; the next starts.
+      if (exchange_ != Exchange::kRespond) {
+        const uint8_t dir = exchange_ == Exchange::kRequest ? kDirRx : kDirTx;
+        ++(dir == kDirRx ? result_.rx : result_.tx).lost;
+        late_ok_[dir].insert(exchange_seq_);
+      }
+      ++result_.exchanges_lost;
+      exchange_ = Exchange::kIdle;
+      continue;
+    } else if (exchange_ == Exchange::kRespond && submit_response()) {
+      continue;
+    }
+    progress_.wait_for(lock, std::chrono::microseconds(200));
+  }
+  request_response_ = false;
+  result_.elapsed_s = seconds(clock::now() - start);
+  result_.latency = LatencySummary::of(rtt_ns_);
+  TrafficResult r = result_;
+  r.rtt_ns = std::move(rtt_ns_);
+  rtt_ns_.clear();
+  return r;
+}
+
 TrafficResult TrafficPeer::run(const TrafficConfig& config) {
+  if (config.request_response) return run_request_response(config);
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(clock::now() - start).count(); };

@@ -7,13 +7,20 @@
 //
 // Each frame carries a direction tag, a sequence number and a payload derived from both, so a frame that is
 // corrupted, truncated, duplicated, reordered or lost is detected and counted, never mistaken for a good one.
+//
+// Request/response (TrafficConfig::request_response): one exchange in flight. The peer injects request n into the
+// NIC (receive direction); when the driver delivers it, the host side answers at once with response n (transmit
+// direction, submitted from the delivering thread); when that response leaves the NIC the peer takes the round-trip
+// time and starts exchange n + 1. An exchange not completed within its timeout is counted lost and the run moves on.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <span>
 #include <vector>
 
@@ -39,6 +46,20 @@ struct TrafficConfig {
   const std::atomic<bool>* stop = nullptr;
   // Sees every frame the peer puts on the wire towards the NIC (a capture).
   std::function<void(std::span<const uint8_t>)> on_inject;
+  // One request/response exchange at a time, timed (see above). `packets` counts exchanges; `transmit`, `receive`
+  // and `window` do not apply.
+  bool request_response = false;
+  // Request/response: an exchange not completed within this (its frames lost with a restarted driver, say) is
+  // counted lost, and the next one starts.
+  double exchange_timeout_s = 1;
+};
+
+// Round-trip times, in microseconds. Percentiles are nearest-rank: p-th is the smallest sample with at least p% of
+// the samples at or below it, so every figure is a time that was actually measured.
+struct LatencySummary {
+  uint64_t samples = 0;
+  double min_us = 0, p50_us = 0, p90_us = 0, p99_us = 0, max_us = 0, mean_us = 0;
+  static LatencySummary of(std::vector<uint64_t> samples_ns);
 };
 
 struct DirectionResult {
@@ -57,6 +78,11 @@ struct TrafficResult {
   double elapsed_s = 0;
   bool stalled = false;
   bool domain_faulted = false;
+  // Request/response: round trips of the completed exchanges (during the run only `latency.samples` is kept up to
+  // date), every round-trip time in order (the final result only), and the exchanges that timed out.
+  LatencySummary latency;
+  std::vector<uint64_t> rtt_ns;
+  uint64_t exchanges_lost = 0;
   uint64_t errors() const { return tx.corrupt + tx.out_of_order + rx.corrupt + rx.out_of_order; }
 };
 
@@ -86,6 +112,10 @@ class TrafficPeer final : public NetListener {
 
  private:
   void check(std::span<const uint8_t> frame, uint8_t direction);
+  TrafficResult run_request_response(const TrafficConfig& config);
+  void answer_request(std::span<const uint8_t> frame);
+  void take_response(std::span<const uint8_t> frame);
+  bool submit_response();  // mutex_ held
 
   DriverDomain& domain_;
   e1000::E1000& nic_;
@@ -100,6 +130,19 @@ class TrafficPeer final : public NetListener {
   uint64_t lost_lo_[2] = {0, 0}, lost_hi_[2] = {0, 0};  // the sequence numbers last declared lost
   size_t fixed_size_ = 0;
   unsigned generation_seen_ = 0;
+
+  // Request/response state, under mutex_. An exchange is awaiting its request at the host (kRequest), its response
+  // submission (kRespond: the domain refused it for lack of room, the traffic loop retries), or its response on
+  // the wire (kResponse); kIdle: none in flight.
+  enum class Exchange { kIdle, kRequest, kRespond, kResponse };
+  std::atomic<bool> request_response_{false};
+  Exchange exchange_ = Exchange::kIdle;
+  uint64_t exchange_seq_ = 0;
+  std::chrono::steady_clock::time_point exchange_start_;
+  std::vector<uint64_t> rtt_ns_;
+  // Per direction: sequence numbers of timed-out exchanges counted lost there; one arriving late counts as
+  // delivered (not timed, not answered) instead of as a duplicate.
+  std::set<uint64_t> late_ok_[2];
 };
 
 }  // namespace side::supervisor

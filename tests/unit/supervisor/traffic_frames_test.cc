@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "supervisor/traffic_peer.h"
 
 namespace side::supervisor {
@@ -54,6 +57,52 @@ TEST(TrafficFrames, MixedSizesCoverTheRange) {
   EXPECT_EQ(lo, 60u);
   EXPECT_EQ(hi, 1514u);
   EXPECT_EQ(TrafficPeer::size_for(123, 64), 64u);
+}
+
+// Round-trip summaries use nearest-rank percentiles: every figure is a sample that was measured.
+TEST(TrafficLatency, PercentilesOfKnownSamples) {
+  std::vector<uint64_t> ns;
+  for (uint64_t us = 100; us >= 1; --us) ns.push_back(us * 1000);  // 1..100 us, in reverse
+  auto s = LatencySummary::of(ns);
+  EXPECT_EQ(s.samples, 100u);
+  EXPECT_DOUBLE_EQ(s.min_us, 1);
+  EXPECT_DOUBLE_EQ(s.p50_us, 50);
+  EXPECT_DOUBLE_EQ(s.p90_us, 90);
+  EXPECT_DOUBLE_EQ(s.p99_us, 99);
+  EXPECT_DOUBLE_EQ(s.max_us, 100);
+  EXPECT_DOUBLE_EQ(s.mean_us, 50.5);
+}
+
+TEST(TrafficLatency, OneSlowSampleInAThousandIsAboveP99) {
+  std::vector<uint64_t> ns(999, 50'000);
+  ns.push_back(9'000'000);
+  auto s = LatencySummary::of(ns);
+  EXPECT_DOUBLE_EQ(s.p50_us, 50);
+  EXPECT_DOUBLE_EQ(s.p99_us, 50);
+  EXPECT_DOUBLE_EQ(s.max_us, 9000);
+  EXPECT_DOUBLE_EQ(s.mean_us, (999 * 50.0 + 9000) / 1000);
+  // Exactly 1% slow still leaves p99 fast (990 of 1000 at or below it); one more than 1% reaches it.
+  std::fill(ns.begin(), ns.begin() + 9, 9'000'000);
+  EXPECT_DOUBLE_EQ(LatencySummary::of(ns).p99_us, 50);
+  ns[9] = 9'000'000;
+  s = LatencySummary::of(ns);
+  EXPECT_DOUBLE_EQ(s.p90_us, 50);
+  EXPECT_DOUBLE_EQ(s.p99_us, 9000);
+}
+
+TEST(TrafficLatency, FewSamples) {
+  auto one = LatencySummary::of({7'500});
+  EXPECT_EQ(one.samples, 1u);
+  EXPECT_DOUBLE_EQ(one.min_us, 7.5);
+  EXPECT_DOUBLE_EQ(one.p50_us, 7.5);
+  EXPECT_DOUBLE_EQ(one.p99_us, 7.5);
+  EXPECT_DOUBLE_EQ(one.max_us, 7.5);
+  auto two = LatencySummary::of({3'000, 1'000});
+  EXPECT_DOUBLE_EQ(two.p50_us, 1);  // rank ceil(0.5 * 2) = 1
+  EXPECT_DOUBLE_EQ(two.p90_us, 3);
+  auto none = LatencySummary::of({});
+  EXPECT_EQ(none.samples, 0u);
+  EXPECT_DOUBLE_EQ(none.p99_us, 0);
 }
 
 }  // namespace
