@@ -232,6 +232,36 @@ TcpPoint measure_tcp(const BenchOptions& o, const std::string& isolation) {
   return t;
 }
 
+LatencyPoint measure_latency(const BenchOptions& o, const std::string& isolation, size_t frame_size) {
+  LatencyPoint l;
+  l.isolation = isolation;
+  l.frame_size = frame_size;
+  auto c = session_config(o, isolation);
+  c.recover = false;
+  c.traffic.request_response = true;
+  c.traffic.packets = o.latency_exchanges;
+  c.traffic.frame_size = frame_size;
+  auto report = supervisor::run_nic_session(c);
+  const auto& s = report.traffic.latency;
+  l.samples = s.samples;
+  l.lost = report.traffic.exchanges_lost;
+  l.min_us = s.min_us;
+  l.p50_us = s.p50_us;
+  l.p90_us = s.p90_us;
+  l.p99_us = s.p99_us;
+  l.max_us = s.max_us;
+  l.mean_us = s.mean_us;
+  if (!report.ok())
+    l.error = report.error.empty() ? "the driver faulted" : report.error;
+  else if (report.traffic.errors())
+    l.error = std::to_string(report.traffic.errors()) + " corrupt or out-of-order frames";
+  else if (l.lost)
+    l.error = std::to_string(l.lost) + " exchanges timed out";
+  else if (l.samples != o.latency_exchanges)
+    l.error = "only " + std::to_string(l.samples) + " exchanges completed";
+  return l;
+}
+
 RecoveryRun measure_recovery(const BenchOptions& o) {
   RecoveryRun run;
   run.requested = o.recoveries;
@@ -285,6 +315,22 @@ BenchResults run_bench(const BenchOptions& o) {
   const auto start = clock::now();
   if (o.sections.count("throughput")) run_throughput(o, r);
   if (o.sections.count("optimisations")) run_optimisations(o, r);
+  if (o.sections.count("latency")) {
+    for (size_t size : o.latency_frame_sizes) {
+      for (const char* iso : {"inproc", "process"}) {
+        r.latency.push_back(measure_latency(o, iso, size));
+        const auto& l = r.latency.back();
+        char line[200];
+        if (l.error.empty())
+          std::snprintf(line, sizeof line, "%-7s round trip %6s: p50 %.1f us, p99 %.1f us over %llu exchanges", iso,
+                        size_label(size).c_str(), l.p50_us, l.p99_us, static_cast<unsigned long long>(l.samples));
+        else
+          std::snprintf(line, sizeof line, "%-7s round trip %6s FAILED: %s", iso, size_label(size).c_str(),
+                        l.error.c_str());
+        say(o, line);
+      }
+    }
+  }
   if (o.sections.count("tcp")) {
     for (const char* iso : {"inproc", "process"}) {
       r.tcp.push_back(measure_tcp(o, iso));

@@ -292,8 +292,15 @@ void Machine::timer_loop() {
     }
     timer_deadline_.reset();
     lock.unlock();
-    for (size_t i = 0; i < slots_.size(); ++i) slots_[i]->nic->service_timers();
+    std::optional<uint64_t> next;
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      slots_[i]->nic->service_timers();
+      // A device may have moved its deadline later since it armed this one (arm_timer keeps only the earliest):
+      // what is still pending is armed again, or a held interrupt would wait for the driver's next register access.
+      if (auto d = slots_[i]->nic->next_deadline_ns(); d && (!next || *d < *next)) next = d;
+    }
     lock.lock();
+    if (next && (!timer_deadline_ || *next < *timer_deadline_)) timer_deadline_ = next;
   }
 }
 
