@@ -223,6 +223,7 @@ void E1000::bar_write(int bar, uint64_t offset, unsigned width, uint64_t value) 
 }
 
 void E1000::deliver_pending_tx() {
+  std::lock_guard order(deliver_mu_);
   // Bounded: every resumed kick consumes at least one descriptor, and a kick never passes TDT.
   for (;;) {
     std::vector<std::vector<uint8_t>> frames;

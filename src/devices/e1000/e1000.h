@@ -188,6 +188,9 @@ class E1000 final : public pci::PciDevice {
   iommu::Iommu& iommu_;
   Config cfg_;
   mutable std::mutex mu_;
+  // Held (before mu_) while frames go to the sink: two threads writing registers at once must not hand over a
+  // later kick's frames before an earlier kick's, or the wire would see them out of order.
+  std::mutex deliver_mu_;
   std::vector<uint32_t> regs_;
   Eeprom eeprom_;
   Phy phy_;

@@ -1,4 +1,8 @@
 // Transmit path: legacy descriptors, checksum offload, TSO, faults and bounds.
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "e1000_fixture.h"
 
 namespace side::e1000::test {
@@ -79,6 +83,42 @@ TEST_F(E1000Test, LegacyTransmitDeliversExactBytesAndWritesBackDd) {
   EXPECT_EQ(rd(TPT), 1u);
   EXPECT_EQ(rd(GOTCL), 104u);
   EXPECT_EQ(dev->counters().tx_frames, 1u);
+}
+
+// Two threads writing registers at once (two vCPUs of an in-process domain): frames reach the wire in ring order
+// even when the first thread is still handing its frame over when the second one's kick completes.
+TEST_F(E1000Test, ConcurrentKicksDeliverInRingOrder) {
+  setup_tx(kRing, 8);
+  std::mutex m;
+  std::condition_variable cv;
+  bool first_in_sink = false;
+  std::vector<uint8_t> order;
+  dev->set_frame_sink([&](std::span<const uint8_t> f) {
+    std::unique_lock lock(m);
+    order.push_back(f[14]);
+    if (order.size() == 1) {
+      first_in_sink = true;
+      cv.notify_all();
+      // Slow hand-over of the first frame: long enough for the second kick to finish, bounded if it waits.
+      cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return order.size() > 1; });
+    }
+  });
+  for (uint8_t i = 0; i < 2; ++i) {
+    std::vector<uint8_t> f = frame_to({0x02, 9, 9, 9, 9, 9}, 64);
+    f[14] = i;
+    std::memcpy(mem(kBuf + i * 0x100), f.data(), f.size());
+    put_tx_legacy(kRing, i, kBuf + i * 0x100, 64, TXD_CMD_EOP | TXD_CMD_IFCS);
+  }
+  std::thread first([&] { wr(TDT, 1); });
+  {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return first_in_sink; });
+  }
+  wr(TDT, 2);
+  first.join();
+  ASSERT_EQ(order.size(), 2u);
+  EXPECT_EQ(order[0], 0);
+  EXPECT_EQ(order[1], 1);
 }
 
 TEST_F(E1000Test, MultiDescriptorFrameAssembledAtEop) {
