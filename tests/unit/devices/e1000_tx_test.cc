@@ -91,17 +91,20 @@ TEST_F(E1000Test, ConcurrentKicksDeliverInRingOrder) {
   setup_tx(kRing, 8);
   std::mutex m;
   std::condition_variable cv;
-  bool first_in_sink = false;
+  bool first_in_sink = false, second_in_sink = false;
   std::vector<uint8_t> order;
   dev->set_frame_sink([&](std::span<const uint8_t> f) {
     std::unique_lock lock(m);
-    order.push_back(f[14]);
-    if (order.size() == 1) {
+    if (!first_in_sink) {
       first_in_sink = true;
       cv.notify_all();
-      // Slow hand-over of the first frame: long enough for the second kick to finish, bounded if it waits.
-      cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return order.size() > 1; });
+      // A slow hand-over of the first frame: the second kick completes meanwhile; bounded if it must wait.
+      cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return second_in_sink; });
+    } else {
+      second_in_sink = true;
+      cv.notify_all();
     }
+    order.push_back(f[14]);
   });
   for (uint8_t i = 0; i < 2; ++i) {
     std::vector<uint8_t> f = frame_to({0x02, 9, 9, 9, 9, 9}, 64);
