@@ -9,6 +9,7 @@ packages=(
   clang-format                                        # style check
   libgtest-dev libgmock-dev                           # unit tests
   libzydis-dev                                        # x86 decoding for MMIO/port-I/O emulation
+  zlib1g-dev                                          # CRC-32 of the emulated NIC's frame check sequences
   libseccomp-dev libcap-dev                           # domain sandbox
   linux-headers-amd64                                 # kbuild + Module.symvers of Debian's kernel ABI
   kmod bc flex bison libelf-dev dwarves               # what kbuild may call

@@ -1,5 +1,8 @@
 #include "devices/e1000/net_util.h"
 
+#include <zlib.h>
+
+#include <algorithm>
 #include <array>
 
 namespace side::e1000 {
@@ -18,19 +21,19 @@ uint16_t csum_finish(uint32_t sum) {
   return static_cast<uint16_t>(~sum);
 }
 
+// zlib's CRC-32 is the IEEE 802.3 one (reflected 0x04C11DB7, initial and final inversion), computed several bytes
+// at a time: the FCS of every received frame is on the receive path.
 uint32_t crc32_ieee(std::span<const uint8_t> data) {
-  static const auto table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  uint32_t crc = 0xffffffffu;
-  for (uint8_t b : data) crc = table[(crc ^ b) & 0xff] ^ (crc >> 8);
-  return ~crc;
+  uLong crc = crc32(0L, Z_NULL, 0);
+  const uint8_t* p = data.data();
+  size_t n = data.size();
+  while (n > 0) {
+    const uInt chunk = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+    crc = crc32(crc, p, chunk);
+    p += chunk;
+    n -= chunk;
+  }
+  return static_cast<uint32_t>(crc);
 }
 
 }  // namespace side::e1000
