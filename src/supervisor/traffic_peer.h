@@ -130,6 +130,8 @@ class TrafficPeer final : public NetListener {
   uint64_t lost_lo_[2] = {0, 0}, lost_hi_[2] = {0, 0};  // the sequence numbers last declared lost
   size_t fixed_size_ = 0;
   unsigned generation_seen_ = 0;
+  static constexpr unsigned kNotifyBatch = 16;
+  unsigned unnotified_ = 0;  // frames checked since the sender was last woken
 
   // Request/response state, under mutex_. An exchange is awaiting its request at the host (kRequest), its response
   // submission (kRespond: the domain refused it for lack of room, the traffic loop retries), or its response on
