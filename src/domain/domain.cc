@@ -136,6 +136,12 @@ Result<std::unique_ptr<Domain>> Domain::create(const DomainConfig& config) {
 
 Status Domain::start() {
   SIDE_TRY(private_.reserve());
+  patcher_.set_enabled(config_.patch_traps);
+  if (config_.patch_traps) {
+    if (auto s = patcher_.reserve(); !s) {
+      logf(LogLevel::kWarning, "side: device-access sites stay trapping: %s", s.error().message.c_str());
+    }
+  }
   vmemmap_bytes_ = arena_.nr_pages() * kStructPageSize;
   vmemmap_ = mmap(nullptr, vmemmap_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (vmemmap_ == MAP_FAILED) {
@@ -371,7 +377,9 @@ bool Domain::call(GuardedFn fn, void* arg) {
     busy = &config_.busy_since_ns[t_vcpu];
     busy->store(monotonic_ns());
   }
+  patcher_.call_entered();
   bool ok = run_guarded(fn, arg);
+  patcher_.call_left();
   if (busy) busy->store(0);
   return ok;
 }
@@ -429,6 +437,7 @@ Result<loader::LoadedModule*> Domain::load_one(const LoadRequest& request, std::
     modules_.push_back(std::make_unique<loader::LoadedModule>(std::move(*mod)));
   }
   loader::LoadedModule* m = modules_.back().get();
+  patcher_.add_module(*m);
   if (!m->missing.empty()) {
     logf(LogLevel::kWarning, "side: %s: %zu unimplemented kernel symbols; calling one is a driver fault",
          m->name.c_str(), m->missing.size());
@@ -617,7 +626,14 @@ SignalAction Domain::handle_bug(const loader::LoadedModule& mod, uint64_t rip, u
 }
 
 SignalAction Domain::classify(int sig, siginfo_t* info, ucontext_t* context) {
-  const uint64_t rip = static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]);
+  if (sig == SIGTRAP) {
+    if (auto a = patcher_.on_breakpoint(context)) {
+      if (*a == SignalAction::kResume) patcher_.after_trap(context);
+      return *a;
+    }
+  }
+  // A fault in a trampoline is the driver's, at the instruction the trampoline stands for.
+  const uint64_t rip = patcher_.origin(static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]));
   const uint64_t rsp = static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RSP]);
   const auto addr = reinterpret_cast<uint64_t>(info->si_addr);
 
