@@ -144,6 +144,7 @@ TrapStats TrapPatcher::stats() const {
   s.refused_unrelocatable = refused_reloc_.load();
   s.refused_other = refused_other_.load();
   s.patched_accesses = accesses_.load();
+  s.stale_breakpoints = stale_.load();
   return s;
 }
 
@@ -179,6 +180,7 @@ std::optional<SignalAction> TrapPatcher::on_breakpoint(ucontext_t* context) {
   Site* s = find(static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]) - 1);
   if (!s) return std::nullopt;
   breakpoints_.fetch_add(1, std::memory_order_relaxed);
+  if (s->state.load() == State::kPatched) stale_.fetch_add(1, std::memory_order_relaxed);
   return take_over(*s, context);
 }
 

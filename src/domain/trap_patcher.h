@@ -50,6 +50,7 @@ struct TrapStats {
   uint64_t refused_unrelocatable = 0;  // ... because an overlapped instruction cannot move
   uint64_t refused_other = 0;          // ... access kind, end of text, no room for trampolines
   uint64_t patched_accesses = 0;       // accesses performed through a trampoline
+  uint64_t stale_breakpoints = 0;      // int3 hits after the jump went in (stale instruction bytes elsewhere)
 };
 
 class TrapPatcher {
@@ -152,7 +153,7 @@ class TrapPatcher {
   std::array<std::atomic<uint64_t>, kMaxVcpus> epoch_{};
 
   std::atomic<uint64_t> traps_{0}, breakpoints_{0}, trampoline_traps_{0}, patched_{0}, refused_{0}, refused_branch_{0},
-      refused_reloc_{0}, refused_other_{0}, accesses_{0};
+      refused_reloc_{0}, refused_other_{0}, accesses_{0}, stale_{0};
 };
 
 }  // namespace side::domain
