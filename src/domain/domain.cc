@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -136,6 +137,9 @@ Result<std::unique_ptr<Domain>> Domain::create(const DomainConfig& config) {
 
 Status Domain::start() {
   SIDE_TRY(private_.reserve());
+  // SIDE_PATCH_TRAPS=0 turns the rewriting off without a rebuild (comparisons, debugging); the environment reaches
+  // domain processes too.
+  if (const char* e = std::getenv("SIDE_PATCH_TRAPS"); e && std::strcmp(e, "0") == 0) config_.patch_traps = false;
   patcher_.set_enabled(config_.patch_traps);
   if (config_.patch_traps) {
     if (auto s = patcher_.reserve(); !s) {
@@ -172,6 +176,20 @@ void Domain::stop_threads() {
 
 Domain::~Domain() {
   stop_threads();
+  if (std::getenv("SIDE_TRAP_STATS")) {
+    // One line on stderr for measurements, until the statistics travel to the supervisor.
+    TrapStats t = patcher_.stats();
+    std::fprintf(stderr,
+                 "side: trap stats: traps %llu (int3 %llu, stale int3 %llu, in trampolines %llu), sites patched %llu, "
+                 "pending %llu, refused %llu (branch target %llu, unrelocatable %llu, other %llu), patched accesses "
+                 "%llu\n",
+                 (unsigned long long)t.traps_emulated, (unsigned long long)t.breakpoint_traps,
+                 (unsigned long long)t.stale_breakpoints, (unsigned long long)t.trampoline_traps,
+                 (unsigned long long)t.sites_patched, (unsigned long long)t.sites_pending,
+                 (unsigned long long)t.sites_refused, (unsigned long long)t.refused_branch_target,
+                 (unsigned long long)t.refused_unrelocatable, (unsigned long long)t.refused_other,
+                 (unsigned long long)t.patched_accesses);
+  }
   Domain* self = this;
   if (g_active.compare_exchange_strong(self, nullptr)) {
     set_signal_classifier(nullptr);
@@ -536,6 +554,7 @@ const loader::LoadedModule* Domain::module_at(uint64_t addr) const {
 }
 
 std::optional<std::string> Domain::symbolize(uint64_t addr, bool with_offset) const {
+  addr = patcher_.origin(addr);  // a return address in a trampoline names the call it stands for
   const loader::LoadedModule* m = module_at(addr);
   if (!m) return std::nullopt;
   auto s = m->symbolize(addr);

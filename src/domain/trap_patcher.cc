@@ -121,10 +121,17 @@ uint64_t TrapPatcher::origin(uint64_t addr) const {
   size_t i = (addr - pool_) / kTrampolineBytes;
   if (i >= published_.load(std::memory_order_acquire)) return addr;
   const Site& s = sites_[i];
-  if (addr >= s.resume && addr < s.resume + (s.covered - s.access.length)) {
-    return s.rip + s.access.length + (addr - s.resume);
+  for (unsigned k = 0; k < s.plan.count; ++k) {
+    if (addr == s.resume + s.moved[k]) return s.rip + s.plan.insns[k].offset;
   }
   return s.rip;
+}
+
+uint64_t TrapPatcher::moved_to(const Site& site, uint64_t addr) {
+  for (unsigned k = 0; k < site.plan.count; ++k) {
+    if (addr == site.rip + site.plan.insns[k].offset) return site.resume + site.moved[k];
+  }
+  return 0;
 }
 
 void TrapPatcher::count_trap(bool in_trampoline) {
@@ -201,8 +208,8 @@ void TrapPatcher::after_trap(ucontext_t* context) {
   if (cpu >= 0 && static_cast<size_t>(cpu) < kMaxVcpus) epoch_[cpu].fetch_add(2);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   const uint64_t rip = static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]);
-  if (Site* s = containing(rip); s && rip >= s->rip + s->access.length) {
-    context->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(s->resume + (rip - s->rip - s->access.length));
+  if (Site* s = containing(rip)) {
+    if (uint64_t to = moved_to(*s, rip)) context->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(to);
   }
   poll();
 }
@@ -270,13 +277,14 @@ void TrapPatcher::arm(const loader::LoadedModule& mod, const emulation::Access& 
   site.access = access;
   site.rip = rip;
   site.covered = plan.covered;
+  site.plan = plan;
   site.trampoline = pool_ + n * kTrampolineBytes;
   site.patcher = this;
   std::memcpy(site.original.data(), code.data(), std::min<size_t>(site.original.size(), plan.covered));
   site.state.store(State::kArmed);
   uint8_t code_bytes[2 * kTrampolineBytes];  // room for any trampoline; the size is checked after building
   unsigned len = build_trampoline(site, code_bytes);
-  if (len > kTrampolineBytes || !memory_.patch_image(site.trampoline, code_bytes, len)) {
+  if (len == 0 || len > kTrampolineBytes || !memory_.patch_image(site.trampoline, code_bytes, len)) {
     return refuse(rip, refused_other_);
   }
   // Publish before the int3 goes in: a vCPU that traps on either the old instruction or the int3 finds the site.
@@ -360,14 +368,11 @@ unsigned TrapPatcher::build_trampoline(Site& site, uint8_t* out) {
   }
   e.lea_rsp(kRsp, kFrame);
   site.resume = site.trampoline + e.size();
-  const unsigned rest = site.covered - site.access.length;
-  e.raw(reinterpret_cast<const uint8_t*>(site.rip + site.access.length), rest);
-  const uint64_t jmp_at = site.trampoline + e.size();
-  const int32_t rel =
-      static_cast<int32_t>(static_cast<int64_t>(site.rip + site.covered) - static_cast<int64_t>(jmp_at + 5));
-  e.bytes({0xe9});
-  e.u32(static_cast<uint32_t>(rel));
-  return e.size();
+  const unsigned moved = emulation::emit_relocated(
+      site.plan, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(site.rip), site.covered), site.rip,
+      site.resume, out + e.size(), site.moved);
+  if (moved == 0) return 0;
+  return e.size() + moved;
 }
 
 // Runs on the driver's stack in normal (not signal) context. A failing access is a driver fault exactly as on the

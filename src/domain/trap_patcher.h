@@ -32,6 +32,7 @@
 #include "domain/faults.h"
 #include "emulation/access.h"
 #include "emulation/emulate.h"
+#include "emulation/relocate.h"
 #include "loader/module_loader.h"
 
 namespace side::domain {
@@ -108,6 +109,9 @@ class TrapPatcher {
 
   Site* find(uint64_t rip) const;
   Site* containing(uint64_t addr) const;  // a taken-over site whose range holds addr strictly after its start
+  // Where a thread at `addr`, an instruction boundary strictly inside the site's range, continues in its trampoline
+  // (0 if `addr` is no boundary of an overlapped instruction).
+  static uint64_t moved_to(const Site& site, uint64_t addr);
   SignalAction take_over(Site& site, ucontext_t* context);
   void arm(const loader::LoadedModule& mod, const emulation::Access& access);
   void refuse(uint64_t rip, std::atomic<uint64_t>& reason);
@@ -137,6 +141,8 @@ class TrapPatcher {
     unsigned covered = 0;
     uint64_t trampoline = 0;
     uint64_t resume = 0;  // trampoline address of the first overlapped instruction
+    emulation::RelocationPlan plan;
+    std::array<uint16_t, emulation::kMaxRelocated> moved{};  // where plan.insns[i] starts, from `resume`
     std::array<uint8_t, 8> original{};
     std::atomic<State> state{State::kArmed};
     std::array<uint64_t, kMaxVcpus> epochs{};  // each vCPU's epoch when the int3 was written

@@ -5,6 +5,8 @@
 #include <Zydis/Zydis.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstring>
 
 namespace side::emulation {
 namespace {
@@ -41,6 +43,7 @@ bool relocatable_category(const ZydisDecodedInstruction& insn) {
 }  // namespace
 
 RelocationPlan plan_relocation(std::span<const uint8_t> code, uint64_t rip, unsigned first_length) {
+  using Kind = RelocatedInstruction::Kind;
   RelocationPlan plan;
   if (first_length == 0 || first_length > code.size()) {
     plan.refused = "the access instruction is cut off";
@@ -52,41 +55,167 @@ RelocationPlan plan_relocation(std::span<const uint8_t> code, uint64_t rip, unsi
     return plan;
   }
   unsigned covered = first_length;
-  while (covered < kJumpLength) {
+  while (covered < kJumpLength && !plan.ends_flow) {
     ZydisDecodedInstruction insn;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
     if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, code.data() + covered, code.size() - covered, &insn, ops))) {
       plan.refused = "an instruction after the access cannot be decoded";
       return plan;
     }
-    if (insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE) {
-      plan.refused = "an instruction after the access is RIP-relative or a branch";
+    if (plan.count == kMaxRelocated) {
+      plan.refused = "too many instructions to relocate";
       return plan;
     }
-    if (!relocatable_category(insn)) {
-      plan.refused = "an instruction after the access is not relocatable (control flow, trap or system)";
-      return plan;
-    }
-    // Moving the stack pointer by a pop into RSP, or loading segment registers, is legal but never seen after an
-    // MMIO access; refuse what the rules above would let through only by accident.
-    for (unsigned i = 0; i < insn.operand_count; ++i) {
-      const ZydisDecodedOperand& op = ops[i];
-      if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && (op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
-          ZydisRegisterGetClass(op.reg.value) == ZYDIS_REGCLASS_SEGMENT) {
-        plan.refused = "an instruction after the access writes a segment register";
-        return plan;
+    RelocatedInstruction& r = plan.insns[plan.count];
+    r.offset = static_cast<uint8_t>(covered);
+    r.length = insn.length;
+    const uint64_t at = rip + covered;
+    const bool relative = insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE;
+    switch (insn.meta.category) {
+      case ZYDIS_CATEGORY_UNCOND_BR:
+      case ZYDIS_CATEGORY_COND_BR:
+      case ZYDIS_CATEGORY_CALL: {
+        // Direct forms only: one relative immediate. Indirect ones (through a register or memory; retpoline
+        // builds have none) and loop/jrcxz (no rel32 form) stay put.
+        const bool direct = relative && insn.operand_count_visible == 1 &&
+                            ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ops[0].imm.is_relative;
+        const bool loop = insn.mnemonic == ZYDIS_MNEMONIC_LOOP || insn.mnemonic == ZYDIS_MNEMONIC_LOOPE ||
+                          insn.mnemonic == ZYDIS_MNEMONIC_LOOPNE || insn.mnemonic == ZYDIS_MNEMONIC_JRCXZ ||
+                          insn.mnemonic == ZYDIS_MNEMONIC_JECXZ || insn.mnemonic == ZYDIS_MNEMONIC_JCXZ;
+        ZyanU64 target = 0;
+        if (!direct || loop || !ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[0], at, &target))) {
+          plan.refused = "an instruction after the access is an indirect or loop branch";
+          return plan;
+        }
+        r.target = target;
+        if (insn.meta.category == ZYDIS_CATEGORY_CALL) {
+          r.kind = Kind::kCall;
+        } else if (insn.meta.category == ZYDIS_CATEGORY_UNCOND_BR) {
+          r.kind = Kind::kJump;
+          plan.ends_flow = true;
+        } else {
+          r.kind = Kind::kCondJump;
+          r.cond = static_cast<uint8_t>(insn.opcode & 0x0f);  // 7x rel8 and 0F 8x rel32 alike
+        }
+        break;
+      }
+      case ZYDIS_CATEGORY_RET:
+        // A plain near return (not `ret imm16`, not far): it depends only on the stack.
+        if (insn.mnemonic != ZYDIS_MNEMONIC_RET || insn.operand_count_visible != 0 || insn.length != 1) {
+          plan.refused = "an instruction after the access is an unusual return";
+          return plan;
+        }
+        r.kind = Kind::kReturn;
+        plan.ends_flow = true;
+        break;
+      default: {
+        if (!relocatable_category(insn)) {
+          plan.refused = "an instruction after the access is not relocatable (trap, system or privileged)";
+          return plan;
+        }
+        for (unsigned i = 0; i < insn.operand_count; ++i) {
+          const ZydisDecodedOperand& op = ops[i];
+          if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && (op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
+              ZydisRegisterGetClass(op.reg.value) == ZYDIS_REGCLASS_SEGMENT) {
+            plan.refused = "an instruction after the access writes a segment register";
+            return plan;
+          }
+        }
+        if (relative) {
+          // The only other relative form is a RIP-relative memory operand, always with a disp32 in 64-bit mode.
+          const ZydisDecodedOperand* mem = nullptr;
+          for (unsigned i = 0; i < insn.operand_count; ++i) {
+            if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.base == ZYDIS_REGISTER_RIP) mem = &ops[i];
+          }
+          ZyanU64 abs = 0;
+          if (!mem || insn.raw.disp.size != 32 || insn.raw.disp.offset == 0 ||
+              !ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, mem, at, &abs))) {
+            plan.refused = "an instruction after the access has an unusual RIP-relative form";
+            return plan;
+          }
+          r.kind = Kind::kRipRelative;
+          r.disp_offset = insn.raw.disp.offset;
+          r.target = abs;
+        }
+        break;
       }
     }
-    (void)rip;
+    ++plan.count;
     covered += insn.length;
   }
-  if (covered > kMaxRelocatedBytes) {
+  // After a jump or a return the jump's remaining bytes land on padding that no fall-through reaches (the caller
+  // still checks that nothing branches there).
+  if (covered < kJumpLength) covered = kJumpLength;
+  if (covered > kMaxRelocatedBytes || covered > code.size()) {
     plan.refused = "too many bytes to relocate";
     return plan;
   }
   plan.covered = covered;
   plan.first = first_length;
   return plan;
+}
+
+namespace {
+
+bool rel32(uint64_t target, uint64_t next, int32_t& out) {
+  const int64_t delta = static_cast<int64_t>(target - next);
+  if (delta < INT32_MIN || delta > INT32_MAX) return false;
+  out = static_cast<int32_t>(delta);
+  return true;
+}
+
+}  // namespace
+
+unsigned emit_relocated(const RelocationPlan& plan, std::span<const uint8_t> code, uint64_t rip, uint64_t address,
+                        uint8_t* out, std::array<uint16_t, kMaxRelocated>& offsets) {
+  using Kind = RelocatedInstruction::Kind;
+  unsigned n = 0;
+  int32_t rel = 0;
+  auto put32 = [&](int32_t v) {
+    std::memcpy(out + n, &v, 4);
+    n += 4;
+  };
+  for (unsigned i = 0; i < plan.count; ++i) {
+    const RelocatedInstruction& r = plan.insns[i];
+    if (r.offset + r.length > code.size()) return 0;
+    offsets[i] = static_cast<uint16_t>(n);
+    switch (r.kind) {
+      case Kind::kCopy:
+      case Kind::kReturn:
+        std::memcpy(out + n, code.data() + r.offset, r.length);
+        n += r.length;
+        break;
+      case Kind::kRipRelative: {
+        std::memcpy(out + n, code.data() + r.offset, r.length);
+        if (r.disp_offset + 4u > r.length || !rel32(r.target, address + n + r.length, rel)) return 0;
+        std::memcpy(out + n + r.disp_offset, &rel, 4);
+        n += r.length;
+        break;
+      }
+      case Kind::kJump:
+        if (!rel32(r.target, address + n + 5, rel)) return 0;
+        out[n++] = 0xe9;
+        put32(rel);
+        break;
+      case Kind::kCall:
+        if (!rel32(r.target, address + n + 5, rel)) return 0;
+        out[n++] = 0xe8;
+        put32(rel);
+        break;
+      case Kind::kCondJump:
+        if (!rel32(r.target, address + n + 6, rel)) return 0;
+        out[n++] = 0x0f;
+        out[n++] = static_cast<uint8_t>(0x80 | r.cond);
+        put32(rel);
+        break;
+    }
+  }
+  if (!plan.ends_flow) {
+    if (!rel32(rip + plan.covered, address + n + 5, rel)) return 0;
+    out[n++] = 0xe9;
+    put32(rel);
+  }
+  return n;
 }
 
 void collect_branch_targets(std::span<const uint8_t> text, uint64_t base, std::vector<uint64_t>& out) {

@@ -1,8 +1,9 @@
 // Analysis for rewriting a trapping device-access instruction into a jump: which instructions after it the 5-byte
-// `jmp rel32` covers, whether they can run unchanged at another address, and which addresses of a module's text are
+// `jmp rel32` covers, how each of them runs from another address, and which addresses of a module's text are
 // branch targets (a rewrite must never cut through one).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -11,21 +12,52 @@ namespace side::emulation {
 
 // The size of the jump a rewritten site starts with (E9 rel32).
 inline constexpr unsigned kJumpLength = 5;
-// At most this many bytes are moved out of the original code (the access plus the short instructions after it).
+// At most this many bytes are moved out of the original code (the access plus what the jump overlaps).
 inline constexpr unsigned kMaxRelocatedBytes = kJumpLength + 15;
+inline constexpr unsigned kMaxRelocated = 8;
+
+// One overlapped instruction and how it moves.
+struct RelocatedInstruction {
+  enum class Kind : uint8_t {
+    kCopy,         // position-independent: copied unchanged
+    kRipRelative,  // a RIP-relative memory operand: copied with its disp32 adjusted to the new address
+    kJump,         // jmp rel8/rel32: re-encoded as jmp rel32 to the same target; ends the flow
+    kCondJump,     // jcc rel8/rel32: re-encoded as jcc rel32 to the same target
+    kCall,         // call rel32: re-encoded to the same target (it returns into the trampoline)
+    kReturn,       // ret: copied unchanged; ends the flow
+  };
+  Kind kind = Kind::kCopy;
+  uint8_t offset = 0;  // from the site
+  uint8_t length = 0;
+  uint8_t cond = 0;         // kCondJump: the condition code (low nibble of the opcode)
+  uint8_t disp_offset = 0;  // kRipRelative: where the disp32 is inside the instruction
+  uint64_t target = 0;      // kJump/kCondJump/kCall: the absolute target; kRipRelative: the absolute address
+};
 
 struct RelocationPlan {
-  unsigned covered = 0;           // bytes from the site that the jump replaces, whole instructions (>= kJumpLength)
-  unsigned first = 0;             // length of the access instruction itself
+  unsigned covered = 0;  // bytes from the site that the jump replaces (>= kJumpLength); after a jump or return the
+                         // rest is dead padding that is never executed
+  unsigned first = 0;    // length of the access instruction itself
+  std::array<RelocatedInstruction, kMaxRelocated> insns{};  // the overlapped instructions after the access
+  unsigned count = 0;
+  bool ends_flow = false;         // the last overlapped instruction is a jump or return: no jump back is needed
   const char* refused = nullptr;  // why the site cannot be rewritten; nullptr if it can
 };
 
 // Decides how the instruction at `rip` (the start of `code`, a decoded device access of `first_length` bytes) can be
 // replaced by a jump: decodes the instructions that follow until kJumpLength bytes are covered and checks that each
-// of them is position-independent and ordinary (no RIP-relative operand, no branch, call, return, trap, system or
-// privileged instruction, no undefined opcode such as BUG()'s ud2), so it can be executed unchanged from a
-// trampoline. `code` must not extend past the end of the text it belongs to. Allocation-free (signal handlers).
+// one is ordinary (data movement or arithmetic, or a direct jump, conditional jump, call or return that can be
+// re-encoded; never a trap, system, privileged or undefined instruction such as BUG()'s ud2, an indirect branch,
+// loop/jrcxz or a segment load). `code` must not extend past the end of the text it belongs to. Allocation-free
+// (signal handlers).
 RelocationPlan plan_relocation(std::span<const uint8_t> code, uint64_t rip, unsigned first_length);
+
+// Emits the overlapped instructions of `plan` (their original bytes are `code`, the site's bytes) to run at
+// `address`, followed by a jump back to rip + covered unless the flow ends. `offsets[i]` receives where
+// plan.insns[i] starts in `out`. Returns the bytes written (at most 8 * 6 + 5 + kMaxRelocatedBytes), or 0 if a
+// target is out of rel32 reach from `address`.
+unsigned emit_relocated(const RelocationPlan& plan, std::span<const uint8_t> code, uint64_t rip, uint64_t address,
+                        uint8_t* out, std::array<uint16_t, kMaxRelocated>& offsets);
 
 // Appends to `out` every address that code in `text` (loaded at `base`) can branch to directly (jcc, jmp, call,
 // loop, jrcxz, xbegin) or takes the address of RIP-relatively inside `text` (lea of a local label), by a linear
