@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <climits>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -67,6 +68,8 @@ class Emitter {
     u32(static_cast<uint32_t>(disp));
   }
   unsigned size() const { return n_; }
+  uint8_t* here() { return out_ + n_; }
+  void skip(unsigned n) { n_ += n; }
 
  private:
   uint8_t* out_;
@@ -98,20 +101,41 @@ void TrapPatcher::add_module(const loader::LoadedModule& mod) {
   modules_.push_back(std::move(t));
 }
 
-TrapPatcher::Site* TrapPatcher::find(uint64_t rip) const {
-  for (size_t i = hash(rip, table_.size()), n = 0; n < table_.size(); i = (i + 1) & (table_.size() - 1), ++n) {
-    Site* s = table_[i].load(std::memory_order_acquire);
+namespace {
+
+template <class Table, class Key>
+typename Table::value_type::value_type lookup(const Table& table, uint64_t key, Key key_of) {
+  for (size_t i = hash(key, table.size()), n = 0; n < table.size(); i = (i + 1) & (table.size() - 1), ++n) {
+    auto* s = table[i].load(std::memory_order_acquire);
     if (!s) return nullptr;
-    if (s->rip == rip) return s;
+    if (key_of(*s) == key) return s;
   }
   return nullptr;
+}
+
+template <class Table>
+void insert(Table& table, uint64_t key, typename Table::value_type::value_type site) {
+  for (size_t i = hash(key, table.size());; i = (i + 1) & (table.size() - 1)) {
+    typename Table::value_type::value_type expected = nullptr;
+    if (table[i].compare_exchange_strong(expected, site)) return;
+  }
+}
+
+}  // namespace
+
+TrapPatcher::Site* TrapPatcher::find(uint64_t rip) const {
+  return lookup(table_, rip, [](const Site& s) { return s.rip; });
+}
+
+TrapPatcher::Site* TrapPatcher::find_start(uint64_t start) const {
+  return lookup(starts_, start, [](const Site& s) { return s.start; });
 }
 
 TrapPatcher::Site* TrapPatcher::containing(uint64_t addr) const {
   size_t n = published_.load(std::memory_order_acquire);
   for (size_t i = 0; i < n; ++i) {
     const Site& s = sites_[i];
-    if (addr > s.rip && addr < s.rip + s.covered) return const_cast<Site*>(&s);
+    if (addr > s.start && addr < s.end) return const_cast<Site*>(&s);
   }
   return nullptr;
 }
@@ -122,15 +146,16 @@ uint64_t TrapPatcher::origin(uint64_t addr) const {
   if (i >= published_.load(std::memory_order_acquire)) return addr;
   const Site& s = sites_[i];
   for (unsigned k = 0; k < s.plan.count; ++k) {
-    if (addr == s.resume + s.moved[k]) return s.rip + s.plan.insns[k].offset;
+    if (addr == s.moved[k]) return s.plan_base + s.plan.insns[k].offset;
   }
   return s.rip;
 }
 
 uint64_t TrapPatcher::moved_to(const Site& site, uint64_t addr) {
   for (unsigned k = 0; k < site.plan.count; ++k) {
-    if (addr == site.rip + site.plan.insns[k].offset) return site.resume + site.moved[k];
+    if (addr == site.plan_base + site.plan.insns[k].offset) return site.moved[k];
   }
+  if (site.prefix && addr == site.rip) return site.access_at;
   return 0;
 }
 
@@ -151,6 +176,7 @@ TrapStats TrapPatcher::stats() const {
   s.refused_unrelocatable = refused_reloc_.load();
   s.refused_other = refused_other_.load();
   s.patched_accesses = accesses_.load();
+  s.prefix_sites = prefix_.load();
   s.stale_breakpoints = stale_.load();
   return s;
 }
@@ -184,10 +210,15 @@ std::optional<SignalAction> TrapPatcher::on_known_site(ucontext_t* context) {
 
 std::optional<SignalAction> TrapPatcher::on_breakpoint(ucontext_t* context) {
   // int3 is a trap: RIP is already past it.
-  Site* s = find(static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]) - 1);
+  Site* s = find_start(static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]) - 1);
   if (!s) return std::nullopt;
   breakpoints_.fetch_add(1, std::memory_order_relaxed);
   if (s->state.load() == State::kPatched) stale_.fetch_add(1, std::memory_order_relaxed);
+  if (s->prefix) {
+    // Nothing of the range has run yet: the whole of it runs in the trampoline, the access included.
+    context->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(s->trampoline);
+    return SignalAction::kResume;
+  }
   return take_over(*s, context);
 }
 
@@ -197,7 +228,9 @@ void TrapPatcher::on_emulated(const loader::LoadedModule& mod, const emulation::
   // Armed now (by this thread or, meanwhile, another): the emulated instruction's successor may be overwritten.
   if (Site* s = find(access.rip);
       s && static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]) == access.rip + access.length) {
-    context->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(s->resume);
+    if (uint64_t to = moved_to(*s, access.rip + access.length)) {
+      context->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(to);
+    }
   }
 }
 
@@ -257,30 +290,51 @@ void TrapPatcher::arm(const loader::LoadedModule& mod, const emulation::Access& 
   const size_t avail = std::min<uint64_t>(text_end - rip, emulation::kMaxRelocatedBytes + 15);
   std::span<const uint8_t> code(reinterpret_cast<const uint8_t*>(rip), avail);
   emulation::RelocationPlan plan = emulation::plan_relocation(code, rip, access.length);
-  if (plan.refused) return refuse(rip, refused_reloc_);
-  const uint64_t end = rip + plan.covered;
-  // Nothing may enter the range except at its first byte: no branch target, no symbol (function pointers).
-  auto t = std::upper_bound(targets->targets.begin(), targets->targets.end(), rip);
-  if (t != targets->targets.end() && *t < end) return refuse(rip, refused_branch_);
-  auto sym = std::upper_bound(mod.symbols.begin(), mod.symbols.end(), rip,
-                              [](uint64_t a, const loader::ModuleSymbol& s) { return a < s.address; });
-  if (sym != mod.symbols.end() && sym->address < end) return refuse(rip, refused_branch_);
+  // Nothing may enter a range except at its first byte: no branch target, no symbol (function pointers).
+  auto enterable = [&](uint64_t start, uint64_t end) {
+    auto t = std::upper_bound(targets->targets.begin(), targets->targets.end(), start);
+    if (t != targets->targets.end() && *t < end) return true;
+    auto sym = std::upper_bound(mod.symbols.begin(), mod.symbols.end(), start,
+                                [](uint64_t a, const loader::ModuleSymbol& s) { return a < s.address; });
+    return sym != mod.symbols.end() && sym->address < end;
+  };
+  bool prefix = false;
+  uint64_t start = rip, end = rip + plan.covered;
+  if (plan.refused || enterable(start, end)) {
+    std::atomic<uint64_t>& reason = plan.refused ? refused_reloc_ : refused_branch_;
+    // Then the jump may end with the access instead, overlapping the instructions before it.
+    auto fn = std::upper_bound(mod.symbols.begin(), mod.symbols.end(), rip,
+                               [](uint64_t a, const loader::ModuleSymbol& s) { return a < s.address; });
+    if (fn == mod.symbols.begin()) return refuse(rip, reason);
+    --fn;
+    if (fn->address > rip || rip - fn->address > (1u << 16) || text_end <= fn->address) return refuse(rip, reason);
+    plan = emulation::plan_prefix(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(fn->address), text_end - fn->address), fn->address,
+        rip, access.length);
+    if (plan.refused) return refuse(rip, reason);
+    prefix = true;
+    start = rip - plan.covered;
+    end = rip + access.length;
+    if (enterable(start, end)) return refuse(rip, reason);
+  }
   // Nor may it overlap another taken-over site (an access among the overlapped instructions that was rewritten
   // first).
   const size_t n = published_.load();
   for (size_t i = 0; i < n; ++i) {
-    if (sites_[i].rip < end && rip < sites_[i].rip + sites_[i].covered) return refuse(rip, refused_other_);
+    if (sites_[i].start < end && start < sites_[i].end) return refuse(rip, refused_other_);
   }
   if (n >= kMaxSites || (n + 1) * kTrampolineBytes > kPoolBytes) return refuse(rip, refused_other_);
 
   Site& site = sites_[n];
   site.access = access;
   site.rip = rip;
-  site.covered = plan.covered;
+  site.start = start;
+  site.end = end;
+  site.prefix = prefix;
   site.plan = plan;
+  site.plan_base = prefix ? start : rip;
   site.trampoline = pool_ + n * kTrampolineBytes;
   site.patcher = this;
-  std::memcpy(site.original.data(), code.data(), std::min<size_t>(site.original.size(), plan.covered));
   site.state.store(State::kArmed);
   uint8_t code_bytes[2 * kTrampolineBytes];  // room for any trampoline; the size is checked after building
   unsigned len = build_trampoline(site, code_bytes);
@@ -289,12 +343,10 @@ void TrapPatcher::arm(const loader::LoadedModule& mod, const emulation::Access& 
   }
   // Publish before the int3 goes in: a vCPU that traps on either the old instruction or the int3 finds the site.
   published_.store(n + 1, std::memory_order_release);
-  for (size_t i = hash(rip, table_.size());; i = (i + 1) & (table_.size() - 1)) {
-    Site* expected = nullptr;
-    if (table_[i].compare_exchange_strong(expected, &site)) break;
-  }
+  insert(table_, rip, &site);
+  insert(starts_, start, &site);
   const uint8_t int3 = 0xcc;
-  if (!memory_.patch_image(rip, &int3, 1)) return;  // cannot happen: the site is in a module image
+  if (!memory_.patch_image(start, &int3, 1)) return;  // cannot happen: the site is in a module image
   std::atomic_thread_fence(std::memory_order_seq_cst);
   for (size_t v = 0; v < kMaxVcpus; ++v) site.epochs[v] = epoch_[v].load();
   site.armed_by = Domain::current_vcpu();
@@ -326,14 +378,16 @@ void TrapPatcher::poll() {
 // The displacement first, under the int3; the opcode last. A vCPU still executing a stale int3 traps and is
 // taken over like before.
 void TrapPatcher::finish(Site& site) {
-  const int32_t rel = static_cast<int32_t>(static_cast<int64_t>(site.trampoline) - static_cast<int64_t>(site.rip + 5));
+  const int32_t rel =
+      static_cast<int32_t>(static_cast<int64_t>(site.trampoline) - static_cast<int64_t>(site.start + 5));
   uint8_t jump[5] = {0xe9};
   std::memcpy(jump + 1, &rel, 4);
-  (void)memory_.patch_image(site.rip + 1, jump + 1, 4);
+  (void)memory_.patch_image(site.start + 1, jump + 1, 4);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  (void)memory_.patch_image(site.rip, jump, 1);
+  (void)memory_.patch_image(site.start, jump, 1);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   site.state.store(State::kPatched);
+  if (site.prefix) prefix_.fetch_add(1, std::memory_order_relaxed);
   pending_.fetch_sub(1);
   patched_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -344,6 +398,17 @@ void TrapPatcher::finish(Site& site) {
 // overlapped instructions unchanged and jump back behind them.
 unsigned TrapPatcher::build_trampoline(Site& site, uint8_t* out) {
   Emitter e(out);
+  std::array<uint16_t, emulation::kMaxRelocated> offsets{};
+  const std::span<const uint8_t> original(reinterpret_cast<const uint8_t*>(site.plan_base), site.plan.covered);
+  auto relocate = [&](bool jump_back) {
+    const uint64_t at = site.trampoline + e.size();
+    const unsigned n = emulation::emit_relocated(site.plan, original, site.plan_base, at, e.here(), offsets, jump_back);
+    for (unsigned k = 0; k < site.plan.count; ++k) site.moved[k] = at + offsets[k];
+    e.skip(n);
+    return n != 0 || (site.plan.count == 0 && !jump_back);
+  };
+  if (site.prefix && !relocate(/*jump_back=*/false)) return 0;
+  site.access_at = site.trampoline + e.size();
   e.lea_rsp(kRsp, -kFrame);
   for (unsigned r = 0; r < 16; ++r) {
     if (r != kRsp) e.rsp_slot(false, r, static_cast<int32_t>(8 * r));
@@ -368,11 +433,13 @@ unsigned TrapPatcher::build_trampoline(Site& site, uint8_t* out) {
   }
   e.lea_rsp(kRsp, kFrame);
   site.resume = site.trampoline + e.size();
-  const unsigned moved = emulation::emit_relocated(
-      site.plan, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(site.rip), site.covered), site.rip,
-      site.resume, out + e.size(), site.moved);
-  if (moved == 0) return 0;
-  return e.size() + moved;
+  if (!site.prefix) return relocate(/*jump_back=*/true) ? e.size() : 0;
+  // A prefix site continues right after the access.
+  const int64_t rel = static_cast<int64_t>(site.end) - static_cast<int64_t>(site.resume + 5);
+  if (rel < INT32_MIN || rel > INT32_MAX) return 0;
+  e.bytes({0xe9});
+  e.u32(static_cast<uint32_t>(static_cast<int32_t>(rel)));
+  return e.size();
 }
 
 // Runs on the driver's stack in normal (not signal) context. A failing access is a driver fault exactly as on the

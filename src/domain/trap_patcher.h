@@ -41,12 +41,13 @@ class Domain;
 class PrivateMemory;
 
 struct TrapStats {
-  uint64_t traps_emulated = 0;         // device accesses emulated in a trap handler (SIGSEGV and int3)
-  uint64_t breakpoint_traps = 0;       // of which at an armed site's int3 (before or just after the switch)
-  uint64_t trampoline_traps = 0;       // of which by an overlapped instruction running in a trampoline
-  uint64_t sites_patched = 0;          // sites now jumping to their trampoline
-  uint64_t sites_pending = 0;          // int3 written, waiting for the other vCPUs to be quiescent
-  uint64_t sites_refused = 0;          // distinct sites left trapping
+  uint64_t traps_emulated = 0;    // device accesses emulated in a trap handler (SIGSEGV and int3)
+  uint64_t breakpoint_traps = 0;  // of which at an armed site's int3 (before or just after the switch)
+  uint64_t trampoline_traps = 0;  // of which by an overlapped instruction running in a trampoline
+  uint64_t sites_patched = 0;     // sites now jumping to their trampoline
+  uint64_t prefix_sites = 0;      // of which the jump ends with the access (overlapping the instructions before it)
+  uint64_t sites_pending = 0;     // int3 written, waiting for the other vCPUs to be quiescent
+  uint64_t sites_refused = 0;     // distinct sites left trapping
   uint64_t refused_branch_target = 0;  // ... because a branch target or symbol falls inside the range
   uint64_t refused_unrelocatable = 0;  // ... because an overlapped instruction cannot move
   uint64_t refused_other = 0;          // ... access kind, end of text, no room for trampolines
@@ -107,8 +108,9 @@ class TrapPatcher {
 
   enum class State : uint8_t { kArmed, kPatched };
 
-  Site* find(uint64_t rip) const;
-  Site* containing(uint64_t addr) const;  // a taken-over site whose range holds addr strictly after its start
+  Site* find(uint64_t rip) const;          // by the access's address
+  Site* find_start(uint64_t start) const;  // by the rewritten range's first byte
+  Site* containing(uint64_t addr) const;   // a taken-over site whose range holds addr strictly after its start
   // Where a thread at `addr`, an instruction boundary strictly inside the site's range, continues in its trampoline
   // (0 if `addr` is no boundary of an overlapped instruction).
   static uint64_t moved_to(const Site& site, uint64_t addr);
@@ -135,15 +137,20 @@ class TrapPatcher {
   std::array<uint64_t, 1024> refused_sites_{};  // open addressing, 0 = empty; under mutex_
 
  public:
+  // A rewritten range [start, end) holds the access at `rip`. Usually start == rip and the jump overlaps the
+  // instructions after the access (a suffix); when those cannot move (a branch target right behind the access) the
+  // jump ends with the access instead and overlaps the instructions before it (a prefix).
   struct Site {
     emulation::Access access;
     uint64_t rip = 0;
-    unsigned covered = 0;
-    uint64_t trampoline = 0;
-    uint64_t resume = 0;  // trampoline address of the first overlapped instruction
+    uint64_t start = 0, end = 0;
+    bool prefix = false;
+    uint64_t trampoline = 0;  // entry: a prefix's relocated instructions, or directly the register save
+    uint64_t access_at = 0;   // trampoline address where the register save for the access starts
+    uint64_t resume = 0;      // trampoline address right after the access (registers restored)
+    uint64_t plan_base = 0;   // the plan's offsets are from here (rip for a suffix, start for a prefix)
     emulation::RelocationPlan plan;
-    std::array<uint16_t, emulation::kMaxRelocated> moved{};  // where plan.insns[i] starts, from `resume`
-    std::array<uint8_t, 8> original{};
+    std::array<uint64_t, emulation::kMaxRelocated> moved{};  // trampoline address of plan.insns[i]
     std::atomic<State> state{State::kArmed};
     std::array<uint64_t, kMaxVcpus> epochs{};  // each vCPU's epoch when the int3 was written
     int armed_by = -1;
@@ -152,14 +159,15 @@ class TrapPatcher {
 
  private:
   std::array<Site, kMaxSites> sites_;
-  std::array<std::atomic<Site*>, 2048> table_{};  // rip -> site, open addressing; published once, never removed
-  std::atomic<size_t> published_{0};              // sites_[0, published_) are complete
+  std::array<std::atomic<Site*>, 2048> table_{};   // rip -> site, open addressing; published once, never removed
+  std::array<std::atomic<Site*>, 2048> starts_{};  // start -> site, likewise
+  std::atomic<size_t> published_{0};               // sites_[0, published_) are complete
   std::atomic<size_t> pending_{0};
   // Per vCPU: odd while inside a guarded call; every guarded-call boundary and trap-handler end moves it on.
   std::array<std::atomic<uint64_t>, kMaxVcpus> epoch_{};
 
   std::atomic<uint64_t> traps_{0}, breakpoints_{0}, trampoline_traps_{0}, patched_{0}, refused_{0}, refused_branch_{0},
-      refused_reloc_{0}, refused_other_{0}, accesses_{0}, stale_{0};
+      refused_reloc_{0}, refused_other_{0}, accesses_{0}, stale_{0}, prefix_{0};
 };
 
 }  // namespace side::domain

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 
 namespace side::emulation {
@@ -167,7 +168,7 @@ bool rel32(uint64_t target, uint64_t next, int32_t& out) {
 }  // namespace
 
 unsigned emit_relocated(const RelocationPlan& plan, std::span<const uint8_t> code, uint64_t rip, uint64_t address,
-                        uint8_t* out, std::array<uint16_t, kMaxRelocated>& offsets) {
+                        uint8_t* out, std::array<uint16_t, kMaxRelocated>& offsets, bool jump_back) {
   using Kind = RelocatedInstruction::Kind;
   unsigned n = 0;
   int32_t rel = 0;
@@ -210,12 +211,92 @@ unsigned emit_relocated(const RelocationPlan& plan, std::span<const uint8_t> cod
         break;
     }
   }
-  if (!plan.ends_flow) {
+  if (!plan.ends_flow && jump_back) {
     if (!rel32(rip + plan.covered, address + n + 5, rel)) return 0;
     out[n++] = 0xe9;
     put32(rel);
   }
   return n;
+}
+
+RelocationPlan plan_prefix(std::span<const uint8_t> function, uint64_t function_start, uint64_t rip,
+                           unsigned first_length) {
+  RelocationPlan plan;
+  ZydisDecoder d;
+  if (!decoder(d) || rip < function_start || rip - function_start >= function.size() || first_length == 0) {
+    plan.refused = "the access is not inside its function";
+    return plan;
+  }
+  const size_t at = rip - function_start;
+  if (first_length >= kJumpLength) {
+    plan.refused = "no prefix needed";
+    return plan;
+  }
+  // Instruction boundaries can only be found forwards: decode the function up to the access, remembering the
+  // boundaries that could start the prefix.
+  const size_t need = kJumpLength - first_length;  // prefix bytes at least
+  size_t off = 0, start = SIZE_MAX;
+  while (off < at) {
+    ZydisDecodedInstruction insn;
+    if (!ZYAN_SUCCESS(
+            ZydisDecoderDecodeInstruction(&d, nullptr, function.data() + off, function.size() - off, &insn))) {
+      plan.refused = "the function before the access cannot be decoded";
+      return plan;
+    }
+    if (at - off >= need) start = off;
+    off += insn.length;
+  }
+  if (off != at || start == SIZE_MAX) {
+    plan.refused = "no instruction boundary before the access to start a jump at";
+    return plan;
+  }
+  if (at - start > kMaxRelocatedBytes - first_length) {
+    plan.refused = "too many bytes to relocate";
+    return plan;
+  }
+  for (off = start; off < at;) {
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, function.data() + off, function.size() - off, &insn, ops)) ||
+        plan.count == kMaxRelocated) {
+      plan.refused = "a prefix instruction cannot be decoded";
+      return plan;
+    }
+    RelocatedInstruction& r = plan.insns[plan.count++];
+    r.offset = static_cast<uint8_t>(off - start);
+    r.length = insn.length;
+    if (!relocatable_category(insn)) {
+      plan.refused = "an instruction before the access is not relocatable";
+      return plan;
+    }
+    if (insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE) {
+      const ZydisDecodedOperand* mem = nullptr;
+      for (unsigned i = 0; i < insn.operand_count; ++i) {
+        if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.base == ZYDIS_REGISTER_RIP) mem = &ops[i];
+      }
+      ZyanU64 abs = 0;
+      if (!mem || insn.raw.disp.size != 32 || insn.raw.disp.offset == 0 ||
+          !ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, mem, function_start + off, &abs))) {
+        plan.refused = "an instruction before the access has an unusual RIP-relative form";
+        return plan;
+      }
+      r.kind = RelocatedInstruction::Kind::kRipRelative;
+      r.disp_offset = insn.raw.disp.offset;
+      r.target = abs;
+    }
+    for (unsigned i = 0; i < insn.operand_count; ++i) {
+      const ZydisDecodedOperand& op = ops[i];
+      if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && (op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
+          ZydisRegisterGetClass(op.reg.value) == ZYDIS_REGCLASS_SEGMENT) {
+        plan.refused = "an instruction before the access writes a segment register";
+        return plan;
+      }
+    }
+    off += insn.length;
+  }
+  plan.covered = static_cast<unsigned>(at - start);
+  plan.first = 0;
+  return plan;
 }
 
 void collect_branch_targets(std::span<const uint8_t> text, uint64_t base, std::vector<uint64_t>& out) {

@@ -52,12 +52,22 @@ struct RelocationPlan {
 // (signal handlers).
 RelocationPlan plan_relocation(std::span<const uint8_t> code, uint64_t rip, unsigned first_length);
 
+// When the instructions after an access cannot be overlapped (typically a branch target right behind it), the jump
+// can end at the access instead: it overlaps the instructions just before it. `function` is the code of the function
+// holding the access (from its symbol's start, which must be an instruction boundary) loaded at `function_start`;
+// the access is at `rip` and `first_length` long. Finds the instruction boundary `start` closest before `rip` with
+// rip + first_length - start >= kJumpLength, and plans the instructions in [start, rip) as a prefix: plain or
+// RIP-relative ones only (offsets from `start`; `covered` is rip - start, `first` is 0). Refused if no boundary
+// lines up with `rip` or the prefix holds anything else. Allocation-free.
+RelocationPlan plan_prefix(std::span<const uint8_t> function, uint64_t function_start, uint64_t rip,
+                           unsigned first_length);
+
 // Emits the overlapped instructions of `plan` (their original bytes are `code`, the site's bytes) to run at
-// `address`, followed by a jump back to rip + covered unless the flow ends. `offsets[i]` receives where
-// plan.insns[i] starts in `out`. Returns the bytes written (at most 8 * 6 + 5 + kMaxRelocatedBytes), or 0 if a
-// target is out of rel32 reach from `address`.
+// `address`, followed by a jump back to rip + covered unless the flow ends or `jump_back` is false. `offsets[i]`
+// receives where plan.insns[i] starts in `out`. Returns the bytes written (at most 8 * 6 + 5 + kMaxRelocatedBytes), or
+// 0 if a target is out of rel32 reach from `address`.
 unsigned emit_relocated(const RelocationPlan& plan, std::span<const uint8_t> code, uint64_t rip, uint64_t address,
-                        uint8_t* out, std::array<uint16_t, kMaxRelocated>& offsets);
+                        uint8_t* out, std::array<uint16_t, kMaxRelocated>& offsets, bool jump_back = true);
 
 // Appends to `out` every address that code in `text` (loaded at `base`) can branch to directly (jcc, jmp, call,
 // loop, jrcxz, xbegin) or takes the address of RIP-relatively inside `text` (lea of a local label), by a linear

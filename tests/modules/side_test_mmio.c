@@ -20,7 +20,7 @@ noinline void side_mmio_forms(u32 v, u64 *out)
 	void __iomem *b = hw;
 	u32 r32;
 	u64 r64;
-	u32 n = 3;
+	u32 n = 3, m = 2;
 	u8 zf;
 
 	/* 4-byte load (3 bytes: 8b 47 10) followed by short relocatable instructions. */
@@ -45,13 +45,32 @@ noinline void side_mmio_forms(u32 v, u64 *out)
 	asm volatile("movl (%[b]), %[r]\n\tmovl %[r], %%ecx\n\taddl %%ecx, %[r]"
 		     : [r] "=&r"(r32) : [b] "r"(b + 0x28) : "rcx", "cc", "memory");
 	out[4] = r32;
-	/* A branch target 2 bytes after the access, inside the jump's 5 bytes: must be refused, keeps trapping. */
-	asm volatile("movl (%[b]), %[r]\n"
-		     "1:\taddl $1, %[r]\n\t"
+	/*
+	 * Branch targets at the access (so no jump may end with it) and 2 bytes after it (so none may start with it):
+	 * must be refused, keeps trapping. Two reads, each followed by three adds.
+	 */
+	asm volatile("1:\tmovl (%[b]), %[r]\n"
+		     "2:\taddl $1, %[r]\n\t"
 		     "decl %[n]\n\t"
+		     "jnz 2b\n\t"
+		     "movl $3, %[n]\n\t"
+		     "decl %[m]\n\t"
 		     "jnz 1b"
-		     : [r] "=&r"(r32), [n] "+r"(n) : [b] "r"(b + 0x2c) : "cc", "memory");
+		     : [r] "=&r"(r32), [n] "+r"(n), [m] "+r"(m) : [b] "r"(b + 0x2c) : "cc", "memory");
 	out[5] = r32;
+	/*
+	 * A branch target right after a 2-byte access, but plain instructions before it: the jump ends with the access
+	 * (overlapping the add that computes its address).
+	 */
+	n = 3;
+	asm volatile("movq %[b], %%rax\n\t"
+		     "addq $0x30, %%rax\n\t"
+		     "movl (%%rax), %[r]\n"
+		     "3:\taddl $1, %[r]\n\t"
+		     "decl %[n]\n\t"
+		     "jnz 3b"
+		     : [r] "=&r"(r32), [n] "+r"(n) : [b] "r"(b) : "rax", "cc", "memory");
+	out[7] = r32;
 	/* 8-byte load from the counter; its overlapped instruction is itself a device access (traps in the trampoline). */
 	asm volatile("movq (%[b]), %[r]\n\tmovl %k[r], 0x8(%[b])\n\tnop" : [r] "=&r"(r64) : [b] "r"(b + 0x40) : "memory");
 	out[6] = r64;
@@ -64,7 +83,15 @@ noinline void side_mmio_hammer(int n, int cpu)
 	u32 r;
 
 	for (i = 0; i < n; i++) {
-		asm volatile("movl 0x40(%[b]), %[r]\n\tnop\n\tnop\n\tnop" : [r] "=r"(r) : [b] "r"(hw) : "memory");
+		u32 once = 1;
+
+		/* The counter read is a prefix site (a branch target right behind it). */
+		asm volatile("movq %[b], %%rax\n\t"
+			     "addq $0x40, %%rax\n\t"
+			     "movl (%%rax), %[r]\n"
+			     "4:\tdecl %[once]\n\t"
+			     "jnz 4b"
+			     : [r] "=&r"(r), [once] "+r"(once) : [b] "r"(hw) : "rax", "cc", "memory");
 		asm volatile("movl %[i], (%[b])\n\tnop\n\tnop\n\tnop" : : [i] "r"(i), [b] "r"(hw + 0x80 + 4 * cpu) : "memory");
 	}
 }

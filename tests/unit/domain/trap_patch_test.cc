@@ -149,6 +149,7 @@ void run_forms(MmioDomain& d, int iterations) {
     d.device.set<uint8_t>(0x20, static_cast<uint8_t>(i));
     d.device.set<uint32_t>(0x28, 3u * i);
     d.device.set<uint32_t>(0x2c, static_cast<uint32_t>(i));
+    d.device.set<uint32_t>(0x30, 5u * i);
     uint64_t counter_before;
     {
       std::lock_guard lock(d.device.mutex_);
@@ -169,12 +170,14 @@ void run_forms(MmioDomain& d, int iterations) {
     ASSERT_EQ(out[4], 6u * i) << "iteration " << i;
     ASSERT_EQ(out[5], static_cast<uint32_t>(i) + 3) << "iteration " << i;
     ASSERT_EQ(out[6], counter_before) << "iteration " << i;
+    ASSERT_EQ(out[7], 5u * i + 3) << "iteration " << i;
     ASSERT_EQ(d.device.get<uint32_t>(0x48), static_cast<uint32_t>(counter_before)) << "iteration " << i;
   }
 }
 
 constexpr int kIterations = 3000;
-constexpr uint64_t kPatchableSites = 8, kRefusedSites = 1;
+// Sites that are rewritten (one with a prefix), the refused one and how often it runs per iteration.
+constexpr uint64_t kPatchableSites = 9, kRefusedSites = 1, kRefusedRuns = 2;
 
 TEST(TrapPatch, EveryFormReadsAndWritesExactlyAndTrapsOncePerSite) {
   MmioDomain d(/*patch=*/true);
@@ -183,17 +186,18 @@ TEST(TrapPatch, EveryFormReadsAndWritesExactlyAndTrapsOncePerSite) {
   run_forms(d, kIterations);
   const auto s = d.domain->trap_stats();
   EXPECT_EQ(s.sites_patched, kPatchableSites);
+  EXPECT_EQ(s.prefix_sites, 1u);
   EXPECT_EQ(s.sites_pending, 0u);
   EXPECT_EQ(s.sites_refused, kRefusedSites);
   EXPECT_EQ(s.refused_branch_target, kRefusedSites);
-  // Per iteration: the refused site traps, and so does the access the movq site's trampoline relocated. Everything
-  // else traps about once per site (the first trap, perhaps a few int3 hits before the jump goes in).
+  // Per iteration: the refused site traps (twice), and so does the access the movq site's trampoline relocated.
+  // Everything else traps about once per site (the first trap, perhaps a few int3 hits before the jump goes in).
   const uint64_t traps = s.traps_emulated - before.traps_emulated;
-  EXPECT_GE(traps, 2u * kIterations);
-  EXPECT_LE(traps, 2u * kIterations + 4 * kPatchableSites);
+  EXPECT_GE(traps, (kRefusedRuns + 1) * kIterations);
+  EXPECT_LE(traps, (kRefusedRuns + 1) * kIterations + 4 * kPatchableSites);
   EXPECT_EQ(s.trampoline_traps, static_cast<uint64_t>(kIterations));
   EXPECT_GE(s.patched_accesses, kPatchableSites * (kIterations - 4));
-  EXPECT_EQ(s.patched_accesses + traps, (kPatchableSites + kRefusedSites + 1) * kIterations);
+  EXPECT_EQ(s.patched_accesses + traps, (kPatchableSites + kRefusedRuns + 1) * kIterations);
   EXPECT_TRUE(d.domain->faults().empty()) << d.log();
 }
 
@@ -204,7 +208,7 @@ TEST(TrapPatch, SwitchedOffEveryAccessTraps) {
   const auto s = d.domain->trap_stats();
   EXPECT_EQ(s.sites_patched, 0u);
   EXPECT_EQ(s.patched_accesses, 0u);
-  EXPECT_EQ(s.traps_emulated, 500u * (kPatchableSites + kRefusedSites + 1));
+  EXPECT_EQ(s.traps_emulated, 500u * (kPatchableSites + kRefusedRuns + 1));
 }
 
 TEST(TrapPatch, TwoVcpusHammeringTheSameSitesWhileTheyAreRewritten) {
@@ -224,6 +228,7 @@ TEST(TrapPatch, TwoVcpusHammeringTheSameSitesWhileTheyAreRewritten) {
     EXPECT_EQ(d.device.out_of_order, 0u);
     const auto s = d.domain->trap_stats();
     EXPECT_EQ(s.sites_patched, 2u);
+    EXPECT_EQ(s.prefix_sites, 1u);
     // Until the other vCPU has passed a quiescent point the site traps on its int3 (correct, but slow). With two
     // shared cores that vCPU may be descheduled for a whole time slice, so only a bound far below "every access
     // traps" (2n) is asserted.
