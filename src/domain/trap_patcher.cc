@@ -278,9 +278,9 @@ void TrapPatcher::arm(const loader::LoadedModule& mod, const emulation::Access& 
        access.kind == emulation::Kind::kPortIn || (access.kind == emulation::Kind::kAlu && !access.memory_first)) &&
       access.dst.index == kRsp;
   if (access.is_string() || writes_rsp) return refuse(rip, refused_other_);
-  uint64_t text_end = 0;
+  uint64_t text_start = 0, text_end = 0;
   for (auto [start, stop] : mod.text) {
-    if (rip >= start && rip < stop) text_end = stop;
+    if (rip >= start && rip < stop) text_start = start, text_end = stop;
   }
   const ModuleTargets* targets = nullptr;
   for (const auto& m : modules_) {
@@ -307,7 +307,7 @@ void TrapPatcher::arm(const loader::LoadedModule& mod, const emulation::Access& 
                                [](uint64_t a, const loader::ModuleSymbol& s) { return a < s.address; });
     if (fn == mod.symbols.begin()) return refuse(rip, reason);
     --fn;
-    if (fn->address > rip || rip - fn->address > (1u << 16) || text_end <= fn->address) return refuse(rip, reason);
+    if (fn->address < text_start || fn->address > rip || rip - fn->address > (1u << 16)) return refuse(rip, reason);
     plan = emulation::plan_prefix(
         std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(fn->address), text_end - fn->address), fn->address,
         rip, access.length);
