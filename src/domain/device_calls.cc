@@ -219,7 +219,7 @@ SignalAction Domain::emulate_device_access(siginfo_t* info, ucontext_t* context,
   int cpu = current_vcpu();
   if (cpu < 0 || static_cast<size_t>(cpu) >= decode_caches_.size()) return SignalAction::kNotOurs;
   DomainBus bus(*this);
-  auto r = emulate_trap(*info, *context, code, *decode_caches_[cpu], bus);
+  auto r = emulation::emulate_trap(*info, *context, code, *decode_caches_[cpu], bus);
   if (r) {
     patcher_.count_trap(in_trampoline);
     if (!in_trampoline) patcher_.on_emulated(mod, *r, context);
