@@ -31,7 +31,7 @@ echo "== fuzzing (${fuzz_seconds}s per target)"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIDE_FUZZ=ON \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 # target:directory of its kept inputs
-targets=(fuzz_elf:loader fuzz_emulation:emulation e1000_fuzz:devices channel_fuzz:supervisor)
+targets=(fuzz_elf:loader fuzz_emulation:emulation fuzz_relocate:relocate e1000_fuzz:devices channel_fuzz:supervisor)
 cmake --build build-fuzz -j "$jobs" --target "${targets[@]%%:*}"
 mkdir -p build-fuzz/crashes
 for entry in "${targets[@]}"; do

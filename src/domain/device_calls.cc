@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "domain/domain.h"
+#include "domain/domain_bus.h"
 #include "emulation/ucontext.h"
 
 namespace side::domain {
@@ -199,33 +200,17 @@ Status Domain::io_write(uint64_t addr, unsigned width, uint64_t value) {
   return p->bar_write(t->device, t->bar, t->offset, width, value);
 }
 
-namespace {
-
-// The emulator's view of the domain's devices. Memory accesses outside a live window (ins/outs buffers, say) are
-// refused: emulation reaches devices only.
-class DomainBus final : public emulation::Bus {
- public:
-  explicit DomainBus(Domain& d) : d_(d) {}
-  Result<uint64_t> read(emulation::Space space, uint64_t address, unsigned width) override {
-    if (space == emulation::Space::kMemory && address < 0x10000) return make_error("not device memory");
-    return d_.io_read(address, width);
-  }
-  Status write(emulation::Space space, uint64_t address, unsigned width, uint64_t value) override {
-    if (space == emulation::Space::kMemory && address < 0x10000) return make_error("not device memory");
-    return d_.io_write(address, width, value);
-  }
-
- private:
-  Domain& d_;
-};
-
-}  // namespace
-
 // Runs in the signal handler of a SIGSEGV raised by driver code: either an access inside a device window, or a
 // general-protection fault that may be port I/O. kNotOurs means "not a device access": classify() goes on.
 SignalAction Domain::emulate_device_access(siginfo_t* info, ucontext_t* context, const loader::LoadedModule& mod) {
+  // A site being rewritten: its bytes may be changing under us, so the patcher's decoding is the one to use.
+  if (auto a = patcher_.on_known_site(context)) {
+    if (*a == SignalAction::kResume) patcher_.after_trap(context);
+    return *a;
+  }
   const uint64_t rip = static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]);
-  uint64_t end = rip;
+  const bool in_trampoline = patcher_.in_pool(rip);
+  uint64_t end = in_trampoline ? patcher_.pool_end() : rip;
   for (auto [start, stop] : mod.text) {
     if (rip >= start && rip < stop) end = stop;
   }
@@ -235,13 +220,23 @@ SignalAction Domain::emulate_device_access(siginfo_t* info, ucontext_t* context,
   if (cpu < 0 || static_cast<size_t>(cpu) >= decode_caches_.size()) return SignalAction::kNotOurs;
   DomainBus bus(*this);
   auto r = emulation::emulate_trap(*info, *context, code, *decode_caches_[cpu], bus);
-  if (r) return SignalAction::kResume;
+  if (r) {
+    patcher_.count_trap(in_trampoline);
+    if (!in_trampoline) patcher_.on_emulated(mod, *r, context);
+    patcher_.after_trap(context);
+    return SignalAction::kResume;
+  }
+  // Another vCPU may have put an int3 over the instruction while this one was decoding it.
+  if (auto a = patcher_.on_known_site(context)) {
+    if (*a == SignalAction::kResume) patcher_.after_trap(context);
+    return *a;
+  }
   const auto addr = reinterpret_cast<uint64_t>(info->si_addr);
   if (info->si_code == SI_KERNEL && !io_.in_region(addr)) return SignalAction::kNotOurs;
   char message[256];
   std::snprintf(message, sizeof message, "device access at %s failed: %s", hex(addr).c_str(),
                 r.error().message.c_str());
-  record_fault(SIDE_FAULT_MEMORY, message, rip);
+  record_fault(SIDE_FAULT_MEMORY, message, patcher_.origin(rip));
   return SignalAction::kAbandon;
 }
 

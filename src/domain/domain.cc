@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -136,6 +137,15 @@ Result<std::unique_ptr<Domain>> Domain::create(const DomainConfig& config) {
 
 Status Domain::start() {
   SIDE_TRY(private_.reserve());
+  // SIDE_PATCH_TRAPS=0 turns the rewriting off without a rebuild (comparisons, debugging); the environment reaches
+  // domain processes too.
+  if (const char* e = std::getenv("SIDE_PATCH_TRAPS"); e && std::strcmp(e, "0") == 0) config_.patch_traps = false;
+  patcher_.set_enabled(config_.patch_traps);
+  if (config_.patch_traps) {
+    if (auto s = patcher_.reserve(); !s) {
+      logf(LogLevel::kWarning, "side: device-access sites stay trapping: %s", s.error().message.c_str());
+    }
+  }
   vmemmap_bytes_ = arena_.nr_pages() * kStructPageSize;
   vmemmap_ = mmap(nullptr, vmemmap_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (vmemmap_ == MAP_FAILED) {
@@ -166,6 +176,21 @@ void Domain::stop_threads() {
 
 Domain::~Domain() {
   stop_threads();
+  if (std::getenv("SIDE_TRAP_STATS")) {
+    // One line on stderr for measurements, until the statistics travel to the supervisor.
+    TrapStats t = patcher_.stats();
+    std::fprintf(stderr,
+                 "side: trap stats: traps %llu (int3 %llu, stale int3 %llu, in trampolines %llu), sites patched %llu "
+                 "(prefix %llu), "
+                 "pending %llu, refused %llu (branch target %llu, unrelocatable %llu, other %llu), patched accesses "
+                 "%llu\n",
+                 (unsigned long long)t.traps_emulated, (unsigned long long)t.breakpoint_traps,
+                 (unsigned long long)t.stale_breakpoints, (unsigned long long)t.trampoline_traps,
+                 (unsigned long long)t.sites_patched, (unsigned long long)t.prefix_sites,
+                 (unsigned long long)t.sites_pending, (unsigned long long)t.sites_refused,
+                 (unsigned long long)t.refused_branch_target, (unsigned long long)t.refused_unrelocatable,
+                 (unsigned long long)t.refused_other, (unsigned long long)t.patched_accesses);
+  }
   Domain* self = this;
   if (g_active.compare_exchange_strong(self, nullptr)) {
     set_signal_classifier(nullptr);
@@ -373,7 +398,9 @@ bool Domain::call(GuardedFn fn, void* arg) {
     busy = &config_.busy_since_ns[t_vcpu];
     busy->store(monotonic_ns());
   }
+  patcher_.call_entered();
   bool ok = run_guarded(fn, arg);
+  patcher_.call_left();
   if (busy) busy->store(0);
   return ok;
 }
@@ -431,6 +458,7 @@ Result<loader::LoadedModule*> Domain::load_one(const LoadRequest& request, std::
     modules_.push_back(std::make_unique<loader::LoadedModule>(std::move(*mod)));
   }
   loader::LoadedModule* m = modules_.back().get();
+  patcher_.add_module(*m);
   if (!m->missing.empty()) {
     logf(LogLevel::kWarning, "side: %s: %zu unimplemented kernel symbols; calling one is a driver fault",
          m->name.c_str(), m->missing.size());
@@ -529,6 +557,7 @@ const loader::LoadedModule* Domain::module_at(uint64_t addr) const {
 }
 
 std::optional<std::string> Domain::symbolize(uint64_t addr, bool with_offset) const {
+  addr = patcher_.origin(addr);  // a return address in a trampoline names the call it stands for
   const loader::LoadedModule* m = module_at(addr);
   if (!m) return std::nullopt;
   auto s = m->symbolize(addr);
@@ -619,7 +648,14 @@ SignalAction Domain::handle_bug(const loader::LoadedModule& mod, uint64_t rip, u
 }
 
 SignalAction Domain::classify(int sig, siginfo_t* info, ucontext_t* context) {
-  const uint64_t rip = static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]);
+  if (sig == SIGTRAP) {
+    if (auto a = patcher_.on_breakpoint(context)) {
+      if (*a == SignalAction::kResume) patcher_.after_trap(context);
+      return *a;
+    }
+  }
+  // A fault in a trampoline is the driver's, at the instruction the trampoline stands for.
+  const uint64_t rip = patcher_.origin(static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]));
   const uint64_t rsp = static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RSP]);
   const auto addr = reinterpret_cast<uint64_t>(info->si_addr);
 

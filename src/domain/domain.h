@@ -29,6 +29,7 @@
 #include "domain/percpu.h"
 #include "domain/platform.h"
 #include "domain/private_memory.h"
+#include "domain/trap_patcher.h"
 #include "emulation/decode_cache.h"
 #include "ipc/doorbell.h"
 #include "ipc/optimisations.h"
@@ -47,6 +48,7 @@ struct DomainConfig {
   uint64_t arena_bytes = 64ull << 20;
   bool virtual_time = true;  // driver delays advance a virtual clock instead of waiting
   bool check_abi = true;
+  bool patch_traps = true;  // rewrite trapping device-access sites into direct calls (trap_patcher.h)
 
   // Domain processes: modules come from images the supervisor handed over (no paths), a sandbox goes up just
   // before the first driver code runs, and vCPU 1 sleeps on a doorbell the supervisor rings.
@@ -162,6 +164,8 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
     uint64_t delivered = 0, handled = 0;
   };
   IrqStats irq_stats() const { return {irqs_delivered_.load(), irqs_handled_.load()}; }
+  // Trapped device accesses and the rewriting of their sites.
+  TrapStats trap_stats() const { return patcher_.stats(); }
 
   // Fault injection (fault_injector.cc): does SIDE_INJECT_* to the driver; says what it did.
   Result<std::string> inject(int type, uint64_t seed);
@@ -217,6 +221,7 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   loader::KernelAbi abi_;
   loader::ModuleIndex index_;
   PrivateMemory private_;
+  TrapPatcher patcher_{*this, private_};
   Arena arena_;
   PercpuAreas percpu_;
   void* vmemmap_ = nullptr;
