@@ -284,6 +284,11 @@ RecoveryRun measure_recovery(const BenchOptions& o) {
       const uint64_t before = flowing();
       const auto t0 = clock::now();
       while (flowing() < before + 64 && seconds_since(t0) < 5) sleep_s(0.001);
+      // The steady state side is built for: a spare domain, started in the background, is ready to take over.
+      if (!h.recoverable->wait_spare(10'000)) {
+        run.error = "no spare domain within 10 s";
+        return;
+      }
       const size_t done = h.recoverable->recoveries().size();
       if (auto s = h.domain.kill(); !s) {
         run.error = "kill: " + s.error().message;

@@ -24,7 +24,7 @@ double ms_between(clock::time_point a, clock::time_point b) {
 
 Result<std::unique_ptr<RecoverableDomain>> RecoverableDomain::start(Factory factory, RecoveryPolicy policy) {
   std::unique_ptr<RecoverableDomain> r(new RecoverableDomain(std::move(factory), policy));
-  auto first = r->factory_(0);
+  auto first = r->factory_(0, false);
   if (!first) return first.error();
   r->inner_ = std::shared_ptr<DriverDomain>(std::move(*first));
   r->inner_->connect(r.get());
@@ -277,7 +277,7 @@ void RecoverableDomain::spawner_loop() {
     auto request = std::move(*spawn_request_);
     spawn_request_.reset();
     lock.unlock();
-    request.second.set_value(factory_(request.first));
+    request.second.set_value(factory_(request.first, true));
   }
 }
 
@@ -444,13 +444,14 @@ void RecoverableDomain::recover() {
   lap(t.unregister_ms);
   // reload
   const unsigned gen = generation_.load() + 1;
-  auto fresh = standby_.valid() ? standby_.get() : factory_(gen);
-  if (!fresh) fresh = factory_(gen);  // the spare failed to start: one more try, now
+  auto fresh = standby_.valid() ? standby_.get() : factory_(gen, false);
+  if (!fresh) fresh = factory_(gen, false);  // the spare failed to start: one more try, now
   lap(t.reload_ms);
   if (!fresh) {
     t.error = "reload: " + fresh.error().message;
   } else {
     std::shared_ptr<DriverDomain> d(std::move(*fresh));
+    d->promote();  // a spare started in the background now runs at normal priority
     d->connect(this);
     {
       std::lock_guard lock(mu_);

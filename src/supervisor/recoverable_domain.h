@@ -52,8 +52,9 @@ struct RecoveryPolicy {
 
 class RecoverableDomain final : public DriverDomain, public domain::Platform {
  public:
-  // Makes a new domain (generation) with the driver loaded; `generation` counts from 0.
-  using Factory = std::function<Result<std::unique_ptr<DriverDomain>>(unsigned generation)>;
+  // Makes a new domain (generation) with the driver loaded; `generation` counts from 0. A `standby` domain is
+  // started ahead of need and should take only CPU time nobody else wants until promote() (driver_domain.h).
+  using Factory = std::function<Result<std::unique_ptr<DriverDomain>>(unsigned generation, bool standby)>;
 
   static Result<std::unique_ptr<RecoverableDomain>> start(Factory factory, RecoveryPolicy policy);
   ~RecoverableDomain() override;
