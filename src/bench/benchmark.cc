@@ -95,12 +95,19 @@ ThroughputPoint measure_throughput(const BenchOptions& o, const std::string& iso
     const int pid = h.domain.pid();
     const bool separate = pid != getpid();
     auto pick = [&](const supervisor::TrafficResult& r) { return direction == "tx" ? r.tx : r.rx; };
+    const auto c0 = h.domain.counters();
     first = pick(h.peer.snapshot());
     const double sup0 = process_cpu_s(getpid()), dom0 = separate ? process_cpu_s(pid) : 0;
     const auto t0 = clock::now();
     sleep_s(o.window_s);
     last = pick(h.peer.snapshot());
     const double sup1 = process_cpu_s(getpid()), dom1 = separate ? process_cpu_s(pid) : 0;
+    if (separate) sleep_s(0.02);  // a domain process publishes its counters every 10 ms
+    const auto c1 = h.domain.counters();
+    if (c0 && c1) {
+      p.traps = c1->traps - c0->traps;
+      p.direct_accesses = c1->patched_accesses - c0->patched_accesses;
+    }
     p.seconds = seconds_since(t0);
     p.cpu_supervisor_s = sup1 - sup0;
     p.cpu_domain_s = dom1 - dom0;

@@ -48,7 +48,8 @@ struct ThroughputPoint {
   double seconds = 0;     // the measured window
   uint64_t packets = 0, bytes = 0;
   double cpu_supervisor_s = 0, cpu_domain_s = 0;  // in-process: all of it is the supervisor's
-  uint64_t traps = 0;                             // trapped device accesses in the window (isolated only)
+  uint64_t traps = 0;                             // device accesses that trapped during the window
+  uint64_t direct_accesses = 0;                   // device accesses through rewritten sites during the window
   double probe_ms = 0;
   std::string error;  // empty when the point is valid
 

@@ -146,10 +146,17 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
       j.field("duplex", e.duplex == 1 ? "full" : e.duplex == 0 ? "half" : "unknown").field("autoneg", e.autoneg != 0);
       j.field("rx_ring", uint64_t{e.rx_pending}).field("tx_ring", uint64_t{e.tx_pending}).object_end();
     }
-    if (r.irqs) {
-      j.key("interrupts").object_begin().field("delivered", r.irqs->delivered).field("handled", r.irqs->handled);
+    if (r.counters) {
+      const auto& c = *r.counters;
+      j.key("interrupts").object_begin().field("delivered", c.irqs_delivered).field("handled", c.irqs_handled);
       j.object_end();
+      j.key("device_accesses")
+          .object_begin()
+          .field("trapped", c.traps)
+          .field("via_rewritten_sites", c.patched_accesses);
+      j.field("sites_rewritten", c.sites_patched).field("sites_left_trapping", c.sites_refused).object_end();
     }
+
   } else {
     std::printf("%s: %s on %s (%s, %s), isolation %s (domain pid %d, supervisor pid %d)\n", config.module.c_str(),
                 r.netdev.empty() ? "-" : r.netdev.c_str(), r.device.c_str(), mac_string(r.mac).c_str(),
@@ -198,9 +205,14 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
                 static_cast<unsigned long long>(r.nic.irq_assertions),
                 static_cast<unsigned long long>(r.nic.irq_throttled), static_cast<unsigned long long>(r.iommu.faults),
                 static_cast<unsigned long long>(r.dma_mappings_after_remove));
-    if (r.irqs) {
-      std::printf("  domain: %llu interrupts delivered to the driver, %llu handled\n",
-                  static_cast<unsigned long long>(r.irqs->delivered), static_cast<unsigned long long>(r.irqs->handled));
+    if (r.counters) {
+      const auto& c = *r.counters;
+      std::printf(
+          "  domain: %llu interrupts delivered to the driver, %llu handled; device accesses: %llu trapped, %llu "
+          "through %llu rewritten sites (%llu sites left trapping)\n",
+          static_cast<unsigned long long>(c.irqs_delivered), static_cast<unsigned long long>(c.irqs_handled),
+          static_cast<unsigned long long>(c.traps), static_cast<unsigned long long>(c.patched_accesses),
+          static_cast<unsigned long long>(c.sites_patched), static_cast<unsigned long long>(c.sites_refused));
     }
     for (const auto& rec : r.recoveries) {
       std::printf(

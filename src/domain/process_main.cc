@@ -207,8 +207,21 @@ int run_domain_process(const std::vector<std::string>& argv) {
   // vCPU 0: the supervisor's requests; faults are forwarded as they appear.
   ipc::Doorbell bell(&channel->header().control_bell);
   std::vector<uint8_t> payload(ipc::kControlRing.slot_size);
+  // What the domain counted, for the supervisor's reports: refreshed at least every 10 ms and before each reply.
+  auto publish_counters = [&] {
+    auto& c = channel->header().counters;
+    const auto irqs = domain.irq_stats();
+    const auto traps = domain.trap_stats();
+    c[ipc::kCounterIrqsDelivered].store(irqs.delivered, std::memory_order_relaxed);
+    c[ipc::kCounterIrqsHandled].store(irqs.handled, std::memory_order_relaxed);
+    c[ipc::kCounterTraps].store(traps.traps_emulated, std::memory_order_relaxed);
+    c[ipc::kCounterPatchedAccesses].store(traps.patched_accesses, std::memory_order_relaxed);
+    c[ipc::kCounterSitesPatched].store(traps.sites_patched, std::memory_order_relaxed);
+    c[ipc::kCounterSitesRefused].store(traps.sites_refused, std::memory_order_relaxed);
+  };
   for (;;) {
     forward_faults();
+    publish_counters();
     side_msg req{};
     long n = channel->control().pop(req, payload);
     if (n < 0) {

@@ -308,9 +308,17 @@ void TrapPatcher::arm(const loader::LoadedModule& mod, const emulation::Access& 
     if (fn == mod.symbols.begin()) return refuse(rip, reason);
     --fn;
     if (fn->address < text_start || fn->address > rip || rip - fn->address > (1u << 16)) return refuse(rip, reason);
+    // Sites rewritten earlier in this function no longer hold their original instructions: decoding from the
+    // function's start steps over them.
+    std::array<std::pair<uint64_t, uint64_t>, kMaxSites> rewritten;
+    size_t nr_rewritten = 0;
+    for (size_t i = 0, n = published_.load(); i < n; ++i) {
+      if (sites_[i].start >= fn->address && sites_[i].end <= rip)
+        rewritten[nr_rewritten++] = {sites_[i].start, sites_[i].end};
+    }
     plan = emulation::plan_prefix(
         std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(fn->address), text_end - fn->address), fn->address,
-        rip, access.length);
+        rip, access.length, std::span(rewritten.data(), nr_rewritten));
     if (plan.refused) return refuse(rip, reason);
     prefix = true;
     start = rip - plan.covered;

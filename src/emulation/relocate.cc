@@ -220,7 +220,7 @@ unsigned emit_relocated(const RelocationPlan& plan, std::span<const uint8_t> cod
 }
 
 RelocationPlan plan_prefix(std::span<const uint8_t> function, uint64_t function_start, uint64_t rip,
-                           unsigned first_length) {
+                           unsigned first_length, std::span<const std::pair<uint64_t, uint64_t>> rewritten) {
   RelocationPlan plan;
   ZydisDecoder d;
   if (!decoder(d) || rip < function_start || rip - function_start >= function.size() || first_length == 0) {
@@ -237,6 +237,18 @@ RelocationPlan plan_prefix(std::span<const uint8_t> function, uint64_t function_
   const size_t need = kJumpLength - first_length;  // prefix bytes at least
   size_t off = 0, start = SIZE_MAX;
   while (off < at) {
+    // A rewritten range: its jump and dead bytes would decode as other instructions; its end is a boundary.
+    const uint64_t here = function_start + off;
+    bool skipped = false;
+    for (const auto& [s, e] : rewritten) {
+      if (s == here && e > here && e - function_start <= at) {
+        off = e - function_start;
+        start = SIZE_MAX;  // a prefix never starts inside or before another rewritten range's end
+        skipped = true;
+        break;
+      }
+    }
+    if (skipped) continue;
     ZydisDecodedInstruction insn;
     if (!ZYAN_SUCCESS(
             ZydisDecoderDecodeInstruction(&d, nullptr, function.data() + off, function.size() - off, &insn))) {

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace side::emulation {
@@ -58,9 +59,11 @@ RelocationPlan plan_relocation(std::span<const uint8_t> code, uint64_t rip, unsi
 // the access is at `rip` and `first_length` long. Finds the instruction boundary `start` closest before `rip` with
 // rip + first_length - start >= kJumpLength, and plans the instructions in [start, rip) as a prefix: plain or
 // RIP-relative ones only (offsets from `start`; `covered` is rip - start, `first` is 0). Refused if no boundary
-// lines up with `rip` or the prefix holds anything else. Allocation-free.
+// lines up with `rip` or the prefix holds anything else. `rewritten` are ranges [start, end) of the function already
+// rewritten (their bytes are no longer the original instructions, but each starts and ends on an original boundary):
+// decoding steps over them. Allocation-free.
 RelocationPlan plan_prefix(std::span<const uint8_t> function, uint64_t function_start, uint64_t rip,
-                           unsigned first_length);
+                           unsigned first_length, std::span<const std::pair<uint64_t, uint64_t>> rewritten = {});
 
 // Emits the overlapped instructions of `plan` (their original bytes are `code`, the site's bytes) to run at
 // `address`, followed by a jump back to rip + covered unless the flow ends or `jump_back` is false. `offsets[i]`

@@ -50,6 +50,18 @@ struct ChannelHeader {
   // When each virtual CPU entered driver code (monotonic ns), 0 when it is not in it: the supervisor's watchdog
   // for hung entry points reads these.
   alignas(64) std::atomic<uint64_t> busy_since_ns[kChannelVcpus];
+  // What the domain counted about itself (DomainCounter), published by it for reports and benchmarks only: a
+  // hostile domain can write anything here, so nothing the supervisor decides depends on these.
+  alignas(64) std::atomic<uint64_t> counters[8];
+};
+
+enum DomainCounter : unsigned {
+  kCounterIrqsDelivered,
+  kCounterIrqsHandled,
+  kCounterTraps,            // device accesses emulated in a trap handler
+  kCounterPatchedAccesses,  // device accesses through rewritten sites (trampolines)
+  kCounterSitesPatched,
+  kCounterSitesRefused,
 };
 
 // A view of the channel: the rings and doorbells at their offsets. Each side keeps its own Channel (the ring

@@ -5,7 +5,8 @@
  * single-consumer rings of fixed-size slots in shared memory (ring.h); the receiver copies a message out of its
  * slot before looking at it, and the supervisor validates every field of every message it copies.
  *
- * Version 2 (posted DMA permission changes). A change to any layout or meaning below increments SIDE_IPC_VERSION.
+ * Version 2 (posted DMA permission changes, domain counters in the channel header). A change to any layout or meaning
+ * below increments SIDE_IPC_VERSION.
  */
 #ifndef SIDE_IPC_PROTOCOL_H
 #define SIDE_IPC_PROTOCOL_H

@@ -414,6 +414,14 @@ Status DomainProcess::kill() {
   return {};
 }
 
+std::optional<DomainCounters> DomainProcess::counters() const {
+  auto& c = const_cast<ipc::Channel&>(channel_).header().counters;
+  auto get = [&](ipc::DomainCounter i) { return c[i].load(std::memory_order_relaxed); };
+  return DomainCounters{get(ipc::kCounterIrqsDelivered), get(ipc::kCounterIrqsHandled),
+                        get(ipc::kCounterTraps),         get(ipc::kCounterPatchedAccesses),
+                        get(ipc::kCounterSitesPatched),  get(ipc::kCounterSitesRefused)};
+}
+
 void DomainProcess::promote() {
   if (!background_ || pid_ <= 0 || exited_.load()) return;
   background_ = false;

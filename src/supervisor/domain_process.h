@@ -72,7 +72,7 @@ class DomainProcess final : public DriverDomain {
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override;
   bool faulty() const override { return faulty_.load(); }
   std::vector<domain::FaultReport> faults() const override;
-  std::optional<domain::Domain::IrqStats> irq_stats() const override { return std::nullopt; }
+  std::optional<DomainCounters> counters() const override;
   void shutdown() override;
 
   // Ends the process at once (SIGKILL), as a crash would.

@@ -300,7 +300,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
       report.wire = wire->counters();
     }
     report.faults = domain.faults();
-    report.irqs = domain.irq_stats();
+    report.counters = domain.counters();
     if (recoverable) {
       report.recoveries = recoverable->recoveries();
       report.gave_up = recoverable->gave_up();

@@ -91,7 +91,7 @@ struct NicSessionReport {
   e1000::Counters nic{};
   iommu::Counters iommu{};
   uint64_t dma_mappings_after_remove = 0;
-  std::optional<domain::Domain::IrqStats> irqs;
+  std::optional<DomainCounters> counters;  // as the domain counted them, at the end of the traffic
   std::vector<domain::FaultReport> faults;
   // Clean: no error, and every fault (if any) ended in a successful restart.
   bool ok() const {

@@ -100,7 +100,8 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override;
   bool faulty() const override { return gave_up_.load(); }
   std::vector<domain::FaultReport> faults() const override;
-  std::optional<domain::Domain::IrqStats> irq_stats() const override { return std::nullopt; }
+  // The current domain's (they start again from zero with every restart).
+  std::optional<DomainCounters> counters() const override { return current()->counters(); }
   void shutdown() override;
   Status kill() override;
 

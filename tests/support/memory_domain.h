@@ -50,7 +50,7 @@ class MemoryDomain final : public supervisor::DriverDomain {
   bool submit_tx(uint64_t, std::span<const uint8_t>) override { return false; }
   bool faulty() const override { return false; }
   std::vector<domain::FaultReport> faults() const override { return {}; }
-  std::optional<domain::Domain::IrqStats> irq_stats() const override { return std::nullopt; }
+  std::optional<supervisor::DomainCounters> counters() const override { return std::nullopt; }
   void shutdown() override {}
   Status kill() override { return none(); }
 
