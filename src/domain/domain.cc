@@ -176,21 +176,7 @@ void Domain::stop_threads() {
 
 Domain::~Domain() {
   stop_threads();
-  if (std::getenv("SIDE_TRAP_STATS")) {
-    // One line on stderr for measurements, until the statistics travel to the supervisor.
-    TrapStats t = patcher_.stats();
-    std::fprintf(stderr,
-                 "side: trap stats: traps %llu (int3 %llu, stale int3 %llu, in trampolines %llu), sites patched %llu "
-                 "(prefix %llu), "
-                 "pending %llu, refused %llu (branch target %llu, unrelocatable %llu, other %llu), patched accesses "
-                 "%llu\n",
-                 (unsigned long long)t.traps_emulated, (unsigned long long)t.breakpoint_traps,
-                 (unsigned long long)t.stale_breakpoints, (unsigned long long)t.trampoline_traps,
-                 (unsigned long long)t.sites_patched, (unsigned long long)t.prefix_sites,
-                 (unsigned long long)t.sites_pending, (unsigned long long)t.sites_refused,
-                 (unsigned long long)t.refused_branch_target, (unsigned long long)t.refused_unrelocatable,
-                 (unsigned long long)t.refused_other, (unsigned long long)t.patched_accesses);
-  }
+
   Domain* self = this;
   if (g_active.compare_exchange_strong(self, nullptr)) {
     set_signal_classifier(nullptr);
