@@ -1,8 +1,6 @@
 #include "supervisor/domain_process.h"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -130,18 +128,12 @@ Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessC
   for (int fd : fds) high.push_back(fcntl(fd, F_DUPFD_CLOEXEC, 100));
   close_opened();
   const pid_t parent = getpid();
-  const bool idle = config.background && geteuid() == 0;
-  p->background_ = idle;
   pid_t pid = fork();
   if (pid < 0) return make_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     // Only async-signal-safe calls from here to exec.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
-    if (idle) {
-      sched_param none{};
-      sched_setscheduler(0, SCHED_IDLE, &none);  // inherited by the exec'd domain and every thread it starts
-    }
     for (size_t i = 0; i < high.size(); ++i) {
       if (high[i] < 0 || dup2(high[i], kFirstFd + static_cast<int>(i)) < 0) _exit(127);
     }
@@ -420,24 +412,6 @@ std::optional<DomainCounters> DomainProcess::counters() const {
   return DomainCounters{get(ipc::kCounterIrqsDelivered), get(ipc::kCounterIrqsHandled),
                         get(ipc::kCounterTraps),         get(ipc::kCounterPatchedAccesses),
                         get(ipc::kCounterSitesPatched),  get(ipc::kCounterSitesRefused)};
-}
-
-void DomainProcess::promote() {
-  if (!background_ || pid_ <= 0 || exited_.load()) return;
-  background_ = false;
-  // Scheduling policy is per thread: every thread the domain started inherited SCHED_IDLE.
-  const std::string dir = "/proc/" + std::to_string(pid_) + "/task";
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      const int tid = std::atoi(e->d_name);
-      sched_param normal{};
-      if (tid > 0 && sched_setscheduler(tid, SCHED_OTHER, &normal) != 0) {
-        logf(LogLevel::kWarning, "side: domain %d: thread %d stays at idle priority: %s", static_cast<int>(pid_), tid,
-             std::strerror(errno));
-      }
-    }
-    closedir(d);
-  }
 }
 
 void DomainProcess::shutdown() {

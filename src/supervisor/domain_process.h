@@ -31,10 +31,6 @@ struct DomainProcessConfig {
   uint64_t arena_bytes = 64ull << 20;
   bool virtual_time = true;
   ipc::Optimisations optimisations;
-  // Start at idle priority (SCHED_IDLE): a recovery spare loads its driver with CPU time nobody else wants, instead
-  // of competing with the running driver's probe or traffic; promote() restores normal priority. Only with the
-  // privilege to restore it (root), else ignored.
-  bool background = false;
   std::string executable = "/proc/self/exe";  // a `side` binary
   // A virtual CPU this long in one driver entry point is a hung driver: vCPU 1 runs interrupt handlers, softirqs
   // and transmits, which must never take long; vCPUs 0 and 2 run process context (probe, open, work items).
@@ -77,7 +73,6 @@ class DomainProcess final : public DriverDomain {
 
   // Ends the process at once (SIGKILL), as a crash would.
   Status kill() override;
-  void promote() override;
   bool alive() const { return !exited_.load(); }
 
  private:
@@ -97,7 +92,6 @@ class DomainProcess final : public DriverDomain {
   uint64_t hung_atomic_ns_ = 0, hung_process_ns_ = 0;
   uint64_t service_spin_ns_ = 0;  // how long the service thread polls before it sleeps
   pid_t pid_ = -1;
-  bool background_ = false;  // started at idle priority, not yet promoted
   std::string driver_name_;
   int arena_fd_ = -1, channel_fd_ = -1;
   uint8_t* arena_ = nullptr;

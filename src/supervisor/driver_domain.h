@@ -74,8 +74,6 @@ class DriverDomain {
   virtual void shutdown() = 0;
   // Ends the domain abruptly, as a crash would (SIGKILL of a domain process).
   virtual Status kill() = 0;
-  // A domain started in the background (a recovery spare) runs at normal priority from now on.
-  virtual void promote() {}
   // How many times the driver was restarted (a recovering domain); frames in flight at a restart may be lost.
   virtual unsigned generation() const { return 0; }
 };

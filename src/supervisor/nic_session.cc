@@ -251,10 +251,8 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     domain::LoadRequest request{config.module, config.params, config.allow_missing};
     if (config.recover) {
       auto d = RecoverableDomain::start(
-          [pc, request](unsigned, bool standby) -> Result<std::unique_ptr<DriverDomain>> {
-            DomainProcessConfig c = pc;
-            c.background = standby;
-            auto p = DomainProcess::start(c, request);
+          [pc, request](unsigned) -> Result<std::unique_ptr<DriverDomain>> {
+            auto p = DomainProcess::start(pc, request);
             if (!p) return p.error();
             return std::unique_ptr<DriverDomain>(std::move(*p));
           },

@@ -24,12 +24,13 @@ double ms_between(clock::time_point a, clock::time_point b) {
 
 Result<std::unique_ptr<RecoverableDomain>> RecoverableDomain::start(Factory factory, RecoveryPolicy policy) {
   std::unique_ptr<RecoverableDomain> r(new RecoverableDomain(std::move(factory), policy));
-  auto first = r->factory_(0, false);
+  auto first = r->factory_(0);
   if (!first) return first.error();
   r->inner_ = std::shared_ptr<DriverDomain>(std::move(*first));
   r->inner_->connect(r.get());
   r->spawner_ = std::thread([raw = r.get()] { raw->spawner_loop(); });
-  r->prepare_standby(1);
+  // The first spare is started once the driver has opened its device (monitor_loop): starting a process while the
+  // driver probes would slow the probe down, each of whose device reads waits for the supervisor.
   r->monitor_ = std::thread([raw = r.get()] { raw->monitor_loop(); });
   return r;
 }
@@ -111,6 +112,7 @@ Status RecoverableDomain::remove(uint64_t pdev) {
 
 Status RecoverableDomain::open(uint64_t netdev) {
   SIDE_TRY(current()->open(inner_token(netdev)));
+  opened_ = true;
   std::lock_guard lock(mu_);
   for (auto& n : netdevs_) {
     if (n.stable == netdev) n.open = true;
@@ -277,7 +279,7 @@ void RecoverableDomain::spawner_loop() {
     auto request = std::move(*spawn_request_);
     spawn_request_.reset();
     lock.unlock();
-    request.second.set_value(factory_(request.first, true));
+    request.second.set_value(factory_(request.first));
   }
 }
 
@@ -366,6 +368,10 @@ void RecoverableDomain::monitor_loop() {
       recover();
       continue;
     }
+    if (!spare_requested_.load() && opened_.load()) {
+      prepare_standby(generation_.load() + 1);
+      spare_requested_ = true;
+    }
     std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
 }
@@ -444,14 +450,13 @@ void RecoverableDomain::recover() {
   lap(t.unregister_ms);
   // reload
   const unsigned gen = generation_.load() + 1;
-  auto fresh = standby_.valid() ? standby_.get() : factory_(gen, false);
-  if (!fresh) fresh = factory_(gen, false);  // the spare failed to start: one more try, now
+  auto fresh = standby_.valid() ? standby_.get() : factory_(gen);
+  if (!fresh) fresh = factory_(gen);  // the spare failed to start: one more try, now
   lap(t.reload_ms);
   if (!fresh) {
     t.error = "reload: " + fresh.error().message;
   } else {
     std::shared_ptr<DriverDomain> d(std::move(*fresh));
-    d->promote();  // a spare started in the background now runs at normal priority
     d->connect(this);
     {
       std::lock_guard lock(mu_);
@@ -462,6 +467,7 @@ void RecoverableDomain::recover() {
     replacing_ = false;
     if (auto s = restart(); !s) t.error = "restart: " + s.error().message;
     prepare_standby(gen + 1);
+    spare_requested_ = true;
     // Submitted but never sent: to the new driver, in order.
     for (auto& [netdev, frame] : requeue) {
       if (d->submit_tx(inner_token(netdev), frame)) ++t.requeued;

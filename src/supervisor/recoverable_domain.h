@@ -52,9 +52,8 @@ struct RecoveryPolicy {
 
 class RecoverableDomain final : public DriverDomain, public domain::Platform {
  public:
-  // Makes a new domain (generation) with the driver loaded; `generation` counts from 0. A `standby` domain is
-  // started ahead of need and should take only CPU time nobody else wants until promote() (driver_domain.h).
-  using Factory = std::function<Result<std::unique_ptr<DriverDomain>>(unsigned generation, bool standby)>;
+  // Makes a new domain (generation) with the driver loaded; `generation` counts from 0.
+  using Factory = std::function<Result<std::unique_ptr<DriverDomain>>(unsigned generation)>;
 
   static Result<std::unique_ptr<RecoverableDomain>> start(Factory factory, RecoveryPolicy policy);
   ~RecoverableDomain() override;
@@ -68,9 +67,14 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   // Waits until no recovery is in progress (at most `timeout_ms`); false on timeout.
   bool wait_recovered(unsigned timeout_ms);
   bool recovering() const { return recovering_.load(); }
-  // Waits until the spare for the next restart has started (at most `timeout_ms`).
+  // Waits until the spare for the next restart has started (at most `timeout_ms`). The first spare is asked for
+  // once the driver has opened its device.
   bool wait_spare(unsigned timeout_ms) {
-    return !standby_.valid() || standby_.wait_for(std::chrono::milliseconds(timeout_ms)) == std::future_status::ready;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!spare_requested_.load() && opened_.load() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return !standby_.valid() || standby_.wait_until(deadline) == std::future_status::ready;
   }
 
   // DriverDomain
@@ -149,7 +153,9 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   // costs a probe and an open, not a process start and a module load.
   // A domain process dies with the thread that started it (its parent-death signal), so spares are started by a
   // thread that lives as long as this object.
-  std::future<Result<std::unique_ptr<DriverDomain>>> standby_;
+  std::future<Result<std::unique_ptr<DriverDomain>>> standby_;  // the monitor thread's
+  std::atomic<bool> opened_{false};                             // the driver opened a device: time for a spare
+  std::atomic<bool> spare_requested_{false};                    // standby_ has been asked for at least once
   std::thread spawner_;
   std::mutex spawn_mu_;
   std::condition_variable spawn_cv_;
