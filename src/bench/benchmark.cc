@@ -164,9 +164,7 @@ void run_throughput(const BenchOptions& o, BenchResults& r) {
       // Side by side: the baseline and the isolated driver are measured one right after the other.
       for (const char* iso : {"inproc", "process"}) {
         r.throughput.push_back(median_point(o, iso, dir, size, {}));
-        const auto& p = r.throughput.back();
-        (p.isolation == "inproc" ? r.probe_ms_inproc : r.probe_ms_process).push_back(p.probe_ms);
-        say(o, describe(p));
+        say(o, describe(r.throughput.back()));
       }
     }
   }

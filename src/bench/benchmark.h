@@ -94,7 +94,6 @@ struct BenchResults {
   std::vector<LatencyPoint> latency;
   std::vector<TcpPoint> tcp;
   RecoveryRun recovery;
-  std::vector<double> probe_ms_inproc, probe_ms_process;
 };
 
 BenchResults run_bench(const BenchOptions& options);

@@ -108,44 +108,33 @@ Status RemotePlatform::bar_write(uint32_t dev, int bar, uint64_t offset, unsigne
   return {};
 }
 
-int RemotePlatform::post_dma(uint16_t type, uint32_t dev, uint64_t phys, uint64_t size, int dir) {
-  // The supervisor refuses anything outside the arena; refusing it here too keeps the driver's error synchronous.
-  if (size == 0 || phys < kArenaPhysBase || phys - kArenaPhysBase > options_.arena_bytes ||
-      size > options_.arena_bytes - (phys - kArenaPhysBase)) {
-    return -EINVAL;
-  }
+int RemotePlatform::dma_change(bool map, uint32_t dev, uint64_t phys, uint64_t size, int dir) {
   side_msg m{};
-  m.type = type;
   m.arg[0] = dev;
   m.arg[1] = phys;
   m.arg[2] = size;
   m.arg[3] = static_cast<uint64_t>(dir);
-  return send_event(m) ? 0 : -EIO;
+  if (options_.posted_dma) {
+    // The supervisor refuses anything outside the arena; refusing it here too keeps the driver's error synchronous.
+    // An unmap that does not match a mapping is detected by the supervisor, as a fault of the driver.
+    if (size == 0 || phys < kArenaPhysBase || phys - kArenaPhysBase > options_.arena_bytes ||
+        size > options_.arena_bytes - (phys - kArenaPhysBase)) {
+      return -EINVAL;
+    }
+    m.type = map ? SIDE_MSG_DMA_MAP_POSTED : SIDE_MSG_DMA_UNMAP_POSTED;
+    return send_event(m) ? 0 : -EIO;
+  }
+  m.type = map ? SIDE_MSG_DMA_MAP : SIDE_MSG_DMA_UNMAP;
+  auto r = device_request(m, true);
+  return r ? static_cast<int>(static_cast<int64_t>(r->arg[0])) : -EIO;
 }
 
 int RemotePlatform::dma_map(uint32_t dev, uint64_t phys, uint64_t size, int dir) {
-  if (options_.posted_dma) return post_dma(SIDE_MSG_DMA_MAP_POSTED, dev, phys, size, dir);
-  side_msg m{};
-  m.type = SIDE_MSG_DMA_MAP;
-  m.arg[0] = dev;
-  m.arg[1] = phys;
-  m.arg[2] = size;
-  m.arg[3] = static_cast<uint64_t>(dir);
-  auto r = device_request(m, true);
-  return r ? static_cast<int>(static_cast<int64_t>(r->arg[0])) : -EIO;
+  return dma_change(true, dev, phys, size, dir);
 }
 
 int RemotePlatform::dma_unmap(uint32_t dev, uint64_t phys, uint64_t size, int dir) {
-  // An unmap that does not match a mapping is then detected by the supervisor, as a fault of the driver.
-  if (options_.posted_dma) return post_dma(SIDE_MSG_DMA_UNMAP_POSTED, dev, phys, size, dir);
-  side_msg m{};
-  m.type = SIDE_MSG_DMA_UNMAP;
-  m.arg[0] = dev;
-  m.arg[1] = phys;
-  m.arg[2] = size;
-  m.arg[3] = static_cast<uint64_t>(dir);
-  auto r = device_request(m, true);
-  return r ? static_cast<int>(static_cast<int64_t>(r->arg[0])) : -EIO;
+  return dma_change(false, dev, phys, size, dir);
 }
 
 bool RemotePlatform::send_event(const side_msg& msg, std::span<const uint8_t> payload) {

@@ -46,8 +46,9 @@ class RemotePlatform final : public Platform {
   // A device request from the calling vCPU; with `want_reply`, waits for the answer and returns it.
   Result<side_msg> device_request(side_msg request, bool want_reply);
 
-  // A posted DMA permission change, on the event ring so that every vCPU's changes stay in one order.
-  int post_dma(uint16_t type, uint32_t dev, uint64_t phys, uint64_t size, int dir);
+  // A DMA permission change: posted on the event ring (so every vCPU's changes stay in one order) with DMA address
+  // pre-translation, else a device request that waits for the supervisor's answer.
+  int dma_change(bool map, uint32_t dev, uint64_t phys, uint64_t size, int dir);
 
   ipc::Channel& ch_;
   const Options options_;

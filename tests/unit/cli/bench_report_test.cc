@@ -36,7 +36,11 @@ bench::BenchResults results() {
   r.throughput[1].traps = 99;  // isolated tx 64 B: 990000 packets
   r.throughput[3].traps = 3;   // isolated rx 64 B: 1500000 packets
   r.optimisations = {point("process", "tx", 60, 495'000, 0.5, 0.5, "batched")};
-  r.probe_ms_process = {4.0, 6.0, 3.0};
+  // Probe times of the isolated runs: the median of 4, 6, 3 and 4 ms is 4 ms.
+  r.throughput[1].probe_ms = 4.0;
+  r.throughput[3].probe_ms = 6.0;
+  r.throughput[5].probe_ms = 3.0;
+  r.throughput[7].probe_ms = 4.0;
   return r;
 }
 
@@ -91,7 +95,7 @@ TEST(BenchReport, GoalsAreJudgedOnTheWorseDirection) {
   // Traps: the worst isolated point, 99 traps over 990000 packets.
   EXPECT_NEAR(j["goals"][4]["measured"].get<double>(), 1e-4, 1e-9);
   EXPECT_TRUE(j["goals"][4]["met"].get<bool>());
-  // Probe: the median of 4, 6 and 3 ms.
+  // Probe: the median of the isolated runs (4, 6, 3 and 4 ms).
   EXPECT_NEAR(j["goals"][5]["measured"].get<double>(), 4.0, 1e-9);
   EXPECT_TRUE(j["goals"][5]["met"].get<bool>());
 }
