@@ -156,6 +156,7 @@ Status Domain::start() {
   for (unsigned i = 0; i < config_.vcpus; ++i) decode_caches_.push_back(std::make_unique<emulation::DecodeCache>());
   set_signal_classifier(this);
   SIDE_TRY(attach_vcpu(0));
+  SIDE_TRY(host_stubs_.build(private_));
   SIDE_TRY(load_kapi());
   softirq_thread_ = std::thread([this] { softirq_loop(); });
   worker_thread_ = std::thread([this] { worker_loop(); });
@@ -402,6 +403,10 @@ Result<const loader::LoadedModule*> Domain::load(const LoadRequest& request) {
 
 Result<loader::LoadedModule*> Domain::load_one(const LoadRequest& request, std::vector<std::string>& chain) {
   if (faulty_.load()) return make_error("the domain is faulty: no more driver code runs in it");
+  // The gate of every load (dependencies included): nothing of the image is looked at before it is passed.
+  if (config_.before_driver_code) {
+    if (auto s = config_.before_driver_code(); !s) return make_error("cannot enter the sandbox: " + s.error().message);
+  }
   Result<loader::ElfFile> elf = make_error("");
   if (config_.open_module) {
     elf = config_.open_module(request.module);
@@ -460,10 +465,6 @@ Result<loader::LoadedModule*> Domain::load_one(const LoadRequest& request, std::
   }
   if (rc != 0) return make_error(m->name + ": invalid module parameters (error " + std::to_string(rc) + ")");
 
-  if (config_.before_driver_code && !driver_code_started_) {
-    if (auto s = config_.before_driver_code(); !s) return make_error("cannot enter the sandbox: " + s.error().message);
-  }
-  driver_code_started_ = true;
   if (m->init) {
     int ret = 0;
     auto init = reinterpret_cast<int (*)()>(m->init);
@@ -575,7 +576,7 @@ void Domain::init_percpu(uint64_t offset, std::span<const uint8_t> init) {
 }
 
 std::optional<uint64_t> Domain::resolve(const std::string& name) {
-  if (resolving_kapi_) return host_service_address(name);
+  if (resolving_kapi_) return host_stubs_.address(name);
   if (auto it = kapi_->exports.find(name); it != kapi_->exports.end()) return it->second;
   for (const auto* m : modules()) {
     if (auto it = m->exports.find(name); it != m->exports.end()) return it->second;
@@ -639,6 +640,12 @@ SignalAction Domain::classify(int sig, siginfo_t* info, ucontext_t* context) {
       if (*a == SignalAction::kResume) patcher_.after_trap(context);
       return *a;
     }
+  }
+  // An instruction fetch from a code page that a patch has flipped writable for a moment: fetch it again.
+  if (sig == SIGSEGV && info->si_code == SEGV_ACCERR &&
+      reinterpret_cast<uint64_t>(info->si_addr) == static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]) &&
+      private_.retried_fetch(reinterpret_cast<uint64_t>(info->si_addr))) {
+    return SignalAction::kResume;
   }
   // A fault in a trampoline is the driver's, at the instruction the trampoline stands for.
   const uint64_t rip = patcher_.origin(static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]));

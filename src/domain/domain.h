@@ -25,6 +25,7 @@
 #include "common/result.h"
 #include "domain/arena.h"
 #include "domain/faults.h"
+#include "domain/host_stubs.h"
 #include "domain/io_windows.h"
 #include "domain/percpu.h"
 #include "domain/platform.h"
@@ -50,12 +51,15 @@ struct DomainConfig {
   bool check_abi = true;
   bool patch_traps = true;  // rewrite trapping device-access sites into direct calls (trap_patcher.h)
 
-  // Domain processes: modules come from images the supervisor handed over (no paths), a sandbox goes up just
-  // before the first driver code runs, and vCPU 1 sleeps on a doorbell the supervisor rings.
+  // Domain processes: modules come from images the supervisor handed over (no paths), a sandbox goes up before
+  // any byte of a module image is parsed, and vCPU 1 sleeps on a doorbell the supervisor rings.
   std::function<Result<loader::ElfFile>(const std::string& name_or_path)> open_module;  // default: by path
   std::function<Result<std::string>(const std::string& path)> read_file;  // kapi and symvers; default: the file
   int arena_fd = -1;  // a memfd of arena_bytes the supervisor created; default: the domain creates one
-  std::function<Status()> before_driver_code;         // once, before the first module init; failing refuses the load
+  // Called at the start of every load(), before the module's image is parsed, relocated, given its parameters or
+  // initialised (the rule: no byte of driver-supplied code or data is called or trusted before the domain is
+  // sandboxed). Must be idempotent; failing refuses the load. Unset: the unisolated in-process baseline.
+  std::function<Status()> before_driver_code;
   std::atomic<uint32_t>* softirq_doorbell = nullptr;  // default: a private word
   std::function<void()> on_softirq_round;             // on vCPU 1 before each round (outside guarded calls)
   uint64_t spin_ns = 20'000;                          // how long vCPU 1 spins for work before sleeping
@@ -227,6 +231,7 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   void* vmemmap_ = nullptr;
   uint64_t vmemmap_bytes_ = 0;
   bool resolving_kapi_ = false;
+  HostStubs host_stubs_;  // what the kernel-API layer's host imports resolve to
 
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<loader::LoadedModule>> modules_;  // kapi first, in load order
@@ -273,7 +278,6 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   std::atomic<uint32_t> worker_word_{0};
   ipc::Doorbell softirq_bell_{&own_softirq_word_};
   ipc::Doorbell worker_bell_{&worker_word_};
-  bool driver_code_started_ = false;
   std::atomic<uint64_t> irq_pending_{0};
   std::atomic<uint64_t> irqs_delivered_{0}, irqs_handled_{0};
   // Interrupt storm detection (vCPU 1 only): unclaimed interrupts in the current one-second window.

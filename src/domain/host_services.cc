@@ -292,7 +292,7 @@ SIDE_HOST_ENTRY void side_host_netdev_rx(side_u64 token, const void* frame, side
 
 namespace side::domain {
 
-std::optional<uint64_t> host_service_address(const std::string& name) {
+const std::unordered_map<std::string, uint64_t>& host_services() {
 #define SIDE_SERVICE(fn) \
   { #fn, reinterpret_cast < uint64_t>(&fn) }
   static const std::unordered_map<std::string, uint64_t> table = {
@@ -337,8 +337,12 @@ std::optional<uint64_t> host_service_address(const std::string& name) {
       SIDE_SERVICE(side_host_netdev_rx),
   };
 #undef SIDE_SERVICE
-  auto it = table.find(name);
-  if (it == table.end()) return std::nullopt;
+  return table;
+}
+
+std::optional<uint64_t> host_service_address(const std::string& name) {
+  auto it = host_services().find(name);
+  if (it == host_services().end()) return std::nullopt;
   return it->second;
 }
 

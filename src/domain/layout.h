@@ -1,11 +1,11 @@
 // Fixed parts of a driver domain's address space.
 //
 // Kernel modules are compiled with -mcmodel=kernel: their 32-bit relocations (PC32, PLT32, 32S) reach only
-// symbols within ±2 GiB, sign-extended. So module images, the kernel-API layer and the trap pages of missing
-// symbols all live below 2 GiB, with the non-PIE host binary (at 0x400000). Linux places the brk heap of a non-PIE
-// program at a random address up to 1 GiB past its end, so the domain's regions start well above that: at 1.5 GiB,
-// leaving the heap ~500 MiB to grow (once the regions are reserved, glibc falls back to mmap when brk is blocked).
-// Everything stays below 0x7fff8000, which also keeps clear of AddressSanitizer's shadow memory.
+// symbols within ±2 GiB, sign-extended. So module images, the kernel-API layer, the stubs through which the layer
+// calls side's host services (side itself is position-independent and lies far above) and the trap pages of
+// missing symbols all live below 2 GiB, at fixed addresses from 1.5 GiB up: clear of the low addresses the kernel
+// keeps unmapped and of anything placed by default (the PIE binary, its heap and mmap are far higher). Everything
+// stays below 0x7fff8000, which also keeps clear of AddressSanitizer's shadow memory.
 #pragma once
 
 #include <cstdint>

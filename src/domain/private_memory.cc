@@ -1,5 +1,6 @@
 #include "domain/private_memory.h"
 
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -55,41 +56,20 @@ Status map_fixed(uint64_t base, uint64_t size, int prot) {
 
 }  // namespace
 
-PrivateMemory::PrivateMemory() = default;
+PrivateMemory::PrivateMemory() : page_prot_(new std::atomic<uint8_t>[kImagePages]()) {}
 
 PrivateMemory::~PrivateMemory() {
   if (reserved_) {
     munmap(reinterpret_cast<void*>(kImageBase), kImageLimit - kImageBase);
     munmap(reinterpret_cast<void*>(kMissingBase), kMissingLimit - kMissingBase);
   }
-  if (image_alias_) munmap(image_alias_, kImageLimit - kImageBase);
-  if (image_fd_ >= 0) close(image_fd_);
   for (auto& [addr, size] : vmalloc_) munmap(reinterpret_cast<void*>(addr), size);
 }
 
 Status PrivateMemory::reserve() {
-  // The image region starts inaccessible; allocate_image() opens pages as modules are laid out.
-  // The images live in a memfd mapped twice: at the fixed addresses (protections per section) and once writable at
-  // a random address (the alias patch_image() writes through).
-  const uint64_t image_size = kImageLimit - kImageBase;
-  image_fd_ = memfd_create("side-images", MFD_CLOEXEC);
-  if (image_fd_ < 0 || ftruncate(image_fd_, static_cast<off_t>(image_size)) != 0) {
-    return make_error(std::string("cannot create the image memory: ") + std::strerror(errno));
-  }
-  void* p = mmap(reinterpret_cast<void*>(kImageBase), image_size, PROT_NONE,
-                 MAP_SHARED | MAP_FIXED_NOREPLACE | MAP_NORESERVE, image_fd_, 0);
-  if (p == MAP_FAILED || reinterpret_cast<uint64_t>(p) != kImageBase) {
-    int err = errno;
-    if (p != MAP_FAILED) munmap(p, image_size);
-    return make_error("cannot reserve domain memory at " + hex(kImageBase) + ": " + std::strerror(err) +
-                      (err == EEXIST ? " (occupied by: " + occupant(kImageBase, image_size) + ")" : ""));
-  }
-  void* alias = mmap(nullptr, image_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, image_fd_, 0);
-  if (alias == MAP_FAILED) {
-    munmap(reinterpret_cast<void*>(kImageBase), image_size);
-    return make_error("cannot map the image alias");
-  }
-  image_alias_ = static_cast<uint8_t*>(alias);
+  // The image region starts inaccessible; allocate_image() opens pages as modules are laid out. Private
+  // anonymous memory, mapped once: nothing else in the process can write the images.
+  SIDE_TRY(map_fixed(kImageBase, kImageLimit - kImageBase, PROT_NONE));
   if (auto s = map_fixed(kMissingBase, kMissingLimit - kMissingBase, PROT_NONE); !s) {
     munmap(reinterpret_cast<void*>(kImageBase), kImageLimit - kImageBase);
     return s;
@@ -107,23 +87,67 @@ Result<uint64_t> PrivateMemory::allocate_image(uint64_t size) {
   if (mprotect(reinterpret_cast<void*>(addr), size, PROT_READ | PROT_WRITE) != 0) {
     return make_error(std::string("mprotect: ") + std::strerror(errno));
   }
+  for (uint64_t page = addr; page < addr + size; page += kPageSize) {
+    page_prot_[(page - kImageBase) / kPageSize].store(PROT_READ | PROT_WRITE, std::memory_order_release);
+  }
   // A guard page between images catches a driver running off the end of its own image.
   image_next_ += size + kPageSize;
   return addr;
 }
 
+bool PrivateMemory::page_executable(uint64_t addr) const {
+  if (addr < kImageBase || addr >= kImageLimit) return false;
+  return page_prot_[(addr - kImageBase) / kPageSize].load(std::memory_order_acquire) & PROT_EXEC;
+}
+
 Status PrivateMemory::patch_image(uint64_t addr, const void* bytes, uint64_t len) {
-  if (!image_alias_ || addr < kImageBase || addr >= image_next_ || len > image_next_ - addr) {
+  if (!reserved_ || addr < kImageBase || addr >= image_next_ || len > image_next_ - addr) {
     return make_error("patch outside the module images");
   }
-  std::memcpy(image_alias_ + (addr - kImageBase), bytes, len);
-  return {};
+  // Bounded: a patch is a few system calls; whoever holds the flag is never waiting for us.
+  for (int spins = 0; patching_.test_and_set(std::memory_order_acquire); ++spins) {
+    if (spins > 1'000'000) return make_error("code patching is stuck");
+    sched_yield();
+  }
+  const uint64_t first = addr & ~(kPageSize - 1), end = round_up(addr + len, kPageSize);
+  const int prot = page_prot_[(first - kImageBase) / kPageSize].load();
+  bool ok = true;
+  for (uint64_t page = first; page < end && ok; page += kPageSize) {
+    ok = page_prot_[(page - kImageBase) / kPageSize].load() == prot;  // one protection across the range
+  }
+  const bool flip = ok && !(prot & PROT_WRITE);
+  if (flip) {
+    patch_seq_.fetch_add(1, std::memory_order_acq_rel);  // odd: the pages are (about to be) not executable
+    ok = mprotect(reinterpret_cast<void*>(first), end - first, PROT_READ | PROT_WRITE) == 0;
+  }
+  if (ok) std::memcpy(reinterpret_cast<void*>(addr), bytes, len);
+  if (flip) {
+    // Back to what the pages are meant to be (never writable and executable at once).
+    if (mprotect(reinterpret_cast<void*>(first), end - first, prot) != 0) ok = false;
+    patch_seq_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  patching_.clear(std::memory_order_release);
+  return ok ? Status{} : make_error("cannot patch the module image");
+}
+
+bool PrivateMemory::retried_fetch(uint64_t addr) const {
+  if (!page_executable(addr)) return false;
+  // A patch holds its pages for a few microseconds; a million yields is far beyond that, and still bounded.
+  for (int spins = 0; (patch_seq_.load(std::memory_order_acquire) & 1) && spins < 1'000'000; ++spins) sched_yield();
+  return true;
 }
 
 Status PrivateMemory::protect(uint64_t addr, uint64_t size, int prot) {
-  if (addr < kImageBase || size > kImageLimit - addr) return make_error("protect outside the image region");
-  if (mprotect(reinterpret_cast<void*>(addr), round_up(size, kPageSize), prot) != 0) {
+  if (addr < kImageBase || addr % kPageSize || size > kImageLimit - addr) {
+    return make_error("protect outside the image region");
+  }
+  if ((prot & PROT_WRITE) && (prot & PROT_EXEC)) return make_error("no image page is writable and executable");
+  size = round_up(size, kPageSize);
+  if (mprotect(reinterpret_cast<void*>(addr), size, prot) != 0) {
     return make_error(std::string("mprotect: ") + std::strerror(errno));
+  }
+  for (uint64_t page = addr; page < addr + size; page += kPageSize) {
+    page_prot_[(page - kImageBase) / kPageSize].store(static_cast<uint8_t>(prot), std::memory_order_release);
   }
   return {};
 }

@@ -2,13 +2,16 @@
 // None of it is ever shared with the supervisor.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
+#include "domain/layout.h"
 
 namespace side::domain {
 
@@ -25,10 +28,16 @@ class PrivateMemory {
   // A zeroed, writable, page-aligned block in the image region.
   Result<uint64_t> allocate_image(uint64_t size);
   Status protect(uint64_t addr, uint64_t size, int prot);
-  // Writes into a module image whatever its protection (read-only text included), through a second, writable
-  // mapping of the same memory that only the domain runtime knows: runtime code patching (fault injection, and
-  // rewriting trapping instructions) works without ever making an executable page writable.
+  // Writes into a module image whatever its protection (read-only text included): runtime code patching (fault
+  // injection, and rewriting trapping instructions). There is no writable alias of the images: each page the
+  // patch touches is flipped read+execute -> read+write, written and flipped back, so no page is ever writable
+  // and executable at once. Another vCPU that fetches an instruction from such a page meanwhile takes an execute
+  // fault, which retried_fetch() recognises. Async-signal-safe (patches are written from trap handlers).
   Status patch_image(uint64_t addr, const void* bytes, uint64_t len);
+  // From a SIGSEGV handler: `addr` is an instruction fetch that faulted on a page meant to be executable, so a
+  // patch has it flipped writable for a moment. Waits (bounded) for the patch to end; true if the fetch should
+  // simply be retried.
+  bool retried_fetch(uint64_t addr) const;
 
   // The trap address standing for a missing symbol (the same name always gets the same slot).
   Result<uint64_t> missing_symbol_address(const std::string& name);
@@ -42,10 +51,15 @@ class PrivateMemory {
   size_t vmalloc_count() const;
 
  private:
+  static constexpr uint64_t kImagePages = (kImageLimit - kImageBase) / kPageSize;
+  bool page_executable(uint64_t addr) const;
+
   bool reserved_ = false;
-  int image_fd_ = -1;
-  uint8_t* image_alias_ = nullptr;
   uint64_t image_next_ = 0;
+  // The protection each image page is meant to have (PROT_* bits), what patch_image() restores.
+  std::unique_ptr<std::atomic<uint8_t>[]> page_prot_;
+  mutable std::atomic_flag patching_ = ATOMIC_FLAG_INIT;  // one patch at a time, whatever the thread
+  std::atomic<uint64_t> patch_seq_{0};                    // odd while a page is flipped writable
   std::vector<std::string> missing_;
   mutable std::mutex mutex_;
   std::map<uint64_t, uint64_t> vmalloc_;  // address -> mapped size

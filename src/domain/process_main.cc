@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 
 #include "common/log.h"
@@ -31,9 +32,13 @@ struct Args {
   ipc::Optimisations optimisations;
 };
 
+// The domain holds no descriptor of the user's (its 0, 1 and 2 are /dev/null): once the channel is up, an early
+// error goes through it as a log line; before that, the exit status alone tells the supervisor.
+std::function<void(const std::string&)> g_report_error;
+
 [[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "side domain %d: %s\n", getpid(), message.c_str());
-  std::_Exit(3);
+  if (g_report_error) g_report_error("side: domain start-up: " + message);
+  std::_Exit(kExitStartupFailed);
 }
 
 Args parse(const std::vector<std::string>& a) {
@@ -119,6 +124,7 @@ int run_domain_process(const std::vector<std::string>& argv) {
     line = line.substr(0, max_line);
     platform.send_event(m, std::span(reinterpret_cast<const uint8_t*>(line.data()), line.size()));
   });
+  g_report_error = [](const std::string& message) { logf(LogLevel::kError, "%s", message.c_str()); };
 
   // Every file the domain will ever read is read now, from its descriptor.
   std::map<std::string, std::string> files;
@@ -144,6 +150,7 @@ int run_domain_process(const std::vector<std::string>& argv) {
     if (it == modules.end()) return make_error(name + ": not handed to the domain");
     return loader::ElfFile::parse(std::vector<uint8_t>(it->second.begin(), it->second.end()), name + ".ko");
   };
+  // Every load passes through the sandbox first (idempotent): the module images are only bytes until then.
   config.before_driver_code = [] { return sandbox::enter(); };
   config.softirq_doorbell = &channel->header().softirq_bell;
   config.busy_since_ns = channel->header().busy_since_ns;
@@ -177,15 +184,15 @@ int run_domain_process(const std::vector<std::string>& argv) {
   Domain& domain = **created;
   domain_ptr = &domain;
   domain.set_platform(&platform);
-  // Dependencies first (the last module is the driver); each gets the parameters only if it is the driver.
+  // The domain's own memory is mapped and its threads run: the sandbox goes up now, before any module image is
+  // parsed, relocated, given its parameters or initialised.
   std::string error;
+  if (auto s = sandbox::enter(); !s) error = "cannot enter the sandbox: " + s.error().message;
+  // Dependencies first (the last module is the driver); each gets the parameters only if it is the driver.
   for (size_t i = 0; i < args.modules.size() && error.empty(); ++i) {
     bool driver = i + 1 == args.modules.size();
     auto m = domain.load({args.modules[i].first, driver ? args.params : "", args.allow_missing});
     if (!m) error = m.error().message;
-  }
-  if (error.empty()) {
-    if (auto s = sandbox::enter(); !s) error = "cannot enter the sandbox: " + s.error().message;
   }
   size_t faults_sent = 0;
   auto forward_faults = [&] {

@@ -1,13 +1,18 @@
 // The program of a domain process (`side __domain ...`, started by the supervisor; never by hand). It receives
 // descriptors, never paths: the shared channel, the arena, the kernel-API layer, Module.symvers and each module
-// to load. It builds the domain, maps every module, enters the sandbox just before the first driver code runs,
-// and then serves the supervisor's requests on virtual CPU 0 until told to stop.
+// to load. It reads those files, maps its own memory and starts its threads, enters the sandbox, and only then
+// parses, relocates and initialises the modules (no byte of a module is trusted outside the sandbox). Then it
+// serves the supervisor's requests on virtual CPU 0 until told to stop. Its 0, 1 and 2 are /dev/null: it writes
+// nothing anywhere but the channel.
 #pragma once
 
 #include <string>
 #include <vector>
 
 namespace side::domain {
+
+// The exit status of a domain process that could not start (bad arguments or descriptors, no channel).
+constexpr int kExitStartupFailed = 3;
 
 int run_domain_process(const std::vector<std::string>& args);
 

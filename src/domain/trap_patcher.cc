@@ -83,7 +83,7 @@ TrapPatcher::TrapPatcher(Domain& domain, PrivateMemory& memory) : domain_(domain
 Status TrapPatcher::reserve() {
   auto pool = memory_.allocate_image(kPoolBytes);
   if (!pool) return pool.error();
-  // Executable from now on and never writable: trampolines are written through the alias.
+  // Executable from now on; trampolines are written by patch_image() (never writable and executable at once).
   SIDE_TRY(memory_.protect(*pool, kPoolBytes, PROT_READ | PROT_EXEC));
   pool_ = *pool;
   return {};

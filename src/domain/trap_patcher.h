@@ -17,7 +17,8 @@
 //    or trap handler boundary since the int3 was written) are the jump's displacement and then its opcode written.
 //    Nothing here ever waits: the switch is completed by whichever thread next polls (a trap, or a guarded call's
 //    end).
-// All code bytes are written through PrivateMemory's writable alias; no page is ever writable and executable.
+// All code bytes are written by PrivateMemory::patch_image(), which flips a page read+execute -> read+write and
+// back (no writable alias exists; no page is ever writable and executable at once).
 #pragma once
 
 #include <signal.h>

@@ -16,16 +16,19 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "domain/domain.h"
+#include "domain/process_main.h"
 #include "ipc/doorbell.h"
 #include "loader/elf_file.h"
 #include "loader/module_index.h"
 #include "loader/module_info.h"
+#include "supervisor/domain_limits.h"
 
 namespace side::supervisor {
 namespace {
 
 constexpr uint64_t kArenaBlock = 4ull << 20;  // the domain's Arena rounds to 4 MiB blocks
 constexpr auto kControlTimeout = std::chrono::seconds(60);
+constexpr int kExitUnconfined = 126;  // the child could not put itself under its limits (never runs unconfined)
 
 // The driver and its dependencies, dependencies first, as modprobe would load them.
 Status resolve_modules(loader::ModuleIndex& index, const std::string& name, std::vector<std::string>& chain,
@@ -49,6 +52,30 @@ Status resolve_modules(loader::ModuleIndex& index, const std::string& name, std:
   return {};
 }
 
+// A domain process writes nothing but to its channel: before the channel is up, its exit status says why.
+std::string exit_status_explained(int status) {
+  std::string why = "exited with status " + std::to_string(status);
+  if (status == domain::kExitStartupFailed) return why + " (it could not start: bad arguments or descriptors)";
+  if (status == kExitUnconfined) return why + " (it could not be put under its resource limits)";
+  if (status == 127) return why + " (the side executable could not be started)";
+  return why;
+}
+
+// Memory shared with a domain: its size fixed for good, whatever the domain does with its descriptor (no
+// shrinking under the supervisor's mapping, which would SIGBUS it; no growing; no unsealing).
+int sealed_memfd(const char* name, uint64_t size) {
+  int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -1;
+  if (ftruncate(fd, static_cast<off_t>(size)) != 0 ||
+      fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    const int err = errno;
+    ::close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
 int open_readonly(const std::string& path) {
   return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
 }
@@ -70,11 +97,10 @@ Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessC
 
   // Memory shared with the domain: the arena and the channel.
   p->arena_size_ = (config.arena_bytes + kArenaBlock - 1) / kArenaBlock * kArenaBlock;
-  p->arena_fd_ = memfd_create("side-arena", MFD_CLOEXEC);
-  p->channel_fd_ = memfd_create("side-channel", MFD_CLOEXEC);
   p->shared_size_ = ipc::Channel::size_needed();
-  if (p->arena_fd_ < 0 || p->channel_fd_ < 0 || ftruncate(p->arena_fd_, static_cast<off_t>(p->arena_size_)) != 0 ||
-      ftruncate(p->channel_fd_, static_cast<off_t>(p->shared_size_)) != 0) {
+  p->arena_fd_ = sealed_memfd("side-arena", p->arena_size_);
+  p->channel_fd_ = sealed_memfd("side-channel", p->shared_size_);
+  if (p->arena_fd_ < 0 || p->channel_fd_ < 0) {
     return make_error(std::string("cannot create the domain's memory: ") + std::strerror(errno));
   }
   void* a = mmap(nullptr, p->arena_size_, PROT_READ | PROT_WRITE, MAP_SHARED, p->arena_fd_, 0);
@@ -124,26 +150,45 @@ Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessC
   argv.push_back(nullptr);
 
   // Move the descriptors above every target number first, so that dup2 into 3.. never clobbers a source.
+  // The domain holds no descriptor of the user's: its 0, 1 and 2 are /dev/null.
   std::vector<int> high;
   for (int fd : fds) high.push_back(fcntl(fd, F_DUPFD_CLOEXEC, 100));
   close_opened();
+  const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  auto close_high = [&] {
+    for (int fd : high) {
+      if (fd >= 0) ::close(fd);
+    }
+    if (null_fd >= 0) ::close(null_fd);
+  };
+  if (null_fd < 0) {
+    close_high();
+    return make_error(std::string("cannot open /dev/null: ") + std::strerror(errno));
+  }
+  DomainLimits::protect_supervisor();
+  p->limits_ = std::make_unique<DomainLimits>(DomainLimitValues::for_arena(p->arena_size_));
   const pid_t parent = getpid();
   pid_t pid = fork();
-  if (pid < 0) return make_error(std::string("fork: ") + std::strerror(errno));
+  if (pid < 0) {
+    close_high();
+    return make_error(std::string("fork: ") + std::strerror(errno));
+  }
   if (pid == 0) {
     // Only async-signal-safe calls from here to exec.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
+    for (int std_fd = 0; std_fd < 3; ++std_fd) {
+      if (dup2(null_fd, std_fd) < 0) _exit(127);
+    }
     for (size_t i = 0; i < high.size(); ++i) {
       if (high[i] < 0 || dup2(high[i], kFirstFd + static_cast<int>(i)) < 0) _exit(127);
     }
     syscall(SYS_close_range, kFirstFd + high.size(), ~0u, 0);
+    if (!p->limits_->apply_in_child()) _exit(kExitUnconfined);
     execv(config.executable.c_str(), argv.data());
     _exit(127);
   }
-  for (int fd : high) {
-    if (fd >= 0) ::close(fd);
-  }
+  close_high();
   p->pid_ = pid;
   p->hung_atomic_ns_ = config.hung_atomic_ms * 1'000'000;
   p->hung_process_ns_ = config.hung_process_ms * 1'000'000;
@@ -393,7 +438,7 @@ void DomainProcess::check_exit() {
   exited_ = true;
   if (!stop_.load()) {
     std::string why = WIFSIGNALED(status) ? std::string("killed by signal ") + strsignal(WTERMSIG(status))
-                                          : "exited with status " + std::to_string(WEXITSTATUS(status));
+                                          : exit_status_explained(WEXITSTATUS(status));
     add_fault(SIDE_FAULT_DOMAIN_DIED, "the domain process " + why);
   }
   std::lock_guard lock(mutex_);

@@ -22,6 +22,7 @@
 #include "ipc/channel.h"
 #include "ipc/optimisations.h"
 #include "supervisor/channel_server.h"
+#include "supervisor/domain_limits.h"
 #include "supervisor/driver_domain.h"
 
 namespace side::supervisor {
@@ -99,6 +100,7 @@ class DomainProcess final : public DriverDomain {
   void* shared_ = nullptr;
   size_t shared_size_ = 0;
   ipc::Channel channel_;
+  std::unique_ptr<DomainLimits> limits_;  // its cgroup goes once the process is reaped (destruction)
 
   std::atomic<domain::Platform*> platform_{nullptr};
   std::thread service_;

@@ -1,13 +1,17 @@
 // Drivers in sandboxed domain processes: verified traffic, several domains at once with one of them killed, and
 // hostile drivers whose forbidden acts are refused and reported.
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "supervisor/domain_process.h"
 #include "supervisor/nic_session.h"
@@ -241,6 +245,189 @@ INSTANTIATE_TEST_SUITE_P(
                       HostileCase{"syscall", "system call 110 refused"},
                       HostileCase{"write", "page fault for address: 0x401000"}),
     [](const auto& info) { return std::string(info.param.act); });
+
+// ---- confinement of the domain process (issue 12: holes 1, 4, 7 and 8) ----------------------------------------
+
+DomainProcessConfig test_modules_config() {
+  DomainProcessConfig pc;
+  pc.kapi_path = SIDE_TEST_KAPI;
+  pc.symvers_path = SIDE_TEST_SYMVERS;
+  pc.modules_dir = SIDE_TEST_MODULES_DIR;
+  pc.executable = SIDE_BINARY;
+  return pc;
+}
+
+// The supervisor's stderr goes to a file while `fn` runs; returns what was written there.
+template <class Fn>
+std::string capture_stderr(Fn fn) {
+  char path[] = "/tmp/side-stderr-XXXXXX";
+  int file = ::mkstemp(path);
+  ::unlink(path);
+  std::fflush(stderr);
+  int saved = ::dup(2);
+  ::dup2(file, 2);
+  fn();
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  ::lseek(file, 0, SEEK_SET);
+  while ((n = ::read(file, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(file);
+  return out;
+}
+
+std::string read_text(const std::string& path) {
+  std::string out;
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    std::fclose(f);
+  }
+  return out;
+}
+
+// The cgroups this supervisor made for its domains that still exist (each is removed when its domain ends).
+std::vector<std::string> leftover_cgroups() {
+  std::vector<std::string> out;
+  const std::string prefix = "side-domain-" + std::to_string(getpid()) + "-";
+  const std::string memory = read_text("/proc/self/cgroup");
+  for (const char* controller : {"memory", "pids"}) {
+    auto at = memory.find(std::string(":") + controller + ":");
+    if (at == std::string::npos) continue;
+    auto start = at + std::strlen(controller) + 2, end = memory.find('\n', start);
+    std::string own = memory.substr(start, end - start);
+    std::string dir = std::string("/sys/fs/cgroup/") + controller + (own == "/" ? "" : own);
+    if (DIR* d = opendir(dir.c_str())) {
+      while (dirent* e = readdir(d)) {
+        if (std::string(e->d_name).starts_with(prefix)) out.push_back(dir + "/" + e->d_name);
+      }
+      closedir(d);
+    }
+  }
+  return out;
+}
+
+// The soft value of one line of /proc/PID/limits ("Max open files            64     64     files").
+std::string soft_limit(const std::string& limits, const std::string& name) {
+  auto at = limits.find(name);
+  if (at == std::string::npos) return "";
+  std::istringstream fields(limits.substr(at + name.size()));
+  std::string value;
+  fields >> value;
+  return value;
+}
+
+// Hole 1: a parameter's set() is driver code; it runs only inside the sandbox.
+TEST(Confinement, ParameterCallbackRunsOnlyInsideTheSandbox) {
+  const char* marker = "/tmp/side-hostile-param-marker";
+  ::unlink(marker);
+  auto d = DomainProcess::start(test_modules_config(), {"side_test_hostile_param", "debug=1"});
+  ASSERT_FALSE(d) << "the parameter's set() was not stopped";
+  EXPECT_NE(d.error().message.find("faulted while parsing parameters"), std::string::npos) << d.error().message;
+  EXPECT_NE(::access(marker, F_OK), 0) << "driver code created a file before the sandbox was up";
+  ::unlink(marker);
+}
+
+// Holes 4, 7 and 8: a running domain holds no descriptor of the user's, its shared memory is sealed, no page of
+// it is writable and executable (nor aliased writable), it runs under its limits and is the OOM killer's first
+// pick, and its cgroup goes with it.
+TEST(Confinement, RunningDomainIsConfined) {
+  auto d = DomainProcess::start(test_modules_config(), {"side_test_user", ""});
+  ASSERT_TRUE(d) << d.error().message;
+  const std::string proc = "/proc/" + std::to_string((*d)->pid());
+  for (int fd = 0; fd < 3; ++fd) {
+    char target[256] = {};
+    ASSERT_GT(::readlink((proc + "/fd/" + std::to_string(fd)).c_str(), target, sizeof target - 1), 0);
+    EXPECT_STREQ(target, "/dev/null") << "fd " << fd;
+  }
+  {  // the arena's descriptor, which the domain keeps (the channel's, sealed alike, it closes once mapped)
+    int own = ::open((proc + "/fd/4").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(own, 0) << std::strerror(errno);
+    EXPECT_EQ(::fcntl(own, F_GET_SEALS), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+    ::close(own);
+  }
+  std::istringstream maps(read_text(proc + "/maps"));
+  std::string line;
+  int lines = 0;
+  while (std::getline(maps, line)) {
+    ++lines;
+    std::istringstream fields(line);
+    std::string range, perms;
+    fields >> range >> perms;
+    EXPECT_FALSE(perms[1] == 'w' && perms[2] == 'x') << line;
+    EXPECT_EQ(line.find("side-images"), std::string::npos) << "a writable alias of the module images: " << line;
+  }
+  EXPECT_GT(lines, 10);
+  const std::string limits = read_text(proc + "/limits");
+  EXPECT_EQ(soft_limit(limits, "Max core file size"), "0");
+  EXPECT_EQ(soft_limit(limits, "Max file size"), "0");
+  EXPECT_EQ(soft_limit(limits, "Max locked memory"), "0");
+  EXPECT_EQ(soft_limit(limits, "Max processes"), "0");
+  EXPECT_EQ(soft_limit(limits, "Max open files"), "64");
+#if !defined(__SANITIZE_ADDRESS__)
+  EXPECT_NE(soft_limit(limits, "Max address space"), "unlimited");
+#endif
+  EXPECT_EQ(read_text(proc + "/oom_score_adj"), "1000\n");
+  // What RLIMIT_AS and the memory cgroup are sized against (domain_limits.cc).
+  const std::string status = read_text(proc + "/status");
+  for (const char* key : {"VmPeak:", "VmHWM:"}) {
+    auto at = status.find(key);
+    if (at != std::string::npos) std::printf("domain %s\n", status.substr(at, status.find('\n', at) - at).c_str());
+  }
+  // The supervisor's is lowered where it may be (root with CAP_SYS_RESOURCE); a domain always goes first.
+  EXPECT_LT(std::stoi(read_text("/proc/self/oom_score_adj")), 1000);
+  if (::access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) == 0) {
+    EXPECT_NE(read_text(proc + "/cgroup").find("side-domain-"), std::string::npos);
+    EXPECT_EQ(leftover_cgroups().size(), 2u);
+  }
+  d->reset();
+  EXPECT_TRUE(leftover_cgroups().empty());
+}
+
+struct ConfineCase {
+  const char* act;
+  std::vector<const char*> outcomes;  // one of them must be in the refusal
+};
+
+class ConfinementAttack : public ::testing::TestWithParam<ConfineCase> {};
+
+TEST_P(ConfinementAttack, IsRefusedAndTheSupervisorCarriesOn) {
+  const ConfineCase& c = GetParam();
+  Result<std::unique_ptr<DomainProcess>> d = make_error("");
+  const std::string err = capture_stderr([&] {
+    d = DomainProcess::start(test_modules_config(), {"side_test_hostile_confine", std::string("act=") + c.act});
+  });
+  ASSERT_FALSE(d) << c.act << " was not stopped";
+  const std::string& message = d.error().message;
+  EXPECT_EQ(message.find("was not stopped"), std::string::npos) << message;
+  bool matched = false;
+  for (const char* outcome : c.outcomes) matched |= message.find(outcome) != std::string::npos;
+  EXPECT_TRUE(matched) << message;
+  // Nothing of the domain's own reached the supervisor's stderr.
+  EXPECT_EQ(err.find("pwned"), std::string::npos) << err;
+  EXPECT_EQ(err.find("forged"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\x1b'), std::string::npos) << err;
+  EXPECT_TRUE(leftover_cgroups().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Sandbox, ConfinementAttack,
+                         ::testing::Values(ConfineCase{"stderr", {"system call 1 refused"}},
+                                           ConfineCase{"futex_pi", {"system call 202 refused"}},
+                                           ConfineCase{"requeue", {"system call 202 refused"}},
+                                           ConfineCase{"madv_remove", {"system call 28 refused"}},
+                                           ConfineCase{"ftruncate", {"system call 77 refused"}},
+                                           ConfineCase{"wx", {"system call 10 refused"}},
+                                           ConfineCase{"mmap_huge", {"system call 9 refused"}},
+                                           ConfineCase{"clone", {"system call 56 refused"}},
+                                           ConfineCase{"fork", {"system call 57 refused"}},
+                                           ConfineCase{"kmalloc_loop", {"error -12", "resource limit"}},
+                                           ConfineCase{"vmalloc_loop", {"error -12", "killed by signal"}},
+                                           ConfineCase{"mmap_loop", {"error -12", "killed by signal"}}),
+                         [](const auto& info) { return std::string(info.param.act); });
 
 }  // namespace
 }  // namespace side::supervisor

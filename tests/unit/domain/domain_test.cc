@@ -220,3 +220,35 @@ TEST(Domain, JiffiesAdvance) {
   for (int i = 0; i < 200 && read() == start; ++i) usleep(5000);
   EXPECT_NE(read(), start);
 }
+
+// In a domain process the gate is the sandbox: no module image is even opened, let alone parsed, relocated, given
+// its parameters or initialised, before it is passed; dependencies pass it too.
+TEST(Domain, EveryLoadPassesTheGateBeforeTheImageIsOpened) {
+  side::domain::DomainConfig config;
+  config.kapi_path = SIDE_TEST_KAPI;
+  config.symvers_path = SIDE_TEST_SYMVERS;
+  config.modules_dir = SIDE_TEST_MODULES_DIR;
+  std::vector<std::string> opened;
+  bool gate_open = false;
+  int gate_calls = 0;
+  config.open_module = [&](const std::string& name) {
+    opened.push_back(name);
+    return side::loader::ElfFile::read(test_module(name));
+  };
+  config.before_driver_code = [&]() -> side::Status {
+    ++gate_calls;
+    if (!gate_open) return side::make_error("not sandboxed");
+    return {};
+  };
+  auto d = side::domain::Domain::create(config);
+  ASSERT_TRUE(d) << d.error().message;
+  auto refused = (*d)->load({"side_test_params", "number=5"});
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("not sandboxed"), std::string::npos) << refused.error().message;
+  EXPECT_TRUE(opened.empty());
+  gate_open = true;
+  auto m = (*d)->load({"side_test_user"});
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(opened, (std::vector<std::string>{"side_test_user", "side_test_base"}));
+  EXPECT_EQ(gate_calls, 3);
+}
