@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: installs what is missing, then
 #   1. the normal build and its whole CTest suite (unit, kbuild test modules, Debian modules, CLI);
-#   2. the quick benchmark (side bench --quick: every figure and ratio, in under two minutes);
+#   2. the quick benchmark (side bench --quick: every figure and ratio, in under two minutes), and a short soak
+#      (iperf3 through the isolated e1000 with a fault every 2 s; scripts/soak.sh runs the hour-long one);
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build and its suite;
 #   4. the libFuzzer targets (clang), each run briefly from its kept inputs.
 # SIDE_FUZZ_SECONDS sets the length of each fuzz run (default 20).
@@ -20,6 +21,9 @@ echo "== benchmark (side bench --quick)"
 # Figures, not pass/fail on goals: the command fails only if a measurement failed (a fault, a lost or corrupt frame).
 build/side bench --quick --json --out build/bench-quick > build/bench-quick.json
 sed -n '/^## Goals/,/^## Throughput/p' build/bench-quick/report.md | head -n -1
+
+echo "== soak (2 minutes of iperf3 with a fault injected every 2 s)"
+scripts/soak.sh --minutes 2
 
 echo "== sanitizers (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSIDE_SANITIZE=ON >/dev/null

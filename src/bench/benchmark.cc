@@ -272,8 +272,8 @@ RecoveryRun measure_recovery(const BenchOptions& o) {
   run.requested = o.recoveries;
   auto c = session_config(o, "process");
   c.recover = true;
-  c.policy.max_restarts = o.recoveries + 10;
-  c.policy.window_s = 3600;
+  // The benchmark kills the driver on purpose, `recoveries` times in a row.
+  c.policy = supervisor::RecoveryPolicy::for_deliberate_faults(o.recoveries + 10);
   c.traffic.frame_size = 60;
   c.workload = [&](const supervisor::SessionHandles& h) {
     if (!h.recoverable) {

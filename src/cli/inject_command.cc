@@ -92,8 +92,8 @@ int inject_command(const std::vector<std::string>& args) {
   session.domain.modules_dir = paths.modules_dir;
   session.module = module;
   session.recover = true;
-  session.policy.max_restarts = campaign.faults * 2 + 16;
-  session.policy.window_s = 3600;
+  // Every fault is deliberate: all the restarts they cause are allowed (some faults cause two).
+  session.policy = supervisor::RecoveryPolicy::for_deliberate_faults(campaign.faults * 2 + 16);
   session.traffic.stall_timeout_s = 3600;  // stalls are the campaign's to judge
   supervisor::CampaignResult result;
   session.workload = [&](const supervisor::SessionHandles& h) { supervisor::run_campaign(campaign, h, result); };

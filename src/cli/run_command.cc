@@ -15,6 +15,7 @@
 #include "domain/domain.h"
 #include "ipc/optimisations.h"
 #include "supervisor/domain_process.h"
+#include "supervisor/fault_campaign.h"
 #include "supervisor/nic_session.h"
 
 namespace side::cli {
@@ -36,6 +37,8 @@ void usage(FILE* out) {
                "  --duration S         run S seconds (Ctrl-C stops earlier); with --exec, a limit\n"
                "  --crash-every S      kill the driver's domain every S seconds (--crashes N times, default 10): side\n"
                "                       restarts it each time, and the host's connections carry on\n"
+               "  --inject-every S     inject a fault every S seconds, every kind in turn (side inject's kinds), and\n"
+               "                       report faults recovered and the supervisor's resources (scripts/soak.sh)\n"
                "built-in traffic (--wire builtin, or any of these options):\n"
                "  --packets N          frames to send each way through the driver (default 1000)\n"
                "  --duration S         send for S seconds instead\n"
@@ -89,6 +92,8 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
     j.field("domain_pid", r.domain_pid).field("supervisor_pid", r.supervisor_pid);
     j.field("netdev", r.netdev).field("mac", mac_string(r.mac)).field("ok", r.ok());
     if (!r.error.empty()) j.field("error", r.error);
+    j.field("gave_up", r.gave_up);
+    if (r.gave_up) j.field("give_up", r.give_up_message);
     j.field("tx_packets", t.tx.verified).field("rx_packets", t.rx.verified);
     j.field("tx_errors", t.tx.corrupt + t.tx.out_of_order).field("rx_errors", t.rx.corrupt + t.rx.out_of_order);
     j.field("verified_packets", t.tx.verified + t.rx.verified);
@@ -227,6 +232,7 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
                   f.location.c_str());
     }
     if (!r.error.empty()) std::fprintf(stderr, "side: %s\n", r.error.c_str());
+    if (r.gave_up) std::fprintf(stderr, "side: %s\n", r.give_up_message.c_str());
   }
 }
 
@@ -278,6 +284,10 @@ int run_nic(const supervisor::NicSessionConfig& base, unsigned instances, const 
   bool others_ok = true;
   for (unsigned i = 0; i < instances; ++i) {
     if (!(i == 0 && base.kill_after_s > 0)) others_ok &= session_ok(reports[i], configs[i]);
+  }
+  // A driver side gave up on is its own outcome (exit status 3): restarting it did not help.
+  for (const auto& r : reports) {
+    if (r.gave_up) return 3;
   }
   return others_ok ? 0 : 1;
 }
@@ -331,7 +341,7 @@ int run_command(const std::vector<std::string>& args) {
   bool builtin = false, request_response = false;
   std::string ifname = "side0", wire_tap, pcap, exec, peer_exec, host_addr = "10.77.0.1/24", peer_addr = "10.77.0.2/24";
   bool exec_given = false;
-  double crash_every = 0;
+  double crash_every = 0, inject_every = 0;
   unsigned crashes = 10;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -399,6 +409,12 @@ int run_command(const std::vector<std::string>& args) {
       peer_addr = value();
     } else if (a == "--crash-every") {
       crash_every = std::strtod(value().c_str(), nullptr);
+    } else if (a == "--inject-every") {
+      inject_every = std::strtod(value().c_str(), nullptr);
+      if (!(inject_every >= 0.5 && inject_every <= 3600)) {
+        std::fprintf(stderr, "side run: --inject-every takes seconds, 0.5..3600\n");
+        return 2;
+      }
     } else if (a == "--crashes") {
       crashes = static_cast<unsigned>(std::strtoul(value().c_str(), nullptr, 10));
     } else if (a == "--instances") {
@@ -475,12 +491,35 @@ int run_command(const std::vector<std::string>& args) {
     }
     session.crash_every_s = crash_every;
     session.crashes = crash_every > 0 ? crashes : 0;
+    // The crashes are deliberate: each one is restarted, however close together (a few spare for real faults).
+    if (session.crashes) session.policy = supervisor::RecoveryPolicy::for_deliberate_faults(session.crashes + 5);
     session.kill_after_s = kill_after;
     if (isolation == "inproc" && (instances > 1 || kill_after > 0)) {
       std::fprintf(stderr, "side run: --instances and --kill-after need --isolation process\n");
       return 2;
     }
-    return run_nic(session, static_cast<unsigned>(instances), isolation, json);
+    supervisor::TimedFaults soak;
+    if (inject_every > 0) {
+      if (builtin || isolation != "process" || instances > 1) {
+        std::fprintf(stderr, "side run: --inject-every needs the host interface and --isolation process\n");
+        return 2;
+      }
+      // A fault of every kind in turn, on purpose: every restart they cause is allowed.
+      session.policy = supervisor::RecoveryPolicy::for_deliberate_faults(1'000'000);
+      session.network_workload = [&soak, inject_every](const supervisor::SessionHandles& h,
+                                                       const std::atomic<bool>& stop) {
+        supervisor::run_soak(h, inject_every, stop, soak);
+      };
+    }
+    int status = run_nic(session, static_cast<unsigned>(instances), isolation, json);
+    if (inject_every > 0 && (soak.not_recovered.load() || !soak.injected.load())) {
+      std::fprintf(stderr, "side run: %llu of %llu faults not recovered%s%s\n",
+                   static_cast<unsigned long long>(soak.not_recovered.load()),
+                   static_cast<unsigned long long>(soak.injected.load()),
+                   soak.last_failure.empty() ? "" : "; last: ", soak.last_failure.c_str());
+      if (status == 0) status = 1;
+    }
+    return status;
   }
   if (isolation == "process") return load_in_process(config, {module, params, allow_missing}, json);
   auto d = domain::Domain::create(config);

@@ -158,7 +158,8 @@ int run_domain_process(const std::vector<std::string>& argv) {
   std::vector<uint8_t> frame(ipc::kTxRing.slot_size);
   config.on_softirq_round = [&] {
     // Interrupt lines the supervisor raised, and frames it queued for transmission.
-    uint64_t irqs = channel->header().irq_pending.exchange(0);
+    // (The supervisor's heartbeat is answered by taking it.)
+    uint64_t irqs = channel->header().irq_pending.exchange(0) & ~(uint64_t{1} << ipc::kIrqHeartbeat);
     for (uint32_t irq = 0; irqs; ++irq, irqs >>= 1) {
       if (irqs & 1) domain_ptr->raise_irq(irq);
     }

@@ -35,6 +35,9 @@ inline constexpr RingGeometry kRxRing{512, 2048};
 
 // Doorbell bits of the supervisor's word.
 inline constexpr uint32_t kBellEvents = 1, kBellDevice = 2, kBellRx = 4;
+// A line of irq_pending that is no device's: the supervisor's heartbeat, which vCPU 1 takes (clears) with the
+// interrupt lines at the start of each round and otherwise ignores.
+inline constexpr uint32_t kIrqHeartbeat = 63;
 // Doorbell bits of the softirq word (vCPU 1).
 inline constexpr uint32_t kBellTx = 1, kBellIrq = 2;
 

@@ -42,6 +42,7 @@ class Ring {
   void initialize() {
     s_->head.store(0);
     s_->tail.store(0);
+    produced_ = consumed_ = 0;
   }
 
   uint32_t max_payload() const { return slot_size_ - SIDE_MSG_HEADER_SIZE; }
@@ -50,7 +51,12 @@ class Ring {
   // Producer. False if the ring is full (or broken); the message is not sent.
   bool push(const side_msg& header, std::span<const uint8_t> payload = {}) {
     if (broken_ || payload.size() > max_payload()) return false;
-    uint32_t head = s_->head.load(std::memory_order_relaxed);  // ours: only we write it
+    // Ours: only we write it, and we remember what we wrote; the peer changing it breaks the ring.
+    uint32_t head = produced_;
+    if (s_->head.load(std::memory_order_relaxed) != head) {
+      broken_ = true;
+      return false;
+    }
     uint32_t tail = s_->tail.load(std::memory_order_acquire);
     if (head - tail > nr_) {
       broken_ = true;  // the consumer moved its index past ours
@@ -62,6 +68,7 @@ class Ring {
     h.len = static_cast<uint32_t>(payload.size());
     std::memcpy(slot, &h, sizeof h);
     if (!payload.empty()) std::memcpy(slot + SIDE_MSG_HEADER_SIZE, payload.data(), payload.size());
+    produced_ = head + 1;
     s_->head.store(head + 1, std::memory_order_release);
     return true;
   }
@@ -70,7 +77,11 @@ class Ring {
   // payload length, or -1 if the ring is empty or broken. A length the producer claims beyond the slot breaks it.
   long pop(side_msg& header, std::span<uint8_t> payload) {
     if (broken_) return -1;
-    uint32_t tail = s_->tail.load(std::memory_order_relaxed);
+    uint32_t tail = consumed_;  // ours, as for the producer's index
+    if (s_->tail.load(std::memory_order_relaxed) != tail) {
+      broken_ = true;
+      return -1;
+    }
     uint32_t head = s_->head.load(std::memory_order_acquire);
     if (head == tail) return -1;
     if (head - tail > nr_) {
@@ -85,9 +96,23 @@ class Ring {
       return -1;
     }
     std::memcpy(payload.data(), slot + SIDE_MSG_HEADER_SIZE, len);
+    consumed_ = tail + 1;
     s_->tail.store(tail + 1, std::memory_order_release);
     return len;
   }
+
+  // For a watchdog on the producer's side (any thread): both indices as they are in shared memory, the consumer's
+  // read first (the producer's only grows after it, so an honest consumer's is never ahead).
+  struct Indices {
+    uint32_t consumer, producer;
+  };
+  Indices indices() const {
+    uint32_t tail = s_->tail.load(std::memory_order_acquire);
+    return {tail, s_->head.load(std::memory_order_acquire)};
+  }
+  uint32_t capacity() const { return nr_; }
+  // The shared memory itself, as the peer sees it (tests play a hostile peer through it).
+  RingShared* shared() const { return s_; }
 
   bool empty() const { return s_->head.load(std::memory_order_acquire) == s_->tail.load(std::memory_order_relaxed); }
   uint32_t size() const { return s_->head.load(std::memory_order_acquire) - s_->tail.load(std::memory_order_acquire); }
@@ -96,6 +121,7 @@ class Ring {
   RingShared* s_ = nullptr;
   uint32_t nr_ = 0;
   uint32_t slot_size_ = 0;
+  uint32_t produced_ = 0, consumed_ = 0;  // our own index, whichever we are: the shared copy is only published
   bool broken_ = false;
 };
 

@@ -213,7 +213,8 @@ void ChannelServer::handle_device(unsigned cpu, const side_msg& m) {
   }
   if (!answer) return;
   if (!ch_.reply(cpu).push(reply)) {
-    fault(SIDE_FAULT_PROTOCOL, "the domain does not take its replies");
+    fault(SIDE_FAULT_PROTOCOL, ch_.reply(cpu).broken() ? "the domain corrupted the indices of its reply ring"
+                                                       : "the domain does not take its replies");
     return;
   }
   ipc::Doorbell(&ch_.header().reply_bell[cpu]).ring(1);

@@ -18,7 +18,8 @@ DmaPermissions::DmaPermissions(iommu::Iommu& iommu, uint64_t phys_base, uint64_t
     : iommu_(iommu), base_(phys_base), size_(arena_size) {}
 
 bool DmaPermissions::valid_range(uint64_t phys, uint64_t size) const {
-  return size > 0 && phys >= base_ && phys - base_ <= size_ && size <= size_ - (phys - base_);
+  return size > 0 && size <= kMaxMappingBytes && phys >= base_ && phys - base_ <= size_ &&
+         size <= size_ - (phys - base_);
 }
 
 void DmaPermissions::update_page(uint64_t page, const PageUse& before, const PageUse& after) {

@@ -6,6 +6,10 @@
 // one live mapping covers it in that direction. Every mapping is remembered exactly (address, length, direction),
 // so unmapping something that was never mapped, or with another length or direction, is refused and reported as
 // the driver bug it is (CONFIG_DMA_API_DEBUG's checks, always on).
+//
+// The work of one request is bounded: a mapping is at most kMaxMappingBytes, so a map or unmap touches at most
+// that many pages, whatever the domain asks (a posted request is a 64-byte message; the whole arena in one would
+// cost the supervisor milliseconds per message).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +26,9 @@ namespace side::supervisor {
 class DmaPermissions {
  public:
   static constexpr uint64_t kMaxMappings = 1u << 20;  // per device: beyond this a map is refused (-ENOMEM)
+  // The largest mapping: the kernel's largest physically contiguous allocation (MAX_ORDER - 1 = order 10, 4 MiB
+  // with 4 KiB pages), so no buffer a Linux driver can allocate is refused. Longer requests are refused (-EINVAL).
+  static constexpr uint64_t kMaxMappingBytes = 4ull << 20;
 
   // Bus addresses [phys_base, phys_base + arena_size) are the arena; the IOMMU translates into it.
   DmaPermissions(iommu::Iommu& iommu, uint64_t phys_base, uint64_t arena_size);

@@ -27,7 +27,6 @@ namespace side::supervisor {
 namespace {
 
 constexpr uint64_t kArenaBlock = 4ull << 20;  // the domain's Arena rounds to 4 MiB blocks
-constexpr auto kControlTimeout = std::chrono::seconds(60);
 constexpr int kExitUnconfined = 126;  // the child could not put itself under its limits (never runs unconfined)
 
 // The driver and its dependencies, dependencies first, as modprobe would load them.
@@ -82,6 +81,43 @@ int open_readonly(const std::string& path) {
 
 std::span<const uint8_t> bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+const char* request_name(uint16_t type) {
+  switch (type) {
+    case SIDE_MSG_ATTACH_DEVICE:
+      return "attach";
+    case SIDE_MSG_PROBE:
+      return "probe";
+    case SIDE_MSG_REMOVE:
+      return "remove";
+    case SIDE_MSG_OPEN:
+      return "open";
+    case SIDE_MSG_CLOSE:
+      return "close";
+    case SIDE_MSG_STATS:
+      return "statistics";
+    case SIDE_MSG_UNLOAD:
+      return "unload";
+    case SIDE_MSG_SET_MTU:
+      return "MTU";
+    case SIDE_MSG_SET_MAC:
+      return "MAC address";
+    case SIDE_MSG_SET_RX_MODE:
+      return "receive mode";
+    case SIDE_MSG_ETHTOOL:
+      return "ethtool";
+    case SIDE_MSG_INJECT:
+      return "fault injection";
+    default:
+      return "control";
+  }
+}
+
+uint64_t monotonic_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
 }
 
 }  // namespace
@@ -190,15 +226,18 @@ Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessC
   }
   close_high();
   p->pid_ = pid;
-  p->hung_atomic_ns_ = config.hung_atomic_ms * 1'000'000;
-  p->hung_process_ns_ = config.hung_process_ms * 1'000'000;
+  p->bounds_ = config.liveness;
+  p->liveness_ = std::make_unique<LivenessMonitor>(p->channel_, p->bounds_);
   p->service_spin_ns_ = config.optimisations.streamlined_crossing ? 20'000 : 0;
   p->service_ = std::thread([raw = p.get()] { raw->service_loop(); });
 
   // The domain announces itself once the driver is loaded (or failed to load).
   std::unique_lock lock(p->mutex_);
-  if (!p->changed_.wait_for(lock, kControlTimeout, [&] { return p->ready_.has_value() || p->exited_.load(); })) {
-    return make_error("the domain process did not start in time");
+  if (!p->changed_.wait_for(lock, std::chrono::milliseconds(p->bounds_.start_ms),
+                            [&] { return p->ready_.has_value() || p->exited_.load(); })) {
+    // (Destroying it kills it.)
+    return make_error("the domain process did not load " + p->driver_name_ + " within " +
+                      std::to_string(p->bounds_.start_ms) + " ms");
   }
   if (!p->ready_) {
     std::string why = p->faults_.empty() ? "" : ": " + p->faults_.back().message;
@@ -234,17 +273,37 @@ Result<DomainProcess::Reply> DomainProcess::request(uint16_t type, uint64_t arg0
   m.cookie = cookie;
   m.arg[0] = arg0;
   m.arg[1] = arg1;
-  if (!channel_.control().push(m, payload)) return make_error("the domain does not take requests");
+  // One request at a time: a ring that does not take one has been tampered with (or its consumer is stuck).
+  if (!channel_.control().push(m, payload)) {
+    add_fault(SIDE_FAULT_PROTOCOL, channel_.control().broken()
+                                       ? "the domain corrupted the indices of its control ring"
+                                       : "the domain does not take requests (its control ring stays full)");
+    (void)kill();
+    return make_error("the domain does not take requests");
+  }
   ipc::Doorbell(&channel_.header().control_bell).ring(1);
+  const unsigned bound_ms = bounds_.request_bound_ms(type);
   std::unique_lock lock(mutex_);
-  if (!changed_.wait_for(lock, kControlTimeout, [&] { return replies_.count(cookie) || exited_.load(); })) {
-    return make_error("the domain did not answer in time");
+  if (!changed_.wait_for(lock, std::chrono::milliseconds(bound_ms),
+                         [&] { return replies_.count(cookie) || exited_.load(); })) {
+    lock.unlock();
+    hung_request(type, bound_ms);
+    return make_error(std::string("the domain did not answer the ") + request_name(type) + " request within " +
+                      std::to_string(bound_ms) + " ms");
   }
   auto it = replies_.find(cookie);
   if (it == replies_.end()) return make_error("the domain process is gone");
   Reply r = std::move(it->second);
   replies_.erase(it);
   return r;
+}
+
+// vCPU 0 did not answer in time: it is stuck in driver code (or never read the request). Nothing more can be asked
+// of this domain, so it is ended now rather than left to hold up whoever tears it down.
+void DomainProcess::hung_request(uint16_t type, unsigned bound_ms) {
+  add_fault(SIDE_FAULT_HUNG, std::string("the domain did not answer the ") + request_name(type) + " request within " +
+                                 std::to_string(bound_ms) + " ms (virtual CPU 0 is stuck in driver code)");
+  (void)kill();
 }
 
 Status DomainProcess::simple(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload, uint64_t arg1) {
@@ -349,7 +408,12 @@ bool DomainProcess::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
   m.arg[0] = netdev;
   {
     std::lock_guard lock(tx_mutex_);
-    if (!channel_.tx().push(m, frame)) return false;
+    if (!channel_.tx().push(m, frame)) {
+      if (channel_.tx().broken() && !faulty_.load()) {
+        add_fault(SIDE_FAULT_PROTOCOL, "the domain corrupted the indices of the transmit ring");
+      }
+      return false;
+    }
   }
   ipc::Doorbell(&channel_.header().softirq_bell).ring(ipc::kBellTx);
   return true;
@@ -365,6 +429,7 @@ void DomainProcess::service_loop() {
                                           std::lock_guard lock(mutex_);
                                           if (type == SIDE_MSG_READY) {
                                             if (!ready_) ready_ = std::move(r);
+                                            liveness_->start_watching();  // (this thread's, as the handler)
                                           } else if (cookie > 0 && cookie < next_cookie_) {
                                             replies_[cookie] = std::move(r);
                                           }
@@ -394,21 +459,10 @@ void DomainProcess::service_loop() {
   }
 }
 
-// The watchdog on every entry point: a virtual CPU that stays in driver code too long is a hung driver.
+// The watchdog (liveness.h): judged on this thread's clock, from what the domain was asked to do.
 void DomainProcess::check_hung() {
-  if (faulty_.load() || hung_atomic_ns_ == 0) return;
-  const uint64_t now = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
-  for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) {
-    uint64_t since = channel_.header().busy_since_ns[cpu].load(std::memory_order_relaxed);
-    const uint64_t limit = cpu == 1 ? hung_atomic_ns_ : hung_process_ns_;
-    if (since && since < now && now - since > limit) {
-      add_fault(SIDE_FAULT_HUNG, "virtual CPU " + std::to_string(cpu) + " has been in driver code for " +
-                                     std::to_string((now - since) / 1'000'000) + " ms");
-      return;
-    }
-  }
+  if (faulty_.load() || !liveness_) return;
+  if (auto verdict = liveness_->check(monotonic_ns())) add_fault(verdict->kind, std::move(verdict->message));
 }
 
 void DomainProcess::add_fault(int kind, std::string message, std::string location) {
@@ -459,25 +513,34 @@ std::optional<DomainCounters> DomainProcess::counters() const {
                         get(ipc::kCounterSitesPatched),  get(ipc::kCounterSitesRefused)};
 }
 
+// Bounded whatever the domain does: it gets exit_ms to exit when asked, then it is killed. A request in flight
+// (another thread) ends as soon as the process is gone.
 void DomainProcess::shutdown() {
   if (pid_ > 0 && !exited_.load()) {
-    side_msg m{};
-    m.type = SIDE_MSG_SHUTDOWN;
     stop_ = true;  // an exit from here on is the one we asked for
-    if (channel_.control().push(m)) ipc::Doorbell(&channel_.header().control_bell).ring(1);
-    for (int i = 0; i < 200 && !exited_.load(); ++i) {
+    {
+      // Only if no request is in flight: the control ring has one producer at a time.
+      std::unique_lock serial(control_mutex_, std::try_to_lock);
+      side_msg m{};
+      m.type = SIDE_MSG_SHUTDOWN;
+      if (serial.owns_lock() && channel_.control().push(m)) ipc::Doorbell(&channel_.header().control_bell).ring(1);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(bounds_.exit_ms);
+    while (!exited_.load() && std::chrono::steady_clock::now() < deadline) {
       int status;
       if (waitpid(pid_, &status, WNOHANG) == pid_)
         exited_ = true;
       else
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     if (!exited_.load()) {
       ::kill(pid_, SIGKILL);
       int status;
-      waitpid(pid_, &status, 0);
+      waitpid(pid_, &status, 0);  // SIGKILL cannot be ignored: this returns at once
       exited_ = true;
     }
+    std::lock_guard lock(mutex_);
+    changed_.notify_all();
   }
   stop_ = true;
   ipc::Doorbell(&channel_.header().supervisor_bell).ring(ipc::kBellEvents);

@@ -24,6 +24,7 @@
 #include "supervisor/channel_server.h"
 #include "supervisor/domain_limits.h"
 #include "supervisor/driver_domain.h"
+#include "supervisor/liveness.h"
 
 namespace side::supervisor {
 
@@ -33,10 +34,8 @@ struct DomainProcessConfig {
   bool virtual_time = true;
   ipc::Optimisations optimisations;
   std::string executable = "/proc/self/exe";  // a `side` binary
-  // A virtual CPU this long in one driver entry point is a hung driver: vCPU 1 runs interrupt handlers, softirqs
-  // and transmits, which must never take long; vCPUs 0 and 2 run process context (probe, open, work items).
-  uint64_t hung_atomic_ms = 1000;
-  uint64_t hung_process_ms = 5000;
+  // How long the supervisor waits for the domain, on its own clock (liveness.h): every bound in one place.
+  LivenessBounds liveness;
 };
 
 class DomainProcess final : public DriverDomain {
@@ -90,8 +89,10 @@ class DomainProcess final : public DriverDomain {
   void check_exit();
 
   void check_hung();
-  uint64_t hung_atomic_ns_ = 0, hung_process_ns_ = 0;
-  uint64_t service_spin_ns_ = 0;  // how long the service thread polls before it sleeps
+  void hung_request(uint16_t type, unsigned bound_ms);
+  LivenessBounds bounds_;
+  std::unique_ptr<LivenessMonitor> liveness_;  // the service thread's
+  uint64_t service_spin_ns_ = 0;               // how long the service thread polls before it sleeps
   pid_t pid_ = -1;
   std::string driver_name_;
   int arena_fd_ = -1, channel_fd_ = -1;

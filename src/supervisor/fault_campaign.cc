@@ -1,7 +1,10 @@
 #include "supervisor/fault_campaign.h"
 
+#include <dirent.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -56,6 +59,42 @@ bool corrupt_rx_descriptors(const SessionHandles& s) {
 
 }  // namespace
 
+std::string inject_fault(FaultType type, const SessionHandles& s, uint64_t seed, uint64_t* alloc_failed0) {
+  RecoverableDomain* rd = s.recoverable;
+  switch (type) {
+    case FaultType::kCrash:
+      (void)rd->kill();
+      return "killed the domain";
+    case FaultType::kBitflip:
+    case FaultType::kLoop:
+    case FaultType::kPointer:
+    case FaultType::kWild: {
+      static constexpr int kDomainType[] = {0, SIDE_INJECT_BITFLIP, SIDE_INJECT_LOOP, SIDE_INJECT_POINTER,
+                                            SIDE_INJECT_WILD};
+      auto r = rd->inject(kDomainType[static_cast<size_t>(type)], seed);
+      return r ? *r : "not injected: " + r.error().message;
+    }
+    case FaultType::kDma:
+      return corrupt_rx_descriptors(s) ? "receive descriptors point at unmapped memory" : "no receive ring";
+    case FaultType::kStorm: {
+      const unsigned gen0 = rd->generation();
+      const uint32_t irq = s.machine.info(s.device).irq;
+      const auto end = clock::now() + std::chrono::milliseconds(1200);
+      while (clock::now() < end && rd->generation() == gen0) rd->raise_irq(irq);
+      return "raised the interrupt line without pause for up to 1.2 s";
+    }
+    case FaultType::kAlloc: {
+      if (auto r = rd->inject(SIDE_INJECT_ALLOC_FAILED, 0); r && alloc_failed0) *alloc_failed0 = std::stoull(*r);
+      auto r = rd->inject(SIDE_INJECT_ALLOC, seed);
+      return r ? *r : "not injected: " + r.error().message;
+    }
+    case FaultType::kLostIrq:
+      rd->lose_interrupts(300);
+      return "interrupts lost for 300 ms";
+  }
+  return "";
+}
+
 const char* to_string(FaultType t) {
   return kNames[static_cast<size_t>(t)];
 }
@@ -86,7 +125,6 @@ void run_campaign(const CampaignConfig& config, const SessionHandles& s, Campaig
     for (size_t i = 0; i < kFaultTypes; ++i) types.push_back(static_cast<FaultType>(i));
   }
   std::mt19937_64 rng(config.seed);
-  const uint32_t irq = s.machine.info(s.device).irq;
   auto wait_until = [](double seconds, auto&& done) {
     const auto deadline = clock::now() + std::chrono::duration<double>(seconds);
     while (clock::now() < deadline) {
@@ -112,43 +150,8 @@ void run_campaign(const CampaignConfig& config, const SessionHandles& s, Campaig
     const uint64_t iommu0 = s.machine.iommu(s.device).counters().faults;
     const uint64_t lost_irqs0 = rd->lost_interrupts();
     uint64_t alloc_failed0 = 0;
-    std::string what;
 
-    switch (type) {
-      case FaultType::kCrash:
-        (void)rd->kill();
-        what = "killed the domain";
-        break;
-      case FaultType::kBitflip:
-      case FaultType::kLoop:
-      case FaultType::kPointer:
-      case FaultType::kWild: {
-        static constexpr int kDomainType[] = {0, SIDE_INJECT_BITFLIP, SIDE_INJECT_LOOP, SIDE_INJECT_POINTER,
-                                              SIDE_INJECT_WILD};
-        auto r = rd->inject(kDomainType[static_cast<size_t>(type)], seed);
-        what = r ? *r : "not injected: " + r.error().message;
-        break;
-      }
-      case FaultType::kDma:
-        what = corrupt_rx_descriptors(s) ? "receive descriptors point at unmapped memory" : "no receive ring";
-        break;
-      case FaultType::kStorm: {
-        const auto end = clock::now() + std::chrono::milliseconds(1200);
-        while (clock::now() < end && rd->generation() == gen0) rd->raise_irq(irq);
-        what = "raised the interrupt line without pause for up to 1.2 s";
-        break;
-      }
-      case FaultType::kAlloc: {
-        if (auto r = rd->inject(SIDE_INJECT_ALLOC_FAILED, 0)) alloc_failed0 = std::stoull(*r);
-        auto r = rd->inject(SIDE_INJECT_ALLOC, seed);
-        what = r ? *r : "not injected: " + r.error().message;
-        break;
-      }
-      case FaultType::kLostIrq:
-        rd->lose_interrupts(300);
-        what = "interrupts lost for 300 ms";
-        break;
-    }
+    const std::string what = inject_fault(type, s, seed, &alloc_failed0);
     ++st.injected;
 
     // Detected: side noticed and restarted the driver.
@@ -215,6 +218,121 @@ void run_campaign(const CampaignConfig& config, const SessionHandles& s, Campaig
     out.total.frames_lost += st.frames_lost;
   }
   if (rd->gave_up()) out.error = "side gave up restarting the driver";
+}
+
+// ---- the soak --------------------------------------------------------------------------------------------------
+
+namespace {
+
+// Waits up to `seconds` for `done`, and no longer than the session runs.
+template <typename Done>
+bool wait_unless_stopped(double seconds, const std::atomic<bool>& stop, Done&& done) {
+  const auto deadline = clock::now() + std::chrono::duration<double>(seconds);
+  while (clock::now() < deadline && !stop.load()) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return done();
+}
+
+}  // namespace
+
+void run_timed_faults(const SessionHandles& s, double every_s, uint64_t seed, const std::atomic<bool>& stop,
+                      TimedFaults& out) {
+  RecoverableDomain* rd = s.recoverable;
+  if (!rd) {
+    out.last_failure = "fault injection needs a recovering domain (process isolation)";
+    return;
+  }
+  std::mt19937_64 rng(seed);
+  auto next = clock::now();
+  for (uint64_t i = 0; !stop.load() && !rd->gave_up(); ++i) {
+    next += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(every_s));
+    wait_unless_stopped(std::chrono::duration<double>(next - clock::now()).count(), stop, [] { return false; });
+    if (stop.load()) break;
+    const auto type = static_cast<FaultType>(i % kFaultTypes);
+    const unsigned gen0 = rd->generation();
+    const size_t recoveries0 = rd->recoveries().size();
+    const std::string what = inject_fault(type, s, rng(), nullptr);
+    ++out.injected;
+    if (wait_unless_stopped(1.5, stop, [&] { return rd->generation() != gen0 || rd->recovering(); })) {
+      ++out.detected;
+    } else {
+      // Not seen (yet): a latent fault must not linger into the next one; the driver is restarted clean.
+      ++out.tolerated;
+      (void)rd->kill();
+    }
+    const bool back = wait_unless_stopped(5, stop, [&] { return rd->generation() != gen0 && !rd->recovering(); });
+    const auto recs = rd->recoveries();
+    if (back && recs.size() > recoveries0 && recs.back().ok && !rd->gave_up()) {
+      ++out.recovered;
+    } else if (stop.load()) {
+      ++out.interrupted;  // the session ended while this one was being handled
+    } else {
+      ++out.not_recovered;
+      out.last_failure = std::string(to_string(type)) + " (" + what +
+                         "): " + (recs.size() > recoveries0 ? recs.back().error : std::string("no restart within 5 s"));
+      logf(LogLevel::kError, "side soak: fault #%llu not recovered: %s", static_cast<unsigned long long>(i + 1),
+           out.last_failure.c_str());
+    }
+  }
+}
+
+SoakSample soak_sample(const SessionHandles& s) {
+  SoakSample out;
+  auto count = [](const char* dir) {
+    uint64_t n = 0;
+    if (DIR* d = opendir(dir)) {
+      while (const dirent* e = readdir(d)) n += e->d_name[0] != '.';
+      closedir(d);
+    }
+    return n;
+  };
+  out.fds = count("/proc/self/fd") - 1;  // (the directory being read)
+  out.threads = count("/proc/self/task");
+  if (FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f)) {
+      unsigned long long kib;
+      if (std::sscanf(line, "VmRSS: %llu", &kib) == 1) out.rss_kib = kib;
+    }
+    std::fclose(f);
+  }
+  out.dma_mappings = s.machine.dma(s.device).live_mappings();
+  return out;
+}
+
+void run_soak(const SessionHandles& s, double every_s, const std::atomic<bool>& stop, TimedFaults& out) {
+  auto print = [&](const char* when) {
+    const SoakSample r = soak_sample(s);
+    std::fprintf(stderr,
+                 "side soak: %s: faults injected %llu, recovered %llu (detected %llu, restarted clean %llu), not "
+                 "recovered %llu; fds %llu threads %llu rss_kib %llu dma_mappings %llu\n",
+                 when, static_cast<unsigned long long>(out.injected.load()),
+                 static_cast<unsigned long long>(out.recovered.load()),
+                 static_cast<unsigned long long>(out.detected.load()),
+                 static_cast<unsigned long long>(out.tolerated.load()),
+                 static_cast<unsigned long long>(out.not_recovered.load()), static_cast<unsigned long long>(r.fds),
+                 static_cast<unsigned long long>(r.threads), static_cast<unsigned long long>(r.rss_kib),
+                 static_cast<unsigned long long>(r.dma_mappings));
+  };
+  // Measured in the state it is measured in at the end: driver up, its spare started.
+  s.recoverable->wait_spare(5000);
+  print("start");
+  std::atomic<bool> done{false};
+  std::thread reporter([&] {
+    while (!done.load()) {
+      if (wait_unless_stopped(10, done, [] { return false; }), done.load()) break;
+      print("sample");
+    }
+  });
+  run_timed_faults(s, every_s, 1, stop, out);
+  done = true;
+  reporter.join();
+  // The last fault's restart has settled (its spare started) before the closing sample.
+  s.recoverable->wait_recovered(2000);
+  s.recoverable->wait_spare(2000);
+  print("end");
 }
 
 }  // namespace side::supervisor

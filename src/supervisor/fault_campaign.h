@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -53,5 +54,29 @@ struct CampaignResult {
 
 // Runs inside a NIC session (as its workload); fills `out`.
 void run_campaign(const CampaignConfig& config, const SessionHandles& session, CampaignResult& out);
+
+// Injects one fault of `type` into the session's (recovering) driver; says what was done. For kAlloc, the domain's
+// count of failed allocations before the injection goes to *alloc_failed0 (if given).
+std::string inject_fault(FaultType type, const SessionHandles& session, uint64_t seed, uint64_t* alloc_failed0);
+
+// The soak (`side run --inject-every S`): one fault every `every_s` seconds, all kinds in rotation, under whatever
+// traffic runs (iperf3 through the host interface, say), until `stop`. A fault side did not see is cleared by a
+// restart, so none lingers into the next. Counts are read while it runs.
+struct TimedFaults {
+  std::atomic<uint64_t> injected{0}, detected{0}, tolerated{0};          // tolerated: not seen, then restarted clean
+  std::atomic<uint64_t> recovered{0}, not_recovered{0}, interrupted{0};  // interrupted: by the session's end
+  std::string last_failure;  // written by the injecting thread, read after it ended
+};
+void run_timed_faults(const SessionHandles& session, double every_s, uint64_t seed, const std::atomic<bool>& stop,
+                      TimedFaults& out);
+
+// What the supervisor holds, for the soak: it must not grow with the faults.
+struct SoakSample {
+  uint64_t fds = 0, threads = 0, rss_kib = 0, dma_mappings = 0;
+};
+SoakSample soak_sample(const SessionHandles& session);
+// run_timed_faults with a line of counts and resources on stderr at the start, every 10 s and at the end
+// ("side soak: start|sample|end: ..."; scripts/soak.sh reads them).
+void run_soak(const SessionHandles& session, double every_s, const std::atomic<bool>& stop, TimedFaults& out);
 
 }  // namespace side::supervisor

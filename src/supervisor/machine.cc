@@ -104,12 +104,15 @@ Machine::Slot* Machine::slot(uint32_t dev) {
 }
 
 void Machine::quiesce() {
-  for (auto& s : slots_) s->nic->reset();
+  for (auto& s : slots_) {
+    s->nic->reset();
+    s->dma->clear();
+  }
 }
 
-void Machine::rebind() {
+void Machine::rebind(uint8_t* arena_base, uint64_t arena_size) {
   for (auto& s : slots_) {
-    s->dma->retarget(domain_.arena_base(), domain_.arena_size());
+    s->dma->retarget(arena_base, arena_size);
     // Firmware again: the reset cleared the BARs, the interrupt line and the command register.
     for (int bar = 0; bar < 6; ++bar) {
       if (s->info.bars[bar].size)

@@ -61,10 +61,11 @@ class Machine final : public domain::Platform {
   iommu::Iommu& iommu(uint32_t device) { return *slots_.at(device)->iommu; }
   const DmaPermissions& dma(uint32_t device) const { return *slots_.at(device)->dma; }
 
-  // Recovery: every device stops (a PCI reset: no DMA in flight afterwards), its DMA mappings are dropped, and
-  // its IOMMU serves the domain's new arena. The host's view of network devices stays.
+  // Recovery, in this order: every device stops (a PCI reset: no DMA in flight afterwards) and its DMA mappings are
+  // dropped (quiesce); then its IOMMU serves the next domain's arena and the firmware setup is redone (rebind),
+  // before that domain is connected. The host's view of network devices stays.
   void quiesce();
-  void rebind();
+  void rebind(uint8_t* arena_base, uint64_t arena_size);
   const side_pci_device_info& info(uint32_t device) const { return slots_.at(device)->info; }
   size_t device_count() const { return slots_.size(); }
 

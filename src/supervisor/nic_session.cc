@@ -302,6 +302,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     if (recoverable) {
       report.recoveries = recoverable->recoveries();
       report.gave_up = recoverable->gave_up();
+      report.give_up_message = recoverable->give_up_message();
     }
     if (machine.device_count()) {
       report.nic = machine.e1000(0).counters();
@@ -381,7 +382,16 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
       if (auto e = domain.ethtool(token)) report.ethtool = *e;
     }
     if (error.empty() && net_config.enabled) {
+      std::atomic<bool> workload_stop{false};
+      std::thread workload;
+      if (config.network_workload) {
+        workload = std::thread([&] {
+          config.network_workload(SessionHandles{domain, recoverable, machine, *dev, peer}, workload_stop);
+        });
+      }
       error = run_network(config, domain, *host, w, report);
+      workload_stop = true;
+      if (workload.joinable()) workload.join();
     } else if (error.empty()) {
       TrafficConfig traffic = config.traffic;
       if (w) traffic.on_inject = [w](std::span<const uint8_t> f) { w->capture(f); };

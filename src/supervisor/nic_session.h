@@ -65,6 +65,8 @@ struct NicSessionConfig {
   std::string pcap;  // capture every frame on the wire into this file (either mode)
   // Built-in traffic only: runs on a thread of its own once traffic flows; traffic ends when it returns.
   std::function<void(const SessionHandles&)> workload;
+  // Network mode: runs on a thread of its own while the host command runs, until `stop` (the soak's timed faults).
+  std::function<void(const SessionHandles&, const std::atomic<bool>& stop)> network_workload;
   // Network mode: kill the domain every `crash_every_s` seconds, `crashes` times (recovery brings it back).
   double crash_every_s = 0;
   unsigned crashes = 0;
@@ -88,6 +90,7 @@ struct NicSessionReport {
   int exec_status = -1;  // the host command's exit status
   std::vector<RecoveryTimings> recoveries;
   bool gave_up = false;
+  std::string give_up_message;  // why side stopped restarting the driver (driver, restarts, last fault)
   e1000::Counters nic{};
   iommu::Counters iommu{};
   uint64_t dma_mappings_after_remove = 0;

@@ -1,6 +1,7 @@
 #include "supervisor/recoverable_domain.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "common/log.h"
@@ -83,7 +84,12 @@ Status RecoverableDomain::attach_device(const side_pci_device_info& info) {
 }
 
 Result<std::string> RecoverableDomain::load(const domain::LoadRequest& request) {
-  return current()->load(request);
+  auto name = current()->load(request);
+  if (name) {
+    std::lock_guard lock(mu_);
+    driver_ = *name;
+  }
+  return name;
 }
 
 Status RecoverableDomain::unload(const std::string& name) {
@@ -244,7 +250,15 @@ Status RecoverableDomain::kill() {
 }
 
 void RecoverableDomain::shutdown() {
-  stop_ = true;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    changed_.notify_all();  // a back-off wait ends now
+  }
+  // A restart in progress talks to the new generation: killed, its requests end at once instead of timing out.
+  if (recovering_.load()) {
+    if (auto d = current()) (void)d->kill();
+  }
   if (monitor_.joinable()) monitor_.join();
   if (auto d = current()) d->shutdown();
   discard_standby();
@@ -376,6 +390,40 @@ void RecoverableDomain::monitor_loop() {
   }
 }
 
+// The restart policy, for a fault at `now`: true if this fault is one too many (the message says why).
+bool RecoverableDomain::give_up_locked(clock::time_point now, const std::string& last_fault) {
+  while (!restarts_.empty() && std::chrono::duration<double>(now - restarts_.front()).count() > policy_.window_s) {
+    restarts_.pop_front();
+  }
+  if (restarts_.size() < policy_.max_restarts) return false;
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "giving up on %s: it failed again after %zu restarts within %.0f s; last fault: ",
+                driver_.empty() ? "the driver" : driver_.c_str(), restarts_.size(), policy_.window_s);
+  give_up_message_ =
+      buf + (last_fault.empty() ? std::string("(none reported)") : last_fault) + "; the device stays down";
+  return true;
+}
+
+// The wait before this restart: doubling while the driver keeps failing, back to the start once it ran healthy.
+double RecoverableDomain::next_backoff_locked(clock::time_point now) {
+  if (policy_.backoff_start_ms <= 0) return backoff_ms_ = 0;
+  const bool healthy =
+      restarts_.empty() || std::chrono::duration<double>(now - last_restart_).count() >= policy_.healthy_s;
+  backoff_ms_ = healthy ? policy_.backoff_start_ms
+                        : std::min(policy_.backoff_max_ms, std::max(policy_.backoff_start_ms, 2 * backoff_ms_));
+  return backoff_ms_;
+}
+
+bool RecoverableDomain::sleep_unless_stopped(double ms) {
+  std::unique_lock lock(mu_);
+  return !changed_.wait_for(lock, std::chrono::duration<double, std::milli>(ms), [&] { return stop_.load(); });
+}
+
+std::string RecoverableDomain::give_up_message() const {
+  std::lock_guard lock(mu_);
+  return give_up_message_;
+}
+
 void RecoverableDomain::recover() {
   const auto start = clock::now();
   recovering_ = true;
@@ -387,29 +435,21 @@ void RecoverableDomain::recover() {
     t.kind = old_faults.back().kind;
     t.reason = old_faults.back().message;
   }
+  bool give_up;
+  double backoff = 0;
   {
     std::lock_guard lock(mu_);
     faults_.insert(faults_.end(), old_faults.begin(), old_faults.end());
     // History is kept, but bounded: a driver restarted forever must not grow the supervisor forever.
     if (faults_.size() > kHistory) faults_.erase(faults_.begin(), faults_.end() - kHistory);
-    // The restart policy: at most max_restarts within the window, with back-off between quick repeats.
-    while (!restarts_.empty() && std::chrono::duration<double>(start - restarts_.front()).count() > policy_.window_s) {
-      restarts_.pop_front();
+    const std::string last =
+        old_faults.empty() ? "" : domain::fault_kind_name(old_faults.back().kind) + std::string(": ") + t.reason;
+    give_up = give_up_locked(start, last);
+    if (!give_up) {
+      backoff = next_backoff_locked(start);
+      restarts_.push_back(start);
     }
-    if (restarts_.size() >= policy_.max_restarts) {
-      logf(LogLevel::kError, "side: giving up: %zu restarts within %.0f s; the device stays down", restarts_.size(),
-           policy_.window_s);
-      gave_up_ = true;
-      recovering_ = false;
-      changed_.notify_all();
-      return;
-    }
-    bool quick = !restarts_.empty() && std::chrono::duration<double>(start - restarts_.back()).count() < 1;
-    backoff_ms_ = quick ? std::min(policy_.backoff_max_ms, std::max(policy_.backoff_start_ms, 2 * backoff_ms_)) : 0;
-    restarts_.push_back(start);
   }
-  logf(LogLevel::kWarning, "side: restarting the driver (%s)", t.reason.c_str());
-  if (backoff_ms_ > 0) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(backoff_ms_));
   auto step = clock::now();
   auto lap = [&](double& field) {
     auto now = clock::now();
@@ -421,24 +461,27 @@ void RecoverableDomain::recover() {
   (void)old->kill();
   old->shutdown();
   lap(t.stop_ms);
-  // wait: no DMA in flight before anything is reused.
+  if (give_up) {
+    if (machine_) machine_->quiesce();  // the device stays down: no DMA into memory nobody owns
+    logf(LogLevel::kError, "side: %s", give_up_message().c_str());
+    gave_up_ = true;
+    replacing_ = false;
+    recovering_ = false;
+    std::lock_guard lock(mu_);
+    changed_.notify_all();
+    return;
+  }
+  logf(LogLevel::kWarning, "side: restarting the driver (%s)%s", t.reason.c_str(),
+       backoff > 0 ? (" in " + std::to_string(static_cast<int>(backoff)) + " ms").c_str() : "");
+  if (backoff > 0 && !sleep_unless_stopped(backoff)) {
+    recovering_ = false;
+    return;
+  }
+  lap(t.backoff_ms);
+  // wait: a PCI reset, so no DMA is in flight; its mappings are dropped with it, before anything is reused.
   if (machine_) machine_->quiesce();
   lap(t.wait_ms);
-  // free: the dead domain's memory and descriptors went with its process; drop the supervisor's references.
-  uint64_t unsent = 0;
-  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> requeue;
-  {
-    std::lock_guard lock(journal_mu_);
-    uint64_t sent = machine_ && machine_->device_count() ? machine_->e1000(0).counters().tx_frames - nic_tx_base_ : 0;
-    unsent = submitted_ > sent ? submitted_ - sent : 0;
-    if (unsent <= journal_.size()) {
-      requeue.assign(std::make_move_iterator(journal_.end() - static_cast<long>(unsent)),
-                     std::make_move_iterator(journal_.end()));
-    }
-    journal_.clear();
-    submitted_ = 0;
-    nic_tx_base_ = machine_ && machine_->device_count() ? machine_->e1000(0).counters().tx_frames : 0;
-  }
+  const auto requeue = take_unsent();
   old.reset();
   lap(t.free_ms);
   // unregister: the dead driver's devices and network devices are forgotten (the host interfaces stay).
@@ -451,51 +494,76 @@ void RecoverableDomain::recover() {
   // reload
   const unsigned gen = generation_.load() + 1;
   auto fresh = standby_.valid() ? standby_.get() : factory_(gen);
-  if (!fresh) fresh = factory_(gen);  // the spare failed to start: one more try, now
+  if (!fresh && !stop_.load()) fresh = factory_(gen);  // the spare failed to start: one more try, now
   lap(t.reload_ms);
   if (!fresh) {
     t.error = "reload: " + fresh.error().message;
   } else {
-    std::shared_ptr<DriverDomain> d(std::move(*fresh));
-    d->connect(this);
-    {
-      std::lock_guard lock(mu_);
-      inner_ = d;
-    }
-    generation_ = gen;
-    if (machine_) machine_->rebind();
-    replacing_ = false;
-    if (auto s = restart(); !s) t.error = "restart: " + s.error().message;
-    prepare_standby(gen + 1);
-    spare_requested_ = true;
-    // Submitted but never sent: to the new driver, in order.
-    for (auto& [netdev, frame] : requeue) {
-      if (d->submit_tx(inner_token(netdev), frame)) ++t.requeued;
-    }
+    take_over(std::shared_ptr<DriverDomain>(std::move(*fresh)), gen, requeue, t);
   }
   replacing_ = false;
   lap(t.restart_ms);
+  finish_recovery(start, t);
+}
+
+// The new generation takes over a device that no longer holds anything of the old one: the IOMMU serves its arena
+// only (no mapping of the old generation survives) before it is connected and can ask for anything.
+void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
+                                  const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue,
+                                  RecoveryTimings& t) {
+  if (machine_) machine_->rebind(d->arena_base(), d->arena_size());
+  d->connect(this);
+  {
+    std::lock_guard lock(mu_);
+    inner_ = d;
+    last_restart_ = clock::now();
+  }
+  generation_ = gen;
+  replacing_ = false;
+  if (auto s = restart(); !s) t.error = "restart: " + s.error().message;
+  if (!stop_.load()) {
+    prepare_standby(gen + 1);
+    spare_requested_ = true;
+  }
+  // Submitted but never sent: to the new driver, in order.
+  for (auto& [netdev, frame] : requeue) {
+    if (d->submit_tx(inner_token(netdev), frame)) ++t.requeued;
+  }
+}
+
+// Frames submitted to the failed generation that its NIC never sent, oldest first; the journal starts afresh.
+std::vector<std::pair<uint64_t, std::vector<uint8_t>>> RecoverableDomain::take_unsent() {
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> requeue;
+  std::lock_guard lock(journal_mu_);
+  uint64_t sent = machine_ && machine_->device_count() ? machine_->e1000(0).counters().tx_frames - nic_tx_base_ : 0;
+  uint64_t unsent = submitted_ > sent ? submitted_ - sent : 0;
+  if (unsent <= journal_.size()) {
+    requeue.assign(std::make_move_iterator(journal_.end() - static_cast<long>(unsent)),
+                   std::make_move_iterator(journal_.end()));
+  }
+  journal_.clear();
+  submitted_ = 0;
+  nic_tx_base_ = machine_ && machine_->device_count() ? machine_->e1000(0).counters().tx_frames : 0;
+  return requeue;
+}
+
+void RecoverableDomain::finish_recovery(clock::time_point start, RecoveryTimings& t) {
   t.total_ms = ms_between(start, clock::now());
   t.ok = t.error.empty();
   if (!t.ok) {
     logf(LogLevel::kError, "side: recovery failed: %s", t.error.c_str());
   } else {
     logf(LogLevel::kWarning,
-         "side: driver restarted in %.1f ms (stop %.1f, wait %.1f, free %.1f, reload %.1f, restart %.1f); %llu frames "
-         "requeued",
-         t.total_ms, t.stop_ms, t.wait_ms, t.free_ms, t.reload_ms, t.restart_ms,
+         "side: driver restarted in %.1f ms (back-off %.1f, stop %.1f, wait %.1f, free %.1f, reload %.1f, restart "
+         "%.1f); %llu frames requeued",
+         t.total_ms, t.backoff_ms, t.stop_ms, t.wait_ms, t.free_ms, t.reload_ms, t.restart_ms,
          static_cast<unsigned long long>(t.requeued));
   }
-  {
-    std::lock_guard lock(mu_);
-    recoveries_.push_back(t);
-    if (recoveries_.size() > kHistory) recoveries_.erase(recoveries_.begin());
-  }
+  std::lock_guard lock(mu_);
+  recoveries_.push_back(t);
+  if (recoveries_.size() > kHistory) recoveries_.erase(recoveries_.begin());
   recovering_ = false;
-  {
-    std::lock_guard lock(mu_);
-    changed_.notify_all();
-  }
+  changed_.notify_all();
 }
 
 Status RecoverableDomain::restart() {

@@ -34,8 +34,9 @@
 namespace side::supervisor {
 
 struct RecoveryTimings {
-  int kind = 0;        // the fault that started it
-  std::string reason;  // its message
+  int kind = 0;           // the fault that started it
+  std::string reason;     // its message
+  double backoff_ms = 0;  // how long the restart waited first (measured), under the policy's back-off
   double mark_ms = 0, stop_ms = 0, wait_ms = 0, free_ms = 0, unregister_ms = 0, reload_ms = 0, restart_ms = 0;
   double total_ms = 0;
   uint64_t requeued = 0;  // transmit frames submitted again to the new driver
@@ -43,11 +44,28 @@ struct RecoveryTimings {
   std::string error;
 };
 
+// When to restart a failed driver, and when to stop trying (systemd's StartLimitBurst and StartLimitIntervalSec,
+// with the restart delay growing as RestartSteps does). The defaults are for a driver nobody is testing: one that
+// keeps failing is left down, with a message, rather than restarted forever.
 struct RecoveryPolicy {
-  unsigned max_restarts = 1000;  // within `window_s`; then side gives up
-  double window_s = 60;
-  double backoff_start_ms = 0;  // wait before a restart that follows another within 1 s, doubling each time
-  double backoff_max_ms = 1000;
+  unsigned max_restarts = 5;  // restarts within `window_s`; the next fault in the window gives up
+  double window_s = 10;
+  // The wait before a restart: backoff_start_ms after the first fault, doubling with each fault that follows
+  // before the driver has run healthy for `healthy_s`, at most backoff_max_ms.
+  double backoff_start_ms = 10;
+  double backoff_max_ms = 5000;
+  double healthy_s = 30;
+
+  // For callers that fault the driver on purpose (`side inject`, `side bench`, --crash-every): `restarts` are
+  // expected, so they are all allowed, without back-off (a campaign measures restart times).
+  static RecoveryPolicy for_deliberate_faults(unsigned restarts) {
+    RecoveryPolicy p;
+    p.max_restarts = restarts;
+    p.window_s = 24 * 3600;
+    p.backoff_start_ms = 0;
+    p.backoff_max_ms = 0;
+    return p;
+  }
 };
 
 class RecoverableDomain final : public DriverDomain, public domain::Platform {
@@ -64,6 +82,8 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   std::vector<RecoveryTimings> recoveries() const;
   unsigned generation() const override { return generation_.load(); }
   bool gave_up() const { return gave_up_.load(); }
+  // Why side gave up (driver, restarts, last fault); empty while it has not.
+  std::string give_up_message() const;
   // Waits until no recovery is in progress (at most `timeout_ms`); false on timeout.
   bool wait_recovered(unsigned timeout_ms);
   bool recovering() const { return recovering_.load(); }
@@ -142,6 +162,10 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   uint64_t stable_token(uint64_t inner) const;
   void monitor_loop();
   void recover();
+  void take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
+                 const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue, RecoveryTimings& t);
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> take_unsent();
+  void finish_recovery(std::chrono::steady_clock::time_point start, RecoveryTimings& t);
   Status restart();
 
   void prepare_standby(unsigned generation);
@@ -172,7 +196,13 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   std::vector<RecoveryTimings> recoveries_;
   std::vector<domain::FaultReport> faults_;
   std::deque<std::chrono::steady_clock::time_point> restarts_;
-  double backoff_ms_ = 0;
+  std::chrono::steady_clock::time_point last_restart_{};  // when the current generation took over
+  double backoff_ms_ = 0;                                 // the last restart's delay; 0 once the driver was healthy
+  std::string driver_;                                    // its name, once loaded
+  std::string give_up_message_;
+  bool give_up_locked(std::chrono::steady_clock::time_point now, const std::string& last_fault);
+  double next_backoff_locked(std::chrono::steady_clock::time_point now);
+  bool sleep_unless_stopped(double ms);
   std::condition_variable changed_;
 
   // Transmit journal: copies of recently submitted frames, to requeue what a dead driver never sent.

@@ -166,8 +166,7 @@ TEST(Recovery, ManyRestartsLeakNothing) {
 #endif
   constexpr unsigned kWarmUp = 5;
   auto c = e1000_session("process");
-  c.policy.max_restarts = kRestarts + kWarmUp + 10;
-  c.policy.window_s = 3600;
+  c.policy = RecoveryPolicy::for_deliberate_faults(kRestarts + kWarmUp + 10);
   c.traffic.stall_timeout_s = 600;
   int fds0 = 0, threads0 = 0;
   long rss0 = 0;

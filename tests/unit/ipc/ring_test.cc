@@ -90,6 +90,30 @@ TEST(Ring, HostileIndicesAndLengthsBreakTheRingInsteadOfBeingUsed) {
   EXPECT_TRUE(p3.broken());
 }
 
+TEST(Ring, APeerRewritingOurOwnIndexBreaksTheRing) {
+  Shared mem(Ring::bytes_needed(4, 128));
+  Ring producer(mem.p, 4, 128), consumer(mem.p, 4, 128);
+  producer.initialize();
+  auto* shared = static_cast<RingShared*>(mem.p);
+  ASSERT_TRUE(producer.push(msg(1, 1)));
+  // The consumer moves the producer's index back: the producer would overwrite what it published.
+  shared->head.store(0);
+  EXPECT_FALSE(producer.push(msg(1, 2)));
+  EXPECT_TRUE(producer.broken());
+
+  Ring p2(mem.p, 4, 128), c2(mem.p, 4, 128);
+  p2.initialize();
+  ASSERT_TRUE(p2.push(msg(1, 1)));
+  ASSERT_TRUE(p2.push(msg(1, 2)));
+  side_msg h{};
+  std::vector<uint8_t> buf(128);
+  ASSERT_EQ(c2.pop(h, buf), 0);
+  // The producer moves the consumer's index back: the consumer would take a message twice.
+  shared->tail.store(0);
+  EXPECT_EQ(c2.pop(h, buf), -1);
+  EXPECT_TRUE(c2.broken());
+}
+
 TEST(Ring, CrossProcessStreamWithDoorbell) {
   constexpr uint64_t kCount = 200000;
   const size_t ring_bytes = Ring::bytes_needed(64, 128);

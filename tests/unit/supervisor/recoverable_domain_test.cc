@@ -1,0 +1,193 @@
+// The restart policy (back-off, give-up) and the order of a recovery, with domains that do exactly what each test
+// needs of a failing driver: no process, no driver binary, so the timings are the policy's own.
+#include "supervisor/recoverable_domain.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "domain/layout.h"
+#include "supervisor/machine.h"
+
+namespace side::supervisor {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// A domain whose driver fails `fault_after` after it starts (never, when zero).
+class FailingDomain final : public DriverDomain {
+ public:
+  explicit FailingDomain(std::chrono::milliseconds fault_after) : fault_after_(fault_after) {}
+
+  std::function<void(domain::Platform*)> on_connect;
+  domain::Platform* platform = nullptr;
+
+  const char* isolation() const override { return "test"; }
+  int pid() const override { return 0; }
+  uint8_t* arena_base() const override { return const_cast<uint8_t*>(arena_.data()); }
+  uint64_t arena_size() const override { return arena_.size(); }
+  void connect(domain::Platform* p) override {
+    if (on_connect) on_connect(p);
+    platform = p;
+  }
+  Status attach_device(const side_pci_device_info&) override { return {}; }
+  Result<std::string> load(const domain::LoadRequest&) override { return std::string("failing_driver"); }
+  Status unload(const std::string&) override { return {}; }
+  Result<uint64_t> probe(uint32_t device) override { return uint64_t{device} + 1; }
+  Status remove(uint64_t) override { return {}; }
+  Status open(uint64_t) override { return {}; }
+  Status close(uint64_t) override { return {}; }
+  Result<side_netdev_stats> stats(uint64_t) override { return side_netdev_stats{}; }
+  Status set_mtu(uint64_t, uint32_t) override { return {}; }
+  Status set_mac(uint64_t, const std::array<uint8_t, 6>&) override { return {}; }
+  Status set_rx_mode(uint64_t, uint32_t, const std::vector<std::array<uint8_t, 6>>&) override { return {}; }
+  Result<side_ethtool_info> ethtool(uint64_t) override { return side_ethtool_info{}; }
+  Result<std::string> inject(int, uint64_t) override { return make_error("no"); }
+  void report_fault(int, const std::string&) override { reported_ = true; }
+  void raise_irq(uint32_t) override {}
+  bool submit_tx(uint64_t, std::span<const uint8_t>) override { return true; }
+  bool faulty() const override {
+    return reported_.load() || (fault_after_.count() > 0 && clock::now() - born_ >= fault_after_);
+  }
+  std::vector<domain::FaultReport> faults() const override {
+    if (!faulty()) return {};
+    domain::FaultReport r;
+    r.kind = SIDE_FAULT_BUG;
+    r.kind_name = domain::fault_kind_name(r.kind);
+    r.message = "BUG right after start";
+    return {r};
+  }
+  std::optional<DomainCounters> counters() const override { return std::nullopt; }
+  void shutdown() override {}
+  Status kill() override {
+    reported_ = true;
+    return {};
+  }
+  void fail() { reported_ = true; }
+
+ private:
+  std::chrono::milliseconds fault_after_;
+  clock::time_point born_ = clock::now();
+  std::atomic<bool> reported_{false};
+  std::vector<uint8_t> arena_ = std::vector<uint8_t>(64 * 4096);
+};
+
+RecoverableDomain::Factory failing_after(std::chrono::milliseconds ms) {
+  return [ms](unsigned) -> Result<std::unique_ptr<DriverDomain>> {
+    return std::unique_ptr<DriverDomain>(std::make_unique<FailingDomain>(ms));
+  };
+}
+
+TEST(RecoveryPolicy, ADriverThatFailsAfterEveryStartIsGivenUpOnWithGrowingBackOff) {
+  RecoveryPolicy policy;  // the default: what `side run` uses
+  auto rd = RecoverableDomain::start(failing_after(std::chrono::milliseconds(5)), policy);
+  ASSERT_TRUE(rd);
+  ASSERT_TRUE((*rd)->load({"failing_driver", "", false}));
+  const auto t0 = clock::now();
+  while (!(*rd)->gave_up() && clock::now() - t0 < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE((*rd)->gave_up()) << "still restarting after 20 s";
+  const auto recoveries = (*rd)->recoveries();
+  // Restarts up to the burst, then no more.
+  ASSERT_EQ(recoveries.size(), policy.max_restarts);
+  std::string delays;
+  for (size_t i = 0; i < recoveries.size(); ++i) {
+    delays += " " + std::to_string(recoveries[i].backoff_ms);
+    const double expected = std::min(policy.backoff_max_ms, policy.backoff_start_ms * double(1u << i));
+    EXPECT_GE(recoveries[i].backoff_ms, expected * 0.95) << "restart " << i;
+    if (i > 0) {
+      EXPECT_GT(recoveries[i].backoff_ms, recoveries[i - 1].backoff_ms * 1.5) << "restart " << i;
+    }
+  }
+  std::printf("measured back-off before each restart (ms):%s\n", delays.c_str());
+  const std::string why = (*rd)->give_up_message();
+  EXPECT_NE(why.find("failing_driver"), std::string::npos) << why;
+  EXPECT_NE(why.find(std::to_string(policy.max_restarts) + " restarts"), std::string::npos) << why;
+  EXPECT_NE(why.find("BUG right after start"), std::string::npos) << why;
+  EXPECT_TRUE((*rd)->faulty());
+  // Given up: no restart happens any more.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ((*rd)->recoveries().size(), policy.max_restarts);
+}
+
+TEST(RecoveryPolicy, DeliberateFaultsAreAllRestartedWithoutDelay) {
+  auto rd =
+      RecoverableDomain::start(failing_after(std::chrono::milliseconds(0)), RecoveryPolicy::for_deliberate_faults(30));
+  ASSERT_TRUE(rd);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE((*rd)->kill());
+    ASSERT_TRUE((*rd)->wait_recovered(2000));
+    // The restart is done once the generation moved on.
+    const auto t0 = clock::now();
+    while ((*rd)->generation() < unsigned(i + 1) && clock::now() - t0 < std::chrono::seconds(2)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_EQ((*rd)->generation(), unsigned(i + 1));
+  }
+  EXPECT_FALSE((*rd)->gave_up());
+  for (const auto& r : (*rd)->recoveries()) EXPECT_LT(r.backoff_ms, 1.0);
+}
+
+TEST(RecoveryPolicy, ShutdownDuringALongBackOffIsPrompt) {
+  RecoveryPolicy policy;
+  policy.backoff_start_ms = 60'000;
+  policy.backoff_max_ms = 60'000;
+  auto rd = RecoverableDomain::start(failing_after(std::chrono::milliseconds(1)), policy);
+  ASSERT_TRUE(rd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the first restart is waiting its back-off
+  ASSERT_TRUE((*rd)->recovering());
+  const auto t0 = clock::now();
+  (*rd)->shutdown();
+  const double ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+  std::printf("shutdown during a back-off took %.1f ms\n", ms);
+  EXPECT_LT(ms, 1000);
+}
+
+// Recovery clears the old generation's device state before the new generation is connected: at the moment it is
+// connected, nothing the old one mapped can be reached by the device.
+TEST(RecoveryOrdering, OldMappingsAreUnreachableWhenTheNewDomainIsConnected) {
+  FailingDomain* gen0 = nullptr;
+  bool checked = false, old_page_reachable = true;
+  uint64_t live_at_connect = ~0ull;
+  Machine* machine_ptr = nullptr;
+  const uint64_t iova = domain::kArenaPhysBase + 0x3000;
+  auto factory = [&](unsigned generation) -> Result<std::unique_ptr<DriverDomain>> {
+    auto d = std::make_unique<FailingDomain>(std::chrono::milliseconds(0));
+    if (generation == 0) {
+      gen0 = d.get();
+    } else {
+      d->on_connect = [&](domain::Platform*) {
+        checked = true;
+        old_page_reachable = static_cast<bool>(machine_ptr->iommu(0).translate(iova, iommu::Direction::kDeviceWrite));
+        live_at_connect = machine_ptr->dma(0).live_mappings();
+      };
+    }
+    return std::unique_ptr<DriverDomain>(std::move(d));
+  };
+  auto rd = RecoverableDomain::start(factory, RecoveryPolicy::for_deliberate_faults(4));
+  ASSERT_TRUE(rd);
+  RecoverableDomain& domain = **rd;
+  Machine machine(domain);
+  machine_ptr = &machine;
+  domain.set_machine(&machine);
+  domain.connect(&machine);
+  ASSERT_TRUE(machine.add_e1000({}));
+  // Generation 0 maps a receive buffer: the device may write it.
+  ASSERT_EQ(gen0->platform->dma_map(0, iova, 2048, SIDE_DMA_FROM_DEVICE), 0);
+  ASSERT_TRUE(machine.iommu(0).translate(iova, iommu::Direction::kDeviceWrite));
+  gen0->fail();
+  const auto t0 = clock::now();
+  while (domain.generation() < 1 && clock::now() - t0 < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(domain.wait_recovered(5000));
+  ASSERT_TRUE(checked) << "generation 1 was never connected";
+  EXPECT_FALSE(old_page_reachable) << "generation 0's buffer was still open to the device when generation 1 came";
+  EXPECT_EQ(live_at_connect, 0u);
+  domain.shutdown();
+}
+
+}  // namespace
+}  // namespace side::supervisor
