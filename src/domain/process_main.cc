@@ -155,7 +155,7 @@ int run_domain_process(const std::vector<std::string>& argv) {
   config.softirq_doorbell = &channel->header().softirq_bell;
   config.busy_since_ns = channel->header().busy_since_ns;
   Domain* domain_ptr = nullptr;
-  std::vector<uint8_t> frame(ipc::kTxRing.slot_size);
+  std::vector<uint8_t> frame(channel->tx().max_payload());
   config.on_softirq_round = [&] {
     // Interrupt lines the supervisor raised, and frames it queued for transmission.
     // (The supervisor's heartbeat is answered by taking it.)

@@ -46,7 +46,7 @@ Result<Channel> Channel::attach(void* shared, size_t size, bool create) {
   }
   auto* base = static_cast<uint8_t*>(shared);
   layout([&](const RingGeometry& g, size_t off, int which, unsigned index) {
-    Ring r(base + off, g.slots, g.slot_size);
+    Ring r = g.make(base + off);
     if (create) r.initialize();
     switch (which) {
       case 0:

@@ -23,15 +23,18 @@ namespace side::ipc {
 
 inline constexpr unsigned kChannelVcpus = 3;
 
+// `max_payload` 0: a message fits in one slot. The data rings keep 2 KiB slots (a standard frame takes one) and
+// carry frames up to SIDE_MAX_FRAME over consecutive slots.
 struct RingGeometry {
-  uint32_t slots, slot_size;
+  uint32_t slots, slot_size, max_payload = 0;
+  Ring make(void* shared) const { return Ring(shared, slots, slot_size, max_payload); }
 };
 inline constexpr RingGeometry kControlRing{16, 4096};
 inline constexpr RingGeometry kEventRing{512, 1024};
 inline constexpr RingGeometry kDeviceRing{64, 128};
 inline constexpr RingGeometry kReplyRing{64, 128};
-inline constexpr RingGeometry kTxRing{512, 2048};
-inline constexpr RingGeometry kRxRing{512, 2048};
+inline constexpr RingGeometry kTxRing{512, 2048, SIDE_MAX_FRAME};
+inline constexpr RingGeometry kRxRing{512, 2048, SIDE_MAX_FRAME};
 
 // Doorbell bits of the supervisor's word.
 inline constexpr uint32_t kBellEvents = 1, kBellDevice = 2, kBellRx = 4;

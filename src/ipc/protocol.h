@@ -2,11 +2,12 @@
 /*
  * The messages between the supervisor and a domain process (isolation "process"). One C-compatible header, so
  * that any implementation of either side can be written against it. Everything travels through single-producer,
- * single-consumer rings of fixed-size slots in shared memory (ring.h); the receiver copies a message out of its
+ * single-consumer rings of fixed-size slots in shared memory (ring.h; a message takes one slot or, on the data
+ * rings, as many consecutive ones as its payload needs); the receiver copies a message out of its
  * slot before looking at it, and the supervisor validates every field of every message it copies.
  *
- * Version 2 (posted DMA permission changes, domain counters in the channel header). A change to any layout or meaning
- * below increments SIDE_IPC_VERSION.
+ * Version 3 (messages over several slots: frames up to SIDE_MAX_FRAME on the data rings). A change to any layout or
+ * meaning below increments SIDE_IPC_VERSION.
  */
 #ifndef SIDE_IPC_PROTOCOL_H
 #define SIDE_IPC_PROTOCOL_H
@@ -14,9 +15,10 @@
 #include <stdint.h>
 
 #define SIDE_IPC_MAGIC 0x53494445u /* "SIDE" */
-#define SIDE_IPC_VERSION 2u
+#define SIDE_IPC_VERSION 3u
 
-/* Every slot starts with this header; `len` payload bytes follow it in the same slot. */
+/* Every message starts with this header at the start of a slot; `len` payload bytes follow it, running on into
+ * the next slots (and from the last slot to the first) when one slot is not enough. */
 struct side_msg {
   uint16_t type; /* enum side_msg_type */
   uint16_t flags;
@@ -26,6 +28,11 @@ struct side_msg {
 };
 
 #define SIDE_MSG_HEADER_SIZE 64u
+
+/* The largest frame the data rings carry (SIDE_MSG_TX_FRAME, SIDE_MSG_RX_FRAME payloads), over several slots: the
+ * largest an 8254x receives with long packets enabled (16384 bytes with its FCS), so any MTU an e1000 driver
+ * accepts (at most 16110) fits. A frame beyond it is dropped and counted by whoever holds it. */
+#define SIDE_MAX_FRAME 16384u
 
 enum side_msg_type {
   SIDE_MSG_NONE = 0,

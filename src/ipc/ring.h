@@ -1,12 +1,17 @@
 // A single-producer, single-consumer ring of fixed-size message slots in memory shared between two processes
 // that do not trust each other (protocol.h gives the message format).
 //
-// The geometry (slot size, slot count) is fixed by the creator and kept by each side in its own private memory;
-// only the two indices and the slots live in shared memory. Each side treats what the other wrote as hostile: an
-// index that makes no sense marks the ring broken (the peer is faulty) instead of being used, and a message is
-// copied out of its slot, with its length bounded, before anyone looks at it.
+// A message takes as many consecutive slots as its header and payload need: one for every control message and
+// every minimum-size frame (the common case costs what a single-slot ring costs), several for a jumbo frame. The
+// payload runs on from the header across slot boundaries and wraps from the last slot to the first.
+//
+// The geometry (slot size, slot count, largest payload) is fixed by the creator and kept by each side in its own
+// private memory; only the two indices and the slots live in shared memory. Each side treats what the other wrote as
+// hostile: an index that makes no sense marks the ring broken (the peer is faulty) instead of being used, and a message
+// is copied out of its slot, with its length bounded, before anyone looks at it.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -36,16 +41,25 @@ class Ring {
   }
 
   Ring() = default;
-  // `shared` must be bytes_needed() bytes; the creator zeroes it first (initialize()).
-  Ring(void* shared, uint32_t nr_slots, uint32_t slot_size)
-      : s_(static_cast<RingShared*>(shared)), nr_(nr_slots), slot_size_(slot_size) {}
+  // `shared` must be bytes_needed() bytes; the creator zeroes it first (initialize()). `max_payload` (0: what one
+  // slot holds) is the largest payload a message may carry; it is capped so that a message fits in half the ring.
+  Ring(void* shared, uint32_t nr_slots, uint32_t slot_size, uint32_t max_payload = 0)
+      : s_(static_cast<RingShared*>(shared)),
+        nr_(nr_slots),
+        slot_size_(slot_size),
+        max_payload_(payload_limit(nr_slots, slot_size, max_payload)),
+        // Attaching happens before the peer runs: the indices are whatever the creator left (0 once initialized).
+        produced_(s_ ? s_->head.load(std::memory_order_relaxed) : 0),
+        consumed_(s_ ? s_->tail.load(std::memory_order_relaxed) : 0) {}
   void initialize() {
     s_->head.store(0);
     s_->tail.store(0);
     produced_ = consumed_ = 0;
   }
 
-  uint32_t max_payload() const { return slot_size_ - SIDE_MSG_HEADER_SIZE; }
+  uint32_t max_payload() const { return max_payload_; }
+  // Slots a message with `len` payload bytes takes (64-bit: a hostile length cannot wrap the count).
+  uint64_t slots_for(uint64_t len) const { return (SIDE_MSG_HEADER_SIZE + len + slot_size_ - 1) / slot_size_; }
   bool broken() const { return broken_; }
 
   // Producer. False if the ring is full (or broken); the message is not sent.
@@ -62,19 +76,21 @@ class Ring {
       broken_ = true;  // the consumer moved its index past ours
       return false;
     }
-    if (head - tail == nr_) return false;
-    uint8_t* slot = s_->slots + size_t{head & (nr_ - 1)} * slot_size_;
+    const auto n = static_cast<uint32_t>(slots_for(payload.size()));
+    if (nr_ - (head - tail) < n) return false;
     side_msg h = header;
     h.len = static_cast<uint32_t>(payload.size());
-    std::memcpy(slot, &h, sizeof h);
-    if (!payload.empty()) std::memcpy(slot + SIDE_MSG_HEADER_SIZE, payload.data(), payload.size());
-    produced_ = head + 1;
-    s_->head.store(head + 1, std::memory_order_release);
+    const size_t start = size_t{head & (nr_ - 1)} * slot_size_;
+    std::memcpy(s_->slots + start, &h, sizeof h);
+    copy_in(start + SIDE_MSG_HEADER_SIZE, payload);
+    produced_ = head + n;
+    s_->head.store(produced_, std::memory_order_release);
     return true;
   }
 
-  // Consumer. Copies the next message into `header` and up to `payload.size()` bytes into `payload`; returns the
-  // payload length, or -1 if the ring is empty or broken. A length the producer claims beyond the slot breaks it.
+  // Consumer. Copies the next message into `header` and its payload into `payload`; returns the payload length, or
+  // -1 if the ring is empty or broken. A length the producer claims beyond max_payload(), beyond `payload`, or
+  // beyond the slots it published breaks the ring.
   long pop(side_msg& header, std::span<uint8_t> payload) {
     if (broken_) return -1;
     uint32_t tail = consumed_;  // ours, as for the producer's index
@@ -88,16 +104,16 @@ class Ring {
       broken_ = true;
       return -1;
     }
-    const uint8_t* slot = s_->slots + size_t{tail & (nr_ - 1)} * slot_size_;
-    std::memcpy(&header, slot, sizeof header);
+    const size_t start = size_t{tail & (nr_ - 1)} * slot_size_;
+    std::memcpy(&header, s_->slots + start, sizeof header);
     uint32_t len = header.len;  // our private copy: the producer cannot change it any more
-    if (len > max_payload() || len > payload.size()) {
+    if (len > max_payload_ || len > payload.size() || slots_for(len) > head - tail) {
       broken_ = true;
       return -1;
     }
-    std::memcpy(payload.data(), slot + SIDE_MSG_HEADER_SIZE, len);
-    consumed_ = tail + 1;
-    s_->tail.store(tail + 1, std::memory_order_release);
+    copy_out(start + SIDE_MSG_HEADER_SIZE, payload.first(len));
+    consumed_ = tail + static_cast<uint32_t>(slots_for(len));
+    s_->tail.store(consumed_, std::memory_order_release);
     return len;
   }
 
@@ -115,12 +131,35 @@ class Ring {
   RingShared* shared() const { return s_; }
 
   bool empty() const { return s_->head.load(std::memory_order_acquire) == s_->tail.load(std::memory_order_relaxed); }
+  // Slots in use (a message over several slots counts each).
   uint32_t size() const { return s_->head.load(std::memory_order_acquire) - s_->tail.load(std::memory_order_acquire); }
 
  private:
+  static uint32_t payload_limit(uint32_t nr_slots, uint32_t slot_size, uint32_t wanted) {
+    const uint64_t one_slot = slot_size - SIDE_MSG_HEADER_SIZE;
+    if (wanted <= one_slot || nr_slots < 4) return static_cast<uint32_t>(one_slot);
+    const uint64_t half_ring = uint64_t{nr_slots / 2} * slot_size - SIDE_MSG_HEADER_SIZE;
+    return static_cast<uint32_t>(std::min<uint64_t>(wanted, half_ring));
+  }
+  size_t area() const { return size_t{nr_} * slot_size_; }
+  // The slots as one circular byte area: a payload that runs past the last slot continues in the first.
+  void copy_in(size_t at, std::span<const uint8_t> from) {
+    at %= area();
+    const size_t first = std::min(from.size(), area() - at);
+    if (first) std::memcpy(s_->slots + at, from.data(), first);
+    if (from.size() > first) std::memcpy(s_->slots, from.data() + first, from.size() - first);
+  }
+  void copy_out(size_t at, std::span<uint8_t> to) const {
+    at %= area();
+    const size_t first = std::min(to.size(), area() - at);
+    if (first) std::memcpy(to.data(), s_->slots + at, first);
+    if (to.size() > first) std::memcpy(to.data() + first, s_->slots, to.size() - first);
+  }
+
   RingShared* s_ = nullptr;
   uint32_t nr_ = 0;
   uint32_t slot_size_ = 0;
+  uint32_t max_payload_ = 0;
   uint32_t produced_ = 0, consumed_ = 0;  // our own index, whichever we are: the shared copy is only published
   bool broken_ = false;
 };

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "common/log.h"
+#include "common/sanitize.h"
 #include "ipc/doorbell.h"
 
 namespace side::supervisor {
@@ -14,13 +16,18 @@ std::span<const uint8_t> bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
+// Text from a domain is data: every string it hands over is sanitized here, where it enters the supervisor, so
+// that no terminal control, bidirectional override or forged line reaches side's output (common/sanitize.h).
+constexpr size_t kMaxText = 1024;
+
 std::string text(std::span<const uint8_t> p) {
-  std::string s(reinterpret_cast<const char*>(p.data()), p.size());
-  // Text from a domain is data: no terminal control sequences reach the supervisor's output.
-  for (char& c : s) {
-    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) c = '?';
-  }
-  return s;
+  return sanitize_text(p, kMaxText);
+}
+
+uint64_t now_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
 }
 
 }  // namespace
@@ -76,9 +83,14 @@ bool ChannelServer::drain() {
 void ChannelServer::handle_event(const side_msg& m, std::span<const uint8_t> payload) {
   auto* platform = platform_;
   switch (m.type) {
-    case SIDE_MSG_REPLY:
-      if (h_.reply) h_.reply(m.type, m.cookie, static_cast<int64_t>(m.arg[0]), m.arg[1], payload);
+    case SIDE_MSG_REPLY: {
+      // A refusal's payload is the domain's explanation (text, shown to the user); a success's is data whose
+      // type the request gives (the requester decodes it, sanitizing the strings in it).
+      const auto status = static_cast<int64_t>(m.arg[0]);
+      const std::string why = status != 0 ? text(payload) : std::string();
+      if (h_.reply) h_.reply(m.type, m.cookie, status, m.arg[1], status != 0 ? bytes(why) : payload);
       return;
+    }
     case SIDE_MSG_READY:
       if (m.arg[0] != SIDE_IPC_VERSION) {
         static const char kWrong[] = "the domain speaks another protocol version";
@@ -87,13 +99,11 @@ void ChannelServer::handle_event(const side_msg& m, std::span<const uint8_t> pay
         }
         return;
       }
-      if (h_.reply) h_.reply(m.type, 0, static_cast<int64_t>(m.arg[2]), m.arg[1], payload);
+      if (h_.reply) h_.reply(m.type, 0, static_cast<int64_t>(m.arg[2]), m.arg[1], bytes(text(payload)));
       return;
-    case SIDE_MSG_LOG: {
-      uint64_t level = std::min<uint64_t>(m.arg[0], 7);
-      log_line(static_cast<LogLevel>(level), text(payload));
+    case SIDE_MSG_LOG:
+      log_.line(m.arg[0], payload, now_ns());
       return;
-    }
     case SIDE_MSG_FAULT: {
       std::string all(reinterpret_cast<const char*>(payload.data()), payload.size());
       size_t nul = all.find('\0');
@@ -111,7 +121,7 @@ void ChannelServer::handle_event(const side_msg& m, std::span<const uint8_t> pay
         return;
       }
       std::memcpy(&info, payload.data(), sizeof info);
-      info.name[sizeof info.name - 1] = '\0';
+      sanitize_field(info.name, sizeof info.name);
       if (platform && platform->netdev_register(info) != 0) {
         fault(SIDE_FAULT_PROTOCOL, std::string("network device ") + info.name + " refused");
       }
@@ -124,7 +134,7 @@ void ChannelServer::handle_event(const side_msg& m, std::span<const uint8_t> pay
         return;
       }
       std::memcpy(&info, payload.data(), sizeof info);
-      info.name[sizeof info.name - 1] = '\0';
+      sanitize_field(info.name, sizeof info.name);
       if (platform) platform->netdev_changed(info);
       return;
     }

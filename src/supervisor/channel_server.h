@@ -13,6 +13,7 @@
 
 #include "domain/platform.h"
 #include "ipc/channel.h"
+#include "supervisor/domain_log.h"
 
 namespace side::supervisor {
 
@@ -27,8 +28,14 @@ class ChannelServer {
   // At most this many messages per ring per drain(): a busy domain cannot monopolise the service thread.
   static constexpr int kBatch = 256;
 
-  ChannelServer(ipc::Channel& channel, Handlers handlers) : ch_(channel), h_(std::move(handlers)) {}
+  ChannelServer(ipc::Channel& channel, Handlers handlers)
+      : ch_(channel),
+        h_(std::move(handlers)),
+        buffer_(channel.rx().max_payload()),
+        events_buffer_(channel.events().max_payload()) {}
   void set_platform(domain::Platform* p) { platform_ = p; }
+  // Names the domain in front of each of its log lines ("e1000 dom 1234"): built by the supervisor, never by it.
+  void set_log_label(const std::string& label) { log_.set_label(label); }
 
   // Processes what is pending; true if anything was. A broken ring is reported once and then ignored.
   bool drain();
@@ -44,9 +51,10 @@ class ChannelServer {
   ipc::Channel& ch_;
   Handlers h_;
   domain::Platform* platform_ = nullptr;
-  std::vector<uint8_t> buffer_ = std::vector<uint8_t>(4096);         // received frames
-  std::vector<uint8_t> events_buffer_ = std::vector<uint8_t>(4096);  // event payloads
+  std::vector<uint8_t> buffer_;         // received frames: as large as the receive ring's largest message
+  std::vector<uint8_t> events_buffer_;  // event payloads
   bool broken_reported_ = false;
+  DomainLog log_;
 };
 
 }  // namespace side::supervisor

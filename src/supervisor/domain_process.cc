@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/sanitize.h"
 #include "common/strings.h"
 #include "domain/domain.h"
 #include "domain/process_main.h"
@@ -381,15 +382,15 @@ Result<side_ethtool_info> DomainProcess::ethtool(uint64_t netdev) {
   side_ethtool_info info{};
   if (r->payload.size() != sizeof info) return make_error("malformed ethtool information from the domain");
   std::memcpy(&info, r->payload.data(), sizeof info);
-  // Strings from the domain: bounded and terminated here, whatever it sent.
-  for (char* f : {info.driver, info.version, info.fw_version, info.bus_info}) f[31] = '\0';
+  // Strings from the domain: sanitized, bounded and terminated here, whatever it sent.
+  for (char* f : {info.driver, info.version, info.fw_version, info.bus_info}) sanitize_field(f, 32);
   return info;
 }
 
 Result<std::string> DomainProcess::inject(int type, uint64_t seed) {
   auto r = request(SIDE_MSG_INJECT, static_cast<uint64_t>(type), {}, seed);
   if (!r) return r.error();
-  std::string what(r->payload.begin(), r->payload.end());
+  std::string what = sanitize_text(r->payload, 1024);
   if (r->status != 0) return make_error(what);
   return what;
 }
@@ -438,6 +439,7 @@ void DomainProcess::service_loop() {
                                         [this](int kind, std::string message, std::string location) {
                                           add_fault(kind, std::move(message), std::move(location));
                                         }});
+  server.set_log_label(driver_name_ + " dom " + std::to_string(pid_));
   auto drain = [&] {
     server.set_platform(platform_.load());
     return server.drain();

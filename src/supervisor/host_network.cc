@@ -19,6 +19,12 @@ bool wait_readable(int fd) {
   return poll(&p, 1, kPollMs) > 0;
 }
 
+uint64_t now_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
 }  // namespace
 
 HostInterface::HostInterface(DriverDomain& domain, net::Tap tap) : domain_(domain), tap_(std::move(tap)) {
@@ -32,10 +38,19 @@ HostInterface::~HostInterface() {
 
 void HostInterface::start(const side_netdev_info& info) {
   token_ = info.token;
-  std::array<uint8_t, 6> mac;
-  std::memcpy(mac.data(), info.mac, 6);
-  if (auto s = tap_.set_mac(mac); !s) logf(LogLevel::kWarning, "side: %s", s.error().message.c_str());
-  if (auto s = tap_.set_mtu(info.mtu); !s) logf(LogLevel::kWarning, "side: %s", s.error().message.c_str());
+  Status accepted;
+  {
+    std::lock_guard lock(guard_mu_);
+    accepted = guard_.registered(info);
+  }
+  if (accepted) {
+    std::array<uint8_t, 6> mac;
+    std::memcpy(mac.data(), info.mac, 6);
+    if (auto s = tap_.set_mac(mac); !s) logf(LogLevel::kWarning, "side: %s", s.error().message.c_str());
+    if (auto s = tap_.set_mtu(info.mtu); !s) logf(LogLevel::kWarning, "side: %s", s.error().message.c_str());
+  } else {
+    refuse(accepted);  // the interface keeps side's defaults
+  }
   thread_ = std::thread([this] { reader(); });
 }
 
@@ -46,11 +61,23 @@ void HostInterface::stop() {
 }
 
 HostCounters HostInterface::counters() const {
-  return {to_driver_.load(), from_driver_.load(), requeued_.load()};
+  return {to_driver_.load(),        from_driver_.load(),     requeued_.load(),
+          dropped_oversize_.load(), dropped_stalled_.load(), refused_changes_.load()};
+}
+
+void HostInterface::refuse(const Status& refusal) {
+  refused_changes_.fetch_add(1, std::memory_order_relaxed);
+  domain_.report_fault(SIDE_FAULT_BAD_ARGUMENT, tap_.name() + ": " + refusal.error().message);
 }
 
 void HostInterface::netdev_changed(const side_netdev_info& info) {
   if (info.token != token_.load()) return;
+  Status accepted;
+  {
+    std::lock_guard lock(guard_mu_);
+    accepted = guard_.changed(info, now_ns());
+  }
+  if (!accepted) return refuse(accepted);
   std::array<uint8_t, 6> mac;
   std::memcpy(mac.data(), info.mac, 6);
   (void)tap_.set_mac(mac);
@@ -58,7 +85,14 @@ void HostInterface::netdev_changed(const side_netdev_info& info) {
 }
 
 void HostInterface::carrier(uint64_t token, bool on) {
-  if (token == token_.load()) (void)tap_.set_carrier(on);
+  if (token != token_.load()) return;
+  Status accepted;
+  {
+    std::lock_guard lock(guard_mu_);
+    accepted = guard_.carrier(on, now_ns());
+  }
+  if (!accepted) return refuse(accepted);
+  (void)tap_.set_carrier(on);
 }
 
 void HostInterface::tx_wake(uint64_t token) {
@@ -78,17 +112,30 @@ void HostInterface::reader() {
     for (int i = 0; i < 256 && !stop_.load(); ++i) {
       auto n = tap_.read(frame);
       if (!n || *n == 0) break;
-      std::span<const uint8_t> f(frame.data(), *n);
-      while (!domain_.submit_tx(token_.load(), f)) {
-        // The driver's queue is full (or its queue is stopped): wait for it, never drop what the host sent.
-        requeued_.fetch_add(1, std::memory_order_relaxed);
-        if (stop_.load() || domain_.faulty()) break;
-        std::unique_lock lock(mu_);
-        woken_.wait_for(lock, std::chrono::milliseconds(1));
-      }
-      to_driver_.fetch_add(1, std::memory_order_relaxed);
+      if (forward(std::span<const uint8_t>(frame.data(), *n))) to_driver_.fetch_add(1, std::memory_order_relaxed);
     }
   }
+}
+
+bool HostInterface::forward(std::span<const uint8_t> frame) {
+  if (frame.size() > SIDE_MAX_FRAME) {
+    // No ring carries it, now or after any restart: waiting for room would stall every frame behind it.
+    dropped_oversize_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kStallLimit;
+  while (!domain_.submit_tx(token_.load(), frame)) {
+    // The driver's queue is full (or its queue is stopped): wait for it, but not for ever.
+    requeued_.fetch_add(1, std::memory_order_relaxed);
+    if (stop_.load() || domain_.faulty()) return false;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      dropped_stalled_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    std::unique_lock lock(mu_);
+    woken_.wait_for(lock, std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 Wire::Wire(e1000::E1000& nic, std::optional<net::Tap> tap, std::unique_ptr<net::PcapWriter> pcap)

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -23,17 +24,25 @@
 #include "net/tap.h"
 #include "supervisor/driver_domain.h"
 #include "supervisor/machine.h"
+#include "supervisor/netdev_guard.h"
 
 namespace side::supervisor {
 
 struct HostCounters {
-  uint64_t to_driver = 0;    // frames the host sent through the driver
-  uint64_t from_driver = 0;  // frames the driver received for the host
-  uint64_t requeued = 0;     // submissions that waited for room in the driver's queue
+  uint64_t to_driver = 0;         // frames the host sent through the driver
+  uint64_t from_driver = 0;       // frames the driver received for the host
+  uint64_t requeued = 0;          // submissions that waited for room in the driver's queue
+  uint64_t dropped_oversize = 0;  // frames larger than any the driver's rings carry (SIDE_MAX_FRAME)
+  uint64_t dropped_stalled = 0;   // frames the driver took no frame for kStallLimit: dropped, not retried forever
+  uint64_t refused_changes = 0;   // address, MTU and carrier changes of the driver refused (driver faults)
 };
 
 class HostInterface final : public NetListener {
  public:
+  // How long a frame waits for room in the driver's queue before it is dropped (counted): a driver that stops
+  // taking frames cannot stall the host's interface for good.
+  static constexpr std::chrono::milliseconds kStallLimit{2000};
+
   HostInterface(DriverDomain& domain, net::Tap tap);
   ~HostInterface() override;
 
@@ -62,6 +71,10 @@ class HostInterface final : public NetListener {
 
  private:
   void reader();
+  // Hands one frame from the host to the driver, waiting (bounded) for room; false if it was dropped.
+  bool forward(std::span<const uint8_t> frame);
+  // A change the guard refused: counted, and a fault of the driver.
+  void refuse(const Status& refusal);
   DriverDomain& domain_;
   net::Tap tap_;
   std::atomic<uint64_t> token_{0};
@@ -70,7 +83,10 @@ class HostInterface final : public NetListener {
   std::mutex mu_;
   std::condition_variable woken_;
   std::atomic<uint64_t> to_driver_{0}, from_driver_{0}, requeued_{0};
+  std::atomic<uint64_t> dropped_oversize_{0}, dropped_stalled_{0}, refused_changes_{0};
   Mirror mirror_;
+  std::mutex guard_mu_;  // the guard is used by the domain's event thread and by start()
+  NetdevGuard guard_;
 };
 
 struct WireCounters {

@@ -114,6 +114,159 @@ TEST(Ring, APeerRewritingOurOwnIndexBreaksTheRing) {
   EXPECT_TRUE(c2.broken());
 }
 
+// A payload byte that depends on the message and the position, so a misplaced or torn copy shows.
+uint8_t pattern(uint64_t message, size_t i) {
+  return static_cast<uint8_t>(message * 31 + i * 7 + (i >> 8));
+}
+
+std::vector<uint8_t> patterned(uint64_t message, size_t len) {
+  std::vector<uint8_t> p(len);
+  for (size_t i = 0; i < len; ++i) p[i] = pattern(message, i);
+  return p;
+}
+
+TEST(Ring, LargeMessagesTakeSeveralSlotsAndWrapAround) {
+  constexpr uint32_t kSlots = 16, kSlot = 256, kMax = 1800;
+  Shared mem(Ring::bytes_needed(kSlots, kSlot));
+  Ring producer(mem.p, kSlots, kSlot, kMax), consumer(mem.p, kSlots, kSlot, kMax);
+  producer.initialize();
+  ASSERT_EQ(producer.max_payload(), kMax);
+  EXPECT_EQ(producer.slots_for(0), 1u);
+  EXPECT_EQ(producer.slots_for(kSlot - SIDE_MSG_HEADER_SIZE), 1u);  // the common case stays one slot
+  EXPECT_EQ(producer.slots_for(kSlot - SIDE_MSG_HEADER_SIZE + 1), 2u);
+  std::vector<uint8_t> buf(kMax);
+  // Sizes chosen to land messages across the end of the slot array many times, in every phase.
+  uint64_t sent = 0, received = 0;
+  for (int round = 0; round < 400; ++round) {
+    const size_t len = (round * 397) % (kMax + 1);
+    while (!producer.push(msg(SIDE_MSG_TX_FRAME, sent), patterned(sent, len))) {
+      side_msg h{};
+      long n = consumer.pop(h, buf);
+      ASSERT_GE(n, 0) << "a full ring must have something to take";
+      ASSERT_EQ(h.cookie, received);
+      for (long i = 0; i < n; ++i) ASSERT_EQ(buf[i], pattern(received, i)) << "message " << received << " byte " << i;
+      ++received;
+    }
+    ++sent;
+  }
+  side_msg h{};
+  while (consumer.pop(h, buf) >= 0) ++received;
+  EXPECT_EQ(received, sent);
+  EXPECT_FALSE(consumer.broken());
+  EXPECT_TRUE(consumer.empty());
+}
+
+TEST(Ring, AMessageThatDoesNotFitInTheFreeSlotsWaits) {
+  Shared mem(Ring::bytes_needed(8, 256));
+  Ring producer(mem.p, 8, 256, 1000), consumer(mem.p, 8, 256, 1000);
+  producer.initialize();
+  ASSERT_TRUE(producer.push(msg(1, 1), std::vector<uint8_t>(900)));   // 4 slots
+  ASSERT_TRUE(producer.push(msg(1, 2), std::vector<uint8_t>(600)));   // 3 slots
+  EXPECT_FALSE(producer.push(msg(1, 3), std::vector<uint8_t>(300)));  // 2 slots, 1 free: not sent
+  EXPECT_FALSE(producer.broken());
+  EXPECT_EQ(producer.size(), 7u);
+  std::vector<uint8_t> buf(1000);
+  side_msg h{};
+  EXPECT_EQ(consumer.pop(h, buf), 900);
+  EXPECT_TRUE(producer.push(msg(1, 3), std::vector<uint8_t>(300)));
+}
+
+TEST(Ring, LargestPayloadIsCappedToHalfTheRingAndBeyondItIsNotSent) {
+  Shared mem(Ring::bytes_needed(8, 256));
+  Ring r(mem.p, 8, 256, 1u << 30);
+  r.initialize();
+  EXPECT_EQ(r.max_payload(), 4 * 256 - SIDE_MSG_HEADER_SIZE);
+  EXPECT_FALSE(r.push(msg(1, 1), std::vector<uint8_t>(r.max_payload() + 1)));
+  EXPECT_TRUE(r.empty());
+  EXPECT_TRUE(r.push(msg(1, 1), std::vector<uint8_t>(r.max_payload())));
+}
+
+TEST(Ring, IndicesThatWrapAroundTheirTypeCarryMultiSlotMessages) {
+  Shared mem(Ring::bytes_needed(8, 128));
+  Ring producer(mem.p, 8, 128, 400), consumer(mem.p, 8, 128, 400);
+  auto* shared = static_cast<RingShared*>(mem.p);
+  shared->head.store(0xffff'fffeu);
+  shared->tail.store(0xffff'fffeu);
+  std::vector<uint8_t> buf(400);
+  for (uint64_t i = 0; i < 20; ++i) {
+    ASSERT_TRUE(producer.push(msg(1, i), patterned(i, 300)));  // 3 slots, across 2^32
+    side_msg h{};
+    ASSERT_EQ(consumer.pop(h, buf), 300);
+    for (size_t k = 0; k < 300; ++k) ASSERT_EQ(buf[k], pattern(i, k));
+  }
+  EXPECT_FALSE(consumer.broken());
+}
+
+// What a hostile producer can write into the header of the next message after publishing it.
+class HostileLength : public ::testing::TestWithParam<uint32_t> {};
+
+TEST_P(HostileLength, BreaksTheRingAndIsNeverCopied) {
+  Shared mem(Ring::bytes_needed(16, 128));
+  Ring producer(mem.p, 16, 128, 900), consumer(mem.p, 16, 128, 900);
+  producer.initialize();
+  ASSERT_EQ(consumer.max_payload(), 900u);
+  ASSERT_TRUE(producer.push(msg(1, 1), std::vector<uint8_t>(10)));  // one slot published
+  auto* shared = static_cast<RingShared*>(mem.p);
+  reinterpret_cast<side_msg*>(shared->slots)->len = GetParam();
+  std::vector<uint8_t> buf(1000, 0xee);
+  side_msg h{};
+  EXPECT_EQ(consumer.pop(h, buf), -1);
+  EXPECT_TRUE(consumer.broken());
+  EXPECT_EQ(buf[999], 0xee);
+  EXPECT_EQ(shared->tail.load(), 0u);  // nothing consumed
+}
+
+// Beyond the largest payload; 2^32-1 (whose slot count would wrap a 32-bit sum); more slots than the producer
+// published (64 + 100 bytes need 2); more slots than the ring has.
+INSTANTIATE_TEST_SUITE_P(Ring, HostileLength, ::testing::Values(901u, 0xffff'ffffu, 0xffff'ffc0u, 100u, 2000u));
+
+TEST(Ring, AZeroLengthMessageIsOneSlot) {
+  Shared mem(Ring::bytes_needed(4, 128));
+  Ring producer(mem.p, 4, 128, 200), consumer(mem.p, 4, 128, 200);
+  producer.initialize();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(producer.push(msg(1, i)));
+  EXPECT_FALSE(producer.push(msg(1, 9)));
+  std::vector<uint8_t> buf(1);
+  side_msg h{};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(consumer.pop(h, buf), 0);
+  EXPECT_FALSE(consumer.broken());
+}
+
+TEST(Ring, CrossProcessStreamOfFramesOfEverySize) {
+  constexpr uint64_t kCount = 30000;
+  constexpr uint32_t kSlots = 64, kSlot = 2048, kMax = 16384;
+  const size_t ring_bytes = Ring::bytes_needed(kSlots, kSlot);
+  Shared mem(ring_bytes);
+  Ring(mem.p, kSlots, kSlot, kMax).initialize();
+  auto length = [](uint64_t i) { return static_cast<size_t>((i * 7919) % (kMax + 1)); };
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    Ring producer(mem.p, kSlots, kSlot, kMax);
+    for (uint64_t i = 0; i < kCount;) {
+      if (producer.push(msg(SIDE_MSG_RX_FRAME, i), patterned(i, length(i)))) ++i;
+    }
+    _exit(0);
+  }
+  Ring consumer(mem.p, kSlots, kSlot, kMax);
+  std::vector<uint8_t> buf(kMax);
+  uint64_t next = 0;
+  bool intact = true;
+  while (next < kCount && !consumer.broken()) {
+    side_msg h{};
+    long n = consumer.pop(h, buf);
+    if (n < 0) continue;
+    intact &= static_cast<size_t>(n) == length(next) && h.cookie == next;
+    for (long k = 0; intact && k < n; ++k) intact &= buf[k] == pattern(next, k);
+    ++next;
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_FALSE(consumer.broken());
+  EXPECT_TRUE(intact);
+  EXPECT_EQ(next, kCount);
+}
+
 TEST(Ring, CrossProcessStreamWithDoorbell) {
   constexpr uint64_t kCount = 200000;
   const size_t ring_bytes = Ring::bytes_needed(64, 128);
