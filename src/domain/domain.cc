@@ -634,6 +634,19 @@ SignalAction Domain::handle_bug(const loader::LoadedModule& mod, uint64_t rip, u
   return SignalAction::kAbandon;
 }
 
+// An instruction fetch from a code page that a patch had flipped writable for a moment is fetched again, once per
+// patch: the same fetch faulting again with no patch in between is the driver's own doing (a fault).
+bool Domain::retry_disturbed_fetch(const siginfo_t* info, const ucontext_t* context) {
+  thread_local uint64_t last_addr = 0, last_seq = 0;
+  const auto addr = reinterpret_cast<uint64_t>(info->si_addr);
+  if (info->si_code != SEGV_ACCERR || addr != static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP])) return false;
+  const std::optional<uint64_t> seq = private_.wait_for_patch(addr);
+  if (!seq || (addr == last_addr && *seq == last_seq)) return false;
+  last_addr = addr;
+  last_seq = *seq;
+  return true;
+}
+
 SignalAction Domain::classify(int sig, siginfo_t* info, ucontext_t* context) {
   if (sig == SIGTRAP) {
     if (auto a = patcher_.on_breakpoint(context)) {
@@ -641,12 +654,7 @@ SignalAction Domain::classify(int sig, siginfo_t* info, ucontext_t* context) {
       return *a;
     }
   }
-  // An instruction fetch from a code page that a patch has flipped writable for a moment: fetch it again.
-  if (sig == SIGSEGV && info->si_code == SEGV_ACCERR &&
-      reinterpret_cast<uint64_t>(info->si_addr) == static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]) &&
-      private_.retried_fetch(reinterpret_cast<uint64_t>(info->si_addr))) {
-    return SignalAction::kResume;
-  }
+  if (sig == SIGSEGV && retry_disturbed_fetch(info, context)) return SignalAction::kResume;
   // A fault in a trampoline is the driver's, at the instruction the trampoline stands for.
   const uint64_t rip = patcher_.origin(static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]));
   const uint64_t rsp = static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RSP]);

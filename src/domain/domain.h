@@ -209,6 +209,7 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
  private:
   Domain(const DomainConfig& config, loader::KernelAbi abi, Arena arena, PercpuAreas percpu);
   Status start();
+  bool retry_disturbed_fetch(const siginfo_t* info, const ucontext_t* context);
   Status attach_vcpu(unsigned cpu);
   Status load_kapi();
   Result<loader::LoadedModule*> load_one(const LoadRequest& request, std::vector<std::string>& chain);

@@ -130,11 +130,11 @@ Status PrivateMemory::patch_image(uint64_t addr, const void* bytes, uint64_t len
   return ok ? Status{} : make_error("cannot patch the module image");
 }
 
-bool PrivateMemory::retried_fetch(uint64_t addr) const {
-  if (!page_executable(addr)) return false;
+std::optional<uint64_t> PrivateMemory::wait_for_patch(uint64_t addr) const {
+  if (!page_executable(addr)) return std::nullopt;
   // A patch holds its pages for a few microseconds; a million yields is far beyond that, and still bounded.
   for (int spins = 0; (patch_seq_.load(std::memory_order_acquire) & 1) && spins < 1'000'000; ++spins) sched_yield();
-  return true;
+  return patch_seq_.load(std::memory_order_acquire);
 }
 
 Status PrivateMemory::protect(uint64_t addr, uint64_t size, int prot) {

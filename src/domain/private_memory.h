@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,10 +35,11 @@ class PrivateMemory {
   // and executable at once. Another vCPU that fetches an instruction from such a page meanwhile takes an execute
   // fault, which retried_fetch() recognises. Async-signal-safe (patches are written from trap handlers).
   Status patch_image(uint64_t addr, const void* bytes, uint64_t len);
-  // From a SIGSEGV handler: `addr` is an instruction fetch that faulted on a page meant to be executable, so a
-  // patch has it flipped writable for a moment. Waits (bounded) for the patch to end; true if the fetch should
-  // simply be retried.
-  bool retried_fetch(uint64_t addr) const;
+  // From a SIGSEGV handler, for an instruction fetch at `addr` that faulted: if the page is meant to be
+  // executable, a patch may have it flipped writable for a moment. Waits (bounded) for any patch to end and
+  // returns the patch sequence number then (a fetch that faults again with the same number was not disturbed by
+  // a patch: the driver changed the protection itself). nullopt if the page is not meant to be executable.
+  std::optional<uint64_t> wait_for_patch(uint64_t addr) const;
 
   // The trap address standing for a missing symbol (the same name always gets the same slot).
   Result<uint64_t> missing_symbol_address(const std::string& name);

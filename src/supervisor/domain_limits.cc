@@ -141,7 +141,7 @@ void DomainLimits::protect_supervisor() {
   if (done.exchange(true) || geteuid() != 0) return;
   // Not -1000 (never killed): a supervisor leaking memory must remain killable; domains (1000) go long before.
   if (!write_file("/proc/self/oom_score_adj", "-900")) {
-    logf(LogLevel::kInfo, "side: the supervisor's OOM score stays (no CAP_SYS_RESOURCE); domains still go first");
+    logf(LogLevel::kDebug, "side: the supervisor's OOM score stays (no CAP_SYS_RESOURCE); domains still go first");
   }
 }
 

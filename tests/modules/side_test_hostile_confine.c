@@ -7,6 +7,7 @@
  *   futex_pi     FUTEX_LOCK_PI                    requeue      FUTEX_CMP_REQUEUE
  *   madv_remove  MADV_REMOVE on arena memory (punches a hole in the shared memfd)
  *   ftruncate    shrink the arena's descriptor    wx           make its own text writable and executable
+ *   text_rw      make its own text writable (not executable) and go on running it
  *   mmap_huge    one 1 TiB mapping                mmap_loop    1 MiB mappings, touched, up to 2 GiB
  *   vmalloc_loop vmalloc 1 MiB, touched, up to 2 GiB    kmalloc_loop   kmalloc until it fails
  *   clone        a thread (CLONE_VM|CLONE_THREAD)  fork         a process
@@ -89,6 +90,11 @@ static int __init side_test_hostile_confine_init(void)
 		long text = (long)side_test_hostile_confine_init & ~4095L;
 
 		ret = raw_syscall(10, text, 4096, 7 /* PROT_READ|WRITE|EXEC */, 0, 0, 0);
+	} else if (!strcmp(act, "text_rw")) {
+		/* Its own code made writable (allowed: not executable), then run: a fault, never retried forever. */
+		long text = (long)side_test_hostile_confine_init & ~4095L;
+
+		ret = raw_syscall(10, text, 4096, 3 /* PROT_READ|WRITE */, 0, 0, 0);
 	} else if (!strcmp(act, "mmap_huge")) {
 		ret = raw_syscall(9, 0, 1L << 40, 3, 0x4022 /* PRIVATE|ANON|NORESERVE */, -1, 0);
 	} else if (!strcmp(act, "mmap_loop") || !strcmp(act, "vmalloc_loop")) {
