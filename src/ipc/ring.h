@@ -59,7 +59,10 @@ class Ring {
 
   uint32_t max_payload() const { return max_payload_; }
   // Slots a message with `len` payload bytes takes (64-bit: a hostile length cannot wrap the count).
-  uint64_t slots_for(uint64_t len) const { return (SIDE_MSG_HEADER_SIZE + len + slot_size_ - 1) / slot_size_; }
+  uint64_t slots_for(uint64_t len) const {
+    if (len <= slot_size_ - SIDE_MSG_HEADER_SIZE) return 1;  // the common case, without a division
+    return (SIDE_MSG_HEADER_SIZE + len + slot_size_ - 1) / slot_size_;
+  }
   bool broken() const { return broken_; }
 
   // Producer. False if the ring is full (or broken); the message is not sent.
@@ -107,12 +110,13 @@ class Ring {
     const size_t start = size_t{tail & (nr_ - 1)} * slot_size_;
     std::memcpy(&header, s_->slots + start, sizeof header);
     uint32_t len = header.len;  // our private copy: the producer cannot change it any more
-    if (len > max_payload_ || len > payload.size() || slots_for(len) > head - tail) {
+    const uint64_t n = slots_for(len);
+    if (len > max_payload_ || len > payload.size() || n > head - tail) {
       broken_ = true;
       return -1;
     }
     copy_out(start + SIDE_MSG_HEADER_SIZE, payload.first(len));
-    consumed_ = tail + static_cast<uint32_t>(slots_for(len));
+    consumed_ = tail + static_cast<uint32_t>(n);
     s_->tail.store(consumed_, std::memory_order_release);
     return len;
   }
@@ -142,15 +146,14 @@ class Ring {
     return static_cast<uint32_t>(std::min<uint64_t>(wanted, half_ring));
   }
   size_t area() const { return size_t{nr_} * slot_size_; }
-  // The slots as one circular byte area: a payload that runs past the last slot continues in the first.
+  // The slots as one circular byte area: a payload that runs past the last slot continues in the first. `at` is
+  // inside the area (a payload starts in its header's slot, after the header).
   void copy_in(size_t at, std::span<const uint8_t> from) {
-    at %= area();
     const size_t first = std::min(from.size(), area() - at);
     if (first) std::memcpy(s_->slots + at, from.data(), first);
     if (from.size() > first) std::memcpy(s_->slots, from.data() + first, from.size() - first);
   }
   void copy_out(size_t at, std::span<uint8_t> to) const {
-    at %= area();
     const size_t first = std::min(to.size(), area() - at);
     if (first) std::memcpy(to.data(), s_->slots + at, first);
     if (to.size() > first) std::memcpy(to.data() + first, s_->slots, to.size() - first);

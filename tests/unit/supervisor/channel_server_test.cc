@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/log.h"
 #include "domain/layout.h"
 #include "supervisor/machine.h"
 #include "support/memory_domain.h"
@@ -33,7 +34,9 @@ class ChannelServerTest : public ::testing::Test {
         [this](std::span<const uint8_t> f) { frames_.emplace_back(f.begin(), f.end()); });
     ASSERT_TRUE(machine_.config_write(dev_, 4, 2, 0x6));
     server_.emplace(*channel_,
-                    ChannelServer::Handlers{[](uint16_t, uint64_t, int64_t, uint64_t, std::span<const uint8_t>) {},
+                    ChannelServer::Handlers{[this](uint16_t, uint64_t, int64_t, uint64_t, std::span<const uint8_t> p) {
+                                              replies_.emplace_back(p.begin(), p.end());
+                                            },
                                             [this](int kind, std::string message, std::string) {
                                               faults_.emplace_back(kind, std::move(message));
                                             }});
@@ -68,6 +71,7 @@ class ChannelServerTest : public ::testing::Test {
   std::optional<ChannelServer> server_;
   std::vector<std::vector<uint8_t>> frames_;
   std::vector<std::pair<int, std::string>> faults_;
+  std::vector<std::string> replies_;
 };
 
 TEST_F(ChannelServerTest, PostedMappingsPrecedeTheRegisterWriteThatStartsDma) {
@@ -117,6 +121,77 @@ TEST_F(ChannelServerTest, ARefusedPostedChangeIsTheDriversFault) {
   EXPECT_EQ(faults_[1].first, SIDE_FAULT_BAD_ARGUMENT);
   EXPECT_NE(faults_[1].second.find("DMA mapping"), std::string::npos) << faults_[1].second;
   EXPECT_EQ(machine_.dma(dev_).live_mappings(), 0u);
+}
+
+// Strings a hostile domain hands over through the channel reach the supervisor sanitized: the escape sequences,
+// C1 controls (8-bit and UTF-8 encoded), bidi overrides and line breaks a terminal would act on become visible
+// escapes, in log lines, fault messages and locations, device names and error payloads.
+constexpr char kHostile[] = "x\x1b]0;title\x07\x1b[2J\xc2\x9b\x9b\xe2\x80\xae\nside: forged\r\xff";
+constexpr char kEscaped[] = "x\\x1b]0;title\\x07\\x1b[2J\\u009b\\x9b\\u202e\\x0aside: forged\\x0d\\xff";
+
+bool terminal_safe(const std::string& s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return s.find("\xc2\x9b") == std::string::npos && s.find("\xe2\x80\xae") == std::string::npos;
+}
+
+TEST_F(ChannelServerTest, LogLinesArePrefixedSanitizedAndRateLimited) {
+  std::vector<std::string> lines;
+  LogSink previous = set_log_sink([&](LogLevel, std::string_view l) { lines.emplace_back(l); });
+  server_->set_log_label("e1000 dom 42");
+  side_msg log{};
+  log.type = SIDE_MSG_LOG;
+  log.arg[0] = 6;
+  const std::string hostile = kHostile;
+  for (int i = 0; i < 500; ++i) {  // a flood: more than the event ring holds at once, refilled as it drains
+    while (!channel_->events().push(log, std::span(reinterpret_cast<const uint8_t*>(hostile.data()), hostile.size())))
+      server_->drain();
+  }
+  while (server_->drain()) {
+  }
+  set_log_sink(std::move(previous));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0], std::string("[e1000 dom 42] ") + kEscaped);
+  EXPECT_LE(lines.size(), static_cast<size_t>(DomainLog::kBurst) + 20);  // the burst, not the flood
+  for (const auto& l : lines) {
+    EXPECT_EQ(l.rfind("[e1000 dom 42] ", 0), 0u) << l;
+    EXPECT_TRUE(terminal_safe(l)) << l;
+  }
+}
+
+TEST_F(ChannelServerTest, FaultMessagesNamesAndErrorPayloadsAreSanitized) {
+  const std::string hostile = kHostile;
+  side_msg fault{};
+  fault.type = SIDE_MSG_FAULT;
+  fault.arg[0] = SIDE_FAULT_BUG;
+  const std::string both = hostile + std::string(1, '\0') + hostile + std::string(1, '\0');
+  ASSERT_TRUE(channel_->events().push(fault, std::span(reinterpret_cast<const uint8_t*>(both.data()), both.size())));
+  side_msg reply{};
+  reply.type = SIDE_MSG_REPLY;
+  reply.cookie = 1;
+  reply.arg[0] = static_cast<uint64_t>(-22);
+  ASSERT_TRUE(
+      channel_->events().push(reply, std::span(reinterpret_cast<const uint8_t*>(hostile.data()), hostile.size())));
+  side_netdev_info info{};
+  info.token = 5;
+  std::memcpy(info.name, "e\x1b[2J\xc2\x9b\n", 9);
+  info.mac[0] = 0x52;
+  info.mtu = 1500;
+  info.device = ~0u;
+  side_msg reg{};
+  reg.type = SIDE_MSG_NETDEV_REGISTER;
+  ASSERT_TRUE(channel_->events().push(reg, std::span(reinterpret_cast<const uint8_t*>(&info), sizeof info)));
+  while (server_->drain()) {
+  }
+  ASSERT_EQ(faults_.size(), 1u);
+  EXPECT_EQ(faults_[0].second, kEscaped);
+  ASSERT_EQ(replies_.size(), 1u);
+  EXPECT_EQ(replies_[0], kEscaped);
+  auto netdevs = machine_.netdevs();
+  ASSERT_EQ(netdevs.size(), 1u);
+  EXPECT_TRUE(terminal_safe(netdevs[0].info.name)) << netdevs[0].info.name;
+  EXPECT_EQ(std::string(netdevs[0].info.name).substr(0, 5), "e\\x1b");
 }
 
 }  // namespace
