@@ -16,9 +16,8 @@
 #include "common/strings.h"
 
 namespace side::cli {
-namespace {
 
-void usage(FILE* out) {
+void bench_usage(FILE* out) {
   std::fprintf(out,
                "usage: side bench [options]\n"
                "SIDE's evaluation on this machine: the unmodified e1000 in-process against isolated, side by side.\n"
@@ -33,6 +32,8 @@ void usage(FILE* out) {
                "  --exchanges N        request/response round trips per latency point (default 10000)\n"
                "TCP needs root (TAP interfaces) and iperf3. Progress goes to stderr.\n");
 }
+
+namespace {
 
 bool write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path);
@@ -66,69 +67,14 @@ std::vector<std::string> plot(const std::string& json_path, const std::string& d
 
 }  // namespace
 
-int bench_command(const std::vector<std::string>& args) {
-  bool quick = false, json = false;
-  std::string out_dir, sections, sizes;
-  double window = 0;
-  long repeats = -1, recoveries = -1, exchanges = -1;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) {
-        std::fprintf(stderr, "side bench: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return args[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      usage(stdout);
-      return 0;
-    } else if (a == "--quick") {
-      quick = true;
-    } else if (a == "--json") {
-      json = true;
-    } else if (a == "--out") {
-      out_dir = value();
-    } else if (a == "--sections") {
-      sections = value();
-    } else if (a == "--sizes") {
-      sizes = value();
-    } else if (a == "--window") {
-      window = std::strtod(value().c_str(), nullptr);
-    } else if (a == "--repeats") {
-      repeats = std::strtol(value().c_str(), nullptr, 10);
-    } else if (a == "--recoveries") {
-      recoveries = std::strtol(value().c_str(), nullptr, 10);
-    } else if (a == "--exchanges") {
-      exchanges = std::strtol(value().c_str(), nullptr, 10);
-    } else {
-      std::fprintf(stderr, "side bench: unknown argument %s\n", a.c_str());
-      usage(stderr);
-      return 2;
-    }
-  }
+int bench_command(const BenchArgs& args) {
+  const bool quick = args.quick, json = args.json;
+  const std::string& out_dir = args.out_dir;
+  const double window = args.window;
+  const long repeats = args.repeats, recoveries = args.recoveries, exchanges = args.exchanges;
   auto o = bench::BenchOptions::defaults(quick);
-  if (!sections.empty()) {
-    o.sections.clear();
-    for (const auto& s : split(sections, ',')) {
-      if (s != "throughput" && s != "optimisations" && s != "latency" && s != "tcp" && s != "recovery") {
-        std::fprintf(stderr, "side bench: unknown section '%s'\n", s.c_str());
-        return 2;
-      }
-      o.sections.insert(s);
-    }
-  }
-  if (!sizes.empty()) {
-    o.frame_sizes.clear();
-    for (const auto& s : split(sizes, ',')) {
-      long v = std::strtol(s.c_str(), nullptr, 10);
-      if (v < 64 || v > 1518) {
-        std::fprintf(stderr, "side bench: frame sizes (with FCS) are 64..1518, not '%s'\n", s.c_str());
-        return 2;
-      }
-      o.frame_sizes.push_back(static_cast<size_t>(v - 4));
-    }
-  }
+  if (!args.sections.empty()) o.sections = args.sections;
+  if (!args.frame_sizes.empty()) o.frame_sizes = args.frame_sizes;
   if (window > 0) o.window_s = window;
   if (repeats > 0) o.repeats = static_cast<unsigned>(repeats);
   if (recoveries >= 0) o.recoveries = static_cast<unsigned>(recoveries);

@@ -1,8 +1,11 @@
 // The `side` subcommands. Each takes the arguments after its name and returns the process exit status.
 #pragma once
 
+#include <cstdio>
 #include <string>
 #include <vector>
+
+#include "cli/args.h"
 
 namespace side::cli {
 
@@ -15,10 +18,16 @@ struct Paths {
   static Paths from_environment();
 };
 
-int modinfo_command(const std::vector<std::string>& args);
-int symbols_command(const std::vector<std::string>& args);
-int run_command(const std::vector<std::string>& args);
-int inject_command(const std::vector<std::string>& args);
-int bench_command(const std::vector<std::string>& args);
+// Each command runs on arguments parse_command_line() validated (cli/args.h).
+int modinfo_command(const ModinfoArgs& args);
+int symbols_command(const SymbolsArgs& args);
+int run_command(const RunArgs& args);
+int inject_command(const InjectArgs& args);
+int bench_command(const BenchArgs& args);
+
+// Each command's usage text.
+void run_usage(FILE* out);
+void inject_usage(FILE* out);
+void bench_usage(FILE* out);
 
 }  // namespace side::cli

@@ -1,7 +1,6 @@
 // side inject MODULE --faults N [--types a,b,...] [--seed S] [--json]: a fault-injection campaign under traffic.
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
 #include <string>
 
 #include "cli/commands.h"
@@ -11,9 +10,8 @@
 #include "supervisor/fault_campaign.h"
 
 namespace side::cli {
-namespace {
 
-void usage(FILE* out) {
+void inject_usage(FILE* out) {
   std::fprintf(out,
                "usage: side inject MODULE [--faults N] [--types T,...] [--seed S] [--window S] [--json] [--verbose]\n"
                "  Injects N faults (default 100) one after another into MODULE (e1000) running in a sandboxed domain\n"
@@ -24,64 +22,10 @@ void usage(FILE* out) {
                "  --window S   how long a fault may take to show before it counts as not detected (default 2)\n");
 }
 
-}  // namespace
-
-int inject_command(const std::vector<std::string>& args) {
-  std::string module;
-  supervisor::CampaignConfig campaign;
-  bool json = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) {
-        std::fprintf(stderr, "side inject: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return args[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      usage(stdout);
-      return 0;
-    } else if (a == "--faults") {
-      campaign.faults = static_cast<unsigned>(std::strtoul(value().c_str(), nullptr, 10));
-    } else if (a == "--seed") {
-      campaign.seed = std::strtoull(value().c_str(), nullptr, 10);
-    } else if (a == "--window") {
-      campaign.window_s = std::strtod(value().c_str(), nullptr);
-    } else if (a == "--types") {
-      std::stringstream list(value());
-      for (std::string t; std::getline(list, t, ',');) {
-        auto type = supervisor::parse_fault_type(t);
-        if (!type) {
-          std::fprintf(stderr, "side inject: unknown fault type '%s'\n", t.c_str());
-          usage(stderr);
-          return 2;
-        }
-        campaign.types.push_back(*type);
-      }
-    } else if (a == "--json") {
-      json = true;
-    } else if (a == "--verbose") {
-      campaign.verbose = true;
-    } else if (a.starts_with("-")) {
-      std::fprintf(stderr, "side inject: unknown option %s\n", a.c_str());
-      usage(stderr);
-      return 2;
-    } else if (module.empty()) {
-      module = a;
-    } else {
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (module.empty()) {
-    usage(stderr);
-    return 2;
-  }
-  if (normalize_module_name(module) != "e1000") {
-    std::fprintf(stderr, "side inject: side emulates devices only for e1000 so far\n");
-    return 2;
-  }
+int inject_command(const InjectArgs& args) {
+  const std::string& module = args.module;
+  const supervisor::CampaignConfig& campaign = args.campaign;
+  const bool json = args.json;
   // The driver's own log would drown the table; faults and restarts are still reported.
   if (!campaign.verbose) set_log_threshold(LogLevel::kError);
   Paths paths = Paths::from_environment();

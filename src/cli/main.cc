@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "cli/commands.h"
@@ -28,23 +29,65 @@ void usage(FILE* out) {
       SIDE_KERNEL_RELEASE);
 }
 
+// A HelpArgs: the usage of side or of one command, on stdout.
+int help(const side::cli::HelpArgs& h) {
+  if (h.command == "run")
+    side::cli::run_usage(stdout);
+  else if (h.command == "inject")
+    side::cli::inject_usage(stdout);
+  else if (h.command == "bench")
+    side::cli::bench_usage(stdout);
+  else if (h.command == "modinfo")
+    std::printf("usage: side modinfo MODULE\n");
+  else if (h.command == "symbols")
+    std::printf("usage: side symbols MODULE [--missing]\n");
+  else
+    usage(stdout);
+  return 0;
+}
+
+// Bad input ends here, before any work: status 2 and one line on stderr.
+int refuse(const std::string& message) {
+  // The message quotes what the user typed: control characters (a newline, an escape sequence) are shown as '?'
+  // so that the refusal stays one plain line, and a huge argument does not make a huge line.
+  constexpr size_t kLongest = 400;
+  std::string line = message.substr(0, kLongest);
+  for (char& c : line) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  std::fprintf(stderr, "side: %s%s\n", line.c_str(), message.size() > kLongest ? "..." : "");
+  return 2;
+}
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
-    usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
-  }
-  std::string command = argv[1];
-  std::vector<std::string> args(argv + 2, argv + argc);
-  if (command == "modinfo") return side::cli::modinfo_command(args);
-  if (command == "symbols") return side::cli::symbols_command(args);
-  if (command == "run") return side::cli::run_command(args);
-  if (command == "inject") return side::cli::inject_command(args);
-  if (command == "bench") return side::cli::bench_command(args);
-  // Internal: the program of a domain process, started by the supervisor with its descriptors.
-  if (command == "__domain") return side::domain::run_domain_process(args);
-  std::fprintf(stderr, "side: unknown command '%s'\n\n", command.c_str());
-  usage(stderr);
-  return 2;
+  using namespace side::cli;
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = parse_command_line(args);
+  if (!parsed) return refuse(parsed.error().message);
+  // A module named on the command line must exist and be a kernel module before anything starts.
+  auto module_ok = [](const std::string& command, const std::string& module, auto run) {
+    if (auto s = check_module(module, Paths::from_environment().modules_dir); !s) {
+      return refuse(command + ": " + s.error().message);
+    }
+    return run();
+  };
+  return std::visit(
+      Overloaded{
+          [](const HelpArgs& h) { return help(h); },
+          [&](const RunArgs& a) { return module_ok("run", a.module, [&] { return run_command(a); }); },
+          [&](const InjectArgs& a) { return module_ok("inject", a.module, [&] { return inject_command(a); }); },
+          [](const BenchArgs& a) { return bench_command(a); },
+          [&](const ModinfoArgs& a) { return module_ok("modinfo", a.module, [&] { return modinfo_command(a); }); },
+          [&](const SymbolsArgs& a) { return module_ok("symbols", a.module, [&] { return symbols_command(a); }); },
+          // Internal: the program of a domain process, started by the supervisor with its descriptors.
+          [](const DomainArgs& a) { return side::domain::run_domain_process(a.args); },
+      },
+      *parsed);
 }

@@ -18,14 +18,10 @@ void field(const std::string& key, const std::string& value) {
 
 }  // namespace
 
-int modinfo_command(const std::vector<std::string>& args) {
-  if (args.size() != 1 || args[0].starts_with("-")) {
-    std::fprintf(stderr, "usage: side modinfo MODULE\n");
-    return 2;
-  }
+int modinfo_command(const ModinfoArgs& args) {
   Paths paths = Paths::from_environment();
   loader::ModuleIndex index(paths.modules_dir);
-  auto path = index.resolve(args[0]);
+  auto path = index.resolve(args.module);
   if (!path) return std::fprintf(stderr, "side: %s\n", path.error().message.c_str()), 1;
   auto elf = loader::ElfFile::read(*path);
   if (!elf) return std::fprintf(stderr, "side: %s\n", elf.error().message.c_str()), 1;

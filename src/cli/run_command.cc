@@ -19,9 +19,8 @@
 #include "supervisor/nic_session.h"
 
 namespace side::cli {
-namespace {
 
-void usage(FILE* out) {
+void run_usage(FILE* out) {
   std::fprintf(out,
                "usage: side run MODULE [PARAM=VALUE ...] [options]\n"
                "  --isolation MODE     process (default): the driver runs in its own sandboxed process;\n"
@@ -58,6 +57,8 @@ void usage(FILE* out) {
                "  --json               print a JSON summary on stdout\n"
                "  --quiet              do not print the driver's log\n");
 }
+
+namespace {
 
 // Modules whose devices side emulates; the others can only be loaded.
 bool has_emulated_device(const std::string& module) {
@@ -333,119 +334,15 @@ void install_stop_handler() {
 
 }  // namespace
 
-int run_command(const std::vector<std::string>& args) {
-  std::string module, params, isolation = "process";
-  bool allow_missing = false, json = false, quiet = false, real_time = false, load_only = false;
-  ipc::Optimisations optimisations;
-  uint64_t arena_mb = 64, packets = 0, frame_size = 0, instances = 1;
-  double duration = 0, kill_after = 0;
-  bool builtin = false, request_response = false;
-  std::string ifname = "side0", wire_tap, pcap, exec, peer_exec, host_addr = "10.77.0.1/24", peer_addr = "10.77.0.2/24";
-  bool exec_given = false;
-  double crash_every = 0, inject_every = 0;
-  unsigned crashes = 10;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) {
-        std::fprintf(stderr, "side run: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return args[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      usage(stdout);
-      return 0;
-    } else if (a == "--isolation") {
-      isolation = value();
-    } else if (a == "--allow-missing") {
-      allow_missing = true;
-    } else if (a == "--json") {
-      json = true;
-    } else if (a == "--quiet") {
-      quiet = true;
-    } else if (a == "--real-time") {
-      real_time = true;
-    } else if (a == "--disable") {
-      if (!ipc::disable_optimisations(value(), optimisations)) {
-        std::fprintf(stderr, "side run: --disable takes streamlined, batched and/or pretranslation\n");
-        return 2;
-      }
-    } else if (a == "--arena-mb") {
-      arena_mb = std::strtoull(value().c_str(), nullptr, 10);
-    } else if (a == "--packets") {
-      packets = std::strtoull(value().c_str(), nullptr, 10);
-    } else if (a == "--duration") {
-      duration = std::strtod(value().c_str(), nullptr);
-    } else if (a == "--frame-size") {
-      frame_size = std::strtoull(value().c_str(), nullptr, 10);
-      if (frame_size < 60 || frame_size > 1514) {
-        std::fprintf(stderr, "side run: --frame-size must be 60..1514\n");
-        return 2;
-      }
-    } else if (a == "--request-response") {
-      request_response = true;
-    } else if (a == "--ifname") {
-      ifname = value();
-    } else if (a == "--wire") {
-      std::string w = value();
-      if (w == "builtin") {
-        builtin = true;
-      } else if (w.starts_with("tap:")) {
-        wire_tap = w.substr(4);
-      } else if (w.starts_with("pcap:")) {
-        pcap = w.substr(5);
-      } else {
-        std::fprintf(stderr, "side run: --wire takes builtin, tap:NAME[@NETNS] or pcap:FILE\n");
-        return 2;
-      }
-    } else if (a == "--exec") {
-      exec = value();
-      exec_given = true;
-    } else if (a == "--peer-exec") {
-      peer_exec = value();
-    } else if (a == "--host-addr") {
-      host_addr = value();
-    } else if (a == "--peer-addr") {
-      peer_addr = value();
-    } else if (a == "--crash-every") {
-      crash_every = std::strtod(value().c_str(), nullptr);
-    } else if (a == "--inject-every") {
-      inject_every = std::strtod(value().c_str(), nullptr);
-      if (!(inject_every >= 0.5 && inject_every <= 3600)) {
-        std::fprintf(stderr, "side run: --inject-every takes seconds, 0.5..3600\n");
-        return 2;
-      }
-    } else if (a == "--crashes") {
-      crashes = static_cast<unsigned>(std::strtoul(value().c_str(), nullptr, 10));
-    } else if (a == "--instances") {
-      instances = std::strtoull(value().c_str(), nullptr, 10);
-      if (instances < 1 || instances > 8) {
-        std::fprintf(stderr, "side run: --instances must be 1..8\n");
-        return 2;
-      }
-    } else if (a == "--kill-after") {
-      kill_after = std::strtod(value().c_str(), nullptr);
-    } else if (a == "--load-only") {
-      load_only = true;
-    } else if (a.starts_with("-")) {
-      std::fprintf(stderr, "side run: unknown option %s\n", a.c_str());
-      usage(stderr);
-      return 2;
-    } else if (module.empty()) {
-      module = a;
-    } else {
-      params += (params.empty() ? "" : " ") + a;
-    }
-  }
-  if (module.empty()) {
-    usage(stderr);
-    return 2;
-  }
-  if (isolation != "inproc" && isolation != "process") {
-    std::fprintf(stderr, "side run: unknown isolation '%s' (process or inproc)\n", isolation.c_str());
-    return 2;
-  }
+int run_command(const RunArgs& args) {
+  const std::string& module = args.module;
+  const std::string& params = args.params;
+  const std::string& isolation = args.isolation;
+  const bool json = args.json, quiet = args.quiet, allow_missing = args.allow_missing;
+  const uint64_t packets = args.packets, frame_size = args.frame_size, instances = args.instances;
+  const double duration = args.duration, kill_after = args.kill_after, crash_every = args.crash_every;
+  bool builtin = args.builtin;
+  const std::string &exec = args.exec, &peer_addr = args.peer_addr;
 
   // The driver's log goes to stderr (stdout carries --json).
   if (quiet) set_log_threshold(LogLevel::kError);
@@ -454,10 +351,10 @@ int run_command(const std::vector<std::string>& args) {
   config.kapi_path = paths.kapi;
   config.symvers_path = paths.symvers;
   config.modules_dir = paths.modules_dir;
-  config.arena_bytes = arena_mb << 20;
-  config.virtual_time = !real_time;
-  config.optimisations = optimisations;
-  if (!load_only && has_emulated_device(module)) {
+  config.arena_bytes = args.arena_mb << 20;
+  config.virtual_time = !args.real_time;
+  config.optimisations = args.optimisations;
+  if (!args.load_only && has_emulated_device(module)) {
     supervisor::NicSessionConfig session;
     session.domain = config;
     session.isolation = isolation;
@@ -465,44 +362,41 @@ int run_command(const std::vector<std::string>& args) {
     session.params = params;
     session.allow_missing = allow_missing;
     // Built-in traffic when asked for (or when several instances share this process); otherwise real interfaces.
-    builtin = builtin || packets || frame_size || request_response || instances > 1 || kill_after > 0;
+    builtin = builtin || packets || frame_size || args.request_response || instances > 1 || kill_after > 0;
     session.traffic.packets = packets ? packets : (duration > 0 ? 0 : 1000);
     session.traffic.duration_s = duration;
     session.traffic.frame_size = frame_size;
-    session.traffic.request_response = request_response;
-    session.pcap = pcap;
+    session.traffic.request_response = args.request_response;
+    session.pcap = args.pcap;
     if (!builtin) {
       auto& n = session.network;
       n.enabled = true;
-      n.ifname = ifname;
-      n.wire_tap = wire_tap;
-      n.create_peer = wire_tap.empty();
-      n.host_addr = host_addr;
+      n.ifname = args.ifname;
+      n.wire_tap = args.wire_tap;
+      n.create_peer = args.wire_tap.empty();
+      n.host_addr = args.host_addr;
       n.peer_addr = peer_addr;
-      n.peer_exec = peer_exec;
+      n.peer_exec = args.peer_exec;
       n.duration_s = duration;
       n.stop = &g_stop;
       n.live = !json && !quiet;
       n.exec = exec;
-      if (!exec_given && duration == 0 && n.create_peer) {
+      if (!args.exec_given && duration == 0 && n.create_peer) {
         n.exec = "ping -c 10 -i 0.2 " + peer_addr.substr(0, peer_addr.find('/'));
       }
       if (!exec.empty() && duration > 0) n.exec = "timeout " + std::to_string(duration) + " " + exec;
       install_stop_handler();
     }
     session.crash_every_s = crash_every;
-    session.crashes = crash_every > 0 ? crashes : 0;
+    session.crashes = crash_every > 0 ? args.crashes : 0;
     // The crashes are deliberate: each one is restarted, however close together (a few spare for real faults).
     if (session.crashes) session.policy = supervisor::RecoveryPolicy::for_deliberate_faults(session.crashes + 5);
     session.kill_after_s = kill_after;
-    if (isolation == "inproc" && (instances > 1 || kill_after > 0)) {
-      std::fprintf(stderr, "side run: --instances and --kill-after need --isolation process\n");
-      return 2;
-    }
     supervisor::TimedFaults soak;
+    const double inject_every = args.inject_every;
     if (inject_every > 0) {
-      if (builtin || isolation != "process" || instances > 1) {
-        std::fprintf(stderr, "side run: --inject-every needs the host interface and --isolation process\n");
+      if (builtin) {  // --packets, --frame-size and --request-response ask for the built-in wire
+        std::fprintf(stderr, "side run: --inject-every needs the host interface, not the built-in traffic\n");
         return 2;
       }
       // A fault of every kind in turn, on purpose: every restart they cause is allowed.

@@ -11,23 +11,9 @@
 
 namespace side::cli {
 
-int symbols_command(const std::vector<std::string>& args) {
-  std::string module;
-  bool only_missing = false;
-  for (const auto& a : args) {
-    if (a == "--missing") {
-      only_missing = true;
-    } else if (a.starts_with("-") || !module.empty()) {
-      std::fprintf(stderr, "usage: side symbols MODULE [--missing]\n");
-      return 2;
-    } else {
-      module = a;
-    }
-  }
-  if (module.empty()) {
-    std::fprintf(stderr, "usage: side symbols MODULE [--missing]\n");
-    return 2;
-  }
+int symbols_command(const SymbolsArgs& args) {
+  const std::string& module = args.module;
+  const bool only_missing = args.only_missing;
   Paths paths = Paths::from_environment();
   loader::ModuleIndex index(paths.modules_dir);
   auto fail = [](const Error& e) {

@@ -12,8 +12,10 @@
 #include <map>
 
 #include "common/log.h"
+#include "common/numbers.h"
 #include "common/strings.h"
 #include "domain/domain.h"
+#include "domain/layout.h"
 #include "domain/remote_platform.h"
 #include "ipc/channel.h"
 #include "ipc/doorbell.h"
@@ -23,14 +25,7 @@
 namespace side::domain {
 namespace {
 
-struct Args {
-  int channel_fd = -1, arena_fd = -1, kapi_fd = -1, symvers_fd = -1;
-  uint64_t arena_bytes = 0;
-  std::vector<std::pair<std::string, int>> modules;  // dependency order; the last is the driver
-  std::string params;
-  bool allow_missing = false, real_time = false;
-  ipc::Optimisations optimisations;
-};
+using Args = DomainProcessArgs;
 
 // The domain holds no descriptor of the user's (its 0, 1 and 2 are /dev/null): once the channel is up, an early
 // error goes through it as a log line; before that, the exit status alone tells the supervisor.
@@ -41,46 +36,68 @@ std::function<void(const std::string&)> g_report_error;
   std::_Exit(kExitStartupFailed);
 }
 
-Args parse(const std::vector<std::string>& a) {
+// Descriptor numbers the supervisor hands over start at 3 (after stdin, stdout and stderr).
+Result<int> parse_fd(const std::string& text, const std::string& what) {
+  auto n = parse_unsigned(text, 3, 65535, what);
+  if (!n) return n.error();
+  return static_cast<int>(*n);
+}
+
+Status parse_one(const std::vector<std::string>& a, size_t& i, Args& out) {
+  const std::string& option = a[i];
+  if (option == "--allow-missing") {
+    out.allow_missing = true;
+    return {};
+  }
+  if (option == "--real-time") {
+    out.real_time = true;
+    return {};
+  }
+  if (i + 1 >= a.size()) return make_error(option.starts_with("--") ? option + " needs a value" : "unknown argument");
+  const std::string& v = a[++i];
+  if (option == "--channel" || option == "--arena" || option == "--kapi" || option == "--symvers") {
+    auto fd = parse_fd(v, option);
+    if (!fd) return fd.error();
+    int& target = option == "--channel" ? out.channel_fd
+                  : option == "--arena" ? out.arena_fd
+                  : option == "--kapi"  ? out.kapi_fd
+                                        : out.symvers_fd;
+    target = *fd;
+  } else if (option == "--arena-bytes") {
+    auto n = parse_unsigned(v, kPageSize, 4ull << 30, option);
+    if (!n) return n.error();
+    out.arena_bytes = *n;
+  } else if (option == "--params") {
+    out.params = v;
+  } else if (option == "--disable") {
+    if (!ipc::disable_optimisations(v, out.optimisations)) return make_error("--disable: unknown optimisation");
+  } else if (option == "--module") {
+    auto colon = v.rfind(':');
+    if (colon == std::string::npos || colon == 0) return make_error("--module takes NAME:FD");
+    auto fd = parse_fd(v.substr(colon + 1), "--module's FD");
+    if (!fd) return fd.error();
+    out.modules.emplace_back(v.substr(0, colon), *fd);
+  } else {
+    return make_error("unknown argument");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<DomainProcessArgs> parse_domain_args(const std::vector<std::string>& a) {
   Args out;
   for (size_t i = 0; i < a.size(); ++i) {
-    auto next = [&]() -> const std::string& {
-      if (i + 1 >= a.size()) die("missing value for " + a[i]);
-      return a[++i];
-    };
-    auto fd = [&] { return std::atoi(next().c_str()); };
-    if (a[i] == "--channel")
-      out.channel_fd = fd();
-    else if (a[i] == "--arena")
-      out.arena_fd = fd();
-    else if (a[i] == "--arena-bytes")
-      out.arena_bytes = std::strtoull(next().c_str(), nullptr, 10);
-    else if (a[i] == "--kapi")
-      out.kapi_fd = fd();
-    else if (a[i] == "--symvers")
-      out.symvers_fd = fd();
-    else if (a[i] == "--params")
-      out.params = next();
-    else if (a[i] == "--allow-missing")
-      out.allow_missing = true;
-    else if (a[i] == "--real-time")
-      out.real_time = true;
-    else if (a[i] == "--disable") {
-      if (!ipc::disable_optimisations(next(), out.optimisations)) die("--disable: unknown optimisation");
-    } else if (a[i] == "--module") {
-      const std::string& v = next();
-      auto colon = v.rfind(':');
-      if (colon == std::string::npos) die("--module NAME:FD");
-      out.modules.emplace_back(v.substr(0, colon), std::atoi(v.c_str() + colon + 1));
-    } else {
-      die("unknown argument " + a[i]);
-    }
+    if (auto s = parse_one(a, i, out); !s) return s.error();
   }
-  if (out.channel_fd < 0 || out.arena_fd < 0 || out.kapi_fd < 0 || out.symvers_fd < 0 || out.modules.empty()) {
-    die("needs --channel, --arena, --kapi, --symvers and --module");
+  if (out.channel_fd < 0 || out.arena_fd < 0 || out.kapi_fd < 0 || out.symvers_fd < 0 || out.modules.empty() ||
+      out.arena_bytes == 0) {
+    return make_error("needs --channel, --arena, --arena-bytes, --kapi, --symvers and --module");
   }
   return out;
 }
+
+namespace {
 
 std::string read_all(int fd) {
   std::string out;
@@ -104,7 +121,12 @@ std::span<const uint8_t> bytes(const std::string& s) {
 }  // namespace
 
 int run_domain_process(const std::vector<std::string>& argv) {
-  Args args = parse(argv);
+  auto parsed = parse_domain_args(argv);
+  if (!parsed) {
+    std::fprintf(stderr, "side: __domain: %s\n", parsed.error().message.c_str());
+    return 2;
+  }
+  const Args& args = *parsed;
   size_t channel_size = ipc::Channel::size_needed();
   void* shared = mmap(nullptr, channel_size, PROT_READ | PROT_WRITE, MAP_SHARED, args.channel_fd, 0);
   if (shared == MAP_FAILED) die("cannot map the channel");

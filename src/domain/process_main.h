@@ -6,13 +6,30 @@
 // nothing anywhere but the channel.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "common/result.h"
+#include "ipc/optimisations.h"
 
 namespace side::domain {
 
 // The exit status of a domain process that could not start (bad arguments or descriptors, no channel).
 constexpr int kExitStartupFailed = 3;
+
+// The command line of a domain process: descriptor numbers and settings, validated (numbers strictly, every
+// descriptor given, nothing unknown) without side effects.
+struct DomainProcessArgs {
+  int channel_fd = -1, arena_fd = -1, kapi_fd = -1, symvers_fd = -1;
+  uint64_t arena_bytes = 0;
+  std::vector<std::pair<std::string, int>> modules;  // dependency order; the last is the driver
+  std::string params;
+  bool allow_missing = false, real_time = false;
+  ipc::Optimisations optimisations;
+};
+Result<DomainProcessArgs> parse_domain_args(const std::vector<std::string>& args);
 
 int run_domain_process(const std::vector<std::string>& args);
 

@@ -545,8 +545,10 @@ void DomainProcess::shutdown() {
     changed_.notify_all();
   }
   stop_ = true;
+  // A start that failed before the channel existed has no service thread to wake (and no channel to ring).
+  if (!service_.joinable()) return;
   ipc::Doorbell(&channel_.header().supervisor_bell).ring(ipc::kBellEvents);
-  if (service_.joinable()) service_.join();
+  service_.join();
 }
 
 }  // namespace side::supervisor

@@ -1,0 +1,76 @@
+// The command line of every `side` command, parsed and validated without side effects: no output, no exit, no
+// file access. main() parses first and starts work only on a valid command line; a libFuzzer target
+// (tests/fuzz/cli) feeds arbitrary argv to parse_command_line(). Numbers are parsed strictly with a range
+// (common/numbers.h); every option is known; a value-taking option has its value.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/result.h"
+#include "ipc/optimisations.h"
+#include "supervisor/fault_campaign.h"
+
+namespace side::cli {
+
+struct RunArgs {
+  std::string module, params, isolation = "process";
+  bool allow_missing = false, json = false, quiet = false, real_time = false, load_only = false;
+  ipc::Optimisations optimisations;
+  uint64_t arena_mb = 64, packets = 0, frame_size = 0, instances = 1;
+  double duration = 0, kill_after = 0, crash_every = 0, inject_every = 0;
+  unsigned crashes = 10;
+  bool builtin = false, request_response = false, exec_given = false;
+  std::string ifname = "side0", wire_tap, pcap, exec, peer_exec, host_addr = "10.77.0.1/24", peer_addr = "10.77.0.2/24";
+};
+
+struct InjectArgs {
+  std::string module;
+  supervisor::CampaignConfig campaign;
+  bool json = false;
+};
+
+struct BenchArgs {
+  bool quick = false, json = false;
+  std::string out_dir;
+  std::set<std::string> sections;                      // empty: all
+  std::vector<size_t> frame_sizes;                     // without FCS; empty: the defaults
+  double window = 0;                                   // 0: the default
+  long repeats = -1, recoveries = -1, exchanges = -1;  // -1: the default
+};
+
+struct ModinfoArgs {
+  std::string module;
+};
+
+struct SymbolsArgs {
+  std::string module;
+  bool only_missing = false;
+};
+
+// `side __domain ...`: the internal program of a domain process, its arguments kept as given (the domain parses
+// them: domain/process_main.h).
+struct DomainArgs {
+  std::vector<std::string> args;
+};
+
+// `side`, `side --help` and `side COMMAND --help`: print a usage text and succeed.
+struct HelpArgs {
+  std::string command;  // empty: side's own usage
+};
+
+using CommandArgs = std::variant<HelpArgs, RunArgs, InjectArgs, BenchArgs, ModinfoArgs, SymbolsArgs, DomainArgs>;
+
+// The arguments after the program name. An error is one line, without the "side: " prefix, naming the command and
+// what is wrong with which argument.
+Result<CommandArgs> parse_command_line(std::span<const std::string> args);
+
+// The module named on a command line exists and is an ELF kernel module (a name found as modprobe does, or a
+// path). Reads the file's header; the caller runs this before any work.
+Status check_module(const std::string& module, const std::string& modules_dir);
+
+}  // namespace side::cli

@@ -1,0 +1,131 @@
+// side's command-line parsing: every bad argument is an error naming it, before any work; good ones parse.
+#include "cli/args.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace side::cli {
+namespace {
+
+Result<CommandArgs> parse(std::vector<std::string> args) {
+  return parse_command_line(args);
+}
+
+// The error of a command line that must be refused.
+std::string refusal(std::vector<std::string> args) {
+  auto r = parse(args);
+  EXPECT_FALSE(r.ok());
+  if (r.ok()) return "";
+  EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+  return r.error().message;
+}
+
+TEST(CliArgs, NumbersAreStrictWithRanges) {
+  EXPECT_EQ(refusal({"run", "e1000", "--arena-mb", "0"}), "run: --arena-mb takes an integer in 4..2048, not '0'");
+  for (const char* bad :
+       {"-1", "99999999999999999999", "", " 8", "8 ", "8x", "0x10", "+8", "1e3", "18446744073709551616"}) {
+    EXPECT_FALSE(parse({"run", "e1000", "--arena-mb", bad}).ok()) << bad;
+    EXPECT_FALSE(parse({"inject", "e1000", "--faults", bad}).ok()) << bad;
+  }
+  EXPECT_EQ(refusal({"inject", "e1000", "--faults", "-1"}),
+            "inject: --faults takes an integer in 1..1000000, not '-1'");
+  for (const char* bad : {"nan", "inf", "-1", "0", "1e400", "2s", ""}) {
+    EXPECT_FALSE(parse({"run", "e1000", "--duration", bad}).ok()) << bad;
+    EXPECT_FALSE(parse({"inject", "e1000", "--window", bad}).ok()) << bad;
+  }
+  auto ok = parse({"run", "e1000", "--arena-mb", "128", "--duration", "0.5", "--packets", "10"});
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  const auto& run = std::get<RunArgs>(*ok);
+  EXPECT_EQ(run.arena_mb, 128u);
+  EXPECT_EQ(run.duration, 0.5);
+  EXPECT_EQ(run.packets, 10u);
+}
+
+TEST(CliArgs, OptionsNeedTheirValues) {
+  EXPECT_EQ(refusal({"inject", "e1000", "--faults"}), "inject: --faults needs a value");
+  EXPECT_EQ(refusal({"run", "e1000", "--exec"}), "run: --exec needs a value");
+  EXPECT_EQ(refusal({"bench", "--out"}), "bench: --out needs a value");
+  EXPECT_EQ(refusal({"__domain", "--channel"}), "__domain: --channel needs a value");
+}
+
+TEST(CliArgs, UnknownCommandsAndOptionsAreRefused) {
+  EXPECT_EQ(refusal({}), "no command given (side --help lists them)");
+  EXPECT_EQ(refusal({"frob"}), "unknown command 'frob' (side --help lists them)");
+  EXPECT_EQ(refusal({""}), "unknown command '' (side --help lists them)");
+  EXPECT_EQ(refusal({"run", "e1000", "--bogus"}), "run: unknown option '--bogus' (side run --help lists them)");
+  EXPECT_FALSE(parse({"inject", "e1000", "--bogus"}).ok());
+  EXPECT_FALSE(parse({"bench", "extra"}).ok());
+  EXPECT_FALSE(parse({"modinfo", "--missing", "e1000"}).ok());
+  EXPECT_FALSE(parse({"symbols", "e1000", "e1000"}).ok());
+  EXPECT_FALSE(parse({"__domain", "--frob", "1"}).ok());
+}
+
+TEST(CliArgs, EveryCommandNeedsItsModule) {
+  EXPECT_EQ(refusal({"run"}), "run: needs a MODULE (side run --help)");
+  EXPECT_EQ(refusal({"run", ""}), "run: MODULE is empty");
+  EXPECT_FALSE(parse({"inject"}).ok());
+  EXPECT_FALSE(parse({"modinfo"}).ok());
+  EXPECT_FALSE(parse({"symbols", "--missing"}).ok());
+  EXPECT_EQ(refusal({"inject", "ne2k-pci"}), "inject: side emulates devices only for e1000 so far");
+}
+
+TEST(CliArgs, StringValuesAreChecked) {
+  EXPECT_FALSE(parse({"run", "e1000", "--isolation", "none"}).ok());
+  EXPECT_FALSE(parse({"run", "e1000", "--ifname", "a/b"}).ok());
+  EXPECT_FALSE(parse({"run", "e1000", "--ifname", "sixteen-chars-xx"}).ok());
+  EXPECT_FALSE(parse({"run", "e1000", "--wire", "tap:"}).ok());
+  EXPECT_FALSE(parse({"run", "e1000", "--wire", "udp:1"}).ok());
+  EXPECT_FALSE(parse({"run", "e1000", "--host-addr", "10.0.0.1"}).ok());
+  EXPECT_FALSE(parse({"run", "e1000", "--peer-addr", "10.0.0.300/24"}).ok());
+  EXPECT_FALSE(parse({"run", "e1000", "--peer-addr", "10.0.0.3/33"}).ok());
+  EXPECT_FALSE(parse({"run", "e1000", "--disable", "everything"}).ok());
+  EXPECT_FALSE(parse({"run", "e1000", "=1"}).ok());
+  EXPECT_FALSE(parse({"run", "e1000", "--isolation", "inproc", "--instances", "2"}).ok());
+  EXPECT_FALSE(parse({"inject", "e1000", "--types", "crash,frob"}).ok());
+  EXPECT_FALSE(parse({"inject", "e1000", "--types", ","}).ok());
+  EXPECT_FALSE(parse({"bench", "--sizes", "63"}).ok());
+  EXPECT_FALSE(parse({"bench", "--sections", "speed"}).ok());
+  auto ok = parse({"run", "e1000", "debug=16", "copybreak=0", "--wire", "tap:t0@ns", "--host-addr", "10.1.0.1/24"});
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(std::get<RunArgs>(*ok).params, "debug=16 copybreak=0");
+  EXPECT_EQ(std::get<RunArgs>(*ok).wire_tap, "t0@ns");
+}
+
+TEST(CliArgs, HelpIsACommandOfItsOwn) {
+  EXPECT_TRUE(std::holds_alternative<HelpArgs>(*parse({"--help"})));
+  EXPECT_EQ(std::get<HelpArgs>(*parse({"run", "--help"})).command, "run");
+  EXPECT_EQ(std::get<HelpArgs>(*parse({"inject", "e1000", "-h"})).command, "inject");
+}
+
+TEST(CliArgs, DomainArgumentsAreValidated) {
+  std::vector<std::string> good = {"__domain", "--channel", "3", "--arena",   "4", "--arena-bytes",
+                                   "67108864", "--kapi",    "5", "--symvers", "6", "--module",
+                                   "e1000:7"};
+  ASSERT_TRUE(parse(good).ok()) << parse(good).error().message;
+  auto with = [&](size_t index, const std::string& value) {
+    auto a = good;
+    a[index] = value;
+    return parse(a);
+  };
+  EXPECT_FALSE(with(2, "-1").ok());
+  EXPECT_FALSE(with(2, "2").ok());  // stdin, stdout and stderr are never the channel
+  EXPECT_FALSE(with(6, "0").ok());
+  EXPECT_FALSE(with(6, "99999999999999999999").ok());
+  EXPECT_FALSE(with(12, "e1000").ok());
+  EXPECT_FALSE(with(12, "e1000:x").ok());
+  EXPECT_FALSE(with(12, ":7").ok());
+}
+
+TEST(CliArgs, AModuleMustBeAKernelModuleFile) {
+  auto missing = check_module("side-no-such-module", "/nonexistent");
+  EXPECT_FALSE(missing.ok());
+  auto passwd = check_module("/etc/passwd", "/nonexistent");
+  ASSERT_FALSE(passwd.ok());
+  EXPECT_EQ(passwd.error().message, "/etc/passwd is not a kernel module (an x86-64 relocatable ELF file)");
+  EXPECT_FALSE(check_module("/proc/self/exe", "/nonexistent").ok());  // ELF, but not a relocatable object
+}
+
+}  // namespace
+}  // namespace side::cli
