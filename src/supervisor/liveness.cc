@@ -47,7 +47,9 @@ std::optional<LivenessVerdict> LivenessMonitor::check_rings() {
                                                       std::to_string(at.consumer) + " > " +
                                                       std::to_string(at.producer) + ")"};
     }
-    if (at.consumer - seen.tail > ring.capacity()) {
+    // Honest: seen <= consumer <= producer. Backwards: further from the producer than it was (however far both
+    // moved since the last look).
+    if (at.producer - at.consumer > at.producer - seen.tail) {
       return LivenessVerdict{SIDE_FAULT_PROTOCOL, "the domain moved the consumer index of the " + name +
                                                       " ring backwards (" + std::to_string(seen.tail) + " to " +
                                                       std::to_string(at.consumer) + ")"};
