@@ -64,7 +64,7 @@ std::string inject_fault(FaultType type, const SessionHandles& session, uint64_t
 // restart, so none lingers into the next. Counts are read while it runs.
 struct TimedFaults {
   std::atomic<uint64_t> injected{0}, detected{0}, tolerated{0};          // tolerated: not seen, then restarted clean
-  std::atomic<uint64_t> recovered{0}, not_recovered{0}, interrupted{0};  // interrupted: by the session's end
+  std::atomic<uint64_t> recovered{0}, not_recovered{0};
   std::string last_failure;  // written by the injecting thread, read after it ended
 };
 void run_timed_faults(const SessionHandles& session, double every_s, uint64_t seed, const std::atomic<bool>& stop,

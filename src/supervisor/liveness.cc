@@ -1,5 +1,7 @@
 #include "supervisor/liveness.h"
 
+#include <iterator>
+
 #include "ipc/doorbell.h"
 #include "ipc/protocol.h"
 #include "kapi/side_host.h"
@@ -39,16 +41,19 @@ std::optional<LivenessVerdict> LivenessMonitor::check(uint64_t now_ns) {
 // The rings the supervisor fills: the domain only ever moves their consumer index forward, and never past what was
 // produced. (Their producer index is checked by the producer itself, before each message.)
 std::optional<LivenessVerdict> LivenessMonitor::check_rings() {
-  auto one = [](ipc::Ring& ring, Seen& seen, const std::string& name) -> std::optional<LivenessVerdict> {
+  // (Names are built only for a verdict: this runs between every two requests the domain makes.)
+  auto one = [](ipc::Ring& ring, Seen& seen, const char* name) -> std::optional<LivenessVerdict> {
     const auto at = ring.indices();
     if (at.producer - at.consumer > ring.capacity()) {
-      return LivenessVerdict{SIDE_FAULT_PROTOCOL, "the domain moved the consumer index of the " + name +
+      return LivenessVerdict{SIDE_FAULT_PROTOCOL, std::string("the domain moved the consumer index of the ") + name +
                                                       " ring past what the supervisor produced (" +
                                                       std::to_string(at.consumer) + " > " +
                                                       std::to_string(at.producer) + ")"};
     }
-    if (at.consumer - seen.tail > ring.capacity()) {
-      return LivenessVerdict{SIDE_FAULT_PROTOCOL, "the domain moved the consumer index of the " + name +
+    // Honest: seen <= consumer <= producer. Backwards: further from the producer than it was (however far both
+    // moved since the last look).
+    if (at.producer - at.consumer > at.producer - seen.tail) {
+      return LivenessVerdict{SIDE_FAULT_PROTOCOL, std::string("the domain moved the consumer index of the ") + name +
                                                       " ring backwards (" + std::to_string(seen.tail) + " to " +
                                                       std::to_string(at.consumer) + ")"};
     }
@@ -57,8 +62,10 @@ std::optional<LivenessVerdict> LivenessMonitor::check_rings() {
   };
   if (auto v = one(ch_.control(), control_, "control")) return v;
   if (auto v = one(ch_.tx(), tx_, "transmit")) return v;
+  static constexpr const char* kReply[] = {"vCPU 0 reply", "vCPU 1 reply", "vCPU 2 reply"};
+  static_assert(std::size(kReply) == ipc::kChannelVcpus);
   for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) {
-    if (auto v = one(ch_.reply(cpu), reply_[cpu], "vCPU " + std::to_string(cpu) + " reply")) return v;
+    if (auto v = one(ch_.reply(cpu), reply_[cpu], kReply[cpu])) return v;
   }
   return std::nullopt;
 }

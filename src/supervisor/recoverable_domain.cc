@@ -473,11 +473,14 @@ void RecoverableDomain::recover() {
   }
   logf(LogLevel::kWarning, "side: restarting the driver (%s)%s", t.reason.c_str(),
        backoff > 0 ? (" in " + std::to_string(static_cast<int>(backoff)) + " ms").c_str() : "");
-  if (backoff > 0 && !sleep_unless_stopped(backoff)) {
-    recovering_ = false;
-    return;
+  t.backoff_policy_ms = backoff;
+  if (backoff > 0) {
+    if (!sleep_unless_stopped(backoff)) {
+      recovering_ = false;
+      return;
+    }
+    lap(t.backoff_ms);
   }
-  lap(t.backoff_ms);
   // wait: a PCI reset, so no DMA is in flight; its mappings are dropped with it, before anything is reused.
   if (machine_) machine_->quiesce();
   lap(t.wait_ms);

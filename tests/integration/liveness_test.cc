@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "supervisor/domain_process.h"
@@ -180,6 +181,89 @@ TEST(Liveness, RecoveryReplacesADomainHungInTransmit) {
   EXPECT_FALSE(domain.gave_up());
   domain.shutdown();
 }
+
+// The channel as this process (the supervisor) maps it: the very pages the domain writes into, so writing here is
+// what a domain corrupting its rings does.
+std::vector<uint8_t*> channel_mappings() {
+  std::vector<uint8_t*> out;
+  FILE* f = std::fopen("/proc/self/maps", "r");
+  char line[512];
+  while (f && std::fgets(line, sizeof line, f)) {
+    unsigned long long start;
+    if (std::strstr(line, "side-channel") && std::sscanf(line, "%llx-", &start) == 1) {
+      out.push_back(reinterpret_cast<uint8_t*>(start));
+    }
+  }
+  if (f) std::fclose(f);
+  return out;
+}
+
+// Where a ring's shared indices are in a channel (the layout is the same in every channel).
+template <typename Pick>
+size_t ring_offset(Pick pick) {
+  std::vector<uint8_t> scratch(ipc::Channel::size_needed() + 64);
+  auto* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  auto c = ipc::Channel::attach(base, ipc::Channel::size_needed(), true);
+  return reinterpret_cast<uint8_t*>(pick(*c).shared()) - base;
+}
+
+struct RingCorruption {
+  const char* name;
+  bool supervisor_produces;  // the transmit ring; otherwise the receive ring (the domain produces it)
+};
+
+class BrokenRing : public ::testing::TestWithParam<RingCorruption> {};
+
+// A domain that corrupts a ring's indices, in either direction, is faulted at once and replaced.
+TEST_P(BrokenRing, IsAFaultAndRecoveryReplacesTheDomain) {
+  const RingCorruption& c = GetParam();
+  auto factory = [](unsigned) -> Result<std::unique_ptr<DriverDomain>> {
+    auto p = DomainProcess::start(hang_config(), {"side_test_live_hang", ""});
+    if (!p) return p.error();
+    return std::unique_ptr<DriverDomain>(std::move(*p));
+  };
+  auto rd = RecoverableDomain::start(factory, RecoveryPolicy{});
+  ASSERT_TRUE(rd);
+  RecoverableDomain& domain = **rd;
+  Machine machine(domain);
+  domain.set_machine(&machine);
+  domain.connect(&machine);
+  auto dev = machine.add_e1000({});
+  ASSERT_TRUE(dev);
+  ASSERT_TRUE(domain.probe(*dev));
+  // Not opened: no spare domain yet, so the one channel mapped is this domain's.
+  auto channels = channel_mappings();
+  ASSERT_EQ(channels.size(), 1u);
+  const size_t off = c.supervisor_produces ? ring_offset([](ipc::Channel& ch) -> ipc::Ring& { return ch.tx(); })
+                                           : ring_offset([](ipc::Channel& ch) -> ipc::Ring& { return ch.rx(); });
+  auto* ring = reinterpret_cast<ipc::RingShared*>(channels[0] + off);
+  const auto t0 = clock::now();
+  if (c.supervisor_produces) {
+    ring->tail.store(12345);  // the consumer (the domain) claims frames that were never sent
+  } else {
+    ring->head.store(54321);  // the producer (the domain) claims frames that do not fit the ring
+  }
+  while (!domain.recovering() && domain.generation() < 1 && ms_since(t0) < 5000) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const double detected_ms = ms_since(t0);
+  ASSERT_TRUE(domain.recovering() || domain.generation() == 1) << "not faulted";
+  // (Not opened, so no spare was started ahead: the restart starts a process, which takes its time.)
+  while (domain.generation() < 1 && ms_since(t0) < 20'000) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(domain.generation(), 1u) << "not restarted";
+  ASSERT_TRUE(domain.wait_recovered(10'000));
+  std::printf("%s ring corrupted: faulted after %.0f ms, restarted after %.0f ms\n", c.name, detected_ms, ms_since(t0));
+  EXPECT_LT(detected_ms, 1000);
+  const auto recoveries = domain.recoveries();
+  ASSERT_FALSE(recoveries.empty());
+  EXPECT_EQ(recoveries.front().kind, SIDE_FAULT_PROTOCOL) << recoveries.front().reason;
+  EXPECT_TRUE(recoveries.front().ok) << recoveries.front().error;
+  domain.shutdown();
+}
+
+INSTANTIATE_TEST_SUITE_P(Liveness, BrokenRing,
+                         ::testing::Values(RingCorruption{"transmit", true}, RingCorruption{"receive", false}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace side::supervisor

@@ -138,7 +138,8 @@ TEST(DmaPermissionsCost, OneRequestIsBoundedWhateverItsLength) {
       "%.4f ms; largest request allowed (4 MiB): median %.3f ms, max %.2f ms (max includes preemption)\n",
       total, whole_refused, costs[costs.size() / 2], worst);
   EXPECT_LT(whole_refused, 1.0);
-  EXPECT_LT(worst, 100.0);  // a hang guard, not a benchmark
+  // A guard, not a benchmark: the median (the maximum includes the scheduler's preemptions on a shared machine).
+  EXPECT_LT(costs[costs.size() / 2], 20.0);
 }
 
 }  // namespace
