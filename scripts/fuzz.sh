@@ -66,7 +66,9 @@ stat() {
 }
 
 failed=0
-printf '%-16s %14s %10s %8s\n' target executions exec/s crashes
+# exec/s is per second of wall time; exec/cpu-s per second of CPU the target got (the fairer figure on a shared
+# machine).
+printf '%-16s %14s %10s %12s %8s\n' target executions exec/s exec/cpu-s crashes
 for entry in "${targets[@]}"; do
   target=${entry%%:*} part=${entry##*:}
   corpus=build-fuzz/corpus/$target log=build-fuzz/logs/$target.log
@@ -74,12 +76,14 @@ for entry in "${targets[@]}"; do
   cp -n tests/fuzz/"$part"/regressions/* "$corpus"/ 2>/dev/null || true
   before=$(find build-fuzz/crashes -name "$target-*" | wc -l)
   status=0
-  build-fuzz/tests/fuzz/"$part"/"$target" "$corpus" "${budget[@]}" -timeout=10 -rss_limit_mb=4096 \
-    -print_final_stats=1 -artifact_prefix=build-fuzz/crashes/"$target"- >"$log" 2>&1 || status=$?
+  TIMEFORMAT='%U %S'
+  { time build-fuzz/tests/fuzz/"$part"/"$target" "$corpus" "${budget[@]}" -timeout=10 -rss_limit_mb=4096 \
+    -print_final_stats=1 -artifact_prefix=build-fuzz/crashes/"$target"- >"$log" 2>&1 || status=$?; } 2>"$log.cpu"
+  runs=$(stat "$log" number_of_executed_units)
+  per_cpu=$(awk -v runs="$runs" '{ cpu = $1 + $2; printf "%d", (cpu > 0 ? runs / cpu : 0) }' "$log.cpu")
   crashes=$(($(find build-fuzz/crashes -name "$target-*" | wc -l) - before))
   ((status == 0 && crashes == 0)) || failed=1
-  printf '%-16s %14s %10s %8s\n' "$target" "$(stat "$log" number_of_executed_units)" \
-    "$(stat "$log" average_exec_per_sec)" "$crashes"
+  printf '%-16s %14s %10s %12s %8s\n' "$target" "$runs" "$(stat "$log" average_exec_per_sec)" "$per_cpu" "$crashes"
   if ((status != 0 || crashes != 0)); then
     grep -m 3 -E 'ERROR|SUMMARY|Test unit written' "$log" | sed 's/^/    /' || true
     echo "    log: $log; keep the input as tests/fuzz/$part/regressions/<bug-name> and add a unit test"

@@ -84,7 +84,7 @@ class Ring {
       broken_ = true;
       return -1;
     }
-    std::memcpy(payload.data(), slot + SIDE_MSG_HEADER_SIZE, len);
+    if (len) std::memcpy(payload.data(), slot + SIDE_MSG_HEADER_SIZE, len);  // an empty span may be null
     s_->tail.store(tail + 1, std::memory_order_release);
     return len;
   }

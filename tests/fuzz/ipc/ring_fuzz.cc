@@ -102,7 +102,7 @@ void peer_pop(Side& s) {
   std::memcpy(&m, s.slot(tail), sizeof m);
   if (!s.tampered) {
     check(!s.in_flight.empty() && m.cookie == s.expect_cookie && m.len == s.in_flight.front().size());
-    check(std::memcmp(s.slot(tail) + SIDE_MSG_HEADER_SIZE, s.in_flight.front().data(), m.len) == 0);
+    check(std::equal(s.in_flight.front().begin(), s.in_flight.front().end(), s.slot(tail) + SIDE_MSG_HEADER_SIZE));
   }
   if (!s.in_flight.empty()) s.in_flight.pop_front();
   ++s.expect_cookie;
@@ -122,7 +122,7 @@ void peer_push(Side& s, Input& in) {
     s.tampered = true;
   }
   std::memcpy(s.slot(head), &m, sizeof m);
-  std::memcpy(s.slot(head) + SIDE_MSG_HEADER_SIZE, p.data(), p.size());
+  std::copy(p.begin(), p.end(), s.slot(head) + SIDE_MSG_HEADER_SIZE);
   s.in_flight.push_back(std::move(p));
   s.shared->head.store(head + 1);
 }
