@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cinttypes>
+#include <cstring>
 
 #include "common/log.h"
 #include "devices/e1000/registers.h"
@@ -103,7 +104,7 @@ void E1000::load_mac_from_eeprom() {
 void E1000::software_reset() {
   // CTRL.RST (section 13.4.1): all registers except PCI configuration back to their reset values, EEPROM
   // reloaded. The PHY is untouched (it has its own reset, CTRL.PHY_RST).
-  std::fill(regs_.begin(), regs_.end(), 0);
+  std::memset(regs_.data(), 0, regs_.size() * sizeof regs_[0]);  // 128 KiB: one memset, not a loop
   for (const RegisterInfo& info : register_table()) {
     for (uint32_t n = 0; n < info.count; ++n) regs_[(info.offset + n * info.stride) >> 2] = info.reset;
   }

@@ -60,6 +60,7 @@ struct Counters {
   uint64_t tx_dropped_iommu = 0;      // frames dropped because a buffer read faulted
   uint64_t tx_desc_faults = 0;        // descriptor fetches/write-backs that faulted (TX stops)
   uint64_t tx_bad_ring = 0;           // kicks refused because TDLEN/TDH/TDT were inconsistent
+  uint64_t tx_context_mid_frame = 0;  // context descriptors inside a packet (they apply to the next packets)
   uint64_t rx_frames = 0;
   uint64_t rx_bytes = 0;
   uint64_t rx_dropped_link_down = 0;
@@ -87,6 +88,16 @@ struct Config {
   // Called (mutex held) whenever the model needs service_timers() at or after `deadline_ns`. Optional: the
   // supervisor may instead poll next_deadline_ns().
   std::function<void(uint64_t deadline_ns)> arm_timer;
+};
+
+// The offsets and sizes of a TCP/IP context descriptor (section 3.3.6), as the TX path keeps them.
+struct TxContext {
+  uint8_t ipcss = 0, ipcso = 0, tucss = 0, tucso = 0;
+  uint16_t ipcse = 0, tucse = 0;
+  uint32_t paylen = 0;
+  uint16_t mss = 0;
+  uint8_t hdr_len = 0;
+  uint8_t tucmd = 0;
 };
 
 using FrameSink = std::function<void(std::span<const uint8_t> frame)>;
@@ -141,16 +152,9 @@ class E1000 final : public pci::PciDevice {
   void count_size_bucket(uint32_t first_bucket_reg, size_t size_with_fcs);
 
   // TX (tx.cc).
-  struct TxContext {
-    uint8_t ipcss = 0, ipcso = 0, tucss = 0, tucso = 0;
-    uint16_t ipcse = 0, tucse = 0;
-    uint32_t paylen = 0;
-    uint16_t mss = 0;
-    uint8_t hdr_len = 0;
-    uint8_t tucmd = 0;
-  };
   struct TxState {
-    TxContext ctx;                // last context descriptor
+    TxContext ctx;                // last context descriptor: for the packets that start from now on
+    TxContext frame_ctx;          // the context latched by the packet in progress (its first data descriptor)
     std::vector<uint8_t> data;    // frame (or current TSO segment) being assembled
     std::vector<uint8_t> header;  // TSO: the header copied into every segment
     bool in_frame = false;        // a frame has started (descriptors without EOP seen)

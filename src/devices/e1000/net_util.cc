@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 
+#include "devices/e1000/frame_view.h"
+
 namespace side::e1000 {
 
 uint32_t csum_add(std::span<const uint8_t> data, uint32_t sum) {
@@ -34,6 +36,17 @@ uint32_t crc32_ieee(std::span<const uint8_t> data) {
     n -= chunk;
   }
   return static_cast<uint32_t>(crc);
+}
+
+void put_internet_checksum(FrameView& frame, size_t sloc, size_t css, size_t cse) {
+  size_t end = frame.size();
+  if (cse != 0 && cse + 1 < end) end = cse + 1;
+  // An empty range is as wrong as one outside the frame: the driver's offsets do not describe this frame.
+  if (css >= end) return frame.reject();
+  std::span<const uint8_t> covered = frame.bytes(css, end - css);
+  uint16_t sum = csum_finish(csum_add(covered));
+  // A computed 0 is sent as 0xFFFF (equivalent in one's complement; required for UDP where 0 means "none").
+  frame.put_be16(sloc, sum ? sum : 0xffff);
 }
 
 }  // namespace side::e1000

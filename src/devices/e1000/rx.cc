@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "devices/e1000/e1000.h"
+#include "devices/e1000/frame_view.h"
 #include "devices/e1000/net_util.h"
 
 namespace side::e1000 {
@@ -67,41 +68,47 @@ bool E1000::rx_filter(std::span<const uint8_t> f) const {
 
 void E1000::rx_checksum(std::span<const uint8_t> f, uint8_t* status, uint8_t* errors) const {
   // RX checksum offload (section 3.2.9) for IPv4 and TCP/UDP over IPv4 when RXCSUM enables it; anything else is
-  // reported with IXSM ("ignore checksum indication") so the stack verifies in software.
+  // reported with IXSM ("ignore checksum indication") so the stack verifies in software. The header lengths come
+  // from the wire: every access goes through the bounds-checked view.
   uint32_t rxcsum = r(RXCSUM);
   *status |= RXD_STAT_IXSM;
   if (!(rxcsum & (RXCSUM_IPOFL | RXCSUM_TUOFL))) return;
+  ConstFrameView v(f);
   size_t l3 = 14;
-  uint16_t type = load_be16(f.data() + 12);
-  if (type == (r(VET) & 0xffff) && f.size() >= 18) {
-    type = load_be16(f.data() + 16);
+  uint16_t type = v.be16(12);
+  if (type == (r(VET) & 0xffff) && v.fits(0, 18)) {
+    type = v.be16(16);
     l3 = 18;
   }
-  if (type != 0x0800 || f.size() < l3 + 20) return;
-  const uint8_t* ip = f.data() + l3;
-  size_t ihl = (ip[0] & 0xf) * 4u;
-  size_t total = load_be16(ip + 2);
-  if ((ip[0] >> 4) != 4 || ihl < 20 || total < ihl || l3 + total > f.size()) return;
+  if (type != 0x0800 || !v.fits(l3, 20)) return;
+  size_t ihl = (v.u8(l3) & 0xf) * 4u;
+  size_t total = v.be16(l3 + 2);
+  if ((v.u8(l3) >> 4) != 4 || ihl < 20 || total < ihl || !v.fits(l3, total)) return;
+  uint8_t ip_status = RXD_STAT_IPCS, ip_errors = 0;
+  if (csum_finish(csum_add(v.bytes(l3, ihl))) != 0) ip_errors |= RXD_ERR_IPE;
+  uint8_t l4_status = 0, l4_errors = 0;
+  bool fragment = (v.be16(l3 + 6) & 0x3fff) != 0;
+  uint8_t proto = v.u8(l3 + 9);
+  size_t l4len = total - ihl;
+  bool l4 = (rxcsum & RXCSUM_TUOFL) && !fragment && ((proto == 6 && l4len >= 20) || (proto == 17 && l4len >= 8));
+  if (l4 && !(proto == 17 && v.be16(l3 + ihl + 6) == 0)) {  // UDP checksum 0: none
+    uint8_t pseudo[12] = {};
+    std::span<const uint8_t> addrs = v.bytes(l3 + 12, 8);
+    std::copy(addrs.begin(), addrs.end(), pseudo);
+    pseudo[9] = proto;
+    store_be16(pseudo + 10, static_cast<uint16_t>(l4len));
+    uint32_t sum = csum_add(v.bytes(l3 + ihl, l4len), csum_add(pseudo));
+    l4_status = RXD_STAT_TCPCS;
+    if (csum_finish(sum) != 0) l4_errors = RXD_ERR_TCPE;
+  }
+  if (!v.ok()) return;  // cannot happen after the checks above; if it did, the stack verifies in software
   *status &= static_cast<uint8_t>(~RXD_STAT_IXSM);
   if (rxcsum & RXCSUM_IPOFL) {
-    *status |= RXD_STAT_IPCS;
-    if (csum_finish(csum_add(std::span<const uint8_t>(ip, ihl))) != 0) *errors |= RXD_ERR_IPE;
+    *status |= ip_status;
+    *errors |= ip_errors;
   }
-  bool fragment = (load_be16(ip + 6) & 0x3fff) != 0;
-  uint8_t proto = ip[9];
-  if (!(rxcsum & RXCSUM_TUOFL) || fragment || (proto != 6 && proto != 17)) return;
-  size_t l4len = total - ihl;
-  if ((proto == 6 && l4len < 20) || (proto == 17 && l4len < 8)) return;
-  if (proto == 17 && load_be16(ip + ihl + 6) == 0) return;  // UDP without checksum
-  uint8_t pseudo[12];
-  std::copy(ip + 12, ip + 20, pseudo);
-  pseudo[8] = 0;
-  pseudo[9] = proto;
-  store_be16(pseudo + 10, static_cast<uint16_t>(l4len));
-  uint32_t sum = csum_add(pseudo);
-  sum = csum_add(std::span<const uint8_t>(ip + ihl, l4len), sum);
-  *status |= RXD_STAT_TCPCS;
-  if (csum_finish(sum) != 0) *errors |= RXD_ERR_TCPE;
+  *status |= l4_status;
+  *errors |= l4_errors;
 }
 
 RxResult E1000::receive(std::span<const uint8_t> frame) {

@@ -3,27 +3,31 @@
 // (e1000_tso/e1000_tx_csum/e1000_tx_queue).
 //
 // Bounds: a kick processes at most TDLEN/16 descriptors; an assembled frame never exceeds kMaxTxFrame bytes (TSO
-// segments never exceed hdr_len + mss <= 255 + 65535 and TSO payload is capped at kMaxTsoPayload); offsets from
-// context descriptors are checked against the frame before use.
+// segments never exceed hdr_len + mss <= 255 + 65535 and TSO payload is capped at kMaxTsoPayload). Every access to
+// a frame at an offset the driver chose goes through a FrameView (frame_view.h), which refuses anything outside the
+// frame; the frame is then dropped and counted.
+//
+// The context a packet uses is latched when its first data descriptor arrives (section 3.3.6: a context descriptor
+// "prepares the checksum hardware for the TCP/IP data descriptors that follow"). A context descriptor that arrives
+// in the middle of a packet only applies to the packets after it, so offsets validated for a TSO packet cannot be
+// replaced while it is being segmented.
 #include <algorithm>
 
 #include "common/log.h"
 #include "devices/e1000/e1000.h"
+#include "devices/e1000/frame_view.h"
 #include "devices/e1000/net_util.h"
 
 namespace side::e1000 {
 namespace {
 
-// Inserts the Internet checksum of frame[css, end) at frame[sloc], end being cse+1 (cse != 0) or the frame end.
-// Returns false (nothing written) if the offsets do not fit the frame.
-bool put_checksum(std::vector<uint8_t>& f, uint32_t sloc, uint32_t css, uint32_t cse) {
-  size_t n = f.size();
-  if (cse && cse + 1u < n) n = cse + 1u;
-  if (css >= n || sloc + 2u > f.size()) return false;
-  uint16_t sum = csum_finish(csum_add(std::span<const uint8_t>(f.data() + css, n - css)));
-  // A computed 0 is sent as 0xFFFF (equivalent in one's complement; required for UDP where 0 means "none").
-  store_be16(f.data() + sloc, sum ? sum : 0xffff);
-  return true;
+// The TSO context fits the header it describes: every field tx_emit() rewrites lies inside hdr_len (section
+// 3.5.9), MSS is not zero. Checked once per packet, on the latched context.
+bool tso_context_valid(const TxContext& c, uint8_t popts) {
+  bool ipv4 = c.tucmd & TUCMD_IP, tcp = c.tucmd & TUCMD_TCP;
+  return c.mss != 0 && c.hdr_len != 0 && c.ipcss + (ipv4 ? 20u : 40u) <= c.hdr_len &&
+         c.tucss + (tcp ? 20u : 8u) <= c.hdr_len && c.tucso + 2u <= c.hdr_len &&
+         (!(popts & POPTS_IXSM) || c.ipcso + 2u <= c.hdr_len);
 }
 
 }  // namespace
@@ -40,6 +44,7 @@ void E1000::tx_reset_frame() {
   tx_.vlan = 0;
   tx_.drop = false;
   tx_.tso_frames = tx_.tso_sent = tx_.tso_total = 0;
+  tx_.frame_ctx = TxContext{};
 }
 
 void E1000::kick_tx() {
@@ -112,6 +117,8 @@ bool E1000::process_tx_descriptor(const uint8_t* d, uint64_t) {
       c.tucmd = cmd;
       c.hdr_len = d[13];
       c.mss = load_le16(d + 14);
+      // The packet in progress keeps the context it latched; this one is for the packets after it.
+      if (tx_.in_frame) ++counters_.tx_context_mid_frame;
       return cmd & TXD_CMD_RS;
     }
     if (dtyp != DTYP_DATA) {
@@ -125,16 +132,10 @@ bool E1000::process_tx_descriptor(const uint8_t* d, uint64_t) {
       tx_.in_frame = true;
       tx_.tse = cmd & TXD_CMD_TSE;
       tx_.popts = d[13];
-      if (tx_.tse) {
-        const TxContext& c = tx_.ctx;
-        bool ipv4 = c.tucmd & TUCMD_IP, tcp = c.tucmd & TUCMD_TCP;
-        bool ok = c.mss != 0 && c.hdr_len != 0 && c.ipcss + (ipv4 ? 20u : 40u) <= c.hdr_len &&
-                  c.tucss + (tcp ? 20u : 8u) <= c.hdr_len && c.tucso + 2u <= c.hdr_len &&
-                  (!(tx_.popts & POPTS_IXSM) || c.ipcso + 2u <= c.hdr_len);
-        if (!ok) {
-          ++counters_.tx_dropped_malformed;
-          tx_.drop = true;
-        }
+      tx_.frame_ctx = tx_.ctx;
+      if (tx_.tse && !tso_context_valid(tx_.frame_ctx, tx_.popts)) {
+        ++counters_.tx_dropped_malformed;
+        tx_.drop = true;
       }
     }
     bool eop = cmd & TXD_CMD_EOP;
@@ -151,6 +152,7 @@ bool E1000::process_tx_descriptor(const uint8_t* d, uint64_t) {
     tx_.in_frame = true;
     tx_.tse = false;
     tx_.popts = 0;
+    tx_.frame_ctx = tx_.ctx;
   }
   if (cmd & TXD_CMD_IC) {
     tx_.legacy_ic = true;
@@ -188,7 +190,7 @@ void E1000::tx_append(uint64_t addr, uint32_t len, bool eop) {
     }
   } else if (!tx_.drop) {
     // TSO: the first hdr_len bytes are the header template; payload is cut into MSS-sized segments as it arrives.
-    const TxContext& c = tx_.ctx;
+    const TxContext& c = tx_.frame_ctx;
     uint32_t seg_cap = uint32_t{c.hdr_len} + c.mss;
     uint64_t at = addr;
     uint32_t left = len;
@@ -208,6 +210,7 @@ void E1000::tx_append(uint64_t addr, uint32_t len, bool eop) {
           break;
         }
         tx_emit(false);
+        if (tx_.drop) break;
       }
       uint32_t take = std::min<uint32_t>(left, seg_cap - static_cast<uint32_t>(tx_.data.size()));
       if (tx_.tso_total + take > kMaxTsoPayload) {
@@ -224,16 +227,17 @@ void E1000::tx_append(uint64_t addr, uint32_t len, bool eop) {
   if (!eop) return;
   if (!tx_.drop) {
     if (tx_.tse) {
-      if (tx_.header.size() == tx_.ctx.hdr_len && (tx_.data.size() > tx_.ctx.hdr_len || tx_.tso_frames == 0)) {
+      const TxContext& c = tx_.frame_ctx;
+      if (tx_.header.size() < c.hdr_len) {
+        ++counters_.tx_dropped_malformed;  // the packet ended inside its own header
+      } else if (tx_.data.size() > c.hdr_len || tx_.tso_frames == 0) {
         tx_emit(true);
       }
     } else {
       tx_finish_frame(tx_.data);
     }
   }
-  TxContext keep = tx_.ctx;
-  tx_reset_frame();
-  tx_.ctx = keep;
+  tx_reset_frame();  // the context descriptor stays (tx_.ctx): it applies until the driver sends another
 }
 
 void E1000::tx_emit(bool last) {
@@ -241,47 +245,58 @@ void E1000::tx_emit(bool last) {
   // sequence number and flags (FIN/PSH only on the last segment) or UDP length, and add the segment length into
   // the pseudo-header partial checksum the driver left at TUCSO (it was computed with length 0).
   std::vector<uint8_t>& seg = tx_.data;
-  const TxContext& c = tx_.ctx;
-  const std::vector<uint8_t>& hdr = tx_.header;
+  const TxContext& c = tx_.frame_ctx;
+  FrameView out(seg);
+  ConstFrameView hdr(tx_.header);
   uint32_t size = static_cast<uint32_t>(seg.size());
+  if (size < c.hdr_len) out.reject();
   uint32_t payload = size - c.hdr_len;
   if (c.tucmd & TUCMD_IP) {
-    store_be16(seg.data() + c.ipcss + 2, static_cast<uint16_t>(size - c.ipcss));
-    store_be16(seg.data() + c.ipcss + 4, static_cast<uint16_t>(load_be16(hdr.data() + c.ipcss + 4) + tx_.tso_frames));
+    out.put_be16(c.ipcss + 2, static_cast<uint16_t>(size - c.ipcss));
+    out.put_be16(c.ipcss + 4, static_cast<uint16_t>(hdr.be16(c.ipcss + 4) + tx_.tso_frames));
   } else {
-    store_be16(seg.data() + c.ipcss + 4, static_cast<uint16_t>(size - c.ipcss - 40));
+    out.put_be16(c.ipcss + 4, static_cast<uint16_t>(size - c.ipcss - 40));
   }
   if (c.tucmd & TUCMD_TCP) {
-    store_be32(seg.data() + c.tucss + 4, load_be32(hdr.data() + c.tucss + 4) + tx_.tso_sent);
-    if (!last) seg[c.tucss + 13] &= static_cast<uint8_t>(~0x09);  // clear PSH, FIN
+    out.put_be32(c.tucss + 4, hdr.be32(c.tucss + 4) + tx_.tso_sent);
+    if (!last) out.put_u8(c.tucss + 13, out.u8(c.tucss + 13) & static_cast<uint8_t>(~0x09));  // clear PSH, FIN
   } else {
-    store_be16(seg.data() + c.tucss + 4, static_cast<uint16_t>(size - c.tucss));
+    out.put_be16(c.tucss + 4, static_cast<uint16_t>(size - c.tucss));
   }
   if (tx_.popts & POPTS_TXSM) {
-    uint32_t s = load_be16(hdr.data() + c.tucso) + (size - c.tucss);
+    uint32_t s = hdr.be16(c.tucso) + (size - c.tucss);
     while (s >> 16) s = (s & 0xffff) + (s >> 16);
-    store_be16(seg.data() + c.tucso, static_cast<uint16_t>(s));
+    out.put_be16(c.tucso, static_cast<uint16_t>(s));
+  }
+  if (!out.ok() || !hdr.ok()) {
+    // Offsets outside the segment. The latched context was validated against hdr_len, so this does not happen
+    // today; if it ever does, the rest of the packet is dropped rather than memory outside the frame written.
+    ++counters_.tx_dropped_malformed;
+    tx_.drop = true;
+    seg = tx_.header;
+    return;
   }
   tx_.tso_sent += payload;
   ++tx_.tso_frames;
   ++counters_.tx_tso_segments;
   if (last && tx_.tso_frames > 1) stat_inc(TSCTC);
   tx_finish_frame(seg);
-  seg = hdr;
+  seg = tx_.header;
 }
 
 void E1000::tx_finish_frame(std::vector<uint8_t>& frame) {
   std::vector<uint8_t> out = frame;
-  const TxContext& c = tx_.ctx;
-  bool ok = true;
-  if (tx_.popts & POPTS_TXSM) ok &= put_checksum(out, c.tucso, c.tucss, c.tucse);
-  if (tx_.popts & POPTS_IXSM) ok &= put_checksum(out, c.ipcso, c.ipcss, c.ipcse);
-  if (tx_.legacy_ic) ok &= put_checksum(out, tx_.legacy_cso, tx_.legacy_css, 0);
-  if (!ok) {
+  const TxContext& c = tx_.frame_ctx;
+  FrameView view(out);
+  if (tx_.popts & POPTS_TXSM) put_internet_checksum(view, c.tucso, c.tucss, c.tucse);
+  if (tx_.popts & POPTS_IXSM) put_internet_checksum(view, c.ipcso, c.ipcss, c.ipcse);
+  if (tx_.legacy_ic) put_internet_checksum(view, tx_.legacy_cso, tx_.legacy_css, 0);
+  if (!view.ok()) {
     ++counters_.tx_dropped_malformed;
     return;
   }
-  if (tx_.vle && (r(CTRL) & CTRL_VME) && out.size() >= 12) {
+  // The tag goes after the two addresses: a frame shorter than that has nowhere to put it and goes untagged.
+  if (tx_.vle && (r(CTRL) & CTRL_VME) && view.fits(0, 12)) {
     // VLAN tag insertion (section 3.3.3.1): VET then the descriptor's special field after the addresses.
     uint8_t tag[4];
     store_be16(tag, static_cast<uint16_t>(r(VET)));

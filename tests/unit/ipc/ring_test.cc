@@ -61,6 +61,20 @@ TEST(Ring, OversizedPayloadIsNotSent) {
   EXPECT_TRUE(r.empty());
 }
 
+// Found by ring_fuzz (tests/fuzz/ipc/regressions/ub-pop-empty-message-into-no-buffer): popping a message without
+// payload into an empty buffer passed a null destination to memcpy (undefined behaviour; fatal under UBSan).
+TEST(Ring, EmptyMessageIntoAnEmptyBuffer) {
+  Shared mem(Ring::bytes_needed(4, 128));
+  Ring r(mem.p, 4, 128);
+  r.initialize();
+  ASSERT_TRUE(r.push(msg(7, 9)));
+  side_msg m{};
+  EXPECT_EQ(r.pop(m, std::span<uint8_t>()), 0);
+  EXPECT_EQ(m.type, 7);
+  EXPECT_EQ(m.cookie, 9u);
+  EXPECT_TRUE(r.empty());
+}
+
 TEST(Ring, HostileIndicesAndLengthsBreakTheRingInsteadOfBeingUsed) {
   Shared mem(Ring::bytes_needed(4, 128));
   Ring producer(mem.p, 4, 128), consumer(mem.p, 4, 128);

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, build-fuzz/) and runs each from its kept inputs, then prints per target the
+# executions, the rate and the crashes.
+#   scripts/fuzz.sh            short mode (CI): SIDE_FUZZ_SECONDS (default 20) seconds per target
+#   scripts/fuzz.sh --long     at least SIDE_FUZZ_RUNS (default 10,000,000) executions per target: hours
+#   scripts/fuzz.sh [--long] TARGET...   only the named targets
+# Each target grows its corpus in build-fuzz/corpus/<target>/ (seeded from its regressions). A crash leaves its
+# input in build-fuzz/crashes/ and fails the run: keep it as tests/fuzz/<part>/regressions/<bug-name>, fix the
+# bug, and add a unit test next to the code it broke (the regressions are replayed by CTest in every build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# One line per target, "executable:part" (part = the directory under tests/fuzz with its CMakeLists and regressions).
+targets=(
+  fuzz_elf:loader
+  fuzz_emulation:emulation
+  fuzz_relocate:relocate
+  e1000_fuzz:devices
+  channel_fuzz:supervisor
+  ring_fuzz:ipc
+)
+
+long=0
+selected=()
+for arg in "$@"; do
+  case $arg in
+    --long) long=1 ;;
+    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+    -*) echo "fuzz.sh: unknown option $arg" >&2; exit 2 ;;
+    *) selected+=("$arg") ;;
+  esac
+done
+if ((${#selected[@]})); then
+  chosen=()
+  for name in "${selected[@]}"; do
+    match=""
+    for entry in "${targets[@]}"; do [[ ${entry%%:*} == "$name" ]] && match=$entry; done
+    [[ -n $match ]] || { echo "fuzz.sh: no target $name" >&2; exit 2; }
+    chosen+=("$match")
+  done
+  targets=("${chosen[@]}")
+fi
+
+if ((long)); then
+  budget=(-runs="${SIDE_FUZZ_RUNS:-10000000}")
+else
+  budget=(-max_total_time="${SIDE_FUZZ_SECONDS:-20}")
+fi
+
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIDE_FUZZ=ON \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]%%:*}"
+mkdir -p build-fuzz/crashes build-fuzz/logs
+
+# The figure libFuzzer's final statistics give for `key`, or its last status line's when it stopped on a crash.
+stat() {
+  local log=$1 key=$2 value
+  value=$(sed -n "s/^stat::$key: *//p" "$log" | tail -n 1)
+  if [[ -z $value ]]; then
+    case $key in
+      number_of_executed_units) value=$(grep -o '^#[0-9]*' "$log" | tail -n 1 | tr -d '#') ;;
+      average_exec_per_sec) value=$(grep -o 'exec/s: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2) ;;
+    esac
+  fi
+  echo "${value:-0}"
+}
+
+failed=0
+# exec/s is per second of wall time; exec/cpu-s per second of CPU the target got (the fairer figure on a shared
+# machine).
+printf '%-16s %14s %10s %12s %8s\n' target executions exec/s exec/cpu-s crashes
+for entry in "${targets[@]}"; do
+  target=${entry%%:*} part=${entry##*:}
+  corpus=build-fuzz/corpus/$target log=build-fuzz/logs/$target.log
+  mkdir -p "$corpus"
+  cp -n tests/fuzz/"$part"/regressions/* "$corpus"/ 2>/dev/null || true
+  before=$(find build-fuzz/crashes -name "$target-*" | wc -l)
+  status=0
+  TIMEFORMAT='%U %S'
+  { time build-fuzz/tests/fuzz/"$part"/"$target" "$corpus" "${budget[@]}" -timeout=10 -rss_limit_mb=4096 \
+    -print_final_stats=1 -artifact_prefix=build-fuzz/crashes/"$target"- >"$log" 2>&1 || status=$?; } 2>"$log.cpu"
+  runs=$(stat "$log" number_of_executed_units)
+  per_cpu=$(awk -v runs="$runs" '{ cpu = $1 + $2; printf "%d", (cpu > 0 ? runs / cpu : 0) }' "$log.cpu")
+  crashes=$(($(find build-fuzz/crashes -name "$target-*" | wc -l) - before))
+  ((status == 0 && crashes == 0)) || failed=1
+  printf '%-16s %14s %10s %12s %8s\n' "$target" "$runs" "$(stat "$log" average_exec_per_sec)" "$per_cpu" "$crashes"
+  if ((status != 0 || crashes != 0)); then
+    grep -m 3 -E 'ERROR|SUMMARY|Test unit written' "$log" | sed 's/^/    /' || true
+    echo "    log: $log; keep the input as tests/fuzz/$part/regressions/<bug-name> and add a unit test"
+  fi
+done
+exit "$failed"
