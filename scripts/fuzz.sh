@@ -18,6 +18,8 @@ targets=(
   e1000_fuzz:devices
   channel_fuzz:supervisor
   ring_fuzz:ipc
+  sanitize_fuzz:common
+  fuzz_cli:cli
 )
 
 long=0

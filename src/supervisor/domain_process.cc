@@ -28,7 +28,7 @@ namespace side::supervisor {
 namespace {
 
 constexpr uint64_t kArenaBlock = 4ull << 20;  // the domain's Arena rounds to 4 MiB blocks
-constexpr int kExitUnconfined = 126;  // the child could not put itself under its limits (never runs unconfined)
+constexpr int kExitUnconfined = 126;          // the child could not put itself under its limits (never runs unconfined)
 
 // The driver and its dependencies, dependencies first, as modprobe would load them.
 Status resolve_modules(loader::ModuleIndex& index, const std::string& name, std::vector<std::string>& chain,

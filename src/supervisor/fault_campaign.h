@@ -63,7 +63,7 @@ std::string inject_fault(FaultType type, const SessionHandles& session, uint64_t
 // traffic runs (iperf3 through the host interface, say), until `stop`. A fault side did not see is cleared by a
 // restart, so none lingers into the next. Counts are read while it runs.
 struct TimedFaults {
-  std::atomic<uint64_t> injected{0}, detected{0}, tolerated{0};          // tolerated: not seen, then restarted clean
+  std::atomic<uint64_t> injected{0}, detected{0}, tolerated{0};  // tolerated: not seen, then restarted clean
   std::atomic<uint64_t> recovered{0}, not_recovered{0};
   std::string last_failure;  // written by the injecting thread, read after it ended
 };

@@ -34,8 +34,8 @@
 namespace side::supervisor {
 
 struct RecoveryTimings {
-  int kind = 0;           // the fault that started it
-  std::string reason;     // its message
+  int kind = 0;                  // the fault that started it
+  std::string reason;            // its message
   double backoff_policy_ms = 0;  // how long the policy had the restart wait first
   double backoff_ms = 0;         // how long it did wait (measured)
   double mark_ms = 0, stop_ms = 0, wait_ms = 0, free_ms = 0, unregister_ms = 0, reload_ms = 0, restart_ms = 0;

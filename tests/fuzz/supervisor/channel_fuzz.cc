@@ -38,7 +38,7 @@ class Harness {
   // A fresh channel (zeroed rings, header as the supervisor writes it) over a reset machine.
   void reset() {
     machine_.quiesce();
-    machine_.rebind();
+    machine_.rebind(domain_.arena_base(), domain_.arena_size());
     for (const auto& n : machine_.netdevs()) machine_.netdev_unregister(n.info.token);
     std::memset(domain_.arena_base(), 0, domain_.arena_size());
     {

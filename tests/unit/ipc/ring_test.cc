@@ -197,10 +197,11 @@ TEST(Ring, LargestPayloadIsCappedToHalfTheRingAndBeyondItIsNotSent) {
 
 TEST(Ring, IndicesThatWrapAroundTheirTypeCarryMultiSlotMessages) {
   Shared mem(Ring::bytes_needed(8, 128));
-  Ring producer(mem.p, 8, 128, 400), consumer(mem.p, 8, 128, 400);
   auto* shared = static_cast<RingShared*>(mem.p);
   shared->head.store(0xffff'fffeu);
   shared->tail.store(0xffff'fffeu);
+  // Each side takes its own index from the shared memory when it attaches.
+  Ring producer(mem.p, 8, 128, 400), consumer(mem.p, 8, 128, 400);
   std::vector<uint8_t> buf(400);
   for (uint64_t i = 0; i < 20; ++i) {
     ASSERT_TRUE(producer.push(msg(1, i), patterned(i, 300)));  // 3 slots, across 2^32
