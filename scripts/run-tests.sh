@@ -16,6 +16,7 @@ echo "== build and test"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build -j "$jobs" --output-on-failure
+grep -h "^hostile suite:" build/Testing/Temporary/LastTest.log || true
 
 echo "== benchmark (side bench --quick)"
 # Figures, not pass/fail on goals: the command fails only if a measurement failed (a fault, a lost or corrupt frame).

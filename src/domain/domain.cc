@@ -1,6 +1,7 @@
 #include "domain/domain.h"
 
 #include <asm/prctl.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
@@ -637,13 +638,24 @@ SignalAction Domain::handle_bug(const loader::LoadedModule& mod, uint64_t rip, u
 // An instruction fetch from a code page that a patch had flipped writable for a moment is fetched again, once per
 // patch: the same fetch faulting again with no patch in between is the driver's own doing (a fault).
 bool Domain::retry_disturbed_fetch(const siginfo_t* info, const ucontext_t* context) {
+  // A fetch disturbed by a patch is retried; one that faults again with no patch in between is retried a few
+  // times more (the faulting thread may have been resumed while the pages were still being flipped back under
+  // load), then it is the driver's: its own code made non-executable is a fault, not an endless retry.
+  constexpr unsigned kRetriesWithoutPatch = 64;
   thread_local uint64_t last_addr = 0, last_seq = 0;
+  thread_local unsigned same = 0;
   const auto addr = reinterpret_cast<uint64_t>(info->si_addr);
   if (info->si_code != SEGV_ACCERR || addr != static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP])) return false;
   const std::optional<uint64_t> seq = private_.wait_for_patch(addr);
-  if (!seq || (addr == last_addr && *seq == last_seq)) return false;
+  if (!seq) return false;
+  if (addr == last_addr && *seq == last_seq) {
+    if (++same > kRetriesWithoutPatch) return false;
+    sched_yield();
+    return true;
+  }
   last_addr = addr;
   last_seq = *seq;
+  same = 0;
   return true;
 }
 

@@ -236,9 +236,12 @@ Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessC
   std::unique_lock lock(p->mutex_);
   if (!p->changed_.wait_for(lock, std::chrono::milliseconds(p->bounds_.start_ms),
                             [&] { return p->ready_.has_value() || p->exited_.load(); })) {
-    // (Destroying it kills it.)
-    return make_error("the domain process did not load " + p->driver_name_ + " within " +
-                      std::to_string(p->bounds_.start_ms) + " ms");
+    // A start that does not finish is a hung driver like any other unanswered request (destroying it kills it).
+    std::string why =
+        "the domain process did not load " + p->driver_name_ + " within " + std::to_string(p->bounds_.start_ms) + " ms";
+    lock.unlock();
+    p->add_fault(SIDE_FAULT_HUNG, why);
+    return make_error(why);
   }
   if (!p->ready_) {
     std::string why = p->faults_.empty() ? "" : ": " + p->faults_.back().message;

@@ -66,13 +66,21 @@ static noinline long attack_socket_unix(void) { return sys3(41, 1, 1, 0); }
 /* Memory */
 static noinline long attack_mmap_wx(void) { return sys6(9, 0, 4096, 7, 0x22, -1, 0); }
 static noinline long attack_mmap_huge(void) { return sys6(9, 0, 1L << 40, 3, 0x4022 /* NORESERVE */, -1, 0); }
-static noinline long attack_mmap_fixed_side(void) { return sys6(9, 0x400000, 4096, 3, 0x32 /* FIXED */, -1, 0); }
-static noinline long attack_mprotect_side(void) { return sys3(10, 0x400000, 4096, 7); }
+/*
+ * side's own text: side is a PIE at a random address; the return address of this module's init lies in it (set
+ * by the init below before any attack runs).
+ */
+static unsigned long side_text;
+static noinline long attack_mmap_fixed_side(void)
+{
+	return sys6(9, side_text & ~4095UL, 4096, 3, 0x32 /* FIXED */, -1, 0);
+}
+static noinline long attack_mprotect_side(void) { return sys3(10, side_text & ~4095UL, 4096, 7); }
 static noinline long attack_mprotect_self_exec(void) { return sys3(10, (long)buf & ~4095L, 4096, 7); }
 static noinline long attack_madvise_remove(void) { return sys3(28, 0x10000000, 4096, 9 /* MADV_REMOVE */); }
 static noinline long attack_store_side_text(void)
 {
-	*(volatile unsigned long *)0x401000 = 0xdeadbeef;
+	*(volatile unsigned long *)side_text = 0xdeadbeef;
 	return 0;
 }
 static noinline long attack_memfd(void) { return sys2(319, "x", 0); }
@@ -124,7 +132,7 @@ static noinline long attack_sigaction_sigsegv(void)
 	unsigned long act[4] = { 1, 0, 0, 0 };
 	long r = sys4(13, 11 /* SIGSEGV */, act, 0, 8);
 	if (r == 0)
-		*(volatile unsigned long *)0x401000 = 1;
+		*(volatile unsigned long *)side_text = 1;
 	return r;
 }
 static noinline long attack_sigprocmask_block(void)
@@ -230,6 +238,7 @@ static int __init side_hostile_sys_init(void)
 	size_t i;
 	long ret;
 
+	side_text = (unsigned long)__builtin_return_address(0);
 	for (i = 0; i < ARRAY_SIZE(attacks); i++) {
 		if (strcmp(attack, attacks[i].name))
 			continue;
