@@ -28,9 +28,9 @@ log=$(mktemp) trace=$(mktemp)
 trap 'rm -f "$log" "$trace"' EXIT
 
 echo "soak: ${minutes} min of iperf3 through side's e1000 ($ifname), a fault every ${every} s"
-"$side" run e1000 --quiet --ifname "$ifname" --host-addr "$host_addr" --peer-addr "$peer_addr" \
+timeout -k 10 -s INT $((seconds + 120)) "$side" run e1000 --quiet --ifname "$ifname" --host-addr "$host_addr" --peer-addr "$peer_addr" \
   --inject-every "$every" --peer-exec "iperf3 -s" \
-  --exec "iperf3 -c $peer_ip -t $seconds -i 60 --connect-timeout 5000" >"$log" 2>&1 &
+  --exec "timeout -s KILL $((seconds + 60)) iperf3 -c $peer_ip -t $seconds -i 60 --connect-timeout 5000" >"$log" 2>&1 &
 pid=$!
 # The supervisor seen from outside, every 10 s: descriptors, threads, RSS.
 while kill -0 "$pid" 2>/dev/null; do

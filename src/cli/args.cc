@@ -55,7 +55,7 @@ class Reader {
   do {                                              \
     auto side_assign_ = (expr);                     \
     if (!side_assign_) return side_assign_.error(); \
-    target = *side_assign_;                         \
+    (target) = *side_assign_;                       \
   } while (0)
 
 bool is_help(const std::string& a) {

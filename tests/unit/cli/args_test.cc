@@ -43,6 +43,15 @@ TEST(CliArgs, NumbersAreStrictWithRanges) {
   EXPECT_EQ(run.packets, 10u);
 }
 
+TEST(CliArgs, EachAddressReachesItsOwnField) {
+  auto ok = parse({"run", "e1000", "--host-addr", "10.9.9.1/24", "--peer-addr", "10.9.9.2/24", "--ifname", "t0"});
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  const auto& run = std::get<RunArgs>(*ok);
+  EXPECT_EQ(run.host_addr, "10.9.9.1/24");
+  EXPECT_EQ(run.peer_addr, "10.9.9.2/24");
+  EXPECT_EQ(run.ifname, "t0");
+}
+
 TEST(CliArgs, OptionsNeedTheirValues) {
   EXPECT_EQ(refusal({"inject", "e1000", "--faults"}), "inject: --faults needs a value");
   EXPECT_EQ(refusal({"run", "e1000", "--exec"}), "run: --exec needs a value");
