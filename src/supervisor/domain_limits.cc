@@ -26,7 +26,7 @@ namespace {
 // The runtime's own address space, beyond the arena: the fixed image and trap regions (0.5 GiB), the device
 // window region (1 GiB), glibc's per-thread malloc arenas and stacks, the binary and its libraries. Measured: a
 // VmPeak of 1.9 GiB for a domain with a 64 MiB arena (its VmHWM: 33 MiB); the rest is headroom.
-constexpr uint64_t kRuntimeAddressSpace = 3ull << 30;
+[[maybe_unused]] constexpr uint64_t kRuntimeAddressSpace = 3ull << 30;  // (unused in sanitizer builds)
 // What the runtime keeps resident beyond the arena (the struct page array, heaps, module images, stacks).
 constexpr uint64_t kRuntimeMemory = 256ull << 20;
 
