@@ -147,14 +147,18 @@ TEST(Liveness, TeardownDuringAHungRequestIsPrompt) {
   EXPECT_LT(ms, hang_config().liveness.probe_ms);  // not the request's own timeout
 }
 
-// With recovery: the hung generation is faulted within its bound, killed and replaced; the new one works.
-TEST(Liveness, RecoveryReplacesADomainHungInTransmit) {
-  auto factory = [](unsigned generation) -> Result<std::unique_ptr<DriverDomain>> {
-    auto p = DomainProcess::start(hang_config(), {"side_test_live_hang", generation == 0 ? "hang=xmit" : ""});
+// Domain processes of the hanging test driver: the first generation gets `first_params`, later ones none.
+RecoverableDomain::Factory hang_factory(std::string first_params) {
+  return [first_params](unsigned generation) -> Result<std::unique_ptr<DriverDomain>> {
+    auto p = DomainProcess::start(hang_config(), {"side_test_live_hang", generation == 0 ? first_params : ""});
     if (!p) return p.error();
     return std::unique_ptr<DriverDomain>(std::move(*p));
   };
-  auto rd = RecoverableDomain::start(factory, RecoveryPolicy{});
+}
+
+// With recovery: the hung generation is faulted within its bound, killed and replaced; the new one works.
+TEST(Liveness, RecoveryReplacesADomainHungInTransmit) {
+  auto rd = RecoverableDomain::start(hang_factory("hang=xmit"), RecoveryPolicy{});
   ASSERT_TRUE(rd);
   RecoverableDomain& domain = **rd;
   Machine machine(domain);
@@ -217,12 +221,7 @@ class BrokenRing : public ::testing::TestWithParam<RingCorruption> {};
 // A domain that corrupts a ring's indices, in either direction, is faulted at once and replaced.
 TEST_P(BrokenRing, IsAFaultAndRecoveryReplacesTheDomain) {
   const RingCorruption& c = GetParam();
-  auto factory = [](unsigned) -> Result<std::unique_ptr<DriverDomain>> {
-    auto p = DomainProcess::start(hang_config(), {"side_test_live_hang", ""});
-    if (!p) return p.error();
-    return std::unique_ptr<DriverDomain>(std::move(*p));
-  };
-  auto rd = RecoverableDomain::start(factory, RecoveryPolicy{});
+  auto rd = RecoverableDomain::start(hang_factory(""), RecoveryPolicy{});
   ASSERT_TRUE(rd);
   RecoverableDomain& domain = **rd;
   Machine machine(domain);
