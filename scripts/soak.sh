@@ -24,20 +24,23 @@ seconds=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 }')
 ifname="soak$$"
 net="10.$((100 + $$ % 100)).$(($$ / 100 % 250)).0"
 host_addr="${net%.0}.1/24" peer_addr="${net%.0}.2/24" peer_ip="${net%.0}.2"
-log=$(mktemp) trace=$(mktemp)
-trap 'rm -f "$log" "$trace"' EXIT
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 echo "soak: ${minutes} min of iperf3 through side's e1000 ($ifname), a fault every ${every} s"
 timeout -k 10 -s INT $((seconds + 120)) "$side" run e1000 --quiet --ifname "$ifname" --host-addr "$host_addr" --peer-addr "$peer_addr" \
   --inject-every "$every" --peer-exec "iperf3 -s" \
   --exec "timeout -s KILL $((seconds + 60)) iperf3 -c $peer_ip -t $seconds -i 60 --connect-timeout 5000" >"$log" 2>&1 &
 pid=$!
-# The supervisor seen from outside, every 10 s: descriptors, threads, RSS.
+# The supervisor seen from outside, every 10 s: descriptors, threads, RSS. $pid is the timeout(1) wrapper; the
+# supervisor is its child.
+supervisor=""
 while kill -0 "$pid" 2>/dev/null; do
-  if [ -d /proc/$pid/fd ]; then
-    fds=$(ls /proc/$pid/fd 2>/dev/null | wc -l) threads=$(ls /proc/$pid/task 2>/dev/null | wc -l)
-    rss=$(awk '/^VmRSS/ { print $2 }' /proc/$pid/status 2>/dev/null || true)
-    echo "soak: [$(date +%T)] supervisor $pid: fds $fds threads $threads rss_kib ${rss:-?}" | tee -a "$trace"
+  [ -n "$supervisor" ] || supervisor=$(pgrep -P "$pid" -x side || true)
+  if [ -n "$supervisor" ] && [ -d /proc/$supervisor/fd ]; then
+    fds=$(ls /proc/$supervisor/fd 2>/dev/null | wc -l) threads=$(ls /proc/$supervisor/task 2>/dev/null | wc -l)
+    rss=$(awk '/^VmRSS/ { print $2 }' /proc/$supervisor/status 2>/dev/null || true)
+    echo "soak: [$(date +%T)] supervisor $supervisor: fds $fds threads $threads rss_kib ${rss:-?}"
   fi
   for _ in $(seq 10); do kill -0 "$pid" 2>/dev/null && sleep 1; done
 done
