@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build --target side
+scripts/install.sh   # side, man side and bash completion from any directory
 if (($#)); then
   exec ./build/side run "$@"
 fi

@@ -15,6 +15,7 @@ fuzz_seconds=${SIDE_FUZZ_SECONDS:-20}
 echo "== build and test"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"
+scripts/install.sh
 ctest --test-dir build -j "$jobs" --output-on-failure
 grep -h "^hostile suite:" build/Testing/Temporary/LastTest.log || true
 

@@ -15,6 +15,7 @@ packages=(
   kmod bc flex bison libelf-dev dwarves               # what kbuild may call
   iproute2 iputils-ping iperf3 tcpdump tshark         # host-side networking tests
   python3-matplotlib nlohmann-json3-dev               # benchmark: plots, reading iperf3's JSON
+  help2man man-db bash-completion                     # manual page and shell completion
 )
 
 missing=()

@@ -323,6 +323,16 @@ Result<CommandArgs> parse_command_line(std::span<const std::string> args) {
   if (args.empty()) return make_error("no command given (side --help lists them)");
   const std::string& command = args[0];
   if (is_help(command) || command == "help") return CommandArgs{HelpArgs{}};
+  if (command == "--version" || command == "version") {
+    if (args.size() > 1) return make_error(command + " takes no arguments");
+    return CommandArgs{VersionArgs{}};
+  }
+  if (command == "__complete") {
+    if (args.size() != 2 || (args[1] != "commands" && args[1] != "modules")) {
+      return make_error("__complete takes one of: commands, modules");
+    }
+    return CommandArgs{CompleteArgs{args[1]}};
+  }
   Reader r(args.subspan(1), command);
   if (command == "run") return parse_run(r);
   if (command == "inject") return parse_inject(r);

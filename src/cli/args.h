@@ -63,7 +63,17 @@ struct HelpArgs {
   std::string command;  // empty: side's own usage
 };
 
-using CommandArgs = std::variant<HelpArgs, RunArgs, InjectArgs, BenchArgs, ModinfoArgs, SymbolsArgs, DomainArgs>;
+// `side --version`: side's version, the git revision, the kernel ABI and the IPC protocol it was built for.
+struct VersionArgs {};
+
+// `side __complete WHAT`: the words bash completion offers (dist/completion/side.bash); WHAT is "commands" or
+// "modules" (the driver modules in the module cache).
+struct CompleteArgs {
+  std::string what;
+};
+
+using CommandArgs = std::variant<HelpArgs, VersionArgs, CompleteArgs, RunArgs, InjectArgs, BenchArgs, ModinfoArgs,
+                                 SymbolsArgs, DomainArgs>;
 
 // The arguments after the program name. An error is one line, without the "side: " prefix, naming the command and
 // what is wrong with which argument.

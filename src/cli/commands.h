@@ -18,7 +18,12 @@ struct Paths {
   static Paths from_environment();
 };
 
+// The commands a user types (side --help describes each; bash completion offers them).
+inline constexpr const char* kCommands[] = {"run", "inject", "bench", "modinfo", "symbols", "version", "help"};
+
 // Each command runs on arguments parse_command_line() validated (cli/args.h).
+int version_command();
+int complete_command(const CompleteArgs& args);
 int modinfo_command(const ModinfoArgs& args);
 int symbols_command(const SymbolsArgs& args);
 int run_command(const RunArgs& args);

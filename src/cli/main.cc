@@ -23,6 +23,7 @@ void usage(FILE* out) {
       "--help)\n"
       "  modinfo MODULE                          show a module's information and whether its ABI matches\n"
       "  symbols MODULE [--missing]              list a module's imports and whether side provides them\n"
+      "  version                                 side's version, git revision, kernel ABI and IPC protocol\n"
       "\n"
       "MODULE is a name looked up like modprobe does (e1000, ne2k-pci) or a path to a .ko file.\n"
       "Kernel ABI: %s. Environment: SIDE_MODULES_DIR, SIDE_KAPI, SIDE_SYMVERS override the built-in paths.\n",
@@ -81,6 +82,8 @@ int main(int argc, char** argv) {
   return std::visit(
       Overloaded{
           [](const HelpArgs& h) { return help(h); },
+          [](const VersionArgs&) { return version_command(); },
+          [](const CompleteArgs& a) { return complete_command(a); },
           [&](const RunArgs& a) { return module_ok("run", a.module, [&] { return run_command(a); }); },
           [&](const InjectArgs& a) { return module_ok("inject", a.module, [&] { return inject_command(a); }); },
           [](const BenchArgs& a) { return bench_command(a); },

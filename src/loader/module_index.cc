@@ -1,5 +1,6 @@
 #include "loader/module_index.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -44,6 +45,15 @@ Result<std::string> ModuleIndex::resolve(const std::string& name) {
   auto it = by_name_.find(normalize_module_name(name));
   if (it == by_name_.end()) return make_error("module " + name + " not found in " + dir_);
   return it->second;
+}
+
+Result<std::vector<std::string>> ModuleIndex::names() {
+  if (!scanned_) SIDE_TRY(scan());
+  std::vector<std::string> out;
+  out.reserve(by_name_.size());
+  for (const auto& [name, path] : by_name_) out.push_back(name);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace side::loader

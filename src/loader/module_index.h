@@ -4,6 +4,7 @@
 
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/result.h"
 
@@ -17,6 +18,8 @@ class ModuleIndex {
   // (searched before the cache), as modprobe's modules.dep would for a module tree of its own.
   Result<std::string> resolve(const std::string& name_or_path);
   const std::string& directory() const { return dir_; }
+  // The names of every module in the directory, sorted (for shell completion).
+  Result<std::vector<std::string>> names();
 
  private:
   Status scan();

@@ -78,7 +78,8 @@ INSTANTIATE_TEST_SUITE_P(
         std::vector<std::string>{"bench", "--repeats", "0"}, std::vector<std::string>{"bench", "--window", "-1"},
         std::vector<std::string>{"modinfo"}, std::vector<std::string>{"modinfo", "/etc/passwd"},
         std::vector<std::string>{"symbols", "nonexist"}, std::vector<std::string>{"__domain", "--channel", "-1"},
-        std::vector<std::string>{"__domain"}));
+        std::vector<std::string>{"__domain"}, std::vector<std::string>{"--version", "extra"},
+        std::vector<std::string>{"__complete", "everything"}));
 
 TEST(CommandLine, HelpSucceeds) {
   EXPECT_EQ(run_side({"--help"}).status, 0);

@@ -1,0 +1,33 @@
+// `side --version` and `side __complete`: what side is, and the words its shell completion offers.
+#include <algorithm>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "common/build_config.h"
+#include "common/side_version.h"
+#include "ipc/protocol.h"
+#include "loader/module_index.h"
+
+namespace side::cli {
+
+int version_command() {
+  // The first line is what help2man and scripts read: "side VERSION".
+  std::printf("side %s (git %s)\n", SIDE_VERSION, SIDE_GIT_REVISION);
+  std::printf("kernel ABI: %s\n", SIDE_KERNEL_RELEASE);
+  std::printf("IPC protocol: version %u\n", static_cast<unsigned>(SIDE_IPC_VERSION));
+  return 0;
+}
+
+int complete_command(const CompleteArgs& args) {
+  if (args.what == "commands") {
+    for (const char* c : kCommands) std::printf("%s\n", c);
+    return 0;
+  }
+  loader::ModuleIndex index(Paths::from_environment().modules_dir);
+  auto names = index.names();
+  if (!names) return 1;  // completion offers nothing rather than an error in the middle of the user's line
+  for (const auto& n : *names) std::printf("%s\n", n.c_str());
+  return 0;
+}
+
+}  // namespace side::cli

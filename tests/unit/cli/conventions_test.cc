@@ -1,0 +1,82 @@
+// The conventions side keeps with the tools beside it: `side --version`, a manual page generated from its help texts
+// with the exit statuses in it, and bash completion of commands, modules and options. Each runs the built files.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "common/build_config.h"
+#include "ipc/protocol.h"
+
+namespace {
+
+// The command's standard output and exit status (through sh -c).
+struct Output {
+  int status = -1;
+  std::string text;
+};
+
+Output capture(const std::string& command) {
+  Output out;
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) return out;
+  std::array<char, 4096> buf{};
+  for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) out.text.append(buf.data(), n);
+  out.status = pclose(p);
+  return out;
+}
+
+TEST(Conventions, VersionNamesTheRevisionTheKernelAbiAndTheProtocol) {
+  Output v = capture(std::string(SIDE_BINARY) + " --version");
+  ASSERT_EQ(v.status, 0);
+  // help2man and scripts read the first line: "side VERSION (git REVISION)".
+  EXPECT_TRUE(v.text.starts_with("side 0.")) << v.text;
+  EXPECT_NE(v.text.find(" (git "), std::string::npos) << v.text;
+  EXPECT_EQ(v.text.find("(git unknown)"), std::string::npos) << "built from a git clone: " << v.text;
+  EXPECT_NE(v.text.find(std::string("kernel ABI: ") + SIDE_KERNEL_RELEASE + "\n"), std::string::npos) << v.text;
+  EXPECT_NE(v.text.find("IPC protocol: version " + std::to_string(SIDE_IPC_VERSION) + "\n"), std::string::npos)
+      << v.text;
+  EXPECT_EQ(capture(std::string(SIDE_BINARY) + " version").text, v.text);
+}
+
+TEST(Conventions, ManualPageHasEveryCommandAndTheExitStatuses) {
+  if (!std::filesystem::exists(SIDE_MANPAGE)) GTEST_SKIP() << "help2man was not found at configure time";
+  // Wide enough that no line is wrapped: justification would pad the words with spaces.
+  Output man = capture("MANWIDTH=1000 man -l -P cat " SIDE_MANPAGE " 2>/dev/null");
+  ASSERT_EQ(man.status, 0);
+  for (const char* expected :
+       {"EXIT STATUS", "gave up on the driver", "Usage error", "ENVIRONMENT", "SIDE_MODULES_DIR", "side run",
+        "--arena-mb", "side inject", "--faults", "side bench", "side modinfo", "side symbols"}) {
+    EXPECT_NE(man.text.find(expected), std::string::npos) << "no '" << expected << "' in the manual page";
+  }
+}
+
+// What bash completion offers for a command line whose last word is being typed.
+std::string complete(const std::string& words) {
+  const std::string script = "source /usr/share/bash-completion/bash_completion && source " SIDE_COMPLETION
+                             " && COMP_WORDS=(" SIDE_BINARY " " +
+                             words +
+                             ") && COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) &&"
+                             " COMP_LINE=\"${COMP_WORDS[*]}\" && COMP_POINT=${#COMP_LINE} && _side;"
+                             " for word in \"${COMPREPLY[@]}\"; do echo \"$word\"; done";
+  return capture("bash -c '" + script + "' 2>&1").text;
+}
+
+TEST(Conventions, BashCompletesCommandsModulesAndOptions) {
+  if (!std::filesystem::exists("/usr/share/bash-completion/bash_completion")) {
+    GTEST_SKIP() << "bash-completion is not installed (scripts/setup.sh installs it)";
+  }
+  EXPECT_EQ(complete("ru"), "run\n");
+  EXPECT_EQ(complete("--vers"), "--version\n");
+  EXPECT_NE(complete("run e100").find("e1000\n"), std::string::npos);
+  EXPECT_EQ(complete("modinfo 8139t"), "8139too\n");
+  EXPECT_EQ(complete("run e1000 --arena"), "--arena-mb\n");
+  EXPECT_EQ(complete("inject e1000 --fau"), "--faults\n");
+  EXPECT_EQ(complete("run e1000 --isolation in"), "inproc\n");
+  // After the module, words are parameters and options, not modules.
+  EXPECT_EQ(complete("run e1000 e100"), "");
+}
+
+}  // namespace
