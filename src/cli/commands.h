@@ -24,10 +24,12 @@ int symbols_command(const SymbolsArgs& args);
 int run_command(const RunArgs& args);
 int inject_command(const InjectArgs& args);
 int bench_command(const BenchArgs& args);
+int status_command(const StatusArgs& args);
 
 // Each command's usage text.
 void run_usage(FILE* out);
 void inject_usage(FILE* out);
 void bench_usage(FILE* out);
+void status_usage(FILE* out);
 
 }  // namespace side::cli
