@@ -345,7 +345,7 @@ int run_command(const RunArgs& args) {
   const uint64_t packets = args.packets, frame_size = args.frame_size, instances = args.instances;
   const double duration = args.duration, kill_after = args.kill_after, crash_every = args.crash_every;
   bool builtin = args.builtin;
-  const std::string& exec = args.exec;
+  const std::string &exec = args.exec, &peer_addr = args.peer_addr;
 
   // The driver's log goes to stderr (stdout carries --json).
   if (quiet) set_log_threshold(LogLevel::kError);
@@ -378,7 +378,7 @@ int run_command(const RunArgs& args) {
       n.wire_tap = args.wire_tap;
       n.create_peer = args.wire_tap.empty();
       n.host_addr = args.host_addr;
-      n.peer_addr = args.peer_addr;
+      n.peer_addr = peer_addr;
       n.peer_exec = args.peer_exec;
       n.duration_s = duration;
       n.stop = &g_stop;
