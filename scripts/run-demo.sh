@@ -12,4 +12,6 @@ scripts/install.sh   # side, man side and bash completion from any directory
 if (($#)); then
   exec ./build/side run "$@"
 fi
-exec ./build/side run e1000
+# The demo pings the peer ten times and ends; without --exec (or --duration) side would run as a service until
+# Ctrl-C (README, "Running as a service").
+exec ./build/side run e1000 --exec 'ping -c 10 -i 0.2 10.77.0.2'

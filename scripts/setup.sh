@@ -11,6 +11,7 @@ packages=(
   libzydis-dev                                        # x86 decoding for MMIO/port-I/O emulation
   zlib1g-dev                                          # CRC-32 of the emulated NIC's frame check sequences
   libseccomp-dev libcap-dev                           # domain sandbox
+  libsystemd-dev                                      # service mode: sd_notify (readiness for systemd)
   linux-headers-amd64                                 # kbuild + Module.symvers of Debian's kernel ABI
   kmod bc flex bison libelf-dev dwarves               # what kbuild may call
   iproute2 iputils-ping iperf3 tcpdump tshark         # host-side networking tests

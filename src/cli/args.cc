@@ -158,7 +158,6 @@ Result<bool> parse_run_string(Reader& r, const std::string& a, RunArgs& out) {
     SIDE_TRY(parse_wire(r, out));
   } else if (a == "--exec") {
     SIDE_ASSIGN(out.exec, r.value(a));
-    out.exec_given = true;
   } else if (a == "--peer-exec") {
     SIDE_ASSIGN(out.peer_exec, r.value(a));
   } else if (a == "--host-addr" || a == "--peer-addr") {
@@ -317,6 +316,17 @@ Result<CommandArgs> parse_module_query(Reader& r, const std::string& command) {
   return CommandArgs{std::move(out)};
 }
 
+Result<CommandArgs> parse_status(Reader& r) {
+  StatusArgs out;
+  while (!r.done()) {
+    const std::string& a = r.take();
+    if (is_help(a)) return CommandArgs{HelpArgs{"status"}};
+    if (a != "--json") return r.error("unknown argument '" + a + "' (side status --help lists them)");
+    out.json = true;
+  }
+  return CommandArgs{out};
+}
+
 }  // namespace
 
 Result<CommandArgs> parse_command_line(std::span<const std::string> args) {
@@ -338,6 +348,7 @@ Result<CommandArgs> parse_command_line(std::span<const std::string> args) {
   if (command == "inject") return parse_inject(r);
   if (command == "bench") return parse_bench(r);
   if (command == "modinfo" || command == "symbols") return parse_module_query(r, command);
+  if (command == "status") return parse_status(r);
   if (command == "__domain") {
     std::vector<std::string> rest(args.begin() + 1, args.end());
     auto parsed = domain::parse_domain_args(rest);

@@ -24,7 +24,7 @@ struct RunArgs {
   uint64_t arena_mb = 64, packets = 0, frame_size = 0, instances = 1;
   double duration = 0, kill_after = 0, crash_every = 0, inject_every = 0;
   unsigned crashes = 10;
-  bool builtin = false, request_response = false, exec_given = false;
+  bool builtin = false, request_response = false;
   std::string ifname = "side0", wire_tap, pcap, exec, peer_exec, host_addr = "10.77.0.1/24", peer_addr = "10.77.0.2/24";
 };
 
@@ -52,6 +52,11 @@ struct SymbolsArgs {
   bool only_missing = false;
 };
 
+// `side status [--json]`: ask every running side of this user (cli/status_command.cc).
+struct StatusArgs {
+  bool json = false;
+};
+
 // `side __domain ...`: the internal program of a domain process, its arguments kept as given (the domain parses
 // them: domain/process_main.h).
 struct DomainArgs {
@@ -73,7 +78,7 @@ struct CompleteArgs {
 };
 
 using CommandArgs = std::variant<HelpArgs, VersionArgs, CompleteArgs, RunArgs, InjectArgs, BenchArgs, ModinfoArgs,
-                                 SymbolsArgs, DomainArgs>;
+                                 SymbolsArgs, StatusArgs, DomainArgs>;
 
 // The arguments after the program name. An error is one line, without the "side: " prefix, naming the command and
 // what is wrong with which argument.

@@ -23,6 +23,7 @@ void usage(FILE* out) {
       "--help)\n"
       "  modinfo MODULE                          show a module's information and whether its ABI matches\n"
       "  symbols MODULE [--missing]              list a module's imports and whether side provides them\n"
+      "  status [--json]                         state and counters of every running side (see side status --help)\n"
       "  version                                 side's version, git revision, kernel ABI and IPC protocol\n"
       "\n"
       "MODULE is a name looked up like modprobe does (e1000, ne2k-pci) or a path to a .ko file.\n"
@@ -38,6 +39,8 @@ int help(const side::cli::HelpArgs& h) {
     side::cli::inject_usage(stdout);
   else if (h.command == "bench")
     side::cli::bench_usage(stdout);
+  else if (h.command == "status")
+    side::cli::status_usage(stdout);
   else if (h.command == "modinfo")
     std::printf("usage: side modinfo MODULE\n");
   else if (h.command == "symbols")
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
           [&](const RunArgs& a) { return module_ok("run", a.module, [&] { return run_command(a); }); },
           [&](const InjectArgs& a) { return module_ok("inject", a.module, [&] { return inject_command(a); }); },
           [](const BenchArgs& a) { return bench_command(a); },
+          [](const StatusArgs& a) { return status_command(a); },
           [&](const ModinfoArgs& a) { return module_ok("modinfo", a.module, [&] { return modinfo_command(a); }); },
           [&](const SymbolsArgs& a) { return module_ok("symbols", a.module, [&] { return symbols_command(a); }); },
           // Internal: the program of a domain process, started by the supervisor with its descriptors.

@@ -14,6 +14,7 @@
 #include "common/strings.h"
 #include "domain/domain.h"
 #include "ipc/optimisations.h"
+#include "service/service_endpoint.h"
 #include "supervisor/domain_process.h"
 #include "supervisor/fault_campaign.h"
 #include "supervisor/nic_session.h"
@@ -31,9 +32,11 @@ void run_usage(FILE* out) {
                "                       namespace side-peer-PID with TAP peer0, addressed as below)\n"
                "  --wire pcap:FILE     also capture every frame on the wire (tcpdump/tshark can read it)\n"
                "  --host-addr A/N, --peer-addr A/N  addresses of the two ends (default 10.77.0.1/24, 10.77.0.2/24)\n"
-               "  --exec CMD           run CMD on the host while the driver is up (default: ping -c 10 the peer)\n"
+               "  --exec CMD           run CMD on the host while the driver is up; side stops when it exits\n"
                "  --peer-exec CMD      run CMD in the peer namespace first (a server, say)\n"
                "  --duration S         run S seconds (Ctrl-C stops earlier); with --exec, a limit\n"
+               "                       neither: run as a service until SIGINT/SIGTERM, telling systemd when the\n"
+               "                       driver is up (NOTIFY_SOCKET); `side status` shows it while it runs\n"
                "  --crash-every S      kill the driver's domain every S seconds (--crashes N times, default 10): side\n"
                "                       restarts it each time, and the host's connections carry on\n"
                "  --inject-every S     inject a fault every S seconds, every kind in turn (side inject's kinds), and\n"
@@ -381,9 +384,6 @@ int run_command(const RunArgs& args) {
       n.stop = &g_stop;
       n.live = !json && !quiet;
       n.exec = exec;
-      if (!args.exec_given && duration == 0 && n.create_peer) {
-        n.exec = "ping -c 10 -i 0.2 " + peer_addr.substr(0, peer_addr.find('/'));
-      }
       if (!exec.empty() && duration > 0) n.exec = "timeout " + std::to_string(duration) + " " + exec;
       install_stop_handler();
     }
@@ -405,6 +405,12 @@ int run_command(const RunArgs& args) {
                                                        const std::atomic<bool>& stop) {
         supervisor::run_soak(h, inject_every, stop, soak);
       };
+    }
+    // Service mode (src/service): readiness for a service manager, and the control socket `side status` asks.
+    std::unique_ptr<service::ServiceEndpoint> endpoint;
+    if (!builtin) {
+      endpoint = service::ServiceEndpoint::start();
+      session.on_status = [e = endpoint.get()](const supervisor::SessionStatus& s) { e->on_status(s); };
     }
     int status = run_nic(session, static_cast<unsigned>(instances), isolation, json);
     if (inject_every > 0 && (soak.not_recovered.load() || !soak.injected.load())) {

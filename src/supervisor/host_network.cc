@@ -61,8 +61,8 @@ void HostInterface::stop() {
 }
 
 HostCounters HostInterface::counters() const {
-  return {to_driver_.load(),        from_driver_.load(),     requeued_.load(),
-          dropped_oversize_.load(), dropped_stalled_.load(), refused_changes_.load()};
+  return {to_driver_.load(),       from_driver_.load(),     requeued_.load(),        dropped_oversize_.load(),
+          dropped_stalled_.load(), refused_changes_.load(), bytes_to_driver_.load(), bytes_from_driver_.load()};
 }
 
 void HostInterface::refuse(const Status& refusal) {
@@ -101,7 +101,10 @@ void HostInterface::tx_wake(uint64_t token) {
 
 void HostInterface::rx(uint64_t token, std::span<const uint8_t> frame, uint32_t) {
   if (token != token_.load()) return;
-  if (tap_.write(frame)) from_driver_.fetch_add(1, std::memory_order_relaxed);
+  if (tap_.write(frame)) {
+    from_driver_.fetch_add(1, std::memory_order_relaxed);
+    bytes_from_driver_.fetch_add(frame.size(), std::memory_order_relaxed);
+  }
 }
 
 void HostInterface::reader() {
@@ -112,7 +115,10 @@ void HostInterface::reader() {
     for (int i = 0; i < 256 && !stop_.load(); ++i) {
       auto n = tap_.read(frame);
       if (!n || *n == 0) break;
-      if (forward(std::span<const uint8_t>(frame.data(), *n))) to_driver_.fetch_add(1, std::memory_order_relaxed);
+      if (forward(std::span<const uint8_t>(frame.data(), *n))) {
+        to_driver_.fetch_add(1, std::memory_order_relaxed);
+        bytes_to_driver_.fetch_add(*n, std::memory_order_relaxed);
+      }
     }
   }
 }

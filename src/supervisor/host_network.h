@@ -35,6 +35,8 @@ struct HostCounters {
   uint64_t dropped_oversize = 0;  // frames larger than any the driver's rings carry (SIDE_MAX_FRAME)
   uint64_t dropped_stalled = 0;   // frames the driver took no frame for kStallLimit: dropped, not retried forever
   uint64_t refused_changes = 0;   // address, MTU and carrier changes of the driver refused (driver faults)
+  uint64_t bytes_to_driver = 0;   // of the frames counted in to_driver and from_driver
+  uint64_t bytes_from_driver = 0;
 };
 
 class HostInterface final : public NetListener {
@@ -84,6 +86,7 @@ class HostInterface final : public NetListener {
   std::condition_variable woken_;
   std::atomic<uint64_t> to_driver_{0}, from_driver_{0}, requeued_{0};
   std::atomic<uint64_t> dropped_oversize_{0}, dropped_stalled_{0}, refused_changes_{0};
+  std::atomic<uint64_t> bytes_to_driver_{0}, bytes_from_driver_{0};
   Mirror mirror_;
   std::mutex guard_mu_;  // the guard is used by the domain's event thread and by start()
   NetdevGuard guard_;

@@ -111,7 +111,7 @@ void mirror_host_config(HostInterface& host, DriverDomain& domain, const std::st
 
 // The network workload: peer command, host command (or a duration, or until stopped), live counters.
 std::string run_network(const NicSessionConfig& config, DriverDomain& domain, HostInterface& host, Wire* wire,
-                        NicSessionReport& report) {
+                        NicSessionReport& report, const std::function<void(SessionState)>& publish) {
   const auto& n = config.network;
   pid_t peer_pid = -1, exec_pid = -1;
   if (!n.peer_exec.empty()) {
@@ -127,7 +127,8 @@ std::string run_network(const NicSessionConfig& config, DriverDomain& domain, Ho
     }
   }
   const auto start = clock::now();
-  auto last_print = start, last_mirror = start, last_crash = start;
+  auto last_print = start, last_mirror = start, last_crash = start, last_status = start;
+  publish(SessionState::kRunning);
   unsigned crashes = 0;
   std::string error;
   for (;;) {
@@ -138,6 +139,10 @@ std::string run_network(const NicSessionConfig& config, DriverDomain& domain, Ho
       last_crash = clock::now();
       ++crashes;
       if (auto s = domain.kill(); !s) logf(LogLevel::kError, "side: %s", s.error().message.c_str());
+    }
+    if (clock::now() - last_status >= NicSessionConfig::kStatusInterval) {
+      last_status = clock::now();
+      publish(SessionState::kRunning);
     }
     if (clock::now() - last_mirror >= std::chrono::milliseconds(250)) {
       last_mirror = clock::now();
@@ -169,6 +174,7 @@ std::string run_network(const NicSessionConfig& config, DriverDomain& domain, Ho
                    static_cast<unsigned long long>(wc.from_wire), static_cast<unsigned long long>(wc.nic_dropped));
     }
   }
+  publish(SessionState::kStopping);
   stop_child(exec_pid);
   stop_child(peer_pid);
   return error;
@@ -389,7 +395,12 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
           config.network_workload(SessionHandles{domain, recoverable, machine, *dev, peer}, workload_stop);
         });
       }
-      error = run_network(config, domain, *host, w, report);
+      // What `side status` and a service manager see (src/service), taken here, on the session's thread.
+      auto publish = [&](SessionState state) {
+        if (config.on_status)
+          config.on_status(observe_session(config, report, domain, recoverable, host.get(), w, state));
+      };
+      error = run_network(config, domain, *host, w, report, publish);
       workload_stop = true;
       if (workload.joinable()) workload.join();
     } else if (error.empty()) {

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "domain/domain.h"
 #include "supervisor/host_network.h"
 #include "supervisor/recoverable_domain.h"
+#include "supervisor/session_status.h"
 #include "supervisor/traffic_peer.h"
 
 namespace side::supervisor {
@@ -70,6 +72,10 @@ struct NicSessionConfig {
   // Network mode: kill the domain every `crash_every_s` seconds, `crashes` times (recovery brings it back).
   double crash_every_s = 0;
   unsigned crashes = 0;
+  // Network mode, for service managers and `side status` (src/service): called on the session's thread with a
+  // snapshot once the driver is up (kRunning), every kStatusInterval while it runs, and when it starts stopping.
+  std::function<void(const SessionStatus&)> on_status;
+  static constexpr std::chrono::milliseconds kStatusInterval{500};
 };
 
 struct NicSessionReport {

@@ -52,6 +52,18 @@ TEST(CliArgs, EachAddressReachesItsOwnField) {
   EXPECT_EQ(run.ifname, "t0");
 }
 
+TEST(CliArgs, StatusTakesOnlyJson) {
+  auto plain = parse({"status"});
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_FALSE(std::get<StatusArgs>(*plain).json);
+  auto json = parse({"status", "--json"});
+  ASSERT_TRUE(json.ok()) << json.error().message;
+  EXPECT_TRUE(std::get<StatusArgs>(*json).json);
+  EXPECT_EQ(std::get<HelpArgs>(*parse({"status", "--help"})).command, "status");
+  EXPECT_EQ(refusal({"status", "--bogus"}), "status: unknown argument '--bogus' (side status --help lists them)");
+  EXPECT_EQ(refusal({"status", "e1000"}), "status: unknown argument 'e1000' (side status --help lists them)");
+}
+
 TEST(CliArgs, OptionsNeedTheirValues) {
   EXPECT_EQ(refusal({"inject", "e1000", "--faults"}), "inject: --faults needs a value");
   EXPECT_EQ(refusal({"run", "e1000", "--exec"}), "run: --exec needs a value");

@@ -1,0 +1,49 @@
+// What a running NIC session shows of itself while it runs (`side status`, systemd's STATUS= line): a plain
+// snapshot that the session takes on its own thread and hands to whoever listens (NicSessionConfig::on_status), so
+// that a reader never touches the domain, the machine or the host interface.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "supervisor/host_network.h"
+
+namespace side::supervisor {
+
+class DriverDomain;
+class RecoverableDomain;
+struct NicSessionConfig;
+struct NicSessionReport;
+
+enum class SessionState {
+  kRunning,     // the driver is up: link, host interface addressed
+  kRecovering,  // a restart is in progress (recoverable_domain.h)
+  kFailed,      // recovery gave up on the driver; the session is ending
+  kStopping,    // asked to stop (SIGINT/SIGTERM, or the host command ended): closing and removing the driver
+};
+
+const char* session_state_name(SessionState state);
+
+struct SessionStatus {
+  std::string module;     // as named on the command line, e.g. "e1000"
+  std::string driver;     // the PCI driver that bound the device
+  std::string isolation;  // "process" or "inproc"
+  std::string device;     // "8086:100e 0000:00:03.0"
+  std::string netdev;     // the driver's name for it, e.g. "eth0"
+  std::string ifname;     // the host interface, e.g. "side0"
+  SessionState state = SessionState::kRunning;
+  int domain_pid = 0;       // the current generation's process
+  unsigned generation = 0;  // restarts so far
+  uint64_t faults = 0;      // detected driver faults, every generation's
+  std::string last_fault;   // "kind: message" of the latest, empty without one
+  HostCounters host{};
+  WireCounters wire{};
+};
+
+// The snapshot of a session whose driver is up; `requested` is kRunning or kStopping, and becomes kRecovering or
+// kFailed when the domain says so. Runs on the session's thread (the calls it makes take the domain's locks).
+SessionStatus observe_session(const NicSessionConfig& config, const NicSessionReport& report,
+                              const DriverDomain& domain, const RecoverableDomain* recoverable,
+                              const HostInterface* host, const Wire* wire, SessionState requested);
+
+}  // namespace side::supervisor
