@@ -7,13 +7,16 @@
  *   mtu_beyond                registers an MTU (and a range) beyond anything the host or the rings carry
  *   carrier_flap              flaps its carrier as fast as it can once opened
  *   crash_after_open          faults 20 ms after every open: each restart replays the open and faults again
+ *   ethtool_hang              never answers the supervisor's ethtool request, zeroing the domain's busy stamps
  * It never touches the hardware: the attacks are on what it tells side.
  */
 #include <linux/etherdevice.h>
+#include <linux/ethtool.h>
 #include <linux/module.h>
 #include <linux/netdevice.h>
 #include <linux/pci.h>
 #include <linux/workqueue.h>
+#include "side_hostile_channel.h"
 
 static char *attack = "";
 module_param(attack, charp, 0444);
@@ -77,6 +80,24 @@ static netdev_tx_t hostile_xmit(struct sk_buff *skb, struct net_device *dev)
 	return NETDEV_TX_OK;
 }
 
+/* Never returns, and keeps the stamps of when each virtual CPU entered driver code at zero (as if idle). */
+static noinline void hostile_ethtool_hang(struct net_device *dev, struct ethtool_drvinfo *info)
+{
+	unsigned long channel = hostile_find_channel();
+	u64 *busy = (u64 *)(channel + SIDE_H_BUSY_SINCE_OFFSET);
+	int v;
+
+	for (;;) {
+		for (v = 0; channel && v < SIDE_H_VCPUS; v++)
+			WRITE_ONCE(busy[v], 0);
+		cpu_relax();
+	}
+}
+
+static const struct ethtool_ops hostile_ethtool_ops = {
+	.get_drvinfo = hostile_ethtool_hang,
+};
+
 static const struct net_device_ops hostile_ops = {
 	.ndo_open = hostile_open,
 	.ndo_stop = hostile_stop,
@@ -105,6 +126,8 @@ static int hostile_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 		dev->mtu = 65000;
 	}
 	dev->netdev_ops = &hostile_ops;
+	if (!strcmp(attack, "ethtool_hang"))
+		dev->ethtool_ops = &hostile_ethtool_ops;
 	SET_NETDEV_DEV(dev, &pdev->dev);
 	eth_hw_addr_set(dev, mac);
 	err = register_netdev(dev);
