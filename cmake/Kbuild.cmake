@@ -1,8 +1,8 @@
-# side_kbuild(<target> SOURCE_DIR <dir> MODULES <name>... [FILES <file>...])
+# side_kbuild(<target> SOURCE_DIR <dir> MODULES <name>... [FILES <file>...] [DEPENDS <generated file>...])
 # Builds kernel modules with kbuild against SIDE_KERNEL_HEADERS. kbuild writes next to its sources, so the
 # sources are copied into the build tree first. Produces <binary dir>/<name>.ko for every name in MODULES.
 function(side_kbuild target)
-  cmake_parse_arguments(ARG "" "SOURCE_DIR" "MODULES;FILES" ${ARGN})
+  cmake_parse_arguments(ARG "" "SOURCE_DIR" "MODULES;FILES;DEPENDS" ${ARGN})
   set(out "${CMAKE_CURRENT_BINARY_DIR}/kbuild-${target}")
   set(copied)
   foreach(f ${ARG_FILES})
@@ -19,7 +19,7 @@ function(side_kbuild target)
   # nothing at all), which modpost cannot know about.
   add_custom_command(OUTPUT ${kos}
     COMMAND sh -c "make -s -C '${SIDE_KERNEL_HEADERS}' 'M=${out}' KBUILD_MODPOST_WARN=1 modules >'${out}/kbuild.log' 2>&1 || { cat '${out}/kbuild.log'; exit 1; }"
-    DEPENDS ${copied}
+    DEPENDS ${copied} ${ARG_DEPENDS}
     COMMENT "kbuild: ${ARG_MODULES}"
     VERBATIM)
   add_custom_target(${target} ALL DEPENDS ${kos})

@@ -169,6 +169,24 @@ void ChannelServer::handle_event(const side_msg& m, std::span<const uint8_t> pay
   }
 }
 
+namespace {
+
+bool is_device_request(uint16_t type) {
+  switch (type) {
+    case SIDE_MSG_CONFIG_READ:
+    case SIDE_MSG_CONFIG_WRITE:
+    case SIDE_MSG_BAR_READ:
+    case SIDE_MSG_BAR_WRITE:
+    case SIDE_MSG_DMA_MAP:
+    case SIDE_MSG_DMA_UNMAP:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 void ChannelServer::handle_device(unsigned cpu, const side_msg& m) {
   // Posted DMA permission changes the domain made before this request take effect first, whichever virtual CPU
   // made them: a register write that starts DMA must find its buffers mapped. The ring holds a bounded number of
@@ -180,7 +198,11 @@ void ChannelServer::handle_device(unsigned cpu, const side_msg& m) {
   reply.cookie = m.cookie;
   bool answer = true;
   const auto dev = static_cast<uint32_t>(m.arg[0]);
-  if (!platform) {
+  if (!is_device_request(m.type)) {
+    // Whether or not a device is attached yet: a type that does not exist is never a request to answer.
+    fault(SIDE_FAULT_PROTOCOL, "unknown device request " + std::to_string(m.type));
+    reply.arg[0] = static_cast<uint64_t>(-EINVAL);
+  } else if (!platform) {
     reply.arg[0] = static_cast<uint64_t>(-ENODEV);
   } else {
     switch (m.type) {

@@ -395,20 +395,30 @@ bool RecoverableDomain::give_up_locked(clock::time_point now, const std::string&
   while (!restarts_.empty() && std::chrono::duration<double>(now - restarts_.front()).count() > policy_.window_s) {
     restarts_.pop_front();
   }
-  if (restarts_.size() < policy_.max_restarts) return false;
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "giving up on %s: it failed again after %zu restarts within %.0f s; last fault: ",
-                driver_.empty() ? "the driver" : driver_.c_str(), restarts_.size(), policy_.window_s);
+  // A driver that ran healthy for healthy_s since its last restart starts counting again.
+  if (unhealthy_restarts_ > 0 && std::chrono::duration<double>(now - last_restart_).count() >= policy_.healthy_s) {
+    unhealthy_restarts_ = 0;
+  }
+  const bool in_window = restarts_.size() >= policy_.max_restarts;
+  if (!in_window && unhealthy_restarts_ < policy_.max_restarts) return false;
+  char buf[192];
+  if (in_window) {
+    std::snprintf(buf, sizeof buf, "giving up on %s: it failed again after %zu restarts within %.0f s; last fault: ",
+                  driver_.empty() ? "the driver" : driver_.c_str(), restarts_.size(), policy_.window_s);
+  } else {
+    std::snprintf(buf, sizeof buf,
+                  "giving up on %s: it failed again after %u restarts without running %.0f s healthy; last fault: ",
+                  driver_.empty() ? "the driver" : driver_.c_str(), unhealthy_restarts_, policy_.healthy_s);
+  }
   give_up_message_ =
       buf + (last_fault.empty() ? std::string("(none reported)") : last_fault) + "; the device stays down";
   return true;
 }
 
 // The wait before this restart: doubling while the driver keeps failing, back to the start once it ran healthy.
-double RecoverableDomain::next_backoff_locked(clock::time_point now) {
+double RecoverableDomain::next_backoff_locked() {
   if (policy_.backoff_start_ms <= 0) return backoff_ms_ = 0;
-  const bool healthy =
-      restarts_.empty() || std::chrono::duration<double>(now - last_restart_).count() >= policy_.healthy_s;
+  const bool healthy = unhealthy_restarts_ == 0;  // (give_up_locked() reset it if the driver ran healthy)
   backoff_ms_ = healthy ? policy_.backoff_start_ms
                         : std::min(policy_.backoff_max_ms, std::max(policy_.backoff_start_ms, 2 * backoff_ms_));
   return backoff_ms_;
@@ -446,8 +456,9 @@ void RecoverableDomain::recover() {
         old_faults.empty() ? "" : domain::fault_kind_name(old_faults.back().kind) + std::string(": ") + t.reason;
     give_up = give_up_locked(start, last);
     if (!give_up) {
-      backoff = next_backoff_locked(start);
+      backoff = next_backoff_locked();
       restarts_.push_back(start);
+      ++unhealthy_restarts_;
     }
   }
   auto step = clock::now();

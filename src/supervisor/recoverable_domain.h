@@ -198,11 +198,14 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   std::vector<domain::FaultReport> faults_;
   std::deque<std::chrono::steady_clock::time_point> restarts_;
   std::chrono::steady_clock::time_point last_restart_{};  // when the current generation took over
-  double backoff_ms_ = 0;                                 // the last restart's delay; 0 once the driver was healthy
-  std::string driver_;                                    // its name, once loaded
+  // Restarts since the driver last ran healthy (policy healthy_s): the give-up must not depend on how long a
+  // restart takes, or a driver whose restarts (back-off included) outlast window_s / max_restarts is never given up.
+  unsigned unhealthy_restarts_ = 0;
+  double backoff_ms_ = 0;  // the last restart's delay; 0 once the driver was healthy
+  std::string driver_;     // its name, once loaded
   std::string give_up_message_;
   bool give_up_locked(std::chrono::steady_clock::time_point now, const std::string& last_fault);
-  double next_backoff_locked(std::chrono::steady_clock::time_point now);
+  double next_backoff_locked();
   bool sleep_unless_stopped(double ms);
   std::condition_variable changed_;
 

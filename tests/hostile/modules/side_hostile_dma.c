@@ -10,6 +10,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/delay.h>
 #include <linux/io.h>
+#include <linux/slab.h>
 
 static char *attack = "";
 module_param(attack, charp, 0444);
@@ -245,6 +246,58 @@ static noinline void attack_vlan_tag(struct hostile *h)
 	start_tx(h, 0, 1, RING * 16);
 }
 
+static noinline void attack_tx_wrong_direction(struct hostile *h)
+{
+	/*
+	 * The frame's data in a buffer mapped for the device to write only, given to the device to read. A page of its
+	 * own: permissions are per page (as an IOMMU's), and buf's page is mapped both ways (coherent).
+	 */
+	u8 *mem = kmalloc(3 * 4096, GFP_KERNEL);
+	u8 *page = PTR_ALIGN(mem, 4096);
+	dma_addr_t wo;
+
+	if (!mem)
+		return;
+	wo = dma_map_single(&h->pdev->dev, page, 4096, DMA_FROM_DEVICE);
+	legacy(&h->ring[0], wo, 60, CMD_EOP | CMD_IFCS | CMD_RS, 0, 0);
+	start_tx(h, 0, 1, RING * 16);
+	dma_unmap_single(&h->pdev->dev, wo, 4096, DMA_FROM_DEVICE);
+	kfree(mem);
+}
+
+static noinline void attack_ring_outside(struct hostile *h)
+{
+	/* The descriptor ring itself where nothing is mapped. */
+	writel(0xdead0000, h->bar + TDBAL);
+	writel(0, h->bar + TDBAH);
+	writel(RING * 16, h->bar + TDLEN);
+	writel(0, h->bar + TDH);
+	writel(TCTL_EN, h->bar + TCTL);
+	writel(1, h->bar + TDT);
+	readl(h->bar + TDH); /* the supervisor has carried out the kick once this is answered */
+	msleep(50);
+}
+
+static noinline void attack_multi_desc_hole(struct hostile *h)
+{
+	/* A frame over three descriptors whose middle one is outside the mappings: no part of it may leave. */
+	headers(h->buf);
+	legacy(&h->ring[0], h->buf_dma, 500, CMD_IFCS, 0, 0);
+	legacy(&h->ring[1], 0xdead0000ULL, 500, CMD_IFCS, 0, 0);
+	legacy(&h->ring[2], h->buf_dma + 1000, 500, CMD_IFCS | CMD_EOP, 0, 0);
+	start_tx(h, 0, 3, RING * 16);
+}
+
+static noinline void attack_csum_context_past_end(struct hostile *h)
+{
+	/* A checksum (not TSO) context whose offsets lie past the end of the 60-byte frame that follows it. */
+	headers(h->buf);
+	context(&h->ring[0], 14, 24, 200, 250, 0, 0, 0);
+	h->ring[0].lower &= cpu_to_le32(~0x04000000U); /* no TSE */
+	data(&h->ring[1], h->buf_dma, 60, true, false);
+	start_tx(h, 0, 2, RING * 16);
+}
+
 struct hostile_attack {
 	const char *name;
 	void (*run)(struct hostile *h);
@@ -254,7 +307,8 @@ struct hostile_attack {
 static const struct hostile_attack attacks[] = {
 	A(tx_outside), A(tx_at_ring), A(tx_straddle), A(rx_outside), A(rx_wrong_direction), A(tdt_beyond_tdlen),
 	A(tdh_beyond_tdlen), A(tdlen_huge), A(zero_lengths), A(no_eop), A(ring_wrap), A(csum_past_end),
-	A(tso_bad_offsets), A(tso_mss_zero), A(tso_context_midframe), A(vlan_tag),
+	A(tso_bad_offsets), A(tso_mss_zero), A(tso_context_midframe), A(vlan_tag), A(tx_wrong_direction),
+	A(ring_outside), A(multi_desc_hole), A(csum_context_past_end),
 };
 
 static int hostile_probe(struct pci_dev *pdev, const struct pci_device_id *id)

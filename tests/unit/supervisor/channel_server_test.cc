@@ -123,6 +123,28 @@ TEST_F(ChannelServerTest, ARefusedPostedChangeIsTheDriversFault) {
   EXPECT_EQ(machine_.dma(dev_).live_mappings(), 0u);
 }
 
+// A device request of a type that does not exist is a protocol fault also before any device is attached (it used
+// to be answered ENODEV, as a real request for a missing device is, and never reported).
+TEST_F(ChannelServerTest, AnUnknownDeviceRequestIsAFaultWithOrWithoutADevice) {
+  for (domain::Platform* platform :
+       {static_cast<domain::Platform*>(&machine_), static_cast<domain::Platform*>(nullptr)}) {
+    faults_.clear();
+    server_->set_platform(platform);
+    side_msg m{};
+    m.type = 0x7777;
+    m.cookie = 1;
+    ASSERT_TRUE(channel_->device(2).push(m));
+    while (server_->drain()) {
+    }
+    ASSERT_EQ(faults_.size(), 1u) << (platform ? "with" : "without") << " a device";
+    EXPECT_EQ(faults_[0].first, SIDE_FAULT_PROTOCOL);
+    EXPECT_NE(faults_[0].second.find("unknown device request 30583"), std::string::npos) << faults_[0].second;
+    side_msg reply{};
+    ASSERT_GE(channel_->reply(2).pop(reply, {}), 0);
+    EXPECT_EQ(static_cast<int64_t>(reply.arg[0]), -EINVAL);
+  }
+}
+
 // Strings a hostile domain hands over through the channel reach the supervisor sanitized: the escape sequences,
 // C1 controls (8-bit and UTF-8 encoded), bidi overrides and line breaks a terminal would act on become visible
 // escapes, in log lines, fault messages and locations, device names and error payloads.

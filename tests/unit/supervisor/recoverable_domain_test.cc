@@ -114,6 +114,28 @@ TEST(RecoveryPolicy, ADriverThatFailsAfterEveryStartIsGivenUpOnWithGrowingBackOf
   EXPECT_EQ((*rd)->recoveries().size(), policy.max_restarts);
 }
 
+// Restarts that take longer than window_s / max_restarts (a slow probe, a loaded machine, or just the back-off once
+// it has grown) never put max_restarts into one window: the driver used to be restarted forever. Here the back-off
+// alone spaces the restarts 100, 200, 200... ms apart, never three within 0.3 s.
+TEST(RecoveryPolicy, ADriverThatFailsAfterEverySlowRestartIsStillGivenUpOn) {
+  RecoveryPolicy policy;
+  policy.max_restarts = 3;
+  policy.window_s = 0.3;
+  policy.backoff_start_ms = 100;
+  policy.backoff_max_ms = 200;
+  auto rd = RecoverableDomain::start(failing_after(std::chrono::milliseconds(5)), policy);
+  ASSERT_TRUE(rd);
+  ASSERT_TRUE((*rd)->load({"failing_driver", "", false}));
+  const auto t0 = clock::now();
+  while (!(*rd)->gave_up() && clock::now() - t0 < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE((*rd)->gave_up()) << "still restarting after 5 s: " << (*rd)->recoveries().size() << " restarts";
+  EXPECT_EQ((*rd)->recoveries().size(), policy.max_restarts);
+  const std::string why = (*rd)->give_up_message();
+  EXPECT_NE(why.find("after 3 restarts without running 30 s healthy"), std::string::npos) << why;
+}
+
 TEST(RecoveryPolicy, TheBackOffStartsAgainAfterTheDriverRanHealthy) {
   RecoveryPolicy policy;
   policy.backoff_start_ms = 50;
