@@ -244,7 +244,6 @@ Result<CommandArgs> parse_inject(Reader& r) {
     }
   }
   if (out.module.empty()) return r.error("needs a MODULE (side inject --help)");
-  if (normalize_module_name(out.module) != "e1000") return r.error("side emulates devices only for e1000 so far");
   return CommandArgs{std::move(out)};
 }
 

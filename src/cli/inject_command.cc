@@ -7,6 +7,7 @@
 #include "cli/json.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "supervisor/device_choice.h"
 #include "supervisor/fault_campaign.h"
 
 namespace side::cli {
@@ -29,6 +30,11 @@ int inject_command(const InjectArgs& args) {
   // The driver's own log would drown the table; faults and restarts are still reported.
   if (!campaign.verbose) set_log_threshold(LogLevel::kError);
   Paths paths = Paths::from_environment();
+  // Faults are injected into a driver running on its device: a driver side has no device for is refused now.
+  if (auto model = supervisor::device_for_module(paths.modules_dir, module); !model) {
+    std::fprintf(stderr, "side inject: %s\n", model.error().message.c_str());
+    return 2;
+  }
   supervisor::NicSessionConfig session;
   session.isolation = "process";
   session.domain.kapi_path = paths.kapi;

@@ -15,6 +15,7 @@
 #include "domain/domain.h"
 #include "ipc/optimisations.h"
 #include "service/service_endpoint.h"
+#include "supervisor/device_choice.h"
 #include "supervisor/domain_process.h"
 #include "supervisor/fault_campaign.h"
 #include "supervisor/nic_session.h"
@@ -63,9 +64,14 @@ void run_usage(FILE* out) {
 
 namespace {
 
-// Modules whose devices side emulates; the others can only be loaded.
-bool has_emulated_device(const std::string& module) {
-  return normalize_module_name(module) == "e1000";
+// Whether side emulates a device the module's PCI id table names; the others can only be loaded (said on stderr
+// when the module has an id table side has no device for).
+bool has_emulated_device(const std::string& modules_dir, const std::string& module, bool quiet) {
+  auto ids = supervisor::pci_ids_of_module(modules_dir, module);
+  if (!ids) return false;  // the load reports what is wrong with the file
+  auto model = supervisor::device_for_ids(module, *ids);
+  if (!model && !quiet) std::fprintf(stderr, "side: %s; loading it only\n", model.error().message.c_str());
+  return static_cast<bool>(model);
 }
 
 std::string mac_string(const std::array<uint8_t, 6>& mac) {
@@ -357,7 +363,7 @@ int run_command(const RunArgs& args) {
   config.arena_bytes = args.arena_mb << 20;
   config.virtual_time = !args.real_time;
   config.optimisations = args.optimisations;
-  if (!args.load_only && has_emulated_device(module)) {
+  if (!args.load_only && has_emulated_device(paths.modules_dir, module, quiet || json)) {
     supervisor::NicSessionConfig session;
     session.domain = config;
     session.isolation = isolation;

@@ -1,6 +1,6 @@
 // The log of one driver domain as side prints it. Every line is sanitized (common/sanitize.h: no control or
 // bidirectional character, no newline that would start a line of its own), put behind a prefix built here from
-// what the supervisor knows ("[e1000 dom 1234] "), which the driver's text follows and so can never replace, and
+// what the supervisor knows ("[8139too dom 1234] "), which the driver's text follows and so can never replace, and
 // rate-limited: a burst, then a steady rate. Lines held back are counted and reported in one line when printing
 // resumes, or when the log is flushed (the domain ended).
 #pragma once
@@ -20,7 +20,7 @@ class DomainLog {
   static constexpr double kLinesPerSecond = 50;
   static constexpr size_t kMaxLine = 512;  // bytes of the driver's text kept per line, after sanitizing
 
-  // `label` names the domain, e.g. "e1000 dom 1234".
+  // `label` names the domain, e.g. "8139too dom 1234".
   explicit DomainLog(std::string label = "domain");
   ~DomainLog() { flush(); }
   DomainLog(const DomainLog&) = delete;

@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "common/log.h"
-#include "devices/e1000/regs.h"
 #include "domain/layout.h"
 #include "ipc/protocol.h"
 #include "supervisor/recoverable_domain.h"
@@ -45,15 +44,21 @@ uint64_t errors(const TrafficResult& t) {
 // Points every receive descriptor at an address the driver never mapped, as a driver bug writing a bad DMA
 // address would: the device's next receive is then an IOMMU fault.
 bool corrupt_rx_descriptors(const SessionHandles& s) {
-  e1000::E1000& nic = s.machine.e1000(s.device);
-  uint64_t base = nic.peek(e1000::RDBAL) | (uint64_t{nic.peek(e1000::RDBAH)} << 32);
-  uint64_t len = nic.peek(e1000::RDLEN);
+  net::Nic* nic = s.machine.nic(s.device);
+  auto ring = nic ? nic->rx_ring() : std::nullopt;
+  if (!ring || ring->stride < 8 || ring->address_offset > ring->stride - 8) return false;
+  const uint64_t base = ring->iova, len = ring->bytes;
   uint8_t* arena = s.domain.arena_base();
   uint64_t size = s.domain.arena_size();
-  if (base < domain::kArenaPhysBase || len == 0 || base - domain::kArenaPhysBase + len > size) return false;
-  uint8_t* ring = arena + (base - domain::kArenaPhysBase);
+  if (base < domain::kArenaPhysBase || len == 0 || base - domain::kArenaPhysBase > size ||
+      len > size - (base - domain::kArenaPhysBase)) {
+    return false;
+  }
+  uint8_t* first = arena + (base - domain::kArenaPhysBase);
   const uint64_t bad = 0xdead0000;  // below the arena: never a DMA address of the domain
-  for (uint64_t off = 0; off + 16 <= len; off += 16) std::memcpy(ring + off, &bad, 8);
+  for (uint64_t off = 0; off + ring->stride <= len; off += ring->stride) {
+    std::memcpy(first + off + ring->address_offset, &bad, 8);
+  }
   return true;
 }
 

@@ -144,7 +144,7 @@ bool HostInterface::forward(std::span<const uint8_t> frame) {
   return true;
 }
 
-Wire::Wire(e1000::E1000& nic, std::optional<net::Tap> tap, std::unique_ptr<net::PcapWriter> pcap)
+Wire::Wire(net::Nic& nic, std::optional<net::Tap> tap, std::unique_ptr<net::PcapWriter> pcap)
     : nic_(nic), tap_(std::move(tap)), pcap_(std::move(pcap)) {}
 
 Wire::~Wire() {
@@ -185,7 +185,7 @@ void Wire::reader() {
       from_wire_.fetch_add(1, std::memory_order_relaxed);
       if (pcap_) pcap_->write(f);
       // What the NIC refuses (no free descriptor, filtered, link down) is lost, as on a real cable.
-      if (nic_.receive(f) != e1000::RxResult::kAccepted) nic_dropped_.fetch_add(1, std::memory_order_relaxed);
+      if (nic_.receive(f) != net::RxResult::kAccepted) nic_dropped_.fetch_add(1, std::memory_order_relaxed);
     }
   }
 }

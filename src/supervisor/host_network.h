@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "devices/e1000/e1000.h"
+#include "devices/net/nic.h"
 #include "net/pcap_writer.h"
 #include "net/tap.h"
 #include "supervisor/driver_domain.h"
@@ -101,7 +101,7 @@ struct WireCounters {
 
 class Wire {
  public:
-  Wire(e1000::E1000& nic, std::optional<net::Tap> tap, std::unique_ptr<net::PcapWriter> pcap);
+  Wire(net::Nic& nic, std::optional<net::Tap> tap, std::unique_ptr<net::PcapWriter> pcap);
   ~Wire();
   // A frame the NIC transmitted (its frame sink): captured and sent down the cable.
   void from_nic(std::span<const uint8_t> frame);
@@ -113,7 +113,7 @@ class Wire {
 
  private:
   void reader();
-  e1000::E1000& nic_;
+  net::Nic& nic_;
   std::optional<net::Tap> tap_;
   std::unique_ptr<net::PcapWriter> pcap_;
   std::thread thread_;

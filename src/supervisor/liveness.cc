@@ -24,7 +24,7 @@ unsigned LivenessBounds::request_bound_ms(uint16_t type) const {
     case SIDE_MSG_OPEN:
     case SIDE_MSG_CLOSE:
     case SIDE_MSG_UNLOAD:
-    case SIDE_MSG_SET_MTU:  // e1000 resets its device for a new MTU
+    case SIDE_MSG_SET_MTU:  // NIC drivers commonly reset their device for a new MTU
       return probe_ms;
     default:
       return request_ms;

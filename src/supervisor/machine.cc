@@ -45,15 +45,15 @@ Machine::~Machine() {
   timer_thread_.join();
 }
 
-Result<uint32_t> Machine::add_e1000(e1000::Config config) {
+Result<uint32_t> Machine::add_device(const devices::DeviceModel& model, const devices::DeviceOptions& options) {
   if (slots_.size() >= kMaxDevices) return make_error("no free PCI slot");
   auto s = std::make_unique<Slot>();
   const uint32_t dev = static_cast<uint32_t>(slots_.size());
   s->iommu = std::make_unique<iommu::Iommu>(domain_.arena_base(), domain_.arena_size());
   s->dma = std::make_unique<DmaPermissions>(*s->iommu, domain::kArenaPhysBase, domain_.arena_size());
-  config.now_ns = monotonic_ns;
-  config.arm_timer = [this](uint64_t deadline) { arm_timer(deadline); };
-  s->nic = std::make_unique<e1000::E1000>(*s->iommu, std::move(config));
+  pci::DeviceContext context{*s->iommu, monotonic_ns, [this](uint64_t deadline) { arm_timer(deadline); }};
+  s->device = model.make(context, options);
+  if (!s->device) return make_error("the " + model.name + " model could not be built");
   // A DMA the IOMMU refuses was programmed by the driver: it is the driver's fault.
   s->iommu->set_fault_hook([this, dev](const iommu::Fault& f) {
     char message[200];
@@ -65,38 +65,51 @@ Result<uint32_t> Machine::add_e1000(e1000::Config config) {
   });
   const uint32_t irq = kFirstIrq + dev;
   s->irq = std::make_unique<IrqLine>(domain_, irq);
-  s->nic->set_interrupt_sink(s->irq.get());
-
-  // Firmware: program the BARs and the interrupt line register.
-  side_pci_device_info& info = s->info;
-  info.device = dev;
-  info.bus = 0;
-  info.devfn = (kFirstSlot + dev) << 3;
-  info.irq = irq;
-  uint64_t mmio = kMmioWindowBase + dev * kMmioStride, io = kIoWindowBase + dev * kIoStride;
-  for (int bar = 0; bar < 6; ++bar) {
-    const pci::BarSpec& spec = s->nic->config().bar_spec(bar);
-    if (spec.kind == pci::BarKind::kNone) continue;
-    bool is_io = spec.kind == pci::BarKind::kIo;
-    uint64_t& next = is_io ? io : mmio;
-    next = (next + spec.size - 1) & ~uint64_t{spec.size - 1};
-    s->nic->config_write(0x10 + 4 * bar, 4, static_cast<uint32_t>(next));
-    info.bars[bar] = side_pci_bar{next, spec.size, is_io ? 1u : 0u, 0};
-    next += spec.size;
-  }
-  s->nic->config_write(0x3c, 1, irq);
-  info.vendor_id = s->nic->config_read(0x00, 2);
-  info.device_id = s->nic->config_read(0x02, 2);
-  info.revision = s->nic->config_read(0x08, 1);
-  info.class_code = s->nic->config_read(0x08, 4) >> 8;
-  info.subsystem_vendor = s->nic->config_read(0x2c, 2);
-  info.subsystem_device = s->nic->config_read(0x2e, 2);
+  s->device->set_interrupt_sink(s->irq.get());
+  s->info.device = dev;
+  s->info.bus = 0;
+  s->info.devfn = (kFirstSlot + dev) << 3;
+  s->info.irq = irq;
+  assign_resources(*s);
   slots_.push_back(std::move(s));
-  if (auto st = domain_.attach_device(info); !st) {
+  if (auto st = domain_.attach_device(slots_.back()->info); !st) {
     slots_.pop_back();
     return st.error();
   }
   return dev;
+}
+
+// Firmware: programs the BARs and the interrupt line register, and records the ids the domain is told.
+void Machine::assign_resources(Slot& s) {
+  pci::PciDevice& d = *s.device;
+  side_pci_device_info& info = s.info;
+  const uint32_t dev = info.device;
+  uint64_t mmio = kMmioWindowBase + dev * kMmioStride, io = kIoWindowBase + dev * kIoStride;
+  for (int bar = 0; bar < pci::kNumBars; ++bar) {
+    const pci::BarSpec& spec = d.config().bar_spec(bar);
+    if (spec.kind == pci::BarKind::kNone) continue;
+    bool is_io = spec.kind == pci::BarKind::kIo;
+    uint64_t& next = is_io ? io : mmio;
+    next = (next + spec.size - 1) & ~uint64_t{spec.size - 1};
+    d.config_write(pci::kBar0 + 4 * bar, 4, static_cast<uint32_t>(next));
+    info.bars[bar] = side_pci_bar{next, spec.size, is_io ? 1u : 0u, 0};
+    next += spec.size;
+  }
+  d.config_write(pci::kInterruptLine, 1, info.irq);
+  info.vendor_id = d.config_read(pci::kVendorId, 2);
+  info.device_id = d.config_read(pci::kDeviceId, 2);
+  info.revision = d.config_read(pci::kRevisionId, 1);
+  info.class_code = d.config_read(pci::kRevisionId, 4) >> 8;
+  info.subsystem_vendor = d.config_read(pci::kSubsystemVendorId, 2);
+  info.subsystem_device = d.config_read(pci::kSubsystemId, 2);
+}
+
+uint64_t Machine::nic_tx_frames() const {
+  uint64_t frames = 0;
+  for (const auto& s : slots_) {
+    if (net::Nic* n = s->device->nic()) frames += n->nic_counters().tx_frames;
+  }
+  return frames;
 }
 
 Machine::Slot* Machine::slot(uint32_t dev) {
@@ -105,7 +118,7 @@ Machine::Slot* Machine::slot(uint32_t dev) {
 
 void Machine::quiesce() {
   for (auto& s : slots_) {
-    s->nic->reset();
+    s->device->reset();
     s->dma->clear();
   }
 }
@@ -116,9 +129,9 @@ void Machine::rebind(uint8_t* arena_base, uint64_t arena_size) {
     // Firmware again: the reset cleared the BARs, the interrupt line and the command register.
     for (int bar = 0; bar < 6; ++bar) {
       if (s->info.bars[bar].size)
-        s->nic->config_write(0x10 + 4 * bar, 4, static_cast<uint32_t>(s->info.bars[bar].start));
+        s->device->config_write(pci::kBar0 + 4 * bar, 4, static_cast<uint32_t>(s->info.bars[bar].start));
     }
-    s->nic->config_write(0x3c, 1, s->info.irq);
+    s->device->config_write(pci::kInterruptLine, 1, s->info.irq);
   }
 }
 
@@ -130,7 +143,7 @@ Result<uint32_t> Machine::config_read(uint32_t dev, uint32_t offset, unsigned wi
   if ((width != 1 && width != 2 && width != 4) || offset >= 256 || offset + width > 256 || offset % width) {
     return make_error("bad config access");
   }
-  return s->nic->config_read(offset, width);
+  return s->device->config_read(offset, width);
 }
 
 Status Machine::config_write(uint32_t dev, uint32_t offset, unsigned width, uint32_t value) {
@@ -139,7 +152,7 @@ Status Machine::config_write(uint32_t dev, uint32_t offset, unsigned width, uint
   if ((width != 1 && width != 2 && width != 4) || offset >= 256 || offset + width > 256 || offset % width) {
     return make_error("bad config access");
   }
-  s->nic->config_write(offset, width, value);
+  s->device->config_write(offset, width, value);
   return {};
 }
 
@@ -153,15 +166,15 @@ Result<uint64_t> Machine::bar_read(uint32_t dev, int bar, uint64_t offset, unsig
   Slot* s = slot(dev);
   if (!s || !bar_ok(*s, bar, offset, width)) return make_error("access outside the device's BARs");
   // A BAR whose decoding is off does not respond: the read completes with all ones, as a master abort does.
-  if (!s->nic->config().bar_decoding(bar)) return width == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * width)) - 1;
-  return s->nic->bar_read(bar, offset, width);
+  if (!s->device->config().bar_decoding(bar)) return width == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * width)) - 1;
+  return s->device->bar_read(bar, offset, width);
 }
 
 Status Machine::bar_write(uint32_t dev, int bar, uint64_t offset, unsigned width, uint64_t value) {
   Slot* s = slot(dev);
   if (!s || !bar_ok(*s, bar, offset, width)) return make_error("access outside the device's BARs");
-  if (!s->nic->config().bar_decoding(bar)) return {};
-  s->nic->bar_write(bar, offset, width, value);
+  if (!s->device->config().bar_decoding(bar)) return {};
+  s->device->bar_write(bar, offset, width, value);
   return {};
 }
 
@@ -297,10 +310,10 @@ void Machine::timer_loop() {
     lock.unlock();
     std::optional<uint64_t> next;
     for (size_t i = 0; i < slots_.size(); ++i) {
-      slots_[i]->nic->service_timers();
+      slots_[i]->device->service_timers();
       // A device may have moved its deadline later since it armed this one (arm_timer keeps only the earliest):
       // what is still pending is armed again, or a held interrupt would wait for the driver's next register access.
-      if (auto d = slots_[i]->nic->next_deadline_ns(); d && (!next || *d < *next)) next = d;
+      if (auto d = slots_[i]->device->next_deadline_ns(); d && (!next || *d < *next)) next = d;
     }
     lock.lock();
     if (next && (!timer_deadline_ || *next < *timer_deadline_)) timer_deadline_ = next;

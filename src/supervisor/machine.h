@@ -1,6 +1,7 @@
-// The emulated machine a domain's drivers run on: PCI functions with their BARs and interrupt lines, one software
-// IOMMU per function (through which every DMA of the device model passes), and the host side of the network
-// devices the drivers register. For a domain in this process it is the domain's Platform.
+// The emulated machine a domain's drivers run on: a PCI bus of device models (any pci::PciDevice: see
+// devices/device_models.h) with their BARs and interrupt lines, one software IOMMU per slot (through which every
+// DMA of the device model passes), device timers, and the host side of the network devices the drivers register.
+// For a domain in this process it is the domain's Platform.
 //
 // Everything a driver passes in is validated here: device numbers, config offsets and widths, BAR offsets, DMA
 // ranges and directions. Nothing that came from the domain is ever dereferenced.
@@ -17,8 +18,9 @@
 #include <thread>
 #include <vector>
 
-#include "devices/e1000/e1000.h"
+#include "devices/device_models.h"
 #include "devices/iommu/iommu.h"
+#include "devices/net/nic.h"
 #include "domain/platform.h"
 #include "supervisor/dma_permissions.h"
 #include "supervisor/driver_domain.h"
@@ -53,11 +55,15 @@ class Machine final : public domain::Platform {
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
 
-  // Plugs an Intel 82540EM into the next PCI slot, assigns its BARs and interrupt line as firmware would, and
-  // attaches it to the domain. Returns its device number.
-  Result<uint32_t> add_e1000(e1000::Config config);
+  // Builds `model` into the next PCI slot (its DMA through that slot's IOMMU), assigns its BARs and interrupt
+  // line as firmware would, and attaches it to the domain. Returns its device number.
+  Result<uint32_t> add_device(const devices::DeviceModel& model, const devices::DeviceOptions& options = {});
 
-  e1000::E1000& e1000(uint32_t device) { return *slots_.at(device)->nic; }
+  pci::PciDevice& device(uint32_t device) { return *slots_.at(device)->device; }
+  // The network side of a device; null if it is not a network device.
+  net::Nic* nic(uint32_t device) { return slots_.at(device)->device->nic(); }
+  // Frames every network device of the machine has transmitted so far.
+  uint64_t nic_tx_frames() const;
   iommu::Iommu& iommu(uint32_t device) { return *slots_.at(device)->iommu; }
   const DmaPermissions& dma(uint32_t device) const { return *slots_.at(device)->dma; }
 
@@ -122,11 +128,12 @@ class Machine final : public domain::Platform {
     side_pci_device_info info{};
     std::unique_ptr<iommu::Iommu> iommu;
     std::unique_ptr<DmaPermissions> dma;
-    std::unique_ptr<e1000::E1000> nic;
+    std::unique_ptr<pci::PciDevice> device;
     std::unique_ptr<IrqLine> irq;
   };
   Slot* slot(uint32_t dev);
   bool bar_ok(const Slot& s, int bar, uint64_t offset, unsigned width) const;
+  void assign_resources(Slot& s);
   void timer_loop();
   void arm_timer(uint64_t deadline_ns);
 

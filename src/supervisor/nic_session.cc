@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "net/netns.h"
+#include "supervisor/device_choice.h"
 #include "supervisor/domain_process.h"
 #include "supervisor/machine.h"
 
@@ -311,7 +312,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
       report.give_up_message = recoverable->give_up_message();
     }
     if (machine.device_count()) {
-      report.nic = machine.e1000(0).counters();
+      if (net::Nic* nic = machine.nic(0)) report.nic = nic->nic_counters();
       report.iommu = machine.iommu(0).counters();
       report.dma_mappings_after_remove = machine.dma(0).live_mappings();
     }
@@ -323,11 +324,15 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
   if (!loaded) return finish(loaded.error().message);
   report.driver = *loaded;
 
-  e1000::Config nic_config;
-  nic_config.mac = config.mac;
-  auto dev = machine.add_e1000(nic_config);
-  if (!dev) return finish("cannot add the emulated NIC: " + dev.error().message);
+  auto model = device_for_module(config.domain.modules_dir, config.module);
+  if (!model) return finish(model.error().message);
+  devices::DeviceOptions device_options;
+  device_options.mac = config.mac;
+  auto dev = machine.add_device(**model, device_options);
+  if (!dev) return finish("cannot add the emulated " + (*model)->name + ": " + dev.error().message);
   report.device = pci_name(machine.info(*dev));
+  net::Nic* nic = machine.nic(*dev);
+  if (!nic) return finish("the emulated " + (*model)->name + " is not a network device");
 
   t = clock::now();
   auto pdev = domain.probe(*dev);
@@ -342,11 +347,11 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
   std::copy(std::begin(netdev->info.mac), std::end(netdev->info.mac), report.mac.begin());
   const uint64_t token = netdev->info.token;
 
-  TrafficPeer peer(domain, machine.e1000(*dev), token, report.mac);
-  if (wire_tap || pcap) wire = std::make_unique<Wire>(machine.e1000(*dev), std::move(wire_tap), std::move(pcap));
+  TrafficPeer peer(domain, *nic, token, report.mac);
+  if (wire_tap || pcap) wire = std::make_unique<Wire>(*nic, std::move(wire_tap), std::move(pcap));
   Wire* w = wire.get();
   if (net_config.enabled) {
-    machine.e1000(*dev).set_frame_sink([w](std::span<const uint8_t> f) {
+    nic->set_frame_sink([w](std::span<const uint8_t> f) {
       if (w) w->from_nic(f);
     });
     host = std::make_unique<HostInterface>(domain, std::move(*host_tap));
@@ -364,7 +369,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
       return finish(addressed.error().message);
     }
   } else {
-    machine.e1000(*dev).set_frame_sink([&peer, w](std::span<const uint8_t> f) {
+    nic->set_frame_sink([&peer, w](std::span<const uint8_t> f) {
       if (w) w->from_nic(f);
       peer.on_wire_frame(f);
     });
@@ -441,7 +446,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     t = clock::now();
     if (auto s = domain.close(token); !s && error.empty()) error = "close: " + s.error().message;
     report.close_ms = ms_since(t);
-    // As the driver last updated them (e1000 does so from its watchdog, every two seconds).
+    // As the driver last updated them (some only from a watchdog, every two seconds).
     if (auto s = domain.stats(token)) report.driver_stats = *s;
   }
   t = clock::now();
@@ -449,7 +454,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
   report.remove_ms = ms_since(t);
   if (auto s = domain.unload(report.driver); !s && error.empty()) error = "unload: " + s.error().message;
   relay.target = nullptr;
-  machine.e1000(*dev).set_frame_sink(nullptr);
+  nic->set_frame_sink(nullptr);
   return finish(error);
 }
 

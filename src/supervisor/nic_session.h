@@ -1,6 +1,6 @@
 // One complete life of a NIC driver on an emulated device, in this process: create the domain and the machine,
-// load the driver, plug in the device, probe, open, wait for link, run verified traffic, close, remove and
-// unload; then report what every layer counted. `side run` and the integration tests use it.
+// load the driver, plug in the device its PCI id table asks for, probe, open, wait for link, run verified traffic,
+// close, remove and unload; then report what every layer counted. `side run` and the integration tests use it.
 #pragma once
 
 #include <array>
@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "devices/e1000/e1000.h"
 #include "devices/iommu/iommu.h"
+#include "devices/net/nic.h"
 #include "domain/domain.h"
 #include "supervisor/host_network.h"
 #include "supervisor/recoverable_domain.h"
@@ -36,7 +36,7 @@ struct SessionHandles {
 struct NicSessionConfig {
   std::string isolation = "process";  // "process" (a sandboxed domain process) or "inproc" (the baseline)
   domain::DomainConfig domain;
-  std::string module = "e1000";
+  std::string module;  // the driver (name or path); its PCI id table chooses the emulated device
   std::string params;
   bool allow_missing = false;
   std::array<uint8_t, 6> mac{0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
@@ -97,7 +97,7 @@ struct NicSessionReport {
   std::vector<RecoveryTimings> recoveries;
   bool gave_up = false;
   std::string give_up_message;  // why side stopped restarting the driver (driver, restarts, last fault)
-  e1000::Counters nic{};
+  net::NicCounters nic{};
   iommu::Counters iommu{};
   uint64_t dma_mappings_after_remove = 0;
   std::optional<DomainCounters> counters;  // as the domain counted them, at the end of the traffic

@@ -549,7 +549,7 @@ void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
 std::vector<std::pair<uint64_t, std::vector<uint8_t>>> RecoverableDomain::take_unsent() {
   std::vector<std::pair<uint64_t, std::vector<uint8_t>>> requeue;
   std::lock_guard lock(journal_mu_);
-  uint64_t sent = machine_ && machine_->device_count() ? machine_->e1000(0).counters().tx_frames - nic_tx_base_ : 0;
+  uint64_t sent = machine_ && machine_->device_count() ? machine_->nic_tx_frames() - nic_tx_base_ : 0;
   uint64_t unsent = submitted_ > sent ? submitted_ - sent : 0;
   if (unsent <= journal_.size()) {
     requeue.assign(std::make_move_iterator(journal_.end() - static_cast<long>(unsent)),
@@ -557,7 +557,7 @@ std::vector<std::pair<uint64_t, std::vector<uint8_t>>> RecoverableDomain::take_u
   }
   journal_.clear();
   submitted_ = 0;
-  nic_tx_base_ = machine_ && machine_->device_count() ? machine_->e1000(0).counters().tx_frames : 0;
+  nic_tx_base_ = machine_ && machine_->device_count() ? machine_->nic_tx_frames() : 0;
   return requeue;
 }
 

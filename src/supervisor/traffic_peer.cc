@@ -93,7 +93,7 @@ std::optional<uint64_t> TrafficPeer::check_frame(std::span<const uint8_t> f, uin
   return seq;
 }
 
-TrafficPeer::TrafficPeer(DriverDomain& domain, e1000::E1000& nic, uint64_t netdev, std::array<uint8_t, 6> nic_mac)
+TrafficPeer::TrafficPeer(DriverDomain& domain, net::Nic& nic, uint64_t netdev, std::array<uint8_t, 6> nic_mac)
     : domain_(domain), nic_(nic), netdev_(netdev), nic_mac_(nic_mac) {}
 
 void TrafficPeer::check(std::span<const uint8_t> frame, uint8_t direction) {
@@ -281,9 +281,9 @@ TrafficResult TrafficPeer::run_request_response(const TrafficConfig& config) {
       exchange_ = Exchange::kRequest;
       exchange_start_ = clock::now();
       lock.unlock();
-      e1000::RxResult r = nic_.receive(f);
+      net::RxResult r = nic_.receive(f);
       lock.lock();
-      if (r == e1000::RxResult::kAccepted) {
+      if (r == net::RxResult::kAccepted) {
         result_.rx.sent = ++next;
         continue;
       }
@@ -391,8 +391,8 @@ TrafficResult TrafficPeer::run(const TrafficConfig& config) {
     while (sending && config.receive && rx_sent < limit && rx_done <= rx_sent && rx_sent - rx_done < config.window) {
       auto f = make_frame(kDirRx, rx_sent, size_for(rx_sent, fixed_size_), nic_mac_, peer_mac_);
       if (config.on_inject) config.on_inject(f);
-      e1000::RxResult r = nic_.receive(f);
-      if (r != e1000::RxResult::kAccepted) {
+      net::RxResult r = nic_.receive(f);
+      if (r != net::RxResult::kAccepted) {
         // No free descriptor (the driver has not refilled yet): the wire would lose it; the peer resends.
         std::lock_guard lock(mutex_);
         ++result_.rx.retries;

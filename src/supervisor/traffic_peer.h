@@ -24,7 +24,7 @@
 #include <span>
 #include <vector>
 
-#include "devices/e1000/e1000.h"
+#include "devices/net/nic.h"
 #include "supervisor/driver_domain.h"
 #include "supervisor/machine.h"
 
@@ -89,9 +89,9 @@ struct TrafficResult {
 class TrafficPeer final : public NetListener {
  public:
   // `netdev` is the driver's network device on `nic`; `nic_mac` its address.
-  TrafficPeer(DriverDomain& domain, e1000::E1000& nic, uint64_t netdev, std::array<uint8_t, 6> nic_mac);
+  TrafficPeer(DriverDomain& domain, net::Nic& nic, uint64_t netdev, std::array<uint8_t, 6> nic_mac);
 
-  // The NIC's wire output (install with E1000::set_frame_sink).
+  // The NIC's wire output (install with net::Nic::set_frame_sink).
   void on_wire_frame(std::span<const uint8_t> frame);
   // NetListener: frames the driver received.
   void rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override;
@@ -118,7 +118,7 @@ class TrafficPeer final : public NetListener {
   bool submit_response();  // mutex_ held
 
   DriverDomain& domain_;
-  e1000::E1000& nic_;
+  net::Nic& nic_;
   uint64_t netdev_;
   std::array<uint8_t, 6> nic_mac_;
   std::array<uint8_t, 6> peer_mac_{0x02, 0x00, 0x5e, 0x00, 0x00, 0x02};

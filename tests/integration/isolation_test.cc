@@ -30,6 +30,7 @@ domain::DomainConfig domain_config(const std::string& modules_dir) {
 NicSessionConfig e1000_session(const std::string& isolation) {
   NicSessionConfig c;
   c.isolation = isolation;
+  c.module = "e1000";
   c.domain = domain_config(SIDE_TEST_MODULE_CACHE);
   c.executable = SIDE_BINARY;
   return c;

@@ -62,7 +62,7 @@ HungDomain start_hung(const std::string& hang, bool probe_it, bool open_it) {
   h.domain = std::move(*d);
   h.machine = std::make_unique<Machine>(*h.domain);
   h.domain->connect(h.machine.get());
-  auto dev = h.machine->add_e1000({});
+  auto dev = h.machine->add_device(*side::devices::find_device_model("e1000"));
   EXPECT_TRUE(dev);
   h.device = dev ? *dev : 0;
   if (probe_it) {
@@ -164,7 +164,7 @@ TEST(Liveness, RecoveryReplacesADomainHungInTransmit) {
   Machine machine(domain);
   domain.set_machine(&machine);
   domain.connect(&machine);
-  auto dev = machine.add_e1000({});
+  auto dev = machine.add_device(*side::devices::find_device_model("e1000"));
   ASSERT_TRUE(dev);
   ASSERT_TRUE(domain.probe(*dev));
   auto n = machine.netdev_of_device(*dev);
@@ -227,7 +227,7 @@ TEST_P(BrokenRing, IsAFaultAndRecoveryReplacesTheDomain) {
   Machine machine(domain);
   domain.set_machine(&machine);
   domain.connect(&machine);
-  auto dev = machine.add_e1000({});
+  auto dev = machine.add_device(*side::devices::find_device_model("e1000"));
   ASSERT_TRUE(dev);
   ASSERT_TRUE(domain.probe(*dev));
   // Not opened: no spare domain yet, so the one channel mapped is this domain's.

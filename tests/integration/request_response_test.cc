@@ -13,6 +13,7 @@ namespace {
 NicSessionConfig e1000_session(const std::string& isolation, uint64_t exchanges, size_t frame_size) {
   NicSessionConfig c;
   c.isolation = isolation;
+  c.module = "e1000";
   c.domain.kapi_path = SIDE_TEST_KAPI;
   c.domain.symvers_path = SIDE_TEST_SYMVERS;
   c.domain.modules_dir = SIDE_TEST_MODULE_CACHE;

@@ -10,7 +10,6 @@
 #include "devices/e1000/registers.h"
 
 namespace side::e1000 {
-namespace {
 
 pci::Identity make_identity(const Config& c) {
   pci::Identity id;
@@ -23,6 +22,8 @@ pci::Identity make_identity(const Config& c) {
   id.interrupt_pin = 1;      // INTA#
   return id;
 }
+
+namespace {
 
 std::array<pci::BarSpec, pci::kNumBars> make_bars() {
   std::array<pci::BarSpec, pci::kNumBars> bars{};
@@ -39,29 +40,17 @@ EepromIds make_eeprom_ids(const Config& c) {
   return ids;
 }
 
+// The bus's clock and timer replace whatever the configuration carried.
+Config on_bus(const pci::DeviceContext& context, Config config) {
+  config.now_ns = context.now_ns;
+  config.arm_timer = context.arm_timer;
+  return config;
+}
+
 }  // namespace
 
-const char* to_string(RxResult r) {
-  switch (r) {
-    case RxResult::kAccepted:
-      return "accepted";
-    case RxResult::kDroppedLinkDown:
-      return "link down";
-    case RxResult::kDroppedDisabled:
-      return "receiver disabled";
-    case RxResult::kDroppedFiltered:
-      return "filtered";
-    case RxResult::kDroppedSize:
-      return "bad size";
-    case RxResult::kDroppedNoDescriptors:
-      return "no descriptors (overrun)";
-    case RxResult::kDroppedBadRing:
-      return "bad ring";
-    case RxResult::kDroppedIommuFault:
-      return "iommu fault";
-  }
-  return "?";
-}
+E1000::E1000(const pci::DeviceContext& context, Config config)
+    : E1000(context.iommu, on_bus(context, std::move(config))) {}
 
 E1000::E1000(iommu::Iommu& iommu, Config config)
     : pci::PciDevice(make_identity(config), make_bars()),
@@ -262,6 +251,34 @@ void E1000::set_link(bool up) {
 Counters E1000::counters() const {
   std::lock_guard lock(mu_);
   return counters_;
+}
+
+bool E1000::link_up() const {
+  std::lock_guard lock(mu_);
+  return link_up_;
+}
+
+net::NicCounters E1000::nic_counters() const {
+  const Counters c = counters();
+  net::NicCounters n;
+  n.tx_frames = c.tx_frames;
+  n.tx_bytes = c.tx_bytes;
+  n.rx_frames = c.rx_frames;
+  n.rx_bytes = c.rx_bytes;
+  n.rx_dropped = c.rx_dropped_link_down + c.rx_dropped_disabled + c.rx_dropped_filtered + c.rx_dropped_size +
+                 c.rx_dropped_no_descriptors + c.rx_dropped_bad_ring + c.rx_dropped_iommu;
+  n.rx_dropped_no_descriptors = c.rx_dropped_no_descriptors;
+  n.iommu_faults = c.iommu_faults;
+  n.irq_assertions = c.irq_assertions;
+  n.irq_throttled = c.irq_throttled;
+  return n;
+}
+
+std::optional<net::DescriptorRing> E1000::rx_ring() const {
+  std::lock_guard lock(mu_);
+  const uint64_t base = r(RDBAL) | (uint64_t{r(RDBAH)} << 32);
+  if (r(RDLEN) == 0) return std::nullopt;
+  return net::DescriptorRing{base, r(RDLEN), 16, 0};
 }
 
 uint32_t E1000::peek(uint32_t offset) const {

@@ -27,6 +27,7 @@
 #include "devices/e1000/phy.h"
 #include "devices/e1000/regs.h"
 #include "devices/iommu/iommu.h"
+#include "devices/net/nic.h"
 #include "devices/pci/pci_device.h"
 
 namespace side::e1000 {
@@ -38,17 +39,9 @@ inline constexpr size_t kMaxTsoPayload = 256 * 1024;
 // Largest frame receive() accepts with RCTL.LPE (without FCS).
 inline constexpr size_t kMaxRxFrame = 16384 - 4;
 
-enum class RxResult : uint8_t {
-  kAccepted,
-  kDroppedLinkDown,
-  kDroppedDisabled,       // RCTL.EN clear
-  kDroppedFiltered,       // address / VLAN filters rejected it
-  kDroppedSize,           // runt (< 14 bytes) or longer than LPE allows
-  kDroppedNoDescriptors,  // overrun: not enough descriptors between RDH and RDT (RXO, MPC)
-  kDroppedBadRing,        // RDLEN/RDH/RDT inconsistent
-  kDroppedIommuFault,     // a descriptor or buffer was not mapped for device access
-};
-const char* to_string(RxResult r);
+// kDroppedDisabled: RCTL.EN clear; kDroppedSize: runt or longer than LPE allows; kDroppedNoDescriptors: not
+// enough descriptors between RDH and RDT (RXO, MPC); kDroppedBadRing: RDLEN/RDH/RDT inconsistent.
+using RxResult = net::RxResult;
 
 struct Counters {
   uint64_t tx_frames = 0;  // frames handed to the sink (TSO segments count individually)
@@ -100,11 +93,16 @@ struct TxContext {
   uint8_t tucmd = 0;
 };
 
-using FrameSink = std::function<void(std::span<const uint8_t> frame)>;
+using FrameSink = net::FrameSink;
 
-class E1000 final : public pci::PciDevice {
+// The PCI identity of a device built with `config` (what its config space reports).
+pci::Identity make_identity(const Config& config);
+
+class E1000 final : public pci::PciDevice, public net::Nic {
  public:
   E1000(iommu::Iommu& iommu, Config config);
+  // As plugged into a bus slot: DMA through the slot's IOMMU, the bus's clock and timer.
+  E1000(const pci::DeviceContext& context, Config config);
 
   uint32_t config_read(uint32_t offset, unsigned width) override;
   void config_write(uint32_t offset, unsigned width, uint32_t value) override;
@@ -114,15 +112,21 @@ class E1000 final : public pci::PciDevice {
   void reset() override;
 
   // Frames the device transmits (FCS not included). Set before enabling TX.
-  void set_frame_sink(FrameSink sink);
+  void set_frame_sink(FrameSink sink) override;
   // A frame arriving from the wire (without FCS). Shorter frames than 60 bytes are padded as the wire would.
-  RxResult receive(std::span<const uint8_t> frame);
+  RxResult receive(std::span<const uint8_t> frame) override;
   // Carrier up/down: updates STATUS.LU and the PHY, raises ICR.LSC.
-  void set_link(bool up);
+  void set_link(bool up) override;
+  bool link_up() const override;
+  std::array<uint8_t, 6> mac() const override { return cfg_.mac; }
+  net::NicCounters nic_counters() const override;
+  // RDBAL/RDBAH/RDLEN: legacy receive descriptors of 16 bytes, the buffer address first (section 3.2.3).
+  std::optional<net::DescriptorRing> rx_ring() const override;
+  net::Nic* nic() override { return this; }
 
   // Runs expired timers (ITR-deferred interrupt). Cheap; may be called at any time.
-  void service_timers();
-  std::optional<uint64_t> next_deadline_ns() const;
+  void service_timers() override;
+  std::optional<uint64_t> next_deadline_ns() const override;
 
   Counters counters() const;
   // Register value without read side effects (tests, debugging).

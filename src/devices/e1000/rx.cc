@@ -8,10 +8,11 @@
 
 #include "common/log.h"
 #include "devices/e1000/e1000.h"
-#include "devices/e1000/frame_view.h"
-#include "devices/e1000/net_util.h"
+#include "devices/net/frame_view.h"
+#include "devices/net/net_util.h"
 
 namespace side::e1000 {
+using namespace net;  // frame helpers shared by the network device models
 namespace {
 
 constexpr uint32_t kMaxRxDescriptorsPerFrame = 80;  // (16384 + 4) / 256 rounded up, plus slack

@@ -15,10 +15,11 @@
 
 #include "common/log.h"
 #include "devices/e1000/e1000.h"
-#include "devices/e1000/frame_view.h"
-#include "devices/e1000/net_util.h"
+#include "devices/net/frame_view.h"
+#include "devices/net/net_util.h"
 
 namespace side::e1000 {
+using namespace net;  // frame helpers shared by the network device models
 namespace {
 
 // The TSO context fits the header it describes: every field tx_emit() rewrites lies inside hdr_len (section

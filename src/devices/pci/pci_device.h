@@ -1,13 +1,34 @@
-// The interface the supervisor uses to drive an emulated PCI function: configuration accesses, BAR accesses
-// (already decoded to bar index + offset, see ConfigSpace::decode) and reset. Interrupts leave the device through an
-// InterruptSink; the device model never knows how the supervisor delivers them into the domain.
+// The interface the supervisor's machine (the PCI bus) uses to drive an emulated PCI function, whatever the
+// device: configuration accesses, BAR accesses (already decoded to bar index + offset, see ConfigSpace::decode),
+// reset and timers. DMA goes through the IOMMU of the slot the device sits in (DeviceContext), interrupts leave the
+// device through an InterruptSink: the device model never knows how the supervisor delivers them into the domain.
+// A network device also implements net::Nic (nic()), which is all the host side uses.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 
 #include "devices/pci/config_space.h"
 
+namespace side::iommu {
+class Iommu;
+}
+namespace side::net {
+class Nic;
+}
+
 namespace side::pci {
+
+// What the bus gives a device when it is plugged into a slot.
+struct DeviceContext {
+  iommu::Iommu& iommu;  // the slot's IOMMU: every DMA of the device is checked there
+  // Monotonic clock in ns (the machine's, so tests and the virtual clock agree).
+  std::function<uint64_t()> now_ns;
+  // The device wants service_timers() at or after `deadline_ns`. May be called with the device's lock held: the
+  // bus only records the deadline.
+  std::function<void(uint64_t deadline_ns)> arm_timer;
+};
 
 // Receives the level of the function's INTx line. Called with the device's internal lock held: implementations
 // must not call back into the device (post a message, set a flag, kick an eventfd).
@@ -32,8 +53,16 @@ class PciDevice {
   virtual uint64_t bar_read(int bar, uint64_t offset, unsigned width) = 0;
   virtual void bar_write(int bar, uint64_t offset, unsigned width, uint64_t value) = 0;
 
-  // Power-on / PCI reset: config space and all device state back to defaults.
+  // Power-on / PCI reset: config space and all device state back to defaults; no DMA in flight afterwards.
   virtual void reset() = 0;
+
+  // Runs expired device timers (interrupt moderation and the like). Cheap; the bus may call it at any time.
+  virtual void service_timers() {}
+  // The earliest time service_timers() has work, if any.
+  virtual std::optional<uint64_t> next_deadline_ns() const { return std::nullopt; }
+
+  // The device's network side when it is a network controller; null otherwise.
+  virtual net::Nic* nic() { return nullptr; }
 
   // May be null (interrupts are then only visible through irq_level()).
   void set_interrupt_sink(InterruptSink* sink) { sink_ = sink; }

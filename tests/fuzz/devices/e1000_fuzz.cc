@@ -15,13 +15,14 @@
 
 #include "common/log.h"
 #include "devices/e1000/e1000.h"
-#include "devices/e1000/net_util.h"
 #include "devices/iommu/iommu.h"
+#include "devices/net/net_util.h"
 #include "fuzz_input.h"
 
 namespace {
 
 using namespace side::e1000;
+using namespace side::net;
 using side::fuzz::Input;
 namespace iommu = side::iommu;
 

@@ -31,7 +31,7 @@ class Harness {
   Harness() : domain_(256 * 1024), machine_(domain_) {
     size_ = ipc::Channel::size_needed();
     memory_ = static_cast<uint8_t*>(std::aligned_alloc(4096, size_));
-    if (!memory_ || !machine_.add_e1000({})) __builtin_trap();
+    if (!memory_ || !machine_.add_device(*side::devices::find_device_model("e1000"))) __builtin_trap();
     locate_rings();
   }
 

@@ -89,7 +89,9 @@ TEST(CliArgs, EveryCommandNeedsItsModule) {
   EXPECT_FALSE(parse({"inject"}).ok());
   EXPECT_FALSE(parse({"modinfo"}).ok());
   EXPECT_FALSE(parse({"symbols", "--missing"}).ok());
-  EXPECT_EQ(refusal({"inject", "ne2k-pci"}), "inject: side emulates devices only for e1000 so far");
+  // Whether side has a device for the driver is decided from its PCI id table when the command runs
+  // (supervisor/device_choice_test.cc), not from its name here.
+  EXPECT_TRUE(parse({"inject", "ne2k-pci"}).ok());
 }
 
 TEST(CliArgs, StringValuesAreChecked) {

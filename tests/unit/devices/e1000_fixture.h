@@ -9,12 +9,13 @@
 #include <vector>
 
 #include "devices/e1000/e1000.h"
-#include "devices/e1000/net_util.h"
 #include "devices/e1000/phy.h"
 #include "devices/e1000/regs.h"
 #include "devices/iommu/iommu.h"
+#include "devices/net/net_util.h"
 
 namespace side::e1000::test {
+using namespace side::net;
 
 inline constexpr uint64_t kIova = 0x40000000;
 inline constexpr size_t kArenaSize = 1 << 20;

@@ -8,9 +8,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "devices/e1000/net_util.h"
+#include "devices/net/net_util.h"
 
 namespace side::e1000::test {
+using namespace side::net;
 
 // Builds Ethernet + IPv4 + TCP (no options) with `payload` bytes; TCP checksum field left as given.
 inline std::vector<uint8_t> ipv4_tcp(size_t payload, uint16_t ip_total, uint16_t tcp_check) {

@@ -1,5 +1,5 @@
 // The bounds-checked frame accessor every driver-chosen offset goes through.
-#include "devices/e1000/frame_view.h"
+#include "devices/net/frame_view.h"
 
 #include <gtest/gtest.h>
 
@@ -7,9 +7,9 @@
 #include <limits>
 #include <vector>
 
-#include "devices/e1000/net_util.h"
+#include "devices/net/net_util.h"
 
-namespace side::e1000 {
+namespace side::net {
 namespace {
 
 TEST(FrameView, AccessesInsideTheFrameWork) {
@@ -62,4 +62,4 @@ TEST(FrameView, InternetChecksumHonoursCseAndRefusesBadOffsets) {
 }
 
 }  // namespace
-}  // namespace side::e1000
+}  // namespace side::net

@@ -47,7 +47,7 @@ DeviceRun probe_test_device(RealTimeDomain& d, side::supervisor::Machine& machin
     run.error = m.error().message;
     return run;
   }
-  auto dev = machine.add_e1000({});
+  auto dev = machine.add_device(*side::devices::find_device_model("e1000"));
   if (!dev) {
     run.error = dev.error().message;
     return run;

@@ -307,14 +307,14 @@ TEST(KapiNetcfg, E1000ConfigurationAndEthtool) {
   d->connect(&machine);
   auto m = d->load({"e1000", "", true});
   ASSERT_TRUE(m) << m.error().message << d.log();
-  auto dev = machine.add_e1000({});
+  auto dev = machine.add_device(*side::devices::find_device_model("e1000"));
   ASSERT_TRUE(dev) << dev.error().message;
   auto pdev = d->probe(*dev);
   ASSERT_TRUE(pdev) << pdev.error().message << d.log();
   auto nd = machine.netdev_of_device(*dev);
   ASSERT_TRUE(nd);
   const uint64_t token = nd->info.token;
-  auto& nic = machine.e1000(*dev);
+  auto& nic = machine.device(*dev);
   auto reg = [&](uint32_t off) { return static_cast<uint32_t>(nic.bar_read(0, off, 4)); };
   using namespace side::e1000;
 

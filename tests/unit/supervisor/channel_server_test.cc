@@ -27,10 +27,10 @@ class ChannelServerTest : public ::testing::Test {
     auto c = ipc::Channel::attach(base_, ipc::Channel::size_needed(), true);
     ASSERT_TRUE(c);
     channel_.emplace(std::move(*c));
-    auto d = machine_.add_e1000({});
+    auto d = machine_.add_device(*side::devices::find_device_model("e1000"));
     ASSERT_TRUE(d);
     dev_ = *d;
-    machine_.e1000(dev_).set_frame_sink(
+    machine_.nic(dev_)->set_frame_sink(
         [this](std::span<const uint8_t> f) { frames_.emplace_back(f.begin(), f.end()); });
     ASSERT_TRUE(machine_.config_write(dev_, 4, 2, 0x6));
     server_.emplace(*channel_,

@@ -4,9 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "domain/layout.h"
@@ -23,10 +27,10 @@ constexpr uint32_t kTctl = 0x400, kTdbal = 0x3800, kTdbah = 0x3804, kTdlen = 0x3
 class MachineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto d = machine.add_e1000({});
+    auto d = machine.add_device(*side::devices::find_device_model("e1000"));
     ASSERT_TRUE(d);
     dev = *d;
-    machine.e1000(dev).set_frame_sink([this](std::span<const uint8_t> f) { frames.emplace_back(f.begin(), f.end()); });
+    machine.nic(dev)->set_frame_sink([this](std::span<const uint8_t> f) { frames.emplace_back(f.begin(), f.end()); });
     ASSERT_TRUE(machine.config_write(dev, 4, 2, 0x6));  // memory decode + bus master, as pci_enable_device does
   }
   void start_tx(uint64_t ring) {
@@ -108,6 +112,87 @@ TEST_F(MachineTest, AnUnmappedRingIsAnIommuFaultOfTheDriver) {
   EXPECT_TRUE(frames.empty());
   ASSERT_FALSE(domain.reported.empty());
   EXPECT_EQ(domain.reported[0].first, SIDE_FAULT_IOMMU);
+}
+
+// A device kind the machine has never heard of plugs into the bus through the model table's interface alone: the
+// firmware gives it its BARs and interrupt line, accesses reach it, its timers run, recovery resets it.
+class ScratchDevice final : public pci::PciDevice {
+ public:
+  static pci::Identity identity() {
+    pci::Identity id;
+    id.vendor_id = 0x1af4;
+    id.device_id = 0x10ff;
+    id.class_code = 0xff0000;
+    return id;
+  }
+  static std::array<pci::BarSpec, pci::kNumBars> bars() {
+    std::array<pci::BarSpec, pci::kNumBars> b{};
+    b[0] = {pci::BarKind::kMemory32, 4096, false};
+    return b;
+  }
+  explicit ScratchDevice(const pci::DeviceContext& c) : PciDevice(identity(), bars()), context_(c) {
+    context_.arm_timer(context_.now_ns());  // due at once
+  }
+  uint64_t bar_read(int, uint64_t offset, unsigned) override { return offset < 8 ? scratch_ : ~uint64_t{0}; }
+  void bar_write(int, uint64_t offset, unsigned, uint64_t value) override {
+    if (offset < 8) scratch_ = value;
+    set_irq_request(value != 0);
+  }
+  void reset() override {
+    reset_config();
+    scratch_ = 0;
+    ++resets;
+  }
+  void service_timers() override { timer_runs.fetch_add(1); }
+
+  std::atomic<unsigned> timer_runs{0};
+  unsigned resets = 0;
+
+ private:
+  pci::DeviceContext context_;
+  uint64_t scratch_ = 0;
+};
+
+TEST(MachineBus, AnyPciDeviceModelPlugsIn) {
+  RecordingDomain domain;
+  Machine machine{domain};
+  ScratchDevice* made = nullptr;
+  devices::DeviceModel model{"scratch", "a register and an interrupt", ScratchDevice::identity(),
+                             [&](const pci::DeviceContext& c, const devices::DeviceOptions&) {
+                               auto d = std::make_unique<ScratchDevice>(c);
+                               made = d.get();
+                               return std::unique_ptr<pci::PciDevice>(std::move(d));
+                             }};
+  auto dev = machine.add_device(model);
+  ASSERT_TRUE(dev) << dev.error().message;
+  ASSERT_NE(made, nullptr);
+  ASSERT_EQ(domain.attached.size(), 1u);
+  EXPECT_EQ(domain.attached[0].vendor_id, 0x1af4u);
+  EXPECT_EQ(domain.attached[0].device_id, 0x10ffu);
+  EXPECT_EQ(domain.attached[0].bars[0].size, 4096u);
+  EXPECT_EQ(machine.nic(*dev), nullptr);  // not a network device
+  EXPECT_EQ(machine.nic_tx_frames(), 0u);
+
+  ASSERT_TRUE(machine.config_write(*dev, pci::kCommand, 2, pci::kCommandMemory));
+  ASSERT_TRUE(machine.bar_write(*dev, 0, 0, 8, 0x1234));
+  auto v = machine.bar_read(*dev, 0, 0, 8);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, 0x1234u);
+  EXPECT_FALSE(machine.bar_read(*dev, 0, 4096, 4));  // outside its BAR
+  {
+    std::lock_guard lock(domain.mu);
+    ASSERT_FALSE(domain.irqs.empty());
+    EXPECT_EQ(domain.irqs[0], domain.attached[0].irq);
+  }
+  for (int i = 0; i < 200 && made->timer_runs.load() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_GT(made->timer_runs.load(), 0u);
+
+  machine.quiesce();
+  EXPECT_EQ(made->resets, 1u);
+  machine.rebind(domain.arena_base(), domain.arena_size());
+  // The firmware's assignment is back after the reset cleared it.
+  EXPECT_EQ(machine.device(*dev).config().bar_address(0), domain.attached[0].bars[0].start);
 }
 
 }  // namespace

@@ -217,7 +217,7 @@ TEST(RecoveryOrdering, OldMappingsAreUnreachableWhenTheNewDomainIsConnected) {
   machine_ptr = &machine;
   domain.set_machine(&machine);
   domain.connect(&machine);
-  ASSERT_TRUE(machine.add_e1000({}));
+  ASSERT_TRUE(machine.add_device(*side::devices::find_device_model("e1000")));
   // Generation 0 maps a receive buffer: the device may write it.
   ASSERT_EQ(gen0->platform->dma_map(0, iova, 2048, SIDE_DMA_FROM_DEVICE), 0);
   ASSERT_TRUE(machine.iommu(0).translate(iova, iommu::Direction::kDeviceWrite));

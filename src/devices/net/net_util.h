@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <span>
 
-namespace side::e1000 {
+namespace side::net {
 
 // One's-complement sum of 16-bit big-endian words (odd trailing byte padded with zero), not folded/inverted.
 uint32_t csum_add(std::span<const uint8_t> data, uint32_t sum = 0);
@@ -49,4 +49,4 @@ inline void store_le64(uint8_t* p, uint64_t v) {
   store_le32(p + 4, static_cast<uint32_t>(v >> 32));
 }
 
-}  // namespace side::e1000
+}  // namespace side::net

@@ -1,13 +1,13 @@
-#include "devices/e1000/net_util.h"
+#include "devices/net/net_util.h"
 
 #include <zlib.h>
 
 #include <algorithm>
 #include <array>
 
-#include "devices/e1000/frame_view.h"
+#include "devices/net/frame_view.h"
 
-namespace side::e1000 {
+namespace side::net {
 
 uint32_t csum_add(std::span<const uint8_t> data, uint32_t sum) {
   uint64_t s = sum;
@@ -49,4 +49,4 @@ void put_internet_checksum(FrameView& frame, size_t sloc, size_t css, size_t cse
   frame.put_be16(sloc, sum ? sum : 0xffff);
 }
 
-}  // namespace side::e1000
+}  // namespace side::net

@@ -1,4 +1,4 @@
-// The one way the e1000 model reads or writes a frame at an offset a driver chose (context descriptor fields,
+// The one way a device model reads or writes a frame at an offset a driver chose (e1000: context descriptor fields,
 // legacy CSO/CSS, header lengths): a view of the frame's bytes whose every access is bounds-checked.
 //
 // An access that does not fit the frame does nothing (a read gives 0) and marks the view failed; the caller checks
@@ -12,7 +12,7 @@
 #include <span>
 #include <type_traits>
 
-namespace side::e1000 {
+namespace side::net {
 
 template <class Byte>
 class BasicFrameView {
@@ -72,4 +72,4 @@ using ConstFrameView = BasicFrameView<const uint8_t>;
 // Out-of-frame offsets fail the view and write nothing.
 void put_internet_checksum(FrameView& frame, size_t sloc, size_t css, size_t cse);
 
-}  // namespace side::e1000
+}  // namespace side::net

@@ -1,0 +1,40 @@
+#include "supervisor/device_choice.h"
+
+#include "loader/elf_file.h"
+#include "loader/module_index.h"
+
+namespace side::supervisor {
+
+Result<const devices::DeviceModel*> device_for_ids(const std::string& driver, const std::vector<loader::PciId>& ids) {
+  for (const devices::DeviceModel& m : devices::device_models()) {
+    const pci::Identity& id = m.identity;
+    for (const loader::PciId& entry : ids) {
+      if (entry.matches(id.vendor_id, id.device_id, id.subsystem_vendor_id, id.subsystem_id, id.class_code)) {
+        return &m;
+      }
+    }
+  }
+  const std::string available = "side emulates " + devices::describe_device_models();
+  if (ids.empty()) return make_error(driver + " has no PCI id table, so no emulated device for it; " + available);
+  return make_error("no emulated device matches the " + std::to_string(ids.size()) + " entries of " + driver +
+                    "'s PCI id table; " + available);
+}
+
+Result<std::vector<loader::PciId>> pci_ids_of_module(const std::string& modules_dir, const std::string& module) {
+  loader::ModuleIndex index(modules_dir);
+  auto path = index.resolve(module);
+  if (!path) return path.error();
+  auto elf = loader::ElfFile::read(*path);
+  if (!elf) return elf.error();
+  auto info = loader::read_module_info(*elf);
+  if (!info) return info.error();
+  return info->pci_ids();
+}
+
+Result<const devices::DeviceModel*> device_for_module(const std::string& modules_dir, const std::string& module) {
+  auto ids = pci_ids_of_module(modules_dir, module);
+  if (!ids) return ids.error();
+  return device_for_ids(module, *ids);
+}
+
+}  // namespace side::supervisor

@@ -1,0 +1,25 @@
+// Which emulated device backs a driver: the first device model (devices/device_models.h) whose PCI identity the
+// driver's own id table matches, as the kernel's PCI core would bind it. The id table is read from the module file
+// (its "alias=pci:..." modinfo entries, which modpost generates from MODULE_DEVICE_TABLE), before anything of the
+// driver runs; the driver's name plays no part.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "devices/device_models.h"
+#include "loader/module_info.h"
+
+namespace side::supervisor {
+
+// The model `ids` match, or an error naming the driver and listing the models side has.
+Result<const devices::DeviceModel*> device_for_ids(const std::string& driver, const std::vector<loader::PciId>& ids);
+
+// Resolves `module` (a name or path) in `modules_dir` as the loader does and reads its id table.
+Result<std::vector<loader::PciId>> pci_ids_of_module(const std::string& modules_dir, const std::string& module);
+
+// The model `module`'s id table matches (pci_ids_of_module, then device_for_ids).
+Result<const devices::DeviceModel*> device_for_module(const std::string& modules_dir, const std::string& module);
+
+}  // namespace side::supervisor

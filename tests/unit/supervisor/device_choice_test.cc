@@ -1,0 +1,66 @@
+// A driver gets the device its PCI id table names, whatever the driver is called; a driver side has no device for
+// is told which devices there are.
+#include "supervisor/device_choice.h"
+
+#include <gtest/gtest.h>
+
+namespace side::supervisor {
+namespace {
+
+constexpr uint32_t kAny = 0xffffffff;
+
+loader::PciId id(uint32_t vendor, uint32_t device) {
+  return loader::PciId{vendor, device, kAny, kAny, 0, 0};
+}
+
+TEST(PciDeviceChoice, TheIdTableChoosesTheModel) {
+  auto m = device_for_ids("anything", {id(0x10ec, 0x8139), id(0x8086, 0x100e)});
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ((*m)->identity.vendor_id, 0x8086);
+  EXPECT_EQ((*m)->identity.device_id, 0x100e);
+}
+
+TEST(PciDeviceChoice, ClassMatchesCountAsTheKernelCountsThem) {
+  // Any vendor and device, Ethernet controllers only (class 02/00): the e1000 model is one.
+  loader::PciId by_class{kAny, kAny, kAny, kAny, 0x020000, 0xffff00};
+  EXPECT_TRUE(device_for_ids("by-class", {by_class}));
+  loader::PciId other_class{kAny, kAny, kAny, kAny, 0x010600, 0xffff00};  // SATA AHCI
+  EXPECT_FALSE(device_for_ids("ahci", {other_class}));
+}
+
+TEST(PciDeviceChoice, AnUnknownDeviceNamesTheDriverAndWhatIsAvailable) {
+  auto m = device_for_ids("8139too", {id(0x10ec, 0x8139)});
+  ASSERT_FALSE(m);
+  const std::string& e = m.error().message;
+  EXPECT_NE(e.find("8139too"), std::string::npos) << e;
+  for (const auto& model : devices::device_models()) {
+    EXPECT_NE(e.find(model.name), std::string::npos) << e;
+  }
+  EXPECT_NE(e.find("8086:100e"), std::string::npos) << e;
+}
+
+TEST(PciDeviceChoice, ADriverWithoutIdTableGetsNoDevice) {
+  auto m = device_for_ids("side_test_user", {});
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().message.find("no PCI id table"), std::string::npos) << m.error().message;
+}
+
+TEST(PciDeviceChoice, ReadsTheTableFromTheModuleFile) {
+  // Debian's e1000.ko: its MODULE_DEVICE_TABLE (the modinfo "alias=pci:..." lines) names 8086:100e.
+  auto e1000 = device_for_module(SIDE_TEST_MODULE_CACHE, "e1000");
+  ASSERT_TRUE(e1000) << e1000.error().message;
+  EXPECT_EQ((*e1000)->identity.device_id, 0x100e);
+  // Debian's 8139too.ko: a real table, for a device side does not have.
+  auto rtl = device_for_module(SIDE_TEST_MODULE_CACHE, "8139too");
+  ASSERT_FALSE(rtl);
+  EXPECT_NE(rtl.error().message.find("8139too's PCI id table"), std::string::npos) << rtl.error().message;
+  EXPECT_NE(rtl.error().message.find("8086:100e"), std::string::npos) << rtl.error().message;
+  // A module without MODULE_DEVICE_TABLE, and one that does not exist.
+  auto none = device_for_module(SIDE_TEST_MODULES_DIR, "side_test_user");
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("no PCI id table"), std::string::npos) << none.error().message;
+  EXPECT_FALSE(device_for_module(SIDE_TEST_MODULES_DIR, "no_such_module"));
+}
+
+}  // namespace
+}  // namespace side::supervisor
