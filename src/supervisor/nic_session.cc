@@ -313,6 +313,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     }
     if (machine.device_count()) {
       if (net::Nic* nic = machine.nic(0)) report.nic = nic->nic_counters();
+      report.device_counters = machine.device(0).model_counters();
       report.iommu = machine.iommu(0).counters();
       report.dma_mappings_after_remove = machine.dma(0).live_mappings();
     }

@@ -14,6 +14,7 @@
 
 #include "devices/iommu/iommu.h"
 #include "devices/net/nic.h"
+#include "devices/pci/pci_device.h"
 #include "domain/domain.h"
 #include "supervisor/host_network.h"
 #include "supervisor/recoverable_domain.h"
@@ -98,6 +99,7 @@ struct NicSessionReport {
   bool gave_up = false;
   std::string give_up_message;  // why side stopped restarting the driver (driver, restarts, last fault)
   net::NicCounters nic{};
+  pci::PciDevice::NamedCounters device_counters;  // the device model's own (PciDevice::model_counters)
   iommu::Counters iommu{};
   uint64_t dma_mappings_after_remove = 0;
   std::optional<DomainCounters> counters;  // as the domain counted them, at the end of the traffic

@@ -99,27 +99,13 @@ std::vector<std::string> interfaces() {
 
 // The figures of a session an attack's verdict may bound (attacks.json "expect").
 json counters(const NicSessionReport& report) {
-  const auto& n = report.nic;
   const auto& h = report.host;
   json c;
   c["restarts"] = report.recoveries.size();
   c["gave_up"] = report.gave_up ? 1 : 0;
   c["iommu.faults"] = report.iommu.faults;
   c["iommu.rejected_maps"] = report.iommu.rejected_maps;
-  c["nic.tx_frames"] = n.tx_frames;
-  c["nic.tx_bytes"] = n.tx_bytes;
-  c["nic.tx_tso_segments"] = n.tx_tso_segments;
-  c["nic.tx_descriptors"] = n.tx_descriptors;
-  c["nic.tx_dropped_oversize"] = n.tx_dropped_oversize;
-  c["nic.tx_dropped_malformed"] = n.tx_dropped_malformed;
-  c["nic.tx_dropped_iommu"] = n.tx_dropped_iommu;
-  c["nic.tx_desc_faults"] = n.tx_desc_faults;
-  c["nic.tx_bad_ring"] = n.tx_bad_ring;
-  c["nic.tx_context_mid_frame"] = n.tx_context_mid_frame;
-  c["nic.rx_frames"] = n.rx_frames;
-  c["nic.rx_dropped_iommu"] = n.rx_dropped_iommu;
-  c["nic.rx_dropped_bad_ring"] = n.rx_dropped_bad_ring;
-  c["nic.iommu_faults"] = n.iommu_faults;
+  for (const auto& [name, value] : report.device_counters) c["nic." + name] = value;
   c["host.to_driver"] = h.to_driver;
   c["host.from_driver"] = h.from_driver;
   c["host.refused_changes"] = h.refused_changes;

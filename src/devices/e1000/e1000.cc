@@ -258,6 +258,34 @@ bool E1000::link_up() const {
   return link_up_;
 }
 
+PciDevice::NamedCounters E1000::model_counters() const {
+  const Counters c = counters();
+  return {{"tx_frames", c.tx_frames},
+          {"tx_bytes", c.tx_bytes},
+          {"tx_tso_segments", c.tx_tso_segments},
+          {"tx_descriptors", c.tx_descriptors},
+          {"tx_dropped_oversize", c.tx_dropped_oversize},
+          {"tx_dropped_malformed", c.tx_dropped_malformed},
+          {"tx_dropped_iommu", c.tx_dropped_iommu},
+          {"tx_desc_faults", c.tx_desc_faults},
+          {"tx_bad_ring", c.tx_bad_ring},
+          {"tx_context_mid_frame", c.tx_context_mid_frame},
+          {"rx_frames", c.rx_frames},
+          {"rx_bytes", c.rx_bytes},
+          {"rx_dropped_link_down", c.rx_dropped_link_down},
+          {"rx_dropped_disabled", c.rx_dropped_disabled},
+          {"rx_dropped_filtered", c.rx_dropped_filtered},
+          {"rx_dropped_size", c.rx_dropped_size},
+          {"rx_dropped_no_descriptors", c.rx_dropped_no_descriptors},
+          {"rx_dropped_bad_ring", c.rx_dropped_bad_ring},
+          {"rx_dropped_iommu", c.rx_dropped_iommu},
+          {"iommu_faults", c.iommu_faults},
+          {"irq_assertions", c.irq_assertions},
+          {"irq_throttled", c.irq_throttled},
+          {"device_resets", c.device_resets},
+          {"unknown_accesses", c.unknown_accesses}};
+}
+
 net::NicCounters E1000::nic_counters() const {
   const Counters c = counters();
   net::NicCounters n;

@@ -123,6 +123,7 @@ class E1000 final : public pci::PciDevice, public net::Nic {
   // RDBAL/RDBAH/RDLEN: legacy receive descriptors of 16 bytes, the buffer address first (section 3.2.3).
   std::optional<net::DescriptorRing> rx_ring() const override;
   net::Nic* nic() override { return this; }
+  NamedCounters model_counters() const override;
 
   // Runs expired timers (ITR-deferred interrupt). Cheap; may be called at any time.
   void service_timers() override;

@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "devices/pci/config_space.h"
 
@@ -63,6 +66,11 @@ class PciDevice {
 
   // The device's network side when it is a network controller; null otherwise.
   virtual net::Nic* nic() { return nullptr; }
+
+  // Everything the model counts, by name, in a fixed order (reports, verdicts of the hostile-driver suite). The
+  // generic figures every NIC has are in net::Nic::nic_counters(); these are the model's own.
+  using NamedCounters = std::vector<std::pair<std::string, uint64_t>>;
+  virtual NamedCounters model_counters() const { return {}; }
 
   // May be null (interrupts are then only visible through irq_level()).
   void set_interrupt_sink(InterruptSink* sink) { sink_ = sink; }
