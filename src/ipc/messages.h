@@ -19,6 +19,8 @@
 //   kTarget    what Args::target names (kTarget != kNone: Args starts with `uint64_t target`): recovery
 //              translates stable network device and PCI device tokens to each generation's own
 //   kSlow      the driver may take long (it resets its device): the longer liveness bound applies
+//   kReplayLast  replayed after every other record (an interface is brought up once its configuration is back:
+//              configuring a running e1000 resets it)
 // Changing any of these changes the wire format: increment SIDE_IPC_VERSION (protocol.h).
 #pragma once
 
@@ -53,6 +55,7 @@ struct MessageDefaults {
   static constexpr Replay kReplay = Replay::kNo;
   static constexpr Target kTarget = Target::kNone;
   static constexpr bool kSlow = false;
+  static constexpr bool kReplayLast = false;
   template <class A>
   static constexpr bool valid(const A&) {
     return true;
@@ -115,6 +118,7 @@ struct Open : MessageDefaults {
     uint64_t target;  // netdev token
   };
   static constexpr Replay kReplay = Replay::kRecord;
+  static constexpr bool kReplayLast = true;
   static constexpr Target kTarget = Target::kNetdev;
   static constexpr bool kSlow = true;
 };
@@ -443,6 +447,7 @@ struct OpInfo {
   uint16_t replay_slot = 0;
   Target target = Target::kNone;
   bool slow = false;
+  bool replay_last = false;
   bool mints_pdev = false;  // a successful reply is a new PCI device token (probe)
 };
 
@@ -458,6 +463,7 @@ constexpr OpInfo op_info() {
     i.replay_slot = Op::kType;
   i.target = Op::kTarget;
   i.slow = Op::kSlow;
+  i.replay_last = Op::kReplayLast;
   i.mints_pdev = Op::kTarget == Target::kDevice && std::is_same_v<typename Op::Reply, FixedPayload<uint64_t>>;
   return i;
 }

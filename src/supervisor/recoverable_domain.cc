@@ -539,8 +539,8 @@ void RecoverableDomain::finish_recovery(clock::time_point start, RecoveryTimings
 }
 
 // Replays what the previous generations were asked to do and still matters, in the order it was asked (devices
-// attached and probed, then each interface's configuration, as a shadow driver would), with this generation's
-// tokens.
+// attached and probed, then each interface's configuration, as a shadow driver would), interfaces brought up last
+// (kReplayLast), with this generation's tokens.
 Status RecoverableDomain::restart() {
   auto d = current();
   std::vector<Recorded> log;
@@ -548,6 +548,8 @@ Status RecoverableDomain::restart() {
     std::lock_guard lock(mu_);
     log = replay_log_;
   }
+  std::stable_partition(log.begin(), log.end(),
+                        [](const Recorded& r) { return !ipc::control_op_info(r.request.head.type).replay_last; });
   for (auto& r : log) {
     const ipc::OpInfo op = ipc::control_op_info(r.request.head.type);
     if (op.target != ipc::Target::kNone && !op.mints_pdev) {
