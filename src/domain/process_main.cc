@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/numbers.h"
 #include "common/strings.h"
+#include "domain/control_server.h"
 #include "domain/domain.h"
 #include "domain/layout.h"
 #include "domain/remote_platform.h"
@@ -114,7 +115,7 @@ std::string read_all(int fd) {
   return out;
 }
 
-std::span<const uint8_t> bytes(const std::string& s) {
+std::span<const uint8_t> bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
@@ -140,11 +141,8 @@ int run_domain_process(const std::vector<std::string>& argv) {
   RemotePlatform platform(*channel, platform_options);
   const size_t max_line = channel->events().max_payload();
   set_log_sink([&platform, max_line](LogLevel level, std::string_view line) {
-    side_msg m{};
-    m.type = SIDE_MSG_LOG;
-    m.arg[0] = static_cast<uint64_t>(level);
     line = line.substr(0, max_line);
-    platform.send_event(m, std::span(reinterpret_cast<const uint8_t*>(line.data()), line.size()));
+    platform.send<ipc::Log>({static_cast<uint32_t>(level)}, bytes(line));
   });
   g_report_error = [](const std::string& message) { logf(LogLevel::kError, "%s", message.c_str()); };
 
@@ -189,19 +187,19 @@ int run_domain_process(const std::vector<std::string>& argv) {
       side_msg m{};
       long n = channel->tx().pop(m, frame);
       if (n < 0) break;
-      if (m.type != SIDE_MSG_TX_FRAME) continue;
-      if (!domain_ptr->submit_tx(m.arg[0], std::span(frame.data(), static_cast<size_t>(n)))) break;
+      auto tx = ipc::decode<ipc::TxFrame>(m, std::span(frame.data(), static_cast<size_t>(n)));
+      if (!tx) continue;
+      if (!domain_ptr->submit_tx(tx->args.netdev, tx->payload)) break;
     }
   };
 
   auto created = Domain::create(config);
-  side_msg ready{};
-  ready.type = SIDE_MSG_READY;
-  ready.arg[0] = SIDE_IPC_VERSION;
-  ready.arg[1] = static_cast<uint64_t>(getpid());
+  auto announce = [&](bool ok, const std::string& text) {
+    const ipc::Ready::Args ready{SIDE_IPC_VERSION, static_cast<uint32_t>(getpid()), ok ? 0 : -1};
+    platform.send<ipc::Ready>(ready, bytes(std::string_view(text).substr(0, ipc::kMaxText)));
+  };
   if (!created) {
-    ready.arg[2] = static_cast<uint64_t>(-1);
-    platform.send_event(ready, bytes("cannot create the domain: " + created.error().message));
+    announce(false, "cannot create the domain: " + created.error().message);
     return 1;
   }
   Domain& domain = **created;
@@ -222,19 +220,14 @@ int run_domain_process(const std::vector<std::string>& argv) {
     auto faults = domain.faults();
     for (; faults_sent < faults.size(); ++faults_sent) {
       const FaultReport& f = faults[faults_sent];
-      side_msg m{};
-      m.type = SIDE_MSG_FAULT;
-      m.arg[0] = static_cast<uint64_t>(f.kind);
-      m.arg[1] = f.address;
       std::string text = f.message.substr(0, 700) + '\0' + f.location.substr(0, 200) + '\0';
-      platform.send_event(m, bytes(text));
+      platform.send<ipc::Fault>({static_cast<uint32_t>(f.kind), f.address}, bytes(text));
     }
   };
   forward_faults();
-  ready.arg[2] = error.empty() ? 0 : static_cast<uint64_t>(-1);
-  platform.send_event(ready, bytes(error.empty() ? args.modules.back().first : error));
+  announce(error.empty(), error.empty() ? args.modules.back().first : error);
 
-  // vCPU 0: the supervisor's requests; faults are forwarded as they appear.
+  // vCPU 0: the supervisor's requests (control_server.h); faults are forwarded as they appear.
   ipc::Doorbell bell(&channel->header().control_bell);
   std::vector<uint8_t> payload(ipc::kControlRing.slot_size);
   // What the domain counted, for the supervisor's reports: refreshed at least every 10 ms and before each reply.
@@ -259,90 +252,9 @@ int run_domain_process(const std::vector<std::string>& argv) {
       bell.wait(0, 10'000'000);
       continue;
     }
-    auto ok = [&](const Status& s) {
-      platform.reply(req.cookie, s ? 0 : -1, 0, s ? bytes("") : bytes(s.error().message));
-    };
-    switch (req.type) {
-      case SIDE_MSG_ATTACH_DEVICE: {
-        side_pci_device_info info{};
-        if (n != sizeof info) {
-          platform.reply(req.cookie, -1, 0, bytes("bad device description"));
-          break;
-        }
-        std::memcpy(&info, payload.data(), sizeof info);
-        ok(domain.attach_device(info));
-        break;
-      }
-      case SIDE_MSG_PROBE: {
-        auto r = domain.probe(static_cast<uint32_t>(req.arg[0]));
-        if (r)
-          platform.reply(req.cookie, 0, *r);
-        else
-          platform.reply(req.cookie, -1, 0, bytes(r.error().message));
-        break;
-      }
-      case SIDE_MSG_REMOVE:
-        ok(domain.remove(req.arg[0]));
-        break;
-      case SIDE_MSG_OPEN:
-        ok(domain.open(req.arg[0]));
-        break;
-      case SIDE_MSG_CLOSE:
-        ok(domain.close(req.arg[0]));
-        break;
-      case SIDE_MSG_STATS: {
-        auto r = domain.stats(req.arg[0]);
-        if (r)
-          platform.reply(req.cookie, 0, 0, std::span(reinterpret_cast<const uint8_t*>(&*r), sizeof *r));
-        else
-          platform.reply(req.cookie, -1, 0, bytes(r.error().message));
-        break;
-      }
-      case SIDE_MSG_SET_MTU:
-        ok(domain.set_mtu(req.arg[0], static_cast<uint32_t>(req.arg[1])));
-        break;
-      case SIDE_MSG_SET_MAC: {
-        std::array<uint8_t, 6> mac{};
-        if (n != 6) {
-          platform.reply(req.cookie, -1, 0, bytes("bad MAC address"));
-          break;
-        }
-        std::memcpy(mac.data(), payload.data(), 6);
-        ok(domain.set_mac(req.arg[0], mac));
-        break;
-      }
-      case SIDE_MSG_SET_RX_MODE: {
-        std::vector<std::array<uint8_t, 6>> mc(static_cast<size_t>(n) / 6);
-        for (size_t i = 0; i < mc.size(); ++i) std::memcpy(mc[i].data(), payload.data() + 6 * i, 6);
-        ok(domain.set_rx_mode(req.arg[0], static_cast<uint32_t>(req.arg[1]), mc));
-        break;
-      }
-      case SIDE_MSG_ETHTOOL: {
-        auto r = domain.ethtool(req.arg[0]);
-        if (r)
-          platform.reply(req.cookie, 0, 0, std::span(reinterpret_cast<const uint8_t*>(&*r), sizeof *r));
-        else
-          platform.reply(req.cookie, -1, 0, bytes(r.error().message));
-        break;
-      }
-      case SIDE_MSG_INJECT: {
-        auto r = domain.inject(static_cast<int>(req.arg[0]), req.arg[1]);
-        if (r)
-          platform.reply(req.cookie, 0, 0, bytes(*r));
-        else
-          platform.reply(req.cookie, -1, 0, bytes(r.error().message));
-        break;
-      }
-      case SIDE_MSG_UNLOAD:
-        ok(domain.unload(std::string(reinterpret_cast<const char*>(payload.data()), static_cast<size_t>(n))));
-        break;
-      case SIDE_MSG_SHUTDOWN:
-        domain.shutdown();
-        std::_Exit(0);
-      default:
-        platform.reply(req.cookie, -1, 0, bytes("unknown request"));
-        break;
-    }
+    if (req.type == SIDE_MSG_SHUTDOWN) break;
+    const auto answer = serve_control(domain, req, std::span(payload.data(), static_cast<size_t>(n)));
+    platform.reply(req.cookie, answer);
   }
   domain.shutdown();
   std::_Exit(0);

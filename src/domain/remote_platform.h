@@ -10,6 +10,7 @@
 
 #include "domain/platform.h"
 #include "ipc/channel.h"
+#include "ipc/codec.h"
 
 namespace side::domain {
 
@@ -37,14 +38,22 @@ class RemotePlatform final : public Platform {
   void netdev_tx_wake(uint64_t token, uint32_t queue) override;
   void netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override;
 
-  // An event for the supervisor (any thread). Waits a bounded time for room; false if it could not be sent.
-  bool send_event(const side_msg& msg, std::span<const uint8_t> payload = {});
-  // A reply to a control request.
-  void reply(uint64_t cookie, int64_t status, uint64_t value = 0, std::span<const uint8_t> payload = {});
+  // An event for the supervisor (any thread), encoded by the codec. Waits a bounded time for room; false if it could
+  // not be sent (or the declaration refuses it).
+  template <class M>
+  bool send(const typename M::Args& args, std::span<const uint8_t> payload = {}) {
+    auto h = ipc::encode<M>(args, payload);
+    return h && send_event(*h, payload);
+  }
+  // The answer to a control request.
+  void reply(uint64_t cookie, const ipc::ControlAnswer& answer);
 
  private:
-  // A device request from the calling vCPU; with `want_reply`, waits for the answer and returns it.
-  Result<side_msg> device_request(side_msg request, bool want_reply);
+  bool send_event(const side_msg& msg, std::span<const uint8_t> payload);
+  // A device request of declaration M from the calling vCPU; with `want_reply`, waits for the answer.
+  template <class M>
+  Result<ipc::DeviceReply::Args> device_request(const typename M::Args& args, bool want_reply);
+  Result<ipc::DeviceReply::Args> device_exchange(const side_msg& request, bool want_reply);
 
   // A DMA permission change: posted on the event ring (so every vCPU's changes stay in one order) with DMA address
   // pre-translation, else a device request that waits for the supervisor's answer.

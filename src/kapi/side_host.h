@@ -13,43 +13,13 @@
 #ifndef SIDE_HOST_H
 #define SIDE_HOST_H
 
-#ifdef __KERNEL__
-#include <linux/types.h>
-typedef u64 side_u64;
-typedef u32 side_u32;
-typedef u16 side_u16;
-#else
-#include <stddef.h>
-#include <stdint.h>
-typedef uint64_t side_u64;
-typedef uint32_t side_u32;
-typedef uint16_t side_u16;
-#endif
+/* The structures that also travel between a domain process and the supervisor (one versioned definition). */
+#include "../ipc/wire.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Kinds of driver fault. Each one ends the driver's current entry point; the domain is marked faulty. */
-enum side_fault_kind {
-	SIDE_FAULT_NONE = 0,
-	SIDE_FAULT_MEMORY = 1,            /* bad memory access by driver code */
-	SIDE_FAULT_ILLEGAL_INSTRUCTION = 2,
-	SIDE_FAULT_BUG = 3,               /* BUG() / BUG_ON() */
-	SIDE_FAULT_MISSING_SYMBOL = 4,    /* call to a kernel function the layer does not implement */
-	SIDE_FAULT_BAD_ARGUMENT = 5,      /* invalid argument to a kernel service: double free, bad unlock, ... */
-	SIDE_FAULT_STACK_CORRUPTION = 6,  /* stack protector */
-	SIDE_FAULT_PANIC = 7,             /* panic(), fortify_panic() */
-	SIDE_FAULT_DEADLOCK = 8,          /* lock recursion or a lock that is never released */
-	SIDE_FAULT_RESOURCE_LIMIT = 9,    /* per-domain memory or object limit exceeded */
-	SIDE_FAULT_IOMMU = 10,
-	SIDE_FAULT_HUNG = 11,
-	SIDE_FAULT_SYSCALL = 12,          /* a system call the domain's sandbox forbids */
-	SIDE_FAULT_DOMAIN_DIED = 13,      /* the domain process ended (seen by the supervisor) */
-	SIDE_FAULT_PROTOCOL = 14,         /* the domain sent the supervisor an invalid message */
-	SIDE_FAULT_IRQ_STORM = 15,        /* a flood of interrupts no handler claims */
-	SIDE_FAULT_KIND_COUNT
-};
 
 /* Log levels as the kernel's: 0 emerg ... 7 debug. */
 #define SIDE_LOG_DEFAULT 4
@@ -117,10 +87,6 @@ void side_host_pci_unregister_driver(void *driver);
 
 /* --- devices (see "Execution contexts" below for which virtual CPU calls what) ------------------------------- */
 
-/* DMA directions, numbered as enum dma_data_direction. */
-#define SIDE_DMA_BIDIRECTIONAL 0
-#define SIDE_DMA_TO_DEVICE 1
-#define SIDE_DMA_FROM_DEVICE 2
 
 /* PCI config space of device `dev` (the host's device number from struct side_pci_device_info). Widths 1, 2, 4.
  * Returns 0, or a negative errno for an access outside the 256-byte header or a bad width (a driver bug the
@@ -155,17 +121,6 @@ void side_host_kick_softirq(void);
 
 /* --- network devices ------------------------------------------------------------------------------------------ */
 
-/* What the host learns of a registered net_device. `token` is the struct net_device pointer: an opaque name the
- * host passes back, never dereferences. */
-struct side_netdev_info {
-	side_u64 token;
-	char name[16];
-	unsigned char mac[6];
-	side_u16 pad;
-	side_u32 mtu, min_mtu, max_mtu;
-	side_u32 device; /* the host's device number of the parent PCI device, or ~0 */
-	side_u64 features;
-};
 
 int side_host_netdev_register(const struct side_netdev_info *info); /* 0 or -errno (the registration fails) */
 void side_host_netdev_unregister(side_u64 token);
@@ -201,21 +156,6 @@ void side_kapi_tick(void);
  * The layer wakes vCPU 1 and 2 with side_host_kick_softirq()/side_host_kick_worker().
  */
 
-/* A PCI function the host assigns to the domain. */
-struct side_pci_bar {
-	side_u64 start; /* bus address (memory) or port (I/O); 0 when the BAR is unused */
-	side_u64 size;
-	side_u32 io;    /* 1: I/O ports, 0: memory */
-	side_u32 pad;
-};
-struct side_pci_device_info {
-	side_u32 device;      /* the host's device number: names the device in side_host_pci_* and side_host_dma_* */
-	side_u32 bus, devfn;  /* e.g. 0, PCI_DEVFN(3, 0): named "0000:00:03.0" */
-	side_u32 vendor_id, device_id, subsystem_vendor, subsystem_device, class_code; /* class_code: 24 bits */
-	side_u32 revision;
-	side_u32 irq;
-	struct side_pci_bar bars[6];
-};
 /* Binds the device to the registered PCI driver `driver` (from side_host_pci_register_driver) and calls its
  * probe(). Returns 0 or the probe's negative errno; *pdev receives the struct pci_dev (an opaque token). */
 int side_kapi_pci_probe(void *driver, const struct side_pci_device_info *info, void **pdev);
@@ -225,11 +165,6 @@ void side_kapi_pci_remove(void *pdev);
 /* dev_open()/dev_close() of a registered net_device (its side_netdev_info token). 0 or a negative errno. */
 int side_kapi_netdev_open(side_u64 token);
 void side_kapi_netdev_close(side_u64 token);
-/* Statistics as ndo_get_stats64 (or dev->stats) report them. */
-struct side_netdev_stats {
-	side_u64 rx_packets, tx_packets, rx_bytes, tx_bytes, rx_errors, tx_errors, rx_dropped, tx_dropped,
-		multicast, collisions, rx_crc_errors, rx_missed_errors;
-};
 void side_kapi_netdev_stats(side_u64 token, struct side_netdev_stats *out);
 
 /* Configuration, as the host's network stack changes it (dev_set_mtu, dev_set_mac_address, dev_set_rx_mode /
@@ -238,21 +173,9 @@ void side_kapi_netdev_stats(side_u64 token, struct side_netdev_stats *out);
  * the kernel; the new values are announced again with side_host_netdev_changed(). */
 int side_kapi_netdev_set_mtu(side_u64 token, side_u32 mtu);
 int side_kapi_netdev_set_mac(side_u64 token, const unsigned char *mac);
-#define SIDE_RX_PROMISC 1u
-#define SIDE_RX_ALLMULTI 2u
 /* `mc` holds `nr_mc` 6-byte multicast addresses (at most 256). */
 int side_kapi_netdev_set_rx_mode(side_u64 token, side_u32 flags, const unsigned char *mc, side_u32 nr_mc);
 
-/* What ethtool would show of a device: the driver's get_drvinfo, get_link, get_link_ksettings and get_ringparam
- * (fields stay zero/empty when the driver lacks the operation). 0 or a negative errno. */
-struct side_ethtool_info {
-	char driver[32], version[32], fw_version[32], bus_info[32];
-	side_u32 link;          /* get_link: 1 up, 0 down */
-	side_u32 speed;         /* Mb/s, 0 if unknown */
-	side_u32 duplex;        /* 0 half, 1 full, 0xff unknown */
-	side_u32 autoneg;       /* 1 on */
-	side_u32 rx_pending, tx_pending, rx_max_pending, tx_max_pending;
-};
 int side_kapi_netdev_ethtool(side_u64 token, struct side_ethtool_info *out);
 
 /* Transmits one frame (Ethernet header on, no FCS) on queue 0, as dev_queue_xmit() would hand it to the driver:

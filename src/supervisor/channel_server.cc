@@ -45,32 +45,41 @@ bool ChannelServer::drain_events(int limit) {
   return progress;
 }
 
-bool ChannelServer::drain() {
-  bool progress = drain_events(kBatch);
-  for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) {
-    uint8_t none[1];
-    for (int i = 0; i < kBatch; ++i) {
-      side_msg m{};
-      long n = ch_.device(cpu).pop(m, std::span(none, 0));
-      if (n < 0) break;
-      progress = true;
-      handle_device(cpu, m);
-    }
+bool ChannelServer::drain_device(unsigned cpu) {
+  bool progress = false;
+  uint8_t none[1];
+  for (int i = 0; i < kBatch; ++i) {
+    side_msg m{};
+    long n = ch_.device(cpu).pop(m, std::span(none, 0));
+    if (n < 0) break;
+    progress = true;
+    handle_device(cpu, m);
   }
+  return progress;
+}
+
+bool ChannelServer::drain_rx() {
+  bool progress = false;
   std::vector<uint8_t>& frame = buffer_;
   for (int i = 0; i < kBatch; ++i) {
     side_msg m{};
     long n = ch_.rx().pop(m, frame);
     if (n < 0) break;
     progress = true;
-    if (m.type != SIDE_MSG_RX_FRAME) {
-      fault(SIDE_FAULT_PROTOCOL, "unexpected message on the receive ring");
+    auto rx = ipc::decode<ipc::RxFrame>(m, std::span(frame.data(), static_cast<size_t>(n)));
+    if (!rx) {
+      fault(SIDE_FAULT_PROTOCOL, "unexpected message on the receive ring: " + rx.error().message);
       continue;
     }
-    if (auto* p = platform_) {
-      p->netdev_rx(m.arg[0], std::span(frame.data(), static_cast<size_t>(n)), static_cast<uint32_t>(m.arg[1]));
-    }
+    if (auto* p = platform_) p->netdev_rx(rx->args.netdev, rx->payload, rx->args.csum);
   }
+  return progress;
+}
+
+bool ChannelServer::drain() {
+  bool progress = drain_events(kBatch);
+  for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) progress |= drain_device(cpu);
+  progress |= drain_rx();
   bool broken = ch_.events().broken() || ch_.rx().broken();
   for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) broken |= ch_.device(cpu).broken();
   if (broken && !broken_reported_) {
@@ -81,91 +90,80 @@ bool ChannelServer::drain() {
 }
 
 void ChannelServer::handle_event(const side_msg& m, std::span<const uint8_t> payload) {
-  auto* platform = platform_;
-  switch (m.type) {
-    case SIDE_MSG_REPLY: {
-      // A refusal's payload is the domain's explanation (text, shown to the user); a success's is data whose
-      // type the request gives (the requester decodes it, sanitizing the strings in it).
-      const auto status = static_cast<int64_t>(m.arg[0]);
-      const std::string why = status != 0 ? text(payload) : std::string();
-      if (h_.reply) h_.reply(m.type, m.cookie, status, m.arg[1], status != 0 ? bytes(why) : payload);
-      return;
-    }
-    case SIDE_MSG_READY:
-      if (m.arg[0] != SIDE_IPC_VERSION) {
-        static const char kWrong[] = "the domain speaks another protocol version";
-        if (h_.reply) {
-          h_.reply(m.type, 0, -1, 0, std::span(reinterpret_cast<const uint8_t*>(kWrong), sizeof kWrong - 1));
-        }
-        return;
-      }
-      if (h_.reply) h_.reply(m.type, 0, static_cast<int64_t>(m.arg[2]), m.arg[1], bytes(text(payload)));
-      return;
-    case SIDE_MSG_LOG:
-      log_.line(m.arg[0], payload, now_ns());
-      return;
-    case SIDE_MSG_FAULT: {
-      std::string all(reinterpret_cast<const char*>(payload.data()), payload.size());
-      size_t nul = all.find('\0');
-      std::string message = text(bytes(all.substr(0, nul)));
-      std::string location =
-          nul == std::string::npos ? "" : text(bytes(all.substr(nul + 1, all.find('\0', nul + 1) - nul - 1)));
-      int kind = m.arg[0] < SIDE_FAULT_KIND_COUNT ? static_cast<int>(m.arg[0]) : SIDE_FAULT_PROTOCOL;
-      fault(kind, message, location);
-      return;
-    }
-    case SIDE_MSG_NETDEV_REGISTER: {
-      side_netdev_info info{};
-      if (payload.size() != sizeof info) {
-        fault(SIDE_FAULT_PROTOCOL, "malformed network device registration");
-        return;
-      }
-      std::memcpy(&info, payload.data(), sizeof info);
-      sanitize_field(info.name, sizeof info.name);
-      if (platform && platform->netdev_register(info) != 0) {
-        fault(SIDE_FAULT_PROTOCOL, std::string("network device ") + info.name + " refused");
-      }
-      return;
-    }
-    case SIDE_MSG_NETDEV_CHANGED: {
-      side_netdev_info info{};
-      if (payload.size() != sizeof info) {
-        fault(SIDE_FAULT_PROTOCOL, "malformed network device change");
-        return;
-      }
-      std::memcpy(&info, payload.data(), sizeof info);
-      sanitize_field(info.name, sizeof info.name);
-      if (platform) platform->netdev_changed(info);
-      return;
-    }
-    case SIDE_MSG_NETDEV_UNREGISTER:
-      if (platform) platform->netdev_unregister(m.arg[0]);
-      return;
-    case SIDE_MSG_CARRIER:
-      if (platform) platform->netdev_carrier(m.arg[0], m.arg[1] != 0);
-      return;
-    case SIDE_MSG_TX_WAKE:
-      if (platform) platform->netdev_tx_wake(m.arg[0], static_cast<uint32_t>(m.arg[1]));
-      return;
-    case SIDE_MSG_DMA_MAP_POSTED:
-    case SIDE_MSG_DMA_UNMAP_POSTED: {
-      // The domain did not wait for this answer, so a refusal can only be reported as the driver's fault: it
-      // mapped memory that is not its own, or unmapped what it never mapped.
-      if (!platform) return;
-      const bool map = m.type == SIDE_MSG_DMA_MAP_POSTED;
-      const auto dev = static_cast<uint32_t>(m.arg[0]);
-      const int dir = static_cast<int>(static_cast<int64_t>(m.arg[3]));
-      int rc =
-          map ? platform->dma_map(dev, m.arg[1], m.arg[2], dir) : platform->dma_unmap(dev, m.arg[1], m.arg[2], dir);
-      if (rc != 0) {
-        fault(SIDE_FAULT_BAD_ARGUMENT, std::string(map ? "DMA mapping" : "DMA unmapping") + " of " +
-                                           std::to_string(m.arg[2]) + " bytes at physical address " +
-                                           std::to_string(m.arg[1]) + " refused (error " + std::to_string(rc) + ")");
-      }
-      return;
-    }
-    default:
-      fault(SIDE_FAULT_PROTOCOL, "unknown event type " + std::to_string(m.type));
+  const bool known = ipc::visit_message(ipc::EventMessages{}, m.type, [&](auto msg) {
+    auto d = ipc::decode<decltype(msg)>(m, payload);
+    if (d)
+      on(*d);
+    else
+      fault(SIDE_FAULT_PROTOCOL, d.error().message);
+  });
+  if (!known) fault(SIDE_FAULT_PROTOCOL, "unknown event type " + std::to_string(m.type));
+}
+
+// A refusal's payload is the domain's explanation, a success's is data whose type the request gives: the requester
+// decodes both (ipc::decode_reply), sanitizing the text.
+void ChannelServer::on(const ipc::Decoded<ipc::ControlReply>& m) {
+  if (h_.reply) h_.reply(SIDE_MSG_REPLY, m.cookie, m.args.status, m.payload);
+}
+
+void ChannelServer::on(const ipc::Decoded<ipc::Ready>& m) {
+  if (!h_.reply) return;
+  if (m.args.version != SIDE_IPC_VERSION) {
+    static const char kWrong[] = "the domain speaks another protocol version";
+    h_.reply(SIDE_MSG_READY, 0, -1, std::span(reinterpret_cast<const uint8_t*>(kWrong), sizeof kWrong - 1));
+    return;
+  }
+  h_.reply(SIDE_MSG_READY, 0, m.args.status, bytes(text(m.payload)));
+}
+
+void ChannelServer::on(const ipc::Decoded<ipc::Log>& m) {
+  log_.line(m.args.level, m.payload, now_ns());
+}
+
+void ChannelServer::on(const ipc::Decoded<ipc::Fault>& m) {
+  std::string all(reinterpret_cast<const char*>(m.payload.data()), m.payload.size());
+  size_t nul = all.find('\0');
+  std::string message = text(bytes(all.substr(0, nul)));
+  std::string location =
+      nul == std::string::npos ? "" : text(bytes(all.substr(nul + 1, all.find('\0', nul + 1) - nul - 1)));
+  fault(static_cast<int>(m.args.kind), message, location);
+}
+
+void ChannelServer::on(const ipc::Decoded<ipc::NetdevRegister>& m) {
+  side_netdev_info info = m.payload;
+  sanitize_field(info.name, sizeof info.name);
+  if (platform_ && platform_->netdev_register(info) != 0) {
+    fault(SIDE_FAULT_PROTOCOL, std::string("network device ") + info.name + " refused");
+  }
+}
+
+void ChannelServer::on(const ipc::Decoded<ipc::NetdevChanged>& m) {
+  side_netdev_info info = m.payload;
+  sanitize_field(info.name, sizeof info.name);
+  if (platform_) platform_->netdev_changed(info);
+}
+
+void ChannelServer::on(const ipc::Decoded<ipc::NetdevUnregister>& m) {
+  if (platform_) platform_->netdev_unregister(m.args.token);
+}
+
+void ChannelServer::on(const ipc::Decoded<ipc::Carrier>& m) {
+  if (platform_) platform_->netdev_carrier(m.args.token, m.args.on != 0);
+}
+
+void ChannelServer::on(const ipc::Decoded<ipc::TxWake>& m) {
+  if (platform_) platform_->netdev_tx_wake(m.args.token, m.args.queue);
+}
+
+// The domain did not wait for this answer, so a refusal can only be reported as the driver's fault: it mapped
+// memory that is not its own, or unmapped what it never mapped.
+void ChannelServer::posted_dma(bool map, const ipc::DmaArgs& a) {
+  if (!platform_) return;
+  int rc = map ? platform_->dma_map(a.dev, a.phys, a.size, a.dir) : platform_->dma_unmap(a.dev, a.phys, a.size, a.dir);
+  if (rc != 0) {
+    fault(SIDE_FAULT_BAD_ARGUMENT, std::string(map ? "DMA mapping" : "DMA unmapping") + " of " +
+                                       std::to_string(a.size) + " bytes at physical address " + std::to_string(a.phys) +
+                                       " refused (error " + std::to_string(rc) + ")");
   }
 }
 
@@ -192,64 +190,70 @@ void ChannelServer::handle_device(unsigned cpu, const side_msg& m) {
   // made them: a register write that starts DMA must find its buffers mapped. The ring holds a bounded number of
   // messages, and a domain that keeps refilling it only delays its own request.
   drain_events(static_cast<int>(ipc::kEventRing.slots));
-  auto* platform = platform_;
-  side_msg reply{};
-  reply.type = SIDE_MSG_DEVICE_REPLY;
-  reply.cookie = m.cookie;
-  bool answer = true;
-  const auto dev = static_cast<uint32_t>(m.arg[0]);
-  if (!is_device_request(m.type)) {
+  std::optional<ipc::DeviceReply::Args> answer;
+  if (!platform_) {
     // Whether or not a device is attached yet: a type that does not exist is never a request to answer.
-    fault(SIDE_FAULT_PROTOCOL, "unknown device request " + std::to_string(m.type));
-    reply.arg[0] = static_cast<uint64_t>(-EINVAL);
-  } else if (!platform) {
-    reply.arg[0] = static_cast<uint64_t>(-ENODEV);
+    if (!is_device_request(m.type)) fault(SIDE_FAULT_PROTOCOL, "unknown device request " + std::to_string(m.type));
+    answer = ipc::DeviceReply::Args{is_device_request(m.type) ? -ENODEV : -EINVAL, 0};
   } else {
-    switch (m.type) {
-      case SIDE_MSG_CONFIG_READ: {
-        auto r = platform->config_read(dev, static_cast<uint32_t>(m.arg[1]), static_cast<unsigned>(m.arg[2]));
-        reply.arg[0] = r ? 0 : static_cast<uint64_t>(-EINVAL);
-        reply.arg[1] = r ? *r : 0;
-        break;
-      }
-      case SIDE_MSG_CONFIG_WRITE:
-        answer = false;
-        (void)platform->config_write(dev, static_cast<uint32_t>(m.arg[1]), static_cast<unsigned>(m.arg[2]),
-                                     static_cast<uint32_t>(m.arg[3]));
-        break;
-      case SIDE_MSG_BAR_READ: {
-        auto r = platform->bar_read(dev, static_cast<int>(m.arg[1] & 0xff), m.arg[2], static_cast<unsigned>(m.arg[3]));
-        reply.arg[0] = r ? 0 : static_cast<uint64_t>(-EINVAL);
-        reply.arg[1] = r ? *r : 0;
-        break;
-      }
-      case SIDE_MSG_BAR_WRITE:
-        answer = false;
-        if (!platform->bar_write(dev, static_cast<int>(m.arg[1] & 0xff), m.arg[2], static_cast<unsigned>(m.arg[3]),
-                                 m.arg[4])) {
-          fault(SIDE_FAULT_MEMORY, "register write outside the device's BARs");
-        }
-        break;
-      case SIDE_MSG_DMA_MAP:
-        reply.arg[0] = static_cast<uint64_t>(static_cast<int64_t>(
-            platform->dma_map(dev, m.arg[1], m.arg[2], static_cast<int>(static_cast<int64_t>(m.arg[3])))));
-        break;
-      case SIDE_MSG_DMA_UNMAP:
-        reply.arg[0] = static_cast<uint64_t>(static_cast<int64_t>(
-            platform->dma_unmap(dev, m.arg[1], m.arg[2], static_cast<int>(static_cast<int64_t>(m.arg[3])))));
-        break;
-      default:
-        fault(SIDE_FAULT_PROTOCOL, "unknown device request " + std::to_string(m.type));
-        reply.arg[0] = static_cast<uint64_t>(-EINVAL);
-    }
+    answer = serve_device(m);
   }
   if (!answer) return;
-  if (!ch_.reply(cpu).push(reply)) {
+  if (!ipc::push<ipc::DeviceReply>(ch_.reply(cpu), *answer, {}, m.cookie)) {
     fault(SIDE_FAULT_PROTOCOL, ch_.reply(cpu).broken() ? "the domain corrupted the indices of its reply ring"
                                                        : "the domain does not take its replies");
     return;
   }
   ipc::Doorbell(&ch_.header().reply_bell[cpu]).ring(1);
+}
+
+std::optional<ipc::DeviceReply::Args> ChannelServer::serve_device(const side_msg& m) {
+  using ipc::DeviceReply;
+  auto* p = platform_;
+  auto read_answer = [](const auto& r) { return DeviceReply::Args{r ? 0 : -EINVAL, r ? uint64_t{*r} : 0}; };
+  // Dispatch on the type first: a decode of the wrong type is an error (built with a message), not a test.
+  switch (m.type) {
+    case SIDE_MSG_CONFIG_READ:
+      if (auto d = ipc::decode<ipc::ConfigRead>(m, {})) {
+        return read_answer(p->config_read(d->args.dev, d->args.offset, d->args.width));
+      }
+      break;
+    case SIDE_MSG_CONFIG_WRITE:
+      if (auto d = ipc::decode<ipc::ConfigWrite>(m, {})) {
+        (void)p->config_write(d->args.dev, d->args.offset, d->args.width, d->args.value);
+        return std::nullopt;
+      }
+      break;
+    case SIDE_MSG_BAR_READ:
+      if (auto d = ipc::decode<ipc::BarRead>(m, {})) {
+        return read_answer(p->bar_read(d->args.dev, static_cast<int>(d->args.bar), d->args.offset, d->args.width));
+      }
+      break;
+    case SIDE_MSG_BAR_WRITE:
+      if (auto d = ipc::decode<ipc::BarWrite>(m, {})) {
+        const auto& a = d->args;
+        if (!p->bar_write(a.dev, static_cast<int>(a.bar), a.offset, a.width, a.value)) {
+          fault(SIDE_FAULT_MEMORY, "register write outside the device's BARs");
+        }
+        return std::nullopt;
+      }
+      break;
+    case SIDE_MSG_DMA_MAP:
+      if (auto d = ipc::decode<ipc::DmaMap>(m, {})) {
+        return DeviceReply::Args{p->dma_map(d->args.dev, d->args.phys, d->args.size, d->args.dir), 0};
+      }
+      break;
+    case SIDE_MSG_DMA_UNMAP:
+      if (auto d = ipc::decode<ipc::DmaUnmap>(m, {})) {
+        return DeviceReply::Args{p->dma_unmap(d->args.dev, d->args.phys, d->args.size, d->args.dir), 0};
+      }
+      break;
+    default:
+      break;
+  }
+  // Unknown, or outside its declaration: a fault of the domain; its vCPU gets a refusal rather than no answer.
+  fault(SIDE_FAULT_PROTOCOL, "malformed or unknown device request " + std::to_string(m.type));
+  return DeviceReply::Args{-EINVAL, 0};
 }
 
 void ChannelServer::fault(int kind, std::string message, std::string location) {

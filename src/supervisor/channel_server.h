@@ -7,12 +7,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "domain/platform.h"
 #include "ipc/channel.h"
+#include "ipc/codec.h"
 #include "supervisor/domain_log.h"
 
 namespace side::supervisor {
@@ -20,8 +22,9 @@ namespace side::supervisor {
 class ChannelServer {
  public:
   struct Handlers {
-    // A control reply (SIDE_MSG_REPLY) or the start-up announcement (SIDE_MSG_READY, cookie 0).
-    std::function<void(uint16_t type, uint64_t cookie, int64_t status, uint64_t value, std::span<const uint8_t>)> reply;
+    // A control reply (SIDE_MSG_REPLY: its payload checked later, against the operation the cookie names) or the
+    // start-up announcement (SIDE_MSG_READY, cookie 0; its payload sanitized text).
+    std::function<void(uint16_t type, uint64_t cookie, int64_t status, std::span<const uint8_t>)> reply;
     std::function<void(int kind, std::string message, std::string location)> fault;
   };
 
@@ -44,8 +47,25 @@ class ChannelServer {
  private:
   // Takes at most `limit` messages of the event ring; true if there were any.
   bool drain_events(int limit);
+  bool drain_device(unsigned cpu);
+  bool drain_rx();
+  // Each message is decoded (ipc/codec.h) before any field of it is used; one that does not decode is a fault.
   void handle_event(const side_msg& m, std::span<const uint8_t> payload);
+  void on(const ipc::Decoded<ipc::ControlReply>& m);
+  void on(const ipc::Decoded<ipc::Ready>& m);
+  void on(const ipc::Decoded<ipc::Log>& m);
+  void on(const ipc::Decoded<ipc::Fault>& m);
+  void on(const ipc::Decoded<ipc::NetdevRegister>& m);
+  void on(const ipc::Decoded<ipc::NetdevChanged>& m);
+  void on(const ipc::Decoded<ipc::NetdevUnregister>& m);
+  void on(const ipc::Decoded<ipc::Carrier>& m);
+  void on(const ipc::Decoded<ipc::TxWake>& m);
+  void on(const ipc::Decoded<ipc::DmaMapPosted>& m) { posted_dma(true, m.args); }
+  void on(const ipc::Decoded<ipc::DmaUnmapPosted>& m) { posted_dma(false, m.args); }
+  void posted_dma(bool map, const ipc::DmaArgs& a);
   void handle_device(unsigned cpu, const side_msg& m);
+  // A device request's answer: nullopt for a posted one.
+  std::optional<ipc::DeviceReply::Args> serve_device(const side_msg& m);
   void fault(int kind, std::string message, std::string location = "");
 
   ipc::Channel& ch_;

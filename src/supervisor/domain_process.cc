@@ -14,7 +14,6 @@
 #include <cstring>
 
 #include "common/log.h"
-#include "common/sanitize.h"
 #include "common/strings.h"
 #include "domain/domain.h"
 #include "domain/process_main.h"
@@ -78,41 +77,6 @@ int sealed_memfd(const char* name, uint64_t size) {
 
 int open_readonly(const std::string& path) {
   return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-}
-
-std::span<const uint8_t> bytes(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
-const char* request_name(uint16_t type) {
-  switch (type) {
-    case SIDE_MSG_ATTACH_DEVICE:
-      return "attach";
-    case SIDE_MSG_PROBE:
-      return "probe";
-    case SIDE_MSG_REMOVE:
-      return "remove";
-    case SIDE_MSG_OPEN:
-      return "open";
-    case SIDE_MSG_CLOSE:
-      return "close";
-    case SIDE_MSG_STATS:
-      return "statistics";
-    case SIDE_MSG_UNLOAD:
-      return "unload";
-    case SIDE_MSG_SET_MTU:
-      return "MTU";
-    case SIDE_MSG_SET_MAC:
-      return "MAC address";
-    case SIDE_MSG_SET_RX_MODE:
-      return "receive mode";
-    case SIDE_MSG_ETHTOOL:
-      return "ethtool";
-    case SIDE_MSG_INJECT:
-      return "fault injection";
-    default:
-      return "control";
-  }
 }
 
 uint64_t monotonic_ns() {
@@ -263,8 +227,8 @@ DomainProcess::~DomainProcess() {
 
 // ---- control --------------------------------------------------------------------------------------------------
 
-Result<DomainProcess::Reply> DomainProcess::request(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload,
-                                                    uint64_t arg1) {
+// The process transport: one request at a time on the control ring, its answer matched by cookie.
+Result<ipc::ControlAnswer> DomainProcess::transact(const ipc::ControlRequest& request) {
   std::lock_guard serial(control_mutex_);
   uint64_t cookie;
   {
@@ -272,13 +236,11 @@ Result<DomainProcess::Reply> DomainProcess::request(uint16_t type, uint64_t arg0
     if (exited_.load()) return make_error("the domain process is gone");
     cookie = next_cookie_++;
   }
-  side_msg m{};
-  m.type = type;
+  side_msg m = request.head;
   m.cookie = cookie;
-  m.arg[0] = arg0;
-  m.arg[1] = arg1;
   // One request at a time: a ring that does not take one has been tampered with (or its consumer is stuck).
-  if (!channel_.control().push(m, payload)) {
+  if (!channel_.control().push(m, request.payload)) {
+    if (request.payload.size() > channel_.control().max_payload()) return make_error("request too long");
     add_fault(SIDE_FAULT_PROTOCOL, channel_.control().broken()
                                        ? "the domain corrupted the indices of its control ring"
                                        : "the domain does not take requests (its control ring stays full)");
@@ -286,39 +248,29 @@ Result<DomainProcess::Reply> DomainProcess::request(uint16_t type, uint64_t arg0
     return make_error("the domain does not take requests");
   }
   ipc::Doorbell(&channel_.header().control_bell).ring(1);
-  const unsigned bound_ms = bounds_.request_bound_ms(type);
+  const unsigned bound_ms = bounds_.request_bound_ms(m.type);
+  const char* what = ipc::control_op_info(m.type).name;
   std::unique_lock lock(mutex_);
   if (!changed_.wait_for(lock, std::chrono::milliseconds(bound_ms),
                          [&] { return replies_.count(cookie) || exited_.load(); })) {
     lock.unlock();
-    hung_request(type, bound_ms);
-    return make_error(std::string("the domain did not answer the ") + request_name(type) + " request within " +
+    hung_request(what, bound_ms);
+    return make_error(std::string("the domain did not answer the ") + what + " request within " +
                       std::to_string(bound_ms) + " ms");
   }
   auto it = replies_.find(cookie);
   if (it == replies_.end()) return make_error("the domain process is gone");
-  Reply r = std::move(it->second);
+  ipc::ControlAnswer r{it->second.status, std::move(it->second.payload)};
   replies_.erase(it);
   return r;
 }
 
 // vCPU 0 did not answer in time: it is stuck in driver code (or never read the request). Nothing more can be asked
 // of this domain, so it is ended now rather than left to hold up whoever tears it down.
-void DomainProcess::hung_request(uint16_t type, unsigned bound_ms) {
-  add_fault(SIDE_FAULT_HUNG, std::string("the domain did not answer the ") + request_name(type) + " request within " +
+void DomainProcess::hung_request(const char* what, unsigned bound_ms) {
+  add_fault(SIDE_FAULT_HUNG, std::string("the domain did not answer the ") + what + " request within " +
                                  std::to_string(bound_ms) + " ms (virtual CPU 0 is stuck in driver code)");
   (void)kill();
-}
-
-Status DomainProcess::simple(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload, uint64_t arg1) {
-  auto r = request(type, arg0, payload, arg1);
-  if (!r) return r.error();
-  if (r->status != 0) return make_error(std::string(r->payload.begin(), r->payload.end()));
-  return {};
-}
-
-Status DomainProcess::attach_device(const side_pci_device_info& info) {
-  return simple(SIDE_MSG_ATTACH_DEVICE, 0, std::span(reinterpret_cast<const uint8_t*>(&info), sizeof info));
 }
 
 Result<std::string> DomainProcess::load(const domain::LoadRequest& request) {
@@ -330,74 +282,6 @@ Result<std::string> DomainProcess::load(const domain::LoadRequest& request) {
   return driver_name_;
 }
 
-Status DomainProcess::unload(const std::string& name) {
-  return simple(SIDE_MSG_UNLOAD, 0, bytes(name));
-}
-
-Result<uint64_t> DomainProcess::probe(uint32_t device) {
-  auto r = request(SIDE_MSG_PROBE, device);
-  if (!r) return r.error();
-  if (r->status != 0) return make_error(std::string(r->payload.begin(), r->payload.end()));
-  return r->value;
-}
-
-Status DomainProcess::remove(uint64_t pdev) {
-  return simple(SIDE_MSG_REMOVE, pdev);
-}
-
-Status DomainProcess::open(uint64_t netdev) {
-  return simple(SIDE_MSG_OPEN, netdev);
-}
-
-Status DomainProcess::close(uint64_t netdev) {
-  return simple(SIDE_MSG_CLOSE, netdev);
-}
-
-Result<side_netdev_stats> DomainProcess::stats(uint64_t netdev) {
-  auto r = request(SIDE_MSG_STATS, netdev);
-  if (!r) return r.error();
-  if (r->status != 0) return make_error(std::string(r->payload.begin(), r->payload.end()));
-  side_netdev_stats s{};
-  if (r->payload.size() != sizeof s) return make_error("malformed statistics from the domain");
-  std::memcpy(&s, r->payload.data(), sizeof s);
-  return s;
-}
-
-Status DomainProcess::set_mtu(uint64_t netdev, uint32_t mtu) {
-  return simple(SIDE_MSG_SET_MTU, netdev, {}, mtu);
-}
-
-Status DomainProcess::set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) {
-  return simple(SIDE_MSG_SET_MAC, netdev, mac);
-}
-
-Status DomainProcess::set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) {
-  if (mc.size() * 6 > ipc::kControlRing.slot_size - SIDE_MSG_HEADER_SIZE) return make_error("multicast list too long");
-  std::vector<uint8_t> list;
-  for (const auto& a : mc) list.insert(list.end(), a.begin(), a.end());
-  return simple(SIDE_MSG_SET_RX_MODE, netdev, list, flags);
-}
-
-Result<side_ethtool_info> DomainProcess::ethtool(uint64_t netdev) {
-  auto r = request(SIDE_MSG_ETHTOOL, netdev);
-  if (!r) return r.error();
-  if (r->status != 0) return make_error(std::string(r->payload.begin(), r->payload.end()));
-  side_ethtool_info info{};
-  if (r->payload.size() != sizeof info) return make_error("malformed ethtool information from the domain");
-  std::memcpy(&info, r->payload.data(), sizeof info);
-  // Strings from the domain: sanitized, bounded and terminated here, whatever it sent.
-  for (char* f : {info.driver, info.version, info.fw_version, info.bus_info}) sanitize_field(f, 32);
-  return info;
-}
-
-Result<std::string> DomainProcess::inject(int type, uint64_t seed) {
-  auto r = request(SIDE_MSG_INJECT, static_cast<uint64_t>(type), {}, seed);
-  if (!r) return r.error();
-  std::string what = sanitize_text(r->payload, 1024);
-  if (r->status != 0) return make_error(what);
-  return what;
-}
-
 // ---- hot path -----------------------------------------------------------------------------------------------
 
 void DomainProcess::raise_irq(uint32_t irq) {
@@ -407,12 +291,11 @@ void DomainProcess::raise_irq(uint32_t irq) {
 }
 
 bool DomainProcess::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
-  side_msg m{};
-  m.type = SIDE_MSG_TX_FRAME;
-  m.arg[0] = netdev;
+  auto h = ipc::encode<ipc::TxFrame>({netdev}, frame);
+  if (!h) return false;
   {
     std::lock_guard lock(tx_mutex_);
-    if (!channel_.tx().push(m, frame)) {
+    if (!channel_.tx().push(*h, frame)) {
       if (channel_.tx().broken() && !faulty_.load()) {
         add_fault(SIDE_FAULT_PROTOCOL, "the domain corrupted the indices of the transmit ring");
       }
@@ -426,22 +309,21 @@ bool DomainProcess::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
 // ---- service thread -----------------------------------------------------------------------------------------
 
 void DomainProcess::service_loop() {
-  ChannelServer server(
-      channel_, ChannelServer::Handlers{[this](uint16_t type, uint64_t cookie, int64_t status, uint64_t value,
-                                               std::span<const uint8_t> payload) {
-                                          Reply r{status, value, std::vector<uint8_t>(payload.begin(), payload.end())};
-                                          std::lock_guard lock(mutex_);
-                                          if (type == SIDE_MSG_READY) {
-                                            if (!ready_) ready_ = std::move(r);
-                                            liveness_->start_watching();  // (this thread's, as the handler)
-                                          } else if (cookie > 0 && cookie < next_cookie_) {
-                                            replies_[cookie] = std::move(r);
-                                          }
-                                          changed_.notify_all();
-                                        },
-                                        [this](int kind, std::string message, std::string location) {
-                                          add_fault(kind, std::move(message), std::move(location));
-                                        }});
+  auto on_reply = [this](uint16_t type, uint64_t cookie, int64_t status, std::span<const uint8_t> payload) {
+    Reply r{status, std::vector<uint8_t>(payload.begin(), payload.end())};
+    std::lock_guard lock(mutex_);
+    if (type == SIDE_MSG_READY) {
+      if (!ready_) ready_ = std::move(r);
+      liveness_->start_watching();  // (this thread's, as the handler)
+    } else if (cookie > 0 && cookie < next_cookie_) {
+      replies_[cookie] = std::move(r);
+    }
+    changed_.notify_all();
+  };
+  ChannelServer server(channel_,
+                       ChannelServer::Handlers{on_reply, [this](int kind, std::string message, std::string location) {
+                                                 add_fault(kind, std::move(message), std::move(location));
+                                               }});
   server.set_log_label(driver_name_ + " dom " + std::to_string(pid_));
   auto drain = [&] {
     server.set_platform(platform_.load());
@@ -526,9 +408,9 @@ void DomainProcess::shutdown() {
     {
       // Only if no request is in flight: the control ring has one producer at a time.
       std::unique_lock serial(control_mutex_, std::try_to_lock);
-      side_msg m{};
-      m.type = SIDE_MSG_SHUTDOWN;
-      if (serial.owns_lock() && channel_.control().push(m)) ipc::Doorbell(&channel_.header().control_bell).ring(1);
+      if (serial.owns_lock() && ipc::push<ipc::Shutdown>(channel_.control(), {})) {
+        ipc::Doorbell(&channel_.header().control_bell).ring(1);
+      }
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(bounds_.exit_ms);
     while (!exited_.load() && std::chrono::steady_clock::now() < deadline) {

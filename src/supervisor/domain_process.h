@@ -50,19 +50,8 @@ class DomainProcess final : public DriverDomain {
   uint8_t* arena_base() const override { return arena_; }
   uint64_t arena_size() const override { return arena_size_; }
   void connect(domain::Platform* platform) override { platform_.store(platform); }
-  Status attach_device(const side_pci_device_info& info) override;
   Result<std::string> load(const domain::LoadRequest& request) override;
-  Status unload(const std::string& name) override;
-  Result<uint64_t> probe(uint32_t device) override;
-  Status remove(uint64_t pdev) override;
-  Status open(uint64_t netdev) override;
-  Status close(uint64_t netdev) override;
-  Result<side_netdev_stats> stats(uint64_t netdev) override;
-  Status set_mtu(uint64_t netdev, uint32_t mtu) override;
-  Status set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) override;
-  Status set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) override;
-  Result<side_ethtool_info> ethtool(uint64_t netdev) override;
-  Result<std::string> inject(int type, uint64_t seed) override;
+  Result<ipc::ControlAnswer> transact(const ipc::ControlRequest& request) override;
   void report_fault(int kind, const std::string& message) override { add_fault(kind, message); }
   void raise_irq(uint32_t irq) override;
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override;
@@ -79,17 +68,14 @@ class DomainProcess final : public DriverDomain {
   DomainProcess() = default;
   struct Reply {
     int64_t status = 0;
-    uint64_t value = 0;
     std::vector<uint8_t> payload;
   };
-  Result<Reply> request(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload = {}, uint64_t arg1 = 0);
-  Status simple(uint16_t type, uint64_t arg0, std::span<const uint8_t> payload = {}, uint64_t arg1 = 0);
   void service_loop();
   void add_fault(int kind, std::string message, std::string location = "");
   void check_exit();
 
   void check_hung();
-  void hung_request(uint16_t type, unsigned bound_ms);
+  void hung_request(const char* what, unsigned bound_ms);
   LivenessBounds bounds_;
   std::unique_ptr<LivenessMonitor> liveness_;  // the service thread's
   uint64_t service_spin_ns_ = 0;               // how long the service thread polls before it sleeps

@@ -2,6 +2,7 @@
 // or in a sandboxed domain process. The machine and the sessions are written against this interface only.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "common/result.h"
 #include "domain/domain.h"
 #include "domain/platform.h"
+#include "ipc/codec.h"
 #include "kapi/side_host.h"
 
 namespace side::supervisor {
@@ -43,22 +45,50 @@ class DriverDomain {
 
   // Where device accesses and network events from the domain go. Called once, before devices are attached.
   virtual void connect(domain::Platform* platform) = 0;
-  virtual Status attach_device(const side_pci_device_info& info) = 0;
 
   // Loads a module with its dependencies and runs its init. Returns the module's name.
   virtual Result<std::string> load(const domain::LoadRequest& request) = 0;
-  virtual Status unload(const std::string& name) = 0;
-  virtual Result<uint64_t> probe(uint32_t device) = 0;  // the pci_dev token
-  virtual Status remove(uint64_t pdev) = 0;
-  virtual Status open(uint64_t netdev) = 0;
-  virtual Status close(uint64_t netdev) = 0;
-  virtual Result<side_netdev_stats> stats(uint64_t netdev) = 0;
-  virtual Status set_mtu(uint64_t netdev, uint32_t mtu) = 0;
-  virtual Status set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) = 0;
-  virtual Status set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) = 0;
-  virtual Result<side_ethtool_info> ethtool(uint64_t netdev) = 0;
+
+  // Every control operation (ipc/messages.h), encoded: the transport carries it to the domain's vCPU 0 and brings
+  // back its answer. An in-process domain and a domain process are the two transports; a recovering domain records
+  // and replays what the declarations say to.
+  virtual Result<ipc::ControlAnswer> transact(const ipc::ControlRequest& request) = 0;
+
+  // A control operation, typed: encoded and its answer decoded (and validated) by the codec.
+  template <class Op>
+  ipc::CallResultOf<Op> call(const typename Op::Args& args, std::span<const uint8_t> payload = {}) {
+    auto request = ipc::make_request<Op>(args, payload);
+    if (!request) return request.error();
+    auto answer = transact(*request);
+    if (!answer) return answer.error();
+    return ipc::decode_reply<Op>(answer->status, answer->payload);
+  }
+
+  // The operations by name, for their callers.
+  Status attach_device(const side_pci_device_info& info) {
+    return call<ipc::AttachDevice>({info.device}, ipc::PayloadTraits<ipc::AttachDevice::Payload>::bytes(info));
+  }
+  Status unload(const std::string& name) {
+    return call<ipc::Unload>({}, std::span(reinterpret_cast<const uint8_t*>(name.data()), name.size()));
+  }
+  Result<uint64_t> probe(uint32_t device) { return call<ipc::Probe>({device}); }  // the pci_dev token
+  Status remove(uint64_t pdev) { return call<ipc::Remove>({pdev}); }
+  Status open(uint64_t netdev) { return call<ipc::Open>({netdev}); }
+  Status close(uint64_t netdev) { return call<ipc::Close>({netdev}); }
+  Result<side_netdev_stats> stats(uint64_t netdev) { return call<ipc::Stats>({netdev}); }
+  Status set_mtu(uint64_t netdev, uint32_t mtu) { return call<ipc::SetMtu>({netdev, mtu}); }
+  Status set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) {
+    ipc::SetMac::Args a{netdev, {}};
+    std::copy(mac.begin(), mac.end(), a.mac.bytes);
+    return call<ipc::SetMac>(a);
+  }
+  Status set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) {
+    static_assert(sizeof(std::array<uint8_t, 6>) == 6);
+    return call<ipc::SetRxMode>({netdev, flags}, std::span(reinterpret_cast<const uint8_t*>(mc.data()), 6 * mc.size()));
+  }
+  Result<side_ethtool_info> ethtool(uint64_t netdev) { return call<ipc::Ethtool>({netdev}); }
   // Fault injection inside the domain (SIDE_INJECT_* of ipc/protocol.h); says what was done.
-  virtual Result<std::string> inject(int type, uint64_t seed) = 0;
+  Result<std::string> inject(int type, uint64_t seed) { return call<ipc::Inject>({static_cast<uint32_t>(type), seed}); }
   // A fault the supervisor found (an IOMMU fault of the domain's device, say): the domain becomes faulty.
   virtual void report_fault(int kind, const std::string& message) = 0;
 
@@ -88,21 +118,8 @@ class InProcessDomain final : public DriverDomain {
   uint8_t* arena_base() const override { return d_->arena().base(); }
   uint64_t arena_size() const override { return d_->arena().size(); }
   void connect(domain::Platform* platform) override { d_->set_platform(platform); }
-  Status attach_device(const side_pci_device_info& info) override { return d_->attach_device(info); }
   Result<std::string> load(const domain::LoadRequest& request) override;
-  Status unload(const std::string& name) override { return d_->unload(name); }
-  Result<uint64_t> probe(uint32_t device) override { return d_->probe(device); }
-  Status remove(uint64_t pdev) override { return d_->remove(pdev); }
-  Status open(uint64_t netdev) override { return d_->open(netdev); }
-  Status close(uint64_t netdev) override { return d_->close(netdev); }
-  Result<side_netdev_stats> stats(uint64_t netdev) override { return d_->stats(netdev); }
-  Status set_mtu(uint64_t netdev, uint32_t mtu) override { return d_->set_mtu(netdev, mtu); }
-  Status set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) override { return d_->set_mac(netdev, mac); }
-  Status set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) override {
-    return d_->set_rx_mode(netdev, flags, mc);
-  }
-  Result<side_ethtool_info> ethtool(uint64_t netdev) override { return d_->ethtool(netdev); }
-  Result<std::string> inject(int type, uint64_t seed) override { return d_->inject(type, seed); }
+  Result<ipc::ControlAnswer> transact(const ipc::ControlRequest& request) override;
   void report_fault(int kind, const std::string& message) override { d_->record_fault(kind, message, 0); }
   void raise_irq(uint32_t irq) override { d_->raise_irq(irq); }
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override { return d_->submit_tx(netdev, frame); }

@@ -3,7 +3,7 @@
 #include <iterator>
 
 #include "ipc/doorbell.h"
-#include "ipc/protocol.h"
+#include "ipc/messages.h"
 #include "kapi/side_host.h"
 
 namespace side::supervisor {
@@ -17,18 +17,9 @@ std::string ms_text(uint64_t ns) {
 
 }  // namespace
 
+// An operation whose driver may reset its device (ipc/messages.h: kSlow) gets the probe's bound.
 unsigned LivenessBounds::request_bound_ms(uint16_t type) const {
-  switch (type) {
-    case SIDE_MSG_PROBE:
-    case SIDE_MSG_REMOVE:
-    case SIDE_MSG_OPEN:
-    case SIDE_MSG_CLOSE:
-    case SIDE_MSG_UNLOAD:
-    case SIDE_MSG_SET_MTU:  // NIC drivers commonly reset their device for a new MTU
-      return probe_ms;
-    default:
-      return request_ms;
-  }
+  return ipc::control_op_info(type).slow ? probe_ms : request_ms;
 }
 
 std::optional<LivenessVerdict> LivenessMonitor::check(uint64_t now_ns) {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/sanitize.h"
 
 // GCC 12 mistakes the destruction of the spare domain's Result (inlined from std::future) for a free of a non-heap
 // object, a known false positive of -Wfree-nonheap-object; the spare is always heap-allocated.
@@ -76,13 +77,6 @@ uint64_t RecoverableDomain::arena_size() const {
   return current()->arena_size();
 }
 
-Status RecoverableDomain::attach_device(const side_pci_device_info& info) {
-  SIDE_TRY(current()->attach_device(info));
-  std::lock_guard lock(mu_);
-  devices_.push_back(info);
-  return {};
-}
-
 Result<std::string> RecoverableDomain::load(const domain::LoadRequest& request) {
   auto name = current()->load(request);
   if (name) {
@@ -92,83 +86,55 @@ Result<std::string> RecoverableDomain::load(const domain::LoadRequest& request) 
   return name;
 }
 
-Status RecoverableDomain::unload(const std::string& name) {
-  return current()->unload(name);
-}
-
-Result<uint64_t> RecoverableDomain::probe(uint32_t device) {
-  auto pdev = current()->probe(device);
-  if (!pdev) return pdev;
+std::optional<uint64_t> RecoverableDomain::translate(ipc::Target target, uint64_t stable) const {
   std::lock_guard lock(mu_);
-  probed_.push_back({device, *pdev, *pdev});
-  return pdev;
-}
-
-Status RecoverableDomain::remove(uint64_t pdev) {
-  uint64_t inner = pdev;
-  {
-    std::lock_guard lock(mu_);
+  if (target == ipc::Target::kNetdev) {
+    for (const auto& n : netdevs_) {
+      if (n.stable == stable) return n.inner ? std::optional(n.inner) : std::nullopt;
+    }
+  } else if (target == ipc::Target::kPdev) {
     for (const auto& p : probed_) {
-      if (p.stable == pdev) inner = p.inner;
+      if (p.stable == stable) return p.inner ? std::optional(p.inner) : std::nullopt;
     }
-    std::erase_if(probed_, [&](const Probed& p) { return p.stable == pdev; });
+  } else {
+    return stable;  // a device number, or nothing: the same for every generation
   }
-  return current()->remove(inner);
+  return std::nullopt;
 }
 
-Status RecoverableDomain::open(uint64_t netdev) {
-  SIDE_TRY(current()->open(inner_token(netdev)));
-  opened_ = true;
+Result<ipc::ControlAnswer> RecoverableDomain::transact(const ipc::ControlRequest& request) {
+  const ipc::OpInfo op = ipc::control_op_info(request.head.type);
+  ipc::ControlRequest inner = request;
+  if (op.target != ipc::Target::kNone) {
+    // A token this domain never handed out goes through as it is: the driver refuses it.
+    inner.target() = translate(op.target, inner.target()).value_or(inner.target());
+  }
+  auto answer = current()->transact(inner);
+  if (answer && answer->status == 0) record(op, request, *answer);
+  return answer;
+}
+
+// What a successful request changed, as its declaration says: a new PCI device token to keep stable, a state to
+// replay on the next generation (the latest of its slot for its target), or a state that no longer needs to be.
+void RecoverableDomain::record(const ipc::OpInfo& op, const ipc::ControlRequest& request,
+                               const ipc::ControlAnswer& answer) {
+  if (op.target == ipc::Target::kNetdev && op.replay == ipc::Replay::kRecord) opened_ = true;  // time for a spare
+  uint64_t target = request.head.body[0];
   std::lock_guard lock(mu_);
-  for (auto& n : netdevs_) {
-    if (n.stable == netdev) n.open = true;
+  if (op.mints_pdev) {
+    if (answer.payload.size() != sizeof(uint64_t)) return;  // (decode_reply refuses it to the caller)
+    uint64_t pdev;
+    std::memcpy(&pdev, answer.payload.data(), sizeof pdev);
+    probed_.push_back({static_cast<uint32_t>(target), pdev, pdev});
+    target = pdev;
   }
-  return {};
-}
-
-Status RecoverableDomain::close(uint64_t netdev) {
-  {
-    std::lock_guard lock(mu_);
-    for (auto& n : netdevs_) {
-      if (n.stable == netdev) n.open = false;
-    }
+  if (op.replay == ipc::Replay::kNo) return;
+  std::erase_if(replay_log_, [&](const Recorded& r) { return r.slot == op.replay_slot && r.target == target; });
+  if (op.replay == ipc::Replay::kRecord) {
+    replay_log_.push_back({op.replay_slot, target, request});
+  } else if (ipc::control_op_info(op.replay_slot).mints_pdev) {
+    std::erase_if(probed_, [&](const Probed& p) { return p.stable == target; });
   }
-  return current()->close(inner_token(netdev));
-}
-
-Result<side_netdev_stats> RecoverableDomain::stats(uint64_t netdev) {
-  return current()->stats(inner_token(netdev));
-}
-
-Status RecoverableDomain::set_mtu(uint64_t netdev, uint32_t mtu) {
-  SIDE_TRY(current()->set_mtu(inner_token(netdev), mtu));
-  std::lock_guard lock(mu_);
-  for (auto& n : netdevs_) {
-    if (n.stable == netdev) n.mtu = mtu;
-  }
-  return {};
-}
-
-Status RecoverableDomain::set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) {
-  SIDE_TRY(current()->set_mac(inner_token(netdev), mac));
-  std::lock_guard lock(mu_);
-  for (auto& n : netdevs_) {
-    if (n.stable == netdev) n.mac = mac;
-  }
-  return {};
-}
-
-Status RecoverableDomain::set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) {
-  SIDE_TRY(current()->set_rx_mode(inner_token(netdev), flags, mc));
-  std::lock_guard lock(mu_);
-  for (auto& n : netdevs_) {
-    if (n.stable == netdev) n.rx_mode = std::make_pair(flags, mc);
-  }
-  return {};
-}
-
-Result<side_ethtool_info> RecoverableDomain::ethtool(uint64_t netdev) {
-  return current()->ethtool(inner_token(netdev));
 }
 
 void RecoverableDomain::report_fault(int kind, const std::string& message) {
@@ -351,6 +317,9 @@ void RecoverableDomain::netdev_unregister(uint64_t token) {
   {
     std::lock_guard lock(mu_);
     std::erase_if(netdevs_, [&](const Netdev& n) { return n.stable == stable; });
+    std::erase_if(replay_log_, [&](const Recorded& r) {
+      return r.target == stable && ipc::control_op_info(r.request.head.type).target == ipc::Target::kNetdev;
+    });
   }
   outer_->netdev_unregister(stable);
 }
@@ -580,36 +549,42 @@ void RecoverableDomain::finish_recovery(clock::time_point start, RecoveryTimings
   changed_.notify_all();
 }
 
+// Replays what the previous generations were asked to do and still matters, in the order it was asked (devices
+// attached and probed, then each interface's configuration, as a shadow driver would), interfaces brought up last
+// (kReplayLast), with this generation's tokens.
 Status RecoverableDomain::restart() {
   auto d = current();
-  std::vector<side_pci_device_info> devices;
-  std::vector<Probed> probed;
+  std::vector<Recorded> log;
   {
     std::lock_guard lock(mu_);
-    devices = devices_;
-    probed = probed_;
+    log = replay_log_;
   }
-  for (const auto& info : devices) SIDE_TRY(d->attach_device(info));
-  for (const auto& p : probed) {
-    auto pdev = d->probe(p.device);
-    if (!pdev) return pdev.error();
-    std::lock_guard lock(mu_);
-    for (auto& q : probed_) {
-      if (q.stable == p.stable) q.inner = *pdev;
+  std::stable_partition(log.begin(), log.end(),
+                        [](const Recorded& r) { return !ipc::control_op_info(r.request.head.type).replay_last; });
+  for (auto& r : log) {
+    const ipc::OpInfo op = ipc::control_op_info(r.request.head.type);
+    if (op.target != ipc::Target::kNone && !op.mints_pdev) {
+      auto inner = translate(op.target, r.target);
+      if (!inner) return make_error("the restarted driver did not register its network device again");
+      r.request.target() = *inner;
+    }
+    auto answer = d->transact(r.request);
+    if (!answer) return answer.error();
+    if (answer->status != 0) {
+      return make_error(std::string(op.name) + ": " + sanitize_text(answer->payload, ipc::kMaxText));
+    }
+    if (op.mints_pdev && answer->payload.size() == sizeof(uint64_t)) {
+      uint64_t pdev;
+      std::memcpy(&pdev, answer->payload.data(), sizeof pdev);
+      std::lock_guard lock(mu_);
+      for (auto& q : probed_) {
+        if (q.stable == r.target) q.inner = pdev;
+      }
     }
   }
-  // Replay the interfaces' configuration as a shadow driver would, then bring them up as they were.
-  std::vector<Netdev> netdevs;
-  {
-    std::lock_guard lock(mu_);
-    netdevs = netdevs_;
-  }
-  for (const auto& n : netdevs) {
+  std::lock_guard lock(mu_);
+  for (const auto& n : netdevs_) {
     if (n.inner == 0) return make_error("the restarted driver did not register its network device again");
-    if (n.mac) SIDE_TRY(d->set_mac(n.inner, *n.mac));
-    if (n.mtu) SIDE_TRY(d->set_mtu(n.inner, *n.mtu));
-    if (n.rx_mode) SIDE_TRY(d->set_rx_mode(n.inner, n.rx_mode->first, n.rx_mode->second));
-    if (n.open) SIDE_TRY(d->open(n.inner));
   }
   return {};
 }

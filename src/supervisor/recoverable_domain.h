@@ -104,19 +104,10 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   uint8_t* arena_base() const override;
   uint64_t arena_size() const override;
   void connect(domain::Platform* platform) override { outer_ = platform; }
-  Status attach_device(const side_pci_device_info& info) override;
   Result<std::string> load(const domain::LoadRequest& request) override;
-  Status unload(const std::string& name) override;
-  Result<uint64_t> probe(uint32_t device) override;
-  Status remove(uint64_t pdev) override;
-  Status open(uint64_t netdev) override;
-  Status close(uint64_t netdev) override;
-  Result<side_netdev_stats> stats(uint64_t netdev) override;
-  Status set_mtu(uint64_t netdev, uint32_t mtu) override;
-  Status set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) override;
-  Status set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& mc) override;
-  Result<side_ethtool_info> ethtool(uint64_t netdev) override;
-  Result<std::string> inject(int type, uint64_t seed) override { return current()->inject(type, seed); }
+  // Every control operation: its tokens translated to the current generation's, and recorded for replay after a
+  // restart as its declaration says (ipc/messages.h: kReplay, kReplaySlot, kTarget).
+  Result<ipc::ControlAnswer> transact(const ipc::ControlRequest& request) override;
   // Fault injection: interrupts raised during the next `ms` are lost; returns how many were lost so far.
   void lose_interrupts(unsigned ms);
   uint64_t lost_interrupts() const { return lost_irqs_.load(); }
@@ -149,10 +140,13 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   struct Netdev {
     uint64_t stable = 0, inner = 0;
     uint32_t device = ~0u;
-    bool open = false;
-    std::optional<uint32_t> mtu;
-    std::optional<std::array<uint8_t, 6>> mac;
-    std::optional<std::pair<uint32_t, std::vector<std::array<uint8_t, 6>>>> rx_mode;
+  };
+  // A control request that changed the driver's state, kept to be replayed on the next generation: the latest of
+  // its slot for its target (a stable token, or a device number).
+  struct Recorded {
+    uint16_t slot;
+    uint64_t target;
+    ipc::ControlRequest request;
   };
   struct Probed {
     uint32_t device;
@@ -161,6 +155,9 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   std::shared_ptr<DriverDomain> current() const;
   uint64_t inner_token(uint64_t stable) const;
   uint64_t stable_token(uint64_t inner) const;
+  // This generation's token for a stable one the declaration's kTarget names; nullopt if it has none (yet).
+  std::optional<uint64_t> translate(ipc::Target target, uint64_t stable) const;
+  void record(const ipc::OpInfo& op, const ipc::ControlRequest& request, const ipc::ControlAnswer& answer);
   void monitor_loop();
   void recover();
   void take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
@@ -191,7 +188,7 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
 
   mutable std::mutex mu_;  // everything below but the atomics
   std::shared_ptr<DriverDomain> inner_;
-  std::vector<side_pci_device_info> devices_;
+  std::vector<Recorded> replay_log_;
   std::vector<Probed> probed_;
   std::vector<Netdev> netdevs_;
   std::vector<RecoveryTimings> recoveries_;

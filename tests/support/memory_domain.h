@@ -22,23 +22,15 @@ class MemoryDomain final : public supervisor::DriverDomain {
   uint8_t* arena_base() const override { return const_cast<uint8_t*>(arena_.data()); }
   uint64_t arena_size() const override { return arena_.size(); }
   void connect(domain::Platform*) override {}
-  Status attach_device(const side_pci_device_info& info) override {
-    std::lock_guard lock(mu);
-    attached.push_back(info);
-    return {};
-  }
   Result<std::string> load(const domain::LoadRequest&) override { return none(); }
-  Status unload(const std::string&) override { return none(); }
-  Result<uint64_t> probe(uint32_t) override { return none(); }
-  Status remove(uint64_t) override { return none(); }
-  Status open(uint64_t) override { return none(); }
-  Status close(uint64_t) override { return none(); }
-  Result<side_netdev_stats> stats(uint64_t) override { return none(); }
-  Status set_mtu(uint64_t, uint32_t) override { return none(); }
-  Status set_mac(uint64_t, const std::array<uint8_t, 6>&) override { return none(); }
-  Status set_rx_mode(uint64_t, uint32_t, const std::vector<std::array<uint8_t, 6>>&) override { return none(); }
-  Result<side_ethtool_info> ethtool(uint64_t) override { return none(); }
-  Result<std::string> inject(int, uint64_t) override { return none(); }
+  // Devices attached are remembered; every other operation fails.
+  Result<ipc::ControlAnswer> transact(const ipc::ControlRequest& r) override {
+    auto attach = ipc::decode<ipc::AttachDevice>(r.head, r.payload);
+    if (!attach) return none();
+    std::lock_guard lock(mu);
+    attached.push_back(attach->payload);
+    return ipc::ControlAnswer{};
+  }
   void report_fault(int kind, const std::string& message) override {
     std::lock_guard lock(mu);
     reported.emplace_back(kind, message);

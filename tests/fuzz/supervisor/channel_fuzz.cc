@@ -3,6 +3,10 @@
 // each operation picks a ring, writes a message header and payload into it (or scribbles on its indices), and the
 // server drains. Nothing may crash, hang or grow without bound.
 //
+// Most messages carry a declared type (ipc/messages.h) with arbitrary arguments and payload, so that every
+// declaration's decoder (ipc/codec.h) meets arbitrary bytes; the others carry any type at all. A further operation
+// checks the codec itself: whatever decodes re-encodes to the same arguments and payload.
+//
 // The Machine (its timer thread, its e1000 and IOMMU) and the channel's memory live for the whole run; between
 // inputs they are reset as recovery resets them (quiesce, rebind, network devices unregistered), the arena is
 // cleared, and of the channel only what the input could have changed is cleared (header, ring indices, the slots
@@ -25,6 +29,16 @@ namespace {
 
 using namespace side;
 using side::fuzz::Input;
+
+// One of the declared message types, chosen by `pick`.
+uint16_t declared_type(uint16_t pick) {
+  static const std::vector<uint16_t> types = [] {
+    std::vector<uint16_t> t;
+    ipc::for_each_message(ipc::AllMessages{}, [&](auto m) { t.push_back(decltype(m)::kType); });
+    return t;
+  }();
+  return types[pick % types.size()];
+}
 
 class Harness {
  public:
@@ -109,20 +123,46 @@ void Harness::push(Consumed which, unsigned cpu, Input& in) {
   ipc::RingGeometry g = which == kEvents ? ipc::kEventRing : which == kRx ? ipc::kRxRing : ipc::kDeviceRing;
   side_msg m{};
   in.bytes(reinterpret_cast<uint8_t*>(&m), sizeof m);
+  if (m.flags & 1) m.type = declared_type(m.type);
   size_t len = std::min<size_t>(in.u8() * 8u, ring.max_payload());
   in.bytes(payload_.data(), len);
   uint8_t* slot = shared->slots + size_t{shared->head.load() & (g.slots - 1)} * g.slot_size;
   if (ring.push(m, std::span(payload_.data(), len))) dirty_.emplace_back(slot - memory_, g.slot_size);
 }
 
+// Whatever the codec accepts from arbitrary bytes, it encodes again, to a message it accepts with the same payload:
+// a message one end accepts is one the other end could have sent. (Arguments are compared through the codec, not
+// byte for byte: the padding between them carries nothing.)
+void check_codec(Input& in) {
+  side_msg m{};
+  in.bytes(reinterpret_cast<uint8_t*>(&m), sizeof m);
+  m.type = declared_type(m.type);
+  std::vector<uint8_t> payload(std::min<size_t>(in.u16(), 4096));
+  in.bytes(payload.data(), payload.size());
+  ipc::visit_message(ipc::AllMessages{}, m.type, [&](auto msg) {
+    using M = decltype(msg);
+    auto d = ipc::decode<M>(m, payload);
+    if (!d) return;
+    auto bytes = ipc::PayloadTraits<typename M::Payload>::bytes(d->payload);
+    auto again = ipc::encode<M>(d->args, bytes, d->cookie);
+    if (!again || again->type != m.type || again->cookie != m.cookie || !ipc::decode<M>(*again, bytes) ||
+        bytes.size() != payload.size() || (!bytes.empty() && std::memcmp(bytes.data(), payload.data(), bytes.size()))) {
+      __builtin_trap();
+    }
+  });
+}
+
 void Harness::run(Input& in) {
   uint64_t faults = 0;
-  supervisor::ChannelServer server(channel_, {[](uint16_t, uint64_t, int64_t, uint64_t, std::span<const uint8_t>) {},
+  supervisor::ChannelServer server(channel_, {[](uint16_t, uint64_t, int64_t, std::span<const uint8_t>) {},
                                               [&](int, std::string, std::string) { ++faults; }});
   server.set_platform(&machine_);
   for (int op = 0; op < 512 && !in.done(); ++op) {
     uint8_t code = in.u8();
-    switch (code % 6) {
+    switch (code % 7) {
+      case 6:
+        check_codec(in);
+        break;
       case 0:
         push(kEvents, 0, in);
         break;

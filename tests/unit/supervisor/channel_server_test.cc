@@ -34,8 +34,10 @@ class ChannelServerTest : public ::testing::Test {
         [this](std::span<const uint8_t> f) { frames_.emplace_back(f.begin(), f.end()); });
     ASSERT_TRUE(machine_.config_write(dev_, 4, 2, 0x6));
     server_.emplace(*channel_,
-                    ChannelServer::Handlers{[this](uint16_t, uint64_t, int64_t, uint64_t, std::span<const uint8_t> p) {
-                                              replies_.emplace_back(p.begin(), p.end());
+                    ChannelServer::Handlers{[this](uint16_t, uint64_t, int64_t status, std::span<const uint8_t> p) {
+                                              // As the requester takes it (DriverDomain::call).
+                                              auto r = ipc::decode_reply<ipc::Inject>(status, p);
+                                              replies_.push_back(r ? *r : r.error().message);
                                             },
                                             [this](int kind, std::string message, std::string) {
                                               faults_.emplace_back(kind, std::move(message));
@@ -43,23 +45,12 @@ class ChannelServerTest : public ::testing::Test {
     server_->set_platform(&machine_);
   }
   void post_dma(uint16_t type, uint64_t phys, uint64_t size, int dir) {
-    side_msg m{};
-    m.type = type;
-    m.arg[0] = dev_;
-    m.arg[1] = phys;
-    m.arg[2] = size;
-    m.arg[3] = static_cast<uint64_t>(dir);
-    ASSERT_TRUE(channel_->events().push(m));
+    const ipc::DmaArgs a{dev_, dir, phys, size};
+    ASSERT_TRUE(type == SIDE_MSG_DMA_MAP_POSTED ? ipc::push<ipc::DmaMapPosted>(channel_->events(), a)
+                                                : ipc::push<ipc::DmaUnmapPosted>(channel_->events(), a));
   }
   void bar_write(unsigned cpu, uint64_t offset, uint64_t value) {
-    side_msg m{};
-    m.type = SIDE_MSG_BAR_WRITE;
-    m.arg[0] = dev_;
-    m.arg[1] = 0;
-    m.arg[2] = offset;
-    m.arg[3] = 4;
-    m.arg[4] = value;
-    ASSERT_TRUE(channel_->device(cpu).push(m));
+    ASSERT_TRUE(ipc::push<ipc::BarWrite>(channel_->device(cpu), {dev_, 0, offset, 4, value}));
   }
 
   std::vector<uint8_t> memory_ = std::vector<uint8_t>(ipc::Channel::size_needed() + 64);
@@ -162,9 +153,7 @@ TEST_F(ChannelServerTest, LogLinesArePrefixedSanitizedAndRateLimited) {
   std::vector<std::string> lines;
   LogSink previous = set_log_sink([&](LogLevel, std::string_view l) { lines.emplace_back(l); });
   server_->set_log_label("e1000 dom 42");
-  side_msg log{};
-  log.type = SIDE_MSG_LOG;
-  log.arg[0] = 6;
+  const side_msg log = ipc::header<ipc::Log>({6});
   const std::string hostile = kHostile;
   for (int i = 0; i < 500; ++i) {  // a flood: more than the event ring holds at once, refilled as it drains
     while (!channel_->events().push(log, std::span(reinterpret_cast<const uint8_t*>(hostile.data()), hostile.size())))
@@ -184,15 +173,10 @@ TEST_F(ChannelServerTest, LogLinesArePrefixedSanitizedAndRateLimited) {
 
 TEST_F(ChannelServerTest, FaultMessagesNamesAndErrorPayloadsAreSanitized) {
   const std::string hostile = kHostile;
-  side_msg fault{};
-  fault.type = SIDE_MSG_FAULT;
-  fault.arg[0] = SIDE_FAULT_BUG;
+  const side_msg fault = ipc::header<ipc::Fault>({SIDE_FAULT_BUG, 0});
   const std::string both = hostile + std::string(1, '\0') + hostile + std::string(1, '\0');
   ASSERT_TRUE(channel_->events().push(fault, std::span(reinterpret_cast<const uint8_t*>(both.data()), both.size())));
-  side_msg reply{};
-  reply.type = SIDE_MSG_REPLY;
-  reply.cookie = 1;
-  reply.arg[0] = static_cast<uint64_t>(-22);
+  const side_msg reply = ipc::header<ipc::ControlReply>({-22}, 1);
   ASSERT_TRUE(
       channel_->events().push(reply, std::span(reinterpret_cast<const uint8_t*>(hostile.data()), hostile.size())));
   side_netdev_info info{};

@@ -63,13 +63,7 @@ class HostChangesTest : public ::testing::Test {
     while (server_->drain()) {
     }
   }
-  void carrier(bool on) {
-    side_msg m{};
-    m.type = SIDE_MSG_CARRIER;
-    m.arg[0] = info_.token;
-    m.arg[1] = on;
-    ASSERT_TRUE(channel_->events().push(m));
-  }
+  void carrier(bool on) { ASSERT_TRUE(ipc::push<ipc::Carrier>(channel_->events(), {info_.token, on ? 1u : 0u})); }
   std::vector<std::string> faults(int kind) {
     std::lock_guard lock(domain_.mu);
     std::vector<std::string> out;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "domain/layout.h"
@@ -32,19 +33,21 @@ class FailingDomain final : public DriverDomain {
     platform = p;
     born_ = clock::now();  // its driver runs from when it takes over (a spare waits idle before that)
   }
-  Status attach_device(const side_pci_device_info&) override { return {}; }
   Result<std::string> load(const domain::LoadRequest&) override { return std::string("failing_driver"); }
-  Status unload(const std::string&) override { return {}; }
-  Result<uint64_t> probe(uint32_t device) override { return uint64_t{device} + 1; }
-  Status remove(uint64_t) override { return {}; }
-  Status open(uint64_t) override { return {}; }
-  Status close(uint64_t) override { return {}; }
-  Result<side_netdev_stats> stats(uint64_t) override { return side_netdev_stats{}; }
-  Status set_mtu(uint64_t, uint32_t) override { return {}; }
-  Status set_mac(uint64_t, const std::array<uint8_t, 6>&) override { return {}; }
-  Status set_rx_mode(uint64_t, uint32_t, const std::vector<std::array<uint8_t, 6>>&) override { return {}; }
-  Result<side_ethtool_info> ethtool(uint64_t) override { return side_ethtool_info{}; }
-  Result<std::string> inject(int, uint64_t) override { return make_error("no"); }
+  // Every operation succeeds (with zeroed data) but fault injection; a probe's token is the device number + 1.
+  Result<ipc::ControlAnswer> transact(const ipc::ControlRequest& r) override {
+    ipc::ControlAnswer a;
+    ipc::visit_message(ipc::ControlOps{}, r.head.type, [&](auto op) {
+      using Op = decltype(op);
+      if constexpr (requires { typename Op::Reply::Type; }) a.payload.assign(sizeof(typename Op::Reply::Type), 0);
+    });
+    if (r.head.type == SIDE_MSG_PROBE) {
+      const uint64_t token = r.head.body[0] + 1;
+      std::memcpy(a.payload.data(), &token, sizeof token);
+    }
+    if (r.head.type == SIDE_MSG_INJECT) a.status = -1;
+    return a;
+  }
   void report_fault(int, const std::string&) override { reported_ = true; }
   void raise_irq(uint32_t) override {}
   bool submit_tx(uint64_t, std::span<const uint8_t>) override { return true; }

@@ -1,0 +1,478 @@
+// Every message between the supervisor and a driver domain, declared once: its type number, the typed arguments it
+// carries in the header's body, the kind of payload that follows, and for a control operation its reply and what
+// recovery does with it. The codec (codec.h) encodes and validates all of them from these declarations, the domain
+// side implements each control operation once (domain/control_server.cc), and the supervisor calls one through a
+// single generic entry point (supervisor/driver_domain.h): adding an operation is a declaration here, its
+// implementation there, and its caller.
+//
+// A declaration is a struct with:
+//   kType      the SIDE_MSG_* number (protocol.h)
+//   kName      for messages and errors ("probe")
+//   Args       trivially copyable, at most SIDE_MSG_BODY_SIZE bytes: the arguments, in the header
+//   Payload    NoPayload, FixedPayload<T> (exactly sizeof(T) bytes) or BytesPayload<Max, Unit> (at most Max bytes,
+//              a whole number of Unit-byte elements)
+//   valid()    the ranges of the arguments (and of a fixed payload), checked by the codec on both ends
+// and, for control operations only:
+//   Reply      the payload of a successful reply (the same kinds); a refusal's payload is its explanation (text)
+//   kReplay    whether recovery replays it on a restarted driver (kRecord), forgets an earlier one (kErase), or
+//              neither; kReplaySlot names the operation whose record it replaces or erases (itself by default)
+//   kTarget    what Args::target names (kTarget != kNone: Args starts with `uint64_t target`): recovery
+//              translates stable network device and PCI device tokens to each generation's own
+//   kSlow      the driver may take long (it resets its device): the longer liveness bound applies
+//   kReplayLast  replayed after every other record (an interface is brought up once its configuration is back:
+//              configuring a running e1000 resets it)
+// Changing any of these changes the wire format: increment SIDE_IPC_VERSION (protocol.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "ipc/protocol.h"
+
+namespace side::ipc {
+
+// ---- payload kinds --------------------------------------------------------------------------------------------
+
+struct NoPayload {};
+template <class T>
+struct FixedPayload {
+  static_assert(std::is_trivially_copyable_v<T>);
+  using Type = T;
+};
+template <uint32_t Max, uint32_t Unit = 1>
+struct BytesPayload {
+  static constexpr uint32_t kMax = Max, kUnit = Unit;
+};
+
+enum class Replay : uint8_t { kNo, kRecord, kErase };
+enum class Target : uint8_t { kNone, kDevice, kPdev, kNetdev };
+
+// What most declarations share (a declaration overrides what differs).
+struct MessageDefaults {
+  using Payload = NoPayload;
+  using Reply = NoPayload;
+  static constexpr Replay kReplay = Replay::kNo;
+  static constexpr Target kTarget = Target::kNone;
+  static constexpr bool kSlow = false;
+  static constexpr bool kReplayLast = false;
+  template <class A>
+  static constexpr bool valid(const A&) {
+    return true;
+  }
+};
+
+// A refusal's explanation, and other text a domain sends: at most this many bytes (the receiver sanitizes it).
+inline constexpr uint32_t kMaxText = 1024;
+// The most multicast addresses a receive-mode request carries (as side_kapi_netdev_set_rx_mode accepts).
+inline constexpr uint32_t kMaxMulticast = 256;
+inline constexpr uint32_t kMaxModuleName = 64;
+
+struct MacAddress {
+  uint8_t bytes[6];
+};
+
+// ---- control operations: supervisor -> domain vCPU 0, answered by Reply -------------------------------------
+
+struct AttachDevice : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_ATTACH_DEVICE;
+  static constexpr const char* kName = "attach";
+  struct Args {
+    uint64_t target;  // the device number, as in the payload
+  };
+  using Payload = FixedPayload<side_pci_device_info>;
+  static constexpr Replay kReplay = Replay::kRecord;
+  static constexpr Target kTarget = Target::kDevice;
+  static constexpr bool valid(const Args& a, const side_pci_device_info& info) { return a.target == info.device; }
+};
+
+struct Probe : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_PROBE;
+  static constexpr const char* kName = "probe";
+  struct Args {
+    uint64_t target;  // device number
+  };
+  using Reply = FixedPayload<uint64_t>;  // the pci_dev token
+  static constexpr Replay kReplay = Replay::kRecord;
+  static constexpr Target kTarget = Target::kDevice;
+  static constexpr bool kSlow = true;
+  static constexpr bool valid(const Args& a) { return a.target <= UINT32_MAX; }
+};
+
+struct Remove : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_REMOVE;
+  static constexpr const char* kName = "remove";
+  struct Args {
+    uint64_t target;  // pci_dev token
+  };
+  static constexpr Replay kReplay = Replay::kErase;
+  static constexpr uint16_t kReplaySlot = SIDE_MSG_PROBE;
+  static constexpr Target kTarget = Target::kPdev;
+  static constexpr bool kSlow = true;
+};
+
+struct Open : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_OPEN;
+  static constexpr const char* kName = "open";
+  struct Args {
+    uint64_t target;  // netdev token
+  };
+  static constexpr Replay kReplay = Replay::kRecord;
+  static constexpr bool kReplayLast = true;
+  static constexpr Target kTarget = Target::kNetdev;
+  static constexpr bool kSlow = true;
+};
+
+struct Close : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_CLOSE;
+  static constexpr const char* kName = "close";
+  struct Args {
+    uint64_t target;
+  };
+  static constexpr Replay kReplay = Replay::kErase;
+  static constexpr uint16_t kReplaySlot = SIDE_MSG_OPEN;
+  static constexpr Target kTarget = Target::kNetdev;
+  static constexpr bool kSlow = true;
+};
+
+struct Stats : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_STATS;
+  static constexpr const char* kName = "statistics";
+  struct Args {
+    uint64_t target;
+  };
+  using Reply = FixedPayload<side_netdev_stats>;
+  static constexpr Target kTarget = Target::kNetdev;
+};
+
+struct Unload : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_UNLOAD;
+  static constexpr const char* kName = "unload";
+  struct Args {};
+  using Payload = BytesPayload<kMaxModuleName>;  // the module's name
+  static constexpr bool kSlow = true;
+};
+
+struct SetMtu : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_SET_MTU;
+  static constexpr const char* kName = "MTU";
+  struct Args {
+    uint64_t target;
+    uint32_t mtu;
+  };
+  static constexpr Replay kReplay = Replay::kRecord;
+  static constexpr Target kTarget = Target::kNetdev;
+  static constexpr bool kSlow = true;  // e1000 resets its device for a new MTU
+};
+
+struct SetMac : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_SET_MAC;
+  static constexpr const char* kName = "MAC address";
+  struct Args {
+    uint64_t target;
+    MacAddress mac;
+  };
+  static constexpr Replay kReplay = Replay::kRecord;
+  static constexpr Target kTarget = Target::kNetdev;
+};
+
+struct SetRxMode : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_SET_RX_MODE;
+  static constexpr const char* kName = "receive mode";
+  struct Args {
+    uint64_t target;
+    uint32_t flags;  // SIDE_RX_*
+  };
+  using Payload = BytesPayload<kMaxMulticast * 6, 6>;  // the multicast addresses
+  static constexpr Replay kReplay = Replay::kRecord;
+  static constexpr Target kTarget = Target::kNetdev;
+  static constexpr bool valid(const Args& a) { return (a.flags & ~(SIDE_RX_PROMISC | SIDE_RX_ALLMULTI)) == 0; }
+};
+
+struct Ethtool : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_ETHTOOL;
+  static constexpr const char* kName = "ethtool";
+  struct Args {
+    uint64_t target;
+  };
+  using Reply = FixedPayload<side_ethtool_info>;
+  static constexpr Target kTarget = Target::kNetdev;
+};
+
+struct Inject : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_INJECT;
+  static constexpr const char* kName = "fault injection";
+  struct Args {
+    uint32_t type;  // SIDE_INJECT_*
+    uint64_t seed;
+  };
+  using Reply = BytesPayload<kMaxText>;  // what was done
+  static constexpr bool valid(const Args& a) {
+    return a.type >= SIDE_INJECT_BITFLIP && a.type <= SIDE_INJECT_ALLOC_FAILED;
+  }
+};
+
+// Not answered: the domain exits.
+struct Shutdown : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_SHUTDOWN;
+  static constexpr const char* kName = "shutdown";
+  struct Args {};
+};
+
+// ---- events: domain -> supervisor ---------------------------------------------------------------------------
+
+// The answer to a control request (same cookie). status 0: the payload is the operation's Reply; else -errno (or
+// -1) and the payload is the explanation.
+struct ControlReply : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_REPLY;
+  static constexpr const char* kName = "reply";
+  struct Args {
+    int64_t status;
+  };
+  using Payload = BytesPayload<UINT32_MAX>;  // bounded by the event ring; checked against the operation's Reply
+};
+
+struct Ready : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_READY;
+  static constexpr const char* kName = "ready";
+  struct Args {
+    uint32_t version;  // SIDE_IPC_VERSION (checked by the receiver: a mismatch is a start-up error, not a fault)
+    uint32_t pid;
+    int32_t status;  // 0: the driver is loaded; else the payload says why not
+  };
+  using Payload = BytesPayload<kMaxText>;  // the driver's name, or the error
+};
+
+struct Log : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_LOG;
+  static constexpr const char* kName = "log";
+  struct Args {
+    uint32_t level;  // 0 emerg ... 7 debug
+  };
+  using Payload = BytesPayload<UINT32_MAX>;  // one line, bounded by the event ring
+  static constexpr bool valid(const Args& a) { return a.level <= 7; }
+};
+
+struct Fault : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_FAULT;
+  static constexpr const char* kName = "fault";
+  struct Args {
+    uint32_t kind;  // enum side_fault_kind
+    uint64_t address;
+  };
+  using Payload = BytesPayload<kMaxText>;  // "message\0location\0"
+  static constexpr bool valid(const Args& a) { return a.kind > SIDE_FAULT_NONE && a.kind < SIDE_FAULT_KIND_COUNT; }
+};
+
+struct NetdevRegister : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_NETDEV_REGISTER;
+  static constexpr const char* kName = "network device registration";
+  struct Args {};
+  using Payload = FixedPayload<side_netdev_info>;
+};
+
+struct NetdevChanged : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_NETDEV_CHANGED;
+  static constexpr const char* kName = "network device change";
+  struct Args {};
+  using Payload = FixedPayload<side_netdev_info>;
+};
+
+struct NetdevUnregister : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_NETDEV_UNREGISTER;
+  static constexpr const char* kName = "network device removal";
+  struct Args {
+    uint64_t token;
+  };
+};
+
+struct Carrier : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_CARRIER;
+  static constexpr const char* kName = "carrier";
+  struct Args {
+    uint64_t token;
+    uint32_t on;
+  };
+  static constexpr bool valid(const Args& a) { return a.on <= 1; }
+};
+
+struct TxWake : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_TX_WAKE;
+  static constexpr const char* kName = "transmit wake-up";
+  struct Args {
+    uint64_t token;
+    uint32_t queue;
+  };
+};
+
+// A DMA permission change: posted on the event ring, or a device request answered on the reply ring.
+struct DmaArgs {
+  uint32_t dev;
+  int32_t dir;  // SIDE_DMA_*
+  uint64_t phys, size;
+};
+constexpr bool valid_dma(const DmaArgs& a) {
+  return a.dir >= SIDE_DMA_BIDIRECTIONAL && a.dir <= SIDE_DMA_FROM_DEVICE && a.size > 0;
+}
+struct DmaMapPosted : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_DMA_MAP_POSTED;
+  static constexpr const char* kName = "posted DMA mapping";
+  using Args = DmaArgs;
+  static constexpr bool valid(const Args& a) { return valid_dma(a); }
+};
+struct DmaUnmapPosted : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_DMA_UNMAP_POSTED;
+  static constexpr const char* kName = "posted DMA unmapping";
+  using Args = DmaArgs;
+  static constexpr bool valid(const Args& a) { return valid_dma(a); }
+};
+
+// ---- device requests: domain vCPU c -> supervisor, answered (reads, maps) with a DeviceReply ---------------------
+
+struct ConfigRead : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_CONFIG_READ;
+  static constexpr const char* kName = "config read";
+  struct Args {
+    uint32_t dev, offset, width;
+  };
+  static constexpr bool valid(const Args& a) { return a.width == 1 || a.width == 2 || a.width == 4; }
+};
+struct ConfigWrite : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_CONFIG_WRITE;
+  static constexpr const char* kName = "config write";
+  struct Args {
+    uint32_t dev, offset, width, value;
+  };
+  static constexpr bool valid(const Args& a) { return a.width == 1 || a.width == 2 || a.width == 4; }
+};
+
+constexpr bool valid_bar_access(uint32_t bar, uint32_t width) {
+  return bar < 6 && (width == 1 || width == 2 || width == 4 || width == 8);
+}
+struct BarRead : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_BAR_READ;
+  static constexpr const char* kName = "register read";
+  struct Args {
+    uint32_t dev, bar;
+    uint64_t offset;
+    uint32_t width;
+  };
+  static constexpr bool valid(const Args& a) { return valid_bar_access(a.bar, a.width); }
+};
+struct BarWrite : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_BAR_WRITE;
+  static constexpr const char* kName = "register write";
+  struct Args {
+    uint32_t dev, bar;
+    uint64_t offset;
+    uint32_t width;
+    uint64_t value;
+  };
+  static constexpr bool valid(const Args& a) { return valid_bar_access(a.bar, a.width); }
+};
+struct DmaMap : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_DMA_MAP;
+  static constexpr const char* kName = "DMA mapping";
+  using Args = DmaArgs;
+  static constexpr bool valid(const Args& a) { return valid_dma(a); }
+};
+struct DmaUnmap : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_DMA_UNMAP;
+  static constexpr const char* kName = "DMA unmapping";
+  using Args = DmaArgs;
+  static constexpr bool valid(const Args& a) { return valid_dma(a); }
+};
+// supervisor -> domain vCPU c
+struct DeviceReply : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_DEVICE_REPLY;
+  static constexpr const char* kName = "device reply";
+  struct Args {
+    int64_t status;  // 0 or -errno
+    uint64_t value;  // what a read read
+  };
+};
+
+// ---- data ------------------------------------------------------------------------------------------------------
+
+struct TxFrame : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_TX_FRAME;
+  static constexpr const char* kName = "transmit frame";
+  struct Args {
+    uint64_t netdev;
+  };
+  using Payload = BytesPayload<SIDE_MAX_FRAME>;
+};
+struct RxFrame : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_RX_FRAME;
+  static constexpr const char* kName = "received frame";
+  struct Args {
+    uint64_t netdev;
+    uint32_t csum;  // the skb's ip_summed: CHECKSUM_NONE 0 ... CHECKSUM_PARTIAL 3
+  };
+  using Payload = BytesPayload<SIDE_MAX_FRAME>;
+  static constexpr bool valid(const Args& a) { return a.csum <= 3; }
+};
+
+// ---- the lists -----------------------------------------------------------------------------------------------
+
+template <class... M>
+struct MessageList {};
+
+using ControlOps =
+    MessageList<AttachDevice, Probe, Remove, Open, Close, Stats, Unload, SetMtu, SetMac, SetRxMode, Ethtool, Inject>;
+using EventMessages = MessageList<ControlReply, Ready, Log, Fault, NetdevRegister, NetdevChanged, NetdevUnregister,
+                                  Carrier, TxWake, DmaMapPosted, DmaUnmapPosted>;
+using DeviceMessages = MessageList<ConfigRead, ConfigWrite, BarRead, BarWrite, DmaMap, DmaUnmap>;
+using AllMessages =
+    MessageList<AttachDevice, Probe, Remove, Open, Close, Stats, Unload, SetMtu, SetMac, SetRxMode, Ethtool, Inject,
+                Shutdown, ControlReply, Ready, Log, Fault, NetdevRegister, NetdevChanged, NetdevUnregister, Carrier,
+                TxWake, DmaMapPosted, DmaUnmapPosted, ConfigRead, ConfigWrite, BarRead, BarWrite, DmaMap, DmaUnmap,
+                DeviceReply, TxFrame, RxFrame>;
+
+// Calls f(M{}) for the message of `type` in `List`; false if none has that type.
+template <class... M, class F>
+bool visit_message(MessageList<M...>, uint16_t type, F&& f) {
+  return ((type == M::kType ? (f(M{}), true) : false) || ...);
+}
+template <class... M, class F>
+void for_each_message(MessageList<M...>, F&& f) {
+  (f(M{}), ...);
+}
+
+// What recovery and liveness need to know of a control operation, at run time.
+struct OpInfo {
+  uint16_t type = 0;
+  const char* name = "control";
+  Replay replay = Replay::kNo;
+  uint16_t replay_slot = 0;
+  Target target = Target::kNone;
+  bool slow = false;
+  bool replay_last = false;
+  bool mints_pdev = false;  // a successful reply is a new PCI device token (probe)
+};
+
+template <class Op>
+constexpr OpInfo op_info() {
+  OpInfo i;
+  i.type = Op::kType;
+  i.name = Op::kName;
+  i.replay = Op::kReplay;
+  if constexpr (requires { Op::kReplaySlot; })
+    i.replay_slot = Op::kReplaySlot;
+  else
+    i.replay_slot = Op::kType;
+  i.target = Op::kTarget;
+  i.slow = Op::kSlow;
+  i.replay_last = Op::kReplayLast;
+  i.mints_pdev = Op::kTarget == Target::kDevice && std::is_same_v<typename Op::Reply, FixedPayload<uint64_t>>;
+  return i;
+}
+
+// The declaration of control operation `type` (a default OpInfo, type 0, for an unknown one).
+inline OpInfo control_op_info(uint16_t type) {
+  OpInfo out;
+  visit_message(ControlOps{}, type, [&](auto op) { out = op_info<decltype(op)>(); });
+  return out;
+}
+
+}  // namespace side::ipc
