@@ -87,12 +87,14 @@ side_msg header(const typename M::Args& args, uint64_t cookie = 0) {
   return h;
 }
 
-// The header of a message, or an error if the arguments or the payload are outside the declaration.
+// The header of a message, or an error if the arguments or the payload are outside the declaration: the refusal
+// the receiver would give (EINVAL), said the way a refusing domain says it.
 template <class M>
 Result<side_msg> encode(const typename M::Args& args, std::span<const uint8_t> payload, uint64_t cookie = 0) {
   using T = PayloadTraits<typename M::Payload>;
-  if (!T::fits(payload.size())) return make_error(std::string(M::kName) + ": payload of the wrong size");
-  if (!valid_message<M>(args, T::view(payload))) return make_error(std::string(M::kName) + ": argument out of range");
+  if (!T::fits(payload.size())) return make_error(std::string(M::kName) + ": payload of the wrong size (-22)");
+  if (!valid_message<M>(args, T::view(payload)))
+    return make_error(std::string(M::kName) + ": argument out of range (-22)");
   return header<M>(args, cookie);
 }
 

@@ -60,7 +60,7 @@ int main() {
   std::printf("#define SIDE_H_MSG_HEADER_SIZE %u\n#define SIDE_H_MSG_TYPE %zu\n#define SIDE_H_MSG_LEN %zu\n",
               SIDE_MSG_HEADER_SIZE, offsetof(side_msg, type), offsetof(side_msg, len));
   std::printf("#define SIDE_H_MSG_COOKIE %zu\n#define SIDE_H_MSG_ARG %zu\n", offsetof(side_msg, cookie),
-              offsetof(side_msg, arg));
+              offsetof(side_msg, body));
   std::printf("#define SIDE_H_MSG_LOG %d\n#define SIDE_H_MSG_RX_FRAME %d\n#define SIDE_H_MSG_FAULT %d\n", SIDE_MSG_LOG,
               SIDE_MSG_RX_FRAME, SIDE_MSG_FAULT);
   std::printf("#define SIDE_H_MSG_CONFIG_READ %d\n#define SIDE_H_MSG_REPLY %d\n", SIDE_MSG_CONFIG_READ, SIDE_MSG_REPLY);

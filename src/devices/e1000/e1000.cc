@@ -258,7 +258,7 @@ bool E1000::link_up() const {
   return link_up_;
 }
 
-PciDevice::NamedCounters E1000::model_counters() const {
+pci::PciDevice::NamedCounters E1000::model_counters() const {
   const Counters c = counters();
   return {{"tx_frames", c.tx_frames},
           {"tx_bytes", c.tx_bytes},

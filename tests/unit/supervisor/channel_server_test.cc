@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "domain/layout.h"
+#include "ipc/codec.h"
 #include "supervisor/machine.h"
 #include "support/memory_domain.h"
 
@@ -132,7 +133,9 @@ TEST_F(ChannelServerTest, AnUnknownDeviceRequestIsAFaultWithOrWithoutADevice) {
     EXPECT_NE(faults_[0].second.find("unknown device request 30583"), std::string::npos) << faults_[0].second;
     side_msg reply{};
     ASSERT_GE(channel_->reply(2).pop(reply, {}), 0);
-    EXPECT_EQ(static_cast<int64_t>(reply.arg[0]), -EINVAL);
+    auto answer = ipc::decode<ipc::DeviceReply>(reply, {});
+    ASSERT_TRUE(answer) << answer.error().message;
+    EXPECT_EQ(answer->args.status, -EINVAL);
   }
 }
 
