@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <type_traits>
 #include <vector>
 
 namespace side::ipc {
@@ -44,7 +45,10 @@ TEST(Codec, EveryMessageRoundTrips) {
     auto d = decode<M>(*h, payload);
     ASSERT_TRUE(d) << d.error().message;
     EXPECT_EQ(d->cookie, 77u);
-    EXPECT_EQ(std::memcmp(&d->args, &args, sizeof args), 0);
+    // An empty Args (no arguments) has one byte that holds no value: nothing to compare.
+    if constexpr (!std::is_empty_v<typename M::Args>) {
+      EXPECT_EQ(std::memcmp(&d->args, &args, sizeof args), 0);
+    }
     auto bytes = PayloadTraits<typename M::Payload>::bytes(d->payload);
     EXPECT_EQ(std::vector<uint8_t>(bytes.begin(), bytes.end()), payload);
     EXPECT_TRUE(decodes<AllMessages>(*h, payload));
