@@ -52,27 +52,43 @@ class Relay final : public NetListener {
 };
 
 // A command run through the shell, in the host's namespace or in a named one.
-pid_t spawn_shell(const std::string& command, const std::string& netns) {
+// `own_group`: the command gets a process group of its own (the peer's commands, which nobody types at), so that
+// stopping it stops what its shell started too.
+pid_t spawn_shell(const std::string& command, const std::string& netns, bool own_group) {
   std::vector<std::string> argv;
   if (!netns.empty()) argv = {"ip", "netns", "exec", netns};
   argv.insert(argv.end(), {"sh", "-c", command});
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  // The shell may leave children behind (the peer's `iperf3 -s` outlived every run before its group was stopped).
+  posix_spawnattr_t attr;
+  if (posix_spawnattr_init(&attr) != 0) return -1;
+  if (own_group) {
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+  }
   pid_t pid = -1;
-  if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return -1;
-  return pid;
+  const int rc = posix_spawnp(&pid, args[0], nullptr, &attr, args.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  return rc == 0 ? pid : -1;
 }
 
+// Stops a command spawn_shell() started, and its process group if it has its own: SIGTERM, then SIGKILL after 1 s.
 void stop_child(pid_t pid) {
   if (pid <= 0) return;
   kill(pid, SIGTERM);
-  for (int i = 0; i < 100; ++i) {
-    if (waitpid(pid, nullptr, WNOHANG) == pid) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  kill(-pid, SIGTERM);  // no such group (ESRCH) unless the command leads one
+  bool reaped = false;
+  for (int i = 0; i < 100 && !reaped; ++i) {
+    reaped = waitpid(pid, nullptr, WNOHANG) == pid;
+    if (!reaped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
+  kill(-pid, SIGKILL);  // what is left of its group (the shell's children), whether or not the shell has exited
+  if (!reaped) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
 }
 
 // What the host's stack sets on the interface (ip link set side0 mtu/address/promisc, multicast groups joined)
@@ -116,12 +132,12 @@ std::string run_network(const NicSessionConfig& config, DriverDomain& domain, Ho
   const auto& n = config.network;
   pid_t peer_pid = -1, exec_pid = -1;
   if (!n.peer_exec.empty()) {
-    peer_pid = spawn_shell(n.peer_exec, report.peer_namespace);
+    peer_pid = spawn_shell(n.peer_exec, report.peer_namespace, true);
     if (peer_pid < 0) return "cannot start the peer command";
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let a server start listening
   }
   if (!n.exec.empty()) {
-    exec_pid = spawn_shell(n.exec, "");
+    exec_pid = spawn_shell(n.exec, "", false);
     if (exec_pid < 0) {
       stop_child(peer_pid);
       return "cannot start the command";
