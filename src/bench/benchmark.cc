@@ -13,7 +13,7 @@
 
 #include "common/log.h"
 #include "net/netns.h"
-#include "supervisor/nic_session.h"
+#include "session/nic_session.h"
 
 namespace side::bench {
 namespace {

@@ -13,7 +13,7 @@
 
 #include "common/result.h"
 #include "ipc/optimisations.h"
-#include "supervisor/fault_campaign.h"
+#include "session/fault_campaign.h"
 
 namespace side::cli {
 

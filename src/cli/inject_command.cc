@@ -7,8 +7,8 @@
 #include "cli/json.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "session/fault_campaign.h"
 #include "supervisor/device_choice.h"
-#include "supervisor/fault_campaign.h"
 
 namespace side::cli {
 

@@ -15,10 +15,10 @@
 #include "domain/domain.h"
 #include "ipc/optimisations.h"
 #include "service/service_endpoint.h"
+#include "session/fault_campaign.h"
+#include "session/nic_session.h"
 #include "supervisor/device_choice.h"
 #include "supervisor/domain_process.h"
-#include "supervisor/fault_campaign.h"
-#include "supervisor/nic_session.h"
 
 namespace side::cli {
 

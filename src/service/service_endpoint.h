@@ -25,7 +25,7 @@
 #include "service/runtime_dir.h"
 #include "service/status_document.h"
 #include "service/unix_socket.h"
-#include "supervisor/session_status.h"
+#include "session/session_status.h"
 
 namespace side::service {
 

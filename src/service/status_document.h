@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "supervisor/session_status.h"
+#include "session/session_status.h"
 
 namespace side::service {
 

@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "common/log.h"
+#include "session/nic_session.h"
 #include "supervisor/domain_process.h"
-#include "supervisor/nic_session.h"
 
 namespace side::supervisor {
 namespace {

@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "session/nic_session.h"
 #include "supervisor/domain_process.h"
-#include "supervisor/nic_session.h"
 
 namespace side::supervisor {
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <string>
 
-#include "supervisor/nic_session.h"
+#include "session/nic_session.h"
 
 namespace side::supervisor {
 namespace {

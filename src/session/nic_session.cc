@@ -1,4 +1,4 @@
-#include "supervisor/nic_session.h"
+#include "session/nic_session.h"
 
 #include <signal.h>
 #include <spawn.h>

@@ -1,4 +1,4 @@
-#include "supervisor/host_network.h"
+#include "host/host_network.h"
 
 #include <poll.h>
 

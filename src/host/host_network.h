@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "devices/net/nic.h"
+#include "host/netdev_guard.h"
 #include "net/pcap_writer.h"
 #include "net/tap.h"
 #include "supervisor/driver_domain.h"
 #include "supervisor/machine.h"
-#include "supervisor/netdev_guard.h"
 
 namespace side::supervisor {
 

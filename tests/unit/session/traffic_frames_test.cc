@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "supervisor/traffic_peer.h"
+#include "session/traffic_peer.h"
 
 namespace side::supervisor {
 namespace {

@@ -1,4 +1,4 @@
-#include "supervisor/netdev_guard.h"
+#include "host/netdev_guard.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -7,10 +7,10 @@
 #include <optional>
 #include <string>
 
+#include "host/host_network.h"
 #include "net/netns.h"
 #include "net/tap.h"
 #include "supervisor/channel_server.h"
-#include "supervisor/host_network.h"
 #include "supervisor/machine.h"
 #include "support/memory_domain.h"
 

@@ -1,6 +1,6 @@
 // What a hostile driver may change on the host interface: no multicast or zero MAC address, no MTU outside what it
 // announced and the host carries, no flapping beyond a burst and a low steady rate.
-#include "supervisor/netdev_guard.h"
+#include "host/netdev_guard.h"
 
 #include <gtest/gtest.h>
 

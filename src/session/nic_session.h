@@ -16,10 +16,10 @@
 #include "devices/net/nic.h"
 #include "devices/pci/pci_device.h"
 #include "domain/domain.h"
-#include "supervisor/host_network.h"
+#include "host/host_network.h"
+#include "session/session_status.h"
+#include "session/traffic_peer.h"
 #include "supervisor/recoverable_domain.h"
-#include "supervisor/session_status.h"
-#include "supervisor/traffic_peer.h"
 
 namespace side::supervisor {
 

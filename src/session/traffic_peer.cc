@@ -1,4 +1,4 @@
-#include "supervisor/traffic_peer.h"
+#include "session/traffic_peer.h"
 
 #include <algorithm>
 #include <chrono>

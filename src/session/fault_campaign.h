@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "supervisor/nic_session.h"
+#include "session/nic_session.h"
 
 namespace side::supervisor {
 

@@ -1,6 +1,6 @@
-#include "supervisor/session_status.h"
+#include "session/session_status.h"
 
-#include "supervisor/nic_session.h"
+#include "session/nic_session.h"
 #include "supervisor/recoverable_domain.h"
 
 namespace side::supervisor {

@@ -1,4 +1,4 @@
-#include "supervisor/fault_campaign.h"
+#include "session/fault_campaign.h"
 
 #include <dirent.h>
 

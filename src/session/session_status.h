@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "supervisor/host_network.h"
+#include "host/host_network.h"
 
 namespace side::supervisor {
 
