@@ -1,8 +1,16 @@
-# side_kbuild(<target> SOURCE_DIR <dir> MODULES <name>... [FILES <file>...] [DEPENDS <generated file>...])
+# side_kbuild(<target> SOURCE_DIR <dir> MODULES <name>... [FILES <file>...] [DEPENDS <generated file>...]
+#             [HEADERS_DIR <dir>])
 # Builds kernel modules with kbuild against SIDE_KERNEL_HEADERS. kbuild writes next to its sources, so the
-# sources are copied into the build tree first. Produces <binary dir>/<name>.ko for every name in MODULES.
+# sources are copied into the build tree first. HEADERS_DIR holds headers shared by several module directories
+# (used in place, every header a dependency). Produces <binary dir>/<name>.ko for every name in MODULES.
 function(side_kbuild target)
-  cmake_parse_arguments(ARG "" "SOURCE_DIR" "MODULES;FILES;DEPENDS" ${ARGN})
+  cmake_parse_arguments(ARG "" "SOURCE_DIR;HEADERS_DIR" "MODULES;FILES;DEPENDS" ${ARGN})
+  set(kcflags "")
+  set(shared_headers)
+  if(ARG_HEADERS_DIR)
+    set(kcflags "KCFLAGS=-I${ARG_HEADERS_DIR}")
+    file(GLOB shared_headers ${ARG_HEADERS_DIR}/*.h)
+  endif()
   set(out "${CMAKE_CURRENT_BINARY_DIR}/kbuild-${target}")
   set(copied)
   foreach(f ${ARG_FILES})
@@ -18,8 +26,8 @@ function(side_kbuild target)
   # KBUILD_MODPOST_WARN: these modules import symbols that only side provides (the host runtime, or on purpose
   # nothing at all), which modpost cannot know about.
   add_custom_command(OUTPUT ${kos}
-    COMMAND sh -c "make -s -C '${SIDE_KERNEL_HEADERS}' 'M=${out}' KBUILD_MODPOST_WARN=1 modules >'${out}/kbuild.log' 2>&1 || { cat '${out}/kbuild.log'; exit 1; }"
-    DEPENDS ${copied} ${ARG_DEPENDS}
+    COMMAND sh -c "make -s -C '${SIDE_KERNEL_HEADERS}' 'M=${out}' ${kcflags} KBUILD_MODPOST_WARN=1 modules >'${out}/kbuild.log' 2>&1 || { cat '${out}/kbuild.log'; exit 1; }"
+    DEPENDS ${copied} ${ARG_DEPENDS} ${shared_headers}
     COMMENT "kbuild: ${ARG_MODULES}"
     VERBATIM)
   add_custom_target(${target} ALL DEPENDS ${kos})

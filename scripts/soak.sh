@@ -30,8 +30,11 @@ trap 'rm -f "$log"' EXIT
 # A driver runs ahead of user work in a kernel; here the supervisor, its domains and the traffic run ahead of
 # whatever else the machine does (builds beside a soak made restarts take seconds and TCP's back-off then outlived
 # the soak's timeouts). Not below the caller's own priority if it cannot raise it.
+# With autogroup scheduling (kernel.sched_autogroup_enabled) nice only orders tasks of one session against each
+# other, and every session weighs the same; the soak's session is raised as a whole too.
 priority=-10
 [ "$(id -u)" -eq 0 ] || priority=0
+[ "$priority" -eq 0 ] || echo "$priority" 2>/dev/null >"/proc/$$/autogroup" || true
 echo "soak: ${minutes} min of iperf3 through side's e1000 ($ifname), a fault every ${every} s"
 timeout -k 10 -s INT $((seconds + 120)) nice -n "$priority" "$side" run e1000 --quiet --ifname "$ifname" --host-addr "$host_addr" --peer-addr "$peer_addr" \
   --inject-every "$every" --peer-exec "iperf3 -s" \

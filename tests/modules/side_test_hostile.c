@@ -10,22 +10,10 @@
 #include <linux/module.h>
 #include <linux/string.h>
 
+#include "side_raw_syscall.h"
+
 static char *act = "";
 module_param(act, charp, 0444);
-
-static long raw_syscall(long nr, long a, long b, long c, long d, long e, long f)
-{
-	register long r10 asm("r10") = d;
-	register long r8 asm("r8") = e;
-	register long r9 asm("r9") = f;
-	long ret;
-
-	asm volatile("syscall"
-		     : "=a"(ret)
-		     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-		     : "rcx", "r11", "memory");
-	return ret;
-}
 
 static const char sh[] = "/bin/sh";
 static const char marker[] = "/tmp/side-hostile-open-marker";
@@ -36,19 +24,19 @@ static int __init side_test_hostile_init(void)
 
 	if (!strcmp(act, "execve")) {
 		const char *argv[] = { sh, NULL };
-		ret = raw_syscall(59, (long)sh, (long)argv, 0, 0, 0, 0);
+		ret = side_raw_syscall(59, (long)sh, (long)argv, 0, 0, 0, 0);
 	} else if (!strcmp(act, "open")) {
-		ret = raw_syscall(257, -100 /* AT_FDCWD */, (long)marker, 0101 /* O_WRONLY|O_CREAT */, 0644, 0, 0);
+		ret = side_raw_syscall(257, -100 /* AT_FDCWD */, (long)marker, 0101 /* O_WRONLY|O_CREAT */, 0644, 0, 0);
 	} else if (!strcmp(act, "socket")) {
-		ret = raw_syscall(41, 2 /* AF_INET */, 1 /* SOCK_STREAM */, 0, 0, 0, 0);
+		ret = side_raw_syscall(41, 2 /* AF_INET */, 1 /* SOCK_STREAM */, 0, 0, 0, 0);
 	} else if (!strcmp(act, "kill")) {
-		ret = raw_syscall(62, 1, 0 /* only the permission check */, 0, 0, 0, 0);
+		ret = side_raw_syscall(62, 1, 0 /* only the permission check */, 0, 0, 0, 0);
 	} else if (!strcmp(act, "ptrace")) {
-		ret = raw_syscall(101, 0 /* PTRACE_TRACEME */, 0, 0, 0, 0, 0);
+		ret = side_raw_syscall(101, 0 /* PTRACE_TRACEME */, 0, 0, 0, 0, 0);
 	} else if (!strcmp(act, "mmap")) {
-		ret = raw_syscall(9, 0, 4096, 7 /* PROT_READ|WRITE|EXEC */, 0x22 /* MAP_PRIVATE|ANONYMOUS */, -1, 0);
+		ret = side_raw_syscall(9, 0, 4096, 7 /* PROT_READ|WRITE|EXEC */, 0x22 /* MAP_PRIVATE|ANONYMOUS */, -1, 0);
 	} else if (!strcmp(act, "syscall")) {
-		ret = raw_syscall(110 /* getppid */, 0, 0, 0, 0, 0, 0);
+		ret = side_raw_syscall(110 /* getppid */, 0, 0, 0, 0, 0, 0);
 	} else if (!strcmp(act, "write")) {
 		/*
 		 * The text of the program the domain runs in (side itself, a PIE at a random address, found through

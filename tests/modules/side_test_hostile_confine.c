@@ -17,22 +17,10 @@
 #include <linux/string.h>
 #include <linux/vmalloc.h>
 
+#include "side_raw_syscall.h"
+
 static char *act = "";
 module_param(act, charp, 0444);
-
-static long raw_syscall(long nr, long a, long b, long c, long d, long e, long f)
-{
-	register long r10 asm("r10") = d;
-	register long r8 asm("r8") = e;
-	register long r9 asm("r9") = f;
-	long ret;
-
-	asm volatile("syscall"
-		     : "=a"(ret)
-		     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-		     : "rcx", "r11", "memory");
-	return ret;
-}
 
 #define SZ_1M_BYTES (1L << 20)
 #define LOOP_CAP (2048L) /* MiB: far beyond a domain's limits, small enough for an unconfined run to survive */
@@ -49,7 +37,7 @@ static long touch_loop(bool use_mmap)
 		char *p;
 
 		if (use_mmap) {
-			long r = raw_syscall(9, 0, SZ_1M_BYTES, 3 /* PROT_READ|WRITE */, 0x22 /* PRIVATE|ANON */, -1, 0);
+			long r = side_raw_syscall(9, 0, SZ_1M_BYTES, 3 /* PROT_READ|WRITE */, 0x22 /* PRIVATE|ANON */, -1, 0);
 			p = r < 0 && r > -4096 ? NULL : (char *)r;
 		} else {
 			p = vmalloc(SZ_1M_BYTES);
@@ -75,28 +63,28 @@ static int __init side_test_hostile_confine_init(void)
 	long ret = -1;
 
 	if (!strcmp(act, "stderr")) {
-		ret = raw_syscall(1, 2, (long)forged, sizeof(forged) - 1, 0, 0, 0);
+		ret = side_raw_syscall(1, 2, (long)forged, sizeof(forged) - 1, 0, 0, 0);
 	} else if (!strcmp(act, "futex_pi")) {
-		ret = raw_syscall(202, (long)&futex_word, 6 /* FUTEX_LOCK_PI */, 0, 0, 0, 0);
+		ret = side_raw_syscall(202, (long)&futex_word, 6 /* FUTEX_LOCK_PI */, 0, 0, 0, 0);
 	} else if (!strcmp(act, "requeue")) {
-		ret = raw_syscall(202, (long)&futex_word, 4 /* FUTEX_CMP_REQUEUE */, 1, 1, (long)&futex_word + 4, 0);
+		ret = side_raw_syscall(202, (long)&futex_word, 4 /* FUTEX_CMP_REQUEUE */, 1, 1, (long)&futex_word + 4, 0);
 	} else if (!strcmp(act, "madv_remove")) {
 		unsigned long page = __get_free_pages(GFP_KERNEL, 0);
 
-		ret = raw_syscall(28, (long)page, 4096, 9 /* MADV_REMOVE */, 0, 0, 0);
+		ret = side_raw_syscall(28, (long)page, 4096, 9 /* MADV_REMOVE */, 0, 0, 0);
 	} else if (!strcmp(act, "ftruncate")) {
-		ret = raw_syscall(77, 4 /* the arena's descriptor */, 0, 0, 0, 0, 0);
+		ret = side_raw_syscall(77, 4 /* the arena's descriptor */, 0, 0, 0, 0, 0);
 	} else if (!strcmp(act, "wx")) {
 		long text = (long)side_test_hostile_confine_init & ~4095L;
 
-		ret = raw_syscall(10, text, 4096, 7 /* PROT_READ|WRITE|EXEC */, 0, 0, 0);
+		ret = side_raw_syscall(10, text, 4096, 7 /* PROT_READ|WRITE|EXEC */, 0, 0, 0);
 	} else if (!strcmp(act, "text_rw")) {
 		/* Its own code made writable (allowed: not executable), then run: a fault, never retried forever. */
 		long text = (long)side_test_hostile_confine_init & ~4095L;
 
-		ret = raw_syscall(10, text, 4096, 3 /* PROT_READ|WRITE */, 0, 0, 0);
+		ret = side_raw_syscall(10, text, 4096, 3 /* PROT_READ|WRITE */, 0, 0, 0);
 	} else if (!strcmp(act, "mmap_huge")) {
-		ret = raw_syscall(9, 0, 1L << 40, 3, 0x4022 /* PRIVATE|ANON|NORESERVE */, -1, 0);
+		ret = side_raw_syscall(9, 0, 1L << 40, 3, 0x4022 /* PRIVATE|ANON|NORESERVE */, -1, 0);
 	} else if (!strcmp(act, "mmap_loop") || !strcmp(act, "vmalloc_loop")) {
 		ret = touch_loop(!strcmp(act, "mmap_loop"));
 		if (ret < LOOP_CAP) {
@@ -108,11 +96,11 @@ static int __init side_test_hostile_confine_init(void)
 		if (ret < 0)
 			return -ENOMEM;
 	} else if (!strcmp(act, "clone")) {
-		ret = raw_syscall(56, 0x10900 /* CLONE_VM|CLONE_THREAD|CLONE_SIGHAND */, 0, 0, 0, 0, 0);
+		ret = side_raw_syscall(56, 0x10900 /* CLONE_VM|CLONE_THREAD|CLONE_SIGHAND */, 0, 0, 0, 0, 0);
 	} else if (!strcmp(act, "fork")) {
-		ret = raw_syscall(57, 0, 0, 0, 0, 0, 0);
+		ret = side_raw_syscall(57, 0, 0, 0, 0, 0, 0);
 		if (ret == 0)
-			raw_syscall(60, 0, 0, 0, 0, 0, 0); /* a child that got this far leaves at once */
+			side_raw_syscall(60, 0, 0, 0, 0, 0, 0); /* a child that got this far leaves at once */
 	} else {
 		pr_err("side_test_hostile_confine: unknown act '%s'\n", act);
 		return -EINVAL;

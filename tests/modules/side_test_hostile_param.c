@@ -7,20 +7,13 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 
+#include "side_raw_syscall.h"
+
 static const char marker[] = "/tmp/side-hostile-param-marker";
-
-static long raw_syscall4(long nr, long a, long b, long c, long d)
-{
-	register long r10 asm("r10") = d;
-	long ret;
-
-	asm volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
-	return ret;
-}
 
 static int evil_set(const char *val, const struct kernel_param *kp)
 {
-	long ret = raw_syscall4(257 /* openat */, -100 /* AT_FDCWD */, (long)marker, 0101 /* O_WRONLY|O_CREAT */, 0644);
+	long ret = sys4(257 /* openat */, -100 /* AT_FDCWD */, (long)marker, 0101 /* O_WRONLY|O_CREAT */, 0644);
 
 	pr_err("side_test_hostile_param: set() was not stopped (openat returned %ld)\n", ret);
 	return param_set_int(val, kp);

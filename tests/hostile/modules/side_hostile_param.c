@@ -7,14 +7,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 
-static long sys4(long nr, long a, long b, long c, long d)
-{
-	register long r10 asm("r10") = d;
-	long ret;
-
-	asm volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
-	return ret;
-}
+#include "side_raw_syscall.h"
 
 static int debug;
 

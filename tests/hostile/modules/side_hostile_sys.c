@@ -7,28 +7,10 @@
 #include <linux/module.h>
 #include <linux/string.h>
 
+#include "side_raw_syscall.h"
+
 static char *attack = "";
 module_param(attack, charp, 0444);
-
-static long sys6(long nr, long a, long b, long c, long d, long e, long f)
-{
-	register long r10 asm("r10") = d;
-	register long r8 asm("r8") = e;
-	register long r9 asm("r9") = f;
-	long ret;
-
-	asm volatile("syscall"
-		     : "=a"(ret)
-		     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-		     : "rcx", "r11", "memory");
-	return ret;
-}
-
-#define sys0(nr) sys6(nr, 0, 0, 0, 0, 0, 0)
-#define sys1(nr, a) sys6(nr, (long)(a), 0, 0, 0, 0, 0)
-#define sys2(nr, a, b) sys6(nr, (long)(a), (long)(b), 0, 0, 0, 0)
-#define sys3(nr, a, b, c) sys6(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define sys4(nr, a, b, c, d) sys6(nr, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
 
 static const char marker[] = "/tmp/side-hostile-marker";
 static const char sh[] = "/bin/sh";
