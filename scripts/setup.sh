@@ -17,6 +17,7 @@ packages=(
   iproute2 iputils-ping iperf3 tcpdump tshark         # host-side networking tests
   python3-matplotlib nlohmann-json3-dev               # benchmark: plots, reading iperf3's JSON
   help2man man-db bash-completion                     # manual page and shell completion
+  python3-jsonschema                                  # the --json documents checked against docs/schemas
 )
 
 missing=()

@@ -1,5 +1,5 @@
-# bash completion for side(1). Commands, options and module names come from side itself (its help texts and
-# `side __complete`), so they never drift from what side accepts.
+# bash completion for side(1). Commands, options, module names and device names come from side itself (its help
+# texts and `side __complete`), so they never drift from what side accepts.
 
 _side_options() {
   "$1" "$2" --help 2>/dev/null | grep -o -- '--[a-z][a-z0-9-]*' | sort -u
@@ -20,6 +20,8 @@ _side() {
     --isolation) mapfile -t COMPREPLY < <(compgen -W "process inproc" -- "$cur"); return ;;
     --out) _filedir -d; return ;;
     --wire) mapfile -t COMPREPLY < <(compgen -W "builtin tap: pcap:" -- "$cur"); return ;;
+    --device) mapfile -t COMPREPLY < <(compgen -W "$("$side" __complete devices 2>/dev/null)" -- "$cur"); return ;;
+    --types) mapfile -t COMPREPLY < <(compgen -W "crash bitflip loop pointer wild dma storm alloc lostirq" -- "$cur"); return ;;
   esac
 
   if [[ $cur == -* ]]; then

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/counters.h"
 #include "common/log.h"
 #include "net/netns.h"
 #include "session/nic_session.h"
@@ -53,6 +54,28 @@ void say(const BenchOptions& o, const std::string& line) {
 std::string size_label(size_t frame_size) {
   return std::to_string(frame_size + 4) + " B";
 }
+
+// Counts the measurements of a run for BenchOptions::on_step.
+class Steps {
+ public:
+  explicit Steps(const BenchOptions& o) : o_(o) {
+    auto has = [&](const char* s) { return o.sections.count(s) ? size_t{1} : size_t{0}; };
+    total_ = has("throughput") * o.frame_sizes.size() * 4 + has("optimisations") * o.frame_sizes.size() * 6 +
+             has("latency") * o.latency_frame_sizes.size() * 2 + has("tcp") * 2 + has("recovery");
+  }
+  // Says what starts now; the previous step is done.
+  void next(const std::string& what) {
+    if (o_.on_step) o_.on_step(started_, total_, what);
+    ++started_;
+  }
+  void end() {
+    if (o_.on_step) o_.on_step(total_, total_, "done");
+  }
+
+ private:
+  const BenchOptions& o_;
+  size_t total_ = 0, started_ = 0;
+};
 
 }  // namespace
 
@@ -105,8 +128,9 @@ ThroughputPoint measure_throughput(const BenchOptions& o, const std::string& iso
     if (separate) sleep_s(0.02);  // a domain process publishes its counters every 10 ms
     const auto c1 = h.domain.counters();
     if (c0 && c1) {
-      p.traps = c1->traps - c0->traps;
-      p.direct_accesses = c1->patched_accesses - c0->patched_accesses;
+      // As the domain published them: a restarted or misbehaving domain's counts may go down.
+      p.traps = counter_growth(c0->traps, c1->traps);
+      p.direct_accesses = counter_growth(c0->patched_accesses, c1->patched_accesses);
     }
     p.seconds = seconds_since(t0);
     p.cpu_supervisor_s = sup1 - sup0;
@@ -115,8 +139,8 @@ ThroughputPoint measure_throughput(const BenchOptions& o, const std::string& iso
   };
   auto report = supervisor::run_nic_session(c);
   p.probe_ms = report.probe_ms;
-  p.packets = last.verified - first.verified;
-  p.bytes = last.bytes - first.bytes;
+  p.packets = counter_growth(first.verified, last.verified);
+  p.bytes = counter_growth(first.bytes, last.bytes);
   const auto& d = direction == "tx" ? report.traffic.tx : report.traffic.rx;
   if (!report.ok()) {
     p.error = report.error.empty() ? "the driver faulted" : report.error;
@@ -158,11 +182,12 @@ std::string describe(const ThroughputPoint& p) {
   return line;
 }
 
-void run_throughput(const BenchOptions& o, BenchResults& r) {
+void run_throughput(const BenchOptions& o, BenchResults& r, Steps& steps) {
   for (size_t size : o.frame_sizes) {
     for (const char* dir : {"tx", "rx"}) {
       // Side by side: the baseline and the isolated driver are measured one right after the other.
       for (const char* iso : {"inproc", "process"}) {
+        steps.next(std::string("throughput ") + iso + " " + dir + " " + size_label(size));
         r.throughput.push_back(median_point(o, iso, dir, size, {}));
         say(o, describe(r.throughput.back()));
       }
@@ -170,10 +195,11 @@ void run_throughput(const BenchOptions& o, BenchResults& r) {
   }
 }
 
-void run_optimisations(const BenchOptions& o, BenchResults& r) {
+void run_optimisations(const BenchOptions& o, BenchResults& r, Steps& steps) {
   for (size_t size : o.frame_sizes) {
     for (const char* dir : {"tx", "rx"}) {
       for (const char* off : {"streamlined", "batched", "pretranslation"}) {
+        steps.next(std::string("isolated ") + dir + " " + size_label(size) + " without " + off);
         ipc::Optimisations opt;
         ipc::disable_optimisations(off, opt);
         r.optimisations.push_back(median_point(o, "process", dir, size, opt));
@@ -323,11 +349,13 @@ BenchResults run_bench(const BenchOptions& o) {
   r.machine = describe_machine();
   r.quick = o.quick;
   const auto start = clock::now();
-  if (o.sections.count("throughput")) run_throughput(o, r);
-  if (o.sections.count("optimisations")) run_optimisations(o, r);
+  Steps steps(o);
+  if (o.sections.count("throughput")) run_throughput(o, r, steps);
+  if (o.sections.count("optimisations")) run_optimisations(o, r, steps);
   if (o.sections.count("latency")) {
     for (size_t size : o.latency_frame_sizes) {
       for (const char* iso : {"inproc", "process"}) {
+        steps.next(std::string("latency ") + iso + " " + size_label(size));
         r.latency.push_back(measure_latency(o, iso, size));
         const auto& l = r.latency.back();
         char line[200];
@@ -343,6 +371,7 @@ BenchResults run_bench(const BenchOptions& o) {
   }
   if (o.sections.count("tcp")) {
     for (const char* iso : {"inproc", "process"}) {
+      steps.next(std::string("TCP ") + iso);
       r.tcp.push_back(measure_tcp(o, iso));
       const auto& t = r.tcp.back();
       char line[200];
@@ -355,10 +384,12 @@ BenchResults run_bench(const BenchOptions& o) {
     }
   }
   if (o.sections.count("recovery")) {
+    steps.next(std::to_string(o.recoveries) + " recoveries");
     r.recovery = measure_recovery(o);
     say(o, std::to_string(r.recovery.recoveries.size()) + " recoveries" +
                (r.recovery.error.empty() ? "" : " FAILED: " + r.recovery.error));
   }
+  steps.end();
   r.elapsed_s = seconds_since(start);
   return r;
 }

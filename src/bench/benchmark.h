@@ -35,6 +35,8 @@ struct BenchOptions {
   std::string module = "e1000";
   std::string executable = "/proc/self/exe";
   std::function<void(const std::string&)> progress;  // one line per measurement
+  // Before each measurement (done = measurements finished, step = the one starting) and once at the end.
+  std::function<void(size_t done, size_t total, const std::string& step)> on_step;
 
   // The defaults for a full run, or for --quick (CI: everything, reduced, in well under two minutes).
   static BenchOptions defaults(bool quick);

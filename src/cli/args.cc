@@ -233,6 +233,8 @@ Result<CommandArgs> parse_inject(Reader& r) {
       if (out.campaign.types.empty()) return r.error("--types needs at least one fault type");
     } else if (a == "--json") {
       out.json = true;
+    } else if (a == "--quiet") {
+      out.quiet = true;
     } else if (a == "--verbose") {
       out.campaign.verbose = true;
     } else if (a.starts_with("-")) {
@@ -273,6 +275,8 @@ Result<CommandArgs> parse_bench(Reader& r) {
     if (is_help(a)) return CommandArgs{HelpArgs{"bench"}};
     if (a == "--quick") {
       out.quick = true;
+    } else if (a == "--quiet") {
+      out.quiet = true;
     } else if (a == "--json") {
       out.json = true;
     } else if (a == "--out") {
@@ -326,6 +330,22 @@ Result<CommandArgs> parse_status(Reader& r) {
   return CommandArgs{out};
 }
 
+Result<CommandArgs> parse_devices(Reader& r) {
+  DevicesArgs out;
+  while (!r.done()) {
+    const std::string& a = r.take();
+    if (is_help(a)) return CommandArgs{HelpArgs{"devices"}};
+    if (a == "--json") {
+      out.json = true;
+    } else if (a == "--drivers") {
+      out.drivers = true;
+    } else {
+      return r.error("unknown argument '" + a + "' (side devices --help lists them)");
+    }
+  }
+  return CommandArgs{out};
+}
+
 }  // namespace
 
 Result<CommandArgs> parse_command_line(std::span<const std::string> args) {
@@ -337,8 +357,8 @@ Result<CommandArgs> parse_command_line(std::span<const std::string> args) {
     return CommandArgs{VersionArgs{}};
   }
   if (command == "__complete") {
-    if (args.size() != 2 || (args[1] != "commands" && args[1] != "modules")) {
-      return make_error("__complete takes one of: commands, modules");
+    if (args.size() != 2 || (args[1] != "commands" && args[1] != "modules" && args[1] != "devices")) {
+      return make_error("__complete takes one of: commands, modules, devices");
     }
     return CommandArgs{CompleteArgs{args[1]}};
   }
@@ -348,6 +368,7 @@ Result<CommandArgs> parse_command_line(std::span<const std::string> args) {
   if (command == "bench") return parse_bench(r);
   if (command == "modinfo" || command == "symbols") return parse_module_query(r, command);
   if (command == "status") return parse_status(r);
+  if (command == "devices") return parse_devices(r);
   if (command == "__domain") {
     std::vector<std::string> rest(args.begin() + 1, args.end());
     auto parsed = domain::parse_domain_args(rest);

@@ -31,11 +31,11 @@ struct RunArgs {
 struct InjectArgs {
   std::string module;
   supervisor::CampaignConfig campaign;
-  bool json = false;
+  bool json = false, quiet = false;
 };
 
 struct BenchArgs {
-  bool quick = false, json = false;
+  bool quick = false, json = false, quiet = false;
   std::string out_dir;
   std::set<std::string> sections;                      // empty: all
   std::vector<size_t> frame_sizes;                     // without FCS; empty: the defaults
@@ -57,6 +57,11 @@ struct StatusArgs {
   bool json = false;
 };
 
+// `side devices [--drivers] [--json]`: the device models side provides (cli/devices_command.cc).
+struct DevicesArgs {
+  bool drivers = false, json = false;
+};
+
 // `side __domain ...`: the internal program of a domain process, its arguments kept as given (the domain parses
 // them: domain/process_main.h).
 struct DomainArgs {
@@ -71,14 +76,14 @@ struct HelpArgs {
 // `side --version`: side's version, the git revision, the kernel ABI and the IPC protocol it was built for.
 struct VersionArgs {};
 
-// `side __complete WHAT`: the words bash completion offers (dist/completion/side.bash); WHAT is "commands" or
-// "modules" (the driver modules in the module cache).
+// `side __complete WHAT`: the words bash completion offers (dist/completion/side.bash); WHAT is "commands",
+// "modules" (the driver modules in the module cache) or "devices" (the device models, as `side devices` lists).
 struct CompleteArgs {
   std::string what;
 };
 
 using CommandArgs = std::variant<HelpArgs, VersionArgs, CompleteArgs, RunArgs, InjectArgs, BenchArgs, ModinfoArgs,
-                                 SymbolsArgs, StatusArgs, DomainArgs>;
+                                 SymbolsArgs, StatusArgs, DevicesArgs, DomainArgs>;
 
 // The arguments after the program name. An error is one line, without the "side: " prefix, naming the command and
 // what is wrong with which argument.

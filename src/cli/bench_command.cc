@@ -11,6 +11,8 @@
 #include "bench/benchmark.h"
 #include "cli/bench_report.h"
 #include "cli/commands.h"
+#include "cli/json.h"
+#include "cli/progress.h"
 #include "common/build_config.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -30,7 +32,8 @@ void bench_usage(FILE* out) {
                "  --repeats N          measure each throughput point N times, keep the median (default 3; quick 1)\n"
                "  --recoveries N       how many recoveries to time (default 100; quick 20)\n"
                "  --exchanges N        request/response round trips per latency point (default 10000)\n"
-               "TCP needs root (TAP interfaces) and iperf3. Progress goes to stderr.\n");
+               "  --quiet              no progress line (shown on a terminal only: done/total, elapsed, estimate)\n"
+               "TCP needs root (TAP interfaces) and iperf3. A line per measurement goes to stderr.\n");
 }
 
 namespace {
@@ -83,11 +86,15 @@ int bench_command(const BenchArgs& args) {
   o.domain.kapi_path = paths.kapi;
   o.domain.symvers_path = paths.symvers;
   o.domain.modules_dir = paths.modules_dir;
-  o.progress = [](const std::string& line) { std::fprintf(stderr, "side bench: %s\n", line.c_str()); };
+  // A line per measurement on stderr (logs keep them), and on a terminal the progress line under them.
+  ProgressLine progress("side bench", ProgressLine::wanted(args.quiet));
+  o.progress = [&progress](const std::string& line) { progress.print("side bench: " + line); };
+  o.on_step = [&progress](size_t done, size_t total, const std::string& step) { progress.update(done, total, step); };
   // The drivers' own log lines would drown the progress; faults still reach the results.
   set_log_threshold(LogLevel::kError);
 
   auto results = bench::run_bench(o);
+  progress.finish();
   const std::string text = bench_json(results);
   if (!out_dir.empty()) {
     mkdir(out_dir.c_str(), 0755);

@@ -192,7 +192,7 @@ void json_optional(Json& j, const std::string& key, std::optional<double> v) {
   if (v)
     j.field(key, *v);
   else
-    j.key(key).value(std::string("n/a"));
+    j.key(key).null();  // not measured: no figure (a number or null, never a string)
 }
 
 std::string fmt(const char* f, double v) {
@@ -210,7 +210,7 @@ std::string fmt(const char* f, std::optional<double> v) {
 
 std::string bench_json(const BenchResults& r) {
   Json j;
-  j.object_begin();
+  j.object_begin().field("schema", kBenchSchema);
   j.key("machine").object_begin();
   j.field("cpu", r.machine.cpu_model).field("cpus", r.machine.cpus);
   j.field("memory_gib", static_cast<double>(r.machine.memory_bytes) / (1ull << 30));
@@ -276,17 +276,21 @@ std::string bench_json(const BenchResults& r) {
   for (const auto& s : kSteps) {
     std::vector<double> v;
     for (const auto& x : r.recovery.recoveries) v.push_back(x.*(s.field));
+    // No recovery timed: no figure (null), not a zero that reads as a measurement.
+    auto figure = [&](auto compute) { return v.empty() ? std::nullopt : std::optional<double>(compute()); };
     j.key(s.name).object_begin();
-    j.field("median", v.empty() ? 0.0 : median(v)).field("p99", v.empty() ? 0.0 : percentile(v, 0.99));
-    j.field("max", v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()));
+    json_optional(j, "median", figure([&] { return median(v); }));
+    json_optional(j, "p99", figure([&] { return percentile(v, 0.99); }));
+    json_optional(j, "max", figure([&] { return *std::max_element(v.begin(), v.end()); }));
     j.object_end();
   }
   j.object_end();
   j.object_end();
   j.key("probe_ms").object_begin();
   const auto probe_inproc = probes(r, "inproc"), probe_process = probes(r, "process");
-  j.field("inproc_median", probe_inproc.empty() ? 0.0 : median(probe_inproc));
-  j.field("process_median", probe_process.empty() ? 0.0 : median(probe_process));
+  json_optional(j, "inproc_median", probe_inproc.empty() ? std::nullopt : std::optional<double>(median(probe_inproc)));
+  json_optional(j, "process_median",
+                probe_process.empty() ? std::nullopt : std::optional<double>(median(probe_process)));
   j.object_end();
   j.key("goals").array_begin();
   for (const auto& g : goals(r)) {

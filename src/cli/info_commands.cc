@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "common/build_config.h"
 #include "common/side_version.h"
+#include "devices/device_models.h"
 #include "ipc/protocol.h"
 #include "loader/module_index.h"
 
@@ -21,6 +22,10 @@ int version_command() {
 int complete_command(const CompleteArgs& args) {
   if (args.what == "commands") {
     for (const char* c : kCommands) std::printf("%s\n", c);
+    return 0;
+  }
+  if (args.what == "devices") {
+    for (const auto& m : devices::device_models()) std::printf("%s\n", m.name.c_str());
     return 0;
   }
   loader::ModuleIndex index(Paths::from_environment().modules_dir);

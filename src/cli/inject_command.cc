@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/json.h"
+#include "cli/progress.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "session/fault_campaign.h"
@@ -14,18 +15,23 @@ namespace side::cli {
 
 void inject_usage(FILE* out) {
   std::fprintf(out,
-               "usage: side inject MODULE [--faults N] [--types T,...] [--seed S] [--window S] [--json] [--verbose]\n"
+               "usage: side inject MODULE [--faults N] [--types T,...] [--seed S] [--window S] [--json] [--quiet]\n"
+               "                   [--verbose]\n"
                "  Injects N faults (default 100) one after another into MODULE (e1000) running in a sandboxed domain\n"
                "  under verified traffic, and reports per fault type: injected, activated, detected, recovered,\n"
                "  supervisor survived, frames lost, median and p99 recovery time.\n"
                "  types: crash bitflip loop pointer wild dma storm alloc lostirq (default: all, chosen at random)\n"
                "  --seed S     the campaign is reproducible from its seed (default 1)\n"
-               "  --window S   how long a fault may take to show before it counts as not detected (default 2)\n");
+               "  --window S   how long a fault may take to show before it counts as not detected (default 2)\n"
+               "  --json       print the results as one JSON document (schema side-inject/1)\n"
+               "  --quiet      no progress line (shown on a terminal only: done/total, elapsed, estimate)\n"
+               "  --verbose    a line per fault, and the driver's log\n"
+               "  frames lost is net: a frame declared lost in an earlier experiment and delivered late counts -1\n");
 }
 
 int inject_command(const InjectArgs& args) {
   const std::string& module = args.module;
-  const supervisor::CampaignConfig& campaign = args.campaign;
+  supervisor::CampaignConfig campaign = args.campaign;
   const bool json = args.json;
   // The driver's own log would drown the table; faults and restarts are still reported.
   if (!campaign.verbose) set_log_threshold(LogLevel::kError);
@@ -46,16 +52,21 @@ int inject_command(const InjectArgs& args) {
   session.policy = supervisor::RecoveryPolicy::for_deliberate_faults(campaign.faults * 2 + 16);
   session.traffic.stall_timeout_s = 3600;  // stalls are the campaign's to judge
   supervisor::CampaignResult result;
+  ProgressLine progress("side inject", ProgressLine::wanted(args.quiet));
+  campaign.progress = [&progress](unsigned done, unsigned total, const std::string& step) {
+    progress.update(done, total, step);
+  };
   session.workload = [&](const supervisor::SessionHandles& h) { supervisor::run_campaign(campaign, h, result); };
   supervisor::NicSessionReport report = supervisor::run_nic_session(session);
+  progress.finish();
 
   auto row = [](const supervisor::FaultStats& s) {
     char buf[200];
-    std::snprintf(buf, sizeof buf, "%8llu %9llu %8llu %9llu %8llu %11llu %10.1f %8.1f",
+    std::snprintf(buf, sizeof buf, "%8llu %9llu %8llu %9llu %8llu %11lld %10.1f %8.1f",
                   static_cast<unsigned long long>(s.injected), static_cast<unsigned long long>(s.activated),
                   static_cast<unsigned long long>(s.detected), static_cast<unsigned long long>(s.recovered),
-                  static_cast<unsigned long long>(s.survived), static_cast<unsigned long long>(s.frames_lost),
-                  s.median_ms(), s.p99_ms());
+                  static_cast<unsigned long long>(s.survived), static_cast<long long>(s.frames_lost), s.median_ms(),
+                  s.p99_ms());
     return std::string(buf);
   };
   auto stats_json = [](Json& j, const supervisor::FaultStats& s) {
@@ -67,8 +78,10 @@ int inject_command(const InjectArgs& args) {
   std::string error = !result.error.empty() ? result.error : report.error;
   if (json) {
     Json j;
-    j.object_begin().field("module", module).field("faults", uint64_t{campaign.faults}).field("seed", campaign.seed);
+    j.object_begin().field("schema", kInjectSchema).field("module", module);
+    j.field("faults_requested", uint64_t{campaign.faults}).field("seed", campaign.seed);
     j.field("domain_pid", report.domain_pid).field("supervisor_pid", report.supervisor_pid);
+    j.field("ok", error.empty() && result.total.survived == campaign.faults);
     if (!error.empty()) j.field("error", error);
     j.key("types").object_begin();
     for (size_t t = 0; t < supervisor::kFaultTypes; ++t) {

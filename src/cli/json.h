@@ -7,6 +7,14 @@
 
 namespace side::cli {
 
+// The "schema" member of each command's document: its name and version, and the file in docs/schemas/ that
+// describes it. A change that removes, renames or retypes a member bumps the version.
+inline constexpr const char* kRunSchema = "side-run/1";
+inline constexpr const char* kInjectSchema = "side-inject/1";
+inline constexpr const char* kBenchSchema = "side-bench/1";
+inline constexpr const char* kStatusSchema = "side-status/1";
+inline constexpr const char* kDevicesSchema = "side-devices/1";
+
 class Json {
  public:
   Json& object_begin() { return open('{'); }
@@ -26,7 +34,9 @@ class Json {
   Json& value(uint64_t v) { return comma(), out_ += std::to_string(v), *this; }
   Json& value(uint32_t v) { return value(uint64_t{v}); }
   Json& value(int v) { return comma(), out_ += std::to_string(v), *this; }
+  Json& value(int64_t v) { return comma(), out_ += std::to_string(v), *this; }
   Json& value(double v);
+  Json& null() { return comma(), out_ += "null", *this; }
   template <class T>
   Json& field(const std::string& k, const T& v) {
     return key(k).value(v);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/module_params.h"
 #include "common/build_config.h"
 #include "domain/process_main.h"
 
@@ -24,6 +25,7 @@ void usage(FILE* out) {
       "  modinfo MODULE                          show a module's information and whether its ABI matches\n"
       "  symbols MODULE [--missing]              list a module's imports and whether side provides them\n"
       "  status [--json]                         state and counters of every running side (see side status --help)\n"
+      "  devices [--drivers] [--json]            the device models side provides, and the drivers that match them\n"
       "  version                                 side's version, git revision, kernel ABI and IPC protocol\n"
       "\n"
       "MODULE is a name looked up like modprobe does (e1000, ne2k-pci) or a path to a .ko file.\n"
@@ -41,6 +43,8 @@ int help(const side::cli::HelpArgs& h) {
     side::cli::bench_usage(stdout);
   else if (h.command == "status")
     side::cli::status_usage(stdout);
+  else if (h.command == "devices")
+    side::cli::devices_usage(stdout);
   else if (h.command == "modinfo")
     std::printf("usage: side modinfo MODULE\n");
   else if (h.command == "symbols")
@@ -87,10 +91,17 @@ int main(int argc, char** argv) {
           [](const HelpArgs& h) { return help(h); },
           [](const VersionArgs&) { return version_command(); },
           [](const CompleteArgs& a) { return complete_command(a); },
-          [&](const RunArgs& a) { return module_ok("run", a.module, [&] { return run_command(a); }); },
+          [&](const RunArgs& a) {
+            return module_ok("run", a.module, [&] {
+              // Its parameters too: a name it does not have or a value its type cannot take is the user's error.
+              const auto checked = check_module_params(a.module, Paths::from_environment().modules_dir, a.params);
+              return checked ? run_command(a) : refuse("run: " + checked.error().message);
+            });
+          },
           [&](const InjectArgs& a) { return module_ok("inject", a.module, [&] { return inject_command(a); }); },
           [](const BenchArgs& a) { return bench_command(a); },
           [](const StatusArgs& a) { return status_command(a); },
+          [](const DevicesArgs& a) { return devices_command(a); },
           [&](const ModinfoArgs& a) { return module_ok("modinfo", a.module, [&] { return modinfo_command(a); }); },
           [&](const SymbolsArgs& a) { return module_ok("symbols", a.module, [&] { return symbols_command(a); }); },
           // Internal: the program of a domain process, started by the supervisor with its descriptors.

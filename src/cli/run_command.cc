@@ -1,15 +1,19 @@
 // side run MODULE [PARAM=VALUE ...] [options]: loads a driver into a domain and reports what it did.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cli/commands.h"
 #include "cli/json.h"
+#include "cli/progress.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "domain/domain.h"
@@ -92,10 +96,24 @@ void print_direction(const char* name, const supervisor::DirectionResult& d, dou
   std::printf("\n");
 }
 
+// A session that failed before its driver registered a network device has nothing to report but why: one line
+// (the counters and the MAC would all be zero). A driver that came up and then failed is reported in full.
+bool came_up(const supervisor::NicSessionReport& r) {
+  return r.error.empty() || !r.netdev.empty();
+}
+
 // Writes one session's report: fields of an open JSON object, or text.
 void report(const supervisor::NicSessionConfig& config, const supervisor::NicSessionReport& r,
             const std::string& isolation, Json* json) {
   const auto& t = r.traffic;
+  if (!came_up(r)) {
+    std::fprintf(stderr, "side: %s\n", r.error.c_str());
+    if (json) {
+      json->field("module", config.module).field("isolation", isolation).field("supervisor_pid", r.supervisor_pid);
+      json->field("ok", false).field("error", r.error).field("gave_up", r.gave_up);
+    }
+    return;
+  }
   if (json) {
     Json& j = *json;
     j.field("module", config.module).field("device", r.device).field("isolation", isolation);
@@ -253,7 +271,8 @@ bool session_ok(const supervisor::NicSessionReport& r, const supervisor::NicSess
 }
 
 // Runs `instances` sessions at once, each with its own domain and emulated NIC (a distinct MAC address).
-int run_nic(const supervisor::NicSessionConfig& base, unsigned instances, const std::string& isolation, bool json) {
+int run_nic(const supervisor::NicSessionConfig& base, unsigned instances, const std::string& isolation, bool json,
+            ProgressLine& progress) {
   std::vector<supervisor::NicSessionConfig> configs(instances, base);
   std::vector<supervisor::NicSessionReport> reports(instances);
   for (unsigned i = 0; i < instances; ++i) {
@@ -269,11 +288,12 @@ int run_nic(const supervisor::NicSessionConfig& base, unsigned instances, const 
     }
     for (auto& t : threads) t.join();
   }
+  progress.finish();
   bool all_ok = true;
   for (unsigned i = 0; i < instances; ++i) all_ok &= session_ok(reports[i], configs[i]);
   if (json) {
     Json j;
-    j.object_begin();
+    j.object_begin().field("schema", kRunSchema);
     if (instances == 1) {
       report(configs[0], reports[0], isolation, &j);
     } else {
@@ -316,8 +336,8 @@ int load_in_process(const domain::DomainConfig& config, const domain::LoadReques
   if (d) faults = (*d)->faults();
   if (json) {
     Json j;
-    j.object_begin().field("module", request.module).field("isolation", "process");
-    j.field("loaded", static_cast<bool>(d));
+    j.object_begin().field("schema", kRunSchema).field("module", request.module).field("isolation", "process");
+    j.field("loaded", static_cast<bool>(d)).field("ok", d && faults.empty());
     if (d) j.field("domain_pid", (*d)->pid());
     if (!d) j.field("error", d.error().message);
     j.field("faults", static_cast<uint64_t>(faults.size())).object_end();
@@ -328,6 +348,22 @@ int load_in_process(const domain::DomainConfig& config, const domain::LoadReques
     std::fprintf(stderr, "side: %s\n", d.error().message.c_str());
   }
   return d && faults.empty() ? 0 : 1;
+}
+
+// The built-in traffic's progress: frames sent of those asked for each way, or seconds of the duration.
+std::function<void(double, const supervisor::TrafficResult&)> traffic_progress(const supervisor::TrafficConfig& t,
+                                                                               ProgressLine& progress) {
+  const uint64_t packets = t.packets;
+  const double duration = t.duration_s;
+  return [&progress, packets, duration](double elapsed, const supervisor::TrafficResult& so_far) {
+    const std::string step = std::to_string(so_far.tx.verified + so_far.rx.verified) + " frames verified";
+    if (duration > 0) {
+      progress.update(static_cast<uint64_t>(std::min(elapsed, duration)), static_cast<uint64_t>(std::ceil(duration)),
+                      step + " (seconds)");
+    } else if (packets > 0) {
+      progress.update(std::min(so_far.tx.sent + so_far.rx.sent, 2 * packets), 2 * packets, step);
+    }
+  };
 }
 
 std::atomic<bool> g_stop{false};
@@ -418,7 +454,10 @@ int run_command(const RunArgs& args) {
       endpoint = service::ServiceEndpoint::start();
       session.on_status = [e = endpoint.get()](const supervisor::SessionStatus& s) { e->on_status(s); };
     }
-    int status = run_nic(session, static_cast<unsigned>(instances), isolation, json);
+    // Built-in traffic of one instance can run long (--packets, --duration): a progress line on a terminal.
+    ProgressLine progress("side run", builtin && instances == 1 && ProgressLine::wanted(quiet));
+    if (builtin) session.traffic.on_tick = traffic_progress(session.traffic, progress);
+    int status = run_nic(session, static_cast<unsigned>(instances), isolation, json, progress);
     if (inject_every > 0 && (soak.not_recovered.load() || !soak.injected.load())) {
       std::fprintf(stderr, "side run: %llu of %llu faults not recovered%s%s\n",
                    static_cast<unsigned long long>(soak.not_recovered.load()),
@@ -441,8 +480,9 @@ int run_command(const RunArgs& args) {
   auto faults = (*d)->faults();
   if (json) {
     Json j;
-    j.object_begin();
+    j.object_begin().field("schema", kRunSchema);
     j.field("module", module).field("isolation", isolation).field("loaded", static_cast<bool>(loaded));
+    j.field("ok", loaded && faults.empty());
     if (!loaded) j.field("error", loaded.error().message);
     j.key("modules").array_begin();
     for (const auto* m : (*d)->modules()) j.value(m->name);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/json.h"
 #include "common/sanitize.h"
 #include "service/runtime_dir.h"
 #include "service/status_client.h"
@@ -127,9 +128,9 @@ int status_command(const StatusArgs& args) {
     print_side(a);
   }
   if (args.json) {
-    std::printf(
-        "%s\n",
-        json{{"runtime_dir", dir}, {"sides", sides}}.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+    std::printf("%s\n", json{{"schema", kStatusSchema}, {"runtime_dir", dir}, {"sides", sides}}
+                            .dump(-1, ' ', false, json::error_handler_t::replace)
+                            .c_str());
   }
   const bool any = args.json ? !sides.empty() : header;
   if (!any) std::fprintf(stderr, "side status: no side is running (no control socket answered in %s)\n", dir.c_str());

@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "common/counters.h"
 #include "common/log.h"
 #include "domain/layout.h"
 #include "ipc/protocol.h"
@@ -31,10 +32,6 @@ double percentile(std::vector<double> v, double p) {
 
 uint64_t moved(const TrafficResult& t) {
   return t.tx.verified + t.rx.verified;
-}
-
-uint64_t lost(const TrafficResult& t) {
-  return t.tx.lost + t.rx.lost;
 }
 
 uint64_t errors(const TrafficResult& t) {
@@ -111,6 +108,10 @@ std::optional<FaultType> parse_fault_type(const std::string& name) {
   return std::nullopt;
 }
 
+int64_t frames_lost_between(const TrafficResult& before, const TrafficResult& after) {
+  return counter_change(before.tx.lost, after.tx.lost) + counter_change(before.rx.lost, after.rx.lost);
+}
+
 double FaultStats::median_ms() const {
   return percentile(recovery_ms, 0.5);
 }
@@ -147,6 +148,7 @@ void run_campaign(const CampaignConfig& config, const SessionHandles& s, Campaig
   for (unsigned i = 0; i < config.faults && !rd->gave_up(); ++i) {
     const FaultType type = types[rng() % types.size()];
     const uint64_t seed = rng();
+    if (config.progress) config.progress(i, config.faults, "fault " + std::to_string(i + 1) + ": " + to_string(type));
     FaultStats& st = out.by_type[static_cast<size_t>(type)];
     // Only from a healthy, moving state.
     rd->wait_recovered(10'000);
@@ -205,15 +207,15 @@ void run_campaign(const CampaignConfig& config, const SessionHandles& s, Campaig
     st.activated += activated;
     st.detected += detected;
     st.recovered += activated && recovered;
-    const uint64_t frames_lost = lost(s.peer.snapshot()) - lost(t0);
+    const int64_t frames_lost = frames_lost_between(t0, s.peer.snapshot());
     st.frames_lost += frames_lost;
     if (config.verbose) {
-      logf(LogLevel::kWarning, "side inject: #%u %s: %s; %s%s%s, %llu frames lost", i + 1, to_string(type),
+      logf(LogLevel::kWarning, "side inject: #%u %s: %s; %s%s%s, %lld frames lost", i + 1, to_string(type),
            what.c_str(), activated ? "activated" : "not activated", detected ? ", detected" : "",
-           activated ? (recovered ? ", recovered" : ", NOT recovered") : "",
-           static_cast<unsigned long long>(frames_lost));
+           activated ? (recovered ? ", recovered" : ", NOT recovered") : "", static_cast<long long>(frames_lost));
     }
   }
+  if (config.progress) config.progress(config.faults, config.faults, "done");
   for (const auto& st : out.by_type) {
     out.total.injected += st.injected;
     out.total.activated += st.activated;

@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,7 +32,10 @@ const char* to_string(FaultType t);
 std::optional<FaultType> parse_fault_type(const std::string& name);
 
 struct FaultStats {
-  uint64_t injected = 0, activated = 0, detected = 0, recovered = 0, survived = 0, frames_lost = 0;
+  uint64_t injected = 0, activated = 0, detected = 0, recovered = 0, survived = 0;
+  // Net frames lost during the experiments: a frame declared lost before one (with a restarted driver) that arrives
+  // late during it counts -1, so the sum over all types is the campaign's own count of lost frames.
+  int64_t frames_lost = 0;
   std::vector<double> recovery_ms;  // of detected faults: fault to traffic-ready driver
   double median_ms() const;
   double p99_ms() const;
@@ -44,6 +48,8 @@ struct CampaignConfig {
   double window_s = 2.0;  // how long a fault may take to show (more than the hung-driver watchdog's 1 s)
   double settle_s = 3.0;  // how long traffic may take to flow again
   bool verbose = false;   // a line per fault
+  // Called before each fault (done = faults finished so far, step = what comes next) and once at the end.
+  std::function<void(unsigned done, unsigned total, const std::string& step)> progress;
 };
 
 struct CampaignResult {
@@ -51,6 +57,10 @@ struct CampaignResult {
   FaultStats total;
   std::string error;
 };
+
+// The frames one experiment lost, net: the traffic peer's count of lost frames can go down (frames declared lost
+// after a restart that the recovery requeued, delivered late).
+int64_t frames_lost_between(const TrafficResult& before, const TrafficResult& after);
 
 // Runs inside a NIC session (as its workload); fills `out`.
 void run_campaign(const CampaignConfig& config, const SessionHandles& session, CampaignResult& out);

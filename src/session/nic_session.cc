@@ -274,8 +274,10 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     domain::LoadRequest request{config.module, config.params, config.allow_missing};
     if (config.recover) {
       auto d = RecoverableDomain::start(
-          [pc, request](unsigned) -> Result<std::unique_ptr<DriverDomain>> {
-            auto p = DomainProcess::start(pc, request);
+          [pc, request](unsigned generation) -> Result<std::unique_ptr<DriverDomain>> {
+            DomainProcessConfig spare = pc;
+            spare.log_held = generation > 0;  // every later generation is a spare until it takes over
+            auto p = DomainProcess::start(spare, request);
             if (!p) return p.error();
             return std::unique_ptr<DriverDomain>(std::move(*p));
           },

@@ -39,6 +39,9 @@ class ChannelServer {
   void set_platform(domain::Platform* p) { platform_ = p; }
   // Names the domain in front of each of its log lines ("e1000 dom 1234"): built by the supervisor, never by it.
   void set_log_label(const std::string& label) { log_.set_label(label); }
+  // A spare domain's log is kept until it takes over (domain_log.h).
+  void hold_log() { log_.hold(); }
+  void release_log() { log_.release(); }
 
   // Processes what is pending; true if anything was. A broken ring is reported once and then ignored.
   bool drain();

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/log.h"
 #include "common/token_bucket.h"
@@ -31,10 +33,18 @@ class DomainLog {
   void line(uint64_t level, std::span<const uint8_t> text, uint64_t now_ns);
   // Reports lines held back since the last line printed, if any.
   void flush();
+  // A spare domain's log (started ahead of need, its driver loaded and initialised) is kept, not printed: its
+  // driver's banner and warnings would repeat the running domain's. release() prints what was kept, each line
+  // marked as the spare's, once the spare takes over; a spare never used is never heard (its lines are dropped
+  // with it). At most kBurst lines are kept; the rest are counted.
+  void hold();
+  void release();
   uint64_t suppressed_total() const { return suppressed_total_; }
 
  private:
-  std::string prefix_;
+  std::string prefix_, spare_prefix_;
+  bool held_ = false;
+  std::vector<std::pair<LogLevel, std::string>> kept_;  // sanitized texts while held
   TokenBucket bucket_{kLinesPerSecond, kBurst};
   uint64_t suppressed_ = 0, suppressed_total_ = 0;
 };

@@ -194,6 +194,7 @@ Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessC
   p->bounds_ = config.liveness;
   p->liveness_ = std::make_unique<LivenessMonitor>(p->channel_, p->bounds_);
   p->service_spin_ns_ = config.optimisations.streamlined_crossing ? 20'000 : 0;
+  p->log_held_ = config.log_held;
   p->service_ = std::thread([raw = p.get()] { raw->service_loop(); });
 
   // The domain announces itself once the driver is loaded (or failed to load).
@@ -325,7 +326,10 @@ void DomainProcess::service_loop() {
                                                  add_fault(kind, std::move(message), std::move(location));
                                                }});
   server.set_log_label(driver_name_ + " dom " + std::to_string(pid_));
+  if (log_held_) server.hold_log();
   auto drain = [&] {
+    // Before the messages that follow the take-over, so that the spare's lines come out in order.
+    if (log_release_.exchange(false)) server.release_log();
     server.set_platform(platform_.load());
     return server.drain();
   };

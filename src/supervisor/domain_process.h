@@ -36,6 +36,8 @@ struct DomainProcessConfig {
   std::string executable = "/proc/self/exe";  // a `side` binary
   // How long the supervisor waits for the domain, on its own clock (liveness.h): every bound in one place.
   LivenessBounds liveness;
+  // A spare, started ahead of need: its log is kept until release_log() (never printed if it is not used).
+  bool log_held = false;
 };
 
 class DomainProcess final : public DriverDomain {
@@ -63,6 +65,7 @@ class DomainProcess final : public DriverDomain {
   // Ends the process at once (SIGKILL), as a crash would.
   Status kill() override;
   bool alive() const { return !exited_.load(); }
+  void release_log() override { log_release_ = true; }
 
  private:
   DomainProcess() = default;
@@ -94,6 +97,8 @@ class DomainProcess final : public DriverDomain {
   std::atomic<bool> stop_{false};
   std::atomic<bool> exited_{false};
   std::atomic<bool> faulty_{false};
+  bool log_held_ = false;                 // set before the service thread starts
+  std::atomic<bool> log_release_{false};  // asked by release_log(), done on the service thread
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;

@@ -104,6 +104,9 @@ class DriverDomain {
   virtual void shutdown() = 0;
   // Ends the domain abruptly, as a crash would (SIGKILL of a domain process).
   virtual Status kill() = 0;
+  // A spare domain (started with its log held) takes over: what its driver logged so far is printed now, marked
+  // as the spare's (supervisor/domain_log.h). Nothing for a domain whose log was never held.
+  virtual void release_log() {}
   // How many times the driver was restarted (a recovering domain); frames in flight at a restart may be lost.
   virtual unsigned generation() const { return 0; }
 };

@@ -495,6 +495,7 @@ void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
                                   const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue,
                                   RecoveryTimings& t) {
   if (machine_) machine_->rebind(d->arena_base(), d->arena_size());
+  d->release_log();  // the spare is the driver now: what it logged while waiting is heard, marked as the spare's
   d->connect(this);
   {
     std::lock_guard lock(mu_);

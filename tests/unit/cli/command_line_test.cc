@@ -79,7 +79,15 @@ INSTANTIATE_TEST_SUITE_P(
         std::vector<std::string>{"modinfo"}, std::vector<std::string>{"modinfo", "/etc/passwd"},
         std::vector<std::string>{"symbols", "nonexist"}, std::vector<std::string>{"__domain", "--channel", "-1"},
         std::vector<std::string>{"__domain"}, std::vector<std::string>{"--version", "extra"},
-        std::vector<std::string>{"__complete", "everything"}));
+        std::vector<std::string>{"__complete", "everything"},
+        // Module parameters are checked against the module before a domain starts: a value its type cannot take,
+        // a parameter it does not have (each was reported by the domain and again by its spare, then a report of
+        // zeroes), a value missing.
+        std::vector<std::string>{"run", "e1000", "TxDescriptors=abc"},
+        std::vector<std::string>{"run", "e1000", "TxDescriptors=256,x"},
+        std::vector<std::string>{"run", "e1000", "copybreak=-1"},
+        std::vector<std::string>{"run", "e1000", "nosuchparameter=1"},
+        std::vector<std::string>{"run", "e1000", "debug"}, std::vector<std::string>{"devices", "--frob"}));
 
 TEST(CommandLine, HelpSucceeds) {
   EXPECT_EQ(run_side({"--help"}).status, 0);

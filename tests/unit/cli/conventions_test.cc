@@ -46,9 +46,9 @@ TEST(Conventions, ManualPageHasEveryCommandAndTheExitStatuses) {
   // Wide enough that no line is wrapped: justification would pad the words with spaces.
   Output man = capture("MANWIDTH=1000 man -l -P cat " SIDE_MANPAGE " 2>/dev/null");
   ASSERT_EQ(man.status, 0);
-  for (const char* expected :
-       {"EXIT STATUS", "gave up on the driver", "Usage error", "ENVIRONMENT", "SIDE_MODULES_DIR", "side run",
-        "--arena-mb", "side inject", "--faults", "side bench", "side modinfo", "side symbols"}) {
+  for (const char* expected : {"EXIT STATUS", "gave up on the driver", "Usage error", "ENVIRONMENT", "SIDE_MODULES_DIR",
+                               "side run", "--arena-mb", "side inject", "--faults", "side bench", "side modinfo",
+                               "side symbols", "side devices", "OUTPUT", "side-inject/1", "progress line"}) {
     EXPECT_NE(man.text.find(expected), std::string::npos) << "no '" << expected << "' in the manual page";
   }
 }
@@ -64,6 +64,16 @@ std::string complete(const std::string& words) {
   return capture("bash -c '" + script + "' 2>&1").text;
 }
 
+TEST(Conventions, DeviceNamesForCompletionAreTheListedModels) {
+  Output names = capture(std::string(SIDE_BINARY) + " __complete devices");
+  ASSERT_EQ(names.status, 0);
+  EXPECT_EQ(names.text, "e1000\n");
+  Output listing = capture(std::string(SIDE_BINARY) + " devices");
+  ASSERT_EQ(listing.status, 0);
+  EXPECT_TRUE(listing.text.starts_with("e1000 ")) << listing.text;
+  EXPECT_NE(listing.text.find("8086:100e"), std::string::npos) << listing.text;
+}
+
 TEST(Conventions, BashCompletesCommandsModulesAndOptions) {
   if (!std::filesystem::exists("/usr/share/bash-completion/bash_completion")) {
     GTEST_SKIP() << "bash-completion is not installed (scripts/setup.sh installs it)";
@@ -77,6 +87,11 @@ TEST(Conventions, BashCompletesCommandsModulesAndOptions) {
   EXPECT_EQ(complete("run e1000 --isolation in"), "inproc\n");
   // After the module, words are parameters and options, not modules.
   EXPECT_EQ(complete("run e1000 e100"), "");
+  // Device names, as `side devices` lists them (for --device).
+  EXPECT_EQ(complete("dev"), "devices\n");
+  EXPECT_EQ(complete("run e1000 --device e10"), "e1000\n");
+  EXPECT_EQ(complete("inject e1000 --types lost"), "lostirq\n");
+  EXPECT_EQ(complete("devices --dr"), "--drivers\n");
 }
 
 }  // namespace

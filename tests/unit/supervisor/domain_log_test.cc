@@ -83,5 +83,39 @@ TEST_F(DomainLogTest, ALongLineIsCut) {
   EXPECT_EQ(lines_[0].substr(lines_[0].size() - 3), "...");
 }
 
+// A spare domain loads and initialises its driver ahead of need: its banner and warnings (an unknown parameter,
+// say) repeated the running driver's. They are heard only if the spare takes over, marked as the spare's.
+TEST_F(DomainLogTest, ASparesLogIsHeardOnlyWhenItTakesOverAndMarkedAsItsOwn) {
+  {
+    DomainLog unused("e1000 dom 7");
+    unused.hold();
+    unused.line(6, bytes("e1000: Intel(R) PRO/1000 Network Driver"), kSecond);
+  }
+  EXPECT_TRUE(lines_.empty()) << lines_.front();
+
+  DomainLog spare("e1000 dom 8");
+  spare.hold();
+  spare.line(6, bytes("e1000: Intel(R) PRO/1000 Network Driver"), kSecond);
+  spare.line(4, bytes("e1000: unknown parameter 'foo' ignored"), kSecond);
+  EXPECT_TRUE(lines_.empty());
+  spare.release();
+  spare.line(6, bytes("e1000 0000:00:03.0: eth0: NIC Link is Up"), 2 * kSecond);
+  ASSERT_EQ(lines_.size(), 3u);
+  EXPECT_EQ(lines_[0], "[e1000 dom 8, spare] e1000: Intel(R) PRO/1000 Network Driver");
+  EXPECT_EQ(lines_[1], "[e1000 dom 8, spare] e1000: unknown parameter 'foo' ignored");
+  EXPECT_EQ(lines_[2], "[e1000 dom 8] e1000 0000:00:03.0: eth0: NIC Link is Up");
+}
+
+TEST_F(DomainLogTest, AHeldLogKeepsABurstAndCountsTheRest) {
+  DomainLog spare("e1000 dom 9");
+  spare.hold();
+  const size_t total = static_cast<size_t>(DomainLog::kBurst) + 25;
+  for (size_t i = 0; i < total; ++i) spare.line(6, bytes("line " + std::to_string(i)), kSecond);
+  EXPECT_TRUE(lines_.empty());
+  spare.release();
+  ASSERT_EQ(lines_.size(), static_cast<size_t>(DomainLog::kBurst) + 1);
+  EXPECT_EQ(lines_.back(), "[e1000 dom 9, spare] (side: 25 lines of this domain suppressed)");
+}
+
 }  // namespace
 }  // namespace side::supervisor

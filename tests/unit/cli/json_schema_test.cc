@@ -1,0 +1,100 @@
+// Every command's --json output, from the real binary, is one document valid against its schema in docs/schemas
+// (checked by scripts/check-json.py with python3-jsonschema): a "schema" member naming it, numbers as numbers, a
+// figure not measured as null.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+std::string run(const std::string& command, int* status) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) return out;
+  std::array<char, 4096> buf{};
+  for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
+  const int rc = pclose(p);
+  *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return out;
+}
+
+class JsonSchema : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int status = -1;
+    run("python3 -c 'import jsonschema' 2>/dev/null", &status);
+    if (status != 0) GTEST_SKIP() << "python3-jsonschema is not installed (scripts/setup.sh installs it)";
+  }
+
+  // `side ARGS` (its stdout) checked against docs/schemas/SCHEMA.schema.json; returns the document.
+  std::string expect_valid(const std::string& schema, const std::string& args, int expected_status = 0) {
+    int status = -1;
+    const std::string document = run(std::string(SIDE_BINARY) + " " + args + " 2>/dev/null", &status);
+    EXPECT_EQ(status, expected_status) << args << "\n" << document;
+    const std::string file =
+        (std::filesystem::temp_directory_path() / ("side-json-" + std::to_string(getpid()) + "-" + schema + ".json"))
+            .string();
+    std::ofstream(file) << document;
+    const std::string check = std::string("python3 ") + SIDE_SOURCE_DIR + "/scripts/check-json.py " + SIDE_SOURCE_DIR +
+                              "/docs/schemas/" + schema + ".schema.json " + file + " 2>&1";
+    const std::string problems = run(check, &status);
+    EXPECT_EQ(status, 0) << "side " << args << " does not match " << schema << ".schema.json:\n"
+                         << problems << document;
+    std::filesystem::remove(file);
+    EXPECT_NE(document.find("\"schema\":\"side-" + schema + "/1\""), std::string::npos) << document;
+    return document;
+  }
+};
+
+TEST_F(JsonSchema, RunWithTraffic) {
+  expect_valid("run", "run e1000 --isolation inproc --packets 200 --json --quiet");
+}
+
+TEST_F(JsonSchema, RunOfSeveralInstances) {
+  expect_valid("run", "run e1000 --instances 2 --packets 100 --json --quiet");
+}
+
+TEST_F(JsonSchema, RunLoadOnly) {
+  expect_valid("run", "run e1000 --load-only --json --quiet");
+  expect_valid("run", "run e1000 --load-only --isolation inproc --json --quiet");
+}
+
+TEST_F(JsonSchema, RunThatCouldNotStart) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root for TAP interfaces";
+  expect_valid("run", "run e1000 --ifname lo --duration 1 --json --quiet", 1);
+}
+
+TEST_F(JsonSchema, Inject) {
+  const std::string doc = expect_valid("inject", "inject e1000 --faults 2 --types crash,lostirq --json --quiet");
+  EXPECT_EQ(doc.find("18446744073709551"), std::string::npos) << doc;
+}
+
+TEST_F(JsonSchema, Bench) {
+  expect_valid("bench", "bench --quick --sections latency,recovery --exchanges 200 --recoveries 2 --json --quiet");
+}
+
+TEST_F(JsonSchema, StatusWithNoSideRunning) {
+  // A runtime directory of our own: no side answers there, and the document says so.
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("side-status-" + std::to_string(getpid()))).string();
+  std::filesystem::create_directories(dir);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
+  setenv("SIDE_RUNTIME_DIR", dir.c_str(), 1);
+  expect_valid("status", "status --json", 1);
+  unsetenv("SIDE_RUNTIME_DIR");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(JsonSchema, Devices) {
+  const std::string doc = expect_valid("devices", "devices --json");
+  EXPECT_NE(doc.find("\"name\":\"e1000\""), std::string::npos) << doc;
+}
+
+}  // namespace
