@@ -8,33 +8,48 @@
 //
 // One domain is active per process (the fixed regions allow no more). In the default isolation mode the domain
 // lives alone in its own sandboxed process; in-process mode runs it inside the supervisor as a baseline.
+//
+// The Domain composes one part per job and runs driver code (guarded calls on virtual CPUs):
+//   AddressSpace     regions, arena, per-cpu areas, the loaded modules (ModuleTable); what the loader links against
+//   VcpuThreads      vCPUs 1 and 2: ticks, softirq rounds, the worker; vcpu.h says which vCPU a thread is
+//   FaultLog         the faults recorded; DriverSignals decides what a driver's signal means
+//   DomainClock      the domain's (virtual) time
+//   PciDriverTable   the PCI drivers registered, and which binds a device
+//   DeviceAccess     attached PCI functions, ioremap windows, accesses routed to the Platform
+//   InterruptLines   asserted lines, delivery counts, storm detection
+//   TransmitQueue    frames waiting for the driver's transmit
+//   KapiEntries      the kernel-API layer's entry points
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
+#include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/result.h"
-#include "domain/arena.h"
+#include "domain/address_space.h"
+#include "domain/device_access.h"
+#include "domain/domain_clock.h"
+#include "domain/domain_counters.h"
+#include "domain/driver_signals.h"
+#include "domain/fault_log.h"
 #include "domain/faults.h"
-#include "domain/host_stubs.h"
-#include "domain/io_windows.h"
-#include "domain/percpu.h"
+#include "domain/interrupt_lines.h"
+#include "domain/kapi_entries.h"
+#include "domain/pci_driver_table.h"
 #include "domain/platform.h"
-#include "domain/private_memory.h"
+#include "domain/transmit_queue.h"
 #include "domain/trap_patcher.h"
-#include "emulation/decode_cache.h"
-#include "ipc/doorbell.h"
+#include "domain/vcpu.h"
+#include "domain/vcpu_threads.h"
 #include "ipc/optimisations.h"
 #include "kapi/side_host.h"
+#include "loader/dependency_walk.h"
 #include "loader/module_index.h"
 #include "loader/module_loader.h"
 #include "loader/symvers.h"
@@ -67,21 +82,6 @@ struct DomainConfig {
   std::atomic<uint64_t>* busy_since_ns = nullptr;  // per vCPU (3): when it entered driver code, for a watchdog
 };
 
-struct FaultReport {
-  int kind = 0;
-  std::string kind_name;
-  std::string message;
-  uint64_t address = 0;  // driver location, 0 if unknown
-  std::string location;  // "symbol+0xoff/0xsize [module]" when known
-};
-
-struct PciDriver {
-  uint64_t driver = 0;  // struct pci_driver in the domain
-  std::string name;
-  std::string module;
-  std::vector<loader::PciId> ids;
-};
-
 struct LoadRequest {
   LoadRequest(std::string module, std::string params = "", bool allow_missing = false)
       : module(std::move(module)), params(std::move(params)), allow_missing(allow_missing) {}
@@ -90,62 +90,91 @@ struct LoadRequest {
   bool allow_missing = false;
 };
 
-class Domain final : public loader::LoadEnvironment, public SignalClassifier {
+class Domain final {
  public:
   static Result<std::unique_ptr<Domain>> create(const DomainConfig& config);
-  ~Domain() override;
+  ~Domain();
   Domain(const Domain&) = delete;
   Domain& operator=(const Domain&) = delete;
 
+  // ---- modules (domain.cc) ----
   // Loads a module and, first, every module it depends on; runs its init. Returns the loaded module.
   Result<const loader::LoadedModule*> load(const LoadRequest& request);
   // Runs a module's exit function (if it has one) and forgets it.
   Status unload(const std::string& name);
-
-  const loader::LoadedModule* find_module(const std::string& name) const;
-  std::vector<const loader::LoadedModule*> modules() const;
-  std::vector<PciDriver> pci_drivers() const;
-  // The first registered driver whose id table matches the device, as the PCI core binds them; nullopt if none.
-  std::optional<PciDriver> match_pci_driver(uint16_t vendor, uint16_t device, uint16_t subvendor, uint16_t subdevice,
-                                            uint32_t class_code) const;
-  std::vector<FaultReport> faults() const;
-  bool faulty() const { return faulty_.load(); }
-  const loader::KernelAbi& abi() const { return abi_; }
-  const Arena& arena() const { return arena_; }
-  const PrivateMemory& private_memory() const { return private_; }
-  const PercpuAreas& percpu() const { return percpu_; }
-
+  const loader::LoadedModule* find_module(const std::string& name) const { return space_.modules().find(name); }
+  std::vector<const loader::LoadedModule*> modules() const { return space_.modules().drivers(); }
+  const loader::LoadedModule* driver_module() const;  // the last module loaded
   // "symbol+0xoff/0xsize [module]" for an address in any loaded module, or nullopt.
   std::optional<std::string> symbolize(uint64_t addr, bool with_offset = true) const;
+  const loader::KernelAbi& abi() const { return abi_; }
 
+  // ---- the parts ----
+  AddressSpace& address_space() { return space_; }
+  const AddressSpace& address_space() const { return space_; }
+  const Arena& arena() const { return space_.arena(); }
+  Arena& arena_mut() { return space_.arena(); }
+  const PrivateMemory& private_memory() const { return space_.private_memory(); }
+  PrivateMemory& private_mut() { return space_.private_memory(); }
+  const PercpuAreas& percpu() const { return space_.percpu(); }
+  PercpuAreas& percpu_areas() { return space_.percpu(); }
+  uint64_t vmemmap_base() const { return space_.vmemmap_base(); }
+  uint64_t vmemmap_address() const { return space_.vmemmap_address(); }
+  DeviceAccess& device_access() { return devices_; }
+  TrapPatcher& patcher() { return patcher_; }
+  FaultLog& fault_log() { return faults_; }
+
+  // ---- running driver code ----
   // Runs kernel-API or driver code on the calling thread (a virtual CPU). False if a driver fault abandoned it.
   bool call(GuardedFn fn, void* arg);
   template <class F>
   bool call(F&& f) {
     return call([](void* p) { (*static_cast<F*>(p))(); }, &f);
   }
+  // Stops virtual CPUs 1 and 2 (no more interrupts, softirqs, timers or work); the domain stays inspectable.
+  void shutdown() { vcpus_.stop(); }
+  // The virtual CPU the calling thread is, or -1.
+  static int current_vcpu() { return domain::current_vcpu(); }
+  static bool on_vcpu(int cpu) { return current_vcpu() == cpu; }
+  // The active domain of this process, if any (host services need it).
+  static Domain* active();
 
-  // Host services (the side_host_* functions forward here).
+  // ---- faults ----
+  std::vector<FaultReport> faults() const { return faults_.all(); }
+  bool faulty() const { return faults_.faulty(); }
   // Records a fault and abandons the current guarded call. It takes a plain string because the call unwinds with
   // siglongjmp: no C++ object may be alive in the frames it skips.
   [[noreturn]] void fault(int kind, const char* message, uint64_t caller);
   void record_fault(int kind, const std::string& message, uint64_t address);
-  uint64_t clock_ns() const;
-  void delay_ns(uint64_t ns);
+  // Fault injection (fault_injector.cc): does SIDE_INJECT_* to the driver; says what it did.
+  Result<std::string> inject(int type, uint64_t seed);
+
+  // ---- host services (the side_host_* functions forward here) ----
+  uint64_t clock_ns() const { return clock_.now_ns(); }
+  void delay_ns(uint64_t ns) { clock_.delay_ns(ns); }
   int register_pci_driver(uint64_t driver, const char* name, const side_pci_id* ids, unsigned n);
-  void unregister_pci_driver(uint64_t driver);
-  PercpuAreas& percpu_areas() { return percpu_; }
-  Arena& arena_mut() { return arena_; }
-  PrivateMemory& private_mut() { return private_; }
-  uint64_t vmemmap_base() const;
-  uint64_t vmemmap_address() const { return reinterpret_cast<uint64_t>(vmemmap_); }
+  void unregister_pci_driver(uint64_t driver) { pci_drivers_.remove(driver); }
+  std::vector<PciDriver> pci_drivers() const { return pci_drivers_.list(); }
+  // The first registered driver whose id table matches the device, as the PCI core binds them; nullopt if none.
+  std::optional<PciDriver> match_pci_driver(uint16_t vendor, uint16_t device, uint16_t subvendor, uint16_t subdevice,
+                                            uint32_t class_code) const {
+    return pci_drivers_.match(vendor, device, subvendor, subdevice, class_code);
+  }
+  void* ioremap(uint64_t phys, uint64_t size) { return devices_.ioremap(phys, size); }
+  bool iounmap(uint64_t addr) { return devices_.iounmap(addr); }
+  Result<uint64_t> io_read(uint64_t addr, unsigned width) { return devices_.read(addr, width); }
+  Status io_write(uint64_t addr, unsigned width, uint64_t value) { return devices_.write(addr, width, value); }
+  void kick_softirq() { vcpus_.kick_softirq(VcpuThreads::kEventSoftirq); }
+  void kick_worker() { vcpus_.kick_worker(); }
+  void irq_attach(uint32_t irq, bool attached) { irqs_.set_attached(irq, attached); }
+  void tx_wake(uint64_t netdev, uint32_t queue);
 
   // ---- devices and network devices (device_calls.cc) ----
   // Where device accesses and network events go. Set before attaching devices; must outlive the domain's use.
-  void set_platform(Platform* platform) { platform_.store(platform); }
-  Platform* platform() const { return platform_.load(); }
+  void set_platform(Platform* platform) { devices_.set_platform(platform); }
+  Platform* platform() const { return devices_.platform(); }
   // Makes a PCI function reachable from the domain (its BARs through ioremap and port I/O).
-  Status attach_device(const side_pci_device_info& info);
+  Status attach_device(const side_pci_device_info& info) { return devices_.attach(info); }
   // Binds an attached device to the first registered driver that matches it and runs the driver's probe (on the
   // calling thread, which must be vCPU 0). Returns the pci_dev token.
   Result<uint64_t> probe(uint32_t device);
@@ -164,143 +193,40 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   // Queues a frame for transmission through `netdev` (any thread); vCPU 1 submits queued frames in batches.
   // False when the queue is full: try again after Platform::netdev_tx_wake or a moment later.
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame);
-  struct IrqStats {
-    uint64_t delivered = 0, handled = 0;
-  };
-  IrqStats irq_stats() const { return {irqs_delivered_.load(), irqs_handled_.load()}; }
+  using IrqStats = InterruptLines::Stats;
+  IrqStats irq_stats() const { return irqs_.stats(); }
   // Trapped device accesses and the rewriting of their sites.
   TrapStats trap_stats() const { return patcher_.stats(); }
-
-  // Fault injection (fault_injector.cc): does SIDE_INJECT_* to the driver; says what it did.
-  Result<std::string> inject(int type, uint64_t seed);
-  const loader::LoadedModule* driver_module() const;  // the last module loaded
-
-  // Host-service backends.
-  void* ioremap(uint64_t phys, uint64_t size);
-  bool iounmap(uint64_t addr);
-  Result<uint64_t> io_read(uint64_t addr, unsigned width);
-  Status io_write(uint64_t addr, unsigned width, uint64_t value);
-  void kick_softirq();
-  void kick_worker();
-  void irq_attach(uint32_t irq, bool attached);
-  void tx_wake(uint64_t netdev, uint32_t queue);
-
-  // Stops virtual CPUs 1 and 2 (no more interrupts, softirqs, timers or work); the domain stays inspectable.
-  void shutdown() { stop_threads(); }
-
-  // The virtual CPU the calling thread is, or -1.
-  static int current_vcpu();
-  static bool on_vcpu(int cpu) { return current_vcpu() == cpu; }
-
-  // The active domain of this process, if any (host services need it).
-  static Domain* active();
-
-  // loader::LoadEnvironment
-  Result<uint64_t> allocate_image(uint64_t size) override;
-  Status protect_image(uint64_t addr, uint64_t size, bool write, bool exec) override;
-  Result<uint64_t> allocate_percpu(uint64_t size, uint64_t align) override;
-  void init_percpu(uint64_t offset, std::span<const uint8_t> init) override;
-  std::optional<uint64_t> resolve(const std::string& name) override;
-  Result<uint64_t> missing_symbol_address(const std::string& name) override;
-
-  // SignalClassifier
-  SignalAction classify(int sig, siginfo_t* info, ucontext_t* context) override;
+  // Both, as reports and a domain process's channel carry them.
+  DomainCounters counters() const;
 
  private:
   Domain(const DomainConfig& config, loader::KernelAbi abi, Arena arena, PercpuAreas percpu);
   Status start();
-  bool retry_disturbed_fetch(const siginfo_t* info, const ucontext_t* context);
-  Status attach_vcpu(unsigned cpu);
+  Status reserve_regions();
   Status load_kapi();
-  Result<loader::LoadedModule*> load_one(const LoadRequest& request, std::vector<std::string>& chain);
-  const loader::LoadedModule* module_at(uint64_t addr) const;
-  SignalAction handle_bug(const loader::LoadedModule& mod, uint64_t rip, ucontext_t* context);
-  SignalAction emulate_device_access(siginfo_t* info, ucontext_t* context, const loader::LoadedModule& mod);
+  bool init_secondary_vcpu(unsigned cpu);
+  Status load_one(loader::OpenedModule& module, const LoadRequest& request);
+  Status run_module_init(loader::LoadedModule& m, const std::string& params);
+  Result<loader::OpenedModule> open_module(const std::string& name_or_path);
   Status require_vcpu0(const char* what) const;
-  void softirq_loop();
-  void worker_loop();
   uint32_t softirq_round(uint32_t events);
-  void stop_threads();
+  void check_irq_storm();
 
   DomainConfig config_;
   loader::KernelAbi abi_;
   loader::ModuleIndex index_;
-  PrivateMemory private_;
-  TrapPatcher patcher_{*this, private_};
-  Arena arena_;
-  PercpuAreas percpu_;
-  void* vmemmap_ = nullptr;
-  uint64_t vmemmap_bytes_ = 0;
-  bool resolving_kapi_ = false;
-  HostStubs host_stubs_;  // what the kernel-API layer's host imports resolve to
-
-  mutable std::mutex mutex_;
-  std::vector<std::unique_ptr<loader::LoadedModule>> modules_;  // kapi first, in load order
-  loader::LoadedModule* kapi_ = nullptr;
-  std::vector<PciDriver> pci_drivers_;
-  std::vector<FaultReport> faults_;
-  std::vector<uint64_t> warned_once_;
-  std::atomic<bool> faulty_{false};
-
-  std::atomic<int64_t> clock_skew_ns_{0};
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> vcpus_ready_{0};  // secondary vCPUs initialised; -1 if one failed
-  std::thread softirq_thread_;
-  std::thread worker_thread_;
-
-  // Entry points of the kernel-API layer (null if this layer lacks one: the operation then fails cleanly).
-  struct KapiEntries {
-    void (*tick)() = nullptr;
-    int (*irq)(uint32_t) = nullptr;
-    int (*softirq)() = nullptr;
-    void (*run_work)() = nullptr;
-    int (*xmit)(uint64_t, const void*, uint32_t, int) = nullptr;
-    int (*pci_probe)(void*, const side_pci_device_info*, void**) = nullptr;
-    void (*pci_remove)(void*) = nullptr;
-    int (*netdev_open)(uint64_t) = nullptr;
-    void (*netdev_close)(uint64_t) = nullptr;
-    void (*netdev_stats)(uint64_t, side_netdev_stats*) = nullptr;
-    int (*set_mtu)(uint64_t, uint32_t) = nullptr;
-    int (*set_mac)(uint64_t, const unsigned char*) = nullptr;
-    int (*set_rx_mode)(uint64_t, uint32_t, const unsigned char*, uint32_t) = nullptr;
-    int (*ethtool)(uint64_t, side_ethtool_info*) = nullptr;
-  } entries_;
-
-  // Devices.
-  std::atomic<Platform*> platform_{nullptr};
-  IoWindows io_;
-  std::vector<side_pci_device_info> devices_;                           // guarded by mutex_
-  std::vector<std::unique_ptr<emulation::DecodeCache>> decode_caches_;  // one per vCPU (signal handlers)
-  std::atomic<uint64_t> irq_attached_{0};
-
-  // Wake-ups of vCPU 1 and vCPU 2 (futex words).
-  static constexpr uint32_t kEventIrq = 1, kEventSoftirq = 2, kEventTx = 4, kEventStop = 8;
-  std::atomic<uint32_t> own_softirq_word_{0};
-  std::atomic<uint32_t> worker_word_{0};
-  ipc::Doorbell softirq_bell_{&own_softirq_word_};
-  ipc::Doorbell worker_bell_{&worker_word_};
-  std::atomic<uint64_t> irq_pending_{0};
-  std::atomic<uint64_t> irqs_delivered_{0}, irqs_handled_{0};
-  // Interrupt storm detection (vCPU 1 only): unclaimed interrupts in the current one-second window.
-  uint64_t storm_window_start_ns_ = 0, storm_unclaimed_ = 0, storm_delivered_ = 0;
-  static constexpr uint64_t kStormUnclaimed = 1000;
-  static constexpr uint64_t kStormRate = 20000;
-
-  // Transmit queue (host -> driver). Frames move to tx_batch_ under tx_mutex_, are submitted in a guarded call,
-  // and those the driver refused go back to the front.
-  struct TxFrame {
-    uint64_t netdev;
-    std::vector<uint8_t> data;
-  };
-  static constexpr size_t kTxQueueLimit = 4096;
-  static constexpr size_t kTxBatch = 64;
-  mutable std::mutex tx_mutex_;
-  std::deque<TxFrame> tx_queue_;
-  std::vector<TxFrame> tx_batch_;
-  size_t tx_batch_done_ = 0;
-  std::atomic<bool> tx_blocked_{false};
+  AddressSpace space_;
+  TrapPatcher patcher_{*this, space_.private_memory()};
+  FaultLog faults_;
+  DomainClock clock_;
+  PciDriverTable pci_drivers_;
+  DeviceAccess devices_;
+  InterruptLines irqs_;
+  TransmitQueue tx_;
+  KapiEntries entries_;
+  DriverSignals signals_;
+  VcpuThreads vcpus_;
 };
-
-const char* fault_kind_name(int kind);
 
 }  // namespace side::domain

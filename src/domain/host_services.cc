@@ -13,6 +13,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "domain/domain.h"
@@ -38,12 +39,6 @@ Domain& domain() {
   std::vsnprintf(message, sizeof message, fmt, ap);
   va_end(ap);
   domain().fault(SIDE_FAULT_BAD_ARGUMENT, message, caller);
-}
-
-uint64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
 }
 
 }  // namespace
@@ -147,7 +142,7 @@ SIDE_HOST_ENTRY void side_host_delay_ns(side_u64 ns) {
   domain().delay_ns(ns);
 }
 SIDE_HOST_ENTRY side_u64 side_host_real_clock_ns(void) {
-  return now_ns();
+  return side::monotonic_ns();
 }
 
 SIDE_HOST_ENTRY void side_host_real_sleep_ns(side_u64 ns) {

@@ -121,38 +121,51 @@ std::span<const uint8_t> bytes(std::string_view s) {
 
 }  // namespace
 
-int run_domain_process(const std::vector<std::string>& argv) {
-  auto parsed = parse_domain_args(argv);
-  if (!parsed) {
-    std::fprintf(stderr, "side: __domain: %s\n", parsed.error().message.c_str());
-    return 2;
-  }
-  const Args& args = *parsed;
-  size_t channel_size = ipc::Channel::size_needed();
-  void* shared = mmap(nullptr, channel_size, PROT_READ | PROT_WRITE, MAP_SHARED, args.channel_fd, 0);
+namespace {
+
+ipc::Channel map_channel(int fd) {
+  const size_t size = ipc::Channel::size_needed();
+  void* shared = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (shared == MAP_FAILED) die("cannot map the channel");
-  close(args.channel_fd);
-  auto channel = ipc::Channel::attach(shared, channel_size, false);
+  close(fd);
+  auto channel = ipc::Channel::attach(shared, size, false);
   if (!channel) die(channel.error().message);
-  RemotePlatform::Options platform_options;
-  platform_options.spin_ns = args.optimisations.streamlined_crossing ? platform_options.spin_ns : 0;
-  platform_options.posted_dma = args.optimisations.dma_pretranslation;
-  platform_options.arena_bytes = args.arena_bytes;
-  RemotePlatform platform(*channel, platform_options);
-  const size_t max_line = channel->events().max_payload();
+  return std::move(*channel);
+}
+
+RemotePlatform::Options platform_options(const Args& args) {
+  RemotePlatform::Options options;
+  options.spin_ns = args.optimisations.streamlined_crossing ? options.spin_ns : 0;
+  options.posted_dma = args.optimisations.dma_pretranslation;
+  options.arena_bytes = args.arena_bytes;
+  return options;
+}
+
+// From now on, log lines (and start-up errors) go to the supervisor through the event ring.
+void log_to_supervisor(RemotePlatform& platform, size_t max_line) {
   set_log_sink([&platform, max_line](LogLevel level, std::string_view line) {
     line = line.substr(0, max_line);
     platform.send<ipc::Log>({static_cast<uint32_t>(level)}, bytes(line));
   });
   g_report_error = [](const std::string& message) { logf(LogLevel::kError, "%s", message.c_str()); };
+}
 
-  // Every file the domain will ever read is read now, from its descriptor.
+// Every file the domain will ever read, read now from its descriptor: the kernel-API layer and Module.symvers
+// by name, the module images by module name.
+struct HandedFiles {
   std::map<std::string, std::string> files;
-  files["kapi"] = read_all(args.kapi_fd);
-  files["symvers"] = read_all(args.symvers_fd);
   std::map<std::string, std::string> modules;
-  for (auto& [name, fd] : args.modules) modules[normalize_module_name(name)] = read_all(fd);
+};
 
+HandedFiles read_handed_files(const Args& args) {
+  HandedFiles h;
+  h.files["kapi"] = read_all(args.kapi_fd);
+  h.files["symvers"] = read_all(args.symvers_fd);
+  for (auto& [name, fd] : args.modules) h.modules[normalize_module_name(name)] = read_all(fd);
+  return h;
+}
+
+DomainConfig domain_config(const Args& args, const HandedFiles& handed, ipc::Channel& channel) {
   DomainConfig config;
   config.kapi_path = "kapi";
   config.symvers_path = "symvers";
@@ -160,95 +173,89 @@ int run_domain_process(const std::vector<std::string>& argv) {
   config.arena_fd = args.arena_fd;
   config.virtual_time = !args.real_time;
   config.optimisations = args.optimisations;
-  config.read_file = [&files](const std::string& path) -> Result<std::string> {
-    auto it = files.find(path);
-    if (it == files.end()) return make_error(path + ": not handed to the domain");
+  config.read_file = [&handed](const std::string& path) -> Result<std::string> {
+    auto it = handed.files.find(path);
+    if (it == handed.files.end()) return make_error(path + ": not handed to the domain");
     return it->second;
   };
-  config.open_module = [&modules](const std::string& name) -> Result<loader::ElfFile> {
-    auto it = modules.find(normalize_module_name(name));
-    if (it == modules.end()) return make_error(name + ": not handed to the domain");
+  config.open_module = [&handed](const std::string& name) -> Result<loader::ElfFile> {
+    auto it = handed.modules.find(normalize_module_name(name));
+    if (it == handed.modules.end()) return make_error(name + ": not handed to the domain");
     return loader::ElfFile::parse(std::vector<uint8_t>(it->second.begin(), it->second.end()), name + ".ko");
   };
   // Every load passes through the sandbox first (idempotent): the module images are only bytes until then.
   config.before_driver_code = [] { return sandbox::enter(); };
-  config.softirq_doorbell = &channel->header().softirq_bell;
-  config.busy_since_ns = channel->header().busy_since_ns;
-  Domain* domain_ptr = nullptr;
-  std::vector<uint8_t> frame(channel->tx().max_payload());
-  config.on_softirq_round = [&] {
-    // Interrupt lines the supervisor raised, and frames it queued for transmission.
-    // (The supervisor's heartbeat is answered by taking it.)
-    uint64_t irqs = channel->header().irq_pending.exchange(0) & ~(uint64_t{1} << ipc::kIrqHeartbeat);
-    for (uint32_t irq = 0; irqs; ++irq, irqs >>= 1) {
-      if (irqs & 1) domain_ptr->raise_irq(irq);
-    }
-    for (int i = 0; i < 256; ++i) {
-      side_msg m{};
-      long n = channel->tx().pop(m, frame);
-      if (n < 0) break;
-      auto tx = ipc::decode<ipc::TxFrame>(m, std::span(frame.data(), static_cast<size_t>(n)));
-      if (!tx) continue;
-      if (!domain_ptr->submit_tx(tx->args.netdev, tx->payload)) break;
-    }
-  };
+  config.softirq_doorbell = &channel.header().softirq_bell;
+  config.busy_since_ns = channel.header().busy_since_ns;
+  return config;
+}
 
-  auto created = Domain::create(config);
-  auto announce = [&](bool ok, const std::string& text) {
-    const ipc::Ready::Args ready{SIDE_IPC_VERSION, static_cast<uint32_t>(getpid()), ok ? 0 : -1};
-    platform.send<ipc::Ready>(ready, bytes(std::string_view(text).substr(0, ipc::kMaxText)));
-  };
-  if (!created) {
-    announce(false, "cannot create the domain: " + created.error().message);
-    return 1;
+// On vCPU 1 before each round: interrupt lines the supervisor raised, and frames it queued for transmission.
+// (The supervisor's heartbeat is answered by taking it.)
+void take_supervisor_work(ipc::Channel& channel, Domain& domain, std::vector<uint8_t>& frame) {
+  uint64_t irqs = channel.header().irq_pending.exchange(0) & ~(uint64_t{1} << ipc::kIrqHeartbeat);
+  for (uint32_t irq = 0; irqs; ++irq, irqs >>= 1) {
+    if (irqs & 1) domain.raise_irq(irq);
   }
-  Domain& domain = **created;
-  domain_ptr = &domain;
-  domain.set_platform(&platform);
-  // The domain's own memory is mapped and its threads run: the sandbox goes up now, before any module image is
-  // parsed, relocated, given its parameters or initialised.
-  std::string error;
-  if (auto s = sandbox::enter(); !s) error = "cannot enter the sandbox: " + s.error().message;
-  // Dependencies first (the last module is the driver); each gets the parameters only if it is the driver.
-  for (size_t i = 0; i < args.modules.size() && error.empty(); ++i) {
-    bool driver = i + 1 == args.modules.size();
+  for (int i = 0; i < 256; ++i) {
+    side_msg m{};
+    long n = channel.tx().pop(m, frame);
+    if (n < 0) break;
+    auto tx = ipc::decode<ipc::TxFrame>(m, std::span(frame.data(), static_cast<size_t>(n)));
+    if (!tx) continue;
+    if (!domain.submit_tx(tx->args.netdev, tx->payload)) break;
+  }
+}
+
+// The sandbox goes up (the domain's own memory is mapped and its threads run), then the modules load, before any
+// module image is parsed, relocated, given its parameters or initialised. Dependencies come first (the last module
+// is the driver); each gets the parameters only if it is the driver. "" or what went wrong.
+std::string load_modules(Domain& domain, const Args& args) {
+  if (auto s = sandbox::enter(); !s) return "cannot enter the sandbox: " + s.error().message;
+  for (size_t i = 0; i < args.modules.size(); ++i) {
+    const bool driver = i + 1 == args.modules.size();
     auto m = domain.load({args.modules[i].first, driver ? args.params : "", args.allow_missing});
-    if (!m) error = m.error().message;
+    if (!m) return m.error().message;
   }
-  size_t faults_sent = 0;
-  auto forward_faults = [&] {
-    auto faults = domain.faults();
-    for (; faults_sent < faults.size(); ++faults_sent) {
-      const FaultReport& f = faults[faults_sent];
-      std::string text = f.message.substr(0, 700) + '\0' + f.location.substr(0, 200) + '\0';
-      platform.send<ipc::Fault>({static_cast<uint32_t>(f.kind), f.address}, bytes(text));
-    }
-  };
-  forward_faults();
-  announce(error.empty(), error.empty() ? args.modules.back().first : error);
+  return {};
+}
 
-  // vCPU 0: the supervisor's requests (control_server.h); faults are forwarded as they appear.
-  ipc::Doorbell bell(&channel->header().control_bell);
+void announce(RemotePlatform& platform, bool ok, const std::string& text) {
+  const ipc::Ready::Args ready{SIDE_IPC_VERSION, static_cast<uint32_t>(getpid()), ok ? 0 : -1};
+  platform.send<ipc::Ready>(ready, bytes(std::string_view(text).substr(0, ipc::kMaxText)));
+}
+
+// Sends the supervisor each fault the domain recorded since the last call.
+class FaultForwarder {
+ public:
+  FaultForwarder(Domain& domain, RemotePlatform& platform) : domain_(domain), platform_(platform) {}
+  void operator()() {
+    auto faults = domain_.faults();
+    for (; sent_ < faults.size(); ++sent_) {
+      const FaultReport& f = faults[sent_];
+      std::string text = f.message.substr(0, 700) + '\0' + f.location.substr(0, 200) + '\0';
+      platform_.send<ipc::Fault>({static_cast<uint32_t>(f.kind), f.address}, bytes(text));
+    }
+  }
+
+ private:
+  Domain& domain_;
+  RemotePlatform& platform_;
+  size_t sent_ = 0;
+};
+
+// vCPU 0: the supervisor's requests (control_server.h) until it says shut down or the ring breaks; faults are
+// forwarded as they appear, and what the domain counted is refreshed at least every 10 ms and before each reply.
+void serve_requests(Domain& domain, ipc::Channel& channel, RemotePlatform& platform, FaultForwarder& forward_faults) {
+  ipc::Doorbell bell(&channel.header().control_bell);
   std::vector<uint8_t> payload(ipc::kControlRing.slot_size);
-  // What the domain counted, for the supervisor's reports: refreshed at least every 10 ms and before each reply.
-  auto publish_counters = [&] {
-    auto& c = channel->header().counters;
-    const auto irqs = domain.irq_stats();
-    const auto traps = domain.trap_stats();
-    c[ipc::kCounterIrqsDelivered].store(irqs.delivered, std::memory_order_relaxed);
-    c[ipc::kCounterIrqsHandled].store(irqs.handled, std::memory_order_relaxed);
-    c[ipc::kCounterTraps].store(traps.traps_emulated, std::memory_order_relaxed);
-    c[ipc::kCounterPatchedAccesses].store(traps.patched_accesses, std::memory_order_relaxed);
-    c[ipc::kCounterSitesPatched].store(traps.sites_patched, std::memory_order_relaxed);
-    c[ipc::kCounterSitesRefused].store(traps.sites_refused, std::memory_order_relaxed);
-  };
   for (;;) {
     forward_faults();
-    publish_counters();
+    domain.counters().publish(channel.header().counters);
     side_msg req{};
-    long n = channel->control().pop(req, payload);
+    long n = channel.control().pop(req, payload);
     if (n < 0) {
-      if (channel->control().broken()) break;
+      if (channel.control().broken()) break;
       bell.wait(0, 10'000'000);
       continue;
     }
@@ -256,6 +263,39 @@ int run_domain_process(const std::vector<std::string>& argv) {
     const auto answer = serve_control(domain, req, std::span(payload.data(), static_cast<size_t>(n)));
     platform.reply(req.cookie, answer);
   }
+}
+
+}  // namespace
+
+int run_domain_process(const std::vector<std::string>& argv) {
+  auto parsed = parse_domain_args(argv);
+  if (!parsed) {
+    std::fprintf(stderr, "side: __domain: %s\n", parsed.error().message.c_str());
+    return 2;
+  }
+  const Args& args = *parsed;
+  ipc::Channel channel = map_channel(args.channel_fd);
+  RemotePlatform platform(channel, platform_options(args));
+  log_to_supervisor(platform, channel.events().max_payload());
+  const HandedFiles handed = read_handed_files(args);
+  DomainConfig config = domain_config(args, handed, channel);
+  Domain* domain_ptr = nullptr;  // set before vCPU 1 runs a round
+  std::vector<uint8_t> frame(channel.tx().max_payload());
+  config.on_softirq_round = [&] { take_supervisor_work(channel, *domain_ptr, frame); };
+
+  auto created = Domain::create(config);
+  if (!created) {
+    announce(platform, false, "cannot create the domain: " + created.error().message);
+    return 1;
+  }
+  Domain& domain = **created;
+  domain_ptr = &domain;
+  domain.set_platform(&platform);
+  const std::string error = load_modules(domain, args);
+  FaultForwarder forward_faults(domain, platform);
+  forward_faults();
+  announce(platform, error.empty(), error.empty() ? args.modules.back().first : error);
+  serve_requests(domain, channel, platform, forward_faults);
   domain.shutdown();
   std::_Exit(0);
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/clock.h"
 #include "domain/domain.h"
 #include "domain/layout.h"
 #include "ipc/doorbell.h"
@@ -16,17 +17,11 @@ namespace {
 
 constexpr uint64_t kReplyTimeoutNs = 10'000'000'000;  // the supervisor is gone, or wedged
 
-uint64_t now_ns() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
-}
-
 // Pushes with bounded waiting: the consumer drains continuously, so a full ring is transient.
 bool push_bounded(ipc::Ring& ring, const side_msg& msg, std::span<const uint8_t> payload) {
-  const uint64_t deadline = now_ns() + 1'000'000'000;
+  const uint64_t deadline = monotonic_ns() + 1'000'000'000;
   while (!ring.push(msg, payload)) {
-    if (ring.broken() || now_ns() > deadline) return false;
+    if (ring.broken() || monotonic_ns() > deadline) return false;
     sched_yield();
   }
   return true;
@@ -51,7 +46,7 @@ Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& r
   ipc::Doorbell(&ch_.header().supervisor_bell).ring(ipc::kBellDevice);
   if (!want_reply) return ipc::DeviceReply::Args{};
   ipc::Doorbell bell(&ch_.header().reply_bell[cpu]);
-  const uint64_t deadline = now_ns() + kReplyTimeoutNs;
+  const uint64_t deadline = monotonic_ns() + kReplyTimeoutNs;
   for (;;) {
     side_msg reply{};
     uint8_t none[1];
@@ -62,7 +57,7 @@ Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& r
       if (!d || d->cookie != m.cookie) return make_error("reply out of order");
       return d->args;
     }
-    if (ch_.reply(cpu).broken() || now_ns() > deadline) return make_error("no reply from the supervisor");
+    if (ch_.reply(cpu).broken() || monotonic_ns() > deadline) return make_error("no reply from the supervisor");
     bell.wait(options_.spin_ns, 10'000'000);
   }
 }

@@ -261,16 +261,29 @@ void TrapPatcher::refuse(uint64_t rip, std::atomic<uint64_t>& reason) {
   }
 }
 
+bool TrapPatcher::enterable(const loader::LoadedModule& mod, const ModuleTargets& targets, uint64_t start,
+                            uint64_t end) {
+  auto t = std::upper_bound(targets.targets.begin(), targets.targets.end(), start);
+  if (t != targets.targets.end() && *t < end) return true;
+  auto sym = std::upper_bound(mod.symbols.begin(), mod.symbols.end(), start,
+                              [](uint64_t a, const loader::ModuleSymbol& s) { return a < s.address; });
+  return sym != mod.symbols.end() && sym->address < end;
+}
+
+bool TrapPatcher::refused_before(uint64_t rip) const {
+  for (size_t i = hash(rip, refused_sites_.size()), n = 0; n < refused_sites_.size();
+       i = (i + 1) & (refused_sites_.size() - 1), ++n) {
+    if (refused_sites_[i] == rip) return true;
+    if (refused_sites_[i] == 0) break;
+  }
+  return false;
+}
+
 void TrapPatcher::arm(const loader::LoadedModule& mod, const emulation::Access& access) {
   std::unique_lock lock(mutex_, std::try_to_lock);
   if (!lock.owns_lock()) return;  // another vCPU is arming or switching a site: try again at the next trap
   const uint64_t rip = access.rip;
-  for (size_t i = hash(rip, refused_sites_.size()), n = 0; n < refused_sites_.size();
-       i = (i + 1) & (refused_sites_.size() - 1), ++n) {
-    if (refused_sites_[i] == rip) return;
-    if (refused_sites_[i] == 0) break;
-  }
-  if (find(rip)) return;
+  if (refused_before(rip) || find(rip)) return;
   // String instructions iterate (and may stop between iterations); an access that writes RSP would have the
   // trampoline restore a stack pointer it is still using.
   const bool writes_rsp =
@@ -278,6 +291,23 @@ void TrapPatcher::arm(const loader::LoadedModule& mod, const emulation::Access& 
        access.kind == emulation::Kind::kPortIn || (access.kind == emulation::Kind::kAlu && !access.memory_first)) &&
       access.dst.index == kRsp;
   if (access.is_string() || writes_rsp) return refuse(rip, refused_other_);
+  const std::optional<Placement> placement = place(mod, access);
+  if (!placement) return;
+  // Nor may it overlap another taken-over site (an access among the overlapped instructions that was rewritten
+  // first).
+  const size_t n = published_.load();
+  for (size_t i = 0; i < n; ++i) {
+    if (sites_[i].start < placement->end && placement->start < sites_[i].end) return refuse(rip, refused_other_);
+  }
+  if (n >= kMaxSites || (n + 1) * kTrampolineBytes > kPoolBytes) return refuse(rip, refused_other_);
+  install(access, *placement);
+}
+
+// The jump overlaps the instructions after the access (a suffix) unless they cannot move or something may enter
+// them; then it may end with the access instead (a prefix).
+std::optional<TrapPatcher::Placement> TrapPatcher::place(const loader::LoadedModule& mod,
+                                                         const emulation::Access& access) {
+  const uint64_t rip = access.rip;
   uint64_t text_start = 0, text_end = 0;
   for (auto [start, stop] : mod.text) {
     if (rip >= start && rip < stop) text_start = start, text_end = stop;
@@ -286,61 +316,68 @@ void TrapPatcher::arm(const loader::LoadedModule& mod, const emulation::Access& 
   for (const auto& m : modules_) {
     if (m.module == &mod) targets = &m;
   }
-  if (!text_end || !targets) return refuse(rip, refused_other_);
+  if (!text_end || !targets) {
+    refuse(rip, refused_other_);
+    return std::nullopt;
+  }
   const size_t avail = std::min<uint64_t>(text_end - rip, emulation::kMaxRelocatedBytes + 15);
   std::span<const uint8_t> code(reinterpret_cast<const uint8_t*>(rip), avail);
-  emulation::RelocationPlan plan = emulation::plan_relocation(code, rip, access.length);
-  // Nothing may enter a range except at its first byte: no branch target, no symbol (function pointers).
-  auto enterable = [&](uint64_t start, uint64_t end) {
-    auto t = std::upper_bound(targets->targets.begin(), targets->targets.end(), start);
-    if (t != targets->targets.end() && *t < end) return true;
-    auto sym = std::upper_bound(mod.symbols.begin(), mod.symbols.end(), start,
-                                [](uint64_t a, const loader::ModuleSymbol& s) { return a < s.address; });
-    return sym != mod.symbols.end() && sym->address < end;
-  };
-  bool prefix = false;
-  uint64_t start = rip, end = rip + plan.covered;
-  if (plan.refused || enterable(start, end)) {
-    std::atomic<uint64_t>& reason = plan.refused ? refused_reloc_ : refused_branch_;
-    // Then the jump may end with the access instead, overlapping the instructions before it.
-    auto fn = std::upper_bound(mod.symbols.begin(), mod.symbols.end(), rip,
-                               [](uint64_t a, const loader::ModuleSymbol& s) { return a < s.address; });
-    if (fn == mod.symbols.begin()) return refuse(rip, reason);
-    --fn;
-    if (fn->address < text_start || fn->address > rip || rip - fn->address > (1u << 16)) return refuse(rip, reason);
-    // Sites rewritten earlier in this function no longer hold their original instructions: decoding from the
-    // function's start steps over them.
-    std::array<std::pair<uint64_t, uint64_t>, kMaxSites> rewritten;
-    size_t nr_rewritten = 0;
-    for (size_t i = 0, n = published_.load(); i < n; ++i) {
-      if (sites_[i].start >= fn->address && sites_[i].end <= rip)
-        rewritten[nr_rewritten++] = {sites_[i].start, sites_[i].end};
-    }
-    plan = emulation::plan_prefix(
-        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(fn->address), text_end - fn->address), fn->address,
-        rip, access.length, std::span(rewritten.data(), nr_rewritten));
-    if (plan.refused) return refuse(rip, reason);
-    prefix = true;
-    start = rip - plan.covered;
-    end = rip + access.length;
-    if (enterable(start, end)) return refuse(rip, reason);
-  }
-  // Nor may it overlap another taken-over site (an access among the overlapped instructions that was rewritten
-  // first).
-  const size_t n = published_.load();
-  for (size_t i = 0; i < n; ++i) {
-    if (sites_[i].start < end && start < sites_[i].end) return refuse(rip, refused_other_);
-  }
-  if (n >= kMaxSites || (n + 1) * kTrampolineBytes > kPoolBytes) return refuse(rip, refused_other_);
+  Placement p{rip, 0, false, emulation::plan_relocation(code, rip, access.length)};
+  p.end = rip + p.plan.covered;
+  if (!p.plan.refused && !enterable(mod, *targets, p.start, p.end)) return p;
+  return place_prefix(mod, access, text_start, text_end, p.plan.refused ? refused_reloc_ : refused_branch_);
+}
 
+std::optional<TrapPatcher::Placement> TrapPatcher::place_prefix(const loader::LoadedModule& mod,
+                                                                const emulation::Access& access, uint64_t text_start,
+                                                                uint64_t text_end, std::atomic<uint64_t>& reason) {
+  const uint64_t rip = access.rip;
+  auto fn = std::upper_bound(mod.symbols.begin(), mod.symbols.end(), rip,
+                             [](uint64_t a, const loader::ModuleSymbol& s) { return a < s.address; });
+  if (fn == mod.symbols.begin() || (--fn)->address < text_start || fn->address > rip ||
+      rip - fn->address > (1u << 16)) {
+    refuse(rip, reason);
+    return std::nullopt;
+  }
+  // Sites rewritten earlier in this function no longer hold their original instructions: decoding from the
+  // function's start steps over them.
+  std::array<std::pair<uint64_t, uint64_t>, kMaxSites> rewritten;
+  size_t nr_rewritten = 0;
+  for (size_t i = 0, n = published_.load(); i < n; ++i) {
+    if (sites_[i].start >= fn->address && sites_[i].end <= rip) {
+      rewritten[nr_rewritten++] = {sites_[i].start, sites_[i].end};
+    }
+  }
+  Placement p;
+  p.plan = emulation::plan_prefix(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(fn->address), text_end - fn->address), fn->address, rip,
+      access.length, std::span(rewritten.data(), nr_rewritten));
+  p.prefix = true;
+  p.start = rip - p.plan.covered;
+  p.end = rip + access.length;
+  const ModuleTargets* targets = nullptr;
+  for (const auto& m : modules_) {
+    if (m.module == &mod) targets = &m;
+  }
+  if (p.plan.refused || enterable(mod, *targets, p.start, p.end)) {
+    refuse(rip, reason);
+    return std::nullopt;
+  }
+  return p;
+}
+
+// Builds the site's trampoline, publishes the site, then writes the int3 that starts taking it over.
+void TrapPatcher::install(const emulation::Access& access, const Placement& placement) {
+  const uint64_t rip = access.rip;
+  const size_t n = published_.load();
   Site& site = sites_[n];
   site.access = access;
   site.rip = rip;
-  site.start = start;
-  site.end = end;
-  site.prefix = prefix;
-  site.plan = plan;
-  site.plan_base = prefix ? start : rip;
+  site.start = placement.start;
+  site.end = placement.end;
+  site.prefix = placement.prefix;
+  site.plan = placement.plan;
+  site.plan_base = placement.prefix ? placement.start : rip;
   site.trampoline = pool_ + n * kTrampolineBytes;
   site.patcher = this;
   site.state.store(State::kArmed);
@@ -352,9 +389,9 @@ void TrapPatcher::arm(const loader::LoadedModule& mod, const emulation::Access& 
   // Publish before the int3 goes in: a vCPU that traps on either the old instruction or the int3 finds the site.
   published_.store(n + 1, std::memory_order_release);
   insert(table_, rip, &site);
-  insert(starts_, start, &site);
+  insert(starts_, site.start, &site);
   const uint8_t int3 = 0xcc;
-  if (!memory_.patch_image(start, &int3, 1)) return;  // cannot happen: the site is in a module image
+  if (!memory_.patch_image(site.start, &int3, 1)) return;  // cannot happen: the site is in a module image
   std::atomic_thread_fence(std::memory_order_seq_cst);
   for (size_t v = 0; v < kMaxVcpus; ++v) site.epochs[v] = epoch_[v].load();
   site.armed_by = Domain::current_vcpu();

@@ -117,6 +117,22 @@ class TrapPatcher {
   static uint64_t moved_to(const Site& site, uint64_t addr);
   SignalAction take_over(Site& site, ucontext_t* context);
   void arm(const loader::LoadedModule& mod, const emulation::Access& access);
+  // The steps of arm() (mutex_ held): a site refused before; where the jump goes (a suffix, else a prefix; refused
+  // and nullopt if neither fits); the trampoline built and the int3 written.
+  struct Placement {
+    uint64_t start = 0, end = 0;
+    bool prefix = false;
+    emulation::RelocationPlan plan;
+  };
+  bool refused_before(uint64_t rip) const;
+  struct ModuleTargets;
+  // Whether anything may enter [start, end) except at its first byte: a branch target or a symbol (a function
+  // pointer). Nothing may, for the range a jump overwrites.
+  static bool enterable(const loader::LoadedModule& mod, const ModuleTargets& targets, uint64_t start, uint64_t end);
+  std::optional<Placement> place(const loader::LoadedModule& mod, const emulation::Access& access);
+  std::optional<Placement> place_prefix(const loader::LoadedModule& mod, const emulation::Access& access,
+                                        uint64_t text_start, uint64_t text_end, std::atomic<uint64_t>& reason);
+  void install(const emulation::Access& access, const Placement& placement);
   void refuse(uint64_t rip, std::atomic<uint64_t>& reason);
   bool quiescent(const Site& site) const;
   void poll();

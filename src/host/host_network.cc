@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace side::supervisor {
@@ -17,12 +18,6 @@ constexpr int kPollMs = 50;
 bool wait_readable(int fd) {
   pollfd p{fd, POLLIN, 0};
   return poll(&p, 1, kPollMs) > 0;
-}
-
-uint64_t now_ns() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
 }
 
 }  // namespace
@@ -75,7 +70,7 @@ void HostInterface::netdev_changed(const side_netdev_info& info) {
   Status accepted;
   {
     std::lock_guard lock(guard_mu_);
-    accepted = guard_.changed(info, now_ns());
+    accepted = guard_.changed(info, monotonic_ns());
   }
   if (!accepted) return refuse(accepted);
   std::array<uint8_t, 6> mac;
@@ -89,7 +84,7 @@ void HostInterface::carrier(uint64_t token, bool on) {
   Status accepted;
   {
     std::lock_guard lock(guard_mu_);
-    accepted = guard_.carrier(on, now_ns());
+    accepted = guard_.carrier(on, monotonic_ns());
   }
   if (!accepted) return refuse(accepted);
   (void)tap_.set_carrier(on);

@@ -78,6 +78,17 @@ Result<ElfFile> ElfFile::parse(std::vector<uint8_t> bytes, std::string what) {
 // section's file range and alignment; the section-name table; exactly one symbol table with a valid string table;
 // every symbol's name and section index; every relocation section's entry size, symbol-table link and target.
 Status ElfFile::validate() {
+  uint64_t shoff = 0;
+  uint32_t shnum = 0, shstrndx = 0;
+  SIDE_TRY(validate_header(shoff, shnum, shstrndx));
+  std::vector<uint32_t> name_offsets;
+  SIDE_TRY(read_sections(shoff, shnum, name_offsets));
+  SIDE_TRY(name_sections(shstrndx, name_offsets));
+  SIDE_TRY(read_symbols());
+  return check_relocation_sections();
+}
+
+Status ElfFile::validate_header(uint64_t& shoff, uint32_t& shnum, uint32_t& shstrndx) const {
   const uint64_t file_size = bytes_.size();
   if (file_size < sizeof(Elf64_Ehdr)) return make_error("truncated: too small for an ELF header");
   auto eh = load<Elf64_Ehdr>(bytes_, 0);
@@ -94,18 +105,21 @@ Status ElfFile::validate() {
     return make_error("truncated: section header table lies outside the file");
   }
   if (eh.e_shstrndx == SHN_UNDEF || eh.e_shstrndx >= eh.e_shnum) return make_error("bad section name table index");
-  {
-    // Section 0 is reserved: it must be the null section, or later walks would trust its unchecked fields.
-    Elf64_Shdr null_section = load<Elf64_Shdr>(bytes_, eh.e_shoff);
-    if (null_section.sh_type != SHT_NULL) return make_error("section 0 is not the null section");
-  }
+  // Section 0 is reserved: it must be the null section, or later walks would trust its unchecked fields.
+  if (load<Elf64_Shdr>(bytes_, eh.e_shoff).sh_type != SHT_NULL) return make_error("section 0 is not the null section");
+  shoff = eh.e_shoff;
+  shnum = eh.e_shnum;
+  shstrndx = eh.e_shstrndx;
+  return {};
+}
 
-  std::vector<Elf64_Shdr> raw(eh.e_shnum);
-  for (uint32_t i = 0; i < eh.e_shnum; ++i) raw[i] = load<Elf64_Shdr>(bytes_, eh.e_shoff + i * sizeof(Elf64_Shdr));
-
-  sections_.resize(eh.e_shnum);
-  for (uint32_t i = 0; i < eh.e_shnum; ++i) {
-    const Elf64_Shdr& sh = raw[i];
+// Every section's header, with its alignment and its file range checked (SHT_NOBITS only has a size).
+Status ElfFile::read_sections(uint64_t shoff, uint32_t shnum, std::vector<uint32_t>& name_offsets) {
+  const uint64_t file_size = bytes_.size();
+  sections_.resize(shnum);
+  name_offsets.resize(shnum);
+  for (uint32_t i = 0; i < shnum; ++i) {
+    const auto sh = load<Elf64_Shdr>(bytes_, shoff + i * sizeof(Elf64_Shdr));
     Section& s = sections_[i];
     s.index = i;
     s.type = sh.sh_type;
@@ -116,6 +130,7 @@ Status ElfFile::validate() {
     s.info = sh.sh_info;
     s.addralign = sh.sh_addralign;
     s.entsize = sh.sh_entsize;
+    name_offsets[i] = sh.sh_name;
     if (i == 0) continue;
     if (sh.sh_addralign > kMaxAlign || (sh.sh_addralign & (sh.sh_addralign - 1)) != 0) {
       return make_error("section " + std::to_string(i) + ": bad alignment " + std::to_string(sh.sh_addralign));
@@ -129,17 +144,23 @@ Status ElfFile::validate() {
       return make_error("section " + std::to_string(i) + ": too large");
     }
   }
+  return {};
+}
 
-  const Section& shstr = sections_[eh.e_shstrndx];
+Status ElfFile::name_sections(uint32_t shstrndx, const std::vector<uint32_t>& name_offsets) {
+  const Section& shstr = sections_[shstrndx];
   if (shstr.type != SHT_STRTAB) return make_error("section name table is not a string table");
   for (Section& s : sections_) {
     if (s.index == 0) continue;
-    auto name = string_at(shstr.data, raw[s.index].sh_name);
+    auto name = string_at(shstr.data, name_offsets[s.index]);
     if (!name) return make_error("section " + std::to_string(s.index) + ": name lies outside the name table");
     s.name = *name;
   }
+  return {};
+}
 
-  // Symbol table.
+// The one symbol table, its string table, and every symbol's name and section.
+Status ElfFile::read_symbols() {
   const Section* symtab = nullptr;
   for (const Section& s : sections_) {
     if (s.type != SHT_SYMTAB) continue;
@@ -173,31 +194,32 @@ Status ElfFile::validate() {
       return make_error("symbol '" + std::string(sym.name) + "' is a common symbol (build with -fno-common)");
     }
     if (sym.shndx == SHN_XINDEX) return make_error("extended section indices are not supported");
-    if (sym.shndx != SHN_UNDEF && sym.shndx != SHN_ABS) {
-      if (sym.shndx >= sections_.size()) {
-        return make_error("symbol '" + std::string(sym.name) + "': section index out of range");
-      }
-      const Section& home = sections_[sym.shndx];
-      if (sym.type != STT_SECTION && sym.value > home.size) {
-        return make_error("symbol '" + std::string(sym.name) + "': value lies outside its section");
-      }
+    if (sym.shndx == SHN_UNDEF || sym.shndx == SHN_ABS) continue;
+    if (sym.shndx >= sections_.size()) {
+      return make_error("symbol '" + std::string(sym.name) + "': section index out of range");
+    }
+    if (sym.type != STT_SECTION && sym.value > sections_[sym.shndx].size) {
+      return make_error("symbol '" + std::string(sym.name) + "': value lies outside its section");
     }
   }
+  return {};
+}
 
-  // Relocation sections.
+Status ElfFile::check_relocation_sections() const {
   for (const Section& s : sections_) {
     if (s.type == SHT_REL) return make_error("section '" + std::string(s.name) + "': SHT_REL is not used on x86-64");
     if (s.type != SHT_RELA) continue;
     if (s.entsize != sizeof(Elf64_Rela) || s.size % sizeof(Elf64_Rela) != 0) {
       return make_error("section '" + std::string(s.name) + "': bad relocation entry size");
     }
-    if (s.link != symtab_index_)
+    if (s.link != symtab_index_) {
       return make_error("section '" + std::string(s.name) + "': not linked to the symbol table");
+    }
     if (s.info == 0 || s.info >= sections_.size()) {
       return make_error("section '" + std::string(s.name) + "': bad target section");
     }
     for (const Relocation& r : relocations(s)) {
-      if (r.symbol >= nsyms) {
+      if (r.symbol >= symbols_.size()) {
         return make_error("section '" + std::string(s.name) + "': relocation refers to a missing symbol");
       }
     }

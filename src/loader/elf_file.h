@@ -76,6 +76,12 @@ class ElfFile {
  private:
   ElfFile() = default;
   Status validate();
+  // The phases of validate(), in order.
+  Status validate_header(uint64_t& shoff, uint32_t& shnum, uint32_t& shstrndx) const;
+  Status read_sections(uint64_t shoff, uint32_t shnum, std::vector<uint32_t>& name_offsets);
+  Status name_sections(uint32_t shstrndx, const std::vector<uint32_t>& name_offsets);
+  Status read_symbols();
+  Status check_relocation_sections() const;
 
   std::string what_;
   std::vector<uint8_t> bytes_;

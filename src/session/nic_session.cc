@@ -126,6 +126,25 @@ void mirror_host_config(HostInterface& host, DriverDomain& domain, const std::st
   }
 }
 
+// Whether `every` has passed since `last` (which then becomes now).
+bool due(clock::time_point& last, clock::duration every) {
+  const auto now = clock::now();
+  if (now - last < every) return false;
+  last = now;
+  return true;
+}
+
+// The line of counters `side run` prints every second while the network runs.
+void print_live_counters(double elapsed, const std::string& ifname, HostInterface& host, Wire* wire) {
+  const auto h = host.counters();
+  const WireCounters wc = wire ? wire->counters() : WireCounters{};
+  std::fprintf(stderr,
+               "side: [%5.1f s] %s: host->driver %llu, driver->host %llu; wire: out %llu, in %llu (%llu dropped)\n",
+               elapsed, ifname.c_str(), static_cast<unsigned long long>(h.to_driver),
+               static_cast<unsigned long long>(h.from_driver), static_cast<unsigned long long>(wc.to_wire),
+               static_cast<unsigned long long>(wc.from_wire), static_cast<unsigned long long>(wc.nic_dropped));
+}
+
 // The network workload: peer command, host command (or a duration, or until stopped), live counters.
 std::string run_network(const NicSessionConfig& config, DriverDomain& domain, HostInterface& host, Wire* wire,
                         NicSessionReport& report, const std::function<void(SessionState)>& publish) {
@@ -152,19 +171,13 @@ std::string run_network(const NicSessionConfig& config, DriverDomain& domain, Ho
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     double elapsed = std::chrono::duration<double>(clock::now() - start).count();
     if (config.crash_every_s > 0 && crashes < config.crashes &&
-        std::chrono::duration<double>(clock::now() - last_crash).count() >= config.crash_every_s) {
-      last_crash = clock::now();
+        due(last_crash,
+            std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(config.crash_every_s)))) {
       ++crashes;
       if (auto s = domain.kill(); !s) logf(LogLevel::kError, "side: %s", s.error().message.c_str());
     }
-    if (clock::now() - last_status >= NicSessionConfig::kStatusInterval) {
-      last_status = clock::now();
-      publish(SessionState::kRunning);
-    }
-    if (clock::now() - last_mirror >= std::chrono::milliseconds(250)) {
-      last_mirror = clock::now();
-      mirror_host_config(host, domain, config.network.ifname);
-    }
+    if (due(last_status, NicSessionConfig::kStatusInterval)) publish(SessionState::kRunning);
+    if (due(last_mirror, std::chrono::milliseconds(250))) mirror_host_config(host, domain, config.network.ifname);
     if (exec_pid > 0) {
       int status = 0;
       if (waitpid(exec_pid, &status, WNOHANG) == exec_pid) {
@@ -180,16 +193,7 @@ std::string run_network(const NicSessionConfig& config, DriverDomain& domain, Ho
       error = "driver fault";
       break;
     }
-    if (n.live && clock::now() - last_print >= std::chrono::seconds(1)) {
-      last_print = clock::now();
-      auto h = host.counters();
-      WireCounters wc = wire ? wire->counters() : WireCounters{};
-      std::fprintf(stderr,
-                   "side: [%5.1f s] %s: host->driver %llu, driver->host %llu; wire: out %llu, in %llu (%llu dropped)\n",
-                   elapsed, config.network.ifname.c_str(), static_cast<unsigned long long>(h.to_driver),
-                   static_cast<unsigned long long>(h.from_driver), static_cast<unsigned long long>(wc.to_wire),
-                   static_cast<unsigned long long>(wc.from_wire), static_cast<unsigned long long>(wc.nic_dropped));
-    }
+    if (n.live && due(last_print, std::chrono::seconds(1))) print_live_counters(elapsed, n.ifname, host, wire);
   }
   publish(SessionState::kStopping);
   stop_child(exec_pid);
@@ -197,284 +201,348 @@ std::string run_network(const NicSessionConfig& config, DriverDomain& domain, Ho
   return error;
 }
 
+// One session, step by step. Members are declared in the order they must outlive each other: the domain outlives
+// the machine it is connected to, which outlives the host side and the wire built on its NIC.
+class NicSession {
+ public:
+  explicit NicSession(const NicSessionConfig& config) : config_(config), net_(config.network) {
+    report_.supervisor_pid = static_cast<int>(getpid());
+  }
+  NicSessionReport run();
+
+ private:
+  std::string open_network();
+  std::string open_wire_tap();
+  std::string start_domain();
+  Result<std::unique_ptr<DriverDomain>> start_domain_process();
+  std::string load_and_bind();
+  std::string connect_host_side();
+  std::string address_interfaces();
+  std::string bring_up_and_run();
+  std::string run_host_network();
+  std::string run_builtin_traffic();
+  std::string close_remove_unload(std::string error);
+  NicSessionReport finish(std::string error);
+  SessionHandles handles() { return SessionHandles{*domain_, recoverable_, *machine_, dev_, *peer_}; }
+
+  const NicSessionConfig& config_;
+  const NicSessionConfig::Network& net_;
+  NicSessionReport report_;
+  // The network, created first: a name that is taken, or missing privileges, fail before any driver runs.
+  std::optional<net::NetNamespace> peer_ns_;
+  std::optional<net::Tap> host_tap_, wire_tap_;
+  std::unique_ptr<net::PcapWriter> pcap_;
+  std::unique_ptr<DriverDomain> domain_;
+  RecoverableDomain* recoverable_ = nullptr;  // domain_, when it recovers
+  Relay relay_;
+  std::unique_ptr<Machine> machine_;
+  std::unique_ptr<HostInterface> host_;
+  std::unique_ptr<Wire> wire_;
+  uint32_t dev_ = 0;
+  net::Nic* nic_ = nullptr;
+  uint64_t pdev_ = 0;
+  uint64_t token_ = 0;
+  std::unique_ptr<TrafficPeer> peer_;
+};
+
+std::string NicSession::open_network() {
+  if (!config_.pcap.empty()) {
+    auto p = net::PcapWriter::create(config_.pcap);
+    if (!p) return p.error().message;
+    pcap_ = std::move(*p);
+  }
+  if (!net_.enabled) return {};
+  if (!net::have_net_admin()) {
+    return "creating network interfaces needs CAP_NET_ADMIN: run as root (sudo), or inside a user and network "
+           "namespace (unshare -rn)";
+  }
+  if (auto e = open_wire_tap(); !e.empty()) return e;
+  auto h = net::Tap::create(net_.ifname);
+  if (!h) return "host interface: " + h.error().message + " (is another side using " + net_.ifname + "?)";
+  host_tap_.emplace(std::move(*h));
+  return {};
+}
+
+// The wire: "peer0" in a fresh peer namespace, or a TAP given as NAME or NAME@NETNS, or none.
+std::string NicSession::open_wire_tap() {
+  std::string wire_name = net_.wire_tap, wire_ns;
+  if (net_.create_peer) {
+    auto ns = net::NetNamespace::create("side-peer-" + std::to_string(getpid()));
+    if (!ns) return "cannot create the peer namespace: " + ns.error().message;
+    peer_ns_.emplace(std::move(*ns));
+    report_.peer_namespace = peer_ns_->name();
+    wire_name = "peer0";
+    wire_ns = peer_ns_->name();
+  } else if (auto at = wire_name.find('@'); at != std::string::npos) {
+    wire_ns = wire_name.substr(at + 1);
+    wire_name = wire_name.substr(0, at);
+  }
+  if (wire_name.empty()) return {};
+  auto w = net::Tap::create(wire_name, wire_ns);
+  if (!w) return "wire: " + w.error().message;
+  wire_tap_.emplace(std::move(*w));
+  return {};
+}
+
+Result<std::unique_ptr<DriverDomain>> NicSession::start_domain_process() {
+  DomainProcessConfig pc;
+  pc.kapi_path = config_.domain.kapi_path;
+  pc.symvers_path = config_.domain.symvers_path;
+  pc.modules_dir = config_.domain.modules_dir;
+  pc.arena_bytes = config_.domain.arena_bytes;
+  pc.virtual_time = config_.domain.virtual_time;
+  pc.optimisations = config_.domain.optimisations;
+  pc.executable = config_.executable;
+  domain::LoadRequest request{config_.module, config_.params, config_.allow_missing};
+  auto start_one = [pc, request](unsigned generation) -> Result<std::unique_ptr<DriverDomain>> {
+    DomainProcessConfig spare = pc;
+    spare.log_held = generation > 0;  // every later generation is a spare until it takes over
+    auto p = DomainProcess::start(spare, request);
+    if (!p) return p.error();
+    return std::unique_ptr<DriverDomain>(std::move(*p));
+  };
+  if (!config_.recover) return start_one(0);
+  auto d = RecoverableDomain::start(start_one, config_.policy);
+  if (!d) return d.error();
+  recoverable_ = d->get();
+  return std::unique_ptr<DriverDomain>(std::move(*d));
+}
+
+// The domain, in-process or in a domain process (recovering or not), and the machine it is connected to.
+std::string NicSession::start_domain() {
+  if (config_.isolation == "inproc") {
+    auto d = InProcessDomain::create(config_.domain);
+    if (!d) return "cannot create a driver domain: " + d.error().message;
+    domain_ = std::move(*d);
+  } else if (config_.isolation == "process") {
+    auto d = start_domain_process();
+    if (!d) return "cannot start the domain process: " + d.error().message;
+    domain_ = std::move(*d);
+  } else {
+    return "unknown isolation '" + config_.isolation + "'";
+  }
+  report_.domain_pid = domain_->pid();
+  machine_ = std::make_unique<Machine>(*domain_);
+  if (recoverable_) recoverable_->set_machine(machine_.get());
+  domain_->connect(machine_.get());
+  machine_->set_listener(&relay_);
+  return {};
+}
+
+// Loads the driver, plugs in the device its PCI id table asks for and probes it: the driver must register a
+// network device.
+std::string NicSession::load_and_bind() {
+  auto t = clock::now();
+  auto loaded = domain_->load({config_.module, config_.params, config_.allow_missing});
+  report_.load_ms = ms_since(t);
+  if (!loaded) return loaded.error().message;
+  report_.driver = *loaded;
+
+  auto model = device_for_module(config_.domain.modules_dir, config_.module);
+  if (!model) return model.error().message;
+  devices::DeviceOptions device_options;
+  device_options.mac = config_.mac;
+  auto dev = machine_->add_device(**model, device_options);
+  if (!dev) return "cannot add the emulated " + (*model)->name + ": " + dev.error().message;
+  dev_ = *dev;
+  report_.device = pci_name(machine_->info(dev_));
+  nic_ = machine_->nic(dev_);
+  if (!nic_) return "the emulated " + (*model)->name + " is not a network device";
+
+  t = clock::now();
+  auto pdev = domain_->probe(dev_);
+  report_.probe_ms = ms_since(t);
+  if (!pdev) return pdev.error().message;
+  pdev_ = *pdev;
+  auto netdev = machine_->netdev_of_device(dev_);
+  if (!netdev) {
+    (void)domain_->remove(pdev_);
+    return report_.driver + " bound the device but registered no network device";
+  }
+  report_.netdev = netdev->info.name;
+  std::copy(std::begin(netdev->info.mac), std::end(netdev->info.mac), report_.mac.begin());
+  token_ = netdev->info.token;
+  return {};
+}
+
+// Where the NIC's frames go: the wire (and capture), and the host side: the host interface in network mode, else
+// the built-in traffic peer.
+std::string NicSession::connect_host_side() {
+  peer_ = std::make_unique<TrafficPeer>(*domain_, *nic_, token_, report_.mac);
+  if (wire_tap_ || pcap_) wire_ = std::make_unique<Wire>(*nic_, std::move(wire_tap_), std::move(pcap_));
+  Wire* w = wire_.get();
+  if (net_.enabled) {
+    nic_->set_frame_sink([w](std::span<const uint8_t> f) {
+      if (w) w->from_nic(f);
+    });
+    const auto netdev = machine_->netdev_of_device(dev_);
+    host_ = std::make_unique<HostInterface>(*domain_, std::move(*host_tap_));
+    host_->start(netdev->info);
+    host_->mirror().mtu = netdev->info.mtu;
+    std::memcpy(host_->mirror().mac.data(), netdev->info.mac, 6);
+    relay_.target = host_.get();
+    if (auto e = address_interfaces(); !e.empty()) {
+      (void)domain_->remove(pdev_);
+      return e;
+    }
+  } else {
+    TrafficPeer* peer = peer_.get();
+    nic_->set_frame_sink([peer, w](std::span<const uint8_t> f) {
+      if (w) w->from_nic(f);
+      peer->on_wire_frame(f);
+    });
+    relay_.target = peer;
+  }
+  if (wire_) wire_->start();
+  return {};
+}
+
+// Addresses: the host end and, in a namespace side created, the peer end.
+std::string NicSession::address_interfaces() {
+  Status addressed = net::ip({"addr", "add", net_.host_addr, "dev", net_.ifname});
+  if (addressed) addressed = net::ip({"link", "set", net_.ifname, "up"});
+  if (addressed && peer_ns_) addressed = peer_ns_->ip({"addr", "add", net_.peer_addr, "dev", "peer0"});
+  if (addressed && peer_ns_) addressed = peer_ns_->ip({"link", "set", "peer0", "up"});
+  return addressed ? std::string() : addressed.error().message;
+}
+
+// Open, wait for link, the workload of the mode, close.
+std::string NicSession::bring_up_and_run() {
+  auto t = clock::now();
+  auto opened = domain_->open(token_);
+  report_.open_ms = ms_since(t);
+  if (!opened) return "open: " + opened.error().message;
+  std::string error;
+  t = clock::now();
+  if (!machine_->wait_for_carrier(dev_, config_.link_timeout_ms)) {
+    error = domain_->faulty() ? "driver fault while waiting for link" : "no link within the timeout";
+  }
+  report_.link_ms = ms_since(t);
+  if (error.empty()) {
+    if (auto e = domain_->ethtool(token_)) report_.ethtool = *e;
+    error = net_.enabled ? run_host_network() : run_builtin_traffic();
+  }
+  t = clock::now();
+  if (auto s = domain_->close(token_); !s && error.empty()) error = "close: " + s.error().message;
+  report_.close_ms = ms_since(t);
+  // As the driver last updated them (some only from a watchdog, every two seconds).
+  if (auto s = domain_->stats(token_)) report_.driver_stats = *s;
+  return error;
+}
+
+std::string NicSession::run_host_network() {
+  std::atomic<bool> workload_stop{false};
+  std::thread workload;
+  if (config_.network_workload) {
+    workload = std::thread([&] { config_.network_workload(handles(), workload_stop); });
+  }
+  // What `side status` and a service manager see (src/service), taken here, on the session's thread.
+  auto publish = [&](SessionState state) {
+    if (config_.on_status) {
+      config_.on_status(observe_session(config_, report_, *domain_, recoverable_, host_.get(), wire_.get(), state));
+    }
+  };
+  std::string error = run_network(config_, *domain_, *host_, wire_.get(), report_, publish);
+  workload_stop = true;
+  if (workload.joinable()) workload.join();
+  return error;
+}
+
+std::string NicSession::run_builtin_traffic() {
+  TrafficConfig traffic = config_.traffic;
+  if (Wire* w = wire_.get()) traffic.on_inject = [w](std::span<const uint8_t> f) { w->capture(f); };
+  bool killed = false;
+  if (config_.kill_after_s > 0) {
+    auto user_tick = traffic.on_tick;
+    traffic.on_tick = [&, user_tick](double elapsed, const TrafficResult& so_far) {
+      if (!killed && elapsed >= config_.kill_after_s) {
+        killed = true;
+        if (auto s = domain_->kill(); !s) logf(LogLevel::kError, "side: %s", s.error().message.c_str());
+      }
+      if (user_tick) user_tick(elapsed, so_far);
+    };
+  }
+  std::atomic<bool> workload_done{false};
+  std::thread workload;
+  if (config_.workload) {
+    traffic.stop = &workload_done;
+    traffic.duration_s = 0;
+    traffic.packets = 0;
+    workload = std::thread([&] {
+      config_.workload(handles());
+      workload_done = true;
+    });
+  }
+  report_.traffic = peer_->run(traffic);
+  std::string error;
+  if (workload.joinable()) {
+    if (!workload_done) error = "traffic ended before the workload";
+    workload.join();
+  }
+  if (report_.traffic.domain_faulted) return "driver fault during traffic";
+  if (report_.traffic.stalled) return "traffic stalled";
+  return error;
+}
+
+std::string NicSession::close_remove_unload(std::string error) {
+  auto t = clock::now();
+  if (auto s = domain_->remove(pdev_); !s && error.empty()) error = "remove: " + s.error().message;
+  report_.remove_ms = ms_since(t);
+  if (auto s = domain_->unload(report_.driver); !s && error.empty()) error = "unload: " + s.error().message;
+  relay_.target = nullptr;
+  nic_->set_frame_sink(nullptr);
+  return error;
+}
+
+// Stops everything and collects what each layer counted.
+NicSessionReport NicSession::finish(std::string error) {
+  if (report_.error.empty()) report_.error = std::move(error);
+  if (!domain_) return report_;
+  // Nothing runs in the domain any more before the machine goes away.
+  domain_->shutdown();
+  relay_.target = nullptr;
+  if (host_) {
+    host_->stop();
+    report_.host = host_->counters();
+  }
+  if (wire_) {
+    wire_->stop();
+    report_.wire = wire_->counters();
+  }
+  report_.faults = domain_->faults();
+  report_.counters = domain_->counters();
+  if (recoverable_) {
+    report_.recoveries = recoverable_->recoveries();
+    report_.gave_up = recoverable_->gave_up();
+    report_.give_up_message = recoverable_->give_up_message();
+  }
+  if (machine_ && machine_->device_count()) {
+    if (net::Nic* nic = machine_->nic(0)) report_.nic = nic->nic_counters();
+    report_.device_counters = machine_->device(0).model_counters();
+    report_.iommu = machine_->iommu(0).counters();
+    report_.dma_mappings_after_remove = machine_->dma(0).live_mappings();
+  }
+  return report_;
+}
+
+NicSessionReport NicSession::run() {
+  if (auto e = open_network(); !e.empty()) {
+    report_.error = e;
+    return report_;
+  }
+  if (auto e = start_domain(); !e.empty()) {
+    report_.error = e;
+    return report_;
+  }
+  if (auto e = load_and_bind(); !e.empty()) return finish(e);
+  if (auto e = connect_host_side(); !e.empty()) return finish(e);
+  return finish(close_remove_unload(bring_up_and_run()));
+}
+
 }  // namespace
 
 NicSessionReport run_nic_session(const NicSessionConfig& config) {
-  NicSessionReport report;
-  report.supervisor_pid = static_cast<int>(getpid());
-  const auto& net_config = config.network;
-  // The network first: a name that is taken, or missing privileges, fail before any driver runs.
-  std::optional<net::NetNamespace> peer_ns;
-  std::optional<net::Tap> host_tap, wire_tap;
-  std::unique_ptr<net::PcapWriter> pcap;
-  if (!config.pcap.empty()) {
-    auto p = net::PcapWriter::create(config.pcap);
-    if (!p) {
-      report.error = p.error().message;
-      return report;
-    }
-    pcap = std::move(*p);
-  }
-  if (net_config.enabled) {
-    if (!net::have_net_admin()) {
-      report.error =
-          "creating network interfaces needs CAP_NET_ADMIN: run as root (sudo), or inside a user and "
-          "network namespace (unshare -rn)";
-      return report;
-    }
-    std::string wire_name = net_config.wire_tap, wire_ns;
-    if (net_config.create_peer) {
-      auto ns = net::NetNamespace::create("side-peer-" + std::to_string(getpid()));
-      if (!ns) {
-        report.error = "cannot create the peer namespace: " + ns.error().message;
-        return report;
-      }
-      peer_ns.emplace(std::move(*ns));
-      report.peer_namespace = peer_ns->name();
-      wire_name = "peer0";
-      wire_ns = peer_ns->name();
-    } else if (auto at = wire_name.find('@'); at != std::string::npos) {
-      wire_ns = wire_name.substr(at + 1);
-      wire_name = wire_name.substr(0, at);
-    }
-    if (!wire_name.empty()) {
-      auto w = net::Tap::create(wire_name, wire_ns);
-      if (!w) {
-        report.error = "wire: " + w.error().message;
-        return report;
-      }
-      wire_tap.emplace(std::move(*w));
-    }
-    auto h = net::Tap::create(net_config.ifname);
-    if (!h) {
-      report.error = "host interface: " + h.error().message + " (is another side using " + net_config.ifname + "?)";
-      return report;
-    }
-    host_tap.emplace(std::move(*h));
-  }
-  std::unique_ptr<DriverDomain> owned;
-  RecoverableDomain* recoverable = nullptr;
-  auto t = clock::now();
-  if (config.isolation == "inproc") {
-    auto d = InProcessDomain::create(config.domain);
-    if (!d) {
-      report.error = "cannot create a driver domain: " + d.error().message;
-      return report;
-    }
-    owned = std::move(*d);
-  } else if (config.isolation == "process") {
-    DomainProcessConfig pc;
-    pc.kapi_path = config.domain.kapi_path;
-    pc.symvers_path = config.domain.symvers_path;
-    pc.modules_dir = config.domain.modules_dir;
-    pc.arena_bytes = config.domain.arena_bytes;
-    pc.virtual_time = config.domain.virtual_time;
-    pc.optimisations = config.domain.optimisations;
-    pc.executable = config.executable;
-    domain::LoadRequest request{config.module, config.params, config.allow_missing};
-    if (config.recover) {
-      auto d = RecoverableDomain::start(
-          [pc, request](unsigned generation) -> Result<std::unique_ptr<DriverDomain>> {
-            DomainProcessConfig spare = pc;
-            spare.log_held = generation > 0;  // every later generation is a spare until it takes over
-            auto p = DomainProcess::start(spare, request);
-            if (!p) return p.error();
-            return std::unique_ptr<DriverDomain>(std::move(*p));
-          },
-          config.policy);
-      if (!d) {
-        report.error = "cannot start the domain process: " + d.error().message;
-        return report;
-      }
-      recoverable = d->get();
-      owned = std::move(*d);
-    } else {
-      auto d = DomainProcess::start(pc, request);
-      if (!d) {
-        report.error = "cannot start the domain process: " + d.error().message;
-        return report;
-      }
-      owned = std::move(*d);
-    }
-  } else {
-    report.error = "unknown isolation '" + config.isolation + "'";
-    return report;
-  }
-  DriverDomain& domain = *owned;
-  report.domain_pid = domain.pid();
-  Relay relay;
-  Machine machine(domain);
-  if (recoverable) recoverable->set_machine(&machine);
-  std::unique_ptr<HostInterface> host;
-  std::unique_ptr<Wire> wire;
-  domain.connect(&machine);
-  machine.set_listener(&relay);
-  auto finish = [&](std::string error) {
-    if (report.error.empty()) report.error = std::move(error);
-    // Nothing runs in the domain any more before the machine (declared after it) goes away.
-    domain.shutdown();
-    relay.target = nullptr;
-    if (host) {
-      host->stop();
-      report.host = host->counters();
-    }
-    if (wire) {
-      wire->stop();
-      report.wire = wire->counters();
-    }
-    report.faults = domain.faults();
-    report.counters = domain.counters();
-    if (recoverable) {
-      report.recoveries = recoverable->recoveries();
-      report.gave_up = recoverable->gave_up();
-      report.give_up_message = recoverable->give_up_message();
-    }
-    if (machine.device_count()) {
-      if (net::Nic* nic = machine.nic(0)) report.nic = nic->nic_counters();
-      report.device_counters = machine.device(0).model_counters();
-      report.iommu = machine.iommu(0).counters();
-      report.dma_mappings_after_remove = machine.dma(0).live_mappings();
-    }
-    return report;
-  };
-
-  auto loaded = domain.load({config.module, config.params, config.allow_missing});
-  report.load_ms = ms_since(t);
-  if (!loaded) return finish(loaded.error().message);
-  report.driver = *loaded;
-
-  auto model = device_for_module(config.domain.modules_dir, config.module);
-  if (!model) return finish(model.error().message);
-  devices::DeviceOptions device_options;
-  device_options.mac = config.mac;
-  auto dev = machine.add_device(**model, device_options);
-  if (!dev) return finish("cannot add the emulated " + (*model)->name + ": " + dev.error().message);
-  report.device = pci_name(machine.info(*dev));
-  net::Nic* nic = machine.nic(*dev);
-  if (!nic) return finish("the emulated " + (*model)->name + " is not a network device");
-
-  t = clock::now();
-  auto pdev = domain.probe(*dev);
-  report.probe_ms = ms_since(t);
-  if (!pdev) return finish(pdev.error().message);
-  auto netdev = machine.netdev_of_device(*dev);
-  if (!netdev) {
-    (void)domain.remove(*pdev);
-    return finish(report.driver + " bound the device but registered no network device");
-  }
-  report.netdev = netdev->info.name;
-  std::copy(std::begin(netdev->info.mac), std::end(netdev->info.mac), report.mac.begin());
-  const uint64_t token = netdev->info.token;
-
-  TrafficPeer peer(domain, *nic, token, report.mac);
-  if (wire_tap || pcap) wire = std::make_unique<Wire>(*nic, std::move(wire_tap), std::move(pcap));
-  Wire* w = wire.get();
-  if (net_config.enabled) {
-    nic->set_frame_sink([w](std::span<const uint8_t> f) {
-      if (w) w->from_nic(f);
-    });
-    host = std::make_unique<HostInterface>(domain, std::move(*host_tap));
-    host->start(netdev->info);
-    host->mirror().mtu = netdev->info.mtu;
-    std::memcpy(host->mirror().mac.data(), netdev->info.mac, 6);
-    relay.target = host.get();
-    // Addresses: the host end and, in a namespace side created, the peer end.
-    Status addressed = net::ip({"addr", "add", net_config.host_addr, "dev", net_config.ifname});
-    if (addressed) addressed = net::ip({"link", "set", net_config.ifname, "up"});
-    if (addressed && peer_ns) addressed = peer_ns->ip({"addr", "add", net_config.peer_addr, "dev", "peer0"});
-    if (addressed && peer_ns) addressed = peer_ns->ip({"link", "set", "peer0", "up"});
-    if (!addressed) {
-      (void)domain.remove(*pdev);
-      return finish(addressed.error().message);
-    }
-  } else {
-    nic->set_frame_sink([&peer, w](std::span<const uint8_t> f) {
-      if (w) w->from_nic(f);
-      peer.on_wire_frame(f);
-    });
-    relay.target = &peer;
-  }
-  if (wire) wire->start();
-
-  t = clock::now();
-  auto opened = domain.open(token);
-  report.open_ms = ms_since(t);
-  std::string error;
-  if (!opened) {
-    error = "open: " + opened.error().message;
-  } else {
-    t = clock::now();
-    if (!machine.wait_for_carrier(*dev, config.link_timeout_ms)) {
-      error = domain.faulty() ? "driver fault while waiting for link" : "no link within the timeout";
-    }
-    report.link_ms = ms_since(t);
-    if (error.empty()) {
-      if (auto e = domain.ethtool(token)) report.ethtool = *e;
-    }
-    if (error.empty() && net_config.enabled) {
-      std::atomic<bool> workload_stop{false};
-      std::thread workload;
-      if (config.network_workload) {
-        workload = std::thread([&] {
-          config.network_workload(SessionHandles{domain, recoverable, machine, *dev, peer}, workload_stop);
-        });
-      }
-      // What `side status` and a service manager see (src/service), taken here, on the session's thread.
-      auto publish = [&](SessionState state) {
-        if (config.on_status)
-          config.on_status(observe_session(config, report, domain, recoverable, host.get(), w, state));
-      };
-      error = run_network(config, domain, *host, w, report, publish);
-      workload_stop = true;
-      if (workload.joinable()) workload.join();
-    } else if (error.empty()) {
-      TrafficConfig traffic = config.traffic;
-      if (w) traffic.on_inject = [w](std::span<const uint8_t> f) { w->capture(f); };
-      bool killed = false;
-      if (config.kill_after_s > 0) {
-        auto user_tick = traffic.on_tick;
-        traffic.on_tick = [&, user_tick](double elapsed, const TrafficResult& so_far) {
-          if (!killed && elapsed >= config.kill_after_s) {
-            killed = true;
-            if (auto s = domain.kill(); !s) logf(LogLevel::kError, "side: %s", s.error().message.c_str());
-          }
-          if (user_tick) user_tick(elapsed, so_far);
-        };
-      }
-      std::atomic<bool> workload_done{false};
-      std::thread workload;
-      if (config.workload) {
-        traffic.stop = &workload_done;
-        traffic.duration_s = 0;
-        traffic.packets = 0;
-        workload = std::thread([&] {
-          config.workload(SessionHandles{domain, recoverable, machine, *dev, peer});
-          workload_done = true;
-        });
-      }
-      report.traffic = peer.run(traffic);
-      if (workload.joinable()) {
-        if (!workload_done) error = "traffic ended before the workload";
-        workload.join();
-      }
-      if (report.traffic.domain_faulted)
-        error = "driver fault during traffic";
-      else if (report.traffic.stalled)
-        error = "traffic stalled";
-    }
-    t = clock::now();
-    if (auto s = domain.close(token); !s && error.empty()) error = "close: " + s.error().message;
-    report.close_ms = ms_since(t);
-    // As the driver last updated them (some only from a watchdog, every two seconds).
-    if (auto s = domain.stats(token)) report.driver_stats = *s;
-  }
-  t = clock::now();
-  if (auto s = domain.remove(*pdev); !s && error.empty()) error = "remove: " + s.error().message;
-  report.remove_ms = ms_since(t);
-  if (auto s = domain.unload(report.driver); !s && error.empty()) error = "unload: " + s.error().message;
-  relay.target = nullptr;
-  nic->set_frame_sink(nullptr);
-  return finish(error);
+  return NicSession(config).run();
 }
 
 }  // namespace side::supervisor

@@ -235,6 +235,42 @@ TrafficResult TrafficPeer::snapshot() {
   return result_;
 }
 
+// A request from the peer onto the wire. The state is set before the request reaches the NIC: the host side may
+// answer before receive() returns.
+bool TrafficPeer::start_exchange(const TrafficConfig& config, uint64_t& next, std::unique_lock<std::mutex>& lock) {
+  auto f = make_frame(kDirRx, next, size_for(next, fixed_size_), nic_mac_, peer_mac_);
+  if (config.on_inject) {
+    lock.unlock();
+    config.on_inject(f);
+    lock.lock();
+  }
+  exchange_seq_ = next;
+  exchange_ = Exchange::kRequest;
+  exchange_start_ = std::chrono::steady_clock::now();
+  lock.unlock();
+  net::RxResult r = nic_.receive(f);
+  lock.lock();
+  if (r == net::RxResult::kAccepted) {
+    result_.rx.sent = ++next;
+    return true;
+  }
+  // No free descriptor (the driver has not refilled yet): the wire would lose it; the peer resends.
+  exchange_ = Exchange::kIdle;
+  ++result_.rx.retries;
+  return false;
+}
+
+// Lost (with a restarted driver, say): counted in the direction it was lost in, not timed; the next starts.
+void TrafficPeer::drop_timed_out_exchange() {
+  if (exchange_ != Exchange::kRespond) {
+    const uint8_t dir = exchange_ == Exchange::kRequest ? kDirRx : kDirTx;
+    ++(dir == kDirRx ? result_.rx : result_.tx).lost;
+    late_ok_[dir].insert(exchange_seq_);
+  }
+  ++result_.exchanges_lost;
+  exchange_ = Exchange::kIdle;
+}
+
 TrafficResult TrafficPeer::run_request_response(const TrafficConfig& config) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
@@ -267,38 +303,11 @@ TrafficResult TrafficPeer::run_request_response(const TrafficConfig& config) {
       result_.stalled = true;  // exchanges keep timing out: the driver is not coming back
       break;
     }
-
     if (exchange_ == Exchange::kIdle) {
       if (!sending || next >= limit) break;
-      auto f = make_frame(kDirRx, next, size_for(next, fixed_size_), nic_mac_, peer_mac_);
-      if (config.on_inject) {
-        lock.unlock();
-        config.on_inject(f);
-        lock.lock();
-      }
-      // The state is set before the request reaches the NIC: the host side may answer before receive() returns.
-      exchange_seq_ = next;
-      exchange_ = Exchange::kRequest;
-      exchange_start_ = clock::now();
-      lock.unlock();
-      net::RxResult r = nic_.receive(f);
-      lock.lock();
-      if (r == net::RxResult::kAccepted) {
-        result_.rx.sent = ++next;
-        continue;
-      }
-      // No free descriptor (the driver has not refilled yet): the wire would lose it; the peer resends.
-      exchange_ = Exchange::kIdle;
-      ++result_.rx.retries;
+      if (start_exchange(config, next, lock)) continue;
     } else if (seconds(now - exchange_start_) > config.exchange_timeout_s) {
-      // Lost (with a restarted driver, say): counted in the direction it was lost in, not timed; the next starts.
-      if (exchange_ != Exchange::kRespond) {
-        const uint8_t dir = exchange_ == Exchange::kRequest ? kDirRx : kDirTx;
-        ++(dir == kDirRx ? result_.rx : result_.tx).lost;
-        late_ok_[dir].insert(exchange_seq_);
-      }
-      ++result_.exchanges_lost;
-      exchange_ = Exchange::kIdle;
+      drop_timed_out_exchange();
       continue;
     } else if (exchange_ == Exchange::kRespond && submit_response()) {
       continue;
@@ -312,6 +321,68 @@ TrafficResult TrafficPeer::run_request_response(const TrafficConfig& config) {
   r.rtt_ns = std::move(rtt_ns_);
   rtt_ns_.clear();
   return r;
+}
+
+// After a driver restart, frames still missing once nothing has moved for a while were lost with the old driver
+// (the window is then full of them, so nothing new moves either).
+void TrafficPeer::count_restart_losses(uint64_t tx_sent, uint64_t rx_sent) {
+  generation_seen_ = domain_.generation();
+  std::lock_guard lock(mutex_);
+  const uint64_t sent[2] = {tx_sent, rx_sent};
+  DirectionResult* dr[2] = {&result_.tx, &result_.rx};
+  for (int dir = 0; dir < 2; ++dir) {
+    if (sent[dir] <= expect_[dir]) continue;
+    dr[dir]->lost += sent[dir] - expect_[dir];
+    lost_lo_[dir] = expect_[dir];
+    lost_hi_[dir] = sent[dir];
+    expect_[dir] = sent[dir];
+  }
+}
+
+// Frames for the driver to transmit, up to the window. Whether one was submitted.
+bool TrafficPeer::fill_tx_window(const TrafficConfig& config, uint64_t limit, uint64_t tx_done, uint64_t& tx_sent) {
+  bool sent = false;
+  while (config.transmit && tx_sent < limit && tx_done <= tx_sent && tx_sent - tx_done < config.window) {
+    auto f = make_frame(kDirTx, tx_sent, size_for(tx_sent, fixed_size_), peer_mac_, nic_mac_);
+    if (!domain_.submit_tx(netdev_, f)) {
+      std::lock_guard lock(mutex_);
+      ++result_.tx.retries;
+      break;
+    }
+    ++tx_sent;
+    sent = true;
+  }
+  return sent;
+}
+
+// Frames onto the wire for the driver to receive, up to the window. Whether one was accepted.
+bool TrafficPeer::fill_rx_window(const TrafficConfig& config, uint64_t limit, uint64_t rx_done, uint64_t& rx_sent) {
+  bool sent = false;
+  while (config.receive && rx_sent < limit && rx_done <= rx_sent && rx_sent - rx_done < config.window) {
+    auto f = make_frame(kDirRx, rx_sent, size_for(rx_sent, fixed_size_), nic_mac_, peer_mac_);
+    if (config.on_inject) config.on_inject(f);
+    if (nic_.receive(f) != net::RxResult::kAccepted) {
+      // No free descriptor (the driver has not refilled yet): the wire would lose it; the peer resends.
+      std::lock_guard lock(mutex_);
+      ++result_.rx.retries;
+      break;
+    }
+    ++rx_sent;
+    sent = true;
+  }
+  return sent;
+}
+
+// Frames accounted for, per direction (tx, rx): verified, corrupt, out of order or lost.
+std::pair<uint64_t, uint64_t> TrafficPeer::done_counts() {
+  std::lock_guard lock(mutex_);
+  auto done = [](const DirectionResult& d) { return d.verified + d.corrupt + d.out_of_order + d.lost; };
+  return {done(result_.tx), done(result_.rx)};
+}
+
+TrafficResult TrafficPeer::locked_result() {
+  std::lock_guard lock(mutex_);
+  return result_;
 }
 
 TrafficResult TrafficPeer::run(const TrafficConfig& config) {
@@ -331,42 +402,18 @@ TrafficResult TrafficPeer::run(const TrafficConfig& config) {
       result_.domain_faulted = true;
       break;
     }
-    uint64_t tx_done, rx_done;
-    {
-      std::lock_guard lock(mutex_);
-      tx_done = result_.tx.verified + result_.tx.corrupt + result_.tx.out_of_order + result_.tx.lost;
-      rx_done = result_.rx.verified + result_.rx.corrupt + result_.rx.out_of_order + result_.rx.lost;
-    }
-    double now = elapsed();
-    // After a driver restart, frames still missing once nothing has moved for a while were lost with the old
-    // driver (the window is then full of them, so nothing new moves either).
+    const auto [tx_done, rx_done] = done_counts();
+    const double now = elapsed();
     if (domain_.generation() != generation_seen_ && now - last_progress > config.restart_grace_s) {
-      generation_seen_ = domain_.generation();
-      std::lock_guard lock(mutex_);
-      const uint64_t sent[2] = {tx_sent, rx_sent};
-      DirectionResult* dr[2] = {&result_.tx, &result_.rx};
-      for (int dir = 0; dir < 2; ++dir) {
-        if (sent[dir] <= expect_[dir]) continue;
-        dr[dir]->lost += sent[dir] - expect_[dir];
-        lost_lo_[dir] = expect_[dir];
-        lost_hi_[dir] = sent[dir];
-        expect_[dir] = sent[dir];
-      }
+      count_restart_losses(tx_sent, rx_sent);
       last_progress = now;
       continue;
     }
-    if (config.on_tick) {
-      TrafficResult so_far;
-      {
-        std::lock_guard lock(mutex_);
-        so_far = result_;
-      }
-      config.on_tick(now, so_far);
-    }
+    if (config.on_tick) config.on_tick(now, locked_result());
     if (config.duration_s > 0 && now >= config.duration_s) sending = false;
     if (config.stop && config.stop->load()) sending = false;
-    bool tx_finished = !config.transmit || (tx_done >= tx_sent && (!sending || tx_sent >= limit));
-    bool rx_finished = !config.receive || (rx_done >= rx_sent && (!sending || rx_sent >= limit));
+    const bool tx_finished = !config.transmit || (tx_done >= tx_sent && (!sending || tx_sent >= limit));
+    const bool rx_finished = !config.receive || (rx_done >= rx_sent && (!sending || rx_sent >= limit));
     if (tx_finished && rx_finished) break;
     if (tx_done + rx_done != last_done) {
       last_done = tx_done + rx_done;
@@ -376,31 +423,9 @@ TrafficResult TrafficPeer::run(const TrafficConfig& config) {
       result_.stalled = true;
       break;
     }
-
     bool did_something = false;
-    while (sending && config.transmit && tx_sent < limit && tx_done <= tx_sent && tx_sent - tx_done < config.window) {
-      auto f = make_frame(kDirTx, tx_sent, size_for(tx_sent, fixed_size_), peer_mac_, nic_mac_);
-      if (!domain_.submit_tx(netdev_, f)) {
-        std::lock_guard lock(mutex_);
-        ++result_.tx.retries;
-        break;
-      }
-      ++tx_sent;
-      did_something = true;
-    }
-    while (sending && config.receive && rx_sent < limit && rx_done <= rx_sent && rx_sent - rx_done < config.window) {
-      auto f = make_frame(kDirRx, rx_sent, size_for(rx_sent, fixed_size_), nic_mac_, peer_mac_);
-      if (config.on_inject) config.on_inject(f);
-      net::RxResult r = nic_.receive(f);
-      if (r != net::RxResult::kAccepted) {
-        // No free descriptor (the driver has not refilled yet): the wire would lose it; the peer resends.
-        std::lock_guard lock(mutex_);
-        ++result_.rx.retries;
-        break;
-      }
-      ++rx_sent;
-      did_something = true;
-    }
+    if (sending) did_something |= fill_tx_window(config, limit, tx_done, tx_sent);
+    if (sending) did_something |= fill_rx_window(config, limit, rx_done, rx_sent);
     std::unique_lock lock(mutex_);
     result_.tx.sent = tx_sent;
     result_.rx.sent = rx_sent;

@@ -116,6 +116,16 @@ class TrafficPeer final : public NetListener {
   void answer_request(std::span<const uint8_t> frame);
   void take_response(std::span<const uint8_t> frame);
   bool submit_response();  // mutex_ held
+  // Steps of run(): what a restart lost, the window of each direction filled, the counts under the lock.
+  void count_restart_losses(uint64_t tx_sent, uint64_t rx_sent);
+  bool fill_tx_window(const TrafficConfig& config, uint64_t limit, uint64_t tx_done, uint64_t& tx_sent);
+  bool fill_rx_window(const TrafficConfig& config, uint64_t limit, uint64_t rx_done, uint64_t& rx_sent);
+  std::pair<uint64_t, uint64_t> done_counts();
+  TrafficResult locked_result();
+  // Steps of run_request_response() (mutex_ held): start the next exchange (whether the NIC took the request); give up
+  // on one that timed out.
+  bool start_exchange(const TrafficConfig& config, uint64_t& next, std::unique_lock<std::mutex>& lock);
+  void drop_timed_out_exchange();
 
   DriverDomain& domain_;
   net::Nic& nic_;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/sanitize.h"
 #include "ipc/doorbell.h"
@@ -22,12 +23,6 @@ constexpr size_t kMaxText = 1024;
 
 std::string text(std::span<const uint8_t> p) {
   return sanitize_text(p, kMaxText);
-}
-
-uint64_t now_ns() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
 }
 
 }  // namespace
@@ -117,7 +112,7 @@ void ChannelServer::on(const ipc::Decoded<ipc::Ready>& m) {
 }
 
 void ChannelServer::on(const ipc::Decoded<ipc::Log>& m) {
-  log_.line(m.args.level, m.payload, now_ns());
+  log_.line(m.args.level, m.payload, monotonic_ns());
 }
 
 void ChannelServer::on(const ipc::Decoded<ipc::Fault>& m) {

@@ -1,5 +1,6 @@
 #include "supervisor/device_choice.h"
 
+#include "loader/dependency_walk.h"
 #include "loader/elf_file.h"
 #include "loader/module_index.h"
 
@@ -22,13 +23,9 @@ Result<const devices::DeviceModel*> device_for_ids(const std::string& driver, co
 
 Result<std::vector<loader::PciId>> pci_ids_of_module(const std::string& modules_dir, const std::string& module) {
   loader::ModuleIndex index(modules_dir);
-  auto path = index.resolve(module);
-  if (!path) return path.error();
-  auto elf = loader::ElfFile::read(*path);
-  if (!elf) return elf.error();
-  auto info = loader::read_module_info(*elf);
-  if (!info) return info.error();
-  return info->pci_ids();
+  auto opened = loader::open_module(index, module);
+  if (!opened) return opened.error();
+  return opened->info.pci_ids();
 }
 
 Result<const devices::DeviceModel*> device_for_module(const std::string& modules_dir, const std::string& module) {

@@ -13,11 +13,13 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "domain/domain.h"
 #include "domain/process_main.h"
 #include "ipc/doorbell.h"
+#include "loader/dependency_walk.h"
 #include "loader/elf_file.h"
 #include "loader/module_index.h"
 #include "loader/module_info.h"
@@ -29,25 +31,20 @@ namespace {
 constexpr uint64_t kArenaBlock = 4ull << 20;  // the domain's Arena rounds to 4 MiB blocks
 constexpr int kExitUnconfined = 126;          // the child could not put itself under its limits (never runs unconfined)
 
-// The driver and its dependencies, dependencies first, as modprobe would load them.
-Status resolve_modules(loader::ModuleIndex& index, const std::string& name, std::vector<std::string>& chain,
+// The driver and its dependencies, dependencies first, as modprobe would load them: (name, path) of each.
+Status resolve_modules(loader::ModuleIndex& index, const std::string& name,
                        std::vector<std::pair<std::string, std::string>>& out) {
-  auto path = index.resolve(name);
-  if (!path) return path.error();
-  auto elf = loader::ElfFile::read(*path);
-  if (!elf) return elf.error();
-  auto info = loader::read_module_info(*elf);
-  if (!info) return info.error();
-  for (const auto& [n, p] : out) {
-    if (n == info->name) return {};
-  }
-  if (std::find(chain.begin(), chain.end(), info->name) != chain.end()) {
-    return make_error(info->name + ": circular module dependency");
-  }
-  chain.push_back(info->name);
-  for (const std::string& dep : info->depends()) SIDE_TRY(resolve_modules(index, dep, chain, out));
-  chain.pop_back();
-  out.emplace_back(info->name, *path);
+  loader::DependencyWalk walk;
+  walk.open = [&](const std::string& n) { return loader::open_module(index, n); };
+  walk.present = [&](const std::string& n) {
+    return std::any_of(out.begin(), out.end(), [&](const auto& m) { return m.first == n; });
+  };
+  walk.visit = [&](loader::OpenedModule& m, bool) -> Status {
+    out.emplace_back(m.info.name, m.path);
+    return {};
+  };
+  auto root = walk.run(name);
+  if (!root) return root.error();
   return {};
 }
 
@@ -75,64 +72,16 @@ int sealed_memfd(const char* name, uint64_t size) {
   return fd;
 }
 
-int open_readonly(const std::string& path) {
-  return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-}
+constexpr int kFirstFd = 3;  // where the domain finds its descriptors: channel, arena, kapi, symvers, modules
 
-uint64_t monotonic_ns() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
-}
-
-}  // namespace
-
-Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessConfig& config,
-                                                            const domain::LoadRequest& driver) {
-  std::unique_ptr<DomainProcess> p(new DomainProcess());
-  loader::ModuleIndex index(config.modules_dir);
-  std::vector<std::pair<std::string, std::string>> modules;
-  std::vector<std::string> chain;
-  SIDE_TRY(resolve_modules(index, driver.module, chain, modules));
-  p->driver_name_ = modules.back().first;
-
-  // Memory shared with the domain: the arena and the channel.
-  p->arena_size_ = (config.arena_bytes + kArenaBlock - 1) / kArenaBlock * kArenaBlock;
-  p->shared_size_ = ipc::Channel::size_needed();
-  p->arena_fd_ = sealed_memfd("side-arena", p->arena_size_);
-  p->channel_fd_ = sealed_memfd("side-channel", p->shared_size_);
-  if (p->arena_fd_ < 0 || p->channel_fd_ < 0) {
-    return make_error(std::string("cannot create the domain's memory: ") + std::strerror(errno));
-  }
-  void* a = mmap(nullptr, p->arena_size_, PROT_READ | PROT_WRITE, MAP_SHARED, p->arena_fd_, 0);
-  void* c = mmap(nullptr, p->shared_size_, PROT_READ | PROT_WRITE, MAP_SHARED, p->channel_fd_, 0);
-  if (a == MAP_FAILED || c == MAP_FAILED) return make_error("cannot map the domain's memory");
-  p->arena_ = static_cast<uint8_t*>(a);
-  p->shared_ = c;
-  auto channel = ipc::Channel::attach(c, p->shared_size_, true);
-  if (!channel) return channel.error();
-  p->channel_ = *channel;
-
-  // Descriptors for the child, in order: channel, arena, kapi, symvers, modules.
-  std::vector<int> fds = {p->channel_fd_, p->arena_fd_, open_readonly(config.kapi_path),
-                          open_readonly(config.symvers_path)};
-  for (const auto& [name, path] : modules) fds.push_back(open_readonly(path));
-  auto close_opened = [&] {
-    for (size_t i = 2; i < fds.size(); ++i) {
-      if (fds[i] >= 0) ::close(fds[i]);
-    }
-  };
-  for (size_t i = 2; i < fds.size(); ++i) {
-    if (fds[i] < 0) {
-      close_opened();
-      return make_error("cannot open a file for the domain: " + std::string(std::strerror(errno)));
-    }
-  }
-  constexpr int kFirstFd = 3;
+// The domain's command line: which descriptor is which, the driver's parameters and the optimisations turned off.
+std::vector<std::string> domain_arguments(const DomainProcessConfig& config, const domain::LoadRequest& driver,
+                                          uint64_t arena_size,
+                                          const std::vector<std::pair<std::string, std::string>>& modules) {
   std::vector<std::string> args = {"side",          "__domain",
                                    "--channel",     std::to_string(kFirstFd),
                                    "--arena",       std::to_string(kFirstFd + 1),
-                                   "--arena-bytes", std::to_string(p->arena_size_),
+                                   "--arena-bytes", std::to_string(arena_size),
                                    "--kapi",        std::to_string(kFirstFd + 2),
                                    "--symvers",     std::to_string(kFirstFd + 3)};
   for (size_t i = 0; i < modules.size(); ++i) {
@@ -146,75 +95,135 @@ Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessC
     args.push_back("--disable");
     args.push_back(off);
   }
+  return args;
+}
+
+// The descriptors handed to the domain, in their order, each moved above every target number (so that dup2 into
+// 3.. never clobbers a source), and /dev/null for its 0, 1 and 2: the domain holds no descriptor of the user's.
+// Owns the copies it made.
+class HandedDescriptors {
+ public:
+  ~HandedDescriptors() {
+    for (int fd : high_) {
+      if (fd >= 0) ::close(fd);
+    }
+    if (null_fd_ >= 0) ::close(null_fd_);
+  }
+  Status open(int channel_fd, int arena_fd, const std::vector<std::string>& paths) {
+    for (int fd : {channel_fd, arena_fd}) high_.push_back(fcntl(fd, F_DUPFD_CLOEXEC, 100));
+    for (const std::string& path : paths) {
+      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return make_error("cannot open a file for the domain: " + std::string(std::strerror(errno)));
+      high_.push_back(fcntl(fd, F_DUPFD_CLOEXEC, 100));
+      ::close(fd);
+    }
+    null_fd_ = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd_ < 0) return make_error(std::string("cannot open /dev/null: ") + std::strerror(errno));
+    return {};
+  }
+  // In the child: only async-signal-safe calls. False if a descriptor could not be put in place.
+  bool install_in_child() const {
+    for (int std_fd = 0; std_fd < 3; ++std_fd) {
+      if (dup2(null_fd_, std_fd) < 0) return false;
+    }
+    for (size_t i = 0; i < high_.size(); ++i) {
+      if (high_[i] < 0 || dup2(high_[i], kFirstFd + static_cast<int>(i)) < 0) return false;
+    }
+    syscall(SYS_close_range, kFirstFd + high_.size(), ~0u, 0);
+    return true;
+  }
+
+ private:
+  std::vector<int> high_;
+  int null_fd_ = -1;
+};
+
+}  // namespace
+
+// Memory shared with the domain: the arena and the channel, sealed memfds mapped here too.
+Status DomainProcess::create_shared_memory(uint64_t arena_bytes) {
+  arena_size_ = (arena_bytes + kArenaBlock - 1) / kArenaBlock * kArenaBlock;
+  shared_size_ = ipc::Channel::size_needed();
+  arena_fd_ = sealed_memfd("side-arena", arena_size_);
+  channel_fd_ = sealed_memfd("side-channel", shared_size_);
+  if (arena_fd_ < 0 || channel_fd_ < 0) {
+    return make_error(std::string("cannot create the domain's memory: ") + std::strerror(errno));
+  }
+  void* a = mmap(nullptr, arena_size_, PROT_READ | PROT_WRITE, MAP_SHARED, arena_fd_, 0);
+  void* c = mmap(nullptr, shared_size_, PROT_READ | PROT_WRITE, MAP_SHARED, channel_fd_, 0);
+  if (a == MAP_FAILED || c == MAP_FAILED) return make_error("cannot map the domain's memory");
+  arena_ = static_cast<uint8_t*>(a);
+  shared_ = c;
+  auto channel = ipc::Channel::attach(c, shared_size_, true);
+  if (!channel) return channel.error();
+  channel_ = *channel;
+  return {};
+}
+
+// Forks the domain process under its limits, with its descriptors in place, and runs `side __domain` in it.
+Status DomainProcess::spawn(const DomainProcessConfig& config, const domain::LoadRequest& driver,
+                            const ModuleFiles& modules) {
+  std::vector<std::string> paths = {config.kapi_path, config.symvers_path};
+  for (const auto& [name, path] : modules) paths.push_back(path);
+  HandedDescriptors fds;
+  SIDE_TRY(fds.open(channel_fd_, arena_fd_, paths));
+  std::vector<std::string> args = domain_arguments(config, driver, arena_size_, modules);
   std::vector<char*> argv;
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
 
-  // Move the descriptors above every target number first, so that dup2 into 3.. never clobbers a source.
-  // The domain holds no descriptor of the user's: its 0, 1 and 2 are /dev/null.
-  std::vector<int> high;
-  for (int fd : fds) high.push_back(fcntl(fd, F_DUPFD_CLOEXEC, 100));
-  close_opened();
-  const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  auto close_high = [&] {
-    for (int fd : high) {
-      if (fd >= 0) ::close(fd);
-    }
-    if (null_fd >= 0) ::close(null_fd);
-  };
-  if (null_fd < 0) {
-    close_high();
-    return make_error(std::string("cannot open /dev/null: ") + std::strerror(errno));
-  }
   DomainLimits::protect_supervisor();
-  p->limits_ = std::make_unique<DomainLimits>(DomainLimitValues::for_arena(p->arena_size_));
+  limits_ = std::make_unique<DomainLimits>(DomainLimitValues::for_arena(arena_size_));
   const pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) {
-    close_high();
-    return make_error(std::string("fork: ") + std::strerror(errno));
-  }
+  const pid_t pid = fork();
+  if (pid < 0) return make_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     // Only async-signal-safe calls from here to exec.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    for (int std_fd = 0; std_fd < 3; ++std_fd) {
-      if (dup2(null_fd, std_fd) < 0) _exit(127);
-    }
-    for (size_t i = 0; i < high.size(); ++i) {
-      if (high[i] < 0 || dup2(high[i], kFirstFd + static_cast<int>(i)) < 0) _exit(127);
-    }
-    syscall(SYS_close_range, kFirstFd + high.size(), ~0u, 0);
-    if (!p->limits_->apply_in_child()) _exit(kExitUnconfined);
+    if (getppid() != parent || !fds.install_in_child()) _exit(127);
+    if (!limits_->apply_in_child()) _exit(kExitUnconfined);
     execv(config.executable.c_str(), argv.data());
     _exit(127);
   }
-  close_high();
-  p->pid_ = pid;
+  pid_ = pid;
+  return {};
+}
+
+// The domain announces itself once the driver is loaded (or failed to load).
+Status DomainProcess::wait_until_ready() {
+  std::unique_lock lock(mutex_);
+  if (!changed_.wait_for(lock, std::chrono::milliseconds(bounds_.start_ms),
+                         [&] { return ready_.has_value() || exited_.load(); })) {
+    // A start that does not finish is a hung driver like any other unanswered request (destroying it kills it).
+    std::string why =
+        "the domain process did not load " + driver_name_ + " within " + std::to_string(bounds_.start_ms) + " ms";
+    lock.unlock();
+    add_fault(SIDE_FAULT_HUNG, why);
+    return make_error(why);
+  }
+  if (!ready_) {
+    std::string why = faults_.empty() ? "" : ": " + faults_.back().message;
+    return make_error("the domain process ended during start-up" + why);
+  }
+  if (ready_->status != 0) return make_error(std::string(ready_->payload.begin(), ready_->payload.end()));
+  return {};
+}
+
+Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessConfig& config,
+                                                            const domain::LoadRequest& driver) {
+  std::unique_ptr<DomainProcess> p(new DomainProcess());
+  loader::ModuleIndex index(config.modules_dir);
+  ModuleFiles modules;
+  SIDE_TRY(resolve_modules(index, driver.module, modules));
+  p->driver_name_ = modules.back().first;
+  SIDE_TRY(p->create_shared_memory(config.arena_bytes));
+  SIDE_TRY(p->spawn(config, driver, modules));
   p->bounds_ = config.liveness;
   p->liveness_ = std::make_unique<LivenessMonitor>(p->channel_, p->bounds_);
   p->service_spin_ns_ = config.optimisations.streamlined_crossing ? 20'000 : 0;
   p->log_held_ = config.log_held;
   p->service_ = std::thread([raw = p.get()] { raw->service_loop(); });
-
-  // The domain announces itself once the driver is loaded (or failed to load).
-  std::unique_lock lock(p->mutex_);
-  if (!p->changed_.wait_for(lock, std::chrono::milliseconds(p->bounds_.start_ms),
-                            [&] { return p->ready_.has_value() || p->exited_.load(); })) {
-    // A start that does not finish is a hung driver like any other unanswered request (destroying it kills it).
-    std::string why =
-        "the domain process did not load " + p->driver_name_ + " within " + std::to_string(p->bounds_.start_ms) + " ms";
-    lock.unlock();
-    p->add_fault(SIDE_FAULT_HUNG, why);
-    return make_error(why);
-  }
-  if (!p->ready_) {
-    std::string why = p->faults_.empty() ? "" : ": " + p->faults_.back().message;
-    return make_error("the domain process ended during start-up" + why);
-  }
-  if (p->ready_->status != 0) {
-    return make_error(std::string(p->ready_->payload.begin(), p->ready_->payload.end()));
-  }
+  SIDE_TRY(p->wait_until_ready());
   return p;
 }
 
@@ -397,11 +406,7 @@ Status DomainProcess::kill() {
 }
 
 std::optional<DomainCounters> DomainProcess::counters() const {
-  auto& c = const_cast<ipc::Channel&>(channel_).header().counters;
-  auto get = [&](ipc::DomainCounter i) { return c[i].load(std::memory_order_relaxed); };
-  return DomainCounters{get(ipc::kCounterIrqsDelivered), get(ipc::kCounterIrqsHandled),
-                        get(ipc::kCounterTraps),         get(ipc::kCounterPatchedAccesses),
-                        get(ipc::kCounterSitesPatched),  get(ipc::kCounterSitesRefused)};
+  return DomainCounters::read(const_cast<ipc::Channel&>(channel_).header().counters);
 }
 
 // Bounded whatever the domain does: it gets exit_ms to exit when asked, then it is killed. A request in flight

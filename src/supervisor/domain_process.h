@@ -73,6 +73,11 @@ class DomainProcess final : public DriverDomain {
     int64_t status = 0;
     std::vector<uint8_t> payload;
   };
+  using ModuleFiles = std::vector<std::pair<std::string, std::string>>;  // (name, path), dependencies first
+  // The steps of start().
+  Status create_shared_memory(uint64_t arena_bytes);
+  Status spawn(const DomainProcessConfig& config, const domain::LoadRequest& driver, const ModuleFiles& modules);
+  Status wait_until_ready();
   void service_loop();
   void add_fault(int kind, std::string message, std::string location = "");
   void check_exit();

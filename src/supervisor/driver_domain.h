@@ -19,18 +19,7 @@
 
 namespace side::supervisor {
 
-// What a domain counted about itself: interrupts, and device accesses by how they reached the device (trapped, or
-// through a rewritten site). For reports and benchmarks; a domain process could report anything.
-struct DomainCounters {
-  uint64_t irqs_delivered = 0, irqs_handled = 0;
-  uint64_t traps = 0, patched_accesses = 0, sites_patched = 0, sites_refused = 0;
-
-  static DomainCounters of(const domain::Domain& d) {
-    const auto irqs = d.irq_stats();
-    const auto t = d.trap_stats();
-    return {irqs.delivered, irqs.handled, t.traps_emulated, t.patched_accesses, t.sites_patched, t.sites_refused};
-  }
-};
+using domain::DomainCounters;
 
 class DriverDomain {
  public:
@@ -128,7 +117,7 @@ class InProcessDomain final : public DriverDomain {
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override { return d_->submit_tx(netdev, frame); }
   bool faulty() const override { return d_->faulty(); }
   std::vector<domain::FaultReport> faults() const override { return d_->faults(); }
-  std::optional<DomainCounters> counters() const override { return DomainCounters::of(*d_); }
+  std::optional<DomainCounters> counters() const override { return d_->counters(); }
   void shutdown() override { d_->shutdown(); }
   Status kill() override { return make_error("an in-process domain cannot be killed without killing side"); }
 

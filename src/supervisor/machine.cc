@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "domain/layout.h"
 
@@ -18,12 +19,6 @@ constexpr uint64_t kIoWindowBase = 0xc000;
 constexpr uint64_t kIoStride = 0x100;
 constexpr uint32_t kFirstIrq = 11;
 constexpr uint32_t kFirstSlot = 3;
-
-uint64_t monotonic_ns() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
-}
 
 bool valid_width(unsigned width) {
   return width == 1 || width == 2 || width == 4 || width == 8;

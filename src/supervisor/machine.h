@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "devices/device_models.h"
 #include "devices/iommu/iommu.h"
 #include "devices/net/nic.h"
@@ -101,25 +102,20 @@ class Machine final : public domain::Platform {
    public:
     IrqLine(DriverDomain& d, uint32_t irq) : domain_(d), irq_(irq) {}
     void set_irq_level(bool asserted) override {
-      asserted_since_ns_.store(asserted ? now_ns() : 0);
+      asserted_since_ns_.store(asserted ? monotonic_ns() : 0);
       if (asserted) domain_.raise_irq(irq_);
     }
     // A level-triggered line still asserted well after it was raised interrupts again (an interrupt lost on the
     // way is thus only late, as with a real level-triggered INTx).
     void reassert_if_stuck(uint64_t after_ns) {
       uint64_t since = asserted_since_ns_.load();
-      if (since && now_ns() - since > after_ns) {
-        asserted_since_ns_.store(now_ns());
+      if (since && monotonic_ns() - since > after_ns) {
+        asserted_since_ns_.store(monotonic_ns());
         domain_.raise_irq(irq_);
       }
     }
 
    private:
-    static uint64_t now_ns() {
-      return static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-              .count());
-    }
     DriverDomain& domain_;
     uint32_t irq_;
     std::atomic<uint64_t> asserted_since_ns_{0};

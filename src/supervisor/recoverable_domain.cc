@@ -403,33 +403,60 @@ std::string RecoverableDomain::give_up_message() const {
   return give_up_message_;
 }
 
+// Files the old generation's faults in the (bounded) history and decides, under the policy, whether to restart
+// (then with what back-off) or to give up.
+bool RecoverableDomain::account_restart(clock::time_point start, const std::vector<domain::FaultReport>& old_faults,
+                                        RecoveryTimings& t, double& backoff) {
+  if (!old_faults.empty()) {
+    t.kind = old_faults.back().kind;
+    t.reason = old_faults.back().message;
+  }
+  std::lock_guard lock(mu_);
+  faults_.insert(faults_.end(), old_faults.begin(), old_faults.end());
+  // History is kept, but bounded: a driver restarted forever must not grow the supervisor forever.
+  if (faults_.size() > kHistory) faults_.erase(faults_.begin(), faults_.end() - kHistory);
+  const std::string last =
+      old_faults.empty() ? "" : domain::fault_kind_name(old_faults.back().kind) + std::string(": ") + t.reason;
+  if (give_up_locked(start, last)) return false;
+  backoff = next_backoff_locked();
+  restarts_.push_back(start);
+  ++unhealthy_restarts_;
+  return true;
+}
+
+// The policy gave up: the device stays down (no DMA into memory nobody owns) and the domain stays faulty.
+void RecoverableDomain::stop_for_good() {
+  if (machine_) machine_->quiesce();
+  logf(LogLevel::kError, "side: %s", give_up_message().c_str());
+  gave_up_ = true;
+  replacing_ = false;
+  recovering_ = false;
+  std::lock_guard lock(mu_);
+  changed_.notify_all();
+}
+
+// The dead driver's devices and network devices are forgotten (the host interfaces stay).
+void RecoverableDomain::forget_old_generation() {
+  std::lock_guard lock(mu_);
+  for (auto& n : netdevs_) n.inner = 0;
+  for (auto& p : probed_) p.inner = 0;
+}
+
+// The spare started ahead of need, or a fresh domain if there is none; one more try if the spare failed.
+Result<std::unique_ptr<DriverDomain>> RecoverableDomain::next_generation(unsigned gen) {
+  auto fresh = standby_.valid() ? standby_.get() : factory_(gen);
+  if (!fresh && !stop_.load()) fresh = factory_(gen);
+  return fresh;
+}
+
 void RecoverableDomain::recover() {
   const auto start = clock::now();
   recovering_ = true;
   replacing_ = true;
   RecoveryTimings t;
   std::shared_ptr<DriverDomain> old = current();
-  auto old_faults = old->faults();
-  if (!old_faults.empty()) {
-    t.kind = old_faults.back().kind;
-    t.reason = old_faults.back().message;
-  }
-  bool give_up;
   double backoff = 0;
-  {
-    std::lock_guard lock(mu_);
-    faults_.insert(faults_.end(), old_faults.begin(), old_faults.end());
-    // History is kept, but bounded: a driver restarted forever must not grow the supervisor forever.
-    if (faults_.size() > kHistory) faults_.erase(faults_.begin(), faults_.end() - kHistory);
-    const std::string last =
-        old_faults.empty() ? "" : domain::fault_kind_name(old_faults.back().kind) + std::string(": ") + t.reason;
-    give_up = give_up_locked(start, last);
-    if (!give_up) {
-      backoff = next_backoff_locked();
-      restarts_.push_back(start);
-      ++unhealthy_restarts_;
-    }
-  }
+  const bool restart = account_restart(start, old->faults(), t, backoff);
   auto step = clock::now();
   auto lap = [&](double& field) {
     auto now = clock::now();
@@ -441,16 +468,7 @@ void RecoverableDomain::recover() {
   (void)old->kill();
   old->shutdown();
   lap(t.stop_ms);
-  if (give_up) {
-    if (machine_) machine_->quiesce();  // the device stays down: no DMA into memory nobody owns
-    logf(LogLevel::kError, "side: %s", give_up_message().c_str());
-    gave_up_ = true;
-    replacing_ = false;
-    recovering_ = false;
-    std::lock_guard lock(mu_);
-    changed_.notify_all();
-    return;
-  }
+  if (!restart) return stop_for_good();
   logf(LogLevel::kWarning, "side: restarting the driver (%s)%s", t.reason.c_str(),
        backoff > 0 ? (" in " + std::to_string(static_cast<int>(backoff)) + " ms").c_str() : "");
   t.backoff_policy_ms = backoff;
@@ -467,17 +485,10 @@ void RecoverableDomain::recover() {
   const auto requeue = take_unsent();
   old.reset();
   lap(t.free_ms);
-  // unregister: the dead driver's devices and network devices are forgotten (the host interfaces stay).
-  {
-    std::lock_guard lock(mu_);
-    for (auto& n : netdevs_) n.inner = 0;
-    for (auto& p : probed_) p.inner = 0;
-  }
+  forget_old_generation();
   lap(t.unregister_ms);
-  // reload
   const unsigned gen = generation_.load() + 1;
-  auto fresh = standby_.valid() ? standby_.get() : factory_(gen);
-  if (!fresh && !stop_.load()) fresh = factory_(gen);  // the spare failed to start: one more try, now
+  auto fresh = next_generation(gen);
   lap(t.reload_ms);
   if (!fresh) {
     t.error = "reload: " + fresh.error().message;

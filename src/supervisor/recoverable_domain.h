@@ -160,6 +160,12 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   void record(const ipc::OpInfo& op, const ipc::ControlRequest& request, const ipc::ControlAnswer& answer);
   void monitor_loop();
   void recover();
+  // The steps of recover().
+  bool account_restart(std::chrono::steady_clock::time_point start, const std::vector<domain::FaultReport>& faults,
+                       RecoveryTimings& t, double& backoff);
+  void stop_for_good();
+  void forget_old_generation();
+  Result<std::unique_ptr<DriverDomain>> next_generation(unsigned gen);
   void take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
                  const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue, RecoveryTimings& t);
   std::vector<std::pair<uint64_t, std::vector<uint8_t>>> take_unsent();

@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "devices/e1000/registers.h"
 
@@ -74,9 +75,7 @@ E1000::E1000(iommu::Iommu& iommu, Config config)
 
 uint64_t E1000::now() const {
   if (cfg_.now_ns) return cfg_.now_ns();
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
+  return monotonic_ns();
 }
 
 // ---- Resets --------------------------------------------------------------------------------------------------

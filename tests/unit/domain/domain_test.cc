@@ -213,7 +213,7 @@ TEST(Domain, OnlyOneDomainAtATimeAndTheNextOneStartsClean) {
 
 TEST(Domain, JiffiesAdvance) {
   TestDomain d;
-  auto kapi_jiffies = d->resolve("jiffies");
+  auto kapi_jiffies = d->address_space().resolve("jiffies");
   ASSERT_TRUE(kapi_jiffies);
   auto read = [&] { return *reinterpret_cast<volatile unsigned long*>(*kapi_jiffies); };
   unsigned long start = read();

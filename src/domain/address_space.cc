@@ -1,0 +1,58 @@
+#include "domain/address_space.h"
+
+#include <sys/mman.h>
+
+#include "domain/layout.h"
+
+namespace side::domain {
+
+AddressSpace::~AddressSpace() {
+  if (vmemmap_) munmap(vmemmap_, vmemmap_bytes_);
+}
+
+Status AddressSpace::reserve() {
+  SIDE_TRY(private_.reserve());
+  vmemmap_bytes_ = arena_.nr_pages() * kStructPageSize;
+  vmemmap_ = mmap(nullptr, vmemmap_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (vmemmap_ == MAP_FAILED) {
+    vmemmap_ = nullptr;
+    return make_error("cannot map the struct page array");
+  }
+  return {};
+}
+
+uint64_t AddressSpace::vmemmap_base() const {
+  return reinterpret_cast<uint64_t>(vmemmap_) - (kArenaPhysBase / kPageSize) * kStructPageSize;
+}
+
+Result<uint64_t> AddressSpace::allocate_image(uint64_t size) {
+  return private_.allocate_image(size);
+}
+
+Status AddressSpace::protect_image(uint64_t addr, uint64_t size, bool write, bool exec) {
+  return private_.protect(addr, size, PROT_READ | (write ? PROT_WRITE : 0) | (exec ? PROT_EXEC : 0));
+}
+
+Result<uint64_t> AddressSpace::allocate_percpu(uint64_t size, uint64_t align) {
+  uint64_t off = percpu_.allocate(size, align);
+  if (!off) return make_error("per-cpu area exhausted");
+  return off;
+}
+
+void AddressSpace::init_percpu(uint64_t offset, std::span<const uint8_t> init) {
+  percpu_.initialize(offset, init);
+}
+
+std::optional<uint64_t> AddressSpace::resolve(const std::string& name) {
+  if (linking_kapi_) return host_stubs_.address(name);
+  if (auto address = modules_.resolve_export(name)) return address;
+  // The kernel's fixed_percpu_data sits at offset 0 of every per-cpu area; side reserves that space.
+  if (name == "fixed_percpu_data") return 0;
+  return std::nullopt;
+}
+
+Result<uint64_t> AddressSpace::missing_symbol_address(const std::string& name) {
+  return private_.missing_symbol_address(name);
+}
+
+}  // namespace side::domain

@@ -1,0 +1,49 @@
+#include "domain/vcpu.h"
+
+#include <asm/prctl.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "common/clock.h"
+#include "domain/faults.h"
+#include "domain/layout.h"
+
+namespace side::domain {
+namespace {
+
+thread_local int t_vcpu = -1;
+
+int set_gs_base(uint64_t base) {
+  return static_cast<int>(syscall(SYS_arch_prctl, ARCH_SET_GS, base));
+}
+
+}  // namespace
+
+int current_vcpu() {
+  return t_vcpu;
+}
+
+Status become_vcpu(unsigned cpu, uint64_t percpu_base) {
+  uint64_t canary;
+  if (getrandom(&canary, sizeof canary, 0) != sizeof canary) canary = monotonic_ns() * 0x9e3779b97f4a7c15ull;
+  std::memcpy(reinterpret_cast<void*>(percpu_base + kPercpuCanaryOffset), &canary, sizeof canary);
+  if (set_gs_base(percpu_base) != 0) {
+    return make_error(std::string("arch_prctl(ARCH_SET_GS): ") + std::strerror(errno));
+  }
+  if (!install_alternate_signal_stack()) return make_error("cannot install an alternate signal stack");
+  t_vcpu = static_cast<int>(cpu);
+  return {};
+}
+
+void leave_vcpu() {
+  if (t_vcpu < 0) return;
+  set_gs_base(0);
+  t_vcpu = -1;
+}
+
+}  // namespace side::domain

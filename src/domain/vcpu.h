@@ -1,0 +1,18 @@
+// Which virtual CPU a thread is. A thread becomes vCPU n by pointing its GS base at per-cpu area n (the kernel's
+// per-cpu accesses are %gs-relative), giving that area a fresh stack canary, and installing the alternate signal
+// stack on which driver faults are handled.
+#pragma once
+
+#include <cstdint>
+
+#include "common/result.h"
+
+namespace side::domain {
+
+// The virtual CPU the calling thread is, or -1.
+int current_vcpu();
+Status become_vcpu(unsigned cpu, uint64_t percpu_base);
+// The calling thread is no virtual CPU any more (GS base cleared).
+void leave_vcpu();
+
+}  // namespace side::domain

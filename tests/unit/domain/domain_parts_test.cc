@@ -1,0 +1,120 @@
+// The parts a Domain is composed of, on their own: the transmit queue (batches, a stopped queue holds the rest in
+// order until woken), the interrupt lines (counts, storms), the PCI driver table (names unique, first match
+// binds) and the fault log.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "domain/fault_log.h"
+#include "domain/interrupt_lines.h"
+#include "domain/pci_driver_table.h"
+#include "domain/transmit_queue.h"
+#include "kapi/side_host.h"
+
+namespace side::domain {
+namespace {
+
+// What the fake driver's transmit saw; it stops its queue (returns 1) at the frame whose first byte is `stop_at`.
+std::vector<uint8_t> g_sent;
+int g_stop_at = -1;
+int fake_xmit(uint64_t, const void* frame, uint32_t, int) {
+  const uint8_t first = *static_cast<const uint8_t*>(frame);
+  if (first == g_stop_at) return 1;
+  g_sent.push_back(first);
+  return 0;
+}
+
+TEST(TransmitQueue, StoppedQueueKeepsTheRestInOrderUntilWoken) {
+  g_sent.clear();
+  g_stop_at = 2;
+  TransmitQueue q(true);
+  for (uint8_t i = 0; i < 5; ++i) ASSERT_TRUE(q.push(7, std::vector<uint8_t>{i}));
+  ASSERT_TRUE(q.take_batch());
+  q.submit(fake_xmit);
+  EXPECT_FALSE(q.put_back());  // frames wait, but the queue is stopped: no round is due
+  EXPECT_EQ(g_sent, (std::vector<uint8_t>{0, 1}));
+  EXPECT_FALSE(q.take_batch());  // stopped: nothing is taken
+  q.put_back();
+  g_stop_at = -1;
+  q.wake();
+  ASSERT_TRUE(q.take_batch());
+  q.submit(fake_xmit);
+  EXPECT_FALSE(q.put_back());
+  EXPECT_EQ(g_sent, (std::vector<uint8_t>{0, 1, 2, 3, 4}));
+}
+
+TEST(TransmitQueue, UnbatchedTakesOneFrameARound) {
+  g_sent.clear();
+  g_stop_at = -1;
+  TransmitQueue q(false);
+  for (uint8_t i = 0; i < 3; ++i) ASSERT_TRUE(q.push(7, std::vector<uint8_t>{i}));
+  ASSERT_TRUE(q.take_batch());
+  q.submit(fake_xmit);
+  EXPECT_TRUE(q.put_back());  // more wait: another round is due
+  EXPECT_EQ(g_sent.size(), 1u);
+}
+
+TEST(TransmitQueue, RefusesFramesPastItsLimit) {
+  TransmitQueue q(true);
+  size_t taken = 0;
+  while (q.push(1, std::vector<uint8_t>{0}) && taken < 100'000) ++taken;
+  EXPECT_EQ(taken, 4096u);
+}
+
+TEST(InterruptLines, CountsDeliveredAndClaimed) {
+  InterruptLines lines;
+  EXPECT_FALSE(lines.raise(64));
+  ASSERT_TRUE(lines.raise(3));
+  ASSERT_TRUE(lines.raise(5));
+  lines.deliver(lines.take_pending(), [](uint32_t irq) { return irq == 3; });
+  EXPECT_EQ(lines.take_pending(), 0u);
+  EXPECT_EQ(lines.stats().delivered, 2u);
+  EXPECT_EQ(lines.stats().handled, 1u);
+}
+
+TEST(InterruptLines, UnclaimedFloodIsAStorm) {
+  InterruptLines lines;
+  const uint64_t t0 = 10'000'000'000;
+  EXPECT_FALSE(lines.storm(t0));  // opens the window
+  for (int i = 0; i < 1001; ++i) lines.deliver(1, [](uint32_t) { return false; });
+  auto storm = lines.storm(t0 + 1000);
+  ASSERT_TRUE(storm);
+  EXPECT_NE(storm->find("no handler claimed"), std::string::npos);
+  EXPECT_FALSE(lines.storm(t0 + 2'000'000'000));  // a new window
+}
+
+TEST(PciDriverTable, NamesAreUniqueAndTheFirstMatchBinds) {
+  PciDriverTable t;
+  const side_pci_id any_intel{0x8086, 0xffffffff, 0xffffffff, 0xffffffff, 0, 0};
+  const side_pci_id e1000{0x8086, 0x100e, 0xffffffff, 0xffffffff, 0, 0};
+  ASSERT_EQ(t.add(1, "first", "m1", &any_intel, 1), 0);
+  EXPECT_EQ(t.add(2, "first", "m2", &e1000, 1), -EBUSY);
+  ASSERT_EQ(t.add(3, "second", "m2", &e1000, 1), 0);
+  auto d = t.match(0x8086, 0x100e, 0, 0, 0);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->name, "first");
+  t.remove(1);
+  d = t.match(0x8086, 0x100e, 0, 0, 0);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->name, "second");
+  EXPECT_FALSE(t.match(0x10ec, 0x8139, 0, 0, 0));
+}
+
+TEST(FaultLog, RecordsInOrderAndWarnsOnce) {
+  FaultLog log;
+  EXPECT_FALSE(log.faulty());
+  EXPECT_EQ(log.last_message(), "");
+  log.record(SIDE_FAULT_BUG, "first", 0x10, "f+0x0/0x4 [m]");
+  log.record(SIDE_FAULT_MEMORY, "second", 0, "");
+  EXPECT_TRUE(log.faulty());
+  ASSERT_EQ(log.all().size(), 2u);
+  EXPECT_EQ(log.all()[0].kind_name, "BUG");
+  EXPECT_EQ(log.all()[0].location, "f+0x0/0x4 [m]");
+  EXPECT_EQ(log.last_message(), "second");
+  EXPECT_TRUE(log.first_warning(0x42));
+  EXPECT_FALSE(log.first_warning(0x42));
+}
+
+}  // namespace
+}  // namespace side::domain
