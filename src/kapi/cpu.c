@@ -4,6 +4,7 @@
  * area (the host sets it up and places the stack canary at %gs:40), so per-cpu variables, `current`, the preempt
  * count and smp_processor_id() work as in the kernel. Interrupts are a per-CPU virtual flag behind pv_ops.
  */
+#include <linux/cc_platform.h>
 #include <linux/cpumask.h>
 #include <linux/module.h>
 #include <linux/preempt.h>
@@ -11,6 +12,7 @@
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <asm/paravirt_types.h>
+#include <asm/cpu.h>
 #include <asm/processor.h>
 
 #include "kapi.h"
@@ -60,6 +62,74 @@ static void side_init_pv_ops(void)
 			slot[i] = side_pv_unimplemented;
 }
 
+/*
+ * The boot CPU's identification, from CPUID as identify_cpu() reads it (the instruction works in a domain; the
+ * paravirtualised cpuid() would not). Only the hardware-defined feature words are filled: Linux's synthetic ones
+ * (ART, constant TSC, ...) describe what the kernel's timekeeping found, which a domain's clock does not use.
+ */
+struct cpuinfo_x86 boot_cpu_data __read_mostly;
+
+/* The fields of a CPUID leaf 1 signature, extended family and model included (arch/x86/lib/cpu.c). */
+unsigned int x86_family(unsigned int sig)
+{
+	unsigned int family = (sig >> 8) & 0xf;
+
+	return family == 0xf ? family + ((sig >> 20) & 0xff) : family;
+}
+
+unsigned int x86_model(unsigned int sig)
+{
+	unsigned int model = (sig >> 4) & 0xf;
+
+	return x86_family(sig) >= 0x6 ? model + (((sig >> 16) & 0xf) << 4) : model;
+}
+
+unsigned int x86_stepping(unsigned int sig)
+{
+	return sig & 0xf;
+}
+
+static void side_identify_cpu(struct cpuinfo_x86 *c)
+{
+	unsigned int eax, ebx, ecx, edx;
+
+	eax = 0;
+	ecx = 0;
+	native_cpuid(&eax, &ebx, &ecx, &edx);
+	c->cpuid_level = eax;
+	memcpy(c->x86_vendor_id, &ebx, 4);
+	memcpy(c->x86_vendor_id + 4, &edx, 4);
+	memcpy(c->x86_vendor_id + 8, &ecx, 4);
+	if (!strcmp(c->x86_vendor_id, "GenuineIntel"))
+		c->x86_vendor = X86_VENDOR_INTEL;
+	else if (!strcmp(c->x86_vendor_id, "AuthenticAMD"))
+		c->x86_vendor = X86_VENDOR_AMD;
+	else if (!strcmp(c->x86_vendor_id, "HygonGenuine"))
+		c->x86_vendor = X86_VENDOR_HYGON;
+	else
+		c->x86_vendor = X86_VENDOR_UNKNOWN;
+	eax = 1;
+	ecx = 0;
+	native_cpuid(&eax, &ebx, &ecx, &edx);
+	c->x86 = x86_family(eax);
+	c->x86_model = x86_model(eax);
+	c->x86_stepping = x86_stepping(eax);
+	c->x86_capability[CPUID_1_EDX] = edx;
+	c->x86_capability[CPUID_1_ECX] = ecx;
+	c->x86_clflush_size = ((ebx >> 8) & 0xff) * 8;
+	c->x86_cache_alignment = c->x86_clflush_size;
+	if (c->cpuid_level >= 7) {
+		eax = 7;
+		ecx = 0;
+		native_cpuid(&eax, &ebx, &ecx, &edx);
+		c->x86_capability[CPUID_7_0_EBX] = ebx;
+		c->x86_capability[CPUID_7_ECX] = ecx;
+		c->x86_capability[CPUID_7_EDX] = edx;
+	}
+	c->x86_phys_bits = 36;
+	c->x86_virt_bits = 48;
+}
+
 int side_kapi_init(unsigned int nr_cpus, const unsigned long *percpu_bases)
 {
 	unsigned int cpu;
@@ -69,6 +139,7 @@ int side_kapi_init(unsigned int nr_cpus, const unsigned long *percpu_bases)
 		return -EINVAL;
 	side_nr_cpus = nr_cpus;
 	nr_cpu_ids = nr_cpus;
+	side_identify_cpu(&boot_cpu_data);
 	for (cpu = 0; cpu < nr_cpus; cpu++) {
 		__per_cpu_offset[cpu] = percpu_bases[cpu];
 		cpumask_set_cpu(cpu, &__cpu_possible_mask);
@@ -134,4 +205,11 @@ void free_percpu(void __percpu *ptr)
 {
 	if (ptr)
 		side_host_percpu_free((unsigned long)ptr, SIDE_CALLER);
+}
+
+/* Confidential-computing attributes (memory encryption, guest state protection): a domain's memory is plain arena
+ * memory that its devices reach by identity DMA, so none of them holds. */
+bool cc_platform_has(enum cc_attr attr)
+{
+	return false;
 }

@@ -195,3 +195,55 @@ size_t dma_max_mapping_size(struct device *dev)
 {
 	return SIZE_MAX;
 }
+
+/* ---- managed coherent memory (kernel/dma/mapping.c): freed by devres when the driver lets go of the device */
+
+struct side_dma_devres {
+	size_t size;
+	void *vaddr;
+	dma_addr_t dma_handle;
+	unsigned long attrs;
+};
+
+static void side_dmam_release(struct device *dev, void *res)
+{
+	struct side_dma_devres *this = res;
+
+	dma_free_attrs(dev, this->size, this->vaddr, this->dma_handle, this->attrs);
+}
+
+static int side_dmam_match(struct device *dev, void *res, void *match_data)
+{
+	struct side_dma_devres *this = res, *match = match_data;
+
+	return this->vaddr == match->vaddr;
+}
+
+void *dmam_alloc_attrs(struct device *dev, size_t size, dma_addr_t *dma_handle, gfp_t gfp, unsigned long attrs)
+{
+	struct side_dma_devres *dr;
+	void *vaddr;
+
+	side_dma_device(dev, SIDE_CALLER);
+	dr = devres_alloc(side_dmam_release, sizeof(*dr), gfp);
+	if (!dr)
+		return NULL;
+	vaddr = dma_alloc_attrs(dev, size, dma_handle, gfp, attrs);
+	if (!vaddr) {
+		devres_free(dr);
+		return NULL;
+	}
+	*dr = (struct side_dma_devres){ size, vaddr, *dma_handle, attrs };
+	devres_add(dev, dr);
+	return vaddr;
+}
+
+void dmam_free_coherent(struct device *dev, size_t size, void *vaddr, dma_addr_t dma_handle)
+{
+	struct side_dma_devres match = { size, vaddr, dma_handle };
+
+	if (devres_destroy(dev, side_dmam_release, side_dmam_match, &match))
+		side_fault(SIDE_FAULT_BAD_ARGUMENT, SIDE_CALLER, "dmam_free_coherent of %px, which is no managed allocation",
+			   vaddr);
+	dma_free_coherent(dev, size, vaddr, dma_handle);
+}

@@ -159,6 +159,67 @@ SIDE_IO_REP(8, u8)
 SIDE_IO_REP(16, u16)
 SIDE_IO_REP(32, u32)
 
+/*
+ * Block copies to and from a memory window (arch/x86/lib/iomem.c): the widest aligned accesses, as the kernel's
+ * string moves make them, so that a device sees 32-bit reads of a 32-bit register file. Every access goes through
+ * the host like ioread32(); an address outside a window is the driver fault side_host_io_read() reports.
+ */
+static unsigned int side_io_chunk(unsigned long addr, size_t n)
+{
+	if ((addr & 1) || n < 2)
+		return 1;
+	if ((addr & 2) || n < 4)
+		return 2;
+	return 4;
+}
+
+void memcpy_fromio(void *to, const volatile void __iomem *from, size_t n)
+{
+	unsigned long a = (unsigned long)from, caller = SIDE_CALLER;
+	u8 *dst = to;
+
+	while (n) {
+		unsigned int w = side_io_chunk(a, n);
+		u64 v = side_host_io_read(a, w, caller);
+
+		memcpy(dst, &v, w);
+		dst += w;
+		a += w;
+		n -= w;
+	}
+}
+
+void memcpy_toio(volatile void __iomem *to, const void *from, size_t n)
+{
+	unsigned long a = (unsigned long)to, caller = SIDE_CALLER;
+	const u8 *src = from;
+
+	while (n) {
+		unsigned int w = side_io_chunk(a, n);
+		u64 v = 0;
+
+		memcpy(&v, src, w);
+		side_host_io_write(a, w, v, caller);
+		src += w;
+		a += w;
+		n -= w;
+	}
+}
+
+void memset_io(volatile void __iomem *to, int c, size_t n)
+{
+	unsigned long a = (unsigned long)to, caller = SIDE_CALLER;
+	u64 pattern = 0x0101010101010101ULL * (u8)c;
+
+	while (n) {
+		unsigned int w = side_io_chunk(a, n);
+
+		side_host_io_write(a, w, pattern, caller);
+		a += w;
+		n -= w;
+	}
+}
+
 void __iomem *ioport_map(unsigned long port, unsigned int nr)
 {
 	if (port > SIDE_PIO_MASK)

@@ -29,6 +29,22 @@ void side_run_timers(void);
 /* Makes vCPU 1 run the timer softirq, which replays interrupts enable_irq() found pending (irq.c). */
 void side_raise_timer_softirq(void);
 void side_irq_resend(void);
+/* The calling virtual CPU returns to the host outside any RCU reader (rcu.c). */
+void side_rcu_quiescent_state(void);
+
+/* A device's BARs enter the resource tree when it is bound and leave it when it goes (resource.c). */
+struct pci_dev;
+void side_resource_claim_bars(struct pci_dev *dev);
+void side_resource_release_bars(struct pci_dev *dev);
+/* A managed (pcim_enable_device) device's region was requested or released (pci_devres.c). */
+void side_pcim_note_region(struct pci_dev *pdev, int bar, bool requested);
+/* Finds the PCI Express capability of a device being bound (pcie.c). */
+void side_pcie_init(struct pci_dev *dev);
+/* Runtime PM as the PCI core sets it up around binding a driver (pm_runtime.c). */
+void side_pm_runtime_bind(struct device *dev);
+void side_pm_runtime_unbind(struct device *dev);
+/* Releases every managed resource of `dev`, newest first (devres.c). */
+void side_devres_release_all(struct device *dev);
 
 int side_kapi_slab_init(void);
 int side_kapi_page_init(void);

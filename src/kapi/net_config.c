@@ -490,3 +490,33 @@ out:
 		memset(out, 0, sizeof(*out));
 	return ret;
 }
+
+/* ---- eth_mac_addr(): the ndo_set_mac_address of drivers that need nothing more (net/ethernet/eth.c) ----------- */
+
+int eth_prepare_mac_addr_change(struct net_device *dev, void *p)
+{
+	struct sockaddr *addr = p;
+
+	if (!(dev->priv_flags & IFF_LIVE_ADDR_CHANGE) && netif_running(dev))
+		return -EBUSY;
+	if (!is_valid_ether_addr(addr->sa_data))
+		return -EADDRNOTAVAIL;
+	return 0;
+}
+
+void eth_commit_mac_addr_change(struct net_device *dev, void *p)
+{
+	struct sockaddr *addr = p;
+
+	eth_hw_addr_set(dev, addr->sa_data);
+}
+
+int eth_mac_addr(struct net_device *dev, void *p)
+{
+	int ret = eth_prepare_mac_addr_change(dev, p);
+
+	if (ret < 0)
+		return ret;
+	eth_commit_mac_addr_change(dev, p);
+	return 0;
+}

@@ -1057,3 +1057,55 @@ out:
 	atomic_dec(&side_xmit_inflight);
 	return ret;
 }
+
+/* The newest transmit start over all queues (net/sched/sch_generic.c); side has no VLAN or macvlan upper devices. */
+unsigned long dev_trans_start(struct net_device *dev)
+{
+	unsigned long res = READ_ONCE(netdev_get_tx_queue(dev, 0)->trans_start), val;
+	unsigned int i;
+
+	for (i = 1; i < dev->num_tx_queues; i++) {
+		val = READ_ONCE(netdev_get_tx_queue(dev, i)->trans_start);
+		if (val && time_after(val, res))
+			res = val;
+	}
+	return res;
+}
+
+/* A driver closes its own interface (after a fatal device error): as dev_close(), under rtnl. */
+void dev_close(struct net_device *dev)
+{
+	if (!rtnl_is_locked())
+		side_fault(SIDE_FAULT_BAD_ARGUMENT, SIDE_CALLER, "dev_close without rtnl_lock");
+	side_dev_close(dev);
+}
+
+static void side_devm_free_netdev(struct device *dev, void *res)
+{
+	free_netdev(*(struct net_device **)res);
+}
+
+/* alloc_etherdev_mqs() whose free_netdev() devres does when the driver lets go of `dev`. */
+struct net_device *devm_alloc_etherdev_mqs(struct device *dev, int sizeof_priv, unsigned int txqs,
+					   unsigned int rxqs)
+{
+	struct net_device **dr, *netdev;
+
+	dr = devres_alloc(side_devm_free_netdev, sizeof(*dr), GFP_KERNEL);
+	if (!dr)
+		return NULL;
+	netdev = alloc_etherdev_mqs(sizeof_priv, txqs, rxqs);
+	if (!netdev) {
+		devres_free(dr);
+		return NULL;
+	}
+	*dr = netdev;
+	devres_add(dev, dr);
+	return netdev;
+}
+
+/* A device with no restriction on what it can offload for a given skb keeps the features the stack computed. */
+netdev_features_t passthru_features_check(struct sk_buff *skb, struct net_device *dev, netdev_features_t features)
+{
+	return features;
+}

@@ -71,3 +71,32 @@ __sum16 csum_ipv6_magic(const struct in6_addr *saddr, const struct in6_addr *dad
 	acc = (acc & 0xffffffff) + (acc >> 32);
 	return csum_fold((__force __wsum)(u32)acc);
 }
+
+/* Fills one ETH_GSTRING_LEN slot of a string set and moves to the next (net/ethtool/common.c). */
+void ethtool_sprintf(u8 **data, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(*data, ETH_GSTRING_LEN, fmt, args);
+	va_end(args);
+	*data += ETH_GSTRING_LEN;
+}
+
+/* One random RSS hash key for the whole system, made on first use, as net/core/ethtool.c keeps it. */
+static u8 side_rss_key[NETDEV_RSS_KEY_LEN];
+static atomic_t side_rss_key_state = ATOMIC_INIT(0); /* 0 unset, 1 being made, 2 ready */
+
+void netdev_rss_key_fill(void *buffer, size_t len)
+{
+	if (len > sizeof(side_rss_key))
+		side_fault(SIDE_FAULT_BUG, SIDE_CALLER, "netdev_rss_key_fill of %zu bytes (the key has %zu)", len,
+			   sizeof(side_rss_key));
+	if (atomic_cmpxchg(&side_rss_key_state, 0, 1) == 0) {
+		side_host_random(side_rss_key, sizeof(side_rss_key));
+		atomic_set_release(&side_rss_key_state, 2);
+	}
+	while (atomic_read_acquire(&side_rss_key_state) != 2)
+		cpu_relax();
+	memcpy(buffer, side_rss_key, len);
+}

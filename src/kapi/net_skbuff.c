@@ -13,6 +13,7 @@
 #include <linux/interrupt.h>
 #include <linux/mm.h>
 #include <linux/netdevice.h>
+#include <linux/phy.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -873,6 +874,27 @@ int skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len)
 	return len ? -EFAULT : 0;
 }
 
+/*
+ * Copies a whole frame for a device that cannot gather or checksum (8139too): with CHECKSUM_PARTIAL the checksum from
+ * csum_start to the end is computed on the copy and stored at csum_offset, as the stack asked the device to.
+ */
+void skb_copy_and_csum_dev(const struct sk_buff *skb, u8 *to)
+{
+	unsigned int csstart = skb->ip_summed == CHECKSUM_PARTIAL ? skb_checksum_start_offset(skb) : skb_headlen(skb);
+
+	if (csstart > skb_headlen(skb))
+		side_fault(SIDE_FAULT_BUG, SIDE_CALLER, "skb_copy_and_csum_dev: checksum start %u past the head (%u)",
+			   csstart, skb_headlen(skb));
+	if (skb_copy_bits(skb, 0, to, skb->len))
+		side_fault(SIDE_FAULT_BUG, SIDE_CALLER, "skb_copy_and_csum_dev: skb %px is shorter than its length",
+			   skb);
+	if (skb->ip_summed != CHECKSUM_PARTIAL)
+		return;
+	if (csstart + skb->csum_offset + sizeof(__sum16) > skb->len)
+		side_fault(SIDE_FAULT_BUG, SIDE_CALLER, "skb_copy_and_csum_dev: checksum field past the frame");
+	*(__sum16 *)(to + csstart + skb->csum_offset) = csum_fold(csum_partial(to + csstart, skb->len - csstart, 0));
+}
+
 /* Zero-fills `pad` bytes after the data, making the skb linear and private first if it has to. */
 int __skb_pad(struct sk_buff *skb, int pad, bool free_on_error)
 {
@@ -931,4 +953,12 @@ void skb_complete_tx_timestamp(struct sk_buff *skb, struct skb_shared_hwtstamps 
 {
 	/* The stamp has no socket to go to; the clone is released, as the kernel does without a socket. */
 	consume_skb(skb);
+}
+
+/* Receive timestamps are deferred only for a PHY with a timestamper (mii_ts); side's devices have none. */
+bool skb_defer_rx_timestamp(struct sk_buff *skb)
+{
+	if (!skb->dev || !skb->dev->phydev || !skb->dev->phydev->mii_ts)
+		return false;
+	side_fault(SIDE_FAULT_BAD_ARGUMENT, SIDE_CALLER, "skb_defer_rx_timestamp: PHY timestamping is not supported");
 }

@@ -73,16 +73,14 @@ const struct pci_device_id *pci_match_id(const struct pci_device_id *ids, struct
 
 /*
  * A PCI function the host assigned to the domain. The struct pci_dev is the real kernel structure drivers see; the
- * rest is what the PCI core would keep in its resource tree (region ownership) or in the host bridge (the device's
- * number in the host's config and DMA services).
+ * rest is what the host bridge would keep (the device's number in the host's config and DMA services); region
+ * ownership is in the resource tree (resource.c).
  */
 struct side_pci {
 	struct pci_dev pdev;
 	struct pci_bus bus;
 	struct list_head link;
 	u32 host;                        /* the host's device number */
-	u32 requested;                   /* BARs claimed with pci_request_region() & co. */
-	const char *owner[PCI_STD_NUM_BARS];
 	char name[16];                   /* "0000:BB:DD.F", dev_name() */
 };
 
@@ -128,6 +126,29 @@ int side_pci_host_device(struct device *dev, u32 *host)
 	}
 	spin_unlock_irqrestore(&side_pci_lock, flags);
 	return err;
+}
+
+/* Whether the machine has a device matching `ids`: a domain's machine is the devices the host gave it. */
+static bool side_any_device_matches(const struct pci_device_id *ids)
+{
+	struct side_pci *sp;
+	unsigned long flags;
+	bool found = false;
+
+	spin_lock_irqsave(&side_pci_lock, flags);
+	list_for_each_entry(sp, &side_pci_devices, link) {
+		if (pci_match_id(ids, &sp->pdev)) {
+			found = true;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&side_pci_lock, flags);
+	return found;
+}
+
+int pci_dev_present(const struct pci_device_id *ids)
+{
+	return ids && side_any_device_matches(ids);
 }
 
 /* ---- config space: the accessors return PCIBIOS_* codes, as the kernel's do */
@@ -355,56 +376,46 @@ int pci_select_bars(struct pci_dev *dev, unsigned long flags)
 	return bars;
 }
 
-static int side_request_region(struct side_pci *sp, int bar, const char *name)
+/* __pci_request_region(): a busy region over the whole BAR in the resource tree (resource.c). */
+static int side_request_region(struct side_pci *sp, int bar, const char *name, int excl)
 {
 	struct pci_dev *dev = &sp->pdev;
-	unsigned long flags;
-	int err = 0;
+	struct resource *res = &dev->resource[bar];
+	struct resource *root = (res->flags & IORESOURCE_IO) ? &ioport_resource : &iomem_resource;
 
 	if (!pci_resource_len(dev, bar))
 		return 0;
-	spin_lock_irqsave(&side_pci_lock, flags);
-	if (sp->requested & BIT(bar))
-		err = -EBUSY;
-	else {
-		sp->requested |= BIT(bar);
-		sp->owner[bar] = name;
+	if (!(res->flags & (IORESOURCE_IO | IORESOURCE_MEM)) ||
+	    !__request_region(root, res->start, resource_size(res), name, excl)) {
+		pci_info(dev, "BAR %d: can't reserve %pR\n", bar, res);
+		return -EBUSY;
 	}
-	spin_unlock_irqrestore(&side_pci_lock, flags);
-	if (err)
-		pci_info(dev, "BAR %d: can't reserve %pR (owned by %s)\n", bar, &dev->resource[bar],
-			 sp->owner[bar] ? sp->owner[bar] : "?");
-	return err;
+	side_pcim_note_region(dev, bar, true);
+	return 0;
 }
 
 static void side_release_region(struct side_pci *sp, int bar)
 {
 	struct pci_dev *dev = &sp->pdev;
-	unsigned long flags;
-	bool held;
+	struct resource *res = &dev->resource[bar];
 
 	if (!pci_resource_len(dev, bar))
 		return;
-	spin_lock_irqsave(&side_pci_lock, flags);
-	held = sp->requested & BIT(bar);
-	sp->requested &= ~BIT(bar);
-	sp->owner[bar] = NULL;
-	spin_unlock_irqrestore(&side_pci_lock, flags);
-	/* __release_region()'s complaint; the kernel carries on. */
-	if (!held)
-		pr_warn("Trying to free nonexistent resource <%pa-%pa>\n", &dev->resource[bar].start,
-			&dev->resource[bar].end);
+	__release_region((res->flags & IORESOURCE_IO) ? &ioport_resource : &iomem_resource, res->start,
+			 resource_size(res));
+	side_pcim_note_region(dev, bar, false);
 }
 
-int pci_request_selected_regions(struct pci_dev *dev, int bars, const char *res_name)
+static int side_request_selected(struct pci_dev *dev, int bars, const char *res_name, int excl,
+				 unsigned long caller)
 {
-	struct side_pci *sp = side_pci_of(dev, SIDE_CALLER);
+	struct side_pci *sp = side_pci_of(dev, caller);
 	int i;
 
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
 		if (!(bars & BIT(i)))
 			continue;
-		if (side_request_region(sp, i, res_name)) {
+		if (side_request_region(sp, i, res_name, excl)) {
 			while (--i >= 0)
 				if (bars & BIT(i))
 					side_release_region(sp, i);
@@ -414,9 +425,14 @@ int pci_request_selected_regions(struct pci_dev *dev, int bars, const char *res_
 	return 0;
 }
 
+int pci_request_selected_regions(struct pci_dev *dev, int bars, const char *res_name)
+{
+	return side_request_selected(dev, bars, res_name, 0, SIDE_CALLER);
+}
+
 int pci_request_selected_regions_exclusive(struct pci_dev *dev, int bars, const char *res_name)
 {
-	return pci_request_selected_regions(dev, bars, res_name);
+	return side_request_selected(dev, bars, res_name, IORESOURCE_EXCLUSIVE, SIDE_CALLER);
 }
 
 void pci_release_selected_regions(struct pci_dev *dev, int bars)
@@ -435,7 +451,7 @@ int pci_request_region(struct pci_dev *dev, int bar, const char *res_name)
 
 	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
 		return 0;
-	return side_request_region(sp, bar, res_name);
+	return side_request_region(sp, bar, res_name, 0);
 }
 
 void pci_release_region(struct pci_dev *dev, int bar)
@@ -448,7 +464,7 @@ void pci_release_region(struct pci_dev *dev, int bar)
 
 int pci_request_regions(struct pci_dev *dev, const char *res_name)
 {
-	return pci_request_selected_regions(dev, (1 << PCI_STD_NUM_BARS) - 1, res_name);
+	return side_request_selected(dev, (1 << PCI_STD_NUM_BARS) - 1, res_name, 0, SIDE_CALLER);
 }
 
 void pci_release_regions(struct pci_dev *dev)
@@ -558,6 +574,12 @@ static void side_pme_active(struct pci_dev *dev, bool enable)
 	side_cfg16_write(dev, dev->pm_cap + PCI_PM_CTRL, pmcsr);
 }
 
+void pci_pme_active(struct pci_dev *dev, bool enable)
+{
+	side_pci_of(dev, SIDE_CALLER);
+	side_pme_active(dev, enable);
+}
+
 int pci_enable_wake(struct pci_dev *dev, pci_power_t state, bool enable)
 {
 	int ret = 0;
@@ -613,6 +635,61 @@ int device_set_wakeup_enable(struct device *dev, bool enable)
 		kfree(ws);
 	}
 	return 0;
+}
+
+/* pci_target_state() without platform power management (side has none): the deepest state that can still signal
+ * PME when wake-up is wanted, else D3hot; a device without the PM capability stays in D0. */
+static pci_power_t side_target_state(struct pci_dev *dev, bool wakeup)
+{
+	if (dev->current_state == PCI_D3cold)
+		return PCI_D3cold;
+	if (!dev->pm_cap)
+		return PCI_D0;
+	if (wakeup && dev->pme_support) {
+		pci_power_t state = PCI_D3hot;
+
+		while (state && !(dev->pme_support & (1 << state)))
+			state--;
+		if (state)
+			return state;
+		if (dev->pme_support & 1)
+			return PCI_D0;
+	}
+	return PCI_D3hot;
+}
+
+int pci_prepare_to_sleep(struct pci_dev *dev)
+{
+	bool wakeup;
+	pci_power_t target;
+	int error;
+
+	side_pci_of(dev, SIDE_CALLER);
+	wakeup = device_may_wakeup(&dev->dev);
+	target = side_target_state(dev, wakeup);
+	pci_enable_wake(dev, target, wakeup);
+	error = pci_set_power_state(dev, target);
+	if (error)
+		pci_enable_wake(dev, target, false);
+	return error;
+}
+
+pci_power_t pci_choose_state(struct pci_dev *dev, pm_message_t state)
+{
+	side_pci_of(dev, SIDE_CALLER);
+	if (!dev->pm_cap)
+		return PCI_D0;
+	switch (state.event) {
+	case PM_EVENT_ON:
+		return PCI_D0;
+	case PM_EVENT_FREEZE:
+	case PM_EVENT_PRETHAW:
+	case PM_EVENT_SUSPEND:
+	case PM_EVENT_HIBERNATE:
+		return PCI_D3hot;
+	default:
+		side_fault(SIDE_FAULT_BUG, SIDE_CALLER, "pci_choose_state: unrecognized suspend event %d", state.event);
+	}
 }
 
 /* ---- Memory-Write-Invalidate and PCI-X */
@@ -731,6 +808,11 @@ static void side_pci_free(struct side_pci *sp)
 {
 	unsigned long flags;
 
+	/* really_probe()'s and device_release_driver()'s devres_release_all(): what the driver's devm_* and pcim_*
+	 * calls acquired goes, newest first, after remove() or a failed probe, before the device leaves. */
+	side_devres_release_all(&sp->pdev.dev);
+	side_resource_release_bars(&sp->pdev);
+
 	spin_lock_irqsave(&side_pci_lock, flags);
 	list_del(&sp->link);
 	spin_unlock_irqrestore(&side_pci_lock, flags);
@@ -802,12 +884,15 @@ int side_kapi_pci_probe(void *driver, const struct side_pci_device_info *info, v
 	spin_lock_irqsave(&side_pci_lock, flags);
 	list_add_tail(&sp->link, &side_pci_devices);
 	spin_unlock_irqrestore(&side_pci_lock, flags);
+	side_resource_claim_bars(dev);
 
 	pci_read_config_byte(dev, PCI_HEADER_TYPE, &dev->hdr_type);
 	dev->hdr_type &= 0x7f;
 	pci_read_config_byte(dev, PCI_INTERRUPT_PIN, &dev->pin);
 	side_pci_pm_init(dev);
+	side_pcie_init(dev);
 
+	side_pm_runtime_bind(&dev->dev);
 	id = pci_match_id(drv->id_table, dev);
 	if (!id || !drv->probe) {
 		rc = -ENODEV;
@@ -833,6 +918,7 @@ void side_kapi_pci_remove(void *pdev)
 
 	if (dev->driver && dev->driver->remove)
 		dev->driver->remove(dev);
+	side_pm_runtime_unbind(&dev->dev);
 	dev->driver = NULL;
 	dev->dev.driver = NULL;
 	side_pci_free(sp);

@@ -50,8 +50,10 @@ int side_kapi_softirq(void)
 		unsigned long pending = xchg(&side_softirq_pending, 0);
 		unsigned int nr;
 
-		if (!pending)
+		if (!pending) {
+			side_rcu_quiescent_state();
 			return 0;
+		}
 		__local_bh_disable_ip(_RET_IP_, SOFTIRQ_OFFSET);
 		for_each_set_bit(nr, &pending, NR_SOFTIRQS) {
 			void (*action)(struct softirq_action *) = READ_ONCE(side_softirq_vec[nr].action);

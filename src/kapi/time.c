@@ -4,6 +4,7 @@
 #include <linux/delay.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
+#include <linux/sched.h>
 #include <linux/timekeeping.h>
 
 #include "kapi.h"
@@ -40,6 +41,7 @@ void side_kapi_tick(void)
 	__local_bh_disable_ip(_RET_IP_, SOFTIRQ_OFFSET);
 	side_run_timers();
 	__preempt_count_sub(SOFTIRQ_OFFSET);
+	side_rcu_quiescent_state();
 }
 
 /* Delays move jiffies on the delaying CPU at once; timers still run only on vCPU 1. */
@@ -88,6 +90,28 @@ void usleep_range_state(unsigned long min, unsigned long max, unsigned int state
 	side_delay((u64)min * NSEC_PER_USEC);
 }
 
+
+/*
+ * schedule_timeout() in an uninterruptible state: only a wake_up_process() of this task could end the sleep early,
+ * and nothing in a domain wakes a virtual CPU's task that way, so the task sleeps out its timeout and 0 jiffies
+ * remain. MAX_SCHEDULE_TIMEOUT would sleep forever: that is a hang, reported as one.
+ */
+static long side_schedule_timeout(long timeout, unsigned long caller)
+{
+	if (timeout == MAX_SCHEDULE_TIMEOUT)
+		side_fault(SIDE_FAULT_HUNG, caller, "schedule_timeout(MAX_SCHEDULE_TIMEOUT) with nothing to wake the task");
+	if (timeout < 0) {
+		pr_err("schedule_timeout: wrong timeout value %lx from %pS\n", timeout, (void *)caller);
+		return 0;
+	}
+	side_delay(jiffies64_to_nsecs(timeout));
+	return 0;
+}
+
+long schedule_timeout_uninterruptible(long timeout)
+{
+	return side_schedule_timeout(timeout, SIDE_CALLER);
+}
 
 ktime_t ktime_get(void)
 {

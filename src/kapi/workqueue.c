@@ -297,6 +297,7 @@ void side_kapi_run_work(void)
 		side_execute(work, &flags);
 	}
 	spin_unlock_irqrestore(&side_wq_lock, flags);
+	side_rcu_quiescent_state();
 }
 
 static bool side_queued_or_running(struct work_struct *work)

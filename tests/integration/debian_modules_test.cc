@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <tuple>
@@ -85,6 +86,31 @@ TEST(DebianModules, E1000WithParameters) {
   ASSERT_TRUE(m) << m.error().message << d.log();
   EXPECT_FALSE(d.logged("unknown parameter"));
 }
+
+// The Debian NIC drivers of the conformance matrix (issue #14): each imports nothing side lacks (its dependencies,
+// such as 8390 for ne2k-pci and mii for 8139too, included), and loads in a domain process whose init registers its
+// PCI driver.
+class MatrixDriver : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(MatrixDriver, HasNoMissingImportAndLoads) {
+  int status;
+  std::string missing = run(std::string("symbols ") + GetParam() + " --missing", &status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << missing;
+  EXPECT_EQ(missing, "") << GetParam();
+  std::string out = run(std::string("run ") + GetParam() + " --load-only", &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  EXPECT_EQ(out.find("unknown symbols"), std::string::npos) << out;
+  EXPECT_NE(out.find("loaded "), std::string::npos) << out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Issue14, MatrixDriver,
+                         ::testing::Values("8139too", "8139cp", "ne2k-pci", "8390", "pcnet32", "e100", "tulip",
+                                           "vmxnet3", "e1000e"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           std::string name;
+                           for (const char* c = info.param; *c; ++c) name += std::isalnum(*c) ? *c : '_';
+                           return name;
+                         });
 
 TEST(Cli, ModinfoE1000SaysTheAbiMatches) {
   int status;
