@@ -341,10 +341,11 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
   if (!loaded) return finish(loaded.error().message);
   report.driver = *loaded;
 
-  auto model = device_for_module(config.domain.modules_dir, config.module);
+  auto model = device_for_module(config.domain.modules_dir, config.module, config.device);
   if (!model) return finish(model.error().message);
   devices::DeviceOptions device_options;
   device_options.mac = config.mac;
+  device_options.qemu_binary = config.qemu_binary;
   auto dev = machine.add_device(**model, device_options);
   if (!dev) return finish("cannot add the emulated " + (*model)->name + ": " + dev.error().message);
   report.device = pci_name(machine.info(*dev));

@@ -494,7 +494,7 @@ void RecoverableDomain::recover() {
 void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
                                   const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue,
                                   RecoveryTimings& t) {
-  if (machine_) machine_->rebind(d->arena_base(), d->arena_size());
+  if (machine_) machine_->rebind(d->arena_base(), d->arena_size(), d->arena_fd());
   d->connect(this);
   {
     std::lock_guard lock(mu_);
