@@ -20,6 +20,7 @@ targets=(
   ring_fuzz:ipc
   sanitize_fuzz:common
   fuzz_cli:cli
+  vfio_user_fuzz:vfio_user
 )
 
 long=0

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test: installs what is missing, then
+# Every test: installs what is missing (and builds, once per machine, the QEMU whose device models the QEMU device
+# tests drive: scripts/build-qemu.sh), then
 #   1. the normal build and its whole CTest suite (unit, kbuild test modules, Debian modules, CLI);
 #   2. the quick benchmark (side bench --quick: every figure and ratio, in under two minutes), and a short soak
 #      (iperf3 through the isolated e1000 with a fault every 2 s; scripts/soak.sh runs the hour-long one);
@@ -9,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/build-qemu.sh >/dev/null
 jobs=$(nproc)
 fuzz_seconds=${SIDE_FUZZ_SECONDS:-20}
 

@@ -9,6 +9,7 @@
 
 #include "common/numbers.h"
 #include "common/strings.h"
+#include "devices/device_models.h"
 #include "domain/process_main.h"
 #include "loader/module_index.h"
 
@@ -152,6 +153,10 @@ Result<bool> parse_run_string(Reader& r, const std::string& a, RunArgs& out) {
     if (!ipc::disable_optimisations(*v, out.optimisations)) {
       return r.error(a + " takes streamlined, batched and/or pretranslation");
     }
+  } else if (a == "--device") {
+    SIDE_ASSIGN(out.device, r.value(a));
+    if (out.device != "builtin" && !(out.device.starts_with("qemu:") && devices::find_device_model(out.device)))
+      return r.error(a + " takes builtin or qemu:MODEL (" + devices::describe_qemu_models() + ")");
   } else if (a == "--ifname") {
     SIDE_ASSIGN(out.ifname, checked(r, a, valid_ifname, "an interface name (1..15 characters, no '/', ':' or space)"));
   } else if (a == "--wire") {

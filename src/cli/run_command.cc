@@ -16,6 +16,7 @@
 #include "cli/progress.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "devices/vfio_user/qemu_binary.h"
 #include "domain/domain.h"
 #include "ipc/optimisations.h"
 #include "service/service_endpoint.h"
@@ -31,6 +32,9 @@ void run_usage(FILE* out) {
                "usage: side run MODULE [PARAM=VALUE ...] [options]\n"
                "  --isolation MODE     process (default): the driver runs in its own sandboxed process;\n"
                "                       inproc: inside side's own process (the unisolated baseline)\n"
+               "  --device DEV         builtin: side's own model (default: the first model the driver's PCI id\n"
+               "                       table matches); qemu:MODEL: QEMU's model served over vfio-user by a QEMU\n"
+               "                       process side starts (qemu:e1000, qemu:rtl8139, ...; built on first use)\n"
                "network (the default): the driver's device appears on the host as a TAP interface\n"
                "  --ifname NAME        the host interface (default side0)\n"
                "  --wire tap:NAME[@NETNS]  the NIC's cable: a TAP in an existing network namespace (default: a new\n"
@@ -70,10 +74,11 @@ namespace {
 
 // Whether side emulates a device the module's PCI id table names; the others can only be loaded (said on stderr
 // when the module has an id table side has no device for).
-bool has_emulated_device(const std::string& modules_dir, const std::string& module, bool quiet) {
+bool has_emulated_device(const std::string& modules_dir, const std::string& module, const std::string& choice,
+                         bool quiet) {
   auto ids = supervisor::pci_ids_of_module(modules_dir, module);
   if (!ids) return false;  // the load reports what is wrong with the file
-  auto model = supervisor::device_for_ids(module, *ids);
+  auto model = supervisor::choose_device(module, *ids, choice);
   if (!model && !quiet) std::fprintf(stderr, "side: %s; loading it only\n", model.error().message.c_str());
   return static_cast<bool>(model);
 }
@@ -399,8 +404,17 @@ int run_command(const RunArgs& args) {
   config.arena_bytes = args.arena_mb << 20;
   config.virtual_time = !args.real_time;
   config.optimisations = args.optimisations;
-  if (!args.load_only && has_emulated_device(paths.modules_dir, module, quiet || json)) {
+  if (!args.load_only && has_emulated_device(paths.modules_dir, module, args.device, quiet || json)) {
     supervisor::NicSessionConfig session;
+    session.device = args.device;
+    if (args.device.starts_with("qemu:")) {
+      auto qemu = vfio_user::find_qemu(/*build=*/true);  // built on first use of a QEMU device
+      if (!qemu) {
+        std::fprintf(stderr, "side: %s\n", qemu.error().message.c_str());
+        return 1;
+      }
+      session.qemu_binary = *qemu;
+    }
     session.domain = config;
     session.isolation = isolation;
     session.module = module;

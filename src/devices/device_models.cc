@@ -38,6 +38,9 @@ const DeviceModel* find_device_model(std::string_view name) {
   for (const DeviceModel& m : models()) {
     if (m.name == name) return &m;
   }
+  for (const DeviceModel& m : qemu_device_models()) {
+    if (m.name == name) return &m;
+  }
   return nullptr;
 }
 

@@ -19,6 +19,7 @@ namespace side::devices {
 struct DeviceOptions {
   std::array<uint8_t, 6> mac{0x52, 0x54, 0x00, 0x12, 0x34, 0x56};  // network devices: the burned-in address
   bool link_up = true;                                             // network devices: cable plugged in
+  std::string qemu_binary;  // models served by QEMU: its qemu-system-x86_64 with the vfio-user server
 };
 
 using DeviceFactory =
@@ -33,6 +34,11 @@ struct DeviceModel {
 
 // Every model built into side, in order of preference when several match a driver.
 std::span<const DeviceModel> device_models();
+// QEMU's models, each served by a QEMU process over vfio-user (vfio_user/qemu_models.cc), named "qemu:MODEL".
+std::span<const DeviceModel> qemu_device_models();
+// "qemu:e1000, qemu:rtl8139, ...": the names --device accepts after "qemu:".
+std::string describe_qemu_models();
+// A built-in model by name, or a QEMU one by its "qemu:MODEL" name.
 const DeviceModel* find_device_model(std::string_view name);
 // "e1000 (8086:100e, Intel 82540EM gigabit Ethernet)", one model after another, comma-separated.
 std::string describe_device_models();

@@ -41,24 +41,6 @@ bool wait_for(int fd, short events, Deadline deadline) {
 
 }  // namespace
 
-Fd& Fd::operator=(Fd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.release();
-  }
-  return *this;
-}
-
-Fd::~Fd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-int Fd::release() {
-  int fd = fd_;
-  fd_ = -1;
-  return fd;
-}
-
 Result<Fd> listen_unix(const std::string& path, int backlog) {
   auto addr = unix_address(path);
   if (!addr) return addr.error();

@@ -7,29 +7,14 @@
 #include <string>
 #include <string_view>
 
+#include "common/fd.h"
 #include "common/result.h"
 
 namespace side::service {
 
 using Deadline = std::chrono::steady_clock::time_point;
 
-// A descriptor closed when this goes.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd();
-  int get() const { return fd_; }
-  int release();
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
+using Fd = side::Fd;  // common/fd.h
 
 // A sockaddr_un can hold a path this long (without its terminating zero).
 constexpr size_t kMaxSocketPath = 107;

@@ -338,10 +338,11 @@ std::string NicSession::load_and_bind() {
   if (!loaded) return loaded.error().message;
   report_.driver = *loaded;
 
-  auto model = device_for_module(config_.domain.modules_dir, config_.module);
+  auto model = device_for_module(config_.domain.modules_dir, config_.module, config_.device);
   if (!model) return model.error().message;
   devices::DeviceOptions device_options;
   device_options.mac = config_.mac;
+  device_options.qemu_binary = config_.qemu_binary;
   auto dev = machine_->add_device(**model, device_options);
   if (!dev) return "cannot add the emulated " + (*model)->name + ": " + dev.error().message;
   dev_ = *dev;

@@ -37,7 +37,9 @@ struct SessionHandles {
 struct NicSessionConfig {
   std::string isolation = "process";  // "process" (a sandboxed domain process) or "inproc" (the baseline)
   domain::DomainConfig domain;
-  std::string module;  // the driver (name or path); its PCI id table chooses the emulated device
+  std::string module;       // the driver (name or path); its PCI id table chooses the emulated device
+  std::string device;       // --device: "", "builtin" or "qemu:MODEL" (supervisor/device_choice.h)
+  std::string qemu_binary;  // for a QEMU model: the qemu-system-x86_64 with the vfio-user server
   std::string params;
   bool allow_missing = false;
   std::array<uint8_t, 6> mac{0x52, 0x54, 0x00, 0x12, 0x34, 0x56};

@@ -16,10 +16,16 @@ namespace side::supervisor {
 // The model `ids` match, or an error naming the driver and listing the models side has.
 Result<const devices::DeviceModel*> device_for_ids(const std::string& driver, const std::vector<loader::PciId>& ids);
 
+// What `side run --device` asked for: "" (the first model the id table matches), "builtin" (side's own models
+// only) or "qemu:MODEL" (that QEMU model, which the id table must match). Errors name the driver and the choices.
+Result<const devices::DeviceModel*> choose_device(const std::string& driver, const std::vector<loader::PciId>& ids,
+                                                  const std::string& choice);
+
 // Resolves `module` (a name or path) in `modules_dir` as the loader does and reads its id table.
 Result<std::vector<loader::PciId>> pci_ids_of_module(const std::string& modules_dir, const std::string& module);
 
 // The model `module`'s id table matches (pci_ids_of_module, then device_for_ids).
-Result<const devices::DeviceModel*> device_for_module(const std::string& modules_dir, const std::string& module);
+Result<const devices::DeviceModel*> device_for_module(const std::string& modules_dir, const std::string& module,
+                                                      const std::string& choice = "");
 
 }  // namespace side::supervisor

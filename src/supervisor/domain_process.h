@@ -51,6 +51,7 @@ class DomainProcess final : public DriverDomain {
   int pid() const override { return static_cast<int>(pid_); }
   uint8_t* arena_base() const override { return arena_; }
   uint64_t arena_size() const override { return arena_size_; }
+  int arena_fd() const override { return arena_fd_; }
   void connect(domain::Platform* platform) override { platform_.store(platform); }
   Result<std::string> load(const domain::LoadRequest& request) override;
   Result<ipc::ControlAnswer> transact(const ipc::ControlRequest& request) override;

@@ -31,6 +31,8 @@ class DriverDomain {
   // The domain's DMA-able memory as the supervisor maps it (for the IOMMUs), and its bus-address base.
   virtual uint8_t* arena_base() const = 0;
   virtual uint64_t arena_size() const = 0;
+  // The arena's memfd (owned by the domain), for devices served by another process; -1 if there is none.
+  virtual int arena_fd() const { return -1; }
 
   // Where device accesses and network events from the domain go. Called once, before devices are attached.
   virtual void connect(domain::Platform* platform) = 0;
@@ -109,6 +111,7 @@ class InProcessDomain final : public DriverDomain {
   int pid() const override;
   uint8_t* arena_base() const override { return d_->arena().base(); }
   uint64_t arena_size() const override { return d_->arena().size(); }
+  int arena_fd() const override { return d_->arena().fd(); }
   void connect(domain::Platform* platform) override { d_->set_platform(platform); }
   Result<std::string> load(const domain::LoadRequest& request) override;
   Result<ipc::ControlAnswer> transact(const ipc::ControlRequest& request) override;

@@ -47,6 +47,12 @@ Result<uint32_t> Machine::add_device(const devices::DeviceModel& model, const de
   s->iommu = std::make_unique<iommu::Iommu>(domain_.arena_base(), domain_.arena_size());
   s->dma = std::make_unique<DmaPermissions>(*s->iommu, domain::kArenaPhysBase, domain_.arena_size());
   pci::DeviceContext context{*s->iommu, monotonic_ns, [this](uint64_t deadline) { arm_timer(deadline); }};
+  context.dma_memory = {domain_.arena_fd(), domain::kArenaPhysBase, domain_.arena_size()};
+  // A device server that died or broke the protocol: the device no longer answers, as a hung one does; the domain
+  // is stopped and its recovery resets the device (which reconnects to a fresh server).
+  context.device_fault = [this, dev](const std::string& why) {
+    domain_.report_fault(SIDE_FAULT_HUNG, "device " + std::to_string(dev) + ": " + why);
+  };
   s->device = model.make(context, options);
   if (!s->device) return make_error("the " + model.name + " model could not be built");
   // A DMA the IOMMU refuses was programmed by the driver: it is the driver's fault.
@@ -118,9 +124,10 @@ void Machine::quiesce() {
   }
 }
 
-void Machine::rebind(uint8_t* arena_base, uint64_t arena_size) {
+void Machine::rebind(uint8_t* arena_base, uint64_t arena_size, int arena_fd) {
   for (auto& s : slots_) {
     s->dma->retarget(arena_base, arena_size);
+    s->device->set_dma_memory({arena_fd, domain::kArenaPhysBase, arena_size});
     // Firmware again: the reset cleared the BARs, the interrupt line and the command register.
     for (int bar = 0; bar < 6; ++bar) {
       if (s->info.bars[bar].size)

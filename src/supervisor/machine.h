@@ -72,7 +72,7 @@ class Machine final : public domain::Platform {
   // dropped (quiesce); then its IOMMU serves the next domain's arena and the firmware setup is redone (rebind),
   // before that domain is connected. The host's view of network devices stays.
   void quiesce();
-  void rebind(uint8_t* arena_base, uint64_t arena_size);
+  void rebind(uint8_t* arena_base, uint64_t arena_size, int arena_fd = -1);
   const side_pci_device_info& info(uint32_t device) const { return slots_.at(device)->info; }
   size_t device_count() const { return slots_.size(); }
 

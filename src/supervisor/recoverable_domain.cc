@@ -505,7 +505,7 @@ void RecoverableDomain::recover() {
 void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
                                   const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue,
                                   RecoveryTimings& t) {
-  if (machine_) machine_->rebind(d->arena_base(), d->arena_size());
+  if (machine_) machine_->rebind(d->arena_base(), d->arena_size(), d->arena_fd());
   d->release_log();  // the spare is the driver now: what it logged while waiting is heard, marked as the spare's
   d->connect(this);
   {

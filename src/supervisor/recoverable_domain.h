@@ -102,6 +102,7 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   const char* isolation() const override;
   int pid() const override;
   uint8_t* arena_base() const override;
+  int arena_fd() const override { return current()->arena_fd(); }
   uint64_t arena_size() const override;
   void connect(domain::Platform* platform) override { outer_ = platform; }
   Result<std::string> load(const domain::LoadRequest& request) override;

@@ -23,6 +23,14 @@ class Nic;
 
 namespace side::pci {
 
+// The domain's DMA-able memory as a device served by another process reaches it: a memfd and the bus addresses it
+// spans (identity-mapped, so bus address = bus_base + offset in the file).
+struct DmaMemory {
+  int fd = -1;  // owned by the domain; -1 when the domain has none to share
+  uint64_t bus_base = 0;
+  uint64_t size = 0;
+};
+
 // What the bus gives a device when it is plugged into a slot.
 struct DeviceContext {
   iommu::Iommu& iommu;  // the slot's IOMMU: every DMA of the device is checked there
@@ -31,6 +39,11 @@ struct DeviceContext {
   // The device wants service_timers() at or after `deadline_ns`. May be called with the device's lock held: the
   // bus only records the deadline.
   std::function<void(uint64_t deadline_ns)> arm_timer;
+  // For a device whose DMA bypasses the slot's IOMMU (served by another process): the memory it may reach.
+  DmaMemory dma_memory = {};
+  // The device's backend failed (its server died or broke the protocol): reported against the domain, whose
+  // recovery then resets the device. May be empty.
+  std::function<void(const std::string& why)> device_fault = {};
 };
 
 // Receives the level of the function's INTx line. Called with the device's internal lock held: implementations
@@ -58,6 +71,10 @@ class PciDevice {
 
   // Power-on / PCI reset: config space and all device state back to defaults; no DMA in flight afterwards.
   virtual void reset() = 0;
+
+  // The domain's DMA memory changed (recovery gave the device to a new domain): a device that reaches memory
+  // directly, rather than through the slot's IOMMU, registers the new memory and drops the old.
+  virtual void set_dma_memory(const DmaMemory& /*memory*/) {}
 
   // Runs expired device timers (interrupt moderation and the like). Cheap; the bus may call it at any time.
   virtual void service_timers() {}

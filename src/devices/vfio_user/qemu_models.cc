@@ -1,0 +1,56 @@
+// QEMU's PCI network models side can drive over vfio-user, under the identity QEMU 7.2 gives each (hw/net/*.c:
+// vendor, device and revision; QEMU's default subsystem 1af4:1100). A driver's id table is matched against these
+// before QEMU runs; the device checks, once QEMU serves it, that it is the function announced.
+#include <vector>
+
+#include "common/log.h"
+#include "devices/device_models.h"
+#include "devices/vfio_user/qemu_nic.h"
+
+namespace side::devices {
+namespace {
+
+// Generous for a loaded machine: a register round trip takes ~30 us, a stalled QEMU is a fault after this long.
+constexpr std::chrono::milliseconds kExchangeTimeout{2000};
+
+DeviceModel qemu_nic(const char* device, const char* description, uint16_t vendor, uint16_t device_id,
+                     uint8_t revision) {
+  DeviceModel m;
+  m.name = std::string("qemu:") + device;
+  m.description = std::string(description) + " (QEMU's model, over vfio-user)";
+  m.identity = pci::Identity{vendor, device_id, 0x1af4, 0x1100, revision, 0x020000, 1};
+  m.make = [device, vendor, device_id](const pci::DeviceContext& context,
+                                       const DeviceOptions& options) -> std::unique_ptr<pci::PciDevice> {
+    vfio_user::QemuConfig config;
+    config.binary = options.qemu_binary;
+    config.device = device;
+    config.mac = options.mac;
+    auto nic = vfio_user::QemuNic::create(context, config, vendor, device_id, kExchangeTimeout);
+    if (!nic) {
+      logf(LogLevel::kError, "side: qemu:%s: %s", device, nic.error().message.c_str());
+      return nullptr;
+    }
+    return std::move(*nic);
+  };
+  return m;
+}
+
+}  // namespace
+
+std::span<const DeviceModel> qemu_device_models() {
+  static const std::vector<DeviceModel> all{
+      qemu_nic("e1000", "Intel 82540EM gigabit Ethernet", 0x8086, 0x100e, 0x03),
+      qemu_nic("rtl8139", "Realtek RTL8139C+ Fast Ethernet", 0x10ec, 0x8139, 0x20),
+      qemu_nic("ne2k_pci", "Realtek RTL8029 (NE2000) Ethernet", 0x10ec, 0x8029, 0x00),
+      qemu_nic("pcnet", "AMD PCnet-PCI II Ethernet", 0x1022, 0x2000, 0x10),
+  };
+  return all;
+}
+
+std::string describe_qemu_models() {
+  std::string out;
+  for (const DeviceModel& m : qemu_device_models()) out += (out.empty() ? "" : ", ") + m.name;
+  return out;
+}
+
+}  // namespace side::devices

@@ -1,0 +1,260 @@
+#include "devices/vfio_user/vfio_user_device.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace side::vfio_user {
+namespace {
+
+uint64_t all_ones(unsigned width) {
+  return width >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * width)) - 1;
+}
+
+bool power_of_two(uint64_t v) {
+  return v && !(v & (v - 1));
+}
+
+// One BAR: its kind from the BAR register, its size from the region. Returns how many BAR slots it takes.
+Result<int> discover_bar(Client& client, int bar, pci::BarSpec& spec) {
+  const uint64_t size = client.region(kRegionBar0 + bar).size;
+  if (size == 0) return 1;
+  auto reg = client.read(kRegionConfig, pci::kBar0 + 4 * bar, 4);
+  if (!reg) return reg.error();
+  const bool io = *reg & 1;
+  const bool wide = !io && ((*reg >> 1) & 3) == 2;
+  if (io ? (size < 4 || size > 256) : (size < 16 || size > (uint64_t{1} << 30)) || !power_of_two(size)) {
+    return make_error("BAR " + std::to_string(bar) + " has an impossible size " + std::to_string(size));
+  }
+  if (wide && bar == pci::kNumBars - 1) return make_error("64-bit BAR 5 has no upper half");
+  spec.kind = io ? pci::BarKind::kIo : pci::BarKind::kMemory32;  // a 64-bit BAR is placed below 4 GiB
+  spec.size = static_cast<uint32_t>(size);
+  spec.prefetchable = !io && (*reg & 8);
+  return wide ? 2 : 1;
+}
+
+}  // namespace
+
+Result<Discovered> discover(Client& client) {
+  Discovered d;
+  d.config_size = static_cast<uint32_t>(client.region(kRegionConfig).size);
+  if (d.config_size != 256 && d.config_size != 4096)
+    return make_error("config space of " + std::to_string(d.config_size) + " bytes");
+  auto cfg = [&](uint32_t off, unsigned w) { return client.read(kRegionConfig, off, w); };
+  auto ids = cfg(pci::kVendorId, 4);
+  auto rev_class = cfg(pci::kRevisionId, 4);
+  auto subsys = cfg(pci::kSubsystemVendorId, 4);
+  auto pin = cfg(pci::kInterruptPin, 1);
+  for (auto* r : {&ids, &rev_class, &subsys, &pin}) {
+    if (!*r) return r->error();
+  }
+  d.identity.vendor_id = static_cast<uint16_t>(*ids);
+  d.identity.device_id = static_cast<uint16_t>(*ids >> 16);
+  d.identity.revision = static_cast<uint8_t>(*rev_class);
+  d.identity.class_code = static_cast<uint32_t>(*rev_class >> 8);
+  d.identity.subsystem_vendor_id = static_cast<uint16_t>(*subsys);
+  d.identity.subsystem_id = static_cast<uint16_t>(*subsys >> 16);
+  d.identity.interrupt_pin = static_cast<uint8_t>(*pin);
+  if (d.identity.vendor_id == 0xffff || d.identity.vendor_id == 0) return make_error("no function behind the server");
+  for (int bar = 0; bar < pci::kNumBars;) {
+    auto used = discover_bar(client, bar, d.bars[bar]);
+    if (!used) return used.error();
+    bar += *used;
+  }
+  return d;
+}
+
+VfioUserDevice::VfioUserDevice(const pci::DeviceContext& context, std::string name, const Discovered& found,
+                               std::unique_ptr<Client> client, Reconnect reconnect)
+    : PciDevice(found.identity, found.bars),
+      name_(std::move(name)),
+      device_fault_(context.device_fault),
+      reconnect_(std::move(reconnect)),
+      identity_(found.identity),
+      config_size_(found.config_size),
+      client_(std::move(client)),
+      dma_(context.dma_memory) {}
+
+VfioUserDevice::~VfioUserDevice() {
+  if (irq_thread_.joinable()) {
+    const uint64_t one = 1;
+    (void)!::write(stop_.get(), &one, sizeof one);
+    irq_thread_.join();
+  }
+}
+
+Status VfioUserDevice::start() {
+  intx_ = Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  stop_ = Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!intx_ || !stop_) return make_error(std::string("eventfd: ") + std::strerror(errno));
+  {
+    std::lock_guard lock(mu_);
+    SIDE_TRY(attach_locked());
+  }
+  irq_thread_ = std::thread([this] { irq_loop(); });
+  return {};
+}
+
+// The server learns where interrupts go and which memory the device may reach; both are lost with a connection.
+Status VfioUserDevice::attach_locked() {
+  dma_mapped_ = false;
+  if (client_->irq(kIrqIntx).count) SIDE_TRY(client_->set_irq_eventfd(kIrqIntx, 0, intx_.get()));
+  if (dma_.fd >= 0 && dma_.size) {
+    SIDE_TRY(client_->dma_map(dma_.fd, 0, dma_.bus_base, dma_.size, true));
+    dma_mapped_ = true;
+  }
+  return {};
+}
+
+void VfioUserDevice::fault_locked(const std::string& what) {
+  ++faults_;
+  if (faulted_) return;
+  faulted_ = true;
+  const std::string why = name_ + " device server: " + what;
+  logf(LogLevel::kError, "side: %s", why.c_str());
+  if (device_fault_) device_fault_(why);
+}
+
+bool VfioUserDevice::usable_locked() {
+  if (faulted_) return false;
+  if (client_->connection().broken()) {
+    fault_locked(client_->connection().broken_reason());
+    return false;
+  }
+  return true;
+}
+
+uint32_t VfioUserDevice::config_read(uint32_t offset, unsigned width) {
+  std::lock_guard lock(mu_);
+  if (offset >= config_size_ || width > config_size_ - offset || !usable_locked()) {
+    return static_cast<uint32_t>(all_ones(width));
+  }
+  ++reads_;
+  auto v = client_->read(kRegionConfig, offset, width);
+  if (!v) {
+    fault_locked("config read at " + std::to_string(offset) + ": " + v.error().message);
+    return static_cast<uint32_t>(all_ones(width));
+  }
+  return static_cast<uint32_t>(*v);
+}
+
+void VfioUserDevice::config_write(uint32_t offset, unsigned width, uint32_t value) {
+  std::lock_guard lock(mu_);
+  // The mirror decides which BARs decode (and the INTx Disable of the line); the server holds the device's state.
+  PciDevice::config_write(offset, width, value);
+  if (offset >= config_size_ || width > config_size_ - offset || !usable_locked()) return;
+  ++writes_;
+  if (auto s = client_->write(kRegionConfig, offset, width, value, /*posted=*/false); !s) {
+    if (client_->connection().broken()) fault_locked("config write: " + s.error().message);
+    ++refused_;  // the server refused the write (a read-only field, say): the device is as it was
+  }
+}
+
+uint64_t VfioUserDevice::bar_read(int bar, uint64_t offset, unsigned width) {
+  std::lock_guard lock(mu_);
+  // Firmware rule: nothing reaches the server's BARs before COMMAND enables their decoding.
+  if (bar < 0 || bar >= pci::kNumBars || !config_.bar_decoding(bar) || !usable_locked()) return all_ones(width);
+  ++reads_;
+  auto v = client_->read(kRegionBar0 + bar, offset, width);
+  if (!v) {
+    if (client_->connection().broken()) fault_locked("BAR " + std::to_string(bar) + " read: " + v.error().message);
+    ++refused_;
+    return all_ones(width);
+  }
+  return *v;
+}
+
+void VfioUserDevice::bar_write(int bar, uint64_t offset, unsigned width, uint64_t value) {
+  std::lock_guard lock(mu_);
+  if (bar < 0 || bar >= pci::kNumBars || !config_.bar_decoding(bar) || !usable_locked()) return;
+  ++writes_;
+  if (auto s = client_->write(kRegionBar0 + bar, offset, width, value, /*posted=*/true); !s) {
+    fault_locked("BAR " + std::to_string(bar) + " write: " + s.error().message);
+  }
+}
+
+void VfioUserDevice::reset() {
+  std::lock_guard lock(mu_);
+  reset_config();
+  if (faulted_ || client_->connection().broken()) {
+    reconnect_locked();
+    return;
+  }
+  // Device registers back to power-on, then COMMAND cleared: no decoding and no DMA until the driver enables again.
+  Status s = client_->reset();
+  if (s) s = client_->write(kRegionConfig, pci::kCommand, 2, 0, /*posted=*/false);
+  if (!s) fault_locked("reset: " + s.error().message);
+}
+
+void VfioUserDevice::reconnect_locked() {
+  if (!reconnect_) return;
+  auto fresh = reconnect_();
+  if (!fresh) {
+    logf(LogLevel::kError, "side: %s device server: cannot reconnect: %s", name_.c_str(),
+         fresh.error().message.c_str());
+    return;  // still faulted: accesses keep reading all-ones
+  }
+  auto found = discover(**fresh);
+  if (!found || found->identity.vendor_id != identity_.vendor_id || found->identity.device_id != identity_.device_id) {
+    logf(LogLevel::kError, "side: %s device server: the restarted server is another device", name_.c_str());
+    return;
+  }
+  client_ = std::move(*fresh);
+  faulted_ = false;
+  ++reconnects_;
+  if (auto s = attach_locked(); !s) {
+    fault_locked("after reconnecting: " + s.error().message);
+    return;
+  }
+  reconnected();
+}
+
+void VfioUserDevice::set_dma_memory(const pci::DmaMemory& memory) {
+  std::lock_guard lock(mu_);
+  if (dma_mapped_ && usable_locked()) {
+    if (auto s = client_->dma_unmap(dma_.bus_base, dma_.size); !s) fault_locked("DMA unmap: " + s.error().message);
+  }
+  dma_mapped_ = false;
+  dma_ = memory;
+  if (dma_.fd < 0 || !dma_.size || !usable_locked()) return;
+  if (auto s = client_->dma_map(dma_.fd, 0, dma_.bus_base, dma_.size, true); !s) {
+    fault_locked("DMA map: " + s.error().message);
+    return;
+  }
+  dma_mapped_ = true;
+}
+
+bool VfioUserDevice::server_failed() const {
+  std::lock_guard lock(mu_);
+  return faulted_ || client_->connection().broken();
+}
+
+// Each signal of the INTx eventfd is one rising edge of the device's line: one interrupt request pulse.
+void VfioUserDevice::irq_loop() {
+  for (;;) {
+    pollfd p[2] = {{intx_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (p[1].revents) return;
+    uint64_t count;
+    if (!(p[0].revents & POLLIN) || ::read(intx_.get(), &count, sizeof count) != sizeof count) continue;
+    std::lock_guard lock(mu_);
+    ++irqs_;
+    set_irq_request(true);
+    set_irq_request(false);
+  }
+}
+
+pci::PciDevice::NamedCounters VfioUserDevice::model_counters() const {
+  return {{"server_reads", reads_.load()},      {"server_writes", writes_.load()},
+          {"server_refusals", refused_.load()}, {"server_interrupts", irqs_.load()},
+          {"server_faults", faults_.load()},    {"server_reconnects", reconnects_.load()}};
+}
+
+}  // namespace side::vfio_user

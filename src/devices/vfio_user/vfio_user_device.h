@@ -1,0 +1,93 @@
+// A PCI function served by a vfio-user server (another process: QEMU's device models, say) and driven through the
+// same pci::PciDevice interface as side's own models. The supervisor is the device's firmware and its host:
+//   - configuration and BAR accesses become REGION_READ/REGION_WRITE messages (BAR writes posted, no reply);
+//   - a BAR access reaches the server only while its decode bit is set in COMMAND (the machine's firmware assigns
+//     non-overlapping addresses; the driver's pci_enable_device sets the bits), as on a real bus;
+//   - DMA: the domain's DMA memory (its arena memfd) is the one mapping the server gets, at the bus addresses the
+//     domain uses, so the device reaches that memory and nothing else;
+//   - interrupts: the server signals an eventfd per vector; a thread turns each signal into an interrupt request
+//     edge (INTx is edge-signalled over vfio-user: the server reports rising edges only);
+//   - reset: DEVICE_RESET and COMMAND cleared; a broken connection is replaced by a fresh one (`reconnect`).
+// A server that does not answer in time, closes or sends what the codec refuses is a device fault (reported once
+// through the context's device_fault, counted); accesses then read all-ones until a reset reconnects.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/fd.h"
+#include "devices/pci/pci_device.h"
+#include "devices/vfio_user/client.h"
+
+namespace side::vfio_user {
+
+// What a server's config space and regions say the function is.
+struct Discovered {
+  pci::Identity identity;
+  std::array<pci::BarSpec, pci::kNumBars> bars{};
+  uint32_t config_size = 0;
+};
+// Reads the identity and BAR kinds from config space and the BAR sizes from region info. A BAR whose size is not a
+// power of two the PCI rules allow (memory 16 B..1 GiB, I/O 4..256 B) is an error: the server lies about it.
+Result<Discovered> discover(Client& client);
+
+class VfioUserDevice : public pci::PciDevice {
+ public:
+  // A fresh, negotiated client for the same device (a restarted server).
+  using Reconnect = std::function<Result<std::unique_ptr<Client>>()>;
+
+  // `client` is negotiated and `found` is what discover() said of it. Call start() before use.
+  VfioUserDevice(const pci::DeviceContext& context, std::string name, const Discovered& found,
+                 std::unique_ptr<Client> client, Reconnect reconnect);
+  ~VfioUserDevice() override;
+
+  // Interrupt eventfd, DMA memory, and the interrupt thread. On failure the device is unusable.
+  Status start();
+
+  uint32_t config_read(uint32_t offset, unsigned width) override;
+  void config_write(uint32_t offset, unsigned width, uint32_t value) override;
+  uint64_t bar_read(int bar, uint64_t offset, unsigned width) override;
+  void bar_write(int bar, uint64_t offset, unsigned width, uint64_t value) override;
+  void reset() override;
+  void set_dma_memory(const pci::DmaMemory& memory) override;
+  NamedCounters model_counters() const override;
+
+  // The current connection is broken (a fault was reported); the next reset() reconnects.
+  bool server_failed() const;
+
+ protected:
+  // Called with the device lock held after a reconnect replaced the client: subclasses re-attach what hangs off
+  // the server (a QEMU device's frame socket).
+  virtual void reconnected() {}
+  std::mutex& device_mutex() const { return mu_; }
+
+ private:
+  Status attach_locked();  // interrupts and DMA memory to the current client
+  void fault_locked(const std::string& what);
+  bool usable_locked();
+  void irq_loop();
+  void reconnect_locked();
+
+  const std::string name_;
+  std::function<void(const std::string&)> device_fault_;
+  Reconnect reconnect_;
+  const pci::Identity identity_;
+  const uint32_t config_size_;
+  mutable std::mutex mu_;
+  std::unique_ptr<Client> client_;
+  pci::DmaMemory dma_;
+  bool dma_mapped_ = false;
+  bool faulted_ = false;
+  Fd intx_;  // eventfd the server signals for INTx
+  Fd stop_;  // eventfd that ends irq_loop
+  std::thread irq_thread_;
+  std::atomic<uint64_t> reads_{0}, writes_{0}, irqs_{0}, faults_{0}, reconnects_{0}, refused_{0};
+};
+
+}  // namespace side::vfio_user

@@ -1,0 +1,274 @@
+// An in-test vfio-user server on one end of a socket pair: a small PCI function (config space, one 4 KiB memory
+// BAR of plain registers, one INTx) written from the protocol text, independently of side's codec, so a mistake
+// in one is not mirrored by the other. Tests make it misbehave on purpose (silence, a short write then close, a
+// wrong message id, a wrong reply size, descriptors in a reply).
+#pragma once
+
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace side::vfio_user::testing {
+
+enum class Misbehave { kNone, kSilent, kCloseMidMessage, kWrongId, kWrongSize, kSendFd, kWrongCommand };
+
+class FakeServer {
+ public:
+  // Returns the client's end; the server runs on a thread until the client closes or stop().
+  int start() {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+    fd_ = sv[1];
+    config_.fill(0);
+    put(config_.data(), 0, 2, 0x1234);      // vendor
+    put(config_.data(), 2, 2, 0x5678);      // device
+    put(config_.data(), 8, 4, 0x02000001);  // revision 1, class 0x020000
+    put(config_.data(), 0x2c, 4, 0x00011af4);
+    put(config_.data(), 0x3d, 1, 1);  // INTA#
+    thread_ = std::thread([this] { serve(); });
+    return sv[0];
+  }
+  ~FakeServer() { stop(); }
+  void stop() {
+    if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+    if (dma_ != MAP_FAILED) munmap(dma_, dma_size_);
+    dma_ = MAP_FAILED;
+    if (irq_fd_ >= 0) close(irq_fd_);
+    irq_fd_ = -1;
+  }
+
+  // From the next command on (commands numbered from 0), misbehave in this way.
+  void misbehave(Misbehave how, int from_command = 0) {
+    std::lock_guard lock(mu_);
+    how_ = how;
+    from_ = from_command;
+  }
+  // Signals the INTx eventfd the client registered; false if none was.
+  bool raise_intx() {
+    std::lock_guard lock(mu_);
+    if (irq_fd_ < 0) return false;
+    uint64_t one = 1;
+    return write(irq_fd_, &one, sizeof one) == sizeof one;
+  }
+  // Device DMA: writes into the memory the client mapped, at bus address `iova`; false outside the mapping.
+  bool dma_write(uint64_t iova, uint8_t value) {
+    std::lock_guard lock(mu_);
+    if (dma_ == MAP_FAILED || iova < dma_iova_ || iova - dma_iova_ >= dma_size_) return false;
+    static_cast<uint8_t*>(dma_)[iova - dma_iova_] = value;
+    return true;
+  }
+
+  std::atomic<int> commands{0}, bar_accesses{0}, resets{0}, unmaps{0}, posted{0};
+  std::atomic<uint32_t> last_command_word{0};
+  std::array<uint32_t, 1024> bar0{};  // the BAR's registers, by offset / 4
+
+ private:
+  static void put(uint8_t* p, size_t off, int n, uint64_t v) {
+    for (int i = 0; i < n; ++i) p[off + i] = static_cast<uint8_t>(v >> (8 * i));
+  }
+  static uint64_t get(const uint8_t* p, size_t off, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v |= uint64_t{p[off + i]} << (8 * i);
+    return v;
+  }
+  bool read_full(uint8_t* p, size_t n, int* fd_out) {
+    size_t got = 0;
+    while (got < n) {
+      iovec iov{p + got, n - got};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+      msghdr m{};
+      m.msg_iov = &iov;
+      m.msg_iovlen = 1;
+      m.msg_control = control;
+      m.msg_controllen = sizeof control;
+      ssize_t r = recvmsg(fd_, &m, MSG_CMSG_CLOEXEC);
+      if (r <= 0) return false;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_type == SCM_RIGHTS && fd_out) std::memcpy(fd_out, CMSG_DATA(c), sizeof(int));
+      }
+      got += static_cast<size_t>(r);
+    }
+    return true;
+  }
+  void reply(uint16_t id, uint16_t cmd, const std::vector<uint8_t>& body, uint32_t flags = 1, uint32_t err = 0,
+             int pass_fd = -1) {
+    std::vector<uint8_t> m(16 + body.size());
+    put(m.data(), 0, 2, id);
+    put(m.data(), 2, 2, cmd);
+    put(m.data(), 4, 4, m.size());
+    put(m.data(), 8, 4, flags);
+    put(m.data(), 12, 4, err);
+    std::memcpy(m.data() + 16, body.data(), body.size());
+    iovec iov{m.data(), m.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (pass_fd >= 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+    }
+    (void)!sendmsg(fd_, &msg, MSG_NOSIGNAL);
+  }
+  static std::vector<uint8_t> words(std::initializer_list<std::pair<int, uint64_t>> fields) {
+    std::vector<uint8_t> out;
+    for (auto [n, v] : fields) {
+      size_t at = out.size();
+      out.resize(at + n);
+      put(out.data(), at, n, v);
+    }
+    return out;
+  }
+  std::vector<uint8_t> region_info(uint32_t index) {
+    uint64_t size = index == 0 ? 4096 : index == 7 ? 256 : 0;
+    return words({{4, 32}, {4, size ? 3 : 0}, {4, index}, {4, 0}, {8, size}, {8, 0}});
+  }
+  // Handles one command; returns the body of its reply (or nothing for posted / special cases).
+  void handle(uint16_t id, uint16_t cmd, uint32_t flags, const std::vector<uint8_t>& body, int fd) {
+    const bool no_reply = flags & 0x10;
+    std::vector<uint8_t> out;
+    switch (cmd) {
+      case 1: {
+        std::string caps = "{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":1048576}}";
+        out = words({{2, 0}, {2, 1}});
+        out.insert(out.end(), caps.begin(), caps.end());
+        out.push_back(0);
+        break;
+      }
+      case 4:
+        out = words({{4, 16}, {4, 3}, {4, 9}, {4, 5}});
+        break;
+      case 5:
+        out = region_info(static_cast<uint32_t>(get(body.data(), 8, 4)));
+        break;
+      case 7: {
+        uint32_t index = static_cast<uint32_t>(get(body.data(), 8, 4));
+        out = words({{4, 16}, {4, 1}, {4, index}, {4, index == 0 ? 1u : 0u}});
+        break;
+      }
+      case 8: {
+        std::lock_guard lock(mu_);
+        if (irq_fd_ >= 0) close(irq_fd_);
+        irq_fd_ = fd;
+        fd = -1;
+        break;
+      }
+      case 2: {
+        std::lock_guard lock(mu_);
+        dma_iova_ = get(body.data(), 16, 8);
+        dma_size_ = get(body.data(), 24, 8);
+        dma_ = mmap(nullptr, dma_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        break;
+      }
+      case 3:
+        ++unmaps;
+        out = body;
+        break;
+      case 13:
+        ++resets;
+        break;
+      case 9:
+      case 10: {
+        const uint64_t off = get(body.data(), 0, 8);
+        const uint32_t region = static_cast<uint32_t>(get(body.data(), 8, 4));
+        const uint32_t count = static_cast<uint32_t>(get(body.data(), 12, 4));
+        if (region == 0) ++bar_accesses;
+        if (no_reply) ++posted;
+        uint8_t* mem = region == 7 ? config_.data() : reinterpret_cast<uint8_t*>(bar0.data());
+        const size_t size = region == 7 ? 256 : 4096;
+        if (off + count > size) {
+          if (!no_reply) reply(id, cmd, {}, 1 | 0x20, 22);
+          return;
+        }
+        out = words({{8, off}, {4, region}, {4, count}});
+        if (cmd == 9) {
+          out.insert(out.end(), mem + off, mem + off + count);
+        } else {
+          std::memcpy(mem + off, body.data() + 16, count);
+          if (region == 7 && off <= 4 && off + count > 4) last_command_word = static_cast<uint32_t>(get(mem, 4, 2));
+        }
+        break;
+      }
+      default:
+        if (!no_reply) reply(id, cmd, {}, 1 | 0x20, 95);
+        return;
+    }
+    if (fd >= 0) close(fd);
+    if (!no_reply) reply(id, cmd, out);
+  }
+  void serve() {
+    for (;;) {
+      uint8_t h[16];
+      int fd = -1;
+      if (!read_full(h, 16, &fd)) return;
+      const uint16_t id = static_cast<uint16_t>(get(h, 0, 2)), cmd = static_cast<uint16_t>(get(h, 2, 2));
+      const uint32_t size = static_cast<uint32_t>(get(h, 4, 4)), flags = static_cast<uint32_t>(get(h, 8, 4));
+      std::vector<uint8_t> body(size - 16);
+      if (!body.empty() && !read_full(body.data(), body.size(), fd >= 0 ? nullptr : &fd)) return;
+      const int n = commands++;
+      Misbehave how;
+      {
+        std::lock_guard lock(mu_);
+        how = n >= from_ ? how_ : Misbehave::kNone;
+      }
+      if (how == Misbehave::kNone || (flags & 0x10)) {
+        handle(id, cmd, flags, body, fd);
+        continue;
+      }
+      if (fd >= 0) close(fd);
+      switch (how) {
+        case Misbehave::kSilent:
+          break;
+        case Misbehave::kCloseMidMessage: {
+          uint8_t half[8] = {static_cast<uint8_t>(id), 0, static_cast<uint8_t>(cmd), 0, 64, 0, 0, 0};
+          (void)!write(fd_, half, sizeof half);
+          shutdown(fd_, SHUT_RDWR);
+          return;
+        }
+        case Misbehave::kWrongId:
+          reply(static_cast<uint16_t>(id + 1), cmd, {});
+          break;
+        case Misbehave::kWrongCommand:
+          reply(id, static_cast<uint16_t>(cmd == 9 ? 10 : 9), {});
+          break;
+        case Misbehave::kWrongSize:
+          reply(id, cmd, std::vector<uint8_t>(3));
+          break;
+        case Misbehave::kSendFd:
+          reply(id, cmd, {}, 1, 0, 0);
+          break;
+        case Misbehave::kNone:
+          break;
+      }
+    }
+  }
+
+  int fd_ = -1;
+  std::thread thread_;
+  std::mutex mu_;
+  Misbehave how_ = Misbehave::kNone;
+  int from_ = 0;
+  std::array<uint8_t, 256> config_{};
+  int irq_fd_ = -1;
+  void* dma_ = MAP_FAILED;
+  uint64_t dma_iova_ = 0, dma_size_ = 0;
+};
+
+}  // namespace side::vfio_user::testing

@@ -1,0 +1,319 @@
+// The vfio-user client: the codec's checks of what a server sends, the connection's bounds (a silent server, one
+// that closes mid-message, answers another request or passes descriptors), and the PCI device against an in-test
+// server (fake_vfio_user_server.h): firmware rules, interrupts from the eventfd, DMA memory, faults and reconnects.
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <thread>
+
+#include "devices/iommu/iommu.h"
+#include "devices/vfio_user/client.h"
+#include "devices/vfio_user/codec.h"
+#include "devices/vfio_user/vfio_user_device.h"
+#include "fake_vfio_user_server.h"
+
+namespace side::vfio_user {
+namespace {
+
+using testing::FakeServer;
+using testing::Misbehave;
+using namespace std::chrono_literals;
+
+std::vector<uint8_t> le(std::initializer_list<std::pair<int, uint64_t>> fields) {
+  std::vector<uint8_t> out;
+  for (auto [n, v] : fields) {
+    for (int i = 0; i < n; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  return out;
+}
+
+// ---- codec -----------------------------------------------------------------------------------------------------
+
+TEST(VfioUserCodec, HeaderRoundTripsAndBoundsAreChecked) {
+  Header h{7, 9, 32, kTypeReply, 0};
+  auto bytes = encode_header(h);
+  auto back = decode_header(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->id, 7);
+  EXPECT_EQ(back->size, 32u);
+  EXPECT_FALSE(decode_header(std::span(bytes).first(15)));
+  h.size = 15;
+  EXPECT_FALSE(decode_header(encode_header(h))) << "smaller than a header";
+  h.size = kMaxMessageSize + 1;
+  EXPECT_FALSE(decode_header(encode_header(h))) << "larger than any message the client accepts";
+  h.size = 16;
+  h.flags = 1u << 6;
+  EXPECT_FALSE(decode_header(encode_header(h))) << "unknown flag bit";
+  h.flags = 2;
+  EXPECT_FALSE(decode_header(encode_header(h))) << "type 2";
+  h.flags = kTypeReply;
+  h.command = 15;
+  EXPECT_FALSE(decode_header(encode_header(h))) << "command 15";
+}
+
+TEST(VfioUserCodec, ReplyMustAnswerTheRequest) {
+  EXPECT_TRUE(check_reply({3, 9, 16, kTypeReply, 0}, 3, Command::kRegionRead, 0));
+  EXPECT_FALSE(check_reply({4, 9, 16, kTypeReply, 0}, 3, Command::kRegionRead, 0)) << "another id";
+  EXPECT_FALSE(check_reply({3, 10, 16, kTypeReply, 0}, 3, Command::kRegionRead, 0)) << "another command";
+  EXPECT_FALSE(check_reply({3, 9, 16, kTypeCommand, 0}, 3, Command::kRegionRead, 0)) << "a command, not a reply";
+  auto err = check_reply({3, 9, 16, kTypeReply | kFlagError, 22}, 3, Command::kRegionRead, 0);
+  ASSERT_FALSE(err);
+  EXPECT_NE(err.error().message.find("22"), std::string::npos) << err.error().message;
+  EXPECT_FALSE(check_reply({3, 9, 20, kTypeReply | kFlagError, 22}, 3, Command::kRegionRead, 4))
+      << "an error reply carries no body";
+}
+
+std::vector<uint8_t> version_body(const std::string& json, uint16_t major = 0, uint16_t minor = 1) {
+  auto b = le({{2, major}, {2, minor}});
+  b.insert(b.end(), json.begin(), json.end());
+  b.push_back(0);
+  return b;
+}
+
+TEST(VfioUserCodec, VersionCapabilitiesAreValidated) {
+  auto ok = decode_version(version_body(R"({"capabilities":{"max_msg_fds":8,"max_data_xfer_size":4096}})"), 1 << 20);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->max_msg_fds, 8u);
+  EXPECT_EQ(ok->max_data_xfer, 4096u);
+  EXPECT_TRUE(decode_version(le({{2, 0}, {2, 0}}), 1 << 20)) << "no JSON at all is allowed";
+  EXPECT_FALSE(decode_version(version_body("{}", 1, 0), 1 << 20)) << "major 1";
+  EXPECT_FALSE(decode_version(version_body("{}", 0, 2), 1 << 20)) << "a minor above the proposed one";
+  EXPECT_FALSE(decode_version(version_body("{not json"), 1 << 20));
+  EXPECT_FALSE(decode_version(version_body(R"({"capabilities":{"migration":{}}})"), 1 << 20)) << "not proposed";
+  EXPECT_FALSE(decode_version(version_body(R"({"capabilities":{"max_msg_fds":-1}})"), 1 << 20));
+  EXPECT_FALSE(decode_version(version_body(R"({"capabilities":{"max_data_xfer_size":1.5}})"), 1 << 20));
+  auto unterminated = version_body("{}");
+  unterminated.pop_back();
+  EXPECT_FALSE(decode_version(unterminated, 1 << 20)) << "JSON without its NUL";
+  auto huge = decode_version(version_body(R"({"capabilities":{"max_data_xfer_size":4000000000}})"), 1 << 20);
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->max_data_xfer, 1u << 20) << "never more than the client proposed";
+}
+
+TEST(VfioUserCodec, RepliesEchoTheirRequests) {
+  EXPECT_TRUE(decode_region_info(le({{4, 32}, {4, 3}, {4, 2}, {4, 0}, {8, 4096}, {8, 0}}), 2));
+  EXPECT_FALSE(decode_region_info(le({{4, 32}, {4, 3}, {4, 1}, {4, 0}, {8, 4096}, {8, 0}}), 2)) << "region 1";
+  EXPECT_FALSE(decode_region_info(le({{4, 32}, {4, 3}, {4, 2}, {4, 0}, {8, 4096}}), 2)) << "24 bytes";
+  EXPECT_FALSE(decode_region_info(le({{4, 32}, {4, 1u << 9}, {4, 2}, {4, 0}, {8, 4096}, {8, 0}}), 2)) << "flags";
+  EXPECT_FALSE(decode_region_info(le({{4, 32}, {4, 3}, {4, 2}, {4, 0}, {8, 1ull << 41}, {8, 0}}), 2)) << "size";
+  uint8_t out[4];
+  EXPECT_TRUE(decode_region_read(le({{8, 0x10}, {4, 0}, {4, 4}, {4, 0xabcd}}), 0, 0x10, out));
+  EXPECT_EQ(out[0], 0xcd);
+  EXPECT_FALSE(decode_region_read(le({{8, 0x10}, {4, 0}, {4, 2}, {2, 0xabcd}}), 0, 0x10, out)) << "2 of 4 bytes";
+  EXPECT_FALSE(decode_region_read(le({{8, 0x14}, {4, 0}, {4, 4}, {4, 0}}), 0, 0x10, out)) << "another offset";
+  EXPECT_FALSE(decode_region_read(le({{8, 0x10}, {4, 1}, {4, 4}, {4, 0}}), 0, 0x10, out)) << "another region";
+  EXPECT_FALSE(decode_device_info(le({{4, 16}, {4, 1}, {4, 9}, {4, 5}}))) << "not PCI";
+  EXPECT_FALSE(decode_device_info(le({{4, 16}, {4, 3}, {4, 7}, {4, 5}}))) << "fewer than the PCI regions";
+  EXPECT_FALSE(decode_device_info(le({{4, 16}, {4, 3}, {4, 9}, {4, 500}}))) << "500 interrupt types";
+  EXPECT_FALSE(decode_irq_info(le({{4, 16}, {4, 1}, {4, 0}, {4, 100000}}), 0)) << "100000 vectors";
+  EXPECT_FALSE(decode_dma_unmap(le({{4, 24}, {4, 0}, {8, 0x1000}, {8, 0x2000}}), 0x1000, 0x1000));
+  EXPECT_FALSE(decode_empty(le({{4, 0}}), Command::kDeviceReset));
+}
+
+// ---- connection ------------------------------------------------------------------------------------------------
+
+struct ClientFixture : ::testing::Test {
+  FakeServer server;
+  std::unique_ptr<Client> client;
+  void SetUp() override {
+    int fd = server.start();
+    ASSERT_GE(fd, 0);
+    client = std::make_unique<Client>(Fd(fd), 300ms);
+  }
+};
+
+TEST_F(ClientFixture, NegotiatesAndReadsRegions) {
+  ASSERT_TRUE(client->negotiate());
+  EXPECT_EQ(client->device_info().num_regions, 9u);
+  EXPECT_EQ(client->region(0).size, 4096u);
+  EXPECT_EQ(client->irq(kIrqIntx).count, 1u);
+  auto vendor = client->read(kRegionConfig, 0, 2);
+  ASSERT_TRUE(vendor);
+  EXPECT_EQ(*vendor, 0x1234u);
+  EXPECT_FALSE(client->read(0, 4094, 4)) << "crosses the region's end: refused before sending";
+  EXPECT_FALSE(client->read(12, 0, 4)) << "no region 12";
+}
+
+TEST_F(ClientFixture, SilentServerTimesOutAndBreaksTheConnection) {
+  ASSERT_TRUE(client->negotiate());
+  server.misbehave(Misbehave::kSilent);
+  const auto t = std::chrono::steady_clock::now();
+  auto v = client->read(kRegionConfig, 0, 4);
+  const auto waited = std::chrono::steady_clock::now() - t;
+  ASSERT_FALSE(v);
+  EXPECT_NE(v.error().message.find("did not answer"), std::string::npos) << v.error().message;
+  EXPECT_GE(waited, 250ms);
+  EXPECT_LT(waited, 3s);
+  EXPECT_TRUE(client->connection().broken());
+  EXPECT_FALSE(client->read(kRegionConfig, 0, 4)) << "broken for good";
+}
+
+TEST_F(ClientFixture, ServerClosingMidMessageIsReported) {
+  ASSERT_TRUE(client->negotiate());
+  server.misbehave(Misbehave::kCloseMidMessage);
+  auto v = client->read(kRegionConfig, 0, 4);
+  ASSERT_FALSE(v);
+  EXPECT_NE(v.error().message.find("closed"), std::string::npos) << v.error().message;
+}
+
+TEST_F(ClientFixture, ReplyToAnotherRequestBreaksTheConnection) {
+  ASSERT_TRUE(client->negotiate());
+  server.misbehave(Misbehave::kWrongId);
+  EXPECT_FALSE(client->read(kRegionConfig, 0, 4));
+  EXPECT_TRUE(client->connection().broken());
+}
+
+TEST_F(ClientFixture, ReplyForAnotherCommandBreaksTheConnection) {
+  ASSERT_TRUE(client->negotiate());
+  server.misbehave(Misbehave::kWrongCommand);
+  EXPECT_FALSE(client->read(kRegionConfig, 0, 4));
+  EXPECT_TRUE(client->connection().broken());
+}
+
+TEST_F(ClientFixture, BodyOfTheWrongSizeBreaksTheConnection) {
+  ASSERT_TRUE(client->negotiate());
+  server.misbehave(Misbehave::kWrongSize);
+  EXPECT_FALSE(client->read(kRegionConfig, 0, 4));
+  EXPECT_TRUE(client->connection().broken());
+}
+
+TEST_F(ClientFixture, DescriptorsInAReplyAreRefused) {
+  ASSERT_TRUE(client->negotiate());
+  server.misbehave(Misbehave::kSendFd);
+  auto v = client->reset();
+  ASSERT_FALSE(v);
+  EXPECT_NE(v.error().message.find("descriptors"), std::string::npos) << v.error().message;
+}
+
+TEST_F(ClientFixture, ErrorReplyLeavesTheConnectionUsable) {
+  ASSERT_TRUE(client->negotiate());
+  EXPECT_FALSE(client->connection().call(Command::kDirtyPages, {}));  // the fake refuses it with EOPNOTSUPP
+  EXPECT_FALSE(client->connection().broken());
+  EXPECT_TRUE(client->read(kRegionConfig, 0, 4));
+}
+
+// ---- the PCI device --------------------------------------------------------------------------------------------
+
+struct Sink : pci::InterruptSink {
+  std::atomic<int> edges{0};
+  void set_irq_level(bool asserted) override { edges += asserted; }
+};
+
+struct DeviceFixture : ::testing::Test {
+  FakeServer server;
+  std::vector<uint8_t> arena_bytes = std::vector<uint8_t>(1 << 16);
+  iommu::Iommu mmu{arena_bytes.data(), arena_bytes.size()};
+  int arena_fd = -1;
+  std::vector<std::string> faults;
+  std::unique_ptr<VfioUserDevice> dev;
+  Sink sink;
+  int reconnects = 0;
+  FakeServer second;
+
+  void SetUp() override {
+    arena_fd = memfd_create("test-arena", MFD_CLOEXEC);
+    ASSERT_EQ(ftruncate(arena_fd, 1 << 16), 0);
+    auto client = std::make_unique<Client>(Fd(server.start()), 300ms);
+    ASSERT_TRUE(client->negotiate());
+    auto found = discover(*client);
+    ASSERT_TRUE(found) << found.error().message;
+    pci::DeviceContext ctx{mmu, [] { return uint64_t{0}; }, [](uint64_t) {}};
+    ctx.dma_memory = {arena_fd, 0x10000000, 1 << 16};
+    ctx.device_fault = [this](const std::string& why) { faults.push_back(why); };
+    dev = std::make_unique<VfioUserDevice>(ctx, "fake", *found, std::move(client),
+                                           [this]() -> Result<std::unique_ptr<Client>> {
+                                             ++reconnects;
+                                             auto c = std::make_unique<Client>(Fd(second.start()), 300ms);
+                                             SIDE_TRY(c->negotiate());
+                                             return c;
+                                           });
+    dev->set_interrupt_sink(&sink);
+    ASSERT_TRUE(dev->start());
+  }
+  void TearDown() override {
+    dev.reset();
+    if (arena_fd >= 0) close(arena_fd);
+  }
+  void enable() {
+    dev->config_write(pci::kBar0, 4, 0xfebc0000);
+    dev->config_write(pci::kCommand, 2, pci::kCommandMemory | pci::kCommandBusMaster);
+  }
+};
+
+TEST_F(DeviceFixture, IdentityAndBarsComeFromTheServer) {
+  EXPECT_EQ(dev->config().bar_spec(0).kind, pci::BarKind::kMemory32);
+  EXPECT_EQ(dev->config().bar_spec(0).size, 4096u);
+  EXPECT_EQ(dev->config().bar_spec(1).kind, pci::BarKind::kNone);
+  EXPECT_EQ(dev->config_read(pci::kDeviceId, 2), 0x5678u);
+}
+
+TEST_F(DeviceFixture, NoBarAccessReachesTheServerBeforeCommandEnablesIt) {
+  server.bar0[1] = 0xcafe;
+  EXPECT_EQ(dev->bar_read(0, 4, 4), 0xffffffffu);
+  dev->bar_write(0, 4, 4, 1);
+  EXPECT_EQ(server.bar_accesses.load(), 0);
+  enable();
+  EXPECT_EQ(server.last_command_word.load(), pci::kCommandMemory | pci::kCommandBusMaster);
+  EXPECT_EQ(dev->bar_read(0, 4, 4), 0xcafeu);
+  dev->bar_write(0, 8, 4, 0x55);
+  EXPECT_EQ(dev->bar_read(0, 8, 4), 0x55u) << "the posted write is ordered before the read";
+  EXPECT_GE(server.posted.load(), 1) << "BAR writes are posted";
+}
+
+TEST_F(DeviceFixture, ServerInterruptBecomesAnEdge) {
+  ASSERT_TRUE(server.raise_intx());
+  for (int i = 0; i < 200 && sink.edges.load() == 0; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(sink.edges.load(), 1);
+}
+
+TEST_F(DeviceFixture, DeviceReachesTheDomainArenaAtItsBusAddresses) {
+  EXPECT_TRUE(server.dma_write(0x10000000 + 0x123, 0x5a));
+  uint8_t b = 0;
+  ASSERT_EQ(pread(arena_fd, &b, 1, 0x123), 1);
+  EXPECT_EQ(b, 0x5a);
+  EXPECT_FALSE(server.dma_write(0x10000000 + (1 << 16), 1)) << "nothing beyond the arena is mapped";
+}
+
+TEST_F(DeviceFixture, DeadServerIsOneFaultAndResetReconnects) {
+  enable();
+  server.misbehave(Misbehave::kSilent);
+  EXPECT_EQ(dev->bar_read(0, 0, 4), 0xffffffffu);
+  EXPECT_EQ(dev->bar_read(0, 0, 4), 0xffffffffu);
+  ASSERT_EQ(faults.size(), 1u) << "reported once";
+  EXPECT_NE(faults[0].find("did not answer"), std::string::npos) << faults[0];
+  EXPECT_TRUE(dev->server_failed());
+  dev->reset();
+  EXPECT_EQ(reconnects, 1);
+  EXPECT_FALSE(dev->server_failed());
+  EXPECT_EQ(dev->config_read(pci::kCommand, 2), 0u) << "the fresh function is disabled";
+  enable();
+  second.bar0[0] = 7;
+  EXPECT_EQ(dev->bar_read(0, 0, 4), 7u);
+  EXPECT_TRUE(second.dma_write(0x10000000, 1)) << "the arena is mapped into the new server";
+}
+
+TEST_F(DeviceFixture, ResetKeepsTheConnectionAndClearsCommand) {
+  enable();
+  dev->reset();
+  EXPECT_EQ(server.resets.load(), 1);
+  EXPECT_EQ(server.last_command_word.load(), 0u);
+  EXPECT_EQ(dev->bar_read(0, 0, 4), 0xffffffffu) << "decoding is off after a reset";
+  EXPECT_EQ(reconnects, 0);
+}
+
+TEST_F(DeviceFixture, NewDmaMemoryReplacesTheOld) {
+  int other = memfd_create("other", MFD_CLOEXEC);
+  ASSERT_EQ(ftruncate(other, 1 << 16), 0);
+  dev->set_dma_memory({other, 0x10000000, 1 << 16});
+  EXPECT_EQ(server.unmaps.load(), 1);
+  EXPECT_TRUE(server.dma_write(0x10000000 + 1, 9));
+  uint8_t b = 0;
+  ASSERT_EQ(pread(other, &b, 1, 1), 1);
+  EXPECT_EQ(b, 9);
+  close(other);
+}
+
+}  // namespace
+}  // namespace side::vfio_user
