@@ -96,6 +96,9 @@ int inject_command(const InjectArgs& args) {
     j.object_end();
     j.object_end();
     std::printf("%s\n", j.str().c_str());
+  } else if (!error.empty() && result.total.injected == 0) {
+    // Nothing was injected (the driver never came up): the reason, not a table of zeroes.
+    std::fprintf(stderr, "side inject: %s\n", error.c_str());
   } else {
     std::printf("%-8s %8s %9s %8s %9s %8s %11s %10s %8s\n", "fault", "injected", "activated", "detected", "recovered",
                 "survived", "frames lost", "median ms", "p99 ms");

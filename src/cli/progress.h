@@ -27,6 +27,7 @@ class ProgressLine {
 
   // Whether a progress line belongs on this standard error: a terminal (not TERM=dumb), and not --quiet.
   static bool wanted(bool quiet);
+  bool enabled() const { return enabled_; }
 
   // `done` of `total` steps finished; `step` is what runs now. Any thread.
   void update(uint64_t done, uint64_t total, const std::string& step);

@@ -470,7 +470,8 @@ int run_command(const RunArgs& args) {
     }
     // Built-in traffic of one instance can run long (--packets, --duration): a progress line on a terminal.
     ProgressLine progress("side run", builtin && instances == 1 && ProgressLine::wanted(quiet));
-    if (builtin) session.traffic.on_tick = traffic_progress(session.traffic, progress);
+    // (Only then: the traffic loop calls it about every millisecond.)
+    if (progress.enabled()) session.traffic.on_tick = traffic_progress(session.traffic, progress);
     int status = run_nic(session, static_cast<unsigned>(instances), isolation, json, progress);
     if (inject_every > 0 && (soak.not_recovered.load() || !soak.injected.load())) {
       std::fprintf(stderr, "side run: %llu of %llu faults not recovered%s%s\n",

@@ -6,6 +6,8 @@
 #include <numeric>
 #include <optional>
 
+#include "common/counters.h"
+
 namespace side::supervisor {
 namespace {
 
@@ -422,6 +424,11 @@ TrafficResult TrafficPeer::run(const TrafficConfig& config) {
       std::lock_guard lock(mutex_);
       result_.stalled = true;
       break;
+    } else if (!sending && now - last_progress > config.drain_timeout_s) {
+      std::lock_guard lock(mutex_);
+      result_.tx.lost += counter_growth(tx_done, tx_sent);
+      result_.rx.lost += counter_growth(rx_done, rx_sent);
+      break;
     }
     bool did_something = false;
     if (sending) did_something |= fill_tx_window(config, limit, tx_done, tx_sent);
@@ -439,3 +446,4 @@ TrafficResult TrafficPeer::run(const TrafficConfig& config) {
 }
 
 }  // namespace side::supervisor
+#include "common/counters.h"

@@ -44,6 +44,10 @@ struct TrafficConfig {
   std::function<void(double elapsed_s, const struct TrafficResult& so_far)> on_tick;
   // Ends the run early when set (frames in flight are still awaited).
   const std::atomic<bool>* stop = nullptr;
+  // Once sending has stopped (`stop`, `duration_s`), frames in flight still missing after this long without
+  // progress are counted lost and the run ends: a driver restarted late (the last fault of a `side inject`
+  // campaign) may never deliver them, and the run waited `stall_timeout_s` (an hour for a campaign) for them.
+  double drain_timeout_s = 3;
   // Sees every frame the peer puts on the wire towards the NIC (a capture).
   std::function<void(std::span<const uint8_t>)> on_inject;
   // One request/response exchange at a time, timed (see above). `packets` counts exchanges; `transmit`, `receive`

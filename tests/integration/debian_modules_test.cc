@@ -183,7 +183,7 @@ TEST(Inject, CampaignIsSurvivedAndRecovered) {
   EXPECT_EQ(status, 0) << out;
   // The summary is the last line (the driver's log comes first on stderr, which run() merges).
   std::string json = out.substr(out.rfind("\n{") + 1);
-  EXPECT_NE(json.find("\"faults\":12"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"faults_requested\":12"), std::string::npos) << json;
   EXPECT_NE(json.find("\"supervisor_survived\":12"), std::string::npos) << json;
   // Every activated fault of these types recovered (the total's ratio is printed last).
   std::string total = json.substr(json.find("\"total\":{"));

@@ -69,7 +69,7 @@ bool root() {
 // Exactly one line on stderr, "side: ..."; nothing on stdout.
 void expect_one_error_line(const Outcome& o, int status) {
   EXPECT_EQ(o.status, status) << o.err;
-  EXPECT_TRUE(o.err.starts_with("side: ")) << o.err;
+  EXPECT_TRUE(o.err.starts_with("side: ") || o.err.starts_with("side inject: ")) << o.err;
   EXPECT_EQ(count(o.err, "\n"), 1u) << o.err;
   EXPECT_EQ(o.out, "") << "a report of a job that never started";
 }
@@ -88,8 +88,8 @@ TEST(RunErrors, AnUnknownParameterIsOneLineAndStatusTwo) {
 }
 
 TEST(RunErrors, GoodParametersAreTakenAsTheKernelWould) {
-  // '-' and '_' alike, hex, arrays, a bare boolean: the check refuses nothing the kernel accepts.
-  Outcome o = side({"run", "e1000", "TxDescriptors=0x100,256", "copybreak=0", "Rx-Descriptors=256", "--isolation",
+  // Hexadecimal, arrays, a trailing newline: the check refuses nothing the kernel's param_set_* accept.
+  Outcome o = side({"run", "e1000", "TxDescriptors=0x100,256", "copybreak=0", "RxDescriptors=256\n", "--isolation",
                     "inproc", "--packets", "10", "--quiet"});
   EXPECT_EQ(o.status, 0) << o.err << o.out;
 }
@@ -100,6 +100,14 @@ TEST(RunErrors, AJobThatCannotStartIsOneLineAndStatusOne) {
   Outcome o = side({"run", "e1000", "--ifname", "lo", "--duration", "1"});
   expect_one_error_line(o, 1);
   EXPECT_NE(o.err.find("lo"), std::string::npos) << o.err;
+}
+
+// A domain that cannot start (here: no kernel-API layer where SIDE_KAPI says): the reason once, no report or table
+// of zeroes and an empty MAC, status 1 (the job failed).
+TEST(RunErrors, ADomainThatCannotStartIsOneLineAndStatusOne) {
+  expect_one_error_line(execute({"env", "SIDE_KAPI=/nonexistent", SIDE_BINARY, "run", "e1000", "--packets", "10"}), 1);
+  expect_one_error_line(
+      execute({"env", "SIDE_KAPI=/nonexistent", SIDE_BINARY, "inject", "e1000", "--faults", "1", "--quiet"}), 1);
 }
 
 // The recovery spare loads and initialises the driver ahead of need: its init banner printed the driver's banner
