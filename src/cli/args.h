@@ -30,7 +30,7 @@ struct RunArgs {
 
 struct InjectArgs {
   std::string module;
-  supervisor::CampaignConfig campaign;
+  session::CampaignConfig campaign;
   bool json = false;
 };
 

@@ -80,7 +80,7 @@ std::string mac_string(const std::array<uint8_t, 6>& mac) {
   return buf;
 }
 
-void print_direction(const char* name, const supervisor::DirectionResult& d, double seconds) {
+void print_direction(const char* name, const session::DirectionResult& d, double seconds) {
   std::printf("  %-3s sent %llu, verified %llu, lost %llu, corrupt %llu, out of order %llu, resubmitted %llu", name,
               static_cast<unsigned long long>(d.sent), static_cast<unsigned long long>(d.verified),
               static_cast<unsigned long long>(d.lost), static_cast<unsigned long long>(d.corrupt),
@@ -93,8 +93,8 @@ void print_direction(const char* name, const supervisor::DirectionResult& d, dou
 }
 
 // Writes one session's report: fields of an open JSON object, or text.
-void report(const supervisor::NicSessionConfig& config, const supervisor::NicSessionReport& r,
-            const std::string& isolation, Json* json) {
+void report(const session::NicSessionConfig& config, const session::NicSessionReport& r, const std::string& isolation,
+            Json* json) {
   const auto& t = r.traffic;
   if (json) {
     Json& j = *json;
@@ -247,25 +247,25 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
   }
 }
 
-bool session_ok(const supervisor::NicSessionReport& r, const supervisor::NicSessionConfig& c) {
+bool session_ok(const session::NicSessionReport& r, const session::NicSessionConfig& c) {
   if (c.network.enabled && !c.network.exec.empty() && r.exec_status != 0) return false;
   return r.ok() && r.traffic.errors() == 0;
 }
 
 // Runs `instances` sessions at once, each with its own domain and emulated NIC (a distinct MAC address).
-int run_nic(const supervisor::NicSessionConfig& base, unsigned instances, const std::string& isolation, bool json) {
-  std::vector<supervisor::NicSessionConfig> configs(instances, base);
-  std::vector<supervisor::NicSessionReport> reports(instances);
+int run_nic(const session::NicSessionConfig& base, unsigned instances, const std::string& isolation, bool json) {
+  std::vector<session::NicSessionConfig> configs(instances, base);
+  std::vector<session::NicSessionReport> reports(instances);
   for (unsigned i = 0; i < instances; ++i) {
     configs[i].mac[5] = static_cast<uint8_t>(base.mac[5] + i);
     if (i > 0) configs[i].kill_after_s = 0;  // --kill-after affects the first instance only
   }
   if (instances == 1) {
-    reports[0] = supervisor::run_nic_session(configs[0]);
+    reports[0] = session::run_nic_session(configs[0]);
   } else {
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < instances; ++i) {
-      threads.emplace_back([&, i] { reports[i] = supervisor::run_nic_session(configs[i]); });
+      threads.emplace_back([&, i] { reports[i] = session::run_nic_session(configs[i]); });
     }
     for (auto& t : threads) t.join();
   }
@@ -364,7 +364,7 @@ int run_command(const RunArgs& args) {
   config.virtual_time = !args.real_time;
   config.optimisations = args.optimisations;
   if (!args.load_only && has_emulated_device(paths.modules_dir, module, quiet || json)) {
-    supervisor::NicSessionConfig session;
+    session::NicSessionConfig session;
     session.domain = config;
     session.isolation = isolation;
     session.module = module;
@@ -398,7 +398,7 @@ int run_command(const RunArgs& args) {
     // The crashes are deliberate: each one is restarted, however close together (a few spare for real faults).
     if (session.crashes) session.policy = supervisor::RecoveryPolicy::for_deliberate_faults(session.crashes + 5);
     session.kill_after_s = kill_after;
-    supervisor::TimedFaults soak;
+    session::TimedFaults soak;
     const double inject_every = args.inject_every;
     if (inject_every > 0) {
       if (builtin) {  // --packets, --frame-size and --request-response ask for the built-in wire
@@ -407,16 +407,16 @@ int run_command(const RunArgs& args) {
       }
       // A fault of every kind in turn, on purpose: every restart they cause is allowed.
       session.policy = supervisor::RecoveryPolicy::for_deliberate_faults(1'000'000);
-      session.network_workload = [&soak, inject_every](const supervisor::SessionHandles& h,
+      session.network_workload = [&soak, inject_every](const session::SessionHandles& h,
                                                        const std::atomic<bool>& stop) {
-        supervisor::run_soak(h, inject_every, stop, soak);
+        session::run_soak(h, inject_every, stop, soak);
       };
     }
     // Service mode (src/service): readiness for a service manager, and the control socket `side status` asks.
     std::unique_ptr<service::ServiceEndpoint> endpoint;
     if (!builtin) {
       endpoint = service::ServiceEndpoint::start();
-      session.on_status = [e = endpoint.get()](const supervisor::SessionStatus& s) { e->on_status(s); };
+      session.on_status = [e = endpoint.get()](const session::SessionStatus& s) { e->on_status(s); };
     }
     int status = run_nic(session, static_cast<unsigned>(instances), isolation, json);
     if (inject_every > 0 && (soak.not_recovered.load() || !soak.injected.load())) {

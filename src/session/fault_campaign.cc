@@ -14,7 +14,8 @@
 #include "ipc/protocol.h"
 #include "supervisor/recoverable_domain.h"
 
-namespace side::supervisor {
+namespace side::session {
+using supervisor::RecoverableDomain;
 namespace {
 
 using clock = std::chrono::steady_clock;
@@ -341,4 +342,4 @@ void run_soak(const SessionHandles& s, double every_s, const std::atomic<bool>& 
   print("end");
 }
 
-}  // namespace side::supervisor
+}  // namespace side::session

@@ -17,7 +17,18 @@
 
 extern char** environ;
 
-namespace side::supervisor {
+namespace side::session {
+using host::HostInterface;
+using host::Wire;
+using host::WireCounters;
+using supervisor::device_for_module;
+using supervisor::DomainProcess;
+using supervisor::DomainProcessConfig;
+using supervisor::DriverDomain;
+using supervisor::InProcessDomain;
+using supervisor::Machine;
+using supervisor::NetListener;
+using supervisor::RecoverableDomain;
 namespace {
 
 using clock = std::chrono::steady_clock;
@@ -544,4 +555,4 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
   return NicSession(config).run();
 }
 
-}  // namespace side::supervisor
+}  // namespace side::session

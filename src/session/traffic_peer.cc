@@ -6,7 +6,8 @@
 #include <numeric>
 #include <optional>
 
-namespace side::supervisor {
+namespace side::session {
+using supervisor::DriverDomain;
 namespace {
 
 constexpr uint8_t kDirTx = 0, kDirRx = 1;
@@ -438,4 +439,4 @@ TrafficResult TrafficPeer::run(const TrafficConfig& config) {
   return result_;
 }
 
-}  // namespace side::supervisor
+}  // namespace side::session
