@@ -24,8 +24,9 @@ seconds=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 }')
 ifname="soak$$"
 net="10.$((100 + $$ % 100)).$(($$ / 100 % 250)).0"
 host_addr="${net%.0}.1/24" peer_addr="${net%.0}.2/24" peer_ip="${net%.0}.2"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# side's whole output (driver logs, a counter line per second, iperf3 every 10 s) stays in build/ to explain a failure.
+mkdir -p build
+log=build/soak-$ifname.log
 
 # A driver runs ahead of user work in a kernel; here the supervisor, its domains and the traffic run ahead of
 # whatever else the machine does (builds beside a soak made restarts take seconds and TCP's back-off then outlived
@@ -36,9 +37,9 @@ priority=-10
 [ "$(id -u)" -eq 0 ] || priority=0
 [ "$priority" -eq 0 ] || echo "$priority" 2>/dev/null >"/proc/$$/autogroup" || true
 echo "soak: ${minutes} min of iperf3 through side's e1000 ($ifname), a fault every ${every} s"
-timeout -k 10 -s INT $((seconds + 120)) nice -n "$priority" "$side" run e1000 --quiet --ifname "$ifname" --host-addr "$host_addr" --peer-addr "$peer_addr" \
+timeout -k 10 -s INT $((seconds + 120)) nice -n "$priority" "$side" run e1000 --ifname "$ifname" --host-addr "$host_addr" --peer-addr "$peer_addr" \
   --inject-every "$every" --peer-exec "iperf3 -s" \
-  --exec "timeout -s KILL $((seconds + 60)) iperf3 -c $peer_ip -t $seconds -i 60 --connect-timeout 5000" >"$log" 2>&1 &
+  --exec "timeout -s KILL $((seconds + 60)) iperf3 -c $peer_ip -t $seconds -i 10 --connect-timeout 5000" >"$log" 2>&1 &
 pid=$!
 # The supervisor seen from outside, every 10 s: descriptors, threads, RSS. $pid is the timeout(1) wrapper; the
 # supervisor is its child.
@@ -81,5 +82,6 @@ check "dma_mappings" "$dma0" "$dma1" $((dma0 / 10 + 64))
 [ "$injected" -gt 0 ] || { echo "soak: FAILED: no fault injected"; fail=1; }
 [ "$lost" -eq 0 ] || { echo "soak: FAILED: $lost faults not recovered"; fail=1; }
 [ "$status" -eq 0 ] || { echo "soak: FAILED: side run exited with $status"; tail -20 "$log"; fail=1; }
+if [ "$fail" -eq 0 ]; then rm -f "$log"; else echo "soak: side's whole output: $log"; fi
 [ "$fail" -eq 0 ] && echo "soak: passed"
 exit "$fail"

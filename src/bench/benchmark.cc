@@ -38,8 +38,8 @@ double process_cpu_s(int pid) {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-supervisor::NicSessionConfig session_config(const BenchOptions& o, const std::string& isolation) {
-  supervisor::NicSessionConfig c;
+session::NicSessionConfig session_config(const BenchOptions& o, const std::string& isolation) {
+  session::NicSessionConfig c;
   c.isolation = isolation;
   c.domain = o.domain;
   c.module = o.module;
@@ -112,12 +112,12 @@ ThroughputPoint measure_throughput(const BenchOptions& o, const std::string& iso
   c.traffic.transmit = direction == "tx";
   c.traffic.receive = direction == "rx";
   c.traffic.frame_size = frame_size;
-  supervisor::DirectionResult first, last;
-  c.workload = [&](const supervisor::SessionHandles& h) {
+  session::DirectionResult first, last;
+  c.workload = [&](const session::SessionHandles& h) {
     sleep_s(o.warmup_s);
     const int pid = h.domain.pid();
     const bool separate = pid != getpid();
-    auto pick = [&](const supervisor::TrafficResult& r) { return direction == "tx" ? r.tx : r.rx; };
+    auto pick = [&](const session::TrafficResult& r) { return direction == "tx" ? r.tx : r.rx; };
     const auto c0 = h.domain.counters();
     first = pick(h.peer.snapshot());
     const double sup0 = process_cpu_s(getpid()), dom0 = separate ? process_cpu_s(pid) : 0;
@@ -137,7 +137,7 @@ ThroughputPoint measure_throughput(const BenchOptions& o, const std::string& iso
     p.cpu_domain_s = dom1 - dom0;
     if (sup0 < 0 || sup1 < 0 || dom0 < 0 || dom1 < 0) p.error = "cannot read the CPU time of a process";
   };
-  auto report = supervisor::run_nic_session(c);
+  auto report = session::run_nic_session(c);
   p.probe_ms = report.probe_ms;
   p.packets = counter_growth(first.verified, last.verified);
   p.bytes = counter_growth(first.bytes, last.bytes);
@@ -237,7 +237,7 @@ TcpPoint measure_tcp(const BenchOptions& o, const std::string& isolation) {
   char exec[256];
   std::snprintf(exec, sizeof exec, "exec iperf3 -c 10.77.0.2 -t %g -J > %s", o.tcp_seconds, path);
   c.network.exec = exec;
-  auto report = supervisor::run_nic_session(c);
+  auto report = session::run_nic_session(c);
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
@@ -272,7 +272,7 @@ LatencyPoint measure_latency(const BenchOptions& o, const std::string& isolation
   c.traffic.request_response = true;
   c.traffic.packets = o.latency_exchanges;
   c.traffic.frame_size = frame_size;
-  auto report = supervisor::run_nic_session(c);
+  auto report = session::run_nic_session(c);
   const auto& s = report.traffic.latency;
   l.samples = s.samples;
   l.lost = report.traffic.exchanges_lost;
@@ -301,7 +301,7 @@ RecoveryRun measure_recovery(const BenchOptions& o) {
   // The benchmark kills the driver on purpose, `recoveries` times in a row.
   c.policy = supervisor::RecoveryPolicy::for_deliberate_faults(o.recoveries + 10);
   c.traffic.frame_size = 60;
-  c.workload = [&](const supervisor::SessionHandles& h) {
+  c.workload = [&](const session::SessionHandles& h) {
     if (!h.recoverable) {
       run.error = "no recoverable domain";
       return;
@@ -333,7 +333,7 @@ RecoveryRun measure_recovery(const BenchOptions& o) {
       }
     }
   };
-  auto report = supervisor::run_nic_session(c);
+  auto report = session::run_nic_session(c);
   run.recoveries = report.recoveries;
   run.frames_lost = report.traffic.tx.lost + report.traffic.rx.lost;
   run.frames_verified = report.traffic.tx.verified + report.traffic.rx.verified;

@@ -231,7 +231,7 @@ Result<CommandArgs> parse_inject(Reader& r) {
       auto list = r.value(a);
       if (!list) return list.error();
       for (const auto& t : split(*list, ',')) {
-        auto type = supervisor::parse_fault_type(t);
+        auto type = session::parse_fault_type(t);
         if (!type) return r.error("unknown fault type '" + t + "' (side inject --help lists them)");
         out.campaign.types.push_back(*type);
       }

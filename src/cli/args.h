@@ -31,7 +31,7 @@ struct RunArgs {
 
 struct InjectArgs {
   std::string module;
-  supervisor::CampaignConfig campaign;
+  session::CampaignConfig campaign;
   bool json = false, quiet = false;
 };
 

@@ -31,7 +31,7 @@ void inject_usage(FILE* out) {
 
 int inject_command(const InjectArgs& args) {
   const std::string& module = args.module;
-  supervisor::CampaignConfig campaign = args.campaign;
+  session::CampaignConfig campaign = args.campaign;
   const bool json = args.json;
   // The driver's own log would drown the table; faults and restarts are still reported.
   if (!campaign.verbose) set_log_threshold(LogLevel::kError);
@@ -41,7 +41,7 @@ int inject_command(const InjectArgs& args) {
     std::fprintf(stderr, "side inject: %s\n", model.error().message.c_str());
     return 2;
   }
-  supervisor::NicSessionConfig session;
+  session::NicSessionConfig session;
   session.isolation = "process";
   session.domain.kapi_path = paths.kapi;
   session.domain.symvers_path = paths.symvers;
@@ -51,16 +51,16 @@ int inject_command(const InjectArgs& args) {
   // Every fault is deliberate: all the restarts they cause are allowed (some faults cause two).
   session.policy = supervisor::RecoveryPolicy::for_deliberate_faults(campaign.faults * 2 + 16);
   session.traffic.stall_timeout_s = 3600;  // stalls are the campaign's to judge
-  supervisor::CampaignResult result;
+  session::CampaignResult result;
   ProgressLine progress("side inject", ProgressLine::wanted(args.quiet));
   campaign.progress = [&progress](unsigned done, unsigned total, const std::string& step) {
     progress.update(done, total, step);
   };
-  session.workload = [&](const supervisor::SessionHandles& h) { supervisor::run_campaign(campaign, h, result); };
-  supervisor::NicSessionReport report = supervisor::run_nic_session(session);
+  session.workload = [&](const session::SessionHandles& h) { session::run_campaign(campaign, h, result); };
+  session::NicSessionReport report = session::run_nic_session(session);
   progress.finish();
 
-  auto row = [](const supervisor::FaultStats& s) {
+  auto row = [](const session::FaultStats& s) {
     char buf[200];
     std::snprintf(buf, sizeof buf, "%8llu %9llu %8llu %9llu %8llu %11lld %10.1f %8.1f",
                   static_cast<unsigned long long>(s.injected), static_cast<unsigned long long>(s.activated),
@@ -69,7 +69,7 @@ int inject_command(const InjectArgs& args) {
                   s.p99_ms());
     return std::string(buf);
   };
-  auto stats_json = [](Json& j, const supervisor::FaultStats& s) {
+  auto stats_json = [](Json& j, const session::FaultStats& s) {
     j.field("injected", s.injected).field("activated", s.activated).field("detected", s.detected);
     j.field("recovered", s.recovered).field("supervisor_survived", s.survived).field("frames_lost", s.frames_lost);
     j.field("median_recovery_ms", s.median_ms()).field("p99_recovery_ms", s.p99_ms());
@@ -84,9 +84,9 @@ int inject_command(const InjectArgs& args) {
     j.field("ok", error.empty() && result.total.survived == campaign.faults);
     if (!error.empty()) j.field("error", error);
     j.key("types").object_begin();
-    for (size_t t = 0; t < supervisor::kFaultTypes; ++t) {
+    for (size_t t = 0; t < session::kFaultTypes; ++t) {
       if (!result.by_type[t].injected) continue;
-      j.key(supervisor::to_string(static_cast<supervisor::FaultType>(t))).object_begin();
+      j.key(session::to_string(static_cast<session::FaultType>(t))).object_begin();
       stats_json(j, result.by_type[t]);
       j.object_end();
     }
@@ -102,9 +102,9 @@ int inject_command(const InjectArgs& args) {
   } else {
     std::printf("%-8s %8s %9s %8s %9s %8s %11s %10s %8s\n", "fault", "injected", "activated", "detected", "recovered",
                 "survived", "frames lost", "median ms", "p99 ms");
-    for (size_t t = 0; t < supervisor::kFaultTypes; ++t) {
+    for (size_t t = 0; t < session::kFaultTypes; ++t) {
       if (!result.by_type[t].injected) continue;
-      std::printf("%-8s %s\n", supervisor::to_string(static_cast<supervisor::FaultType>(t)),
+      std::printf("%-8s %s\n", session::to_string(static_cast<session::FaultType>(t)),
                   row(result.by_type[t]).c_str());
     }
     std::printf("%-8s %s\n", "all", row(result.total).c_str());

@@ -89,7 +89,7 @@ std::string mac_string(const std::array<uint8_t, 6>& mac) {
   return buf;
 }
 
-void print_direction(const char* name, const supervisor::DirectionResult& d, double seconds) {
+void print_direction(const char* name, const session::DirectionResult& d, double seconds) {
   std::printf("  %-3s sent %llu, verified %llu, lost %llu, corrupt %llu, out of order %llu, resubmitted %llu", name,
               static_cast<unsigned long long>(d.sent), static_cast<unsigned long long>(d.verified),
               static_cast<unsigned long long>(d.lost), static_cast<unsigned long long>(d.corrupt),
@@ -103,12 +103,12 @@ void print_direction(const char* name, const supervisor::DirectionResult& d, dou
 
 // A session that failed before its driver registered a network device has nothing to report but why: one line
 // (the counters and the MAC would all be zero). A driver that came up and then failed is reported in full.
-bool came_up(const supervisor::NicSessionReport& r) {
+bool came_up(const session::NicSessionReport& r) {
   return r.error.empty() || !r.netdev.empty();
 }
 
 // Writes one session's report: fields of an open JSON object, or text.
-void report(const supervisor::NicSessionConfig& config, const supervisor::NicSessionReport& r,
+void report(const session::NicSessionConfig& config, const session::NicSessionReport& r,
             const std::string& isolation, Json* json) {
   const auto& t = r.traffic;
   if (!came_up(r)) {
@@ -270,26 +270,26 @@ void report(const supervisor::NicSessionConfig& config, const supervisor::NicSes
   }
 }
 
-bool session_ok(const supervisor::NicSessionReport& r, const supervisor::NicSessionConfig& c) {
+bool session_ok(const session::NicSessionReport& r, const session::NicSessionConfig& c) {
   if (c.network.enabled && !c.network.exec.empty() && r.exec_status != 0) return false;
   return r.ok() && r.traffic.errors() == 0;
 }
 
 // Runs `instances` sessions at once, each with its own domain and emulated NIC (a distinct MAC address).
-int run_nic(const supervisor::NicSessionConfig& base, unsigned instances, const std::string& isolation, bool json,
+int run_nic(const session::NicSessionConfig& base, unsigned instances, const std::string& isolation, bool json,
             ProgressLine& progress) {
-  std::vector<supervisor::NicSessionConfig> configs(instances, base);
-  std::vector<supervisor::NicSessionReport> reports(instances);
+  std::vector<session::NicSessionConfig> configs(instances, base);
+  std::vector<session::NicSessionReport> reports(instances);
   for (unsigned i = 0; i < instances; ++i) {
     configs[i].mac[5] = static_cast<uint8_t>(base.mac[5] + i);
     if (i > 0) configs[i].kill_after_s = 0;  // --kill-after affects the first instance only
   }
   if (instances == 1) {
-    reports[0] = supervisor::run_nic_session(configs[0]);
+    reports[0] = session::run_nic_session(configs[0]);
   } else {
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < instances; ++i) {
-      threads.emplace_back([&, i] { reports[i] = supervisor::run_nic_session(configs[i]); });
+      threads.emplace_back([&, i] { reports[i] = session::run_nic_session(configs[i]); });
     }
     for (auto& t : threads) t.join();
   }
@@ -356,11 +356,11 @@ int load_in_process(const domain::DomainConfig& config, const domain::LoadReques
 }
 
 // The built-in traffic's progress: frames sent of those asked for each way, or seconds of the duration.
-std::function<void(double, const supervisor::TrafficResult&)> traffic_progress(const supervisor::TrafficConfig& t,
+std::function<void(double, const session::TrafficResult&)> traffic_progress(const session::TrafficConfig& t,
                                                                                ProgressLine& progress) {
   const uint64_t packets = t.packets;
   const double duration = t.duration_s;
-  return [&progress, packets, duration](double elapsed, const supervisor::TrafficResult& so_far) {
+  return [&progress, packets, duration](double elapsed, const session::TrafficResult& so_far) {
     const std::string step = std::to_string(so_far.tx.verified + so_far.rx.verified) + " frames verified";
     if (duration > 0) {
       progress.update(static_cast<uint64_t>(std::min(elapsed, duration)), static_cast<uint64_t>(std::ceil(duration)),
@@ -405,7 +405,7 @@ int run_command(const RunArgs& args) {
   config.virtual_time = !args.real_time;
   config.optimisations = args.optimisations;
   if (!args.load_only && has_emulated_device(paths.modules_dir, module, args.device, quiet || json)) {
-    supervisor::NicSessionConfig session;
+    session::NicSessionConfig session;
     session.device = args.device;
     if (args.device.starts_with("qemu:")) {
       auto qemu = vfio_user::find_qemu(/*build=*/true);  // built on first use of a QEMU device
@@ -448,7 +448,7 @@ int run_command(const RunArgs& args) {
     // The crashes are deliberate: each one is restarted, however close together (a few spare for real faults).
     if (session.crashes) session.policy = supervisor::RecoveryPolicy::for_deliberate_faults(session.crashes + 5);
     session.kill_after_s = kill_after;
-    supervisor::TimedFaults soak;
+    session::TimedFaults soak;
     const double inject_every = args.inject_every;
     if (inject_every > 0) {
       if (builtin) {  // --packets, --frame-size and --request-response ask for the built-in wire
@@ -457,16 +457,16 @@ int run_command(const RunArgs& args) {
       }
       // A fault of every kind in turn, on purpose: every restart they cause is allowed.
       session.policy = supervisor::RecoveryPolicy::for_deliberate_faults(1'000'000);
-      session.network_workload = [&soak, inject_every](const supervisor::SessionHandles& h,
+      session.network_workload = [&soak, inject_every](const session::SessionHandles& h,
                                                        const std::atomic<bool>& stop) {
-        supervisor::run_soak(h, inject_every, stop, soak);
+        session::run_soak(h, inject_every, stop, soak);
       };
     }
     // Service mode (src/service): readiness for a service manager, and the control socket `side status` asks.
     std::unique_ptr<service::ServiceEndpoint> endpoint;
     if (!builtin) {
       endpoint = service::ServiceEndpoint::start();
-      session.on_status = [e = endpoint.get()](const supervisor::SessionStatus& s) { e->on_status(s); };
+      session.on_status = [e = endpoint.get()](const session::SessionStatus& s) { e->on_status(s); };
     }
     // Built-in traffic of one instance can run long (--packets, --duration): a progress line on a terminal.
     ProgressLine progress("side run", builtin && instances == 1 && ProgressLine::wanted(quiet));

@@ -15,8 +15,8 @@ Status VcpuThreads::start(Work work) {
   work_ = std::move(work);
   softirq_thread_ = std::thread([this] { softirq_loop(); });
   worker_thread_ = std::thread([this] { worker_loop(); });
-  while (ready_.load() >= 0 && ready_.load() < 2) std::this_thread::yield();
-  if (ready_.load() < 0) return make_error("a virtual CPU failed to initialise");
+  while (!failed_.load() && ready_.load() < 2) std::this_thread::yield();
+  if (failed_.load()) return make_error("a virtual CPU failed to initialise");
   return {};
 }
 
@@ -31,7 +31,7 @@ void VcpuThreads::stop() {
 bool VcpuThreads::initialise(unsigned cpu) {
   if (!work_.init(cpu)) {
     logf(LogLevel::kError, "side: virtual CPU %u failed to initialise", cpu);
-    ready_ = -1;
+    failed_ = true;
     return false;
   }
   ++ready_;

@@ -49,7 +49,8 @@ class VcpuThreads {
   Work work_;
   const uint64_t spin_ns_;
   std::atomic<bool> stopping_{false};
-  std::atomic<int> ready_{0};  // secondary vCPUs initialised; -1 if one failed
+  std::atomic<int> ready_{0};        // secondary vCPUs initialised
+  std::atomic<bool> failed_{false};  // one failed to: start() stops waiting for the other
   std::atomic<uint32_t> own_softirq_word_{0};
   std::atomic<uint32_t> worker_word_{0};
   ipc::Doorbell softirq_bell_;

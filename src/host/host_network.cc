@@ -9,7 +9,8 @@
 #include "common/clock.h"
 #include "common/log.h"
 
-namespace side::supervisor {
+namespace side::host {
+using supervisor::DriverDomain;
 namespace {
 
 constexpr size_t kMaxFrame = 65536;
@@ -185,4 +186,4 @@ void Wire::reader() {
   }
 }
 
-}  // namespace side::supervisor
+}  // namespace side::host

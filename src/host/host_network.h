@@ -26,7 +26,7 @@
 #include "supervisor/driver_domain.h"
 #include "supervisor/machine.h"
 
-namespace side::supervisor {
+namespace side::host {
 
 struct HostCounters {
   uint64_t to_driver = 0;         // frames the host sent through the driver
@@ -39,13 +39,13 @@ struct HostCounters {
   uint64_t bytes_from_driver = 0;
 };
 
-class HostInterface final : public NetListener {
+class HostInterface final : public supervisor::NetListener {
  public:
   // How long a frame waits for room in the driver's queue before it is dropped (counted): a driver that stops
   // taking frames cannot stall the host's interface for good.
   static constexpr std::chrono::milliseconds kStallLimit{2000};
 
-  HostInterface(DriverDomain& domain, net::Tap tap);
+  HostInterface(supervisor::DriverDomain& domain, net::Tap tap);
   ~HostInterface() override;
 
   // Binds to the driver's device (token) and starts moving frames.
@@ -77,7 +77,7 @@ class HostInterface final : public NetListener {
   bool forward(std::span<const uint8_t> frame);
   // A change the guard refused: counted, and a fault of the driver.
   void refuse(const Status& refusal);
-  DriverDomain& domain_;
+  supervisor::DriverDomain& domain_;
   net::Tap tap_;
   std::atomic<uint64_t> token_{0};
   std::thread thread_;
@@ -121,4 +121,4 @@ class Wire {
   std::atomic<uint64_t> to_wire_{0}, from_wire_{0}, nic_dropped_{0};
 };
 
-}  // namespace side::supervisor
+}  // namespace side::host

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
-namespace side::supervisor {
+namespace side::host {
 namespace {
 
 std::string mac_text(const uint8_t mac[6]) {
@@ -71,4 +71,4 @@ Status NetdevGuard::carrier(bool on, uint64_t now_ns) {
   return {};
 }
 
-}  // namespace side::supervisor
+}  // namespace side::host

@@ -14,7 +14,7 @@
 #include "ipc/protocol.h"
 #include "kapi/side_host.h"
 
-namespace side::supervisor {
+namespace side::host {
 
 class NetdevGuard {
  public:
@@ -50,4 +50,4 @@ class NetdevGuard {
   TokenBucket changes_{kChangesPerSecond, kChangesBurst};
 };
 
-}  // namespace side::supervisor
+}  // namespace side::host

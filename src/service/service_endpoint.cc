@@ -13,7 +13,7 @@
 namespace side::service {
 namespace {
 
-using supervisor::SessionState;
+using session::SessionState;
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -58,17 +58,17 @@ void ServiceEndpoint::wake() {
   (void)!::write(wake_.get(), &one, sizeof one);
 }
 
-std::string ServiceEndpoint::describe(const supervisor::SessionStatus& s) {
-  return s.driver + " on " + s.ifname + ": " + supervisor::session_state_name(s.state) + ", domain pid " +
+std::string ServiceEndpoint::describe(const session::SessionStatus& s) {
+  return s.driver + " on " + s.ifname + ": " + session::session_state_name(s.state) + ", domain pid " +
          std::to_string(s.domain_pid) + ", " + std::to_string(s.generation) + " restarts, " + std::to_string(s.faults) +
          " faults";
 }
 
-void ServiceEndpoint::on_status(const supervisor::SessionStatus& status) {
+void ServiceEndpoint::on_status(const session::SessionStatus& status) {
   {
     std::lock_guard lock(mu_);
     auto [it, first] = domains_.try_emplace(status.ifname, Domain{status, std::chrono::steady_clock::now()});
-    const supervisor::SessionStatus previous = it->second.status;
+    const session::SessionStatus previous = it->second.status;
     it->second.status = status;
     // Readiness once: the first driver up. Then a line whenever a driver's state or generation changes.
     if (!ready_sent_ && !ending(status.state)) {

@@ -39,7 +39,7 @@ class ServiceEndpoint {
   ServiceEndpoint& operator=(const ServiceEndpoint&) = delete;
 
   // A session's snapshot (on the session's thread).
-  void on_status(const supervisor::SessionStatus& status);
+  void on_status(const session::SessionStatus& status);
   // The answer to one control request.
   std::string answer(std::string_view request) const;
   // Empty without a control socket.
@@ -47,7 +47,7 @@ class ServiceEndpoint {
 
  private:
   struct Domain {
-    supervisor::SessionStatus status;
+    session::SessionStatus status;
     std::chrono::steady_clock::time_point up_since;
   };
   enum class Notice { kReady, kStatus, kStopping };
@@ -56,7 +56,7 @@ class ServiceEndpoint {
   void loop();
   void send_pending();
   void wake();
-  static std::string describe(const supervisor::SessionStatus& s);
+  static std::string describe(const session::SessionStatus& s);
 
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::optional<ControlServer> server_;

@@ -12,7 +12,7 @@ nlohmann::json domain_json(const DomainEntry& entry) {
       {"netdev", s.netdev},
       {"interface", s.ifname},
       {"domain_pid", s.domain_pid},
-      {"state", supervisor::session_state_name(s.state)},
+      {"state", session::session_state_name(s.state)},
       {"generation", s.generation},
       {"restarts", s.generation},
       {"faults", s.faults},

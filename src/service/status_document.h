@@ -21,7 +21,7 @@
 namespace side::service {
 
 struct DomainEntry {
-  supervisor::SessionStatus status;
+  session::SessionStatus status;
   double up_s = 0;  // since the driver first came up
 };
 

@@ -15,7 +15,8 @@
 #include "ipc/protocol.h"
 #include "supervisor/recoverable_domain.h"
 
-namespace side::supervisor {
+namespace side::session {
+using supervisor::RecoverableDomain;
 namespace {
 
 using clock = std::chrono::steady_clock;
@@ -343,4 +344,4 @@ void run_soak(const SessionHandles& s, double every_s, const std::atomic<bool>& 
   print("end");
 }
 
-}  // namespace side::supervisor
+}  // namespace side::session

@@ -14,7 +14,7 @@
 
 #include "session/nic_session.h"
 
-namespace side::supervisor {
+namespace side::session {
 
 enum class FaultType : uint8_t {
   kCrash,    // the domain process dies (as if the driver brought it down)
@@ -89,4 +89,4 @@ SoakSample soak_sample(const SessionHandles& session);
 // ("side soak: start|sample|end: ..."; scripts/soak.sh reads them).
 void run_soak(const SessionHandles& session, double every_s, const std::atomic<bool>& stop, TimedFaults& out);
 
-}  // namespace side::supervisor
+}  // namespace side::session

@@ -17,7 +17,18 @@
 
 extern char** environ;
 
-namespace side::supervisor {
+namespace side::session {
+using host::HostInterface;
+using host::Wire;
+using host::WireCounters;
+using supervisor::device_for_module;
+using supervisor::DomainProcess;
+using supervisor::DomainProcessConfig;
+using supervisor::DriverDomain;
+using supervisor::InProcessDomain;
+using supervisor::Machine;
+using supervisor::NetListener;
+using supervisor::RecoverableDomain;
 namespace {
 
 using clock = std::chrono::steady_clock;
@@ -242,6 +253,7 @@ class NicSession {
   net::Nic* nic_ = nullptr;
   uint64_t pdev_ = 0;
   uint64_t token_ = 0;
+  side_netdev_info netdev_info_{};  // the network device the driver registered, as it was after probe
   std::unique_ptr<TrafficPeer> peer_;
 };
 
@@ -363,6 +375,7 @@ std::string NicSession::load_and_bind() {
   report_.netdev = netdev->info.name;
   std::copy(std::begin(netdev->info.mac), std::end(netdev->info.mac), report_.mac.begin());
   token_ = netdev->info.token;
+  netdev_info_ = netdev->info;
   return {};
 }
 
@@ -376,11 +389,10 @@ std::string NicSession::connect_host_side() {
     nic_->set_frame_sink([w](std::span<const uint8_t> f) {
       if (w) w->from_nic(f);
     });
-    const auto netdev = machine_->netdev_of_device(dev_);
     host_ = std::make_unique<HostInterface>(*domain_, std::move(*host_tap_));
-    host_->start(netdev->info);
-    host_->mirror().mtu = netdev->info.mtu;
-    std::memcpy(host_->mirror().mac.data(), netdev->info.mac, 6);
+    host_->start(netdev_info_);
+    host_->mirror().mtu = netdev_info_.mtu;
+    std::memcpy(host_->mirror().mac.data(), netdev_info_.mac, 6);
     relay_.target = host_.get();
     if (auto e = address_interfaces(); !e.empty()) {
       (void)domain_->remove(pdev_);
@@ -546,4 +558,4 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
   return NicSession(config).run();
 }
 
-}  // namespace side::supervisor
+}  // namespace side::session

@@ -21,15 +21,13 @@
 #include "session/traffic_peer.h"
 #include "supervisor/recoverable_domain.h"
 
-namespace side::supervisor {
-
-class RecoverableDomain;
+namespace side::session {
 
 // What a workload running beside the built-in traffic can reach.
 struct SessionHandles {
-  DriverDomain& domain;
-  RecoverableDomain* recoverable;  // null without recovery
-  Machine& machine;
+  supervisor::DriverDomain& domain;
+  supervisor::RecoverableDomain* recoverable;  // null without recovery
+  supervisor::Machine& machine;
   uint32_t device;
   TrafficPeer& peer;
 };
@@ -49,7 +47,7 @@ struct NicSessionConfig {
   double kill_after_s = 0;
   // Process isolation: a failed driver is restarted in a fresh domain (recoverable_domain.h), under `policy`.
   bool recover = true;
-  RecoveryPolicy policy;
+  supervisor::RecoveryPolicy policy;
   std::string executable = "/proc/self/exe";  // the `side` binary domain processes run
 
   // The network around the NIC. Disabled: the built-in traffic peer (`traffic`) is the wire and the host. Enabled:
@@ -93,18 +91,18 @@ struct NicSessionReport {
   TrafficResult traffic;
   side_netdev_stats driver_stats{};
   std::optional<side_ethtool_info> ethtool;  // as the driver reported it once the link was up
-  HostCounters host{};
-  WireCounters wire{};
+  host::HostCounters host{};
+  host::WireCounters wire{};
   std::string peer_namespace;
   int exec_status = -1;  // the host command's exit status
-  std::vector<RecoveryTimings> recoveries;
+  std::vector<supervisor::RecoveryTimings> recoveries;
   bool gave_up = false;
   std::string give_up_message;  // why side stopped restarting the driver (driver, restarts, last fault)
   net::NicCounters nic{};
   pci::PciDevice::NamedCounters device_counters;  // the device model's own (PciDevice::model_counters)
   iommu::Counters iommu{};
   uint64_t dma_mappings_after_remove = 0;
-  std::optional<DomainCounters> counters;  // as the domain counted them, at the end of the traffic
+  std::optional<supervisor::DomainCounters> counters;  // as the domain counted them, at the end of the traffic
   std::vector<domain::FaultReport> faults;
   // Clean: no error, and every fault (if any) ended in a successful restart.
   bool ok() const {
@@ -119,4 +117,4 @@ struct NicSessionReport {
 // Runs on the calling thread, which becomes the domain's virtual CPU 0.
 NicSessionReport run_nic_session(const NicSessionConfig& config);
 
-}  // namespace side::supervisor
+}  // namespace side::session

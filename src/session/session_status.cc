@@ -3,7 +3,11 @@
 #include "session/nic_session.h"
 #include "supervisor/recoverable_domain.h"
 
-namespace side::supervisor {
+namespace side::session {
+using host::HostInterface;
+using host::Wire;
+using supervisor::DriverDomain;
+using supervisor::RecoverableDomain;
 
 const char* session_state_name(SessionState state) {
   switch (state) {
@@ -45,4 +49,4 @@ SessionStatus observe_session(const NicSessionConfig& config, const NicSessionRe
   return s;
 }
 
-}  // namespace side::supervisor
+}  // namespace side::session

@@ -8,9 +8,8 @@
 
 #include "host/host_network.h"
 
-namespace side::supervisor {
+namespace side::session {
 
-class DriverDomain;
 class RecoverableDomain;
 struct NicSessionConfig;
 struct NicSessionReport;
@@ -36,14 +35,14 @@ struct SessionStatus {
   unsigned generation = 0;  // restarts so far
   uint64_t faults = 0;      // detected driver faults, every generation's
   std::string last_fault;   // "kind: message" of the latest, empty without one
-  HostCounters host{};
-  WireCounters wire{};
+  host::HostCounters host{};
+  host::WireCounters wire{};
 };
 
 // The snapshot of a session whose driver is up; `requested` is kRunning or kStopping, and becomes kRecovering or
 // kFailed when the domain says so. Runs on the session's thread (the calls it makes take the domain's locks).
 SessionStatus observe_session(const NicSessionConfig& config, const NicSessionReport& report,
-                              const DriverDomain& domain, const RecoverableDomain* recoverable,
-                              const HostInterface* host, const Wire* wire, SessionState requested);
+                              const supervisor::DriverDomain& domain, const supervisor::RecoverableDomain* recoverable,
+                              const host::HostInterface* host, const host::Wire* wire, SessionState requested);
 
-}  // namespace side::supervisor
+}  // namespace side::session

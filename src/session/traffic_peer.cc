@@ -8,7 +8,8 @@
 
 #include "common/counters.h"
 
-namespace side::supervisor {
+namespace side::session {
+using supervisor::DriverDomain;
 namespace {
 
 constexpr uint8_t kDirTx = 0, kDirRx = 1;
@@ -445,5 +446,5 @@ TrafficResult TrafficPeer::run(const TrafficConfig& config) {
   return result_;
 }
 
-}  // namespace side::supervisor
+}  // namespace side::session
 #include "common/counters.h"

@@ -28,7 +28,7 @@
 #include "supervisor/driver_domain.h"
 #include "supervisor/machine.h"
 
-namespace side::supervisor {
+namespace side::session {
 
 struct TrafficConfig {
   uint64_t packets = 0;   // per direction; 0: as many as fit in `duration_s`
@@ -90,10 +90,10 @@ struct TrafficResult {
   uint64_t errors() const { return tx.corrupt + tx.out_of_order + rx.corrupt + rx.out_of_order; }
 };
 
-class TrafficPeer final : public NetListener {
+class TrafficPeer final : public supervisor::NetListener {
  public:
   // `netdev` is the driver's network device on `nic`; `nic_mac` its address.
-  TrafficPeer(DriverDomain& domain, net::Nic& nic, uint64_t netdev, std::array<uint8_t, 6> nic_mac);
+  TrafficPeer(supervisor::DriverDomain& domain, net::Nic& nic, uint64_t netdev, std::array<uint8_t, 6> nic_mac);
 
   // The NIC's wire output (install with net::Nic::set_frame_sink).
   void on_wire_frame(std::span<const uint8_t> frame);
@@ -131,7 +131,7 @@ class TrafficPeer final : public NetListener {
   bool start_exchange(const TrafficConfig& config, uint64_t& next, std::unique_lock<std::mutex>& lock);
   void drop_timed_out_exchange();
 
-  DriverDomain& domain_;
+  supervisor::DriverDomain& domain_;
   net::Nic& nic_;
   uint64_t netdev_;
   std::array<uint8_t, 6> nic_mac_;
@@ -161,4 +161,4 @@ class TrafficPeer final : public NetListener {
   std::set<uint64_t> late_ok_[2];
 };
 
-}  // namespace side::supervisor
+}  // namespace side::session

@@ -27,6 +27,9 @@
 #include "supervisor/domain_process.h"
 
 namespace side::supervisor {
+using session::NicSessionConfig;
+using session::NicSessionReport;
+using session::run_nic_session;
 namespace {
 
 using nlohmann::json;

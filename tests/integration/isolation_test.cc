@@ -17,6 +17,11 @@
 #include "supervisor/domain_process.h"
 
 namespace side::supervisor {
+using session::NicSessionConfig;
+using session::NicSessionReport;
+using session::run_nic_session;
+using session::SessionHandles;
+using session::TrafficResult;
 namespace {
 
 domain::DomainConfig domain_config(const std::string& modules_dir) {

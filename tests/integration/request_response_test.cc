@@ -8,6 +8,11 @@
 #include "session/nic_session.h"
 
 namespace side::supervisor {
+using session::LatencySummary;
+using session::NicSessionConfig;
+using session::NicSessionReport;
+using session::run_nic_session;
+using session::TrafficResult;
 namespace {
 
 NicSessionConfig e1000_session(const std::string& isolation, uint64_t exchanges, size_t frame_size) {

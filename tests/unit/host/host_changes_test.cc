@@ -14,7 +14,9 @@
 #include "supervisor/machine.h"
 #include "support/memory_domain.h"
 
-namespace side::supervisor {
+namespace side::host {
+using supervisor::ChannelServer;
+using supervisor::Machine;
 namespace {
 
 constexpr std::array<uint8_t, 6> kMac{0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
@@ -123,4 +125,4 @@ TEST_F(HostChangesTest, CarrierFlappingIsCutOffAndReported) {
 }
 
 }  // namespace
-}  // namespace side::supervisor
+}  // namespace side::host

@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-namespace side::supervisor {
+namespace side::host {
 namespace {
 
 constexpr uint64_t kSecond = 1'000'000'000;
@@ -92,4 +92,4 @@ TEST(NetdevGuard, FlappingIsRateLimited) {
 }
 
 }  // namespace
-}  // namespace side::supervisor
+}  // namespace side::host

@@ -21,8 +21,8 @@ namespace side::service {
 namespace {
 
 using namespace std::chrono_literals;
-using supervisor::SessionState;
-using supervisor::SessionStatus;
+using session::SessionState;
+using session::SessionStatus;
 
 SessionStatus running(unsigned generation = 0) {
   SessionStatus s;

@@ -5,7 +5,7 @@
 
 #include "session/traffic_peer.h"
 
-namespace side::supervisor {
+namespace side::session {
 namespace {
 
 const std::array<uint8_t, 6> kA{2, 0, 0, 0, 0, 1}, kB{2, 0, 0, 0, 0, 2};
@@ -106,4 +106,4 @@ TEST(TrafficLatency, FewSamples) {
 }
 
 }  // namespace
-}  // namespace side::supervisor
+}  // namespace side::session
