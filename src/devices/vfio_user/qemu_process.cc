@@ -34,15 +34,9 @@ std::string mac_text(const std::array<uint8_t, 6>& mac) {
 
 std::vector<std::string> qemu_arguments(const QemuConfig& c, const std::string& socket_path) {
   std::string device = c.device + ",id=dev0,romfile=";
-  std::vector<std::string> a = {c.binary,
-                                "-machine",
-                                "x-remote,vfio-user=on,auto-shutdown=on",
-                                "-nodefaults",
-                                "-no-user-config",
-                                "-display",
-                                "none",
-                                "-m",
-                                "16"};
+  std::vector<std::string> a = {c.binary,      "-machine",        "x-remote,vfio-user=on,auto-shutdown=on",
+                                "-nodefaults", "-no-user-config", "-display",
+                                "none"};
   if (c.network) {
     a.insert(a.end(), {"-netdev", "socket,id=n0,fd=" + std::to_string(kNetdevFd)});
     device += ",netdev=n0,mac=" + mac_text(c.mac);

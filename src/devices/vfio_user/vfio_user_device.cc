@@ -27,7 +27,8 @@ Result<int> discover_bar(Client& client, int bar, pci::BarSpec& spec) {
   if (!reg) return reg.error();
   const bool io = *reg & 1;
   const bool wide = !io && ((*reg >> 1) & 3) == 2;
-  if (io ? (size < 4 || size > 256) : (size < 16 || size > (uint64_t{1} << 30)) || !power_of_two(size)) {
+  const bool size_ok = io ? size >= 4 && size <= 256 : size >= 16 && size <= (uint64_t{1} << 30);
+  if (!size_ok || !power_of_two(size)) {
     return make_error("BAR " + std::to_string(bar) + " has an impossible size " + std::to_string(size));
   }
   if (wide && bar == pci::kNumBars - 1) return make_error("64-bit BAR 5 has no upper half");

@@ -28,6 +28,22 @@ TEST(PciDeviceChoice, ClassMatchesCountAsTheKernelCountsThem) {
   EXPECT_FALSE(device_for_ids("ahci", {other_class}));
 }
 
+TEST(PciDeviceChoice, DeviceOptionChoosesAmongModelsTheIdTableNames) {
+  auto builtin = choose_device("e1000", {id(0x8086, 0x100e)}, "builtin");
+  ASSERT_TRUE(builtin) << builtin.error().message;
+  EXPECT_EQ((*builtin)->name, "e1000");
+  auto qemu = choose_device("e1000", {id(0x8086, 0x100e)}, "qemu:e1000");
+  ASSERT_TRUE(qemu) << qemu.error().message;
+  EXPECT_EQ((*qemu)->name, "qemu:e1000");
+  auto rtl = choose_device("8139too", {id(0x10ec, 0x8139)}, "qemu:rtl8139");
+  ASSERT_TRUE(rtl) << rtl.error().message;
+  auto wrong = choose_device("e1000", {id(0x8086, 0x100e)}, "qemu:rtl8139");
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message.find("does not name qemu:rtl8139"), std::string::npos) << wrong.error().message;
+  EXPECT_FALSE(choose_device("e1000", {id(0x8086, 0x100e)}, "qemu:nosuch"));
+  EXPECT_FALSE(choose_device("e1000", {id(0x8086, 0x100e)}, "e1000")) << "--device takes builtin or qemu:MODEL";
+}
+
 TEST(PciDeviceChoice, AnUnknownDeviceNamesTheDriverAndWhatIsAvailable) {
   auto m = device_for_ids("8139too", {id(0x10ec, 0x8139)});
   ASSERT_FALSE(m);
