@@ -8,9 +8,12 @@
 
 #include "host/host_network.h"
 
+namespace side::supervisor {
+class RecoverableDomain;
+}
+
 namespace side::session {
 
-class RecoverableDomain;
 struct NicSessionConfig;
 struct NicSessionReport;
 

@@ -5,7 +5,7 @@
 
 #include "session/fault_campaign.h"
 
-namespace side::supervisor {
+namespace side::session {
 namespace {
 
 TrafficResult with_lost(uint64_t tx, uint64_t rx) {
@@ -36,4 +36,4 @@ TEST(FramesLost, ExperimentsAddUpToTheCampaign) {
 }
 
 }  // namespace
-}  // namespace side::supervisor
+}  // namespace side::session
