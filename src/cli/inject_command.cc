@@ -104,8 +104,7 @@ int inject_command(const InjectArgs& args) {
                 "survived", "frames lost", "median ms", "p99 ms");
     for (size_t t = 0; t < session::kFaultTypes; ++t) {
       if (!result.by_type[t].injected) continue;
-      std::printf("%-8s %s\n", session::to_string(static_cast<session::FaultType>(t)),
-                  row(result.by_type[t]).c_str());
+      std::printf("%-8s %s\n", session::to_string(static_cast<session::FaultType>(t)), row(result.by_type[t]).c_str());
     }
     std::printf("%-8s %s\n", "all", row(result.total).c_str());
     if (!error.empty()) std::fprintf(stderr, "side inject: %s\n", error.c_str());

@@ -108,8 +108,8 @@ bool came_up(const session::NicSessionReport& r) {
 }
 
 // Writes one session's report: fields of an open JSON object, or text.
-void report(const session::NicSessionConfig& config, const session::NicSessionReport& r,
-            const std::string& isolation, Json* json) {
+void report(const session::NicSessionConfig& config, const session::NicSessionReport& r, const std::string& isolation,
+            Json* json) {
   const auto& t = r.traffic;
   if (!came_up(r)) {
     std::fprintf(stderr, "side: %s\n", r.error.c_str());
@@ -357,7 +357,7 @@ int load_in_process(const domain::DomainConfig& config, const domain::LoadReques
 
 // The built-in traffic's progress: frames sent of those asked for each way, or seconds of the duration.
 std::function<void(double, const session::TrafficResult&)> traffic_progress(const session::TrafficConfig& t,
-                                                                               ProgressLine& progress) {
+                                                                            ProgressLine& progress) {
   const uint64_t packets = t.packets;
   const double duration = t.duration_s;
   return [&progress, packets, duration](double elapsed, const session::TrafficResult& so_far) {
