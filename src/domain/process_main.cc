@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -279,9 +280,13 @@ int run_domain_process(const std::vector<std::string>& argv) {
   log_to_supervisor(platform, channel.events().max_payload());
   const HandedFiles handed = read_handed_files(args);
   DomainConfig config = domain_config(args, handed, channel);
-  Domain* domain_ptr = nullptr;  // set before vCPU 1 runs a round
+  // vCPU 1 starts inside Domain::create and may run a round before create returns: until the domain is known, a
+  // round has nothing to hand it.
+  std::atomic<Domain*> domain_ptr{nullptr};
   std::vector<uint8_t> frame(channel.tx().max_payload());
-  config.on_softirq_round = [&] { take_supervisor_work(channel, *domain_ptr, frame); };
+  config.on_softirq_round = [&] {
+    if (Domain* d = domain_ptr.load(std::memory_order_acquire)) take_supervisor_work(channel, *d, frame);
+  };
 
   auto created = Domain::create(config);
   if (!created) {
@@ -289,7 +294,7 @@ int run_domain_process(const std::vector<std::string>& argv) {
     return 1;
   }
   Domain& domain = **created;
-  domain_ptr = &domain;
+  domain_ptr.store(&domain, std::memory_order_release);
   domain.set_platform(&platform);
   const std::string error = load_modules(domain, args);
   FaultForwarder forward_faults(domain, platform);

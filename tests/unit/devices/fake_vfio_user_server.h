@@ -110,7 +110,7 @@ class FakeServer {
     put(m.data(), 4, 4, m.size());
     put(m.data(), 8, 4, flags);
     put(m.data(), 12, 4, err);
-    std::memcpy(m.data() + 16, body.data(), body.size());
+    if (!body.empty()) std::memcpy(m.data() + 16, body.data(), body.size());
     iovec iov{m.data(), m.size()};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
     msghdr msg{};
