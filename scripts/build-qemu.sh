@@ -109,7 +109,7 @@ ensure_deb_src() {
     fail "the mirror has no source package qemu $version"
 }
 
-build_deps=(dpkg-dev meson ninja-build python3 libglib2.0-dev libpixman-1-dev libjson-c-dev libcmocka-dev
+build_deps=(dpkg-dev patchelf meson ninja-build python3 libglib2.0-dev libpixman-1-dev libjson-c-dev libcmocka-dev
   libslirp-dev zlib1g-dev libfdt-dev)
 
 install_build_deps() {
@@ -140,10 +140,20 @@ build() {
   mkdir -p "$tree/build"
   (cd "$tree/build" && ../configure "${configure_flags[@]}" && ninja qemu-system-x86_64) >>"$log" 2>&1 ||
     fail "the QEMU build failed (see $log)"
-  install -m 0755 "$tree/build/qemu-system-x86_64" "$binary.tmp"
+  install_built "$tree/build"
+}
+
+# The binary and the libvfio-user it links (a meson subproject, built shared), found through an rpath relative to
+# the binary, so the cache directory is all it needs.
+install_built() {
+  local build=$1 log="$dir/build.log"
+  mkdir -p "$dir/lib"
+  cp -a "$build"/subprojects/libvfio-user/lib/libvfio-user.so* "$dir/lib/"
+  install -m 0755 "$build/qemu-system-x86_64" "$binary.tmp"
+  patchelf --set-rpath '$ORIGIN/../lib' "$binary.tmp"
   mv "$binary.tmp" "$binary"
   has_server "$binary" || fail "the built binary has no x-vfio-user-server object (see $log)"
-  rm -rf "$work"
+  rm -rf "$dir/src"
   say "built $binary"
 }
 
@@ -153,6 +163,8 @@ flock 9 # one build per machine; a second caller waits, then finds the binary
 if ! has_server "$binary"; then
   ensure_deb_src
   install_build_deps
-  build
+  # A build that finished but was not installed (an older version of this script) is installed as it is.
+  built=$(find "$dir/src" -mindepth 3 -maxdepth 3 -path '*/build/qemu-system-x86_64' 2>/dev/null | head -1)
+  if [[ -n $built ]]; then install_built "$(dirname "$built")"; else build; fi
 fi
 echo "$binary"

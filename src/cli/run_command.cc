@@ -404,6 +404,15 @@ int run_command(const RunArgs& args) {
   config.arena_bytes = args.arena_mb << 20;
   config.virtual_time = !args.real_time;
   config.optimisations = args.optimisations;
+  // A device the user named must fit the driver: running the driver without it is not what was asked.
+  if (!args.load_only && !args.device.empty()) {
+    if (auto ids = supervisor::pci_ids_of_module(paths.modules_dir, module)) {
+      if (auto model = supervisor::choose_device(module, *ids, args.device); !model) {
+        std::fprintf(stderr, "side: %s\n", model.error().message.c_str());
+        return 2;
+      }
+    }
+  }
   if (!args.load_only && has_emulated_device(paths.modules_dir, module, args.device, quiet || json)) {
     session::NicSessionConfig session;
     session.device = args.device;
