@@ -244,8 +244,10 @@ void RecoverableDomain::discard_standby() {
 void RecoverableDomain::prepare_standby(unsigned generation) {
   std::promise<Result<std::unique_ptr<DriverDomain>>> promise;
   standby_ = promise.get_future();
+  spares_asked_.fetch_add(1);
   {
     std::lock_guard lock(spawn_mu_);
+    if (spawn_request_) spares_made_.fetch_add(1);  // an unanswered request replaced: nothing will answer it
     spawn_request_.emplace(generation, std::move(promise));
   }
   spawn_cv_.notify_one();
@@ -260,6 +262,7 @@ void RecoverableDomain::spawner_loop() {
     spawn_request_.reset();
     lock.unlock();
     request.second.set_value(factory_(request.first));
+    spares_made_.fetch_add(1);
   }
 }
 

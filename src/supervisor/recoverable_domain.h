@@ -90,12 +90,15 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   bool recovering() const { return recovering_.load(); }
   // Waits until the spare for the next restart has started (at most `timeout_ms`). The first spare is asked for
   // once the driver has opened its device.
+  // Only counters are read here: standby_ belongs to the monitor thread, which replaces it at every restart.
   bool wait_spare(unsigned timeout_ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (!spare_requested_.load() && opened_.load() && std::chrono::steady_clock::now() < deadline) {
+    for (;;) {
+      const bool asked = spare_requested_.load() || !opened_.load();
+      if (asked && spares_made_.load() == spares_asked_.load()) return true;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    return !standby_.valid() || standby_.wait_until(deadline) == std::future_status::ready;
   }
 
   // DriverDomain
@@ -184,6 +187,7 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   // thread that lives as long as this object.
   std::future<Result<std::unique_ptr<DriverDomain>>> standby_;  // the monitor thread's
   std::atomic<bool> opened_{false};                             // the driver opened a device: time for a spare
+  std::atomic<unsigned> spares_asked_{0}, spares_made_{0};      // standby_ requests and their answers
   std::atomic<bool> spare_requested_{false};                    // standby_ has been asked for at least once
   std::thread spawner_;
   std::mutex spawn_mu_;
