@@ -19,13 +19,8 @@
 #include <functional>
 #include <string>
 
+#include "common/sanitizer.h"
 #include "domain/layout.h"
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SIDE_SANITIZER_RUNTIME 1
-#endif
-#endif
 
 namespace side::sandbox {
 namespace {
@@ -133,7 +128,7 @@ Status install_filter() {
   // glibc's abort() and raise() name the thread before signalling it; the signal itself is then refused.
   allow(SCMP_SYS(gettid));
   allow(SCMP_SYS(getpid));
-#if defined(__SANITIZE_ADDRESS__) || defined(SIDE_SANITIZER_RUNTIME)
+#if defined(SIDE_SANITIZER_BUILD)
   // Sanitizer builds only: the runtime probes whether memory is readable by writing it into a pipe, reads
   // /proc/self/maps (read-only) to find thread stacks before every siglongjmp, and writes its reports.
   allow(SCMP_SYS(pipe2));

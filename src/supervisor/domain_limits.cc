@@ -10,15 +10,7 @@
 #include <string>
 
 #include "common/log.h"
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-#define SIDE_SANITIZER_SHADOW 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SIDE_SANITIZER_SHADOW 1
-#endif
+#include "common/sanitizer.h"
 
 namespace side::supervisor {
 namespace {
@@ -65,7 +57,7 @@ DomainLimitValues DomainLimitValues::for_arena(uint64_t arena_bytes) {
   DomainLimitValues v;
   v.arena_bytes = arena_bytes;
   v.memory_bytes = arena_bytes + kRuntimeMemory;
-#if !defined(SIDE_SANITIZER_SHADOW)
+#if !defined(SIDE_SANITIZER_BUILD)
   v.address_space = arena_bytes + kRuntimeAddressSpace;
 #endif
   return v;

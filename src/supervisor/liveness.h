@@ -12,22 +12,27 @@
 #include <optional>
 #include <string>
 
+#include "common/sanitizer.h"
 #include "ipc/channel.h"
 
 namespace side::supervisor {
 
+// Bounds for a healthy driver on a loaded machine; a sanitizer build's driver code is several times slower
+// (common/sanitizer.h), so there every bound on driver work is stretched by that much.
 struct LivenessBounds {
-  unsigned start_ms = 5000;  // process start until the kernel-API layer and the driver are loaded and initialised
+  static constexpr unsigned kSlow = kSanitizerSlowdown;
+  // process start until the kernel-API layer and the driver are loaded and initialised
+  unsigned start_ms = 5000 * kSlow;
   // probe, open, close, remove, unload, MTU change: the driver (re)sets its device up. Debian's 82540EM driver
   // takes ~0.1 s; on a loaded two-core machine a restart's probe was seen to take over 3 s.
-  unsigned probe_ms = 5000;
-  unsigned request_ms = 1000;   // every other control request
-  unsigned progress_ms = 1000;  // a heartbeat raised and not taken by the softirq vCPU
-  unsigned heartbeat_ms = 100;  // how often the softirq vCPU is asked for a sign of life
-  unsigned exit_ms = 500;       // a domain asked to shut down has exited, or it is killed
+  unsigned probe_ms = 5000 * kSlow;
+  unsigned request_ms = 1000 * kSlow;   // every other control request
+  unsigned progress_ms = 1000 * kSlow;  // a heartbeat raised and not taken by the softirq vCPU
+  unsigned heartbeat_ms = 100;          // how often the softirq vCPU is asked for a sign of life
+  unsigned exit_ms = 500 * kSlow;       // a domain asked to shut down has exited, or it is killed
   // The domain's own stamps (busy_since_ns): a vCPU in one driver entry point for longer is hung. 0 ignores them.
-  unsigned stamp_atomic_ms = 1000;   // vCPU 1: interrupt handlers, softirqs, transmits
-  unsigned stamp_process_ms = 5000;  // vCPUs 0 and 2: process context (probe, open, work items)
+  unsigned stamp_atomic_ms = 1000 * kSlow;   // vCPU 1: interrupt handlers, softirqs, transmits
+  unsigned stamp_process_ms = 5000 * kSlow;  // vCPUs 0 and 2: process context (probe, open, work items)
 
   // How long the supervisor waits for the answer to a control request of `type` (SIDE_MSG_*).
   unsigned request_bound_ms(uint16_t type) const;

@@ -22,6 +22,8 @@
 #include <string>
 #include <thread>
 
+#include "common/sanitizer.h"
+
 namespace side::sandbox {
 namespace {
 
@@ -71,14 +73,6 @@ struct Forbidden {
   std::function<void()> act;
   bool sanitizer_runtime_needs_it = false;  // allowed in sanitizer builds (src/sandbox/sandbox.cc says why)
 };
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitizerBuild = true;
-#elif defined(__has_feature)
-constexpr bool kSanitizerBuild = __has_feature(address_sanitizer);
-#else
-constexpr bool kSanitizerBuild = false;
-#endif
 
 class SandboxRefuses : public ::testing::TestWithParam<Forbidden> {};
 
