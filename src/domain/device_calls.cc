@@ -158,11 +158,7 @@ void Domain::irq_attach(uint32_t irq, bool attached) {
 }
 
 bool Domain::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
-  {
-    std::lock_guard lock(tx_mutex_);
-    if (tx_queue_.size() >= kTxQueueLimit) return false;
-    tx_queue_.push_back(TxFrame{netdev, std::vector<uint8_t>(frame.begin(), frame.end())});
-  }
+  if (!tx_->submit(netdev, frame)) return false;
   softirq_bell_.ring(kEventTx);
   return true;
 }

@@ -100,7 +100,8 @@ Domain::Domain(const DomainConfig& config, loader::KernelAbi abi, Arena arena, P
       abi_(std::move(abi)),
       index_(config.modules_dir),
       arena_(std::move(arena)),
-      percpu_(std::move(percpu)) {
+      percpu_(std::move(percpu)),
+      tx_(config.tx_ring ? std::make_unique<TxQueue>(*config.tx_ring) : std::make_unique<TxQueue>()) {
   modules_.reserve(kMaxModules);
   if (config.softirq_doorbell) softirq_bell_ = ipc::Doorbell(config.softirq_doorbell);
 }
@@ -291,19 +292,8 @@ void Domain::softirq_loop() {
 // One round of vCPU 1: interrupts, softirqs, then a batch of transmissions; all in one guarded call, so that a
 // fault anywhere abandons the round. No lock is held across the guarded call (a fault would skip its release).
 uint32_t Domain::softirq_round(uint32_t events) {
-  bool want_tx = false;
-  {
-    std::lock_guard lock(tx_mutex_);
-    if (!tx_blocked_.load()) {
-      const size_t batch = config_.optimisations.batched_submit ? kTxBatch : 1;
-      while (tx_batch_.size() < batch && !tx_queue_.empty()) {
-        tx_batch_.push_back(std::move(tx_queue_.front()));
-        tx_queue_.pop_front();
-      }
-    }
-    tx_batch_done_ = 0;
-    want_tx = !tx_batch_.empty();
-  }
+  const bool want_tx = !tx_blocked_.load() && !tx_->empty();
+  const size_t batch = config_.optimisations.batched_submit ? kTxBatch : 1;
   uint64_t irqs = irq_pending_.exchange(0);
   if (!irqs && !want_tx && !(events & (kEventSoftirq | kEventIrq))) return 0;
   int more = 0;
@@ -318,15 +308,11 @@ uint32_t Domain::softirq_round(uint32_t events) {
         ++storm_unclaimed_;
     }
     if (entries_.softirq) more = entries_.softirq();
-    for (; tx_batch_done_ < tx_batch_.size() && entries_.xmit; ++tx_batch_done_) {
-      const TxFrame& f = tx_batch_[tx_batch_done_];
-      int last = tx_batch_done_ + 1 == tx_batch_.size();
-      int r = entries_.xmit(f.netdev, f.data.data(), static_cast<uint32_t>(f.data.size()), !last);
-      if (r == 1) {
-        tx_blocked_ = true;  // stopped queue: wait for the driver to wake it
-        break;
-      }
-    }
+    auto xmit = [&](uint64_t netdev, std::span<const uint8_t> frame, bool more_follow) {
+      return entries_.xmit(netdev, frame.data(), static_cast<uint32_t>(frame.size()), more_follow ? 1 : 0);
+    };
+    // A stopped queue: wait for the driver to wake it (tx_wake); the frame it refused stays first.
+    if (want_tx && entries_.xmit && tx_->transmit(batch, xmit)) tx_blocked_ = true;
     // Completions the driver did while transmitting (and frames it received) are processed now.
     if (entries_.softirq && want_tx) more |= entries_.softirq();
   });
@@ -343,13 +329,8 @@ uint32_t Domain::softirq_round(uint32_t events) {
     record_fault(SIDE_FAULT_IRQ_STORM,
                  std::to_string(storm_delivered_) + " interrupts within a second, over the domain's limit", 0);
   }
-  {
-    std::lock_guard lock(tx_mutex_);
-    // Frames not taken (a stopped queue, or a fault) go back to the front, in order.
-    for (size_t i = tx_batch_.size(); i > tx_batch_done_; --i) tx_queue_.push_front(std::move(tx_batch_[i - 1]));
-    tx_batch_.clear();
-    if (!tx_queue_.empty() && !tx_blocked_.load()) more = 1;
-  }
+  // Frames not taken (a full batch, a stopped queue, or a fault) are still queued, in order.
+  if (!tx_->empty() && !tx_blocked_.load()) more = 1;
   return more ? kEventSoftirq : 0;
 }
 

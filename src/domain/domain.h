@@ -31,6 +31,7 @@
 #include "domain/platform.h"
 #include "domain/private_memory.h"
 #include "domain/trap_patcher.h"
+#include "domain/tx_queue.h"
 #include "emulation/decode_cache.h"
 #include "ipc/doorbell.h"
 #include "ipc/optimisations.h"
@@ -61,9 +62,10 @@ struct DomainConfig {
   // sandboxed). Must be idempotent; failing refuses the load. Unset: the unisolated in-process baseline.
   std::function<Status()> before_driver_code;
   std::atomic<uint32_t>* softirq_doorbell = nullptr;  // default: a private word
-  std::function<void()> on_softirq_round;             // on vCPU 1 before each round (outside guarded calls)
-  uint64_t spin_ns = 20'000;                          // how long vCPU 1 spins for work before sleeping
-  ipc::Optimisations optimisations;  // streamlined crossing: vCPU 1 spins; batched submit: xmit_more batches
+  ipc::Ring* tx_ring = nullptr;  // frames to transmit, filled by the supervisor; default: a private queue (submit_tx)
+  std::function<void()> on_softirq_round;  // on vCPU 1 before each round (outside guarded calls)
+  uint64_t spin_ns = 20'000;               // how long vCPU 1 spins for work before sleeping
+  ipc::Optimisations optimisations;        // streamlined crossing: vCPU 1 spins; batched submit: xmit_more batches
   std::atomic<uint64_t>* busy_since_ns = nullptr;  // per vCPU (3): when it entered driver code, for a watchdog
 };
 
@@ -144,6 +146,9 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   // Where device accesses and network events go. Set before attaching devices; must outlive the domain's use.
   void set_platform(Platform* platform) { platform_.store(platform); }
   Platform* platform() const { return platform_.load(); }
+  // Received frames go here when set, else to the platform (any thread).
+  void set_frame_receiver(FrameReceiver* r) { receiver_.store(r); }
+  FrameReceiver* frame_receiver() const { return receiver_.load(); }
   // Makes a PCI function reachable from the domain (its BARs through ioremap and port I/O).
   Status attach_device(const side_pci_device_info& info);
   // Binds an attached device to the first registered driver that matches it and runs the driver's probe (on the
@@ -162,7 +167,8 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   // An interrupt line was asserted (any thread); its handlers run on vCPU 1.
   void raise_irq(uint32_t irq);
   // Queues a frame for transmission through `netdev` (any thread); vCPU 1 submits queued frames in batches.
-  // False when the queue is full: try again after Platform::netdev_tx_wake or a moment later.
+  // False when the queue is full: try again after Platform::netdev_tx_wake or a moment later. (A domain whose
+  // queue is the channel's transmit ring, DomainConfig::tx_ring, is fed by the supervisor: always false.)
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame);
   struct IrqStats {
     uint64_t delivered = 0, handled = 0;
@@ -268,6 +274,7 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
 
   // Devices.
   std::atomic<Platform*> platform_{nullptr};
+  std::atomic<FrameReceiver*> receiver_{nullptr};
   IoWindows io_;
   std::vector<side_pci_device_info> devices_;                           // guarded by mutex_
   std::vector<std::unique_ptr<emulation::DecodeCache>> decode_caches_;  // one per vCPU (signal handlers)
@@ -286,18 +293,10 @@ class Domain final : public loader::LoadEnvironment, public SignalClassifier {
   static constexpr uint64_t kStormUnclaimed = 1000;
   static constexpr uint64_t kStormRate = 20000;
 
-  // Transmit queue (host -> driver). Frames move to tx_batch_ under tx_mutex_, are submitted in a guarded call,
-  // and those the driver refused go back to the front.
-  struct TxFrame {
-    uint64_t netdev;
-    std::vector<uint8_t> data;
-  };
-  static constexpr size_t kTxQueueLimit = 4096;
+  // Transmit queue (host -> driver): vCPU 1 hands its frames to the driver in batches, straight from their slots
+  // (tx_queue.h); a stopped driver queue blocks it until the driver wakes the queue.
   static constexpr size_t kTxBatch = 64;
-  mutable std::mutex tx_mutex_;
-  std::deque<TxFrame> tx_queue_;
-  std::vector<TxFrame> tx_batch_;
-  size_t tx_batch_done_ = 0;
+  std::unique_ptr<TxQueue> tx_;
   std::atomic<bool> tx_blocked_{false};
 };
 

@@ -287,7 +287,11 @@ SIDE_HOST_ENTRY void side_host_netdev_tx_wake(side_u64 token, side_u32 queue) {
 }
 
 SIDE_HOST_ENTRY void side_host_netdev_rx(side_u64 token, const void* frame, side_u32 len, side_u32 csum) {
-  if (auto* p = platform()) p->netdev_rx(token, std::span(static_cast<const uint8_t*>(frame), len), csum);
+  const std::span f(static_cast<const uint8_t*>(frame), len);
+  if (auto* r = domain().frame_receiver())
+    r->rx(token, f, csum);
+  else if (auto* p = platform())
+    p->netdev_rx(token, f, csum);
 }
 
 namespace side::domain {

@@ -312,6 +312,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     // Nothing runs in the domain any more before the machine (declared after it) goes away.
     domain.shutdown();
     relay.target = nullptr;
+    domain.set_frame_receiver(nullptr);
     if (host) {
       host->stop();
       report.host = host->counters();
@@ -376,6 +377,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
     host->mirror().mtu = netdev->info.mtu;
     std::memcpy(host->mirror().mac.data(), netdev->info.mac, 6);
     relay.target = host.get();
+    domain.set_frame_receiver(host.get());  // received frames: from the data path to the TAP, not via the machine
     // Addresses: the host end and, in a namespace side created, the peer end.
     Status addressed = net::ip({"addr", "add", net_config.host_addr, "dev", net_config.ifname});
     if (addressed) addressed = net::ip({"link", "set", net_config.ifname, "up"});
@@ -391,6 +393,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
       peer.on_wire_frame(f);
     });
     relay.target = &peer;
+    domain.set_frame_receiver(&peer);
   }
   if (wire) wire->start();
 
@@ -471,6 +474,7 @@ NicSessionReport run_nic_session(const NicSessionConfig& config) {
   report.remove_ms = ms_since(t);
   if (auto s = domain.unload(report.driver); !s && error.empty()) error = "unload: " + s.error().message;
   relay.target = nullptr;
+  domain.set_frame_receiver(nullptr);
   nic->set_frame_sink(nullptr);
   return finish(error);
 }

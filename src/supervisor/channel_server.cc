@@ -71,7 +71,10 @@ bool ChannelServer::drain_rx() {
       fault(SIDE_FAULT_PROTOCOL, "unexpected message on the receive ring: " + rx.error().message);
       continue;
     }
-    if (auto* p = platform_) p->netdev_rx(rx->args.netdev, rx->payload, rx->args.csum);
+    if (auto* r = receiver_)
+      r->rx(rx->args.netdev, rx->payload, rx->args.csum);
+    else if (auto* p = platform_)
+      p->netdev_rx(rx->args.netdev, rx->payload, rx->args.csum);
   }
   return progress;
 }
