@@ -1,12 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
-# Compares two builds of side on `side bench` on this machine: runs OLD and NEW alternately N times (so that the
-# machine's load drifts over both alike), keeps every run's JSON, and prints the median of each figure side by side
-# with the change from OLD to NEW.
+# Compares builds of side on `side bench` on this machine: runs OLD and NEW (and any more builds given) in turn, N
+# rounds (so that the machine's load drifts over all alike), keeps every run's JSON, and prints the median of each
+# figure side by side with the change from OLD to the last build.
 #
-#   scripts/compare-bench.sh [-n N] [-o DIR] OLD NEW [-- BENCH OPTIONS]
+#   scripts/compare-bench.sh [-n N] [-o DIR] OLD NEW [MORE...] [-- BENCH OPTIONS]
 #
-# OLD and NEW are side executables (e.g. /work/proof/build/side build/side). N defaults to 3; the bench options
+# OLD, NEW, ... are side executables (e.g. /work/proof/build/side build/side). N defaults to 3; the bench options
 # default to --quick (e.g. `-- --quick --sections throughput,latency --sizes 64` for a shorter comparison). Each run
 # is `sudo nice -n -5 BIN bench ... --json`; its JSON and stderr are kept in DIR (default: a new directory under
 # /tmp). A run that fails is reported and left out of the medians.
@@ -27,20 +27,20 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
-[ $# -ge 2 ] || usage
-old=$1
-new=$2
-shift 2
-if [ $# -gt 0 ]; then
-  [ "$1" = "--" ] || usage
+bins=""
+count=0
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+  [ -x "$1" ] || { echo "$0: $1 is not an executable" >&2; exit 2; }
+  case "$1" in *[[:space:]]*) echo "$0: $1: no spaces in paths, please" >&2; exit 2 ;; esac
+  bins="$bins $1"
+  count=$((count + 1))
   shift
-fi
+done
+[ "$count" -ge 2 ] || usage
+if [ $# -gt 0 ]; then shift; fi
 [ $# -gt 0 ] || set -- --quick
 case "$runs" in ''|*[!0-9]*) usage ;; esac
 [ "$runs" -ge 1 ] || usage
-for b in "$old" "$new"; do
-  [ -x "$b" ] || { echo "$0: $b is not an executable" >&2; exit 2; }
-done
 [ -n "$out" ] || out=$(mktemp -d /tmp/compare-bench.XXXXXX)
 mkdir -p "$out"
 sudo=""
@@ -48,20 +48,22 @@ sudo=""
 
 i=1
 while [ "$i" -le "$runs" ]; do
-  for which in old new; do
-    if [ "$which" = old ]; then bin=$old; else bin=$new; fi
-    echo "run $i/$runs: $which ($bin)" >&2
-    if ! $sudo nice -n -5 "$bin" bench "$@" --json >"$out/$which-$i.json" 2>"$out/$which-$i.log"; then
-      echo "  failed (see $out/$which-$i.log)" >&2
+  b=0
+  for bin in $bins; do
+    b=$((b + 1))
+    echo "run $i/$runs: build $b ($bin)" >&2
+    if ! $sudo nice -n -5 "$bin" bench "$@" --json >"$out/$b-$i.json" 2>"$out/$b-$i.log"; then
+      echo "  failed (see $out/$b-$i.log)" >&2
     fi
   done
   i=$((i + 1))
 done
 
-python3 - "$out" "$runs" "$old" "$new" <<'EOF'
+# shellcheck disable=SC2086
+python3 - "$out" "$runs" $bins <<'EOF'
 import json, statistics, sys
 
-out, runs, old_bin, new_bin = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+out, runs, bins = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 
 def figures(doc):
     """Every figure of one run, by name: (value, True if higher is better)."""
@@ -91,36 +93,39 @@ def figures(doc):
         f["recovery total ms (median)"] = (rec["steps_ms"]["total"]["median"], False)
     return f
 
-def load(which):
+def load(b):
     docs = []
     for i in range(1, runs + 1):
         try:
-            with open("%s/%s-%d.json" % (out, which, i)) as fh:
+            with open("%s/%d-%d.json" % (out, b, i)) as fh:
                 docs.append(figures(json.load(fh)))
         except (OSError, ValueError, KeyError):
             pass
     return docs
 
-old, new = load("old"), load("new")
-print("OLD %s: %d good runs; NEW %s: %d good runs; medians (runs kept in %s)" %
-      (old_bin, len(old), new_bin, len(new), out))
+runs_of = [load(b + 1) for b in range(len(bins))]
+for b, (path, docs) in enumerate(zip(bins, runs_of)):
+    print("build %d: %s (%d good runs)" % (b + 1, path, len(docs)))
+print("medians of each figure (runs kept in %s)" % out)
+every = [d for docs in runs_of for d in docs]
 names = []
-for d in old + new:
+for d in every:
     for n in d:
         if n not in names:
             names.append(n)
-print("%-48s %12s %12s %8s" % ("figure", "OLD", "NEW", "change"))
+fmt = lambda v: "n/a" if v is None else ("%.1f" % v if v < 1000 else "%.0f" % v)
+print("%-48s" % "figure" + "".join("%11s" % ("build %d" % (b + 1)) for b in range(len(bins))) + "   change")
 for n in names:
-    o = [d[n][0] for d in old if n in d]
-    w = [d[n][0] for d in new if n in d]
-    mo = statistics.median(o) if o else None
-    mw = statistics.median(w) if w else None
+    med = []
+    for docs in runs_of:
+        v = [d[n][0] for d in docs if n in d]
+        med.append(statistics.median(v) if v else None)
     change = ""
-    if mo and mw is not None:
-        pct = 100.0 * (mw - mo) / mo
-        better = (pct > 0) == next(d[n][1] for d in old + new if n in d)
+    first, last = med[0], med[-1]
+    if first and last is not None:
+        pct = 100.0 * (last - first) / first
+        better = (pct > 0) == next(d[n][1] for d in every if n in d)
         change = "%+.1f%%%s" % (pct, "" if abs(pct) < 0.05 else (" +" if better else " -"))
-    fmt = lambda v: "n/a" if v is None else ("%.1f" % v if v < 1000 else "%.0f" % v)
-    print("%-48s %12s %12s %8s" % (n, fmt(mo), fmt(mw), change))
-print("(change: NEW against OLD; '+' better, '-' worse)")
+    print("%-48s" % n + "".join("%11s" % fmt(m) for m in med) + "   " + change)
+print("(change: the last build against the first; '+' better, '-' worse)")
 EOF
