@@ -59,4 +59,8 @@ Status DeviceAccess::write(uint64_t addr, unsigned width, uint64_t value) {
   return p->bar_write(t->device, t->bar, t->offset, width, value);
 }
 
+void DeviceAccess::receive(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) const {
+  deliver_rx(receiver_.load(), platform(), token, frame, csum);
+}
+
 }  // namespace side::domain

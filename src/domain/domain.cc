@@ -48,7 +48,7 @@ Domain::Domain(const DomainConfig& config, loader::KernelAbi abi, Arena arena, P
       index_(config.modules_dir),
       space_(std::move(arena), std::move(percpu)),
       clock_(config.virtual_time),
-      tx_(config.optimisations.batched_submit),
+      tx_(config.optimisations.batched_submit, config.tx_ring),
       signals_(*this, config.vcpus),
       vcpus_(config.softirq_doorbell, config.optimisations.streamlined_crossing ? config.spin_ns : 0) {}
 
@@ -158,19 +158,20 @@ bool Domain::init_secondary_vcpu(unsigned cpu) {
 // One round of vCPU 1: interrupts, softirqs, then a batch of transmissions; all in one guarded call, so that a
 // fault anywhere abandons the round. No lock is held across the guarded call (a fault would skip its release).
 uint32_t Domain::softirq_round(uint32_t events) {
-  const bool want_tx = tx_.take_batch();
+  const bool want_tx = tx_.ready();
   const uint64_t irqs = irqs_.take_pending();
   if (!irqs && !want_tx && !(events & (VcpuThreads::kEventSoftirq | VcpuThreads::kEventIrq))) return 0;
   int more = 0;
   call([&] {
     if (entries_.irq) irqs_.deliver(irqs, [&](uint32_t irq) { return entries_.irq(irq) != 0; });
     if (entries_.softirq) more = entries_.softirq();
-    tx_.submit(entries_.xmit);
+    if (want_tx) tx_.submit(entries_.xmit);
     // Completions the driver did while transmitting (and frames it received) are processed now.
     if (entries_.softirq && want_tx) more |= entries_.softirq();
   });
   check_irq_storm();
-  if (tx_.put_back()) more = 1;
+  // Frames not taken (a full batch, or a fault) are still queued, in order; a stopped queue waits for tx_wake.
+  if (tx_.ready()) more = 1;
   return more ? VcpuThreads::kEventSoftirq : 0;
 }
 

@@ -15,9 +15,9 @@
 //   FaultLog         the faults recorded; DriverSignals decides what a driver's signal means
 //   DomainClock      the domain's (virtual) time
 //   PciDriverTable   the PCI drivers registered, and which binds a device
-//   DeviceAccess     attached PCI functions, ioremap windows, accesses routed to the Platform
+//   DeviceAccess     attached PCI functions, ioremap windows, accesses routed to the Platform, received frames
 //   InterruptLines   asserted lines, delivery counts, storm detection
-//   TransmitQueue    frames waiting for the driver's transmit
+//   TransmitQueue    frames waiting for the driver's transmit, in place in a ring
 //   KapiEntries      the kernel-API layer's entry points
 #pragma once
 
@@ -76,9 +76,10 @@ struct DomainConfig {
   // sandboxed). Must be idempotent; failing refuses the load. Unset: the unisolated in-process baseline.
   std::function<Status()> before_driver_code;
   std::atomic<uint32_t>* softirq_doorbell = nullptr;  // default: a private word
-  std::function<void()> on_softirq_round;             // on vCPU 1 before each round (outside guarded calls)
-  uint64_t spin_ns = 20'000;                          // how long vCPU 1 spins for work before sleeping
-  ipc::Optimisations optimisations;  // streamlined crossing: vCPU 1 spins; batched submit: xmit_more batches
+  ipc::Ring* tx_ring = nullptr;  // frames to transmit, filled by the supervisor; default: a private queue (submit_tx)
+  std::function<void()> on_softirq_round;  // on vCPU 1 before each round (outside guarded calls)
+  uint64_t spin_ns = 20'000;               // how long vCPU 1 spins for work before sleeping
+  ipc::Optimisations optimisations;        // streamlined crossing: vCPU 1 spins; batched submit: xmit_more batches
   std::atomic<uint64_t>* busy_since_ns = nullptr;  // per vCPU (3): when it entered driver code, for a watchdog
 };
 
@@ -173,6 +174,8 @@ class Domain final {
   // Where device accesses and network events go. Set before attaching devices; must outlive the domain's use.
   void set_platform(Platform* platform) { devices_.set_platform(platform); }
   Platform* platform() const { return devices_.platform(); }
+  // Received frames go here when set, else to the platform (any thread).
+  void set_frame_receiver(FrameReceiver* receiver) { devices_.set_frame_receiver(receiver); }
   // Makes a PCI function reachable from the domain (its BARs through ioremap and port I/O).
   Status attach_device(const side_pci_device_info& info) { return devices_.attach(info); }
   // Binds an attached device to the first registered driver that matches it and runs the driver's probe (on the
@@ -191,7 +194,8 @@ class Domain final {
   // An interrupt line was asserted (any thread); its handlers run on vCPU 1.
   void raise_irq(uint32_t irq);
   // Queues a frame for transmission through `netdev` (any thread); vCPU 1 submits queued frames in batches.
-  // False when the queue is full: try again after Platform::netdev_tx_wake or a moment later.
+  // False when the queue is full: try again after Platform::netdev_tx_wake or a moment later. (A domain whose
+  // queue is the channel's transmit ring, DomainConfig::tx_ring, is fed by the supervisor: always false.)
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame);
   using IrqStats = InterruptLines::Stats;
   IrqStats irq_stats() const { return irqs_.stats(); }

@@ -282,7 +282,7 @@ SIDE_HOST_ENTRY void side_host_netdev_tx_wake(side_u64 token, side_u32 queue) {
 }
 
 SIDE_HOST_ENTRY void side_host_netdev_rx(side_u64 token, const void* frame, side_u32 len, side_u32 csum) {
-  if (auto* p = platform()) p->netdev_rx(token, std::span(static_cast<const uint8_t*>(frame), len), csum);
+  domain().device_access().receive(token, std::span(static_cast<const uint8_t*>(frame), len), csum);
 }
 
 namespace side::domain {

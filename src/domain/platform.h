@@ -14,6 +14,15 @@
 
 namespace side::domain {
 
+// Where a driver's received frames go: the host side of its network device (a host interface, the traffic peer),
+// handed each frame straight from the data path rather than through the Platform (and the machine behind it).
+// Called on whichever thread carries the frame; must not block or call back into the domain.
+class FrameReceiver {
+ public:
+  virtual ~FrameReceiver() = default;
+  virtual void rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) = 0;
+};
+
 class Platform {
  public:
   virtual ~Platform() = default;
@@ -36,7 +45,18 @@ class Platform {
   virtual void netdev_carrier(uint64_t token, bool on) = 0;
   virtual void netdev_changed(const side_netdev_info& info) = 0;  // new MAC address or MTU
   virtual void netdev_tx_wake(uint64_t token, uint32_t queue) = 0;
+  // A received frame, when no FrameReceiver takes it directly.
   virtual void netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) = 0;
 };
+
+// A received frame to the host side: straight to `receiver` when there is one, else through `platform` (either
+// may be null: then the frame goes nowhere).
+inline void deliver_rx(FrameReceiver* receiver, Platform* platform, uint64_t token, std::span<const uint8_t> frame,
+                       uint32_t csum) {
+  if (receiver)
+    receiver->rx(token, frame, csum);
+  else if (platform)
+    platform->netdev_rx(token, frame, csum);
+}
 
 }  // namespace side::domain

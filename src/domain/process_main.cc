@@ -188,23 +188,17 @@ DomainConfig domain_config(const Args& args, const HandedFiles& handed, ipc::Cha
   config.before_driver_code = [] { return sandbox::enter(); };
   config.softirq_doorbell = &channel.header().softirq_bell;
   config.busy_since_ns = channel.header().busy_since_ns;
+  // Frames the supervisor queued for transmission: vCPU 1 hands them to the driver from the ring itself.
+  config.tx_ring = &channel.tx();
   return config;
 }
 
-// On vCPU 1 before each round: interrupt lines the supervisor raised, and frames it queued for transmission.
-// (The supervisor's heartbeat is answered by taking it.)
-void take_supervisor_work(ipc::Channel& channel, Domain& domain, std::vector<uint8_t>& frame) {
+// On vCPU 1 before each round: interrupt lines the supervisor raised. (The supervisor's heartbeat is answered by
+// taking it.) The frames it queued are not taken here: the domain transmits them from the ring (DomainConfig::tx_ring).
+void take_raised_irqs(ipc::Channel& channel, Domain& domain) {
   uint64_t irqs = channel.header().irq_pending.exchange(0) & ~(uint64_t{1} << ipc::kIrqHeartbeat);
   for (uint32_t irq = 0; irqs; ++irq, irqs >>= 1) {
     if (irqs & 1) domain.raise_irq(irq);
-  }
-  for (int i = 0; i < 256; ++i) {
-    side_msg m{};
-    long n = channel.tx().pop(m, frame);
-    if (n < 0) break;
-    auto tx = ipc::decode<ipc::TxFrame>(m, std::span(frame.data(), static_cast<size_t>(n)));
-    if (!tx) continue;
-    if (!domain.submit_tx(tx->args.netdev, tx->payload)) break;
   }
 }
 
@@ -283,9 +277,8 @@ int run_domain_process(const std::vector<std::string>& argv) {
   // vCPU 1 starts inside Domain::create and may run a round before create returns: until the domain is known, a
   // round has nothing to hand it.
   std::atomic<Domain*> domain_ptr{nullptr};
-  std::vector<uint8_t> frame(channel.tx().max_payload());
   config.on_softirq_round = [&] {
-    if (Domain* d = domain_ptr.load(std::memory_order_acquire)) take_supervisor_work(channel, *d, frame);
+    if (Domain* d = domain_ptr.load(std::memory_order_acquire)) take_raised_irqs(channel, *d);
   };
 
   auto created = Domain::create(config);

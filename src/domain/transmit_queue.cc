@@ -1,42 +1,62 @@
 #include "domain/transmit_queue.h"
 
-namespace side::domain {
+#include <algorithm>
 
-bool TransmitQueue::push(uint64_t netdev, std::span<const uint8_t> frame) {
-  std::lock_guard lock(mutex_);
-  if (queue_.size() >= kLimit) return false;
-  queue_.push_back(Frame{netdev, std::vector<uint8_t>(frame.begin(), frame.end())});
-  return true;
+#include "ipc/channel.h"
+#include "ipc/codec.h"
+
+namespace side::domain {
+namespace {
+
+// As many minimum-size frames as an unisolated domain queued before the queue was a ring (4096), each in a slot
+// the size of the channel's: 8 MiB of address space, touched only as far as frames fill it.
+constexpr ipc::RingGeometry kPrivateTxRing{4096, ipc::kTxRing.slot_size, ipc::kTxRing.max_payload};
+
+}  // namespace
+
+TransmitQueue::TransmitQueue(bool batched, ipc::Ring* shared) : batch_limit_(batched ? kBatch : 1), ring_(shared) {
+  if (!ring_) {
+    own_.reset(new uint8_t[ipc::Ring::bytes_needed(kPrivateTxRing.slots, kPrivateTxRing.slot_size)]);
+    own_ring_ = kPrivateTxRing.make(own_.get());
+    own_ring_.initialize();
+    ring_ = &own_ring_;
+  }
+  bounce_.resize(ring_->max_payload());
 }
 
-bool TransmitQueue::take_batch() {
-  std::lock_guard lock(mutex_);
-  if (!blocked_.load()) {
-    while (batch_.size() < batch_limit_ && !queue_.empty()) {
-      batch_.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-    }
-  }
-  batch_done_ = 0;
-  return !batch_.empty();
+bool TransmitQueue::push(uint64_t netdev, std::span<const uint8_t> frame) {
+  if (ring_ != &own_ring_) return false;
+  auto h = ipc::encode<ipc::TxFrame>({netdev}, frame);
+  if (!h) return false;
+  std::lock_guard lock(produce_mu_);
+  return ring_->push(*h, frame);
 }
 
 void TransmitQueue::submit(Xmit xmit) {
-  for (; batch_done_ < batch_.size() && xmit; ++batch_done_) {
-    const Frame& f = batch_[batch_done_];
-    const int more = batch_done_ + 1 < batch_.size();
-    if (xmit(f.netdev, f.data.data(), static_cast<uint32_t>(f.data.size()), more) == 1) {
-      blocked_ = true;  // stopped queue: wait for the driver to wake it
-      break;
+  if (!xmit || stopped_.load()) return;
+  for (size_t i = 0; i < batch_limit_; ++i) {
+    ipc::Ring::Peeked m;
+    if (!ring_->peek(m)) return;
+    const std::span<const uint8_t> frame = contiguous(m);
+    auto tx = ipc::decode<ipc::TxFrame>(m.header, frame);
+    if (!tx) {
+      ring_->release(m);
+      continue;
     }
+    const int more = i + 1 < batch_limit_ && ring_->size() > m.slots;
+    if (xmit(tx->args.netdev, frame.data(), static_cast<uint32_t>(frame.size()), more) == 1) {
+      stopped_ = true;  // the frame stays first: the driver wakes its queue (wake()) when it can take it
+      return;
+    }
+    ring_->release(m);
   }
 }
 
-bool TransmitQueue::put_back() {
-  std::lock_guard lock(mutex_);
-  for (size_t i = batch_.size(); i > batch_done_; --i) queue_.push_front(std::move(batch_[i - 1]));
-  batch_.clear();
-  return !queue_.empty() && !blocked_.load();
+std::span<const uint8_t> TransmitQueue::contiguous(const ipc::Ring::Peeked& m) {
+  if (m.second.empty()) return m.first;
+  std::copy(m.first.begin(), m.first.end(), bounce_.begin());
+  std::copy(m.second.begin(), m.second.end(), bounce_.begin() + static_cast<long>(m.first.size()));
+  return {bounce_.data(), m.first.size() + m.second.size()};
 }
 
 }  // namespace side::domain

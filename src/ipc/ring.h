@@ -65,6 +65,12 @@ class Ring {
   }
   bool broken() const { return broken_; }
 
+  // Producer: keeps the latest `slots` consumed slots from being reused, so that what they held can still be read
+  // back (read_back()): the ring then takes messages only while that many slots stay free besides.
+  void keep_history(uint32_t slots) { history_ = std::min(slots, nr_ / 2); }
+  // Producer: the index the next message will start at (what read_back() takes).
+  uint32_t produced() const { return produced_; }
+
   // Producer. False if the ring is full (or broken); the message is not sent.
   bool push(const side_msg& header, std::span<const uint8_t> payload = {}) {
     if (broken_ || payload.size() > max_payload()) return false;
@@ -80,7 +86,7 @@ class Ring {
       return false;
     }
     const auto n = static_cast<uint32_t>(slots_for(payload.size()));
-    if (nr_ - (head - tail) < n) return false;
+    if (nr_ - (head - tail) < n + history_) return false;
     side_msg h = header;
     h.len = static_cast<uint32_t>(payload.size());
     const size_t start = size_t{head & (nr_ - 1)} * slot_size_;
@@ -95,30 +101,47 @@ class Ring {
   // -1 if the ring is empty or broken. A length the producer claims beyond max_payload(), beyond `payload`, or
   // beyond the slots it published breaks the ring.
   long pop(side_msg& header, std::span<uint8_t> payload) {
-    if (broken_) return -1;
-    uint32_t tail = consumed_;  // ours, as for the producer's index
-    if (s_->tail.load(std::memory_order_relaxed) != tail) {
-      broken_ = true;
-      return -1;
-    }
-    uint32_t head = s_->head.load(std::memory_order_acquire);
-    if (head == tail) return -1;
-    if (head - tail > nr_) {
-      broken_ = true;
-      return -1;
-    }
-    const size_t start = size_t{tail & (nr_ - 1)} * slot_size_;
-    std::memcpy(&header, s_->slots + start, sizeof header);
-    uint32_t len = header.len;  // our private copy: the producer cannot change it any more
-    const uint64_t n = slots_for(len);
-    if (len > max_payload_ || len > payload.size() || n > head - tail) {
-      broken_ = true;
-      return -1;
-    }
-    copy_out(start + SIDE_MSG_HEADER_SIZE, payload.first(len));
-    consumed_ = tail + static_cast<uint32_t>(n);
+    Peeked m;
+    if (!next(m, payload.size())) return -1;
+    header = m.header;
+    copy_out(m.start + SIDE_MSG_HEADER_SIZE, payload.first(m.header.len));
+    release(m);
+    return m.header.len;
+  }
+
+  // Consumer, in place: the next message, its header copied and its payload left where it lies in the slots
+  // (`first`, then `second` when it wraps from the last slot to the first). It stays in the ring, and the producer
+  // cannot reuse its slots, until release(). Checked as pop() checks. Only for a consumer that trusts its producer
+  // (a domain reading the supervisor's frames): the producer can still write the payload while it is looked at.
+  struct Peeked {
+    side_msg header{};
+    std::span<const uint8_t> first, second;
+    size_t start = 0;    // byte offset of the header in the slot area
+    uint32_t slots = 0;  // slots the message takes
+  };
+  bool peek(Peeked& m) {
+    if (!next(m, max_payload_)) return false;
+    const size_t at = m.start + SIDE_MSG_HEADER_SIZE, len = m.header.len;
+    const size_t first = std::min(len, area() - at);
+    m.first = {s_->slots + at, first};
+    m.second = {s_->slots, len - first};
+    return true;
+  }
+  // Gives the slots of the message peek() returned (the oldest one) back to the producer.
+  void release(const Peeked& m) {
+    consumed_ += m.slots;
     s_->tail.store(consumed_, std::memory_order_release);
-    return len;
+  }
+
+  // Producer: copies the payload of the message it pushed at index `at` (produced() before that push), `len` bytes,
+  // into `out`; false if its slots were reused since. Whatever the consumer wrote into the slots meanwhile is what
+  // is read back: only as trustworthy as the consumer (a transmit journal replays frames of a dead domain's ring).
+  bool read_back(uint32_t at, uint32_t len, std::span<uint8_t> out) const {
+    if (len > out.size() || len > max_payload_) return false;
+    const uint32_t age = produced_ - at;
+    if (age > nr_ || age < slots_for(len)) return false;
+    copy_out(size_t{at & (nr_ - 1)} * slot_size_ + SIDE_MSG_HEADER_SIZE, out.first(len));
+    return true;
   }
 
   // For a watchdog on the producer's side (any thread): both indices as they are in shared memory, the consumer's
@@ -146,6 +169,32 @@ class Ring {
     return static_cast<uint32_t>(std::min<uint64_t>(wanted, half_ring));
   }
   size_t area() const { return size_t{nr_} * slot_size_; }
+  // The consumer's next message (header copied, its payload at most `room` bytes); false if the ring is empty or
+  // broken, or the message breaks it.
+  bool next(Peeked& m, size_t room) {
+    if (broken_) return false;
+    uint32_t tail = consumed_;  // ours, as for the producer's index
+    if (s_->tail.load(std::memory_order_relaxed) != tail) {
+      broken_ = true;
+      return false;
+    }
+    uint32_t head = s_->head.load(std::memory_order_acquire);
+    if (head == tail) return false;
+    if (head - tail > nr_) {
+      broken_ = true;
+      return false;
+    }
+    m.start = size_t{tail & (nr_ - 1)} * slot_size_;
+    std::memcpy(&m.header, s_->slots + m.start, sizeof m.header);
+    const uint32_t len = m.header.len;  // our private copy: the producer cannot change it any more
+    const uint64_t n = slots_for(len);
+    if (len > max_payload_ || len > room || n > head - tail) {
+      broken_ = true;
+      return false;
+    }
+    m.slots = static_cast<uint32_t>(n);
+    return true;
+  }
   // The slots as one circular byte area: a payload that runs past the last slot continues in the first. `at` is
   // inside the area (a payload starts in its header's slot, after the header).
   void copy_in(size_t at, std::span<const uint8_t> from) {
@@ -163,6 +212,7 @@ class Ring {
   uint32_t nr_ = 0;
   uint32_t slot_size_ = 0;
   uint32_t max_payload_ = 0;
+  uint32_t history_ = 0;                  // consumed slots the producer keeps (keep_history)
   uint32_t produced_ = 0, consumed_ = 0;  // our own index, whichever we are: the shared copy is only published
   bool broken_ = false;
 };

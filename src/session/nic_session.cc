@@ -228,6 +228,7 @@ class NicSession {
   Result<std::unique_ptr<DriverDomain>> start_domain_process();
   std::string load_and_bind();
   std::string connect_host_side();
+  void route_to(NetListener* host_side);
   std::string address_interfaces();
   std::string bring_up_and_run();
   std::string run_host_network();
@@ -393,7 +394,7 @@ std::string NicSession::connect_host_side() {
     host_->start(netdev_info_);
     host_->mirror().mtu = netdev_info_.mtu;
     std::memcpy(host_->mirror().mac.data(), netdev_info_.mac, 6);
-    relay_.target = host_.get();
+    route_to(host_.get());
     if (auto e = address_interfaces(); !e.empty()) {
       (void)domain_->remove(pdev_);
       return e;
@@ -404,10 +405,17 @@ std::string NicSession::connect_host_side() {
       if (w) w->from_nic(f);
       peer->on_wire_frame(f);
     });
-    relay_.target = peer;
+    route_to(peer);
   }
   if (wire_) wire_->start();
   return {};
+}
+
+// The host side hears the machine's network events through the relay, and takes received frames straight from the
+// domain's data path (DriverDomain::set_frame_receiver: no hops through the machine and the relay).
+void NicSession::route_to(NetListener* host_side) {
+  relay_.target = host_side;
+  domain_->set_frame_receiver(host_side);
 }
 
 // Addresses: the host end and, in a namespace side created, the peer end.
@@ -502,7 +510,7 @@ std::string NicSession::close_remove_unload(std::string error) {
   if (auto s = domain_->remove(pdev_); !s && error.empty()) error = "remove: " + s.error().message;
   report_.remove_ms = ms_since(t);
   if (auto s = domain_->unload(report_.driver); !s && error.empty()) error = "unload: " + s.error().message;
-  relay_.target = nullptr;
+  route_to(nullptr);
   nic_->set_frame_sink(nullptr);
   return error;
 }
@@ -513,7 +521,7 @@ NicSessionReport NicSession::finish(std::string error) {
   if (!domain_) return report_;
   // Nothing runs in the domain any more before the machine goes away.
   domain_->shutdown();
-  relay_.target = nullptr;
+  route_to(nullptr);
   if (host_) {
     host_->stop();
     report_.host = host_->counters();

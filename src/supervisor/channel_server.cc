@@ -66,7 +66,7 @@ bool ChannelServer::drain_rx() {
       fault(SIDE_FAULT_PROTOCOL, "unexpected message on the receive ring: " + rx.error().message);
       continue;
     }
-    if (auto* p = platform_) p->netdev_rx(rx->args.netdev, rx->payload, rx->args.csum);
+    domain::deliver_rx(receiver_, platform_, rx->args.netdev, rx->payload, rx->args.csum);
   }
   return progress;
 }

@@ -37,6 +37,8 @@ class ChannelServer {
         buffer_(channel.rx().max_payload()),
         events_buffer_(channel.events().max_payload()) {}
   void set_platform(domain::Platform* p) { platform_ = p; }
+  // Received frames go straight here (the host side of the network device) when set, else to the platform.
+  void set_frame_receiver(domain::FrameReceiver* r) { receiver_ = r; }
   // Names the domain in front of each of its log lines ("e1000 dom 1234"): built by the supervisor, never by it.
   void set_log_label(const std::string& label) { log_.set_label(label); }
   // A spare domain's log is kept until it takes over (domain_log.h).
@@ -74,6 +76,7 @@ class ChannelServer {
   ipc::Channel& ch_;
   Handlers h_;
   domain::Platform* platform_ = nullptr;
+  domain::FrameReceiver* receiver_ = nullptr;
   std::vector<uint8_t> buffer_;         // received frames: as large as the receive ring's largest message
   std::vector<uint8_t> events_buffer_;  // event payloads
   bool broken_reported_ = false;

@@ -157,6 +157,8 @@ Status DomainProcess::create_shared_memory(uint64_t arena_bytes) {
   auto channel = ipc::Channel::attach(c, shared_size_, true);
   if (!channel) return channel.error();
   channel_ = *channel;
+  // Frames the domain took stay readable for recovery's requeue until half a ring's worth came after them.
+  channel_.tx().keep_history(ipc::kTxRing.slots / 2);
   return {};
 }
 
@@ -305,15 +307,31 @@ bool DomainProcess::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
   if (!h) return false;
   {
     std::lock_guard lock(tx_mutex_);
+    const uint32_t at = channel_.tx().produced();
     if (!channel_.tx().push(*h, frame)) {
       if (channel_.tx().broken() && !faulty_.load()) {
         add_fault(SIDE_FAULT_PROTOCOL, "the domain corrupted the indices of the transmit ring");
       }
       return false;
     }
+    tx_records_[tx_recorded_++ % tx_records_.size()] = {at, static_cast<uint32_t>(frame.size())};
   }
   ipc::Doorbell(&channel_.header().softirq_bell).ring(ipc::kBellTx);
   return true;
+}
+
+size_t DomainProcess::recent_tx(size_t count, const RecentFrame& take) {
+  std::lock_guard lock(tx_mutex_);
+  const uint64_t n = std::min<uint64_t>({count, tx_recorded_, tx_records_.size()});
+  std::vector<uint8_t> frame(channel_.tx().max_payload());
+  size_t found = 0;
+  for (uint64_t i = tx_recorded_ - n; i < tx_recorded_; ++i) {
+    const TxRecord& r = tx_records_[i % tx_records_.size()];
+    if (!channel_.tx().read_back(r.at, r.len, frame)) continue;  // its slots were reused: lost
+    take(count - static_cast<size_t>(tx_recorded_ - i), std::span<const uint8_t>(frame.data(), r.len));
+    ++found;
+  }
+  return found;
 }
 
 // ---- service thread -----------------------------------------------------------------------------------------
@@ -340,6 +358,7 @@ void DomainProcess::service_loop() {
     // Before the messages that follow the take-over, so that the spare's lines come out in order.
     if (log_release_.exchange(false)) server.release_log();
     server.set_platform(platform_.load());
+    server.set_frame_receiver(receiver_.load());
     return server.drain();
   };
   ipc::Doorbell bell(&channel_.header().supervisor_bell);

@@ -53,11 +53,14 @@ class DomainProcess final : public DriverDomain {
   uint64_t arena_size() const override { return arena_size_; }
   int arena_fd() const override { return arena_fd_; }
   void connect(domain::Platform* platform) override { platform_.store(platform); }
+  void set_frame_receiver(domain::FrameReceiver* receiver) override { receiver_.store(receiver); }
   Result<std::string> load(const domain::LoadRequest& request) override;
   Result<ipc::ControlAnswer> transact(const ipc::ControlRequest& request) override;
   void report_fault(int kind, const std::string& message) override { add_fault(kind, message); }
   void raise_irq(uint32_t irq) override;
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override;
+  // From the transmit ring itself: it keeps half its slots of history (ipc::Ring::keep_history).
+  size_t recent_tx(size_t count, const RecentFrame& take) override;
   bool faulty() const override { return faulty_.load(); }
   std::vector<domain::FaultReport> faults() const override;
   std::optional<DomainCounters> counters() const override;
@@ -99,6 +102,7 @@ class DomainProcess final : public DriverDomain {
   std::unique_ptr<DomainLimits> limits_;  // its cgroup goes once the process is reaped (destruction)
 
   std::atomic<domain::Platform*> platform_{nullptr};
+  std::atomic<domain::FrameReceiver*> receiver_{nullptr};
   std::thread service_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> exited_{false};
@@ -113,7 +117,13 @@ class DomainProcess final : public DriverDomain {
   std::vector<domain::FaultReport> faults_;
   uint64_t next_cookie_ = 1;
   std::mutex control_mutex_;  // one control request at a time
-  std::mutex tx_mutex_;       // tx ring producers
+  std::mutex tx_mutex_;       // tx ring producers, and the records below
+  // Where each recent frame went in the transmit ring (recent_tx), the latest as many as the ring has slots.
+  struct TxRecord {
+    uint32_t at = 0, len = 0;
+  };
+  std::vector<TxRecord> tx_records_ = std::vector<TxRecord>(ipc::kTxRing.slots);
+  uint64_t tx_recorded_ = 0;
 };
 
 }  // namespace side::supervisor

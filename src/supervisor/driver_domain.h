@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -36,6 +37,9 @@ class DriverDomain {
 
   // Where device accesses and network events from the domain go. Called once, before devices are attached.
   virtual void connect(domain::Platform* platform) = 0;
+  // Where received frames go straight from the data path (the host side of the network device), skipping the
+  // platform; null: through the platform. Any time, any thread.
+  virtual void set_frame_receiver(domain::FrameReceiver* /*receiver*/) {}
 
   // Loads a module with its dependencies and runs its init. Returns the module's name.
   virtual Result<std::string> load(const domain::LoadRequest& request) = 0;
@@ -86,6 +90,12 @@ class DriverDomain {
   // Hot path, any thread.
   virtual void raise_irq(uint32_t irq) = 0;
   virtual bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) = 0;
+  // The transmit journal recovery requeues from: the last `count` frames submitted (successfully), as far as the
+  // transport still holds them where it put them (a domain process's transmit ring keeps the latest ones until
+  // their slots are reused). Calls take(i, frame) for each one held, oldest first, `i` its place among the `count`
+  // (0 the oldest); returns how many it found. None by default.
+  using RecentFrame = std::function<void(size_t index, std::span<const uint8_t> frame)>;
+  virtual size_t recent_tx(size_t /*count*/, const RecentFrame& /*take*/) { return 0; }
 
   virtual bool faulty() const = 0;
   virtual std::vector<domain::FaultReport> faults() const = 0;
@@ -113,6 +123,7 @@ class InProcessDomain final : public DriverDomain {
   uint64_t arena_size() const override { return d_->arena().size(); }
   int arena_fd() const override { return d_->arena().fd(); }
   void connect(domain::Platform* platform) override { d_->set_platform(platform); }
+  void set_frame_receiver(domain::FrameReceiver* receiver) override { d_->set_frame_receiver(receiver); }
   Result<std::string> load(const domain::LoadRequest& request) override;
   Result<ipc::ControlAnswer> transact(const ipc::ControlRequest& request) override;
   void report_fault(int kind, const std::string& message) override { d_->record_fault(kind, message, 0); }

@@ -30,15 +30,15 @@ namespace side::supervisor {
 
 // What the host side of a network device hears from the driver. Called on the domain's virtual CPUs: do not
 // block, and never call back into the domain's driver code.
-class NetListener {
+class NetListener : public domain::FrameReceiver {
  public:
-  virtual ~NetListener() = default;
   virtual void netdev_registered(const side_netdev_info& /*info*/) {}
   virtual void netdev_unregistered(uint64_t /*token*/) {}
   virtual void carrier(uint64_t /*token*/, bool /*on*/) {}
   virtual void netdev_changed(const side_netdev_info& /*info*/) {}
   virtual void tx_wake(uint64_t /*token*/) {}
-  virtual void rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) = 0;
+  // rx (domain::FrameReceiver): the domain hands frames to the listener directly once it is the domain's frame
+  // receiver (DriverDomain::set_frame_receiver); until then they come through here (Machine::netdev_rx).
 };
 
 struct NetdevState {

@@ -171,19 +171,9 @@ bool RecoverableDomain::submit_tx(uint64_t netdev, std::span<const uint8_t> fram
     }
   }
   if (d->faulty()) return false;
-  if (!d->submit_tx(inner, frame)) return false;
   std::lock_guard lock(journal_mu_);
-  ++submitted_;
-  if (journal_.size() >= kJournal) {
-    // Reuse the oldest buffer rather than allocate on the hot path.
-    auto oldest = std::move(journal_.front());
-    journal_.pop_front();
-    oldest.first = netdev;
-    oldest.second.assign(frame.begin(), frame.end());
-    journal_.push_back(std::move(oldest));
-  } else {
-    journal_.emplace_back(netdev, std::vector<uint8_t>(frame.begin(), frame.end()));
-  }
+  if (!d->submit_tx(inner, frame)) return false;
+  journal_[submitted_++ % kJournal] = netdev;
   return true;
 }
 
@@ -345,6 +335,15 @@ void RecoverableDomain::netdev_rx(uint64_t token, std::span<const uint8_t> frame
   outer_->netdev_rx(stable_token(token), frame, csum);
 }
 
+void RecoverableDomain::set_frame_receiver(domain::FrameReceiver* receiver) {
+  outer_rx_.store(receiver);
+  current()->set_frame_receiver(receiver ? this : nullptr);
+}
+
+void RecoverableDomain::rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) {
+  if (auto* r = outer_rx_.load()) r->rx(stable_token(token), frame, csum);
+}
+
 // ---- recovery -----------------------------------------------------------------------------------------------
 
 void RecoverableDomain::monitor_loop() {
@@ -485,7 +484,7 @@ void RecoverableDomain::recover() {
   // wait: a PCI reset, so no DMA is in flight; its mappings are dropped with it, before anything is reused.
   if (machine_) machine_->quiesce();
   lap(t.wait_ms);
-  const auto requeue = take_unsent();
+  const auto requeue = take_unsent(*old);
   old.reset();
   lap(t.free_ms);
   forget_old_generation();
@@ -511,6 +510,7 @@ void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
   if (machine_) machine_->rebind(d->arena_base(), d->arena_size(), d->arena_fd());
   d->release_log();  // the spare is the driver now: what it logged while waiting is heard, marked as the spare's
   d->connect(this);
+  d->set_frame_receiver(outer_rx_.load() ? this : nullptr);
   {
     std::lock_guard lock(mu_);
     inner_ = d;
@@ -523,23 +523,34 @@ void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
     prepare_standby(gen + 1);
     spare_requested_ = true;
   }
-  // Submitted but never sent: to the new driver, in order.
+  // Submitted but never sent: to the new driver, in order (and into the journal, as any submission).
+  std::lock_guard lock(journal_mu_);
   for (auto& [netdev, frame] : requeue) {
-    if (d->submit_tx(inner_token(netdev), frame)) ++t.requeued;
+    // The new driver takes them as fast as it transmits: a full queue is waited for, briefly.
+    const auto deadline = clock::now() + std::chrono::milliseconds(200);
+    bool taken = false;
+    while (!(taken = d->submit_tx(inner_token(netdev), frame)) && !d->faulty() && clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    if (!taken) continue;
+    journal_[submitted_++ % kJournal] = netdev;
+    ++t.requeued;
   }
 }
 
-// Frames submitted to the failed generation that its NIC never sent, oldest first; the journal starts afresh.
-std::vector<std::pair<uint64_t, std::vector<uint8_t>>> RecoverableDomain::take_unsent() {
+// Frames submitted to the failed generation that its NIC never sent, oldest first, read back from where the old
+// generation's transport kept them (copied once, here, for the new one); the journal starts afresh.
+std::vector<std::pair<uint64_t, std::vector<uint8_t>>> RecoverableDomain::take_unsent(DriverDomain& old) {
   std::vector<std::pair<uint64_t, std::vector<uint8_t>>> requeue;
   std::lock_guard lock(journal_mu_);
   uint64_t sent = machine_ && machine_->device_count() ? machine_->nic_tx_frames() - nic_tx_base_ : 0;
   uint64_t unsent = submitted_ > sent ? submitted_ - sent : 0;
-  if (unsent <= journal_.size()) {
-    requeue.assign(std::make_move_iterator(journal_.end() - static_cast<long>(unsent)),
-                   std::make_move_iterator(journal_.end()));
+  if (unsent <= kJournal && unsent <= submitted_) {
+    const uint64_t first = submitted_ - unsent;
+    old.recent_tx(unsent, [&](size_t i, std::span<const uint8_t> frame) {
+      requeue.emplace_back(journal_[(first + i) % kJournal], std::vector<uint8_t>(frame.begin(), frame.end()));
+    });
   }
-  journal_.clear();
   submitted_ = 0;
   nic_tx_base_ = machine_ && machine_->device_count() ? machine_->nic_tx_frames() : 0;
   return requeue;

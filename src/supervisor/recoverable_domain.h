@@ -69,7 +69,7 @@ struct RecoveryPolicy {
   }
 };
 
-class RecoverableDomain final : public DriverDomain, public domain::Platform {
+class RecoverableDomain final : public DriverDomain, public domain::Platform, private domain::FrameReceiver {
  public:
   // Makes a new domain (generation) with the driver loaded; `generation` counts from 0.
   using Factory = std::function<Result<std::unique_ptr<DriverDomain>>(unsigned generation)>;
@@ -108,6 +108,8 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   int arena_fd() const override { return current()->arena_fd(); }
   uint64_t arena_size() const override;
   void connect(domain::Platform* platform) override { outer_ = platform; }
+  // Each generation hands its frames to this domain, which names them by their stable token.
+  void set_frame_receiver(domain::FrameReceiver* receiver) override;
   Result<std::string> load(const domain::LoadRequest& request) override;
   // Every control operation: its tokens translated to the current generation's, and recorded for replay after a
   // restart as its declaration says (ipc/messages.h: kReplay, kReplaySlot, kTarget).
@@ -172,7 +174,7 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   Result<std::unique_ptr<DriverDomain>> next_generation(unsigned gen);
   void take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
                  const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue, RecoveryTimings& t);
-  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> take_unsent();
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> take_unsent(DriverDomain& old);
   void finish_recovery(std::chrono::steady_clock::time_point start, RecoveryTimings& t);
   Status restart();
 
@@ -196,6 +198,9 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   void spawner_loop();
   Machine* machine_ = nullptr;
   domain::Platform* outer_ = nullptr;
+  std::atomic<domain::FrameReceiver*> outer_rx_{nullptr};
+  // domain::FrameReceiver: a generation's received frame, to the outer receiver under its stable token.
+  void rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override;
 
   mutable std::mutex mu_;  // everything below but the atomics
   std::shared_ptr<DriverDomain> inner_;
@@ -217,12 +222,14 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   bool sleep_unless_stopped(double ms);
   std::condition_variable changed_;
 
-  // Transmit journal: copies of recently submitted frames, to requeue what a dead driver never sent.
+  // Transmit journal, to requeue what a dead driver never sent: the stable network device of each recent
+  // submission. The frames themselves are referenced where the generation's transport keeps them
+  // (DriverDomain::recent_tx: a domain process's transmit ring), not copied here.
   static constexpr size_t kJournal = 4096;
   static constexpr size_t kHistory = 4096;  // recoveries and faults remembered
-  std::mutex journal_mu_;
-  std::deque<std::pair<uint64_t, std::vector<uint8_t>>> journal_;  // (stable netdev, frame), newest last
-  uint64_t submitted_ = 0;                                         // this generation
+  std::mutex journal_mu_;                   // held across each submission, so the journal is in ring order
+  std::vector<uint64_t> journal_ = std::vector<uint64_t>(kJournal);
+  uint64_t submitted_ = 0;    // this generation (requeued frames included)
   uint64_t nic_tx_base_ = 0;  // the NIC's transmitted-frame count when this generation started
 
   std::atomic<unsigned> generation_{0};

@@ -213,12 +213,19 @@ void E1000::bar_write(int bar, uint64_t offset, unsigned width, uint64_t value) 
 
 void E1000::deliver_pending_tx() {
   std::lock_guard order(deliver_mu_);
+  std::vector<std::vector<uint8_t>>& frames = delivering_;
   // Bounded: every resumed kick consumes at least one descriptor, and a kick never passes TDT.
   for (;;) {
-    std::vector<std::vector<uint8_t>> frames;
     FrameSink sink;
     {
       std::lock_guard lock(mu_);
+      // The last batch's buffers go back for the next frames.
+      for (auto& f : frames) {
+        if (spare_tx_.size() >= kSpareTxBuffers) break;
+        f.clear();
+        spare_tx_.push_back(std::move(f));
+      }
+      frames.clear();
       if (pending_tx_.empty() && !tx_more_) return;
       if (pending_tx_.empty()) {
         kick_tx();
@@ -232,6 +239,13 @@ void E1000::deliver_pending_tx() {
       for (const auto& f : frames) sink(f);
     }
   }
+}
+
+std::vector<uint8_t> E1000::spare_tx_buffer() {
+  if (spare_tx_.empty()) return {};
+  std::vector<uint8_t> b = std::move(spare_tx_.back());
+  spare_tx_.pop_back();
+  return b;
 }
 
 void E1000::set_frame_sink(FrameSink sink) {

@@ -182,12 +182,20 @@ class E1000 final : public pci::PciDevice, public net::Nic {
   void tx_reset_frame();
   std::vector<std::vector<uint8_t>> pending_tx_;
   size_t pending_tx_bytes_ = 0;
+  // Frame buffers the sink is done with, kept (with their capacity) for the next frames: a frame costs no heap
+  // allocation once the model has seen a burst. At most kSpareTxBuffers are kept.
+  std::vector<std::vector<uint8_t>> spare_tx_;
+  static constexpr size_t kSpareTxBuffers = 512;
+  std::vector<uint8_t> spare_tx_buffer();
+  // Under deliver_mu_: the batch being handed to the sink, its storage reused from one batch to the next.
+  std::vector<std::vector<uint8_t>> delivering_;
   // Set when a kick stopped because pending_tx_ reached kMaxPendingTxBytes; bar_write delivers and resumes.
   bool tx_more_ = false;
   static constexpr size_t kMaxPendingTxBytes = 1 << 20;
   static constexpr uint32_t kMaxTsoSegments = 8192;
 
   // RX (rx.cc).
+  std::vector<uint8_t> rx_staging_;  // under mu_
   bool rx_filter(std::span<const uint8_t> frame) const;
   uint32_t rx_buffer_size() const;
   void rx_checksum(std::span<const uint8_t> frame, uint8_t* status, uint8_t* errors) const;

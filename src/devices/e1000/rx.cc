@@ -127,7 +127,10 @@ RxResult E1000::receive(std::span<const uint8_t> frame) {
     ++counters_.rx_dropped_size;
     return RxResult::kDroppedSize;
   }
-  std::vector<uint8_t> buf(frame.begin(), frame.end());
+  // The frame as the device stores it (padded, tag stripped, FCS appended) is staged in a buffer the model keeps,
+  // so a frame costs no heap allocation.
+  std::vector<uint8_t>& buf = rx_staging_;
+  buf.assign(frame.begin(), frame.end());
   if (buf.size() < 60) buf.resize(60, 0);  // the wire minimum: shorter frames arrive padded
   bool tagged = load_be16(buf.data() + 12) == (r(VET) & 0xffff);
   // Without LPE frames longer than 1518 bytes (1522 tagged) including FCS are discarded (section 13.4.22).

@@ -285,8 +285,11 @@ void E1000::tx_emit(bool last) {
   seg = tx_.header;
 }
 
+// Takes the frame out of `frame` (which is left an empty buffer of the same capacity, for the next frame or TSO
+// segment): the assembled frame is not copied again on its way to the sink.
 void E1000::tx_finish_frame(std::vector<uint8_t>& frame) {
-  std::vector<uint8_t> out = frame;
+  std::vector<uint8_t> out = spare_tx_buffer();
+  out.swap(frame);
   const TxContext& c = tx_.frame_ctx;
   FrameView view(out);
   if (tx_.popts & POPTS_TXSM) put_internet_checksum(view, c.tucso, c.tucss, c.tucse);

@@ -1,6 +1,5 @@
-// The parts a Domain is composed of, on their own: the transmit queue (batches, a stopped queue holds the rest in
-// order until woken), the interrupt lines (counts, storms), the PCI driver table (names unique, first match
-// binds) and the fault log.
+// The parts a Domain is composed of, on their own: the interrupt lines (counts, storms), the PCI driver table
+// (names unique, first match binds) and the fault log. The transmit queue has its own (transmit_queue_test.cc).
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -9,58 +8,10 @@
 #include "domain/fault_log.h"
 #include "domain/interrupt_lines.h"
 #include "domain/pci_driver_table.h"
-#include "domain/transmit_queue.h"
 #include "kapi/side_host.h"
 
 namespace side::domain {
 namespace {
-
-// What the fake driver's transmit saw; it stops its queue (returns 1) at the frame whose first byte is `stop_at`.
-std::vector<uint8_t> g_sent;
-int g_stop_at = -1;
-int fake_xmit(uint64_t, const void* frame, uint32_t, int) {
-  const uint8_t first = *static_cast<const uint8_t*>(frame);
-  if (first == g_stop_at) return 1;
-  g_sent.push_back(first);
-  return 0;
-}
-
-TEST(TransmitQueue, StoppedQueueKeepsTheRestInOrderUntilWoken) {
-  g_sent.clear();
-  g_stop_at = 2;
-  TransmitQueue q(true);
-  for (uint8_t i = 0; i < 5; ++i) ASSERT_TRUE(q.push(7, std::vector<uint8_t>{i}));
-  ASSERT_TRUE(q.take_batch());
-  q.submit(fake_xmit);
-  EXPECT_FALSE(q.put_back());  // frames wait, but the queue is stopped: no round is due
-  EXPECT_EQ(g_sent, (std::vector<uint8_t>{0, 1}));
-  EXPECT_FALSE(q.take_batch());  // stopped: nothing is taken
-  q.put_back();
-  g_stop_at = -1;
-  q.wake();
-  ASSERT_TRUE(q.take_batch());
-  q.submit(fake_xmit);
-  EXPECT_FALSE(q.put_back());
-  EXPECT_EQ(g_sent, (std::vector<uint8_t>{0, 1, 2, 3, 4}));
-}
-
-TEST(TransmitQueue, UnbatchedTakesOneFrameARound) {
-  g_sent.clear();
-  g_stop_at = -1;
-  TransmitQueue q(false);
-  for (uint8_t i = 0; i < 3; ++i) ASSERT_TRUE(q.push(7, std::vector<uint8_t>{i}));
-  ASSERT_TRUE(q.take_batch());
-  q.submit(fake_xmit);
-  EXPECT_TRUE(q.put_back());  // more wait: another round is due
-  EXPECT_EQ(g_sent.size(), 1u);
-}
-
-TEST(TransmitQueue, RefusesFramesPastItsLimit) {
-  TransmitQueue q(true);
-  size_t taken = 0;
-  while (q.push(1, std::vector<uint8_t>{0}) && taken < 100'000) ++taken;
-  EXPECT_EQ(taken, 4096u);
-}
 
 TEST(InterruptLines, CountsDeliveredAndClaimed) {
   InterruptLines lines;

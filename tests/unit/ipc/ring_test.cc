@@ -185,6 +185,94 @@ TEST(Ring, AMessageThatDoesNotFitInTheFreeSlotsWaits) {
   EXPECT_TRUE(producer.push(msg(1, 3), std::vector<uint8_t>(300)));
 }
 
+// A consumer that trusts its producer (the domain's transmit queue) uses a message in place: peek() shows it where it
+// lies, in two pieces when it wraps past the last slot, and it stays (the producer cannot reuse its slots) until
+// release().
+TEST(Ring, PeekShowsAMessageInPlaceUntilItIsReleased) {
+  constexpr uint32_t kSlots = 8, kSlot = 256, kMax = 1000;
+  Shared mem(Ring::bytes_needed(kSlots, kSlot));
+  Ring producer(mem.p, kSlots, kSlot, kMax), consumer(mem.p, kSlots, kSlot, kMax);
+  producer.initialize();
+  std::vector<uint8_t> buf(kMax);
+  side_msg h{};
+  ASSERT_TRUE(producer.push(msg(SIDE_MSG_TX_FRAME, 0), patterned(0, 600)));  // slots 0-2
+  ASSERT_TRUE(producer.push(msg(SIDE_MSG_TX_FRAME, 1), patterned(1, 600)));  // slots 3-5
+  ASSERT_EQ(consumer.pop(h, buf), 600);
+  ASSERT_TRUE(producer.push(msg(SIDE_MSG_TX_FRAME, 2), patterned(2, 600)));  // slots 6, 7, 0: wraps
+  Ring::Peeked m;
+  ASSERT_TRUE(consumer.peek(m));
+  EXPECT_EQ(m.header.cookie, 1u);
+  EXPECT_TRUE(consumer.peek(m));  // not consumed: the same message again
+  EXPECT_EQ(m.header.cookie, 1u);
+  ASSERT_EQ(m.first.size(), 600u);
+  EXPECT_TRUE(m.second.empty());
+  for (size_t i = 0; i < 600; ++i) ASSERT_EQ(m.first[i], pattern(1, i));
+  // Its slots are still taken: a message that needs them waits.
+  EXPECT_FALSE(producer.push(msg(SIDE_MSG_TX_FRAME, 3), patterned(3, 600)));
+  consumer.release(m);
+  ASSERT_TRUE(consumer.peek(m));
+  EXPECT_EQ(m.header.cookie, 2u);
+  ASSERT_EQ(m.first.size() + m.second.size(), 600u);
+  EXPECT_FALSE(m.second.empty()) << "the payload runs from the last slot into the first";
+  for (size_t i = 0; i < 600; ++i) {
+    const uint8_t b = i < m.first.size() ? m.first[i] : m.second[i - m.first.size()];
+    ASSERT_EQ(b, pattern(2, i)) << "byte " << i;
+  }
+  consumer.release(m);
+  EXPECT_FALSE(consumer.peek(m));
+  EXPECT_FALSE(consumer.broken());
+  EXPECT_TRUE(producer.push(msg(SIDE_MSG_TX_FRAME, 3), patterned(3, 600)));
+}
+
+TEST(Ring, PeekBreaksOnAHostileLengthAsPopDoes) {
+  Shared mem(Ring::bytes_needed(8, 256));
+  Ring producer(mem.p, 8, 256), consumer(mem.p, 8, 256);
+  producer.initialize();
+  ASSERT_TRUE(producer.push(msg(SIDE_MSG_TX_FRAME, 0), std::vector<uint8_t>(10)));
+  reinterpret_cast<side_msg*>(producer.shared()->slots)->len = 100000;  // claims more than was published
+  Ring::Peeked m;
+  EXPECT_FALSE(consumer.peek(m));
+  EXPECT_TRUE(consumer.broken());
+}
+
+// A producer that keeps history (the supervisor's transmit ring, for recovery's journal) can read back what it
+// sent until the slots are reused, and never reuses the latest `history` consumed slots.
+TEST(Ring, KeptHistoryCanBeReadBackUntilItsSlotsAreReused) {
+  constexpr uint32_t kSlots = 8, kSlot = 256;
+  Shared mem(Ring::bytes_needed(kSlots, kSlot));
+  Ring producer(mem.p, kSlots, kSlot), consumer(mem.p, kSlots, kSlot);
+  producer.initialize();
+  producer.keep_history(4);
+  std::vector<uint8_t> buf(kSlot), back(kSlot);
+  side_msg h{};
+  std::vector<uint32_t> at;
+  for (uint64_t i = 0; i < 4; ++i) {
+    at.push_back(producer.produced());
+    ASSERT_TRUE(producer.push(msg(SIDE_MSG_TX_FRAME, i), patterned(i, 100)));
+  }
+  EXPECT_FALSE(producer.push(msg(SIDE_MSG_TX_FRAME, 4), patterned(4, 100))) << "4 slots are kept free";
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(consumer.pop(h, buf), 100);
+  // All four were taken; each can still be read back as it was sent.
+  for (uint64_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(producer.read_back(at[i], 100, back)) << i;
+    for (size_t k = 0; k < 100; ++k) ASSERT_EQ(back[k], pattern(i, k));
+  }
+  // Four more fill the free slots; the oldest four are still intact (history), a fifth must wait for a pop.
+  for (uint64_t i = 4; i < 8; ++i) {
+    at.push_back(producer.produced());
+    ASSERT_TRUE(producer.push(msg(SIDE_MSG_TX_FRAME, i), patterned(i, 100)));
+  }
+  EXPECT_FALSE(producer.push(msg(SIDE_MSG_TX_FRAME, 8), patterned(8, 100)));
+  for (uint64_t i = 0; i < 8; ++i) EXPECT_TRUE(producer.read_back(at[i], 100, back)) << i;
+  ASSERT_EQ(consumer.pop(h, buf), 100);
+  at.push_back(producer.produced());
+  ASSERT_TRUE(producer.push(msg(SIDE_MSG_TX_FRAME, 8), patterned(8, 100)));
+  EXPECT_FALSE(producer.read_back(at[0], 100, back)) << "its slot was reused";
+  EXPECT_TRUE(producer.read_back(at[1], 100, back));
+  EXPECT_FALSE(producer.read_back(producer.produced(), 100, back)) << "nothing was sent there yet";
+  EXPECT_FALSE(producer.read_back(at[1], kSlot + 1, back)) << "longer than any message";
+}
+
 TEST(Ring, LargestPayloadIsCappedToHalfTheRingAndBeyondItIsNotSent) {
   Shared mem(Ring::bytes_needed(8, 256));
   Ring r(mem.p, 8, 256, 1u << 30);

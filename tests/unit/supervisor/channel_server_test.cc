@@ -205,3 +205,37 @@ TEST_F(ChannelServerTest, FaultMessagesNamesAndErrorPayloadsAreSanitized) {
 
 }  // namespace
 }  // namespace side::supervisor
+
+namespace side::supervisor {
+namespace {
+
+// The host side of a network device, as a frame receiver sees frames.
+struct Frames : NetListener {
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> got;
+  void rx(uint64_t token, std::span<const uint8_t> frame, uint32_t) override {
+    got.emplace_back(token, std::vector<uint8_t>(frame.begin(), frame.end()));
+  }
+};
+
+// A received frame goes from the receive ring straight to the host side of the device (its frame receiver), not
+// through the machine; without a receiver it still reaches the machine's listener. Either way, intact.
+TEST_F(ChannelServerTest, ReceivedFramesGoStraightToTheFrameReceiver) {
+  Frames direct, via_machine;
+  machine_.set_listener(&via_machine);
+  const std::vector<uint8_t> frame{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  ASSERT_TRUE(ipc::push<ipc::RxFrame>(channel_->rx(), {42, 0}, frame));
+  EXPECT_TRUE(server_->drain());
+  ASSERT_EQ(via_machine.got.size(), 1u);
+  server_->set_frame_receiver(&direct);
+  ASSERT_TRUE(ipc::push<ipc::RxFrame>(channel_->rx(), {43, 1}, frame));
+  EXPECT_TRUE(server_->drain());
+  EXPECT_EQ(via_machine.got.size(), 1u) << "the machine is not on the data path any more";
+  ASSERT_EQ(direct.got.size(), 1u);
+  EXPECT_EQ(direct.got[0].first, 43u);
+  EXPECT_EQ(direct.got[0].second, frame);
+  EXPECT_TRUE(faults_.empty());
+  machine_.set_listener(nullptr);
+}
+
+}  // namespace
+}  // namespace side::supervisor
