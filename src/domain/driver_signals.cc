@@ -11,7 +11,9 @@
 #include "common/strings.h"
 #include "domain/domain.h"
 #include "domain/domain_bus.h"
+#include "domain/layout.h"
 #include "domain/vcpu.h"
+#include "emulation/access.h"
 #include "emulation/ucontext.h"
 #include "kapi/side_host.h"
 
@@ -23,6 +25,13 @@ constexpr uint16_t kBugFlagOnce = 1 << 1;
 
 uint64_t reg(const ucontext_t* context, int r) {
   return static_cast<uint64_t>(context->uc_mcontext.gregs[r]);
+}
+
+// Whether a fault at `addr` is the fetch of the instruction at `rip`: at its first byte, or, for an instruction
+// that runs on into the next page, at that page's first byte (the kernel reports the byte it could not fetch).
+bool is_fetch_of(uint64_t addr, uint64_t rip) {
+  if (addr == rip) return true;
+  return addr % kPageSize == 0 && addr > rip && addr - rip < emulation::kMaxInstructionLength;
 }
 
 }  // namespace
@@ -129,7 +138,7 @@ bool DriverSignals::retry_disturbed_fetch(const siginfo_t* info, const ucontext_
   thread_local uint64_t last_addr = 0, last_seq = 0;
   thread_local unsigned same = 0;
   const auto addr = reinterpret_cast<uint64_t>(info->si_addr);
-  if (info->si_code != SEGV_ACCERR || addr != reg(context, REG_RIP)) return false;
+  if (info->si_code != SEGV_ACCERR || !is_fetch_of(addr, reg(context, REG_RIP))) return false;
   const std::optional<uint64_t> seq = d_.address_space().private_memory().wait_for_patch(addr);
   if (!seq) return false;
   if (addr == last_addr && *seq == last_seq) {

@@ -2,6 +2,9 @@
 // many instruction forms on a fake device, and every value read and written is checked through many iterations,
 // with and without rewriting, from one and from two virtual CPUs at once.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <ucontext.h>
 
 #include <array>
 #include <cstring>
@@ -9,6 +12,8 @@
 
 #include "common/log.h"
 #include "domain/domain.h"
+#include "domain/driver_signals.h"
+#include "domain/layout.h"
 #include "domain/platform.h"
 
 namespace {
@@ -268,6 +273,34 @@ TEST(TrapPatch, AFailingAccessFromARewrittenSiteIsARecordedFault) {
   EXPECT_NE(faults[0].message.find("the device refuses"), std::string::npos) << faults[0].message;
   EXPECT_NE(faults[0].location.find("side_mmio_read_failing+"), std::string::npos) << faults[0].location;
   EXPECT_TRUE(d.domain->faulty());
+}
+
+// An instruction that starts at the end of one code page and runs on into the next faults at the next page's first
+// byte, not at RIP, when a patch has that page flipped writable for a moment (seen as "unable to handle page fault
+// for address: 0x60062000 at e1000_clean_rx_irq+0x27e", a call at 0xffe in its text): it is fetched again, as a
+// fetch at RIP is, not a driver fault. A fault at any other address is still not a disturbed fetch.
+TEST(TrapPatch, AFetchRunningIntoAPageBeingPatchedIsRetried) {
+  MmioDomain d(/*patch=*/true);
+  ASSERT_TRUE(d.module);
+  auto& memory = d.domain->private_mut();
+  auto code = memory.allocate_image(2 * side::domain::kPageSize);
+  ASSERT_TRUE(code);
+  ASSERT_TRUE(memory.protect(*code, 2 * side::domain::kPageSize, PROT_READ | PROT_EXEC));
+  const uint64_t second_page = *code + side::domain::kPageSize;
+  side::domain::DriverSignals signals(*d.domain, 3);
+  auto fetch_fault = [&](uint64_t addr, uint64_t rip) {
+    siginfo_t info{};
+    info.si_signo = SIGSEGV;
+    info.si_code = SEGV_ACCERR;
+    info.si_addr = reinterpret_cast<void*>(addr);
+    ucontext_t context{};
+    context.uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(rip);
+    return signals.classify(SIGSEGV, &info, &context);
+  };
+  EXPECT_EQ(fetch_fault(second_page, second_page - 2), side::domain::SignalAction::kResume);
+  EXPECT_EQ(fetch_fault(second_page + 8, second_page - 2), side::domain::SignalAction::kNotOurs)
+      << "not the first byte of the page the instruction runs into";
+  EXPECT_FALSE(d.domain->faulty());
 }
 
 }  // namespace
