@@ -523,16 +523,23 @@ void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
     prepare_standby(gen + 1);
     spare_requested_ = true;
   }
-  // Submitted but never sent: to the new driver, in order (and into the journal, as any submission).
+  requeue_unsent(*d, requeue, t);
+}
+
+// Submitted but never sent: to the new driver, in order (and into the journal, as any submission). The new driver
+// takes them as fast as it transmits: a full queue is waited for, 200 ms at most for them all (the host's own
+// submissions wait on journal_mu_ meanwhile), and what does not fit by then is lost as a dead driver's frames are.
+void RecoverableDomain::requeue_unsent(DriverDomain& d,
+                                       const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue,
+                                       RecoveryTimings& t) {
+  const auto deadline = clock::now() + std::chrono::milliseconds(200);
   std::lock_guard lock(journal_mu_);
   for (auto& [netdev, frame] : requeue) {
-    // The new driver takes them as fast as it transmits: a full queue is waited for, briefly.
-    const auto deadline = clock::now() + std::chrono::milliseconds(200);
     bool taken = false;
-    while (!(taken = d->submit_tx(inner_token(netdev), frame)) && !d->faulty() && clock::now() < deadline) {
+    while (!(taken = d.submit_tx(inner_token(netdev), frame)) && !d.faulty() && clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
-    if (!taken) continue;
+    if (!taken) break;
     journal_[submitted_++ % kJournal] = netdev;
     ++t.requeued;
   }

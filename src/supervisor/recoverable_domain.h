@@ -175,6 +175,8 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform, pr
   void take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
                  const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue, RecoveryTimings& t);
   std::vector<std::pair<uint64_t, std::vector<uint8_t>>> take_unsent(DriverDomain& old);
+  void requeue_unsent(DriverDomain& d, const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue,
+                      RecoveryTimings& t);
   void finish_recovery(std::chrono::steady_clock::time_point start, RecoveryTimings& t);
   Status restart();
 
