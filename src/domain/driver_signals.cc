@@ -11,7 +11,9 @@
 #include "common/strings.h"
 #include "domain/domain.h"
 #include "domain/domain_bus.h"
+#include "domain/layout.h"
 #include "domain/vcpu.h"
+#include "emulation/access.h"
 #include "emulation/ucontext.h"
 #include "kapi/side_host.h"
 
@@ -120,6 +122,11 @@ SignalAction DriverSignals::handle_bug(const loader::LoadedModule& mod, uint64_t
   return SignalAction::kAbandon;
 }
 
+bool is_instruction_fetch(uint64_t fault_addr, uint64_t rip) {
+  if (fault_addr == rip) return true;
+  return fault_addr > rip && fault_addr - rip < emulation::kMaxInstructionLength && fault_addr % kPageSize == 0;
+}
+
 // An instruction fetch from a code page that a patch had flipped writable for a moment is fetched again. One that
 // faults again with no patch in between is retried a few times more (the faulting thread may have been resumed
 // while the pages were still being flipped back under load), then it is the driver's: its own code made
@@ -129,7 +136,7 @@ bool DriverSignals::retry_disturbed_fetch(const siginfo_t* info, const ucontext_
   thread_local uint64_t last_addr = 0, last_seq = 0;
   thread_local unsigned same = 0;
   const auto addr = reinterpret_cast<uint64_t>(info->si_addr);
-  if (info->si_code != SEGV_ACCERR || addr != reg(context, REG_RIP)) return false;
+  if (info->si_code != SEGV_ACCERR || !is_instruction_fetch(addr, reg(context, REG_RIP))) return false;
   const std::optional<uint64_t> seq = d_.address_space().private_memory().wait_for_patch(addr);
   if (!seq) return false;
   if (addr == last_addr && *seq == last_seq) {
