@@ -184,7 +184,7 @@ TEST(MachineBus, AnyPciDeviceModelPlugsIn) {
     ASSERT_FALSE(domain.irqs.empty());
     EXPECT_EQ(domain.irqs[0], domain.attached[0].irq);
   }
-  for (int i = 0; i < 200 && made->timer_runs.load() == 0; ++i)
+  for (int i = 0; i < 2000 && made->timer_runs.load() == 0; ++i)  // 10 s at most: a loaded sanitizer run
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_GT(made->timer_runs.load(), 0u);
 
