@@ -335,8 +335,10 @@ std::optional<uint64_t> RecoverableDomain::carrier_to_pass(uint64_t inner, bool 
   std::lock_guard lock(mu_);
   for (auto& n : netdevs_) {
     if (n.inner != inner) continue;
-    if (n.carrier_held && !on) {
-      n.off_held = true;
+    // A driver bringing its device up may switch the carrier on and off again (e1000: on at open, off at the
+    // reset that follows, on from its watchdog): only a carrier on after the restart finished ends the hold.
+    if (n.carrier_held && (!on || !n.restart_done)) {
+      n.off_held = !on;
       return std::nullopt;
     }
     n.carrier_held = n.off_held = false;  // the link is back: the host saw no change
@@ -493,7 +495,7 @@ void RecoverableDomain::forget_old_generation() {
   for (auto& n : netdevs_) {
     n.inner = 0;
     n.carrier_held = true;
-    n.off_held = false;
+    n.off_held = n.restart_done = false;
     n.held_since = now;
   }
   for (auto& p : probed_) p.inner = 0;
@@ -600,6 +602,10 @@ std::vector<std::pair<uint64_t, std::vector<uint8_t>>> RecoverableDomain::take_u
 }
 
 void RecoverableDomain::finish_recovery(clock::time_point start, RecoveryTimings& t) {
+  {
+    std::lock_guard lock(mu_);
+    for (auto& n : netdevs_) n.restart_done = true;
+  }
   t.total_ms = ms_between(start, clock::now());
   t.ok = t.error.empty();
   if (!t.ok) {

@@ -150,7 +150,7 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
     // A restart is not a link change: from the fault until the new generation reports its carrier on again
     // (at most kCarrierHold), a carrier off is held back, as a shadow driver would, so that the host interface
     // keeps queueing frames instead of dropping them and TCP does not back off across every restart.
-    bool carrier_held = false, off_held = false;
+    bool carrier_held = false, off_held = false, restart_done = false;
     bool host_carrier = false;  // what the host was last told
     std::chrono::steady_clock::time_point held_since{};
   };
