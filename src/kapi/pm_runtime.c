@@ -105,24 +105,25 @@ static int side_rpm_try_suspend(struct device *dev, bool idle, unsigned long cal
 	return ret ? ret : side_rpm_cannot_suspend(dev, caller);
 }
 
-int __pm_runtime_idle(struct device *dev, int rpmflags)
+/* rpm_idle() and rpm_suspend(), after a _put variant's drop of its usage reference. */
+static int side_rpm_put_and_suspend(struct device *dev, int rpmflags, bool idle, unsigned long caller)
 {
 	int ret;
 
-	side_rpm_check_device(dev, SIDE_CALLER);
+	side_rpm_check_device(dev, caller);
 	if (!side_rpm_put_was_last(dev, rpmflags, &ret))
 		return ret;
-	return side_rpm_try_suspend(dev, true, SIDE_CALLER);
+	return side_rpm_try_suspend(dev, idle, caller);
+}
+
+int __pm_runtime_idle(struct device *dev, int rpmflags)
+{
+	return side_rpm_put_and_suspend(dev, rpmflags, true, SIDE_CALLER);
 }
 
 int __pm_runtime_suspend(struct device *dev, int rpmflags)
 {
-	int ret;
-
-	side_rpm_check_device(dev, SIDE_CALLER);
-	if (!side_rpm_put_was_last(dev, rpmflags, &ret))
-		return ret;
-	return side_rpm_try_suspend(dev, false, SIDE_CALLER);
+	return side_rpm_put_and_suspend(dev, rpmflags, false, SIDE_CALLER);
 }
 
 int __pm_runtime_resume(struct device *dev, int rpmflags)
