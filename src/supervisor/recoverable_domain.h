@@ -87,7 +87,7 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform {
   std::string give_up_message() const;
   // Waits until no recovery is in progress (at most `timeout_ms`); false on timeout.
   bool wait_recovered(unsigned timeout_ms);
-  bool recovering() const { return recovering_.load(); }
+  bool recovering() const override { return recovering_.load(); }
   // Waits until the spare for the next restart has started (at most `timeout_ms`). The first spare is asked for
   // once the driver has opened its device.
   // Only counters are read here: standby_ belongs to the monitor thread, which replaces it at every restart.
