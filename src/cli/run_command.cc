@@ -46,8 +46,8 @@ void run_usage(FILE* out) {
                "  --duration S         run S seconds (Ctrl-C stops earlier); with --exec, a limit\n"
                "                       neither: run as a service until SIGINT/SIGTERM, telling systemd when the\n"
                "                       driver is up (NOTIFY_SOCKET); `side status` shows it while it runs\n"
-               "  --crash-every S      kill the driver's domain every S seconds (--crashes N times, default 10): side\n"
-               "                       restarts it each time, and the host's connections carry on\n"
+               "  --crash-every S      kill the driver's domain S seconds after each (re)start (--crashes N times,\n"
+               "                       default 10): side restarts it, and the host's connections carry on\n"
                "  --inject-every S     inject a fault every S seconds, every kind in turn (side inject's kinds), and\n"
                "                       report faults recovered and the supervisor's resources (scripts/soak.sh)\n"
                "built-in traffic (--wire builtin, or any of these options):\n"
@@ -72,15 +72,22 @@ void run_usage(FILE* out) {
 
 namespace {
 
-// Whether side emulates a device the module's PCI id table names; the others can only be loaded (said on stderr
-// when the module has an id table side has no device for).
-bool has_emulated_device(const std::string& modules_dir, const std::string& module, const std::string& choice,
-                         bool quiet) {
+// Which device the driver runs on. A module whose PCI id table names no device side has (emulated or over
+// vfio-user) is only loaded (said on stderr); a device the user named that does not fit the driver is an error:
+// running the driver without it is not what was asked.
+enum class DeviceFit { kLoadOnly, kDevice, kMismatch };
+
+DeviceFit fit_device(const std::string& modules_dir, const std::string& module, const std::string& choice, bool quiet) {
   auto ids = supervisor::pci_ids_of_module(modules_dir, module);
-  if (!ids) return false;  // the load reports what is wrong with the file
+  if (!ids) return DeviceFit::kLoadOnly;  // the load reports what is wrong with the file
   auto model = supervisor::choose_device(module, *ids, choice);
-  if (!model && !quiet) std::fprintf(stderr, "side: %s; loading it only\n", model.error().message.c_str());
-  return static_cast<bool>(model);
+  if (model) return DeviceFit::kDevice;
+  if (!choice.empty()) {
+    std::fprintf(stderr, "side: %s\n", model.error().message.c_str());
+    return DeviceFit::kMismatch;
+  }
+  if (!quiet) std::fprintf(stderr, "side: %s; loading it only\n", model.error().message.c_str());
+  return DeviceFit::kLoadOnly;
 }
 
 std::string mac_string(const std::array<uint8_t, 6>& mac) {
@@ -404,16 +411,10 @@ int run_command(const RunArgs& args) {
   config.arena_bytes = args.arena_mb << 20;
   config.virtual_time = !args.real_time;
   config.optimisations = args.optimisations;
-  // A device the user named must fit the driver: running the driver without it is not what was asked.
-  if (!args.load_only && !args.device.empty()) {
-    if (auto ids = supervisor::pci_ids_of_module(paths.modules_dir, module)) {
-      if (auto model = supervisor::choose_device(module, *ids, args.device); !model) {
-        std::fprintf(stderr, "side: %s\n", model.error().message.c_str());
-        return 2;
-      }
-    }
-  }
-  if (!args.load_only && has_emulated_device(paths.modules_dir, module, args.device, quiet || json)) {
+  const DeviceFit fit =
+      args.load_only ? DeviceFit::kLoadOnly : fit_device(paths.modules_dir, module, args.device, quiet || json);
+  if (fit == DeviceFit::kMismatch) return 2;
+  if (fit == DeviceFit::kDevice) {
     session::NicSessionConfig session;
     session.device = args.device;
     if (args.device.starts_with("qemu:")) {

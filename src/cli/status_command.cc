@@ -95,8 +95,8 @@ void print_side(const service::SideAnswer& a) {
   }
   for (const json& d : domains) {
     const json &in = member(d, "to_driver"), &out = member(d, "from_driver");
-    std::printf(kRow, pid.c_str(), text(d, "driver").c_str(), text(d, "interface").c_str(),
-                text(d, "isolation").c_str(), std::to_string(count(d, "domain_pid")).c_str(), text(d, "state").c_str(),
+    std::printf(kRow, pid.c_str(), text(d, "driver").c_str(), text(d, "ifname").c_str(), text(d, "isolation").c_str(),
+                std::to_string(count(d, "domain_pid")).c_str(), text(d, "state").c_str(),
                 std::to_string(count(d, "restarts")).c_str(), std::to_string(count(d, "faults")).c_str(),
                 amount(count(in, "frames"), count(in, "bytes")).c_str(),
                 amount(count(out, "frames"), count(out, "bytes")).c_str(), duration(seconds(d, "up_s")).c_str());

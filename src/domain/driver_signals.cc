@@ -27,13 +27,6 @@ uint64_t reg(const ucontext_t* context, int r) {
   return static_cast<uint64_t>(context->uc_mcontext.gregs[r]);
 }
 
-// Whether a fault at `addr` is the fetch of the instruction at `rip`: at its first byte, or, for an instruction
-// that runs on into the next page, at that page's first byte (the kernel reports the byte it could not fetch).
-bool is_fetch_of(uint64_t addr, uint64_t rip) {
-  if (addr == rip) return true;
-  return addr % kPageSize == 0 && addr > rip && addr - rip < emulation::kMaxInstructionLength;
-}
-
 }  // namespace
 
 DriverSignals::DriverSignals(Domain& domain, unsigned vcpus) : d_(domain) {
@@ -129,6 +122,11 @@ SignalAction DriverSignals::handle_bug(const loader::LoadedModule& mod, uint64_t
   return SignalAction::kAbandon;
 }
 
+bool is_instruction_fetch(uint64_t fault_addr, uint64_t rip) {
+  if (fault_addr == rip) return true;
+  return fault_addr > rip && fault_addr - rip < emulation::kMaxInstructionLength && fault_addr % kPageSize == 0;
+}
+
 // An instruction fetch from a code page that a patch had flipped writable for a moment is fetched again. One that
 // faults again with no patch in between is retried a few times more (the faulting thread may have been resumed
 // while the pages were still being flipped back under load), then it is the driver's: its own code made
@@ -138,7 +136,7 @@ bool DriverSignals::retry_disturbed_fetch(const siginfo_t* info, const ucontext_
   thread_local uint64_t last_addr = 0, last_seq = 0;
   thread_local unsigned same = 0;
   const auto addr = reinterpret_cast<uint64_t>(info->si_addr);
-  if (info->si_code != SEGV_ACCERR || !is_fetch_of(addr, reg(context, REG_RIP))) return false;
+  if (info->si_code != SEGV_ACCERR || !is_instruction_fetch(addr, reg(context, REG_RIP))) return false;
   const std::optional<uint64_t> seq = d_.address_space().private_memory().wait_for_patch(addr);
   if (!seq) return false;
   if (addr == last_addr && *seq == last_seq) {

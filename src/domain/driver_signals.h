@@ -19,6 +19,10 @@ namespace side::domain {
 
 class Domain;
 
+// Whether a fault at `fault_addr` is the fetch of the instruction at `rip`: at its first byte, or, when the
+// instruction straddles a page boundary, at the first byte of the next page (the part the CPU could not fetch).
+bool is_instruction_fetch(uint64_t fault_addr, uint64_t rip);
+
 class DriverSignals final : public SignalClassifier {
  public:
   DriverSignals(Domain& domain, unsigned vcpus);

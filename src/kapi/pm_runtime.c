@@ -75,45 +75,55 @@ static int side_rpm_cannot_suspend(struct device *dev, unsigned long caller)
 		   dev_name(dev));
 }
 
-int __pm_runtime_idle(struct device *dev, int rpmflags)
+/* A _put variant's usage reference: false when the caller is done, with *ret its answer (others still hold the
+ * device, or the count underflowed); true when no reference is left and the device may be suspended. */
+static bool side_rpm_put_was_last(struct device *dev, int rpmflags, int *ret)
+{
+	*ret = 0;
+	if (!(rpmflags & RPM_GET_PUT))
+		return true;
+	*ret = side_rpm_drop_usage(dev);
+	if (*ret == 0)
+		return true;
+	if (*ret > 0)
+		*ret = 0;
+	return false;
+}
+
+/* rpm_idle() (`idle`) and rpm_suspend(): why the device stays active, or the fault a real suspend would be. */
+static int side_rpm_try_suspend(struct device *dev, bool idle, unsigned long caller)
 {
 	unsigned long flags;
 	int ret;
 
-	side_rpm_check_device(dev, SIDE_CALLER);
-	if (rpmflags & RPM_GET_PUT) {
-		ret = side_rpm_drop_usage(dev);
-		if (ret < 0)
-			return ret;
-		if (ret > 0)
-			return 0;
-	}
 	spin_lock_irqsave(&dev->power.lock, flags);
 	ret = side_rpm_suspend_allowed(dev);
 	/* rpm_idle(): a device that is not active is not idled again. */
-	if (!ret && dev->power.runtime_status != RPM_ACTIVE)
+	if (idle && !ret && dev->power.runtime_status != RPM_ACTIVE)
 		ret = -EAGAIN;
 	spin_unlock_irqrestore(&dev->power.lock, flags);
-	return ret ? ret : side_rpm_cannot_suspend(dev, SIDE_CALLER);
+	return ret ? ret : side_rpm_cannot_suspend(dev, caller);
+}
+
+/* rpm_idle() and rpm_suspend(), after a _put variant's drop of its usage reference. */
+static int side_rpm_put_and_suspend(struct device *dev, int rpmflags, bool idle, unsigned long caller)
+{
+	int ret;
+
+	side_rpm_check_device(dev, caller);
+	if (!side_rpm_put_was_last(dev, rpmflags, &ret))
+		return ret;
+	return side_rpm_try_suspend(dev, idle, caller);
+}
+
+int __pm_runtime_idle(struct device *dev, int rpmflags)
+{
+	return side_rpm_put_and_suspend(dev, rpmflags, true, SIDE_CALLER);
 }
 
 int __pm_runtime_suspend(struct device *dev, int rpmflags)
 {
-	unsigned long flags;
-	int ret;
-
-	side_rpm_check_device(dev, SIDE_CALLER);
-	if (rpmflags & RPM_GET_PUT) {
-		ret = side_rpm_drop_usage(dev);
-		if (ret < 0)
-			return ret;
-		if (ret > 0)
-			return 0;
-	}
-	spin_lock_irqsave(&dev->power.lock, flags);
-	ret = side_rpm_suspend_allowed(dev);
-	spin_unlock_irqrestore(&dev->power.lock, flags);
-	return ret ? ret : side_rpm_cannot_suspend(dev, SIDE_CALLER);
+	return side_rpm_put_and_suspend(dev, rpmflags, false, SIDE_CALLER);
 }
 
 int __pm_runtime_resume(struct device *dev, int rpmflags)
@@ -138,14 +148,8 @@ int __pm_runtime_resume(struct device *dev, int rpmflags)
 
 int pm_schedule_suspend(struct device *dev, unsigned int delay)
 {
-	unsigned long flags;
-	int ret;
-
 	side_rpm_check_device(dev, SIDE_CALLER);
-	spin_lock_irqsave(&dev->power.lock, flags);
-	ret = side_rpm_suspend_allowed(dev);
-	spin_unlock_irqrestore(&dev->power.lock, flags);
-	return ret ? ret : side_rpm_cannot_suspend(dev, SIDE_CALLER);
+	return side_rpm_try_suspend(dev, false, SIDE_CALLER);
 }
 
 /* The PCI core's view: whether the device can signal wake-up from its target low-power state by itself (PME). */

@@ -10,7 +10,7 @@ nlohmann::json domain_json(const DomainEntry& entry) {
       {"isolation", s.isolation},
       {"device", s.device},
       {"netdev", s.netdev},
-      {"interface", s.ifname},
+      {"ifname", s.ifname},
       {"domain_pid", s.domain_pid},
       {"state", session::session_state_name(s.state)},
       {"generation", s.generation},

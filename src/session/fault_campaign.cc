@@ -263,7 +263,8 @@ void run_timed_faults(const SessionHandles& s, double every_s, uint64_t seed, co
     const size_t recoveries0 = rd->recoveries().size();
     const std::string what = inject_fault(type, s, rng(), nullptr);
     ++out.injected;
-    if (wait_unless_stopped(1.5, stop, [&] { return rd->generation() != gen0 || rd->recovering(); })) {
+    const double window_s = CampaignConfig{}.window_s - 0.5;  // before the next fault, every 2 s or more
+    if (wait_unless_stopped(window_s, stop, [&] { return rd->generation() != gen0 || rd->recovering(); })) {
       ++out.detected;
     } else {
       // Not seen (yet): a latent fault must not linger into the next one, nor into the session's close; the

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/sanitizer.h"
 #include "session/nic_session.h"
 
 namespace side::session {
@@ -45,7 +46,9 @@ struct CampaignConfig {
   unsigned faults = 100;
   std::vector<FaultType> types;  // empty: all
   uint64_t seed = 1;
-  double window_s = 2.0;  // how long a fault may take to show (more than the hung-driver watchdog's 1 s)
+  // How long a fault may take to show: more than the hung-driver watchdog's bound (supervisor/liveness.h: 1 s,
+  // stretched in sanitizer builds).
+  double window_s = 2.0 * kSanitizerSlowdown;
   double settle_s = 3.0;  // how long traffic may take to flow again
   bool verbose = false;   // a line per fault
   // Called before each fault (done = faults finished so far, step = what comes next) and once at the end.

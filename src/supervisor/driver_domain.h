@@ -110,6 +110,8 @@ class DriverDomain {
   virtual void release_log() {}
   // How many times the driver was restarted (a recovering domain); frames in flight at a restart may be lost.
   virtual unsigned generation() const { return 0; }
+  // A restart is under way: the driver is not running yet.
+  virtual bool recovering() const { return false; }
 };
 
 // The unisolated baseline: the domain lives in this process and its calling thread is virtual CPU 0.

@@ -77,6 +77,7 @@ Result<uint32_t> Machine::add_device(const devices::DeviceModel& model, const de
     slots_.pop_back();
     return st.error();
   }
+  publish_to_timer();
   return dev;
 }
 
@@ -286,6 +287,17 @@ void Machine::arm_timer(uint64_t deadline_ns) {
   timer_cv_.notify_one();
 }
 
+void Machine::publish_to_timer() {
+  // A model may arm its timer while it is built, before the timer thread can see it: that deadline may already
+  // have fired over the devices published so far. One pass over all of them now services it (a pass a device has
+  // no work for is harmless: every pass services every device).
+  {
+    std::lock_guard lock(timer_mutex_);
+    timer_devices_ = slots_.size();
+  }
+  arm_timer(monotonic_ns());
+}
+
 void Machine::timer_loop() {
   std::unique_lock lock(timer_mutex_);
   constexpr auto kLevelCheck = std::chrono::milliseconds(20);
@@ -293,8 +305,9 @@ void Machine::timer_loop() {
   while (!timer_stop_) {
     if (std::chrono::steady_clock::now() >= next_level_check) {
       next_level_check = std::chrono::steady_clock::now() + kLevelCheck;
+      const size_t devices = timer_devices_;
       lock.unlock();
-      for (size_t i = 0; i < slots_.size(); ++i) slots_[i]->irq->reassert_if_stuck(20'000'000);
+      for (size_t i = 0; i < devices; ++i) slots_[i]->irq->reassert_if_stuck(20'000'000);
       lock.lock();
       continue;
     }
@@ -309,9 +322,10 @@ void Machine::timer_loop() {
       continue;
     }
     timer_deadline_.reset();
+    const size_t devices = timer_devices_;
     lock.unlock();
     std::optional<uint64_t> next;
-    for (size_t i = 0; i < slots_.size(); ++i) {
+    for (size_t i = 0; i < devices; ++i) {
       slots_[i]->device->service_timers();
       // A device may have moved its deadline later since it armed this one (arm_timer keeps only the earliest):
       // what is still pending is armed again, or a held interrupt would wait for the driver's next register access.

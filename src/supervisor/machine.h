@@ -132,6 +132,7 @@ class Machine final : public domain::Platform {
   void assign_resources(Slot& s);
   void timer_loop();
   void arm_timer(uint64_t deadline_ns);
+  void publish_to_timer();
 
   DriverDomain& domain_;
   std::vector<std::unique_ptr<Slot>> slots_;  // fixed once drivers run (reserved; only grows at setup)
@@ -145,6 +146,7 @@ class Machine final : public domain::Platform {
   std::mutex timer_mutex_;
   std::condition_variable timer_cv_;
   std::optional<uint64_t> timer_deadline_;
+  size_t timer_devices_ = 0;  // slots the timer thread may touch: published once attached, never withdrawn
   bool timer_stop_ = false;
   std::thread timer_thread_;
 };

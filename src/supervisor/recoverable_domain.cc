@@ -318,7 +318,46 @@ void RecoverableDomain::netdev_unregister(uint64_t token) {
 }
 
 void RecoverableDomain::netdev_carrier(uint64_t token, bool on) {
-  outer_->netdev_carrier(stable_token(token), on);
+  if (auto stable = carrier_to_pass(token, on)) outer_->netdev_carrier(*stable, on);
+}
+
+std::optional<uint64_t> RecoverableDomain::carrier_to_pass(uint64_t inner, bool on) {
+  std::lock_guard lock(mu_);
+  for (auto& n : netdevs_) {
+    if (n.inner != inner) continue;
+    // A driver bringing its device up may switch the carrier on and off again (e1000: on at open, off at the
+    // reset that follows, on from its watchdog): only a carrier on after the restart finished ends the hold.
+    if (n.carrier_held && (!on || !n.restart_done)) {
+      n.off_held = !on;
+      return std::nullopt;
+    }
+    n.carrier_held = n.off_held = false;  // the link is back: the host saw no change
+    if (n.host_carrier == on) return std::nullopt;
+    n.host_carrier = on;
+    return n.stable;
+  }
+  // A restarted driver may switch its carrier off before it registers its device again (e1000_probe does).
+  bool held = false;
+  for (auto& n : netdevs_) {
+    if (!on && n.carrier_held && n.inner == 0) held = n.off_held = true;
+  }
+  if (held) return std::nullopt;
+  return inner;
+}
+
+void RecoverableDomain::release_expired_carrier_holds() {
+  std::vector<uint64_t> off;
+  {
+    std::lock_guard lock(mu_);
+    const auto now = clock::now();
+    for (auto& n : netdevs_) {
+      if (!n.carrier_held || now - n.held_since < kCarrierHold) continue;
+      if (n.off_held && n.host_carrier) off.push_back(n.stable);
+      if (n.off_held) n.host_carrier = false;
+      n.carrier_held = n.off_held = false;
+    }
+  }
+  for (uint64_t stable : off) outer_->netdev_carrier(stable, false);
 }
 
 void RecoverableDomain::netdev_changed(const side_netdev_info& info) {
@@ -353,6 +392,7 @@ void RecoverableDomain::monitor_loop() {
       recover();
       continue;
     }
+    release_expired_carrier_holds();
     if (!spare_requested_.load() && opened_.load()) {
       prepare_standby(generation_.load() + 1);
       spare_requested_ = true;
@@ -430,6 +470,16 @@ bool RecoverableDomain::account_restart(clock::time_point start, const std::vect
 void RecoverableDomain::stop_for_good() {
   if (machine_) machine_->quiesce();
   logf(LogLevel::kError, "side: %s", give_up_message().c_str());
+  std::vector<uint64_t> down;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& n : netdevs_) {
+      n.carrier_held = n.off_held = false;
+      if (n.host_carrier) down.push_back(n.stable);
+      n.host_carrier = false;
+    }
+  }
+  for (uint64_t stable : down) outer_->netdev_carrier(stable, false);  // no driver: no link
   gave_up_ = true;
   replacing_ = false;
   recovering_ = false;
@@ -440,7 +490,13 @@ void RecoverableDomain::stop_for_good() {
 // The dead driver's devices and network devices are forgotten (the host interfaces stay).
 void RecoverableDomain::forget_old_generation() {
   std::lock_guard lock(mu_);
-  for (auto& n : netdevs_) n.inner = 0;
+  const auto now = clock::now();
+  for (auto& n : netdevs_) {
+    n.inner = 0;
+    n.carrier_held = true;
+    n.off_held = n.restart_done = false;
+    n.held_since = now;
+  }
   for (auto& p : probed_) p.inner = 0;
 }
 
@@ -564,6 +620,10 @@ std::vector<std::pair<uint64_t, std::vector<uint8_t>>> RecoverableDomain::take_u
 }
 
 void RecoverableDomain::finish_recovery(clock::time_point start, RecoveryTimings& t) {
+  {
+    std::lock_guard lock(mu_);
+    for (auto& n : netdevs_) n.restart_done = true;
+  }
   t.total_ms = ms_between(start, clock::now());
   t.ok = t.error.empty();
   if (!t.ok) {

@@ -87,7 +87,7 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform, pr
   std::string give_up_message() const;
   // Waits until no recovery is in progress (at most `timeout_ms`); false on timeout.
   bool wait_recovered(unsigned timeout_ms);
-  bool recovering() const { return recovering_.load(); }
+  bool recovering() const override { return recovering_.load(); }
   // Waits until the spare for the next restart has started (at most `timeout_ms`). The first spare is asked for
   // once the driver has opened its device.
   // Only counters are read here: standby_ belongs to the monitor thread, which replaces it at every restart.
@@ -143,9 +143,18 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform, pr
 
  private:
   RecoverableDomain(Factory factory, RecoveryPolicy policy) : factory_(std::move(factory)), policy_(policy) {}
+  // How long a restarted driver may take to report its link up again before the host is told the carrier is
+  // off: Debian's e1000 reports it within milliseconds of its open; this covers a loaded machine.
+  static constexpr std::chrono::milliseconds kCarrierHold{3000};
   struct Netdev {
     uint64_t stable = 0, inner = 0;
     uint32_t device = ~0u;
+    // A restart is not a link change: from the fault until the new generation reports its carrier on again
+    // (at most kCarrierHold), a carrier off is held back, as a shadow driver would, so that the host interface
+    // keeps queueing frames instead of dropping them and TCP does not back off across every restart.
+    bool carrier_held = false, off_held = false, restart_done = false;
+    bool host_carrier = false;  // what the host was last told
+    std::chrono::steady_clock::time_point held_since{};
   };
   // A control request that changed the driver's state, kept to be replayed on the next generation: the latest of
   // its slot for its target (a stable token, or a device number).
@@ -171,6 +180,10 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform, pr
                        RecoveryTimings& t, double& backoff);
   void stop_for_good();
   void forget_old_generation();
+  // A held carrier off the new generation did not take back within kCarrierHold reaches the host now.
+  void release_expired_carrier_holds();
+  // Whether the carrier change of `inner` is held back (a restart in progress); the stable token otherwise.
+  std::optional<uint64_t> carrier_to_pass(uint64_t inner, bool on);
   Result<std::unique_ptr<DriverDomain>> next_generation(unsigned gen);
   void take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
                  const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue, RecoveryTimings& t);

@@ -161,7 +161,7 @@ TEST_F(Service, ReadyStatusAndACleanStopOnSigterm) {
   ASSERT_EQ(me["domains"].size(), 1u) << me.dump();
   const auto& d = me["domains"][0];
   EXPECT_EQ(d["driver"], "e1000");
-  EXPECT_EQ(d["interface"], ifname_);
+  EXPECT_EQ(d["ifname"], ifname_);
   EXPECT_EQ(d["isolation"], "process");
   EXPECT_EQ(d["state"], "running");
   const pid_t domain_pid = d["domain_pid"].get<pid_t>();

@@ -13,20 +13,7 @@
 
 #include <linux/types.h>
 #include "side_hostile_layout.h"
-
-static inline long hostile_sys6(long nr, long a, long b, long c, long d, long e, long f)
-{
-	register long r10 asm("r10") = d;
-	register long r8 asm("r8") = e;
-	register long r9 asm("r9") = f;
-	long ret;
-
-	asm volatile("syscall"
-		     : "=a"(ret)
-		     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-		     : "rcx", "r11", "memory");
-	return ret;
-}
+#include "side_raw_syscall.h"
 
 #define HOSTILE_NR_FUTEX 202
 #define HOSTILE_FUTEX_WAIT 0
@@ -39,14 +26,14 @@ static inline void hostile_sleep_us(long us)
 {
 	long ts[2] = { us / 1000000, (us % 1000000) * 1000 };
 
-	hostile_sys6(35 /* nanosleep */, (long)ts, 0, 0, 0, 0, 0);
+	side_raw_syscall(35 /* nanosleep */, (long)ts, 0, 0, 0, 0, 0);
 }
 
 /* 1: the 32-bit word at addr is readable and equals value; 0: readable, another value; -1: not readable. */
 static inline int hostile_word_is(unsigned long addr, u32 value)
 {
 	long timeout[2] = { 0, 1 };
-	long r = hostile_sys6(HOSTILE_NR_FUTEX, (long)addr, HOSTILE_FUTEX_WAIT, value, (long)timeout, 0, 0);
+	long r = side_raw_syscall(HOSTILE_NR_FUTEX, (long)addr, HOSTILE_FUTEX_WAIT, value, (long)timeout, 0, 0);
 
 	if (r == -HOSTILE_EFAULT)
 		return -1;
@@ -129,7 +116,7 @@ static inline void hostile_publish(unsigned long channel, u32 *index, u32 value,
 
 	smp_store_release(index, value);
 	__atomic_fetch_or(word, bell, __ATOMIC_SEQ_CST);
-	hostile_sys6(HOSTILE_NR_FUTEX, (long)word, HOSTILE_FUTEX_WAKE, 1, 0, 0, 0);
+	side_raw_syscall(HOSTILE_NR_FUTEX, (long)word, HOSTILE_FUTEX_WAKE, 1, 0, 0, 0);
 }
 
 #endif

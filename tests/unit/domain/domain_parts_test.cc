@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "domain/driver_signals.h"
 #include "domain/fault_log.h"
 #include "domain/interrupt_lines.h"
 #include "domain/pci_driver_table.h"
@@ -65,6 +66,19 @@ TEST(FaultLog, RecordsInOrderAndWarnsOnce) {
   EXPECT_EQ(log.last_message(), "second");
   EXPECT_TRUE(log.first_warning(0x42));
   EXPECT_FALSE(log.first_warning(0x42));
+}
+
+// A code page flipped writable for a patch faults the fetch of every instruction on it, including one that
+// starts on the page before: the CPU reports the first byte it could not fetch, on the flipped page. Seen as
+// "unable to handle page fault for address: 0x60062000 at e1000_clean_rx_irq+0x27e", a five-byte call at
+// 0x60061ffe, while a spare domain's first rewrite of an access site flipped the page after it.
+TEST(InstructionFetch, IsTheFaultAtTheInstructionOrAtThePageItStraddlesInto) {
+  EXPECT_TRUE(is_instruction_fetch(0x60061ffe, 0x60061ffe));
+  EXPECT_TRUE(is_instruction_fetch(0x60062000, 0x60061ffe));
+  EXPECT_TRUE(is_instruction_fetch(0x60062000, 0x60061ff2));   // a 15-byte instruction, its last byte over
+  EXPECT_FALSE(is_instruction_fetch(0x60062000, 0x60061ff1));  // too far: no instruction is 16 bytes long
+  EXPECT_FALSE(is_instruction_fetch(0x60062001, 0x60061ffe));  // not a page start: a data access
+  EXPECT_FALSE(is_instruction_fetch(0x60061000, 0x60061ffe));  // before the instruction
 }
 
 }  // namespace

@@ -109,7 +109,7 @@ TEST_F(ServiceEndpointTest, AnswersStatusWithEveryField) {
   const auto& d = doc["domains"][0];
   EXPECT_EQ(d["driver"], "e1000");
   EXPECT_EQ(d["isolation"], "process");
-  EXPECT_EQ(d["interface"], "t0");
+  EXPECT_EQ(d["ifname"], "t0");
   EXPECT_EQ(d["domain_pid"], 4242);
   EXPECT_EQ(d["state"], "running");
   EXPECT_EQ(d["restarts"], 0);

@@ -130,8 +130,10 @@ class ScratchDevice final : public pci::PciDevice {
     b[0] = {pci::BarKind::kMemory32, 4096, false};
     return b;
   }
-  explicit ScratchDevice(const pci::DeviceContext& c) : PciDevice(identity(), bars()), context_(c) {
+  explicit ScratchDevice(const pci::DeviceContext& c, std::chrono::milliseconds built_in = {})
+      : PciDevice(identity(), bars()), context_(c) {
     context_.arm_timer(context_.now_ns());  // due at once
+    std::this_thread::sleep_for(built_in);  // the timer thread fires before the machine has this device
   }
   uint64_t bar_read(int, uint64_t offset, unsigned) override { return offset < 8 ? scratch_ : ~uint64_t{0}; }
   void bar_write(int, uint64_t offset, unsigned, uint64_t value) override {
@@ -184,7 +186,7 @@ TEST(MachineBus, AnyPciDeviceModelPlugsIn) {
     ASSERT_FALSE(domain.irqs.empty());
     EXPECT_EQ(domain.irqs[0], domain.attached[0].irq);
   }
-  for (int i = 0; i < 200 && made->timer_runs.load() == 0; ++i)
+  for (int i = 0; i < 2000 && made->timer_runs.load() == 0; ++i)  // 10 s at most: a loaded sanitizer run
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_GT(made->timer_runs.load(), 0u);
 
@@ -193,6 +195,22 @@ TEST(MachineBus, AnyPciDeviceModelPlugsIn) {
   machine.rebind(domain.arena_base(), domain.arena_size());
   // The firmware's assignment is back after the reset cleared it.
   EXPECT_EQ(machine.device(*dev).config().bar_address(0), domain.attached[0].bars[0].start);
+}
+
+TEST(MachineBus, ATimerArmedWhileTheModelIsBuiltIsNotLost) {
+  RecordingDomain domain;
+  Machine machine{domain};
+  ScratchDevice* made = nullptr;
+  devices::DeviceModel model{"scratch", "slow to build", ScratchDevice::identity(),
+                             [&](const pci::DeviceContext& c, const devices::DeviceOptions&) {
+                               auto d = std::make_unique<ScratchDevice>(c, std::chrono::milliseconds(50));
+                               made = d.get();
+                               return std::unique_ptr<pci::PciDevice>(std::move(d));
+                             }};
+  ASSERT_TRUE(machine.add_device(model));
+  for (int i = 0; i < 2000 && made->timer_runs.load() == 0; ++i)  // 10 s at most: a loaded sanitizer run
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_GT(made->timer_runs.load(), 0u);
 }
 
 }  // namespace

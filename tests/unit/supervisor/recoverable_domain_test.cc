@@ -6,7 +6,11 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "domain/layout.h"
 #include "supervisor/machine.h"
@@ -234,6 +238,132 @@ TEST(RecoveryOrdering, OldMappingsAreUnreachableWhenTheNewDomainIsConnected) {
   EXPECT_FALSE(old_page_reachable) << "generation 0's buffer was still open to the device when generation 1 came";
   EXPECT_EQ(live_at_connect, 0u);
   domain.shutdown();
+}
+
+// The host side, as far as carrier changes go.
+class CarrierRecorder final : public domain::Platform {
+ public:
+  Result<uint32_t> config_read(uint32_t, uint32_t, unsigned) override { return 0u; }
+  Status config_write(uint32_t, uint32_t, unsigned, uint32_t) override { return {}; }
+  Result<uint64_t> bar_read(uint32_t, int, uint64_t, unsigned) override { return uint64_t{0}; }
+  Status bar_write(uint32_t, int, uint64_t, unsigned, uint64_t) override { return {}; }
+  int dma_map(uint32_t, uint64_t, uint64_t, int) override { return 0; }
+  int dma_unmap(uint32_t, uint64_t, uint64_t, int) override { return 0; }
+  int netdev_register(const side_netdev_info&) override { return 0; }
+  void netdev_unregister(uint64_t) override {}
+  void netdev_carrier(uint64_t token, bool on) override {
+    std::lock_guard lock(mu_);
+    events_.push_back(std::string(on ? "on " : "off ") + std::to_string(token));
+  }
+  void netdev_changed(const side_netdev_info&) override {}
+  void netdev_tx_wake(uint64_t, uint32_t) override {}
+  void netdev_rx(uint64_t, std::span<const uint8_t>, uint32_t) override {}
+  std::string events() {
+    std::lock_guard lock(mu_);
+    std::string all;
+    for (const auto& e : events_) all += (all.empty() ? "" : ", ") + e;
+    return all;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> events_;
+};
+
+// What a NIC driver does to its network device when it comes up, as Debian's e1000 does: switches its carrier off
+// (probe), registers it on device 0, switches the carrier on (open), off (the reset that follows) and, when it finds
+// its link, on again.
+void bring_up(domain::Platform* p, uint64_t token, bool link) {
+  side_netdev_info info{};
+  info.token = token;
+  info.device = 0;
+  info.mtu = 1500;
+  p->netdev_carrier(token, false);
+  p->netdev_register(info);
+  p->netdev_carrier(token, true);
+  p->netdev_carrier(token, false);
+  if (link) p->netdev_carrier(token, true);
+}
+
+// Generation n > 0 brings up network device token 100 + n when it is connected, with its link if `link_back(n)`;
+// generation 0 (connected before the host is) is kept in `first`, for the test to bring up.
+RecoverableDomain::Factory carrier_driver(FailingDomain** first, std::function<bool(unsigned)> link_back) {
+  return [first, link_back](unsigned generation) -> Result<std::unique_ptr<DriverDomain>> {
+    auto d = std::make_unique<FailingDomain>(std::chrono::milliseconds(0));
+    if (generation == 0) *first = d.get();
+    d->on_connect = [generation, link_back](domain::Platform* p) {
+      if (generation > 0) bring_up(p, 100 + generation, link_back(generation));
+    };
+    return std::unique_ptr<DriverDomain>(std::move(d));
+  };
+}
+
+void fail_and_wait(RecoverableDomain& domain) {
+  const unsigned gen = domain.generation();
+  ASSERT_TRUE(domain.kill());
+  const auto t0 = clock::now();
+  while (domain.generation() == gen && clock::now() - t0 < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(domain.wait_recovered(5000));
+}
+
+// A restart is not a link change: the host sees the carrier only once, as the first generation reported it, across
+// restarts whose drivers switch it off and on again.
+TEST(RecoveryCarrier, ARestartedDriverThatComesBackUpIsNoLinkFlapOnTheHost) {
+  FailingDomain* first = nullptr;
+  auto rd = RecoverableDomain::start(carrier_driver(&first, [](unsigned) { return true; }),
+                                     RecoveryPolicy::for_deliberate_faults(4));
+  ASSERT_TRUE(rd);
+  CarrierRecorder host;
+  (*rd)->connect(&host);
+  bring_up(first->platform, 100, true);
+  EXPECT_EQ(host.events(), "off 100, on 100, off 100, on 100");  // the first bring-up is the host's too
+  fail_and_wait(**rd);
+  fail_and_wait(**rd);
+  EXPECT_EQ((*rd)->generation(), 2u);
+  EXPECT_EQ(host.events(), "off 100, on 100, off 100, on 100");
+  (*rd)->shutdown();
+}
+
+// A restarted driver whose link does not come back within the hold: the host sees the carrier go off then.
+TEST(RecoveryCarrier, ARestartedDriverWithoutLinkTurnsTheHostCarrierOffAfterTheHold) {
+  FailingDomain* first = nullptr;
+  auto rd = RecoverableDomain::start(carrier_driver(&first, [](unsigned generation) { return generation == 0; }),
+                                     RecoveryPolicy::for_deliberate_faults(4));
+  ASSERT_TRUE(rd);
+  CarrierRecorder host;
+  (*rd)->connect(&host);
+  bring_up(first->platform, 100, true);
+  fail_and_wait(**rd);
+  EXPECT_EQ(host.events(), "off 100, on 100, off 100, on 100");  // held
+  const auto t0 = clock::now();
+  while (host.events() == "off 100, on 100, off 100, on 100" && clock::now() - t0 < std::chrono::seconds(10)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(host.events(), "off 100, on 100, off 100, on 100, off 100");
+  EXPECT_GE(clock::now() - t0, std::chrono::milliseconds(2500));
+  (*rd)->shutdown();
+}
+
+// Given up on: the device stays down, and the host sees no carrier.
+TEST(RecoveryCarrier, AGivenUpDriverLeavesTheHostWithoutCarrier) {
+  FailingDomain* first = nullptr;
+  RecoveryPolicy policy;
+  policy.max_restarts = 0;
+  auto rd = RecoverableDomain::start(carrier_driver(&first, [](unsigned) { return true; }), policy);
+  ASSERT_TRUE(rd);
+  CarrierRecorder host;
+  (*rd)->connect(&host);
+  bring_up(first->platform, 100, true);
+  first->fail();
+  const auto t0 = clock::now();
+  while (!(*rd)->gave_up() && clock::now() - t0 < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE((*rd)->gave_up());
+  EXPECT_EQ(host.events(), "off 100, on 100, off 100, on 100, off 100");
+  (*rd)->shutdown();
 }
 
 }  // namespace
