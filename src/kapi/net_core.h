@@ -31,4 +31,9 @@ void side_fill_info(struct net_device *dev, struct side_netdev_info *info);
 /* Empties dev->mc (unregistration). Caller holds rtnl. */
 void side_dev_mc_flush(struct net_device *dev);
 
+/* The transmit watchdog (net_watchdog.c): set up with the device, armed by __netdev_watchdog_up() (open, carrier
+ * on), taken down at close before the driver's ndo_stop. */
+void side_netdev_watchdog_init(struct net_device *dev);
+void side_netdev_watchdog_down(struct net_device *dev);
+
 #endif

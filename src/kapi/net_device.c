@@ -369,6 +369,7 @@ struct net_device *alloc_netdev_mqs(int sizeof_priv, const char *name, unsigned 
 		free_netdev(dev);
 		return NULL;
 	}
+	side_netdev_watchdog_init(dev);
 	strscpy(dev->name, name, IFNAMSIZ);
 	dev->name_assign_type = name_assign_type;
 	dev->group = INIT_NETDEV_GROUP;
@@ -754,6 +755,8 @@ void netif_carrier_on(struct net_device *dev)
 		atomic_inc(&dev->carrier_up_count);
 		if (dev->reg_state == NETREG_REGISTERED)
 			side_host_netdev_carrier(side_netdev_token(dev), 1);
+		if (netif_running(dev))
+			__netdev_watchdog_up(dev);
 	}
 }
 
@@ -882,7 +885,10 @@ int side_kapi_netdev_open(side_u64 token)
 	}
 	dev->flags |= IFF_UP;
 	side_dev_set_rx_mode(dev);
-	/* dev_activate() attaches qdiscs; the driver itself starts its queues (netif_start_queue in ndo_open). */
+	/* dev_activate() attaches qdiscs (the driver itself starts its queues, netif_start_queue in ndo_open) and
+	 * starts the transmit watchdog from now. */
+	netif_trans_update(dev);
+	__netdev_watchdog_up(dev);
 out:
 	rtnl_unlock();
 	return ret;
@@ -906,6 +912,7 @@ static void side_dev_close(struct net_device *dev)
 		__netif_tx_unlock(txq);
 		local_bh_enable();
 	}
+	side_netdev_watchdog_down(dev);
 	if (dev->netdev_ops->ndo_stop)
 		dev->netdev_ops->ndo_stop(dev);
 	dev->flags &= ~IFF_UP;

@@ -3,7 +3,9 @@
  * A loopback network driver: every transmitted frame comes back as a received one through NAPI (alternately with
  * napi_gro_receive and with napi_get_frags/napi_gro_frags). At load it checks naming ("eth%d" per domain, a freed
  * name is reused), Ethernet helpers, byte queue limits, netdev_xmit_more's per-cpu variable, csum_ipv6_magic and
- * the ethtool link-mode conversions. bad=1 frees a registered device (a fault).
+ * the ethtool link-mode conversions. bad=1 frees a registered device (a fault). stall=1 never completes a
+ * transmission: the queue stops at STOP_AT frames, and the transmit watchdog (100 ms) must call ndo_tx_timeout,
+ * which drops what was held and wakes the queue.
  */
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
@@ -14,6 +16,8 @@
 
 static int bad;
 module_param(bad, int, 0444);
+static int stall;
+module_param(stall, int, 0444);
 
 #define CHECK(cond)                                                                                  \
 	do {                                                                                         \
@@ -42,8 +46,20 @@ static netdev_tx_t tnet_xmit(struct sk_buff *skb, struct net_device *dev)
 	__skb_queue_tail(&t->q, skb);
 	if (skb_queue_len(&t->q) >= STOP_AT)
 		netif_stop_queue(dev);
-	napi_schedule(&t->napi);
+	if (!stall)
+		napi_schedule(&t->napi);
 	return NETDEV_TX_OK;
+}
+
+/* Called by the transmit watchdog (on the timer's CPU, as NAPI runs): the frames held are lost, as after a reset. */
+static void tnet_tx_timeout(struct net_device *dev, unsigned int txqueue)
+{
+	struct tnet *t = netdev_priv(dev);
+
+	pr_info("side_test_netdev: %s tx timeout queue %u after %u frames, %lu timeouts\n", dev->name, txqueue,
+		skb_queue_len(&t->q), atomic_long_read(&netdev_get_tx_queue(dev, txqueue)->trans_timeout));
+	__skb_queue_purge(&t->q);
+	netif_wake_queue(dev);
 }
 
 static int tnet_poll(struct napi_struct *napi, int budget)
@@ -112,6 +128,7 @@ static const struct net_device_ops tnet_ops = {
 	.ndo_open = tnet_open,
 	.ndo_stop = tnet_stop,
 	.ndo_start_xmit = tnet_xmit,
+	.ndo_tx_timeout = tnet_tx_timeout,
 	.ndo_validate_addr = eth_validate_addr,
 };
 
@@ -129,6 +146,8 @@ static struct net_device *tnet_create(u8 last)
 	__skb_queue_head_init(&t->q);
 	dev->netdev_ops = &tnet_ops;
 	dev->max_mtu = 9000;
+	if (stall)
+		dev->watchdog_timeo = HZ / 10;
 	eth_hw_addr_set(dev, mac);
 	netif_napi_add(dev, &t->napi, tnet_poll);
 	netif_carrier_off(dev);

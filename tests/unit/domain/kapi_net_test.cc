@@ -103,6 +103,52 @@ TEST(KapiNet, DoubleFreeOfAnSkbIsAFault) {
   EXPECT_FALSE(d.logged("survived"));
 }
 
+// Polls the domain's log for `needle` (at most `ms`).
+bool wait_logged(NetDomain& d, const std::string& needle, int ms) {
+  for (int waited = 0; waited < ms; waited += 10) {
+    if (d.logged(needle)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return d.logged(needle);
+}
+
+uint64_t netdev_named(const side::supervisor::Machine& machine, const std::string& name) {
+  for (const auto& n : machine.netdevs())
+    if (name == n.info.name) return n.info.token;
+  return 0;
+}
+
+// Linux's transmit watchdog: a queue the driver stopped and never restarted, with the carrier on, gets the driver's
+// ndo_tx_timeout once watchdog_timeo has passed since the last transmission (here it drops the frames it held and
+// wakes the queue, as a reset would); traffic then flows again. Closing takes the watchdog down with its reference.
+TEST(KapiNet, AStalledTransmitQueueGetsTheDriversTxTimeout) {
+  NetDomain d;
+  side::supervisor::Machine machine(*d);
+  Recorder rec;
+  machine.set_listener(&rec);
+  d->connect(&machine);
+  auto m = d->load({module("side_test_netdev"), "stall=1"});
+  ASSERT_TRUE(m) << m.error().message << d.log();
+  const uint64_t eth0 = netdev_named(machine, "eth0");
+  ASSERT_NE(eth0, 0u);
+  ASSERT_TRUE(d->open(eth0)) << d.log();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(d->submit_tx(eth0, make_frame(64, static_cast<uint8_t>(i))));
+
+  ASSERT_TRUE(wait_logged(d, "side_test_netdev: eth0 tx timeout queue 0 after 4 frames, 1 timeouts", 5000)) << d.log();
+  EXPECT_TRUE(d.logged("NETDEV WATCHDOG: eth0 ")) << d.log();
+  // Woken: the next frame reaches the driver.
+  ASSERT_TRUE(d->submit_tx(eth0, make_frame(64, 9)));
+  for (int i = 0; i < 500 && d.count("xmit len") < 5; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(d.count("xmit len"), 5u) << d.log();
+  // One frame held, the queue not stopped: no second timeout.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(d.count("tx timeout"), 1u) << d.log();
+
+  ASSERT_TRUE(d->close(eth0));
+  ASSERT_TRUE(d->unload("side_test_netdev")) << d.log();
+  EXPECT_TRUE(d->faults().empty()) << d.log();
+}
+
 TEST(KapiNet, FreeingARegisteredNetdevIsAFault) {
   NetDomain d;
   side::supervisor::Machine machine(*d);
