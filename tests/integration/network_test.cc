@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/sanitizer.h"
 #include "net/netns.h"
 
 namespace {
@@ -108,9 +109,12 @@ TEST_F(Network, Iperf3Udp) {
 
 TEST_F(Network, Iperf3TcpSurvivesTenDriverCrashes) {
   int status = -1;
-  // Ten crashes a second apart take about 11 s; the 20 s transfer leaves room for slow restarts on a loaded machine.
-  std::string out =
-      side_run("--peer-exec 'iperf3 -s -1' --exec 'iperf3 -c 10.77.0.2 -t 20' --crash-every 1 --crashes 10", &status);
+  // Ten crashes a second apart take about 11 s; the 20 s transfer leaves room for slow restarts on a loaded machine
+  // (a sanitizer build's restarts take about a second each: it gets twice as long).
+  const std::string seconds = std::to_string(20 * (side::kSanitizerBuild ? 2 : 1));
+  std::string out = side_run(
+      "--peer-exec 'iperf3 -s -1' --exec 'iperf3 -c 10.77.0.2 -t " + seconds + "' --crash-every 1 --crashes 10",
+      &status);
   const std::string summary = without_interval_lines(out);
   EXPECT_EQ(status, 0) << summary;
   EXPECT_NE(out.find("command exit status 0"), std::string::npos) << summary;
