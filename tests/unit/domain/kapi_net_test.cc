@@ -103,6 +103,12 @@ TEST(KapiNet, DoubleFreeOfAnSkbIsAFault) {
   EXPECT_FALSE(d.logged("survived"));
 }
 
+// The domain's devices and network events go to `machine`, whose network events `rec` records.
+void listen(NetDomain& d, side::supervisor::Machine& machine, Recorder& rec) {
+  machine.set_listener(&rec);
+  d->connect(&machine);
+}
+
 // Polls the domain's log for `needle` (at most `ms`).
 bool wait_logged(NetDomain& d, const std::string& needle, int ms) {
   for (int waited = 0; waited < ms; waited += 10) {
@@ -125,8 +131,7 @@ TEST(KapiNet, AStalledTransmitQueueGetsTheDriversTxTimeout) {
   NetDomain d;
   side::supervisor::Machine machine(*d);
   Recorder rec;
-  machine.set_listener(&rec);
-  d->connect(&machine);
+  listen(d, machine, rec);
   auto m = d->load({module("side_test_netdev"), "stall=1"});
   ASSERT_TRUE(m) << m.error().message << d.log();
   const uint64_t eth0 = netdev_named(machine, "eth0");
@@ -167,8 +172,7 @@ TEST(KapiNet, LoopbackDriverThroughTheHost) {
   NetDomain d;
   side::supervisor::Machine machine(*d);
   Recorder rec;
-  machine.set_listener(&rec);
-  d->connect(&machine);
+  listen(d, machine, rec);
   auto m = d->load({module("side_test_netdev")});
   ASSERT_TRUE(m) << m.error().message << d.log();
   ASSERT_TRUE(d.logged("side_test_netdev: ok names eth0 eth1")) << d.log();
