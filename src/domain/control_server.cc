@@ -10,8 +10,24 @@ namespace {
 
 using namespace ipc;
 
-// One overload per control operation: what the domain does for it. The return type is the operation's
-// CallResultOf (Status, or Result of its reply).
+// What the domain does for each control operation. The return type is the operation's CallResultOf (Status, or
+// Result of its reply). An operation that is one kernel-API call runs its entry point, as its declaration says:
+template <class Op>
+requires requires {
+  Op::kEntry;
+}
+CallResultOf<Op> run(Domain& d, const Decoded<Op>& m) {
+  ReplyOf<Op> reply{};
+  SIDE_TRY(d.run_entry(Op::kName, Op::kEntry, [&](uint64_t entry) {
+    return Op::enter(reinterpret_cast<typename Op::Entry>(entry), m.args, m.payload, reply);
+  }));
+  if constexpr (std::is_same_v<typename Op::Reply, NoPayload>)
+    return {};
+  else
+    return reply;
+}
+
+// The others, each with the domain's own work:
 Status run(Domain& d, const Decoded<AttachDevice>& m) {
   return d.attach_device(m.payload);
 }
@@ -21,33 +37,8 @@ Result<uint64_t> run(Domain& d, const Decoded<Probe>& m) {
 Status run(Domain& d, const Decoded<Remove>& m) {
   return d.remove(m.args.target);
 }
-Status run(Domain& d, const Decoded<Open>& m) {
-  return d.open(m.args.target);
-}
-Status run(Domain& d, const Decoded<Close>& m) {
-  return d.close(m.args.target);
-}
-Result<side_netdev_stats> run(Domain& d, const Decoded<Stats>& m) {
-  return d.stats(m.args.target);
-}
 Status run(Domain& d, const Decoded<Unload>& m) {
   return d.unload(std::string(reinterpret_cast<const char*>(m.payload.data()), m.payload.size()));
-}
-Status run(Domain& d, const Decoded<SetMtu>& m) {
-  return d.set_mtu(m.args.target, m.args.mtu);
-}
-Status run(Domain& d, const Decoded<SetMac>& m) {
-  std::array<uint8_t, 6> mac;
-  std::memcpy(mac.data(), m.args.mac.bytes, mac.size());
-  return d.set_mac(m.args.target, mac);
-}
-Status run(Domain& d, const Decoded<SetRxMode>& m) {
-  std::vector<std::array<uint8_t, 6>> mc(m.payload.size() / 6);
-  for (size_t i = 0; i < mc.size(); ++i) std::memcpy(mc[i].data(), m.payload.data() + 6 * i, 6);
-  return d.set_rx_mode(m.args.target, m.args.flags, mc);
-}
-Result<side_ethtool_info> run(Domain& d, const Decoded<Ethtool>& m) {
-  return d.ethtool(m.args.target);
 }
 Result<std::string> run(Domain& d, const Decoded<Inject>& m) {
   return d.inject(static_cast<int>(m.args.type), m.args.seed);

@@ -1,4 +1,5 @@
-// The device-facing calls of a domain: probe/remove, open/close, configuration, interrupts and transmission.
+// The device-facing calls of a domain: probe/remove, the control operations that are one kernel-API call,
+// interrupts and transmission.
 // Driver code always runs on a virtual CPU in a guarded call.
 #include <algorithm>
 #include <cstdio>
@@ -41,77 +42,24 @@ Status Domain::remove(uint64_t pdev) {
   return {};
 }
 
-Status Domain::open(uint64_t netdev) {
-  SIDE_TRY(require_vcpu0("open"));
-  if (!entries_.netdev_open) return make_error("the kernel-API layer cannot open network devices");
-  int rc = 0;
-  if (!call([&] { rc = entries_.netdev_open(netdev); })) {
-    return make_error("driver fault in open: " + faults_.last_message());
-  }
-  if (rc != 0) return make_error("open failed with error " + std::to_string(rc));
-  return {};
-}
-
-Status Domain::close(uint64_t netdev) {
-  SIDE_TRY(require_vcpu0("close"));
-  if (!entries_.netdev_close) return make_error("the kernel-API layer cannot close network devices");
-  if (!call([&] { entries_.netdev_close(netdev); })) return make_error("driver fault in close");
-  return {};
-}
-
-Result<side_netdev_stats> Domain::stats(uint64_t netdev) {
-  SIDE_TRY(require_vcpu0("stats"));
-  if (!entries_.netdev_stats) return make_error("the kernel-API layer cannot read statistics");
-  side_netdev_stats out{};
-  if (!call([&] { entries_.netdev_stats(netdev, &out); })) return make_error("driver fault reading statistics");
-  return out;
-}
-
 namespace {
 
 Status errno_status(const char* what, int rc) {
   if (rc == 0) return {};
-  return make_error(std::string(what) + " failed: " + std::strerror(-rc) + " (" + std::to_string(rc) + ")");
+  return make_error(std::string(what) + ": " + std::strerror(-rc) + " (" + std::to_string(rc) + ")");
 }
 
 }  // namespace
 
-Status Domain::set_mtu(uint64_t netdev, uint32_t mtu) {
-  SIDE_TRY(require_vcpu0("set_mtu"));
-  if (!entries_.set_mtu) return make_error("the kernel-API layer cannot change the MTU");
+Status Domain::run_entry(const char* what, const std::string& entry, const std::function<int(uint64_t)>& body) {
+  SIDE_TRY(require_vcpu0(what));
+  const uint64_t address = entries_.find(entry);
+  if (address == 0) return make_error(std::string(what) + ": the kernel-API layer has no " + entry);
   int rc = 0;
-  if (!call([&] { rc = entries_.set_mtu(netdev, mtu); })) return make_error("driver fault changing the MTU");
-  return errno_status("changing the MTU", rc);
-}
-
-Status Domain::set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac) {
-  SIDE_TRY(require_vcpu0("set_mac"));
-  if (!entries_.set_mac) return make_error("the kernel-API layer cannot change the MAC address");
-  int rc = 0;
-  if (!call([&] { rc = entries_.set_mac(netdev, mac.data()); })) return make_error("driver fault setting the MAC");
-  return errno_status("setting the MAC address", rc);
-}
-
-Status Domain::set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& multicast) {
-  SIDE_TRY(require_vcpu0("set_rx_mode"));
-  if (!entries_.set_rx_mode) return make_error("the kernel-API layer cannot change the receive mode");
-  std::vector<uint8_t> list;
-  for (const auto& a : multicast) list.insert(list.end(), a.begin(), a.end());
-  int rc = 0;
-  if (!call([&] { rc = entries_.set_rx_mode(netdev, flags, list.data(), static_cast<uint32_t>(multicast.size())); })) {
-    return make_error("driver fault changing the receive mode");
+  if (!call([&] { rc = body(address); })) {
+    return make_error(std::string("driver fault in ") + what + ": " + faults_.last_message());
   }
-  return errno_status("changing the receive mode", rc);
-}
-
-Result<side_ethtool_info> Domain::ethtool(uint64_t netdev) {
-  SIDE_TRY(require_vcpu0("ethtool"));
-  if (!entries_.ethtool) return make_error("the kernel-API layer cannot query ethtool information");
-  side_ethtool_info out{};
-  int rc = 0;
-  if (!call([&] { rc = entries_.ethtool(netdev, &out); })) return make_error("driver fault in an ethtool operation");
-  if (rc != 0) return errno_status("ethtool", rc).error();
-  return out;
+  return errno_status(what, rc);
 }
 
 void Domain::raise_irq(uint32_t irq) {

@@ -182,15 +182,9 @@ class Domain final {
   // calling thread, which must be vCPU 0). Returns the pci_dev token.
   Result<uint64_t> probe(uint32_t device);
   Status remove(uint64_t pdev);
-  // dev_open()/dev_close() of a registered network device; statistics as the driver reports them (vCPU 0).
-  Status open(uint64_t netdev);
-  Status close(uint64_t netdev);
-  Result<side_netdev_stats> stats(uint64_t netdev);
-  // Configuration as the host's stack changes it, and what ethtool shows (vCPU 0). Errors carry the errno.
-  Status set_mtu(uint64_t netdev, uint32_t mtu);
-  Status set_mac(uint64_t netdev, const std::array<uint8_t, 6>& mac);
-  Status set_rx_mode(uint64_t netdev, uint32_t flags, const std::vector<std::array<uint8_t, 6>>& multicast);
-  Result<side_ethtool_info> ethtool(uint64_t netdev);
+  // Runs kernel-API entry point `entry` (by name) on vCPU 0 as `what`: `body` calls it (given its address) and
+  // returns 0 or a negative errno. An error says why: no such entry, a driver fault, or the errno.
+  Status run_entry(const char* what, const std::string& entry, const std::function<int(uint64_t)>& body);
   // An interrupt line was asserted (any thread); its handlers run on vCPU 1.
   void raise_irq(uint32_t irq);
   // Queues a frame for transmission through `netdev` (any thread); vCPU 1 submits queued frames in batches.

@@ -23,14 +23,15 @@ Result<KapiEntries> KapiEntries::bind(const loader::LoadedModule& kapi) {
   bind(e.xmit, "side_kapi_xmit");
   bind(e.pci_probe, "side_kapi_pci_probe");
   bind(e.pci_remove, "side_kapi_pci_remove");
-  bind(e.netdev_open, "side_kapi_netdev_open");
-  bind(e.netdev_close, "side_kapi_netdev_close");
-  bind(e.netdev_stats, "side_kapi_netdev_stats");
-  bind(e.set_mtu, "side_kapi_netdev_set_mtu");
-  bind(e.set_mac, "side_kapi_netdev_set_mac");
-  bind(e.set_rx_mode, "side_kapi_netdev_set_rx_mode");
-  bind(e.ethtool, "side_kapi_netdev_ethtool");
+  for (const auto& [name, address] : kapi.entry_points) {
+    if (name.starts_with("side_kapi_")) e.all_.emplace(name, address);
+  }
   return e;
+}
+
+uint64_t KapiEntries::find(const std::string& name) const {
+  auto it = all_.find(name);
+  return it == all_.end() ? 0 : it->second;
 }
 
 }  // namespace side::domain

@@ -1,9 +1,12 @@
 // The entry points of the kernel-API layer that side calls into, found by name in the loaded layer. The four the
 // domain cannot run without are required; any other may be missing (an older layer): the operation that needs it
-// then fails cleanly.
+// then fails cleanly. The ones the domain's own machinery calls are bound here; a control operation that is one
+// entry point (ipc/messages.h, SIDE_KAPI_ENTRY) is looked up by its name when it runs.
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <unordered_map>
 
 #include "common/result.h"
 #include "kapi/side_host.h"
@@ -24,15 +27,13 @@ struct KapiEntries {
   int (*xmit)(uint64_t, const void*, uint32_t, int) = nullptr;
   int (*pci_probe)(void*, const side_pci_device_info*, void**) = nullptr;
   void (*pci_remove)(void*) = nullptr;
-  int (*netdev_open)(uint64_t) = nullptr;
-  void (*netdev_close)(uint64_t) = nullptr;
-  void (*netdev_stats)(uint64_t, side_netdev_stats*) = nullptr;
-  int (*set_mtu)(uint64_t, uint32_t) = nullptr;
-  int (*set_mac)(uint64_t, const unsigned char*) = nullptr;
-  int (*set_rx_mode)(uint64_t, uint32_t, const unsigned char*, uint32_t) = nullptr;
-  int (*ethtool)(uint64_t, side_ethtool_info*) = nullptr;
 
   static Result<KapiEntries> bind(const loader::LoadedModule& kapi);
+  // The address of entry point `name`, or 0 if the layer has none.
+  uint64_t find(const std::string& name) const;
+
+ private:
+  std::unordered_map<std::string, uint64_t> all_;
 };
 
 }  // namespace side::domain

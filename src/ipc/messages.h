@@ -21,14 +21,19 @@
 //   kSlow      the driver may take long (it resets its device): the longer liveness bound applies
 //   kReplayLast  replayed after every other record (an interface is brought up once its configuration is back:
 //              configuring a running e1000 resets it)
+//   SIDE_KAPI_ENTRY(fn) and enter()  when the operation is one call of a kernel-API entry point (kapi/side_host.h):
+//              `fn` by name and type, and how its arguments, payload and reply map onto fn's parameters. The
+//              domain runs every such operation the same way (domain/control_server.cc): nothing else to write
 // Changing any of these changes the wire format: increment SIDE_IPC_VERSION (protocol.h).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <type_traits>
 
 #include "ipc/protocol.h"
+#include "kapi/side_host.h"
 
 namespace side::ipc {
 
@@ -46,6 +51,13 @@ struct BytesPayload {
 };
 
 enum class Replay : uint8_t { kNo, kRecord, kErase };
+
+// The kernel-API entry point that carries an operation out: its name (looked up in the loaded layer) and its type,
+// both from the one prototype in side_host.h, so that a declaration cannot call it with the wrong parameters.
+#define SIDE_KAPI_ENTRY(fn)                  \
+  static constexpr const char* kEntry = #fn; \
+  using Entry = decltype(&::fn)
+using Bytes = std::span<const uint8_t>;
 enum class Target : uint8_t { kNone, kDevice, kPdev, kNetdev };
 
 // What most declarations share (a declaration overrides what differs).
@@ -121,6 +133,8 @@ struct Open : MessageDefaults {
   static constexpr bool kReplayLast = true;
   static constexpr Target kTarget = Target::kNetdev;
   static constexpr bool kSlow = true;
+  SIDE_KAPI_ENTRY(side_kapi_netdev_open);
+  static int enter(Entry f, const Args& a, NoPayload, NoPayload&) { return f(a.target); }
 };
 
 struct Close : MessageDefaults {
@@ -133,6 +147,11 @@ struct Close : MessageDefaults {
   static constexpr uint16_t kReplaySlot = SIDE_MSG_OPEN;
   static constexpr Target kTarget = Target::kNetdev;
   static constexpr bool kSlow = true;
+  SIDE_KAPI_ENTRY(side_kapi_netdev_close);
+  static int enter(Entry f, const Args& a, NoPayload, NoPayload&) {
+    f(a.target);
+    return 0;
+  }
 };
 
 struct Stats : MessageDefaults {
@@ -143,6 +162,11 @@ struct Stats : MessageDefaults {
   };
   using Reply = FixedPayload<side_netdev_stats>;
   static constexpr Target kTarget = Target::kNetdev;
+  SIDE_KAPI_ENTRY(side_kapi_netdev_stats);
+  static int enter(Entry f, const Args& a, NoPayload, side_netdev_stats& out) {
+    f(a.target, &out);
+    return 0;
+  }
 };
 
 struct Unload : MessageDefaults {
@@ -163,6 +187,8 @@ struct SetMtu : MessageDefaults {
   static constexpr Replay kReplay = Replay::kRecord;
   static constexpr Target kTarget = Target::kNetdev;
   static constexpr bool kSlow = true;  // e1000 resets its device for a new MTU
+  SIDE_KAPI_ENTRY(side_kapi_netdev_set_mtu);
+  static int enter(Entry f, const Args& a, NoPayload, NoPayload&) { return f(a.target, a.mtu); }
 };
 
 struct SetMac : MessageDefaults {
@@ -174,6 +200,8 @@ struct SetMac : MessageDefaults {
   };
   static constexpr Replay kReplay = Replay::kRecord;
   static constexpr Target kTarget = Target::kNetdev;
+  SIDE_KAPI_ENTRY(side_kapi_netdev_set_mac);
+  static int enter(Entry f, const Args& a, NoPayload, NoPayload&) { return f(a.target, a.mac.bytes); }
 };
 
 struct SetRxMode : MessageDefaults {
@@ -187,6 +215,10 @@ struct SetRxMode : MessageDefaults {
   static constexpr Replay kReplay = Replay::kRecord;
   static constexpr Target kTarget = Target::kNetdev;
   static constexpr bool valid(const Args& a) { return (a.flags & ~(SIDE_RX_PROMISC | SIDE_RX_ALLMULTI)) == 0; }
+  SIDE_KAPI_ENTRY(side_kapi_netdev_set_rx_mode);
+  static int enter(Entry f, const Args& a, Bytes mc, NoPayload&) {
+    return f(a.target, a.flags, mc.data(), static_cast<uint32_t>(mc.size() / 6));
+  }
 };
 
 struct Ethtool : MessageDefaults {
@@ -197,6 +229,8 @@ struct Ethtool : MessageDefaults {
   };
   using Reply = FixedPayload<side_ethtool_info>;
   static constexpr Target kTarget = Target::kNetdev;
+  SIDE_KAPI_ENTRY(side_kapi_netdev_ethtool);
+  static int enter(Entry f, const Args& a, NoPayload, side_ethtool_info& out) { return f(a.target, &out); }
 };
 
 struct Inject : MessageDefaults {
@@ -423,11 +457,19 @@ using ControlOps =
 using EventMessages = MessageList<ControlReply, Ready, Log, Fault, NetdevRegister, NetdevChanged, NetdevUnregister,
                                   Carrier, TxWake, DmaMapPosted, DmaUnmapPosted>;
 using DeviceMessages = MessageList<ConfigRead, ConfigWrite, BarRead, BarWrite, DmaMap, DmaUnmap>;
-using AllMessages =
-    MessageList<AttachDevice, Probe, Remove, Open, Close, Stats, Unload, SetMtu, SetMac, SetRxMode, Ethtool, Inject,
-                Shutdown, ControlReply, Ready, Log, Fault, NetdevRegister, NetdevChanged, NetdevUnregister, Carrier,
-                TxWake, DmaMapPosted, DmaUnmapPosted, ConfigRead, ConfigWrite, BarRead, BarWrite, DmaMap, DmaUnmap,
-                DeviceReply, TxFrame, RxFrame>;
+using DataMessages = MessageList<TxFrame, RxFrame>;
+
+template <class... Lists>
+struct JoinLists;
+template <class... A>
+struct JoinLists<MessageList<A...>> {
+  using Type = MessageList<A...>;
+};
+template <class... A, class... B, class... Rest>
+struct JoinLists<MessageList<A...>, MessageList<B...>, Rest...> {
+  using Type = typename JoinLists<MessageList<A..., B...>, Rest...>::Type;
+};
+using AllMessages = JoinLists<ControlOps, MessageList<Shutdown>, EventMessages, DeviceMessages, DataMessages>::Type;
 
 // Calls f(M{}) for the message of `type` in `List`; false if none has that type.
 template <class... M, class F>

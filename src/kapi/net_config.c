@@ -418,6 +418,39 @@ static void side_copy_field(char *dst, size_t dst_len, const char *src, size_t s
 	dst[n] = '\0';
 }
 
+/*
+ * __dev_ethtool()'s frame around one command: under rtnl, an absent device answers nothing, and the driver's
+ * begin/complete bracket the command. 0 with rtnl held and *devp set, or a negative errno with rtnl released.
+ */
+static int side_ethtool_enter(side_u64 token, struct net_device **devp)
+{
+	struct net_device *dev;
+	int ret;
+
+	rtnl_lock();
+	dev = side_netdev_lookup(token);
+	if (!dev || !netif_device_present(dev)) {
+		rtnl_unlock();
+		return -ENODEV;
+	}
+	if (dev->ethtool_ops->begin) {
+		ret = dev->ethtool_ops->begin(dev);
+		if (ret < 0) {
+			rtnl_unlock();
+			return ret;
+		}
+	}
+	*devp = dev;
+	return 0;
+}
+
+static void side_ethtool_leave(struct net_device *dev)
+{
+	if (dev->ethtool_ops->complete)
+		dev->ethtool_ops->complete(dev);
+	rtnl_unlock();
+}
+
 int side_kapi_netdev_ethtool(side_u64 token, struct side_ethtool_info *out)
 {
 	const struct ethtool_ops *ops;
@@ -426,27 +459,13 @@ int side_kapi_netdev_ethtool(side_u64 token, struct side_ethtool_info *out)
 	struct ethtool_ringparam ring;
 	struct kernel_ethtool_ringparam kring;
 	struct net_device *dev;
-	int ret = 0;
+	int ret;
 
 	memset(out, 0, sizeof(*out));
-	rtnl_lock();
-	dev = side_netdev_lookup(token);
-	if (!dev) {
-		ret = -ENODEV;
-		goto out;
-	}
-	/* __dev_ethtool(): an absent device answers nothing; begin/complete bracket the operations. */
-	if (!netif_device_present(dev)) {
-		ret = -ENODEV;
-		goto out;
-	}
+	ret = side_ethtool_enter(token, &dev);
+	if (ret)
+		return ret;
 	ops = dev->ethtool_ops;
-	if (ops->begin) {
-		ret = ops->begin(dev);
-		if (ret < 0)
-			goto out;
-		ret = 0;
-	}
 
 	if (side_ethtool_drvinfo(dev, &info)) {
 		side_copy_field(out->driver, sizeof(out->driver), info.driver, sizeof(info.driver));
@@ -482,10 +501,7 @@ int side_kapi_netdev_ethtool(side_u64 token, struct side_ethtool_info *out)
 	}
 
 complete:
-	if (ops->complete)
-		ops->complete(dev);
-out:
-	rtnl_unlock();
+	side_ethtool_leave(dev);
 	if (ret)
 		memset(out, 0, sizeof(*out));
 	return ret;
