@@ -233,6 +233,19 @@ struct Ethtool : MessageDefaults {
   static int enter(Entry f, const Args& a, NoPayload, side_ethtool_info& out) { return f(a.target, &out); }
 };
 
+// ethtool -r: the driver restarts auto-negotiation (ethtool_ops->nway_reset; e1000 resets its device).
+struct NwayReset : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_NWAY_RESET;
+  static constexpr const char* kName = "auto-negotiation restart";
+  struct Args {
+    uint64_t target;
+  };
+  static constexpr Target kTarget = Target::kNetdev;
+  static constexpr bool kSlow = true;
+  SIDE_KAPI_ENTRY(side_kapi_netdev_nway_reset);
+  static int enter(Entry f, const Args& a, NoPayload, NoPayload&) { return f(a.target); }
+};
+
 struct Inject : MessageDefaults {
   static constexpr uint16_t kType = SIDE_MSG_INJECT;
   static constexpr const char* kName = "fault injection";
@@ -452,8 +465,8 @@ struct RxFrame : MessageDefaults {
 template <class... M>
 struct MessageList {};
 
-using ControlOps =
-    MessageList<AttachDevice, Probe, Remove, Open, Close, Stats, Unload, SetMtu, SetMac, SetRxMode, Ethtool, Inject>;
+using ControlOps = MessageList<AttachDevice, Probe, Remove, Open, Close, Stats, Unload, SetMtu, SetMac, SetRxMode,
+                               Ethtool, NwayReset, Inject>;
 using EventMessages = MessageList<ControlReply, Ready, Log, Fault, NetdevRegister, NetdevChanged, NetdevUnregister,
                                   Carrier, TxWake, DmaMapPosted, DmaUnmapPosted>;
 using DeviceMessages = MessageList<ConfigRead, ConfigWrite, BarRead, BarWrite, DmaMap, DmaUnmap>;

@@ -21,7 +21,7 @@
 #include "ipc/wire.h"
 
 #define SIDE_IPC_MAGIC 0x53494445u /* "SIDE" */
-#define SIDE_IPC_VERSION 4u
+#define SIDE_IPC_VERSION 5u
 
 /* Every message starts with this header at the start of a slot; `len` payload bytes follow it, running on into
  * the next slots (and from the last slot to the first) when one slot is not enough. */
@@ -57,6 +57,7 @@ enum side_msg_type {
   SIDE_MSG_SET_RX_MODE = 12,
   SIDE_MSG_ETHTOOL = 13,
   SIDE_MSG_INJECT = 14,
+  SIDE_MSG_NWAY_RESET = 15,
 
   /* domain -> supervisor, event ring */
   SIDE_MSG_REPLY = 32, /* to a control request (same cookie) */

@@ -507,6 +507,19 @@ complete:
 	return ret;
 }
 
+/* ethtool_nway_reset(), as dev_ethtool() runs ETHTOOL_NWAY_RST. */
+int side_kapi_netdev_nway_reset(side_u64 token)
+{
+	struct net_device *dev;
+	int ret = side_ethtool_enter(token, &dev);
+
+	if (ret)
+		return ret;
+	ret = dev->ethtool_ops->nway_reset ? dev->ethtool_ops->nway_reset(dev) : -EOPNOTSUPP;
+	side_ethtool_leave(dev);
+	return ret;
+}
+
 /* ---- eth_mac_addr(): the ndo_set_mac_address of drivers that need nothing more (net/ethernet/eth.c) ----------- */
 
 int eth_prepare_mac_addr_change(struct net_device *dev, void *p)

@@ -177,6 +177,8 @@ int side_kapi_netdev_set_mac(side_u64 token, const unsigned char *mac);
 int side_kapi_netdev_set_rx_mode(side_u64 token, side_u32 flags, const unsigned char *mc, side_u32 nr_mc);
 
 int side_kapi_netdev_ethtool(side_u64 token, struct side_ethtool_info *out);
+/* ethtool -r: the driver's nway_reset (-EOPNOTSUPP without one, -ENODEV for an absent device). */
+int side_kapi_netdev_nway_reset(side_u64 token);
 
 /* Transmits one frame (Ethernet header on, no FCS) on queue 0, as dev_queue_xmit() would hand it to the driver:
  * the layer builds an skb and calls ndo_start_xmit. `more` is netdev_xmit_more() for the driver (another frame

@@ -137,6 +137,12 @@ static void cfg_get_ringparam(struct net_device *dev, struct ethtool_ringparam *
 	ring->tx_max_pending = 2048;
 }
 
+static int cfg_nway_reset(struct net_device *dev)
+{
+	pr_info("side_test_netcfg: %s nway_reset rtnl %d\n", dev->name, rtnl_is_locked());
+	return 0;
+}
+
 static const struct ethtool_ops cfg_ethtool_ops = {
 	.begin = cfg_begin,
 	.complete = cfg_complete,
@@ -144,6 +150,7 @@ static const struct ethtool_ops cfg_ethtool_ops = {
 	.get_link = cfg_get_link,
 	.get_link_ksettings = cfg_get_link_ksettings,
 	.get_ringparam = cfg_get_ringparam,
+	.nway_reset = cfg_nway_reset,
 };
 
 static struct net_device *cfg_create(const struct net_device_ops *ops, const struct ethtool_ops *eops,

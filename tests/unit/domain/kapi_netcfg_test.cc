@@ -297,6 +297,23 @@ TEST(KapiNetcfg, EthtoolShowsTheDriversAnswers) {
   EXPECT_TRUE(d->faults().empty()) << d.log();
 }
 
+// ethtool -r reaches the driver's nway_reset under rtnl, inside its begin/complete bracket; a device without the
+// operation refuses it, as does one that is not there.
+TEST(KapiNetcfg, AutonegotiationRestartReachesTheDriver) {
+  NetcfgFixture f;
+  ASSERT_TRUE(f.setup()) << f.d.log();
+  auto& d = f.d;
+
+  ASSERT_TRUE(d->call<side::ipc::NwayReset>({f.cfg0})) << d.log();
+  EXPECT_TRUE(d.logged("side_test_netcfg: cfg0 nway_reset rtnl 1")) << d.log();
+  EXPECT_EQ(d.count("cfg0 ethtool begin"), 1u);
+  EXPECT_EQ(d.count("cfg0 ethtool complete"), 1u);
+  EXPECT_TRUE(failed_with(d->call<side::ipc::NwayReset>({f.cfg1}), -EOPNOTSUPP));
+  EXPECT_TRUE(failed_with(d->call<side::ipc::NwayReset>({f.cfg1 + 8}), -ENODEV));
+  ASSERT_TRUE(d->unload("side_test_netcfg"));
+  EXPECT_TRUE(d->faults().empty()) << d.log();
+}
+
 // Debian's e1000 on the emulated 82540EM: an MTU change while running resets the device (e1000_down/e1000_up on
 // vCPU 0), the MAC and receive filters land in the device's registers, and ethtool answers as on real hardware.
 TEST(KapiNetcfg, E1000ConfigurationAndEthtool) {
@@ -370,6 +387,13 @@ TEST(KapiNetcfg, E1000ConfigurationAndEthtool) {
   EXPECT_FALSE(reg(RAH0 + 8) & RAH_AV);
   ASSERT_TRUE(d->set_rx_mode(token, 0, {}));
   EXPECT_EQ(reg(RCTL) & (RCTL_UPE | RCTL_MPE), 0u);
+
+  // ethtool -r while running: e1000_nway_reset reinitialises the device (down, up). Its receiver, switched off
+  // here behind the driver's back, is programmed again, and the link comes back.
+  nic.bar_write(0, RCTL, 4, 0);
+  ASSERT_TRUE(d->call<side::ipc::NwayReset>({token})) << d.log();
+  EXPECT_TRUE(reg(RCTL) & RCTL_EN);
+  ASSERT_TRUE(machine.wait_for_carrier(*dev, 5000)) << d.log();
 
   // Back to the standard MTU, closed this time (e1000_reset instead of down/up).
   ASSERT_TRUE(d->close(token));
