@@ -7,7 +7,8 @@ _side_options() {
 
 _side() {
   local cur prev words cword
-  _init_completion || return
+  # ':' does not split words: device names are qemu:MODEL (readline still replaces only what follows the colon).
+  _init_completion -n : || return
   local side=${words[0]}
 
   if ((cword == 1)); then
@@ -20,7 +21,10 @@ _side() {
     --isolation) mapfile -t COMPREPLY < <(compgen -W "process inproc" -- "$cur"); return ;;
     --out) _filedir -d; return ;;
     --wire) mapfile -t COMPREPLY < <(compgen -W "builtin tap: pcap:" -- "$cur"); return ;;
-    --device) mapfile -t COMPREPLY < <(compgen -W "$("$side" __complete devices 2>/dev/null)" -- "$cur"); return ;;
+    --device)
+      mapfile -t COMPREPLY < <(compgen -W "$("$side" __complete devices 2>/dev/null)" -- "$cur")
+      __ltrim_colon_completions "$cur"
+      return ;;
     --types) mapfile -t COMPREPLY < <(compgen -W "crash bitflip loop pointer wild dma storm alloc lostirq" -- "$cur"); return ;;
   esac
 

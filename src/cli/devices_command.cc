@@ -10,13 +10,15 @@
 #include "loader/elf_file.h"
 #include "loader/module_index.h"
 #include "loader/module_info.h"
+#include "supervisor/device_choice.h"
 
 namespace side::cli {
 
 void devices_usage(FILE* out) {
   std::fprintf(out,
                "usage: side devices [--drivers] [--json]\n"
-               "  the device models side can plug into a driver's machine: name, PCI id, class, description\n"
+               "  the device models side can plug into a driver's machine (its own, then QEMU's over vfio-user):\n"
+               "  name, PCI id, class, description\n"
                "  --drivers            also the modules of the module cache whose PCI id table matches each model\n"
                "                       (reads every module: a few seconds)\n"
                "  --json               one JSON document (schema side-devices/1)\n");
@@ -30,13 +32,9 @@ std::string hex(unsigned value, int digits) {
   return buf;
 }
 
-bool matches(const loader::PciId& id, const pci::Identity& d) {
-  return id.matches(d.vendor_id, d.device_id, d.subsystem_vendor_id, d.subsystem_id, d.class_code);
-}
-
-// The modules of the cache whose id table names `d`, as the kernel's PCI core would bind them (names sorted).
+// The modules of the cache whose id table names `m`, as the kernel's PCI core would bind them (names sorted).
 std::vector<std::string> matching_modules(loader::ModuleIndex& index, const std::vector<std::string>& names,
-                                          const pci::Identity& d) {
+                                          const devices::DeviceModel& m) {
   std::vector<std::string> out;
   for (const auto& name : names) {
     auto path = index.resolve(name);
@@ -45,12 +43,7 @@ std::vector<std::string> matching_modules(loader::ModuleIndex& index, const std:
     if (!elf) continue;
     auto info = loader::read_module_info(*elf);
     if (!info) continue;
-    for (const auto& id : info->pci_ids()) {
-      if (matches(id, d)) {
-        out.push_back(name);
-        break;
-      }
-    }
+    if (supervisor::id_table_names(info->pci_ids(), m)) out.push_back(name);
   }
   return out;
 }
@@ -70,12 +63,16 @@ int devices_command(const DevicesArgs& args) {
   }
   Json j;
   j.object_begin().field("schema", kDevicesSchema).key("devices").array_begin();
-  for (const devices::DeviceModel& m : devices::device_models()) {
+  std::vector<const devices::DeviceModel*> models;
+  for (const devices::DeviceModel& m : devices::device_models()) models.push_back(&m);
+  for (const devices::DeviceModel& m : devices::qemu_device_models()) models.push_back(&m);
+  for (const devices::DeviceModel* model : models) {
+    const devices::DeviceModel& m = *model;
     const pci::Identity& d = m.identity;
     const std::string id = hex(d.vendor_id, 4) + ":" + hex(d.device_id, 4);
     const std::string cls = hex(d.class_code, 6);
     std::vector<std::string> drivers;
-    if (args.drivers) drivers = matching_modules(index, names, d);
+    if (args.drivers) drivers = matching_modules(index, names, m);
     if (args.json) {
       j.object_begin().field("name", m.name).field("description", m.description).field("pci_id", id);
       j.field("vendor", uint32_t{d.vendor_id}).field("device", uint32_t{d.device_id});
@@ -88,7 +85,7 @@ int devices_command(const DevicesArgs& args) {
       }
       j.object_end();
     } else {
-      std::printf("%-10s %s  class %s  %s", m.name.c_str(), id.c_str(), cls.c_str(), m.description.c_str());
+      std::printf("%-13s %s  class %s  %s", m.name.c_str(), id.c_str(), cls.c_str(), m.description.c_str());
       if (args.drivers) {
         std::printf("; drivers:");
         for (const auto& n : drivers) std::printf(" %s", n.c_str());

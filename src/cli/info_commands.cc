@@ -24,8 +24,9 @@ int complete_command(const CompleteArgs& args) {
     for (const char* c : kCommands) std::printf("%s\n", c);
     return 0;
   }
-  if (args.what == "devices") {
-    for (const auto& m : devices::device_models()) std::printf("%s\n", m.name.c_str());
+  if (args.what == "devices") {  // what --device takes
+    std::printf("builtin\n");
+    for (const auto& m : devices::qemu_device_models()) std::printf("%s\n", m.name.c_str());
     return 0;
   }
   loader::ModuleIndex index(Paths::from_environment().modules_dir);

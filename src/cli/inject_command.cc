@@ -36,8 +36,9 @@ int inject_command(const InjectArgs& args) {
   // The driver's own log would drown the table; faults and restarts are still reported.
   if (!campaign.verbose) set_log_threshold(LogLevel::kError);
   Paths paths = Paths::from_environment();
-  // Faults are injected into a driver running on its device: a driver side has no device for is refused now.
-  if (auto model = supervisor::device_for_module(paths.modules_dir, module); !model) {
+  // Faults are injected into a driver running on its device (one of side's own models): a driver side has no
+  // device for is refused now.
+  if (auto model = supervisor::device_for_module(paths.modules_dir, module, "builtin"); !model) {
     std::fprintf(stderr, "side inject: %s\n", model.error().message.c_str());
     return 2;
   }

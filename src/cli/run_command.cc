@@ -33,8 +33,9 @@ void run_usage(FILE* out) {
                "  --isolation MODE     process (default): the driver runs in its own sandboxed process;\n"
                "                       inproc: inside side's own process (the unisolated baseline)\n"
                "  --device DEV         builtin: side's own model (default: the first model the driver's PCI id\n"
-               "                       table matches); qemu:MODEL: QEMU's model served over vfio-user by a QEMU\n"
-               "                       process side starts (qemu:e1000, qemu:rtl8139, ...; built on first use)\n"
+               "                       table matches, else QEMU's); qemu:MODEL: QEMU's model served over vfio-user\n"
+               "                       by a QEMU process side starts (qemu:e1000, qemu:rtl8139, ...; built on first\n"
+               "                       use)\n"
                "network (the default): the driver's device appears on the host as a TAP interface\n"
                "  --ifname NAME        the host interface (default side0)\n"
                "  --wire tap:NAME[@NETNS]  the NIC's cable: a TAP in an existing network namespace (default: a new\n"
@@ -77,10 +78,20 @@ namespace {
 // running the driver without it is not what was asked.
 enum class DeviceFit { kLoadOnly, kDevice, kMismatch };
 
-DeviceFit fit_device(const std::string& modules_dir, const std::string& module, const std::string& choice, bool quiet) {
+// `*device` becomes what the session is to bind: the --device choice, or the QEMU model chosen for the driver.
+DeviceFit fit_device(const std::string& modules_dir, const std::string& module, const std::string& choice, bool quiet,
+                     std::string* device) {
+  *device = choice;
   auto ids = supervisor::pci_ids_of_module(modules_dir, module);
   if (!ids) return DeviceFit::kLoadOnly;  // the load reports what is wrong with the file
   auto model = supervisor::choose_device(module, *ids, choice);
+  if (model && choice.empty() && (*model)->name.starts_with("qemu:")) {
+    *device = (*model)->name;
+    if (!quiet) {
+      std::fprintf(stderr, "side: no built-in model matches %s's PCI id table: it gets %s, %s\n", module.c_str(),
+                   (*model)->name.c_str(), (*model)->description.c_str());
+    }
+  }
   if (model) return DeviceFit::kDevice;
   if (!choice.empty()) {
     std::fprintf(stderr, "side: %s\n", model.error().message.c_str());
@@ -411,13 +422,14 @@ int run_command(const RunArgs& args) {
   config.arena_bytes = args.arena_mb << 20;
   config.virtual_time = !args.real_time;
   config.optimisations = args.optimisations;
-  const DeviceFit fit =
-      args.load_only ? DeviceFit::kLoadOnly : fit_device(paths.modules_dir, module, args.device, quiet || json);
+  std::string device;
+  const DeviceFit fit = args.load_only ? DeviceFit::kLoadOnly
+                                       : fit_device(paths.modules_dir, module, args.device, quiet || json, &device);
   if (fit == DeviceFit::kMismatch) return 2;
   if (fit == DeviceFit::kDevice) {
     session::NicSessionConfig session;
-    session.device = args.device;
-    if (args.device.starts_with("qemu:")) {
+    session.device = device;
+    if (device.starts_with("qemu:")) {
       auto qemu = vfio_user::find_qemu(/*build=*/true);  // built on first use of a QEMU device
       if (!qemu) {
         std::fprintf(stderr, "side: %s\n", qemu.error().message.c_str());

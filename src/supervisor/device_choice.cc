@@ -1,20 +1,35 @@
 #include "supervisor/device_choice.h"
 
+#include <span>
+
 #include "loader/dependency_walk.h"
 #include "loader/elf_file.h"
 #include "loader/module_index.h"
 
 namespace side::supervisor {
 
-Result<const devices::DeviceModel*> device_for_ids(const std::string& driver, const std::vector<loader::PciId>& ids) {
-  for (const devices::DeviceModel& m : devices::device_models()) {
-    const pci::Identity& id = m.identity;
-    for (const loader::PciId& entry : ids) {
-      if (entry.matches(id.vendor_id, id.device_id, id.subsystem_vendor_id, id.subsystem_id, id.class_code)) {
-        return &m;
-      }
-    }
+bool id_table_names(const std::vector<loader::PciId>& ids, const devices::DeviceModel& m) {
+  const pci::Identity& id = m.identity;
+  for (const loader::PciId& entry : ids) {
+    if (entry.matches(id.vendor_id, id.device_id, id.subsystem_vendor_id, id.subsystem_id, id.class_code)) return true;
   }
+  return false;
+}
+
+namespace {
+
+const devices::DeviceModel* first_named(const std::vector<loader::PciId>& ids,
+                                        std::span<const devices::DeviceModel> models) {
+  for (const devices::DeviceModel& m : models) {
+    if (id_table_names(ids, m)) return &m;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<const devices::DeviceModel*> device_for_ids(const std::string& driver, const std::vector<loader::PciId>& ids) {
+  if (const devices::DeviceModel* m = first_named(ids, devices::device_models())) return m;
   const std::string available = "side emulates " + devices::describe_device_models();
   if (ids.empty()) return make_error(driver + " has no PCI id table, so no emulated device for it; " + available);
   return make_error("no emulated device matches the " + std::to_string(ids.size()) + " entries of " + driver +
@@ -23,13 +38,16 @@ Result<const devices::DeviceModel*> device_for_ids(const std::string& driver, co
 
 Result<const devices::DeviceModel*> choose_device(const std::string& driver, const std::vector<loader::PciId>& ids,
                                                   const std::string& choice) {
-  if (choice.empty() || choice == "builtin") return device_for_ids(driver, ids);
+  if (choice == "builtin") return device_for_ids(driver, ids);
+  if (choice.empty()) {
+    auto builtin = device_for_ids(driver, ids);
+    if (builtin) return builtin;
+    if (const devices::DeviceModel* m = first_named(ids, devices::qemu_device_models())) return m;
+    return make_error(builtin.error().message + "; QEMU serves " + devices::describe_qemu_models());
+  }
   const devices::DeviceModel* m = choice.starts_with("qemu:") ? devices::find_device_model(choice) : nullptr;
   if (!m) return make_error("no device '" + choice + "': --device takes builtin or qemu:MODEL");
-  const pci::Identity& id = m->identity;
-  for (const loader::PciId& entry : ids) {
-    if (entry.matches(id.vendor_id, id.device_id, id.subsystem_vendor_id, id.subsystem_id, id.class_code)) return m;
-  }
+  if (id_table_names(ids, *m)) return m;
   return make_error(driver + "'s PCI id table does not name " + choice + " (" + m->description + ")");
 }
 

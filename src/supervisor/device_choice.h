@@ -13,11 +13,15 @@
 
 namespace side::supervisor {
 
-// The model `ids` match, or an error naming the driver and listing the models side has.
+// Whether a driver with PCI id table `ids` would bind to model `m`, as the kernel's PCI core matches them.
+bool id_table_names(const std::vector<loader::PciId>& ids, const devices::DeviceModel& m);
+
+// The built-in model `ids` match, or an error naming the driver and listing the models side has.
 Result<const devices::DeviceModel*> device_for_ids(const std::string& driver, const std::vector<loader::PciId>& ids);
 
-// What `side run --device` asked for: "" (the first model the id table matches), "builtin" (side's own models
-// only) or "qemu:MODEL" (that QEMU model, which the id table must match). Errors name the driver and the choices.
+// What `side run --device` asked for: "" (side's own model the id table matches, else the first of QEMU's),
+// "builtin" (side's own models only) or "qemu:MODEL" (that QEMU model, which the id table must match). Errors name
+// the driver and the choices.
 Result<const devices::DeviceModel*> choose_device(const std::string& driver, const std::vector<loader::PciId>& ids,
                                                   const std::string& choice);
 

@@ -67,11 +67,12 @@ std::string complete(const std::string& words) {
 TEST(Conventions, DeviceNamesForCompletionAreTheListedModels) {
   Output names = capture(std::string(SIDE_BINARY) + " __complete devices");
   ASSERT_EQ(names.status, 0);
-  EXPECT_EQ(names.text, "e1000\n");
+  EXPECT_EQ(names.text, "builtin\nqemu:e1000\nqemu:rtl8139\nqemu:ne2k_pci\nqemu:pcnet\n");
   Output listing = capture(std::string(SIDE_BINARY) + " devices");
   ASSERT_EQ(listing.status, 0);
   EXPECT_TRUE(listing.text.starts_with("e1000 ")) << listing.text;
   EXPECT_NE(listing.text.find("8086:100e"), std::string::npos) << listing.text;
+  EXPECT_NE(listing.text.find("\nqemu:rtl8139  10ec:8139"), std::string::npos) << listing.text;
 }
 
 TEST(Conventions, BashCompletesCommandsModulesAndOptions) {
@@ -87,9 +88,11 @@ TEST(Conventions, BashCompletesCommandsModulesAndOptions) {
   EXPECT_EQ(complete("run e1000 --isolation in"), "inproc\n");
   // After the module, words are parameters and options, not modules.
   EXPECT_EQ(complete("run e1000 e100"), "");
-  // Device names, as `side devices` lists them (for --device).
+  // What --device takes: builtin, or one of QEMU's models as `side devices` lists them.
   EXPECT_EQ(complete("dev"), "devices\n");
-  EXPECT_EQ(complete("run e1000 --device e10"), "e1000\n");
+  EXPECT_EQ(complete("run e1000 --device bu"), "builtin\n");
+  // (after "qemu:", only what follows the colon: readline took the colon as a word break)
+  EXPECT_EQ(complete("run e1000 --device qemu:rt"), "rtl8139\n");
   EXPECT_EQ(complete("inject e1000 --types lost"), "lostirq\n");
   EXPECT_EQ(complete("devices --dr"), "--drivers\n");
 }

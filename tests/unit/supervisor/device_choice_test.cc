@@ -44,6 +44,24 @@ TEST(PciDeviceChoice, DeviceOptionChoosesAmongModelsTheIdTableNames) {
   EXPECT_FALSE(choose_device("e1000", {id(0x8086, 0x100e)}, "e1000")) << "--device takes builtin or qemu:MODEL";
 }
 
+TEST(PciDeviceChoice, ADriverSideHasNoModelForGetsQemusByDefault) {
+  auto m = choose_device("8139cp", {id(0x10ec, 0x8139)}, "");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ((*m)->name, "qemu:rtl8139");
+  // Side's own model first: the e1000 keeps the built-in one although QEMU has an e1000 too.
+  auto e1000 = choose_device("e1000", {id(0x8086, 0x100e)}, "");
+  ASSERT_TRUE(e1000);
+  EXPECT_EQ((*e1000)->name, "e1000");
+  // builtin: side's own models only.
+  EXPECT_FALSE(choose_device("8139cp", {id(0x10ec, 0x8139)}, "builtin"));
+  // Nobody's: the error lists side's models and QEMU's.
+  auto none = choose_device("nvme", {id(0x144d, 0xa808)}, "");
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("side emulates e1000"), std::string::npos) << none.error().message;
+  EXPECT_NE(none.error().message.find("QEMU serves qemu:e1000, qemu:rtl8139"), std::string::npos)
+      << none.error().message;
+}
+
 TEST(PciDeviceChoice, AnUnknownDeviceNamesTheDriverAndWhatIsAvailable) {
   auto m = device_for_ids("8139too", {id(0x10ec, 0x8139)});
   ASSERT_FALSE(m);
@@ -66,8 +84,12 @@ TEST(PciDeviceChoice, ReadsTheTableFromTheModuleFile) {
   auto e1000 = device_for_module(SIDE_TEST_MODULE_CACHE, "e1000");
   ASSERT_TRUE(e1000) << e1000.error().message;
   EXPECT_EQ((*e1000)->identity.device_id, 0x100e);
-  // Debian's 8139too.ko: a real table, for a device side does not have.
+  // Debian's 8139too.ko: a real table, for a device side does not emulate itself: QEMU's RTL8139 by default, none
+  // among side's own models.
   auto rtl = device_for_module(SIDE_TEST_MODULE_CACHE, "8139too");
+  ASSERT_TRUE(rtl) << rtl.error().message;
+  EXPECT_EQ((*rtl)->name, "qemu:rtl8139");
+  rtl = device_for_module(SIDE_TEST_MODULE_CACHE, "8139too", "builtin");
   ASSERT_FALSE(rtl);
   EXPECT_NE(rtl.error().message.find("8139too's PCI id table"), std::string::npos) << rtl.error().message;
   EXPECT_NE(rtl.error().message.find("8086:100e"), std::string::npos) << rtl.error().message;
