@@ -40,6 +40,7 @@ DeviceModel qemu_nic(const char* device, const char* description, uint16_t vendo
 std::span<const DeviceModel> qemu_device_models() {
   static const std::vector<DeviceModel> all{
       qemu_nic("e1000", "Intel 82540EM gigabit Ethernet", 0x8086, 0x100e, 0x03),
+      qemu_nic("e1000-82545em", "Intel 82545EM gigabit Ethernet", 0x8086, 0x100f, 0x03),
       qemu_nic("rtl8139", "Realtek RTL8139C+ Fast Ethernet", 0x10ec, 0x8139, 0x20),
       qemu_nic("ne2k_pci", "Realtek RTL8029 (NE2000) Ethernet", 0x10ec, 0x8029, 0x00),
       qemu_nic("pcnet", "AMD PCnet-PCI II Ethernet", 0x1022, 0x2000, 0x10),

@@ -58,8 +58,8 @@ TEST(PciDeviceChoice, ADriverSideHasNoModelForGetsQemusByDefault) {
   auto none = choose_device("nvme", {id(0x144d, 0xa808)}, "");
   ASSERT_FALSE(none);
   EXPECT_NE(none.error().message.find("side emulates e1000"), std::string::npos) << none.error().message;
-  EXPECT_NE(none.error().message.find("QEMU serves qemu:e1000, qemu:rtl8139"), std::string::npos)
-      << none.error().message;
+  EXPECT_NE(none.error().message.find("QEMU serves qemu:e1000, "), std::string::npos) << none.error().message;
+  EXPECT_NE(none.error().message.find("qemu:rtl8139"), std::string::npos) << none.error().message;
 }
 
 TEST(PciDeviceChoice, AnUnknownDeviceNamesTheDriverAndWhatIsAvailable) {
