@@ -206,21 +206,16 @@ std::string fmt(const char* f, std::optional<double> v) {
   return v ? fmt(f, *v) : "n/a";
 }
 
-}  // namespace
-
-std::string bench_json(const BenchResults& r) {
-  Json j;
-  j.object_begin().field("schema", kBenchSchema);
+void json_machine(Json& j, const BenchResults& r) {
   j.key("machine").object_begin();
   j.field("cpu", r.machine.cpu_model).field("cpus", r.machine.cpus);
   j.field("memory_gib", static_cast<double>(r.machine.memory_bytes) / (1ull << 30));
   j.field("kernel", r.machine.kernel).field("os", r.machine.os).field("hypervisor", r.machine.hypervisor);
   j.field("compiler", r.machine.compiler).field("date_utc", r.machine.date_utc);
   j.object_end();
-  j.field("quick", r.quick).field("elapsed_s", r.elapsed_s);
-  j.key("throughput").array_begin();
-  for (const auto& p : r.throughput) json_point(j, p);
-  j.array_end();
+}
+
+void json_isolation_ratios(Json& j, const BenchResults& r) {
   j.key("ratios").array_begin();
   for (const auto& x : isolation_ratios(r)) {
     j.object_begin();
@@ -230,9 +225,9 @@ std::string bench_json(const BenchResults& r) {
     j.object_end();
   }
   j.array_end();
-  j.key("optimisations").array_begin();
-  for (const auto& p : r.optimisations) json_point(j, p);
-  j.array_end();
+}
+
+void json_optimisation_ratios(Json& j, const BenchResults& r) {
   j.key("optimisation_ratios").array_begin();
   for (const auto& x : optimisation_ratios(r)) {
     j.object_begin();
@@ -242,6 +237,9 @@ std::string bench_json(const BenchResults& r) {
     j.object_end();
   }
   j.array_end();
+}
+
+void json_latency(Json& j, const BenchResults& r) {
   j.key("latency").array_begin();
   for (const auto& l : r.latency) {
     j.object_begin();
@@ -254,6 +252,9 @@ std::string bench_json(const BenchResults& r) {
     j.object_end();
   }
   j.array_end();
+}
+
+void json_tcp(Json& j, const BenchResults& r) {
   j.key("tcp").array_begin();
   for (const auto& t : r.tcp) {
     j.object_begin();
@@ -264,6 +265,9 @@ std::string bench_json(const BenchResults& r) {
     j.object_end();
   }
   j.array_end();
+}
+
+void json_recovery(Json& j, const BenchResults& r) {
   j.key("recovery").object_begin();
   j.field("requested", r.recovery.requested).field("count", static_cast<uint64_t>(r.recovery.recoveries.size()));
   j.field("ok", r.recovery.error.empty());
@@ -286,12 +290,18 @@ std::string bench_json(const BenchResults& r) {
   }
   j.object_end();
   j.object_end();
+}
+
+void json_probe(Json& j, const BenchResults& r) {
   j.key("probe_ms").object_begin();
   const auto probe_inproc = probes(r, "inproc"), probe_process = probes(r, "process");
   json_optional(j, "inproc_median", probe_inproc.empty() ? std::nullopt : std::optional<double>(median(probe_inproc)));
   json_optional(j, "process_median",
                 probe_process.empty() ? std::nullopt : std::optional<double>(median(probe_process)));
   j.object_end();
+}
+
+void json_goals(Json& j, const BenchResults& r) {
   j.key("goals").array_begin();
   for (const auto& g : goals(r)) {
     j.object_begin();
@@ -301,43 +311,53 @@ std::string bench_json(const BenchResults& r) {
     j.object_end();
   }
   j.array_end();
-  j.object_end();
-  return j.str() + "\n";
 }
 
-std::string bench_markdown(const BenchResults& r, const std::vector<std::string>& plots) {
-  std::string md;
-  auto line = [&md](const std::string& s) { md += s + "\n"; };
-  line(std::string("# side bench") + (r.quick ? " (quick)" : ""));
-  line("");
-  line(
+// The report being written, a line at a time.
+struct Markdown {
+  std::string text;
+  void line(const std::string& s) { text += s + "\n"; }
+};
+
+// What was measured, how, and on what machine.
+void md_header(Markdown& md, const BenchResults& r) {
+  md.line(std::string("# side bench") + (r.quick ? " (quick)" : ""));
+  md.line("");
+  md.line(
       "Debian's unmodified `e1000.ko` (Linux 6.1) on side's emulated Intel 82540EM, in-process (the unisolated "
       "baseline) against isolated (its own sandboxed domain process), measured side by side in one run of " +
       fmt("%.0f", r.elapsed_s) +
       " s. Frame sizes include the FCS; Gbit/s counts frame bytes with FCS. CPU is the "
       "CPU time of every process involved (side, which also runs the emulated NIC and the traffic peer, and the "
       "domain) per packet.");
-  line("");
-  line("**Machine:** " + r.machine.cpu_model + ", " + std::to_string(r.machine.cpus) + " CPUs, " +
-       fmt("%.0f", static_cast<double>(r.machine.memory_bytes) / (1ull << 30)) + " GiB" +
-       (r.machine.hypervisor.empty() ? "" : " (" + r.machine.hypervisor + ")") + "; " + r.machine.os + ", kernel " +
-       r.machine.kernel + "; " + r.machine.compiler + "; " + r.machine.date_utc + ".");
-  line("");
-  line("## Goals");
-  line("");
-  line("| goal | target | measured | met |");
-  line("|---|---|---|---|");
+  md.line("");
+  md.line("**Machine:** " + r.machine.cpu_model + ", " + std::to_string(r.machine.cpus) + " CPUs, " +
+          fmt("%.0f", static_cast<double>(r.machine.memory_bytes) / (1ull << 30)) + " GiB" +
+          (r.machine.hypervisor.empty() ? "" : " (" + r.machine.hypervisor + ")") + "; " + r.machine.os + ", kernel " +
+          r.machine.kernel + "; " + r.machine.compiler + "; " + r.machine.date_utc + ".");
+  md.line("");
+}
+
+void md_goals(Markdown& md, const BenchResults& r) {
+  md.line("## Goals");
+  md.line("");
+  md.line("| goal | target | measured | met |");
+  md.line("|---|---|---|---|");
   for (const auto& g : goals(r)) {
-    line("| " + g.name + " | " + g.target + (g.unit.empty() ? "" : " " + g.unit) + " | " + fmt("%.3f", g.measured) +
-         " | " + (g.met ? "yes" : "**no**") + " |");
+    md.line("| " + g.name + " | " + g.target + (g.unit.empty() ? "" : " " + g.unit) + " | " + fmt("%.3f", g.measured) +
+            " | " + (g.met ? "yes" : "**no**") + " |");
   }
-  line("");
-  line("## Throughput and CPU per packet");
-  line("");
-  line(
+}
+
+// Each frame size and direction in-process and isolated, then the points that failed.
+void md_throughput(Markdown& md, const BenchResults& r) {
+  md.line("");
+  md.line("## Throughput and CPU per packet");
+  md.line("");
+  md.line(
       "| frame | dir | in-process pps | isolated pps | ratio | in-process Gbit/s | isolated Gbit/s | "
       "in-process CPU ns/pkt | isolated CPU ns/pkt (side + domain) | CPU ratio |");
-  line("|---|---|---|---|---|---|---|---|---|---|");
+  md.line("|---|---|---|---|---|---|---|---|---|---|");
   for (const auto& x : isolation_ratios(r)) {
     const auto* in = find(r.throughput, "inproc", x.direction, x.frame_size);
     const auto* iso = find(r.throughput, "process", x.direction, x.frame_size);
@@ -349,103 +369,158 @@ std::string bench_markdown(const BenchResults& r, const std::vector<std::string>
       iso_cpu += " (" + fmt("%.0f", iso->cpu_supervisor_s * 1e9 / static_cast<double>(iso->packets)) + " + " +
                  fmt("%.0f", iso->cpu_domain_s * 1e9 / static_cast<double>(iso->packets)) + ")";
     }
-    line("| " + std::to_string(x.frame_size + 4) + " | " + x.direction + " | " + pps(in) + " | " + pps(iso) + " | " +
-         fmt("%.3f", x.throughput) + " | " + gb(in) + " | " + gb(iso) + " | " + cpu(in) + " | " + iso_cpu + " | " +
-         fmt("%.3f", x.cpu) + " |");
+    md.line("| " + std::to_string(x.frame_size + 4) + " | " + x.direction + " | " + pps(in) + " | " + pps(iso) + " | " +
+            fmt("%.3f", x.throughput) + " | " + gb(in) + " | " + gb(iso) + " | " + cpu(in) + " | " + iso_cpu + " | " +
+            fmt("%.3f", x.cpu) + " |");
   }
   for (const auto* list : {&r.throughput, &r.optimisations}) {
     for (const auto& p : *list) {
       if (!p.error.empty()) {
-        line("");
-        line("Failed: " + p.isolation + " " + p.direction + " " + std::to_string(p.wire_bytes()) + " B" +
-             (p.disabled.empty() ? "" : " without " + p.disabled) + ": " + p.error);
+        md.line("");
+        md.line("Failed: " + p.isolation + " " + p.direction + " " + std::to_string(p.wire_bytes()) + " B" +
+                (p.disabled.empty() ? "" : " without " + p.disabled) + ": " + p.error);
       }
     }
   }
+}
+
+void md_plots(Markdown& md, const std::vector<std::string>& plots) {
   for (const auto& p : plots) {
-    line("");
-    line("![" + p + "](" + p + ")");
+    md.line("");
+    md.line("![" + p + "](" + p + ")");
   }
+}
+
+void md_optimisations(Markdown& md, const BenchResults& r) {
   if (!r.optimisations.empty()) {
-    line("");
-    line("## Optimisations (SIDE's Table V)");
-    line("");
-    line(
+    md.line("");
+    md.line("## Optimisations (SIDE's Table V)");
+    md.line("");
+    md.line(
         "Isolated throughput with every optimisation on, divided by the throughput with one switched off "
         "(`side run --disable NAME`). Above 1: the optimisation helps.");
-    line("");
-    line("| frame | dir | streamlined crossing | batched submit | DMA pre-translation |");
-    line("|---|---|---|---|---|");
+    md.line("");
+    md.line("| frame | dir | streamlined crossing | batched submit | DMA pre-translation |");
+    md.line("|---|---|---|---|---|");
     auto ratios = optimisation_ratios(r);
     for (size_t i = 0; i + 2 < ratios.size(); i += 3) {
-      line("| " + std::to_string(ratios[i].frame_size + 4) + " | " + ratios[i].direction + " | " +
-           fmt("%.2f", ratios[i].throughput) + " | " + fmt("%.2f", ratios[i + 1].throughput) + " | " +
-           fmt("%.2f", ratios[i + 2].throughput) + " |");
+      md.line("| " + std::to_string(ratios[i].frame_size + 4) + " | " + ratios[i].direction + " | " +
+              fmt("%.2f", ratios[i].throughput) + " | " + fmt("%.2f", ratios[i + 1].throughput) + " | " +
+              fmt("%.2f", ratios[i + 2].throughput) + " |");
     }
   }
+}
+
+void md_latency(Markdown& md, const BenchResults& r) {
   if (!r.latency.empty()) {
-    line("");
-    line("## Request/response latency");
-    line("");
-    line(
+    md.line("");
+    md.line("## Request/response latency");
+    md.line("");
+    md.line(
         "One exchange in flight: the peer sends a frame into the NIC, the host answers it through the driver, the "
         "peer takes the round trip.");
-    line("");
-    line("| frame | isolation | exchanges | p50 µs | p90 µs | p99 µs | max µs |");
-    line("|---|---|---|---|---|---|---|");
+    md.line("");
+    md.line("| frame | isolation | exchanges | p50 µs | p90 µs | p99 µs | max µs |");
+    md.line("|---|---|---|---|---|---|---|");
     for (const auto& l : r.latency) {
       if (!l.error.empty()) {
-        line("| " + std::to_string(l.frame_size + 4) + " | " + l.isolation + " | failed: " + l.error + " | | | | |");
+        md.line("| " + std::to_string(l.frame_size + 4) + " | " + l.isolation + " | failed: " + l.error + " | | | | |");
         continue;
       }
-      line("| " + std::to_string(l.frame_size + 4) + " | " + l.isolation + " | " + std::to_string(l.samples) + " | " +
-           fmt("%.1f", l.p50_us) + " | " + fmt("%.1f", l.p90_us) + " | " + fmt("%.1f", l.p99_us) + " | " +
-           fmt("%.1f", l.max_us) + " |");
+      md.line("| " + std::to_string(l.frame_size + 4) + " | " + l.isolation + " | " + std::to_string(l.samples) +
+              " | " + fmt("%.1f", l.p50_us) + " | " + fmt("%.1f", l.p90_us) + " | " + fmt("%.1f", l.p99_us) + " | " +
+              fmt("%.1f", l.max_us) + " |");
     }
   }
+}
+
+void md_tcp(Markdown& md, const BenchResults& r) {
   if (!r.tcp.empty()) {
-    line("");
-    line("## TCP through the TAP (iperf3)");
-    line("");
-    line("| isolation | seconds | received Gbit/s | retransmits | iperf3 host CPU % |");
-    line("|---|---|---|---|---|");
+    md.line("");
+    md.line("## TCP through the TAP (iperf3)");
+    md.line("");
+    md.line("| isolation | seconds | received Gbit/s | retransmits | iperf3 host CPU % |");
+    md.line("|---|---|---|---|---|");
     for (const auto& t : r.tcp) {
       if (!t.error.empty()) {
-        line("| " + t.isolation + " | " + t.error + " | | | |");
+        md.line("| " + t.isolation + " | " + t.error + " | | | |");
         continue;
       }
-      line("| " + t.isolation + " | " + fmt("%.0f", t.seconds) + " | " + fmt("%.3f", t.receiver_gbps) + " | " +
-           std::to_string(t.retransmits) + " | " + fmt("%.0f", t.host_cpu_percent) + " |");
+      md.line("| " + t.isolation + " | " + fmt("%.0f", t.seconds) + " | " + fmt("%.3f", t.receiver_gbps) + " | " +
+              std::to_string(t.retransmits) + " | " + fmt("%.0f", t.host_cpu_percent) + " |");
     }
   }
+}
+
+void md_recovery(Markdown& md, const BenchResults& r) {
   if (r.recovery.requested) {
-    line("");
-    line("## Recovery (SIDE's Table VI)");
-    line("");
+    md.line("");
+    md.line("## Recovery (SIDE's Table VI)");
+    md.line("");
     uint64_t failed = 0;
     for (const auto& x : r.recovery.recoveries) failed += x.ok ? 0 : 1;
-    line(std::to_string(r.recovery.recoveries.size()) + " of " + std::to_string(r.recovery.requested) +
-         " requested recoveries (SIGKILL of the domain under traffic), " + std::to_string(failed) +
-         " failed; frames lost in flight: " + std::to_string(r.recovery.frames_lost) + " of " +
-         std::to_string(r.recovery.frames_verified + r.recovery.frames_lost) + "." +
-         (r.recovery.error.empty() ? "" : " Error: " + r.recovery.error));
-    line("");
-    line("| step | what | median ms | p99 ms | max ms |");
-    line("|---|---|---|---|---|");
+    md.line(std::to_string(r.recovery.recoveries.size()) + " of " + std::to_string(r.recovery.requested) +
+            " requested recoveries (SIGKILL of the domain under traffic), " + std::to_string(failed) +
+            " failed; frames lost in flight: " + std::to_string(r.recovery.frames_lost) + " of " +
+            std::to_string(r.recovery.frames_verified + r.recovery.frames_lost) + "." +
+            (r.recovery.error.empty() ? "" : " Error: " + r.recovery.error));
+    md.line("");
+    md.line("| step | what | median ms | p99 ms | max ms |");
+    md.line("|---|---|---|---|---|");
     for (const auto& s : kSteps) {
       std::vector<double> v;
       for (const auto& x : r.recovery.recoveries) v.push_back(x.*(s.field));
-      line(std::string("| ") + s.name + " | " + s.what + " | " + fmt("%.2f", median(v)) + " | " +
-           fmt("%.2f", percentile(v, 0.99)) + " | " +
-           fmt("%.2f", v.empty() ? NAN : *std::max_element(v.begin(), v.end())) + " |");
+      md.line(std::string("| ") + s.name + " | " + s.what + " | " + fmt("%.2f", median(v)) + " | " +
+              fmt("%.2f", percentile(v, 0.99)) + " | " +
+              fmt("%.2f", v.empty() ? NAN : *std::max_element(v.begin(), v.end())) + " |");
     }
   }
+}
+
+void md_probe(Markdown& md, const BenchResults& r) {
   if (const auto in = probes(r, "inproc"), iso = probes(r, "process"); !in.empty() || !iso.empty()) {
-    line("");
-    line("Probe of the e1000 (median over the throughput runs): in-process " + fmt("%.1f", median(in)) +
-         " ms, isolated " + fmt("%.1f", median(iso)) + " ms.");
+    md.line("");
+    md.line("Probe of the e1000 (median over the throughput runs): in-process " + fmt("%.1f", median(in)) +
+            " ms, isolated " + fmt("%.1f", median(iso)) + " ms.");
   }
-  return md;
+}
+
+}  // namespace
+
+std::string bench_json(const BenchResults& r) {
+  Json j;
+  j.object_begin().field("schema", kBenchSchema);
+  json_machine(j, r);
+  j.field("quick", r.quick).field("elapsed_s", r.elapsed_s);
+  j.key("throughput").array_begin();
+  for (const auto& p : r.throughput) json_point(j, p);
+  j.array_end();
+  json_isolation_ratios(j, r);
+  j.key("optimisations").array_begin();
+  for (const auto& p : r.optimisations) json_point(j, p);
+  j.array_end();
+  json_optimisation_ratios(j, r);
+  json_latency(j, r);
+  json_tcp(j, r);
+  json_recovery(j, r);
+  json_probe(j, r);
+  json_goals(j, r);
+  j.object_end();
+  return j.str() + "\n";
+}
+
+std::string bench_markdown(const BenchResults& r, const std::vector<std::string>& plots) {
+  Markdown md;
+  md_header(md, r);
+  md_goals(md, r);
+  md_throughput(md, r);
+  md_plots(md, plots);
+  md_optimisations(md, r);
+  md_latency(md, r);
+  md_tcp(md, r);
+  md_recovery(md, r);
+  md_probe(md, r);
+  return md.text;
 }
 
 }  // namespace side::cli

@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "cli/commands.h"
+#include "loader/dependency_walk.h"
 #include "loader/elf_file.h"
 #include "loader/module_index.h"
 #include "loader/module_info.h"
@@ -18,27 +19,20 @@ void field(const std::string& key, const std::string& value) {
 
 }  // namespace
 
-int modinfo_command(const ModinfoArgs& args) {
-  Paths paths = Paths::from_environment();
-  loader::ModuleIndex index(paths.modules_dir);
-  auto path = index.resolve(args.module);
-  if (!path) return std::fprintf(stderr, "side: %s\n", path.error().message.c_str()), 1;
-  auto elf = loader::ElfFile::read(*path);
-  if (!elf) return std::fprintf(stderr, "side: %s\n", elf.error().message.c_str()), 1;
-  auto info = loader::read_module_info(*elf);
-  if (!info) return std::fprintf(stderr, "side: %s\n", info.error().message.c_str()), 1;
+namespace {
 
-  field("filename", *path);
-  field("name", info->name);
-  for (const auto& [key, value] : info->entries) {
+void print_entries(const std::string& path, const loader::ModuleInfo& info) {
+  field("filename", path);
+  field("name", info.name);
+  for (const auto& [key, value] : info.entries) {
     if (key == "parm" || key == "parmtype" || key == "name" || key == "vermagic" || key == "depends") continue;
     field(key, value);
   }
-  field("depends", info->get("depends"));
-  for (const auto& p : info->parameters) {
+  field("depends", info.get("depends"));
+  for (const auto& p : info.parameters) {
     field("parm", p.name + ":" + p.description + (p.type.empty() ? "" : " (" + p.type + ")"));
   }
-  for (const auto& id : info->pci_ids()) {
+  for (const auto& id : info.pci_ids()) {
     auto part = [](uint32_t v) {
       char b[16];
       std::snprintf(b, sizeof b, v == 0xffffffff ? "*" : "%04x", v);
@@ -47,9 +41,26 @@ int modinfo_command(const ModinfoArgs& args) {
     field("pci id",
           part(id.vendor) + ":" + part(id.device) + " subsystem " + part(id.subvendor) + ":" + part(id.subdevice));
   }
-  field("vermagic", info->get("vermagic"));
+  field("vermagic", info.get("vermagic"));
+}
 
-  // The ABI verdict: vermagic and every __versions CRC against Module.symvers of the headers side was built with.
+// The CRCs the module's dependencies (all of them, through the one dependency walk) export.
+std::unordered_map<std::string, uint32_t> dependency_crcs(loader::ModuleIndex& index, const std::string& path) {
+  std::unordered_map<std::string, uint32_t> crcs;
+  loader::DependencyWalk walk;
+  walk.open = [&](const std::string& name) { return loader::open_module(index, name); };
+  walk.present = [](const std::string&) { return false; };
+  walk.visit = [&](loader::OpenedModule& m, bool root) -> Status {
+    if (!root) crcs.merge(loader::exported_crcs(m.elf));
+    return {};
+  };
+  (void)walk.run(path);  // a dependency that cannot be read leaves its symbols unverified: the check names them
+  return crcs;
+}
+
+// The ABI verdict: vermagic and every __versions CRC against Module.symvers of the headers side was built with.
+int print_abi_verdict(const Paths& paths, loader::ModuleIndex& index, const std::string& path,
+                      const loader::ModuleInfo& info) {
   auto kapi_elf = loader::ElfFile::read(paths.kapi);
   std::string expected_vermagic;
   if (kapi_elf) {
@@ -62,30 +73,34 @@ int modinfo_command(const ModinfoArgs& args) {
     return 1;
   }
   // Symbols from dependencies are checked against the CRCs those modules export.
-  std::unordered_map<std::string, uint32_t> dep_crcs;
-  std::vector<std::string> pending = info->depends();
-  for (size_t i = 0; i < pending.size() && i < 64; ++i) {
-    auto dep_path = index.resolve(pending[i]);
-    if (!dep_path) continue;
-    auto dep = loader::ElfFile::read(*dep_path);
-    if (!dep) continue;
-    dep_crcs.merge(loader::exported_crcs(*dep));
-    if (auto dep_info = loader::read_module_info(*dep)) {
-      for (const auto& d : dep_info->depends()) pending.push_back(d);
-    }
-  }
+  const auto dep_crcs = dependency_crcs(index, path);
   auto lookup = [&](const std::string& s) -> std::optional<uint32_t> {
     auto it = dep_crcs.find(s);
     return it == dep_crcs.end() ? std::nullopt : std::optional<uint32_t>(it->second);
   };
-  if (auto s = abi->check(*info, lookup); !s) {
+  if (auto s = abi->check(info, lookup); !s) {
     field("abi", "MISMATCH");
     std::fprintf(stderr, "side: %s\n", s.error().message.c_str());
     return 1;
   }
   field("abi", "matches " + expected_vermagic.substr(0, expected_vermagic.find(' ')) + " (vermagic and " +
-                   std::to_string(info->versions.size()) + " symbol CRCs)");
+                   std::to_string(info.versions.size()) + " symbol CRCs)");
   return 0;
+}
+
+}  // namespace
+
+int modinfo_command(const ModinfoArgs& args) {
+  const Paths paths = Paths::from_environment();
+  loader::ModuleIndex index(paths.modules_dir);
+  auto path = index.resolve(args.module);
+  if (!path) return std::fprintf(stderr, "side: %s\n", path.error().message.c_str()), 1;
+  auto elf = loader::ElfFile::read(*path);
+  if (!elf) return std::fprintf(stderr, "side: %s\n", elf.error().message.c_str()), 1;
+  auto info = loader::read_module_info(*elf);
+  if (!info) return std::fprintf(stderr, "side: %s\n", info.error().message.c_str()), 1;
+  print_entries(*path, *info);
+  return print_abi_verdict(paths, index, *path, *info);
 }
 
 }  // namespace side::cli
