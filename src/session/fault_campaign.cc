@@ -121,6 +121,127 @@ double FaultStats::p99_ms() const {
   return percentile(recovery_ms, 0.99);
 }
 
+namespace {
+
+// Polls `done` every half millisecond for up to `seconds`, and no longer than `*stop` stays false.
+template <class Done>
+bool wait_until(double seconds, Done&& done, const std::atomic<bool>* stop = nullptr) {
+  const auto deadline = clock::now() + std::chrono::duration<double>(seconds);
+  while (clock::now() < deadline && !(stop && stop->load())) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  return done();
+}
+
+// Traffic flowing again: progress within the settle time.
+bool flowing(const SessionHandles& s, double settle_s) {
+  const uint64_t before = moved(s.peer.snapshot());
+  return wait_until(settle_s, [&] { return moved(s.peer.snapshot()) >= before + 64; });
+}
+
+// What the counters said before a fault went in.
+struct Before {
+  unsigned generation = 0;
+  TrafficResult traffic;
+  uint64_t iommu_faults = 0, lost_irqs = 0, alloc_failed = 0;
+};
+
+// One experiment's verdict.
+struct Outcome {
+  bool activated = false, detected = false, recovered = false;
+};
+
+// A fault side did not notice: did it do anything (by its kind's own evidence)?
+bool activated_unnoticed(FaultType type, const SessionHandles& s, const Before& b, const TrafficResult& now) {
+  switch (type) {
+    case FaultType::kAlloc:
+      if (auto r = s.recoverable->inject(SIDE_INJECT_ALLOC_FAILED, 0)) return std::stoull(*r) > b.alloc_failed;
+      return false;
+    case FaultType::kLostIrq:
+      return s.recoverable->lost_interrupts() > b.lost_irqs;
+    case FaultType::kDma:
+      return s.machine.iommu(s.device).counters().faults > b.iommu_faults;
+    case FaultType::kStorm:
+      return true;
+    default:
+      // Code or data corrupted without side noticing: did it change what the driver did?
+      return errors(now) > errors(b.traffic) || moved(now) == moved(b.traffic);
+  }
+}
+
+// Detected: side restarted the driver; recovered once the restart succeeded and traffic flows again.
+Outcome after_detection(const CampaignConfig& config, const SessionHandles& s, FaultStats& st, CampaignResult& out) {
+  RecoverableDomain* rd = s.recoverable;
+  rd->wait_recovered(10'000);
+  auto recs = rd->recoveries();
+  if (!recs.empty() && recs.back().ok) {
+    st.recovery_ms.push_back(recs.back().total_ms);
+    out.total.recovery_ms.push_back(recs.back().total_ms);
+  }
+  return {true, true, !recs.empty() && recs.back().ok && flowing(s, config.settle_s)};
+}
+
+// Not detected: tolerated if traffic flows on without a restart. A latent fault must not linger into the next
+// experiment: the driver is restarted clean (not a detection).
+Outcome without_detection(const CampaignConfig& config, const SessionHandles& s, FaultType type, const Before& b) {
+  RecoverableDomain* rd = s.recoverable;
+  const TrafficResult t1 = s.peer.snapshot();
+  Outcome o;
+  o.activated = activated_unnoticed(type, s, b, t1);
+  o.recovered = flowing(s, config.settle_s) && errors(s.peer.snapshot()) == errors(t1);
+  if (type == FaultType::kBitflip || type == FaultType::kLoop || type == FaultType::kPointer ||
+      type == FaultType::kWild || !o.recovered) {
+    (void)rd->kill();
+    wait_until(2, [&] { return rd->generation() != b.generation; });
+    rd->wait_recovered(10'000);
+    if (!o.recovered) o.recovered = flowing(s, config.settle_s);
+  }
+  return o;
+}
+
+// Injects one fault of `type` into a healthy, moving driver and judges what became of it.
+void run_experiment(const CampaignConfig& config, const SessionHandles& s, unsigned index, FaultType type,
+                    uint64_t seed, CampaignResult& out) {
+  RecoverableDomain* rd = s.recoverable;
+  FaultStats& st = out.by_type[static_cast<size_t>(type)];
+  rd->wait_recovered(10'000);
+  Before b;
+  b.generation = rd->generation();
+  b.traffic = s.peer.snapshot();
+  b.iommu_faults = s.machine.iommu(s.device).counters().faults;
+  b.lost_irqs = rd->lost_interrupts();
+  const std::string what = inject_fault(type, s, seed, &b.alloc_failed);
+  ++st.injected;
+  const bool detected =
+      wait_until(config.window_s, [&] { return rd->generation() != b.generation || rd->recovering(); });
+  const Outcome o = detected ? after_detection(config, s, st, out) : without_detection(config, s, type, b);
+  ++st.survived;
+  st.activated += o.activated;
+  st.detected += o.detected;
+  st.recovered += o.activated && o.recovered;
+  const int64_t frames_lost = frames_lost_between(b.traffic, s.peer.snapshot());
+  st.frames_lost += frames_lost;
+  if (config.verbose) {
+    logf(LogLevel::kWarning, "side inject: #%u %s: %s; %s%s%s, %lld frames lost", index + 1, to_string(type),
+         what.c_str(), o.activated ? "activated" : "not activated", o.detected ? ", detected" : "",
+         o.activated ? (o.recovered ? ", recovered" : ", NOT recovered") : "", static_cast<long long>(frames_lost));
+  }
+}
+
+void add_up(CampaignResult& out) {
+  for (const auto& st : out.by_type) {
+    out.total.injected += st.injected;
+    out.total.activated += st.activated;
+    out.total.detected += st.detected;
+    out.total.recovered += st.recovered;
+    out.total.survived += st.survived;
+    out.total.frames_lost += st.frames_lost;
+  }
+}
+
+}  // namespace
+
 void run_campaign(const CampaignConfig& config, const SessionHandles& s, CampaignResult& out) {
   RecoverableDomain* rd = s.recoverable;
   if (!rd) {
@@ -132,118 +253,18 @@ void run_campaign(const CampaignConfig& config, const SessionHandles& s, Campaig
     for (size_t i = 0; i < kFaultTypes; ++i) types.push_back(static_cast<FaultType>(i));
   }
   std::mt19937_64 rng(config.seed);
-  auto wait_until = [](double seconds, auto&& done) {
-    const auto deadline = clock::now() + std::chrono::duration<double>(seconds);
-    while (clock::now() < deadline) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::microseconds(500));
-    }
-    return done();
-  };
-  // Traffic flowing again: progress within the settle time.
-  auto flowing = [&] {
-    uint64_t before = moved(s.peer.snapshot());
-    return wait_until(config.settle_s, [&] { return moved(s.peer.snapshot()) >= before + 64; });
-  };
-
   for (unsigned i = 0; i < config.faults && !rd->gave_up(); ++i) {
     const FaultType type = types[rng() % types.size()];
     const uint64_t seed = rng();
     if (config.progress) config.progress(i, config.faults, "fault " + std::to_string(i + 1) + ": " + to_string(type));
-    FaultStats& st = out.by_type[static_cast<size_t>(type)];
-    // Only from a healthy, moving state.
-    rd->wait_recovered(10'000);
-    const unsigned gen0 = rd->generation();
-    const TrafficResult t0 = s.peer.snapshot();
-    const uint64_t iommu0 = s.machine.iommu(s.device).counters().faults;
-    const uint64_t lost_irqs0 = rd->lost_interrupts();
-    uint64_t alloc_failed0 = 0;
-
-    const std::string what = inject_fault(type, s, seed, &alloc_failed0);
-    ++st.injected;
-
-    // Detected: side noticed and restarted the driver.
-    bool detected = wait_until(config.window_s, [&] { return rd->generation() != gen0 || rd->recovering(); });
-    bool activated = detected, recovered = false;
-    if (detected) {
-      rd->wait_recovered(10'000);
-      auto recs = rd->recoveries();
-      if (!recs.empty() && recs.back().ok) {
-        st.recovery_ms.push_back(recs.back().total_ms);
-        out.total.recovery_ms.push_back(recs.back().total_ms);
-      }
-      recovered = !recs.empty() && recs.back().ok && flowing();
-    } else {
-      const TrafficResult t1 = s.peer.snapshot();
-      switch (type) {
-        case FaultType::kAlloc:
-          if (auto r = rd->inject(SIDE_INJECT_ALLOC_FAILED, 0)) activated = std::stoull(*r) > alloc_failed0;
-          break;
-        case FaultType::kLostIrq:
-          activated = rd->lost_interrupts() > lost_irqs0;
-          break;
-        case FaultType::kDma:
-          activated = s.machine.iommu(s.device).counters().faults > iommu0;
-          break;
-        case FaultType::kStorm:
-          activated = true;
-          break;
-        default:
-          // Code or data corrupted without side noticing: did it change what the driver did?
-          activated = errors(t1) > errors(t0) || moved(t1) == moved(t0);
-          break;
-      }
-      // Tolerated: traffic flows on without a restart.
-      recovered = flowing() && errors(s.peer.snapshot()) == errors(t1);
-      if (type == FaultType::kBitflip || type == FaultType::kLoop || type == FaultType::kPointer ||
-          type == FaultType::kWild || !recovered) {
-        // A latent fault must not linger into the next experiment: restart the driver clean (not a detection).
-        (void)rd->kill();
-        wait_until(2, [&] { return rd->generation() != gen0; });
-        rd->wait_recovered(10'000);
-        if (!recovered) recovered = flowing();
-      }
-    }
-    ++st.survived;
-    st.activated += activated;
-    st.detected += detected;
-    st.recovered += activated && recovered;
-    const int64_t frames_lost = frames_lost_between(t0, s.peer.snapshot());
-    st.frames_lost += frames_lost;
-    if (config.verbose) {
-      logf(LogLevel::kWarning, "side inject: #%u %s: %s; %s%s%s, %lld frames lost", i + 1, to_string(type),
-           what.c_str(), activated ? "activated" : "not activated", detected ? ", detected" : "",
-           activated ? (recovered ? ", recovered" : ", NOT recovered") : "", static_cast<long long>(frames_lost));
-    }
+    run_experiment(config, s, i, type, seed, out);
   }
   if (config.progress) config.progress(config.faults, config.faults, "done");
-  for (const auto& st : out.by_type) {
-    out.total.injected += st.injected;
-    out.total.activated += st.activated;
-    out.total.detected += st.detected;
-    out.total.recovered += st.recovered;
-    out.total.survived += st.survived;
-    out.total.frames_lost += st.frames_lost;
-  }
+  add_up(out);
   if (rd->gave_up()) out.error = "side gave up restarting the driver";
 }
 
 // ---- the soak --------------------------------------------------------------------------------------------------
-
-namespace {
-
-// Waits up to `seconds` for `done`, and no longer than the session runs.
-template <typename Done>
-bool wait_unless_stopped(double seconds, const std::atomic<bool>& stop, Done&& done) {
-  const auto deadline = clock::now() + std::chrono::duration<double>(seconds);
-  while (clock::now() < deadline && !stop.load()) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return done();
-}
-
-}  // namespace
 
 void run_timed_faults(const SessionHandles& s, double every_s, uint64_t seed, const std::atomic<bool>& stop,
                       TimedFaults& out) {
@@ -256,7 +277,8 @@ void run_timed_faults(const SessionHandles& s, double every_s, uint64_t seed, co
   auto next = clock::now();
   for (uint64_t i = 0; !stop.load() && !rd->gave_up(); ++i) {
     next += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(every_s));
-    wait_unless_stopped(std::chrono::duration<double>(next - clock::now()).count(), stop, [] { return false; });
+    wait_until(
+        std::chrono::duration<double>(next - clock::now()).count(), [] { return false; }, &stop);
     if (stop.load()) break;
     const auto type = static_cast<FaultType>(i % kFaultTypes);
     const unsigned gen0 = rd->generation();
@@ -264,7 +286,8 @@ void run_timed_faults(const SessionHandles& s, double every_s, uint64_t seed, co
     const std::string what = inject_fault(type, s, rng(), nullptr);
     ++out.injected;
     const double window_s = CampaignConfig{}.window_s - 0.5;  // before the next fault, every 2 s or more
-    if (wait_unless_stopped(window_s, stop, [&] { return rd->generation() != gen0 || rd->recovering(); })) {
+    if (wait_until(
+            window_s, [&] { return rd->generation() != gen0 || rd->recovering(); }, &stop)) {
       ++out.detected;
     } else {
       // Not seen (yet): a latent fault must not linger into the next one, nor into the session's close; the
@@ -273,8 +296,7 @@ void run_timed_faults(const SessionHandles& s, double every_s, uint64_t seed, co
       (void)rd->kill();
     }
     // Back before anything else happens, even when the session is ending (a restart takes milliseconds).
-    const std::atomic<bool> never{false};
-    const bool back = wait_unless_stopped(5, never, [&] { return rd->generation() != gen0 && !rd->recovering(); });
+    const bool back = wait_until(5, [&] { return rd->generation() != gen0 && !rd->recovering(); });
     const auto recs = rd->recoveries();
     if (back && recs.size() > recoveries0 && recs.back().ok && !rd->gave_up()) {
       ++out.recovered;
@@ -332,7 +354,10 @@ void run_soak(const SessionHandles& s, double every_s, const std::atomic<bool>& 
   std::atomic<bool> done{false};
   std::thread reporter([&] {
     while (!done.load()) {
-      if (wait_unless_stopped(10, done, [] { return false; }), done.load()) break;
+      if (wait_until(
+              10, [] { return false; }, &done),
+          done.load())
+        break;
       print("sample");
     }
   });
