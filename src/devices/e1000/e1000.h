@@ -199,6 +199,17 @@ class E1000 final : public pci::PciDevice, public net::Nic {
   bool rx_filter(std::span<const uint8_t> frame) const;
   uint32_t rx_buffer_size() const;
   void rx_checksum(std::span<const uint8_t> frame, uint8_t* status, uint8_t* errors) const;
+  // receive(), step by step (mu_ held): the frame as the device stores it in rx_staging_, with what its last
+  // descriptor will say; then into the ring's buffers; then the statistics and the interrupt.
+  struct RxStaged {
+    uint16_t special = 0, pkt_csum = 0;
+    uint8_t status = 0, errors = 0;
+  };
+  std::optional<RxResult> rx_refused(std::span<const uint8_t> frame, uint32_t rctl);
+  std::optional<RxResult> rx_stage(std::span<const uint8_t> frame, uint32_t rctl, RxStaged& st);
+  RxResult rx_store(const RxStaged& st, uint32_t* free_after, uint32_t* ring_size);
+  bool rx_fetch_buffers(uint64_t base, uint32_t head, uint32_t size, uint32_t needed, uint64_t* addrs);
+  void rx_account(std::span<const uint8_t> frame, uint32_t rctl, uint32_t free_after, uint32_t ring_size);
 
   void deliver_pending_tx();
 

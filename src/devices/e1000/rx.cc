@@ -112,13 +112,12 @@ void E1000::rx_checksum(std::span<const uint8_t> f, uint8_t* status, uint8_t* er
   *errors |= l4_errors;
 }
 
-RxResult E1000::receive(std::span<const uint8_t> frame) {
-  std::lock_guard lock(mu_);
+// Link, receiver and length: a frame the device would not even look at.
+std::optional<RxResult> E1000::rx_refused(std::span<const uint8_t> frame, uint32_t rctl) {
   if (!link_up_) {
     ++counters_.rx_dropped_link_down;
     return RxResult::kDroppedLinkDown;
   }
-  uint32_t rctl = r(RCTL);
   if (!(rctl & RCTL_EN)) {
     ++counters_.rx_dropped_disabled;
     return RxResult::kDroppedDisabled;
@@ -127,14 +126,18 @@ RxResult E1000::receive(std::span<const uint8_t> frame) {
     ++counters_.rx_dropped_size;
     return RxResult::kDroppedSize;
   }
-  // The frame as the device stores it (padded, tag stripped, FCS appended) is staged in a buffer the model keeps,
-  // so a frame costs no heap allocation.
+  return std::nullopt;
+}
+
+// The frame as the device stores it (padded, tag stripped, FCS appended), staged in a buffer the model keeps so
+// that a frame costs no heap allocation; nullopt once it is staged, else why it was dropped.
+std::optional<RxResult> E1000::rx_stage(std::span<const uint8_t> frame, uint32_t rctl, RxStaged& st) {
   std::vector<uint8_t>& buf = rx_staging_;
   buf.assign(frame.begin(), frame.end());
   if (buf.size() < 60) buf.resize(60, 0);  // the wire minimum: shorter frames arrive padded
-  bool tagged = load_be16(buf.data() + 12) == (r(VET) & 0xffff);
+  const bool tagged = load_be16(buf.data() + 12) == (r(VET) & 0xffff);
   // Without LPE frames longer than 1518 bytes (1522 tagged) including FCS are discarded (section 13.4.22).
-  size_t max_with_fcs = (rctl & RCTL_LPE) ? 16384 : (tagged ? 1522 : 1518);
+  const size_t max_with_fcs = (rctl & RCTL_LPE) ? 16384 : (tagged ? 1522 : 1518);
   if (buf.size() + 4 > max_with_fcs) {
     stat_inc(ROC);
     ++counters_.rx_dropped_size;
@@ -144,42 +147,65 @@ RxResult E1000::receive(std::span<const uint8_t> frame) {
     ++counters_.rx_dropped_filtered;
     return RxResult::kDroppedFiltered;
   }
-  uint16_t special = 0;
-  uint8_t status = RXD_STAT_DD | RXD_STAT_EOP, errors = 0;
+  st.status = RXD_STAT_DD | RXD_STAT_EOP;
   if (tagged && (r(CTRL) & CTRL_VME)) {
     // VLAN stripping (section 3.2.7): the tag goes to the descriptor's special field.
-    special = load_be16(buf.data() + 14);
+    st.special = load_be16(buf.data() + 14);
     buf.erase(buf.begin() + 12, buf.begin() + 16);
-    status |= RXD_STAT_VP;
+    st.status |= RXD_STAT_VP;
   }
-  rx_checksum(buf, &status, &errors);
-  uint16_t pkt_csum = 0;
-  {
-    uint32_t pcss = r(RXCSUM) & 0xff;
-    if (pcss < buf.size()) {
-      uint32_t s = csum_add(std::span<const uint8_t>(buf.data() + pcss, buf.size() - pcss));
-      while (s >> 16) s = (s & 0xffff) + (s >> 16);
-      pkt_csum = static_cast<uint16_t>(s);
-    }
+  rx_checksum(buf, &st.status, &st.errors);
+  const uint32_t pcss = r(RXCSUM) & 0xff;
+  if (pcss < buf.size()) {
+    uint32_t s = csum_add(std::span<const uint8_t>(buf.data() + pcss, buf.size() - pcss));
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    st.pkt_csum = static_cast<uint16_t>(s);
   }
   if (!(rctl & RCTL_SECRC)) {
     // The FCS is stored with the frame unless stripped (Linux e1000 leaves SECRC clear and drops 4 bytes).
-    uint32_t fcs = crc32_ieee(buf);
+    const uint32_t fcs = crc32_ieee(buf);
     for (int i = 0; i < 4; ++i) buf.push_back(static_cast<uint8_t>(fcs >> (8 * i)));
   }
-  size_t wire = frame.size() < 60 ? 64 : frame.size() + 4;
+  return std::nullopt;
+}
 
-  uint32_t size = r(RDLEN) / kDescSize;
-  uint32_t head = r(RDH), tail = r(RDT);
+// Pass 1 of storing a frame: fetches the buffer addresses of `needed` descriptors from `head` on and checks that
+// the device may write each buffer and descriptor; nothing is written yet. False (counted) on an IOMMU fault.
+bool E1000::rx_fetch_buffers(uint64_t base, uint32_t head, uint32_t size, uint32_t needed, uint64_t* addrs) {
+  const uint32_t bufsize = rx_buffer_size();
+  for (uint32_t i = 0; i < needed; ++i) {
+    const uint64_t at = base + uint64_t{(head + i) % size} * kDescSize;
+    uint8_t addr[8];
+    const size_t chunk = std::min<size_t>(bufsize, rx_staging_.size() - size_t{i} * bufsize);
+    bool ok = iommu_.dma_read(at, addr, sizeof addr) && iommu_.probe(at + 8, 8, iommu::Direction::kDeviceWrite);
+    if (ok) {
+      addrs[i] = load_le64(addr);
+      ok = static_cast<bool>(iommu_.probe(addrs[i], chunk, iommu::Direction::kDeviceWrite));
+    }
+    if (!ok) {
+      ++counters_.iommu_faults;
+      ++counters_.rx_dropped_iommu;
+      return false;
+    }
+  }
+  return true;
+}
+
+// The staged frame into the descriptors the driver made available (from RDH up to, not including, RDT: section
+// 3.2.6): data first, then each write-back, DD last so the driver never sees a half-written frame.
+RxResult E1000::rx_store(const RxStaged& st, uint32_t* free_after, uint32_t* ring_size) {
+  const std::vector<uint8_t>& buf = rx_staging_;
+  const uint32_t size = r(RDLEN) / kDescSize;
+  uint32_t head = r(RDH);
+  const uint32_t tail = r(RDT);
   if (size == 0 || head >= size || tail >= size) {
     ++counters_.rx_dropped_bad_ring;
     stat_inc(MPC);
     return RxResult::kDroppedBadRing;
   }
-  uint32_t bufsize = rx_buffer_size();
-  uint32_t needed = static_cast<uint32_t>((buf.size() + bufsize - 1) / bufsize);
-  // Descriptors owned by hardware: from RDH up to, not including, RDT (section 3.2.6).
-  uint32_t avail = tail >= head ? tail - head : size - head + tail;
+  const uint32_t bufsize = rx_buffer_size();
+  const uint32_t needed = static_cast<uint32_t>((buf.size() + bufsize - 1) / bufsize);
+  const uint32_t avail = tail >= head ? tail - head : size - head + tail;
   if (needed > avail || needed > kMaxRxDescriptorsPerFrame) {
     stat_inc(MPC);
     stat_inc(RNBC);
@@ -187,37 +213,20 @@ RxResult E1000::receive(std::span<const uint8_t> frame) {
     raise(ICR_RXO);
     return RxResult::kDroppedNoDescriptors;
   }
-  uint64_t base = (uint64_t{r(RDBAH)} << 32) | r(RDBAL);
-  // Pass 1: fetch descriptors and validate every buffer; nothing is written yet.
+  const uint64_t base = (uint64_t{r(RDBAH)} << 32) | r(RDBAL);
   uint64_t addrs[kMaxRxDescriptorsPerFrame];
+  if (!rx_fetch_buffers(base, head, size, needed, addrs)) return RxResult::kDroppedIommuFault;
   for (uint32_t i = 0; i < needed; ++i) {
-    uint64_t at = base + uint64_t{(head + i) % size} * kDescSize;
-    uint8_t addr[8];
-    size_t chunk = std::min<size_t>(bufsize, buf.size() - size_t{i} * bufsize);
-    if (!iommu_.dma_read(at, addr, sizeof addr) || !iommu_.probe(at + 8, 8, iommu::Direction::kDeviceWrite)) {
-      ++counters_.iommu_faults;
-      ++counters_.rx_dropped_iommu;
-      return RxResult::kDroppedIommuFault;
-    }
-    addrs[i] = load_le64(addr);
-    if (!iommu_.probe(addrs[i], chunk, iommu::Direction::kDeviceWrite)) {
-      ++counters_.iommu_faults;
-      ++counters_.rx_dropped_iommu;
-      return RxResult::kDroppedIommuFault;
-    }
-  }
-  // Pass 2: data, then the descriptor write-back (DD last so the driver never sees a half-written frame).
-  for (uint32_t i = 0; i < needed; ++i) {
-    uint64_t at = base + uint64_t{(head + i) % size} * kDescSize;
-    size_t off = size_t{i} * bufsize;
-    size_t chunk = std::min<size_t>(bufsize, buf.size() - off);
-    bool last = i + 1 == needed;
+    const uint64_t at = base + uint64_t{(head + i) % size} * kDescSize;
+    const size_t off = size_t{i} * bufsize;
+    const size_t chunk = std::min<size_t>(bufsize, buf.size() - off);
+    const bool last = i + 1 == needed;
     uint8_t wb[8];
     store_le16(wb, static_cast<uint16_t>(chunk));
-    store_le16(wb + 2, pkt_csum);
-    wb[4] = last ? status : static_cast<uint8_t>(RXD_STAT_DD | (status & RXD_STAT_VP));
-    wb[5] = last ? errors : 0;
-    store_le16(wb + 6, special);
+    store_le16(wb + 2, st.pkt_csum);
+    wb[4] = last ? st.status : static_cast<uint8_t>(RXD_STAT_DD | (st.status & RXD_STAT_VP));
+    wb[5] = last ? st.errors : 0;
+    store_le16(wb + 6, st.special);
     // Both were validated above; a concurrent unmap between the passes can still refuse them (counted there).
     if (!iommu_.dma_write(addrs[i], buf.data() + off, chunk) || !iommu_.dma_write(at + 8, wb, sizeof wb)) {
       ++counters_.iommu_faults;
@@ -225,25 +234,42 @@ RxResult E1000::receive(std::span<const uint8_t> frame) {
   }
   head = (head + needed) % size;
   r(RDH) = head;
+  *free_after = avail - needed;
+  *ring_size = size;
+  return RxResult::kAccepted;
+}
 
+// Statistics of a received frame, and its interrupt causes.
+void E1000::rx_account(std::span<const uint8_t> frame, uint32_t rctl, uint32_t free_after, uint32_t ring_size) {
+  const size_t wire = frame.size() < 60 ? 64 : frame.size() + 4;
   stat_inc(TPR);
   stat_inc(GPRC);
   stat_add64(GORCL, wire);
   stat_add64(TORL, wire);
   count_size_bucket(PRC64, wire);
   if (frame[0] & 1) {
-    bool bcast = std::all_of(frame.begin(), frame.begin() + 6, [](uint8_t b) { return b == 0xff; });
+    const bool bcast = std::all_of(frame.begin(), frame.begin() + 6, [](uint8_t b) { return b == 0xff; });
     stat_inc(bcast ? BPRC : MPRC);
   }
   ++counters_.rx_frames;
   counters_.rx_bytes += frame.size();
-
   uint32_t causes = ICR_RXT0;
   // RXDMT0 when the free descriptors fall to RDMTS (1/2, 1/4, 1/8) of the ring (section 13.4.22).
-  uint32_t free_after = avail - needed;
-  uint32_t rdmts = (rctl >> RCTL_RDMTS_SHIFT) & 3;
-  if (rdmts < 3 && free_after <= (size >> (rdmts + 1))) causes |= ICR_RXDMT0;
+  const uint32_t rdmts = (rctl >> RCTL_RDMTS_SHIFT) & 3;
+  if (rdmts < 3 && free_after <= (ring_size >> (rdmts + 1))) causes |= ICR_RXDMT0;
   raise(causes);
+}
+
+RxResult E1000::receive(std::span<const uint8_t> frame) {
+  std::lock_guard lock(mu_);
+  const uint32_t rctl = r(RCTL);
+  if (auto refused = rx_refused(frame, rctl)) return *refused;
+  RxStaged st;
+  if (auto dropped = rx_stage(frame, rctl, st)) return *dropped;
+  uint32_t free_after = 0, ring_size = 0;
+  const RxResult stored = rx_store(st, &free_after, &ring_size);
+  if (stored != RxResult::kAccepted) return stored;
+  rx_account(frame, rctl, free_after, ring_size);
   return RxResult::kAccepted;
 }
 
