@@ -390,6 +390,38 @@ uint32_t E1000::reg_read(uint32_t off) {
   }
 }
 
+// CTRL: a software reset, or the control bits (and a PHY reset when asked for).
+void E1000::write_ctrl(uint32_t& v, uint32_t value, uint32_t writable) {
+  if (value & CTRL_RST) {
+    software_reset();
+    return;
+  }
+  v = (v & ~writable) | (value & writable);
+  if (value & CTRL_PHY_RST) {
+    phy_.reset();
+    phy_.set_link(link_up_);
+  }
+}
+
+// ICR (write 1 to clear), ICS (set causes), IMS (enable), IMC (disable): each can change the interrupt line.
+void E1000::write_interrupt_register(RegKind kind, uint32_t& v, uint32_t value, uint32_t writable) {
+  switch (kind) {
+    case RegKind::kIcr:
+      v &= ~value;
+      break;
+    case RegKind::kIcs:
+      raise(value & writable);
+      return;
+    case RegKind::kIms:
+      v |= value & writable;
+      break;
+    default:  // kImc
+      r(IMS) &= ~(value & writable);
+      break;
+  }
+  update_irq();
+}
+
 void E1000::reg_write(uint32_t off, uint32_t value) {
   const RegisterInfo* info = find_register(off);
   if (!info) {
@@ -417,15 +449,7 @@ void E1000::reg_write(uint32_t off, uint32_t value) {
       v &= ~(value & w);
       return;
     case RegKind::kCtrl:
-      if (value & CTRL_RST) {
-        software_reset();
-        return;
-      }
-      v = (v & ~w) | (value & w);
-      if (value & CTRL_PHY_RST) {
-        phy_.reset();
-        phy_.set_link(link_up_);
-      }
+      write_ctrl(v, value, w);
       return;
     case RegKind::kEecd:
       v = (v & ~w) | (value & w);
@@ -438,19 +462,10 @@ void E1000::reg_write(uint32_t off, uint32_t value) {
       do_mdic(value);
       return;
     case RegKind::kIcr:
-      v &= ~value;
-      update_irq();
-      return;
     case RegKind::kIcs:
-      raise(value & w);
-      return;
     case RegKind::kIms:
-      v |= value & w;
-      update_irq();
-      return;
     case RegKind::kImc:
-      r(IMS) &= ~(value & w);
-      update_irq();
+      write_interrupt_register(info->kind, v, value, w);
       return;
     case RegKind::kTctl:
       v = (v & ~w) | (value & w);

@@ -25,6 +25,7 @@
 
 #include "devices/e1000/eeprom.h"
 #include "devices/e1000/phy.h"
+#include "devices/e1000/registers.h"
 #include "devices/e1000/regs.h"
 #include "devices/iommu/iommu.h"
 #include "devices/net/nic.h"
@@ -138,6 +139,8 @@ class E1000 final : public pci::PciDevice, public net::Nic {
   // MMIO dispatch (mutex held).
   uint32_t reg_read(uint32_t offset);
   void reg_write(uint32_t offset, uint32_t value);
+  void write_ctrl(uint32_t& v, uint32_t value, uint32_t writable);
+  void write_interrupt_register(RegKind kind, uint32_t& v, uint32_t value, uint32_t writable);
   uint32_t& r(uint32_t offset) { return regs_[offset >> 2]; }
   uint32_t r(uint32_t offset) const { return regs_[offset >> 2]; }
   void note_unknown(const char* what, uint32_t offset, uint32_t value);
@@ -176,6 +179,12 @@ class E1000 final : public pci::PciDevice, public net::Nic {
   };
   void kick_tx();
   bool process_tx_descriptor(const uint8_t* desc, uint64_t desc_iova);
+  void tx_context_descriptor(const uint8_t* d, uint32_t lower, uint8_t cmd);
+  void tx_start_frame(bool tse, uint8_t popts);
+  void tx_take_buffer(const uint8_t* d, uint32_t len, uint8_t cmd);
+  bool tx_fetch(std::vector<uint8_t>& into, uint64_t from, uint32_t n);
+  void tx_append_tso(uint64_t at, uint32_t left);
+  void tx_end_frame();
   void tx_append(uint64_t addr, uint32_t len, bool eop);
   void tx_emit(bool last_segment);
   void tx_finish_frame(std::vector<uint8_t>& frame);

@@ -99,133 +99,124 @@ void E1000::kick_tx() {
   if (causes) raise(causes);
 }
 
-bool E1000::process_tx_descriptor(const uint8_t* d, uint64_t) {
-  uint64_t addr = load_le64(d);
-  uint32_t lower = load_le32(d + 8);
-  uint8_t cmd = static_cast<uint8_t>(lower >> 24);
-  if (cmd & TXD_CMD_DEXT) {
-    uint32_t dtyp = (lower >> 20) & 0xf;
-    if (dtyp == DTYP_CONTEXT) {
-      // Context descriptor (section 3.3.6): offsets for the following data descriptors.
-      TxContext& c = tx_.ctx;
-      c.ipcss = d[0];
-      c.ipcso = d[1];
-      c.ipcse = load_le16(d + 2);
-      c.tucss = d[4];
-      c.tucso = d[5];
-      c.tucse = load_le16(d + 6);
-      c.paylen = lower & 0xfffff;
-      c.tucmd = cmd;
-      c.hdr_len = d[13];
-      c.mss = load_le16(d + 14);
-      // The packet in progress keeps the context it latched; this one is for the packets after it.
-      if (tx_.in_frame) ++counters_.tx_context_mid_frame;
-      return cmd & TXD_CMD_RS;
-    }
-    if (dtyp != DTYP_DATA) {
-      ++counters_.tx_dropped_malformed;
-      if (tx_.in_frame) tx_.drop = true;
-      return cmd & TXD_CMD_RS;
-    }
-    // Data descriptor (section 3.3.7). POPTS and TSE are taken from the first descriptor of a frame.
-    uint32_t len = lower & 0xfffff;
-    if (!tx_.in_frame) {
-      tx_.in_frame = true;
-      tx_.tse = cmd & TXD_CMD_TSE;
-      tx_.popts = d[13];
-      tx_.frame_ctx = tx_.ctx;
-      if (tx_.tse && !tso_context_valid(tx_.frame_ctx, tx_.popts)) {
-        ++counters_.tx_dropped_malformed;
-        tx_.drop = true;
-      }
-    }
-    bool eop = cmd & TXD_CMD_EOP;
-    if (eop) {
-      tx_.vle = cmd & TXD_CMD_VLE;
-      tx_.vlan = load_le16(d + 14);
-    }
-    tx_append(addr, len, eop);
-    return cmd & TXD_CMD_RS;
+// Context descriptor (section 3.3.6): offsets for the following data descriptors.
+void E1000::tx_context_descriptor(const uint8_t* d, uint32_t lower, uint8_t cmd) {
+  TxContext& c = tx_.ctx;
+  c.ipcss = d[0];
+  c.ipcso = d[1];
+  c.ipcse = load_le16(d + 2);
+  c.tucss = d[4];
+  c.tucso = d[5];
+  c.tucse = load_le16(d + 6);
+  c.paylen = lower & 0xfffff;
+  c.tucmd = cmd;
+  c.hdr_len = d[13];
+  c.mss = load_le16(d + 14);
+  // The packet in progress keeps the context it latched; this one is for the packets after it.
+  if (tx_.in_frame) ++counters_.tx_context_mid_frame;
+}
+
+// The first descriptor of a frame latches its options and the context in force.
+void E1000::tx_start_frame(bool tse, uint8_t popts) {
+  tx_.in_frame = true;
+  tx_.tse = tse;
+  tx_.popts = popts;
+  tx_.frame_ctx = tx_.ctx;
+  if (tx_.tse && !tso_context_valid(tx_.frame_ctx, tx_.popts)) {
+    ++counters_.tx_dropped_malformed;
+    tx_.drop = true;
   }
-  // Legacy descriptor (section 3.3.3).
-  uint32_t len = lower & 0xffff;
-  if (!tx_.in_frame) {
-    tx_.in_frame = true;
-    tx_.tse = false;
-    tx_.popts = 0;
-    tx_.frame_ctx = tx_.ctx;
-  }
-  if (cmd & TXD_CMD_IC) {
-    tx_.legacy_ic = true;
-    tx_.legacy_cso = d[10];
-    tx_.legacy_css = d[13];
-  }
-  bool eop = cmd & TXD_CMD_EOP;
+}
+
+// A data or legacy descriptor's buffer joins the frame; the last one (EOP) carries the VLAN tag.
+void E1000::tx_take_buffer(const uint8_t* d, uint32_t len, uint8_t cmd) {
+  const bool eop = cmd & TXD_CMD_EOP;
   if (eop) {
     tx_.vle = cmd & TXD_CMD_VLE;
     tx_.vlan = load_le16(d + 14);
   }
-  tx_append(addr, len, eop);
+  tx_append(load_le64(d), len, eop);
+}
+
+bool E1000::process_tx_descriptor(const uint8_t* d, uint64_t) {
+  const uint32_t lower = load_le32(d + 8);
+  const uint8_t cmd = static_cast<uint8_t>(lower >> 24);
+  if (!(cmd & TXD_CMD_DEXT)) {
+    // Legacy descriptor (section 3.3.3).
+    if (!tx_.in_frame) tx_start_frame(false, 0);
+    if (cmd & TXD_CMD_IC) {
+      tx_.legacy_ic = true;
+      tx_.legacy_cso = d[10];
+      tx_.legacy_css = d[13];
+    }
+    tx_take_buffer(d, lower & 0xffff, cmd);
+    return cmd & TXD_CMD_RS;
+  }
+  const uint32_t dtyp = (lower >> 20) & 0xf;
+  if (dtyp == DTYP_CONTEXT) {
+    tx_context_descriptor(d, lower, cmd);
+  } else if (dtyp == DTYP_DATA) {
+    // Data descriptor (section 3.3.7). POPTS and TSE are taken from the first descriptor of a frame.
+    if (!tx_.in_frame) tx_start_frame(cmd & TXD_CMD_TSE, d[13]);
+    tx_take_buffer(d, lower & 0xfffff, cmd);
+  } else {
+    ++counters_.tx_dropped_malformed;
+    if (tx_.in_frame) tx_.drop = true;
+  }
   return cmd & TXD_CMD_RS;
 }
 
-void E1000::tx_append(uint64_t addr, uint32_t len, bool eop) {
-  auto fetch = [&](std::vector<uint8_t>& into, uint64_t from, uint32_t n) {
-    size_t old = into.size();
-    into.resize(old + n);
-    if (!iommu_.dma_read(from, into.data() + old, n)) {
-      into.resize(old);
-      ++counters_.iommu_faults;
-      ++counters_.tx_dropped_iommu;
-      tx_.drop = true;
-      return false;
+// `n` bytes of DMA from `from` appended to `into`; false (the frame dropped, counted) on an IOMMU fault.
+bool E1000::tx_fetch(std::vector<uint8_t>& into, uint64_t from, uint32_t n) {
+  const size_t old = into.size();
+  into.resize(old + n);
+  if (!iommu_.dma_read(from, into.data() + old, n)) {
+    into.resize(old);
+    ++counters_.iommu_faults;
+    ++counters_.tx_dropped_iommu;
+    tx_.drop = true;
+    return false;
+  }
+  return true;
+}
+
+// TSO: the first hdr_len bytes are the header template; payload is cut into MSS-sized segments as it arrives.
+void E1000::tx_append_tso(uint64_t at, uint32_t left) {
+  const TxContext& c = tx_.frame_ctx;
+  const uint32_t seg_cap = uint32_t{c.hdr_len} + c.mss;
+  while (left && !tx_.drop) {
+    if (tx_.header.size() < c.hdr_len) {
+      const uint32_t take = std::min<uint32_t>(left, c.hdr_len - static_cast<uint32_t>(tx_.header.size()));
+      if (!tx_fetch(tx_.header, at, take)) break;
+      if (tx_.header.size() == c.hdr_len) tx_.data = tx_.header;
+      at += take;
+      left -= take;
+      continue;
     }
-    return true;
-  };
-  if (!tx_.drop && !tx_.tse) {
-    if (tx_.data.size() + len > kMaxTxFrame) {
-      ++counters_.tx_dropped_oversize;
-      tx_.drop = true;
-    } else if (len) {
-      fetch(tx_.data, addr, len);
-    }
-  } else if (!tx_.drop) {
-    // TSO: the first hdr_len bytes are the header template; payload is cut into MSS-sized segments as it arrives.
-    const TxContext& c = tx_.frame_ctx;
-    uint32_t seg_cap = uint32_t{c.hdr_len} + c.mss;
-    uint64_t at = addr;
-    uint32_t left = len;
-    while (left && !tx_.drop) {
-      if (tx_.header.size() < c.hdr_len) {
-        uint32_t take = std::min<uint32_t>(left, c.hdr_len - static_cast<uint32_t>(tx_.header.size()));
-        if (!fetch(tx_.header, at, take)) break;
-        if (tx_.header.size() == c.hdr_len) tx_.data = tx_.header;
-        at += take;
-        left -= take;
-        continue;
-      }
-      if (tx_.data.size() >= seg_cap) {
-        if (tx_.tso_frames + 1 >= kMaxTsoSegments) {
-          ++counters_.tx_dropped_malformed;
-          tx_.drop = true;
-          break;
-        }
-        tx_emit(false);
-        if (tx_.drop) break;
-      }
-      uint32_t take = std::min<uint32_t>(left, seg_cap - static_cast<uint32_t>(tx_.data.size()));
-      if (tx_.tso_total + take > kMaxTsoPayload) {
+    if (tx_.data.size() >= seg_cap) {
+      if (tx_.tso_frames + 1 >= kMaxTsoSegments) {
         ++counters_.tx_dropped_malformed;
         tx_.drop = true;
         break;
       }
-      if (!fetch(tx_.data, at, take)) break;
-      tx_.tso_total += take;
-      at += take;
-      left -= take;
+      tx_emit(false);
+      if (tx_.drop) break;
     }
+    const uint32_t take = std::min<uint32_t>(left, seg_cap - static_cast<uint32_t>(tx_.data.size()));
+    if (tx_.tso_total + take > kMaxTsoPayload) {
+      ++counters_.tx_dropped_malformed;
+      tx_.drop = true;
+      break;
+    }
+    if (!tx_fetch(tx_.data, at, take)) break;
+    tx_.tso_total += take;
+    at += take;
+    left -= take;
   }
-  if (!eop) return;
+}
+
+// The frame's last buffer arrived: send it (the last TSO segment, or the whole frame), then forget the frame.
+void E1000::tx_end_frame() {
   if (!tx_.drop) {
     if (tx_.tse) {
       const TxContext& c = tx_.frame_ctx;
@@ -239,6 +230,20 @@ void E1000::tx_append(uint64_t addr, uint32_t len, bool eop) {
     }
   }
   tx_reset_frame();  // the context descriptor stays (tx_.ctx): it applies until the driver sends another
+}
+
+void E1000::tx_append(uint64_t addr, uint32_t len, bool eop) {
+  if (!tx_.drop && !tx_.tse) {
+    if (tx_.data.size() + len > kMaxTxFrame) {
+      ++counters_.tx_dropped_oversize;
+      tx_.drop = true;
+    } else if (len) {
+      tx_fetch(tx_.data, addr, len);
+    }
+  } else if (!tx_.drop) {
+    tx_append_tso(addr, len);
+  }
+  if (eop) tx_end_frame();
 }
 
 void E1000::tx_emit(bool last) {
