@@ -43,114 +43,124 @@ bool relocatable_category(const ZydisDecodedInstruction& insn) {
 
 }  // namespace
 
-RelocationPlan plan_relocation(std::span<const uint8_t> code, uint64_t rip, unsigned first_length) {
-  using Kind = RelocatedInstruction::Kind;
+namespace {
+
+using Kind = RelocatedInstruction::Kind;
+
+// A direct jump, conditional jump or call (one relative immediate). Indirect ones (through a register or memory;
+// retpoline builds have none) and loop/jrcxz (no rel32 form) stay put. Null, or why it cannot move.
+const char* classify_branch(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops, uint64_t at,
+                            RelocatedInstruction& r, bool* ends_flow) {
+  const bool relative = insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE;
+  const bool direct = relative && insn.operand_count_visible == 1 && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
+                      ops[0].imm.is_relative;
+  const bool loop = insn.mnemonic == ZYDIS_MNEMONIC_LOOP || insn.mnemonic == ZYDIS_MNEMONIC_LOOPE ||
+                    insn.mnemonic == ZYDIS_MNEMONIC_LOOPNE || insn.mnemonic == ZYDIS_MNEMONIC_JRCXZ ||
+                    insn.mnemonic == ZYDIS_MNEMONIC_JECXZ || insn.mnemonic == ZYDIS_MNEMONIC_JCXZ;
+  ZyanU64 target = 0;
+  if (!direct || loop || !ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[0], at, &target))) {
+    return "an instruction after the access is an indirect or loop branch";
+  }
+  r.target = target;
+  if (insn.meta.category == ZYDIS_CATEGORY_CALL) {
+    r.kind = Kind::kCall;
+  } else if (insn.meta.category == ZYDIS_CATEGORY_UNCOND_BR) {
+    r.kind = Kind::kJump;
+    *ends_flow = true;
+  } else {
+    r.kind = Kind::kCondJump;
+    r.cond = static_cast<uint8_t>(insn.opcode & 0x0f);  // 7x rel8 and 0F 8x rel32 alike
+  }
+  return nullptr;
+}
+
+// Any other instruction, after the access or (`before`) in the prefix before it: relocatable unless it traps, is
+// privileged or writes a segment register; a RIP-relative memory operand (the only other relative form, always
+// with a disp32 in 64-bit mode) is re-aimed.
+const char* classify_other(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops, uint64_t at,
+                           RelocatedInstruction& r, bool before = false) {
+  if (!relocatable_category(insn)) {
+    return before ? "an instruction before the access is not relocatable"
+                  : "an instruction after the access is not relocatable (trap, system or privileged)";
+  }
+  for (unsigned i = 0; i < insn.operand_count; ++i) {
+    const ZydisDecodedOperand& op = ops[i];
+    if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && (op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
+        ZydisRegisterGetClass(op.reg.value) == ZYDIS_REGCLASS_SEGMENT) {
+      return before ? "an instruction before the access writes a segment register"
+                    : "an instruction after the access writes a segment register";
+    }
+  }
+  if (!(insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE)) return nullptr;
+  const ZydisDecodedOperand* mem = nullptr;
+  for (unsigned i = 0; i < insn.operand_count; ++i) {
+    if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.base == ZYDIS_REGISTER_RIP) mem = &ops[i];
+  }
+  ZyanU64 abs = 0;
+  if (!mem || insn.raw.disp.size != 32 || insn.raw.disp.offset == 0 ||
+      !ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, mem, at, &abs))) {
+    return before ? "an instruction before the access has an unusual RIP-relative form"
+                  : "an instruction after the access has an unusual RIP-relative form";
+  }
+  r.kind = Kind::kRipRelative;
+  r.disp_offset = insn.raw.disp.offset;
+  r.target = abs;
+  return nullptr;
+}
+
+// How instruction `insn` at `at` moves into the trampoline (into `r`); null, or why it cannot.
+const char* classify(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops, uint64_t at,
+                     RelocatedInstruction& r, bool* ends_flow) {
+  switch (insn.meta.category) {
+    case ZYDIS_CATEGORY_UNCOND_BR:
+    case ZYDIS_CATEGORY_COND_BR:
+    case ZYDIS_CATEGORY_CALL:
+      return classify_branch(insn, ops, at, r, ends_flow);
+    case ZYDIS_CATEGORY_RET:
+      // A plain near return (not `ret imm16`, not far): it depends only on the stack.
+      if (insn.mnemonic != ZYDIS_MNEMONIC_RET || insn.operand_count_visible != 0 || insn.length != 1) {
+        return "an instruction after the access is an unusual return";
+      }
+      r.kind = Kind::kReturn;
+      *ends_flow = true;
+      return nullptr;
+    default:
+      return classify_other(insn, ops, at, r);
+  }
+}
+
+RelocationPlan refused(const char* why) {
   RelocationPlan plan;
-  if (first_length == 0 || first_length > code.size()) {
-    plan.refused = "the access instruction is cut off";
-    return plan;
-  }
+  plan.refused = why;
+  return plan;
+}
+
+}  // namespace
+
+RelocationPlan plan_relocation(std::span<const uint8_t> code, uint64_t rip, unsigned first_length) {
+  if (first_length == 0 || first_length > code.size()) return refused("the access instruction is cut off");
   ZydisDecoder d;
-  if (!decoder(d)) {
-    plan.refused = "no decoder";
-    return plan;
-  }
+  if (!decoder(d)) return refused("no decoder");
+  RelocationPlan plan;
   unsigned covered = first_length;
   while (covered < kJumpLength && !plan.ends_flow) {
     ZydisDecodedInstruction insn;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
     if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, code.data() + covered, code.size() - covered, &insn, ops))) {
-      plan.refused = "an instruction after the access cannot be decoded";
-      return plan;
+      return refused("an instruction after the access cannot be decoded");
     }
-    if (plan.count == kMaxRelocated) {
-      plan.refused = "too many instructions to relocate";
-      return plan;
-    }
+    if (plan.count == kMaxRelocated) return refused("too many instructions to relocate");
     RelocatedInstruction& r = plan.insns[plan.count];
     r.offset = static_cast<uint8_t>(covered);
     r.length = insn.length;
-    const uint64_t at = rip + covered;
-    const bool relative = insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE;
-    switch (insn.meta.category) {
-      case ZYDIS_CATEGORY_UNCOND_BR:
-      case ZYDIS_CATEGORY_COND_BR:
-      case ZYDIS_CATEGORY_CALL: {
-        // Direct forms only: one relative immediate. Indirect ones (through a register or memory; retpoline
-        // builds have none) and loop/jrcxz (no rel32 form) stay put.
-        const bool direct = relative && insn.operand_count_visible == 1 &&
-                            ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ops[0].imm.is_relative;
-        const bool loop = insn.mnemonic == ZYDIS_MNEMONIC_LOOP || insn.mnemonic == ZYDIS_MNEMONIC_LOOPE ||
-                          insn.mnemonic == ZYDIS_MNEMONIC_LOOPNE || insn.mnemonic == ZYDIS_MNEMONIC_JRCXZ ||
-                          insn.mnemonic == ZYDIS_MNEMONIC_JECXZ || insn.mnemonic == ZYDIS_MNEMONIC_JCXZ;
-        ZyanU64 target = 0;
-        if (!direct || loop || !ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[0], at, &target))) {
-          plan.refused = "an instruction after the access is an indirect or loop branch";
-          return plan;
-        }
-        r.target = target;
-        if (insn.meta.category == ZYDIS_CATEGORY_CALL) {
-          r.kind = Kind::kCall;
-        } else if (insn.meta.category == ZYDIS_CATEGORY_UNCOND_BR) {
-          r.kind = Kind::kJump;
-          plan.ends_flow = true;
-        } else {
-          r.kind = Kind::kCondJump;
-          r.cond = static_cast<uint8_t>(insn.opcode & 0x0f);  // 7x rel8 and 0F 8x rel32 alike
-        }
-        break;
-      }
-      case ZYDIS_CATEGORY_RET:
-        // A plain near return (not `ret imm16`, not far): it depends only on the stack.
-        if (insn.mnemonic != ZYDIS_MNEMONIC_RET || insn.operand_count_visible != 0 || insn.length != 1) {
-          plan.refused = "an instruction after the access is an unusual return";
-          return plan;
-        }
-        r.kind = Kind::kReturn;
-        plan.ends_flow = true;
-        break;
-      default: {
-        if (!relocatable_category(insn)) {
-          plan.refused = "an instruction after the access is not relocatable (trap, system or privileged)";
-          return plan;
-        }
-        for (unsigned i = 0; i < insn.operand_count; ++i) {
-          const ZydisDecodedOperand& op = ops[i];
-          if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && (op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
-              ZydisRegisterGetClass(op.reg.value) == ZYDIS_REGCLASS_SEGMENT) {
-            plan.refused = "an instruction after the access writes a segment register";
-            return plan;
-          }
-        }
-        if (relative) {
-          // The only other relative form is a RIP-relative memory operand, always with a disp32 in 64-bit mode.
-          const ZydisDecodedOperand* mem = nullptr;
-          for (unsigned i = 0; i < insn.operand_count; ++i) {
-            if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.base == ZYDIS_REGISTER_RIP) mem = &ops[i];
-          }
-          ZyanU64 abs = 0;
-          if (!mem || insn.raw.disp.size != 32 || insn.raw.disp.offset == 0 ||
-              !ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, mem, at, &abs))) {
-            plan.refused = "an instruction after the access has an unusual RIP-relative form";
-            return plan;
-          }
-          r.kind = Kind::kRipRelative;
-          r.disp_offset = insn.raw.disp.offset;
-          r.target = abs;
-        }
-        break;
-      }
-    }
+    if (const char* why = classify(insn, ops, rip + covered, r, &plan.ends_flow)) return refused(why);
     ++plan.count;
     covered += insn.length;
   }
   // After a jump or a return the jump's remaining bytes land on padding that no fall-through reaches (the caller
   // still checks that nothing branches there).
   if (covered < kJumpLength) covered = kJumpLength;
-  if (covered > kMaxRelocatedBytes || covered > code.size()) {
-    plan.refused = "too many bytes to relocate";
-    return plan;
-  }
+  if (covered > kMaxRelocatedBytes || covered > code.size()) return refused("too many bytes to relocate");
   plan.covered = covered;
   plan.first = first_length;
   return plan;
@@ -219,31 +229,21 @@ unsigned emit_relocated(const RelocationPlan& plan, std::span<const uint8_t> cod
   return n;
 }
 
-RelocationPlan plan_prefix(std::span<const uint8_t> function, uint64_t function_start, uint64_t rip,
-                           unsigned first_length, std::span<const std::pair<uint64_t, uint64_t>> rewritten) {
-  RelocationPlan plan;
-  ZydisDecoder d;
-  if (!decoder(d) || rip < function_start || rip - function_start >= function.size() || first_length == 0) {
-    plan.refused = "the access is not inside its function";
-    return plan;
-  }
-  const size_t at = rip - function_start;
-  if (first_length >= kJumpLength) {
-    plan.refused = "no prefix needed";
-    return plan;
-  }
-  // Instruction boundaries can only be found forwards: decode the function up to the access, remembering the
-  // boundaries that could start the prefix.
-  const size_t need = kJumpLength - first_length;  // prefix bytes at least
+namespace {
+
+// The earliest instruction boundary before `at` (the access's offset in `function`) from which a jump fits, found by
+// decoding forwards from the function's start; skips the ranges already rewritten (a prefix never starts inside or
+// before one's end). SIZE_MAX when there is none; *why says why not, if it is an error.
+size_t prefix_start(ZydisDecoder& d, std::span<const uint8_t> function, uint64_t function_start, size_t at, size_t need,
+                    std::span<const std::pair<uint64_t, uint64_t>> rewritten, const char** why) {
   size_t off = 0, start = SIZE_MAX;
   while (off < at) {
-    // A rewritten range: its jump and dead bytes would decode as other instructions; its end is a boundary.
     const uint64_t here = function_start + off;
     bool skipped = false;
     for (const auto& [s, e] : rewritten) {
       if (s == here && e > here && e - function_start <= at) {
         off = e - function_start;
-        start = SIZE_MAX;  // a prefix never starts inside or before another rewritten range's end
+        start = SIZE_MAX;
         skipped = true;
         break;
       }
@@ -252,58 +252,43 @@ RelocationPlan plan_prefix(std::span<const uint8_t> function, uint64_t function_
     ZydisDecodedInstruction insn;
     if (!ZYAN_SUCCESS(
             ZydisDecoderDecodeInstruction(&d, nullptr, function.data() + off, function.size() - off, &insn))) {
-      plan.refused = "the function before the access cannot be decoded";
-      return plan;
+      *why = "the function before the access cannot be decoded";
+      return SIZE_MAX;
     }
     if (at - off >= need) start = off;
     off += insn.length;
   }
-  if (off != at || start == SIZE_MAX) {
-    plan.refused = "no instruction boundary before the access to start a jump at";
-    return plan;
+  if (off != at) start = SIZE_MAX;
+  return start;
+}
+
+}  // namespace
+
+RelocationPlan plan_prefix(std::span<const uint8_t> function, uint64_t function_start, uint64_t rip,
+                           unsigned first_length, std::span<const std::pair<uint64_t, uint64_t>> rewritten) {
+  ZydisDecoder d;
+  if (!decoder(d) || rip < function_start || rip - function_start >= function.size() || first_length == 0) {
+    return refused("the access is not inside its function");
   }
-  if (at - start > kMaxRelocatedBytes - first_length) {
-    plan.refused = "too many bytes to relocate";
-    return plan;
-  }
-  for (off = start; off < at;) {
+  const size_t at = rip - function_start;
+  if (first_length >= kJumpLength) return refused("no prefix needed");
+  const char* why = nullptr;
+  const size_t start = prefix_start(d, function, function_start, at, kJumpLength - first_length, rewritten, &why);
+  if (why) return refused(why);
+  if (start == SIZE_MAX) return refused("no instruction boundary before the access to start a jump at");
+  if (at - start > kMaxRelocatedBytes - first_length) return refused("too many bytes to relocate");
+  RelocationPlan plan;
+  for (size_t off = start; off < at;) {
     ZydisDecodedInstruction insn;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
     if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, function.data() + off, function.size() - off, &insn, ops)) ||
         plan.count == kMaxRelocated) {
-      plan.refused = "a prefix instruction cannot be decoded";
-      return plan;
+      return refused("a prefix instruction cannot be decoded");
     }
     RelocatedInstruction& r = plan.insns[plan.count++];
     r.offset = static_cast<uint8_t>(off - start);
     r.length = insn.length;
-    if (!relocatable_category(insn)) {
-      plan.refused = "an instruction before the access is not relocatable";
-      return plan;
-    }
-    if (insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE) {
-      const ZydisDecodedOperand* mem = nullptr;
-      for (unsigned i = 0; i < insn.operand_count; ++i) {
-        if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.base == ZYDIS_REGISTER_RIP) mem = &ops[i];
-      }
-      ZyanU64 abs = 0;
-      if (!mem || insn.raw.disp.size != 32 || insn.raw.disp.offset == 0 ||
-          !ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, mem, function_start + off, &abs))) {
-        plan.refused = "an instruction before the access has an unusual RIP-relative form";
-        return plan;
-      }
-      r.kind = RelocatedInstruction::Kind::kRipRelative;
-      r.disp_offset = insn.raw.disp.offset;
-      r.target = abs;
-    }
-    for (unsigned i = 0; i < insn.operand_count; ++i) {
-      const ZydisDecodedOperand& op = ops[i];
-      if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && (op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
-          ZydisRegisterGetClass(op.reg.value) == ZYDIS_REGCLASS_SEGMENT) {
-        plan.refused = "an instruction before the access writes a segment register";
-        return plan;
-      }
-    }
+    if (const char* bad = classify_other(insn, ops, function_start + off, r, /*before=*/true)) return refused(bad);
     off += insn.length;
   }
   plan.covered = static_cast<unsigned>(at - start);
