@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
+#include <optional>
 
 #include "emulation/access.h"
 #include "emulation/registers.h"
@@ -286,27 +287,9 @@ Result<Access> decode_string(const Decoded& d, Access a, bool in, const Refuser&
   return a;
 }
 
-}  // namespace
-
-std::string disassemble(std::span<const uint8_t> code, uint64_t rip) {
-  Decoded d;
-  if (!ZYAN_SUCCESS(decode_raw(code, d))) return "(bad)";
-  return format(d, rip);
-}
-
-Result<Access> decode_access(std::span<const uint8_t> code, uint64_t rip) {
-  Decoded d;
-  ZyanStatus status = decode_raw(code, d);
-  if (!ZYAN_SUCCESS(status)) {
-    char head[96];
-    std::snprintf(head, sizeof head, "cannot decode the instruction at %#" PRIx64 " (", rip);
-    const char* why = status == ZYDIS_STATUS_NO_MORE_DATA ? "truncated" : "invalid";
-    return Error{head + hex_bytes(code) + "): " + why};
-  }
-  Refuser refuse(d, rip);
-
-  // Vector and x87 state is not part of Registers and the kernel is built with -mno-sse -mno-mmx -mno-80387, so any
-  // such instruction touching a device is a bug (or hostile) rather than something to emulate.
+// Vector and x87 state is not part of Registers and the kernel is built with -mno-sse -mno-mmx -mno-80387, so any
+// such instruction touching a device is a bug (or hostile) rather than something to emulate.
+bool uses_vector_state(const Decoded& d) {
   constexpr ZydisInstructionAttributes kVectorEncodings =
       ZYDIS_ATTRIB_HAS_VEX | ZYDIS_ATTRIB_HAS_EVEX | ZYDIS_ATTRIB_HAS_XOP | ZYDIS_ATTRIB_HAS_MVEX;
   constexpr ZydisInstructionAttributes kVectorState =
@@ -328,11 +311,11 @@ Result<Access> decode_access(std::span<const uint8_t> code, uint64_t rip) {
         break;
     }
   }
-  if (vector) return refuse("SSE/AVX/MMX/x87 accesses to device memory are not supported (kernel code has none)");
+  return vector;
+}
 
-  Access a;
-  a.length = d.insn.length;
-  a.rip = rip;
+// The instruction's access by mnemonic; nullopt for a mnemonic side does not emulate.
+std::optional<Result<Access>> decode_by_mnemonic(const Decoded& d, Access& a, const Refuser& refuse) {
   switch (d.insn.mnemonic) {
     case ZYDIS_MNEMONIC_MOV:
     case ZYDIS_MNEMONIC_MOVZX:
@@ -369,8 +352,35 @@ Result<Access> decode_access(std::span<const uint8_t> code, uint64_t rip) {
     case ZYDIS_MNEMONIC_OUTSD:
       return decode_string(d, a, false, refuse);
     default:
-      break;
+      return std::nullopt;
   }
+}
+
+}  // namespace
+
+std::string disassemble(std::span<const uint8_t> code, uint64_t rip) {
+  Decoded d;
+  if (!ZYAN_SUCCESS(decode_raw(code, d))) return "(bad)";
+  return format(d, rip);
+}
+
+Result<Access> decode_access(std::span<const uint8_t> code, uint64_t rip) {
+  Decoded d;
+  ZyanStatus status = decode_raw(code, d);
+  if (!ZYAN_SUCCESS(status)) {
+    char head[96];
+    std::snprintf(head, sizeof head, "cannot decode the instruction at %#" PRIx64 " (", rip);
+    const char* why = status == ZYDIS_STATUS_NO_MORE_DATA ? "truncated" : "invalid";
+    return Error{head + hex_bytes(code) + "): " + why};
+  }
+  Refuser refuse(d, rip);
+  if (uses_vector_state(d)) {
+    return refuse("SSE/AVX/MMX/x87 accesses to device memory are not supported (kernel code has none)");
+  }
+  Access a;
+  a.length = d.insn.length;
+  a.rip = rip;
+  if (auto decoded = decode_by_mnemonic(d, a, refuse)) return std::move(*decoded);
   for (unsigned i = 0; i < d.insn.operand_count; ++i) {
     if (is_memory(d.ops[i]) && d.ops[i].mem.type == ZYDIS_MEMOP_TYPE_MEM) {
       return refuse(
