@@ -138,75 +138,93 @@ uint16_t port_number(const Access& a, const Registers& regs) {
   return a.port_in_dx ? static_cast<uint16_t>(regs.gpr[kRdx]) : a.port;
 }
 
+namespace {
+
+// A read-modify-write (or compare) of device memory with a register or immediate.
+Status emulate_alu(const Access& a, const Registers& regs, Registers& next, Bus& bus) {
+  const unsigned w = a.width;
+  const uint64_t mask = width_mask(w);
+  const uint64_t address = effective_address(a, regs);
+  auto v = bus.read(Space::kMemory, address, w);
+  if (!v) return bus_error(a, v.error());
+  const uint64_t mem = *v & mask;
+  const uint64_t other = operand_value(a.src, regs) & mask;
+  AluResult r = a.memory_first ? compute_alu(a.alu, mem, other, w) : compute_alu(a.alu, other, mem, w);
+  next.rflags = (regs.rflags & ~kArithmeticFlags) | r.flags;
+  if (a.alu == AluOp::kCmp || a.alu == AluOp::kTest) return {};
+  if (!a.memory_first) {
+    write_gpr(next, a.dst, r.value);
+    return {};
+  }
+  Status s = bus.write(Space::kMemory, address, w, r.value);
+  return s ? Status{} : bus_error(a, s.error());
+}
+
+// XCHG with memory is implicitly locked on hardware (SDM Vol. 2B "XCHG"); the device model serializes accesses, so
+// read-then-write is equivalent.
+Status emulate_exchange(const Access& a, const Registers& regs, Registers& next, Bus& bus) {
+  const uint64_t mask = width_mask(a.width);
+  const uint64_t address = effective_address(a, regs);
+  auto v = bus.read(Space::kMemory, address, a.width);
+  if (!v) return bus_error(a, v.error());
+  Status s = bus.write(Space::kMemory, address, a.width, read_gpr(regs, a.src.reg) & mask);
+  if (!s) return bus_error(a, s.error());
+  write_gpr(next, a.dst, *v & mask);
+  return {};
+}
+
+// A read (load or port in) into the destination register.
+Status emulate_read(const Access& a, const Registers& regs, Registers& next, Bus& bus) {
+  const bool port = a.kind == Kind::kPortIn;
+  auto v =
+      bus.read(port ? Space::kPort : Space::kMemory, port ? port_number(a, regs) : effective_address(a, regs), a.width);
+  if (!v) return bus_error(a, v.error());
+  const uint64_t value = a.extend == Extend::kSign && !port ? sign_extend(*v, a.width) : (*v & width_mask(a.width));
+  write_gpr(next, a.dst, value);
+  return {};
+}
+
+// A write (store or port out) of the source operand.
+Status emulate_write(const Access& a, const Registers& regs, Bus& bus) {
+  const bool port = a.kind == Kind::kPortOut;
+  const uint64_t value = (port ? read_gpr(regs, a.src.reg) : operand_value(a.src, regs)) & width_mask(a.width);
+  Status s = port ? bus.write(Space::kPort, port_number(a, regs), a.width, value)
+                  : bus.write(Space::kMemory, effective_address(a, regs), a.width, value);
+  return s ? Status{} : bus_error(a, s.error());
+}
+
+}  // namespace
+
 Status emulate(const Access& a, Registers& regs, Bus& bus) {
   if (regs.rip != a.rip) {
     char msg[128];
     std::snprintf(msg, sizeof msg, "access decoded at %#" PRIx64 " emulated at rip %#" PRIx64, a.rip, regs.rip);
     return Error{msg};
   }
-  const unsigned w = a.width;
-  const uint64_t mask = width_mask(w);
   if (a.is_string()) return emulate_string(a, regs, bus);
-
   // Everything else computes the new register state in a copy and commits it only once the bus has succeeded.
   Registers next = regs;
+  Status done;
   switch (a.kind) {
-    case Kind::kLoad: {
-      auto v = bus.read(Space::kMemory, effective_address(a, regs), w);
-      if (!v) return bus_error(a, v.error());
-      uint64_t value = a.extend == Extend::kSign ? sign_extend(*v, w) : (*v & mask);
-      write_gpr(next, a.dst, value);
+    case Kind::kLoad:
+    case Kind::kPortIn:
+      done = emulate_read(a, regs, next, bus);
       break;
-    }
-    case Kind::kStore: {
-      Status s = bus.write(Space::kMemory, effective_address(a, regs), w, operand_value(a.src, regs) & mask);
-      if (!s) return bus_error(a, s.error());
+    case Kind::kStore:
+    case Kind::kPortOut:
+      done = emulate_write(a, regs, bus);
       break;
-    }
-    case Kind::kAlu: {
-      const uint64_t address = effective_address(a, regs);
-      auto v = bus.read(Space::kMemory, address, w);
-      if (!v) return bus_error(a, v.error());
-      const uint64_t mem = *v & mask;
-      const uint64_t other = operand_value(a.src, regs) & mask;
-      AluResult r = a.memory_first ? compute_alu(a.alu, mem, other, w) : compute_alu(a.alu, other, mem, w);
-      next.rflags = (regs.rflags & ~kArithmeticFlags) | r.flags;
-      if (a.alu != AluOp::kCmp && a.alu != AluOp::kTest) {
-        if (a.memory_first) {
-          Status s = bus.write(Space::kMemory, address, w, r.value);
-          if (!s) return bus_error(a, s.error());
-        } else {
-          write_gpr(next, a.dst, r.value);
-        }
-      }
+    case Kind::kAlu:
+      done = emulate_alu(a, regs, next, bus);
       break;
-    }
-    case Kind::kExchange: {
-      // XCHG with memory is implicitly locked on hardware (SDM Vol. 2B "XCHG"); the device model serializes accesses,
-      // so read-then-write is equivalent.
-      const uint64_t address = effective_address(a, regs);
-      auto v = bus.read(Space::kMemory, address, w);
-      if (!v) return bus_error(a, v.error());
-      Status s = bus.write(Space::kMemory, address, w, read_gpr(regs, a.src.reg) & mask);
-      if (!s) return bus_error(a, s.error());
-      write_gpr(next, a.dst, *v & mask);
+    case Kind::kExchange:
+      done = emulate_exchange(a, regs, next, bus);
       break;
-    }
-    case Kind::kPortIn: {
-      auto v = bus.read(Space::kPort, port_number(a, regs), w);
-      if (!v) return bus_error(a, v.error());
-      write_gpr(next, a.dst, *v & mask);
-      break;
-    }
-    case Kind::kPortOut: {
-      Status s = bus.write(Space::kPort, port_number(a, regs), w, read_gpr(regs, a.src.reg) & mask);
-      if (!s) return bus_error(a, s.error());
-      break;
-    }
     case Kind::kStringIn:
     case Kind::kStringOut:
       break;  // handled above
   }
+  if (!done) return done;
   next.rip += a.length;
   regs = next;
   return {};
