@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build-qemu.sh >/dev/null
 jobs=$(nproc)
+# The compiler cache lives outside the clone, like QEMU's build: the normal, sanitizer and fuzzing builds of an
+# unchanged tree come from it (as root; otherwise ccache's own default in the user's home).
+if [[ $(id -u) -eq 0 ]]; then export CCACHE_DIR=${CCACHE_DIR:-/var/cache/side/ccache}; fi
 fuzz_seconds=${SIDE_FUZZ_SECONDS:-20}
 
 echo "== build and test"

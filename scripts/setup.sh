@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git   # build
+  ccache                                              # compiler cache: CI's three builds and fresh clones reuse it
   clang lld llvm libclang-rt-14-dev                   # libFuzzer and sanitizers
   clang-format                                        # style check
   libgtest-dev libgmock-dev                           # unit tests
