@@ -164,7 +164,8 @@ if ! has_server "$binary"; then
   ensure_deb_src
   install_build_deps
   # A build that finished but was not installed (an older version of this script) is installed as it is.
-  built=$(find "$dir/src" -mindepth 3 -maxdepth 3 -path '*/build/qemu-system-x86_64' 2>/dev/null | head -1)
+  # (No src directory yet on a fresh machine: find fails, and under pipefail that must not end the script.)
+  built=$(find "$dir/src" -mindepth 3 -maxdepth 3 -path '*/build/qemu-system-x86_64' 2>/dev/null | head -1 || true)
   if [[ -n $built ]]; then install_built "$(dirname "$built")"; else build; fi
 fi
 echo "$binary"
