@@ -156,6 +156,13 @@ static bool side_irq_begin(struct side_irq_desc *desc)
 	return run;
 }
 
+bool side_irq_has_action(unsigned int irq)
+{
+	struct side_irq_desc *desc = side_desc(irq);
+
+	return desc && READ_ONCE(desc->actions);
+}
+
 int side_kapi_irq(side_u32 irq)
 {
 	struct side_irq_desc *desc = side_desc(irq);
@@ -259,8 +266,10 @@ int request_threaded_irq(unsigned int irq, irq_handler_t handler, irq_handler_t 
 	}
 	WRITE_ONCE(*tail, &sa->action);
 	spin_unlock_irqrestore(&desc->lock, flags);
-	if (first)
+	if (first) {
+		side_msi_irq_startup(irq, true);
 		side_host_irq_attach(irq, 1);
+	}
 	return 0;
 }
 
@@ -400,8 +409,10 @@ const void *free_irq(unsigned int irq, void *dev_id)
 		desc->resend = false;
 	}
 	spin_unlock_irqrestore(&desc->lock, flags);
-	if (last)
+	if (last) {
 		side_host_irq_attach(irq, 0);
+		side_msi_irq_startup(irq, false);
+	}
 	side_irq_wait(irq, desc, false, SIDE_CALLER);
 	sa = container_of(a, struct side_irq_action, action);
 	/* The irq thread is stopped as kthread_stop() would: after its current run. */

@@ -40,6 +40,13 @@ void side_resource_release_bars(struct pci_dev *dev);
 void side_pcim_note_region(struct pci_dev *pdev, int bar, bool requested);
 /* Finds the PCI Express capability of a device being bound (pcie.c). */
 void side_pcie_init(struct pci_dev *dev);
+/* msi.c: capabilities found and left off at probe; whatever MSI/MSI-X the driver left on goes at remove; an
+ * interrupt line got its first handler (start) or lost its last. */
+void side_msi_init(struct pci_dev *dev);
+void side_msi_release(struct pci_dev *dev);
+void side_msi_irq_startup(unsigned int irq, bool start);
+/* irq.c: whether line `irq` has a handler (irq_has_action()). */
+bool side_irq_has_action(unsigned int irq);
 /* Runtime PM as the PCI core sets it up around binding a driver (pm_runtime.c). */
 void side_pm_runtime_bind(struct device *dev);
 void side_pm_runtime_unbind(struct device *dev);

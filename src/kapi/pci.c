@@ -79,6 +79,10 @@ const struct pci_device_id *pci_match_id(const struct pci_device_id *ids, struct
 struct side_pci {
 	struct pci_dev pdev;
 	struct pci_bus bus;
+	/* The host bridge above the function: its dev.parent, as in Linux (drivers look at the parent's runtime PM
+	 * state, e1000e's pm_runtime_suspended(pdev->dev.parent)); always active. */
+	struct device bridge;
+	char bridge_name[16];            /* "pci0000:BB" */
 	struct list_head link;
 	u32 host;                        /* the host's device number */
 	char name[16];                   /* "0000:BB:DD.F", dev_name() */
@@ -811,6 +815,7 @@ static void side_pci_free(struct side_pci *sp)
 	/* really_probe()'s and device_release_driver()'s devres_release_all(): what the driver's devm_* and pcim_*
 	 * calls acquired goes, newest first, after remove() or a failed probe, before the device leaves. */
 	side_devres_release_all(&sp->pdev.dev);
+	side_msi_release(&sp->pdev);
 	side_resource_release_bars(&sp->pdev);
 
 	spin_lock_irqsave(&side_pci_lock, flags);
@@ -843,7 +848,11 @@ int side_kapi_pci_probe(void *driver, const struct side_pci_device_info *info, v
 	INIT_LIST_HEAD(&sp->bus.devices);
 	INIT_LIST_HEAD(&sp->bus.children);
 
+	snprintf(sp->bridge_name, sizeof(sp->bridge_name), "pci%04x:%02x", 0, info->bus);
+	sp->bridge.kobj.name = sp->bridge_name;
+	sp->bus.bridge = &sp->bridge;
 	dev->bus = &sp->bus;
+	dev->dev.parent = &sp->bridge;
 	dev->devfn = info->devfn;
 	dev->vendor = info->vendor_id;
 	dev->device = info->device_id;
@@ -891,6 +900,7 @@ int side_kapi_pci_probe(void *driver, const struct side_pci_device_info *info, v
 	pci_read_config_byte(dev, PCI_INTERRUPT_PIN, &dev->pin);
 	side_pci_pm_init(dev);
 	side_pcie_init(dev);
+	side_msi_init(dev);
 
 	side_pm_runtime_bind(&dev->dev);
 	id = pci_match_id(drv->id_table, dev);

@@ -36,6 +36,15 @@ struct side_pci_id {
 	side_u32 vendor, device, subvendor, subdevice, class_code, class_mask;
 };
 
+/* Message-signalled interrupts on side's platform (its "interrupt controller"): a device's MSI or MSI-X message is
+ * a write of data = a domain interrupt line in [SIDE_MSI_FIRST_IRQ, SIDE_NR_IRQ_LINES) to SIDE_MSI_ADDRESS. The
+ * kernel-API layer allocates those lines to vectors and programs the messages; the supervisor turns a device's
+ * message into the line after checking it is one (as an interrupt-remapping table would). Legacy INTx lines, which
+ * the host assigns (struct side_pci_device_info.irq), lie below SIDE_MSI_FIRST_IRQ. */
+#define SIDE_MSI_ADDRESS 0xfee00000u
+#define SIDE_MSI_FIRST_IRQ 32
+#define SIDE_NR_IRQ_LINES 64
+
 /* --- host services --------------------------------------------------------------------------------------- */
 
 /* One complete log line (no trailing newline), already prefixed as the kernel would ("e1000 0000:00:03.0: ..."). */

@@ -105,6 +105,15 @@ class Machine final : public domain::Platform {
       asserted_since_ns_.store(asserted ? monotonic_ns() : 0);
       if (asserted) domain_.raise_irq(irq_);
     }
+    // A message is a write to the platform's interrupt window: only a line of the domain's message range is
+    // raised; anything else (a driver that programmed garbage into its MSI-X table) is counted and dropped.
+    void message(uint32_t data) override {
+      if (data >= SIDE_MSI_FIRST_IRQ && data < SIDE_NR_IRQ_LINES)
+        domain_.raise_irq(data);
+      else
+        refused_messages_.fetch_add(1, std::memory_order_relaxed);
+    }
+    uint64_t refused_messages() const { return refused_messages_.load(std::memory_order_relaxed); }
     // A level-triggered line still asserted well after it was raised interrupts again (an interrupt lost on the
     // way is thus only late, as with a real level-triggered INTx).
     void reassert_if_stuck(uint64_t after_ns) {
@@ -119,6 +128,7 @@ class Machine final : public domain::Platform {
     DriverDomain& domain_;
     uint32_t irq_;
     std::atomic<uint64_t> asserted_since_ns_{0};
+    std::atomic<uint64_t> refused_messages_{0};
   };
   struct Slot {
     side_pci_device_info info{};

@@ -52,6 +52,9 @@ class InterruptSink {
  public:
   virtual ~InterruptSink() = default;
   virtual void set_irq_level(bool asserted) = 0;
+  // The function sent a message-signalled interrupt with `data` (MSI or MSI-X, as the driver's kernel programmed
+  // it). The sink decides whether the data names an interrupt the domain has; the device does not know.
+  virtual void message(uint32_t /*data*/) {}
 };
 
 class PciDevice {
@@ -101,6 +104,10 @@ class PciDevice {
   // The device's internal interrupt request. The line follows it unless Command.INTx Disable is set; the
   // Status.Interrupt bit always reflects the request (PCI 3.0 section 6.2.3).
   void set_irq_request(bool asserted);
+  // A message-signalled interrupt (MSI/MSI-X) with `data`: bypasses INTx and its Disable bit, as on PCI.
+  void send_message(uint32_t data) {
+    if (sink_) sink_->message(data);
+  }
   void reset_config();
   ConfigSpace config_;
 

@@ -1,5 +1,7 @@
 #include "devices/vfio_user/client.h"
 
+#include <algorithm>
+
 namespace side::vfio_user {
 
 template <class Decode>
@@ -72,19 +74,38 @@ Status Client::write(uint32_t region, uint64_t offset, unsigned width, uint64_t 
 }
 
 Status Client::set_irq_eventfd(uint32_t index, uint32_t vector, int eventfd) {
-  const IrqInfo info = irq(index);
-  if (vector >= info.count || !(info.flags & kIrqInfoEventfd))
-    return make_error("the server has no eventfd interrupt " + std::to_string(index) + "/" + std::to_string(vector));
   const int fds[1] = {eventfd};
+  return set_irq_eventfds(index, vector, fds);
+}
+
+Status Client::set_irqs(uint32_t flags, uint32_t index, uint32_t start, uint32_t count, std::span<const int> fds) {
+  SIDE_TRY(check_set_irqs(irq(index), flags, start, count, fds.size()));
   return exchange(
-      Command::kDeviceSetIrqs, encode_set_irqs(kIrqSetDataEventfd | kIrqSetActionTrigger, index, vector, 1),
+      Command::kDeviceSetIrqs, encode_set_irqs(flags, index, start, count),
       [](auto b) { return decode_empty(b, Command::kDeviceSetIrqs); }, fds);
+}
+
+Status Client::set_irq_eventfds(uint32_t index, uint32_t start, std::span<const int> eventfds) {
+  if (!(irq(index).flags & kIrqInfoEventfd))
+    return make_error("the server has no eventfd interrupts of type " + std::to_string(index));
+  const size_t per_message = std::min<size_t>(version_.max_msg_fds, kMaxSendFds);
+  if (per_message == 0 && !eventfds.empty()) return make_error("the server takes no descriptors");
+  for (size_t done = 0; done < eventfds.size();) {
+    const size_t n = std::min(per_message, eventfds.size() - done);
+    SIDE_TRY(set_irqs(kIrqSetDataEventfd | kIrqSetActionTrigger, index, static_cast<uint32_t>(start + done),
+                      static_cast<uint32_t>(n), eventfds.subspan(done, n)));
+    done += n;
+  }
+  return {};
+}
+
+Status Client::mask_irqs(uint32_t index, uint32_t start, uint32_t count, bool mask) {
+  return set_irqs(kIrqSetDataNone | (mask ? kIrqSetActionMask : kIrqSetActionUnmask), index, start, count, {});
 }
 
 Status Client::disable_irqs(uint32_t index) {
   if (irq(index).count == 0) return {};
-  return exchange(Command::kDeviceSetIrqs, encode_set_irqs(kIrqSetDataNone | kIrqSetActionTrigger, index, 0, 0),
-                  [](auto b) { return decode_empty(b, Command::kDeviceSetIrqs); });
+  return set_irqs(kIrqSetDataNone | kIrqSetActionTrigger, index, 0, 0, {});
 }
 
 Status Client::dma_map(int fd, uint64_t fd_offset, uint64_t iova, uint64_t size, bool writable) {

@@ -37,6 +37,10 @@ class Client {
 
   // Interrupts of type `index`: `eventfd` signalled for vector `vector`; disable_irqs stops them all.
   Status set_irq_eventfd(uint32_t index, uint32_t vector, int eventfd);
+  // `eventfds[i]` signalled for vector `start + i`: as many SET_IRQS as the server's max_msg_fds requires.
+  Status set_irq_eventfds(uint32_t index, uint32_t start, std::span<const int> eventfds);
+  // Masks (or unmasks) vectors [start, start + count) at the server: only for a type it reports maskable.
+  Status mask_irqs(uint32_t index, uint32_t start, uint32_t count, bool mask);
   Status disable_irqs(uint32_t index);
 
   // The device may reach [iova, iova + size) through the server's mapping of `fd` at `fd_offset`.
@@ -52,6 +56,7 @@ class Client {
   auto exchange(Command command, const std::vector<uint8_t>& body, Decode decode, std::span<const int> fds = {})
       -> decltype(decode(std::span<const uint8_t>{}));
   Status discover_device();
+  Status set_irqs(uint32_t flags, uint32_t index, uint32_t start, uint32_t count, std::span<const int> fds);
   Status check_access(uint32_t region, uint64_t offset, unsigned width) const;
 
   Connection conn_;

@@ -1,5 +1,6 @@
 #include "devices/vfio_user/codec.h"
 
+#include <bit>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -207,6 +208,29 @@ std::vector<uint8_t> encode_set_irqs(uint32_t flags, uint32_t index, uint32_t st
   return Writer(kSetIrqsSize).u32(kSetIrqsSize).u32(flags).u32(index).u32(start).u32(count).take();
 }
 
+Status check_set_irqs(const IrqInfo& info, uint32_t flags, uint32_t start, uint32_t count, size_t nfds) {
+  const uint32_t action = flags & (kIrqSetActionMask | kIrqSetActionUnmask | kIrqSetActionTrigger);
+  const uint32_t data = flags & (kIrqSetDataNone | kIrqSetDataBool | kIrqSetDataEventfd);
+  const std::string what = "SET_IRQS of interrupt type " + std::to_string(info.index) + ": ";
+  if (flags & ~(action | data)) return make_error(what + "unknown flags " + hex(flags));
+  if (std::popcount(action) != 1 || (data != kIrqSetDataNone && data != kIrqSetDataEventfd))
+    return make_error(what + "flags " + hex(flags) + " are not one action and one data type");
+  if (count == 0) {
+    if (start != 0 || action != kIrqSetActionTrigger || data != kIrqSetDataNone || nfds)
+      return make_error(what + "count 0 is only the disable form");
+    return {};
+  }
+  if (start >= info.count || count > info.count - start)
+    return make_error(what + "vectors " + std::to_string(start) + "+" + std::to_string(count) + " of " +
+                      std::to_string(info.count));
+  if (data == kIrqSetDataEventfd ? nfds != count : nfds != 0)
+    return make_error(what + std::to_string(nfds) + " descriptors for " + std::to_string(count) + " vectors");
+  if (action != kIrqSetActionTrigger && !(info.flags & kIrqInfoMaskable))
+    return make_error(what + "the type is not maskable");
+  if (action != kIrqSetActionTrigger && data != kIrqSetDataNone) return make_error(what + "masking takes no data");
+  return {};
+}
+
 std::vector<uint8_t> encode_region_read(uint32_t region, uint64_t offset, uint32_t count) {
   return Writer(kRegionAccessSize).u64(offset).u32(region).u32(count).take();
 }
@@ -277,6 +301,9 @@ Result<IrqInfo> decode_irq_info(std::span<const uint8_t> body, uint32_t index) {
   if (i.flags & ~(kIrqInfoEventfd | kIrqInfoMaskable | kIrqInfoAutomasked | kIrqInfoNoresize))
     return bad(c, "unknown flags " + hex(i.flags));
   if (i.count > kMaxIrqCount) return bad(c, std::to_string(i.count) + " vectors");
+  // One INTx pin, one error and one request notification; MSI has at most 32 vectors (PCI 3.0 6.8.1.3).
+  const uint32_t most = index == kIrqMsi ? 32 : index == kIrqMsix || index > kIrqReq ? kMaxIrqCount : 1;
+  if (i.count > most) return bad(c, std::to_string(i.count) + " vectors of type " + std::to_string(index));
   return i;
 }
 

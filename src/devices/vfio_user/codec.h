@@ -80,6 +80,12 @@ struct IrqInfo {
   uint32_t count = 0;
 };
 Result<IrqInfo> decode_irq_info(std::span<const uint8_t> body, uint32_t index);
+// A SET_IRQS this client is about to send, against what the server said of that interrupt type (`info`): exactly
+// one action (mask, unmask, trigger) and one data type (none, eventfd; bool is never sent), [start, start + count)
+// inside the type's vectors, `nfds` eventfds only with the eventfd data type and then exactly `count` of them,
+// count 0 only as the disable form (trigger, none, start 0), masking only where the type is maskable. What the
+// server would refuse, or misread, never leaves.
+Status check_set_irqs(const IrqInfo& info, uint32_t flags, uint32_t start, uint32_t count, size_t nfds);
 
 // REGION_READ's reply echoes offset, region and count and carries exactly `out.size()` data bytes, copied to out.
 Status decode_region_read(std::span<const uint8_t> body, uint32_t region, uint64_t offset, std::span<uint8_t> out);

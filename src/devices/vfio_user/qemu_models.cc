@@ -44,6 +44,7 @@ std::span<const DeviceModel> qemu_device_models() {
       qemu_nic("rtl8139", "Realtek RTL8139C+ Fast Ethernet", 0x10ec, 0x8139, 0x20),
       qemu_nic("ne2k_pci", "Realtek RTL8029 (NE2000) Ethernet", 0x10ec, 0x8029, 0x00),
       qemu_nic("pcnet", "AMD PCnet-PCI II Ethernet", 0x1022, 0x2000, 0x10),
+      qemu_nic("e1000e", "Intel 82574L gigabit Ethernet (PCIe, MSI-X)", 0x8086, 0x10d3, 0x00),
   };
   return all;
 }

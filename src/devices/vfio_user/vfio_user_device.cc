@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -66,6 +67,14 @@ Result<Discovered> discover(Client& client) {
     if (!used) return used.error();
     bar += *used;
   }
+  std::array<uint64_t, pci::kNumBars> bar_sizes{};
+  for (int bar = 0; bar < pci::kNumBars; ++bar) bar_sizes[bar] = d.bars[bar].size;
+  auto read32 = [&](uint32_t off, unsigned w) -> Result<uint32_t> {
+    auto v = cfg(off, w);
+    if (!v) return v.error();
+    return static_cast<uint32_t>(*v);
+  };
+  SIDE_TRY(d.messages.discover(read32, bar_sizes));
   return d;
 }
 
@@ -78,7 +87,8 @@ VfioUserDevice::VfioUserDevice(const pci::DeviceContext& context, std::string na
       identity_(found.identity),
       config_size_(found.config_size),
       client_(std::move(client)),
-      dma_(context.dma_memory) {}
+      dma_(context.dma_memory),
+      messages_(found.messages) {}
 
 VfioUserDevice::~VfioUserDevice() {
   if (irq_thread_.joinable()) {
@@ -88,10 +98,22 @@ VfioUserDevice::~VfioUserDevice() {
   }
 }
 
+// One eventfd per vector the device and the server both have: MSI-X if the server offers it, else MSI, and INTx.
+Status VfioUserDevice::make_vector_fds() {
+  if (messages_.has_msix()) msix_fds_ = std::min(messages_.msix_vectors(), client_->irq(kIrqMsix).count);
+  if (messages_.has_msi()) msi_fds_ = std::min(messages_.msi_vectors(), client_->irq(kIrqMsi).count);
+  const uint32_t n = std::max({1u, msix_fds_, msi_fds_});
+  for (uint32_t i = 0; i < n; ++i) {
+    vectors_.emplace_back(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!vectors_.back()) return make_error(std::string("eventfd: ") + std::strerror(errno));
+  }
+  return {};
+}
+
 Status VfioUserDevice::start() {
-  intx_ = Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   stop_ = Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!intx_ || !stop_) return make_error(std::string("eventfd: ") + std::strerror(errno));
+  if (!stop_) return make_error(std::string("eventfd: ") + std::strerror(errno));
+  SIDE_TRY(make_vector_fds());
   {
     std::lock_guard lock(mu_);
     SIDE_TRY(attach_locked());
@@ -103,7 +125,14 @@ Status VfioUserDevice::start() {
 // The server learns where interrupts go and which memory the device may reach; both are lost with a connection.
 Status VfioUserDevice::attach_locked() {
   dma_mapped_ = false;
-  if (client_->irq(kIrqIntx).count) SIDE_TRY(client_->set_irq_eventfd(kIrqIntx, 0, intx_.get()));
+  std::vector<int> fds;
+  for (const Fd& f : vectors_) fds.push_back(f.get());
+  if (client_->irq(kIrqIntx).count) SIDE_TRY(client_->set_irq_eventfd(kIrqIntx, 0, fds[0]));
+  if (msix_fds_) {
+    SIDE_TRY(client_->set_irq_eventfds(kIrqMsix, 0, std::span<const int>(fds).first(msix_fds_)));
+  } else if (msi_fds_) {
+    SIDE_TRY(client_->set_irq_eventfds(kIrqMsi, 0, std::span<const int>(fds).first(msi_fds_)));
+  }
   if (dma_.fd >= 0 && dma_.size) {
     SIDE_TRY(client_->dma_map(dma_.fd, 0, dma_.bus_base, dma_.size, true));
     dma_mapped_ = true;
@@ -149,6 +178,7 @@ void VfioUserDevice::config_write(uint32_t offset, unsigned width, uint32_t valu
   PciDevice::config_write(offset, width, value);
   if (offset >= config_size_ || width > config_size_ - offset || !usable_locked()) return;
   ++writes_;
+  messages_.config_written(offset, width, value);
   if (auto s = client_->write(kRegionConfig, offset, width, value, /*posted=*/false); !s) {
     if (client_->connection().broken()) fault_locked("config write: " + s.error().message);
     ++refused_;  // the server refused the write (a read-only field, say): the device is as it was
@@ -173,6 +203,7 @@ void VfioUserDevice::bar_write(int bar, uint64_t offset, unsigned width, uint64_
   std::lock_guard lock(mu_);
   if (bar < 0 || bar >= pci::kNumBars || !config_.bar_decoding(bar) || !usable_locked()) return;
   ++writes_;
+  messages_.bar_written(bar, offset, width, value);
   if (auto s = client_->write(kRegionBar0 + bar, offset, width, value, /*posted=*/true); !s) {
     fault_locked("BAR " + std::to_string(bar) + " write: " + s.error().message);
   }
@@ -181,6 +212,7 @@ void VfioUserDevice::bar_write(int bar, uint64_t offset, unsigned width, uint64_
 void VfioUserDevice::reset() {
   std::lock_guard lock(mu_);
   reset_config();
+  messages_.reset();
   if (faulted_ || client_->connection().broken()) {
     reconnect_locked();
     return;
@@ -234,28 +266,51 @@ bool VfioUserDevice::server_failed() const {
   return faulted_ || client_->connection().broken();
 }
 
-// Each signal of the INTx eventfd is one rising edge of the device's line: one interrupt request pulse.
+// Waits on every vector's eventfd; each signal is one interrupt of that vector.
 void VfioUserDevice::irq_loop() {
+  std::vector<pollfd> p(vectors_.size() + 1);
   for (;;) {
-    pollfd p[2] = {{intx_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
-    if (poll(p, 2, -1) < 0) {
+    p[0] = {stop_.get(), POLLIN, 0};
+    for (size_t i = 0; i < vectors_.size(); ++i) p[i + 1] = {vectors_[i].get(), POLLIN, 0};
+    if (poll(p.data(), p.size(), -1) < 0) {
       if (errno == EINTR) continue;
       return;
     }
-    if (p[1].revents) return;
-    uint64_t count;
-    if (!(p[0].revents & POLLIN) || ::read(intx_.get(), &count, sizeof count) != sizeof count) continue;
-    std::lock_guard lock(mu_);
-    ++irqs_;
+    if (p[0].revents) return;
+    for (size_t i = 0; i < vectors_.size(); ++i) {
+      uint64_t count;
+      if (!(p[i + 1].revents & POLLIN) || ::read(vectors_[i].get(), &count, sizeof count) != sizeof count) continue;
+      signal_vector(static_cast<uint32_t>(i));
+    }
+  }
+}
+
+// A vector's signal is the message the driver's kernel programmed for it while MSI or MSI-X is on, else (vector 0)
+// one rising edge of INTx: an interrupt request pulse. A signal with no meaning now (a vector the mode has not, one
+// sent just before the driver masked it) is counted and dropped.
+void VfioUserDevice::signal_vector(uint32_t vector) {
+  std::lock_guard lock(mu_);
+  ++irqs_;
+  if (auto data = messages_.message(vector)) {
+    ++messages_sent_;
+    send_message(*data);
+  } else if (vector == 0 && messages_.mode() == pci::MessageInterrupts::Mode::kIntx) {
     set_irq_request(true);
     set_irq_request(false);
+  } else {
+    ++spurious_;
   }
 }
 
 pci::PciDevice::NamedCounters VfioUserDevice::model_counters() const {
-  return {{"server_reads", reads_.load()},      {"server_writes", writes_.load()},
-          {"server_refusals", refused_.load()}, {"server_interrupts", irqs_.load()},
-          {"server_faults", faults_.load()},    {"server_reconnects", reconnects_.load()}};
+  return {{"server_reads", reads_.load()},
+          {"server_writes", writes_.load()},
+          {"server_refusals", refused_.load()},
+          {"server_interrupts", irqs_.load()},
+          {"server_faults", faults_.load()},
+          {"server_reconnects", reconnects_.load()},
+          {"server_messages", messages_sent_.load()},
+          {"server_spurious_interrupts", spurious_.load()}};
 }
 
 }  // namespace side::vfio_user

@@ -6,7 +6,13 @@
 //   - DMA: the domain's DMA memory (its arena memfd) is the one mapping the server gets, at the bus addresses the
 //     domain uses, so the device reaches that memory and nothing else;
 //   - interrupts: the server signals an eventfd per vector; a thread turns each signal into an interrupt request
-//     edge (INTx is edge-signalled over vfio-user: the server reports rising edges only);
+//     edge (INTx is edge-signalled over vfio-user: the server reports rising edges only) or, while the driver's
+//     kernel has MSI or MSI-X on, into the message it programmed for that vector (pci::MessageInterrupts follows
+//     the capability and table writes, which still reach the server: it emulates the table, its masks and pending
+//     bits). Every vector's eventfd is registered when the device starts, so no interrupt is raised before the
+//     server knows where it goes. A server's MSI-X vector 0 and INTx share one eventfd slot (libvfio-user), and
+//     QEMU offers no MSI vectors when the device has MSI-X yet signals MSI on slot 0: vector 0 is one eventfd, and
+//     what it means follows the mode the driver's kernel chose;
 //   - reset: DEVICE_RESET and COMMAND cleared; a broken connection is replaced by a fresh one (`reconnect`).
 // A server that does not answer in time, closes or sends what the codec refuses is a device fault (reported once
 // through the context's device_fault, counted); accesses then read all-ones until a reset reconnects.
@@ -20,8 +26,10 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/fd.h"
+#include "devices/pci/message_interrupts.h"
 #include "devices/pci/pci_device.h"
 #include "devices/vfio_user/client.h"
 
@@ -32,6 +40,7 @@ struct Discovered {
   pci::Identity identity;
   std::array<pci::BarSpec, pci::kNumBars> bars{};
   uint32_t config_size = 0;
+  pci::MessageInterrupts messages;  // MSI / MSI-X layout from the capability list
 };
 // Reads the identity and BAR kinds from config space and the BAR sizes from region info. A BAR whose size is not a
 // power of two the PCI rules allow (memory 16 B..1 GiB, I/O 4..256 B) is an error: the server lies about it.
@@ -72,6 +81,8 @@ class VfioUserDevice : public pci::PciDevice {
   void fault_locked(const std::string& what);
   bool usable_locked();
   void irq_loop();
+  void signal_vector(uint32_t vector);
+  Status make_vector_fds();
   void reconnect_locked();
 
   const std::string name_;
@@ -84,10 +95,13 @@ class VfioUserDevice : public pci::PciDevice {
   pci::DmaMemory dma_;
   bool dma_mapped_ = false;
   bool faulted_ = false;
-  Fd intx_;  // eventfd the server signals for INTx
-  Fd stop_;  // eventfd that ends irq_loop
+  pci::MessageInterrupts messages_;
+  uint32_t msix_fds_ = 0, msi_fds_ = 0;  // vectors registered as MSI-X / MSI (0: the server has none)
+  std::vector<Fd> vectors_;              // eventfd per vector; [0] is also INTx
+  Fd stop_;                              // eventfd that ends irq_loop
   std::thread irq_thread_;
   std::atomic<uint64_t> reads_{0}, writes_{0}, irqs_{0}, faults_{0}, reconnects_{0}, refused_{0};
+  std::atomic<uint64_t> messages_sent_{0}, spurious_{0};
 };
 
 }  // namespace side::vfio_user

@@ -1,16 +1,21 @@
 // Fuzz target for the vfio-user client's codec and connection. The first byte picks the mode:
 //   0..9  one decoder of the codec (codec.h) on the rest, with the request's fields taken from the input: it must
 //         refuse or accept without reading or writing outside its spans, and what it accepts must be in range;
+//   10    check_set_irqs on fields from the input: what it lets out is inside the server's vectors;
+//   11    pci::MessageInterrupts: a config space from the input (a server's, or a hostile domain's writes) walked for
+//         MSI / MSI-X, then config and BAR writes from the input; every message stays inside its bounds;
 //   else  the rest is everything a server sends on a connection (then it closes): the client negotiates and makes a
 //         few accesses. Nothing may crash, hang or allocate beyond the protocol's bounds.
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
 
+#include "devices/pci/message_interrupts.h"
 #include "devices/vfio_user/client.h"
 #include "devices/vfio_user/codec.h"
 #include "fuzz_input.h"
@@ -46,6 +51,8 @@ void decode_one(uint8_t mode, side::fuzz::Input in) {
     case 3: {
       auto i = decode_irq_info(body, a);
       if (i) check(i->index == a && i->count <= kMaxIrqCount);
+      if (i && (a == kIrqIntx || a == kIrqErr || a == kIrqReq)) check(i->count <= 1);
+      if (i && a == kIrqMsi) check(i->count <= 32);
       break;
     }
     case 4: {
@@ -74,6 +81,39 @@ void decode_one(uint8_t mode, side::fuzz::Input in) {
   }
 }
 
+void set_irqs_one(side::fuzz::Input in) {
+  const IrqInfo info{in.u32() & 7, in.u32() & 0xf, in.u32() & 0xfff};
+  const uint32_t flags = in.u32(), start = in.u32(), count = in.u32();
+  const size_t nfds = in.u32() & 0xff;
+  if (!check_set_irqs(info, flags, start, count, nfds)) return;
+  check(count == 0 ? start == 0 && nfds == 0 : start < info.count && count <= info.count - start);
+  check(nfds == 0 || nfds == count);
+}
+
+void messages_one(side::fuzz::Input in) {
+  std::array<uint8_t, 256> config{};
+  for (auto& b : config) b = in.u8();
+  std::array<uint64_t, side::pci::kNumBars> bars{};
+  for (auto& s : bars) s = uint64_t{1} << (in.u8() % 31);
+  side::pci::MessageInterrupts m;
+  auto read = [&](uint32_t off, unsigned w) -> side::Result<uint32_t> {
+    if (off > config.size() || w > config.size() - off) return side::make_error("outside config space");
+    uint32_t v = 0;
+    for (unsigned i = 0; i < w; ++i) v |= uint32_t{config[off + i]} << (8 * i);
+    return v;
+  };
+  if (!m.discover(read, bars)) return;
+  check(m.msix_vectors() <= side::pci::MessageInterrupts::kMaxVectors && m.msi_vectors() <= 32);
+  for (int i = 0; i < 64 && in.n >= 8; ++i) {
+    const uint8_t op = in.u8();
+    if (op & 1)
+      m.config_written(in.u8(), 1u << (op >> 1 & 3), in.u32());
+    else
+      m.bar_written(op >> 1 & 7, in.u32() & 0xffff, 1u << (op >> 4 & 3), in.u64());
+    for (uint32_t v = 0; v < 40; ++v) (void)m.message(v);
+  }
+}
+
 // The input is the server's side of the conversation: written in full, then the server hangs up.
 void converse(std::span<const uint8_t> stream) {
   int sv[2];
@@ -93,6 +133,10 @@ void converse(std::span<const uint8_t> stream) {
   (void)client.read(kRegionConfig, 0, 4);
   (void)client.write(kRegionConfig, 4, 2, 7, false);
   (void)client.read(kRegionBar0, 0, 8);
+  const int fds[3] = {sv[0], sv[0], sv[0]};  // any descriptors will do: the server side is the input
+  (void)client.set_irq_eventfds(kIrqMsix, 0, fds);
+  (void)client.mask_irqs(kIrqMsix, 1, 2, true);
+  (void)client.disable_irqs(kIrqMsix);
   (void)client.reset();
 }
 
@@ -103,6 +147,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t mode = data[0];
   if (mode < 10) {
     decode_one(mode, side::fuzz::Input{data + 1, size - 1});
+  } else if (mode == 10) {
+    set_irqs_one(side::fuzz::Input{data + 1, size - 1});
+  } else if (mode == 11) {
+    messages_one(side::fuzz::Input{data + 1, size - 1});
   } else {
     converse(std::span<const uint8_t>(data + 1, size - 1));
   }

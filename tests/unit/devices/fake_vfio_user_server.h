@@ -1,7 +1,9 @@
 // An in-test vfio-user server on one end of a socket pair: a small PCI function (config space, one 4 KiB memory
 // BAR of plain registers, one INTx) written from the protocol text, independently of side's codec, so a mistake
 // in one is not mirrored by the other. Tests make it misbehave on purpose (silence, a short write then close, a
-// wrong message id, a wrong reply size, descriptors in a reply).
+// wrong message id, a wrong reply size, descriptors in a reply). with_msix() gives the function an MSI-X capability
+// (its table in BAR0 at 0x800) and an MSI capability, offered as QEMU's server offers them: MSI-X vectors, no MSI
+// vectors, and one eventfd slot per vector shared by every interrupt type (libvfio-user's efds array).
 #pragma once
 
 #include <sys/mman.h>
@@ -24,6 +26,10 @@ enum class Misbehave { kNone, kSilent, kCloseMidMessage, kWrongId, kWrongSize, k
 class FakeServer {
  public:
   // Returns the client's end; the server runs on a thread until the client closes or stop().
+  // Before start(): an MSI-X table of `vectors` entries and a 64-bit, single-vector MSI capability.
+  void with_msix(uint32_t vectors) { msix_vectors_ = vectors; }
+  static constexpr uint32_t kMsixCap = 0x40, kMsiCap = 0x50, kMsixTable = 0x800;
+
   int start() {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -1;
@@ -34,6 +40,13 @@ class FakeServer {
     put(config_.data(), 8, 4, 0x02000001);  // revision 1, class 0x020000
     put(config_.data(), 0x2c, 4, 0x00011af4);
     put(config_.data(), 0x3d, 1, 1);  // INTA#
+    if (msix_vectors_) {
+      put(config_.data(), 0x06, 2, 0x10);  // capability list
+      put(config_.data(), 0x34, 1, kMsixCap);
+      put(config_.data(), kMsixCap, 4, 0x11 | kMsiCap << 8 | (msix_vectors_ - 1) << 16);
+      put(config_.data(), kMsixCap + 4, 4, kMsixTable);     // BIR 0
+      put(config_.data(), kMsiCap, 4, 0x05 | 0x80u << 16);  // last; 64-bit, 1 vector
+    }
     thread_ = std::thread([this] { serve(); });
     return sv[0];
   }
@@ -45,8 +58,10 @@ class FakeServer {
     fd_ = -1;
     if (dma_ != MAP_FAILED) munmap(dma_, dma_size_);
     dma_ = MAP_FAILED;
-    if (irq_fd_ >= 0) close(irq_fd_);
-    irq_fd_ = -1;
+    for (int& f : efds_) {
+      if (f >= 0) close(f);
+      f = -1;
+    }
   }
 
   // From the next command on (commands numbered from 0), misbehave in this way.
@@ -56,12 +71,15 @@ class FakeServer {
     from_ = from_command;
   }
   // Signals the INTx eventfd the client registered; false if none was.
-  bool raise_intx() {
+  bool raise_intx() { return raise(0); }
+  // Signals eventfd slot `slot` (INTx and MSI/MSI-X vector 0 share slot 0); false if the client set none there.
+  bool raise(uint32_t slot) {
     std::lock_guard lock(mu_);
-    if (irq_fd_ < 0) return false;
+    if (slot >= efds_.size() || efds_[slot] < 0) return false;
     uint64_t one = 1;
-    return write(irq_fd_, &one, sizeof one) == sizeof one;
+    return write(efds_[slot], &one, sizeof one) == sizeof one;
   }
+  std::atomic<int> set_irqs_messages{0};
   // Device DMA: writes into the memory the client mapped, at bus address `iova`; false outside the mapping.
   bool dma_write(uint64_t iova, uint8_t value) {
     std::lock_guard lock(mu_);
@@ -83,11 +101,11 @@ class FakeServer {
     for (int i = 0; i < n; ++i) v |= uint64_t{p[off + i]} << (8 * i);
     return v;
   }
-  bool read_full(uint8_t* p, size_t n, int* fd_out) {
+  bool read_full(uint8_t* p, size_t n, std::vector<int>* fds_out) {
     size_t got = 0;
     while (got < n) {
       iovec iov{p + got, n - got};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
       msghdr m{};
       m.msg_iov = &iov;
       m.msg_iovlen = 1;
@@ -96,7 +114,16 @@ class FakeServer {
       ssize_t r = recvmsg(fd_, &m, MSG_CMSG_CLOEXEC);
       if (r <= 0) return false;
       for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_type == SCM_RIGHTS && fd_out) std::memcpy(fd_out, CMSG_DATA(c), sizeof(int));
+        if (c->cmsg_type != SCM_RIGHTS) continue;
+        const size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < nfd; ++i) {
+          int f;
+          std::memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+          if (fds_out)
+            fds_out->push_back(f);
+          else
+            close(f);
+        }
       }
       got += static_cast<size_t>(r);
     }
@@ -141,7 +168,27 @@ class FakeServer {
     return words({{4, 32}, {4, size ? 3 : 0}, {4, index}, {4, 0}, {8, size}, {8, 0}});
   }
   // Handles one command; returns the body of its reply (or nothing for posted / special cases).
-  void handle(uint16_t id, uint16_t cmd, uint32_t flags, const std::vector<uint8_t>& body, int fd) {
+  // SET_IRQS: eventfds into the shared slots from `start`, or (data none, count 0) every slot closed.
+  void set_irqs(const std::vector<uint8_t>& body, std::vector<int>& fds) {
+    std::lock_guard lock(mu_);
+    ++set_irqs_messages;
+    const uint32_t irq_flags = static_cast<uint32_t>(get(body.data(), 4, 4));
+    const uint32_t start = static_cast<uint32_t>(get(body.data(), 12, 4));
+    if ((irq_flags & 4) == 0) {
+      for (int& f : efds_) {
+        if (f >= 0) close(f);
+        f = -1;
+      }
+      return;
+    }
+    for (size_t i = 0; i < fds.size() && start + i < efds_.size(); ++i) {
+      if (efds_[start + i] >= 0) close(efds_[start + i]);
+      efds_[start + i] = fds[i];
+      fds[i] = -1;
+    }
+  }
+  void handle(uint16_t id, uint16_t cmd, uint32_t flags, const std::vector<uint8_t>& body, std::vector<int>& fds) {
+    int fd = fds.empty() ? -1 : fds[0];
     const bool no_reply = flags & 0x10;
     std::vector<uint8_t> out;
     switch (cmd) {
@@ -160,16 +207,13 @@ class FakeServer {
         break;
       case 7: {
         uint32_t index = static_cast<uint32_t>(get(body.data(), 8, 4));
-        out = words({{4, 16}, {4, 1}, {4, index}, {4, index == 0 ? 1u : 0u}});
+        out = words({{4, 16}, {4, 1}, {4, index}, {4, index == 0 ? 1u : index == 2 ? msix_vectors_ : 0u}});
         break;
       }
-      case 8: {
-        std::lock_guard lock(mu_);
-        if (irq_fd_ >= 0) close(irq_fd_);
-        irq_fd_ = fd;
+      case 8:
+        set_irqs(body, fds);
         fd = -1;
         break;
-      }
       case 2: {
         std::lock_guard lock(mu_);
         dma_iova_ = get(body.data(), 16, 8);
@@ -210,18 +254,20 @@ class FakeServer {
         if (!no_reply) reply(id, cmd, {}, 1 | 0x20, 95);
         return;
     }
-    if (fd >= 0) close(fd);
+    for (int f : fds) {
+      if (f >= 0) close(f);
+    }
     if (!no_reply) reply(id, cmd, out);
   }
   void serve() {
     for (;;) {
       uint8_t h[16];
-      int fd = -1;
-      if (!read_full(h, 16, &fd)) return;
+      std::vector<int> fds;
+      if (!read_full(h, 16, &fds)) return;
       const uint16_t id = static_cast<uint16_t>(get(h, 0, 2)), cmd = static_cast<uint16_t>(get(h, 2, 2));
       const uint32_t size = static_cast<uint32_t>(get(h, 4, 4)), flags = static_cast<uint32_t>(get(h, 8, 4));
       std::vector<uint8_t> body(size - 16);
-      if (!body.empty() && !read_full(body.data(), body.size(), fd >= 0 ? nullptr : &fd)) return;
+      if (!body.empty() && !read_full(body.data(), body.size(), fds.empty() ? &fds : nullptr)) return;
       const int n = commands++;
       Misbehave how;
       {
@@ -229,10 +275,10 @@ class FakeServer {
         how = n >= from_ ? how_ : Misbehave::kNone;
       }
       if (how == Misbehave::kNone || (flags & 0x10)) {
-        handle(id, cmd, flags, body, fd);
+        handle(id, cmd, flags, body, fds);
         continue;
       }
-      if (fd >= 0) close(fd);
+      for (int f : fds) close(f);
       switch (how) {
         case Misbehave::kSilent:
           break;
@@ -266,7 +312,12 @@ class FakeServer {
   Misbehave how_ = Misbehave::kNone;
   int from_ = 0;
   std::array<uint8_t, 256> config_{};
-  int irq_fd_ = -1;
+  uint32_t msix_vectors_ = 0;
+  std::array<int, 32> efds_ = [] {
+    std::array<int, 32> a;
+    a.fill(-1);
+    return a;
+  }();
   void* dma_ = MAP_FAILED;
   uint64_t dma_iova_ = 0, dma_size_ = 0;
 };

@@ -5,8 +5,11 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <thread>
+#include <utility>
 
 #include "devices/iommu/iommu.h"
 #include "devices/vfio_user/client.h"
@@ -199,6 +202,16 @@ TEST_F(ClientFixture, ErrorReplyLeavesTheConnectionUsable) {
 struct Sink : pci::InterruptSink {
   std::atomic<int> edges{0};
   void set_irq_level(bool asserted) override { edges += asserted; }
+  std::mutex mu;
+  std::vector<uint32_t> messages;
+  void message(uint32_t data) override {
+    std::lock_guard lock(mu);
+    messages.push_back(data);
+  }
+  std::vector<uint32_t> taken() {
+    std::lock_guard lock(mu);
+    return std::exchange(messages, {});
+  }
 };
 
 struct DeviceFixture : ::testing::Test {
@@ -313,6 +326,115 @@ TEST_F(DeviceFixture, NewDmaMemoryReplacesTheOld) {
   ASSERT_EQ(pread(other, &b, 1, 1), 1);
   EXPECT_EQ(b, 9);
   close(other);
+}
+
+// ---- message-signalled interrupts -------------------------------------------------------------------------------
+
+TEST(VfioUserCodec, SetIrqsIsCheckedBeforeItLeaves) {
+  const IrqInfo msix{kIrqMsix, kIrqInfoEventfd, 5};
+  const uint32_t trigger_fds = kIrqSetActionTrigger | kIrqSetDataEventfd;
+  EXPECT_TRUE(check_set_irqs(msix, trigger_fds, 0, 5, 5));
+  EXPECT_TRUE(check_set_irqs(msix, trigger_fds, 3, 2, 2));
+  EXPECT_FALSE(check_set_irqs(msix, trigger_fds, 3, 3, 3)) << "past the server's 5 vectors";
+  EXPECT_FALSE(check_set_irqs(msix, trigger_fds, 5, 1, 1)) << "start past the end";
+  EXPECT_FALSE(check_set_irqs(msix, trigger_fds, 0xffffffff, 2, 2)) << "start + count wraps";
+  EXPECT_FALSE(check_set_irqs(msix, trigger_fds, 0, 2, 1)) << "one descriptor for two vectors";
+  EXPECT_FALSE(check_set_irqs(msix, kIrqSetActionTrigger | kIrqSetDataNone, 0, 1, 1)) << "descriptors without eventfd";
+  EXPECT_TRUE(check_set_irqs(msix, kIrqSetActionTrigger | kIrqSetDataNone, 0, 0, 0)) << "the disable form";
+  EXPECT_FALSE(check_set_irqs(msix, kIrqSetActionTrigger | kIrqSetDataNone, 1, 0, 0)) << "disable from 1";
+  EXPECT_FALSE(check_set_irqs(msix, kIrqSetActionMask | kIrqSetActionTrigger | kIrqSetDataNone, 0, 1, 0));
+  EXPECT_FALSE(check_set_irqs(msix, kIrqSetActionTrigger | kIrqSetDataBool, 0, 1, 0)) << "bool is never sent";
+  EXPECT_FALSE(check_set_irqs(msix, trigger_fds | (1u << 9), 0, 1, 1)) << "unknown flag";
+  EXPECT_FALSE(check_set_irqs(msix, kIrqSetActionMask | kIrqSetDataNone, 0, 1, 0)) << "not maskable";
+  const IrqInfo maskable{kIrqMsix, kIrqInfoEventfd | kIrqInfoMaskable, 5};
+  EXPECT_TRUE(check_set_irqs(maskable, kIrqSetActionUnmask | kIrqSetDataNone, 1, 4, 0));
+  EXPECT_FALSE(check_set_irqs(maskable, kIrqSetActionMask | kIrqSetDataEventfd, 1, 1, 1)) << "mask with data";
+  const auto set = encode_set_irqs(trigger_fds, kIrqMsix, 1, 4);
+  EXPECT_EQ(set, le({{4, 20}, {4, 0x24}, {4, 2}, {4, 1}, {4, 4}}));
+}
+
+TEST(VfioUserCodec, IrqInfoCountsAreBoundedPerType) {
+  EXPECT_TRUE(decode_irq_info(le({{4, 16}, {4, 1}, {4, kIrqMsix}, {4, 2048}}), kIrqMsix));
+  EXPECT_FALSE(decode_irq_info(le({{4, 16}, {4, 1}, {4, kIrqMsix}, {4, 2049}}), kIrqMsix));
+  EXPECT_TRUE(decode_irq_info(le({{4, 16}, {4, 1}, {4, kIrqMsi}, {4, 32}}), kIrqMsi));
+  EXPECT_FALSE(decode_irq_info(le({{4, 16}, {4, 1}, {4, kIrqMsi}, {4, 33}}), kIrqMsi)) << "MSI has at most 32";
+  EXPECT_FALSE(decode_irq_info(le({{4, 16}, {4, 1}, {4, kIrqIntx}, {4, 2}}), kIrqIntx)) << "one INTx pin";
+  EXPECT_FALSE(decode_irq_info(le({{4, 16}, {4, 1}, {4, kIrqMsi}, {4, 1}}), kIrqMsix)) << "another type";
+  EXPECT_FALSE(decode_irq_info(le({{4, 16}, {4, 1u << 7}, {4, kIrqMsix}, {4, 1}}), kIrqMsix)) << "unknown flag";
+}
+
+struct MsixDeviceFixture : DeviceFixture {
+  MsixDeviceFixture() { server.with_msix(5); }
+  static constexpr uint32_t kCtrl = FakeServer::kMsixCap + 2;
+  void program(uint32_t entry, uint32_t data) {
+    const uint64_t at = FakeServer::kMsixTable + 16 * entry;
+    dev->bar_write(0, at, 8, 0xfee00000);
+    dev->bar_write(0, at + 8, 4, data);
+    dev->bar_write(0, at + 12, 4, 0);  // unmasked
+  }
+  std::vector<uint32_t> wait_messages(size_t n) {
+    std::vector<uint32_t> got;
+    for (int i = 0; i < 200 && got.size() < n; ++i) {
+      auto more = sink.taken();
+      got.insert(got.end(), more.begin(), more.end());
+      if (got.size() < n) std::this_thread::sleep_for(5ms);
+    }
+    return got;
+  }
+};
+
+TEST_F(MsixDeviceFixture, EveryVectorHasItsEventfdBeforeTheDriverRuns) {
+  for (uint32_t v = 0; v < 5; ++v) EXPECT_TRUE(server.raise(v)) << "vector " << v;
+  EXPECT_FALSE(server.raise(5));
+  std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(sink.taken().empty()) << "MSI-X is off: vectors 1-4 mean nothing";
+  EXPECT_EQ(sink.edges.load(), 1) << "slot 0 is INTx while MSI-X is off";
+  EXPECT_EQ(server.set_irqs_messages.load(), 2) << "INTx, then the 5 MSI-X vectors in one message";
+}
+
+TEST_F(MsixDeviceFixture, VectorsBecomeTheMessagesTheKernelProgrammed) {
+  enable();
+  dev->config_write(kCtrl, 2, 0xc000);  // enable, function mask, as msix_capability_init()
+  for (uint32_t e = 0; e < 3; ++e) program(e, 40 + e);
+  ASSERT_TRUE(server.raise(2));
+  std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(sink.taken().empty()) << "function-masked";
+  dev->config_write(kCtrl + 1, 1, 0x80);  // the mask dropped through the high byte alone
+  ASSERT_TRUE(server.raise(2));
+  ASSERT_TRUE(server.raise(0));
+  auto got = wait_messages(2);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<uint32_t>{40, 42}));
+  EXPECT_EQ(sink.edges.load(), 0) << "slot 0 is MSI-X vector 0 now, not INTx";
+  dev->bar_write(0, FakeServer::kMsixTable + 16 + 8, 2, 0x1234);  // half a data field
+  ASSERT_TRUE(server.raise(1));
+  EXPECT_EQ(wait_messages(1), std::vector<uint32_t>{0x1234});
+  EXPECT_EQ(server.bar0[(FakeServer::kMsixTable + 16 + 8) / 4], 0x1234u) << "the table still reaches the server";
+}
+
+TEST_F(MsixDeviceFixture, MsiUsesSlotZeroAndDisablingReturnsToIntx) {
+  enable();
+  dev->config_write(FakeServer::kMsiCap + 0x0c, 2, 37);  // 64-bit layout: data at 0x0c
+  dev->config_write(FakeServer::kMsiCap + 2, 2, 1);
+  ASSERT_TRUE(server.raise(0));
+  EXPECT_EQ(wait_messages(1), std::vector<uint32_t>{37});
+  ASSERT_TRUE(server.raise(1));
+  dev->config_write(FakeServer::kMsiCap + 2, 2, 0);
+  ASSERT_TRUE(server.raise(0));
+  for (int i = 0; i < 200 && sink.edges.load() == 0; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(sink.edges.load(), 1);
+  EXPECT_TRUE(sink.taken().empty()) << "vector 1 has no MSI meaning";
+}
+
+TEST_F(MsixDeviceFixture, ResetTurnsMessagesOff) {
+  enable();
+  program(0, 50);
+  dev->config_write(kCtrl, 2, 0x8000);
+  dev->reset();
+  ASSERT_TRUE(server.raise(0));
+  for (int i = 0; i < 200 && sink.edges.load() == 0; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(sink.taken().empty());
+  EXPECT_EQ(sink.edges.load(), 1) << "after a reset slot 0 is INTx again";
 }
 
 }  // namespace

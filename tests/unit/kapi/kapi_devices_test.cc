@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "domain/domain.h"
 #include "kapi/side_host.h"
+#include "msi_test_device.h"
 #include "supervisor/driver_domain.h"
 #include "supervisor/machine.h"
 #include "test_supervised_domain.h"
@@ -103,6 +104,29 @@ TEST(KapiDevices, UnmappingWhatIsNotMappedIsAFault) {
   ASSERT_EQ(faults.size(), 1u) << d.log();
   EXPECT_EQ(faults[0].kind, SIDE_FAULT_BAD_ARGUMENT);
   EXPECT_NE(faults[0].message.find("unmapping what is not mapped"), std::string::npos) << faults[0].message;
+  d->shutdown();
+}
+
+// MSI and MSI-X as the kernel offers them, on a function with both capabilities (msi_test_device.h): each mode
+// delivers on its own lines, MSI-X vectors stay masked until requested, and the fallbacks and errors are Linux's.
+TEST(KapiDevices, MsiAndMsixVectors) {
+  RealTimeDomain d;
+  side::supervisor::Machine machine(*d);
+  d->connect(&machine);
+  auto m = d->load({module("side_test_msi")});
+  ASSERT_TRUE(m) << m.error().message << d.log();
+  auto dev = machine.add_device(side::testing::MsiTestDevice::model());
+  ASSERT_TRUE(dev) << dev.error().message;
+  auto pdev = d->probe(*dev);
+  ASSERT_TRUE(pdev) << pdev.error().message << d.log();
+  EXPECT_TRUE(d.logged("side_test_msi: msix 4 msi 1 vectors")) << d.log();
+  EXPECT_TRUE(d.logged("masked until requested")) << d.log();
+  EXPECT_TRUE(d.logged("side_test_msi: ok msi irq 3")) << d.log();
+  EXPECT_TRUE(d.logged("side_test_msi: ok legacy irq 11")) << d.log();
+  EXPECT_TRUE(d.logged("side_test_msi: ok\n") || d.logged("side_test_msi: ok")) << d.log();
+  EXPECT_FALSE(d.logged("check failed")) << d.log();
+  EXPECT_TRUE(d->faults().empty()) << d.log();
+  EXPECT_TRUE(d->remove(*pdev));
   d->shutdown();
 }
 
