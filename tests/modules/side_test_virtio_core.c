@@ -218,10 +218,10 @@ static int test_net(void)
 	dev = alloc_etherdev(0);
 	CHECK(dev);
 	CHECK(xdp_rxq_info_reg_mem_model(&rxq, MEM_TYPE_PAGE_SHARED, NULL) == -EFAULT);
-	CHECK(xdp_rxq_info_reg(&rxq, dev, 0, 0) == 0 && xdp_rxq_info_is_reg(&rxq) && rxq.dev == dev);
+	CHECK(xdp_rxq_info_reg(&rxq, dev, 0, 0) == 0 && rxq.reg_state == 1 && rxq.dev == dev);
 	CHECK(xdp_rxq_info_reg_mem_model(&rxq, MEM_TYPE_PAGE_SHARED, NULL) == 0);
 	xdp_rxq_info_unreg(&rxq);
-	CHECK(!xdp_rxq_info_is_reg(&rxq) && !rxq.dev);
+	CHECK(rxq.reg_state == 2 && !rxq.dev); /* REG_STATE_UNREGISTERED */
 
 	cmd.base.speed = SPEED_10000;
 	cmd.base.duplex = DUPLEX_FULL;
