@@ -14,14 +14,15 @@ namespace {
 constexpr std::chrono::milliseconds kExchangeTimeout{2000};
 
 // `options` are the model's QEMU properties beyond the defaults (",name=value..."), part of the -device argument.
-DeviceModel qemu_nic(const char* device, const char* description, uint16_t vendor, uint16_t device_id,
-                     uint8_t revision, const char* options = "") {
+DeviceModel qemu_nic(const char* device, const char* description, uint16_t vendor, uint16_t device_id, uint8_t revision,
+                     const char* options = "") {
   DeviceModel m;
   m.name = std::string("qemu:") + device;
   m.description = std::string(description) + " (QEMU's model, over vfio-user)";
   m.identity = pci::Identity{vendor, device_id, 0x1af4, 0x1100, revision, 0x020000, 1};
-  m.make = [device, vendor, device_id, options](const pci::DeviceContext& context,
-                                                const DeviceOptions& device_options) -> std::unique_ptr<pci::PciDevice> {
+  m.make = [device, vendor, device_id, options](
+               const pci::DeviceContext& context,
+               const DeviceOptions& device_options) -> std::unique_ptr<pci::PciDevice> {
     vfio_user::QemuConfig config;
     config.binary = device_options.qemu_binary;
     config.device = std::string(device) + options;

@@ -52,8 +52,9 @@ TEST(KapiVirtio, DebianVirtioNetLoadsWithItsModulesAndUnloadsThem) {
   side::testing::SupervisedDomain d(SIDE_TEST_MODULE_CACHE);
   auto m = d->load({"virtio_net"});
   ASSERT_TRUE(m) << m.error().message << d.log();
-  const std::vector<std::string> order = {"virtio_ring", "virtio",    "failover", "net_failover", "virtio_pci_modern_dev",
-                                          "virtio_pci_legacy_dev", "virtio_pci", "virtio_net"};
+  const std::vector<std::string> order = {
+      "virtio_ring",           "virtio",     "failover",  "net_failover", "virtio_pci_modern_dev",
+      "virtio_pci_legacy_dev", "virtio_pci", "virtio_net"};
   EXPECT_EQ(loaded_names(*d), order);
   EXPECT_TRUE(d->faults().empty()) << d.log();
   ASSERT_TRUE(d->unload("virtio_net")) << d.log();
