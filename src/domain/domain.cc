@@ -221,12 +221,19 @@ Result<const loader::LoadedModule*> Domain::load(const LoadRequest& request) {
   loader::DependencyWalk walk;
   walk.open = [this](const std::string& name) { return open_module(name); };
   walk.present = [this](const std::string& name) { return find_module(name) != nullptr; };
+  std::vector<std::string> loaded;
   walk.visit = [&](loader::OpenedModule& m, bool root) {
     // The parameters are the driver's; missing symbols are allowed in its dependencies if they are in it.
-    return load_one(m, root ? request : LoadRequest{m.info.name, "", request.allow_missing});
+    Status s = load_one(m, root ? request : LoadRequest{m.info.name, "", request.allow_missing});
+    if (s) loaded.push_back(m.info.name);
+    return s;
   };
   auto root = walk.run(request.module);
-  if (!root) return root.error();
+  if (!root) {
+    unload_group(loaded);  // a refused load leaves nothing behind: what it loaded goes, newest first
+    return root.error();
+  }
+  loaded_with_[*root] = std::move(loaded);
   const loader::LoadedModule* m = find_module(*root);
   if (!m) return make_error(*root + ": not loaded");
   return m;
@@ -270,6 +277,24 @@ Status Domain::run_module_init(loader::LoadedModule& m, const std::string& param
 }
 
 Status Domain::unload(const std::string& name) {
+  SIDE_TRY(unload_one(name));
+  auto group = loaded_with_.extract(find_module_name(name));
+  if (!group.empty()) unload_group(group.mapped());
+  return {};
+}
+
+// Newest first, each module nothing loaded uses any more; one that cannot go stays (it is still in use).
+void Domain::unload_group(const std::vector<std::string>& names) {
+  for (auto it = names.rbegin(); it != names.rend(); ++it) {
+    if (find_module(*it) && !space_.modules().user_of(*it)) (void)unload_one(*it);
+  }
+}
+
+std::string Domain::find_module_name(const std::string& name) const {
+  return normalize_module_name(name);
+}
+
+Status Domain::unload_one(const std::string& name) {
   const loader::LoadedModule* m = find_module(name);
   if (!m) return make_error(name + ": not loaded");
   if (auto user = space_.modules().user_of(name)) return make_error(name + ": in use by " + *user);

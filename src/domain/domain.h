@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -101,7 +102,8 @@ class Domain final {
   // ---- modules (domain.cc) ----
   // Loads a module and, first, every module it depends on; runs its init. Returns the loaded module.
   Result<const loader::LoadedModule*> load(const LoadRequest& request);
-  // Runs a module's exit function (if it has one) and forgets it.
+  // Runs a module's exit function (if it has one) and forgets it; then, newest first, the modules its load brought
+  // in that nothing else uses any more (as modprobe -r does).
   Status unload(const std::string& name);
   const loader::LoadedModule* find_module(const std::string& name) const { return space_.modules().find(name); }
   std::vector<const loader::LoadedModule*> modules() const { return space_.modules().drivers(); }
@@ -203,6 +205,9 @@ class Domain final {
   Status start();
   Status reserve_regions();
   Status load_kapi();
+  Status unload_one(const std::string& name);
+  void unload_group(const std::vector<std::string>& names);
+  std::string find_module_name(const std::string& name) const;
   bool init_secondary_vcpu(unsigned cpu);
   Status load_one(loader::OpenedModule& module, const LoadRequest& request);
   Status run_module_init(loader::LoadedModule& m, const std::string& params);
@@ -219,6 +224,7 @@ class Domain final {
   FaultLog faults_;
   DomainClock clock_;
   PciDriverTable pci_drivers_;
+  std::map<std::string, std::vector<std::string>> loaded_with_;  // module -> what its load() loaded, in order
   DeviceAccess devices_;
   InterruptLines irqs_;
   TransmitQueue tx_;

@@ -36,4 +36,8 @@ void side_dev_mc_flush(struct net_device *dev);
 void side_netdev_watchdog_init(struct net_device *dev);
 void side_netdev_watchdog_down(struct net_device *dev);
 
+/* Netdevice notifier events (net_notifier.c) and the walk over registered devices they replay (net_device.c). */
+void side_netdev_notify(unsigned long event, struct net_device *dev);
+int side_netdev_for_each(int (*fn)(struct net_device *dev, void *arg), void *arg);
+
 #endif

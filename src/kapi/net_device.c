@@ -577,6 +577,17 @@ void netdev_update_features(struct net_device *dev)
 	side_update_features(dev);
 }
 
+/* The PCI function under the device: its parent, or (virtio_net's virtio device) the parent's parent. */
+static int side_netdev_host_device(struct device *parent, u32 *host)
+{
+	int depth;
+
+	for (depth = 0; parent && depth < 4; depth++, parent = parent->parent)
+		if (!side_pci_host_device(parent, host))
+			return 0;
+	return -ENODEV;
+}
+
 void side_fill_info(struct net_device *dev, struct side_netdev_info *info)
 {
 	u32 host;
@@ -588,7 +599,7 @@ void side_fill_info(struct net_device *dev, struct side_netdev_info *info)
 	info->mtu = dev->mtu;
 	info->min_mtu = dev->min_mtu;
 	info->max_mtu = dev->max_mtu;
-	info->device = side_pci_host_device(dev->dev.parent, &host) ? ~0u : host;
+	info->device = side_netdev_host_device(dev->dev.parent, &host) ? ~0u : host;
 	info->features = dev->features;
 }
 
@@ -670,6 +681,7 @@ int register_netdevice(struct net_device *dev)
 	}
 	/* The host learns the initial link state: a device starts with carrier on unless the driver said off. */
 	side_host_netdev_carrier(info.token, netif_carrier_ok(dev));
+	side_netdev_notify(NETDEV_REGISTER, dev);
 	return 0;
 
 err_uninit:
@@ -709,6 +721,22 @@ void synchronize_net(void)
 
 static void side_dev_close(struct net_device *dev);
 
+/* Calls fn for each registered device, in registration order, until it fails; the caller holds rtnl, under which
+ * devices join and leave the list (net_notifier.c replays events with it). */
+int side_netdev_for_each(int (*fn)(struct net_device *dev, void *arg), void *arg)
+{
+	struct net_device *d;
+	int err;
+
+	ASSERT_RTNL();
+	list_for_each_entry(d, &side_netdevs, dev_list) {
+		err = fn(d, arg);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 void unregister_netdevice_queue(struct net_device *dev, struct list_head *head)
 {
 	unsigned long flags;
@@ -720,6 +748,7 @@ void unregister_netdevice_queue(struct net_device *dev, struct list_head *head)
 			   dev->name, dev->reg_state);
 
 	side_dev_close(dev);
+	side_netdev_notify(NETDEV_UNREGISTER, dev);
 	dev->reg_state = NETREG_UNREGISTERING;
 	spin_lock_irqsave(&side_netdev_lock, flags);
 	list_del_init(&dev->dev_list);
@@ -885,6 +914,7 @@ int side_kapi_netdev_open(side_u64 token)
 	}
 	dev->flags |= IFF_UP;
 	side_dev_set_rx_mode(dev);
+	side_netdev_notify(NETDEV_UP, dev);
 	/* dev_activate() attaches qdiscs (the driver itself starts its queues, netif_start_queue in ndo_open) and
 	 * starts the transmit watchdog from now. */
 	netif_trans_update(dev);
@@ -901,6 +931,7 @@ static void side_dev_close(struct net_device *dev)
 
 	if (!(dev->flags & IFF_UP))
 		return;
+	side_netdev_notify(NETDEV_GOING_DOWN, dev);
 	clear_bit(__LINK_STATE_START, &dev->state);
 	smp_mb__after_atomic();
 	/* A transmission in progress holds its queue's lock and rechecks netif_running() under it. */
@@ -916,6 +947,7 @@ static void side_dev_close(struct net_device *dev)
 	if (dev->netdev_ops->ndo_stop)
 		dev->netdev_ops->ndo_stop(dev);
 	dev->flags &= ~IFF_UP;
+	side_netdev_notify(NETDEV_DOWN, dev);
 }
 
 void side_kapi_netdev_close(side_u64 token)

@@ -149,3 +149,20 @@ void page_frag_free(void *addr)
 	if (unlikely(put_page_testzero(page)))
 		side_release(page, compound_order(page), SIDE_CALLER);
 }
+
+/*
+ * alloc_pages_exact(): the kernel splits the 2^order block and frees the pages past `size`; the host's allocator
+ * takes a block back only whole, so the tail stays with it until free_pages_exact() (same size) returns it all.
+ */
+void *alloc_pages_exact(size_t size, gfp_t gfp)
+{
+	if (WARN_ON(gfp & (__GFP_COMP | __GFP_HIGHMEM)))
+		gfp &= ~(__GFP_COMP | __GFP_HIGHMEM);
+	return (void *)__get_free_pages(gfp, get_order(size));
+}
+
+void free_pages_exact(void *virt, size_t size)
+{
+	if (virt)
+		free_pages((unsigned long)virt, get_order(size));
+}

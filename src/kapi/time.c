@@ -242,3 +242,9 @@ struct timespec64 ns_to_timespec64(s64 nsec)
 	}
 	return ts;
 }
+
+/* The scheduler's clock: nanoseconds of the domain clock, which every virtual CPU shares. */
+unsigned long long notrace sched_clock(void)
+{
+	return side_now_ns();
+}

@@ -28,7 +28,9 @@ Result<std::string> DependencyWalk::walk(const std::string& name_or_path, std::v
     return make_error(name + ": circular module dependency");
   }
   chain.push_back(name);
-  for (const std::string& dep : module->info.depends()) {
+  std::vector<std::string> deps = module->info.depends();
+  for (std::string& t : module->info.transports()) deps.push_back(std::move(t));
+  for (const std::string& dep : deps) {
     if (present(dep)) continue;
     if (auto s = walk(dep, chain); !s)
       return make_error(name + ": cannot load dependency " + dep + ": " + s.error().message);

@@ -1,5 +1,6 @@
-// The one walk over a module's dependencies, as modprobe orders a load: depth first, every dependency before the
-// modules that need it, each module once, a cycle refused. The domain loads modules in this order; the supervisor
+// The one walk over a module's dependencies, as modprobe orders a load: depth first, every dependency (its
+// "depends=", then the bus transports it needs, ModuleInfo::transports()) before the modules that need it, each
+// module once, a cycle refused. The domain loads modules in this order; the supervisor
 // collects the images a domain process will be handed in it.
 #pragma once
 

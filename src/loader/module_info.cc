@@ -41,6 +41,13 @@ std::vector<std::string> ModuleInfo::depends() const {
   return out;
 }
 
+std::vector<std::string> ModuleInfo::transports() const {
+  for (const std::string& a : all("alias")) {
+    if (a.starts_with("virtio:")) return {"virtio_pci"};
+  }
+  return {};
+}
+
 std::vector<PciId> ModuleInfo::pci_ids() const {
   std::vector<PciId> out;
   for (const std::string& a : all("alias")) {

@@ -48,6 +48,10 @@ struct ModuleInfo {
   std::vector<std::string> all(const std::string& key) const;
   std::vector<std::string> depends() const;  // normalized names, empty entries dropped
   std::vector<PciId> pci_ids() const;        // decoded from "alias=pci:v…d…sv…sd…bc…sc…i…"
+  // Modules that put devices on the bus this module's drivers bind to, which modprobe gets loaded through udev
+  // (the device's own modalias) and side loads with the module: a virtio driver ("alias=virtio:…") needs
+  // virtio_pci, which binds the PCI function and adds the virtio device.
+  std::vector<std::string> transports() const;
 };
 
 Result<ModuleInfo> read_module_info(const ElfFile& elf);

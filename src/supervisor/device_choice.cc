@@ -55,7 +55,14 @@ Result<std::vector<loader::PciId>> pci_ids_of_module(const std::string& modules_
   loader::ModuleIndex index(modules_dir);
   auto opened = loader::open_module(index, module);
   if (!opened) return opened.error();
-  return opened->info.pci_ids();
+  // A driver for a bus of its own (virtio) binds no PCI function itself: its transport's table says which.
+  std::vector<loader::PciId> ids = opened->info.pci_ids();
+  for (const std::string& transport : opened->info.transports()) {
+    auto t = loader::open_module(index, transport);
+    if (!t) return t.error();
+    for (const loader::PciId& id : t->info.pci_ids()) ids.push_back(id);
+  }
+  return ids;
 }
 
 Result<const devices::DeviceModel*> device_for_module(const std::string& modules_dir, const std::string& module,

@@ -141,4 +141,17 @@ TEST_F(QemuDevice, ADriverWhoseIdTableDoesNotNameTheModelIsRefused) {
   EXPECT_NE(out.find("does not name qemu:rtl8139"), std::string::npos) << out;
 }
 
+// Debian's virtio_net with the modules it needs (virtio, virtio_ring, virtio_pci and its modern transport,
+// net_failover, failover), unasked, on QEMU's modern virtio-net-pci: virtio_pci binds the PCI function, adds the
+// virtio device, and virtio_net binds that. Its rings are mapped through the DMA API (VIRTIO_F_ACCESS_PLATFORM).
+TEST_F(QemuDevice, VirtioNetOnQemusVirtioNetPciPingsWithoutLoss) {
+  int status = -1;
+  std::string out = side_run("virtio_net", "--exec 'ping -c 20 -i 0.05 -q 10.77.0.2'", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("it gets qemu:virtio-net-pci"), std::string::npos) << out;
+  EXPECT_NE(out.find("1af4:1041"), std::string::npos) << out;
+  EXPECT_NE(out.find("20 packets transmitted, 20 received, 0% packet loss"), std::string::npos) << out;
+  EXPECT_NE(out.find("IOMMU faults 0; DMA mappings left after remove 0"), std::string::npos) << out;
+}
+
 }  // namespace

@@ -13,18 +13,20 @@ namespace {
 // Generous for a loaded machine: a register round trip takes ~30 us, a stalled QEMU is a fault after this long.
 constexpr std::chrono::milliseconds kExchangeTimeout{2000};
 
-DeviceModel qemu_nic(const char* device, const char* description, uint16_t vendor, uint16_t device_id,
-                     uint8_t revision) {
+// `options` are the model's QEMU properties beyond the defaults (",name=value..."), part of the -device argument.
+DeviceModel qemu_nic(const char* device, const char* description, uint16_t vendor, uint16_t device_id, uint8_t revision,
+                     const char* options = "") {
   DeviceModel m;
   m.name = std::string("qemu:") + device;
   m.description = std::string(description) + " (QEMU's model, over vfio-user)";
   m.identity = pci::Identity{vendor, device_id, 0x1af4, 0x1100, revision, 0x020000, 1};
-  m.make = [device, vendor, device_id](const pci::DeviceContext& context,
-                                       const DeviceOptions& options) -> std::unique_ptr<pci::PciDevice> {
+  m.make = [device, vendor, device_id, options](
+               const pci::DeviceContext& context,
+               const DeviceOptions& device_options) -> std::unique_ptr<pci::PciDevice> {
     vfio_user::QemuConfig config;
-    config.binary = options.qemu_binary;
-    config.device = device;
-    config.mac = options.mac;
+    config.binary = device_options.qemu_binary;
+    config.device = std::string(device) + options;
+    config.mac = device_options.mac;
     auto nic = vfio_user::QemuNic::create(context, config, vendor, device_id, kExchangeTimeout);
     if (!nic) {
       logf(LogLevel::kError, "side: qemu:%s: %s", device, nic.error().message.c_str());
@@ -45,6 +47,10 @@ std::span<const DeviceModel> qemu_device_models() {
       qemu_nic("ne2k_pci", "Realtek RTL8029 (NE2000) Ethernet", 0x10ec, 0x8029, 0x00),
       qemu_nic("pcnet", "AMD PCnet-PCI II Ethernet", 0x1022, 0x2000, 0x10),
       qemu_nic("e1000e", "Intel 82574L gigabit Ethernet (PCIe, MSI-X)", 0x8086, 0x10d3, 0x00),
+      // Modern only (virtio 1.0, 1af4:1041 revision 1): virtio_pci's modern transport, memory BARs only. QEMU's
+      // remote machine puts the device behind an IOMMU (its vfio-user DMA space), which virtio requires to be
+      // announced: VIRTIO_F_ACCESS_PLATFORM makes virtio_ring use the DMA API, so rings and buffers are mapped.
+      qemu_nic("virtio-net-pci", "virtio network device", 0x1af4, 0x1041, 0x01, ",disable-legacy=on,iommu_platform=on"),
   };
   return all;
 }

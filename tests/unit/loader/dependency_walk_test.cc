@@ -79,6 +79,21 @@ TEST_F(DependencyWalkTest, MissingDependencyIsNamed) {
       << root.error().message;
 }
 
+// A bus transport (ModuleInfo::transports) is walked as a dependency is: here it cannot be found, and is named.
+TEST_F(DependencyWalkTest, TransportIsWalkedAsADependency) {
+  extra_depends_ = {};
+  walk_.open = [this](const std::string& name) {
+    auto m = open_module(index_, name);
+    if (m && m->info.name == "side_test_base") m->info.fields.emplace("alias", "virtio:d00000001v*");
+    return m;
+  };
+  auto root = walk_.run("side_test_user");
+  ASSERT_FALSE(root);
+  EXPECT_NE(root.error().message.find("side_test_base: cannot load dependency virtio_pci"), std::string::npos)
+      << root.error().message;
+  EXPECT_TRUE(visited_.empty());
+}
+
 TEST_F(DependencyWalkTest, VisitErrorStopsTheWalk) {
   walk_.visit = [this](OpenedModule& m, bool) -> Status {
     visited_.push_back(m.info.name);

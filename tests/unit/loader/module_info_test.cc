@@ -39,6 +39,14 @@ TEST(ModuleInfo, ReadsDepends) {
   EXPECT_TRUE(info_of("side_test_base").depends().empty());
 }
 
+// A virtio driver binds devices virtio_pci adds: that transport is loaded with it; a PCI driver needs none.
+TEST(ModuleInfo, AVirtioDriverNeedsTheVirtioPciTransport) {
+  ModuleInfo virtio_driver;
+  virtio_driver.fields.emplace("alias", "virtio:d00000001v*");
+  EXPECT_EQ(virtio_driver.transports(), std::vector<std::string>{"virtio_pci"});
+  EXPECT_TRUE(info_of("side_test_user").transports().empty());
+}
+
 TEST(ModuleInfo, ParsesPciAliases) {
   auto id = parse_pci_alias("pci:v00008086d0000100Esv*sd*bc*sc*i*");
   ASSERT_TRUE(id);

@@ -100,5 +100,13 @@ TEST(PciDeviceChoice, ReadsTheTableFromTheModuleFile) {
   EXPECT_FALSE(device_for_module(SIDE_TEST_MODULES_DIR, "no_such_module"));
 }
 
+// virtio_net binds no PCI function itself (its table is virtio's); its transport virtio_pci names Red Hat's
+// vendor id, so it gets QEMU's virtio-net-pci, the only such model.
+TEST(PciDeviceChoice, AVirtioDriverGetsTheDeviceItsTransportNames) {
+  auto m = choose_device("virtio_net", {loader::PciId{0x1af4, kAny, kAny, kAny, 0, 0}}, "");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ((*m)->name, "qemu:virtio-net-pci");
+}
+
 }  // namespace
 }  // namespace side::supervisor
