@@ -38,6 +38,7 @@ class RowWorkload {
   bool started = false;           // the driver was up: probe and link passed
 
  private:
+  bool steady(const std::atomic<bool>& stop) const;
   bool ping(const std::atomic<bool>& stop);
   bool tcp(const std::atomic<bool>& stop);
   bool tcp_direction(bool reverse, TcpDirection& d, const std::atomic<bool>& stop);
@@ -46,45 +47,60 @@ class RowWorkload {
   void begin(Step s) {
     if (o_.on_step) o_.on_step(row_, s);
   }
-  std::string iperf3(double seconds, bool reverse) const {
-    char cmd[160];
-    std::snprintf(cmd, sizeof cmd, "exec iperf3 -c %s -t %g -J%s 2>/dev/null", peer_ip_.c_str(), seconds,
-                  reverse ? " -R" : "");
-    return cmd;
-  }
+  session::ShellResult iperf3(double seconds, bool reverse, const std::atomic<bool>& stop) const;
 
   const MatrixEntry& row_;
   const RunnerOptions& o_;
   std::string peer_ip_;
+  std::string peer_ns_;  // the cable's far end, where the iperf3 servers run
   RowResult& r_;
 };
 
 void RowWorkload::run(const session::SessionHandles& h, const std::atomic<bool>& stop) {
   started = true;
+  peer_ns_ = h.peer_namespace;
   r_.pass(Step::kProbe);
   r_.pass(Step::kLink);
-  // One iperf3 server in the peer's namespace serves every TCP run of the row.
-  const pid_t server = session::spawn_shell("exec iperf3 -s >/dev/null 2>&1", h.peer_namespace, true);
-  if (server < 0) {
-    r_.fail(Step::kPing, "cannot start iperf3 in the peer namespace");
-  } else if (ping(stop) && tcp(stop)) {
-    recovery(h, stop);
-  }
-  session::stop_child(server);
+  if (ping(stop) && tcp(stop)) recovery(h, stop);
   done = true;
 }
 
-// First one reply (a NIC model may drop frames while the driver finishes coming up: QEMU's e1000 ignores what
-// it receives for a second after each receive-control write), then the measured pings, every one answered.
+// One TCP run: a fresh iperf3 server in the peer's namespace for each (a server reused at once for the next test
+// sometimes resets its control connection), listening before the client starts; the client's JSON report.
+session::ShellResult RowWorkload::iperf3(double seconds, bool reverse, const std::atomic<bool>& stop) const {
+  const pid_t server = session::spawn_shell("exec iperf3 -s -1 >/dev/null 2>&1", peer_ns_, true);
+  if (server < 0) return {};
+  for (int i = 0; i < 100 && !stop; ++i) {
+    if (!session::run_shell("ss -Hltn 'sport = :5201' | grep -q .", peer_ns_, 2, &stop).status) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  char cmd[160];
+  std::snprintf(cmd, sizeof cmd, "exec iperf3 -c %s -t %g -J%s 2>/dev/null", peer_ip_.c_str(), seconds,
+                reverse ? " -R" : "");
+  auto result = session::run_shell(cmd, "", seconds + 30, &stop);
+  session::stop_child(server);
+  return result;
+}
+
+// Before the measured pings, the link must carry pings steadily: a batch of 5, every one answered, within 15 s. A NIC
+// model may drop frames while the driver finishes coming up: QEMU's e1000 ignores what it receives for a second after
+// each write of its receive control register, which the driver makes again whenever the host joins a multicast group
+// (IPv6 does on a new interface).
+bool RowWorkload::steady(const std::atomic<bool>& stop) const {
+  const auto start = clock::now();
+  while (clock::now() - start < std::chrono::seconds(15) && !stop) {
+    const auto batch = session::run_shell("exec ping -n -c 5 -i 0.1 -W 1 " + peer_ip_, "", 5, &stop);
+    const PingOutput out = parse_ping_output(batch.output);
+    if (out.summary && out.received == 5) return true;
+  }
+  return false;
+}
+
 bool RowWorkload::ping(const std::atomic<bool>& stop) {
   begin(Step::kPing);
-  const auto start = clock::now();
-  bool answered = false;
-  while (!answered && clock::now() - start < std::chrono::seconds(10) && !stop) {
-    answered = session::run_shell("exec ping -n -c 1 -W 1 " + peer_ip_, "", 3, &stop).status == 0;
-  }
+  const bool is_steady = steady(stop);
   if (stop) return false;
-  if (!answered) return r_.fail(Step::kPing, "no reply to ping within 10 s"), false;
+  if (!is_steady) return r_.fail(Step::kPing, "no 5 pings in a row answered within 15 s"), false;
   char cmd[160];
   std::snprintf(cmd, sizeof cmd, "exec ping -n -c %u -i %g -W 2 %s", o_.pings, o_.ping_interval_s, peer_ip_.c_str());
   const auto run = session::run_shell(cmd, "", o_.pings * o_.ping_interval_s + 15, &stop);
@@ -108,7 +124,7 @@ bool RowWorkload::ping(const std::atomic<bool>& stop) {
 }
 
 bool RowWorkload::tcp_direction(bool reverse, TcpDirection& d, const std::atomic<bool>& stop) {
-  const auto run = session::run_shell(iperf3(o_.tcp_seconds, reverse), "", o_.tcp_seconds + 20, &stop);
+  const auto run = iperf3(o_.tcp_seconds, reverse, stop);
   if (stop) return false;
   const std::string dir = reverse ? "receive: " : "transmit: ";
   if (run.timed_out) return r_.fail(Step::kTcp, dir + "iperf3 did not finish"), false;
@@ -155,8 +171,7 @@ bool RowWorkload::recovery(const session::SessionHandles& h, const std::atomic<b
   begin(Step::kRecovery);
   if (!h.recoverable) return r_.fail(Step::kRecovery, "the domain does not recover"), false;
   session::ShellResult client;
-  std::thread t(
-      [&] { client = session::run_shell(iperf3(o_.recovery_seconds, false), "", o_.recovery_seconds + 30, &stop); });
+  std::thread t([&] { client = iperf3(o_.recovery_seconds, false, stop); });
   bool restarted = pause(o_.recovery_seconds / 3, stop) && kill_and_wait(h, stop);
   t.join();
   if (stop || !restarted) return false;
