@@ -25,6 +25,12 @@ _side() {
       mapfile -t COMPREPLY < <(compgen -W "$("$side" __complete devices 2>/dev/null)" -- "$cur")
       __ltrim_colon_completions "$cur"
       return ;;
+    --drivers)  # conformance: a comma-separated list; complete its last item
+      local prefix=""
+      [[ $cur == *,* ]] && prefix=${cur%,*},
+      mapfile -t COMPREPLY < <(compgen -P "$prefix" -W "$("$side" __complete rows 2>/dev/null)" -- "${cur##*,}")
+      __ltrim_colon_completions "$cur"
+      return ;;
     --types) mapfile -t COMPREPLY < <(compgen -W "crash bitflip loop pointer wild dma storm alloc lostirq" -- "$cur"); return ;;
   esac
 

@@ -7,13 +7,13 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
 #include "common/counters.h"
 #include "common/log.h"
 #include "net/netns.h"
+#include "session/iperf3_report.h"
 #include "session/nic_session.h"
 
 namespace side::bench {
@@ -250,16 +250,15 @@ TcpPoint measure_tcp(const BenchOptions& o, const std::string& isolation) {
     t.error = "iperf3 exited with status " + std::to_string(report.exec_status);
     return t;
   }
-  try {
-    auto j = nlohmann::json::parse(text.str());
-    const auto& end = j.at("end");
-    t.sender_gbps = end.at("sum_sent").at("bits_per_second").get<double>() / 1e9;
-    t.receiver_gbps = end.at("sum_received").at("bits_per_second").get<double>() / 1e9;
-    t.retransmits = end.at("sum_sent").value("retransmits", uint64_t{0});
-    t.host_cpu_percent = end.at("cpu_utilization_percent").at("host_total").get<double>();
-  } catch (const std::exception& e) {
-    t.error = std::string("cannot read iperf3's report: ") + e.what();
+  auto parsed = session::parse_iperf3_report(text.str());
+  if (!parsed) {
+    t.error = parsed.error().message;
+    return t;
   }
+  t.sender_gbps = parsed->sender_gbps;
+  t.receiver_gbps = parsed->receiver_gbps;
+  t.retransmits = parsed->retransmits;
+  t.host_cpu_percent = parsed->host_cpu_percent;
   return t;
 }
 

@@ -9,6 +9,7 @@
 
 #include "common/numbers.h"
 #include "common/strings.h"
+#include "conformance/matrix.h"
 #include "devices/device_models.h"
 #include "domain/process_main.h"
 #include "loader/module_index.h"
@@ -303,6 +304,32 @@ Result<CommandArgs> parse_bench(Reader& r) {
   return CommandArgs{std::move(out)};
 }
 
+Result<CommandArgs> parse_conformance(Reader& r) {
+  ConformanceArgs out;
+  while (!r.done()) {
+    const std::string& a = r.take();
+    if (is_help(a)) return CommandArgs{HelpArgs{"conformance"}};
+    if (a == "--json") {
+      out.json = true;
+    } else if (a == "--markdown") {
+      out.markdown = true;
+    } else if (a == "--quiet") {
+      out.quiet = true;
+    } else if (a == "--out") {
+      SIDE_ASSIGN(out.out_dir, r.value(a));
+    } else if (a == "--drivers") {
+      auto list = r.value(a);
+      if (!list) return list.error();
+      out.drivers = split(*list, ',');
+      if (auto rows = conformance::select_rows(out.drivers); !rows) return r.error(a + ": " + rows.error().message);
+    } else {
+      return r.error("unknown argument '" + a + "' (side conformance --help lists them)");
+    }
+  }
+  if (out.json && out.markdown) return r.error("--json and --markdown: choose one");
+  return CommandArgs{std::move(out)};
+}
+
 // modinfo MODULE, symbols MODULE [--missing].
 Result<CommandArgs> parse_module_query(Reader& r, const std::string& command) {
   SymbolsArgs out;
@@ -362,8 +389,9 @@ Result<CommandArgs> parse_command_line(std::span<const std::string> args) {
     return CommandArgs{VersionArgs{}};
   }
   if (command == "__complete") {
-    if (args.size() != 2 || (args[1] != "commands" && args[1] != "modules" && args[1] != "devices")) {
-      return make_error("__complete takes one of: commands, modules, devices");
+    if (args.size() != 2 ||
+        (args[1] != "commands" && args[1] != "modules" && args[1] != "devices" && args[1] != "rows")) {
+      return make_error("__complete takes one of: commands, modules, devices, rows");
     }
     return CommandArgs{CompleteArgs{args[1]}};
   }
@@ -371,6 +399,7 @@ Result<CommandArgs> parse_command_line(std::span<const std::string> args) {
   if (command == "run") return parse_run(r);
   if (command == "inject") return parse_inject(r);
   if (command == "bench") return parse_bench(r);
+  if (command == "conformance") return parse_conformance(r);
   if (command == "modinfo" || command == "symbols") return parse_module_query(r, command);
   if (command == "status") return parse_status(r);
   if (command == "devices") return parse_devices(r);

@@ -44,6 +44,13 @@ struct BenchArgs {
   long repeats = -1, recoveries = -1, exchanges = -1;  // -1: the default
 };
 
+// `side conformance [--drivers LIST] [--json] [--markdown] [--out DIR] [--quiet]`: the NIC conformance table.
+struct ConformanceArgs {
+  std::vector<std::string> drivers;  // rows: DRIVER or DRIVER@DEVICE (conformance/matrix.h); empty: all
+  bool json = false, markdown = false, quiet = false;
+  std::string out_dir;
+};
+
 struct ModinfoArgs {
   std::string module;
 };
@@ -83,8 +90,8 @@ struct CompleteArgs {
   std::string what;
 };
 
-using CommandArgs = std::variant<HelpArgs, VersionArgs, CompleteArgs, RunArgs, InjectArgs, BenchArgs, ModinfoArgs,
-                                 SymbolsArgs, StatusArgs, DevicesArgs, DomainArgs>;
+using CommandArgs = std::variant<HelpArgs, VersionArgs, CompleteArgs, RunArgs, InjectArgs, BenchArgs, ConformanceArgs,
+                                 ModinfoArgs, SymbolsArgs, StatusArgs, DevicesArgs, DomainArgs>;
 
 // The arguments after the program name. An error is one line, without the "side: " prefix, naming the command and
 // what is wrong with which argument.

@@ -19,8 +19,8 @@ struct Paths {
 };
 
 // The commands a user types (side --help describes each; bash completion offers them).
-inline constexpr const char* kCommands[] = {"run",    "inject",  "bench",   "modinfo", "symbols",
-                                            "status", "devices", "version", "help"};
+inline constexpr const char* kCommands[] = {"run",     "inject", "bench",   "conformance", "modinfo",
+                                            "symbols", "status", "devices", "version",     "help"};
 
 // Each command runs on arguments parse_command_line() validated (cli/args.h).
 int version_command();
@@ -30,6 +30,7 @@ int symbols_command(const SymbolsArgs& args);
 int run_command(const RunArgs& args);
 int inject_command(const InjectArgs& args);
 int bench_command(const BenchArgs& args);
+int conformance_command(const ConformanceArgs& args);
 int status_command(const StatusArgs& args);
 int devices_command(const DevicesArgs& args);
 
@@ -37,6 +38,7 @@ int devices_command(const DevicesArgs& args);
 void run_usage(FILE* out);
 void inject_usage(FILE* out);
 void bench_usage(FILE* out);
+void conformance_usage(FILE* out);
 void status_usage(FILE* out);
 void devices_usage(FILE* out);
 

@@ -14,6 +14,7 @@ inline constexpr const char* kInjectSchema = "side-inject/1";
 inline constexpr const char* kBenchSchema = "side-bench/1";
 inline constexpr const char* kStatusSchema = "side-status/1";
 inline constexpr const char* kDevicesSchema = "side-devices/1";
+inline constexpr const char* kConformanceSchema = "side-conformance/1";
 
 class Json {
  public:

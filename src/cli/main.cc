@@ -22,6 +22,8 @@ void usage(FILE* out) {
       "  inject MODULE --faults N [...]          fault-injection campaign under traffic (see side inject --help)\n"
       "  bench [--quick] [--json] [--out DIR]    SIDE's evaluation, isolated against in-process (see side bench "
       "--help)\n"
+      "  conformance [--json] [--drivers LIST]   the NIC conformance table: each driver on its device (see side "
+      "conformance --help)\n"
       "  modinfo MODULE                          show a module's information and whether its ABI matches\n"
       "  symbols MODULE [--missing]              list a module's imports and whether side provides them\n"
       "  status [--json]                         state and counters of every running side (see side status --help)\n"
@@ -41,6 +43,8 @@ int help(const side::cli::HelpArgs& h) {
     side::cli::inject_usage(stdout);
   else if (h.command == "bench")
     side::cli::bench_usage(stdout);
+  else if (h.command == "conformance")
+    side::cli::conformance_usage(stdout);
   else if (h.command == "status")
     side::cli::status_usage(stdout);
   else if (h.command == "devices")
@@ -103,6 +107,7 @@ int main(int argc, char** argv) {
           },
           [&](const InjectArgs& a) { return module_ok("inject", a.module, [&] { return inject_command(a); }); },
           [](const BenchArgs& a) { return bench_command(a); },
+          [](const ConformanceArgs& a) { return conformance_command(a); },
           [](const StatusArgs& a) { return status_command(a); },
           [](const DevicesArgs& a) { return devices_command(a); },
           [&](const ModinfoArgs& a) { return module_ok("modinfo", a.module, [&] { return modinfo_command(a); }); },

@@ -1,7 +1,6 @@
 #include "session/nic_session.h"
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,11 +10,10 @@
 
 #include "common/log.h"
 #include "net/netns.h"
+#include "session/shell_command.h"
 #include "supervisor/device_choice.h"
 #include "supervisor/domain_process.h"
 #include "supervisor/machine.h"
-
-extern char** environ;
 
 namespace side::session {
 using host::HostInterface;
@@ -61,46 +59,6 @@ class Relay final : public NetListener {
     if (auto* t = target.load()) t->netdev_changed(info);
   }
 };
-
-// A command run through the shell, in the host's namespace or in a named one.
-// `own_group`: the command gets a process group of its own (the peer's commands, which nobody types at), so that
-// stopping it stops what its shell started too.
-pid_t spawn_shell(const std::string& command, const std::string& netns, bool own_group) {
-  std::vector<std::string> argv;
-  if (!netns.empty()) argv = {"ip", "netns", "exec", netns};
-  argv.insert(argv.end(), {"sh", "-c", command});
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  // The shell may leave children behind (the peer's `iperf3 -s` outlived every run before its group was stopped).
-  posix_spawnattr_t attr;
-  if (posix_spawnattr_init(&attr) != 0) return -1;
-  if (own_group) {
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);
-  }
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, args[0], nullptr, &attr, args.data(), environ);
-  posix_spawnattr_destroy(&attr);
-  return rc == 0 ? pid : -1;
-}
-
-// Stops a command spawn_shell() started, and its process group if it has its own: SIGTERM, then SIGKILL after 1 s.
-void stop_child(pid_t pid) {
-  if (pid <= 0) return;
-  kill(pid, SIGTERM);
-  kill(-pid, SIGTERM);  // no such group (ESRCH) unless the command leads one
-  bool reaped = false;
-  for (int i = 0; i < 100 && !reaped; ++i) {
-    reaped = waitpid(pid, nullptr, WNOHANG) == pid;
-    if (!reaped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  kill(-pid, SIGKILL);  // what is left of its group (the shell's children), whether or not the shell has exited
-  if (!reaped) {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-  }
-}
 
 // What the host's stack sets on the interface (ip link set side0 mtu/address/promisc, multicast groups joined)
 // reaches the driver, as the kernel's dev_set_* would hand it down.
@@ -240,7 +198,9 @@ class NicSession {
   std::string run_builtin_traffic();
   std::string close_remove_unload(std::string error);
   NicSessionReport finish(std::string error);
-  SessionHandles handles() { return SessionHandles{*domain_, recoverable_, *machine_, dev_, *peer_}; }
+  SessionHandles handles() {
+    return SessionHandles{*domain_, recoverable_, *machine_, dev_, *peer_, report_.peer_namespace};
+  }
 
   const NicSessionConfig& config_;
   const NicSessionConfig::Network& net_;

@@ -30,6 +30,7 @@ struct SessionHandles {
   supervisor::Machine& machine;
   uint32_t device;
   TrafficPeer& peer;
+  std::string peer_namespace;  // network mode: the namespace of the cable's far end ("" if side made none)
 };
 
 struct NicSessionConfig {

@@ -46,9 +46,10 @@ TEST(Conventions, ManualPageHasEveryCommandAndTheExitStatuses) {
   // Wide enough that no line is wrapped: justification would pad the words with spaces.
   Output man = capture("MANWIDTH=1000 man -l -P cat " SIDE_MANPAGE " 2>/dev/null");
   ASSERT_EQ(man.status, 0);
-  for (const char* expected : {"EXIT STATUS", "gave up on the driver", "Usage error", "ENVIRONMENT", "SIDE_MODULES_DIR",
-                               "side run", "--arena-mb", "side inject", "--faults", "side bench", "side modinfo",
-                               "side symbols", "side devices", "OUTPUT", "side-inject/1", "progress line"}) {
+  for (const char* expected :
+       {"EXIT STATUS", "gave up on the driver", "Usage error", "ENVIRONMENT", "SIDE_MODULES_DIR", "side run",
+        "--arena-mb", "side inject", "--faults", "side bench", "side conformance", "side modinfo", "side symbols",
+        "side devices", "OUTPUT", "side-inject/1", "progress line"}) {
     EXPECT_NE(man.text.find(expected), std::string::npos) << "no '" << expected << "' in the manual page";
   }
 }
@@ -95,6 +96,11 @@ TEST(Conventions, BashCompletesCommandsModulesAndOptions) {
   EXPECT_EQ(complete("run e1000 --device qemu:rt"), "rtl8139\n");
   EXPECT_EQ(complete("inject e1000 --types lost"), "lostirq\n");
   EXPECT_EQ(complete("devices --dr"), "--drivers\n");
+  // conformance: its options, and the drivers and rows of the matrix for --drivers (the last item of a list).
+  EXPECT_EQ(complete("confor"), "conformance\n");
+  EXPECT_EQ(complete("conformance --mark"), "--markdown\n");
+  EXPECT_EQ(complete("conformance --drivers 8139c"), "8139cp\n8139cp@qemu:rtl8139\n");
+  EXPECT_EQ(complete("conformance --drivers e1000,pcn"), "e1000,pcnet32\ne1000,pcnet32@qemu:pcnet\n");
 }
 
 }  // namespace

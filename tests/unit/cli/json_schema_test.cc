@@ -80,6 +80,12 @@ TEST_F(JsonSchema, Bench) {
   expect_valid("bench", "bench --quick --sections latency,recovery --exchanges 200 --recoveries 2 --json --quiet");
 }
 
+TEST_F(JsonSchema, Conformance) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root for TAP interfaces";
+  const std::string doc = expect_valid("conformance", "conformance --drivers e1000@builtin --json --quiet");
+  EXPECT_NE(doc.find("\"module\":\"e1000\""), std::string::npos) << doc;
+}
+
 TEST_F(JsonSchema, StatusWithNoSideRunning) {
   // A runtime directory of our own: no side answers there, and the document says so.
   const std::string dir =
