@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -24,12 +25,13 @@ std::string run(const std::string& command, int* status) {
   return out;
 }
 
-// QEMU processes and socket directories side made, whoever's they are.
-int qemu_leftovers() {
+// QEMU processes and socket directories the side runs of one test made: side keeps its QEMUs' directories in
+// $TMPDIR, so a private one tells this test's QEMUs from those of anything else running on the machine.
+int qemu_leftovers(const std::string& tmpdir) {
   int status = 0;
-  std::string ps = run("pgrep -c -f 'x-vfio-user-server' || true", &status);
+  std::string ps = run("pgrep -c -f 'path=" + tmpdir + "/' || true", &status);
   int n = std::atoi(ps.c_str());
-  for (const auto& e : std::filesystem::directory_iterator("/tmp")) {
+  for (const auto& e : std::filesystem::directory_iterator(tmpdir)) {
     if (e.path().filename().string().starts_with("side-qemu-")) ++n;
   }
   return n;
@@ -45,20 +47,24 @@ class QemuDevice : public ::testing::Test {
       GTEST_SKIP() << "QEMU with the vfio-user server is not built: run scripts/build-qemu.sh (scripts/run-tests.sh "
                       "does)";
     }
-    before_ = qemu_leftovers();
+    char tmpl[] = "/tmp/side-qemu-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    tmpdir_ = tmpl;
+    std::filesystem::permissions(tmpdir_, std::filesystem::perms(0755));  // QEMU runs as nobody
   }
   void TearDown() override {
-    if (!IsSkipped()) {
-      EXPECT_EQ(qemu_leftovers(), before_) << "a QEMU process or socket directory outlived side";
-    }
+    if (tmpdir_.empty()) return;
+    EXPECT_EQ(qemu_leftovers(tmpdir_), 0) << "a QEMU process or socket directory outlived side";
+    std::filesystem::remove_all(tmpdir_);
   }
   std::string side_run(const std::string& module, const std::string& options, int* status) {
     std::string qemu = run(std::string(SIDE_BUILD_QEMU) + " --print-path", status);
     while (!qemu.empty() && qemu.back() == '\n') qemu.pop_back();
-    return run("SIDE_QEMU='" + qemu + "' unshare -n " + std::string(SIDE_BINARY) + " run " + module + " " + options,
+    return run("TMPDIR='" + tmpdir_ + "' SIDE_QEMU='" + qemu + "' unshare -n " + std::string(SIDE_BINARY) + " run " +
+                   module + " " + options,
                status);
   }
-  int before_ = 0;
+  std::string tmpdir_;
 };
 
 TEST_F(QemuDevice, E1000OnQemusE1000PingsWithoutLoss) {

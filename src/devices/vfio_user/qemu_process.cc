@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -65,6 +66,13 @@ std::vector<std::string> qemu_arguments(const QemuConfig& c, const std::string& 
   _exit(127);
 }
 
+// $TMPDIR as every tool honours it (an absolute path), else /tmp: a caller can keep its QEMUs' directories apart.
+std::string temporary_directory() {
+  const char* dir = std::getenv("TMPDIR");
+  if (dir && dir[0] == '/') return dir;
+  return "/tmp";
+}
+
 }  // namespace
 
 Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config, int netdev_fd) {
@@ -72,11 +80,11 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config
     return make_error("no QEMU with the vfio-user server at " + config.binary + " (scripts/build-qemu.sh builds it)");
   std::unique_ptr<QemuProcess> p(new QemuProcess);
   p->config_ = config;
-  char tmpl[] = "/tmp/side-qemu-XXXXXX";
-  if (!mkdtemp(tmpl)) return make_error(std::string("mkdtemp: ") + std::strerror(errno));
+  std::string tmpl = temporary_directory() + "/side-qemu-XXXXXX";
+  if (!mkdtemp(tmpl.data())) return make_error(std::string("mkdtemp: ") + std::strerror(errno));
   p->dir_ = tmpl;
   // QEMU (nobody) creates its socket here; only it and root can enter.
-  if (geteuid() == 0 && chown(tmpl, kNobody, kNobody) != 0)
+  if (geteuid() == 0 && chown(tmpl.c_str(), kNobody, kNobody) != 0)
     return make_error("chown: " + std::string(std::strerror(errno)));
   const std::string socket_path = p->dir_ + "/server.sock";
   if (socket_path.size() >= sizeof(sockaddr_un{}.sun_path)) return make_error("socket path too long");
