@@ -153,7 +153,7 @@ static bool side_msi_supported(struct pci_dev *dev, int nvec)
 /* msi_capability_init(): the block's lines, the message, masks, then the enable bit with the vector count. */
 static int side_msi_setup(struct pci_dev *dev, int nvec)
 {
-	unsigned int block = roundup_pow_of_two(nvec);
+	unsigned int block = roundup_pow_of_two(nvec), i;
 	int pos = dev->msi_cap, irq;
 	bool is64;
 	u16 ctrl;
@@ -161,6 +161,9 @@ static int side_msi_setup(struct pci_dev *dev, int nvec)
 	irq = side_msi_alloc_lines(dev, block, block);
 	if (irq < 0)
 		return irq;
+	/* The block's lines past nvec are reserved (the device may use them) but are no vector of the driver's. */
+	for (i = nvec; i < block; i++)
+		side_msi_vec_of(irq + i)->nr = UINT_MAX;
 	pci_read_config_word(dev, pos + PCI_MSI_FLAGS, &ctrl);
 	is64 = ctrl & PCI_MSI_FLAGS_64BIT;
 	pci_write_config_dword(dev, pos + PCI_MSI_ADDRESS_LO, SIDE_MSI_ADDRESS);

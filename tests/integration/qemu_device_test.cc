@@ -112,7 +112,8 @@ class QemuE1000e : public QemuDevice {
     EXPECT_NE(out.find("8086:10d3"), std::string::npos) << out;
     EXPECT_NE(out.find("Link is Up"), std::string::npos) << out;
     EXPECT_NE(out.find("DMA mappings left after remove 0"), std::string::npos) << out;
-    EXPECT_EQ(out.find("Falling back"), std::string::npos) << out;
+    EXPECT_EQ(out.find("Falling back"), std::string::npos) << out;  // MSI-X and MSI were granted when asked
+    EXPECT_EQ(out.find("driver fault"), std::string::npos) << out;
   }
 };
 
@@ -122,14 +123,20 @@ TEST_F(QemuE1000e, MsixPingsWithoutLoss) {
   EXPECT_EQ(status, 0) << out;
   expect_clean(out);
   EXPECT_NE(out.find("Interrupt Mode set to 2"), std::string::npos) << out;
+  EXPECT_EQ(out.find("MSI interrupt test failed"), std::string::npos) << out;
 }
 
-TEST_F(QemuE1000e, MsiPingsWithoutLoss) {
+// With MSI the driver tests its vector when it opens (e1000_test_msi: ICS.RXSEQ, then 100 ms for the interrupt).
+// QEMU's 82574L never raises RXSEQ (its IMS takes no such bit), so the test fails as it would in a QEMU guest and
+// the driver goes on with INTx: MSI is enabled, tested, disabled and the legacy line works after it.
+TEST_F(QemuE1000e, MsiSelfTestFallsBackToIntxAndPingsWithoutLoss) {
   int status = -1;
   std::string out = ping("IntMode=1", &status);
   EXPECT_EQ(status, 0) << out;
   expect_clean(out);
   EXPECT_NE(out.find("Interrupt Mode set to 1"), std::string::npos) << out;
+  EXPECT_NE(out.find("MSI interrupt test failed, using legacy interrupt"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Failed to initialize MSI interrupts"), std::string::npos) << out;
 }
 
 TEST_F(QemuE1000e, LegacyIntxPingsWithoutLoss) {

@@ -122,6 +122,21 @@ out:
 	return err;
 }
 
+/* Affinity spreading: the reserved vectors plus one per possible CPU at most; side manages no affinity masks. */
+static int test_affinity(struct pci_dev *pdev)
+{
+	struct irq_affinity affd = { .pre_vectors = 1 };
+	int err = 0, want = min_t(int, 4, 1 + num_possible_cpus());
+
+	CHECK(pci_alloc_irq_vectors_affinity(pdev, 2, 4, PCI_IRQ_MSIX | PCI_IRQ_AFFINITY, &affd) == want);
+	CHECK(!pci_irq_get_affinity(pdev, 0));
+	pci_free_irq_vectors(pdev);
+	CHECK(pci_irq_get_affinity(pdev, 0) == cpu_possible_mask);
+	pr_info("side_test_msi: ok affinity %d vectors\n", want);
+out:
+	return err;
+}
+
 static int test_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 {
 	int legacy = pdev->irq, err;
@@ -138,6 +153,8 @@ static int test_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 	err = test_msix(pdev, legacy);
 	if (!err)
 		err = test_msi(pdev, legacy);
+	if (!err)
+		err = test_affinity(pdev);
 	if (!err)
 		err = test_legacy(pdev, legacy);
 	if (!err)

@@ -332,7 +332,8 @@ static int test_platform(struct pci_dev *pdev)
 	unsigned long j = jiffies;
 
 	CHECK(pci_dev_present(e1000) && !pci_dev_present(rtl));
-	CHECK(!pci_msi_enabled() && pci_enable_msi(pdev) == -EINVAL);
+	/* The platform has MSI, the 82540EM has no MSI capability: enabling it fails as on Linux. */
+	CHECK(pci_msi_enabled() && !pdev->msi_cap && pci_enable_msi(pdev) == -EINVAL);
 	CHECK(pci_alloc_irq_vectors(pdev, 1, 4, PCI_IRQ_ALL_TYPES) == 1 && pci_irq_vector(pdev, 0) == pdev->irq);
 	CHECK(pci_alloc_irq_vectors(pdev, 2, 4, PCI_IRQ_MSIX) < 0);
 	pci_free_irq_vectors(pdev);

@@ -2,6 +2,7 @@
 // that closes mid-message, answers another request or passes descriptors), and the PCI device against an in-test
 // server (fake_vfio_user_server.h): firmware rules, interrupts from the eventfd, DMA memory, faults and reconnects.
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 
@@ -361,6 +362,32 @@ TEST(VfioUserCodec, IrqInfoCountsAreBoundedPerType) {
   EXPECT_FALSE(decode_irq_info(le({{4, 16}, {4, 1}, {4, kIrqIntx}, {4, 2}}), kIrqIntx)) << "one INTx pin";
   EXPECT_FALSE(decode_irq_info(le({{4, 16}, {4, 1}, {4, kIrqMsi}, {4, 1}}), kIrqMsix)) << "another type";
   EXPECT_FALSE(decode_irq_info(le({{4, 16}, {4, 1u << 7}, {4, kIrqMsix}, {4, 1}}), kIrqMsix)) << "unknown flag";
+}
+
+struct MsixClientFixture : ClientFixture {
+  MsixClientFixture() { server.with_msix(12); }
+};
+
+TEST_F(MsixClientFixture, EventfdsGoInMessagesOfAtMostMaxMsgFds) {
+  ASSERT_TRUE(client->negotiate());
+  EXPECT_EQ(client->irq(kIrqMsix).count, 12u);
+  std::vector<Fd> efds;
+  std::vector<int> raw;
+  for (int i = 0; i < 12; ++i) {
+    efds.emplace_back(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    raw.push_back(efds.back().get());
+  }
+  ASSERT_TRUE(client->set_irq_eventfds(kIrqMsix, 0, raw));
+  EXPECT_EQ(server.set_irqs_messages.load(), 2) << "8 + 4: the server takes 8 descriptors a message";
+  ASSERT_TRUE(server.raise(11));
+  uint64_t n = 0;
+  for (int i = 0; i < 200 && ::read(raw[11], &n, sizeof n) != sizeof n; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(n, 1u) << "vector 11 reached the eventfd given for it";
+  EXPECT_FALSE(client->set_irq_eventfds(kIrqMsix, 8, raw)) << "vectors 8..19 of 12: refused before sending";
+  const int sent = server.commands.load();
+  EXPECT_FALSE(client->mask_irqs(kIrqMsix, 0, 1, true)) << "the server does not report MSI-X maskable";
+  EXPECT_EQ(server.commands.load(), sent) << "nothing left for either";
+  EXPECT_FALSE(client->connection().broken());
 }
 
 struct MsixDeviceFixture : DeviceFixture {
