@@ -7,7 +7,8 @@
 //     domain uses, so the device reaches that memory and nothing else;
 //   - interrupts: the server signals an eventfd per vector; a thread turns each signal into an interrupt request
 //     edge (INTx is edge-signalled over vfio-user: the server reports rising edges only);
-//   - reset: DEVICE_RESET and COMMAND cleared; a broken connection is replaced by a fresh one (`reconnect`).
+//   - reset: DEVICE_RESET and COMMAND cleared; a broken connection, or a server whose interrupt line stays high
+//     after the reset (no rising edge would ever come again), is replaced by a fresh one (`reconnect`).
 // A server that does not answer in time, closes or sends what the codec refuses is a device fault (reported once
 // through the context's device_fault, counted); accesses then read all-ones until a reset reconnects.
 #pragma once
@@ -88,6 +89,7 @@ class VfioUserDevice : public pci::PciDevice {
   Fd stop_;  // eventfd that ends irq_loop
   std::thread irq_thread_;
   std::atomic<uint64_t> reads_{0}, writes_{0}, irqs_{0}, faults_{0}, reconnects_{0}, refused_{0};
+  std::atomic<uint64_t> stuck_lines_{0};  // resets that left the interrupt line high (a fresh server followed)
 };
 
 }  // namespace side::vfio_user
