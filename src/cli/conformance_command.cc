@@ -66,6 +66,7 @@ conformance::RunnerOptions runner_options(const std::vector<conformance::MatrixE
   o.domain.kapi_path = paths.kapi;
   o.domain.symvers_path = paths.symvers;
   o.domain.modules_dir = paths.modules_dir;
+  o.ifname = "sidecf" + std::to_string(getpid());  // two runs at once do not take each other's interface
   if (needs_qemu(rows)) {
     auto qemu = vfio_user::find_qemu(/*build=*/true);  // built on first use of a QEMU device, as side run does
     if (qemu)

@@ -77,7 +77,13 @@ session::ShellResult RowWorkload::iperf3(double seconds, bool reverse, const std
   char cmd[160];
   std::snprintf(cmd, sizeof cmd, "exec iperf3 -c %s -t %g -J%s 2>/dev/null", peer_ip_.c_str(), seconds,
                 reverse ? " -R" : "");
-  auto result = session::run_shell(cmd, "", seconds + 30, &stop);
+  // A server still starting (the machine is loaded) refuses the connection: that is not the driver's doing.
+  session::ShellResult result;
+  for (int attempt = 0; attempt < 3 && !stop; ++attempt) {
+    result = session::run_shell(cmd, "", seconds + 30, &stop);
+    if (result.output.find("unable to connect to server") == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
   session::stop_child(server);
   return result;
 }

@@ -18,7 +18,7 @@ struct RunnerOptions {
   std::string executable = "/proc/self/exe";
   std::string qemu_binary;  // QEMU with the vfio-user server; empty: QEMU rows fail, saying `qemu_error`
   std::string qemu_error;
-  std::string ifname = "sideconf0";
+  std::string ifname = "sideconf0";  // the driver's host interface (the peer's namespace is named after side's pid)
   unsigned pings = 20;
   double ping_interval_s = 0.05;
   double tcp_seconds = 3;       // each direction

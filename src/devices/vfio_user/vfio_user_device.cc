@@ -220,7 +220,20 @@ void VfioUserDevice::reset() {
   // Device registers back to power-on, then COMMAND cleared: no decoding and no DMA until the driver enables again.
   Status s = client_->reset();
   if (s) s = client_->write(kRegionConfig, pci::kCommand, 2, 0, /*posted=*/false);
-  if (!s) fault_locked("reset: " + s.error().message);
+  if (!s) return fault_locked("reset: " + s.error().message);
+  // QEMU's DEVICE_RESET resets the device's registers but not its interrupt line: a line the device raised before
+  // (a driver killed before its handler ran) stays high, and since the server signals INTx only on a rising edge,
+  // the next driver never gets an interrupt (e1000's first one, at open, starts its link watchdog). The PCI status
+  // register shows the line; a server left with it high is replaced by a fresh one.
+  auto status = client_->read(kRegionConfig, pci::kStatus, 2);
+  if (!status) return fault_locked("reset: " + status.error().message);
+  if ((*status & pci::kStatusInterrupt) == 0) return;
+  ++stuck_lines_;
+  if (reconnect_) {
+    reconnect_locked();
+  } else {
+    logf(LogLevel::kWarning, "side: %s: its interrupt line stays high after a reset", name_.c_str());
+  }
 }
 
 void VfioUserDevice::reconnect_locked() {
@@ -310,7 +323,8 @@ pci::PciDevice::NamedCounters VfioUserDevice::model_counters() const {
           {"server_faults", faults_.load()},
           {"server_reconnects", reconnects_.load()},
           {"server_messages", messages_sent_.load()},
-          {"server_spurious_interrupts", spurious_.load()}};
+          {"server_spurious_interrupts", spurious_.load()},
+          {"server_stuck_interrupt_lines", stuck_lines_.load()}};
 }
 
 }  // namespace side::vfio_user

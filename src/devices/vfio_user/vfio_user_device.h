@@ -13,7 +13,8 @@
 //     server knows where it goes. A server's MSI-X vector 0 and INTx share one eventfd slot (libvfio-user), and
 //     QEMU offers no MSI vectors when the device has MSI-X yet signals MSI on slot 0: vector 0 is one eventfd, and
 //     what it means follows the mode the driver's kernel chose;
-//   - reset: DEVICE_RESET and COMMAND cleared; a broken connection is replaced by a fresh one (`reconnect`).
+//   - reset: DEVICE_RESET and COMMAND cleared; a broken connection, or a server whose interrupt line stays high
+//     after the reset (no rising edge would ever come again), is replaced by a fresh one (`reconnect`).
 // A server that does not answer in time, closes or sends what the codec refuses is a device fault (reported once
 // through the context's device_fault, counted); accesses then read all-ones until a reset reconnects.
 #pragma once
@@ -102,6 +103,7 @@ class VfioUserDevice : public pci::PciDevice {
   std::thread irq_thread_;
   std::atomic<uint64_t> reads_{0}, writes_{0}, irqs_{0}, faults_{0}, reconnects_{0}, refused_{0};
   std::atomic<uint64_t> messages_sent_{0}, spurious_{0};
+  std::atomic<uint64_t> stuck_lines_{0};  // resets that left the interrupt line high (a fresh server followed)
 };
 
 }  // namespace side::vfio_user

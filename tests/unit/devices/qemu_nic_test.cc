@@ -132,5 +132,43 @@ TEST_F(QemuE1000, KilledQemuIsAFaultAndResetStartsAFreshOne) {
   EXPECT_EQ(nic_->bar_read(0, kRal, 4), 0x12005452u);
 }
 
+// A driver killed while its device's line was high (the cause raised, its handler never run): QEMU's reset clears
+// the cause but not the line, and INTx only signals rising edges, so the next driver would get no interrupt at all.
+// The reset sees the line in the PCI status register and starts a fresh QEMU, whose interrupts arrive.
+TEST_F(QemuE1000, AResetThatLeavesTheLineHighGetsAFreshServer) {
+  enable();
+  nic_->bar_write(0, kIms, 4, 0x4);
+  nic_->bar_write(0, kIcs, 4, 0x4);  // the line goes high; nobody reads ICR
+  for (int i = 0; i < 400 && sink_.edges.load() == 0; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_GE(sink_.edges.load(), 1);
+  EXPECT_NE(nic_->config_read(pci::kStatus, 2) & pci::kStatusInterrupt, 0u);
+  const pid_t first = nic_->server_pid();
+  nic_->reset();
+  EXPECT_NE(nic_->server_pid(), first);
+  auto counter = [&](const std::string& name) {
+    for (const auto& [n, v] : nic_->model_counters()) {
+      if (n == name) return v;
+    }
+    return uint64_t{~0ull};
+  };
+  EXPECT_EQ(counter("server_stuck_interrupt_lines"), 1u);
+  EXPECT_EQ(counter("server_reconnects"), 1u);
+  // The next driver's first interrupt arrives.
+  enable();
+  const int before = sink_.edges.load();
+  nic_->bar_write(0, kIms, 4, 0x4);
+  nic_->bar_write(0, kIcs, 4, 0x4);
+  for (int i = 0; i < 400 && sink_.edges.load() == before; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_GT(sink_.edges.load(), before);
+  EXPECT_TRUE(faults_.empty());
+}
+
+TEST_F(QemuE1000, AResetWithTheLineLowKeepsTheServer) {
+  enable();
+  const pid_t first = nic_->server_pid();
+  nic_->reset();
+  EXPECT_EQ(nic_->server_pid(), first);
+}
+
 }  // namespace
 }  // namespace side::vfio_user
