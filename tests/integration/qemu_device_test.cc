@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "net/netns.h"
@@ -28,9 +30,13 @@ std::string run(const std::string& command, int* status) {
 // QEMU processes and socket directories the side runs of one test made: side keeps its QEMUs' directories in
 // $TMPDIR, so a private one tells this test's QEMUs from those of anything else running on the machine.
 int qemu_leftovers(const std::string& tmpdir) {
-  int status = 0;
-  std::string ps = run("pgrep -c -f 'path=" + tmpdir + "/' || true", &status);
-  int n = std::atoi(ps.c_str());
+  int n = 0;
+  for (const auto& proc : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream cmdline(proc.path() / "cmdline");
+    std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    if (args.find("x-vfio-user-server") != std::string::npos && args.find("path=" + tmpdir + "/") != std::string::npos)
+      ++n;
+  }
   for (const auto& e : std::filesystem::directory_iterator(tmpdir)) {
     if (e.path().filename().string().starts_with("side-qemu-")) ++n;
   }
