@@ -400,6 +400,9 @@ std::string NicSession::connect_host_side() {
     host_->mirror().mtu = netdev_info_.mtu;
     std::memcpy(host_->mirror().mac.data(), netdev_info_.mac, 6);
     route_to(host_.get());
+    // The carrier as it stands: register_netdev reported it before this interface existed, and a driver without
+    // link detection (8390's ne2k-pci) never changes it: on from registration, as in the kernel.
+    if (auto n = machine_->netdev_of_device(dev_); n && n->info.token == token_) host_->carrier(token_, n->carrier);
     if (auto e = address_interfaces(); !e.empty()) {
       (void)domain_->remove(pdev_);
       return e;

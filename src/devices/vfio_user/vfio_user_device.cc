@@ -69,6 +69,12 @@ Result<Discovered> discover(Client& client) {
   return d;
 }
 
+uint32_t overlay_config_byte(uint32_t offset, unsigned width, uint32_t value, uint32_t at, uint8_t byte) {
+  if (width > 4 || at < offset || at - offset >= width) return value;
+  const unsigned shift = 8 * (at - offset);
+  return (value & ~(uint32_t{0xff} << shift)) | (uint32_t{byte} << shift);
+}
+
 VfioUserDevice::VfioUserDevice(const pci::DeviceContext& context, std::string name, const Discovered& found,
                                std::unique_ptr<Client> client, Reconnect reconnect)
     : PciDevice(found.identity, found.bars),
@@ -140,7 +146,13 @@ uint32_t VfioUserDevice::config_read(uint32_t offset, unsigned width) {
     fault_locked("config read at " + std::to_string(offset) + ": " + v.error().message);
     return static_cast<uint32_t>(all_ones(width));
   }
-  return static_cast<uint32_t>(*v);
+  const auto value = static_cast<uint32_t>(*v);
+  return revision_ ? overlay_config_byte(offset, width, value, pci::kRevisionId, *revision_) : value;
+}
+
+void VfioUserDevice::present_revision(uint8_t revision) {
+  std::lock_guard lock(mu_);
+  revision_ = revision;
 }
 
 void VfioUserDevice::config_write(uint32_t offset, unsigned width, uint32_t value) {
@@ -247,15 +259,38 @@ void VfioUserDevice::irq_loop() {
     if (!(p[0].revents & POLLIN) || ::read(intx_.get(), &count, sizeof count) != sizeof count) continue;
     std::lock_guard lock(mu_);
     ++irqs_;
+    if (!intx_asserted_locked()) {
+      ++stale_irqs_;
+      continue;
+    }
     set_irq_request(true);
     set_irq_request(false);
   }
 }
 
+// INTx is level-triggered, but the server signals rising edges only, and the line may have fallen again by the
+// time an edge is read (the driver's handler, run for an earlier edge, already cleared the cause: QEMU's rtl8139
+// drops and raises its line on every write to IntrStatus). A CPU sees a level-triggered interrupt only while the line
+// is asserted: the edge is delivered only if Status.Interrupt (PCI 3.0 6.2.3), which the server keeps, still says
+// so. A server that cannot answer gets the benefit of the doubt (and its fault is reported by the read).
+bool VfioUserDevice::intx_asserted_locked() {
+  if (!usable_locked()) return true;
+  auto status = client_->read(kRegionConfig, pci::kStatus, 2);
+  if (!status) {
+    if (client_->connection().broken()) fault_locked("status read: " + status.error().message);
+    return true;
+  }
+  return (*status & pci::kStatusInterrupt) != 0;
+}
+
 pci::PciDevice::NamedCounters VfioUserDevice::model_counters() const {
-  return {{"server_reads", reads_.load()},      {"server_writes", writes_.load()},
-          {"server_refusals", refused_.load()}, {"server_interrupts", irqs_.load()},
-          {"server_faults", faults_.load()},    {"server_reconnects", reconnects_.load()}};
+  return {{"server_reads", reads_.load()},
+          {"server_writes", writes_.load()},
+          {"server_refusals", refused_.load()},
+          {"server_interrupts", irqs_.load()},
+          {"server_interrupts_stale", stale_irqs_.load()},
+          {"server_faults", faults_.load()},
+          {"server_reconnects", reconnects_.load()}};
 }
 
 }  // namespace side::vfio_user

@@ -6,7 +6,8 @@
 //   - DMA: the domain's DMA memory (its arena memfd) is the one mapping the server gets, at the bus addresses the
 //     domain uses, so the device reaches that memory and nothing else;
 //   - interrupts: the server signals an eventfd per vector; a thread turns each signal into an interrupt request
-//     edge (INTx is edge-signalled over vfio-user: the server reports rising edges only);
+//     edge (INTx is edge-signalled over vfio-user: the server reports rising edges only), dropping an INTx edge
+//     whose line has fallen again by then (Status.Interrupt clear), as a level-triggered line would;
 //   - reset: DEVICE_RESET and COMMAND cleared; a broken connection is replaced by a fresh one (`reconnect`).
 // A server that does not answer in time, closes or sends what the codec refuses is a device fault (reported once
 // through the context's device_fault, counted); accesses then read all-ones until a reset reconnects.
@@ -18,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -37,6 +39,10 @@ struct Discovered {
 // power of two the PCI rules allow (memory 16 B..1 GiB, I/O 4..256 B) is an error: the server lies about it.
 Result<Discovered> discover(Client& client);
 
+// `value`, read from config space at `offset` (`width` bytes), with the byte at config offset `at` replaced by
+// `byte` when the access covers it: what the firmware shows of a field it presents differently from the server.
+uint32_t overlay_config_byte(uint32_t offset, unsigned width, uint32_t value, uint32_t at, uint8_t byte);
+
 class VfioUserDevice : public pci::PciDevice {
  public:
   // A fresh, negotiated client for the same device (a restarted server).
@@ -49,6 +55,11 @@ class VfioUserDevice : public pci::PciDevice {
 
   // Interrupt eventfd, DMA memory, and the interrupt thread. On failure the device is unusable.
   Status start();
+
+  // Config space shows `revision` (offset 0x08) instead of the server's, as firmware that presents a model under
+  // another revision of the same chip would (QEMU's RTL8139C+, which implements the RTL8139C's mode too, as an
+  // RTL8139C). Every other field is the server's.
+  void present_revision(uint8_t revision);
 
   uint32_t config_read(uint32_t offset, unsigned width) override;
   void config_write(uint32_t offset, unsigned width, uint32_t value) override;
@@ -72,6 +83,7 @@ class VfioUserDevice : public pci::PciDevice {
   void fault_locked(const std::string& what);
   bool usable_locked();
   void irq_loop();
+  bool intx_asserted_locked();
   void reconnect_locked();
 
   const std::string name_;
@@ -84,10 +96,11 @@ class VfioUserDevice : public pci::PciDevice {
   pci::DmaMemory dma_;
   bool dma_mapped_ = false;
   bool faulted_ = false;
-  Fd intx_;  // eventfd the server signals for INTx
-  Fd stop_;  // eventfd that ends irq_loop
+  std::optional<uint8_t> revision_;  // shown instead of the server's (present_revision)
+  Fd intx_;                          // eventfd the server signals for INTx
+  Fd stop_;                          // eventfd that ends irq_loop
   std::thread irq_thread_;
-  std::atomic<uint64_t> reads_{0}, writes_{0}, irqs_{0}, faults_{0}, reconnects_{0}, refused_{0};
+  std::atomic<uint64_t> reads_{0}, writes_{0}, irqs_{0}, stale_irqs_{0}, faults_{0}, reconnects_{0}, refused_{0};
 };
 
 }  // namespace side::vfio_user

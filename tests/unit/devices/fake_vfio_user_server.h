@@ -55,10 +55,13 @@ class FakeServer {
     how_ = how;
     from_ = from_command;
   }
-  // Signals the INTx eventfd the client registered; false if none was.
-  bool raise_intx() {
+  // Asserts INTx as QEMU does: Status.Interrupt set in config space, then the eventfd the client registered
+  // signalled (a rising edge); false if none was registered. `level` false signals an edge whose line has already
+  // fallen again (Status.Interrupt clear): what a client reads after the driver cleared the cause.
+  bool raise_intx(bool level = true) {
     std::lock_guard lock(mu_);
     if (irq_fd_ < 0) return false;
+    config_[6] = static_cast<uint8_t>(level ? config_[6] | 0x08 : config_[6] & ~0x08);
     uint64_t one = 1;
     return write(irq_fd_, &one, sizeof one) == sizeof one;
   }
