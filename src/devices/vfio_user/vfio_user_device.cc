@@ -246,39 +246,57 @@ bool VfioUserDevice::server_failed() const {
   return faulted_ || client_->connection().broken();
 }
 
-// Each signal of the INTx eventfd is one rising edge of the device's line: one interrupt request pulse.
+// Each signal of the INTx eventfd is one rising edge of the device's line. INTx is level-triggered, but the
+// server signals rising edges only, so the line is checked (Status.Interrupt, PCI 3.0 6.2.3, which the server keeps)
+// each time:
+//   - an edge whose line has fallen again by the time it is read is not delivered: the driver's handler, run for
+//     an earlier edge, already cleared the cause (QEMU's rtl8139 drops and raises its line on every IntrStatus
+//     write), and a CPU sees a level-triggered interrupt only while the line is asserted;
+//   - a line still asserted kLevelRecheck after the last delivery, with no new edge, interrupts again, as a
+//     level-triggered line does after the handler returns: no interrupt is lost for good to a missed edge.
 void VfioUserDevice::irq_loop() {
+  bool watching = false;  // an interrupt was delivered and its line not seen low since
   for (;;) {
     pollfd p[2] = {{intx_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
-    if (poll(p, 2, -1) < 0) {
+    const int n = poll(p, 2, watching ? static_cast<int>(kLevelRecheck.count()) : -1);
+    if (n < 0) {
       if (errno == EINTR) continue;
       return;
     }
     if (p[1].revents) return;
+    if (n == 0) {
+      std::lock_guard lock(mu_);
+      watching = intx_asserted_locked().value_or(false) && deliver_intx_locked(/*again=*/true);
+      continue;
+    }
     uint64_t count;
     if (!(p[0].revents & POLLIN) || ::read(intx_.get(), &count, sizeof count) != sizeof count) continue;
     std::lock_guard lock(mu_);
     ++irqs_;
-    if (!intx_asserted_locked()) {
+    // A server that cannot tell gets the benefit of the doubt (its fault is reported by the read).
+    if (!intx_asserted_locked().value_or(true)) {
       ++stale_irqs_;
+      watching = false;
       continue;
     }
-    set_irq_request(true);
-    set_irq_request(false);
+    watching = deliver_intx_locked(/*again=*/false);
   }
 }
 
-// INTx is level-triggered, but the server signals rising edges only, and the line may have fallen again by the
-// time an edge is read (the driver's handler, run for an earlier edge, already cleared the cause: QEMU's rtl8139
-// drops and raises its line on every write to IntrStatus). A CPU sees a level-triggered interrupt only while the line
-// is asserted: the edge is delivered only if Status.Interrupt (PCI 3.0 6.2.3), which the server keeps, still says
-// so. A server that cannot answer gets the benefit of the doubt (and its fault is reported by the read).
-bool VfioUserDevice::intx_asserted_locked() {
-  if (!usable_locked()) return true;
+bool VfioUserDevice::deliver_intx_locked(bool again) {
+  if (again) ++reasserted_irqs_;
+  set_irq_request(true);
+  set_irq_request(false);
+  return true;
+}
+
+// The line's level as the server reports it, or nullopt when the server cannot say.
+std::optional<bool> VfioUserDevice::intx_asserted_locked() {
+  if (!usable_locked()) return std::nullopt;
   auto status = client_->read(kRegionConfig, pci::kStatus, 2);
   if (!status) {
     if (client_->connection().broken()) fault_locked("status read: " + status.error().message);
-    return true;
+    return std::nullopt;
   }
   return (*status & pci::kStatusInterrupt) != 0;
 }
@@ -289,6 +307,7 @@ pci::PciDevice::NamedCounters VfioUserDevice::model_counters() const {
           {"server_refusals", refused_.load()},
           {"server_interrupts", irqs_.load()},
           {"server_interrupts_stale", stale_irqs_.load()},
+          {"server_interrupts_reasserted", reasserted_irqs_.load()},
           {"server_faults", faults_.load()},
           {"server_reconnects", reconnects_.load()}};
 }

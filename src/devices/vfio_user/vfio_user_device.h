@@ -6,8 +6,9 @@
 //   - DMA: the domain's DMA memory (its arena memfd) is the one mapping the server gets, at the bus addresses the
 //     domain uses, so the device reaches that memory and nothing else;
 //   - interrupts: the server signals an eventfd per vector; a thread turns each signal into an interrupt request
-//     edge (INTx is edge-signalled over vfio-user: the server reports rising edges only), dropping an INTx edge
-//     whose line has fallen again by then (Status.Interrupt clear), as a level-triggered line would;
+//     edge (INTx is edge-signalled over vfio-user: the server reports rising edges only), made level-triggered
+//     again from Status.Interrupt: an edge whose line has fallen by then is dropped, a line still asserted
+//     kLevelRecheck after an interrupt interrupts again;
 //   - reset: DEVICE_RESET and COMMAND cleared; a broken connection is replaced by a fresh one (`reconnect`).
 // A server that does not answer in time, closes or sends what the codec refuses is a device fault (reported once
 // through the context's device_fault, counted); accesses then read all-ones until a reset reconnects.
@@ -45,6 +46,9 @@ uint32_t overlay_config_byte(uint32_t offset, unsigned width, uint32_t value, ui
 
 class VfioUserDevice : public pci::PciDevice {
  public:
+  // How long an INTx line may stay asserted after an interrupt, with no new edge, before it interrupts again.
+  static constexpr std::chrono::milliseconds kLevelRecheck{50};
+
   // A fresh, negotiated client for the same device (a restarted server).
   using Reconnect = std::function<Result<std::unique_ptr<Client>>()>;
 
@@ -83,7 +87,8 @@ class VfioUserDevice : public pci::PciDevice {
   void fault_locked(const std::string& what);
   bool usable_locked();
   void irq_loop();
-  bool intx_asserted_locked();
+  std::optional<bool> intx_asserted_locked();
+  bool deliver_intx_locked(bool again);
   void reconnect_locked();
 
   const std::string name_;
@@ -100,7 +105,8 @@ class VfioUserDevice : public pci::PciDevice {
   Fd intx_;                          // eventfd the server signals for INTx
   Fd stop_;                          // eventfd that ends irq_loop
   std::thread irq_thread_;
-  std::atomic<uint64_t> reads_{0}, writes_{0}, irqs_{0}, stale_irqs_{0}, faults_{0}, reconnects_{0}, refused_{0};
+  std::atomic<uint64_t> reads_{0}, writes_{0}, irqs_{0}, stale_irqs_{0}, reasserted_irqs_{0}, faults_{0},
+      reconnects_{0}, refused_{0};
 };
 
 }  // namespace side::vfio_user

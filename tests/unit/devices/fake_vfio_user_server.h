@@ -65,6 +65,11 @@ class FakeServer {
     uint64_t one = 1;
     return write(irq_fd_, &one, sizeof one) == sizeof one;
   }
+  // Deasserts INTx: Status.Interrupt clear (a server signals nothing when a line falls).
+  void lower_intx() {
+    std::lock_guard lock(mu_);
+    config_[6] = static_cast<uint8_t>(config_[6] & ~0x08);
+  }
   // Device DMA: writes into the memory the client mapped, at bus address `iova`; false outside the mapping.
   bool dma_write(uint64_t iova, uint8_t value) {
     std::lock_guard lock(mu_);

@@ -279,12 +279,6 @@ TEST_F(DeviceFixture, NoBarAccessReachesTheServerBeforeCommandEnablesIt) {
   EXPECT_GE(server.posted.load(), 1) << "BAR writes are posted";
 }
 
-TEST_F(DeviceFixture, ServerInterruptBecomesAnEdge) {
-  ASSERT_TRUE(server.raise_intx());
-  for (int i = 0; i < 200 && sink.edges.load() == 0; ++i) std::this_thread::sleep_for(5ms);
-  EXPECT_EQ(sink.edges.load(), 1);
-}
-
 uint64_t counter(const pci::PciDevice::NamedCounters& all, const std::string& name) {
   for (const auto& [n, v] : all) {
     if (n == name) return v;
@@ -293,19 +287,52 @@ uint64_t counter(const pci::PciDevice::NamedCounters& all, const std::string& na
   return 0;
 }
 
+// Waits (at most 2 s) until `done`.
+template <class F>
+void wait_for(F done) {
+  for (int i = 0; i < 400 && !done(); ++i) std::this_thread::sleep_for(5ms);
+}
+
+TEST_F(DeviceFixture, ServerInterruptBecomesAnEdge) {
+  ASSERT_TRUE(server.raise_intx());
+  wait_for([&] { return sink.edges.load() > 0; });
+  server.lower_intx();
+  EXPECT_GE(sink.edges.load(), 1);
+  // Once the line is low nothing more arrives.
+  std::this_thread::sleep_for(3 * VfioUserDevice::kLevelRecheck);
+  const int settled = sink.edges.load();
+  std::this_thread::sleep_for(3 * VfioUserDevice::kLevelRecheck);
+  EXPECT_EQ(sink.edges.load(), settled);
+}
+
 // An edge whose line has fallen again by the time it is read (Status.Interrupt clear) is not an interrupt: a
 // level-triggered line is seen only while asserted. The next real one still is.
 TEST_F(DeviceFixture, AnEdgeWhoseLineHasFallenIsNotDelivered) {
   ASSERT_TRUE(server.raise_intx(/*level=*/false));
-  for (int i = 0; i < 200 && counter(dev->model_counters(), "server_interrupts_stale") == 0; ++i) {
-    std::this_thread::sleep_for(5ms);
-  }
+  wait_for([&] { return counter(dev->model_counters(), "server_interrupts_stale") > 0; });
   EXPECT_EQ(counter(dev->model_counters(), "server_interrupts_stale"), 1u);
+  std::this_thread::sleep_for(3 * VfioUserDevice::kLevelRecheck);
   EXPECT_EQ(sink.edges.load(), 0);
   ASSERT_TRUE(server.raise_intx());
-  for (int i = 0; i < 200 && sink.edges.load() == 0; ++i) std::this_thread::sleep_for(5ms);
-  EXPECT_EQ(sink.edges.load(), 1);
+  wait_for([&] { return sink.edges.load() > 0; });
+  server.lower_intx();
+  EXPECT_GE(sink.edges.load(), 1);
   EXPECT_EQ(counter(dev->model_counters(), "server_interrupts"), 2u);
+}
+
+// A line the driver's handler left asserted, with no new edge from the server, interrupts again (as a level-
+// triggered line does once the handler returns) until it falls: a missed edge delays an interrupt, never loses it.
+TEST_F(DeviceFixture, ALineLeftAssertedInterruptsAgainUntilItFalls) {
+  ASSERT_TRUE(server.raise_intx());
+  wait_for([&] { return sink.edges.load() >= 3; });
+  EXPECT_GE(sink.edges.load(), 3);
+  EXPECT_GE(counter(dev->model_counters(), "server_interrupts_reasserted"), 2u);
+  EXPECT_EQ(counter(dev->model_counters(), "server_interrupts"), 1u) << "one edge from the server";
+  server.lower_intx();
+  std::this_thread::sleep_for(3 * VfioUserDevice::kLevelRecheck);
+  const int settled = sink.edges.load();
+  std::this_thread::sleep_for(5 * VfioUserDevice::kLevelRecheck);
+  EXPECT_EQ(sink.edges.load(), settled);
 }
 
 TEST_F(DeviceFixture, DeviceReachesTheDomainArenaAtItsBusAddresses) {
