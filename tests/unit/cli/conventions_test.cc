@@ -94,7 +94,7 @@ TEST(Conventions, BashCompletesCommandsModulesAndOptions) {
   EXPECT_EQ(complete("dev"), "devices\n");
   EXPECT_EQ(complete("run e1000 --device bu"), "builtin\n");
   // (after "qemu:", only what follows the colon: readline took the colon as a word break)
-  EXPECT_EQ(complete("run e1000 --device qemu:rt"), "rtl8139\n");
+  EXPECT_EQ(complete("run e1000 --device qemu:rt"), "rtl8139\nrtl8139-8139c\n");
   EXPECT_EQ(complete("inject e1000 --types lost"), "lostirq\n");
   EXPECT_EQ(complete("devices --dr"), "--drivers\n");
 }
