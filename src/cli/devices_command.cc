@@ -20,6 +20,7 @@ void devices_usage(FILE* out) {
                "  the device models side can plug into a driver's machine (its own, then QEMU's over vfio-user):\n"
                "  name, PCI id, class, description\n"
                "  --drivers            also the modules of the module cache whose PCI id table matches each model\n"
+               "                       (less those whose probe refuses its revision)\n"
                "                       (reads every module: a few seconds)\n"
                "  --json               one JSON document (schema side-devices/1)\n");
 }
@@ -32,7 +33,8 @@ std::string hex(unsigned value, int digits) {
   return buf;
 }
 
-// The modules of the cache whose id table names `m`, as the kernel's PCI core would bind them (names sorted).
+// The modules of the cache whose id table names `m`, as the kernel's PCI core would bind them (names sorted), less
+// those whose probe refuses it by revision (8139too and a C+, 8139cp and an older RTL8139).
 std::vector<std::string> matching_modules(loader::ModuleIndex& index, const std::vector<std::string>& names,
                                           const devices::DeviceModel& m) {
   std::vector<std::string> out;
@@ -43,7 +45,8 @@ std::vector<std::string> matching_modules(loader::ModuleIndex& index, const std:
     if (!elf) continue;
     auto info = loader::read_module_info(*elf);
     if (!info) continue;
-    if (supervisor::id_table_names(info->pci_ids(), m)) out.push_back(name);
+    if (supervisor::id_table_names(info->pci_ids(), m) && !supervisor::probe_refuses(name, m.identity))
+      out.push_back(name);
   }
   return out;
 }

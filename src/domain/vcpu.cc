@@ -1,6 +1,7 @@
 #include "domain/vcpu.h"
 
 #include <asm/prctl.h>
+#include <pthread.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -17,6 +18,20 @@ namespace side::domain {
 namespace {
 
 thread_local int t_vcpu = -1;
+// The thread's stack, [lo, hi); empty when unknown.
+thread_local uint64_t t_stack_lo = 0, t_stack_hi = 0;
+
+void record_stack() {
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+  void* addr = nullptr;
+  size_t size = 0;
+  if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+    t_stack_lo = reinterpret_cast<uint64_t>(addr);
+    t_stack_hi = t_stack_lo + size;
+  }
+  pthread_attr_destroy(&attr);
+}
 
 int set_gs_base(uint64_t base) {
   return static_cast<int>(syscall(SYS_arch_prctl, ARCH_SET_GS, base));
@@ -36,8 +51,14 @@ Status become_vcpu(unsigned cpu, uint64_t percpu_base) {
     return make_error(std::string("arch_prctl(ARCH_SET_GS): ") + std::strerror(errno));
   }
   if (!install_alternate_signal_stack()) return make_error("cannot install an alternate signal stack");
+  record_stack();
   t_vcpu = static_cast<int>(cpu);
   return {};
+}
+
+bool on_vcpu_stack(uint64_t address, uint64_t size) {
+  return t_vcpu >= 0 && address >= t_stack_lo && size <= t_stack_hi - t_stack_lo &&
+         address - t_stack_lo <= t_stack_hi - t_stack_lo - size;
 }
 
 void leave_vcpu() {

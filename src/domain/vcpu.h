@@ -14,5 +14,8 @@ int current_vcpu();
 Status become_vcpu(unsigned cpu, uint64_t percpu_base);
 // The calling thread is no virtual CPU any more (GS base cleared).
 void leave_vcpu();
+// Whether [address, address + size) lies in the calling virtual CPU's own stack (recorded by become_vcpu; false on
+// any other thread): a driver's local buffer, which string port I/O may read or fill.
+bool on_vcpu_stack(uint64_t address, uint64_t size);
 
 }  // namespace side::domain

@@ -360,11 +360,10 @@ std::string NicSession::connect_host_side() {
     host_->mirror().mtu = netdev_info_.mtu;
     std::memcpy(host_->mirror().mac.data(), netdev_info_.mac, 6);
     route_to(host_.get());
-    // A driver that found its link during probe (virtio_net reads it from the device's config at once) told the
-    // machine before the host interface existed: the interface starts from the state the machine holds.
-    for (const supervisor::NetdevState& n : machine_->netdevs()) {
-      if (n.info.token == token_ && n.carrier) host_->carrier(token_, true);
-    }
+    // The carrier as it stands: the driver reported it before this interface existed (register_netdev; virtio_net
+    // reads its link from the device's config during probe), and a driver without link detection (8390's ne2k-pci)
+    // never changes it: on from registration, as in the kernel.
+    if (auto n = machine_->netdev_of_device(dev_); n && n->info.token == token_) host_->carrier(token_, n->carrier);
     if (auto e = address_interfaces(); !e.empty()) {
       (void)domain_->remove(pdev_);
       return e;

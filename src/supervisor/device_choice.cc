@@ -1,6 +1,7 @@
 #include "supervisor/device_choice.h"
 
 #include <span>
+#include <string_view>
 
 #include "loader/dependency_walk.h"
 #include "loader/elf_file.h"
@@ -16,20 +17,54 @@ bool id_table_names(const std::vector<loader::PciId>& ids, const devices::Device
   return false;
 }
 
+// What a driver's probe refuses that its id table cannot say (an id table has no revision field). Linux 6.1:
+// 8139too's rtl8139_init_one returns -ENODEV for a Realtek 8139 of revision 0x20 and up ("use 8139cp");
+// 8139cp's cp_init_one for one below 0x20 ("use 8139too").
 namespace {
 
+struct RevisionRule {
+  std::string_view driver;  // module name, '-' as '_'
+  uint16_t vendor, device;
+  uint8_t min_revision, max_revision;  // what the probe accepts
+};
+constexpr RevisionRule kRevisionRules[] = {
+    {"8139too", 0x10ec, 0x8139, 0x00, 0x1f},
+    {"8139cp", 0x10ec, 0x8139, 0x20, 0xff},
+};
+
 const devices::DeviceModel* first_named(const std::vector<loader::PciId>& ids,
-                                        std::span<const devices::DeviceModel> models) {
+                                        std::span<const devices::DeviceModel> models, const std::string& driver) {
   for (const devices::DeviceModel& m : models) {
-    if (id_table_names(ids, m)) return &m;
+    if (id_table_names(ids, m) && !probe_refuses(driver, m.identity)) return &m;
   }
   return nullptr;
 }
 
 }  // namespace
 
+std::string module_name_of(const std::string& module) {
+  std::string name = module.substr(module.find_last_of('/') + 1);
+  for (const char* suffix : {".ko", ".ko.xz", ".ko.zst", ".ko.gz"}) {
+    if (name.ends_with(suffix)) {
+      name.resize(name.size() - std::string_view(suffix).size());
+      break;
+    }
+  }
+  for (char& c : name) c = c == '-' ? '_' : c;
+  return name;
+}
+
+bool probe_refuses(const std::string& driver, const pci::Identity& id) {
+  const std::string name = module_name_of(driver);
+  for (const RevisionRule& r : kRevisionRules) {
+    if (name != r.driver || id.vendor_id != r.vendor || id.device_id != r.device) continue;
+    if (id.revision < r.min_revision || id.revision > r.max_revision) return true;
+  }
+  return false;
+}
+
 Result<const devices::DeviceModel*> device_for_ids(const std::string& driver, const std::vector<loader::PciId>& ids) {
-  if (const devices::DeviceModel* m = first_named(ids, devices::device_models())) return m;
+  if (const devices::DeviceModel* m = first_named(ids, devices::device_models(), driver)) return m;
   const std::string available = "side emulates " + devices::describe_device_models();
   if (ids.empty()) return make_error(driver + " has no PCI id table, so no emulated device for it; " + available);
   return make_error("no emulated device matches the " + std::to_string(ids.size()) + " entries of " + driver +
@@ -42,7 +77,7 @@ Result<const devices::DeviceModel*> choose_device(const std::string& driver, con
   if (choice.empty()) {
     auto builtin = device_for_ids(driver, ids);
     if (builtin) return builtin;
-    if (const devices::DeviceModel* m = first_named(ids, devices::qemu_device_models())) return m;
+    if (const devices::DeviceModel* m = first_named(ids, devices::qemu_device_models(), driver)) return m;
     return make_error(builtin.error().message + "; QEMU serves " + devices::describe_qemu_models());
   }
   const devices::DeviceModel* m = choice.starts_with("qemu:") ? devices::find_device_model(choice) : nullptr;

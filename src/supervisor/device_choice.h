@@ -16,10 +16,19 @@ namespace side::supervisor {
 // Whether a driver with PCI id table `ids` would bind to model `m`, as the kernel's PCI core matches them.
 bool id_table_names(const std::vector<loader::PciId>& ids, const devices::DeviceModel& m);
 
-// The built-in model `ids` match, or an error naming the driver and listing the models side has.
+// A module's name as modprobe compares them, from a name or a path: "8139-too.ko" -> "8139_too".
+std::string module_name_of(const std::string& module);
+
+// Whether `driver`'s probe refuses a device its id table names, for a reason the table cannot express (the
+// revision: 8139too refuses an RTL8139C+, 8139cp anything older). The default choice skips such models.
+bool probe_refuses(const std::string& driver, const pci::Identity& id);
+
+// The built-in model `ids` match (and the driver's probe accepts), or an error naming the driver and listing the models
+// side has.
 Result<const devices::DeviceModel*> device_for_ids(const std::string& driver, const std::vector<loader::PciId>& ids);
 
-// What `side run --device` asked for: "" (side's own model the id table matches, else the first of QEMU's),
+// What `side run --device` asked for: "" (side's own model the id table matches, else the first of QEMU's; in both,
+// one the driver's probe does not refuse),
 // "builtin" (side's own models only) or "qemu:MODEL" (that QEMU model, which the id table must match). Errors name
 // the driver and the choices.
 Result<const devices::DeviceModel*> choose_device(const std::string& driver, const std::vector<loader::PciId>& ids,

@@ -7,6 +7,7 @@
  */
 #include <linux/io.h>
 #include <linux/module.h>
+#include <linux/slab.h>
 #include <linux/workqueue.h>
 
 static unsigned long phys;
@@ -129,6 +130,43 @@ noinline int side_mmio_hammer_both(int n)
 	side_mmio_hammer(n, raw_smp_processor_id());
 	flush_work(&worker);
 	return atomic_read(&worker_state) == 3 ? 0 : -1;
+}
+
+/* The test's I/O BAR: a data port that logs what is written, and the read counter (as the memory BAR's 0x40). */
+#define SIDE_PORT_DATA 0xc060
+#define SIDE_PORT_COUNTER 0xc040
+static u32 side_module_buffer[4] = { 1, 2, 3, 4 };
+
+/*
+ * String port I/O as 8390's block transfers do it: rep outsl from kmalloc memory and from a buffer on the stack,
+ * then rep insl into both. `out` receives the n + 8 values insl stored, heap first. 0, or -ENOMEM.
+ */
+noinline int side_mmio_string_io(int n, u32 *out)
+{
+	u32 stack[8];
+	u32 *heap = kmalloc_array(n, sizeof(u32), GFP_KERNEL);
+	int i;
+
+	if (!heap)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		heap[i] = 0x1000 + i;
+	for (i = 0; i < 8; i++)
+		stack[i] = 0x2000 + i;
+	outsl(SIDE_PORT_DATA, heap, n);
+	outsl(SIDE_PORT_DATA, stack, 8);
+	insl(SIDE_PORT_COUNTER, heap, n);
+	insl(SIDE_PORT_COUNTER, stack, 8);
+	memcpy(out, heap, n * sizeof(u32));
+	memcpy(out + n, stack, sizeof(stack));
+	kfree(heap);
+	return 0;
+}
+
+/* rep outsl from the module's own data, which is neither the arena nor a stack: must not reach the port. */
+noinline void side_mmio_string_io_wild(void)
+{
+	outsl(SIDE_PORT_DATA, side_module_buffer, ARRAY_SIZE(side_module_buffer));
 }
 
 static int __init side_test_mmio_init(void)

@@ -1,6 +1,7 @@
 // QEMU's PCI network models side can drive over vfio-user, under the identity QEMU 7.2 gives each (hw/net/*.c:
 // vendor, device and revision; QEMU's default subsystem 1af4:1100). A driver's id table is matched against these
 // before QEMU runs; the device checks, once QEMU serves it, that it is the function announced.
+#include <optional>
 #include <vector>
 
 #include "common/log.h"
@@ -13,28 +14,36 @@ namespace {
 // Generous for a loaded machine: a register round trip takes ~30 us, a stalled QEMU is a fault after this long.
 constexpr std::chrono::milliseconds kExchangeTimeout{2000};
 
-// `options` are the model's QEMU properties beyond the defaults (",name=value..."), part of the -device argument.
-DeviceModel qemu_nic(const char* device, const char* description, uint16_t vendor, uint16_t device_id, uint8_t revision,
-                     const char* options = "") {
+// `name` is the model's (qemu:NAME); `device` is QEMU's -device for it, with any properties beyond the defaults
+// (",name=value..."). With `shown_revision`, the firmware (the supervisor) presents that revision in config space
+// instead of QEMU's (VfioUserDevice::present_revision).
+DeviceModel qemu_nic(const char* name, std::string device, const char* description, uint16_t vendor, uint16_t device_id,
+                     uint8_t revision, std::optional<uint8_t> shown_revision = std::nullopt) {
   DeviceModel m;
-  m.name = std::string("qemu:") + device;
+  m.name = std::string("qemu:") + name;
   m.description = std::string(description) + " (QEMU's model, over vfio-user)";
-  m.identity = pci::Identity{vendor, device_id, 0x1af4, 0x1100, revision, 0x020000, 1};
-  m.make = [device, vendor, device_id, options](
-               const pci::DeviceContext& context,
-               const DeviceOptions& device_options) -> std::unique_ptr<pci::PciDevice> {
+  m.identity = pci::Identity{vendor, device_id, 0x1af4, 0x1100, shown_revision.value_or(revision), 0x020000, 1};
+  m.make = [name, device, vendor, device_id, shown_revision](
+               const pci::DeviceContext& context, const DeviceOptions& options) -> std::unique_ptr<pci::PciDevice> {
     vfio_user::QemuConfig config;
-    config.binary = device_options.qemu_binary;
-    config.device = std::string(device) + options;
-    config.mac = device_options.mac;
+    config.binary = options.qemu_binary;
+    config.device = device;
+    config.mac = options.mac;
     auto nic = vfio_user::QemuNic::create(context, config, vendor, device_id, kExchangeTimeout);
     if (!nic) {
-      logf(LogLevel::kError, "side: qemu:%s: %s", device, nic.error().message.c_str());
+      logf(LogLevel::kError, "side: qemu:%s: %s", name, nic.error().message.c_str());
       return nullptr;
     }
+    if (shown_revision) (*nic)->present_revision(*shown_revision);
     return std::move(*nic);
   };
   return m;
+}
+
+// A model under QEMU's own name and identity, with `options` appended to its -device.
+DeviceModel qemu_nic(const char* device, const char* description, uint16_t vendor, uint16_t device_id, uint8_t revision,
+                     const char* options = "") {
+  return qemu_nic(device, std::string(device) + options, description, vendor, device_id, revision);
 }
 
 }  // namespace
@@ -44,6 +53,12 @@ std::span<const DeviceModel> qemu_device_models() {
       qemu_nic("e1000", "Intel 82540EM gigabit Ethernet", 0x8086, 0x100e, 0x03),
       qemu_nic("e1000-82545em", "Intel 82545EM gigabit Ethernet", 0x8086, 0x100f, 0x03),
       qemu_nic("rtl8139", "Realtek RTL8139C+ Fast Ethernet", 0x10ec, 0x8139, 0x20),
+      // The same QEMU model shown as an RTL8139C (revision 0x10, QEMU's compile-time RTL8139_PCI_REVID_8139): QEMU
+      // implements the classic 8139 mode (receive ring buffer, four transmit slots) beside C+ mode, and 8139too,
+      // which refuses revision 0x20 and up ("use 8139cp"), drives that mode. Only the revision byte differs from
+      // QEMU's; the chip version in TxConfig still reads RTL-8139C+.
+      qemu_nic("rtl8139-8139c", "rtl8139", "Realtek RTL8139C Fast Ethernet: QEMU's RTL8139C+ shown as revision 0x10",
+               0x10ec, 0x8139, 0x20, 0x10),
       qemu_nic("ne2k_pci", "Realtek RTL8029 (NE2000) Ethernet", 0x10ec, 0x8029, 0x00),
       qemu_nic("pcnet", "AMD PCnet-PCI II Ethernet", 0x1022, 0x2000, 0x10),
       qemu_nic("e1000e", "Intel 82574L gigabit Ethernet (PCIe, MSI-X)", 0x8086, 0x10d3, 0x00),

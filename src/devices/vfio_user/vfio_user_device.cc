@@ -78,6 +78,12 @@ Result<Discovered> discover(Client& client) {
   return d;
 }
 
+uint32_t overlay_config_byte(uint32_t offset, unsigned width, uint32_t value, uint32_t at, uint8_t byte) {
+  if (width > 4 || at < offset || at - offset >= width) return value;
+  const unsigned shift = 8 * (at - offset);
+  return (value & ~(uint32_t{0xff} << shift)) | (uint32_t{byte} << shift);
+}
+
 VfioUserDevice::VfioUserDevice(const pci::DeviceContext& context, std::string name, const Discovered& found,
                                std::unique_ptr<Client> client, Reconnect reconnect)
     : PciDevice(found.identity, found.bars),
@@ -169,7 +175,13 @@ uint32_t VfioUserDevice::config_read(uint32_t offset, unsigned width) {
     fault_locked("config read at " + std::to_string(offset) + ": " + v.error().message);
     return static_cast<uint32_t>(all_ones(width));
   }
-  return static_cast<uint32_t>(*v);
+  const auto value = static_cast<uint32_t>(*v);
+  return revision_ ? overlay_config_byte(offset, width, value, pci::kRevisionId, *revision_) : value;
+}
+
+void VfioUserDevice::present_revision(uint8_t revision) {
+  std::lock_guard lock(mu_);
+  revision_ = revision;
 }
 
 void VfioUserDevice::config_write(uint32_t offset, unsigned width, uint32_t value) {
@@ -279,40 +291,84 @@ bool VfioUserDevice::server_failed() const {
   return faulted_ || client_->connection().broken();
 }
 
-// Waits on every vector's eventfd; each signal is one interrupt of that vector.
+// Waits on every vector's eventfd; each signal is one interrupt of that vector. While an INTx interrupt is
+// delivered and its line not seen low since, the wait is bounded by kLevelRecheck (see recheck_intx).
 void VfioUserDevice::irq_loop() {
   std::vector<pollfd> p(vectors_.size() + 1);
+  bool watching = false;
   for (;;) {
     p[0] = {stop_.get(), POLLIN, 0};
     for (size_t i = 0; i < vectors_.size(); ++i) p[i + 1] = {vectors_[i].get(), POLLIN, 0};
-    if (poll(p.data(), p.size(), -1) < 0) {
+    const int n = poll(p.data(), p.size(), watching ? static_cast<int>(kLevelRecheck.count()) : -1);
+    if (n < 0) {
       if (errno == EINTR) continue;
       return;
     }
     if (p[0].revents) return;
+    if (n == 0) {
+      watching = recheck_intx();
+      continue;
+    }
     for (size_t i = 0; i < vectors_.size(); ++i) {
       uint64_t count;
       if (!(p[i + 1].revents & POLLIN) || ::read(vectors_[i].get(), &count, sizeof count) != sizeof count) continue;
-      signal_vector(static_cast<uint32_t>(i));
+      watching = signal_vector(static_cast<uint32_t>(i), watching);
     }
   }
 }
 
 // A vector's signal is the message the driver's kernel programmed for it while MSI or MSI-X is on, else (vector 0)
-// one rising edge of INTx: an interrupt request pulse. A signal with no meaning now (a vector the mode has not, one
-// sent just before the driver masked it) is counted and dropped.
-void VfioUserDevice::signal_vector(uint32_t vector) {
+// one rising edge of INTx. INTx is level-triggered, but the server signals rising edges only, so the line is
+// checked (Status.Interrupt, PCI 3.0 6.2.3, which the server keeps) each time: an edge whose line has fallen again
+// by the time it is read is not delivered (the driver's handler, run for an earlier edge, already cleared the
+// cause: QEMU's rtl8139 drops and raises its line on every IntrStatus write), as a CPU sees a level-triggered
+// interrupt only while the line is asserted. A signal with no meaning now (a vector the mode has not, one sent just
+// before the driver masked it) is counted and dropped. Returns whether an INTx line is to be watched.
+bool VfioUserDevice::signal_vector(uint32_t vector, bool watching) {
   std::lock_guard lock(mu_);
   ++irqs_;
   if (auto data = messages_.message(vector)) {
     ++messages_sent_;
     send_message(*data);
-  } else if (vector == 0 && messages_.mode() == pci::MessageInterrupts::Mode::kIntx) {
-    set_irq_request(true);
-    set_irq_request(false);
-  } else {
-    ++spurious_;
+    return false;
   }
+  if (vector == 0 && messages_.mode() == pci::MessageInterrupts::Mode::kIntx) {
+    // A server that cannot tell gets the benefit of the doubt (its fault is reported by the read).
+    if (!intx_asserted_locked().value_or(true)) {
+      ++stale_irqs_;
+      return false;
+    }
+    return deliver_intx_locked(/*again=*/false);
+  }
+  ++spurious_;
+  return watching;
+}
+
+// A line still asserted kLevelRecheck after the last delivery, with no new edge, interrupts again, as a
+// level-triggered line does after the handler returns: no interrupt is lost for good to a missed edge.
+bool VfioUserDevice::recheck_intx() {
+  std::lock_guard lock(mu_);
+  if (messages_.mode() != pci::MessageInterrupts::Mode::kIntx) return false;
+  return intx_asserted_locked().value_or(false) && deliver_intx_locked(/*again=*/true);
+}
+}
+
+bool VfioUserDevice::deliver_intx_locked(bool again) {
+  if (again) ++reasserted_irqs_;
+  set_irq_request(true);
+  set_irq_request(false);
+  return true;
+}
+
+// The line's level as the server reports it, or nullopt when the server cannot say.
+std::optional<bool> VfioUserDevice::intx_asserted_locked() {
+  if (!usable_locked()) return std::nullopt;
+  auto status = client_->read(kRegionConfig, pci::kStatus, 2);
+  if (!status) {
+    if (client_->connection().broken()) fault_locked("status read: " + status.error().message);
+    return std::nullopt;
+  }
+  return (*status & pci::kStatusInterrupt) != 0;
 }
 
 pci::PciDevice::NamedCounters VfioUserDevice::model_counters() const {
@@ -320,6 +376,8 @@ pci::PciDevice::NamedCounters VfioUserDevice::model_counters() const {
           {"server_writes", writes_.load()},
           {"server_refusals", refused_.load()},
           {"server_interrupts", irqs_.load()},
+          {"server_interrupts_stale", stale_irqs_.load()},
+          {"server_interrupts_reasserted", reasserted_irqs_.load()},
           {"server_faults", faults_.load()},
           {"server_reconnects", reconnects_.load()},
           {"server_messages", messages_sent_.load()},

@@ -6,13 +6,15 @@
 //   - DMA: the domain's DMA memory (its arena memfd) is the one mapping the server gets, at the bus addresses the
 //     domain uses, so the device reaches that memory and nothing else;
 //   - interrupts: the server signals an eventfd per vector; a thread turns each signal into an interrupt request
-//     edge (INTx is edge-signalled over vfio-user: the server reports rising edges only) or, while the driver's
-//     kernel has MSI or MSI-X on, into the message it programmed for that vector (pci::MessageInterrupts follows
-//     the capability and table writes, which still reach the server: it emulates the table, its masks and pending
-//     bits). Every vector's eventfd is registered when the device starts, so no interrupt is raised before the
-//     server knows where it goes. A server's MSI-X vector 0 and INTx share one eventfd slot (libvfio-user), and
-//     QEMU offers no MSI vectors when the device has MSI-X yet signals MSI on slot 0: vector 0 is one eventfd, and
-//     what it means follows the mode the driver's kernel chose;
+//     edge or, while the driver's kernel has MSI or MSI-X on, into the message it programmed for that vector
+//     (pci::MessageInterrupts follows the capability and table writes, which still reach the server: it emulates the
+//     table, its masks and pending bits). Every vector's eventfd is registered when the device starts, so no
+//     interrupt is raised before the server knows where it goes. A server's MSI-X vector 0 and INTx share one
+//     eventfd slot (libvfio-user), and QEMU offers no MSI vectors when the device has MSI-X yet signals MSI on slot
+//     0: vector 0 is one eventfd, and what it means follows the mode the driver's kernel chose. INTx is
+//     edge-signalled over vfio-user (the server reports rising edges only); it is made level-triggered again from
+//     Status.Interrupt: an edge whose line has fallen by then is dropped, a line still asserted kLevelRecheck after
+//     an interrupt interrupts again;
 //   - reset: DEVICE_RESET and COMMAND cleared; a broken connection, or a server whose interrupt line stays high
 //     after the reset (no rising edge would ever come again), is replaced by a fresh one (`reconnect`).
 // A server that does not answer in time, closes or sends what the codec refuses is a device fault (reported once
@@ -25,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,8 +50,15 @@ struct Discovered {
 // power of two the PCI rules allow (memory 16 B..1 GiB, I/O 4..256 B) is an error: the server lies about it.
 Result<Discovered> discover(Client& client);
 
+// `value`, read from config space at `offset` (`width` bytes), with the byte at config offset `at` replaced by
+// `byte` when the access covers it: what the firmware shows of a field it presents differently from the server.
+uint32_t overlay_config_byte(uint32_t offset, unsigned width, uint32_t value, uint32_t at, uint8_t byte);
+
 class VfioUserDevice : public pci::PciDevice {
  public:
+  // How long an INTx line may stay asserted after an interrupt, with no new edge, before it interrupts again.
+  static constexpr std::chrono::milliseconds kLevelRecheck{50};
+
   // A fresh, negotiated client for the same device (a restarted server).
   using Reconnect = std::function<Result<std::unique_ptr<Client>>()>;
 
@@ -59,6 +69,11 @@ class VfioUserDevice : public pci::PciDevice {
 
   // Interrupt eventfd, DMA memory, and the interrupt thread. On failure the device is unusable.
   Status start();
+
+  // Config space shows `revision` (offset 0x08) instead of the server's, as firmware that presents a model under
+  // another revision of the same chip would (QEMU's RTL8139C+, which implements the RTL8139C's mode too, as an
+  // RTL8139C). Every other field is the server's.
+  void present_revision(uint8_t revision);
 
   uint32_t config_read(uint32_t offset, unsigned width) override;
   void config_write(uint32_t offset, unsigned width, uint32_t value) override;
@@ -82,8 +97,11 @@ class VfioUserDevice : public pci::PciDevice {
   void fault_locked(const std::string& what);
   bool usable_locked();
   void irq_loop();
-  void signal_vector(uint32_t vector);
+  bool signal_vector(uint32_t vector, bool watching);
+  bool recheck_intx();
   Status make_vector_fds();
+  std::optional<bool> intx_asserted_locked();
+  bool deliver_intx_locked(bool again);
   void reconnect_locked();
 
   const std::string name_;
@@ -96,12 +114,14 @@ class VfioUserDevice : public pci::PciDevice {
   pci::DmaMemory dma_;
   bool dma_mapped_ = false;
   bool faulted_ = false;
+  std::optional<uint8_t> revision_;  // shown instead of the server's (present_revision)
   pci::MessageInterrupts messages_;
   uint32_t msix_fds_ = 0, msi_fds_ = 0;  // vectors registered as MSI-X / MSI (0: the server has none)
   std::vector<Fd> vectors_;              // eventfd per vector; [0] is also INTx
   Fd stop_;                              // eventfd that ends irq_loop
   std::thread irq_thread_;
-  std::atomic<uint64_t> reads_{0}, writes_{0}, irqs_{0}, faults_{0}, reconnects_{0}, refused_{0};
+  std::atomic<uint64_t> reads_{0}, writes_{0}, irqs_{0}, stale_irqs_{0}, reasserted_irqs_{0}, faults_{0},
+      reconnects_{0}, refused_{0};
   std::atomic<uint64_t> messages_sent_{0}, spurious_{0};
   std::atomic<uint64_t> stuck_lines_{0};  // resets that left the interrupt line high (a fresh server followed)
 };

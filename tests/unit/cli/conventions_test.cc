@@ -68,7 +68,9 @@ std::string complete(const std::string& words) {
 TEST(Conventions, DeviceNamesForCompletionAreTheListedModels) {
   Output names = capture(std::string(SIDE_BINARY) + " __complete devices");
   ASSERT_EQ(names.status, 0);
-  EXPECT_EQ(names.text, "builtin\nqemu:e1000\nqemu:e1000-82545em\nqemu:rtl8139\nqemu:ne2k_pci\nqemu:pcnet\n");
+  EXPECT_EQ(names.text,
+            "builtin\nqemu:e1000\nqemu:e1000-82545em\nqemu:rtl8139\nqemu:rtl8139-8139c\nqemu:ne2k_pci\n"
+            "qemu:pcnet\n");
   Output listing = capture(std::string(SIDE_BINARY) + " devices");
   ASSERT_EQ(listing.status, 0);
   EXPECT_TRUE(listing.text.starts_with("e1000 ")) << listing.text;
@@ -93,7 +95,7 @@ TEST(Conventions, BashCompletesCommandsModulesAndOptions) {
   EXPECT_EQ(complete("dev"), "devices\n");
   EXPECT_EQ(complete("run e1000 --device bu"), "builtin\n");
   // (after "qemu:", only what follows the colon: readline took the colon as a word break)
-  EXPECT_EQ(complete("run e1000 --device qemu:rt"), "rtl8139\n");
+  EXPECT_EQ(complete("run e1000 --device qemu:rt"), "rtl8139\nrtl8139-8139c\n");
   EXPECT_EQ(complete("inject e1000 --types lost"), "lostirq\n");
   EXPECT_EQ(complete("devices --dr"), "--drivers\n");
   // conformance: its options, and the drivers and rows of the matrix for --drivers (the last item of a list).

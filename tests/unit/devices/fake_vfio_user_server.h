@@ -70,8 +70,16 @@ class FakeServer {
     how_ = how;
     from_ = from_command;
   }
-  // Signals the INTx eventfd the client registered; false if none was.
-  bool raise_intx() { return raise(0); }
+  // Asserts INTx as QEMU does: Status.Interrupt set in config space, then the eventfd the client registered in slot
+  // 0 signalled (a rising edge); false if none was registered. `level` false signals an edge whose line has already
+  // fallen again (Status.Interrupt clear): what a client reads after the driver cleared the cause.
+  bool raise_intx(bool level = true) {
+    {
+      std::lock_guard lock(mu_);
+      config_[6] = static_cast<uint8_t>(level ? config_[6] | 0x08 : config_[6] & ~0x08);
+    }
+    return raise(0);
+  }
   // Signals eventfd slot `slot` (INTx and MSI/MSI-X vector 0 share slot 0); false if the client set none there.
   bool raise(uint32_t slot) {
     std::lock_guard lock(mu_);
@@ -80,6 +88,11 @@ class FakeServer {
     return write(efds_[slot], &one, sizeof one) == sizeof one;
   }
   std::atomic<int> set_irqs_messages{0};
+  // Deasserts INTx: Status.Interrupt clear (a server signals nothing when a line falls).
+  void lower_intx() {
+    std::lock_guard lock(mu_);
+    config_[6] = static_cast<uint8_t>(config_[6] & ~0x08);
+  }
   // Device DMA: writes into the memory the client mapped, at bus address `iova`; false outside the mapping.
   bool dma_write(uint64_t iova, uint8_t value) {
     std::lock_guard lock(mu_);

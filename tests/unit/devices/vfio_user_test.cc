@@ -263,6 +263,23 @@ TEST_F(DeviceFixture, IdentityAndBarsComeFromTheServer) {
   EXPECT_EQ(dev->config_read(pci::kDeviceId, 2), 0x5678u);
 }
 
+TEST(VfioUserConfigOverlay, ReplacesTheByteOnlyWhenTheAccessCoversIt) {
+  EXPECT_EQ(overlay_config_byte(0x08, 1, 0x20, 0x08, 0x10), 0x10u);
+  EXPECT_EQ(overlay_config_byte(0x08, 4, 0x02000020, 0x08, 0x10), 0x02000010u);  // revision + class code
+  EXPECT_EQ(overlay_config_byte(0x06, 4, 0x00200290, 0x08, 0x10), 0x00100290u);  // an unaligned dword
+  EXPECT_EQ(overlay_config_byte(0x04, 4, 0x12345678, 0x08, 0x10), 0x12345678u);  // before it
+  EXPECT_EQ(overlay_config_byte(0x09, 2, 0x1234, 0x08, 0x10), 0x1234u);          // after it
+}
+
+TEST_F(DeviceFixture, FirmwarePresentsAnotherRevisionAndNothingElse) {
+  const uint32_t ids = dev->config_read(pci::kVendorId, 4);
+  const uint32_t rev_class = dev->config_read(pci::kRevisionId, 4);
+  dev->present_revision(0x10);
+  EXPECT_EQ(dev->config_read(pci::kRevisionId, 1), 0x10u);
+  EXPECT_EQ(dev->config_read(pci::kRevisionId, 4), (rev_class & ~0xffu) | 0x10u);
+  EXPECT_EQ(dev->config_read(pci::kVendorId, 4), ids);
+}
+
 TEST_F(DeviceFixture, NoBarAccessReachesTheServerBeforeCommandEnablesIt) {
   server.bar0[1] = 0xcafe;
   EXPECT_EQ(dev->bar_read(0, 4, 4), 0xffffffffu);
@@ -276,10 +293,60 @@ TEST_F(DeviceFixture, NoBarAccessReachesTheServerBeforeCommandEnablesIt) {
   EXPECT_GE(server.posted.load(), 1) << "BAR writes are posted";
 }
 
+uint64_t counter(const pci::PciDevice::NamedCounters& all, const std::string& name) {
+  for (const auto& [n, v] : all) {
+    if (n == name) return v;
+  }
+  ADD_FAILURE() << "no counter " << name;
+  return 0;
+}
+
+// Waits (at most 2 s) until `done`.
+template <class F>
+void wait_for(F done) {
+  for (int i = 0; i < 400 && !done(); ++i) std::this_thread::sleep_for(5ms);
+}
+
 TEST_F(DeviceFixture, ServerInterruptBecomesAnEdge) {
   ASSERT_TRUE(server.raise_intx());
-  for (int i = 0; i < 200 && sink.edges.load() == 0; ++i) std::this_thread::sleep_for(5ms);
-  EXPECT_EQ(sink.edges.load(), 1);
+  wait_for([&] { return sink.edges.load() > 0; });
+  server.lower_intx();
+  EXPECT_GE(sink.edges.load(), 1);
+  // Once the line is low nothing more arrives.
+  std::this_thread::sleep_for(3 * VfioUserDevice::kLevelRecheck);
+  const int settled = sink.edges.load();
+  std::this_thread::sleep_for(3 * VfioUserDevice::kLevelRecheck);
+  EXPECT_EQ(sink.edges.load(), settled);
+}
+
+// An edge whose line has fallen again by the time it is read (Status.Interrupt clear) is not an interrupt: a
+// level-triggered line is seen only while asserted. The next real one still is.
+TEST_F(DeviceFixture, AnEdgeWhoseLineHasFallenIsNotDelivered) {
+  ASSERT_TRUE(server.raise_intx(/*level=*/false));
+  wait_for([&] { return counter(dev->model_counters(), "server_interrupts_stale") > 0; });
+  EXPECT_EQ(counter(dev->model_counters(), "server_interrupts_stale"), 1u);
+  std::this_thread::sleep_for(3 * VfioUserDevice::kLevelRecheck);
+  EXPECT_EQ(sink.edges.load(), 0);
+  ASSERT_TRUE(server.raise_intx());
+  wait_for([&] { return sink.edges.load() > 0; });
+  server.lower_intx();
+  EXPECT_GE(sink.edges.load(), 1);
+  EXPECT_EQ(counter(dev->model_counters(), "server_interrupts"), 2u);
+}
+
+// A line the driver's handler left asserted, with no new edge from the server, interrupts again (as a level-
+// triggered line does once the handler returns) until it falls: a missed edge delays an interrupt, never loses it.
+TEST_F(DeviceFixture, ALineLeftAssertedInterruptsAgainUntilItFalls) {
+  ASSERT_TRUE(server.raise_intx());
+  wait_for([&] { return sink.edges.load() >= 3; });
+  EXPECT_GE(sink.edges.load(), 3);
+  EXPECT_GE(counter(dev->model_counters(), "server_interrupts_reasserted"), 2u);
+  EXPECT_EQ(counter(dev->model_counters(), "server_interrupts"), 1u) << "one edge from the server";
+  server.lower_intx();
+  std::this_thread::sleep_for(3 * VfioUserDevice::kLevelRecheck);
+  const int settled = sink.edges.load();
+  std::this_thread::sleep_for(5 * VfioUserDevice::kLevelRecheck);
+  EXPECT_EQ(sink.edges.load(), settled);
 }
 
 TEST_F(DeviceFixture, DeviceReachesTheDomainArenaAtItsBusAddresses) {

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "common/log.h"
 #include "domain/domain.h"
@@ -23,7 +24,8 @@ using side::Status;
 using side::domain::Domain;
 
 constexpr uint64_t kBarPhys = 0xfeb00000;
-constexpr uint64_t kCounter = 0x40, kFailing = 0x44, kPerCpu = 0x80;
+constexpr uint64_t kCounter = 0x40, kFailing = 0x44, kDataPort = 0x60, kPerCpu = 0x80;
+constexpr uint64_t kPortBase = 0xc000;
 
 // A register file. 0x40 counts its reads; 0x44 fails on demand; writes to 0x80 + 4 * cpu must count up from 0.
 class FakeDevice final : public side::domain::Platform {
@@ -44,6 +46,7 @@ class FakeDevice final : public side::domain::Platform {
     std::lock_guard lock(mutex_);
     if (offset + width > regs.size()) return side::make_error("outside the BAR");
     ++writes[offset];
+    if (offset == kDataPort) data_port.push_back(static_cast<uint32_t>(value));
     if (offset >= kPerCpu && offset < kPerCpu + 32) {
       uint32_t expected = static_cast<uint32_t>(writes[offset] - 1);
       if (value != expected) ++out_of_order;
@@ -79,6 +82,7 @@ class FakeDevice final : public side::domain::Platform {
   std::array<uint64_t, 0x1000> reads{}, writes{};
   uint64_t counter = 0;
   uint64_t out_of_order = 0;
+  std::vector<uint32_t> data_port;  // every value written to kDataPort, in order
   bool fail = false;
 };
 
@@ -106,6 +110,7 @@ class MmioDomain {
     info.vendor_id = 0x1234;
     info.device_id = 0x5678;
     info.bars[0] = side_pci_bar{kBarPhys, 0x1000, 0, 0};
+    info.bars[1] = side_pci_bar{kPortBase, 0x100, 1, 0};  // ports: the same register file
     if (auto s = domain->attach_device(info); !s) ADD_FAILURE() << s.error().message;
     auto m =
         domain->load({std::string(SIDE_TEST_MODULES_DIR) + "/side_test_mmio.ko", "phys=" + std::to_string(kBarPhys)});
@@ -272,6 +277,48 @@ TEST(TrapPatch, AFailingAccessFromARewrittenSiteIsARecordedFault) {
   EXPECT_EQ(faults[0].kind, SIDE_FAULT_MEMORY);
   EXPECT_NE(faults[0].message.find("the device refuses"), std::string::npos) << faults[0].message;
   EXPECT_NE(faults[0].location.find("side_mmio_read_failing+"), std::string::npos) << faults[0].location;
+  EXPECT_TRUE(d.domain->faulty());
+}
+
+// rep outsl/insl move data between a port and the driver's buffer, in the arena (kmalloc) or on the vCPU's stack,
+// element by element in order; a buffer anywhere else (the module's own data) is refused before the port sees it.
+TEST(TrapPatch, StringPortIoMovesTheDriversBuffersAndNothingElse) {
+  MmioDomain d(/*patch=*/true);
+  ASSERT_TRUE(d.module);
+  auto string_io = reinterpret_cast<int (*)(int, uint32_t*)>(d.symbol("side_mmio_string_io"));
+  constexpr int n = 37;
+  std::vector<uint32_t> out(n + 8);
+  uint64_t counter_before;
+  {
+    std::lock_guard lock(d.device.mutex_);
+    counter_before = d.device.counter;
+  }
+  int rc = -1;
+  ASSERT_TRUE(d.domain->call([&] { rc = string_io(n, out.data()); })) << d.log();
+  ASSERT_EQ(rc, 0);
+  std::vector<uint32_t> written;
+  for (uint32_t i = 0; i < n; ++i) written.push_back(0x1000 + i);
+  for (uint32_t i = 0; i < 8; ++i) written.push_back(0x2000 + i);
+  {
+    std::lock_guard lock(d.device.mutex_);
+    EXPECT_EQ(d.device.data_port, written);
+  }
+  for (size_t i = 0; i < out.size(); ++i) ASSERT_EQ(out[i], static_cast<uint32_t>(counter_before + i)) << i;
+
+  auto wild = reinterpret_cast<void (*)()>(d.symbol("side_mmio_string_io_wild"));
+  bool returned = false;
+  EXPECT_FALSE(d.domain->call([&] {
+    wild();
+    returned = true;
+  }));
+  EXPECT_FALSE(returned);
+  {
+    std::lock_guard lock(d.device.mutex_);
+    EXPECT_EQ(d.device.data_port.size(), written.size()) << "the module's data reached the port";
+  }
+  auto faults = d.domain->faults();
+  ASSERT_EQ(faults.size(), 1u);
+  EXPECT_NE(faults[0].location.find("side_mmio_string_io_wild+"), std::string::npos) << faults[0].location;
   EXPECT_TRUE(d.domain->faulty());
 }
 

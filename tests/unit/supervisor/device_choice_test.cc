@@ -62,6 +62,40 @@ TEST(PciDeviceChoice, ADriverSideHasNoModelForGetsQemusByDefault) {
   EXPECT_NE(none.error().message.find("qemu:rtl8139"), std::string::npos) << none.error().message;
 }
 
+// The id tables of 8139too and 8139cp both name 10ec:8139; their probes split the chips by revision (0x20 and up is
+// a C+). By default each gets the QEMU model its probe accepts; --device still gives the other.
+TEST(PciDeviceChoice, TheDefaultIsAModelTheDriversProbeAccepts) {
+  auto too = choose_device("8139too", {id(0x10ec, 0x8139)}, "");
+  ASSERT_TRUE(too) << too.error().message;
+  EXPECT_EQ((*too)->name, "qemu:rtl8139-8139c");
+  EXPECT_EQ((*too)->identity.revision, 0x10);
+  auto by_path = choose_device("/lib/modules/x/8139too.ko", {id(0x10ec, 0x8139)}, "");
+  ASSERT_TRUE(by_path) << by_path.error().message;
+  EXPECT_EQ((*by_path)->name, "qemu:rtl8139-8139c");
+  auto cp = choose_device("8139cp", {id(0x10ec, 0x8139)}, "");
+  ASSERT_TRUE(cp) << cp.error().message;
+  EXPECT_EQ((*cp)->name, "qemu:rtl8139");
+  EXPECT_EQ((*cp)->identity.revision, 0x20);
+  auto asked = choose_device("8139too", {id(0x10ec, 0x8139)}, "qemu:rtl8139");
+  ASSERT_TRUE(asked) << asked.error().message;
+  EXPECT_EQ((*asked)->name, "qemu:rtl8139");
+}
+
+TEST(PciDeviceChoice, RevisionRulesApplyToTheirDriverAndChipOnly) {
+  pci::Identity rtl{0x10ec, 0x8139, 0, 0, 0x20, 0x020000, 1};
+  EXPECT_TRUE(probe_refuses("8139too", rtl));
+  EXPECT_FALSE(probe_refuses("8139cp", rtl));
+  rtl.revision = 0x1f;
+  EXPECT_FALSE(probe_refuses("8139too", rtl));
+  EXPECT_TRUE(probe_refuses("8139cp", rtl));
+  pci::Identity other{0x10ec, 0x8138, 0, 0, 0x20, 0x020000, 1};  // not the 8139: no rule
+  EXPECT_FALSE(probe_refuses("8139too", other));
+  EXPECT_FALSE(probe_refuses("anything", rtl));
+  EXPECT_EQ(module_name_of("/a/b/ne2k-pci.ko"), "ne2k_pci");
+  EXPECT_EQ(module_name_of("8139too.ko.xz"), "8139too");
+  EXPECT_EQ(module_name_of("e1000"), "e1000");
+}
+
 TEST(PciDeviceChoice, AnUnknownDeviceNamesTheDriverAndWhatIsAvailable) {
   auto m = device_for_ids("8139too", {id(0x10ec, 0x8139)});
   ASSERT_FALSE(m);
@@ -84,11 +118,11 @@ TEST(PciDeviceChoice, ReadsTheTableFromTheModuleFile) {
   auto e1000 = device_for_module(SIDE_TEST_MODULE_CACHE, "e1000");
   ASSERT_TRUE(e1000) << e1000.error().message;
   EXPECT_EQ((*e1000)->identity.device_id, 0x100e);
-  // Debian's 8139too.ko: a real table, for a device side does not emulate itself: QEMU's RTL8139 by default, none
-  // among side's own models.
+  // Debian's 8139too.ko: a real table, for a device side does not emulate itself: QEMU's RTL8139 shown as the
+  // RTL8139C its probe accepts by default, none among side's own models.
   auto rtl = device_for_module(SIDE_TEST_MODULE_CACHE, "8139too");
   ASSERT_TRUE(rtl) << rtl.error().message;
-  EXPECT_EQ((*rtl)->name, "qemu:rtl8139");
+  EXPECT_EQ((*rtl)->name, "qemu:rtl8139-8139c");
   rtl = device_for_module(SIDE_TEST_MODULE_CACHE, "8139too", "builtin");
   ASSERT_FALSE(rtl);
   EXPECT_NE(rtl.error().message.find("8139too's PCI id table"), std::string::npos) << rtl.error().message;
