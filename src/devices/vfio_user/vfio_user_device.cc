@@ -351,7 +351,6 @@ bool VfioUserDevice::recheck_intx() {
   if (messages_.mode() != pci::MessageInterrupts::Mode::kIntx) return false;
   return intx_asserted_locked().value_or(false) && deliver_intx_locked(/*again=*/true);
 }
-}
 
 bool VfioUserDevice::deliver_intx_locked(bool again) {
   if (again) ++reasserted_irqs_;
