@@ -23,8 +23,9 @@ std::string ms(const std::optional<double>& v) {
   return v ? printed(*v < 10 ? "%.2f ms" : "%.0f ms", *v) : "? ms";
 }
 
+// Three significant digits: ne2k-pci's few Mbit/s must not print as 0.00.
 std::string gbps(const std::optional<double>& v) {
-  return v ? printed("%.2f", *v) : "?";
+  return v ? printed("%.3g", *v) : "?";
 }
 
 // What a passed step measured.

