@@ -28,7 +28,7 @@ TEST(ConformanceReport, PassedStepsShowTheirFigures) {
   const RowResult r = passing_row();
   EXPECT_EQ(conformance_cell(r, Step::kProbe), "ok 6.93 ms");
   EXPECT_EQ(conformance_cell(r, Step::kPing), "20/20, 0% loss, p50 0.61 ms");
-  EXPECT_EQ(conformance_cell(r, Step::kTcp), "tx 0.93, rx 0.88 Gbit/s");
+  EXPECT_EQ(conformance_cell(r, Step::kTcp), "tx 0.934, rx 0.881 Gbit/s");
   EXPECT_EQ(conformance_cell(r, Step::kRecovery), "ok 52 ms");
   EXPECT_EQ(conformance_cell(r, Step::kClose), "clean");
   EXPECT_EQ(missing_cell(r, 3), "none");
