@@ -22,10 +22,14 @@ std::span<const MatrixEntry> nic_matrix() {
   // Each driver on the device its PCI id table names: e1000 on side's own model and on QEMU's (an independent
   // model of the same chip), then QEMU's models for the drivers side has no model for.
   static const std::vector<MatrixEntry> rows{
-      {"e1000", "builtin"},          {"e1000", "qemu:e1000"},
-      {"8139too", "qemu:rtl8139-8139c"}, {"8139cp", "qemu:rtl8139"},
-      {"ne2k-pci", "qemu:ne2k_pci"}, {"pcnet32", "qemu:pcnet"},
-      {"e1000e", "qemu:e1000e"},     {"virtio_net", "qemu:virtio-net-pci"},
+      {"e1000", "builtin"},
+      {"e1000", "qemu:e1000"},
+      {"8139too", "qemu:rtl8139-8139c"},
+      {"8139cp", "qemu:rtl8139"},
+      {"ne2k-pci", "qemu:ne2k_pci"},
+      {"pcnet32", "qemu:pcnet"},
+      {"e1000e", "qemu:e1000e"},
+      {"virtio_net", "qemu:virtio-net-pci"},
   };
   return rows;
 }
