@@ -30,6 +30,8 @@ std::span<const MatrixEntry> nic_matrix() {
       {"pcnet32", "qemu:pcnet"},
       {"e1000e", "qemu:e1000e"},
       {"virtio_net", "qemu:virtio-net-pci"},
+      {"tulip", "qemu:tulip"},
+      {"vmxnet3", "qemu:vmxnet3"},
   };
   return rows;
 }

@@ -134,8 +134,10 @@ class Machine final : public domain::Platform {
     side_pci_device_info info{};
     std::unique_ptr<iommu::Iommu> iommu;
     std::unique_ptr<DmaPermissions> dma;
-    std::unique_ptr<pci::PciDevice> device;
+    // Declared before the device, so destroyed after it: a device's own threads (a vfio-user device's interrupt
+    // thread) deliver to this line until the device's destructor stops them.
     std::unique_ptr<IrqLine> irq;
+    std::unique_ptr<pci::PciDevice> device;
   };
   Slot* slot(uint32_t dev);
   bool bar_ok(const Slot& s, int bar, uint64_t offset, unsigned width) const;

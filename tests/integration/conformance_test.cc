@@ -19,11 +19,17 @@ namespace {
 
 // The rows expected to pass, as `side conformance --drivers` names them: the one list to extend as drivers are
 // made to work (the matrix itself is src/conformance/matrix.cc).
-// 8139too@qemu:rtl8139-8139c is left out: its receive direction stalled in 1 of 3 conformance runs (iperf3 -R did not
-// finish) on 2026-12-07, while its own CTest (QemuDevice.EightOneThreeNineToo...) and every other step pass.
-const std::vector<std::string> kRowsThatPass{
-    "e1000@builtin",      "e1000@qemu:e1000",   "8139cp@qemu:rtl8139",           "ne2k-pci@qemu:ne2k_pci",
-    "pcnet32@qemu:pcnet", "e1000e@qemu:e1000e", "virtio_net@qemu:virtio-net-pci"};
+// Left out while open: 8139too@qemu:rtl8139-8139c (its receive direction stalled in 1 of 3 conformance runs: iperf3
+// -R did not finish, while its own CTest, QemuDevice.EightOneThreeNineToo..., and every other step pass) and
+// vmxnet3@qemu:vmxnet3 (2 of 20 pings lost in 1 of 7 runs on a loaded machine), both 2026-12-07.
+const std::vector<std::string> kRowsThatPass{"e1000@builtin",
+                                             "e1000@qemu:e1000",
+                                             "8139cp@qemu:rtl8139",
+                                             "ne2k-pci@qemu:ne2k_pci",
+                                             "pcnet32@qemu:pcnet",
+                                             "e1000e@qemu:e1000e",
+                                             "virtio_net@qemu:virtio-net-pci",
+                                             "tulip@qemu:tulip"};
 
 std::string run(const std::string& command, int* status) {
   std::string out;
@@ -115,7 +121,7 @@ TEST(Conformance, TheRowsThatWorkPass) {
 
 TEST(Conformance, AnUnknownRowIsAUsageError) {
   int status = -1;
-  const std::string out = run(std::string(SIDE_BINARY) + " conformance --drivers tulip 2>&1", &status);
+  const std::string out = run(std::string(SIDE_BINARY) + " conformance --drivers forcedeth 2>&1", &status);
   EXPECT_EQ(status, 2);
   EXPECT_EQ(out.find('\n'), out.size() - 1) << out;  // one line
   EXPECT_NE(out.find("e1000@builtin"), std::string::npos) << out;

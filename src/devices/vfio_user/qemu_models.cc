@@ -66,6 +66,10 @@ std::span<const DeviceModel> qemu_device_models() {
       // remote machine puts the device behind an IOMMU (its vfio-user DMA space), which virtio requires to be
       // announced: VIRTIO_F_ACCESS_PLATFORM makes virtio_ring use the DMA API, so rings and buffers are mapped.
       qemu_nic("virtio-net-pci", "virtio network device", 0x1af4, 0x1041, 0x01, ",disable-legacy=on,iommu_platform=on"),
+      // QEMU's tulip.c: revision 0 (not set; QEMU's subsystem for it is HP's 103c:104f).
+      qemu_nic("tulip", "DEC 21143 Fast Ethernet (Tulip)", 0x1011, 0x0019, 0x00),
+      // QEMU's vmxnet3.c: revision 1, MSI-X (the driver allocates 3 vectors: two queue pairs and events).
+      qemu_nic("vmxnet3", "VMware VMXNET3 paravirtual Ethernet (MSI-X)", 0x15ad, 0x07b0, 0x01),
   };
   return all;
 }
