@@ -9,7 +9,10 @@
 
 #include <array>
 #include <cerrno>
+#include <charconv>
+#include <csignal>
 #include <cstring>
+#include <filesystem>
 
 extern char** environ;
 
@@ -68,6 +71,40 @@ Result<NetNamespace> NetNamespace::create(const std::string& name) {
   NetNamespace ns(name);
   SIDE_TRY(ns.ip({"link", "set", "lo", "up"}));
   return ns;
+}
+
+namespace {
+
+// The pid in PREFIX-<pid>, or 0 if NAME is not of that form.
+pid_t owner_pid(const std::string& name, const std::string& prefix) {
+  if (name.size() <= prefix.size() + 1 || name.compare(0, prefix.size(), prefix) != 0 || name[prefix.size()] != '-')
+    return 0;
+  const char* first = name.data() + prefix.size() + 1;
+  const char* last = name.data() + name.size();
+  pid_t pid = 0;
+  auto [end, ec] = std::from_chars(first, last, pid);
+  return ec == std::errc() && end == last && pid > 0 ? pid : 0;
+}
+
+bool process_is_gone(pid_t pid) {
+  return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+// Named namespaces are the files iproute2 keeps in /run/netns.
+void delete_abandoned(const std::string& prefix) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec)) {
+    std::string name = entry.path().filename().string();
+    pid_t pid = owner_pid(name, prefix);
+    if (pid != 0 && (pid == getpid() || process_is_gone(pid))) (void)net::ip({"netns", "delete", name});
+  }
+}
+
+}  // namespace
+
+Result<NetNamespace> NetNamespace::create_owned(const std::string& prefix) {
+  delete_abandoned(prefix);
+  return create(prefix + "-" + std::to_string(getpid()));
 }
 
 NetNamespace::~NetNamespace() {

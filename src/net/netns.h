@@ -1,5 +1,6 @@
 // Network namespaces and interface configuration, through iproute2's `ip` (which every system with network
-// namespaces has): a named peer namespace that is removed again however side ends, and address/link settings.
+// namespaces has): a named peer namespace that goes with its owner (or, if the owner was killed outright, with the
+// next side that starts), and address/link settings.
 #pragma once
 
 #include <string>
@@ -21,6 +22,10 @@ bool have_net_admin();
 class NetNamespace {
  public:
   static Result<NetNamespace> create(const std::string& name);
+  // PREFIX-<pid of this process>. A process killed outright (SIGKILL, a crash) cannot delete its namespace, so
+  // first every PREFIX-<pid> whose process is gone is deleted, and so is a leftover of an earlier process that had
+  // this pid: names stay unique and nothing abandoned accumulates.
+  static Result<NetNamespace> create_owned(const std::string& prefix);
   NetNamespace(NetNamespace&& o) noexcept : name_(std::move(o.name_)) { o.name_.clear(); }
   NetNamespace& operator=(NetNamespace&&) = delete;
   ~NetNamespace();

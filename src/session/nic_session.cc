@@ -245,7 +245,7 @@ std::string NicSession::open_network() {
 std::string NicSession::open_wire_tap() {
   std::string wire_name = net_.wire_tap, wire_ns;
   if (net_.create_peer) {
-    auto ns = net::NetNamespace::create("side-peer-" + std::to_string(getpid()));
+    auto ns = net::NetNamespace::create_owned("side-peer");
     if (!ns) return "cannot create the peer namespace: " + ns.error().message;
     peer_ns_.emplace(std::move(*ns));
     report_.peer_namespace = peer_ns_->name();

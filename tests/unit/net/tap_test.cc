@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <net/if.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -113,6 +114,44 @@ TEST(NetNamespace, ExistsExactlyAsLongAsItsObject) {
     EXPECT_TRUE(namespace_exists(name));
   }
   EXPECT_FALSE(namespace_exists(name));
+}
+
+// A pid no process has: one of a child that has ended and been reaped (not reused this soon on a 4M pid space).
+pid_t pid_of_an_ended_process() {
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  return child;
+}
+
+TEST(NetNamespace, AnOwnedOneClearsWhatEndedProcessesLeftBehind) {
+  if (!have_net_admin()) GTEST_SKIP() << "needs CAP_NET_ADMIN (root) for network namespaces";
+  const std::string prefix = "side-owned-unit";
+  const std::string abandoned = prefix + "-" + std::to_string(pid_of_an_ended_process());
+  const std::string of_a_live_process = prefix + "-" + std::to_string(getppid());
+  const std::string not_ours = prefix + "-x1";
+  for (const auto& name : {abandoned, of_a_live_process, not_ours}) ASSERT_TRUE(net::ip({"netns", "add", name}));
+  {
+    auto ns = NetNamespace::create_owned(prefix);
+    ASSERT_TRUE(ns) << ns.error().message;
+    EXPECT_EQ(ns->name(), prefix + "-" + std::to_string(getpid()));
+    EXPECT_TRUE(namespace_exists(ns->name()));
+    EXPECT_FALSE(namespace_exists(abandoned));
+    EXPECT_TRUE(namespace_exists(of_a_live_process));
+    EXPECT_TRUE(namespace_exists(not_ours));
+  }
+  EXPECT_FALSE(namespace_exists(prefix + "-" + std::to_string(getpid())));
+  for (const auto& name : {of_a_live_process, not_ours}) (void)net::ip({"netns", "delete", name});
+}
+
+TEST(NetNamespace, AnOwnedOneReplacesALeftoverOfAnEarlierProcessWithTheSamePid) {
+  if (!have_net_admin()) GTEST_SKIP() << "needs CAP_NET_ADMIN (root) for network namespaces";
+  const std::string prefix = "side-reused-unit";
+  const std::string name = prefix + "-" + std::to_string(getpid());
+  ASSERT_TRUE(net::ip({"netns", "add", name}));
+  auto ns = NetNamespace::create_owned(prefix);
+  ASSERT_TRUE(ns) << ns.error().message;
+  EXPECT_EQ(ns->name(), name);
 }
 
 }  // namespace
