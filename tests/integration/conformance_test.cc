@@ -19,11 +19,10 @@ namespace {
 
 // The rows expected to pass, as `side conformance --drivers` names them: the one list to extend as drivers are
 // made to work (the matrix itself is src/conformance/matrix.cc).
-// Left out while open: 8139too@qemu:rtl8139-8139c (its receive direction stalled in 1 of 3 conformance runs: iperf3
-// -R did not finish, while its own CTest, QemuDevice.EightOneThreeNineToo..., and every other step pass) and
-// vmxnet3@qemu:vmxnet3 (2 of 20 pings lost in 1 of 7 runs on a loaded machine), both 2026-12-07.
+// Left out while open: vmxnet3@qemu:vmxnet3 (2 of 20 pings lost in 1 of 7 runs on a loaded machine, 2026-12-07).
 const std::vector<std::string> kRowsThatPass{"e1000@builtin",
                                              "e1000@qemu:e1000",
+                                             "8139too@qemu:rtl8139-8139c",
                                              "8139cp@qemu:rtl8139",
                                              "ne2k-pci@qemu:ne2k_pci",
                                              "pcnet32@qemu:pcnet",

@@ -217,6 +217,25 @@ void VfioUserDevice::bar_write(int bar, uint64_t offset, unsigned width, uint64_
   ++writes_;
   messages_.bar_written(bar, offset, width, value);
   if (auto s = client_->write(kRegionBar0 + bar, offset, width, value, /*posted=*/true); !s) {
+    return fault_locked("BAR " + std::to_string(bar) + " write: " + s.error().message);
+  }
+  if (!write_quirk_) return;
+  if (auto rewrite = write_quirk_(bar, offset, width, value)) rewrite_register_locked(bar, *rewrite);
+}
+
+void VfioUserDevice::set_write_quirk(WriteQuirk quirk) {
+  std::lock_guard lock(mu_);
+  write_quirk_ = std::move(quirk);
+}
+
+void VfioUserDevice::rewrite_register_locked(int bar, const RegisterRewrite& r) {
+  auto v = client_->read(kRegionBar0 + bar, r.offset, r.width);
+  if (!v) {
+    if (client_->connection().broken()) fault_locked("BAR " + std::to_string(bar) + " read: " + v.error().message);
+    return;
+  }
+  ++quirk_rewrites_;
+  if (auto s = client_->write(kRegionBar0 + bar, r.offset, r.width, *v, /*posted=*/true); !s) {
     fault_locked("BAR " + std::to_string(bar) + " write: " + s.error().message);
   }
 }
@@ -381,7 +400,8 @@ pci::PciDevice::NamedCounters VfioUserDevice::model_counters() const {
           {"server_reconnects", reconnects_.load()},
           {"server_messages", messages_sent_.load()},
           {"server_spurious_interrupts", spurious_.load()},
-          {"server_stuck_interrupt_lines", stuck_lines_.load()}};
+          {"server_stuck_interrupt_lines", stuck_lines_.load()},
+          {"server_quirk_rewrites", quirk_rewrites_.load()}};
 }
 
 }  // namespace side::vfio_user

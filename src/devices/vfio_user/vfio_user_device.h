@@ -36,6 +36,7 @@
 #include "devices/pci/message_interrupts.h"
 #include "devices/pci/pci_device.h"
 #include "devices/vfio_user/client.h"
+#include "devices/vfio_user/model_quirks.h"
 
 namespace side::vfio_user {
 
@@ -74,6 +75,8 @@ class VfioUserDevice : public pci::PciDevice {
   // another revision of the same chip would (QEMU's RTL8139C+, which implements the RTL8139C's mode too, as an
   // RTL8139C). Every other field is the server's.
   void present_revision(uint8_t revision);
+  // After each BAR write the quirk asks for, the register it names is read and written back (model_quirks.h).
+  void set_write_quirk(WriteQuirk quirk);
 
   uint32_t config_read(uint32_t offset, unsigned width) override;
   void config_write(uint32_t offset, unsigned width, uint32_t value) override;
@@ -103,6 +106,7 @@ class VfioUserDevice : public pci::PciDevice {
   std::optional<bool> intx_asserted_locked();
   bool deliver_intx_locked(bool again);
   void reconnect_locked();
+  void rewrite_register_locked(int bar, const RegisterRewrite& r);
 
   const std::string name_;
   std::function<void(const std::string&)> device_fault_;
@@ -115,13 +119,14 @@ class VfioUserDevice : public pci::PciDevice {
   bool dma_mapped_ = false;
   bool faulted_ = false;
   std::optional<uint8_t> revision_;  // shown instead of the server's (present_revision)
+  WriteQuirk write_quirk_;
   pci::MessageInterrupts messages_;
   uint32_t msix_fds_ = 0, msi_fds_ = 0;  // vectors registered as MSI-X / MSI (0: the server has none)
   std::vector<Fd> vectors_;              // eventfd per vector; [0] is also INTx
   Fd stop_;                              // eventfd that ends irq_loop
   std::thread irq_thread_;
   std::atomic<uint64_t> reads_{0}, writes_{0}, irqs_{0}, stale_irqs_{0}, reasserted_irqs_{0}, faults_{0},
-      reconnects_{0}, refused_{0};
+      reconnects_{0}, refused_{0}, quirk_rewrites_{0};
   std::atomic<uint64_t> messages_sent_{0}, spurious_{0};
   std::atomic<uint64_t> stuck_lines_{0};  // resets that left the interrupt line high (a fresh server followed)
 };
