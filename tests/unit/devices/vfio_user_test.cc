@@ -508,6 +508,28 @@ struct MsixDeviceFixture : DeviceFixture {
   }
 };
 
+// A server that signals without pause gets a bounded interrupt rate, and what it signalled meanwhile still arrives.
+TEST_F(MsixDeviceFixture, AServerThatSignalsWithoutPauseIsThrottledNotLost) {
+  dev->limit_interrupt_rate(1000, 10);
+  enable();
+  dev->config_write(kCtrl, 2, 0x8000);  // MSI-X on, nothing masked
+  program(1, 77);
+  std::atomic<bool> flooding{true};
+  std::thread flood([&] {
+    while (flooding) server.raise(1);
+  });
+  std::this_thread::sleep_for(300ms);
+  flooding = false;
+  flood.join();
+  std::this_thread::sleep_for(20ms);  // the signal left pending at the end
+  const size_t delivered = sink.taken().size();
+  EXPECT_LE(delivered, 10u + 300u + 30u) << "the burst, then 1000 a second";
+  EXPECT_GE(delivered, 100u) << "throttled, not stopped";
+  EXPECT_GT(counter(dev->model_counters(), "server_interrupts_throttled"), 0u);
+  ASSERT_TRUE(server.raise(1));
+  EXPECT_EQ(wait_messages(1), std::vector<uint32_t>{77}) << "the next signal still arrives";
+}
+
 TEST_F(MsixDeviceFixture, EveryVectorHasItsEventfdBeforeTheDriverRuns) {
   EXPECT_TRUE(server.raise_intx()) << "vector 0";
   for (uint32_t v = 1; v < 5; ++v) EXPECT_TRUE(server.raise(v)) << "vector " << v;
