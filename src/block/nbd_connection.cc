@@ -2,10 +2,12 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "block/socket_io.h"
 #include "block/split_io.h"
+#include "common/clock.h"
 
 namespace side::block {
 
@@ -46,24 +48,31 @@ bool NbdConnection::negotiate() {
     counters_->protocol_closes++;
     return false;
   }
-  // Bounded: Negotiation closes after kMaxOptions options.
+  // Bounded: by the deadline, and Negotiation closes after kMaxOptions options.
+  const uint64_t deadline = monotonic_ns() + uint64_t(limits_.negotiate_ms) * 1'000'000;
   for (;;) {
-    if (!negotiate_option(n)) return false;
+    if (!negotiate_option(n, deadline)) return false;
     if (entered_transmission_) return true;
   }
 }
 
 // One option: false when the connection ends (abort, error, malformed), entered_transmission_ set on GO.
-bool NbdConnection::negotiate_option(nbd::Negotiation& n) {
+bool NbdConnection::negotiate_option(nbd::Negotiation& n, uint64_t deadline_ns) {
+  const uint64_t now = monotonic_ns();
+  if (now >= deadline_ns) {
+    counters_->protocol_closes++;
+    return false;
+  }
+  const int left_ms = static_cast<int>(std::min<uint64_t>((deadline_ns - now) / 1'000'000 + 1, limits_.step_ms));
   uint8_t header[nbd::kOptionHeaderSize];
-  if (read_full(socket_.get(), header, sizeof header, limits_.step_ms, limits_.step_ms)) return false;
+  if (read_full(socket_.get(), header, sizeof header, left_ms, left_ms)) return false;
   const nbd::OptionHeader h = nbd::decode_option_header(header);
   if (n.option_header(h) == nbd::Next::kClose) {
     counters_->protocol_closes++;
     return false;
   }
   std::vector<uint8_t> data(h.length);
-  if (h.length && read_full(socket_.get(), data.data(), data.size(), limits_.step_ms, limits_.step_ms)) return false;
+  if (h.length && read_full(socket_.get(), data.data(), data.size(), left_ms, left_ms)) return false;
   std::vector<uint8_t> out;
   const nbd::Next next = n.option(h.option, data, out);
   if (!send_bytes(out)) return false;

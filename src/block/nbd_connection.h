@@ -2,10 +2,11 @@
 // thread reads requests and submits them; the device completes them on its threads; a writer thread sends the
 // replies in completion order (so a client that stops reading holds up only itself, never a device thread).
 //
-// Bounds (NbdLimits): each negotiation step and each message body must arrive within step_ms; a reply must make
-// progress within step_ms; the requests (and bytes of data) one client has in flight are capped, and the reader
-// waits for room at most room_ms. Waiting for the next request header is unbounded (an idle client is legitimate)
-// but stop() ends it at once by shutting the socket down.
+// Bounds (NbdLimits): the negotiation must end within negotiate_ms; each message must arrive whole within step_ms
+// of its first byte (a client trickling bytes gains nothing); a reply must make progress within step_ms; the requests
+// (and bytes of data) one client has in flight are capped, and the reader waits for room at most room_ms. Waiting for
+// the next request header is unbounded (an idle client is legitimate) but stop() ends it at once by shutting the socket
+// down.
 #pragma once
 
 #include <condition_variable>
@@ -24,6 +25,7 @@
 namespace side::block {
 
 struct NbdLimits {
+  int negotiate_ms = 60'000;       // the whole negotiation, from the greeting to GO or EXPORT_NAME
   int step_ms = 30'000;            // one negotiation step, one message body, progress of one reply
   int room_ms = 60'000;            // the reader's wait for room under the caps below
   uint32_t max_requests = 64;      // in flight per client
@@ -54,7 +56,7 @@ class NbdConnection : public std::enable_shared_from_this<NbdConnection> {
   std::chrono::milliseconds step() const { return std::chrono::milliseconds(limits_.step_ms); }
   std::chrono::milliseconds room() const { return std::chrono::milliseconds(limits_.room_ms); }
   bool negotiate();
-  bool negotiate_option(nbd::Negotiation& n);
+  bool negotiate_option(nbd::Negotiation& n, uint64_t deadline_ns);
   void transmit();
   bool serve_request(const nbd::RequestHeader& h);
   bool submit(const nbd::RequestHeader& h, const nbd::Decision& d);

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <vector>
 
+#include "common/clock.h"
+
 namespace side::block {
 
 namespace {
@@ -26,15 +28,23 @@ int wait_ready(int fd, short events, int timeout_ms) {
 
 }  // namespace
 
-int read_full(int fd, void* buf, size_t len, int first_ms, int progress_ms) {
+int read_full(int fd, void* buf, size_t len, int first_ms, int rest_ms) {
   auto* p = static_cast<uint8_t*>(buf);
   size_t got = 0;
+  uint64_t deadline = 0;  // set once the first byte is in
   while (got < len) {
-    if (int err = wait_ready(fd, POLLIN, got == 0 ? first_ms : progress_ms)) return err;
+    int wait = first_ms;
+    if (got) {
+      const uint64_t now = monotonic_ns();
+      if (now >= deadline) return ETIMEDOUT;
+      wait = static_cast<int>((deadline - now + 999'999) / 1'000'000);
+    }
+    if (int err = wait_ready(fd, POLLIN, wait)) return err;
     const ssize_t n = ::recv(fd, p + got, len - got, MSG_DONTWAIT);
     if (n == 0) return EPIPE;
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n < 0) return errno;
+    if (got == 0) deadline = monotonic_ns() + uint64_t(rest_ms) * 1'000'000;
     got += static_cast<size_t>(n);
   }
   return 0;

@@ -265,6 +265,37 @@ TEST_F(NbdServerTest, StopEndsIdleClientsPromptly) {
   EXPECT_FALSE(std::filesystem::exists(socket_)) << "the socket file is removed";
 }
 
+TEST_F(NbdServerTest, TricklingOrDawdlingClientsAreCutOff) {
+  server_.reset();
+  NbdLimits limits;
+  limits.step_ms = 300;
+  limits.negotiate_ms = 1000;
+  start(*disk_, limits);
+  RawClient trickle(socket_);
+  ASSERT_TRUE(trickle.handshake());
+  Bytes header;
+  be(header, nbd::kOptMagic, 8), be(header, nbd::kOptList, 4), be(header, 0, 4);
+  const auto t0 = std::chrono::steady_clock::now();
+  bool cut = false;
+  for (size_t i = 0; i < header.size() && !cut; ++i) {  // a byte every 100 ms: the header would take 1.6 s
+    cut = !trickle.send(Bytes{header[i]});
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(cut || trickle.closed_by_server());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+  RawClient dawdle(socket_);
+  ASSERT_TRUE(dawdle.handshake());
+  int answered = 0;
+  for (int i = 0; i < 20 && dawdle.option(nbd::kOptList, {}) == nbd::kRepServer && dawdle.reply() == nbd::kRepAck;
+       ++i) {
+    ++answered;
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_GE(answered, 3);
+  EXPECT_LE(answered, 6) << "options keep coming, but the negotiation as a whole has 1 s";
+  expect_round_trip(6);
+}
+
 TEST(NbdServerPipeline, RepliesInCompletionOrderWithTheirHandles) {
   Geometry g;
   g.capacity = 1 << 20;
