@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "block/image_file_disk.h"
+#include "block/nbd_server.h"
 #include "block_test_util.h"
 
 namespace side::block {
@@ -131,6 +132,45 @@ TEST_F(FuseFileTest, LoopMountKeepsAFileAcrossRemount) {
   EXPECT_EQ(status, 0);
   out = run("fsck.ext4 -n -f " + file_, &status);
   EXPECT_EQ(status, 0) << out;
+}
+
+TEST_F(FuseFileTest, FioRandomWritesVerify) {
+  if (!test::have_tool("fio")) {
+    GTEST_SKIP() << "fio is not installed (package fio)";
+  }
+  int status;
+  const std::string out = run("fio --name=verify --filename=" + file_ +
+                                  " --rw=randwrite --bs=4k --size=16M --direct=1 --ioengine=psync --iodepth=1"
+                                  " --verify=crc32c --do_verify=1 --verify_fatal=1 --numjobs=1",
+                              &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("err= 0"), std::string::npos) << out;
+}
+
+TEST_F(FuseFileTest, WritesThroughNbdAreSeenThroughTheFile) {
+  if (!test::have_tool("nbdcopy")) {
+    GTEST_SKIP() << "nbdcopy is not installed (package libnbd-bin)";
+  }
+  NbdServerOptions o;
+  o.unix_path = dir_ / "nbd.sock";
+  auto nbd = NbdServer::start(*disk_, o);
+  ASSERT_TRUE(nbd.ok());
+  const auto data = test::pattern(23, 0, kSize);
+  ASSERT_TRUE(test::write_file(dir_ / "src", data));
+  int status;
+  std::string out = run("nbdcopy " + dir_ / "src" + " 'nbd+unix:///side?socket=" + o.unix_path + "'", &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_EQ(test::read_file(file_), data) << "no stale page cache on the FUSE file (direct_io)";
+  const auto before = test::pattern(24, 4096, 4096);
+  ASSERT_TRUE(test::write_file(dir_ / "blk", before));
+  run("dd if=" + dir_ / "blk" + " of=" + file_ + " bs=4096 seek=1 conv=notrunc", &status);
+  ASSERT_EQ(status, 0);
+  out = run("nbdcopy 'nbd+unix:///side?socket=" + o.unix_path + "' " + dir_ / "back", &status);
+  ASSERT_EQ(status, 0) << out;
+  const auto back = test::read_file(dir_ / "back");
+  ASSERT_EQ(back.size(), kSize);
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), back.begin() + 4096));
+  (*nbd)->stop();
 }
 
 // Run only as the child of KilledServerLeavesAMountTheNextStartCleans: mounts, says so, and waits to be killed.
