@@ -141,7 +141,7 @@ TEST_F(FuseFileTest, FioRandomWritesVerify) {
   int status;
   const std::string out = run("fio --name=verify --filename=" + file_ +
                                   " --rw=randwrite --bs=4k --size=16M --direct=1 --ioengine=psync --iodepth=1"
-                                  " --verify=crc32c --do_verify=1 --verify_fatal=1 --numjobs=1",
+                                  " --verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 --numjobs=1",
                               &status);
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("err= 0"), std::string::npos) << out;
