@@ -24,6 +24,7 @@ targets=(
   sanitize_fuzz:common
   fuzz_cli:cli
   vfio_user_fuzz:vfio_user
+  nbd_fuzz:block
 )
 
 long=0

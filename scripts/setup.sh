@@ -19,6 +19,9 @@ packages=(
   python3-matplotlib nlohmann-json3-dev               # benchmark: plots, reading iperf3's JSON
   help2man man-db bash-completion                     # manual page and shell completion
   python3-jsonschema                                  # the --json documents checked against docs/schemas
+  libfuse3-dev fuse3                                  # the disk as a file (FUSE export; fusermount3)
+  libnbd-bin qemu-utils nbd-client                    # NBD export tests: nbdinfo/nbdcopy, qemu-img/qemu-io
+  e2fsprogs fio                                       # block tests: mkfs.ext4/fsck.ext4 on the exported disk
 )
 
 missing=()
