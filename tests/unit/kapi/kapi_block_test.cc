@@ -219,7 +219,7 @@ TEST_F(KapiBlockIo, VirtioBlkServesVerifiedRequestsWithinItsLimits) {
   const uint64_t buf = buffer();
 
   EXPECT_EQ(write_and_verify(0, pieces(buf, 1, 4096, 4096), 1), 1u);        // one page at the start
-  EXPECT_EQ(write_and_verify(7, pieces(buf, 1, 512, 512), 2), 1u);          // one sector, odd place
+  EXPECT_EQ(write_and_verify(9, pieces(buf, 1, 512, 512), 2), 1u);          // one sector, odd place
   EXPECT_EQ(write_and_verify(1000, pieces(buf, 1, 65536, 65536), 3), 1u);   // 64 KiB
   EXPECT_EQ(write_and_verify(4096, pieces(buf, 16, 4096, 8192), 4), 1u);    // 16 segments, every other page
   EXPECT_EQ(write_and_verify(20000, pieces(buf, 5, 1024, 4096), 5), 1u);    // sub-page pieces
