@@ -18,7 +18,7 @@
 namespace side::vfio_user {
 
 struct DiskImage {
-  std::string path;  // empty: a temporary image in $TMPDIR, removed when the device goes
+  std::string path;             // empty: a temporary image in $TMPDIR, removed when the device goes
   uint64_t size = 64ull << 20;  // bytes, for an image side creates
 };
 

@@ -1,6 +1,6 @@
-// QEMU's PCI models side can drive over vfio-user (network devices and disks), under the identity QEMU 7.2 gives each (hw/net/*.c:
-// vendor, device and revision; QEMU's default subsystem 1af4:1100). A driver's id table is matched against these
-// before QEMU runs; the device checks, once QEMU serves it, that it is the function announced.
+// QEMU's PCI models side can drive over vfio-user (network devices and disks), under the identity QEMU 7.2 gives each
+// (hw/net/*.c: vendor, device and revision; QEMU's default subsystem 1af4:1100). A driver's id table is matched against
+// these before QEMU runs; the device checks, once QEMU serves it, that it is the function announced.
 #include <optional>
 #include <vector>
 
@@ -55,8 +55,8 @@ DeviceModel qemu_disk(const char* device, const char* description, uint16_t vend
   m.description = std::string(description) + " (QEMU's model, over vfio-user)";
   m.identity = pci::Identity{vendor, device_id, 0x1af4, 0x1100, revision, 0x010000, 1};
   const std::string qemu_device = std::string(device) + properties;
-  m.make = [device, qemu_device, vendor, device_id](
-               const pci::DeviceContext& context, const DeviceOptions& options) -> std::unique_ptr<pci::PciDevice> {
+  m.make = [device, qemu_device, vendor, device_id](const pci::DeviceContext& context,
+                                                    const DeviceOptions& options) -> std::unique_ptr<pci::PciDevice> {
     vfio_user::QemuConfig config;
     config.binary = options.qemu_binary;
     config.device = qemu_device;

@@ -212,17 +212,18 @@ TEST_F(KapiBlockIo, VirtioBlkServesVerifiedRequestsWithinItsLimits) {
   EXPECT_EQ(disk.capacity, kDiskBytes / 512);
   EXPECT_EQ(disk.logical_block_size, 512u);
   EXPECT_TRUE(d_->logged("[vda] 131072 512-byte logical blocks (67.1 MB/64.0 MiB)")) << d_->log();
-  std::printf("virtio_blk: probe %.1f ms; %s: max_sectors %u, max_segments %u, max_segment_size %u, queue depth %u, "
-              "write cache %s\n",
-              probe_ms_, disk.name, disk.max_sectors, disk.max_segments, disk.max_segment_size, disk.queue_depth,
-              disk.flags & SIDE_BLOCK_INFO_WRITE_CACHE ? "on" : "off");
+  std::printf(
+      "virtio_blk: probe %.1f ms; %s: max_sectors %u, max_segments %u, max_segment_size %u, queue depth %u, "
+      "write cache %s\n",
+      probe_ms_, disk.name, disk.max_sectors, disk.max_segments, disk.max_segment_size, disk.queue_depth,
+      disk.flags & SIDE_BLOCK_INFO_WRITE_CACHE ? "on" : "off");
   const uint64_t buf = buffer();
 
-  EXPECT_EQ(write_and_verify(0, pieces(buf, 1, 4096, 4096), 1), 1u);        // one page at the start
-  EXPECT_EQ(write_and_verify(9, pieces(buf, 1, 512, 512), 2), 1u);          // one sector, odd place
-  EXPECT_EQ(write_and_verify(1000, pieces(buf, 1, 65536, 65536), 3), 1u);   // 64 KiB
-  EXPECT_EQ(write_and_verify(4096, pieces(buf, 16, 4096, 8192), 4), 1u);    // 16 segments, every other page
-  EXPECT_EQ(write_and_verify(20000, pieces(buf, 5, 1024, 4096), 5), 1u);    // sub-page pieces
+  EXPECT_EQ(write_and_verify(0, pieces(buf, 1, 4096, 4096), 1), 1u);       // one page at the start
+  EXPECT_EQ(write_and_verify(9, pieces(buf, 1, 512, 512), 2), 1u);         // one sector, odd place
+  EXPECT_EQ(write_and_verify(1000, pieces(buf, 1, 65536, 65536), 3), 1u);  // 64 KiB
+  EXPECT_EQ(write_and_verify(4096, pieces(buf, 16, 4096, 8192), 4), 1u);   // 16 segments, every other page
+  EXPECT_EQ(write_and_verify(20000, pieces(buf, 5, 1024, 4096), 5), 1u);   // sub-page pieces
   // Larger than max_sectors: cut at max_sectors (physical blocks are sectors here), three requests.
   const uint32_t big = (2 * disk.max_sectors + 8) * 512;
   ASSERT_LE(big, 4u << 20);
@@ -252,7 +253,7 @@ TEST_F(KapiBlockIo, RequestsOutsideTheRulesAreRefused) {
   EXPECT_EQ(rw(SIDE_BLOCK_READ, disk.capacity - 4, 8, pieces(buf, 1, 4096, 4096)), -EINVAL);  // past the end
   EXPECT_EQ(rw(SIDE_BLOCK_READ, 0, 8, pieces(buf + 100, 1, 4096, 4096)), -EINVAL);            // misaligned buffer
   EXPECT_EQ(rw(SIDE_BLOCK_READ, 0, 8, pieces(buf, 1, 2048, 4096)), -EINVAL);                  // sizes disagree
-  EXPECT_EQ(rw(SIDE_BLOCK_READ, 0, 8, pieces(uint64_t{1} << 40, 1, 4096, 4096)), -EINVAL);   // outside the arena
+  EXPECT_EQ(rw(SIDE_BLOCK_READ, 0, 8, pieces(uint64_t{1} << 40, 1, 4096, 4096)), -EINVAL);    // outside the arena
   EXPECT_EQ(rw(SIDE_BLOCK_READ, 0, 0, {}), -EINVAL);
   int ret = 0;
   auto s = domain().run_entry("block info", "side_kapi_block_info", [&](uint64_t f) {
