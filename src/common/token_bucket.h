@@ -19,6 +19,13 @@ class TokenBucket {
     return true;
   }
 
+  // How long from `now_ns` until take() can succeed (0: it can now).
+  uint64_t ns_until_token(uint64_t now_ns) {
+    refill(now_ns);
+    if (tokens_ >= 1) return 0;
+    return static_cast<uint64_t>((1 - tokens_) / rate_ * 1e9) + 1;
+  }
+
  private:
   void refill(uint64_t now_ns) {
     if (started_ && now_ns > last_ns_) {

@@ -14,41 +14,27 @@
 #include <vector>
 
 #include "net/netns.h"
+#include "support/shell.h"
 
 namespace {
 
 // The rows expected to pass, as `side conformance --drivers` names them: the one list to extend as drivers are
 // made to work (the matrix itself is src/conformance/matrix.cc).
-// Left out while open: 8139too@qemu:rtl8139-8139c (its receive direction stalled in 1 of 3 conformance runs: iperf3
-// -R did not finish, while its own CTest, QemuDevice.EightOneThreeNineToo..., and every other step pass),
-// 2026-12-07. vmxnet3@qemu:vmxnet3 is in: its 2 of 20 pings lost in 1 of 7 runs were not seen again in 94 runs (21
-// of them beside two CPU hogs at load average 14), 28 of them after device requests kept the domain's order.
-const std::vector<std::string> kRowsThatPass{"e1000@builtin",
-                                             "e1000@qemu:e1000",
-                                             "8139cp@qemu:rtl8139",
-                                             "ne2k-pci@qemu:ne2k_pci",
-                                             "pcnet32@qemu:pcnet",
-                                             "e1000e@qemu:e1000e",
-                                             "virtio_net@qemu:virtio-net-pci",
-                                             "tulip@qemu:tulip",
-                                             "vmxnet3@qemu:vmxnet3"};
+// Every row of the matrix. vmxnet3@qemu:vmxnet3 is in since 2026-12-07: its 2 of 20 pings lost in 1 of 7 runs were
+// not seen again in 94 runs (21 of them beside two CPU hogs at load average 14), 28 of them after device requests
+// kept the domain's order.
+const std::vector<std::string> kRowsThatPass{
+    "e1000@builtin",          "e1000@qemu:e1000",    "8139too@qemu:rtl8139-8139c", "8139cp@qemu:rtl8139",
+    "ne2k-pci@qemu:ne2k_pci", "pcnet32@qemu:pcnet",  "e1000e@qemu:e1000e",         "virtio_net@qemu:virtio-net-pci",
+    "tulip@qemu:tulip",       "vmxnet3@qemu:vmxnet3"};
 
-std::string run(const std::string& command, int* status) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (!p) return out;
-  std::array<char, 4096> buf{};
-  for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
-  const int rc = pclose(p);
-  *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return out;
-}
+using side::test_support::run_shell;
 
 std::string qemu_path() {
   int status = -1;
-  run(std::string(SIDE_BUILD_QEMU) + " --check 2>/dev/null", &status);
+  run_shell(std::string(SIDE_BUILD_QEMU) + " --check 2>/dev/null", &status);
   if (status != 0) return "";
-  std::string path = run(std::string(SIDE_BUILD_QEMU) + " --print-path", &status);
+  std::string path = run_shell(std::string(SIDE_BUILD_QEMU) + " --print-path", &status);
   while (!path.empty() && path.back() == '\n') path.pop_back();
   return path;
 }
@@ -85,14 +71,14 @@ void expect_row_passes(const nlohmann::json& row) {
 
 void expect_schema_valid(const std::string& document) {
   int status = -1;
-  run("python3 -c 'import jsonschema' 2>/dev/null", &status);
+  run_shell("python3 -c 'import jsonschema' 2>/dev/null", &status);
   if (status != 0) return;  // python3-jsonschema missing: the schema test says so (tests/unit/cli)
   const auto file = std::filesystem::temp_directory_path() / ("side-conformance-" + std::to_string(getpid()));
   std::ofstream(file) << document;
   const std::string problems =
-      run(std::string("python3 ") + SIDE_SOURCE_DIR + "/scripts/check-json.py " + SIDE_SOURCE_DIR +
-              "/docs/schemas/conformance.schema.json " + file.string() + " 2>&1",
-          &status);
+      run_shell(std::string("python3 ") + SIDE_SOURCE_DIR + "/scripts/check-json.py " + SIDE_SOURCE_DIR +
+                    "/docs/schemas/conformance.schema.json " + file.string() + " 2>&1",
+                &status);
   std::filesystem::remove(file);
   EXPECT_EQ(status, 0) << problems;
 }
@@ -108,7 +94,9 @@ TEST(Conformance, TheRowsThatWorkPass) {
   int status = -1;
   const std::string env = qemu.empty() ? "" : "SIDE_QEMU='" + qemu + "' ";
   const std::string out =
-      run(env + SIDE_BINARY + " conformance --json --quiet --drivers " + rows + " 2>/dev/null", &status);
+      run_shell(env + side::test_support::in_own_network_namespace(
+                          std::string(SIDE_BINARY) + " conformance --json --quiet --drivers " + rows + " 2>/dev/null"),
+                &status);
   EXPECT_EQ(status, 0) << out;
   expect_schema_valid(out);
   const auto doc = nlohmann::json::parse(out);
@@ -123,7 +111,7 @@ TEST(Conformance, TheRowsThatWorkPass) {
 
 TEST(Conformance, AnUnknownRowIsAUsageError) {
   int status = -1;
-  const std::string out = run(std::string(SIDE_BINARY) + " conformance --drivers forcedeth 2>&1", &status);
+  const std::string out = run_shell(std::string(SIDE_BINARY) + " conformance --drivers forcedeth 2>&1", &status);
   EXPECT_EQ(status, 2);
   EXPECT_EQ(out.find('\n'), out.size() - 1) << out;  // one line
   EXPECT_NE(out.find("e1000@builtin"), std::string::npos) << out;

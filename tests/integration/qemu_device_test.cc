@@ -14,17 +14,12 @@
 #include <string>
 
 #include "net/netns.h"
+#include "support/shell.h"
 
 namespace {
 
 std::string run(const std::string& command, int* status) {
-  std::string out;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int rc = pclose(p);
-  *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return out;
+  return side::test_support::run_shell(command + " 2>&1", status);
 }
 
 // QEMU processes and socket directories the side runs of one test made: side keeps its QEMUs' directories in

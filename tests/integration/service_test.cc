@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "net/netns.h"
+#include "support/shell.h"
 
 namespace {
 
@@ -31,13 +32,7 @@ using Clock = std::chrono::steady_clock;
 
 // A shell command's stdout (stderr too when `with_stderr`), and its exit status.
 std::string run(const std::string& command, int* status, bool with_stderr = true) {
-  std::string out;
-  FILE* p = popen((command + (with_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int rc = pclose(p);
-  *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return out;
+  return side::test_support::run_shell(command + (with_stderr ? " 2>&1" : " 2>/dev/null"), status);
 }
 
 std::string slurp(const std::string& path) {

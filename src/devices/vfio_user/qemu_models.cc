@@ -18,12 +18,13 @@ constexpr std::chrono::milliseconds kExchangeTimeout{2000};
 // (",name=value..."). With `shown_revision`, the firmware (the supervisor) presents that revision in config space
 // instead of QEMU's (VfioUserDevice::present_revision).
 DeviceModel qemu_nic(const char* name, std::string device, const char* description, uint16_t vendor, uint16_t device_id,
-                     uint8_t revision, std::optional<uint8_t> shown_revision = std::nullopt) {
+                     uint8_t revision, std::optional<uint8_t> shown_revision = std::nullopt,
+                     vfio_user::WriteQuirk quirk = nullptr) {
   DeviceModel m;
   m.name = std::string("qemu:") + name;
   m.description = std::string(description) + " (QEMU's model, over vfio-user)";
   m.identity = pci::Identity{vendor, device_id, 0x1af4, 0x1100, shown_revision.value_or(revision), 0x020000, 1};
-  m.make = [name, device, vendor, device_id, shown_revision](
+  m.make = [name, device, vendor, device_id, shown_revision, quirk](
                const pci::DeviceContext& context, const DeviceOptions& options) -> std::unique_ptr<pci::PciDevice> {
     vfio_user::QemuConfig config;
     config.binary = options.qemu_binary;
@@ -35,6 +36,7 @@ DeviceModel qemu_nic(const char* name, std::string device, const char* descripti
       return nullptr;
     }
     if (shown_revision) (*nic)->present_revision(*shown_revision);
+    if (quirk) (*nic)->set_write_quirk(quirk);
     return std::move(*nic);
   };
   return m;
@@ -56,9 +58,9 @@ std::span<const DeviceModel> qemu_device_models() {
       // The same QEMU model shown as an RTL8139C (revision 0x10, QEMU's compile-time RTL8139_PCI_REVID_8139): QEMU
       // implements the classic 8139 mode (receive ring buffer, four transmit slots) beside C+ mode, and 8139too,
       // which refuses revision 0x20 and up ("use 8139cp"), drives that mode. Only the revision byte differs from
-      // QEMU's; the chip version in TxConfig still reads RTL-8139C+.
+      // QEMU's; the chip version in TxConfig still reads RTL-8139C+. That mode needs rtl8139_flush_on_unmask.
       qemu_nic("rtl8139-8139c", "rtl8139", "Realtek RTL8139C Fast Ethernet: QEMU's RTL8139C+ shown as revision 0x10",
-               0x10ec, 0x8139, 0x20, 0x10),
+               0x10ec, 0x8139, 0x20, 0x10, vfio_user::rtl8139_flush_on_unmask),
       qemu_nic("ne2k_pci", "Realtek RTL8029 (NE2000) Ethernet", 0x10ec, 0x8029, 0x00),
       qemu_nic("pcnet", "AMD PCnet-PCI II Ethernet", 0x1022, 0x2000, 0x10),
       qemu_nic("e1000e", "Intel 82574L gigabit Ethernet (PCIe, MSI-X)", 0x8086, 0x10d3, 0x00),

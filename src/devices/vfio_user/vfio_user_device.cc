@@ -221,6 +221,25 @@ void VfioUserDevice::bar_write(int bar, uint64_t offset, unsigned width, uint64_
   ++writes_;
   messages_.bar_written(bar, offset, width, value);
   if (auto s = client_->write(kRegionBar0 + bar, offset, width, value, /*posted=*/true); !s) {
+    return fault_locked("BAR " + std::to_string(bar) + " write: " + s.error().message);
+  }
+  if (!write_quirk_) return;
+  if (auto rewrite = write_quirk_(bar, offset, width, value)) rewrite_register_locked(bar, *rewrite);
+}
+
+void VfioUserDevice::set_write_quirk(WriteQuirk quirk) {
+  std::lock_guard lock(mu_);
+  write_quirk_ = std::move(quirk);
+}
+
+void VfioUserDevice::rewrite_register_locked(int bar, const RegisterRewrite& r) {
+  auto v = client_->read(kRegionBar0 + bar, r.offset, r.width);
+  if (!v) {
+    if (client_->connection().broken()) fault_locked("BAR " + std::to_string(bar) + " read: " + v.error().message);
+    return;
+  }
+  ++quirk_rewrites_;
+  if (auto s = client_->write(kRegionBar0 + bar, r.offset, r.width, *v, /*posted=*/true); !s) {
     fault_locked("BAR " + std::to_string(bar) + " write: " + s.error().message);
   }
 }
@@ -313,12 +332,40 @@ void VfioUserDevice::irq_loop() {
       watching = recheck_intx();
       continue;
     }
+    if (const uint64_t wait = ns_until_interrupt_allowed(); wait > 0) {
+      ++throttled_irqs_;
+      if (!sleep_unless_stopped(wait)) return;
+      continue;
+    }
     for (size_t i = 0; i < vectors_.size(); ++i) {
       uint64_t count;
       if (!(p[i + 1].revents & POLLIN) || ::read(vectors_[i].get(), &count, sizeof count) != sizeof count) continue;
       watching = signal_vector(static_cast<uint32_t>(i), watching);
     }
   }
+}
+
+void VfioUserDevice::limit_interrupt_rate(double per_second, double burst) {
+  std::lock_guard lock(mu_);
+  interrupt_rate_ = TokenBucket(per_second, burst);
+}
+
+uint64_t VfioUserDevice::ns_until_interrupt_allowed() {
+  std::lock_guard lock(mu_);
+  const auto now = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+  const uint64_t wait = interrupt_rate_.ns_until_token(now);
+  if (wait == 0) (void)interrupt_rate_.take(now);
+  return wait;
+}
+
+// Sleeps `ns` (at most a second); false if the device is stopping.
+bool VfioUserDevice::sleep_unless_stopped(uint64_t ns) {
+  ns = std::min<uint64_t>(ns, 1'000'000'000);
+  const timespec t{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  pollfd p{stop_.get(), POLLIN, 0};
+  return ppoll(&p, 1, &t, nullptr) <= 0 || !(p.revents & POLLIN);
 }
 
 // A vector's signal is the message the driver's kernel programmed for it while MSI or MSI-X is on, else (vector 0)
@@ -385,7 +432,9 @@ pci::PciDevice::NamedCounters VfioUserDevice::model_counters() const {
           {"server_reconnects", reconnects_.load()},
           {"server_messages", messages_sent_.load()},
           {"server_spurious_interrupts", spurious_.load()},
-          {"server_stuck_interrupt_lines", stuck_lines_.load()}};
+          {"server_stuck_interrupt_lines", stuck_lines_.load()},
+          {"server_quirk_rewrites", quirk_rewrites_.load()},
+          {"server_interrupts_throttled", throttled_irqs_.load()}};
 }
 
 }  // namespace side::vfio_user

@@ -33,9 +33,11 @@
 #include <vector>
 
 #include "common/fd.h"
+#include "common/token_bucket.h"
 #include "devices/pci/message_interrupts.h"
 #include "devices/pci/pci_device.h"
 #include "devices/vfio_user/client.h"
+#include "devices/vfio_user/model_quirks.h"
 
 namespace side::vfio_user {
 
@@ -58,6 +60,11 @@ class VfioUserDevice : public pci::PciDevice {
  public:
   // How long an INTx line may stay asserted after an interrupt, with no new edge, before it interrupts again.
   static constexpr std::chrono::milliseconds kLevelRecheck{50};
+  // At most this many interrupts a second from one device, after a burst: a server that signals without pause (a
+  // broken or hostile one) costs the supervisor and the domain a bounded share of a CPU. Its eventfds count the
+  // signals meanwhile, so a throttled interrupt is delayed, not lost. Real NICs stay far below (e1000's ITR default
+  // allows 8000/s).
+  static constexpr double kInterruptsPerSecond = 50000, kInterruptBurst = 64;
 
   // A fresh, negotiated client for the same device (a restarted server).
   using Reconnect = std::function<Result<std::unique_ptr<Client>>()>;
@@ -74,6 +81,10 @@ class VfioUserDevice : public pci::PciDevice {
   // another revision of the same chip would (QEMU's RTL8139C+, which implements the RTL8139C's mode too, as an
   // RTL8139C). Every other field is the server's.
   void present_revision(uint8_t revision);
+  // Another bound than kInterruptsPerSecond/kInterruptBurst (tests).
+  void limit_interrupt_rate(double per_second, double burst);
+  // After each BAR write the quirk asks for, the register it names is read and written back (model_quirks.h).
+  void set_write_quirk(WriteQuirk quirk);
 
   uint32_t config_read(uint32_t offset, unsigned width) override;
   void config_write(uint32_t offset, unsigned width, uint32_t value) override;
@@ -103,10 +114,13 @@ class VfioUserDevice : public pci::PciDevice {
   void irq_loop();
   bool signal_vector(uint32_t vector, bool watching);
   bool recheck_intx();
+  uint64_t ns_until_interrupt_allowed();
+  bool sleep_unless_stopped(uint64_t ns);
   Status make_vector_fds();
   std::optional<bool> intx_asserted_locked();
   bool deliver_intx_locked(bool again);
   void reconnect_locked();
+  void rewrite_register_locked(int bar, const RegisterRewrite& r);
 
   const std::string name_;
   std::function<void(const std::string&)> device_fault_;
@@ -119,13 +133,15 @@ class VfioUserDevice : public pci::PciDevice {
   bool dma_mapped_ = false;
   bool faulted_ = false;
   std::optional<uint8_t> revision_;  // shown instead of the server's (present_revision)
+  WriteQuirk write_quirk_;
+  TokenBucket interrupt_rate_{kInterruptsPerSecond, kInterruptBurst};
   pci::MessageInterrupts messages_;
   uint32_t msix_fds_ = 0, msi_fds_ = 0;  // vectors registered as MSI-X / MSI (0: the server has none)
   std::vector<Fd> vectors_;              // eventfd per vector; [0] is also INTx
   Fd stop_;                              // eventfd that ends irq_loop
   std::thread irq_thread_;
   std::atomic<uint64_t> reads_{0}, writes_{0}, irqs_{0}, stale_irqs_{0}, reasserted_irqs_{0}, faults_{0},
-      reconnects_{0}, refused_{0};
+      reconnects_{0}, refused_{0}, quirk_rewrites_{0}, throttled_irqs_{0};
   std::atomic<uint64_t> messages_sent_{0}, spurious_{0};
   std::atomic<uint64_t> stuck_lines_{0};  // resets that left the interrupt line high (a fresh server followed)
 };

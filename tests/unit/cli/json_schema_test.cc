@@ -12,31 +12,25 @@
 #include <fstream>
 #include <string>
 
+#include "support/shell.h"
+
 namespace {
 
-std::string run(const std::string& command, int* status) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (!p) return out;
-  std::array<char, 4096> buf{};
-  for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
-  const int rc = pclose(p);
-  *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return out;
-}
+using side::test_support::run_shell;
 
 class JsonSchema : public ::testing::Test {
  protected:
   void SetUp() override {
     int status = -1;
-    run("python3 -c 'import jsonschema' 2>/dev/null", &status);
+    run_shell("python3 -c 'import jsonschema' 2>/dev/null", &status);
     if (status != 0) GTEST_SKIP() << "python3-jsonschema is not installed (scripts/setup.sh installs it)";
   }
 
   // `side ARGS` (its stdout) checked against docs/schemas/SCHEMA.schema.json; returns the document.
   std::string expect_valid(const std::string& schema, const std::string& args, int expected_status = 0) {
     int status = -1;
-    const std::string document = run(std::string(SIDE_BINARY) + " " + args + " 2>/dev/null", &status);
+    const std::string document = run_shell(
+        side::test_support::in_own_network_namespace(std::string(SIDE_BINARY) + " " + args + " 2>/dev/null"), &status);
     EXPECT_EQ(status, expected_status) << args << "\n" << document;
     const std::string file =
         (std::filesystem::temp_directory_path() / ("side-json-" + std::to_string(getpid()) + "-" + schema + ".json"))
@@ -44,7 +38,7 @@ class JsonSchema : public ::testing::Test {
     std::ofstream(file) << document;
     const std::string check = std::string("python3 ") + SIDE_SOURCE_DIR + "/scripts/check-json.py " + SIDE_SOURCE_DIR +
                               "/docs/schemas/" + schema + ".schema.json " + file + " 2>&1";
-    const std::string problems = run(check, &status);
+    const std::string problems = run_shell(check, &status);
     EXPECT_EQ(status, 0) << "side " << args << " does not match " << schema << ".schema.json:\n"
                          << problems << document;
     std::filesystem::remove(file);

@@ -13,10 +13,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace side::vfio_user::testing {
@@ -102,10 +105,26 @@ class FakeServer {
   }
 
   std::atomic<int> commands{0}, bar_accesses{0}, resets{0}, unmaps{0}, posted{0};
+  // BAR 0 accesses in the order they came: "r OFFSET/COUNT" or "w OFFSET/COUNT=VALUE" (hex), taken and cleared.
+  std::vector<std::string> take_bar_log() {
+    std::lock_guard lock(mu_);
+    return std::exchange(bar_log_, {});
+  }
   std::atomic<uint32_t> last_command_word{0};
   std::array<uint32_t, 1024> bar0{};  // the BAR's registers, by offset / 4
 
  private:
+  void log_bar_access(bool write, uint64_t off, uint32_t count, const std::vector<uint8_t>& body) {
+    char line[64];
+    if (write && count <= 8 && body.size() >= 16 + count) {
+      std::snprintf(line, sizeof line, "w %llx/%u=%llx", static_cast<unsigned long long>(off), count,
+                    static_cast<unsigned long long>(get(body.data(), 16, static_cast<int>(count))));
+    } else {
+      std::snprintf(line, sizeof line, "%c %llx/%u", write ? 'w' : 'r', static_cast<unsigned long long>(off), count);
+    }
+    std::lock_guard lock(mu_);
+    bar_log_.push_back(line);
+  }
   static void put(uint8_t* p, size_t off, int n, uint64_t v) {
     for (int i = 0; i < n; ++i) p[off + i] = static_cast<uint8_t>(v >> (8 * i));
   }
@@ -248,6 +267,7 @@ class FakeServer {
         const uint32_t count = static_cast<uint32_t>(get(body.data(), 12, 4));
         if (region == 0) ++bar_accesses;
         if (no_reply) ++posted;
+        if (region == 0) log_bar_access(cmd == 10, off, count, body);
         uint8_t* mem = region == 7 ? config_.data() : reinterpret_cast<uint8_t*>(bar0.data());
         const size_t size = region == 7 ? 256 : 4096;
         if (off + count > size) {
@@ -321,6 +341,7 @@ class FakeServer {
 
   int fd_ = -1;
   std::thread thread_;
+  std::vector<std::string> bar_log_;
   std::mutex mu_;
   Misbehave how_ = Misbehave::kNone;
   int from_ = 0;

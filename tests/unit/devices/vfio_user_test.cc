@@ -293,6 +293,37 @@ TEST_F(DeviceFixture, NoBarAccessReachesTheServerBeforeCommandEnablesIt) {
   EXPECT_GE(server.posted.load(), 1) << "BAR writes are posted";
 }
 
+// QEMU's rtl8139 takes queued frames only when CAPR is written (model_quirks.h): an IntrMask write that unmasks
+// RxOverflow is followed by CAPR read and written back unchanged, inside the same locked access; no other write is.
+TEST_F(DeviceFixture, AWriteTheQuirkNamesIsFollowedByItsRegisterWrittenBackUnchanged) {
+  enable();
+  server.bar0[0x38 / 4] = 0x1234;  // CAPR
+  dev->set_write_quirk(rtl8139_flush_on_unmask);
+  (void)server.take_bar_log();
+  // Posted writes are processed in order before the reply to the next request: a config read waits for them.
+  auto served = [&] { return dev->config_read(pci::kVendorId, 2), server.take_bar_log(); };
+  dev->bar_write(0, 0x3c, 2, 0xc07f);  // 8139too's rtl8139_intr_mask
+  EXPECT_EQ(served(), (std::vector<std::string>{"w 3c/2=c07f", "r 38/2", "w 38/2=1234"}));
+  dev->bar_write(0, 0x3c, 2, 0xc06f);  // rtl8139_norx_intr_mask: RxOverflow stays masked
+  dev->bar_write(0, 0x38, 2, 0x0ff0);  // the driver's own CAPR write
+  EXPECT_EQ(served(), (std::vector<std::string>{"w 3c/2=c06f", "w 38/2=ff0"}));
+  EXPECT_EQ(dev->bar_read(0, 0x38, 2), 0x0ff0u);
+}
+
+TEST(ModelQuirks, Rtl8139RewritesCaprOnlyAfterAnIntrMaskWriteThatUnmasksRxOverflow) {
+  for (int bar : {0, 1}) {
+    auto r = rtl8139_flush_on_unmask(bar, 0x3c, 2, 0x0010);
+    ASSERT_TRUE(r) << "BAR " << bar;
+    EXPECT_EQ(r->offset, 0x38u);
+    EXPECT_EQ(r->width, 2u);
+  }
+  EXPECT_FALSE(rtl8139_flush_on_unmask(2, 0x3c, 2, 0x0010)) << "no such window";
+  EXPECT_TRUE(rtl8139_flush_on_unmask(1, 0x3c, 1, 0x10)) << "a byte write to IntrMask's low byte unmasks it too";
+  EXPECT_FALSE(rtl8139_flush_on_unmask(1, 0x3d, 1, 0x10)) << "the high byte has no RxOverflow";
+  EXPECT_FALSE(rtl8139_flush_on_unmask(1, 0x3c, 2, 0xffef)) << "RxOverflow masked";
+  EXPECT_FALSE(rtl8139_flush_on_unmask(1, 0x3e, 2, 0xffff)) << "IntrStatus";
+}
+
 uint64_t counter(const pci::PciDevice::NamedCounters& all, const std::string& name) {
   for (const auto& [n, v] : all) {
     if (n == name) return v;
@@ -476,6 +507,28 @@ struct MsixDeviceFixture : DeviceFixture {
     return got;
   }
 };
+
+// A server that signals without pause gets a bounded interrupt rate, and what it signalled meanwhile still arrives.
+TEST_F(MsixDeviceFixture, AServerThatSignalsWithoutPauseIsThrottledNotLost) {
+  dev->limit_interrupt_rate(1000, 10);
+  enable();
+  dev->config_write(kCtrl, 2, 0x8000);  // MSI-X on, nothing masked
+  program(1, 77);
+  std::atomic<bool> flooding{true};
+  std::thread flood([&] {
+    while (flooding) server.raise(1);
+  });
+  std::this_thread::sleep_for(300ms);
+  flooding = false;
+  flood.join();
+  std::this_thread::sleep_for(20ms);  // the signal left pending at the end
+  const size_t delivered = sink.taken().size();
+  EXPECT_LE(delivered, 10u + 300u + 30u) << "the burst, then 1000 a second";
+  EXPECT_GE(delivered, 100u) << "throttled, not stopped";
+  EXPECT_GT(counter(dev->model_counters(), "server_interrupts_throttled"), 0u);
+  ASSERT_TRUE(server.raise(1));
+  EXPECT_EQ(wait_messages(1), std::vector<uint32_t>{77}) << "the next signal still arrives";
+}
 
 TEST_F(MsixDeviceFixture, EveryVectorHasItsEventfdBeforeTheDriverRuns) {
   EXPECT_TRUE(server.raise_intx()) << "vector 0";

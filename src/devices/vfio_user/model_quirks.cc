@@ -1,0 +1,18 @@
+#include "devices/vfio_user/model_quirks.h"
+
+namespace side::vfio_user {
+namespace {
+
+// RTL8139 registers, the same in its I/O (BAR 0) and memory (BAR 1) windows.
+constexpr uint64_t kRxBufPtr = 0x38;  // CAPR: where the driver has read the receive ring up to (minus 16)
+constexpr uint64_t kIntrMask = 0x3c;
+constexpr uint64_t kRxOverflow = 0x10;
+
+}  // namespace
+
+std::optional<RegisterRewrite> rtl8139_flush_on_unmask(int bar, uint64_t offset, unsigned width, uint64_t value) {
+  if ((bar != 0 && bar != 1) || offset != kIntrMask || width == 0 || !(value & kRxOverflow)) return std::nullopt;
+  return RegisterRewrite{kRxBufPtr, 2};
+}
+
+}  // namespace side::vfio_user
