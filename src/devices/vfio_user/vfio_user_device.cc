@@ -97,6 +97,10 @@ VfioUserDevice::VfioUserDevice(const pci::DeviceContext& context, std::string na
       messages_(found.messages) {}
 
 VfioUserDevice::~VfioUserDevice() {
+  stop_interrupts();
+}
+
+void VfioUserDevice::stop_interrupts() {
   if (irq_thread_.joinable()) {
     const uint64_t one = 1;
     (void)!::write(stop_.get(), &one, sizeof one);

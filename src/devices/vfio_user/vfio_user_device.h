@@ -102,6 +102,10 @@ class VfioUserDevice : public pci::PciDevice {
   // the server (a QEMU device's frame socket).
   virtual void reconnected() {}
   std::mutex& device_mutex() const { return mu_; }
+  // Ends the interrupt thread (idempotent). A subclass whose members own the server calls it first in its
+  // destructor: a signal handled while the server is being stopped would read from a dead connection and report a
+  // device fault for a device that is merely going away.
+  void stop_interrupts();
 
  private:
   Status attach_locked();  // interrupts and DMA memory to the current client
