@@ -154,11 +154,12 @@ TEST_F(QemuE1000e, LegacyIntxPingsWithoutLoss) {
 
 // One of the classic NIC drivers, unasked, on the QEMU model it gets: 20 pings without loss, then iperf3 TCP for
 // 2 s each way (the peer's server runs until side stops it, and listens again a moment after each test), with no
-// driver fault (a recovered one would hide in the totals) and nothing left behind.
+// driver fault (a recovered one would hide in the totals) and nothing left behind. Each iperf3 has a bound of its
+// own: a transfer that stalls fails the test in a minute, not at CTest's timeout.
 std::string ping_and_tcp(QemuDevice& t, const std::string& module, int* status) {
   return t.side_run(module,
                     "--peer-exec 'iperf3 -s' --exec 'sleep 1; ping -c 20 -i 0.05 -q 10.77.0.2 && "
-                    "iperf3 -c 10.77.0.2 -t 2 && sleep 1 && iperf3 -c 10.77.0.2 -t 2 -R'",
+                    "timeout 60 iperf3 -c 10.77.0.2 -t 2 && sleep 1 && timeout 60 iperf3 -c 10.77.0.2 -t 2 -R'",
                     status);
 }
 
