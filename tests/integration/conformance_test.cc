@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "net/netns.h"
+#include "support/qemu.h"
 #include "support/shell.h"
 
 namespace {
@@ -31,12 +32,7 @@ const std::vector<std::string> kRowsThatPass{
 using side::test_support::run_shell;
 
 std::string qemu_path() {
-  int status = -1;
-  run_shell(std::string(SIDE_BUILD_QEMU) + " --check 2>/dev/null", &status);
-  if (status != 0) return "";
-  std::string path = run_shell(std::string(SIDE_BUILD_QEMU) + " --print-path", &status);
-  while (!path.empty() && path.back() == '\n') path.pop_back();
-  return path;
+  return side::test_support::built_qemu(SIDE_BUILD_QEMU);
 }
 
 // Every step of `row` passed, each with figures a working NIC gives.

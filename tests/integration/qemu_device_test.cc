@@ -14,6 +14,7 @@
 #include <string>
 
 #include "net/netns.h"
+#include "support/qemu.h"
 #include "support/shell.h"
 
 namespace {
@@ -25,13 +26,7 @@ std::string run(const std::string& command, int* status) {
 // QEMU processes and socket directories the side runs of one test made: side keeps its QEMUs' directories in
 // $TMPDIR, so a private one tells this test's QEMUs from those of anything else running on the machine.
 int qemu_leftovers(const std::string& tmpdir) {
-  int n = 0;
-  for (const auto& proc : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream cmdline(proc.path() / "cmdline");
-    std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-    if (args.find("x-vfio-user-server") != std::string::npos && args.find("path=" + tmpdir + "/") != std::string::npos)
-      ++n;
-  }
+  int n = side::test_support::qemus_serving_under(tmpdir);
   for (const auto& e : std::filesystem::directory_iterator(tmpdir)) {
     if (e.path().filename().string().starts_with("side-qemu-")) ++n;
   }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "devices/iommu/iommu.h"
+#include "support/qemu.h"
 
 namespace side::vfio_user {
 namespace {
@@ -25,13 +26,7 @@ namespace {
 using namespace std::chrono_literals;
 
 std::string qemu_path() {
-  FILE* p = popen(
-      (std::string(SIDE_BUILD_QEMU) + " --check >/dev/null 2>&1 && " + SIDE_BUILD_QEMU + " --print-path").c_str(), "r");
-  char buf[512] = {};
-  std::string out = p && std::fgets(buf, sizeof buf, p) ? buf : "";
-  if (p) pclose(p);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
+  return side::test_support::built_qemu(SIDE_BUILD_QEMU);
 }
 
 struct Sink : pci::InterruptSink {

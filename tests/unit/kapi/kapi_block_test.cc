@@ -22,30 +22,13 @@
 #include "kapi/side_host.h"
 #include "supervisor/driver_domain.h"
 #include "supervisor/machine.h"
+#include "support/qemu.h"
 #include "test_supervised_domain.h"
 
 namespace {
 
 std::string qemu_path() {
-  FILE* p = popen((std::string(SIDE_BUILD_QEMU) + " --print-path 2>/dev/null").c_str(), "r");
-  std::array<char, 512> buf{};
-  std::string out;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  if (pclose(p) != 0) return "";
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return access(out.c_str(), X_OK) == 0 ? out : "";
-}
-
-// QEMU processes serving a socket under `dir`.
-int qemus_under(const std::string& dir) {
-  int n = 0;
-  for (const auto& proc : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream cmdline(proc.path() / "cmdline");
-    std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-    if (args.find("x-vfio-user-server") != std::string::npos && args.find("path=" + dir + "/") != std::string::npos)
-      ++n;
-  }
-  return n;
+  return side::test_support::built_qemu(SIDE_BUILD_QEMU);
 }
 
 // One byte of the pattern at byte `at` of the disk, for a write tagged `tag`: every sector's bytes differ.
@@ -75,7 +58,7 @@ class KapiBlock : public ::testing::Test {
     machine_.reset();
     d_.reset();
     if (tmpdir_.empty()) return;
-    EXPECT_EQ(qemus_under(tmpdir_), 0) << "a QEMU outlived its device";
+    EXPECT_EQ(side::test_support::qemus_serving_under(tmpdir_), 0) << "a QEMU outlived its device";
     std::filesystem::remove_all(tmpdir_);
     unsetenv("TMPDIR");
   }
