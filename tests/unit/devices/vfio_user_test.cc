@@ -427,6 +427,19 @@ TEST_F(DeviceFixture, DeadServerIsOneFaultAndResetReconnects) {
   EXPECT_TRUE(second.dma_write(0x10000000, 1)) << "the arena is mapped into the new server";
 }
 
+// A write that waits, to a server that never answers: bounded by the exchange timeout, one fault, nothing after.
+TEST_F(DeviceFixture, AWaitedWriteToASilentServerIsOneFaultInBoundedTime) {
+  enable();
+  dev->set_quirks({.write_waits = [](int, uint64_t, unsigned) { return true; }});
+  server.misbehave(Misbehave::kSilent);
+  const auto start = std::chrono::steady_clock::now();
+  dev->bar_write(0, 0x20, 4, 1);
+  dev->bar_write(0, 0x20, 4, 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s) << "one timeout (300 ms), then nothing reaches it";
+  ASSERT_EQ(faults.size(), 1u) << "reported once";
+  EXPECT_TRUE(dev->server_failed());
+}
+
 TEST_F(DeviceFixture, ResetKeepsTheConnectionAndClearsCommand) {
   enable();
   dev->reset();
