@@ -14,4 +14,4 @@ if (($#)); then
 fi
 # The demo pings the peer ten times and ends; without --exec (or --duration) side would run as a service until
 # Ctrl-C (README, "Running as a service").
-exec ./build/side run e1000 --exec 'ping -c 10 -i 0.2 10.77.0.2'
+exec ./build/side run e1000 --exec 'ping -c 10 -i 0.2 -w 10 10.77.0.2'

@@ -42,6 +42,7 @@ class RowWorkload {
   bool ping(const std::atomic<bool>& stop);
   bool tcp(const std::atomic<bool>& stop);
   bool tcp_direction(bool reverse, TcpDirection& d, const std::atomic<bool>& stop);
+  std::string link_afterwards(const std::atomic<bool>& stop) const;
   bool recovery(const session::SessionHandles& h, const std::atomic<bool>& stop);
   bool kill_and_wait(const session::SessionHandles& h, const std::atomic<bool>& stop);
   void begin(Step s) {
@@ -95,7 +96,7 @@ session::ShellResult RowWorkload::iperf3(double seconds, bool reverse, const std
 bool RowWorkload::steady(const std::atomic<bool>& stop) const {
   const auto start = clock::now();
   while (clock::now() - start < std::chrono::seconds(15) && !stop) {
-    const auto batch = session::run_shell("exec ping -n -c 5 -i 0.1 -W 1 " + peer_ip_, "", 5, &stop);
+    const auto batch = session::run_shell("exec ping -n -c 5 -i 0.1 -w 3 " + peer_ip_, "", 5, &stop);
     const PingOutput out = parse_ping_output(batch.output);
     if (out.summary && out.received == 5) return true;
   }
@@ -107,9 +108,14 @@ bool RowWorkload::ping(const std::atomic<bool>& stop) {
   const bool is_steady = steady(stop);
   if (stop) return false;
   if (!is_steady) return r_.fail(Step::kPing, "no 5 pings in a row answered within 15 s"), false;
+  // A ping is lost when no reply came within the deadline (-w): without one, ping stops listening max(2 x the
+  // slowest round trip, the interval) after its last request, and a loaded machine's late last reply would count
+  // as a lost frame.
+  const double deadline_s = o_.pings * o_.ping_interval_s + 10;
   char cmd[160];
-  std::snprintf(cmd, sizeof cmd, "exec ping -n -c %u -i %g -W 2 %s", o_.pings, o_.ping_interval_s, peer_ip_.c_str());
-  const auto run = session::run_shell(cmd, "", o_.pings * o_.ping_interval_s + 15, &stop);
+  std::snprintf(cmd, sizeof cmd, "exec ping -n -c %u -i %g -w %.0f %s", o_.pings, o_.ping_interval_s, deadline_s,
+                peer_ip_.c_str());
+  const auto run = session::run_shell(cmd, "", deadline_s + 5, &stop);
   if (stop) return false;
   const PingOutput out = parse_ping_output(run.output);
   r_.ping.transmitted = out.transmitted;
@@ -129,11 +135,20 @@ bool RowWorkload::ping(const std::atomic<bool>& stop) {
   return true;
 }
 
+// After a transfer that stalled: whether the link still carries pings, which tells a dead receive or transmit path
+// (no replies) from a stalled TCP connection (replies).
+std::string RowWorkload::link_afterwards(const std::atomic<bool>& stop) const {
+  const auto run = session::run_shell("exec ping -n -c 5 -i 0.2 -w 5 " + peer_ip_, "", 10, &stop);
+  const PingOutput out = parse_ping_output(run.output);
+  if (!out.summary) return " (then ping printed no summary)";
+  return " (then " + std::to_string(out.received) + " of " + std::to_string(out.transmitted) + " pings answered)";
+}
+
 bool RowWorkload::tcp_direction(bool reverse, TcpDirection& d, const std::atomic<bool>& stop) {
   const auto run = iperf3(o_.tcp_seconds, reverse, stop);
   if (stop) return false;
   const std::string dir = reverse ? "receive: " : "transmit: ";
-  if (run.timed_out) return r_.fail(Step::kTcp, dir + "iperf3 did not finish"), false;
+  if (run.timed_out) return r_.fail(Step::kTcp, dir + "iperf3 did not finish" + link_afterwards(stop)), false;
   auto report = session::parse_iperf3_report(run.output);
   if (!report) return r_.fail(Step::kTcp, dir + report.error().message), false;
   d.sender_gbps = report->sender_gbps;
@@ -183,7 +198,7 @@ bool RowWorkload::recovery(const session::SessionHandles& h, const std::atomic<b
   if (stop || !restarted) return false;
   auto report = session::parse_iperf3_report(client.output);
   if (report) r_.recovery.receiver_gbps = report->receiver_gbps;
-  if (client.timed_out) return r_.fail(Step::kRecovery, "iperf3 did not finish"), false;
+  if (client.timed_out) return r_.fail(Step::kRecovery, "iperf3 did not finish" + link_afterwards(stop)), false;
   if (!report) return r_.fail(Step::kRecovery, "connection lost: " + report.error().message), false;
   if (client.status != 0) return r_.fail(Step::kRecovery, "iperf3 exited " + std::to_string(client.status)), false;
   r_.pass(Step::kRecovery);

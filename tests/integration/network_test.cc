@@ -47,7 +47,7 @@ class Network : public ::testing::Test {
 
 TEST_F(Network, PingLosesNothing) {
   int status = -1;
-  std::string out = side_run("--exec 'ping -c 100 -i 0.01 -q 10.77.0.2'", &status);
+  std::string out = side_run("--exec 'ping -c 100 -i 0.01 -w 10 -q 10.77.0.2'", &status);
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("100 packets transmitted, 100 received, 0% packet loss"), std::string::npos) << out;
   EXPECT_NE(out.find("isolation process"), std::string::npos) << out;
@@ -124,7 +124,7 @@ TEST_F(Network, Iperf3TcpSurvivesTenDriverCrashes) {
 TEST_F(Network, PcapOfTheWireReadsBackInTshark) {
   std::string pcap = ::testing::TempDir() + "side-wire.pcap";
   int status = -1;
-  std::string out = side_run("--wire pcap:" + pcap + " --exec 'ping -c 5 -i 0.1 10.77.0.2'", &status);
+  std::string out = side_run("--wire pcap:" + pcap + " --exec 'ping -c 5 -i 0.1 -w 10 10.77.0.2'", &status);
   ASSERT_EQ(status, 0) << out;
   std::string requests =
       run("tshark -r " + pcap + " -Y 'icmp.type == 8 && ip.dst == 10.77.0.2' 2>/dev/null | cat", &status);

@@ -72,7 +72,7 @@ TEST_F(QemuDevice, E1000OnQemusE1000PingsWithoutLoss) {
   // QEMU's e1000 drops what it receives for a second after each RCTL write (hw/net/e1000.c), which the driver makes
   // while it comes up: the pings start after that.
   std::string out =
-      side_run("e1000", "--device qemu:e1000 --exec 'sleep 1.5; ping -c 20 -i 0.05 -q 10.77.0.2'", &status);
+      side_run("e1000", "--device qemu:e1000 --exec 'sleep 1.5; ping -c 20 -i 0.05 -w 10 -q 10.77.0.2'", &status);
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("20 packets transmitted, 20 received, 0% packet loss"), std::string::npos) << out;
   EXPECT_NE(out.find("8086:100e"), std::string::npos) << out;
@@ -83,7 +83,7 @@ TEST_F(QemuDevice, E1000OnQemusE1000PingsWithoutLoss) {
 TEST_F(QemuDevice, E1000OnQemus82545emPingsWithoutLoss) {
   int status = -1;
   std::string out =
-      side_run("e1000", "--device qemu:e1000-82545em --exec 'sleep 1.5; ping -c 20 -i 0.05 -q 10.77.0.2'", &status);
+      side_run("e1000", "--device qemu:e1000-82545em --exec 'sleep 1.5; ping -c 20 -i 0.05 -w 10 -q 10.77.0.2'", &status);
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("20 packets transmitted, 20 received, 0% packet loss"), std::string::npos) << out;
   EXPECT_NE(out.find("8086:100f"), std::string::npos) << out;
@@ -92,7 +92,7 @@ TEST_F(QemuDevice, E1000OnQemus82545emPingsWithoutLoss) {
 // Debian's 8139cp, unasked, on QEMU's RTL8139C+: side has no model of its own that its PCI id table names.
 TEST_F(QemuDevice, ADriverSideHasNoModelForGetsQemusUnasked) {
   int status = -1;
-  std::string out = side_run("8139cp", "--exec 'sleep 1; ping -c 20 -i 0.05 -q 10.77.0.2'", &status);
+  std::string out = side_run("8139cp", "--exec 'sleep 1; ping -c 20 -i 0.05 -w 10 -q 10.77.0.2'", &status);
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("it gets qemu:rtl8139"), std::string::npos) << out;
   EXPECT_NE(out.find("20 packets transmitted, 20 received, 0% packet loss"), std::string::npos) << out;
@@ -104,7 +104,7 @@ TEST_F(QemuDevice, ADriverSideHasNoModelForGetsQemusUnasked) {
 class QemuE1000e : public QemuDevice {
  protected:
   std::string ping(const std::string& params, int* status) {
-    return side_run("e1000e " + params, "--device qemu:e1000e --exec 'sleep 1; ping -c 20 -i 0.05 -q 10.77.0.2'",
+    return side_run("e1000e " + params, "--device qemu:e1000e --exec 'sleep 1; ping -c 20 -i 0.05 -w 10 -q 10.77.0.2'",
                     status);
   }
   void expect_clean(const std::string& out) {
@@ -153,7 +153,7 @@ TEST_F(QemuE1000e, LegacyIntxPingsWithoutLoss) {
 // own: a transfer that stalls fails the test in a minute, not at CTest's timeout.
 std::string ping_and_tcp(QemuDevice& t, const std::string& module, int* status) {
   return t.side_run(module,
-                    "--peer-exec 'iperf3 -s' --exec 'sleep 1; ping -c 20 -i 0.05 -q 10.77.0.2 && "
+                    "--peer-exec 'iperf3 -s' --exec 'sleep 1; ping -c 20 -i 0.05 -w 10 -q 10.77.0.2 && "
                     "timeout 60 iperf3 -c 10.77.0.2 -t 2 && sleep 1 && timeout 60 iperf3 -c 10.77.0.2 -t 2 -R'",
                     status);
 }
@@ -206,7 +206,7 @@ TEST_F(QemuDevice, ADriverWhoseIdTableDoesNotNameTheModelIsRefused) {
 // virtio device, and virtio_net binds that. Its rings are mapped through the DMA API (VIRTIO_F_ACCESS_PLATFORM).
 TEST_F(QemuDevice, VirtioNetOnQemusVirtioNetPciPingsWithoutLoss) {
   int status = -1;
-  std::string out = side_run("virtio_net", "--exec 'ping -c 20 -i 0.05 -q 10.77.0.2'", &status);
+  std::string out = side_run("virtio_net", "--exec 'ping -c 20 -i 0.05 -w 10 -q 10.77.0.2'", &status);
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("it gets qemu:virtio-net-pci"), std::string::npos) << out;
   EXPECT_NE(out.find("1af4:1041"), std::string::npos) << out;

@@ -169,7 +169,7 @@ TEST_F(Service, ReadyStatusAndACleanStopOnSigterm) {
   EXPECT_NE(table.find(std::to_string(domain_pid)), std::string::npos) << table;
 
   // It keeps running (no default command ends it), and its counters move with traffic.
-  std::string ping = run("ping -c 3 -i 0.2 -W 2 -q " + net_ + "2", &status);
+  std::string ping = run("ping -c 3 -i 0.2 -w 10 -q " + net_ + "2", &status);
   EXPECT_EQ(status, 0) << ping << slurp(log_);
   std::this_thread::sleep_for(1500ms);  // longer than the session's status interval
   doc = status_json(&status);
