@@ -82,8 +82,8 @@ TEST_F(QemuDevice, E1000OnQemusE1000PingsWithoutLoss) {
 // The same driver on another of QEMU's e1000s (mac_type e1000_82545: other PHY and EEPROM paths in the driver).
 TEST_F(QemuDevice, E1000OnQemus82545emPingsWithoutLoss) {
   int status = -1;
-  std::string out =
-      side_run("e1000", "--device qemu:e1000-82545em --exec 'sleep 1.5; ping -c 20 -i 0.05 -w 10 -q 10.77.0.2'", &status);
+  std::string out = side_run(
+      "e1000", "--device qemu:e1000-82545em --exec 'sleep 1.5; ping -c 20 -i 0.05 -w 10 -q 10.77.0.2'", &status);
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("20 packets transmitted, 20 received, 0% packet loss"), std::string::npos) << out;
   EXPECT_NE(out.find("8086:100f"), std::string::npos) << out;
