@@ -20,6 +20,10 @@ struct DeviceOptions {
   std::array<uint8_t, 6> mac{0x52, 0x54, 0x00, 0x12, 0x34, 0x56};  // network devices: the burned-in address
   bool link_up = true;                                             // network devices: cable plugged in
   std::string qemu_binary;  // models served by QEMU: its qemu-system-x86_64 with the vfio-user server
+  // Disks: the raw image behind the device. Empty: a temporary image in $TMPDIR, removed when the device goes. A
+  // named file that does not exist is created with disk_size bytes.
+  std::string disk_image;
+  uint64_t disk_size = 64ull << 20;
 };
 
 using DeviceFactory =

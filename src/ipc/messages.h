@@ -246,6 +246,62 @@ struct NwayReset : MessageDefaults {
   static int enter(Entry f, const Args& a, NoPayload, NoPayload&) { return f(a.target); }
 };
 
+// ---- block devices: side's own requests to a disk a driver added (kapi/side_host.h, "block devices") ---------
+
+// What disk `target` (an index, in the order disks were added) is.
+struct BlockInfo : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_BLOCK_INFO;
+  static constexpr const char* kName = "block device info";
+  struct Args {
+    uint64_t target;  // disk index
+  };
+  using Reply = FixedPayload<side_block_info>;
+  static constexpr bool valid(const Args& a) { return a.target < 64; }
+  SIDE_KAPI_ENTRY(side_kapi_block_info);
+  static int enter(Entry f, const Args& a, NoPayload, side_block_info& out) {
+    return f(static_cast<uint32_t>(a.target), &out);
+  }
+};
+
+// A physically contiguous buffer of 2^order pages in the arena for block data; the reply is its arena offset,
+// where the supervisor reads and writes the data through its own mapping of the arena.
+struct BlockBuffer : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_BLOCK_BUFFER;
+  static constexpr const char* kName = "block buffer";
+  struct Args {
+    uint32_t order;
+  };
+  using Reply = FixedPayload<uint64_t>;
+  static constexpr bool valid(const Args& a) { return a.order <= 10; }
+  SIDE_KAPI_ENTRY(side_kapi_block_buffer_alloc);
+  static int enter(Entry f, const Args& a, NoPayload, uint64_t& offset) { return f(a.order, &offset); }
+};
+
+// The most pieces one block request carries over the control ring (each 16 bytes; a slot is 4 KiB).
+inline constexpr uint32_t kMaxBlockSegments = 240;
+
+// One request (SIDE_BLOCK_* op and flags), answered when the driver completed it: 0 or its negative errno. The
+// data is in the arena at the pieces' offsets, which the domain checks.
+struct BlockRequest : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_BLOCK_REQUEST;
+  static constexpr const char* kName = "block request";
+  struct Args {
+    uint64_t target;  // disk index
+    uint64_t sector;
+    uint32_t op;
+    uint32_t nr_sectors;
+  };
+  using Payload = BytesPayload<kMaxBlockSegments * sizeof(side_block_seg), sizeof(side_block_seg)>;
+  static constexpr bool kSlow = true;
+  static constexpr bool valid(const Args& a) { return a.target < 64; }
+  SIDE_KAPI_ENTRY(side_kapi_block_rw);
+  static int enter(Entry f, const Args& a, Bytes segs, NoPayload&) {
+    // The payload need not be aligned for side_block_seg: the layer copies the pieces before reading them.
+    return f(static_cast<uint32_t>(a.target), a.op, a.sector, a.nr_sectors,
+             reinterpret_cast<const side_block_seg*>(segs.data()), static_cast<uint32_t>(segs.size() / 16));
+  }
+};
+
 struct Inject : MessageDefaults {
   static constexpr uint16_t kType = SIDE_MSG_INJECT;
   static constexpr const char* kName = "fault injection";
@@ -466,7 +522,7 @@ template <class... M>
 struct MessageList {};
 
 using ControlOps = MessageList<AttachDevice, Probe, Remove, Open, Close, Stats, Unload, SetMtu, SetMac, SetRxMode,
-                               Ethtool, NwayReset, Inject>;
+                               Ethtool, NwayReset, Inject, BlockInfo, BlockBuffer, BlockRequest>;
 using EventMessages = MessageList<ControlReply, Ready, Log, Fault, NetdevRegister, NetdevChanged, NetdevUnregister,
                                   Carrier, TxWake, DmaMapPosted, DmaUnmapPosted>;
 using DeviceMessages = MessageList<ConfigRead, ConfigWrite, BarRead, BarWrite, DmaMap, DmaUnmap>;

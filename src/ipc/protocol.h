@@ -21,7 +21,7 @@
 #include "ipc/wire.h"
 
 #define SIDE_IPC_MAGIC 0x53494445u /* "SIDE" */
-#define SIDE_IPC_VERSION 5u
+#define SIDE_IPC_VERSION 6u
 
 /* Every message starts with this header at the start of a slot; `len` payload bytes follow it, running on into
  * the next slots (and from the last slot to the first) when one slot is not enough. */
@@ -58,6 +58,9 @@ enum side_msg_type {
   SIDE_MSG_ETHTOOL = 13,
   SIDE_MSG_INJECT = 14,
   SIDE_MSG_NWAY_RESET = 15,
+  SIDE_MSG_BLOCK_INFO = 16,
+  SIDE_MSG_BLOCK_BUFFER = 17,
+  SIDE_MSG_BLOCK_REQUEST = 18,
 
   /* domain -> supervisor, event ring */
   SIDE_MSG_REPLY = 32, /* to a control request (same cookie) */

@@ -205,6 +205,65 @@ int side_kapi_softirq(void);
 /* Runs queued work items until none is queued. */
 void side_kapi_run_work(void);
 
+/* --- block devices ------------------------------------------------------------------------------------------ */
+
+/* Requests side issues to a disk a driver added (add_disk), as the block layer above a driver would: the layer
+ * turns one into bios and requests within the queue's limits (max_sectors, max_segments, segment size and
+ * boundary, logical block alignment), with flush and FUA as the queue's write cache calls for, and hands them to
+ * the driver's queue_rq. Data lives in the domain's arena: a buffer is a list of (arena offset, length) pieces, so
+ * the supervisor, which maps the arena too, can fill and read it without a copy through the channel. */
+#define SIDE_BLOCK_READ 0
+#define SIDE_BLOCK_WRITE 1
+#define SIDE_BLOCK_FLUSH 2   /* empty flush: REQ_OP_FLUSH when the disk has a volatile write cache */
+#define SIDE_BLOCK_DISCARD 3 /* no data */
+#define SIDE_BLOCK_OP_MASK 0xff
+#define SIDE_BLOCK_FUA 0x100      /* write: durable on completion (REQ_FUA) */
+#define SIDE_BLOCK_PREFLUSH 0x200 /* write: the cache is flushed first (REQ_PREFLUSH) */
+#define SIDE_BLOCK_NOWAIT 0x400   /* fail with -EAGAIN instead of waiting for a free tag (REQ_NOWAIT) */
+#define SIDE_BLOCK_MAX_SEGS 1024
+
+struct side_block_seg {
+	side_u64 offset; /* in the arena; aligned to the logical block size */
+	side_u32 len;    /* a multiple of the logical block size */
+	side_u32 reserved;
+};
+
+#define SIDE_BLOCK_INFO_WRITE_CACHE 1
+#define SIDE_BLOCK_INFO_FUA 2
+#define SIDE_BLOCK_INFO_READ_ONLY 4
+#define SIDE_BLOCK_INFO_DISCARD 8
+
+struct side_block_info {
+	side_u64 capacity; /* in 512-byte sectors */
+	side_u32 logical_block_size, physical_block_size;
+	side_u32 max_sectors, max_hw_sectors, max_segments, max_segment_size, max_discard_sectors;
+	side_u32 queue_depth, nr_hw_queues, flags;
+	side_u32 major, first_minor;
+	char name[32];
+	side_u64 requests, segments; /* driver requests side's requests became so far, and their segments */
+};
+
+/* Completion of a submitted request: `status` is 0 or a negative errno (blk_status_to_errno). Called on vCPU 1
+ * (the driver's interrupt) or vCPU 2 (block work), never on the submitter's stack; must not block. */
+typedef void (*side_block_done_fn)(side_u64 cookie, int status);
+
+/* What disk `index` (in the order disks were added) is: 0, or -ENODEV. */
+int side_kapi_block_info(side_u32 index, struct side_block_info *out);
+/* Submits one request: `op` is SIDE_BLOCK_* with flags, `sector` and `nr_sectors` in 512-byte units, the data in
+ * `segs` (as many bytes as nr_sectors). Returns 0 when accepted (`done` is then called once), or a negative errno
+ * when refused (-ENODEV no such disk, -EINVAL misaligned or outside the disk or the arena, -EROFS, -EOPNOTSUPP);
+ * `done` is not called then. With SIDE_BLOCK_NOWAIT a request finding no free tag ends with -EAGAIN. Runs on
+ * vCPU 0 (control). */
+int side_kapi_block_submit(side_u32 index, side_u32 op, side_u64 sector, side_u32 nr_sectors,
+			   const struct side_block_seg *segs, side_u32 nr_segs, side_block_done_fn done,
+			   side_u64 cookie);
+/* The same, waiting (at most 30 s of real time) for the completion: returns its status. */
+int side_kapi_block_rw(side_u32 index, side_u32 op, side_u64 sector, side_u32 nr_sectors,
+		       const struct side_block_seg *segs, side_u32 nr_segs);
+/* A physically contiguous buffer of 2^order pages in the arena for block data (*offset: where), and its release. */
+int side_kapi_block_buffer_alloc(side_u32 order, side_u64 *offset);
+void side_kapi_block_buffer_free(side_u64 offset, side_u32 order);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
 #include "supervisor/device_choice.h"
 
+#include <cstdio>
 #include <span>
 #include <string_view>
 
@@ -38,6 +39,20 @@ const devices::DeviceModel* first_named(const std::vector<loader::PciId>& ids,
     if (id_table_names(ids, m) && !probe_refuses(driver, m.identity)) return &m;
   }
   return nullptr;
+}
+
+// The PCI functions virtio_pci presents a virtio device as (virtio 1.0, 4.1.2.1): modern 1af4:(1040 + device id),
+// and the transitional id of the devices that have one (network 1000, block 1001, ...: device id - 1 + 1000).
+std::vector<loader::PciId> virtio_pci_ids(const std::vector<std::string>& aliases) {
+  constexpr uint32_t kAny = 0xffffffff;
+  std::vector<loader::PciId> out;
+  for (const std::string& a : aliases) {
+    unsigned device = 0;
+    if (!a.starts_with("virtio:d") || std::sscanf(a.c_str() + 8, "%8x", &device) != 1 || device > 0x3f) continue;
+    out.push_back(loader::PciId{0x1af4, 0x1040 + device, kAny, kAny, 0, 0});
+    if (device >= 1 && device <= 9) out.push_back(loader::PciId{0x1af4, 0x1000 + device - 1, kAny, kAny, 0, 0});
+  }
+  return out;
 }
 
 }  // namespace
@@ -90,13 +105,14 @@ Result<std::vector<loader::PciId>> pci_ids_of_module(const std::string& modules_
   loader::ModuleIndex index(modules_dir);
   auto opened = loader::open_module(index, module);
   if (!opened) return opened.error();
-  // A driver for a bus of its own (virtio) binds no PCI function itself: its transport's table says which.
+  // A driver for a bus of its own (virtio) binds no PCI function itself: its transport (virtio_pci) binds any
+  // virtio function, and the virtio device id in the function's id says which driver it then gets.
   std::vector<loader::PciId> ids = opened->info.pci_ids();
   for (const std::string& transport : opened->info.transports()) {
     auto t = loader::open_module(index, transport);
     if (!t) return t.error();
-    for (const loader::PciId& id : t->info.pci_ids()) ids.push_back(id);
   }
+  for (const loader::PciId& id : virtio_pci_ids(opened->info.all("alias"))) ids.push_back(id);
   return ids;
 }
 

@@ -82,6 +82,14 @@ class DriverDomain {
     return call<ipc::SetRxMode>({netdev, flags}, std::span(reinterpret_cast<const uint8_t*>(mc.data()), 6 * mc.size()));
   }
   Result<side_ethtool_info> ethtool(uint64_t netdev) { return call<ipc::Ethtool>({netdev}); }
+  // Block devices: a disk's description, an arena buffer for data (its arena offset), and one request.
+  Result<side_block_info> block_info(uint32_t disk) { return call<ipc::BlockInfo>({disk}); }
+  Result<uint64_t> block_buffer(uint32_t order) { return call<ipc::BlockBuffer>({order}); }
+  Status block_request(uint32_t disk, uint32_t op, uint64_t sector, uint32_t nr_sectors,
+                       const std::vector<side_block_seg>& segs) {
+    return call<ipc::BlockRequest>({disk, sector, op, nr_sectors},
+                                   std::span(reinterpret_cast<const uint8_t*>(segs.data()), 16 * segs.size()));
+  }
   // Fault injection inside the domain (SIDE_INJECT_* of ipc/protocol.h); says what was done.
   Result<std::string> inject(int type, uint64_t seed) { return call<ipc::Inject>({static_cast<uint32_t>(type), seed}); }
   // A fault the supervisor found (an IOMMU fault of the domain's device, say): the domain becomes faulty.

@@ -1,11 +1,12 @@
-// QEMU's PCI network models side can drive over vfio-user, under the identity QEMU 7.2 gives each (hw/net/*.c:
-// vendor, device and revision; QEMU's default subsystem 1af4:1100). A driver's id table is matched against these
-// before QEMU runs; the device checks, once QEMU serves it, that it is the function announced.
+// QEMU's PCI models side can drive over vfio-user (network devices and disks), under the identity QEMU 7.2 gives each
+// (hw/net/*.c: vendor, device and revision; QEMU's default subsystem 1af4:1100). A driver's id table is matched against
+// these before QEMU runs; the device checks, once QEMU serves it, that it is the function announced.
 #include <optional>
 #include <vector>
 
 #include "common/log.h"
 #include "devices/device_models.h"
+#include "devices/vfio_user/qemu_disk.h"
 #include "devices/vfio_user/qemu_nic.h"
 
 namespace side::devices {
@@ -48,6 +49,32 @@ DeviceModel qemu_nic(const char* device, const char* description, uint16_t vendo
   return qemu_nic(device, std::string(device) + options, description, vendor, device_id, revision);
 }
 
+// A disk model: QEMU's `device` with its drive on the configured image (DeviceOptions::disk_image).
+DeviceModel qemu_disk(const char* device, const char* description, uint16_t vendor, uint16_t device_id,
+                      uint8_t revision, const char* properties) {
+  DeviceModel m;
+  m.name = std::string("qemu:") + device;
+  m.description = std::string(description) + " (QEMU's model, over vfio-user)";
+  m.identity = pci::Identity{vendor, device_id, 0x1af4, 0x1100, revision, 0x010000, 1};
+  const std::string qemu_device = std::string(device) + properties;
+  m.make = [device, qemu_device, vendor, device_id](const pci::DeviceContext& context,
+                                                    const DeviceOptions& options) -> std::unique_ptr<pci::PciDevice> {
+    vfio_user::QemuConfig config;
+    config.binary = options.qemu_binary;
+    config.device = qemu_device;
+    config.network = false;
+    config.disk = true;
+    vfio_user::DiskImage image{options.disk_image, options.disk_size};
+    auto disk = vfio_user::QemuDisk::create(context, config, image, vendor, device_id, kExchangeTimeout);
+    if (!disk) {
+      logf(LogLevel::kError, "side: qemu:%s: %s", device, disk.error().message.c_str());
+      return nullptr;
+    }
+    return std::move(*disk);
+  };
+  return m;
+}
+
 }  // namespace
 
 std::span<const DeviceModel> qemu_device_models() {
@@ -72,6 +99,9 @@ std::span<const DeviceModel> qemu_device_models() {
       qemu_nic("tulip", "DEC 21143 Fast Ethernet (Tulip)", 0x1011, 0x0019, 0x00),
       // QEMU's vmxnet3.c: revision 1, MSI-X (the driver allocates 3 vectors: two queue pairs and events).
       qemu_nic("vmxnet3", "VMware VMXNET3 paravirtual Ethernet (MSI-X)", 0x15ad, 0x07b0, 0x01),
+      // Modern only, as virtio-net-pci (1af4:1042: virtio device 2, block), behind QEMU's IOMMU: virtio_blk maps
+      // every request's header, data and status through the DMA API.
+      qemu_disk("virtio-blk-pci", "virtio block device", 0x1af4, 0x1042, 0x01, ",disable-legacy=on,iommu_platform=on"),
   };
   return all;
 }

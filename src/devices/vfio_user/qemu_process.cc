@@ -26,6 +26,7 @@ namespace {
 
 constexpr uid_t kNobody = 65534;
 constexpr int kNetdevFd = 3;  // the frame socket's number in QEMU
+constexpr int kDiskFd = 4;    // the disk image's number in QEMU
 
 std::string mac_text(const std::array<uint8_t, 6>& mac) {
   char buf[18];
@@ -42,13 +43,20 @@ std::vector<std::string> qemu_arguments(const QemuConfig& c, const std::string& 
     a.insert(a.end(), {"-netdev", "socket,id=n0,fd=" + std::to_string(kNetdevFd)});
     device += ",netdev=n0,mac=" + mac_text(c.mac);
   }
+  if (c.disk) {
+    // QEMU (nobody) never opens the image by path: side opened it and QEMU's file driver takes the descriptor
+    // from fdset 1. Write-back caching: the guest's flushes are what makes writes durable (fdatasync).
+    a.insert(a.end(), {"-add-fd", "fd=" + std::to_string(kDiskFd) + ",set=1", "-blockdev",
+                       "driver=raw,node-name=d0,file.driver=file,file.filename=/dev/fdset/1,cache.direct=off"});
+    device += ",drive=d0";
+  }
   a.insert(a.end(),
            {"-device", device, "-object", "x-vfio-user-server,id=vfu0,type=unix,path=" + socket_path + ",device=dev0"});
   return a;
 }
 
 // In the child, between fork and exec: only async-signal-safe calls.
-[[noreturn]] void exec_child(char* const* argv, int null_fd, int log_fd, int netdev_fd, pid_t parent) {
+[[noreturn]] void exec_child(char* const* argv, int null_fd, int log_fd, int netdev_fd, int disk_fd, pid_t parent) {
   if (geteuid() == 0) {
     // No network but the frame socket; nobody, without a way back to privileges.
     if (unshare(CLONE_NEWNET) != 0) _exit(126);
@@ -61,7 +69,9 @@ std::vector<std::string> qemu_arguments(const QemuConfig& c, const std::string& 
   if (getppid() != parent) _exit(127);
   if (dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(log_fd, 2) < 0) _exit(127);
   if (netdev_fd >= 0 && dup2(netdev_fd, kNetdevFd) < 0) _exit(127);
-  syscall(SYS_close_range, netdev_fd >= 0 ? kNetdevFd + 1 : 3, ~0u, 0);
+  if (disk_fd >= 0 && dup2(disk_fd, kDiskFd) < 0) _exit(127);
+  if (netdev_fd < 0 && disk_fd >= 0) close(kNetdevFd);  // below the range closed next: nothing of side's leaks
+  syscall(SYS_close_range, disk_fd >= 0 ? kDiskFd + 1 : netdev_fd >= 0 ? kNetdevFd + 1 : 3, ~0u, 0);
   execv(argv[0], argv);
   _exit(127);
 }
@@ -75,7 +85,7 @@ std::string temporary_directory() {
 
 }  // namespace
 
-Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config, int netdev_fd) {
+Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config, int netdev_fd, int disk_fd) {
   if (access(config.binary.c_str(), X_OK) != 0)
     return make_error("no QEMU with the vfio-user server at " + config.binary + " (scripts/build-qemu.sh builds it)");
   std::unique_ptr<QemuProcess> p(new QemuProcess);
@@ -98,10 +108,11 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::start(const QemuConfig& config
   if (!null_fd || !log_fd) return make_error(std::string("cannot open QEMU's log: ") + std::strerror(errno));
   // Above the numbers dup2 targets, so no source is clobbered.
   Fd netdev(netdev_fd >= 0 ? fcntl(netdev_fd, F_DUPFD_CLOEXEC, 100) : -1);
+  Fd disk(disk_fd >= 0 ? fcntl(disk_fd, F_DUPFD_CLOEXEC, 100) : -1);
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) return make_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) exec_child(argv.data(), null_fd.get(), log_fd.get(), netdev.get(), parent);
+  if (pid == 0) exec_child(argv.data(), null_fd.get(), log_fd.get(), netdev.get(), disk.get(), parent);
   p->pid_ = pid;
   return p;
 }

@@ -24,14 +24,16 @@ struct QemuConfig {
   std::string binary;  // qemu-system-x86_64 with the vfio-user server (scripts/build-qemu.sh)
   std::string device;  // QEMU's -device model: e1000, rtl8139, ...
   std::array<uint8_t, 6> mac{};
-  bool network = true;                              // a NIC: its netdev is the datagram socket `netdev_fd`
+  bool network = true;  // a NIC: its netdev is the datagram socket `netdev_fd`
+  bool disk = false;    // a disk: its drive is the image `disk_fd` (opened read-write by side, passed as an fdset)
   std::chrono::milliseconds start_timeout{10'000};  // until its socket accepts a connection
 };
 
 class QemuProcess {
  public:
-  // Starts QEMU; `netdev_fd` (a SOCK_DGRAM socket, one frame per datagram) becomes its network backend.
-  static Result<std::unique_ptr<QemuProcess>> start(const QemuConfig& config, int netdev_fd);
+  // Starts QEMU; `netdev_fd` (a SOCK_DGRAM socket, one frame per datagram) becomes its network backend, `disk_fd`
+  // (a disk image open read-write) its drive. Either may be -1 when the config has no such backend.
+  static Result<std::unique_ptr<QemuProcess>> start(const QemuConfig& config, int netdev_fd, int disk_fd = -1);
   ~QemuProcess();
   QemuProcess(const QemuProcess&) = delete;
   QemuProcess& operator=(const QemuProcess&) = delete;

@@ -142,5 +142,17 @@ TEST(PciDeviceChoice, AVirtioDriverGetsTheDeviceItsTransportNames) {
   EXPECT_EQ((*m)->name, "qemu:virtio-net-pci");
 }
 
+// Through the modules themselves: a virtio driver gets the function of its own virtio device id (virtio_pci binds
+// every Red Hat function, so the transport's table alone would give virtio_blk the network device).
+TEST(PciDeviceChoice, VirtioDriversGetTheFunctionOfTheirVirtioDevice) {
+  auto net = device_for_module(SIDE_TEST_MODULE_CACHE, "virtio_net");
+  ASSERT_TRUE(net) << net.error().message;
+  EXPECT_EQ((*net)->name, "qemu:virtio-net-pci");
+  auto blk = device_for_module(SIDE_TEST_MODULE_CACHE, "virtio_blk");
+  ASSERT_TRUE(blk) << blk.error().message;
+  EXPECT_EQ((*blk)->name, "qemu:virtio-blk-pci");
+  EXPECT_FALSE(device_for_module(SIDE_TEST_MODULE_CACHE, "virtio_blk", "qemu:virtio-net-pci"));
+}
+
 }  // namespace
 }  // namespace side::supervisor
