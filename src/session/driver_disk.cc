@@ -1,0 +1,227 @@
+#include "session/driver_disk.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "ipc/messages.h"
+
+namespace side::session {
+
+using clock = std::chrono::steady_clock;
+
+Result<block::Geometry> geometry_from_info(const side_block_info& info, uint32_t slot_bytes, uint32_t slots) {
+  if (std::memchr(info.name, 0, sizeof info.name) == nullptr) return make_error("the disk's name is not terminated");
+  // Sectors are 512 bytes; a capacity whose byte count overflows is nonsense, not a big disk.
+  if (info.capacity == 0 || info.capacity > (UINT64_MAX >> 9)) return make_error("the disk reports no capacity");
+  block::Geometry g;
+  g.logical_block_size = info.logical_block_size;
+  g.capacity = info.capacity * 512;
+  g.max_transfer = slot_bytes;
+  g.queue_depth = slots;
+  g.read_only = info.flags & SIDE_BLOCK_INFO_READ_ONLY;
+  g.flush = info.flags & SIDE_BLOCK_INFO_WRITE_CACHE;
+  // The layer runs FUA as blk-flush does: passed on, emulated by a flush after the write, or moot without a
+  // volatile cache; every case makes the write durable before it completes.
+  g.fua = true;
+  g.discard = (info.flags & SIDE_BLOCK_INFO_DISCARD) && info.max_discard_sectors > 0;
+  if (g.discard && g.logical_block_size) {
+    const uint64_t bytes = std::min<uint64_t>(uint64_t{info.max_discard_sectors} * 512, 1u << 30);
+    g.max_discard = static_cast<uint32_t>(bytes - bytes % g.logical_block_size);
+  }
+  if (!block::geometry_valid(g)) {
+    return make_error("the disk's geometry is not one a disk can have (logical block " +
+                      std::to_string(info.logical_block_size) + ", " + std::to_string(info.capacity) +
+                      " sectors, max discard " + std::to_string(info.max_discard_sectors) + ")");
+  }
+  return g;
+}
+
+std::optional<int> status_from_completion(int64_t status) {
+  if (status > 0 || status < -4095) return std::nullopt;
+  return static_cast<int>(-status);
+}
+
+Result<std::unique_ptr<DriverDisk>> DriverDisk::open(supervisor::DriverDomain& domain, uint32_t index,
+                                                     const DriverDiskOptions& options) {
+  auto info = domain.block_info(index);
+  if (!info) return make_error("disk " + std::to_string(index) + ": " + info.error().message);
+  auto geometry = geometry_from_info(*info, kSlotBytes, options.slots);
+  if (!geometry) return make_error(std::string(info->name) + ": " + geometry.error().message);
+  std::vector<uint64_t> slots;
+  for (uint32_t i = 0; i < options.slots; ++i) {
+    auto slot = domain.block_buffer(kSlotOrder);
+    if (!slot) return make_error("staging buffer: " + slot.error().message);
+    // An offset the supervisor copies through must lie inside the arena it maps.
+    if (*slot > domain.arena_size() || domain.arena_size() - *slot < kSlotBytes) {
+      return make_error("the domain placed a staging buffer outside its arena");
+    }
+    slots.push_back(*slot);
+  }
+  return std::unique_ptr<DriverDisk>(new DriverDisk(domain, index, *info, *geometry, std::move(slots), options));
+}
+
+DriverDisk::DriverDisk(supervisor::DriverDomain& domain, uint32_t index, const side_block_info& info,
+                       const block::Geometry& geometry, std::vector<uint64_t> slots, const DriverDiskOptions& options)
+    : BlockDevice(geometry),
+      domain_(domain),
+      index_(index),
+      info_(info),
+      slots_(std::move(slots)),
+      options_(options),
+      slot_busy_(slots_.size(), false) {
+  worker_ = std::thread([this] { work(); });
+}
+
+DriverDisk::~DriverDisk() {
+  drain(options_.request_timeout + std::chrono::seconds(1));
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  worker_.join();
+}
+
+void DriverDisk::start(const block::Request& r, block::Completion done) {
+  {
+    std::lock_guard lock(mu_);
+    pending_.push_back(Job{r, std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+// Submits what the exporters started and fails what the domain does not complete in time (or at all: a dead
+// domain completes nothing). On stop, everything left ends with EIO.
+void DriverDisk::work() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    wake_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_ || !pending_.empty(); });
+    std::optional<Job> job;
+    if (!stop_ && !pending_.empty()) {
+      job = std::move(pending_.front());
+      pending_.pop_front();
+    }
+    lock.unlock();
+    for (auto& f : take_expired(domain_.faulty())) complete(std::move(f), EIO);
+    if (job) issue(std::move(*job));
+    lock.lock();
+  }
+  std::deque<Job> left = std::move(pending_);
+  lock.unlock();
+  for (auto& j : left) j.done(EIO);
+  for (auto& f : take_expired(true)) complete(std::move(f), EIO);
+}
+
+void DriverDisk::issue(Job job) {
+  const block::Request r = job.request;
+  uint64_t tag = 0;
+  uint32_t slot;
+  {
+    std::lock_guard lock(mu_);
+    // A free slot always exists: the device admits at most queue_depth (= slots) requests.
+    slot = static_cast<uint32_t>(std::find(slot_busy_.begin(), slot_busy_.end(), false) - slot_busy_.begin());
+    if (slot < slots_.size()) {
+      slot_busy_[slot] = true;
+      tag = next_tag_++;
+      // In flight before the message goes: the completion may come back before the answer does.
+      in_flight_.emplace(tag, InFlight{std::move(job), slot, clock::now() + options_.request_timeout});
+    }
+  }
+  if (slot == slots_.size()) return job.done(EIO);
+  if (r.op == block::Op::kWrite) std::memcpy(domain_.arena_base() + slots_[slot], r.data, r.length);
+  if (!submit_message(r, tag, slots_[slot])) {
+    if (auto f = take(tag)) complete(std::move(*f), EIO);
+  }
+}
+
+// The request as the layer takes it; false when it was not accepted (refused, or the domain did not answer).
+bool DriverDisk::submit_message(const block::Request& r, uint64_t tag, uint64_t slot_offset) {
+  uint32_t op = SIDE_BLOCK_READ;
+  if (r.op == block::Op::kWrite) op = SIDE_BLOCK_WRITE | ((r.flags & block::kFua) ? SIDE_BLOCK_FUA : 0);
+  if (r.op == block::Op::kFlush) op = SIDE_BLOCK_FLUSH;
+  if (r.op == block::Op::kDiscard) op = SIDE_BLOCK_DISCARD;
+  const bool has_data = r.op == block::Op::kRead || r.op == block::Op::kWrite;
+  const side_block_seg seg{slot_offset, r.length, 0};
+  auto request = ipc::make_request<ipc::BlockSubmit>(
+      {index_, r.offset / 512, op, r.length / 512, tag},
+      has_data ? std::span(reinterpret_cast<const uint8_t*>(&seg), sizeof seg) : std::span<const uint8_t>());
+  if (!request) return false;
+  auto answer = domain_.transact(*request);  // bounded by the transport
+  if (!answer) logf(LogLevel::kWarning, "side: %s: %s", info_.name, answer.error().message.c_str());
+  return answer && answer->status == 0;
+}
+
+std::optional<DriverDisk::InFlight> DriverDisk::take(uint64_t tag) {
+  std::lock_guard lock(mu_);
+  auto it = in_flight_.find(tag);
+  if (it == in_flight_.end()) return std::nullopt;
+  InFlight f = std::move(it->second);
+  in_flight_.erase(it);
+  return f;
+}
+
+// Read data leaves the arena before the slot is free again; the slot is free before the exporter hears of it.
+void DriverDisk::complete(InFlight f, int status) {
+  const block::Request& r = f.job.request;
+  if (status == 0 && r.op == block::Op::kRead) {
+    std::memcpy(r.data, domain_.arena_base() + slots_[f.slot], r.length);
+    counters_.bytes_read += r.length;
+  } else if (status == 0 && r.op == block::Op::kWrite) {
+    counters_.bytes_written += r.length;
+  }
+  {
+    std::lock_guard lock(mu_);
+    slot_busy_[f.slot] = false;
+  }
+  ++counters_.requests;
+  if (status) ++counters_.errors;
+  f.job.done(status);
+}
+
+std::vector<DriverDisk::InFlight> DriverDisk::take_expired(bool all) {
+  std::vector<InFlight> out;
+  const auto now = clock::now();
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      if (all || it->second.deadline <= now) {
+        out.push_back(std::move(it->second));
+        it = in_flight_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (!all) counters_.timeouts += out.size();
+  if (!out.empty() && !all) {
+    anomaly(SIDE_FAULT_HUNG, std::string(info_.name) + ": " + std::to_string(out.size()) +
+                                 " block request(s) not completed within the timeout");
+  }
+  return out;
+}
+
+void DriverDisk::block_done(uint64_t tag, int32_t status) {
+  const auto s = status_from_completion(status);
+  if (!s) {
+    ++counters_.bad_status;
+    anomaly(SIDE_FAULT_PROTOCOL, "block completion with status " + std::to_string(status));
+  }
+  auto f = take(tag);
+  if (!f) {
+    ++counters_.stray_completions;
+    anomaly(SIDE_FAULT_PROTOCOL, "completion of block request " + std::to_string(tag) + ", which is not in flight");
+    return;
+  }
+  complete(std::move(*f), s ? block::sanitize_status(*s) : EIO);
+}
+
+// The domain lied about its requests or lost them: its fault, reported once it is seen (the supervisor keeps
+// serving: the requests concerned ended with EIO).
+void DriverDisk::anomaly(int kind, const std::string& message) {
+  logf(LogLevel::kWarning, "side: %s", message.c_str());
+  domain_.report_fault(kind, message);
+}
+
+}  // namespace side::session
