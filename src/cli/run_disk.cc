@@ -80,7 +80,8 @@ void print_json(const RunArgs& args, const session::BlockSessionReport& r) {
   if (r.verify) verify_json(*r.verify, j);
   if (r.nbd_port) j.field("nbd_port", static_cast<uint32_t>(r.nbd_port));
   if (!args.exec.empty()) j.field("exec_status", r.exec_status);
-  j.field("requests", r.requests).field("request_errors", r.request_errors);
+  j.field("requests", r.requests).field("request_errors", r.request_errors).field("reissued", r.reissued);
+  j.field("recoveries", r.recoveries).field("gave_up", r.gave_up);
   j.field("bytes_read", r.bytes_read).field("bytes_written", r.bytes_written);
   j.field("dma_mappings_after_remove", r.dma_mappings_after_remove);
   j.key("faults").array_begin();
@@ -100,10 +101,10 @@ void print_text(const session::BlockSessionReport& r) {
                 static_cast<unsigned long long>(v->blocks_written), static_cast<unsigned long long>(v->blocks_verified),
                 static_cast<unsigned long long>(v->blocks_mismatched), v->write_s, v->read_s, v->ok() ? "" : " FAILED");
   }
-  std::printf("requests %llu (%llu failed), %llu bytes read, %llu written; faults %zu\n",
+  std::printf("requests %llu (%llu failed, %llu reissued), %llu bytes read, %llu written; faults %zu, recoveries %u\n",
               static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.request_errors),
-              static_cast<unsigned long long>(r.bytes_read), static_cast<unsigned long long>(r.bytes_written),
-              r.faults.size());
+              static_cast<unsigned long long>(r.reissued), static_cast<unsigned long long>(r.bytes_read),
+              static_cast<unsigned long long>(r.bytes_written), r.faults.size(), r.recoveries);
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ class BlockSession {
   std::string start_exports();
   std::string serve();
   std::string stop_and_remove(std::string error);
+  BlockVerifyResult run_verify();
   BlockSessionReport finish(std::string error);
   bool wants_exports() const { return !config_.fuse_path.empty() || !config_.nbd_unix.empty() || config_.nbd_port; }
   void announce() const;
@@ -53,13 +54,12 @@ class BlockSession {
   std::unique_ptr<block::FuseFile> fuse_;
 };
 
-// Disk sessions run without recovery for now: a request in flight when the domain dies is not reissued yet, so a
-// restarted driver would only hide that the request failed.
 std::string BlockSession::start_domain() {
   SessionDomainConfig c;
   c.domain = config_.domain;
   c.load = {config_.module, config_.params, config_.allow_missing};
-  c.recover = false;
+  c.recover = config_.recover;
+  c.policy = config_.policy;
   c.executable = config_.executable;
   auto d = start_session_domain(c);
   if (!d) return d.error().message;
@@ -93,7 +93,9 @@ std::string BlockSession::load_and_probe() {
 }
 
 std::string BlockSession::open_disk() {
-  auto disk = DriverDisk::open(*d_.domain, 0);
+  DriverDiskOptions options;
+  options.reissue = d_.recoverable != nullptr;
+  auto disk = DriverDisk::open(*d_.domain, 0, options);
   if (!disk) return report_.driver + " bound the device but " + disk.error().message;
   disk_ = std::move(*disk);
   d_.machine->set_block_listener(disk_.get());
@@ -164,6 +166,27 @@ std::string BlockSession::serve() {
   return {};
 }
 
+// The workload, with the domain killed where the configuration asks: a moment after a request completed, so that
+// the kill meets the next one in flight.
+BlockVerifyResult BlockSession::run_verify() {
+  BlockVerifyConfig c = config_.verify_config;
+  std::vector<std::thread> killers;
+  c.on_progress = [&](uint64_t done, uint64_t total) {
+    if (config_.verify_config.on_progress) config_.verify_config.on_progress(done, total);
+    for (uint64_t at : config_.kill_after_requests) {
+      if (at != done) continue;
+      ++report_.kills;
+      killers.emplace_back([this] {
+        std::this_thread::sleep_for(std::chrono::microseconds(300));
+        if (auto s = d_.domain->kill(); !s) std::fprintf(stderr, "side: %s\n", s.error().message.c_str());
+      });
+    }
+  };
+  BlockVerifyResult r = run_block_verify(*disk_, c);
+  for (auto& t : killers) t.join();
+  return r;
+}
+
 // The exports first (no new requests), then the disk (those in flight), then the driver's device.
 std::string BlockSession::stop_and_remove(std::string error) {
   if (fuse_) fuse_->stop();
@@ -177,6 +200,7 @@ std::string BlockSession::stop_and_remove(std::string error) {
     report_.request_errors = c.errors;
     report_.bytes_read = c.bytes_read;
     report_.bytes_written = c.bytes_written;
+    report_.reissued = c.reissued;
     disk_.reset();
   }
   fuse_.reset();
@@ -193,6 +217,10 @@ BlockSessionReport BlockSession::finish(std::string error) {
   if (!d_.domain) return report_;
   d_.domain->shutdown();
   report_.faults = d_.domain->faults();
+  if (d_.recoverable) {
+    report_.recoveries = static_cast<unsigned>(d_.recoverable->recoveries().size());
+    report_.gave_up = d_.recoverable->gave_up();
+  }
   if (d_.machine && d_.machine->device_count()) report_.dma_mappings_after_remove = d_.machine->dma(0).live_mappings();
   return report_;
 }
@@ -205,7 +233,7 @@ BlockSessionReport BlockSession::run() {
   if (auto e = load_and_probe(); !e.empty()) return finish(pdev_ ? stop_and_remove(e) : e);
   std::string error;
   if (config_.verify) {
-    report_.verify = run_block_verify(*disk_, config_.verify_config);
+    report_.verify = run_verify();
     if (!report_.verify->error.empty()) error = "verify: " + report_.verify->error;
   }
   if (error.empty() && wants_exports()) {

@@ -14,6 +14,7 @@
 #include "domain/domain.h"
 #include "session/block_verify.h"
 #include "supervisor/driver_domain.h"
+#include "supervisor/recoverable_domain.h"
 
 namespace side::session {
 
@@ -40,6 +41,12 @@ struct BlockSessionConfig {
   double duration_s = 0;
   const std::atomic<bool>* stop = nullptr;
   bool announce = true;  // say on stderr where the exports are once they are up
+  // A failed driver is restarted in a fresh domain (recoverable_domain.h) and the requests it did not complete are
+  // submitted again (driver_disk.h): the exports and the workload see a pause, not an error.
+  bool recover = true;
+  supervisor::RecoveryPolicy policy;
+  // Kills the domain (SIGKILL) during the verify workload, just after each of these requests completed (tests).
+  std::vector<uint64_t> kill_after_requests;
 };
 
 struct BlockSessionReport {
@@ -52,10 +59,15 @@ struct BlockSessionReport {
   std::optional<BlockVerifyResult> verify;
   uint16_t nbd_port = 0;
   int exec_status = -1;
-  uint64_t requests = 0, request_errors = 0, bytes_read = 0, bytes_written = 0;
+  uint64_t requests = 0, request_errors = 0, bytes_read = 0, bytes_written = 0, reissued = 0;
+  unsigned recoveries = 0, kills = 0;
+  bool gave_up = false;
   uint64_t dma_mappings_after_remove = 0;
   std::vector<domain::FaultReport> faults;
-  bool ok() const { return error.empty() && faults.empty() && (!verify || verify->ok()); }
+  // Clean: no error, nothing failed to verify, and every fault (if any) ended in a restart.
+  bool ok() const {
+    return error.empty() && !gave_up && (!verify || verify->ok()) && (faults.empty() || recoveries > 0);
+  }
 };
 
 // Runs on the calling thread (the domain runs in its own process: block sessions are process-isolated).

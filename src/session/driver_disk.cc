@@ -43,23 +43,33 @@ std::optional<int> status_from_completion(int64_t status) {
   return static_cast<int>(-status);
 }
 
+namespace {
+
+// `n` staging slots in the domain's arena, each checked to lie inside the arena the supervisor maps.
+Result<std::vector<uint64_t>> allocate_slots(supervisor::DriverDomain& domain, uint32_t n) {
+  std::vector<uint64_t> slots;
+  for (uint32_t i = 0; i < n; ++i) {
+    auto slot = domain.block_buffer(DriverDisk::kSlotOrder);
+    if (!slot) return make_error("staging buffer: " + slot.error().message);
+    if (*slot > domain.arena_size() || domain.arena_size() - *slot < DriverDisk::kSlotBytes) {
+      return make_error("the domain placed a staging buffer outside its arena");
+    }
+    slots.push_back(*slot);
+  }
+  return slots;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<DriverDisk>> DriverDisk::open(supervisor::DriverDomain& domain, uint32_t index,
                                                      const DriverDiskOptions& options) {
   auto info = domain.block_info(index);
   if (!info) return make_error("disk " + std::to_string(index) + ": " + info.error().message);
   auto geometry = geometry_from_info(*info, kSlotBytes, options.slots);
   if (!geometry) return make_error(std::string(info->name) + ": " + geometry.error().message);
-  std::vector<uint64_t> slots;
-  for (uint32_t i = 0; i < options.slots; ++i) {
-    auto slot = domain.block_buffer(kSlotOrder);
-    if (!slot) return make_error("staging buffer: " + slot.error().message);
-    // An offset the supervisor copies through must lie inside the arena it maps.
-    if (*slot > domain.arena_size() || domain.arena_size() - *slot < kSlotBytes) {
-      return make_error("the domain placed a staging buffer outside its arena");
-    }
-    slots.push_back(*slot);
-  }
-  return std::unique_ptr<DriverDisk>(new DriverDisk(domain, index, *info, *geometry, std::move(slots), options));
+  auto slots = allocate_slots(domain, options.slots);
+  if (!slots) return slots.error();
+  return std::unique_ptr<DriverDisk>(new DriverDisk(domain, index, *info, *geometry, std::move(*slots), options));
 }
 
 DriverDisk::DriverDisk(supervisor::DriverDomain& domain, uint32_t index, const side_block_info& info,
@@ -70,7 +80,8 @@ DriverDisk::DriverDisk(supervisor::DriverDomain& domain, uint32_t index, const s
       info_(info),
       slots_(std::move(slots)),
       options_(options),
-      slot_busy_(slots_.size(), false) {
+      slot_busy_(slots_.size(), false),
+      generation_(domain.generation()) {
   worker_ = std::thread([this] { work(); });
 }
 
@@ -99,12 +110,16 @@ void DriverDisk::work() {
   while (!stop_) {
     wake_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_ || !pending_.empty(); });
     std::optional<Job> job;
-    if (!stop_ && !pending_.empty()) {
+    if (!stop_ && !pending_.empty() && !held_for_recovery()) {
       job = std::move(pending_.front());
       pending_.pop_front();
     }
     lock.unlock();
-    for (auto& f : take_expired(domain_.faulty())) complete(std::move(f), EIO);
+    if (options_.reissue) follow_generation();
+    // A recovering domain is given up on by its own policy (faulty() then): until then its requests wait.
+    if (!(options_.reissue && domain_.recovering())) {
+      for (auto& f : take_expired(domain_.faulty())) complete(std::move(f), EIO);
+    }
     if (job) issue(std::move(*job));
     lock.lock();
   }
@@ -126,18 +141,98 @@ void DriverDisk::issue(Job job) {
       slot_busy_[slot] = true;
       tag = next_tag_++;
       // In flight before the message goes: the completion may come back before the answer does.
-      in_flight_.emplace(tag, InFlight{std::move(job), slot, clock::now() + options_.request_timeout});
+      in_flight_.emplace(tag, InFlight{std::move(job), slot, clock::now() + options_.request_timeout, generation_});
     }
   }
   if (slot == slots_.size()) return job.done(EIO);
-  if (r.op == block::Op::kWrite) std::memcpy(domain_.arena_base() + slots_[slot], r.data, r.length);
-  if (!submit_message(r, tag, slots_[slot])) {
+  send(tag, r, slot);
+}
+
+// A request the domain did not answer stays in flight when the domain recovers: the next generation gets it.
+void DriverDisk::send(uint64_t tag, const block::Request& r, uint32_t slot) {
+  const uint64_t offset = slot_offset(slot);
+  // Slots of one generation never go to another: a request meeting a newer one waits for follow_generation().
+  const bool current = domain_.generation() == generation_;
+  if (current && r.op == block::Op::kWrite) std::memcpy(domain_.arena_base() + offset, r.data, r.length);
+  const int rc = current ? submit_message(r, tag, offset) : -1;
+  if (rc == 1 || (rc < 0 && !options_.reissue)) {
     if (auto f = take(tag)) complete(std::move(*f), EIO);
   }
 }
 
-// The request as the layer takes it; false when it was not accepted (refused, or the domain did not answer).
-bool DriverDisk::submit_message(const block::Request& r, uint64_t tag, uint64_t slot_offset) {
+uint64_t DriverDisk::slot_offset(uint32_t slot) {
+  std::lock_guard lock(mu_);
+  return slots_.at(slot);
+}
+
+bool DriverDisk::held_for_recovery() const {
+  return options_.reissue && (domain_.recovering() || domain_.generation() != generation_);
+}
+
+// A restarted driver: the disk must be the same one, the staging slots are in its new arena, and every request the
+// failed one did not complete is submitted again (with a new tag: one of the dead driver's that comes late is
+// ignored). Writes are whole-block and carry the same data again, so a write the failed driver did carry out is
+// rewritten unchanged; no request completed twice.
+void DriverDisk::follow_generation() {
+  if (domain_.recovering() || domain_.generation() == generation_) return;
+  const unsigned g = domain_.generation();
+  if (auto s = reattach(); !s) {
+    logf(LogLevel::kError, "side: %s: %s", info_.name, s.error().message.c_str());
+    fail_all();
+    std::lock_guard lock(mu_);
+    generation_ = g;
+    return;
+  }
+  std::vector<InFlight> again;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      if (it->second.generation == g) {
+        ++it;
+        continue;
+      }
+      again.push_back(std::move(it->second));
+      it = in_flight_.erase(it);
+    }
+  }
+  for (InFlight& f : again) {
+    const block::Request r = f.job.request;
+    const uint32_t slot = f.slot;
+    uint64_t tag;
+    {
+      std::lock_guard lock(mu_);
+      tag = next_tag_++;
+      f.generation = g;
+      f.deadline = clock::now() + options_.request_timeout;
+      in_flight_.emplace(tag, std::move(f));
+    }
+    ++counters_.reissued;
+    send(tag, r, slot);
+  }
+}
+
+Status DriverDisk::reattach() {
+  const unsigned g = domain_.generation();
+  auto info = domain_.block_info(index_);
+  if (!info) return make_error("the restarted driver has no disk " + std::to_string(index_));
+  if (info->capacity != info_.capacity || info->logical_block_size != info_.logical_block_size) {
+    return make_error("the restarted driver's disk is not the same disk");
+  }
+  auto slots = allocate_slots(domain_, static_cast<uint32_t>(slot_busy_.size()));
+  if (!slots) return slots.error();
+  std::lock_guard lock(mu_);
+  slots_ = std::move(*slots);
+  generation_ = g;
+  generation_tag_ = next_tag_;
+  return {};
+}
+
+void DriverDisk::fail_all() {
+  for (auto& f : take_expired(true)) complete(std::move(f), EIO);
+}
+
+// The request as the layer takes it: 0 accepted, 1 refused, -1 not answered (the domain failed).
+int DriverDisk::submit_message(const block::Request& r, uint64_t tag, uint64_t slot_offset) {
   uint32_t op = SIDE_BLOCK_READ;
   if (r.op == block::Op::kWrite) op = SIDE_BLOCK_WRITE | ((r.flags & block::kFua) ? SIDE_BLOCK_FUA : 0);
   if (r.op == block::Op::kFlush) op = SIDE_BLOCK_FLUSH;
@@ -147,10 +242,13 @@ bool DriverDisk::submit_message(const block::Request& r, uint64_t tag, uint64_t 
   auto request = ipc::make_request<ipc::BlockSubmit>(
       {index_, r.offset / 512, op, r.length / 512, tag},
       has_data ? std::span(reinterpret_cast<const uint8_t*>(&seg), sizeof seg) : std::span<const uint8_t>());
-  if (!request) return false;
+  if (!request) return 1;
   auto answer = domain_.transact(*request);  // bounded by the transport
-  if (!answer) logf(LogLevel::kWarning, "side: %s: %s", info_.name, answer.error().message.c_str());
-  return answer && answer->status == 0;
+  if (!answer) {
+    logf(LogLevel::kWarning, "side: %s: %s", info_.name, answer.error().message.c_str());
+    return -1;
+  }
+  return answer->status == 0 ? 0 : 1;
 }
 
 std::optional<DriverDisk::InFlight> DriverDisk::take(uint64_t tag) {
@@ -166,7 +264,7 @@ std::optional<DriverDisk::InFlight> DriverDisk::take(uint64_t tag) {
 void DriverDisk::complete(InFlight f, int status) {
   const block::Request& r = f.job.request;
   if (status == 0 && r.op == block::Op::kRead) {
-    std::memcpy(r.data, domain_.arena_base() + slots_[f.slot], r.length);
+    std::memcpy(r.data, domain_.arena_base() + slot_offset(f.slot), r.length);
     counters_.bytes_read += r.length;
   } else if (status == 0 && r.op == block::Op::kWrite) {
     counters_.bytes_written += r.length;
@@ -210,6 +308,10 @@ void DriverDisk::block_done(uint64_t tag, int32_t status) {
   }
   auto f = take(tag);
   if (!f) {
+    {
+      std::lock_guard lock(mu_);
+      if (tag < generation_tag_) return;  // a failed generation's, reissued since: the new driver's counts
+    }
     ++counters_.stray_completions;
     anomaly(SIDE_FAULT_PROTOCOL, "completion of block request " + std::to_string(tag) + ", which is not in flight");
     return;

@@ -37,11 +37,16 @@ struct DriverDiskCounters {
   std::atomic<uint64_t> requests{0}, errors{0}, bytes_read{0}, bytes_written{0};
   std::atomic<uint64_t> stray_completions{0};  // unknown or duplicate tags
   std::atomic<uint64_t> bad_status{0}, timeouts{0};
+  std::atomic<uint64_t> reissued{0};  // requests submitted again to a restarted driver
 };
 
 struct DriverDiskOptions {
   std::chrono::milliseconds request_timeout{30'000};  // the block layer's own request timeout is 30 s
   uint32_t slots = 8;                                 // requests in flight at once, each with 1 MiB of staging
+  // The domain recovers (RecoverableDomain): a request the failed driver did not complete is kept, and submitted
+  // again to the restarted one, as a shadow driver would; only a domain side gave up on fails it. Without it, a
+  // request a failed domain did not complete ends with EIO.
+  bool reissue = false;
 };
 
 class DriverDisk final : public block::BlockDevice, public supervisor::BlockListener {
@@ -74,12 +79,20 @@ class DriverDisk final : public block::BlockDevice, public supervisor::BlockList
     Job job;
     uint32_t slot = 0;
     std::chrono::steady_clock::time_point deadline;
+    unsigned generation = 0;  // of the domain it was submitted to
   };
   DriverDisk(supervisor::DriverDomain& domain, uint32_t index, const side_block_info& info,
              const block::Geometry& geometry, std::vector<uint64_t> slots, const DriverDiskOptions& options);
   void work();
   void issue(Job job);
-  bool submit_message(const block::Request& r, uint64_t tag, uint64_t slot_offset);
+  void send(uint64_t tag, const block::Request& r, uint32_t slot);
+  bool held_for_recovery() const;
+  void follow_generation();
+  Status reattach();
+  void fail_all();
+  uint64_t slot_offset(uint32_t slot);
+  // 0 accepted, 1 refused (the request fails), -1 not answered (the domain failed).
+  int submit_message(const block::Request& r, uint64_t tag, uint64_t slot_offset);
   std::optional<InFlight> take(uint64_t tag);
   void complete(InFlight f, int status);
   std::vector<InFlight> take_expired(bool all);
@@ -88,7 +101,7 @@ class DriverDisk final : public block::BlockDevice, public supervisor::BlockList
   supervisor::DriverDomain& domain_;
   const uint32_t index_;
   const side_block_info info_;
-  const std::vector<uint64_t> slots_;  // arena offsets of the staging slots
+  std::vector<uint64_t> slots_;  // arena offsets of the staging slots in generation_'s arena (under mu_)
   const DriverDiskOptions options_;
   DriverDiskCounters counters_;
   std::mutex mu_;
@@ -97,6 +110,8 @@ class DriverDisk final : public block::BlockDevice, public supervisor::BlockList
   std::map<uint64_t, InFlight> in_flight_;
   std::vector<bool> slot_busy_;
   uint64_t next_tag_ = 1;
+  unsigned generation_ = 0;      // the domain generation slots_ belong to
+  uint64_t generation_tag_ = 1;  // the first tag of that generation: a stray older one is a dead driver's, late
   bool stop_ = false;
   std::thread worker_;
 };

@@ -3,6 +3,8 @@
 // byte through NBD (nbdcopy) and FUSE (dd), each export seeing the other's writes, and an ext4 made on the FUSE file
 // that fsck finds clean, on the file and on the image behind it after side stopped. Nothing outlives side (no QEMU,
 // no temporary image). Skipped, saying why, when QEMU with the vfio-user server, FUSE or the tools are missing.
+#include "session/block_session.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -140,6 +142,44 @@ TEST_F(BlockSession, NbdAndFuseExportsCarryPatternsByteForByteAndAnExt4) {
   run("fsck.ext4 -n -f '" + image + "' >/dev/null 2>&1", &status);
   EXPECT_EQ(status, 0) << "the image behind the disk holds no clean ext4";
   EXPECT_FALSE(std::filesystem::exists(tmpdir_ + "/t-nbd.sock")) << "the NBD socket outlived side";
+}
+
+// The domain killed three times while the workload runs, each time just after a request completed (so the kill
+// meets the next one in flight, writes and reads alike): the driver is restarted, the requests it did not complete
+// are submitted again, and every block still verifies, with no request failed.
+TEST_F(BlockSession, KilledThreeTimesUnderVerifyEveryBlockStillVerifies) {
+  int status = -1;
+  std::string qemu = run(std::string(SIDE_BUILD_QEMU) + " --print-path", &status);
+  while (!qemu.empty() && qemu.back() == '\n') qemu.pop_back();
+  setenv("TMPDIR", tmpdir_.c_str(), 1);
+  side::session::BlockSessionConfig c;
+  c.domain.kapi_path = SIDE_TEST_KAPI;
+  c.domain.symvers_path = SIDE_TEST_SYMVERS;
+  c.domain.modules_dir = SIDE_TEST_MODULE_CACHE;
+  c.domain.virtual_time = false;
+  c.executable = SIDE_BINARY;
+  c.qemu_binary = qemu;
+  c.module = "virtio_blk";
+  c.verify = true;
+  c.announce = false;
+  c.policy = side::supervisor::RecoveryPolicy::for_deliberate_faults(5);
+  c.kill_after_requests = {10, 40, 90};  // 64 writes, then 64 reads
+  const auto r = side::session::run_block_session(c);
+  unsetenv("TMPDIR");
+  EXPECT_TRUE(r.error.empty()) << r.error;
+  ASSERT_TRUE(r.verify);
+  EXPECT_TRUE(r.verify->ok()) << r.verify->error;
+  EXPECT_GT(r.verify->blocks_written, 1000u);
+  EXPECT_EQ(r.verify->blocks_verified, r.verify->blocks_written);
+  EXPECT_EQ(r.verify->blocks_mismatched, 0u);
+  EXPECT_EQ(r.kills, 3u);
+  EXPECT_EQ(r.recoveries, 3u);
+  EXPECT_FALSE(r.gave_up);
+  EXPECT_EQ(r.request_errors, 0u);
+  EXPECT_TRUE(r.ok());
+  std::printf("killed %u times under --verify: %u recoveries, %llu requests reissued, %llu blocks verified\n", r.kills,
+              r.recoveries, static_cast<unsigned long long>(r.reissued),
+              static_cast<unsigned long long>(r.verify->blocks_verified));
 }
 
 }  // namespace
