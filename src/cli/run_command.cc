@@ -405,7 +405,14 @@ int run_command(const RunArgs& args) {
                             ? DeviceFit::kLoadOnly
                             : fit_device(paths.modules_dir, args.module, args.device, args.quiet || args.json, &device);
   if (fit == DeviceFit::kMismatch) return 2;
+  const bool disk_options =
+      !args.disk.empty() || !args.fuse.empty() || !args.nbd_socket.empty() || args.nbd_port || args.verify;
   if (fit == DeviceFit::kDevice && is_disk_device(device)) return run_disk(args, config, device);
+  if (disk_options) {
+    std::fprintf(stderr, "side run: --disk, --fuse, --nbd and --verify are for disk drivers (%s drives no disk)\n",
+                 args.module.c_str());
+    return 2;
+  }
   if (fit == DeviceFit::kDevice) return run_on_device(args, config, device);
   if (args.isolation == "process") {
     return load_in_process(config, {args.module, args.params, args.allow_missing}, args.json);

@@ -52,6 +52,9 @@ int configure(const RunArgs& args, const domain::DomainConfig& config, const std
   s.duration_s = args.duration;
   s.stop = &g_disk_stop;
   s.announce = !args.quiet;
+  s.crash_every_s = args.crash_every;
+  s.crashes = args.crash_every > 0 ? args.crashes : 0;
+  if (s.crashes) s.policy = supervisor::RecoveryPolicy::for_deliberate_faults(s.crashes + 5);
   install_disk_stop_handler();
   return 0;
 }

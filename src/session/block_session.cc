@@ -40,6 +40,7 @@ class BlockSession {
   std::string serve();
   std::string stop_and_remove(std::string error);
   BlockVerifyResult run_verify();
+  void crash_if_due(clock::time_point& last);
   BlockSessionReport finish(std::string error);
   bool wants_exports() const { return !config_.fuse_path.empty() || !config_.nbd_unix.empty() || config_.nbd_port; }
   void announce() const;
@@ -144,8 +145,10 @@ std::string BlockSession::serve() {
     return "cannot start the command";
   }
   const auto start = clock::now();
+  auto last_crash = start;
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    crash_if_due(last_crash);
     if (exec_pid > 0) {
       int status = 0;
       if (waitpid(exec_pid, &status, WNOHANG) == exec_pid) {
@@ -164,6 +167,17 @@ std::string BlockSession::serve() {
   }
   stop_child(exec_pid);
   return {};
+}
+
+// --crash-every: each deliberate crash hits a running driver, the interval counting from the end of the last
+// restart (as the NIC's network mode does).
+void BlockSession::crash_if_due(clock::time_point& last) {
+  if (d_.domain->recovering()) last = clock::now();
+  if (config_.crash_every_s <= 0 || report_.kills >= config_.crashes) return;
+  if (std::chrono::duration<double>(clock::now() - last).count() < config_.crash_every_s) return;
+  last = clock::now();
+  ++report_.kills;
+  if (auto s = d_.domain->kill(); !s) std::fprintf(stderr, "side: %s\n", s.error().message.c_str());
 }
 
 // The workload, with the domain killed where the configuration asks: a moment after a request completed, so that

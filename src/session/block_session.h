@@ -47,6 +47,9 @@ struct BlockSessionConfig {
   supervisor::RecoveryPolicy policy;
   // Kills the domain (SIGKILL) during the verify workload, just after each of these requests completed (tests).
   std::vector<uint64_t> kill_after_requests;
+  // While serving: kill the domain every `crash_every_s` seconds, `crashes` times (recovery brings it back).
+  double crash_every_s = 0;
+  unsigned crashes = 0;
 };
 
 struct BlockSessionReport {
