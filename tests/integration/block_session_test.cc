@@ -144,6 +144,32 @@ TEST_F(BlockSession, NbdAndFuseExportsCarryPatternsByteForByteAndAnExt4) {
   EXPECT_FALSE(std::filesystem::exists(tmpdir_ + "/t-nbd.sock")) << "the NBD socket outlived side";
 }
 
+// The recovery check on virtio_blk: fio's random writes with crc32c verification through the FUSE file while
+// side kills the driver's domain five times: fio reports no error and no verification failure.
+TEST_F(BlockSession, FioVerifiedWritesThroughFuseSurviveFiveKills) {
+  if (!have("fio")) GTEST_SKIP() << "fio is not installed";
+  if (!std::filesystem::exists("/dev/fuse")) GTEST_SKIP() << "no /dev/fuse";
+  const std::string disk = tmpdir_ + "/t-disk", report = tmpdir_ + "/t-fio";
+  int status = -1;
+  auto j = side_run("--fuse " + disk + " --crash-every 0.4 --crashes 5 --exec 'fio --name=v --filename=" + disk +
+                        " --rw=randwrite --bs=4k --size=16M --loops=8 --verify=crc32c --ioengine=psync --direct=1 "
+                        "--output=" +
+                        report + "'",
+                    &status);
+  std::ifstream in(report);
+  const std::string fio((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(status, 0) << fio;
+  EXPECT_EQ(j["exec_status"].get<int>(), 0) << fio;
+  EXPECT_NE(fio.find("err= 0"), std::string::npos) << fio;
+  EXPECT_EQ(fio.find("verify:"), std::string::npos) << fio;  // fio names every verification failure so
+  EXPECT_EQ(j["recoveries"].get<unsigned>(), 5u) << j.dump();
+  EXPECT_EQ(j["request_errors"].get<uint64_t>(), 0u);
+  EXPECT_FALSE(j["gave_up"].get<bool>());
+  std::printf("fio --verify=crc32c through FUSE, 5 kills: %u recoveries, %llu requests reissued\n",
+              j["recoveries"].get<unsigned>(), static_cast<unsigned long long>(j["reissued"].get<uint64_t>()));
+}
+
 // The domain killed three times while the workload runs, each time just after a request completed (so the kill
 // meets the next one in flight, writes and reads alike): the driver is restarted, the requests it did not complete
 // are submitted again, and every block still verifies, with no request failed.
