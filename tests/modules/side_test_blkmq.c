@@ -8,23 +8,27 @@
  *   reset=N      the timeout handler first answers BLK_EH_RESET_TIMER N times (per request)
  *   requeue=1    every request is requeued once (blk_mq_requeue_request) before it is served
  *   timeout_ms=N the tag set's request timeout
+ *   passthrough=1 at load, a driver-private request (REQ_OP_DRV_IN) over a kernel buffer runs synchronously
+ *                (blk_mq_alloc_request, blk_rq_map_kern, blk_execute_rq), and the queue is frozen and quiesced
  * init_request/exit_request, timeouts and requeues are counted and logged when the module exits.
  */
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/module.h>
+#include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 
 #define SIDE_TEST_SECTORS 16384 /* 8 MiB */
 
-static unsigned int depth = 4, batch = 1, hold, reset, requeue, timeout_ms = 30000;
+static unsigned int depth = 4, batch = 1, hold, reset, requeue, timeout_ms = 30000, passthrough;
 module_param(depth, uint, 0444);
 module_param(batch, uint, 0444);
 module_param(hold, uint, 0444);
 module_param(reset, uint, 0444);
 module_param(requeue, uint, 0444);
 module_param(timeout_ms, uint, 0444);
+module_param(passthrough, uint, 0444);
 
 struct side_test_cmd {
 	unsigned int requeued, resets;
@@ -55,6 +59,16 @@ static void side_test_copy(struct request *rq)
 			memcpy(p, store + at, bv.bv_len);
 		at += bv.bv_len;
 	}
+}
+
+/* A driver-private "identify": the data is 0xa5 bytes, as many as the request has. */
+static void side_test_fill(struct request *rq)
+{
+	struct req_iterator iter;
+	struct bio_vec bv;
+
+	rq_for_each_segment(bv, rq, iter)
+		memset(page_address(bv.bv_page) + bv.bv_offset, 0xa5, bv.bv_len);
 }
 
 /* Completes every held request, the newest first: completion order is not submission order. */
@@ -89,6 +103,8 @@ static blk_status_t side_test_queue_rq(struct blk_mq_hw_ctx *hctx, const struct 
 		return BLK_STS_OK;
 	if (req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE)
 		side_test_copy(rq);
+	else if (req_op(rq) == REQ_OP_DRV_IN)
+		side_test_fill(rq);
 	atomic_inc(&served);
 	spin_lock_irq(&held_lock);
 	list_add_tail(&cmd->held, &held);
@@ -143,6 +159,30 @@ static const struct blk_mq_ops side_test_ops = {
 	.exit_request = side_test_exit_request,
 };
 
+static void side_test_passthrough(void)
+{
+	struct request_queue *q = disk->queue;
+	struct request *rq = blk_mq_alloc_request(q, REQ_OP_DRV_IN, 0);
+	u8 *buf = kzalloc(512, GFP_KERNEL);
+	int err = -ENOMEM;
+
+	if (!IS_ERR(rq) && buf) {
+		err = blk_rq_map_kern(q, rq, buf, 512, GFP_KERNEL);
+		if (!err)
+			err = blk_status_to_errno(blk_execute_rq(rq, false));
+	}
+	if (!IS_ERR(rq))
+		blk_mq_free_request(rq);
+	pr_info("side_test_blkmq: passthrough %d, data %02x %02x\n", err, buf ? buf[0] : 0, buf ? buf[511] : 0);
+	kfree(buf);
+	blk_mq_freeze_queue(q);
+	blk_mq_quiesce_queue_nowait(q);
+	pr_info("side_test_blkmq: frozen, quiesced %d\n", blk_queue_quiesced(q));
+	blk_mq_unquiesce_queue(q);
+	blk_mq_unfreeze_queue(q);
+	pr_info("side_test_blkmq: unfrozen, quiesced %d\n", blk_queue_quiesced(q));
+}
+
 static int __init side_test_blkmq_init(void)
 {
 	int err;
@@ -172,6 +212,8 @@ static int __init side_test_blkmq_init(void)
 	if (err)
 		goto put;
 	pr_info("side_test_blkmq: disk ready, %u tags, init_request %d\n", depth, atomic_read(&inits));
+	if (passthrough)
+		side_test_passthrough();
 	return 0;
 put:
 	put_disk(disk);

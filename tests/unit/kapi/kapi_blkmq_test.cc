@@ -2,7 +2,7 @@
 // whose behaviour its parameters choose: tags bound the requests in flight (a request waits for a tag, or fails
 // with -EAGAIN when told not to wait), completions may come in any order and each reaches its own submitter,
 // requeued requests are served again, a request that never completes reaches the driver's timeout handler (which
-// may reset its timer), and init_request/exit_request run once per tag.
+// may reset its timer), init_request/exit_request run once per tag, and passthrough requests run synchronously.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -151,6 +151,17 @@ TEST_F(KapiBlkMq, RequeuedRequestsAreServedAgain) {
   EXPECT_EQ(std::memcmp(page(0), page(1), 4096), 0);
   EXPECT_NE(unload().find("init_request 4 exit_request 4 served 2 requeues 2 timeouts 0"), std::string::npos)
       << d_.log();
+  EXPECT_TRUE(d_->faults().empty()) << d_.log();
+}
+
+// A driver-private request over a kernel buffer, executed synchronously; then the queue frozen and quiesced and
+// released again (what virtio_blk's serial attribute and its cache_type store do).
+TEST_F(KapiBlkMq, PassthroughRequestsAndFreezing) {
+  load("passthrough=1");
+  EXPECT_TRUE(d_.logged("side_test_blkmq: passthrough 0, data a5 a5")) << d_.log();
+  EXPECT_TRUE(d_.logged("side_test_blkmq: frozen, quiesced 1")) << d_.log();
+  EXPECT_TRUE(d_.logged("side_test_blkmq: unfrozen, quiesced 0")) << d_.log();
+  EXPECT_NE(unload().find("served 1 requeues 0 timeouts 0"), std::string::npos) << d_.log();
   EXPECT_TRUE(d_->faults().empty()) << d_.log();
 }
 
