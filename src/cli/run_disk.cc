@@ -9,6 +9,7 @@
 #include "cli/progress.h"
 #include "devices/device_models.h"
 #include "devices/vfio_user/qemu_binary.h"
+#include "service/service_endpoint.h"
 #include "session/block_session.h"
 
 namespace side::cli {
@@ -120,6 +121,12 @@ bool is_disk_device(const std::string& device) {
 int run_disk(const RunArgs& args, const domain::DomainConfig& config, const std::string& device) {
   session::BlockSessionConfig s;
   if (int refused = configure(args, config, device, s)) return refused;
+  // Service mode (src/service), as for NICs: readiness for a service manager, and what `side status` shows.
+  std::unique_ptr<service::ServiceEndpoint> endpoint;
+  if (!s.fuse_path.empty() || !s.nbd_unix.empty() || s.nbd_port) {
+    endpoint = service::ServiceEndpoint::start();
+    s.on_status = [e = endpoint.get()](const session::SessionStatus& status) { e->on_status(status); };
+  }
   ProgressLine progress("side run", args.verify && ProgressLine::wanted(args.quiet || args.json));
   if (progress.enabled()) {
     s.verify_config.on_progress = [&](uint64_t done, uint64_t total) { progress.update(done, total, "requests"); };

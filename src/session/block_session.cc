@@ -40,6 +40,7 @@ class BlockSession {
   std::string serve();
   std::string stop_and_remove(std::string error);
   BlockVerifyResult run_verify();
+  void publish(SessionState requested);
   void crash_if_due(clock::time_point& last);
   BlockSessionReport finish(std::string error);
   bool wants_exports() const { return !config_.fuse_path.empty() || !config_.nbd_unix.empty() || config_.nbd_port; }
@@ -145,10 +146,15 @@ std::string BlockSession::serve() {
     return "cannot start the command";
   }
   const auto start = clock::now();
-  auto last_crash = start;
+  auto last_crash = start, last_status = start;
+  publish(SessionState::kRunning);
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     crash_if_due(last_crash);
+    if (clock::now() - last_status >= std::chrono::milliseconds(500)) {
+      last_status = clock::now();
+      publish(SessionState::kRunning);
+    }
     if (exec_pid > 0) {
       int status = 0;
       if (waitpid(exec_pid, &status, WNOHANG) == exec_pid) {
@@ -167,6 +173,26 @@ std::string BlockSession::serve() {
   }
   stop_child(exec_pid);
   return {};
+}
+
+void BlockSession::publish(SessionState requested) {
+  if (!config_.on_status) return;
+  SessionStatus s;
+  s.module = config_.module;
+  s.driver = report_.driver;
+  s.isolation = "process";
+  s.device = report_.device;
+  s.netdev = report_.disk;
+  s.ifname = !config_.fuse_path.empty() ? config_.fuse_path : config_.nbd_unix;
+  s.state = requested;
+  if (d_.recoverable && d_.recoverable->recovering()) s.state = SessionState::kRecovering;
+  if (d_.domain->faulty()) s.state = SessionState::kFailed;
+  s.domain_pid = d_.domain->pid();
+  s.generation = d_.domain->generation();
+  const auto faults = d_.domain->faults();
+  s.faults = faults.size();
+  if (!faults.empty()) s.last_fault = faults.back().kind_name + ": " + faults.back().message;
+  config_.on_status(s);
 }
 
 // --crash-every: each deliberate crash hits a running driver, the interval counting from the end of the last
@@ -203,6 +229,7 @@ BlockVerifyResult BlockSession::run_verify() {
 
 // The exports first (no new requests), then the disk (those in flight), then the driver's device.
 std::string BlockSession::stop_and_remove(std::string error) {
+  if (fuse_ || nbd_) publish(SessionState::kStopping);
   if (fuse_) fuse_->stop();
   if (nbd_) nbd_->stop();
   if (disk_) {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "block/block_device.h"
 #include "domain/domain.h"
 #include "session/block_verify.h"
+#include "session/session_status.h"
 #include "supervisor/driver_domain.h"
 #include "supervisor/recoverable_domain.h"
 
@@ -50,6 +52,10 @@ struct BlockSessionConfig {
   // While serving: kill the domain every `crash_every_s` seconds, `crashes` times (recovery brings it back).
   double crash_every_s = 0;
   unsigned crashes = 0;
+  // While the exports serve, for service managers and `side status` (src/service): a snapshot once they are up
+  // (kRunning), every 500 ms, and when the session starts stopping. The disk's name stands for the network device,
+  // the exports for the host interface.
+  std::function<void(const SessionStatus&)> on_status;
 };
 
 struct BlockSessionReport {
