@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "block/fuse_file.h"
@@ -210,19 +211,26 @@ void BlockSession::crash_if_due(clock::time_point& last) {
 // the kill meets the next one in flight.
 BlockVerifyResult BlockSession::run_verify() {
   BlockVerifyConfig c = config_.verify_config;
+  std::mutex mu;  // progress comes from the completions' threads
   std::vector<std::thread> killers;
   c.on_progress = [&](uint64_t done, uint64_t total) {
     if (config_.verify_config.on_progress) config_.verify_config.on_progress(done, total);
+    std::lock_guard lock(mu);
     for (uint64_t at : config_.kill_after_requests) {
       if (at != done) continue;
       ++report_.kills;
       killers.emplace_back([this] {
+        // Each kill hits a running driver, not one still being restarted (that would test something else).
+        const auto until = clock::now() + std::chrono::seconds(10);
+        while (d_.domain->recovering() && clock::now() < until)
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
         std::this_thread::sleep_for(std::chrono::microseconds(300));
         if (auto s = d_.domain->kill(); !s) std::fprintf(stderr, "side: %s\n", s.error().message.c_str());
       });
     }
   };
   BlockVerifyResult r = run_block_verify(*disk_, c);
+  std::lock_guard lock(mu);
   for (auto& t : killers) t.join();
   return r;
 }

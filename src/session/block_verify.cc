@@ -72,6 +72,63 @@ int submit_and_wait(block::BlockDevice& disk, block::Op op, uint64_t offset, std
   return w->status;
 }
 
+// What one pass's completions share with it; owned with them, so a pass that gave up waiting leaves nothing dangling.
+struct Pass {
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t outstanding = 0;
+  uint64_t completed = 0;
+  int first_error = 0;
+  size_t failed_extent = 0;
+};
+
+// Every extent as one request of `op`, as many in flight as the device takes (submit() waits for a slot): the
+// driver sees a queue, not one request at a time. 0, or the first error and which extent had it.
+int run_pass(block::BlockDevice& disk, block::Op op, const std::vector<Extent>& extents,
+             const std::vector<std::shared_ptr<std::vector<uint8_t>>>& bufs, const BlockVerifyConfig& c,
+             uint64_t progress_base, uint64_t total, size_t* failed_extent) {
+  auto pass = std::make_shared<Pass>();
+  for (size_t i = 0; i < extents.size(); ++i) {
+    auto buf = bufs[i];
+    block::Request r{op, 0, extents[i].offset, extents[i].length, buf->data()};
+    {
+      std::lock_guard lock(pass->mu);
+      ++pass->outstanding;
+    }
+    auto progress = c.on_progress;
+    int err = disk.submit(
+        r,
+        [pass, buf, i, progress, progress_base, total](int status) {
+          uint64_t done;
+          {
+            std::lock_guard lock(pass->mu);
+            if (status && !pass->first_error) {
+              pass->first_error = status;
+              pass->failed_extent = i;
+            }
+            done = progress_base + ++pass->completed;
+            --pass->outstanding;
+            pass->cv.notify_all();
+          }
+          if (progress) progress(done, total);
+        },
+        c.request_timeout);
+    std::lock_guard lock(pass->mu);
+    if (err) {
+      --pass->outstanding;
+      if (!pass->first_error) {
+        pass->first_error = err;
+        pass->failed_extent = i;
+      }
+    }
+    if (pass->first_error) break;
+  }
+  std::unique_lock lock(pass->mu);
+  if (!pass->cv.wait_for(lock, c.request_timeout, [&] { return pass->outstanding == 0; })) return ETIMEDOUT;
+  *failed_extent = pass->failed_extent;
+  return pass->first_error;
+}
+
 std::string failed(const char* what, const Extent& e, int err) {
   return std::string(what) + " of " + std::to_string(e.length) + " bytes at " + std::to_string(e.offset) + ": " +
          std::strerror(err);
@@ -99,18 +156,16 @@ BlockVerifyResult run_block_verify(block::BlockDevice& disk, const BlockVerifyCo
   const block::Geometry& g = disk.geometry();
   const auto extents = choose_extents(g, c);
   const uint64_t total = 2 * extents.size();
-  auto t = clock::now();
+  std::vector<std::shared_ptr<std::vector<uint8_t>>> bufs;
   for (const Extent& e : extents) {
-    auto buf = std::make_shared<std::vector<uint8_t>>(e.length);
-    for (uint32_t i = 0; i < e.length; ++i) (*buf)[i] = verify_pattern(e.offset + i, c.seed);
-    if (int err = submit_and_wait(disk, block::Op::kWrite, e.offset, buf, c.request_timeout)) {
-      out.error = failed("write", e, err);
-      return out;
-    }
-    ++out.requests;
-    out.bytes_written += e.length;
-    out.blocks_written += e.length / g.logical_block_size;
-    if (c.on_progress) c.on_progress(out.requests, total);
+    bufs.push_back(std::make_shared<std::vector<uint8_t>>(e.length));
+    for (uint32_t i = 0; i < e.length; ++i) (*bufs.back())[i] = verify_pattern(e.offset + i, c.seed);
+  }
+  size_t bad = 0;
+  auto t = clock::now();
+  if (int err = run_pass(disk, block::Op::kWrite, extents, bufs, c, 0, total, &bad)) {
+    out.error = failed("write", extents[bad], err);
+    return out;
   }
   if (g.flush) {
     if (int err = submit_and_wait(disk, block::Op::kFlush, 0, nullptr, c.request_timeout)) {
@@ -119,19 +174,23 @@ BlockVerifyResult run_block_verify(block::BlockDevice& disk, const BlockVerifyCo
     }
   }
   out.write_s = std::chrono::duration<double>(clock::now() - t).count();
-  t = clock::now();
   for (const Extent& e : extents) {
-    auto buf = std::make_shared<std::vector<uint8_t>>(e.length);
-    if (int err = submit_and_wait(disk, block::Op::kRead, e.offset, buf, c.request_timeout)) {
-      out.error = failed("read", e, err);
-      return out;
-    }
-    ++out.requests;
-    out.bytes_read += e.length;
-    count_blocks(*buf, e, g.logical_block_size, c.seed, out);
-    if (c.on_progress) c.on_progress(out.requests, total);
+    out.bytes_written += e.length;
+    out.blocks_written += e.length / g.logical_block_size;
+  }
+  // Fresh buffers: a read that delivered nothing must not find the pattern left by the write.
+  for (auto& b : bufs) b = std::make_shared<std::vector<uint8_t>>(b->size());
+  t = clock::now();
+  if (int err = run_pass(disk, block::Op::kRead, extents, bufs, c, extents.size(), total, &bad)) {
+    out.error = failed("read", extents[bad], err);
+    return out;
   }
   out.read_s = std::chrono::duration<double>(clock::now() - t).count();
+  out.requests = total;
+  for (size_t i = 0; i < extents.size(); ++i) {
+    out.bytes_read += extents[i].length;
+    count_blocks(*bufs[i], extents[i], g.logical_block_size, c.seed, out);
+  }
   return out;
 }
 

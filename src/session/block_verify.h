@@ -1,5 +1,6 @@
 // Block traffic that verifies itself (`side run virtio_blk --verify`): patterned writes at varied offsets and
-// sizes through any block::BlockDevice, then every one read back and compared byte for byte. Each write lies in
+// sizes through any block::BlockDevice, as many in flight as the device takes, then every one read back (the same
+// way) and compared byte for byte. Each write lies in
 // its own stretch of the disk, so the read-back pass, after all writes (and a flush), also catches a write that
 // landed somewhere else. The pattern depends on the byte's disk offset and the run's seed: stale data from an
 // earlier run or a misplaced block never matches by chance.
@@ -19,7 +20,7 @@ struct BlockVerifyConfig {
   uint32_t max_bytes = 1u << 20;  // longest write (capped by the geometry's max_transfer)
   uint64_t seed = 1;
   std::chrono::milliseconds request_timeout{60'000};               // one request; then the run fails
-  std::function<void(uint64_t done, uint64_t total)> on_progress;  // after each request
+  std::function<void(uint64_t done, uint64_t total)> on_progress;  // after each request, on its completion's thread
 };
 
 struct BlockVerifyResult {

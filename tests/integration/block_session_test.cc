@@ -189,7 +189,7 @@ TEST_F(BlockSession, KilledThreeTimesUnderVerifyEveryBlockStillVerifies) {
   c.verify = true;
   c.announce = false;
   c.policy = side::supervisor::RecoveryPolicy::for_deliberate_faults(5);
-  c.kill_after_requests = {10, 40, 90};  // 64 writes, then 64 reads
+  c.kill_after_requests = {10, 50, 100};  // 64 writes, then 64 reads
   const auto r = side::session::run_block_session(c);
   unsetenv("TMPDIR");
   EXPECT_TRUE(r.error.empty()) << r.error;
