@@ -278,23 +278,31 @@ void DriverDisk::complete(InFlight f, int status) {
   f.job.done(status);
 }
 
+// Requests past their deadline. A recovering domain's driver gets one timeout as a hung fault, which restarts it,
+// and keeps its requests for the next generation; a second timeout (or a domain that does not recover) fails them.
 std::vector<DriverDisk::InFlight> DriverDisk::take_expired(bool all) {
   std::vector<InFlight> out;
   const auto now = clock::now();
+  size_t kept = 0;
   {
     std::lock_guard lock(mu_);
     for (auto it = in_flight_.begin(); it != in_flight_.end();) {
-      if (all || it->second.deadline <= now) {
-        out.push_back(std::move(it->second));
+      InFlight& f = it->second;
+      if (!all && f.deadline <= now && options_.reissue && !f.expired_once) {
+        f.expired_once = true;
+        f.deadline = now + options_.request_timeout;
+        ++kept;
+      } else if (all || f.deadline <= now) {
+        out.push_back(std::move(f));
         it = in_flight_.erase(it);
-      } else {
-        ++it;
+        continue;
       }
+      ++it;
     }
   }
-  if (!all) counters_.timeouts += out.size();
-  if (!out.empty() && !all) {
-    anomaly(SIDE_FAULT_HUNG, std::string(info_.name) + ": " + std::to_string(out.size()) +
+  if (!all) counters_.timeouts += out.size() + kept;
+  if ((!out.empty() || kept) && !all) {
+    anomaly(SIDE_FAULT_HUNG, std::string(info_.name) + ": " + std::to_string(out.size() + kept) +
                                  " block request(s) not completed within the timeout");
   }
   return out;

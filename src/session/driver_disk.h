@@ -80,6 +80,7 @@ class DriverDisk final : public block::BlockDevice, public supervisor::BlockList
     uint32_t slot = 0;
     std::chrono::steady_clock::time_point deadline;
     unsigned generation = 0;  // of the domain it was submitted to
+    bool expired_once = false;
   };
   DriverDisk(supervisor::DriverDomain& domain, uint32_t index, const side_block_info& info,
              const block::Geometry& geometry, std::vector<uint64_t> slots, const DriverDiskOptions& options);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -33,6 +34,7 @@ class DiskDomain final : public supervisor::DriverDomain {
   bool corrupt_reads = false;                          // flip a byte of every read
   supervisor::BlockListener* auto_complete = nullptr;  // complete every request itself, from another thread
   std::vector<int> reported;                           // fault kinds
+  std::atomic<unsigned> gen{0};                        // the generation a recovering domain is at
   std::vector<Submitted> submitted;
 
   DiskDomain() : arena_(16u << 20), disk_(4u << 20) {
@@ -62,6 +64,7 @@ class DiskDomain final : public supervisor::DriverDomain {
     if (r.head.type == SIDE_MSG_BLOCK_SUBMIT) a.status = submit(r);
     return a;
   }
+  unsigned generation() const override { return gen.load(); }
   void report_fault(int kind, const std::string&) override {
     std::lock_guard lock(mu_);
     reported.push_back(kind);
@@ -229,6 +232,36 @@ TEST(DriverDisk, ARequestNeverCompletedFailsWithinItsTimeoutAndIsAHungFault) {
   (*disk)->block_done(d.submitted.at(0).tag, 0);  // too late: not in flight any more
   EXPECT_EQ(o.calls, 1);
   EXPECT_EQ((*disk)->counters().stray_completions.load(), 1u);
+}
+
+// With recovery, a request the driver never completes is a hung fault (which restarts the driver) and waits; the
+// restarted driver gets it again under a new tag, and its completion is the request's. The failed driver's tag, if
+// it comes late, is ignored.
+TEST(DriverDisk, WithRecoveryAHungRequestIsReissuedToTheRestartedDriver) {
+  DiskDomain d;
+  DriverDiskOptions options;
+  options.request_timeout = 200ms;
+  options.slots = 2;
+  options.reissue = true;
+  auto disk = DriverDisk::open(d, 0, options);
+  ASSERT_TRUE(disk) << disk.error().message;
+  std::vector<uint8_t> data(4096, 0xa5);
+  Outcome o;
+  ASSERT_EQ((*disk)->submit({block::Op::kWrite, 0, 0, 4096, data.data()}, record(o), 1s), 0);
+  for (int i = 0; i < 100 && d.faults_of(SIDE_FAULT_HUNG) == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(d.faults_of(SIDE_FAULT_HUNG), 1u);
+  EXPECT_EQ(o.calls, 0) << "a recovering domain's request is kept";
+  d.gen = 1;  // the restarted driver
+  for (int i = 0; i < 100 && d.submitted.size() < 2; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(d.submitted.size(), 2u);
+  EXPECT_NE(d.submitted[1].tag, d.submitted[0].tag);
+  (*disk)->block_done(d.submitted[0].tag, -EIO);  // the dead driver's, late
+  EXPECT_FALSE(o.wait(50ms));
+  (*disk)->block_done(d.submitted[1].tag, 0);
+  ASSERT_TRUE(o.wait(1s));
+  EXPECT_EQ(o.status, 0);
+  EXPECT_EQ((*disk)->counters().reissued.load(), 1u);
+  EXPECT_EQ((*disk)->counters().stray_completions.load(), 0u);
 }
 
 TEST(DriverDisk, ARefusedSubmissionEndsWithAnIoErrorAtOnce) {
