@@ -7,6 +7,7 @@
 
 #include "cli/json.h"
 #include "cli/progress.h"
+#include "cli/run_report.h"
 #include "devices/device_models.h"
 #include "devices/vfio_user/qemu_binary.h"
 #include "service/service_endpoint.h"
@@ -85,11 +86,15 @@ void print_json(const RunArgs& args, const session::BlockSessionReport& r) {
   if (r.nbd_port) j.field("nbd_port", static_cast<uint32_t>(r.nbd_port));
   if (!args.exec.empty()) j.field("exec_status", r.exec_status);
   j.field("requests", r.requests).field("request_errors", r.request_errors).field("reissued", r.reissued);
-  j.field("recoveries", r.recoveries).field("gave_up", r.gave_up);
+  j.field("gave_up", r.gave_up);
+  json_recoveries(j, r.recoveries);
   j.field("bytes_read", r.bytes_read).field("bytes_written", r.bytes_written);
   j.field("dma_mappings_after_remove", r.dma_mappings_after_remove);
   j.key("faults").array_begin();
-  for (const auto& f : r.faults) j.object_begin().field("kind", f.kind_name).field("message", f.message).object_end();
+  for (const auto& f : r.faults) {
+    j.object_begin().field("kind", f.kind_name).field("message", f.message).field("location", f.location);
+    j.object_end();
+  }
   j.array_end().object_end();
   std::printf("%s\n", j.str().c_str());
 }
@@ -105,10 +110,10 @@ void print_text(const session::BlockSessionReport& r) {
                 static_cast<unsigned long long>(v->blocks_written), static_cast<unsigned long long>(v->blocks_verified),
                 static_cast<unsigned long long>(v->blocks_mismatched), v->write_s, v->read_s, v->ok() ? "" : " FAILED");
   }
-  std::printf("requests %llu (%llu failed, %llu reissued), %llu bytes read, %llu written; faults %zu, recoveries %u\n",
+  std::printf("requests %llu (%llu failed, %llu reissued), %llu bytes read, %llu written; faults %zu, recoveries %zu\n",
               static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.request_errors),
               static_cast<unsigned long long>(r.reissued), static_cast<unsigned long long>(r.bytes_read),
-              static_cast<unsigned long long>(r.bytes_written), r.faults.size(), r.recoveries);
+              static_cast<unsigned long long>(r.bytes_written), r.faults.size(), r.recoveries.size());
 }
 
 }  // namespace

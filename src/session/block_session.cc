@@ -267,7 +267,7 @@ BlockSessionReport BlockSession::finish(std::string error) {
   d_.domain->shutdown();
   report_.faults = d_.domain->faults();
   if (d_.recoverable) {
-    report_.recoveries = static_cast<unsigned>(d_.recoverable->recoveries().size());
+    report_.recoveries = d_.recoverable->recoveries();
     report_.gave_up = d_.recoverable->gave_up();
   }
   if (d_.machine && d_.machine->device_count()) report_.dma_mappings_after_remove = d_.machine->dma(0).live_mappings();

@@ -69,13 +69,14 @@ struct BlockSessionReport {
   uint16_t nbd_port = 0;
   int exec_status = -1;
   uint64_t requests = 0, request_errors = 0, bytes_read = 0, bytes_written = 0, reissued = 0;
-  unsigned recoveries = 0, kills = 0;
+  unsigned kills = 0;
+  std::vector<supervisor::RecoveryTimings> recoveries;
   bool gave_up = false;
   uint64_t dma_mappings_after_remove = 0;
   std::vector<domain::FaultReport> faults;
   // Clean: no error, nothing failed to verify, and every fault (if any) ended in a restart.
   bool ok() const {
-    return error.empty() && !gave_up && (!verify || verify->ok()) && (faults.empty() || recoveries > 0);
+    return error.empty() && !gave_up && (!verify || verify->ok()) && (faults.empty() || !recoveries.empty());
   }
 };
 
