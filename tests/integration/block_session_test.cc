@@ -195,6 +195,7 @@ TEST_F(BlockSession, FioVerifiedWritesThroughFuseSurviveFiveKills) {
   int status = -1;
   auto j = side_run("--fuse " + disk + " --crash-every 0.4 --crashes 5 --exec 'fio --name=v --filename=" + disk +
                         " --rw=randwrite --bs=4k --size=16M --loops=8 --verify=crc32c --ioengine=psync --direct=1 "
+                        "--verify_state_save=0 "
                         "--output=" +
                         report + "'",
                     &status);
