@@ -40,15 +40,37 @@ bool ChannelServer::drain_events(int limit) {
   return progress;
 }
 
-bool ChannelServer::drain_device(unsigned cpu) {
+// A domain numbers its device requests from one counter (the cookie), whichever vCPU makes them. A request that
+// happened before another in the driver (a register write made under a lock, and what another vCPU does after
+// taking that lock) was pushed before the other's number was even taken, so the ring heads' cookies order them.
+// Serving the rings one after another instead let a later read overtake an earlier posted write of another vCPU:
+// x86 keeps uncached MMIO writes ahead of a later unlock (the kernel's mmiowb() is empty there), and drivers rely on
+// it for a command and its result under one lock (e100's SCB command byte, vmxnet3's BAR1 command register).
+int ChannelServer::next_device_ring() {
+  int best = -1;
+  uint64_t best_cookie = 0;
+  for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) {
+    ipc::Ring::Peeked head;
+    if (!ch_.device(cpu).peek(head)) continue;
+    // Compared as a distance, so a counter that wraps still orders; a hostile domain only reorders its own requests.
+    if (best < 0 || static_cast<int64_t>(head.header.cookie - best_cookie) < 0) {
+      best = static_cast<int>(cpu);
+      best_cookie = head.header.cookie;
+    }
+  }
+  return best;
+}
+
+bool ChannelServer::drain_devices() {
   bool progress = false;
   uint8_t none[1];
-  for (int i = 0; i < kBatch; ++i) {
+  for (unsigned i = 0; i < kBatch * ipc::kChannelVcpus; ++i) {
+    const int cpu = next_device_ring();
+    if (cpu < 0) break;
     side_msg m{};
-    long n = ch_.device(cpu).pop(m, std::span(none, 0));
-    if (n < 0) break;
+    if (ch_.device(cpu).pop(m, std::span(none, 0)) < 0) break;  // a payload on a device ring breaks it
     progress = true;
-    handle_device(cpu, m);
+    handle_device(static_cast<unsigned>(cpu), m);
   }
   return progress;
 }
@@ -73,7 +95,7 @@ bool ChannelServer::drain_rx() {
 
 bool ChannelServer::drain() {
   bool progress = drain_events(kBatch);
-  for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) progress |= drain_device(cpu);
+  progress |= drain_devices();
   progress |= drain_rx();
   bool broken = ch_.events().broken() || ch_.rx().broken();
   for (unsigned cpu = 0; cpu < ipc::kChannelVcpus; ++cpu) broken |= ch_.device(cpu).broken();

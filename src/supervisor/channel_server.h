@@ -52,7 +52,10 @@ class ChannelServer {
  private:
   // Takes at most `limit` messages of the event ring; true if there were any.
   bool drain_events(int limit);
-  bool drain_device(unsigned cpu);
+  // Every vCPU's device requests, in the order the domain issued them (see the definition).
+  bool drain_devices();
+  // The vCPU whose oldest pending device request was issued first, or -1 when none is pending.
+  int next_device_ring();
   bool drain_rx();
   // Each message is decoded (ipc/codec.h) before any field of it is used; one that does not decode is a fault.
   void handle_event(const side_msg& m, std::span<const uint8_t> payload);

@@ -15,4 +15,19 @@ std::optional<RegisterRewrite> rtl8139_flush_on_unmask(int bar, uint64_t offset,
   return RegisterRewrite{kRxBufPtr, 2};
 }
 
+namespace {
+
+// Whether [offset, offset + width) covers byte `at`.
+bool covers(uint64_t offset, unsigned width, uint64_t at) {
+  return offset <= at && at - offset < width;
+}
+
+constexpr uint64_t kVmxnet3Command = 0x20;
+
+}  // namespace
+
+bool vmxnet3_command_waits(int bar, uint64_t offset, unsigned width) {
+  return bar == 1 && covers(offset, width, kVmxnet3Command);
+}
+
 }  // namespace side::vfio_user

@@ -20,12 +20,12 @@ constexpr std::chrono::milliseconds kExchangeTimeout{2000};
 // instead of QEMU's (VfioUserDevice::present_revision).
 DeviceModel qemu_nic(const char* name, std::string device, const char* description, uint16_t vendor, uint16_t device_id,
                      uint8_t revision, std::optional<uint8_t> shown_revision = std::nullopt,
-                     vfio_user::WriteQuirk quirk = nullptr) {
+                     vfio_user::ModelQuirks quirks = {}) {
   DeviceModel m;
   m.name = std::string("qemu:") + name;
   m.description = std::string(description) + " (QEMU's model, over vfio-user)";
   m.identity = pci::Identity{vendor, device_id, 0x1af4, 0x1100, shown_revision.value_or(revision), 0x020000, 1};
-  m.make = [name, device, vendor, device_id, shown_revision, quirk](
+  m.make = [name, device, vendor, device_id, shown_revision, quirks](
                const pci::DeviceContext& context, const DeviceOptions& options) -> std::unique_ptr<pci::PciDevice> {
     vfio_user::QemuConfig config;
     config.binary = options.qemu_binary;
@@ -37,7 +37,7 @@ DeviceModel qemu_nic(const char* name, std::string device, const char* descripti
       return nullptr;
     }
     if (shown_revision) (*nic)->present_revision(*shown_revision);
-    if (quirk) (*nic)->set_write_quirk(quirk);
+    (*nic)->set_quirks(quirks);
     return std::move(*nic);
   };
   return m;
@@ -87,7 +87,7 @@ std::span<const DeviceModel> qemu_device_models() {
       // which refuses revision 0x20 and up ("use 8139cp"), drives that mode. Only the revision byte differs from
       // QEMU's; the chip version in TxConfig still reads RTL-8139C+. That mode needs rtl8139_flush_on_unmask.
       qemu_nic("rtl8139-8139c", "rtl8139", "Realtek RTL8139C Fast Ethernet: QEMU's RTL8139C+ shown as revision 0x10",
-               0x10ec, 0x8139, 0x20, 0x10, vfio_user::rtl8139_flush_on_unmask),
+               0x10ec, 0x8139, 0x20, 0x10, {.rewrite_after_write = vfio_user::rtl8139_flush_on_unmask}),
       qemu_nic("ne2k_pci", "Realtek RTL8029 (NE2000) Ethernet", 0x10ec, 0x8029, 0x00),
       qemu_nic("pcnet", "AMD PCnet-PCI II Ethernet", 0x1022, 0x2000, 0x10),
       qemu_nic("e1000e", "Intel 82574L gigabit Ethernet (PCIe, MSI-X)", 0x8086, 0x10d3, 0x00),
@@ -98,7 +98,8 @@ std::span<const DeviceModel> qemu_device_models() {
       // QEMU's tulip.c: revision 0 (not set; QEMU's subsystem for it is HP's 103c:104f).
       qemu_nic("tulip", "DEC 21143 Fast Ethernet (Tulip)", 0x1011, 0x0019, 0x00),
       // QEMU's vmxnet3.c: revision 1, MSI-X (the driver allocates 3 vectors: two queue pairs and events).
-      qemu_nic("vmxnet3", "VMware VMXNET3 paravirtual Ethernet (MSI-X)", 0x15ad, 0x07b0, 0x01),
+      qemu_nic("vmxnet3", "vmxnet3", "VMware VMXNET3 paravirtual Ethernet (MSI-X)", 0x15ad, 0x07b0, 0x01, std::nullopt,
+               {.write_waits = vfio_user::vmxnet3_command_waits}),
       // Modern only, as virtio-net-pci (1af4:1042: virtio device 2, block), behind QEMU's IOMMU: virtio_blk maps
       // every request's header, data and status through the DMA API.
       qemu_disk("virtio-blk-pci", "virtio block device", 0x1af4, 0x1042, 0x01, ",disable-legacy=on,iommu_platform=on"),

@@ -97,6 +97,10 @@ VfioUserDevice::VfioUserDevice(const pci::DeviceContext& context, std::string na
       messages_(found.messages) {}
 
 VfioUserDevice::~VfioUserDevice() {
+  stop_interrupts();
+}
+
+void VfioUserDevice::stop_interrupts() {
   if (irq_thread_.joinable()) {
     const uint64_t one = 1;
     (void)!::write(stop_.get(), &one, sizeof one);
@@ -216,16 +220,20 @@ void VfioUserDevice::bar_write(int bar, uint64_t offset, unsigned width, uint64_
   if (bar < 0 || bar >= pci::kNumBars || !config_.bar_decoding(bar) || !usable_locked()) return;
   ++writes_;
   messages_.bar_written(bar, offset, width, value);
-  if (auto s = client_->write(kRegionBar0 + bar, offset, width, value, /*posted=*/true); !s) {
-    return fault_locked("BAR " + std::to_string(bar) + " write: " + s.error().message);
+  const bool posted = !(quirks_.write_waits && quirks_.write_waits(bar, offset, width));
+  if (!posted) ++waited_writes_;
+  if (auto s = client_->write(kRegionBar0 + bar, offset, width, value, posted); !s) {
+    if (posted || client_->connection().broken())
+      return fault_locked("BAR " + std::to_string(bar) + " write: " + s.error().message);
+    ++refused_;  // an awaited write the server refused: the device is as it was
   }
-  if (!write_quirk_) return;
-  if (auto rewrite = write_quirk_(bar, offset, width, value)) rewrite_register_locked(bar, *rewrite);
+  if (!quirks_.rewrite_after_write) return;
+  if (auto rewrite = quirks_.rewrite_after_write(bar, offset, width, value)) rewrite_register_locked(bar, *rewrite);
 }
 
-void VfioUserDevice::set_write_quirk(WriteQuirk quirk) {
+void VfioUserDevice::set_quirks(ModelQuirks quirks) {
   std::lock_guard lock(mu_);
-  write_quirk_ = std::move(quirk);
+  quirks_ = std::move(quirks);
 }
 
 void VfioUserDevice::rewrite_register_locked(int bar, const RegisterRewrite& r) {
@@ -430,6 +438,7 @@ pci::PciDevice::NamedCounters VfioUserDevice::model_counters() const {
           {"server_spurious_interrupts", spurious_.load()},
           {"server_stuck_interrupt_lines", stuck_lines_.load()},
           {"server_quirk_rewrites", quirk_rewrites_.load()},
+          {"server_waited_writes", waited_writes_.load()},
           {"server_interrupts_throttled", throttled_irqs_.load()}};
 }
 

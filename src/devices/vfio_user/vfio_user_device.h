@@ -83,8 +83,9 @@ class VfioUserDevice : public pci::PciDevice {
   void present_revision(uint8_t revision);
   // Another bound than kInterruptsPerSecond/kInterruptBurst (tests).
   void limit_interrupt_rate(double per_second, double burst);
-  // After each BAR write the quirk asks for, the register it names is read and written back (model_quirks.h).
-  void set_write_quirk(WriteQuirk quirk);
+  // What side does beyond the protocol for this model (model_quirks.h): registers written back after some writes,
+  // writes that wait for the server.
+  void set_quirks(ModelQuirks quirks);
 
   uint32_t config_read(uint32_t offset, unsigned width) override;
   void config_write(uint32_t offset, unsigned width, uint32_t value) override;
@@ -102,6 +103,10 @@ class VfioUserDevice : public pci::PciDevice {
   // the server (a QEMU device's frame socket).
   virtual void reconnected() {}
   std::mutex& device_mutex() const { return mu_; }
+  // Ends the interrupt thread (idempotent). A subclass whose members own the server calls it first in its
+  // destructor: a signal handled while the server is being stopped would read from a dead connection and report a
+  // device fault for a device that is merely going away.
+  void stop_interrupts();
 
  private:
   Status attach_locked();  // interrupts and DMA memory to the current client
@@ -129,7 +134,7 @@ class VfioUserDevice : public pci::PciDevice {
   bool dma_mapped_ = false;
   bool faulted_ = false;
   std::optional<uint8_t> revision_;  // shown instead of the server's (present_revision)
-  WriteQuirk write_quirk_;
+  ModelQuirks quirks_;
   TokenBucket interrupt_rate_{kInterruptsPerSecond, kInterruptBurst};
   pci::MessageInterrupts messages_;
   uint32_t msix_fds_ = 0, msi_fds_ = 0;  // vectors registered as MSI-X / MSI (0: the server has none)
@@ -137,7 +142,7 @@ class VfioUserDevice : public pci::PciDevice {
   Fd stop_;                              // eventfd that ends irq_loop
   std::thread irq_thread_;
   std::atomic<uint64_t> reads_{0}, writes_{0}, irqs_{0}, stale_irqs_{0}, reasserted_irqs_{0}, faults_{0},
-      reconnects_{0}, refused_{0}, quirk_rewrites_{0}, throttled_irqs_{0};
+      reconnects_{0}, refused_{0}, quirk_rewrites_{0}, throttled_irqs_{0}, waited_writes_{0};
   std::atomic<uint64_t> messages_sent_{0}, spurious_{0};
   std::atomic<uint64_t> stuck_lines_{0};  // resets that left the interrupt line high (a fresh server followed)
 };

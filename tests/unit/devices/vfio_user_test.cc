@@ -298,7 +298,7 @@ TEST_F(DeviceFixture, NoBarAccessReachesTheServerBeforeCommandEnablesIt) {
 TEST_F(DeviceFixture, AWriteTheQuirkNamesIsFollowedByItsRegisterWrittenBackUnchanged) {
   enable();
   server.bar0[0x38 / 4] = 0x1234;  // CAPR
-  dev->set_write_quirk(rtl8139_flush_on_unmask);
+  dev->set_quirks({.rewrite_after_write = rtl8139_flush_on_unmask});
   (void)server.take_bar_log();
   // Posted writes are processed in order before the reply to the next request: a config read waits for them.
   auto served = [&] { return dev->config_read(pci::kVendorId, 2), server.take_bar_log(); };
@@ -336,6 +336,27 @@ uint64_t counter(const pci::PciDevice::NamedCounters& all, const std::string& na
 template <class F>
 void wait_for(F done) {
   for (int i = 0; i < 400 && !done(); ++i) std::this_thread::sleep_for(5ms);
+}
+
+// A write a model needs carried out before the driver goes on is sent with a reply awaited, not posted.
+TEST_F(DeviceFixture, AWriteTheModelMustActOnAtOnceWaitsForTheServer) {
+  enable();
+  dev->set_quirks({.write_waits = [](int bar, uint64_t offset, unsigned) { return bar == 0 && offset == 0x20; }});
+  const int posted = server.posted.load();
+  dev->bar_write(0, 0x20, 4, 0xcafe);  // a command register
+  EXPECT_EQ(server.posted.load(), posted) << "awaited";
+  EXPECT_EQ(server.bar0[0x20 / 4], 0xcafeu) << "carried out by the time bar_write returned";
+  EXPECT_EQ(counter(dev->model_counters(), "server_waited_writes"), 1u);
+  dev->bar_write(0, 0x24, 4, 0x01);  // any other register: posted as ever
+  EXPECT_EQ(dev->bar_read(0, 0x24, 4), 0x01u);
+  EXPECT_EQ(server.posted.load(), posted + 1);
+}
+
+TEST(ModelQuirks, Vmxnet3CommandRegisterWaits) {
+  EXPECT_TRUE(vmxnet3_command_waits(1, 0x20, 4));
+  EXPECT_FALSE(vmxnet3_command_waits(0, 0x20, 4)) << "BAR 0 holds the doorbells, posted";
+  EXPECT_FALSE(vmxnet3_command_waits(1, 0x28, 4));
+  EXPECT_FALSE(vmxnet3_command_waits(1, 0x18, 4)) << "MAC address low";
 }
 
 TEST_F(DeviceFixture, ServerInterruptBecomesAnEdge) {

@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/log.h"
@@ -113,6 +114,29 @@ TEST_F(ChannelServerTest, ARefusedPostedChangeIsTheDriversFault) {
   EXPECT_EQ(faults_[1].first, SIDE_FAULT_BAD_ARGUMENT);
   EXPECT_NE(faults_[1].second.find("DMA mapping"), std::string::npos) << faults_[1].second;
   EXPECT_EQ(machine_.dma(dev_).live_mappings(), 0u);
+}
+
+// Device requests of different vCPUs reach the device in the order the domain issued them (their cookies), not
+// ring by ring: a register write vCPU 1 made under a lock comes before the read vCPU 0 made after taking it, even
+// when vCPU 0's ring is served first. Before, the read overtook the write and returned the register's old value
+// (e100's "previous command accepted" check, vmxnet3's command register read back under its cmd_lock).
+TEST_F(ChannelServerTest, RequestsOfDifferentVcpusKeepTheDomainsOrder) {
+  ASSERT_TRUE(ipc::push<ipc::BarWrite>(channel_->device(1), {dev_, 0, kTdlen, 4, 0x1000}, {}, 41));
+  ASSERT_TRUE(ipc::push<ipc::BarRead>(channel_->device(0), {dev_, 0, kTdlen, 4}, {}, 42));
+  ASSERT_TRUE(ipc::push<ipc::BarWrite>(channel_->device(2), {dev_, 0, kTdlen, 4, 0x2000}, {}, 43));
+  ASSERT_TRUE(ipc::push<ipc::BarRead>(channel_->device(1), {dev_, 0, kTdlen, 4}, {}, 44));
+  while (server_->drain()) {
+  }
+  EXPECT_TRUE(faults_.empty());
+  for (auto [cpu, cookie, value] : {std::tuple{0u, 42u, 0x1000u}, std::tuple{1u, 44u, 0x2000u}}) {
+    side_msg reply{};
+    ASSERT_GE(channel_->reply(cpu).pop(reply, {}), 0) << "vCPU " << cpu;
+    auto answer = ipc::decode<ipc::DeviceReply>(reply, {});
+    ASSERT_TRUE(answer) << answer.error().message;
+    EXPECT_EQ(answer->cookie, cookie);
+    EXPECT_EQ(answer->args.status, 0);
+    EXPECT_EQ(answer->args.value, value) << "the read of vCPU " << cpu << " overtook an earlier write";
+  }
 }
 
 // A device request of a type that does not exist is a protocol fault also before any device is attached (it used
