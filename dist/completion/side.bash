@@ -20,6 +20,7 @@ _side() {
   case $prev in
     --isolation) mapfile -t COMPREPLY < <(compgen -W "process inproc" -- "$cur"); return ;;
     --out) _filedir -d; return ;;
+    --disk | --fuse | --nbd) _filedir; return ;;
     --wire) mapfile -t COMPREPLY < <(compgen -W "builtin tap: pcap:" -- "$cur"); return ;;
     --device)
       mapfile -t COMPREPLY < <(compgen -W "$("$side" __complete devices 2>/dev/null)" -- "$cur")

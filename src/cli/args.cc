@@ -117,6 +117,21 @@ Status parse_wire(Reader& r, RunArgs& out) {
   return {};
 }
 
+// --nbd SOCKET|PORT: digits alone are a TCP port on 127.0.0.1 (0: any free one), anything else a Unix socket.
+Status parse_nbd(Reader& r, RunArgs& out) {
+  auto v = r.value("--nbd");
+  if (!v) return v.error();
+  if (v->empty()) return r.error("--nbd takes a Unix socket path or a TCP port");
+  if (v->find_first_not_of("0123456789") != std::string::npos) {
+    out.nbd_socket = *v;
+  } else if (v->size() <= 5 && std::stoul(*v) <= 65535) {
+    out.nbd_port = static_cast<uint16_t>(std::stoul(*v));
+  } else {
+    return r.error("--nbd takes a port 0..65535");
+  }
+  return {};
+}
+
 // The options of `side run` that take a number.
 Result<bool> parse_run_number(Reader& r, const std::string& a, RunArgs& out) {
   if (a == "--arena-mb") {
@@ -166,6 +181,12 @@ Result<bool> parse_run_string(Reader& r, const std::string& a, RunArgs& out) {
     SIDE_ASSIGN(out.exec, r.value(a));
   } else if (a == "--peer-exec") {
     SIDE_ASSIGN(out.peer_exec, r.value(a));
+  } else if (a == "--disk") {
+    SIDE_ASSIGN(out.disk, r.value(a));
+  } else if (a == "--fuse") {
+    SIDE_ASSIGN(out.fuse, r.value(a));
+  } else if (a == "--nbd") {
+    SIDE_TRY(parse_nbd(r, out));
   } else if (a == "--host-addr" || a == "--peer-addr") {
     SIDE_ASSIGN(a == "--host-addr" ? out.host_addr : out.peer_addr,
                 checked(r, a, valid_address, "an IPv4 address and prefix, A.B.C.D/N with N in 1..30"));
@@ -197,6 +218,8 @@ Result<CommandArgs> parse_run(Reader& r) {
       out.request_response = true;
     } else if (a == "--load-only") {
       out.load_only = true;
+    } else if (a == "--verify") {
+      out.verify = true;
     } else if (a.starts_with("-")) {
       return r.error("unknown option '" + a + "' (side run --help lists them)");
     } else if (out.module.empty()) {

@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/json.h"
 #include "cli/progress.h"
+#include "cli/run_disk.h"
 #include "cli/run_report.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -69,6 +70,14 @@ void run_usage(FILE* out) {
                "  --disable LIST       switch optimisations off (comma-separated): streamlined (crossings\n"
                "                       poll before sleeping), batched (transmit batches), pretranslation\n"
                "                       (DMA mappings posted, not awaited)\n"
+               "disk drivers (virtio_blk on qemu:virtio-blk-pci):\n"
+               "  --disk FILE          the raw image behind the disk (created, 64 MiB, if missing; default: a\n"
+               "                       temporary image, removed at exit)\n"
+               "  --fuse PATH          the disk as the regular file PATH (FUSE): mkfs, mount -o loop, dd, fio\n"
+               "  --nbd SOCKET|PORT    the disk as an NBD export on a Unix socket, or a TCP port on 127.0.0.1\n"
+               "  --verify             write patterned blocks at varied places and sizes, read them back, count\n"
+               "                       the blocks verified; with an export, it serves afterwards (--exec,\n"
+               "                       --duration, or until SIGINT/SIGTERM)\n"
                "  --json               print a JSON summary on stdout\n"
                "  --quiet              do not print the driver's log\n");
 }
@@ -396,6 +405,14 @@ int run_command(const RunArgs& args) {
                             ? DeviceFit::kLoadOnly
                             : fit_device(paths.modules_dir, args.module, args.device, args.quiet || args.json, &device);
   if (fit == DeviceFit::kMismatch) return 2;
+  const bool disk_options =
+      !args.disk.empty() || !args.fuse.empty() || !args.nbd_socket.empty() || args.nbd_port || args.verify;
+  if (fit == DeviceFit::kDevice && is_disk_device(device)) return run_disk(args, config, device);
+  if (disk_options) {
+    std::fprintf(stderr, "side run: --disk, --fuse, --nbd and --verify are for disk drivers (%s drives no disk)\n",
+                 args.module.c_str());
+    return 2;
+  }
   if (fit == DeviceFit::kDevice) return run_on_device(args, config, device);
   if (args.isolation == "process") {
     return load_in_process(config, {args.module, args.params, args.allow_missing}, args.json);

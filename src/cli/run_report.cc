@@ -52,6 +52,22 @@ void json_identity(Json& j, const session::NicSessionConfig& config, const sessi
 }
 
 // Faults and the restarts that followed them.
+}  // namespace
+
+void json_recoveries(Json& j, const std::vector<supervisor::RecoveryTimings>& recoveries) {
+  j.key("recoveries").array_begin();
+  for (const auto& rec : recoveries) {
+    j.object_begin().field("fault", domain::fault_kind_name(rec.kind)).field("ok", rec.ok);
+    j.field("total_ms", rec.total_ms).field("mark_ms", rec.mark_ms).field("stop_ms", rec.stop_ms);
+    j.field("wait_ms", rec.wait_ms).field("free_ms", rec.free_ms).field("unregister_ms", rec.unregister_ms);
+    j.field("reload_ms", rec.reload_ms).field("restart_ms", rec.restart_ms).field("requeued", rec.requeued);
+    j.object_end();
+  }
+  j.array_end();
+}
+
+namespace {
+
 void json_faults(Json& j, const session::NicSessionReport& r) {
   j.field("faults", static_cast<uint64_t>(r.faults.size()));
   j.key("fault_reports").array_begin();
@@ -60,15 +76,7 @@ void json_faults(Json& j, const session::NicSessionReport& r) {
     j.object_end();
   }
   j.array_end();
-  j.key("recoveries").array_begin();
-  for (const auto& rec : r.recoveries) {
-    j.object_begin().field("fault", domain::fault_kind_name(rec.kind)).field("ok", rec.ok);
-    j.field("total_ms", rec.total_ms).field("mark_ms", rec.mark_ms).field("stop_ms", rec.stop_ms);
-    j.field("wait_ms", rec.wait_ms).field("free_ms", rec.free_ms).field("unregister_ms", rec.unregister_ms);
-    j.field("reload_ms", rec.reload_ms).field("restart_ms", rec.restart_ms).field("requeued", rec.requeued);
-    j.object_end();
-  }
-  j.array_end();
+  json_recoveries(j, r.recoveries);
 }
 
 // Losses, latency, step timings, and the driver's, device's and IOMMU's own counters.

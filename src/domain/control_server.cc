@@ -43,6 +43,10 @@ Status run(Domain& d, const Decoded<Unload>& m) {
 Result<std::string> run(Domain& d, const Decoded<Inject>& m) {
   return d.inject(static_cast<int>(m.args.type), m.args.seed);
 }
+Status run(Domain& d, const Decoded<BlockSubmit>& m) {
+  const auto& a = m.args;
+  return d.block_submit(static_cast<uint32_t>(a.target), a.op, a.sector, a.nr_sectors, m.payload, a.tag);
+}
 
 ControlAnswer refused(const std::string& why) {
   return {-1, std::vector<uint8_t>(why.begin(), why.end())};

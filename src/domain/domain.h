@@ -152,6 +152,12 @@ class Domain final {
   // Fault injection (fault_injector.cc): does SIDE_INJECT_* to the driver; says what it did.
   Result<std::string> inject(int type, uint64_t seed);
 
+  // ---- block devices (block_calls.cc) ----
+  // Hands one request to disk `disk`'s queue; its completion goes to the platform (Platform::block_done) with
+  // `tag`. `segs` is the request's pieces as the message carried them (16 bytes each, not necessarily aligned).
+  Status block_submit(uint32_t disk, uint32_t op, uint64_t sector, uint32_t nr_sectors, std::span<const uint8_t> segs,
+                      uint64_t tag);
+
   // ---- host services (the side_host_* functions forward here) ----
   uint64_t clock_ns() const { return clock_.now_ns(); }
   void delay_ns(uint64_t ns) { clock_.delay_ns(ns); }

@@ -47,6 +47,10 @@ class Platform {
   virtual void netdev_tx_wake(uint64_t token, uint32_t queue) = 0;
   // A received frame, when no FrameReceiver takes it directly.
   virtual void netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) = 0;
+
+  // Block devices: the driver completed the request side submitted under `tag` (ipc::BlockSubmit) with `status`
+  // (0 or a negative errno). Called on the vCPU that completed it; must not block. Platforms without disks drop it.
+  virtual void block_done(uint64_t /*tag*/, int32_t /*status*/) {}
 };
 
 // A received frame to the host side: straight to `receiver` when there is one, else through `platform` (either

@@ -153,6 +153,11 @@ void RemotePlatform::netdev_tx_wake(uint64_t token, uint32_t queue) {
   send<ipc::TxWake>({token, queue});
 }
 
+// A completion that finds no room within the bound is lost: the supervisor's timeout then fails the request.
+void RemotePlatform::block_done(uint64_t tag, int32_t status) {
+  send<ipc::BlockDone>({tag, status});
+}
+
 void RemotePlatform::netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) {
   auto h = ipc::encode<ipc::RxFrame>({token, csum}, frame);
   bool ok;

@@ -37,6 +37,7 @@ class RemotePlatform final : public Platform {
   void netdev_changed(const side_netdev_info& info) override;
   void netdev_tx_wake(uint64_t token, uint32_t queue) override;
   void netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override;
+  void block_done(uint64_t tag, int32_t status) override;
 
   // An event for the supervisor (any thread), encoded by the codec. Waits a bounded time for room; false if it could
   // not be sent (or the declaration refuses it).

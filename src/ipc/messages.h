@@ -302,6 +302,23 @@ struct BlockRequest : MessageDefaults {
   }
 };
 
+// One request, asynchronously: answered as soon as the layer accepted it (or refused it), and completed later by a
+// BlockDone event carrying `tag`, which the supervisor chose and the domain only echoes. The domain runs it itself
+// (domain/block_calls.cc): the completion it hands the layer posts that event.
+struct BlockSubmit : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_BLOCK_SUBMIT;
+  static constexpr const char* kName = "block submit";
+  struct Args {
+    uint64_t target;  // disk index
+    uint64_t sector;
+    uint32_t op;
+    uint32_t nr_sectors;
+    uint64_t tag;
+  };
+  using Payload = BytesPayload<kMaxBlockSegments * sizeof(side_block_seg), sizeof(side_block_seg)>;
+  static constexpr bool valid(const Args& a) { return a.target < 64; }
+};
+
 struct Inject : MessageDefaults {
   static constexpr uint16_t kType = SIDE_MSG_INJECT;
   static constexpr const char* kName = "fault injection";
@@ -406,6 +423,17 @@ struct TxWake : MessageDefaults {
     uint64_t token;
     uint32_t queue;
   };
+};
+
+// A BlockSubmit request completed: 0 or a negative errno (blk_status_to_errno), nothing else.
+struct BlockDone : MessageDefaults {
+  static constexpr uint16_t kType = SIDE_MSG_BLOCK_DONE;
+  static constexpr const char* kName = "block completion";
+  struct Args {
+    uint64_t tag;
+    int32_t status;
+  };
+  static constexpr bool valid(const Args& a) { return a.status <= 0 && a.status >= -4095; }
 };
 
 // A DMA permission change: posted on the event ring, or a device request answered on the reply ring.
@@ -522,9 +550,9 @@ template <class... M>
 struct MessageList {};
 
 using ControlOps = MessageList<AttachDevice, Probe, Remove, Open, Close, Stats, Unload, SetMtu, SetMac, SetRxMode,
-                               Ethtool, NwayReset, Inject, BlockInfo, BlockBuffer, BlockRequest>;
+                               Ethtool, NwayReset, Inject, BlockInfo, BlockBuffer, BlockRequest, BlockSubmit>;
 using EventMessages = MessageList<ControlReply, Ready, Log, Fault, NetdevRegister, NetdevChanged, NetdevUnregister,
-                                  Carrier, TxWake, DmaMapPosted, DmaUnmapPosted>;
+                                  Carrier, TxWake, DmaMapPosted, DmaUnmapPosted, BlockDone>;
 using DeviceMessages = MessageList<ConfigRead, ConfigWrite, BarRead, BarWrite, DmaMap, DmaUnmap>;
 using DataMessages = MessageList<TxFrame, RxFrame>;
 

@@ -21,7 +21,7 @@
 #include "ipc/wire.h"
 
 #define SIDE_IPC_MAGIC 0x53494445u /* "SIDE" */
-#define SIDE_IPC_VERSION 6u
+#define SIDE_IPC_VERSION 7u
 
 /* Every message starts with this header at the start of a slot; `len` payload bytes follow it, running on into
  * the next slots (and from the last slot to the first) when one slot is not enough. */
@@ -61,6 +61,7 @@ enum side_msg_type {
   SIDE_MSG_BLOCK_INFO = 16,
   SIDE_MSG_BLOCK_BUFFER = 17,
   SIDE_MSG_BLOCK_REQUEST = 18,
+  SIDE_MSG_BLOCK_SUBMIT = 19, /* answered once the request is accepted; its completion is a SIDE_MSG_BLOCK_DONE */
 
   /* domain -> supervisor, event ring */
   SIDE_MSG_REPLY = 32, /* to a control request (same cookie) */
@@ -76,6 +77,7 @@ enum side_msg_type {
    * every posted change before it carries out any later device request of the domain; a refused one is a fault. */
   SIDE_MSG_DMA_MAP_POSTED = 41,
   SIDE_MSG_DMA_UNMAP_POSTED = 42,
+  SIDE_MSG_BLOCK_DONE = 43, /* a SIDE_MSG_BLOCK_SUBMIT request completed (its tag) */
 
   /* domain -> supervisor, one device ring per virtual CPU; reads and maps are answered on that vCPU's reply ring
    * with a SIDE_MSG_DEVICE_REPLY, writes are posted */

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "net/netns.h"
+#include "session/session_domain.h"
 #include "session/shell_command.h"
 #include "supervisor/device_choice.h"
 #include "supervisor/domain_process.h"
@@ -20,10 +21,7 @@ using host::HostInterface;
 using host::Wire;
 using host::WireCounters;
 using supervisor::device_for_module;
-using supervisor::DomainProcess;
-using supervisor::DomainProcessConfig;
 using supervisor::DriverDomain;
-using supervisor::InProcessDomain;
 using supervisor::Machine;
 using supervisor::NetListener;
 using supervisor::RecoverableDomain;
@@ -33,13 +31,6 @@ using clock = std::chrono::steady_clock;
 
 double ms_since(clock::time_point t) {
   return std::chrono::duration<double, std::milli>(clock::now() - t).count();
-}
-
-std::string pci_name(const side_pci_device_info& info) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04x:%04x 0000:%02x:%02x.%x", info.vendor_id, info.device_id, info.bus,
-                info.devfn >> 3, info.devfn & 7);
-  return buf;
 }
 
 // Forwards the machine's network events to whoever is the host side once it exists (peer or host interface).
@@ -188,7 +179,6 @@ class NicSession {
   std::string open_network();
   std::string open_wire_tap();
   std::string start_domain();
-  Result<std::unique_ptr<DriverDomain>> start_domain_process();
   std::string load_and_bind();
   std::string connect_host_side();
   void route_to(NetListener* host_side);
@@ -262,47 +252,21 @@ std::string NicSession::open_wire_tap() {
   return {};
 }
 
-Result<std::unique_ptr<DriverDomain>> NicSession::start_domain_process() {
-  DomainProcessConfig pc;
-  pc.kapi_path = config_.domain.kapi_path;
-  pc.symvers_path = config_.domain.symvers_path;
-  pc.modules_dir = config_.domain.modules_dir;
-  pc.arena_bytes = config_.domain.arena_bytes;
-  pc.virtual_time = config_.domain.virtual_time;
-  pc.optimisations = config_.domain.optimisations;
-  pc.executable = config_.executable;
-  domain::LoadRequest request{config_.module, config_.params, config_.allow_missing};
-  auto start_one = [pc, request](unsigned generation) -> Result<std::unique_ptr<DriverDomain>> {
-    DomainProcessConfig spare = pc;
-    spare.log_held = generation > 0;  // every later generation is a spare until it takes over
-    auto p = DomainProcess::start(spare, request);
-    if (!p) return p.error();
-    return std::unique_ptr<DriverDomain>(std::move(*p));
-  };
-  if (!config_.recover) return start_one(0);
-  auto d = RecoverableDomain::start(start_one, config_.policy);
-  if (!d) return d.error();
-  recoverable_ = d->get();
-  return std::unique_ptr<DriverDomain>(std::move(*d));
-}
-
 // The domain, in-process or in a domain process (recovering or not), and the machine it is connected to.
 std::string NicSession::start_domain() {
-  if (config_.isolation == "inproc") {
-    auto d = InProcessDomain::create(config_.domain);
-    if (!d) return "cannot create a driver domain: " + d.error().message;
-    domain_ = std::move(*d);
-  } else if (config_.isolation == "process") {
-    auto d = start_domain_process();
-    if (!d) return "cannot start the domain process: " + d.error().message;
-    domain_ = std::move(*d);
-  } else {
-    return "unknown isolation '" + config_.isolation + "'";
-  }
+  SessionDomainConfig c;
+  c.isolation = config_.isolation;
+  c.domain = config_.domain;
+  c.load = {config_.module, config_.params, config_.allow_missing};
+  c.recover = config_.recover;
+  c.policy = config_.policy;
+  c.executable = config_.executable;
+  auto d = start_session_domain(c);
+  if (!d) return d.error().message;
+  domain_ = std::move(d->domain);
+  recoverable_ = d->recoverable;
+  machine_ = std::move(d->machine);
   report_.domain_pid = domain_->pid();
-  machine_ = std::make_unique<Machine>(*domain_);
-  if (recoverable_) recoverable_->set_machine(machine_.get());
-  domain_->connect(machine_.get());
   machine_->set_listener(&relay_);
   return {};
 }

@@ -172,6 +172,11 @@ void ChannelServer::on(const ipc::Decoded<ipc::TxWake>& m) {
   if (platform_) platform_->netdev_tx_wake(m.args.token, m.args.queue);
 }
 
+// The codec checked the status's range; whether the tag is one in flight is the disk's to judge (driver_disk.h).
+void ChannelServer::on(const ipc::Decoded<ipc::BlockDone>& m) {
+  if (platform_) platform_->block_done(m.args.tag, m.args.status);
+}
+
 // The domain did not wait for this answer, so a refusal can only be reported as the driver's fault: it mapped
 // memory that is not its own, or unmapped what it never mapped.
 void ChannelServer::posted_dma(bool map, const ipc::DmaArgs& a) {

@@ -68,6 +68,7 @@ class ChannelServer {
   void on(const ipc::Decoded<ipc::NetdevUnregister>& m);
   void on(const ipc::Decoded<ipc::Carrier>& m);
   void on(const ipc::Decoded<ipc::TxWake>& m);
+  void on(const ipc::Decoded<ipc::BlockDone>& m);
   void on(const ipc::Decoded<ipc::DmaMapPosted>& m) { posted_dma(true, m.args); }
   void on(const ipc::Decoded<ipc::DmaUnmapPosted>& m) { posted_dma(false, m.args); }
   void posted_dma(bool map, const ipc::DmaArgs& a);

@@ -41,6 +41,14 @@ class NetListener : public domain::FrameReceiver {
   // receiver (DriverDomain::set_frame_receiver); until then they come through here (Machine::netdev_rx).
 };
 
+// Where completions of block requests go (the disk the supervisor exports, session/driver_disk.h). Called on the
+// thread that serves the domain's channel: do not block, never call back into the domain.
+class BlockListener {
+ public:
+  virtual ~BlockListener() = default;
+  virtual void block_done(uint64_t tag, int32_t status) = 0;
+};
+
 struct NetdevState {
   side_netdev_info info{};
   bool registered = false;
@@ -77,6 +85,7 @@ class Machine final : public domain::Platform {
   size_t device_count() const { return slots_.size(); }
 
   void set_listener(NetListener* listener) { listener_.store(listener); }
+  void set_block_listener(BlockListener* listener) { block_listener_.store(listener); }
   std::vector<NetdevState> netdevs() const;
   std::optional<NetdevState> netdev_of_device(uint32_t device) const;
   // Waits until a network device of `device` has carrier, at most `timeout_ms` of real time.
@@ -95,6 +104,9 @@ class Machine final : public domain::Platform {
   void netdev_changed(const side_netdev_info& info) override;
   void netdev_tx_wake(uint64_t token, uint32_t queue) override;
   void netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override;
+  void block_done(uint64_t tag, int32_t status) override {
+    if (BlockListener* l = block_listener_.load()) l->block_done(tag, status);
+  }
 
  private:
   // Delivers the device's INTx line into the domain: a rising edge raises the interrupt.
@@ -149,6 +161,7 @@ class Machine final : public domain::Platform {
   DriverDomain& domain_;
   std::vector<std::unique_ptr<Slot>> slots_;  // fixed once drivers run (reserved; only grows at setup)
   std::atomic<NetListener*> listener_{nullptr};
+  std::atomic<BlockListener*> block_listener_{nullptr};
 
   mutable std::mutex net_mutex_;
   std::condition_variable net_changed_;

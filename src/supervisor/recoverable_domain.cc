@@ -370,6 +370,11 @@ void RecoverableDomain::netdev_tx_wake(uint64_t token, uint32_t queue) {
   outer_->netdev_tx_wake(stable_token(token), queue);
 }
 
+// Tags are the supervisor's own: they pass through unchanged (the disk ignores one it no longer has in flight).
+void RecoverableDomain::block_done(uint64_t tag, int32_t status) {
+  outer_->block_done(tag, status);
+}
+
 void RecoverableDomain::netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) {
   outer_->netdev_rx(stable_token(token), frame, csum);
 }

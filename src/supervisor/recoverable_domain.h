@@ -140,6 +140,7 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform, pr
   void netdev_changed(const side_netdev_info& info) override;
   void netdev_tx_wake(uint64_t token, uint32_t queue) override;
   void netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override;
+  void block_done(uint64_t tag, int32_t status) override;
 
  private:
   RecoverableDomain(Factory factory, RecoveryPolicy policy) : factory_(std::move(factory)), policy_(policy) {}

@@ -261,5 +261,34 @@ TEST_F(ChannelServerTest, ReceivedFramesGoStraightToTheFrameReceiver) {
   machine_.set_listener(nullptr);
 }
 
+// Block completions reach the machine's block listener with the tag and status the domain sent; one whose status no
+// kernel reports (positive, or beyond -4095) does not decode and is the domain's protocol fault, never a completion.
+TEST_F(ChannelServerTest, BlockCompletionsReachTheListenerAndAnImpossibleStatusIsAFault) {
+  struct Listener final : BlockListener {
+    std::vector<std::pair<uint64_t, int32_t>> got;
+    void block_done(uint64_t tag, int32_t status) override { got.emplace_back(tag, status); }
+  } listener;
+  machine_.set_block_listener(&listener);
+  ASSERT_TRUE(ipc::push<ipc::BlockDone>(channel_->events(), {7, 0}));
+  ASSERT_TRUE(ipc::push<ipc::BlockDone>(channel_->events(), {8, -EIO}));
+  EXPECT_FALSE(ipc::push<ipc::BlockDone>(channel_->events(), {9, 5})) << "the codec refuses to encode it";
+  for (int32_t status : {5, -5000}) {
+    side_msg m{};
+    m.type = SIDE_MSG_BLOCK_DONE;
+    const ipc::BlockDone::Args forged{9, status};
+    std::memcpy(m.body, &forged, sizeof forged);
+    ASSERT_TRUE(channel_->events().push(m, {}));
+  }
+  while (server_->drain()) {
+  }
+  ASSERT_EQ(listener.got.size(), 2u);
+  EXPECT_EQ(listener.got[0], (std::pair<uint64_t, int32_t>{7, 0}));
+  EXPECT_EQ(listener.got[1], (std::pair<uint64_t, int32_t>{8, -EIO}));
+  ASSERT_EQ(faults_.size(), 2u);
+  EXPECT_EQ(faults_[0].first, SIDE_FAULT_PROTOCOL);
+  EXPECT_EQ(faults_[1].first, SIDE_FAULT_PROTOCOL);
+  machine_.set_block_listener(nullptr);
+}
+
 }  // namespace
 }  // namespace side::supervisor
