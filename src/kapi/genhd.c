@@ -178,7 +178,8 @@ struct gendisk *side_disk_get(unsigned int index)
 	if (index < SIDE_MAX_DISKS)
 		disk = side_disks[index];
 	spin_unlock(&side_blk_lock);
-	return disk;
+	/* A disk marked dead (blk_mark_disk_dead) takes no new I/O: it is no disk any more (-ENODEV). */
+	return disk && !test_bit(GD_DEAD, &disk->state) ? disk : NULL;
 }
 
 /* The disk leaves the table (no new request finds it), its queue drains and stops for good: hardware contexts
