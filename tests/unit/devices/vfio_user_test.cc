@@ -531,6 +531,13 @@ struct MsixDeviceFixture : DeviceFixture {
     dev->bar_write(0, at + 8, 4, data);
     dev->bar_write(0, at + 12, 4, 0);  // unmasked
   }
+  // Waits (at most a second) until the device has taken `n` signals from the server in all: what a signal led to
+  // is then decided, however loaded the machine.
+  void wait_signals(uint64_t n) {
+    for (int i = 0; i < 200 && counter(dev->model_counters(), "server_interrupts") < n; ++i)
+      std::this_thread::sleep_for(5ms);
+    ASSERT_GE(counter(dev->model_counters(), "server_interrupts"), n);
+  }
   std::vector<uint32_t> wait_messages(size_t n) {
     std::vector<uint32_t> got;
     for (int i = 0; i < 200 && got.size() < n; ++i) {
@@ -570,7 +577,7 @@ TEST_F(MsixDeviceFixture, EveryVectorHasItsEventfdBeforeTheDriverRuns) {
   EXPECT_FALSE(server.raise(5));
   for (int i = 0; i < 200 && sink.edges.load() == 0; ++i) std::this_thread::sleep_for(5ms);
   server.lower_intx();  // the driver's handler cleared the cause: no level to re-deliver
-  std::this_thread::sleep_for(20ms);
+  wait_signals(5);
   EXPECT_TRUE(sink.taken().empty()) << "MSI-X is off: vectors 1-4 mean nothing";
   EXPECT_EQ(sink.edges.load(), 1) << "slot 0 is INTx while MSI-X is off";
   EXPECT_EQ(server.set_irqs_messages.load(), 2) << "INTx, then the 5 MSI-X vectors in one message";
@@ -581,7 +588,7 @@ TEST_F(MsixDeviceFixture, VectorsBecomeTheMessagesTheKernelProgrammed) {
   dev->config_write(kCtrl, 2, 0xc000);  // enable, function mask, as msix_capability_init()
   for (uint32_t e = 0; e < 3; ++e) program(e, 40 + e);
   ASSERT_TRUE(server.raise(2));
-  std::this_thread::sleep_for(20ms);
+  wait_signals(1);
   EXPECT_TRUE(sink.taken().empty()) << "function-masked";
   dev->config_write(kCtrl + 1, 1, 0x80);  // the mask dropped through the high byte alone
   ASSERT_TRUE(server.raise(2));
