@@ -11,8 +11,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "block/fuse_ops.h"
@@ -52,6 +55,39 @@ bool unmount(const std::string& path, bool lazy_only) {
   }
   if (!lazy_only && fusermount({"-u", "-q", path})) return true;
   return fusermount({"-u", "-z", "-q", path});
+}
+
+// The kernel's escapes in a mountinfo path (octal \ooo for space, tab, newline and backslash) undone.
+std::string unescape_mountinfo(const std::string& field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    const auto octal = [&](size_t at) { return field[at] >= '0' && field[at] <= '7'; };
+    if (field[i] == '\\' && i + 3 < field.size() && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
+      out += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += field[i];
+    }
+  }
+  return out;
+}
+
+// The device of the file system mounted last on `mount_point` (a canonical path), from /proc/self/mountinfo, or 0.
+// Read there rather than by stat() on the mount: a FUSE server that asks its own mount and is killed while its
+// request is being served waits, unkillable, for an answer that no thread of it is left to give.
+dev_t mounted_device(const std::string& mount_point) {
+  std::ifstream info("/proc/self/mountinfo");
+  dev_t found = 0;
+  std::string line;
+  while (std::getline(info, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, major_minor, root, point;
+    unsigned major_number = 0, minor_number = 0;
+    if (!(fields >> id >> parent >> major_minor >> root >> point)) continue;
+    if (std::sscanf(major_minor.c_str(), "%u:%u", &major_number, &minor_number) != 2) continue;
+    if (unescape_mountinfo(point) == mount_point) found = makedev(major_number, minor_number);
+  }
+  return found;
 }
 
 }  // namespace
@@ -107,6 +143,8 @@ Status FuseFile::mount() {
     if (!fd) return make_error("fuse: cannot create " + path + ": " + std::strerror(errno));
     created_ = true;
   }
+  char canonical[PATH_MAX];
+  if (!::realpath(path.c_str(), canonical)) return make_error("fuse: " + path + ": " + std::strerror(errno));
   const char* argv[] = {"side", "-o", "fsname=side,subtype=side-disk,default_permissions"};
   fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
   const fuse_lowlevel_ops& ops = fuse_file_ops();
@@ -119,8 +157,8 @@ Status FuseFile::mount() {
     return make_error("fuse: cannot mount on " + path + " (is /dev/fuse there, and fusermount3 for a non-root user?)");
   }
   loop_ = std::thread([this] { serve(); });
-  if (::stat(path.c_str(), &st) != 0) return make_error("fuse: the mount on " + path + " does not answer");
-  mount_dev_ = st.st_dev;
+  mount_dev_ = mounted_device(canonical);
+  if (mount_dev_ == 0) return make_error(std::string("fuse: the mount on ") + canonical + " is not in mountinfo");
   return {};
 }
 
@@ -141,8 +179,12 @@ bool FuseFile::wait_served(std::chrono::milliseconds timeout) {
 }
 
 // Ends a connection that a lazy unmount left serving (its users still had the file open).
+// The connections' control file system is not mounted everywhere (containers): as root, side mounts it.
 void FuseFile::abort_connection() {
-  const std::string knob = "/sys/fs/fuse/connections/" + std::to_string(minor(mount_dev_)) + "/abort";
+  const std::string connections = "/sys/fs/fuse/connections";
+  const std::string knob = connections + "/" + std::to_string(minor(mount_dev_)) + "/abort";
+  if (::access(knob.c_str(), W_OK) != 0 && ::geteuid() == 0)
+    (void)::mount("fusectl", connections.c_str(), "fusectl", 0, nullptr);
   std::ofstream(knob) << "1\n";
 }
 
