@@ -72,8 +72,10 @@ class BlockSession : public ::testing::Test {
     return j;
   }
 
-  // The domain killed three times under --verify (below), the driver restarted each time.
+  // The issue's checks, each run for every block driver (below).
   void killed_three_times_under_verify();
+  void ext4_with_200_files();
+  void fio_verified_writes_through_five_kills();
 
   std::string tmpdir_;
   std::string driver_ = "virtio_blk";
@@ -150,9 +152,9 @@ TEST_F(BlockSession, NbdAndFuseExportsCarryPatternsByteForByteAndAnExt4) {
   EXPECT_FALSE(std::filesystem::exists(tmpdir_ + "/t-nbd.sock")) << "the NBD socket outlived side";
 }
 
-// The issue's filesystem check on virtio_blk: ext4 made on the FUSE file, loop-mounted, 200 files of known SHA-256
-// written, unmounted, fsck -n clean, mounted again and every sum verified; the disk read through NBD by nbdcopy is
-// the FUSE file byte for byte.
+// The issue's filesystem check (virtio_blk and nvme): ext4 made on the FUSE file, loop-mounted, 200 files of known
+// SHA-256 written, unmounted, fsck -n clean, mounted again and every sum verified; the disk read through NBD by nbdcopy
+// is the FUSE file byte for byte.
 const char kFilesScript[] = R"SH(set -e
 D="$1"; M="$D/t-mnt"; mkdir -p "$M"
 mkfs.ext4 -F -q "$D/t-disk"
@@ -170,6 +172,10 @@ echo "200 files verified"
 )SH";
 
 TEST_F(BlockSession, Ext4On200FilesWithKnownSumsSurvivesARemountAndNbdReadsTheSameDisk) {
+  ext4_with_200_files();
+}
+
+void BlockSession::ext4_with_200_files() {
   if (geteuid() != 0) GTEST_SKIP() << "mount -o loop needs root";
   for (const char* tool : {"nbdcopy", "mkfs.ext4", "fsck.ext4", "sha256sum"}) {
     if (!have(tool)) GTEST_SKIP() << tool << " is not installed";
@@ -191,9 +197,13 @@ TEST_F(BlockSession, Ext4On200FilesWithKnownSumsSurvivesARemountAndNbdReadsTheSa
   std::filesystem::remove(tmpdir_ + "/t-mnt");
 }
 
-// The issue's recovery check on virtio_blk: fio's random writes with crc32c verification through the FUSE file while
-// side kills the driver's domain five times: fio reports no error and no verification failure.
+// The issue's recovery check (virtio_blk and nvme): fio's random writes with crc32c verification through the FUSE file
+// while side kills the driver's domain five times: fio reports no error and no verification failure.
 TEST_F(BlockSession, FioVerifiedWritesThroughFuseSurviveFiveKills) {
+  fio_verified_writes_through_five_kills();
+}
+
+void BlockSession::fio_verified_writes_through_five_kills() {
   if (!have("fio")) GTEST_SKIP() << "fio is not installed";
   if (!std::filesystem::exists("/dev/fuse")) GTEST_SKIP() << "no /dev/fuse";
   const std::string disk = tmpdir_ + "/t-disk", report = tmpdir_ + "/t-fio";
@@ -298,6 +308,14 @@ TEST_F(NvmeSession, VerifyCountsEveryBlockThroughTheIsolatedDriver) {
 // killed one left are submitted again.
 TEST_F(NvmeSession, KilledThreeTimesUnderVerifyEveryBlockStillVerifies) {
   killed_three_times_under_verify();
+}
+
+TEST_F(NvmeSession, Ext4On200FilesWithKnownSumsSurvivesARemountAndNbdReadsTheSameDisk) {
+  ext4_with_200_files();
+}
+
+TEST_F(NvmeSession, FioVerifiedWritesThroughFuseSurviveFiveKills) {
+  fio_verified_writes_through_five_kills();
 }
 
 TEST_F(NvmeSession, Ext4MadeThroughTheFuseFileIsCleanOnTheImage) {
