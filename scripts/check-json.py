@@ -10,6 +10,10 @@ import jsonschema
 
 def main():
     schema = json.load(open(sys.argv[1]))
+    # The schemas name themselves with a relative $id ("side-bench/1"); jsonschema before 4.18 resolves their
+    # local $refs against it as a URL and fails. As a URN it is absolute, and the same name.
+    if ":" not in schema.get("$id", ":"):
+        schema["$id"] = "urn:side:" + schema["$id"]
     text = open(sys.argv[2]).read() if len(sys.argv) > 2 else sys.stdin.read()
     try:
         document = json.loads(text)  # exactly one document: anything after it is an error

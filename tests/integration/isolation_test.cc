@@ -181,6 +181,9 @@ TEST(Recovery, ManyRestartsLeakNothing) {
   uint64_t mappings_peak = 0, failed = 0;
   c.workload = [&](const SessionHandles& s) {
     auto restart = [&] {
+      // A recovery of the supervisor's own may be under way (a loaded machine can starve a vCPU past a liveness
+      // bound): the kill is for a driver that is up, not for one being restarted.
+      if (!s.recoverable->wait_recovered(10'000)) ++failed;
       unsigned gen = s.recoverable->generation();
       (void)s.recoverable->kill();
       // Until the supervisor has seen the death and begun the restart (seconds on a loaded machine): a recovery
@@ -203,7 +206,7 @@ TEST(Recovery, ManyRestartsLeakNothing) {
   };
   auto r = run_nic_session(c);
   EXPECT_EQ(failed, 0u);
-  EXPECT_EQ(r.recoveries.size(), kRestarts + kWarmUp);
+  EXPECT_GE(r.recoveries.size(), kRestarts + kWarmUp) << "one per kill, and any the supervisor began itself";
   for (const auto& rec : r.recoveries) ASSERT_TRUE(rec.ok) << rec.error;
   EXPECT_EQ(fds1, fds0);
   EXPECT_EQ(threads1, threads0);
