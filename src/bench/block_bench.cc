@@ -109,6 +109,7 @@ BlockBenchOptions BlockBenchOptions::defaults(bool quick) {
     o.disk_bytes = 16ull << 20;  // a shorter fill; still 8 times what QD32 of 64 KiB keeps in flight
   } else {
     o.request_sizes = {512, 4096, 16384, 65536, 262144, 1u << 20};
+    o.repeats = 3;
   }
   return o;
 }
@@ -150,25 +151,32 @@ std::vector<BlockPoint> measure_block_pair(const BlockBenchOptions& o, const std
 
 namespace {
 
-// The median pair of `repeats` measurements (each point by requests per second); a failed measurement wins, so
-// that a failure is never hidden by a good repeat.
-std::vector<BlockPoint> median_pair(const BlockBenchOptions& o, const std::string& isolation, uint32_t size,
-                                    uint32_t depth) {
-  std::vector<std::vector<BlockPoint>> runs;
-  for (unsigned i = 0; i < std::max(1u, o.repeats); ++i) {
-    runs.push_back(measure_block_pair(o, isolation, size, depth));
-    for (const auto& p : runs.back()) {
-      if (!p.error.empty()) return runs.back();
-    }
-  }
+// The median of each point over its repeats (by requests per second); a failed measurement wins, so that a
+// failure is never hidden by a good repeat.
+std::vector<BlockPoint> median_points(const std::vector<std::vector<BlockPoint>>& runs) {
   std::vector<BlockPoint> out;
   for (size_t k = 0; k < runs.front().size(); ++k) {
     std::vector<BlockPoint> same;
     for (const auto& r : runs) same.push_back(r[k]);
+    auto failed = std::find_if(same.begin(), same.end(), [](const auto& p) { return !p.error.empty(); });
+    if (failed != same.end()) {
+      out.push_back(*failed);
+      continue;
+    }
     std::sort(same.begin(), same.end(), [](const auto& a, const auto& b) { return a.iops() < b.iops(); });
     out.push_back(same[same.size() / 2]);
   }
   return out;
+}
+
+// The 1-minute load average: how busy the machine was, for the report.
+double load_average() {
+  double load = -1;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
+    std::fclose(f);
+  }
+  return load;
 }
 
 std::string describe(const BlockPoint& p) {
@@ -196,26 +204,34 @@ BlockBenchResults run_block_bench(const BlockBenchOptions& o) {
   r.disk_bytes = o.disk_bytes;
   r.module = o.module;
   r.device = "qemu:virtio-blk-pci";
+  r.load_before = load_average();
   const auto start = clock::now();
-  const size_t total = o.request_sizes.size() * o.depths.size() * 2;
+  const unsigned repeats = std::max(1u, o.repeats);
+  const size_t total = o.request_sizes.size() * o.depths.size() * 2 * repeats;
   size_t done = 0;
   for (uint32_t size : o.request_sizes) {
     for (uint32_t depth : o.depths) {
-      // Side by side: the baseline and the isolated driver, one right after the other.
-      for (const char* iso : {"inproc", "process"}) {
-        if (o.on_step) {
-          o.on_step(done, total, std::string(iso) + " " + request_size_label(size) + " QD" + std::to_string(depth));
+      // Side by side: the baseline and the isolated driver, one right after the other, in every repeat.
+      std::vector<std::vector<BlockPoint>> runs[2];
+      for (unsigned i = 0; i < repeats; ++i) {
+        for (int k = 0; k < 2; ++k) {
+          const std::string iso = k == 0 ? "inproc" : "process";
+          if (o.on_step) o.on_step(done, total, iso + " " + request_size_label(size) + " QD" + std::to_string(depth));
+          runs[k].push_back(measure_block_pair(o, iso, size, depth));
+          ++done;
         }
-        for (auto& p : median_pair(o, iso, size, depth)) {
+      }
+      for (const auto& iso_runs : runs) {
+        for (auto& p : median_points(iso_runs)) {
           if (o.progress) o.progress(describe(p));
           r.points.push_back(std::move(p));
         }
-        ++done;
       }
     }
   }
   if (o.on_step) o.on_step(total, total, "done");
   r.elapsed_s = std::chrono::duration<double>(clock::now() - start).count();
+  r.load_after = load_average();
   return r;
 }
 

@@ -22,7 +22,9 @@ struct BlockBenchOptions {
   std::vector<uint32_t> request_sizes;  // bytes
   std::vector<uint32_t> depths;         // requests in flight
   double warmup_s = 0.3, window_s = 2.0;
-  unsigned repeats = 1;  // each pair of points is measured this often; the median (by requests/s) is kept
+  // Each pair of points is measured this often, in-process and isolated in turn; the median (by requests/s) is
+  // kept.
+  unsigned repeats = 1;
   uint64_t disk_bytes = 64ull << 20;
   domain::DomainConfig domain;  // paths of the kernel-API layer, Module.symvers and modules
   std::string module = "virtio_blk";
@@ -31,7 +33,7 @@ struct BlockBenchOptions {
   std::function<void(const std::string&)> progress;  // one line per measurement
   std::function<void(size_t done, size_t total, const std::string& step)> on_step;
 
-  // The full set, or --quick's (4 KiB and 64 KiB, short windows).
+  // The full set (3 repeats), or --quick's (4 KiB and 64 KiB, short windows, one run).
   static BlockBenchOptions defaults(bool quick);
 };
 
@@ -60,6 +62,7 @@ struct BlockBenchResults {
   MachineInfo machine;
   bool quick = false;
   double elapsed_s = 0, warmup_s = 0, window_s = 0;
+  double load_before = -1, load_after = -1;  // the 1-minute load average as the run started and ended
   unsigned repeats = 1;
   uint64_t disk_bytes = 0;
   std::string module, device;

@@ -107,6 +107,8 @@ std::string block_bench_json(const BlockBenchResults& r) {
   j.field("quick", r.quick).field("elapsed_s", r.elapsed_s).field("module", r.module).field("device", r.device);
   j.field("disk_bytes", r.disk_bytes).field("direct_io", true).field("warmup_s", r.warmup_s);
   j.field("window_s", r.window_s).field("repeats", r.repeats).field("cpu_counted", std::string(kCpuCounted));
+  json_optional(j, "load_before", r.load_before >= 0 ? std::optional<double>(r.load_before) : std::nullopt);
+  json_optional(j, "load_after", r.load_after >= 0 ? std::optional<double>(r.load_after) : std::nullopt);
   j.key("points").array_begin();
   for (const auto& p : r.points) json_point(j, p);
   j.array_end();
@@ -153,7 +155,10 @@ void md_header(Markdown& md, const BlockBenchResults& r) {
   md.line("**Machine:** " + r.machine.cpu_model + ", " + std::to_string(r.machine.cpus) + " CPUs, " +
           fmt("%.0f", static_cast<double>(r.machine.memory_bytes) / (1ull << 30)) + " GiB" +
           (r.machine.hypervisor.empty() ? "" : " (" + r.machine.hypervisor + ")") + "; " + r.machine.os + ", kernel " +
-          r.machine.kernel + "; " + r.machine.compiler + "; " + r.machine.date_utc + ".");
+          r.machine.kernel + "; " + r.machine.compiler + "; " + r.machine.date_utc + "; load average " +
+          fmt("%.1f", r.load_before >= 0 ? std::optional<double>(r.load_before) : std::nullopt) +
+          " as the run started, " +
+          fmt("%.1f", r.load_after >= 0 ? std::optional<double>(r.load_after) : std::nullopt) + " as it ended.");
   md.line("");
 }
 
