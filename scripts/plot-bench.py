@@ -58,7 +58,7 @@ def size_label(n):
     return str(n)
 
 
-def plot_block_one(points, value, ylabel, title, path, machine):
+def plot_block_one(points, value, ylabel, title, path, machine, log_y=False):
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     for iso, (iso_label, colour) in STYLE.items():
         for op, (op_label, line) in OP.items():
@@ -70,6 +70,8 @@ def plot_block_one(points, value, ylabel, title, path, machine):
     sizes = sorted({p["request_bytes"] for p in points})
     ax.set_xticks(sizes)
     ax.set_xticklabels([size_label(s) for s in sizes])
+    if log_y:  # throughput spans three orders of magnitude from 512 B to 1 MiB
+        ax.set_yscale("log")
     ax.set_xlabel("request size (bytes)")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=11)
@@ -88,7 +90,7 @@ def plot_block(results, out_dir, machine):
         name = f"block-throughput-qd{depth}.png"
         plot_block_one(at, lambda p: p["mb_per_s"], "MB/s (10^6 bytes)",
                        f"{results['module']} throughput, queue depth {depth}: in-process vs isolated",
-                       f"{out_dir}/{name}", machine)
+                       f"{out_dir}/{name}", machine, log_y=True)
         print(name)
         name = f"block-cpu-qd{depth}.png"
         plot_block_one(at, lambda p: p["cpu_us_per_request"], "CPU us per request (side + domain + QEMU)",
