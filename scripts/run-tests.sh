@@ -30,7 +30,7 @@ echo "== benchmark (side bench --quick)"
 build/side bench --quick --json --out build/bench-quick > build/bench-quick.json
 sed -n '/^## Goals/,/^## Throughput/p' build/bench-quick/report.md | head -n -1
 echo "== benchmark (side bench --class block --quick)"
-# virtio_blk on QEMU's virtio-blk-pci, isolated against in-process (about 15 s): fails only if a point failed.
+# virtio_blk on QEMU's virtio-blk-pci, isolated against in-process (12-18 s here): fails only if a point failed.
 build/side bench --class block --quick --json --out build/bench-block-quick > build/bench-block-quick.json
 sed -n '/^## Throughput/,/^## CPU/p' build/bench-block-quick/report.md | head -n -1
 

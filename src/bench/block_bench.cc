@@ -105,7 +105,7 @@ BlockBenchOptions BlockBenchOptions::defaults(bool quick) {
   if (quick) {
     o.request_sizes = {4096, 65536};
     o.warmup_s = 0.1;
-    o.window_s = 0.4;
+    o.window_s = 0.5;
     o.disk_bytes = 16ull << 20;  // a shorter fill; still 8 times what QD32 of 64 KiB keeps in flight
   } else {
     o.request_sizes = {512, 4096, 16384, 65536, 262144, 1u << 20};

@@ -33,7 +33,7 @@ void bench_usage(FILE* out) {
       "                       side issues, checked: throughput and CPU per request, isolated against\n"
       "                       in-process, per request size and queue depth (Leslie & Heiser's figures 2, 3)\n"
       "  --quick              a reduced set for CI (64 and 1518 B, short windows): under two minutes;\n"
-      "                       block: 4K and 64K requests, 0.4 s windows\n"
+      "                       block: 4K and 64K requests, 0.5 s windows\n"
       "  --out DIR            write DIR/report.md, DIR/results.json and PNG plots (python3-matplotlib)\n"
       "  --json               print the results as JSON on stdout\n"
       "  --sections LIST      throughput,optimisations,latency,tcp,recovery (default: all)\n"
