@@ -25,6 +25,7 @@ targets=(
   fuzz_cli:cli
   vfio_user_fuzz:vfio_user
   nbd_fuzz:block
+  driver_disk_fuzz:session
 )
 
 long=0

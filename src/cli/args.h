@@ -28,7 +28,7 @@ struct RunArgs {
   bool builtin = false, request_response = false;
   std::string device;  // --device builtin|qemu:MODEL ("": the first model the driver's id table matches)
   std::string ifname = "side0", wire_tap, pcap, exec, peer_exec, host_addr = "10.77.0.1/24", peer_addr = "10.77.0.2/24";
-  // Disk drivers (virtio_blk): the image, the exports, the verified workload.
+  // Disk drivers (virtio_blk, nvme): the image, the exports, the verified workload.
   std::string disk, fuse, nbd_socket;
   std::optional<uint16_t> nbd_port;
   bool verify = false;

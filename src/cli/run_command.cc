@@ -70,7 +70,7 @@ void run_usage(FILE* out) {
                "  --disable LIST       switch optimisations off (comma-separated): streamlined (crossings\n"
                "                       poll before sleeping), batched (transmit batches), pretranslation\n"
                "                       (DMA mappings posted, not awaited)\n"
-               "disk drivers (virtio_blk on qemu:virtio-blk-pci):\n"
+               "disk drivers (virtio_blk on qemu:virtio-blk-pci, nvme on qemu:nvme):\n"
                "  --disk FILE          the raw image behind the disk (created, 64 MiB, if missing; default: a\n"
                "                       temporary image, removed at exit)\n"
                "  --fuse PATH          the disk as the regular file PATH (FUSE): mkfs, mount -o loop, dd, fio\n"

@@ -1,4 +1,4 @@
-// `side run` for a disk driver (virtio_blk): the disk exported through NBD and FUSE, the verified workload, and
+// `side run` for a disk driver (virtio_blk, nvme): the disk exported through NBD and FUSE, the verified workload, and
 // their reports (text and --json).
 #pragma once
 

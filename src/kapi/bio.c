@@ -204,25 +204,53 @@ struct bio *side_bio_map_kernel(void *addr, unsigned int len, blk_opf_t opf)
 	return bio;
 }
 
-/* Passthrough data in a kernel buffer: one bio, its segments within the queue's limits (blk_rq_map_kern). */
-int blk_rq_map_kern(struct request_queue *q, struct request *rq, void *kbuf, unsigned int len, gfp_t gfp_mask)
-{
-	struct bio *bio;
-	unsigned int nsegs;
+/* bio_copy_kern(): a buffer the device cannot reach (outside the arena: a stack buffer, as nvme's timestamp) or
+ * not aligned for it travels in a bounce buffer of the arena, filled from it for a write and copied back into it
+ * when a read ends. */
+struct side_bio_bounce {
+	void *kbuf, *bounce;
+	unsigned int len;
+	bool reading;
+};
 
-	if (len > (queue_max_hw_sectors(q) << SECTOR_SHIFT) || !len || !kbuf)
-		return -EINVAL;
-	if (!side_blk_in_arena(kbuf, len))
-		return -EFAULT;
-	bio = side_bio_map_kernel(kbuf, len, rq->cmd_flags);
-	if (!bio)
-		return -ENOMEM;
-	bio->bi_end_io = side_bio_free_end_io;
-	nsegs = side_blk_count_segments(q, bio);
-	if (rq->nr_phys_segments + nsegs > queue_max_segments(q)) {
-		side_bio_free_end_io(bio);
-		return -EINVAL;
+static void side_bio_bounce_end_io(struct bio *bio)
+{
+	struct side_bio_bounce *b = bio->bi_private;
+
+	if (b->reading)
+		memcpy(b->kbuf, b->bounce, b->len);
+	kfree(b->bounce);
+	kfree(b);
+	side_bio_free_end_io(bio);
+}
+
+static struct bio *side_bio_copy_kern(void *kbuf, unsigned int len, blk_opf_t opf, gfp_t gfp)
+{
+	struct side_bio_bounce *b = kzalloc(sizeof(*b), gfp);
+	struct bio *bio = NULL;
+
+	if (b)
+		b->bounce = kmalloc(len, gfp | __GFP_ZERO);
+	if (b && b->bounce)
+		bio = side_bio_map_kernel(b->bounce, len, opf);
+	if (!bio) {
+		if (b)
+			kfree(b->bounce);
+		kfree(b);
+		return NULL;
 	}
+	b->kbuf = kbuf;
+	b->len = len;
+	b->reading = !op_is_write(opf);
+	if (!b->reading)
+		memcpy(b->bounce, kbuf, len);
+	bio->bi_private = b;
+	bio->bi_end_io = side_bio_bounce_end_io;
+	return bio;
+}
+
+static void side_rq_append_bio(struct request *rq, struct bio *bio, unsigned int len, unsigned int nsegs)
+{
 	if (rq->biotail)
 		rq->biotail->bi_next = bio;
 	else
@@ -230,5 +258,31 @@ int blk_rq_map_kern(struct request_queue *q, struct request *rq, void *kbuf, uns
 	rq->biotail = bio;
 	rq->__data_len += len;
 	rq->nr_phys_segments += nsegs;
+}
+
+/* Passthrough data in a kernel buffer: one bio, its segments within the queue's limits (blk_rq_map_kern). */
+int blk_rq_map_kern(struct request_queue *q, struct request *rq, void *kbuf, unsigned int len, gfp_t gfp_mask)
+{
+	bool reachable = side_blk_in_arena(kbuf, len) && blk_rq_aligned(q, (unsigned long)kbuf, len);
+	struct bio *bio;
+	unsigned int nsegs;
+
+	if (len > (queue_max_hw_sectors(q) << SECTOR_SHIFT) || !len || !kbuf)
+		return -EINVAL;
+	if (reachable) {
+		bio = side_bio_map_kernel(kbuf, len, rq->cmd_flags);
+		if (bio)
+			bio->bi_end_io = side_bio_free_end_io;
+	} else {
+		bio = side_bio_copy_kern(kbuf, len, rq->cmd_flags, gfp_mask);
+	}
+	if (!bio)
+		return -ENOMEM;
+	nsegs = side_blk_count_segments(q, bio);
+	if (rq->nr_phys_segments + nsegs > queue_max_segments(q)) {
+		bio->bi_end_io(bio);
+		return -EINVAL;
+	}
+	side_rq_append_bio(rq, bio, len, nsegs);
 	return 0;
 }

@@ -11,9 +11,12 @@
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 
-/* One hardware queue's tags (blk_mq_tags): a bitmap of `depth` tags, the preallocated request of each, and how
- * many are allocated (what freezing waits to drain). */
+/* One hardware queue's tags: a bitmap of `depth` tags, the preallocated request of each, and how many are
+ * allocated (what freezing waits to drain). It begins with Linux's struct blk_mq_tags, which drivers read through
+ * the inline blk_mq_tag_to_rq() (nvme finds a completion's request so): nr_tags, and rqs[], the request that holds
+ * each tag (with no I/O scheduler, always the tag's preallocated request). */
 struct side_blk_tags {
+	struct blk_mq_tags mq;
 	unsigned int depth;
 	unsigned int hctx_idx;
 	spinlock_t lock;
@@ -27,6 +30,8 @@ struct side_blk_queue {
 	struct block_device part0;
 	struct blk_mq_hw_ctx **hctxs; /* nr_hw_queues of them (Linux's hctx_table) */
 	bool dying;
+	refcount_t refs;	 /* blk_put_queue() frees the queue at 0 (queues of blk_mq_init_queue) */
+	atomic_t dispatching; /* dispatches in progress: what blk_mq_wait_quiesce_done() waits out */
 	int index; /* in the disk table, -1 before add_disk and after del_gendisk */
 	atomic64_t requests, segments; /* what side's own requests became (block_submit.c) */
 	struct request_queue q;
@@ -62,6 +67,9 @@ struct request_queue *side_blk_alloc_queue(struct blk_mq_tag_set *set, void *que
 void side_blk_exit_queue(struct request_queue *q);
 void side_blk_free_queue(struct request_queue *q);
 int side_blk_wait_drained(struct request_queue *q, unsigned long caller);
+
+/* blk_mq_tag.c: calls fn on every started request of the set's tags until it returns false. */
+void side_blk_tagset_iter(struct blk_mq_tag_set *set, busy_tag_iter_fn *fn, void *priv);
 
 /* blk_timeout.c */
 void side_blk_timeout_init(struct request_queue *q);

@@ -4,6 +4,7 @@
  * freezing returns once every request of the queue has ended and been freed. Freezes nest.
  */
 #include <linux/blk-mq.h>
+#include <linux/jiffies.h>
 
 #include "blk.h"
 #include "kapi.h"
@@ -56,4 +57,26 @@ void blk_mq_unfreeze_queue(struct request_queue *q)
 	else
 		q->mq_freeze_depth--;
 	mutex_unlock(&q->mq_freeze_lock);
+}
+
+void blk_mq_freeze_queue_wait(struct request_queue *q)
+{
+	side_blk_wait_drained(q, SIDE_CALLER);
+}
+
+static bool side_blk_drained_cond(void *q)
+{
+	return side_blk_drained(q);
+}
+
+/* Returns the jiffies left (> 0) once drained, 0 if `timeout` passed first. */
+int blk_mq_freeze_queue_wait_timeout(struct request_queue *q, unsigned long timeout)
+{
+	u64 start = side_host_real_clock_ns();
+	unsigned long waited;
+
+	if (!side_wait_cond_ns(side_blk_drained_cond, q, jiffies64_to_nsecs(timeout)))
+		return 0;
+	waited = div_u64(side_host_real_clock_ns() - start, NSEC_PER_SEC / HZ);
+	return waited >= timeout ? 1 : timeout - waited;
 }

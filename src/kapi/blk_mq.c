@@ -5,7 +5,9 @@
  * on it gets one hardware context per hardware queue, with that queue's tags. Requests reach hardware context
  * through the CPU -> queue maps the driver's map_queues fills in.
  */
+#include <linux/blk-mq-pci.h>
 #include <linux/blk-mq-virtio.h>
+#include <linux/pci.h>
 #include <linux/cpumask.h>
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
@@ -157,4 +159,50 @@ void blk_mq_virtio_map_queues(struct blk_mq_queue_map *qmap, struct virtio_devic
 	return;
 fallback:
 	blk_mq_map_queues(qmap);
+}
+
+/* Each queue takes the CPUs of its interrupt vector's affinity; without one (side spreads no vector) every CPU
+ * goes to the map's first queue, with Linux's warning when there was more than one to spread over. */
+void blk_mq_pci_map_queues(struct blk_mq_queue_map *qmap, struct pci_dev *pdev, int offset)
+{
+	const struct cpumask *mask;
+	unsigned int queue, cpu;
+
+	for (queue = 0; queue < qmap->nr_queues; queue++) {
+		mask = pci_irq_get_affinity(pdev, queue + offset);
+		if (!mask)
+			goto fallback;
+		for_each_cpu(cpu, mask)
+			qmap->mq_map[cpu] = qmap->queue_offset + queue;
+	}
+	return;
+fallback:
+	WARN_ON_ONCE(qmap->nr_queues > 1);
+	for_each_possible_cpu(cpu)
+		qmap->mq_map[cpu] = 0;
+}
+
+/* The same number of queues: the maps are made again (the driver's map_queues, as after a reset). A different
+ * number would rebuild every queue's hardware contexts, which this layer does not do: a detected fault. */
+void blk_mq_update_nr_hw_queues(struct blk_mq_tag_set *set, int nr_hw_queues)
+{
+	unsigned int i, cpu;
+
+	if (nr_hw_queues < 1)
+		return;
+	if (set->nr_maps == 1 && nr_hw_queues > nr_cpu_ids)
+		nr_hw_queues = nr_cpu_ids;
+	if (nr_hw_queues != set->nr_hw_queues)
+		side_fault(SIDE_FAULT_MISSING_SYMBOL, SIDE_CALLER,
+			   "blk_mq_update_nr_hw_queues from %u to %d hardware queues: not supported", set->nr_hw_queues,
+			   nr_hw_queues);
+	for (i = 0; i < set->nr_maps; i++)
+		for_each_possible_cpu(cpu)
+			set->map[i].mq_map[cpu] = 0;
+	if (set->nr_maps == 1)
+		set->map[HCTX_TYPE_DEFAULT].nr_queues = set->nr_hw_queues;
+	if (set->ops->map_queues)
+		set->ops->map_queues(set);
+	else
+		blk_mq_map_queues(&set->map[HCTX_TYPE_DEFAULT]);
 }

@@ -38,7 +38,21 @@ static void side_blk_busy(struct blk_mq_hw_ctx *hctx, struct list_head *list, bl
 		blk_mq_delay_run_hw_queue(hctx, SIDE_BLK_RESOURCE_DELAY_MS);
 }
 
+static void side_blk_dispatch_locked(struct blk_mq_hw_ctx *hctx, struct list_head *list);
+
+/* Counted while it runs, from before the quiesce check: once blk_mq_wait_quiesce_done() saw no dispatch, every
+ * later one sees the queue quiesced (what Linux's RCU read section around dispatch gives). */
 void side_blk_dispatch_list(struct blk_mq_hw_ctx *hctx, struct list_head *list)
+{
+	atomic_t *dispatching = &side_blk_queue(hctx->queue)->dispatching;
+
+	atomic_inc(dispatching);
+	smp_mb__after_atomic();
+	side_blk_dispatch_locked(hctx, list);
+	atomic_dec(dispatching);
+}
+
+static void side_blk_dispatch_locked(struct blk_mq_hw_ctx *hctx, struct list_head *list)
 {
 	const struct blk_mq_ops *ops = hctx->queue->mq_ops;
 	blk_status_t ret = BLK_STS_OK;
@@ -203,4 +217,35 @@ void blk_mq_requeue_request(struct request *rq, bool kick_requeue_list)
 	spin_unlock_irqrestore(&q->requeue_lock, flags);
 	if (kick_requeue_list)
 		blk_mq_kick_requeue_list(q);
+}
+
+void blk_mq_delay_kick_requeue_list(struct request_queue *q, unsigned long msecs)
+{
+	mod_delayed_work(system_wq, &q->requeue_work, msecs_to_jiffies(msecs));
+}
+
+/* kblockd is a high-priority workqueue; every workqueue of a domain runs on its one worker. */
+int kblockd_schedule_work(struct work_struct *work)
+{
+	return queue_work(system_highpri_wq, work);
+}
+
+static bool side_blk_no_dispatch(void *q)
+{
+	return !atomic_read(&side_blk_queue(q)->dispatching);
+}
+
+/* Waits out the dispatches that started before the queue was quiesced (bounded: one that never returns from the
+ * driver's queue_rq is a hang). */
+void blk_mq_wait_quiesce_done(struct request_queue *q)
+{
+	if (!side_wait_cond_ns(side_blk_no_dispatch, q, SIDE_BLK_WAIT_NS))
+		side_fault(SIDE_FAULT_HUNG, SIDE_CALLER, "blk_mq_wait_quiesce_done: queue_rq still running after %llu s",
+			   SIDE_BLK_WAIT_NS / NSEC_PER_SEC);
+}
+
+void blk_mq_quiesce_queue(struct request_queue *q)
+{
+	blk_mq_quiesce_queue_nowait(q);
+	blk_mq_wait_quiesce_done(q);
 }

@@ -63,6 +63,7 @@ static void side_blk_init_queue_fields(struct side_blk_queue *sq, struct blk_mq_
 	struct request_queue *q = &sq->q;
 
 	sq->index = -1;
+	refcount_set(&sq->refs, 1);
 	q->queuedata = queuedata;
 	q->mq_ops = set->ops;
 	q->tag_set = set;
@@ -150,4 +151,38 @@ struct blk_mq_hw_ctx *side_blk_map_hctx(struct request_queue *q, blk_opf_t opf)
 	if (idx >= q->nr_hw_queues)
 		idx = 0;
 	return side_blk_queue(q)->hctxs[idx];
+}
+
+/* A request queue of its own on the tag set, with no disk (an admin or connect queue): blk_mq_init_queue. */
+struct request_queue *blk_mq_init_queue(struct blk_mq_tag_set *set)
+{
+	struct request_queue *q = side_blk_alloc_queue(set, NULL);
+
+	return q ? q : ERR_PTR(-ENOMEM);
+}
+
+/* The queue stops for good: no new request, those in flight drained (bounded), its timeout stopped, its hardware
+ * contexts exited. The caller's reference stays until blk_put_queue() (6.1 since "blk-mq: move the call to
+ * blk_put_queue out of blk_mq_destroy_queue"). */
+void blk_mq_destroy_queue(struct request_queue *q)
+{
+	blk_queue_flag_set(QUEUE_FLAG_DYING, q);
+	blk_freeze_queue_start(q);
+	side_blk_wait_drained(q, SIDE_CALLER);
+	blk_sync_queue(q);
+	side_blk_exit_queue(q);
+}
+
+void blk_put_queue(struct request_queue *q)
+{
+	if (refcount_dec_and_test(&side_blk_queue(q)->refs))
+		side_blk_free_queue(q);
+}
+
+bool blk_get_queue(struct request_queue *q)
+{
+	if (unlikely(blk_queue_dying(q)))
+		return false;
+	refcount_inc(&side_blk_queue(q)->refs);
+	return true;
 }

@@ -64,7 +64,7 @@ struct request *side_blk_alloc_request(struct request_queue *q, blk_opf_t opf, b
 	u64 deadline = side_host_real_clock_ns() + SIDE_BLK_WAIT_NS;
 	int tag;
 
-	if (side_blk_queue(q)->dying) {
+	if (side_blk_queue(q)->dying || blk_queue_dying(q)) {
 		*err = -ENODEV;
 		return NULL;
 	}
@@ -188,4 +188,32 @@ blk_status_t blk_execute_rq(struct request *rq, bool at_head)
 		side_fault(SIDE_FAULT_HUNG, SIDE_CALLER, "blk_execute_rq: request %d not completed in %llu s", rq->tag,
 			   SIDE_BLK_WAIT_NS / NSEC_PER_SEC);
 	return wait.status;
+}
+
+/* Issues a passthrough request without waiting; its end_io (the caller's) runs when it ends. */
+void blk_execute_rq_nowait(struct request *rq, bool at_head)
+{
+	LIST_HEAD(list);
+
+	WARN_ON(irqs_disabled());
+	WARN_ON(!blk_rq_is_passthrough(rq));
+	list_add(&rq->queuelist, &list);
+	side_blk_dispatch_list(rq->mq_hctx, &list);
+}
+
+/* Every hardware context of a domain's queue is served by the CPU that completes (no IPI, no softirq hop): the
+ * request is marked complete and false tells the driver to complete it here, as Linux does for a local one. */
+bool blk_mq_complete_request_remote(struct request *rq)
+{
+	WRITE_ONCE(rq->state, MQ_RQ_COMPLETE);
+	return false;
+}
+
+bool blk_rq_is_poll(struct request *rq)
+{
+	if (!rq->mq_hctx || rq->mq_hctx->type != HCTX_TYPE_POLL)
+		return false;
+	if (WARN_ON_ONCE(!rq->bio))
+		return false;
+	return true;
 }

@@ -58,6 +58,12 @@ struct side_blk_tags *side_blk_tags_alloc(struct blk_mq_tag_set *set, unsigned i
 	spin_lock_init(&tags->lock);
 	tags->bitmap = kcalloc(BITS_TO_LONGS(tags->depth), sizeof(long), GFP_KERNEL);
 	tags->static_rqs = kcalloc(tags->depth, sizeof(*tags->static_rqs), GFP_KERNEL);
+	tags->mq.nr_tags = tags->depth;
+	tags->mq.nr_reserved_tags = set->reserved_tags;
+	tags->mq.rqs = tags->static_rqs;
+	tags->mq.static_rqs = tags->static_rqs;
+	spin_lock_init(&tags->mq.lock);
+	INIT_LIST_HEAD(&tags->mq.page_list);
 	if (!tags->bitmap || !tags->static_rqs || side_blk_alloc_rqs(set, tags)) {
 		kfree(tags->bitmap);
 		kfree(tags->static_rqs);
@@ -101,4 +107,53 @@ void side_blk_put_tag(struct side_blk_tags *tags, int tag)
 	if (tag >= 0 && (unsigned int)tag < tags->depth && __test_and_clear_bit(tag, tags->bitmap))
 		atomic_dec(&tags->allocated);
 	spin_unlock_irqrestore(&tags->lock, flags);
+}
+
+/* Every started request of the set's tags (one set when they are shared), in tag order. No tag lock is held
+ * while fn runs: fn may complete and free the request, which takes that lock. */
+void side_blk_tagset_iter(struct blk_mq_tag_set *set, busy_tag_iter_fn *fn, void *priv)
+{
+	unsigned int nr = (set->flags & BLK_MQ_F_TAG_HCTX_SHARED) ? 1 : set->nr_hw_queues;
+	unsigned int i, tag;
+
+	for (i = 0; set->tags && i < nr; i++) {
+		struct side_blk_tags *tags = (struct side_blk_tags *)set->tags[i];
+
+		for (tag = 0; tags && tag < tags->depth; tag++) {
+			struct request *rq = tags->static_rqs[tag];
+
+			if (!test_bit(tag, tags->bitmap) || !blk_mq_request_started(rq))
+				continue;
+			if (!fn(rq, priv))
+				return;
+		}
+	}
+}
+
+void blk_mq_tagset_busy_iter(struct blk_mq_tag_set *tagset, busy_tag_iter_fn *fn, void *priv)
+{
+	side_blk_tagset_iter(tagset, fn, priv);
+}
+
+static bool side_blk_count_completed(struct request *rq, void *data)
+{
+	if (blk_mq_request_completed(rq))
+		(*(unsigned int *)data)++;
+	return true;
+}
+
+static bool side_blk_none_completed(void *set)
+{
+	unsigned int count = 0;
+
+	side_blk_tagset_iter(set, side_blk_count_completed, &count);
+	return !count;
+}
+
+/* Waits until no request of the set is completed but not yet ended (Linux polls every 5 ms); bounded. */
+void blk_mq_tagset_wait_completed_request(struct blk_mq_tag_set *tagset)
+{
+	if (!side_wait_cond_ns(side_blk_none_completed, tagset, SIDE_BLK_WAIT_NS))
+		side_fault(SIDE_FAULT_HUNG, SIDE_CALLER, "completed requests of tag set %px not ended in %llu s", tagset,
+			   SIDE_BLK_WAIT_NS / NSEC_PER_SEC);
 }

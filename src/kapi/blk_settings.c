@@ -3,8 +3,10 @@
  * Queue limits (block/blk-settings.c): the defaults a queue starts with, and the setters a driver narrows them
  * with. The request builder (block_submit.c) splits and aligns by these limits as bio_split_to_limits would.
  */
+#include <linux/backing-dev-defs.h>
 #include <linux/blkdev.h>
 #include <linux/gcd.h>
+#include <linux/pagemap.h>
 
 #include "blk.h"
 #include "kapi.h"
@@ -148,4 +150,53 @@ void blk_queue_write_cache(struct request_queue *q, bool wc, bool fua)
 		set_bit(QUEUE_FLAG_FUA, &q->queue_flags);
 	else
 		clear_bit(QUEUE_FLAG_FUA, &q->queue_flags);
+}
+
+void blk_queue_flag_set(unsigned int flag, struct request_queue *q)
+{
+	set_bit(flag, &q->queue_flags);
+}
+
+void blk_queue_flag_clear(unsigned int flag, struct request_queue *q)
+{
+	clear_bit(flag, &q->queue_flags);
+}
+
+void blk_queue_chunk_sectors(struct request_queue *q, unsigned int chunk_sectors)
+{
+	q->limits.chunk_sectors = chunk_sectors;
+}
+
+void blk_queue_dma_alignment(struct request_queue *q, int mask)
+{
+	q->limits.dma_alignment = mask;
+}
+
+/* Segments may not straddle the mask's boundary except at their ends; such a device merges any contiguous range
+ * into one segment (max_segment_size unlimited), as Linux sets it. */
+void blk_queue_virt_boundary(struct request_queue *q, unsigned long mask)
+{
+	q->limits.virt_boundary_mask = mask;
+	if (mask)
+		q->limits.max_segment_size = UINT_MAX;
+}
+
+void disk_update_readahead(struct gendisk *disk)
+{
+	struct request_queue *q = disk->queue;
+
+	disk->bdi->ra_pages = max(queue_io_opt(q) * 2 / PAGE_SIZE, VM_READAHEAD_PAGES);
+	disk->bdi->io_pages = queue_max_sectors(q) >> (PAGE_SHIFT - 9);
+}
+
+/* No integrity profile is ever registered in a domain (blk_integrity_register is not offered), so there is
+ * never one to take down; the checks stay Linux's. */
+void blk_integrity_unregister(struct gendisk *disk)
+{
+	struct blk_integrity *bi = &disk->queue->integrity;
+
+	if (!bi->profile)
+		return;
+	blk_queue_flag_clear(QUEUE_FLAG_STABLE_WRITES, disk->queue);
+	memset(bi, 0, sizeof(*bi));
 }

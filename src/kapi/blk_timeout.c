@@ -100,3 +100,10 @@ void side_blk_timeout_stop(struct request_queue *q)
 	timer_delete_sync(&q->timeout);
 	cancel_work_sync(&q->timeout_work);
 }
+
+/* No timeout check runs or is pending when this returns; the next request started arms the timer again. */
+void blk_sync_queue(struct request_queue *q)
+{
+	timer_delete_sync(&q->timeout);
+	cancel_work_sync(&q->timeout_work);
+}

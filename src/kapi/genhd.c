@@ -5,6 +5,7 @@
  * (block_submit.c) find it by index; the disk goes to the host whole, so nothing scans it for partitions here.
  */
 #include <linux/blk-mq.h>
+#include <linux/backing-dev-defs.h>
 #include <linux/blkdev.h>
 #include <linux/major.h>
 #include <linux/slab.h>
@@ -81,6 +82,13 @@ struct gendisk *__blk_mq_alloc_disk(struct blk_mq_tag_set *set, void *queuedata,
 	sq = side_blk_queue(q);
 	disk = kzalloc(sizeof(*disk), GFP_KERNEL);
 	if (!disk) {
+		side_blk_free_queue(q);
+		return ERR_PTR(-ENOMEM);
+	}
+	/* The disk's read-ahead and I/O sizes (disk_update_readahead); no writeback runs in a domain. */
+	disk->bdi = kzalloc(sizeof(*disk->bdi), GFP_KERNEL);
+	if (!disk->bdi) {
+		kfree(disk);
 		side_blk_free_queue(q);
 		return ERR_PTR(-ENOMEM);
 	}
@@ -170,7 +178,8 @@ struct gendisk *side_disk_get(unsigned int index)
 	if (index < SIDE_MAX_DISKS)
 		disk = side_disks[index];
 	spin_unlock(&side_blk_lock);
-	return disk;
+	/* A disk marked dead (blk_mark_disk_dead) takes no new I/O: it is no disk any more (-ENODEV). */
+	return disk && !test_bit(GD_DEAD, &disk->state) ? disk : NULL;
 }
 
 /* The disk leaves the table (no new request finds it), its queue drains and stops for good: hardware contexts
@@ -200,5 +209,13 @@ void put_disk(struct gendisk *disk)
 	if (test_bit(GD_ADDED, &disk->state))
 		side_fault(SIDE_FAULT_BAD_ARGUMENT, SIDE_CALLER, "put_disk of %s, which is still added", disk->disk_name);
 	side_blk_free_queue(disk->queue);
+	kfree(disk->bdi);
 	kfree(disk);
+}
+
+/* The disk is gone for good (its device died): new I/O fails, and the queue starts draining. */
+void blk_mark_disk_dead(struct gendisk *disk)
+{
+	set_bit(GD_DEAD, &disk->state);
+	blk_freeze_queue_start(disk->queue);
 }

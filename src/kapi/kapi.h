@@ -53,6 +53,13 @@ void side_pm_runtime_unbind(struct device *dev);
 /* Releases every managed resource of `dev`, newest first (devres.c). */
 void side_devres_release_all(struct device *dev);
 
+/* sleep_wait.c: waits (real time, backing off) until cond(arg) or timeout_ns passed; returns whether cond held.
+ * A sleeping call made where sleeping is not allowed is reported as Linux's might_sleep() reports it. */
+bool side_wait_cond_ns(bool (*cond)(void *), void *arg, u64 timeout_ns);
+void side_check_might_sleep(const char *what, unsigned long caller);
+/* What a sleep with no timeout of its own waits at most before it is a detected hang. */
+#define SIDE_SLEEP_HANG_NS (30ULL * NSEC_PER_SEC)
+
 int side_kapi_slab_init(void);
 int side_kapi_page_init(void);
 void side_kapi_time_init(void);

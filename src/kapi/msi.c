@@ -26,6 +26,8 @@ struct side_msi_vec {
 	void __iomem *entry;   /* MSI-X table entry; NULL for MSI */
 	unsigned int nr;       /* vector number, as pci_irq_vector() counts */
 	unsigned int def_irq;  /* MSI: the device's legacy irq, restored on disable */
+	bool has_affinity;     /* allocated with an irq_affinity (PCI_IRQ_AFFINITY): `affinity` is its mask */
+	struct cpumask affinity;
 };
 
 static DEFINE_SPINLOCK(side_msi_lock);
@@ -395,6 +397,8 @@ static int side_affinity_vectors(int minvec, int maxvec, const struct irq_affini
 	return resv + min_t(unsigned int, set, maxvec - resv);
 }
 
+static void side_msi_set_affinity(struct pci_dev *dev, unsigned int nvecs, struct irq_affinity *affd);
+
 int pci_alloc_irq_vectors_affinity(struct pci_dev *dev, unsigned int min_vecs, unsigned int max_vecs,
 				   unsigned int flags, struct irq_affinity *affd)
 {
@@ -407,15 +411,14 @@ int pci_alloc_irq_vectors_affinity(struct pci_dev *dev, unsigned int min_vecs, u
 		if (max_vecs < min_vecs)
 			return -ENOSPC;
 	}
-	if (flags & PCI_IRQ_MSIX) {
+	if (flags & PCI_IRQ_MSIX)
 		nvecs = side_enable_msix_range(dev, NULL, min_vecs, max_vecs);
-		if (nvecs > 0)
-			return nvecs;
-	}
-	if (flags & PCI_IRQ_MSI) {
+	if (nvecs <= 0 && (flags & PCI_IRQ_MSI))
 		nvecs = side_enable_msi_range(dev, min_vecs, max_vecs);
-		if (nvecs > 0)
-			return nvecs;
+	if (nvecs > 0) {
+		if (affd)
+			side_msi_set_affinity(dev, nvecs, affd);
+		return nvecs;
 	}
 	/* The legacy line is one vector, and only for a caller that accepts it. */
 	if ((flags & PCI_IRQ_LEGACY) && min_vecs == 1 && dev->irq) {
@@ -444,10 +447,63 @@ int pci_irq_vector(struct pci_dev *dev, unsigned int nr)
 	return -EINVAL;
 }
 
-/* No vector has an affinity mask of its own (side spreads none); the legacy line has every CPU. */
+/* The mask of a vector allocated with an irq_affinity; NULL for one allocated without; the legacy line has every
+ * CPU. */
 const struct cpumask *pci_irq_get_affinity(struct pci_dev *dev, int nr)
 {
+	unsigned int i;
+
 	if (!dev->msi_enabled && !dev->msix_enabled)
 		return cpu_possible_mask;
+	for (i = 0; i < SIDE_MSI_LINES; i++) {
+		if (side_msi_vecs[i].dev == dev && side_msi_vecs[i].nr == nr)
+			return side_msi_vecs[i].has_affinity ? &side_msi_vecs[i].affinity : NULL;
+	}
 	return NULL;
+}
+
+/* Vector `v` of a set of `n` vectors starting at `first` gets its share of the possible CPUs (group_cpus_evenly:
+ * consecutive CPUs, as evenly as they divide; with more vectors than CPUs, one CPU each, in turn). */
+static void side_msi_spread_one(struct cpumask *mask, unsigned int v, unsigned int n)
+{
+	unsigned int ncpus = num_possible_cpus(), k = 0, cpu;
+
+	cpumask_clear(mask);
+	for_each_possible_cpu(cpu) {
+		if (ncpus >= n ? k * n / ncpus == v : k == v % ncpus)
+			cpumask_set_cpu(cpu, mask);
+		k++;
+	}
+}
+
+/* irq_create_affinity_masks(): the driver's calc_sets (or one set of all) splits the vectors after pre_vectors;
+ * each set's vectors spread the CPUs among them; pre and post vectors get every CPU. */
+static void side_msi_set_affinity(struct pci_dev *dev, unsigned int nvecs, struct irq_affinity *affd)
+{
+	unsigned int resv = affd->pre_vectors + affd->post_vectors;
+	unsigned int affvecs = nvecs > resv ? nvecs - resv : 0, set, start = affd->pre_vectors, i;
+	unsigned long flags;
+
+	if (!affd->calc_sets) {
+		affd->nr_sets = 1;
+		affd->set_size[0] = affvecs;
+	} else {
+		affd->calc_sets(affd, affvecs);
+	}
+	if (WARN_ON_ONCE(affd->nr_sets > IRQ_AFFINITY_MAX_SETS))
+		return;
+	spin_lock_irqsave(&side_msi_lock, flags);
+	for (i = 0; i < SIDE_MSI_LINES; i++) {
+		struct side_msi_vec *v = &side_msi_vecs[i];
+
+		if (v->dev != dev)
+			continue;
+		v->has_affinity = true;
+		cpumask_copy(&v->affinity, cpu_possible_mask);
+		for (set = 0, start = affd->pre_vectors; set < affd->nr_sets; start += affd->set_size[set++]) {
+			if (v->nr >= start && v->nr < start + affd->set_size[set])
+				side_msi_spread_one(&v->affinity, v->nr - start, affd->set_size[set]);
+		}
+	}
+	spin_unlock_irqrestore(&side_msi_lock, flags);
 }

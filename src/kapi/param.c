@@ -437,3 +437,20 @@ int side_kapi_parse_params(const char *module, char *args, void *params, unsigne
 	}
 	return 0;
 }
+
+/* A parameter's set() that accepts an unsigned int within [min, max] (kernel/params.c). */
+int param_set_uint_minmax(const char *val, const struct kernel_param *kp, unsigned int min, unsigned int max)
+{
+	unsigned int num;
+	int ret;
+
+	if (!val)
+		return -EINVAL;
+	ret = kstrtouint(val, 0, &num);
+	if (ret)
+		return ret;
+	if (num < min || num > max)
+		return -EINVAL;
+	*((unsigned int *)kp->arg) = num;
+	return 0;
+}

@@ -821,6 +821,15 @@ static void side_pci_free(struct side_pci *sp)
 	spin_lock_irqsave(&side_pci_lock, flags);
 	list_del(&sp->link);
 	spin_unlock_irqrestore(&side_pci_lock, flags);
+	/* The bus's reference; a driver that took more (get_device) keeps the function until its last put. */
+	put_device(&sp->pdev.dev);
+}
+
+/* The function's memory goes with its last reference (pci_release_dev). */
+static void side_pci_release(struct device *dev)
+{
+	struct side_pci *sp = container_of(to_pci_dev(dev), struct side_pci, pdev);
+
 	kfree(sp->pdev.dev.power.wakeup);
 	kfree(sp);
 }
@@ -878,7 +887,13 @@ int side_kapi_pci_probe(void *driver, const struct side_pci_device_info *info, v
 		res->flags = bar->io ? IORESOURCE_IO : IORESOURCE_MEM;
 	}
 
-	dev->dev.kobj.name = sp->name;
+	dev->dev.kobj.name = kstrdup(sp->name, GFP_KERNEL);
+	if (!dev->dev.kobj.name) {
+		kfree(sp);
+		return -ENOMEM;
+	}
+	kref_init(&dev->dev.kobj.kref);
+	dev->dev.release = side_pci_release;
 	dev->dev.bus = &pci_bus_type;
 	dev->dev.dma_mask = &dev->dma_mask;
 	dev->dev.coherent_dma_mask = DMA_BIT_MASK(32);

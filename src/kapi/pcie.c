@@ -132,6 +132,13 @@ int pci_disable_link_state_locked(struct pci_dev *pdev, int state)
 	return -EINVAL;
 }
 
+/* ASPM state lives in the link of the bridge above a function; a domain's functions sit on a bus with no bridge
+ * (no link state), for which Linux reports ASPM off. */
+bool pcie_aspm_enabled(struct pci_dev *pdev)
+{
+	return false;
+}
+
 /* pcie_aer_is_native() is false without an AER capability (it is in extended configuration space). */
 int pci_enable_pcie_error_reporting(struct pci_dev *dev)
 {

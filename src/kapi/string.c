@@ -84,6 +84,17 @@ void *memchr(const void *s, int c, size_t n)
 	return NULL;
 }
 
+/* The first byte of [start, start + bytes) that is not c, or NULL if all are (lib/string.c). */
+void *memchr_inv(const void *start, int c, size_t bytes)
+{
+	const unsigned char *p = start;
+
+	for (; bytes; bytes--, p++)
+		if (*p != (unsigned char)c)
+			return (void *)p;
+	return NULL;
+}
+
 void *memscan(void *addr, int c, size_t size)
 {
 	unsigned char *p = addr;

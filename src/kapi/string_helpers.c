@@ -70,7 +70,7 @@ int sysfs_emit(char *buf, const char *fmt, ...)
 }
 
 /* Equal, a trailing newline on either side aside (sysfs_streq). */
-static bool side_sysfs_streq(const char *a, const char *b)
+bool sysfs_streq(const char *a, const char *b)
 {
 	while (*a && *a == *b) {
 		a++;
@@ -88,7 +88,7 @@ int __sysfs_match_string(const char *const *array, size_t n, const char *str)
 	size_t i;
 
 	for (i = 0; i < n && array[i]; i++) {
-		if (side_sysfs_streq(array[i], str))
+		if (sysfs_streq(array[i], str))
 			return i;
 	}
 	return -EINVAL;

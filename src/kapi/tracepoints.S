@@ -11,3 +11,11 @@
 SYM_FUNC_START(__SCT__tp_func_xdp_exception)
 	RET
 SYM_FUNC_END(__SCT__tp_func_xdp_exception)
+
+SYM_FUNC_START(__SCT__tp_func_block_bio_complete)
+	RET
+SYM_FUNC_END(__SCT__tp_func_block_bio_complete)
+
+SYM_FUNC_START(__SCT__tp_func_block_bio_remap)
+	RET
+SYM_FUNC_END(__SCT__tp_func_block_bio_remap)

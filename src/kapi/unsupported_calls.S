@@ -24,6 +24,19 @@ SYM_FUNC_END(\name)
 #define SIDE_NO_FAILOVER 0
 #define SIDE_NO_FLOW_DISSECTOR 1
 #define SIDE_NO_CONNTRACK 2
+#define SIDE_NO_TRACER 3
+#define SIDE_NO_USER 4
+#define SIDE_NO_MULTIPATH 5
+#define SIDE_NO_ZONED 6
+#define SIDE_NO_INTEGRITY 7
+#define SIDE_NO_SUSPEND 8
+#define SIDE_NO_OPAL 9
+#define SIDE_NO_SRIOV 10
+#define SIDE_NO_CMB 11
+#define SIDE_NO_FABRICS 12
+#define SIDE_NO_SYSFS 13
+#define SIDE_GAVE_UP 14
+#define SIDE_NO_CODE_PATCHING 15
 
 	.text
 /* net/core/failover.c and drivers/net/net_failover.c pair a paravirtual NIC with a passthrough one
@@ -56,3 +69,65 @@ SIDE_UNSUPPORTED __skb_flow_dissect, SIDE_NO_FLOW_DISSECTOR
 
 /* side's socket buffers never carry a connection-tracking entry (nf_reset_ct() finds none to drop). */
 SIDE_UNSUPPORTED nf_conntrack_destroy, SIDE_NO_CONNTRACK
+
+/* Trace events (nvme-core's): their raw-event, perf, bpf and output functions run only for an attached tracer. */
+SIDE_UNSUPPORTED __trace_trigger_soft_disabled, SIDE_NO_TRACER
+SIDE_UNSUPPORTED bpf_trace_run1, SIDE_NO_TRACER
+SIDE_UNSUPPORTED bpf_trace_run2, SIDE_NO_TRACER
+SIDE_UNSUPPORTED bpf_trace_run3, SIDE_NO_TRACER
+SIDE_UNSUPPORTED perf_trace_buf_alloc, SIDE_NO_TRACER
+SIDE_UNSUPPORTED perf_trace_run_bpf_submit, SIDE_NO_TRACER
+SIDE_UNSUPPORTED trace_event_buffer_commit, SIDE_NO_TRACER
+SIDE_UNSUPPORTED trace_event_buffer_reserve, SIDE_NO_TRACER
+SIDE_UNSUPPORTED trace_event_printf, SIDE_NO_TRACER
+SIDE_UNSUPPORTED trace_event_raw_init, SIDE_NO_TRACER
+SIDE_UNSUPPORTED trace_event_reg, SIDE_NO_TRACER
+SIDE_UNSUPPORTED trace_handle_return, SIDE_NO_TRACER
+SIDE_UNSUPPORTED trace_print_symbols_seq, SIDE_NO_TRACER
+SIDE_UNSUPPORTED trace_raw_output_prep, SIDE_NO_TRACER
+SIDE_UNSUPPORTED trace_seq_printf, SIDE_NO_TRACER
+SIDE_UNSUPPORTED trace_seq_putc, SIDE_NO_TRACER
+/* What only a user process's system calls reach: ioctls, passthrough commands, io_uring, user copies. */
+SIDE_UNSUPPORTED __check_object_size, SIDE_NO_USER
+SIDE_UNSUPPORTED __put_user_4, SIDE_NO_USER
+SIDE_UNSUPPORTED __put_user_8, SIDE_NO_USER
+SIDE_UNSUPPORTED capable, SIDE_NO_USER
+SIDE_UNSUPPORTED compat_ptr_ioctl, SIDE_NO_USER
+SIDE_UNSUPPORTED blkdev_compat_ptr_ioctl, SIDE_NO_USER
+SIDE_UNSUPPORTED blk_rq_map_user_io, SIDE_NO_USER
+SIDE_UNSUPPORTED blk_rq_map_user_iov, SIDE_NO_USER
+SIDE_UNSUPPORTED blk_rq_unmap_user, SIDE_NO_USER
+SIDE_UNSUPPORTED bio_integrity_alloc, SIDE_NO_USER
+SIDE_UNSUPPORTED bio_integrity_add_page, SIDE_NO_USER
+SIDE_UNSUPPORTED bio_poll, SIDE_NO_USER
+SIDE_UNSUPPORTED io_uring_cmd_complete_in_task, SIDE_NO_USER
+SIDE_UNSUPPORTED io_uring_cmd_done, SIDE_NO_USER
+SIDE_UNSUPPORTED io_uring_cmd_import_fixed, SIDE_NO_USER
+/* NVMe multipath: the head disk stacked over the controllers' namespaces (nvme-core's multipath.c). */
+SIDE_UNSUPPORTED __blk_alloc_disk, SIDE_NO_MULTIPATH
+SIDE_UNSUPPORTED bio_associate_blkg, SIDE_NO_MULTIPATH
+SIDE_UNSUPPORTED bio_endio, SIDE_NO_MULTIPATH
+SIDE_UNSUPPORTED bio_split_to_limits, SIDE_NO_MULTIPATH
+SIDE_UNSUPPORTED submit_bio_noacct, SIDE_NO_MULTIPATH
+SIDE_UNSUPPORTED blk_steal_bios, SIDE_NO_MULTIPATH
+SIDE_UNSUPPORTED blk_set_stacking_limits, SIDE_NO_MULTIPATH
+SIDE_UNSUPPORTED blk_stack_limits, SIDE_NO_MULTIPATH
+SIDE_UNSUPPORTED bdev_disk_changed, SIDE_NO_MULTIPATH
+SIDE_UNSUPPORTED blk_revalidate_disk_zones, SIDE_NO_ZONED
+SIDE_UNSUPPORTED disk_set_zoned, SIDE_NO_ZONED
+SIDE_UNSUPPORTED blk_queue_max_zone_append_sectors, SIDE_NO_ZONED
+SIDE_UNSUPPORTED blk_integrity_register, SIDE_NO_INTEGRITY
+SIDE_UNSUPPORTED pci_load_saved_state, SIDE_NO_SUSPEND
+SIDE_UNSUPPORTED init_opal_dev, SIDE_NO_OPAL
+SIDE_UNSUPPORTED opal_unlock_from_suspend, SIDE_NO_OPAL
+SIDE_UNSUPPORTED sed_ioctl, SIDE_NO_OPAL
+SIDE_UNSUPPORTED pci_sriov_configure_simple, SIDE_NO_SRIOV
+SIDE_UNSUPPORTED memremap_compat_align, SIDE_NO_CMB
+SIDE_UNSUPPORTED pcibios_resource_to_bus, SIDE_NO_CMB
+SIDE_UNSUPPORTED blk_mq_alloc_request_hctx, SIDE_NO_FABRICS
+SIDE_UNSUPPORTED device_remove_file_self, SIDE_NO_SYSFS
+SIDE_UNSUPPORTED device_release_driver, SIDE_GAVE_UP
+/* side leaves __jump_table unapplied: every static branch keeps the instruction its key's initial value chose, so
+ * a key can never change. (crc-t10dif disables its fallback key only once a crypto transform exists: never.) */
+SIDE_UNSUPPORTED static_key_disable, SIDE_NO_CODE_PATCHING
+SIDE_UNSUPPORTED static_key_enable, SIDE_NO_CODE_PATCHING

@@ -61,9 +61,19 @@ Result<std::vector<uint64_t>> allocate_slots(supervisor::DriverDomain& domain, u
 
 }  // namespace
 
+Result<side_block_info> wait_for_disk(supervisor::DriverDomain& domain, uint32_t index,
+                                      std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    auto info = domain.block_info(index);
+    if (info || domain.faulty() || std::chrono::steady_clock::now() >= deadline) return info;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 Result<std::unique_ptr<DriverDisk>> DriverDisk::open(supervisor::DriverDomain& domain, uint32_t index,
                                                      const DriverDiskOptions& options) {
-  auto info = domain.block_info(index);
+  auto info = wait_for_disk(domain, index, options.disk_wait);
   if (!info) return make_error("disk " + std::to_string(index) + ": " + info.error().message);
   auto geometry = geometry_from_info(*info, kSlotBytes, options.slots);
   if (!geometry) return make_error(std::string(info->name) + ": " + geometry.error().message);
@@ -213,7 +223,7 @@ void DriverDisk::follow_generation() {
 
 Status DriverDisk::reattach() {
   const unsigned g = domain_.generation();
-  auto info = domain_.block_info(index_);
+  auto info = wait_for_disk(domain_, index_, options_.disk_wait);
   if (!info) return make_error("the restarted driver has no disk " + std::to_string(index_));
   if (info->capacity != info_.capacity || info->logical_block_size != info_.logical_block_size) {
     return make_error("the restarted driver's disk is not the same disk");

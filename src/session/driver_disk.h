@@ -47,7 +47,15 @@ struct DriverDiskOptions {
   // again to the restarted one, as a shadow driver would; only a domain side gave up on fails it. Without it, a
   // request a failed domain did not complete ends with EIO.
   bool reissue = false;
+  // A driver may add its disk after its probe returned (nvme probes asynchronously: its reset work and namespace
+  // scan run on the domain's workqueue), so the disk is waited for, this long at most, when opened and when a
+  // restarted driver takes over.
+  std::chrono::milliseconds disk_wait{30'000};
 };
+
+// The description of disk `index` of the domain's driver, once the driver has added it: asked every few
+// milliseconds until `wait` passed or the domain failed.
+Result<side_block_info> wait_for_disk(supervisor::DriverDomain& domain, uint32_t index, std::chrono::milliseconds wait);
 
 class DriverDisk final : public block::BlockDevice, public supervisor::BlockListener {
  public:

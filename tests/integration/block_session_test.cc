@@ -1,8 +1,9 @@
-// `side run virtio_blk` end to end: Debian's unmodified virtio_blk in a domain process on QEMU's virtio-blk-pci, its
-// disk verified by the built-in workload, and exported to ordinary programs: patterns written and read back byte for
-// byte through NBD (nbdcopy) and FUSE (dd), each export seeing the other's writes, and an ext4 made on the FUSE file
-// that fsck finds clean, on the file and on the image behind it after side stopped. Nothing outlives side (no QEMU,
-// no temporary image). Skipped, saying why, when QEMU with the vfio-user server, FUSE or the tools are missing.
+// `side run virtio_blk` (and `side run nvme`) end to end: Debian's unmodified virtio_blk in a domain process on QEMU's
+// virtio-blk-pci, its disk verified by the built-in workload, and exported to ordinary programs: patterns written and
+// read back byte for byte through NBD (nbdcopy) and FUSE (dd), each export seeing the other's writes, and an ext4 made
+// on the FUSE file that fsck finds clean, on the file and on the image behind it after side stopped. Nothing outlives
+// side (no QEMU, no temporary image). Skipped, saying why, when QEMU with the vfio-user server, FUSE or the tools are
+// missing.
 #include "session/block_session.h"
 
 #include <gtest/gtest.h>
@@ -61,14 +62,14 @@ class BlockSession : public ::testing::Test {
     EXPECT_EQ(leftovers(tmpdir_), 0) << "a QEMU process or a file of side's outlived it";
     std::filesystem::remove_all(tmpdir_);
   }
-  // side run virtio_blk OPTIONS --json: its report (stdout), the exit status in *status.
-  // With print_pid, side's pid is read into side_pid_ first.
+  // side run DRIVER OPTIONS --json: its report (stdout), the exit status in *status. With print_pid, side's pid is
+  // read into side_pid_ first (`exec` keeps the shell's).
   nlohmann::json side_run(const std::string& options, int* status, bool print_pid = false) {
     std::string qemu = run(std::string(SIDE_BUILD_QEMU) + " --print-path", status);
     while (!qemu.empty() && qemu.back() == '\n') qemu.pop_back();
     std::string out =
         run(std::string(print_pid ? "echo $$; " : "") + "TMPDIR='" + tmpdir_ + "' SIDE_QEMU='" + qemu + "' exec " +
-                std::string(SIDE_BINARY) + " run virtio_blk --json " + options + " 2>'" + tmpdir_ + "/t-stderr'",
+                std::string(SIDE_BINARY) + " run " + driver_ + " --json " + options + " 2>'" + tmpdir_ + "/t-stderr'",
             status);
     if (print_pid) {
       const size_t eol = out.find('\n');
@@ -80,7 +81,13 @@ class BlockSession : public ::testing::Test {
     return j;
   }
 
+  // The issue's checks, each run for every block driver (below).
+  void killed_three_times_under_verify();
+  void ext4_with_200_files();
+  void fio_verified_writes_through_five_kills();
+
   std::string tmpdir_;
+  std::string driver_ = "virtio_blk";
   int side_pid_ = 0;
 };
 
@@ -183,9 +190,9 @@ TEST_F(BlockSession, NbdAndFuseExportsCarryPatternsByteForByteAndAnExt4) {
   EXPECT_FALSE(std::filesystem::exists(tmpdir_ + "/t-nbd.sock")) << "the NBD socket outlived side";
 }
 
-// The issue's filesystem check on virtio_blk: ext4 made on the FUSE file, loop-mounted, 200 files of known SHA-256
-// written, unmounted, fsck -n clean, mounted again and every sum verified; the disk read through NBD by nbdcopy is
-// the FUSE file byte for byte.
+// The issue's filesystem check (virtio_blk and nvme): ext4 made on the FUSE file, loop-mounted, 200 files of known
+// SHA-256 written, unmounted, fsck -n clean, mounted again and every sum verified; the disk read through NBD by nbdcopy
+// is the FUSE file byte for byte.
 const char kFilesScript[] = R"SH(set -e
 D="$1"; M="$D/t-mnt"; mkdir -p "$M"
 mkfs.ext4 -F -q "$D/t-disk"
@@ -203,6 +210,10 @@ echo "200 files verified"
 )SH";
 
 TEST_F(BlockSession, Ext4On200FilesWithKnownSumsSurvivesARemountAndNbdReadsTheSameDisk) {
+  ext4_with_200_files();
+}
+
+void BlockSession::ext4_with_200_files() {
   if (geteuid() != 0) GTEST_SKIP() << "mount -o loop needs root";
   for (const char* tool : {"nbdcopy", "mkfs.ext4", "fsck.ext4", "sha256sum"}) {
     if (!have(tool)) GTEST_SKIP() << tool << " is not installed";
@@ -224,9 +235,13 @@ TEST_F(BlockSession, Ext4On200FilesWithKnownSumsSurvivesARemountAndNbdReadsTheSa
   std::filesystem::remove(tmpdir_ + "/t-mnt");
 }
 
-// The issue's recovery check on virtio_blk: fio's random writes with crc32c verification through the FUSE file while
-// side kills the driver's domain five times: fio reports no error and no verification failure.
+// The issue's recovery check (virtio_blk and nvme): fio's random writes with crc32c verification through the FUSE file
+// while side kills the driver's domain five times: fio reports no error and no verification failure.
 TEST_F(BlockSession, FioVerifiedWritesThroughFuseSurviveFiveKills) {
+  fio_verified_writes_through_five_kills();
+}
+
+void BlockSession::fio_verified_writes_through_five_kills() {
   if (!have("fio")) GTEST_SKIP() << "fio is not installed";
   if (!std::filesystem::exists("/dev/fuse")) GTEST_SKIP() << "no /dev/fuse";
   const std::string disk = tmpdir_ + "/t-disk", report = tmpdir_ + "/t-fio";
@@ -256,6 +271,10 @@ TEST_F(BlockSession, FioVerifiedWritesThroughFuseSurviveFiveKills) {
 // meets the next one in flight, writes and reads alike): the driver is restarted, the requests it did not complete
 // are submitted again, and every block still verifies, with no request failed.
 TEST_F(BlockSession, KilledThreeTimesUnderVerifyEveryBlockStillVerifies) {
+  killed_three_times_under_verify();
+}
+
+void BlockSession::killed_three_times_under_verify() {
   int status = -1;
   std::string qemu = run(std::string(SIDE_BUILD_QEMU) + " --print-path", &status);
   while (!qemu.empty() && qemu.back() == '\n') qemu.pop_back();
@@ -267,7 +286,7 @@ TEST_F(BlockSession, KilledThreeTimesUnderVerifyEveryBlockStillVerifies) {
   c.domain.virtual_time = false;
   c.executable = SIDE_BINARY;
   c.qemu_binary = qemu;
-  c.module = "virtio_blk";
+  c.module = driver_;
   c.verify = true;
   c.announce = false;
   c.policy = side::supervisor::RecoveryPolicy::for_deliberate_faults(5);
@@ -291,3 +310,69 @@ TEST_F(BlockSession, KilledThreeTimesUnderVerifyEveryBlockStillVerifies) {
 }
 
 }  // namespace
+
+// The same disk session with Debian's nvme (and nvme-core, t10-pi, crc-t10dif, crc64-rocksoft) on QEMU's NVMe
+// controller: its probe returns before the disk exists (reset and namespace scan run on the domain's workqueue),
+// the admin queue and an I/O queue serve the verified workload, an ext4 made through the FUSE file is clean on the
+// image, and remove leaves no DMA mapping.
+class NvmeSession : public BlockSession {
+ protected:
+  NvmeSession() { driver_ = "nvme"; }
+};
+
+TEST_F(NvmeSession, VerifyCountsEveryBlockThroughTheIsolatedDriver) {
+  int status = -1;
+  auto j = side_run("--verify", &status);
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(status, 0) << j.dump();
+  EXPECT_TRUE(j["ok"].get<bool>());
+  EXPECT_EQ(j["device"], "1b36:0010 0000:00:03.0");
+  EXPECT_EQ(j["disk"], "nvme0n1");
+  EXPECT_EQ(j["geometry"]["capacity"].get<uint64_t>(), 64ull << 20);
+  EXPECT_EQ(j["geometry"]["logical_block_size"].get<uint64_t>(), 512u);
+  const auto& v = j["verify"];
+  EXPECT_GT(v["blocks_written"].get<uint64_t>(), 1000u);
+  EXPECT_EQ(v["blocks_verified"], v["blocks_written"]);
+  EXPECT_EQ(v["blocks_mismatched"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["request_errors"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["dma_mappings_after_remove"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(j["faults"].empty()) << j["faults"].dump();
+  std::printf("side run nvme --verify: probe %.1f ms, %llu blocks verified, write %.3f s, read %.3f s\n",
+              j["probe_ms"].get<double>(), static_cast<unsigned long long>(v["blocks_verified"].get<uint64_t>()),
+              v["write_s"].get<double>(), v["read_s"].get<double>());
+}
+
+// A restarted nvme probes again and adds its disk from its work; the disk waits for it and the requests the
+// killed one left are submitted again.
+TEST_F(NvmeSession, KilledThreeTimesUnderVerifyEveryBlockStillVerifies) {
+  killed_three_times_under_verify();
+}
+
+TEST_F(NvmeSession, Ext4On200FilesWithKnownSumsSurvivesARemountAndNbdReadsTheSameDisk) {
+  ext4_with_200_files();
+}
+
+TEST_F(NvmeSession, FioVerifiedWritesThroughFuseSurviveFiveKills) {
+  fio_verified_writes_through_five_kills();
+}
+
+TEST_F(NvmeSession, Ext4MadeThroughTheFuseFileIsCleanOnTheImage) {
+  for (const char* tool : {"mkfs.ext4", "fsck.ext4"}) {
+    if (!have(tool)) GTEST_SKIP() << tool << " is not installed";
+  }
+  if (!std::filesystem::exists("/dev/fuse")) GTEST_SKIP() << "no /dev/fuse";
+  const std::string image = tmpdir_ + "/t-image", file = tmpdir_ + "/t-disk";
+  int status = -1;
+  auto j = side_run("--disk " + image + " --fuse " + file + " --exec 'mkfs.ext4 -F -q " + file +
+                        " && fsck.ext4 -n -f " + file + " >/dev/null'",
+                    &status);
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(status, 0) << j.dump();
+  EXPECT_EQ(j["exec_status"].get<int>(), 0) << j.dump();
+  EXPECT_TRUE(j["faults"].empty()) << j["faults"].dump();
+  EXPECT_EQ(j["request_errors"].get<uint64_t>(), 0u);
+  EXPECT_GT(j["bytes_written"].get<uint64_t>(), 1u << 20);
+  EXPECT_EQ(j["dma_mappings_after_remove"].get<uint64_t>(), 0u);
+  run("fsck.ext4 -n -f '" + image + "' >/dev/null 2>&1", &status);
+  EXPECT_EQ(status, 0) << "the image behind the nvme disk holds no clean ext4";
+}

@@ -183,8 +183,10 @@ TEST(Recovery, ManyRestartsLeakNothing) {
     auto restart = [&] {
       unsigned gen = s.recoverable->generation();
       (void)s.recoverable->kill();
-      for (int i = 0; i < 5000 && s.recoverable->generation() == gen; ++i) usleep(1000);
-      if (!s.recoverable->wait_recovered(10'000)) ++failed;
+      // Until the supervisor has seen the death and begun the restart (seconds on a loaded machine): a recovery
+      // waited for before it began would be over at once, and the next kill would hit the domain being restarted.
+      for (int i = 0; i < 30'000 && s.recoverable->generation() == gen; ++i) usleep(1000);
+      if (s.recoverable->generation() == gen || !s.recoverable->wait_recovered(10'000)) ++failed;
       s.recoverable->wait_spare(10'000);
       mappings_peak = std::max<uint64_t>(mappings_peak, s.machine.dma(s.device).live_mappings());
     };

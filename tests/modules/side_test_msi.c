@@ -122,14 +122,23 @@ out:
 	return err;
 }
 
-/* Affinity spreading: the reserved vectors plus one per possible CPU at most; side manages no affinity masks. */
+/* Affinity spreading: the reserved vectors plus one per possible CPU at most. The pre vector gets every CPU;
+ * the others split the CPUs between them, each CPU in exactly one (irq_create_affinity_masks). */
 static int test_affinity(struct pci_dev *pdev)
 {
 	struct irq_affinity affd = { .pre_vectors = 1 };
-	int err = 0, want = min_t(int, 4, 1 + num_possible_cpus());
+	int err = 0, want = min_t(int, 4, 1 + num_possible_cpus()), i, cpu, owners;
 
 	CHECK(pci_alloc_irq_vectors_affinity(pdev, 2, 4, PCI_IRQ_MSIX | PCI_IRQ_AFFINITY, &affd) == want);
-	CHECK(!pci_irq_get_affinity(pdev, 0));
+	CHECK(affd.nr_sets == 1 && affd.set_size[0] == want - 1);
+	for (i = 0; i < want; i++)
+		CHECK(pci_irq_get_affinity(pdev, i) != NULL);
+	for_each_possible_cpu(cpu) {
+		CHECK(cpumask_test_cpu(cpu, pci_irq_get_affinity(pdev, 0)));
+		for (owners = 0, i = 1; i < want; i++)
+			owners += cpumask_test_cpu(cpu, pci_irq_get_affinity(pdev, i));
+		CHECK(owners == 1); /* want - 1 vectors, never more than the CPUs */
+	}
 	pci_free_irq_vectors(pdev);
 	CHECK(pci_irq_get_affinity(pdev, 0) == cpu_possible_mask);
 	pr_info("side_test_msi: ok affinity %d vectors\n", want);

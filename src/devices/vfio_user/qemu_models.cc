@@ -49,13 +49,14 @@ DeviceModel qemu_nic(const char* device, const char* description, uint16_t vendo
   return qemu_nic(device, std::string(device) + options, description, vendor, device_id, revision);
 }
 
-// A disk model: QEMU's `device` with its drive on the configured image (DeviceOptions::disk_image).
+// A disk model: QEMU's `device` with its drive on the configured image (DeviceOptions::disk_image), of PCI class
+// `class_code` (class, subclass, programming interface).
 DeviceModel qemu_disk(const char* device, const char* description, uint16_t vendor, uint16_t device_id,
-                      uint8_t revision, const char* properties) {
+                      uint8_t revision, const char* properties, uint32_t class_code = 0x010000) {
   DeviceModel m;
   m.name = std::string("qemu:") + device;
   m.description = std::string(description) + " (QEMU's model, over vfio-user)";
-  m.identity = pci::Identity{vendor, device_id, 0x1af4, 0x1100, revision, 0x010000, 1};
+  m.identity = pci::Identity{vendor, device_id, 0x1af4, 0x1100, revision, class_code, 1};
   const std::string qemu_device = std::string(device) + properties;
   m.make = [device, qemu_device, vendor, device_id](const pci::DeviceContext& context,
                                                     const DeviceOptions& options) -> std::unique_ptr<pci::PciDevice> {
@@ -104,6 +105,11 @@ std::span<const DeviceModel> qemu_device_models() {
       // Modern only, as virtio-net-pci (1af4:1042: virtio device 2, block), behind QEMU's IOMMU: virtio_blk maps
       // every request's header, data and status through the DMA API.
       qemu_disk("virtio-blk-pci", "virtio block device", 0x1af4, 0x1042, 0x01, ",disable-legacy=on,iommu_platform=on"),
+      // QEMU's hw/nvme (nvme_init_pci): Red Hat's 1b36:0010, revision 2, class 01:08:02 (NVM Express), registers,
+      // doorbells and the MSI-X table and PBA in BAR0 (64-bit). A serial number is mandatory; the drive is the
+      // namespace (nsid 1). Its MSI-X vectors are its queues' (max_ioqpairs + 1); nvme asks for one per CPU plus
+      // the admin queue's. The Linux driver matches it by class.
+      qemu_disk("nvme", "NVM Express controller", 0x1b36, 0x0010, 0x02, ",serial=side-nvme0", 0x010802),
   };
   return all;
 }

@@ -70,7 +70,7 @@ TEST(Conventions, DeviceNamesForCompletionAreTheListedModels) {
   ASSERT_EQ(names.status, 0);
   EXPECT_EQ(names.text,
             "builtin\nqemu:e1000\nqemu:e1000-82545em\nqemu:rtl8139\nqemu:rtl8139-8139c\nqemu:ne2k_pci\n"
-            "qemu:pcnet\nqemu:e1000e\nqemu:virtio-net-pci\nqemu:tulip\nqemu:vmxnet3\nqemu:virtio-blk-pci\n");
+            "qemu:pcnet\nqemu:e1000e\nqemu:virtio-net-pci\nqemu:tulip\nqemu:vmxnet3\nqemu:virtio-blk-pci\nqemu:nvme\n");
   Output listing = capture(std::string(SIDE_BINARY) + " devices");
   ASSERT_EQ(listing.status, 0);
   EXPECT_TRUE(listing.text.starts_with("e1000 ")) << listing.text;

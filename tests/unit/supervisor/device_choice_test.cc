@@ -154,5 +154,18 @@ TEST(PciDeviceChoice, VirtioDriversGetTheFunctionOfTheirVirtioDevice) {
   EXPECT_FALSE(device_for_module(SIDE_TEST_MODULE_CACHE, "virtio_blk", "qemu:virtio-net-pci"));
 }
 
+// nvme's table names Red Hat's 1b36:0010 (QEMU's controller) and the NVM Express class 01:08:02; either is
+// QEMU's nvme, and no NIC model passes for it.
+TEST(PciDeviceChoice, NvmeGetsQemusNvmExpressController) {
+  auto m = device_for_module(SIDE_TEST_MODULE_CACHE, "nvme");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ((*m)->name, "qemu:nvme");
+  EXPECT_EQ((*m)->identity.class_code, 0x010802u);
+  auto by_class = choose_device("nvme", {loader::PciId{kAny, kAny, kAny, kAny, 0x010802, 0xffffff}}, "");
+  ASSERT_TRUE(by_class) << by_class.error().message;
+  EXPECT_EQ((*by_class)->name, "qemu:nvme");
+  EXPECT_FALSE(device_for_module(SIDE_TEST_MODULE_CACHE, "nvme", "qemu:virtio-blk-pci"));
+}
+
 }  // namespace
 }  // namespace side::supervisor
