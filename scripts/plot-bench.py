@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""Plots of `side bench` results: throughput and CPU per packet against frame size, in-process against isolated.
+"""Plots of `side bench` results: throughput and CPU per packet against frame size, in-process against isolated;
+for `side bench --class block`, throughput and CPU per request against request size, one figure per queue depth.
 
 usage: plot-bench.py RESULTS.json OUT_DIR   (writes OUT_DIR/throughput.png and OUT_DIR/cpu.png when the results
-hold throughput points, and prints the name of each file it wrote)
+hold throughput points, block-throughput-qdN.png and block-cpu-qdN.png for a block document, and prints the name
+of each file it wrote)
 """
 import json
 import sys
@@ -45,6 +47,57 @@ def plot(points, value, ylabel, title, path, machine):
     plt.close(fig)
 
 
+OP = {"read": ("read", "-"), "write": ("write", "--")}
+
+
+def size_label(n):
+    if n >= 1 << 20 and n % (1 << 20) == 0:
+        return f"{n >> 20}M"
+    if n >= 1024 and n % 1024 == 0:
+        return f"{n >> 10}K"
+    return str(n)
+
+
+def plot_block_one(points, value, ylabel, title, path, machine, log_y=False):
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for iso, (iso_label, colour) in STYLE.items():
+        for op, (op_label, line) in OP.items():
+            pts = sorted((p["request_bytes"], value(p)) for p in points if p["isolation"] == iso and p["op"] == op)
+            if pts:
+                ax.plot([x for x, _ in pts], [y for _, y in pts], line, marker="o", color=colour,
+                        label=f"{iso_label}, {op_label}")
+    ax.set_xscale("log", base=2)
+    sizes = sorted({p["request_bytes"] for p in points})
+    ax.set_xticks(sizes)
+    ax.set_xticklabels([size_label(s) for s in sizes])
+    if log_y:  # throughput spans three orders of magnitude from 512 B to 1 MiB
+        ax.set_yscale("log")
+    ax.set_xlabel("request size (bytes)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=11)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.text(0.01, 0.01, machine, fontsize=6, color="grey")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_block(results, out_dir, machine):
+    points = [p for p in results["points"] if p["ok"]]
+    for depth in sorted({p["depth"] for p in points}):
+        at = [p for p in points if p["depth"] == depth]
+        name = f"block-throughput-qd{depth}.png"
+        plot_block_one(at, lambda p: p["mb_per_s"], "MB/s (10^6 bytes)",
+                       f"{results['module']} throughput, queue depth {depth}: in-process vs isolated",
+                       f"{out_dir}/{name}", machine, log_y=True)
+        print(name)
+        name = f"block-cpu-qd{depth}.png"
+        plot_block_one(at, lambda p: p["cpu_us_per_request"], "CPU us per request (side + domain + QEMU)",
+                       f"CPU per request, queue depth {depth}: in-process vs isolated", f"{out_dir}/{name}", machine)
+        print(name)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -52,6 +105,9 @@ def main():
         results = json.load(f)
     m = results["machine"]
     machine = f'{m["cpu"]}, {m["cpus"]} CPUs, {m["os"]}, {m["date_utc"]}'
+    if results.get("class") == "block":
+        plot_block(results, sys.argv[2], machine)
+        return
     points = [p for p in results["throughput"] if p["ok"]]
     if not points:
         return

@@ -2,7 +2,8 @@
 # Every test: installs what is missing (and builds, once per machine, the QEMU whose device models the QEMU device
 # tests drive: scripts/build-qemu.sh), then
 #   1. the normal build and its whole CTest suite (unit, kbuild test modules, Debian modules, CLI);
-#   2. the quick benchmark (side bench --quick: every figure and ratio, in under two minutes), and a short soak
+#   2. the quick benchmarks (side bench --quick: every figure and ratio, in under two minutes; then the disk's,
+#      side bench --class block --quick, in under a minute), and a short soak
 #      (iperf3 through the isolated e1000 with a fault every 2 s; scripts/soak.sh runs the hour-long one);
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build and its suite;
 #   4. the libFuzzer targets (clang), each run briefly from its kept inputs (scripts/fuzz.sh, short mode).
@@ -28,6 +29,10 @@ echo "== benchmark (side bench --quick)"
 # Figures, not pass/fail on goals: the command fails only if a measurement failed (a fault, a lost or corrupt frame).
 build/side bench --quick --json --out build/bench-quick > build/bench-quick.json
 sed -n '/^## Goals/,/^## Throughput/p' build/bench-quick/report.md | head -n -1
+echo "== benchmark (side bench --class block --quick)"
+# virtio_blk on QEMU's virtio-blk-pci, isolated against in-process (12-18 s here): fails only if a point failed.
+build/side bench --class block --quick --json --out build/bench-block-quick > build/bench-block-quick.json
+sed -n '/^## Throughput/,/^## CPU/p' build/bench-block-quick/report.md | head -n -1
 
 echo "== soak (2 minutes of iperf3 with a fault injected every 2 s)"
 scripts/soak.sh --minutes 2

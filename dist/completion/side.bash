@@ -19,6 +19,7 @@ _side() {
 
   case $prev in
     --isolation) mapfile -t COMPREPLY < <(compgen -W "process inproc" -- "$cur"); return ;;
+    --class) mapfile -t COMPREPLY < <(compgen -W "net block" -- "$cur"); return ;;
     --out) _filedir -d; return ;;
     --disk | --fuse | --nbd) _filedir; return ;;
     --wire) mapfile -t COMPREPLY < <(compgen -W "builtin tap: pcap:" -- "$cur"); return ;;

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/process_cpu.h"
 #include "common/counters.h"
 #include "common/log.h"
 #include "net/netns.h"
@@ -27,15 +28,6 @@ double seconds_since(clock::time_point t) {
 
 void sleep_s(double s) {
   std::this_thread::sleep_for(std::chrono::duration<double>(s));
-}
-
-// The CPU time of every thread of process `pid` so far, in seconds; -1 if it cannot be read.
-double process_cpu_s(int pid) {
-  clockid_t c = CLOCK_PROCESS_CPUTIME_ID;
-  if (pid != getpid() && clock_getcpuclockid(pid, &c) != 0) return -1;
-  timespec ts{};
-  if (clock_gettime(c, &ts) != 0) return -1;
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 session::NicSessionConfig session_config(const BenchOptions& o, const std::string& isolation) {

@@ -234,6 +234,8 @@ Result<CommandArgs> parse_run(Reader& r) {
   if (out.isolation == "inproc" && (out.instances > 1 || out.kill_after > 0)) {
     return r.error("--instances and --kill-after need --isolation process");
   }
+  // A driver in side's own process has no domain to kill and restart.
+  if (out.isolation == "inproc" && out.crash_every > 0) return r.error("--crash-every needs --isolation process");
   if (out.inject_every > 0 && (out.builtin || out.isolation != "process" || out.instances > 1)) {
     return r.error("--inject-every needs the host interface and --isolation process");
   }
@@ -278,27 +280,74 @@ Result<CommandArgs> parse_inject(Reader& r) {
   return CommandArgs{std::move(out)};
 }
 
-Status parse_bench_lists(Reader& r, const std::string& a, BenchArgs& out) {
-  auto list = r.value(a);
-  if (!list) return list.error();
-  for (const auto& s : split(*list, ',')) {
-    if (a == "--sections") {
-      if (s != "throughput" && s != "optimisations" && s != "latency" && s != "tcp" && s != "recovery") {
-        return r.error("unknown section '" + s + "'");
-      }
-      out.sections.insert(s);
+// A request size: bytes, or with K/KiB or M/MiB; a multiple of 512 from 512 B to 1 MiB.
+Result<uint32_t> request_size(const std::string& text) {
+  std::string digits = text;
+  uint64_t unit = 1;
+  for (const auto& [suffix, scale] : {std::pair{"KiB", 1024}, {"K", 1024}, {"MiB", 1 << 20}, {"M", 1 << 20}}) {
+    const std::string sfx = suffix;
+    if (digits.size() > sfx.size() && digits.ends_with(sfx)) {
+      digits.resize(digits.size() - sfx.size());
+      unit = static_cast<uint64_t>(scale);
+      break;
+    }
+  }
+  auto n = parse_unsigned(digits, 1, 1u << 20, "a request size");
+  if (!n || *n * unit % 512 != 0 || *n * unit > (1u << 20)) {
+    return make_error("a request size is a multiple of 512 bytes from 512 to 1M, not '" + text + "'");
+  }
+  return static_cast<uint32_t>(*n * unit);
+}
+
+// --sizes means frame sizes for the NIC and request sizes for disks: read once the class is known.
+Status bench_sizes(Reader& r, const std::string& list, BenchArgs& out) {
+  for (const auto& s : split(list, ',')) {
+    if (out.bench_class == "block") {
+      auto size = request_size(s);
+      if (!size) return r.error(size.error().message);
+      out.request_sizes.push_back(*size);
     } else {
       auto size = parse_unsigned(s, 64, 1518, "a frame size (with FCS)");
       if (!size) return r.error(size.error().message);
       out.frame_sizes.push_back(static_cast<size_t>(*size - 4));
     }
   }
-  if (out.sections.empty() && out.frame_sizes.empty()) return r.error(a + " needs at least one item");
+  if (out.request_sizes.empty() && out.frame_sizes.empty()) return r.error("--sizes needs at least one item");
+  return {};
+}
+
+Status parse_bench_lists(Reader& r, const std::string& a, BenchArgs& out) {
+  auto list = r.value(a);
+  if (!list) return list.error();
+  for (const auto& s : split(*list, ',')) {
+    if (a == "--depths") {
+      auto depth = parse_unsigned(s, 1, 32, "--depths");
+      if (!depth) return r.error(depth.error().message);
+      out.depths.push_back(static_cast<uint32_t>(*depth));
+    } else if (a == "--sections") {
+      if (s != "throughput" && s != "optimisations" && s != "latency" && s != "tcp" && s != "recovery") {
+        return r.error("unknown section '" + s + "'");
+      }
+      out.sections.insert(s);
+    }
+  }
+  if (out.sections.empty() && out.depths.empty()) return r.error(a + " needs at least one item");
+  return {};
+}
+
+// What only one class measures is refused with the other.
+Status check_bench_class(Reader& r, const BenchArgs& out, bool net_only_given) {
+  if (out.bench_class == "block" && net_only_given) {
+    return r.error("--sections, --recoveries and --exchanges are the NIC bench's (not with --class block)");
+  }
+  if (out.bench_class == "net" && !out.depths.empty()) return r.error("--depths needs --class block");
   return {};
 }
 
 Result<CommandArgs> parse_bench(Reader& r) {
   BenchArgs out;
+  std::string sizes;
+  bool net_only = false;
   while (!r.done()) {
     const std::string& a = r.take();
     if (is_help(a)) return CommandArgs{HelpArgs{"bench"}};
@@ -310,7 +359,15 @@ Result<CommandArgs> parse_bench(Reader& r) {
       out.json = true;
     } else if (a == "--out") {
       SIDE_ASSIGN(out.out_dir, r.value(a));
-    } else if (a == "--sections" || a == "--sizes") {
+    } else if (a == "--class") {
+      SIDE_ASSIGN(out.bench_class, r.value(a));
+      if (out.bench_class != "net" && out.bench_class != "block") {
+        return r.error("--class is net or block, not '" + out.bench_class + "'");
+      }
+    } else if (a == "--sizes") {
+      SIDE_ASSIGN(sizes, r.value(a));
+    } else if (a == "--sections" || a == "--depths") {
+      net_only |= a == "--sections";
       SIDE_TRY(parse_bench_lists(r, a, out));
     } else if (a == "--window") {
       SIDE_ASSIGN(out.window, r.decimal(a, 0.01, 3600));
@@ -318,12 +375,16 @@ Result<CommandArgs> parse_bench(Reader& r) {
       SIDE_ASSIGN(out.repeats, r.integer(a, 1, 1000));
     } else if (a == "--recoveries") {
       SIDE_ASSIGN(out.recoveries, r.integer(a, 0, 100'000));
+      net_only = true;
     } else if (a == "--exchanges") {
       SIDE_ASSIGN(out.exchanges, r.integer(a, 1, 100'000'000));
+      net_only = true;
     } else {
       return r.error("unknown argument '" + a + "' (side bench --help lists them)");
     }
   }
+  if (!sizes.empty()) SIDE_TRY(bench_sizes(r, sizes, out));
+  SIDE_TRY(check_bench_class(r, out, net_only));
   return CommandArgs{std::move(out)};
 }
 

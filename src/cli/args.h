@@ -42,9 +42,11 @@ struct InjectArgs {
 
 struct BenchArgs {
   bool quick = false, json = false, quiet = false;
+  std::string bench_class = "net";  // --class: "net" (the e1000, SIDE's evaluation) or "block" (virtio_blk)
   std::string out_dir;
   std::set<std::string> sections;                      // empty: all
   std::vector<size_t> frame_sizes;                     // without FCS; empty: the defaults
+  std::vector<uint32_t> request_sizes, depths;         // --class block: bytes, requests in flight; empty: defaults
   double window = 0;                                   // 0: the default
   long repeats = -1, recoveries = -1, exchanges = -1;  // -1: the default
 };

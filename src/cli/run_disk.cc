@@ -30,16 +30,13 @@ void install_disk_stop_handler() {
 // What the session is to do, from the command line; 0, or the exit status of a refusal.
 int configure(const RunArgs& args, const domain::DomainConfig& config, const std::string& device,
               session::BlockSessionConfig& s) {
-  if (args.isolation != "process") {
-    std::fprintf(stderr, "side run: disk drivers run in a domain process only (--isolation process)\n");
-    return 2;
-  }
   auto qemu = vfio_user::find_qemu(/*build=*/true);  // disks are QEMU's models, served over vfio-user
   if (!qemu) {
     std::fprintf(stderr, "side: %s\n", qemu.error().message.c_str());
     return 1;
   }
   s.qemu_binary = *qemu;
+  s.isolation = args.isolation;
   s.domain = config;
   s.module = args.module;
   s.device = device;

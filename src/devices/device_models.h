@@ -24,6 +24,9 @@ struct DeviceOptions {
   // named file that does not exist is created with disk_size bytes.
   std::string disk_image;
   uint64_t disk_size = 64ull << 20;
+  // Disks: the model reads and writes the image with O_DIRECT (QEMU's cache.direct=on), no host page cache
+  // between the device and the file; off: write-back through the page cache (flushes make writes durable).
+  bool disk_direct = false;
 };
 
 using DeviceFactory =

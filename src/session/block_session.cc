@@ -59,9 +59,11 @@ class BlockSession {
 
 std::string BlockSession::start_domain() {
   SessionDomainConfig c;
+  c.isolation = config_.isolation;
+  c.inproc_control_thread = true;  // the disk's worker submits from a thread of its own
   c.domain = config_.domain;
   c.load = {config_.module, config_.params, config_.allow_missing};
-  c.recover = config_.recover;
+  c.recover = config_.recover && config_.isolation == "process";  // a driver in side's own process cannot restart
   c.policy = config_.policy;
   c.executable = config_.executable;
   auto d = start_session_domain(c);
@@ -83,6 +85,7 @@ std::string BlockSession::load_and_probe() {
   options.qemu_binary = config_.qemu_binary;
   options.disk_image = config_.disk_image;
   options.disk_size = config_.disk_size;
+  options.disk_direct = config_.disk_direct;
   auto dev = d_.machine->add_device(**model, options);
   if (!dev) return "cannot add the " + (*model)->name + ": " + dev.error().message;
   dev_ = *dev;
@@ -98,6 +101,7 @@ std::string BlockSession::load_and_probe() {
 std::string BlockSession::open_disk() {
   DriverDiskOptions options;
   options.reissue = d_.recoverable != nullptr;
+  options.slots = config_.queue_depth;
   auto disk = DriverDisk::open(*d_.domain, 0, options);
   if (!disk) return report_.driver + " bound the device but " + disk.error().message;
   disk_ = std::move(*disk);
@@ -181,7 +185,7 @@ void BlockSession::publish(SessionState requested) {
   SessionStatus s;
   s.module = config_.module;
   s.driver = report_.driver;
-  s.isolation = "process";
+  s.isolation = config_.isolation;
   s.device = report_.device;
   s.netdev = report_.disk;
   s.ifname = !config_.fuse_path.empty() ? config_.fuse_path : config_.nbd_unix;
@@ -284,6 +288,10 @@ BlockSessionReport BlockSession::run() {
   if (config_.verify) {
     report_.verify = run_verify();
     if (!report_.verify->error.empty()) error = "verify: " + report_.verify->error;
+  }
+  if (error.empty() && config_.workload) {
+    config_.workload(BlockSessionHandles{*disk_, *d_.domain});
+    if (d_.domain->faulty()) error = "driver fault";
   }
   if (error.empty() && wants_exports()) {
     error = start_exports();

@@ -20,7 +20,16 @@
 
 namespace side::session {
 
+// What a workload (BlockSessionConfig::workload) is given while the driver's disk is up.
+struct BlockSessionHandles {
+  block::BlockDevice& disk;  // the driver's disk, as the exporters use it
+  supervisor::DriverDomain& domain;
+};
+
 struct BlockSessionConfig {
+  // "process" (a sandboxed domain process) or "inproc" (the unisolated baseline: the same session, the driver in
+  // side's own process, on a control thread of its own).
+  std::string isolation = "process";
   domain::DomainConfig domain;
   std::string module;       // the driver (name or path); its PCI id table chooses the device
   std::string device;       // --device: "" or "qemu:MODEL" (supervisor/device_choice.h)
@@ -31,6 +40,8 @@ struct BlockSessionConfig {
   // The image behind the disk; empty: a temporary one of disk_size bytes in $TMPDIR, removed at the end.
   std::string disk_image;
   uint64_t disk_size = 64ull << 20;
+  bool disk_direct = false;  // the device bypasses the host page cache (devices::DeviceOptions::disk_direct)
+  uint32_t queue_depth = 8;  // requests in flight at once, each with 1 MiB of staging in the arena (driver_disk.h)
   // The built-in verified workload (--verify), run first when asked for.
   bool verify = false;
   BlockVerifyConfig verify_config;
@@ -56,6 +67,8 @@ struct BlockSessionConfig {
   // (kRunning), every 500 ms, and when the session starts stopping. The disk's name stands for the network device,
   // the exports for the host interface.
   std::function<void(const SessionStatus&)> on_status;
+  // Run on the calling thread once the disk is up (after --verify, before the exports); the session then ends.
+  std::function<void(const BlockSessionHandles&)> workload;
 };
 
 struct BlockSessionReport {
@@ -80,7 +93,7 @@ struct BlockSessionReport {
   }
 };
 
-// Runs on the calling thread (the domain runs in its own process: block sessions are process-isolated).
+// Runs on the calling thread; the driver runs in a domain process or, inproc, on a thread of its own in this one.
 BlockSessionReport run_block_session(const BlockSessionConfig& config);
 
 }  // namespace side::session

@@ -14,6 +14,9 @@ namespace side::session {
 
 struct SessionDomainConfig {
   std::string isolation = "process";  // "process" or "inproc"
+  // inproc: the driver's control thread (virtual CPU 0) is a thread of its own, so that any thread may make control
+  // operations (a disk's worker submits requests), as with a domain process; otherwise the calling thread is.
+  bool inproc_control_thread = false;
   domain::DomainConfig domain;
   domain::LoadRequest load{""};  // the module every generation of a recovering domain loads
   bool recover = true;

@@ -17,6 +17,7 @@
 #include "domain/platform.h"
 #include "ipc/codec.h"
 #include "kapi/side_host.h"
+#include "supervisor/control_thread.h"
 
 namespace side::supervisor {
 
@@ -122,10 +123,13 @@ class DriverDomain {
   virtual bool recovering() const { return false; }
 };
 
-// The unisolated baseline: the domain lives in this process and its calling thread is virtual CPU 0.
+// The unisolated baseline: the domain lives in this process and its calling thread is virtual CPU 0; or, with
+// `own_control_thread`, a thread of its own is (control_thread.h), and any thread may call it.
 class InProcessDomain final : public DriverDomain {
  public:
-  static Result<std::unique_ptr<InProcessDomain>> create(const domain::DomainConfig& config);
+  static Result<std::unique_ptr<InProcessDomain>> create(const domain::DomainConfig& config,
+                                                         bool own_control_thread = false);
+  ~InProcessDomain() override;
 
   const char* isolation() const override { return "inproc"; }
   int pid() const override;
@@ -142,13 +146,18 @@ class InProcessDomain final : public DriverDomain {
   bool faulty() const override { return d_->faulty(); }
   std::vector<domain::FaultReport> faults() const override { return d_->faults(); }
   std::optional<DomainCounters> counters() const override { return d_->counters(); }
-  void shutdown() override { d_->shutdown(); }
+  void shutdown() override;
   Status kill() override { return make_error("an in-process domain cannot be killed without killing side"); }
 
   domain::Domain& domain() { return *d_; }
 
  private:
-  explicit InProcessDomain(std::unique_ptr<domain::Domain> d) : d_(std::move(d)) {}
+  InProcessDomain(std::unique_ptr<domain::Domain> d, std::unique_ptr<ControlThread> control)
+      : control_(std::move(control)), d_(std::move(d)) {}
+  // On the control thread when there is one, else on the caller's.
+  void on_control(const std::function<void()>& job);
+
+  std::unique_ptr<ControlThread> control_;  // outlives the domain, which it destroys
   std::unique_ptr<domain::Domain> d_;
 };
 

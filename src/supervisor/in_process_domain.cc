@@ -1,14 +1,47 @@
 #include <unistd.h>
 
+#include <optional>
+
 #include "domain/control_server.h"
 #include "supervisor/driver_domain.h"
 
 namespace side::supervisor {
 
-Result<std::unique_ptr<InProcessDomain>> InProcessDomain::create(const domain::DomainConfig& config) {
-  auto d = domain::Domain::create(config);
-  if (!d) return d.error();
-  return std::unique_ptr<InProcessDomain>(new InProcessDomain(std::move(*d)));
+Result<std::unique_ptr<InProcessDomain>> InProcessDomain::create(const domain::DomainConfig& config,
+                                                                 bool own_control_thread) {
+  std::unique_ptr<ControlThread> control;
+  if (own_control_thread) control = std::make_unique<ControlThread>();
+  // The thread that creates the domain becomes its virtual CPU 0.
+  std::unique_ptr<domain::Domain> made;
+  std::optional<Error> error;
+  auto create = [&] {
+    auto d = domain::Domain::create(config);
+    if (d) {
+      made = std::move(*d);
+    } else {
+      error = d.error();
+    }
+  };
+  if (control) {
+    control->run(create);
+  } else {
+    create();
+  }
+  if (error) return *error;
+  return std::unique_ptr<InProcessDomain>(new InProcessDomain(std::move(made), std::move(control)));
+}
+
+// Its virtual CPU 0 leaves the domain where it entered it.
+InProcessDomain::~InProcessDomain() {
+  on_control([this] { d_.reset(); });
+}
+
+void InProcessDomain::on_control(const std::function<void()>& job) {
+  if (control_) {
+    control_->run(job);
+  } else {
+    job();
+  }
 }
 
 int InProcessDomain::pid() const {
@@ -16,15 +49,24 @@ int InProcessDomain::pid() const {
 }
 
 Result<std::string> InProcessDomain::load(const domain::LoadRequest& request) {
-  auto m = d_->load(request);
-  if (!m) return m.error();
-  return (*m)->name;
+  Result<std::string> out = make_error("not run");
+  on_control([&] {
+    auto m = d_->load(request);
+    out = m ? Result<std::string>((*m)->name) : Result<std::string>(m.error());
+  });
+  return out;
 }
 
-// The in-process transport: the request is served on this thread (virtual CPU 0 of an unisolated domain), by the
+// The in-process transport: the request is served on virtual CPU 0 (this thread, or the control thread), by the
 // code a domain process runs for it.
 Result<ipc::ControlAnswer> InProcessDomain::transact(const ipc::ControlRequest& request) {
-  return domain::serve_control(*d_, request.head, request.payload);
+  Result<ipc::ControlAnswer> out = make_error("not run");
+  on_control([&] { out = domain::serve_control(*d_, request.head, request.payload); });
+  return out;
+}
+
+void InProcessDomain::shutdown() {
+  on_control([this] { d_->shutdown(); });
 }
 
 }  // namespace side::supervisor

@@ -9,7 +9,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -60,13 +62,20 @@ class BlockSession : public ::testing::Test {
     EXPECT_EQ(leftovers(tmpdir_), 0) << "a QEMU process or a file of side's outlived it";
     std::filesystem::remove_all(tmpdir_);
   }
-  // side run DRIVER OPTIONS --json: its report (stdout), the exit status in *status.
-  nlohmann::json side_run(const std::string& options, int* status) {
+  // side run DRIVER OPTIONS --json: its report (stdout), the exit status in *status. With print_pid, side's pid is
+  // read into side_pid_ first (`exec` keeps the shell's).
+  nlohmann::json side_run(const std::string& options, int* status, bool print_pid = false) {
     std::string qemu = run(std::string(SIDE_BUILD_QEMU) + " --print-path", status);
     while (!qemu.empty() && qemu.back() == '\n') qemu.pop_back();
-    const std::string out = run("TMPDIR='" + tmpdir_ + "' SIDE_QEMU='" + qemu + "' " + std::string(SIDE_BINARY) +
-                                    " run " + driver_ + " --json " + options + " 2>'" + tmpdir_ + "/t-stderr'",
-                                status);
+    std::string out =
+        run(std::string(print_pid ? "echo $$; " : "") + "TMPDIR='" + tmpdir_ + "' SIDE_QEMU='" + qemu + "' exec " +
+                std::string(SIDE_BINARY) + " run " + driver_ + " --json " + options + " 2>'" + tmpdir_ + "/t-stderr'",
+            status);
+    if (print_pid) {
+      const size_t eol = out.find('\n');
+      side_pid_ = std::atoi(out.substr(0, eol).c_str());
+      out = eol == std::string::npos ? "" : out.substr(eol + 1);
+    }
     auto j = nlohmann::json::parse(out, nullptr, false);
     if (j.is_discarded()) ADD_FAILURE() << "no JSON report: " << out;
     return j;
@@ -79,6 +88,7 @@ class BlockSession : public ::testing::Test {
 
   std::string tmpdir_;
   std::string driver_ = "virtio_blk";
+  int side_pid_ = 0;
 };
 
 TEST_F(BlockSession, VerifyCountsEveryBlockThroughTheIsolatedDriver) {
@@ -99,6 +109,34 @@ TEST_F(BlockSession, VerifyCountsEveryBlockThroughTheIsolatedDriver) {
   std::printf("side run virtio_blk --verify: probe %.1f ms, %llu blocks verified, write %.3f s, read %.3f s\n",
               j["probe_ms"].get<double>(), static_cast<unsigned long long>(v["blocks_verified"].get<uint64_t>()),
               v["write_s"].get<double>(), v["read_s"].get<double>());
+}
+
+// The unisolated baseline (what `side bench --class block` compares with): the same session with the driver in
+// side's own process, on a control thread of its own (there is no domain process: the domain's pid is side's), its
+// disk verified block for block as the isolated one's is. A restart cannot be asked of it.
+TEST_F(BlockSession, InProcessBaselineServesTheSameVerifiedDisk) {
+  int status = -1;
+  // `exec` keeps the shell's pid: the first line is side's own.
+  auto j = side_run("--isolation inproc --verify", &status, /*print_pid=*/true);
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(status, 0) << j.dump();
+  EXPECT_TRUE(j["ok"].get<bool>());
+  EXPECT_EQ(j["isolation"], "inproc");
+  EXPECT_EQ(j["domain_pid"].get<int>(), side_pid_) << "the in-process driver runs in side's own process";
+  EXPECT_EQ(j["disk"], "vda");
+  const auto& v = j["verify"];
+  EXPECT_GT(v["blocks_written"].get<uint64_t>(), 1000u);
+  EXPECT_EQ(v["blocks_verified"], v["blocks_written"]);
+  EXPECT_EQ(v["blocks_mismatched"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["request_errors"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["dma_mappings_after_remove"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(j["faults"].empty());
+  std::string err = run("TMPDIR='" + tmpdir_ + "' " + std::string(SIDE_BINARY) +
+                            " run virtio_blk --isolation inproc --nbd 0 --crash-every 1 2>&1 >/dev/null",
+                        &status);
+  EXPECT_EQ(status, 2) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("--isolation process"), std::string::npos) << err;
 }
 
 // The script the exports are exercised with while side serves them (--exec): patterns byte for byte through each,

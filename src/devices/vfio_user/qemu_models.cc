@@ -65,6 +65,7 @@ DeviceModel qemu_disk(const char* device, const char* description, uint16_t vend
     config.device = qemu_device;
     config.network = false;
     config.disk = true;
+    config.disk_direct = options.disk_direct;
     vfio_user::DiskImage image{options.disk_image, options.disk_size};
     auto disk = vfio_user::QemuDisk::create(context, config, image, vendor, device_id, kExchangeTimeout);
     if (!disk) {

@@ -45,9 +45,12 @@ std::vector<std::string> qemu_arguments(const QemuConfig& c, const std::string& 
   }
   if (c.disk) {
     // QEMU (nobody) never opens the image by path: side opened it and QEMU's file driver takes the descriptor
-    // from fdset 1. Write-back caching: the guest's flushes are what makes writes durable (fdatasync).
-    a.insert(a.end(), {"-add-fd", "fd=" + std::to_string(kDiskFd) + ",set=1", "-blockdev",
-                       "driver=raw,node-name=d0,file.driver=file,file.filename=/dev/fdset/1,cache.direct=off"});
+    // from fdset 1. Write-back caching: the guest's flushes are what makes writes durable (fdatasync). Direct:
+    // QEMU sets O_DIRECT on its copy of the descriptor (fcntl), and its requests bypass the page cache.
+    a.insert(a.end(),
+             {"-add-fd", "fd=" + std::to_string(kDiskFd) + ",set=1", "-blockdev",
+              std::string("driver=raw,node-name=d0,file.driver=file,file.filename=/dev/fdset/1,cache.direct=") +
+                  (c.disk_direct ? "on" : "off")});
     device += ",drive=d0";
   }
   a.insert(a.end(),

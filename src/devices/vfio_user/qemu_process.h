@@ -24,8 +24,9 @@ struct QemuConfig {
   std::string binary;  // qemu-system-x86_64 with the vfio-user server (scripts/build-qemu.sh)
   std::string device;  // QEMU's -device model: e1000, rtl8139, ...
   std::array<uint8_t, 6> mac{};
-  bool network = true;  // a NIC: its netdev is the datagram socket `netdev_fd`
-  bool disk = false;    // a disk: its drive is the image `disk_fd` (opened read-write by side, passed as an fdset)
+  bool network = true;       // a NIC: its netdev is the datagram socket `netdev_fd`
+  bool disk = false;         // a disk: its drive is the image `disk_fd` (opened read-write by side, passed as an fdset)
+  bool disk_direct = false;  // its drive bypasses the host page cache (cache.direct=on: QEMU sets O_DIRECT)
   std::chrono::milliseconds start_timeout{10'000};  // until its socket accepts a connection
 };
 

@@ -106,6 +106,8 @@ TEST(CliArgs, StringValuesAreChecked) {
   EXPECT_FALSE(parse({"run", "e1000", "--disable", "everything"}).ok());
   EXPECT_FALSE(parse({"run", "e1000", "=1"}).ok());
   EXPECT_FALSE(parse({"run", "e1000", "--isolation", "inproc", "--instances", "2"}).ok());
+  EXPECT_EQ(refusal({"run", "virtio_blk", "--isolation", "inproc", "--crash-every", "1"}),
+            "run: --crash-every needs --isolation process");
   EXPECT_FALSE(parse({"inject", "e1000", "--types", "crash,frob"}).ok());
   EXPECT_FALSE(parse({"inject", "e1000", "--types", ","}).ok());
   EXPECT_FALSE(parse({"bench", "--sizes", "63"}).ok());
@@ -114,6 +116,37 @@ TEST(CliArgs, StringValuesAreChecked) {
   ASSERT_TRUE(ok.ok()) << ok.error().message;
   EXPECT_EQ(std::get<RunArgs>(*ok).params, "debug=16 copybreak=0");
   EXPECT_EQ(std::get<RunArgs>(*ok).wire_tap, "t0@ns");
+}
+
+// side bench --class block: request sizes (bytes, K, M; multiples of 512 up to 1 MiB) and depths (1..32); what
+// only the other class measures is refused, whatever the order of the options.
+TEST(CliArgs, BlockBenchTakesRequestSizesAndDepths) {
+  auto ok = parse({"bench", "--sizes", "512,4K,64KiB,1M", "--class", "block", "--depths", "1,32", "--quick"});
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  const auto& b = std::get<BenchArgs>(*ok);
+  EXPECT_EQ(b.bench_class, "block");
+  EXPECT_EQ(b.request_sizes, (std::vector<uint32_t>{512, 4096, 65536, 1u << 20}));
+  EXPECT_EQ(b.depths, (std::vector<uint32_t>{1, 32}));
+  EXPECT_TRUE(b.frame_sizes.empty());
+  auto net = parse({"bench", "--sizes", "64,1518"});
+  ASSERT_TRUE(net.ok());
+  EXPECT_EQ(std::get<BenchArgs>(*net).bench_class, "net");
+  EXPECT_EQ(std::get<BenchArgs>(*net).frame_sizes, (std::vector<size_t>{60, 1514}));
+  EXPECT_EQ(refusal({"bench", "--class", "disk"}), "bench: --class is net or block, not 'disk'");
+  EXPECT_EQ(refusal({"bench", "--class"}), "bench: --class needs a value");
+  EXPECT_EQ(refusal({"bench", "--class", "block", "--sizes", "1000"}),
+            "bench: a request size is a multiple of 512 bytes from 512 to 1M, not '1000'");
+  for (const char* bad : {"0", "2M", "256", "1025K", "-512", "4k", "K", "4KB", ""}) {
+    EXPECT_FALSE(parse({"bench", "--class", "block", "--sizes", bad}).ok()) << bad;
+  }
+  EXPECT_EQ(refusal({"bench", "--class", "block", "--depths", "33"}),
+            "bench: --depths takes an integer in 1..32, not '33'");
+  EXPECT_FALSE(parse({"bench", "--class", "block", "--depths", "0"}).ok());
+  EXPECT_EQ(refusal({"bench", "--depths", "4"}), "bench: --depths needs --class block");
+  EXPECT_FALSE(parse({"bench", "--sections", "tcp", "--class", "block"}).ok());
+  EXPECT_FALSE(parse({"bench", "--class", "block", "--recoveries", "3"}).ok());
+  EXPECT_FALSE(parse({"bench", "--class", "block", "--exchanges", "3"}).ok());
+  EXPECT_FALSE(parse({"bench", "--class", "net", "--sizes", "4K"}).ok());
 }
 
 TEST(CliArgs, HelpIsACommandOfItsOwn) {

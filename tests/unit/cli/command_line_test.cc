@@ -76,10 +76,12 @@ INSTANTIATE_TEST_SUITE_P(
         std::vector<std::string>{"inject", "e1000", "--faults", "99999999999999999999"},
         std::vector<std::string>{"inject", "e1000", "--seed", "-1"},
         std::vector<std::string>{"bench", "--repeats", "0"}, std::vector<std::string>{"bench", "--window", "-1"},
-        std::vector<std::string>{"modinfo"}, std::vector<std::string>{"modinfo", "/etc/passwd"},
-        std::vector<std::string>{"symbols", "nonexist"}, std::vector<std::string>{"__domain", "--channel", "-1"},
-        std::vector<std::string>{"__domain"}, std::vector<std::string>{"--version", "extra"},
-        std::vector<std::string>{"__complete", "everything"},
+        std::vector<std::string>{"bench", "--class", "disk"},
+        std::vector<std::string>{"bench", "--class", "block", "--sizes", "3000"},
+        std::vector<std::string>{"bench", "--class", "block", "--depths", "64"}, std::vector<std::string>{"modinfo"},
+        std::vector<std::string>{"modinfo", "/etc/passwd"}, std::vector<std::string>{"symbols", "nonexist"},
+        std::vector<std::string>{"__domain", "--channel", "-1"}, std::vector<std::string>{"__domain"},
+        std::vector<std::string>{"--version", "extra"}, std::vector<std::string>{"__complete", "everything"},
         // Module parameters are checked against the module before a domain starts: a value its type cannot take,
         // a parameter it does not have (each was reported by the domain and again by its spare, then a report of
         // zeroes), a value missing.

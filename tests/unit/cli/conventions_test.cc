@@ -89,6 +89,8 @@ TEST(Conventions, BashCompletesCommandsModulesAndOptions) {
   EXPECT_EQ(complete("run e1000 --arena"), "--arena-mb\n");
   EXPECT_EQ(complete("inject e1000 --fau"), "--faults\n");
   EXPECT_EQ(complete("run e1000 --isolation in"), "inproc\n");
+  EXPECT_EQ(complete("bench --class bl"), "block\n");
+  EXPECT_EQ(complete("bench --dep"), "--depths\n");
   // After the module, words are parameters and options, not modules.
   EXPECT_EQ(complete("run e1000 e100"), "");
   // What --device takes: builtin, or one of QEMU's models as `side devices` lists them.

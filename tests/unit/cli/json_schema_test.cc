@@ -6,12 +6,15 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
+#include "support/qemu.h"
 #include "support/shell.h"
 
 namespace {
@@ -72,6 +75,38 @@ TEST_F(JsonSchema, Inject) {
 
 TEST_F(JsonSchema, Bench) {
   expect_valid("bench", "bench --quick --sections latency,recovery --exchanges 200 --recoveries 2 --json --quiet");
+}
+
+// side bench --class block, a short real run: every point (2 sizes, 2 depths, read and write, in-process and
+// isolated) measured with verified reads, every ratio a figure, the document valid. Skipped, saying so, only when
+// QEMU with the vfio-user server is not built.
+TEST_F(JsonSchema, BlockBench) {
+  const std::string qemu = side::test_support::built_qemu(SIDE_BUILD_QEMU);
+  if (qemu.empty()) GTEST_SKIP() << "QEMU with the vfio-user server is not built: run scripts/build-qemu.sh";
+  setenv("SIDE_QEMU", qemu.c_str(), 1);
+  const auto started = std::chrono::steady_clock::now();
+  const std::string text = expect_valid("bench", "bench --class block --quick --window 0.1 --json --quiet");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  unsetenv("SIDE_QEMU");
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << text;
+  EXPECT_EQ(j["class"], "block");
+  ASSERT_EQ(j["points"].size(), 16u) << text;
+  for (const auto& p : j["points"]) {
+    EXPECT_TRUE(p["ok"].get<bool>()) << p.dump();
+    EXPECT_GT(p["requests"].get<uint64_t>(), 0u) << p.dump();
+    EXPECT_GT(p["cpu_us_per_request"].get<double>(), 0) << p.dump();
+    if (p["op"] == "read") {
+      EXPECT_EQ(p["blocks_verified"].get<uint64_t>(), p["bytes"].get<uint64_t>() / 512) << p.dump();
+    }
+    EXPECT_EQ(p["cpu_domain_s"].get<double>() > 0, p["isolation"] == "process") << p.dump();
+  }
+  ASSERT_EQ(j["ratios"].size(), 8u);
+  for (const auto& r : j["ratios"]) {
+    EXPECT_TRUE(r["throughput"].is_number()) << r.dump();
+    EXPECT_TRUE(r["cpu_per_request"].is_number()) << r.dump();
+  }
+  std::printf("side bench --class block --quick --window 0.1: %.1f s\n", seconds);
 }
 
 TEST_F(JsonSchema, Conformance) {
