@@ -326,14 +326,15 @@ void VfioUserDevice::irq_loop() {
   for (;;) {
     p[0] = {stop_.get(), POLLIN, 0};
     for (size_t i = 0; i < vectors_.size(); ++i) p[i + 1] = {vectors_[i].get(), POLLIN, 0};
-    const int n = poll(p.data(), p.size(), watching ? static_cast<int>(kLevelRecheck.count()) : -1);
+    const int n =
+        poll(p.data(), p.size(), static_cast<int>(watching ? kLevelRecheck.count() : kIdleLevelCheck.count()));
     if (n < 0) {
       if (errno == EINTR) continue;
       return;
     }
     if (p[0].revents) return;
     if (n == 0) {
-      watching = recheck_intx();
+      watching = recheck_intx(/*idle=*/!watching);
       continue;
     }
     if (const uint64_t wait = ns_until_interrupt_allowed(); wait > 0) {
@@ -400,11 +401,15 @@ bool VfioUserDevice::signal_vector(uint32_t vector, bool watching) {
 }
 
 // A line still asserted kLevelRecheck after the last delivery, with no new edge, interrupts again, as a
-// level-triggered line does after the handler returns: no interrupt is lost for good to a missed edge.
-bool VfioUserDevice::recheck_intx() {
+// level-triggered line does after the handler returns; one found asserted at an idle check (`idle`: no interrupt
+// outstanding) was never signalled. Either way no interrupt is lost for good to a missed edge. Only an enabled
+// device is asked (its config space answers; a device the driver has not enabled raises nothing).
+bool VfioUserDevice::recheck_intx(bool idle) {
   std::lock_guard lock(mu_);
-  if (messages_.mode() != pci::MessageInterrupts::Mode::kIntx) return false;
-  return intx_asserted_locked().value_or(false) && deliver_intx_locked(/*again=*/true);
+  if (messages_.mode() != pci::MessageInterrupts::Mode::kIntx || !usable_locked()) return false;
+  if (!intx_asserted_locked().value_or(false)) return false;
+  if (idle) ++edgeless_irqs_;
+  return deliver_intx_locked(/*again=*/!idle);
 }
 
 bool VfioUserDevice::deliver_intx_locked(bool again) {
@@ -432,6 +437,7 @@ pci::PciDevice::NamedCounters VfioUserDevice::model_counters() const {
           {"server_interrupts", irqs_.load()},
           {"server_interrupts_stale", stale_irqs_.load()},
           {"server_interrupts_reasserted", reasserted_irqs_.load()},
+          {"server_interrupts_without_edge", edgeless_irqs_.load()},
           {"server_faults", faults_.load()},
           {"server_reconnects", reconnects_.load()},
           {"server_messages", messages_sent_.load()},

@@ -60,6 +60,9 @@ class VfioUserDevice : public pci::PciDevice {
  public:
   // How long an INTx line may stay asserted after an interrupt, with no new edge, before it interrupts again.
   static constexpr std::chrono::milliseconds kLevelRecheck{50};
+  // How often an INTx line is looked at with no interrupt outstanding: an assertion whose edge the server never
+  // signalled (seen with QEMU's pcnet under load) is then an interrupt this much late, not a device silent for good.
+  static constexpr std::chrono::milliseconds kIdleLevelCheck{200};
   // At most this many interrupts a second from one device, after a burst: a server that signals without pause (a
   // broken or hostile one) costs the supervisor and the domain a bounded share of a CPU. Its eventfds count the
   // signals meanwhile, so a throttled interrupt is delayed, not lost. Real NICs stay far below (e1000's ITR default
@@ -114,7 +117,7 @@ class VfioUserDevice : public pci::PciDevice {
   bool usable_locked();
   void irq_loop();
   bool signal_vector(uint32_t vector, bool watching);
-  bool recheck_intx();
+  bool recheck_intx(bool idle);
   uint64_t ns_until_interrupt_allowed();
   bool sleep_unless_stopped(uint64_t ns);
   Status make_vector_fds();
@@ -144,7 +147,9 @@ class VfioUserDevice : public pci::PciDevice {
   std::atomic<uint64_t> reads_{0}, writes_{0}, irqs_{0}, stale_irqs_{0}, reasserted_irqs_{0}, faults_{0},
       reconnects_{0}, refused_{0}, quirk_rewrites_{0}, throttled_irqs_{0}, waited_writes_{0};
   std::atomic<uint64_t> messages_sent_{0}, spurious_{0};
-  std::atomic<uint64_t> stuck_lines_{0};  // resets that left the interrupt line high (a fresh server followed)
+  std::atomic<uint64_t> stuck_lines_{0};
+  std::atomic<uint64_t> edgeless_irqs_{0};  // INTx found asserted with no edge signalled (kIdleLevelCheck)  // resets
+                                            // that left the interrupt line high (a fresh server followed)
 };
 
 }  // namespace side::vfio_user

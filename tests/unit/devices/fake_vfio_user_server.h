@@ -76,6 +76,11 @@ class FakeServer {
   // Asserts INTx as QEMU does: Status.Interrupt set in config space, then the eventfd the client registered in slot
   // 0 signalled (a rising edge); false if none was registered. `level` false signals an edge whose line has already
   // fallen again (Status.Interrupt clear): what a client reads after the driver cleared the cause.
+  // Asserts INTx (Status.Interrupt) without signalling the rising edge: a server that lost one.
+  void assert_intx_without_edge() {
+    std::lock_guard lock(mu_);
+    config_[6] = static_cast<uint8_t>(config_[6] | 0x08);
+  }
   bool raise_intx(bool level = true) {
     {
       std::lock_guard lock(mu_);
