@@ -53,7 +53,8 @@ double seconds(const json& j, const char* key) {
   return v.is_number() && v.get<double>() >= 0 ? v.get<double>() : 0;
 }
 
-std::string amount(uint64_t frames, uint64_t bytes) {
+// "N frames, 1.2 MiB" (a NIC's flow) or "N requests, ..." (a disk's).
+std::string amount(uint64_t count, const char* what, uint64_t bytes) {
   static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double value = static_cast<double>(bytes);
   size_t unit = 0;
@@ -62,9 +63,14 @@ std::string amount(uint64_t frames, uint64_t bytes) {
     ++unit;
   }
   char buf[64];
-  std::snprintf(buf, sizeof buf, unit ? "%" PRIu64 " frames, %.1f %s" : "%" PRIu64 " frames, %.0f %s", frames, value,
+  std::snprintf(buf, sizeof buf, unit ? "%" PRIu64 " %s, %.1f %s" : "%" PRIu64 " %s, %.0f %s", count, what, value,
                 kUnits[unit]);
   return buf;
+}
+
+std::string flow(const json& f) {
+  const char* what = member(f, "requests").is_number() ? "requests" : "frames";
+  return amount(count(f, what), what, count(f, "bytes"));
 }
 
 std::string duration(double s) {
@@ -98,8 +104,7 @@ void print_side(const service::SideAnswer& a) {
     std::printf(kRow, pid.c_str(), text(d, "driver").c_str(), text(d, "ifname").c_str(), text(d, "isolation").c_str(),
                 std::to_string(count(d, "domain_pid")).c_str(), text(d, "state").c_str(),
                 std::to_string(count(d, "restarts")).c_str(), std::to_string(count(d, "faults")).c_str(),
-                amount(count(in, "frames"), count(in, "bytes")).c_str(),
-                amount(count(out, "frames"), count(out, "bytes")).c_str(), duration(seconds(d, "up_s")).c_str());
+                flow(in).c_str(), flow(out).c_str(), duration(seconds(d, "up_s")).c_str());
   }
 }
 

@@ -2,27 +2,40 @@
 
 namespace side::service {
 
+namespace {
+
+// A NIC's traffic in frames, a disk's in requests (what was written goes to the driver, what was read comes from it).
+void traffic_json(const session::SessionStatus& s, nlohmann::json& j) {
+  if (s.disk) {
+    const auto& d = s.disk_traffic;
+    j["class"] = "disk";
+    j["to_driver"] = {{"requests", d.writes}, {"bytes", d.bytes_written}};
+    j["from_driver"] = {{"requests", d.reads}, {"bytes", d.bytes_read}};
+    j["request_errors"] = d.errors;
+    return;
+  }
+  j["class"] = "nic";
+  j["to_driver"] = {{"frames", s.host.to_driver}, {"bytes", s.host.bytes_to_driver}};
+  j["from_driver"] = {{"frames", s.host.from_driver}, {"bytes", s.host.bytes_from_driver}};
+  j["dropped"] = {{"oversize", s.host.dropped_oversize}, {"stalled", s.host.dropped_stalled}};
+  j["wire"] = {{"out", s.wire.to_wire}, {"in", s.wire.from_wire}, {"nic_dropped", s.wire.nic_dropped}};
+}
+
+}  // namespace
+
 nlohmann::json domain_json(const DomainEntry& entry) {
   const auto& s = entry.status;
-  return {
-      {"driver", s.driver},
-      {"module", s.module},
-      {"isolation", s.isolation},
-      {"device", s.device},
-      {"netdev", s.netdev},
-      {"ifname", s.ifname},
-      {"domain_pid", s.domain_pid},
-      {"state", session::session_state_name(s.state)},
-      {"generation", s.generation},
-      {"restarts", s.generation},
-      {"faults", s.faults},
-      {"last_fault", s.last_fault},
-      {"to_driver", {{"frames", s.host.to_driver}, {"bytes", s.host.bytes_to_driver}}},
-      {"from_driver", {{"frames", s.host.from_driver}, {"bytes", s.host.bytes_from_driver}}},
-      {"dropped", {{"oversize", s.host.dropped_oversize}, {"stalled", s.host.dropped_stalled}}},
-      {"wire", {{"out", s.wire.to_wire}, {"in", s.wire.from_wire}, {"nic_dropped", s.wire.nic_dropped}}},
+  nlohmann::json j = {
+      {"driver", s.driver},         {"module", s.module},
+      {"isolation", s.isolation},   {"device", s.device},
+      {"netdev", s.netdev},         {"ifname", s.ifname},
+      {"domain_pid", s.domain_pid}, {"state", session::session_state_name(s.state)},
+      {"generation", s.generation}, {"restarts", s.generation},
+      {"faults", s.faults},         {"last_fault", s.last_fault},
       {"up_s", entry.up_s},
   };
+  traffic_json(s, j);
+  return j;
 }
 
 nlohmann::json status_document(pid_t side_pid, const std::string& state, double uptime_s,

@@ -189,6 +189,11 @@ void BlockSession::publish(SessionState requested) {
   s.device = report_.device;
   s.netdev = report_.disk;
   s.ifname = !config_.fuse_path.empty() ? config_.fuse_path : config_.nbd_unix;
+  s.disk = true;
+  if (disk_) {
+    const auto& c = disk_->counters();
+    s.disk_traffic = {c.writes.load(), c.bytes_written.load(), c.reads.load(), c.bytes_read.load(), c.errors.load()};
+  }
   s.state = requested;
   if (d_.recoverable && d_.recoverable->recovering()) s.state = SessionState::kRecovering;
   if (d_.domain->faulty()) s.state = SessionState::kFailed;

@@ -276,8 +276,10 @@ void DriverDisk::complete(InFlight f, int status) {
   if (status == 0 && r.op == block::Op::kRead) {
     std::memcpy(r.data, domain_.arena_base() + slot_offset(f.slot), r.length);
     counters_.bytes_read += r.length;
+    ++counters_.reads;
   } else if (status == 0 && r.op == block::Op::kWrite) {
     counters_.bytes_written += r.length;
+    ++counters_.writes;
   }
   {
     std::lock_guard lock(mu_);

@@ -35,6 +35,7 @@ std::optional<int> status_from_completion(int64_t status);
 
 struct DriverDiskCounters {
   std::atomic<uint64_t> requests{0}, errors{0}, bytes_read{0}, bytes_written{0};
+  std::atomic<uint64_t> reads{0}, writes{0};   // completed without error
   std::atomic<uint64_t> stray_completions{0};  // unknown or duplicate tags
   std::atomic<uint64_t> bad_status{0}, timeouts{0};
   std::atomic<uint64_t> reissued{0};  // requests submitted again to a restarted driver

@@ -40,6 +40,11 @@ struct SessionStatus {
   std::string last_fault;   // "kind: message" of the latest, empty without one
   host::HostCounters host{};
   host::WireCounters wire{};
+  // A disk's session: its traffic is requests, not frames (`host` and `wire` stay zero).
+  bool disk = false;
+  struct DiskTraffic {
+    uint64_t writes = 0, bytes_written = 0, reads = 0, bytes_read = 0, errors = 0;
+  } disk_traffic{};
 };
 
 // The snapshot of a session whose driver is up; `requested` is kRunning or kStopping, and becomes kRecovering or
