@@ -61,7 +61,7 @@ class VfioUserDevice : public pci::PciDevice {
   // How long an INTx line may stay asserted after an interrupt, with no new edge, before it interrupts again.
   static constexpr std::chrono::milliseconds kLevelRecheck{50};
   // How often an INTx line is looked at with no interrupt outstanding: an assertion whose edge the server never
-  // signalled (seen with QEMU's pcnet under load) is then an interrupt this much late, not a device silent for good.
+  // signalled is then an interrupt this much late, not a device silent for good.
   static constexpr std::chrono::milliseconds kIdleLevelCheck{200};
   // At most this many interrupts a second from one device, after a burst: a server that signals without pause (a
   // broken or hostile one) costs the supervisor and the domain a bounded share of a CPU. Its eventfds count the

@@ -375,8 +375,8 @@ TEST_F(DeviceFixture, ServerInterruptBecomesAnEdge) {
   EXPECT_EQ(sink.edges.load(), settled);
 }
 
-// A line asserted without an edge from the server (QEMU's pcnet was seen to leave one so under load) is found by the
-// idle check and interrupts, within a bounded time; nothing more once it falls.
+// A line asserted without an edge from the server is found by the idle check and interrupts, within a bounded time;
+// nothing more once it falls.
 TEST_F(DeviceFixture, ALineAssertedWithoutAnEdgeStillInterrupts) {
   enable();
   server.assert_intx_without_edge();
