@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "cli/json.h"
+#include "cli/report_values.h"
 
 namespace side::cli {
 namespace {
@@ -21,11 +22,6 @@ const ThroughputPoint* find(const std::vector<ThroughputPoint>& v, const std::st
       return &p;
   }
   return nullptr;
-}
-
-std::optional<double> ratio(double a, double b) {
-  if (b <= 0 || a < 0) return std::nullopt;
-  return a / b;
 }
 
 struct Ratio {
@@ -188,22 +184,13 @@ void json_point(Json& j, const ThroughputPoint& p) {
   j.object_end();
 }
 
-void json_optional(Json& j, const std::string& key, std::optional<double> v) {
-  if (v)
-    j.field(key, *v);
-  else
-    j.key(key).null();  // not measured: no figure (a number or null, never a string)
-}
+using cli::fmt;  // the one for a figure that may be missing (report_values.h), beside this one for a measured value
 
 std::string fmt(const char* f, double v) {
   if (std::isnan(v)) return "n/a";
   char b[64];
   std::snprintf(b, sizeof b, f, v);
   return b;
-}
-
-std::string fmt(const char* f, std::optional<double> v) {
-  return v ? fmt(f, *v) : "n/a";
 }
 
 void json_machine(Json& j, const BenchResults& r) {

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "cli/json.h"
+#include "cli/report_values.h"
 
 namespace side::cli {
 namespace {
@@ -27,11 +28,6 @@ const BlockPoint* find(const BlockBenchResults& r, const std::string& iso, const
     if (p.isolation == iso && p.op == op && p.request_bytes == size && p.depth == depth && p.error.empty()) return &p;
   }
   return nullptr;
-}
-
-std::optional<double> ratio(double a, double b) {
-  if (b <= 0 || a < 0) return std::nullopt;
-  return a / b;
 }
 
 struct Ratio {
@@ -59,13 +55,6 @@ std::vector<Ratio> ratios(const BlockBenchResults& r) {
   return out;
 }
 
-void json_optional(Json& j, const std::string& key, std::optional<double> v) {
-  if (v && std::isfinite(*v))
-    j.field(key, *v);
-  else
-    j.key(key).null();  // not measured: no figure
-}
-
 void json_point(Json& j, const BlockPoint& p) {
   const bool ok = p.error.empty();
   auto figure = [&](double v) { return ok ? std::optional<double>(v) : std::nullopt; };
@@ -84,13 +73,6 @@ void json_point(Json& j, const BlockPoint& p) {
   json_optional(j, "cpu_us_per_request_without_generator", figure(p.cpu_us_per_request_without_generator()));
   json_optional(j, "probe_ms", p.probe_ms > 0 ? std::optional<double>(p.probe_ms) : std::nullopt);
   j.object_end();
-}
-
-std::string fmt(const char* f, std::optional<double> v) {
-  if (!v || !std::isfinite(*v)) return "n/a";
-  char b[64];
-  std::snprintf(b, sizeof b, f, *v);
-  return b;
 }
 
 }  // namespace
