@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/sanitize.h"
 #include "ipc/messages.h"
 
 namespace side::session {
@@ -76,7 +77,9 @@ Result<std::unique_ptr<DriverDisk>> DriverDisk::open(supervisor::DriverDomain& d
   auto info = wait_for_disk(domain, index, options.disk_wait);
   if (!info) return make_error("disk " + std::to_string(index) + ": " + info.error().message);
   auto geometry = geometry_from_info(*info, kSlotBytes, options.slots);
-  if (!geometry) return make_error(std::string(info->name) + ": " + geometry.error().message);
+  // Not by its name yet: an unterminated one is among what the check refuses.
+  if (!geometry) return make_error("disk " + std::to_string(index) + ": " + geometry.error().message);
+  sanitize_field(info->name, sizeof info->name);  // the domain's string, which side prints and logs
   auto slots = allocate_slots(domain, options.slots);
   if (!slots) return slots.error();
   return std::unique_ptr<DriverDisk>(new DriverDisk(domain, index, *info, *geometry, std::move(*slots), options));

@@ -56,6 +56,18 @@ TEST(DriverDisk, ANonsenseGeometryIsRefused) {
   EXPECT_FALSE(DriverDisk::open(d, 0));
 }
 
+// The disk's name is the domain's string: side prints and logs it, so it reaches the terminal sanitized.
+TEST(DriverDisk, TheDisksNameIsSanitizedBeforeSidePrintsIt) {
+  DiskDomain d;
+  std::strcpy(d.info.name, "vd\x1b[2Jz\x9b");
+  auto disk = DriverDisk::open(d, 0);
+  ASSERT_TRUE(disk) << disk.error().message;
+  const std::string name = (*disk)->info().name;
+  EXPECT_EQ(name.find('\x1b'), std::string::npos) << name;
+  EXPECT_EQ(name.find('\x9b'), std::string::npos) << name;
+  EXPECT_EQ(name.rfind("vd", 0), 0u) << name;
+}
+
 TEST(DriverDisk, AStagingBufferOutsideTheArenaIsRefused) {
   DiskDomain d;
   d.buffer_base = d.arena_size() - DriverDisk::kSlotBytes / 2;
