@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds qemu-system-x86_64 with QEMU's vfio-user server (which Debian's binary package leaves out) from Debian's own
 # source package of the QEMU version apt knows (the installed one, else the candidate), once per machine, into a cache
-# outside the clone keyed by that version. Only that binary, with minimal features. Nothing is downloaded from
-# anywhere but the configured Debian mirror.
+# outside the clone keyed by that version and by the patches in scripts/qemu-patches (fixes to QEMU's device models,
+# each file saying why). Only that binary, with minimal features. Nothing is downloaded from anywhere but the
+# configured Debian mirror.
 #   scripts/build-qemu.sh               build if missing; print the binary's path on stdout
 #   scripts/build-qemu.sh --print-path  print the path the binary has (or will have); build nothing
 #   scripts/build-qemu.sh --check       exit 0 when the binary is built, 1 otherwise; build nothing
@@ -38,9 +39,17 @@ cache_root() {
   fi
 }
 
+patches_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/qemu-patches"
+patches=()
+for p in "$patches_dir"/*.patch; do [[ -f $p ]] && patches+=("$p"); done
+
+# Eight hex digits naming the patch set: a changed patch is a different QEMU, built into a directory of its own.
+patch_set_id() { cat "${patches[@]}" | sha256sum | cut -c1-8; }
+
 version=$(source_version)
 upstream=${version#*:}        # 1:7.2+dfsg-7+deb12u18 -> 7.2+dfsg-7+deb12u18
 dir="$(cache_root)/qemu-${upstream}"
+((${#patches[@]} == 0)) || dir+="+side.$(patch_set_id)"
 binary="$dir/bin/qemu-system-x86_64"
 
 has_server() { [[ -x $1 ]] && "$1" -object help 2>/dev/null | grep x-vfio-user-server >/dev/null; }
@@ -135,6 +144,10 @@ build() {
   local tree
   tree=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'qemu-*' | head -1)
   [[ -d $tree/subprojects/libvfio-user ]] || fail "the source package has no subprojects/libvfio-user"
+  local p
+  for p in "${patches[@]}"; do
+    patch -d "$tree" -p1 --forward --quiet <"$p" >>"$log" 2>&1 || fail "$(basename "$p") does not apply (see $log)"
+  done
   # The dfsg tarball ships no edk2 firmware blobs; the build would try to unpack them.
   sed -i 's/^unpack_edk2_blobs = .*/unpack_edk2_blobs = false/' "$tree/meson.build"
   mkdir -p "$tree/build"

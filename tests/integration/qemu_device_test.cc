@@ -178,22 +178,12 @@ TEST_F(QemuDevice, Ne2kPciOnQemusNe2kPciPingsAndCarriesTcpBothWays) {
   EXPECT_NE(out.find("10ec:8029"), std::string::npos) << out;
 }
 
-// pcnet32 on QEMU's PCnet-PCI II: 32-bit DMA (init block, descriptor rings), NAPI. Pings and TCP transmit only:
-// TCP receive (iperf3 -R) stalls for good in about one loaded run in three (2026-12-07: QEMU keeps receiving and
-// counting missed frames while the driver takes no more; README, *NIC conformance*), a defect being chased under
-// issue #14, not a behaviour to pass over in CI.
-TEST_F(QemuDevice, Pcnet32OnQemusPcnetPingsAndTransmitsTcp) {
+// pcnet32 on QEMU's PCnet-PCI II: 32-bit DMA (init block, descriptor rings), NAPI. TCP receive under load is what
+// found QEMU's model skipping a receive descriptor (scripts/qemu-patches).
+TEST_F(QemuDevice, Pcnet32OnQemusPcnetPingsAndCarriesTcpBothWays) {
   int status = -1;
-  std::string out = side_run("pcnet32",
-                             "--peer-exec 'iperf3 -s' --exec 'sleep 1; ping -c 20 -i 0.05 -w 10 -q 10.77.0.2 && "
-                             "timeout 60 iperf3 -c 10.77.0.2 -t 2'",
-                             &status);
-  EXPECT_EQ(status, 0) << out;
-  EXPECT_NE(out.find("it gets qemu:pcnet,"), std::string::npos) << out;
-  EXPECT_NE(out.find("20 packets transmitted, 20 received, 0% packet loss"), std::string::npos) << out;
-  EXPECT_NE(out.find("receiver"), std::string::npos) << "iperf3's total\n" << out;
-  EXPECT_EQ(out.find("fault:"), std::string::npos) << out;
-  EXPECT_NE(out.find("DMA mappings left after remove 0"), std::string::npos) << out;
+  std::string out = ping_and_tcp(*this, "pcnet32", &status);
+  expect_traffic(out, status, "qemu:pcnet");
   EXPECT_NE(out.find("1022:2000"), std::string::npos) << out;
 }
 
