@@ -24,10 +24,12 @@ class Doorbell {
 
   explicit Doorbell(std::atomic<uint32_t>* word) : w_(word) {}
 
-  // Producer side.
-  void ring(uint32_t bits) {
+  // Producer side. Whether the consumer slept, so that it took a system call to wake it.
+  bool ring(uint32_t bits) {
     uint32_t old = w_->fetch_or(bits & ~kSleeping, std::memory_order_acq_rel);
-    if (old & kSleeping) wake();
+    if (!(old & kSleeping)) return false;
+    wake();
+    return true;
   }
 
   // Consumer side: the pending bits (cleared), waiting up to `timeout_ns` for some; spins `spin_ns` first.
