@@ -58,31 +58,36 @@ domains_of() {
   return 1
 }
 
+# One `side run` of point $1 (mode/dir) into $out/$2.json, its side process id in $sup.
+start_run() {
+  "$side" run e1000 --isolation "${1%/*}" --frame-size "$size" --direction "${1#*/}" --duration "$duration" \
+    --json --quiet >"$out/$2.json" 2>"$out/$2.log" &
+  sup=$!
+}
+
 for point in "$@"; do
   mode=${point%/*}
-  dir=${point#*/}
-  name=$mode-$dir
-  echo "profiling $mode $dir, $((size + 4)) B, ${duration} s" >&2
-  "$side" run e1000 --isolation "$mode" --frame-size "$size" --direction "$dir" --duration "$duration" \
-    --json --quiet >"$out/$name.json" 2>"$out/$name.log" &
-  sup=$!
+  name=$mode-${point#*/}
+  echo "profiling $point, $((size + 4)) B, ${duration} s: counting" >&2
+  # Counting and sampling are separate runs: tracing every system call would distort the samples.
+  start_run "$point" "$name"
   perf stat -x, -e "$events" -p "$sup" -o "$out/$name.side.stat" 2>/dev/null &
-  stat_sup=$!
-  record_pids=$sup
-  if [ "$mode" = process ]; then
-    if doms=$(domains_of "$sup"); then
-      perf stat -x, -e "$events" -p "$doms" -o "$out/$name.domain.stat" 2>/dev/null &
-      record_pids=$sup,$doms
-    fi
+  if [ "$mode" = process ] && doms=$(domains_of "$sup"); then
+    perf stat -x, -e "$events" -p "$doms" -o "$out/$name.domain.stat" 2>/dev/null &
   fi
+  wait "$sup" || echo "  side run failed (see $out/$name.log)" >&2
+  wait 2>/dev/null || true
+  echo "profiling $point: sampling" >&2
+  start_run "$point" "$name.sampled"
+  pids=$sup
+  if [ "$mode" = process ] && doms=$(domains_of "$sup"); then pids=$sup,$doms; fi
   # Sampling starts once the driver is up (probe and open are not the path), and ends with the traffic.
   sleep 1
-  perf record -q -e cpu-clock -F 1999 -g -p "$record_pids" -o "$out/$name.perf.data" -- \
+  perf record -q -e cpu-clock -F 1999 -g -p "$pids" -o "$out/$name.perf.data" -- \
     sleep "$((duration - 1))" >/dev/null 2>&1 || true
-  wait "$sup" || echo "  side run failed (see $out/$name.log)" >&2
-  wait "$stat_sup" 2>/dev/null || true
   wait 2>/dev/null || true
-  perf report -i "$out/$name.perf.data" --no-children --sort pid,sym --stdio -g none --percent-limit 0.7 \
+  # The domain process runs as "exe" (side re-executed through /proc/self/exe), side as "side".
+  perf report -i "$out/$name.perf.data" --no-children --sort comm,dso,sym --stdio -g none --percent-limit 0.5 \
     >"$out/$name.report.txt" 2>/dev/null || true
   perf script -i "$out/$name.perf.data" -F pid,ip,sym 2>/dev/null | python3 "$(dirname "$0")/fold-stacks.py" \
     >"$out/$name.folded" || true
