@@ -384,7 +384,7 @@ TEST(Doorbell, OneWakeUpForManyRingsWhileTheConsumerSleeps) {
   EXPECT_FALSE(bell.ring(4));
   consumer.join();
   EXPECT_EQ(got.load() | Doorbell(&word).take(), 7u);  // what it took, and what was rung after it woke
-  EXPECT_FALSE(Doorbell(&word).ring(1));  // awake (not waiting): no system call
+  EXPECT_FALSE(Doorbell(&word).ring(1));               // awake (not waiting): no system call
 }
 
 TEST(Ring, CrossProcessStreamWithDoorbell) {
