@@ -3,8 +3,12 @@
 #include "bench/frame_relay.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bench/benchmark.h"
+#include "net/netns.h"
 #include "session/traffic_peer.h"
 
 namespace side::bench {
@@ -57,6 +61,26 @@ TEST(FrameRelay, BenchPointIsAVerifiedMeasurement) {
     EXPECT_GT(p.cpu_supervisor_s, 0);
     EXPECT_EQ(p.cpu_domain_s, 0);
   }
+}
+
+// The relay's TCP point: iperf3 from the host's TAP to a server behind the wire's TAP, every segment relayed by
+// side. In a network namespace of its own (a child process), so that its interfaces meet nobody else's.
+TEST(FrameRelay, CarriesTcpBetweenTheHostAndTheWire) {
+  if (!net::have_net_admin() || access("/usr/bin/iperf3", X_OK) != 0) GTEST_SKIP() << "needs root and iperf3";
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (unshare(CLONE_NEWNET) != 0) _exit(2);
+    auto o = BenchOptions::defaults(true);
+    o.tcp_seconds = 1;
+    const auto t = measure_relay_tcp(o);
+    if (!t.error.empty()) std::fprintf(stderr, "relay TCP: %s\n", t.error.c_str());
+    _exit(t.error.empty() && t.receiver_gbps > 0 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 }  // namespace
