@@ -15,7 +15,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt  # noqa: E402
 
-STYLE = {"inproc": ("in-process", "tab:blue"), "process": ("isolated", "tab:orange")}
+STYLE = {"relay": ("relay (no driver)", "tab:gray"), "inproc": ("in-process", "tab:blue"),
+         "process": ("isolated", "tab:orange")}
 DIRECTION = {"tx": ("transmit", "-"), "rx": ("receive", "--")}
 
 

@@ -17,6 +17,7 @@ packages=(
   kmod bc flex bison libelf-dev dwarves               # what kbuild may call
   iproute2 iputils-ping iperf3 tcpdump tshark         # host-side networking tests
   python3-matplotlib nlohmann-json3-dev               # benchmark: plots, reading iperf3's JSON
+  linux-perf                                          # scripts/profile-datapath.sh: perf stat/record
   help2man man-db bash-completion                     # manual page and shell completion
   python3-jsonschema                                  # the --json documents checked against docs/schemas
   libfuse3-dev fuse3                                  # the disk as a file (FUSE export; fusermount3)

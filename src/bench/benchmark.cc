@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -52,8 +53,9 @@ class Steps {
  public:
   explicit Steps(const BenchOptions& o) : o_(o) {
     auto has = [&](const char* s) { return o.sections.count(s) ? size_t{1} : size_t{0}; };
-    total_ = has("throughput") * o.frame_sizes.size() * 4 + has("optimisations") * o.frame_sizes.size() * 6 +
-             has("latency") * o.latency_frame_sizes.size() * 2 + has("tcp") * 2 + has("recovery");
+    total_ = has("throughput") * o.frame_sizes.size() * 2 * o.modes.size() +
+             has("optimisations") * o.frame_sizes.size() * 6 + has("latency") * o.latency_frame_sizes.size() * 2 +
+             has("tcp") * o.modes.size() + has("recovery");
   }
   // Says what starts now; the previous step is done.
   void next(const std::string& what) {
@@ -71,12 +73,38 @@ class Steps {
 
 }  // namespace
 
+std::string traffic_error(const session::DirectionResult& d, uint64_t packets) {
+  if (d.corrupt || d.out_of_order || d.lost) {
+    return std::to_string(d.corrupt) + " corrupt, " + std::to_string(d.out_of_order) + " out of order, " +
+           std::to_string(d.lost) + " lost frames";
+  }
+  return packets == 0 ? "no frame went through in the window" : "";
+}
+
+const std::vector<BenchMode>& bench_modes() {
+  static const std::vector<BenchMode> modes = {
+      {"relay", "relay", false},
+      {"inproc", "in-process", true},
+      {"process", "isolated", true},
+  };
+  return modes;
+}
+
+const BenchMode* find_mode(const std::string& name) {
+  for (const auto& m : bench_modes()) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
 BenchOptions BenchOptions::defaults(bool quick) {
   BenchOptions o;
   o.quick = quick;
   o.sections = {"throughput", "optimisations", "latency", "tcp", "recovery"};
   if (quick) {
     o.frame_sizes = {60, 1514};
+    // The ratios are medians of 3 even here; Table V's points, only context, are measured once.
+    o.optimisation_repeats = 1;
     o.warmup_s = 0.15;
     o.window_s = 0.5;
     o.latency_exchanges = 2000;
@@ -85,7 +113,6 @@ BenchOptions BenchOptions::defaults(bool quick) {
     o.recoveries = 20;
   } else {
     o.frame_sizes = {60, 124, 252, 508, 1020, 1514};
-    o.repeats = 3;
     o.latency_frame_sizes = {60, 1514};
   }
   return o;
@@ -134,30 +161,50 @@ ThroughputPoint measure_throughput(const BenchOptions& o, const std::string& iso
   p.packets = counter_growth(first.verified, last.verified);
   p.bytes = counter_growth(first.bytes, last.bytes);
   const auto& d = direction == "tx" ? report.traffic.tx : report.traffic.rx;
-  if (!report.ok()) {
+  if (!report.ok())
     p.error = report.error.empty() ? "the driver faulted" : report.error;
-  } else if (d.corrupt || d.out_of_order || d.lost) {
-    p.error = std::to_string(d.corrupt) + " corrupt, " + std::to_string(d.out_of_order) + " out of order, " +
-              std::to_string(d.lost) + " lost frames";
-  } else if (p.packets == 0) {
-    p.error = "no frame went through in the window";
-  }
+  else
+    p.error = traffic_error(d, p.packets);
   return p;
 }
 
 namespace {
 
-// The median point of `repeats` measurements (by packets per second); a failed measurement wins, so that a
-// failure is never hidden by a good repeat.
-ThroughputPoint median_point(const BenchOptions& o, const std::string& isolation, const std::string& direction,
-                             size_t frame_size, const ipc::Optimisations& opt) {
+ThroughputPoint run_mode_point(const BenchOptions& o, const BenchMode& mode, const std::string& direction,
+                               size_t frame_size, const ipc::Optimisations& opt) {
+  if (!mode.driver) return measure_relay_throughput(o, direction, frame_size);
+  return measure_throughput(o, mode.name, direction, frame_size, opt);
+}
+
+// The median point of `repeats` measurements (by packets per second), with the spread of the repeats; a failed
+// measurement wins, so that a failure is never hidden by a good repeat.
+ThroughputPoint median_point(const BenchOptions& o, unsigned repeats, const std::string& mode_name,
+                             const std::string& direction, size_t frame_size, const ipc::Optimisations& opt) {
+  const BenchMode* mode = find_mode(mode_name);
+  if (!mode) {
+    ThroughputPoint p;
+    p.isolation = mode_name;
+    p.direction = direction;
+    p.frame_size = frame_size;
+    p.error = "unknown mode " + mode_name;
+    return p;
+  }
   std::vector<ThroughputPoint> runs;
-  for (unsigned i = 0; i < std::max(1u, o.repeats); ++i) {
-    runs.push_back(measure_throughput(o, isolation, direction, frame_size, opt));
+  for (unsigned i = 0; i < std::max(1u, repeats); ++i) {
+    runs.push_back(run_mode_point(o, *mode, direction, frame_size, opt));
     if (!runs.back().error.empty()) return runs.back();
   }
   std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.pps() < b.pps(); });
-  return runs[runs.size() / 2];
+  ThroughputPoint m = runs[runs.size() / 2];
+  m.runs = static_cast<unsigned>(runs.size());
+  m.pps_min = runs.front().pps();
+  m.pps_max = runs.back().pps();
+  auto [lo, hi] = std::minmax_element(runs.begin(), runs.end(), [](const auto& a, const auto& b) {
+    return a.cpu_ns_per_packet() < b.cpu_ns_per_packet();
+  });
+  m.cpu_min = lo->cpu_ns_per_packet();
+  m.cpu_max = hi->cpu_ns_per_packet();
+  return m;
 }
 
 std::string describe(const ThroughputPoint& p) {
@@ -167,9 +214,10 @@ std::string describe(const ThroughputPoint& p) {
                   size_label(p.frame_size).c_str(), p.disabled.empty() ? "" : ("-" + p.disabled).c_str(),
                   p.error.c_str());
   } else {
-    std::snprintf(line, sizeof line, "%-7s %s %6s %-16s %9.0f pps %6.3f Gbit/s %7.0f ns CPU/packet",
+    std::snprintf(line, sizeof line, "%-7s %s %6s %-16s %9.0f pps (%.0f-%.0f) %6.3f Gbit/s %7.0f ns CPU/packet",
                   p.isolation.c_str(), p.direction.c_str(), size_label(p.frame_size).c_str(),
-                  p.disabled.empty() ? "" : ("-" + p.disabled).c_str(), p.pps(), p.gbps(), p.cpu_ns_per_packet());
+                  p.disabled.empty() ? "" : ("-" + p.disabled).c_str(), p.pps(), p.runs > 1 ? p.pps_min : p.pps(),
+                  p.runs > 1 ? p.pps_max : p.pps(), p.gbps(), p.cpu_ns_per_packet());
   }
   return line;
 }
@@ -177,10 +225,10 @@ std::string describe(const ThroughputPoint& p) {
 void run_throughput(const BenchOptions& o, BenchResults& r, Steps& steps) {
   for (size_t size : o.frame_sizes) {
     for (const char* dir : {"tx", "rx"}) {
-      // Side by side: the baseline and the isolated driver are measured one right after the other.
-      for (const char* iso : {"inproc", "process"}) {
-        steps.next(std::string("throughput ") + iso + " " + dir + " " + size_label(size));
-        r.throughput.push_back(median_point(o, iso, dir, size, {}));
+      // Side by side: the relay, the baseline and the isolated driver are measured one right after the other.
+      for (const auto& mode : o.modes) {
+        steps.next("throughput " + mode + " " + dir + " " + size_label(size));
+        r.throughput.push_back(median_point(o, o.repeats, mode, dir, size, {}));
         say(o, describe(r.throughput.back()));
       }
     }
@@ -194,7 +242,7 @@ void run_optimisations(const BenchOptions& o, BenchResults& r, Steps& steps) {
         steps.next(std::string("isolated ") + dir + " " + size_label(size) + " without " + off);
         ipc::Optimisations opt;
         ipc::disable_optimisations(off, opt);
-        r.optimisations.push_back(median_point(o, "process", dir, size, opt));
+        r.optimisations.push_back(median_point(o, o.optimisation_repeats, "process", dir, size, opt));
         say(o, describe(r.optimisations.back()));
       }
     }
@@ -361,9 +409,11 @@ BenchResults run_bench(const BenchOptions& o) {
     }
   }
   if (o.sections.count("tcp")) {
-    for (const char* iso : {"inproc", "process"}) {
+    for (const auto& mode : o.modes) {
+      const char* iso = mode.c_str();
       steps.next(std::string("TCP ") + iso);
-      r.tcp.push_back(measure_tcp(o, iso));
+      const BenchMode* m = find_mode(mode);
+      r.tcp.push_back(m && !m->driver ? measure_relay_tcp(o) : measure_tcp(o, iso));
       const auto& t = r.tcp.back();
       char line[200];
       if (t.error.empty())

@@ -17,15 +17,30 @@
 #include "bench/machine_info.h"
 #include "domain/domain.h"
 #include "ipc/optimisations.h"
+#include "session/traffic_peer.h"
 #include "supervisor/recoverable_domain.h"
 
 namespace side::bench {
 
+// How a throughput point runs the frame path. The bench measures every mode of BenchOptions::modes side by side at
+// each point; a new isolation (say, software fault isolation in side's own process) is one more entry here and in
+// run_mode_point(), and one more column of the report.
+struct BenchMode {
+  std::string name;   // as in the results: "relay", "inproc", "process"
+  std::string label;  // as in the report: "relay", "in-process", "isolated"
+  bool driver;        // false: the no-driver relay (bench/frame_relay.h), the ceiling of the path
+};
+// Every mode side knows, in report order; nullptr for an unknown name.
+const std::vector<BenchMode>& bench_modes();
+const BenchMode* find_mode(const std::string& name);
+
 struct BenchOptions {
   bool quick = false;
+  std::vector<std::string> modes = {"relay", "inproc", "process"};  // throughput points, in this order
   std::vector<size_t> frame_sizes;  // bytes without the FCS (60 is a 64-byte frame on the wire)
   double warmup_s = 0.3, window_s = 2.0;
-  unsigned repeats = 1;  // throughput points are measured this often; the median is kept
+  unsigned repeats = 3;               // throughput points are measured this often; the median is kept
+  unsigned optimisation_repeats = 3;  // the same for the optimisations (Table V) points
   unsigned latency_exchanges = 10'000;
   std::vector<size_t> latency_frame_sizes;
   double tcp_seconds = 5;
@@ -43,7 +58,7 @@ struct BenchOptions {
 };
 
 struct ThroughputPoint {
-  std::string isolation;  // "inproc" or "process"
+  std::string isolation;  // the mode: "relay", "inproc" or "process"
   std::string direction;  // "tx" (host -> driver -> wire) or "rx" (wire -> driver -> host)
   size_t frame_size = 0;  // without FCS
   std::string disabled;   // optimisations switched off ("" = all on)
@@ -54,6 +69,9 @@ struct ThroughputPoint {
   uint64_t direct_accesses = 0;                   // device accesses through rewritten sites during the window
   double probe_ms = 0;
   std::string error;  // empty when the point is valid
+  // The repeats this median point was taken from, and their spread (min-max of each figure over the repeats).
+  unsigned runs = 1;
+  double pps_min = 0, pps_max = 0, cpu_min = 0, cpu_max = 0;
 
   size_t wire_bytes() const { return frame_size + 4; }  // with the FCS
   double pps() const { return seconds > 0 ? static_cast<double>(packets) / seconds : 0; }
@@ -99,6 +117,15 @@ struct BenchResults {
 };
 
 BenchResults run_bench(const BenchOptions& options);
+
+// The no-driver relay's points (relay_points.cc): one throughput point with the built-in peer, and TCP (iperf3)
+// between the host's TAP and the wire's, relayed.
+ThroughputPoint measure_relay_throughput(const BenchOptions& options, const std::string& direction, size_t frame_size);
+TcpPoint measure_relay_tcp(const BenchOptions& options);
+
+// Why a point's traffic makes it no figure (every frame is verified: corrupt, reordered or lost frames, or none):
+// "" if it does.
+std::string traffic_error(const session::DirectionResult& d, uint64_t packets);
 
 // One throughput point (exposed for tests).
 ThroughputPoint measure_throughput(const BenchOptions& options, const std::string& isolation,

@@ -169,6 +169,10 @@ Result<bool> parse_run_string(Reader& r, const std::string& a, RunArgs& out) {
     if (!ipc::disable_optimisations(*v, out.optimisations)) {
       return r.error(a + " takes streamlined, batched and/or pretranslation");
     }
+  } else if (a == "--direction") {
+    SIDE_ASSIGN(out.direction, r.value(a));
+    if (out.direction != "tx" && out.direction != "rx" && out.direction != "both")
+      return r.error(a + " takes tx, rx or both");
   } else if (a == "--device") {
     SIDE_ASSIGN(out.device, r.value(a));
     if (out.device != "builtin" && !(out.device.starts_with("qemu:") && devices::find_device_model(out.device)))

@@ -26,7 +26,8 @@ struct RunArgs {
   double duration = 0, kill_after = 0, crash_every = 0, inject_every = 0;
   unsigned crashes = 10;
   bool builtin = false, request_response = false;
-  std::string device;  // --device builtin|qemu:MODEL ("": the first model the driver's id table matches)
+  std::string direction = "both";  // built-in traffic: tx (host -> wire), rx (wire -> host) or both
+  std::string device;              // --device builtin|qemu:MODEL ("": the first model the driver's id table matches)
   std::string ifname = "side0", wire_tap, pcap, exec, peer_exec, host_addr = "10.77.0.1/24", peer_addr = "10.77.0.2/24";
   // Disk drivers (virtio_blk, nvme): the image, the exports, the verified workload.
   std::string disk, fuse, nbd_socket;

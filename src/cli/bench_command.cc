@@ -27,7 +27,8 @@ void bench_usage(FILE* out) {
   std::fprintf(
       out,
       "usage: side bench [options]\n"
-      "SIDE's evaluation on this machine: the unmodified e1000 in-process against isolated, side by side.\n"
+      "SIDE's evaluation on this machine: the unmodified e1000 in-process against isolated, side by side,\n"
+      "with a no-driver relay (the same frames copied straight across by side) as the path's ceiling.\n"
       "  --class CLASS        net (default): the e1000 as below; block: Debian's virtio_blk on QEMU's\n"
       "                       virtio-blk-pci (an O_DIRECT temporary image), random reads and writes that\n"
       "                       side issues, checked: throughput and CPU per request, isolated against\n"
@@ -41,7 +42,8 @@ void bench_usage(FILE* out) {
       "                       block: request sizes, multiples of 512 up to 1M (default 512,4K,16K,64K,256K,1M)\n"
       "  --depths LIST        block: queue depths, 1 to 32 (default 1,32)\n"
       "  --window S           measured seconds per throughput point (default 2; quick 0.5)\n"
-      "  --repeats N          measure each throughput point N times, keep the median (default 3; quick 1)\n"
+      "  --repeats N          measure each throughput point N times, keep the median and show the\n"
+      "                       range (default 3; quick: 3, Table V's points once)\n"
       "  --recoveries N       how many recoveries to time (default 100; quick 20)\n"
       "  --exchanges N        request/response round trips per latency point (default 10000)\n"
       "  --quiet              no progress line (shown on a terminal only: done/total, elapsed, estimate)\n"
@@ -148,7 +150,7 @@ int bench_command(const BenchArgs& args) {
   if (!args.sections.empty()) o.sections = args.sections;
   if (!args.frame_sizes.empty()) o.frame_sizes = args.frame_sizes;
   if (window > 0) o.window_s = window;
-  if (repeats > 0) o.repeats = static_cast<unsigned>(repeats);
+  if (repeats > 0) o.repeats = o.optimisation_repeats = static_cast<unsigned>(repeats);
   if (recoveries >= 0) o.recoveries = static_cast<unsigned>(recoveries);
   if (exchanges > 0) o.latency_exchanges = static_cast<unsigned>(exchanges);
   Paths paths = Paths::from_environment();

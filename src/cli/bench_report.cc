@@ -56,6 +56,49 @@ std::vector<Ratio> isolation_ratios(const BenchResults& r) {
   return out;
 }
 
+// The modes measured, in the order of bench::bench_modes().
+std::vector<bench::BenchMode> modes_in(const BenchResults& r) {
+  std::vector<bench::BenchMode> out;
+  for (const auto& m : bench::bench_modes()) {
+    for (const auto& p : r.throughput) {
+      if (p.isolation == m.name) {
+        out.push_back(m);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+struct RelayFraction {
+  std::string mode, direction;
+  size_t frame_size;
+  std::optional<double> throughput;  // the mode's packet rate / the relay's
+};
+
+std::vector<RelayFraction> relay_fractions(const BenchResults& r) {
+  std::vector<RelayFraction> out;
+  for (size_t size : sizes_of(r.throughput)) {
+    for (const char* dir : {"tx", "rx"}) {
+      const auto* relay = find(r.throughput, "relay", dir, size);
+      for (const auto& m : modes_in(r)) {
+        if (!m.driver) continue;
+        const auto* p = find(r.throughput, m.name, dir, size);
+        out.push_back({m.name, dir, size, p && relay ? ratio(p->pps(), relay->pps()) : std::nullopt});
+      }
+    }
+  }
+  return out;
+}
+
+std::optional<double> relay_fraction(const BenchResults& r, const std::string& mode, const std::string& dir,
+                                     size_t size) {
+  for (const auto& f : relay_fractions(r)) {
+    if (f.mode == mode && f.direction == dir && f.frame_size == size) return f.throughput;
+  }
+  return std::nullopt;
+}
+
 struct OptRatio {
   std::string optimisation, direction;
   size_t frame_size;
@@ -123,6 +166,27 @@ struct Goal {
   std::string unit;
 };
 
+// TCP through the TAP (isolated/in-process, iperf3) and recovery (kill -> traffic flowing, median and p99).
+void add_tcp_and_recovery_goals(const BenchResults& r, std::vector<Goal>& g) {
+  const bench::TcpPoint *in = nullptr, *iso = nullptr;
+  for (const auto& t : r.tcp) {
+    if (!t.error.empty()) continue;
+    if (t.isolation == "inproc") in = &t;
+    if (t.isolation == "process") iso = &t;
+  }
+  std::optional<double> tcp = in && iso ? ratio(iso->receiver_gbps, in->receiver_gbps) : std::nullopt;
+  g.push_back({"isolated/in-process TCP throughput (iperf3 through the TAP)", ">= 0.95", tcp, tcp && *tcp >= 0.95, ""});
+  std::vector<double> total;
+  for (const auto& x : r.recovery.recoveries) total.push_back(x.total_ms);
+  std::optional<double> med, p99;
+  if (!total.empty()) {
+    med = median(total);
+    p99 = percentile(total, 0.99);
+  }
+  g.push_back({"recovery, kill to traffic flowing (median)", "<= 10", med, med && *med <= 10, "ms"});
+  g.push_back({"recovery, kill to traffic flowing (p99)", "<= 20", p99, p99 && *p99 <= 20, "ms"});
+}
+
 std::vector<Goal> goals(const BenchResults& r) {
   std::vector<Goal> g;
   auto worst = [&](size_t size, bool cpu) -> std::optional<double> {
@@ -166,6 +230,7 @@ std::vector<Goal> goals(const BenchResults& r) {
   std::optional<double> probe;
   if (auto v = probes(r, "process"); !v.empty()) probe = median(v);
   g.push_back({"e1000 probe, isolated (median)", "<= 5", probe, at_most(probe, 5), "ms"});
+  add_tcp_and_recovery_goals(r, g);
   return g;
 }
 
@@ -181,6 +246,10 @@ void json_point(Json& j, const ThroughputPoint& p) {
   j.field("cpu_ns_per_packet", p.cpu_ns_per_packet()).field("probe_ms", p.probe_ms);
   j.field("traps", p.traps).field("direct_device_accesses", p.direct_accesses);
   j.field("traps_per_packet", p.packets ? static_cast<double>(p.traps) / static_cast<double>(p.packets) : 0.0);
+  if (p.error.empty()) {
+    j.field("runs", static_cast<uint64_t>(p.runs)).field("pps_min", p.pps_min).field("pps_max", p.pps_max);
+    j.field("cpu_ns_per_packet_min", p.cpu_min).field("cpu_ns_per_packet_max", p.cpu_max);
+  }
   j.object_end();
 }
 
@@ -209,6 +278,18 @@ void json_isolation_ratios(Json& j, const BenchResults& r) {
     j.field("direction", x.direction).field("frame_size", static_cast<uint64_t>(x.frame_size + 4));
     json_optional(j, "throughput", x.throughput);
     json_optional(j, "cpu_per_packet", x.cpu);
+    j.object_end();
+  }
+  j.array_end();
+}
+
+void json_relay_fractions(Json& j, const BenchResults& r) {
+  j.key("relay_fractions").array_begin();
+  for (const auto& f : relay_fractions(r)) {
+    j.object_begin();
+    j.field("isolation", f.mode).field("direction", f.direction);
+    j.field("frame_size", static_cast<uint64_t>(f.frame_size + 4));
+    json_optional(j, "throughput", f.throughput);
     j.object_end();
   }
   j.array_end();
@@ -312,7 +393,8 @@ void md_header(Markdown& md, const BenchResults& r) {
   md.line("");
   md.line(
       "Debian's unmodified `e1000.ko` (Linux 6.1) on side's emulated Intel 82540EM, in-process (the unisolated "
-      "baseline) against isolated (its own sandboxed domain process), measured side by side in one run of " +
+      "baseline) against isolated (its own sandboxed domain process), with a no-driver relay as the ceiling of the "
+      "frame path, measured side by side in one run of " +
       fmt("%.0f", r.elapsed_s) +
       " s. Frame sizes include the FCS; Gbit/s counts frame bytes with FCS. CPU is the "
       "CPU time of every process involved (side, which also runs the emulated NIC and the traffic peer, and the "
@@ -336,30 +418,97 @@ void md_goals(Markdown& md, const BenchResults& r) {
   }
 }
 
-// Each frame size and direction in-process and isolated, then the points that failed.
+// A median figure with the spread of its repeats: "1043000 (998000-1101000)".
+std::string with_spread(const char* f, double median_value, double lo, double hi, unsigned runs) {
+  std::string s = fmt(f, median_value);
+  if (runs > 1) s += " (" + fmt(f, lo) + "-" + fmt(f, hi) + ")";
+  return s;
+}
+
+// The header of a table with one column per mode, then `extra` columns.
+void md_mode_header(Markdown& md, const std::vector<bench::BenchMode>& modes, const std::vector<std::string>& extra) {
+  std::string head = "| frame | dir |", rule = "|---|---|";
+  for (const auto& m : modes) {
+    head += " " + m.label + " |";
+    rule += "---|";
+  }
+  for (const auto& e : extra) {
+    head += " " + e + " |";
+    rule += "---|";
+  }
+  md.line(head);
+  md.line(rule);
+}
+
+// Packets per second of every mode at each point (median, min-max of the repeats), each driver mode against the
+// baseline and as a fraction of the relay.
+void md_packet_rates(Markdown& md, const BenchResults& r, const std::vector<bench::BenchMode>& modes) {
+  std::vector<std::string> extra;
+  for (const auto& m : modes) {
+    if (m.driver && m.name != "inproc") extra.push_back(m.label + " / in-process");
+  }
+  for (const auto& m : modes) {
+    if (m.driver) extra.push_back(m.label + " / relay");
+  }
+  md_mode_header(md, modes, extra);
+  for (const auto& x : isolation_ratios(r)) {
+    std::string row = "| " + std::to_string(x.frame_size + 4) + " | " + x.direction + " |";
+    for (const auto& m : modes) {
+      const auto* p = find(r.throughput, m.name, x.direction, x.frame_size);
+      row += " " + (p ? with_spread("%.0f", p->pps(), p->pps_min, p->pps_max, p->runs) : "failed") + " |";
+    }
+    const auto* in = find(r.throughput, "inproc", x.direction, x.frame_size);
+    for (const auto& m : modes) {
+      if (!m.driver || m.name == "inproc") continue;
+      const auto* p = find(r.throughput, m.name, x.direction, x.frame_size);
+      row += " " + fmt("%.3f", p && in ? ratio(p->pps(), in->pps()) : std::nullopt) + " |";
+    }
+    for (const auto& m : modes) {
+      if (m.driver) row += " " + fmt("%.3f", relay_fraction(r, m.name, x.direction, x.frame_size)) + " |";
+    }
+    md.line(row);
+  }
+}
+
+// CPU time per packet of every mode (an isolated point's split between side and the domain), and the CPU ratio.
+void md_cpu(Markdown& md, const BenchResults& r, const std::vector<bench::BenchMode>& modes) {
+  md_mode_header(md, modes, {"isolated / in-process", "isolated Gbit/s"});
+  for (const auto& x : isolation_ratios(r)) {
+    std::string row = "| " + std::to_string(x.frame_size + 4) + " | " + x.direction + " |";
+    for (const auto& m : modes) {
+      const auto* p = find(r.throughput, m.name, x.direction, x.frame_size);
+      std::string cell = p ? with_spread("%.0f", p->cpu_ns_per_packet(), p->cpu_min, p->cpu_max, p->runs) : "failed";
+      if (p && p->cpu_domain_s > 0) {
+        const double n = static_cast<double>(p->packets);
+        cell += ", " + fmt("%.0f", p->cpu_supervisor_s * 1e9 / n) + " + " + fmt("%.0f", p->cpu_domain_s * 1e9 / n);
+      }
+      row += " " + cell + " |";
+    }
+    const auto* iso = find(r.throughput, "process", x.direction, x.frame_size);
+    row += " " + fmt("%.3f", x.cpu) + " | " + (iso ? fmt("%.3f", iso->gbps()) : "failed") + " |";
+    md.line(row);
+  }
+}
+
+// Each frame size and direction in every mode, then the points that failed.
 void md_throughput(Markdown& md, const BenchResults& r) {
+  const auto modes = modes_in(r);
   md.line("");
   md.line("## Throughput and CPU per packet");
   md.line("");
   md.line(
-      "| frame | dir | in-process pps | isolated pps | ratio | in-process Gbit/s | isolated Gbit/s | "
-      "in-process CPU ns/pkt | isolated CPU ns/pkt (side + domain) | CPU ratio |");
-  md.line("|---|---|---|---|---|---|---|---|---|---|");
-  for (const auto& x : isolation_ratios(r)) {
-    const auto* in = find(r.throughput, "inproc", x.direction, x.frame_size);
-    const auto* iso = find(r.throughput, "process", x.direction, x.frame_size);
-    auto pps = [](const ThroughputPoint* p) { return p ? fmt("%.0f", p->pps()) : "failed"; };
-    auto gb = [](const ThroughputPoint* p) { return p ? fmt("%.3f", p->gbps()) : "failed"; };
-    auto cpu = [](const ThroughputPoint* p) { return p ? fmt("%.0f", p->cpu_ns_per_packet()) : "failed"; };
-    std::string iso_cpu = cpu(iso);
-    if (iso) {
-      iso_cpu += " (" + fmt("%.0f", iso->cpu_supervisor_s * 1e9 / static_cast<double>(iso->packets)) + " + " +
-                 fmt("%.0f", iso->cpu_domain_s * 1e9 / static_cast<double>(iso->packets)) + ")";
-    }
-    md.line("| " + std::to_string(x.frame_size + 4) + " | " + x.direction + " | " + pps(in) + " | " + pps(iso) + " | " +
-            fmt("%.3f", x.throughput) + " | " + gb(in) + " | " + gb(iso) + " | " + cpu(in) + " | " + iso_cpu + " | " +
-            fmt("%.3f", x.cpu) + " |");
-  }
+      "Each figure is the median of its repeats, with their range (min-max) in brackets. The relay moves the same "
+      "frames across the same peer with no driver and no device model: the supervisor's thread copies each frame "
+      "through one shared ring (bench/frame_relay.h), the least a frame crossing costs here, so a mode's fraction "
+      "of it says how close the mode comes to the ceiling of this path on this machine.");
+  md.line("");
+  md.line("Packets per second:");
+  md.line("");
+  md_packet_rates(md, r, modes);
+  md.line("");
+  md.line("CPU ns per packet (isolated: side + domain):");
+  md.line("");
+  md_cpu(md, r, modes);
   for (const auto* list : {&r.throughput, &r.optimisations}) {
     for (const auto& p : *list) {
       if (!p.error.empty()) {
@@ -423,17 +572,24 @@ void md_latency(Markdown& md, const BenchResults& r) {
 
 void md_tcp(Markdown& md, const BenchResults& r) {
   if (!r.tcp.empty()) {
+    std::optional<double> relay;
+    for (const auto& t : r.tcp) {
+      if (t.isolation == "relay" && t.error.empty()) relay = t.receiver_gbps;
+    }
     md.line("");
     md.line("## TCP through the TAP (iperf3)");
     md.line("");
-    md.line("| isolation | seconds | received Gbit/s | retransmits | iperf3 host CPU % |");
-    md.line("|---|---|---|---|---|");
+    md.line("| mode | seconds | received Gbit/s | / relay | retransmits | iperf3 host CPU % |");
+    md.line("|---|---|---|---|---|---|");
     for (const auto& t : r.tcp) {
+      const auto* m = bench::find_mode(t.isolation);
+      const std::string label = m ? m->label : t.isolation;
       if (!t.error.empty()) {
-        md.line("| " + t.isolation + " | " + t.error + " | | | |");
+        md.line("| " + label + " | " + t.error + " | | | | |");
         continue;
       }
-      md.line("| " + t.isolation + " | " + fmt("%.0f", t.seconds) + " | " + fmt("%.3f", t.receiver_gbps) + " | " +
+      md.line("| " + label + " | " + fmt("%.0f", t.seconds) + " | " + fmt("%.3f", t.receiver_gbps) + " | " +
+              fmt("%.3f", relay ? ratio(t.receiver_gbps, *relay) : std::nullopt) + " | " +
               std::to_string(t.retransmits) + " | " + fmt("%.0f", t.host_cpu_percent) + " |");
     }
   }
@@ -483,6 +639,7 @@ std::string bench_json(const BenchResults& r) {
   for (const auto& p : r.throughput) json_point(j, p);
   j.array_end();
   json_isolation_ratios(j, r);
+  json_relay_fractions(j, r);
   j.key("optimisations").array_begin();
   for (const auto& p : r.optimisations) json_point(j, p);
   j.array_end();

@@ -58,6 +58,8 @@ void run_usage(FILE* out) {
                "  --packets N          frames to send each way through the driver (default 1000)\n"
                "  --duration S         send for S seconds instead\n"
                "  --frame-size N       frame size without FCS, 60..1514 (default: sizes vary over the range)\n"
+               "  --direction D        tx (host -> driver -> wire), rx (wire -> driver -> host) or both\n"
+               "                       (default); one direction is what side bench measures\n"
                "  --request-response   one exchange at a time: a request in, the host's answer out; --packets\n"
                "                       counts round trips, timed (min, p50, p90, p99, max, mean)\n"
                "  --instances N        N driver instances at once, each on its own NIC in its own domain\n"
@@ -227,7 +229,7 @@ void install_stop_handler() {
 // Built-in traffic when asked for (or when several instances share this process); otherwise real interfaces.
 bool wants_builtin_traffic(const RunArgs& args) {
   return args.builtin || args.packets || args.frame_size || args.request_response || args.instances > 1 ||
-         args.kill_after > 0;
+         args.kill_after > 0 || args.direction != "both";
 }
 
 // The host interface, its peer and what runs there.
@@ -276,6 +278,8 @@ int configure_session(const RunArgs& args, const domain::DomainConfig& config, c
   session.traffic.packets = args.packets ? args.packets : (args.duration > 0 ? 0 : 1000);
   session.traffic.duration_s = args.duration;
   session.traffic.frame_size = args.frame_size;
+  session.traffic.transmit = args.direction != "rx";
+  session.traffic.receive = args.direction != "tx";
   session.traffic.request_response = args.request_response;
   session.pcap = args.pcap;
   if (!wants_builtin_traffic(args)) configure_network(args, session.network);

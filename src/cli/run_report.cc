@@ -129,6 +129,14 @@ void json_host_and_domain(Json& j, const session::NicSessionConfig& config, cons
     j.key("device_accesses").object_begin().field("trapped", c.traps).field("via_rewritten_sites", c.patched_accesses);
     j.field("sites_rewritten", c.sites_patched).field("sites_left_trapping", c.sites_refused).object_end();
   }
+  if (r.crossings) {
+    const auto& x = *r.crossings;
+    j.key("crossings").object_begin().field("to_supervisor", x.to_supervisor());
+    j.field("device_reads", x.device_reads).field("device_writes", x.device_writes);
+    j.field("dma_changes", x.dma_changes).field("frames_in", x.frames_in).field("frames_out", x.frames_out);
+    j.field("events", x.events).field("service_waits", x.service_waits).field("domain_bells", x.domain_bells);
+    j.field("domain_wakes", x.domain_wakes).object_end();
+  }
 }
 
 void text_identity(const session::NicSessionConfig& config, const session::NicSessionReport& r,

@@ -24,10 +24,16 @@ class Doorbell {
 
   explicit Doorbell(std::atomic<uint32_t>* word) : w_(word) {}
 
-  // Producer side.
-  void ring(uint32_t bits) {
+  // Producer side. Whether the consumer slept, so that it took a system call to wake it. Only the producer that
+  // takes the sleeping mark away wakes it: the consumer needs tens of microseconds to run again (and clear the
+  // word), and every other bell rung meanwhile, by this producer or another, is already being answered. Before,
+  // each of them made a futex system call of its own (up to 2 per frame, isolated, at 64 B).
+  bool ring(uint32_t bits) {
     uint32_t old = w_->fetch_or(bits & ~kSleeping, std::memory_order_acq_rel);
-    if (old & kSleeping) wake();
+    if (!(old & kSleeping)) return false;
+    if (!(w_->fetch_and(~kSleeping, std::memory_order_acq_rel) & kSleeping)) return false;
+    wake();
+    return true;
   }
 
   // Consumer side: the pending bits (cleared), waiting up to `timeout_ns` for some; spins `spin_ns` first.

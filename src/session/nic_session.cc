@@ -465,6 +465,7 @@ NicSessionReport NicSession::finish(std::string error) {
   }
   report_.faults = domain_->faults();
   report_.counters = domain_->counters();
+  report_.crossings = domain_->crossings();
   if (recoverable_) {
     report_.recoveries = recoverable_->recoveries();
     report_.gave_up = recoverable_->gave_up();

@@ -103,7 +103,8 @@ struct NicSessionReport {
   pci::PciDevice::NamedCounters device_counters;  // the device model's own (PciDevice::model_counters)
   iommu::Counters iommu{};
   uint64_t dma_mappings_after_remove = 0;
-  std::optional<supervisor::DomainCounters> counters;  // as the domain counted them, at the end of the traffic
+  std::optional<supervisor::DomainCounters> counters;   // as the domain counted them, at the end of the traffic
+  std::optional<supervisor::CrossingCounts> crossings;  // what crossed to and from a domain process
   std::vector<domain::FaultReport> faults;
   // Clean: no error, and every fault (if any) ended in a successful restart.
   bool ok() const {

@@ -35,6 +35,7 @@ bool ChannelServer::drain_events(int limit) {
     long n = ch_.events().pop(m, payload);
     if (n < 0) break;
     progress = true;
+    if (m.type != SIDE_MSG_DMA_MAP_POSTED && m.type != SIDE_MSG_DMA_UNMAP_POSTED) count(&CrossingCounters::events);
     handle_event(m, std::span(payload.data(), static_cast<size_t>(n)));
   }
   return progress;
@@ -83,6 +84,7 @@ bool ChannelServer::drain_rx() {
     long n = ch_.rx().pop(m, frame);
     if (n < 0) break;
     progress = true;
+    count(&CrossingCounters::frames_in);
     auto rx = ipc::decode<ipc::RxFrame>(m, std::span(frame.data(), static_cast<size_t>(n)));
     if (!rx) {
       fault(SIDE_FAULT_PROTOCOL, "unexpected message on the receive ring: " + rx.error().message);
@@ -180,6 +182,7 @@ void ChannelServer::on(const ipc::Decoded<ipc::BlockDone>& m) {
 // The domain did not wait for this answer, so a refusal can only be reported as the driver's fault: it mapped
 // memory that is not its own, or unmapped what it never mapped.
 void ChannelServer::posted_dma(bool map, const ipc::DmaArgs& a) {
+  count(&CrossingCounters::dma_changes);
   if (!platform_) return;
   int rc = map ? platform_->dma_map(a.dev, a.phys, a.size, a.dir) : platform_->dma_unmap(a.dev, a.phys, a.size, a.dir);
   if (rc != 0) {
@@ -220,6 +223,7 @@ void ChannelServer::handle_device(unsigned cpu, const side_msg& m) {
   } else {
     answer = serve_device(m);
   }
+  count(answer ? &CrossingCounters::device_reads : &CrossingCounters::device_writes);
   if (!answer) return;
   if (!ipc::push<ipc::DeviceReply>(ch_.reply(cpu), *answer, {}, m.cookie)) {
     fault(SIDE_FAULT_PROTOCOL, ch_.reply(cpu).broken() ? "the domain corrupted the indices of its reply ring"

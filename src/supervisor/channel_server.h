@@ -15,6 +15,7 @@
 #include "domain/platform.h"
 #include "ipc/channel.h"
 #include "ipc/codec.h"
+#include "supervisor/crossing_counters.h"
 #include "supervisor/domain_log.h"
 
 namespace side::supervisor {
@@ -39,6 +40,8 @@ class ChannelServer {
   void set_platform(domain::Platform* p) { platform_ = p; }
   // Received frames go straight here (the host side of the network device) when set, else to the platform.
   void set_frame_receiver(domain::FrameReceiver* r) { receiver_ = r; }
+  // Where what crosses is counted (crossing_counters.h); none by default.
+  void set_counters(CrossingCounters* c) { counters_ = c; }
   // Names the domain in front of each of its log lines ("e1000 dom 1234"): built by the supervisor, never by it.
   void set_log_label(const std::string& label) { log_.set_label(label); }
   // A spare domain's log is kept until it takes over (domain_log.h).
@@ -85,6 +88,10 @@ class ChannelServer {
   std::vector<uint8_t> events_buffer_;  // event payloads
   bool broken_reported_ = false;
   DomainLog log_;
+  CrossingCounters* counters_ = nullptr;
+  void count(std::atomic<uint64_t> CrossingCounters::*which, uint64_t n = 1) {
+    if (counters_ && n) CrossingCounters::bump(counters_->*which, n);
+  }
 };
 
 }  // namespace side::supervisor

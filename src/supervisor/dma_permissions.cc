@@ -26,8 +26,14 @@ void DmaPermissions::update_page(uint64_t page, const PageUse& before, const Pag
   iommu::Perm old_perm = perm_of(before), new_perm = perm_of(after);
   if (old_perm == new_perm) return;
   uint64_t iova = page << iommu::kPageShift;
-  if (old_perm != iommu::Perm::kNone) (void)iommu_.unmap(iova, iommu::kPageSize);
-  if (new_perm != iommu::Perm::kNone) (void)iommu_.map(iova, iova - base_, iommu::kPageSize, new_perm);
+  // A page that stays open changes its permission in one step: an unmap and a map let the device, on another
+  // thread, find it closed in between (a frame written into a receive buffer there failed half-way).
+  if (old_perm == iommu::Perm::kNone)
+    (void)iommu_.map(iova, iova - base_, iommu::kPageSize, new_perm);
+  else if (new_perm == iommu::Perm::kNone)
+    (void)iommu_.unmap(iova, iommu::kPageSize);
+  else
+    (void)iommu_.protect(iova, iommu::kPageSize, new_perm);
 }
 
 int DmaPermissions::map(uint64_t phys, uint64_t size, int dir) {

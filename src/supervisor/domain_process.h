@@ -64,6 +64,7 @@ class DomainProcess final : public DriverDomain {
   bool faulty() const override { return faulty_.load(); }
   std::vector<domain::FaultReport> faults() const override;
   std::optional<DomainCounters> counters() const override;
+  std::optional<CrossingCounts> crossings() const override { return crossings_.snapshot(); }
   void shutdown() override;
 
   // Ends the process at once (SIGKILL), as a crash would.
@@ -104,6 +105,8 @@ class DomainProcess final : public DriverDomain {
   std::atomic<domain::Platform*> platform_{nullptr};
   std::atomic<domain::FrameReceiver*> receiver_{nullptr};
   std::thread service_;
+  CrossingCounters crossings_;
+  void ring_domain(uint32_t bits);
   std::atomic<bool> stop_{false};
   std::atomic<bool> exited_{false};
   std::atomic<bool> faulty_{false};

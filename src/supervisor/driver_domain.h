@@ -18,6 +18,7 @@
 #include "ipc/codec.h"
 #include "kapi/side_host.h"
 #include "supervisor/control_thread.h"
+#include "supervisor/crossing_counters.h"
 
 namespace side::supervisor {
 
@@ -110,6 +111,9 @@ class DriverDomain {
   virtual std::vector<domain::FaultReport> faults() const = 0;
   // Interrupt counts the domain itself reports; nullopt where it reports none.
   virtual std::optional<DomainCounters> counters() const = 0;
+  // What crossed between the supervisor and the domain's process, as the supervisor counted it; nullopt where
+  // nothing crosses (in-process: a crossing is a function call).
+  virtual std::optional<CrossingCounts> crossings() const { return std::nullopt; }
   // No more driver code runs; the domain can still be inspected.
   virtual void shutdown() = 0;
   // Ends the domain abruptly, as a crash would (SIGKILL of a domain process).

@@ -124,6 +124,7 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform, pr
   std::vector<domain::FaultReport> faults() const override;
   // The current domain's (they start again from zero with every restart).
   std::optional<DomainCounters> counters() const override { return current()->counters(); }
+  std::optional<CrossingCounts> crossings() const override { return current()->crossings(); }
   void shutdown() override;
   Status kill() override;
 

@@ -216,6 +216,18 @@ RxResult E1000::rx_store(const RxStaged& st, uint32_t* free_after, uint32_t* rin
   const uint64_t base = (uint64_t{r(RDBAH)} << 32) | r(RDBAL);
   uint64_t addrs[kMaxRxDescriptorsPerFrame];
   if (!rx_fetch_buffers(base, head, size, needed, addrs)) return RxResult::kDroppedIommuFault;
+  // Every buffer first, the write-backs (DD) only once all of the frame is in: a buffer validated above can still be
+  // closed to the device before it is written (a driver's posted unmap of another mapping of the same page, applied
+  // by the supervisor meanwhile). The frame is then dropped with RDH untouched; writing DD anyway handed the driver
+  // a buffer holding an earlier frame (the reordered frame of docs/bench: one frame lost, an old one repeated).
+  for (uint32_t i = 0; i < needed; ++i) {
+    const size_t off = size_t{i} * bufsize;
+    if (!iommu_.dma_write(addrs[i], buf.data() + off, std::min<size_t>(bufsize, buf.size() - off))) {
+      ++counters_.iommu_faults;
+      ++counters_.rx_dropped_iommu;
+      return RxResult::kDroppedIommuFault;
+    }
+  }
   for (uint32_t i = 0; i < needed; ++i) {
     const uint64_t at = base + uint64_t{(head + i) % size} * kDescSize;
     const size_t off = size_t{i} * bufsize;
@@ -227,10 +239,8 @@ RxResult E1000::rx_store(const RxStaged& st, uint32_t* free_after, uint32_t* rin
     wb[4] = last ? st.status : static_cast<uint8_t>(RXD_STAT_DD | (st.status & RXD_STAT_VP));
     wb[5] = last ? st.errors : 0;
     store_le16(wb + 6, st.special);
-    // Both were validated above; a concurrent unmap between the passes can still refuse them (counted there).
-    if (!iommu_.dma_write(addrs[i], buf.data() + off, chunk) || !iommu_.dma_write(at + 8, wb, sizeof wb)) {
-      ++counters_.iommu_faults;
-    }
+    // The descriptor ring was validated above; the driver unmapping its own ring while it runs is its fault.
+    if (!iommu_.dma_write(at + 8, wb, sizeof wb)) ++counters_.iommu_faults;
   }
   head = (head + needed) % size;
   r(RDH) = head;

@@ -63,29 +63,34 @@ Status Iommu::map(uint64_t iova, uint64_t arena_offset, uint64_t length, Perm pe
   return {};
 }
 
-Status Iommu::unmap(uint64_t iova, uint64_t length) {
-  std::lock_guard lock(mu_);
-  ++counters_.unmap_calls;
-  auto reject = [&](const char* why) -> Status {
-    ++counters_.rejected_maps;
-    return make_error(std::string("iommu unmap: ") + why);
-  };
-  if (length == 0) return reject("zero length");
-  if ((iova | length) & kPageMask) return reject("iova and length must be page aligned");
-  if (iova + length < iova) return reject("iova range overflows");
-  // Validate first: the range must be tiled exactly by whole mappings.
-  uint64_t end = iova + length;
+// The mappings tiling [iova, iova + length) exactly, as [first, last); the reason if they do not (mu_ held).
+Result<std::pair<Iommu::MappingIt, Iommu::MappingIt>> Iommu::tiling_locked(uint64_t iova, uint64_t length) {
+  if (length == 0) return make_error("zero length");
+  if ((iova | length) & kPageMask) return make_error("iova and length must be page aligned");
+  if (iova + length < iova) return make_error("iova range overflows");
+  const uint64_t end = iova + length;
   uint64_t cursor = iova;
   auto it = mappings_.find(iova);
-  if (it == mappings_.end()) return reject("no mapping starts at iova");
+  if (it == mappings_.end()) return make_error("no mapping starts at iova");
   auto first = it;
   while (cursor < end) {
-    if (it == mappings_.end() || it->first != cursor) return reject("range has a hole");
+    if (it == mappings_.end() || it->first != cursor) return make_error("range has a hole");
     cursor += it->second.length;
     ++it;
   }
-  if (cursor != end) return reject("range ends inside a mapping");
-  for (auto m = first; m != it;) {
+  if (cursor != end) return make_error("range ends inside a mapping");
+  return std::make_pair(first, it);
+}
+
+Status Iommu::unmap(uint64_t iova, uint64_t length) {
+  std::lock_guard lock(mu_);
+  ++counters_.unmap_calls;
+  auto range = tiling_locked(iova, length);
+  if (!range) {
+    ++counters_.rejected_maps;
+    return make_error("iommu unmap: " + range.error().message);
+  }
+  for (auto m = range->first; m != range->second;) {
     uint64_t p0 = m->first >> kPageShift, n = m->second.length >> kPageShift;
     for (uint64_t i = 0; i < n; ++i) {
       pages_.erase(p0 + i);
@@ -94,6 +99,28 @@ Status Iommu::unmap(uint64_t iova, uint64_t length) {
       if (e.iova_page == p0 + i) e = IotlbEntry{};
     }
     m = mappings_.erase(m);
+  }
+  return {};
+}
+
+Status Iommu::protect(uint64_t iova, uint64_t length, Perm perm) {
+  std::lock_guard lock(mu_);
+  ++counters_.map_calls;
+  auto range = perm == Perm::kNone || static_cast<uint8_t>(perm) > 3
+                   ? Result<std::pair<MappingIt, MappingIt>>(make_error("no permission given"))
+                   : tiling_locked(iova, length);
+  if (!range) {
+    ++counters_.rejected_maps;
+    return make_error("iommu protect: " + range.error().message);
+  }
+  for (auto m = range->first; m != range->second; ++m) {
+    m->second.perm = perm;
+    uint64_t p0 = m->first >> kPageShift, n = m->second.length >> kPageShift;
+    for (uint64_t i = 0; i < n; ++i) {
+      pages_[p0 + i].perm = perm;
+      IotlbEntry& e = iotlb_[(p0 + i) % kIotlbEntries];
+      if (e.iova_page == p0 + i) e = IotlbEntry{};
+    }
   }
   return {};
 }

@@ -99,6 +99,11 @@ class Iommu {
   // map() (the DMA API unmaps what it mapped). Partially covered mappings or holes are refused and nothing changes.
   Status unmap(uint64_t iova, uint64_t length);
 
+  // Gives the mappings that tile [iova, iova+length) exactly (as unmap() takes them) permission `perm` (not kNone)
+  // in one step: a device access to them never sees them closed in between, as it could between an unmap() and a
+  // map(). Refused, nothing changed, as unmap() refuses.
+  Status protect(uint64_t iova, uint64_t length, Perm perm);
+
   // Drops every mapping (domain teardown / recovery).
   void unmap_all();
   // Drops every mapping and translates into another arena from now on: the device now serves a new domain.
@@ -156,6 +161,8 @@ class Iommu {
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, PageEntry> pages_;
   std::map<uint64_t, Mapping> mappings_;  // keyed by IOVA start
+  using MappingIt = std::map<uint64_t, Mapping>::iterator;
+  Result<std::pair<MappingIt, MappingIt>> tiling_locked(uint64_t iova, uint64_t length);
   std::array<IotlbEntry, kIotlbEntries> iotlb_{};
   std::deque<Fault> faults_;
   std::function<void(const Fault&)> fault_hook_;

@@ -82,7 +82,7 @@ TEST(BenchReport, TableFiveDividesAllOnByOneOff) {
 
 TEST(BenchReport, GoalsAreJudgedOnTheWorseDirection) {
   auto j = nlohmann::json::parse(bench_json(results()));
-  ASSERT_EQ(j["goals"].size(), 6u);
+  ASSERT_EQ(j["goals"].size(), 9u);
   // Throughput at 64 B: tx 0.99 passes, rx 0.75 does not; the goal reports 0.75.
   EXPECT_NEAR(j["goals"][0]["measured"].get<double>(), 0.75, 1e-9);
   EXPECT_FALSE(j["goals"][0]["met"].get<bool>());
@@ -98,6 +98,53 @@ TEST(BenchReport, GoalsAreJudgedOnTheWorseDirection) {
   // Probe: the median of the isolated runs (4, 6, 3 and 4 ms).
   EXPECT_NEAR(j["goals"][5]["measured"].get<double>(), 4.0, 1e-9);
   EXPECT_TRUE(j["goals"][5]["met"].get<bool>());
+}
+
+// Each driver mode as a fraction of the relay at the same point; the table shows each mode's spread.
+TEST(BenchReport, ModesAreReportedAgainstTheRelayWithTheirSpread) {
+  auto r = results();
+  r.throughput.push_back(point("relay", "tx", 60, 2'000'000, 1.0, 0));
+  r.throughput.back().runs = 3;
+  r.throughput.back().pps_min = 1'900'000;
+  r.throughput.back().pps_max = 2'100'000;
+  auto j = nlohmann::json::parse(bench_json(r));
+  bool inproc = false, isolated = false;
+  for (const auto& f : j["relay_fractions"]) {
+    if (f["direction"] != "tx" || f["frame_size"] != 64) {
+      EXPECT_TRUE(f["throughput"].is_null()) << f.dump();  // no relay point there: no fraction
+      continue;
+    }
+    const bool is_inproc = f["isolation"] == "inproc";
+    (is_inproc ? inproc : isolated) = true;
+    EXPECT_NEAR(f["throughput"].get<double>(), is_inproc ? 0.5 : 0.495, 1e-9);
+  }
+  EXPECT_TRUE(inproc && isolated);
+  const std::string md = bench_markdown(r, {});
+  EXPECT_NE(md.find("| frame | dir | relay | in-process | isolated |"), std::string::npos) << md;
+  EXPECT_NE(md.find("2000000 (1900000-2100000)"), std::string::npos) << md;
+}
+
+TEST(BenchReport, TcpAndRecoveryGoalsAreJudged) {
+  auto r = results();
+  bench::TcpPoint in, iso;
+  in.isolation = "inproc";
+  in.receiver_gbps = 2.0;
+  iso.isolation = "process";
+  iso.receiver_gbps = 1.8;
+  r.tcp = {in, iso};
+  for (double ms : {8.0, 9.0, 12.0, 30.0}) {
+    supervisor::RecoveryTimings t;
+    t.total_ms = ms;
+    r.recovery.recoveries.push_back(t);
+  }
+  auto j = nlohmann::json::parse(bench_json(r));
+  ASSERT_EQ(j["goals"].size(), 9u);
+  EXPECT_NEAR(j["goals"][6]["measured"].get<double>(), 0.9, 1e-9);  // TCP: 1.8 / 2.0, below 0.95
+  EXPECT_FALSE(j["goals"][6]["met"].get<bool>());
+  EXPECT_NEAR(j["goals"][7]["measured"].get<double>(), 10.5, 1e-9);  // median of 8, 9, 12, 30 ms
+  EXPECT_FALSE(j["goals"][7]["met"].get<bool>());
+  EXPECT_NEAR(j["goals"][8]["measured"].get<double>(), 30.0, 1e-9);  // p99, nearest rank
+  EXPECT_FALSE(j["goals"][8]["met"].get<bool>());
 }
 
 TEST(BenchReport, AFailedPointGivesNoRatioAndNoPass) {

@@ -1,4 +1,7 @@
 // Receive path: filtering, descriptor write-back, splitting, overrun, faults, bounds.
+#include <atomic>
+#include <thread>
+
 #include "e1000_fixture.h"
 
 namespace side::e1000::test {
@@ -221,6 +224,48 @@ TEST_F(E1000Test, BogusRxRingIsBounded) {
   wr(RDLEN, 0xfff80);
   wr(RDT, 0xfff0);
   EXPECT_EQ(dev->receive(frame_to(kMac, 64)), RxResult::kDroppedIommuFault);
+}
+
+// The reordered frame of docs/bench: a buffer the model validated was closed to it before the frame was written (a
+// posted unmap of another mapping of the same page). The model wrote the descriptor's DD anyway, and the driver
+// took the buffer's old contents, an earlier frame, as a new one. Here a thread opens and closes the buffers' page
+// while frames arrive: a frame either lands whole with DD, or is dropped with nothing marked done.
+TEST_F(E1000Test, RxBufferClosedMidFrameIsNeverMarkedDone) {
+  // 256-byte buffers: a 1514-byte frame takes 6 of them, which widens the window between validating a buffer and
+  // writing it.
+  constexpr uint32_t kDescs = 64, kPerFrame = 6, kBuf = 256;
+  ASSERT_TRUE(mmu.unmap(kIova, kArenaSize));
+  ASSERT_TRUE(mmu.map(kIova, 0, 0x10000, iommu::Perm::kBidirectional));  // the ring, always open
+  ASSERT_TRUE(mmu.map(kBufs, kBufs - kIova, 0x10000, iommu::Perm::kBidirectional));
+  setup_rx(kRing, kDescs, kBufs, kBuf, 3u << RCTL_BSIZE_SHIFT);
+  std::atomic<bool> stop{false};
+  std::thread toggler([&] {
+    while (!stop.load()) {
+      (void)mmu.unmap(kBufs, 0x10000);
+      (void)mmu.map(kBufs, kBufs - kIova, 0x10000, iommu::Perm::kBidirectional);
+    }
+  });
+  uint32_t next = 0, accepted = 0, stale = 0;
+  for (uint32_t seq = 1; seq <= 200'000 && accepted < 50'000; ++seq) {
+    std::vector<uint8_t> f = frame_to(kMac, 1514, static_cast<uint8_t>(seq));
+    store_le32(f.data() + 14, seq);
+    store_le32(f.data() + 1500, seq);  // in the last buffer too
+    if (dev->receive(f) != RxResult::kAccepted) continue;
+    ++accepted;
+    // The driver's side: descriptors marked done must hold the frame just received, in every buffer.
+    const uint32_t last = (next + kPerFrame - 1) % kDescs;
+    if (!(mem(kRing + last * 16)[12] & RXD_STAT_DD) || load_le32(mem(kBufs + next * kBuf) + 14) != seq ||
+        load_le32(mem(kBufs + last * kBuf) + 1500 - 5 * kBuf) != seq) {
+      ++stale;
+    }
+    for (uint32_t k = 0; k < kPerFrame; ++k) mem(kRing + ((next + k) % kDescs) * 16)[12] = 0;
+    next = (next + kPerFrame) % kDescs;
+    wr(RDT, (next + kDescs - 1) % kDescs);  // the descriptors go back to the device
+  }
+  stop = true;
+  toggler.join();
+  EXPECT_GT(accepted, 0u);
+  EXPECT_EQ(stale, 0u);
 }
 
 }  // namespace

@@ -75,6 +75,22 @@ TEST_F(IommuTest, DirectionIsEnforced) {
   EXPECT_EQ(f[1].sequence, 2u);
 }
 
+TEST_F(IommuTest, ProtectChangesPermissionInPlace) {
+  ASSERT_TRUE(mmu.map(0x10000, 0, kPageSize, Perm::kDeviceRead));
+  uint8_t b = 1;
+  EXPECT_TRUE(mmu.dma_read(0x10000, &b, 1));  // the translation is now in the IOTLB
+  EXPECT_FALSE(mmu.dma_write(0x10000, &b, 1));
+  ASSERT_TRUE(mmu.protect(0x10000, kPageSize, Perm::kBidirectional));
+  EXPECT_TRUE(mmu.dma_write(0x10000, &b, 1));
+  ASSERT_TRUE(mmu.protect(0x10000, kPageSize, Perm::kDeviceRead));
+  EXPECT_FALSE(mmu.dma_write(0x10000, &b, 1));  // the cached translation went with the change
+  EXPECT_EQ(mmu.mapping_count(), 1u);
+  // Only whole mappings, never none (that is unmap), never what is not mapped.
+  EXPECT_FALSE(mmu.protect(0x10000, kPageSize, Perm::kNone));
+  EXPECT_FALSE(mmu.protect(0x20000, kPageSize, Perm::kDeviceRead));
+  EXPECT_FALSE(mmu.protect(0x10000, 2 * kPageSize, Perm::kDeviceRead));
+}
+
 TEST_F(IommuTest, PartiallyPermittedDmaIsNotPerformed) {
   ASSERT_TRUE(mmu.map(0x1000, 0, kPageSize, Perm::kBidirectional));
   // Page 0x2000 unmapped: a write spanning both pages must leave page 0x1000 untouched.

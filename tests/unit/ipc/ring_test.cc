@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -368,6 +369,22 @@ TEST(Ring, CrossProcessStreamOfFramesOfEverySize) {
   EXPECT_FALSE(consumer.broken());
   EXPECT_TRUE(intact);
   EXPECT_EQ(next, kCount);
+}
+
+// A sleeping consumer is woken by one system call, however many bells are rung before it runs again: the first
+// ring takes the sleeping mark, the others find it gone. No bell is lost.
+TEST(Doorbell, OneWakeUpForManyRingsWhileTheConsumerSleeps) {
+  std::atomic<uint32_t> word{0};
+  std::atomic<uint32_t> got{0};
+  std::thread consumer([&] { got = Doorbell(&word).wait(0, 10'000'000'000); });  // one sleep, then it is awake
+  while (!(word.load() & Doorbell::kSleeping)) std::this_thread::yield();
+  Doorbell bell(&word);
+  EXPECT_TRUE(bell.ring(1));  // it slept: a wake-up
+  EXPECT_FALSE(bell.ring(2));
+  EXPECT_FALSE(bell.ring(4));
+  consumer.join();
+  EXPECT_EQ(got.load() | Doorbell(&word).take(), 7u);  // what it took, and what was rung after it woke
+  EXPECT_FALSE(Doorbell(&word).ring(1));               // awake (not waiting): no system call
 }
 
 TEST(Ring, CrossProcessStreamWithDoorbell) {

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "kapi/side_host.h"
@@ -63,6 +65,27 @@ TEST_F(DmaPermissionsTest, BuffersSharingAPageKeepItOpenUntilTheLastUnmap) {
   ASSERT_EQ(dma.unmap(kBase + 0x2800, 100, SIDE_DMA_TO_DEVICE), 0);
   EXPECT_EQ(dma.live_mappings(), 0u);
   EXPECT_EQ(mmu.mapping_count(), 0u);
+}
+
+// A receive buffer stays writable while the driver maps and unmaps a transmit buffer on the same page (frames
+// of both directions share pages of one allocator). The permission changed by an unmap and a map, so a device
+// writing on another thread found the page closed in between: half a received frame, and an old one handed over.
+TEST_F(DmaPermissionsTest, APageThatStaysOpenIsNeverClosedWhileItsPermissionChanges) {
+  ASSERT_EQ(dma.map(kBase + 0x5000, 2048, SIDE_DMA_FROM_DEVICE), 0);
+  std::atomic<bool> stop{false};
+  std::thread driver([&] {
+    while (!stop.load()) {
+      ASSERT_EQ(dma.map(kBase + 0x5800, 256, SIDE_DMA_TO_DEVICE), 0);
+      ASSERT_EQ(dma.unmap(kBase + 0x5800, 256, SIDE_DMA_TO_DEVICE), 0);
+    }
+  });
+  const uint8_t frame[64] = {1, 2, 3};
+  uint64_t refused = 0;
+  for (int i = 0; i < 200'000; ++i) refused += mmu.dma_write(kBase + 0x5000, frame, sizeof frame) ? 0 : 1;
+  stop = true;
+  driver.join();
+  EXPECT_EQ(refused, 0u);
+  EXPECT_EQ(mmu.counters().faults, 0u);
 }
 
 TEST_F(DmaPermissionsTest, UnmapMustMatchAMappingExactly) {
