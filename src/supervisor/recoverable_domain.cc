@@ -667,6 +667,8 @@ std::vector<std::pair<uint64_t, std::vector<uint8_t>>> RecoverableDomain::take_u
 }
 
 void RecoverableDomain::finish_recovery(clock::time_point start, RecoveryTimings& t) {
+  // The restart is over: frames held for the new driver are its, or (it never took its receiver) lost.
+  if (machine_) machine_->hold_received_frames(false);
   {
     std::lock_guard lock(mu_);
     for (auto& n : netdevs_) n.restart_done = true;

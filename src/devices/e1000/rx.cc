@@ -302,11 +302,16 @@ void E1000::release_held() {
 
 void E1000::hold_received_frames(bool hold) {
   std::lock_guard lock(mu_);
-  holding_ = detached_ = hold;
-  if (!hold) {
-    held_.clear();
-    held_bytes_ = 0;
+  if (hold) {
+    holding_ = detached_ = true;
+    return;
   }
+  if (!detached_) return;  // the new driver has the receiver: the rest drains into its ring (release_held)
+  // Nobody took them (a driver that never enables its receiver, or none at all): lost, as a dead driver's are.
+  counters_.rx_dropped_held += held_.size();
+  held_.clear();
+  held_bytes_ = 0;
+  holding_ = detached_ = false;
 }
 
 RxResult E1000::receive_locked(std::span<const uint8_t> frame) {

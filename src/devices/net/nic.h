@@ -71,7 +71,9 @@ class Nic {
   // With `hold`: the driver is gone (a restart: from the moment its domain is marked failed) until the next one
   // enables its receiver; frames that arrive meanwhile are kept, up to a bound, through the device's reset, and
   // received in order once it has, instead of being dropped as a disabled receiver (or a dead driver's ring) would
-  // drop them. Without: what is held is discarded (recovery gave up). Nothing by default.
+  // drop them. Without (the restart is over, or recovery gave up): if no driver has taken the receiver, what is held
+  // is discarded and the device drops again what a disabled receiver drops; else the rest is received as the new
+  // driver gives descriptors. Nothing by default.
   virtual void hold_received_frames(bool /*hold*/) {}
 };
 

@@ -61,6 +61,7 @@ TEST_F(E1000Test, FramesArrivingWhileNoDriverIsAttachedAreReceivedByTheNextInOrd
   // One arriving now waits behind the three still held; all four go in as the driver returns descriptors.
   ASSERT_EQ(arrive(90, 0x77), RxResult::kAccepted);
   EXPECT_EQ(rd(RDH), 7u);
+  dev->hold_received_frames(false);  // the restart is over: the new driver has the receiver, the rest stays its
   wr(RDT, 3);
   EXPECT_EQ(rd(RDH), 3u);
   for (size_t i = 7; i < 11; ++i) {
@@ -80,7 +81,8 @@ TEST_F(E1000Test, HeldFramesAreBoundedAndDiscardedWhenNoDriverComes) {
   for (size_t i = 0; i < E1000::kMaxHeldFrames; ++i) ASSERT_EQ(dev->receive(frame_to(kMac, 64)), RxResult::kAccepted);
   EXPECT_EQ(dev->receive(frame_to(kMac, 64)), RxResult::kDroppedNoDescriptors);
   EXPECT_EQ(dev->counters().rx_dropped_held, 1u);
-  dev->hold_received_frames(false);
+  dev->hold_received_frames(false);  // the restart is over and no driver took the receiver
+  EXPECT_EQ(dev->counters().rx_dropped_held, 1u + E1000::kMaxHeldFrames);
   setup_rx(kRing, 8, kBufs, 2048);
   EXPECT_EQ(rd(RDH), 0u);
   EXPECT_EQ(dev->counters().rx_frames, 0u);
