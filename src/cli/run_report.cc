@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "cli/report_values.h"
 #include "domain/faults.h"
 
 namespace side::cli {
@@ -61,6 +62,12 @@ void json_recoveries(Json& j, const std::vector<supervisor::RecoveryTimings>& re
     j.field("total_ms", rec.total_ms).field("mark_ms", rec.mark_ms).field("stop_ms", rec.stop_ms);
     j.field("wait_ms", rec.wait_ms).field("free_ms", rec.free_ms).field("unregister_ms", rec.unregister_ms);
     j.field("reload_ms", rec.reload_ms).field("restart_ms", rec.restart_ms).field("requeued", rec.requeued);
+    j.field("probe_ms", rec.probe_ms).field("configure_ms", rec.configure_ms).field("open_ms", rec.open_ms);
+    auto measured = [](double ms) { return ms >= 0 ? std::optional<double>(ms) : std::nullopt; };
+    json_optional(j, "detect_ms", measured(rec.detect_ms));
+    json_optional(j, "link_ms", measured(rec.link_ms));
+    json_optional(j, "first_frame_ms", measured(rec.first_frame_ms));
+    json_optional(j, "flowing_ms", measured(rec.flowing_ms));
     j.object_end();
   }
   j.array_end();
@@ -127,7 +134,8 @@ void json_host_and_domain(Json& j, const session::NicSessionConfig& config, cons
     j.key("interrupts").object_begin().field("delivered", c.irqs_delivered).field("handled", c.irqs_handled);
     j.object_end();
     j.key("device_accesses").object_begin().field("trapped", c.traps).field("via_rewritten_sites", c.patched_accesses);
-    j.field("sites_rewritten", c.sites_patched).field("sites_left_trapping", c.sites_refused).object_end();
+    j.field("sites_rewritten", c.sites_patched).field("sites_left_trapping", c.sites_refused);
+    j.field("reads_from_register_copies", c.shadow_reads).object_end();
   }
   if (r.crossings) {
     const auto& x = *r.crossings;
@@ -210,10 +218,14 @@ void text_events(const session::NicSessionReport& r) {
   for (const auto& rec : r.recoveries) {
     std::printf(
         "  restart after %s: %.1f ms (mark %.2f, stop %.2f, wait %.2f, free %.2f, unregister %.2f, reload "
-        "%.1f, restart %.1f), %llu frames requeued%s%s\n",
+        "%.1f, restart %.1f: probe %.1f, configure %.1f, open %.1f), %llu frames requeued%s%s\n",
         domain::fault_kind_name(rec.kind), rec.total_ms, rec.mark_ms, rec.stop_ms, rec.wait_ms, rec.free_ms,
-        rec.unregister_ms, rec.reload_ms, rec.restart_ms, static_cast<unsigned long long>(rec.requeued),
-        rec.ok ? "" : ", failed: ", rec.error.c_str());
+        rec.unregister_ms, rec.reload_ms, rec.restart_ms, rec.probe_ms, rec.configure_ms, rec.open_ms,
+        static_cast<unsigned long long>(rec.requeued), rec.ok ? "" : ", failed: ", rec.error.c_str());
+    if (rec.ok) {
+      std::printf("    detected %.1f ms after the fault; link %.1f ms and first frame %.1f ms after the restart\n",
+                  rec.detect_ms, rec.link_ms, rec.first_frame_ms);
+    }
   }
   for (const auto& f : r.faults) {
     std::printf("  fault: %s: %s%s%s\n", f.kind_name.c_str(), f.message.c_str(), f.location.empty() ? "" : " at ",

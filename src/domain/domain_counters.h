@@ -15,6 +15,7 @@ namespace side::domain {
 struct DomainCounters {
   uint64_t irqs_delivered = 0, irqs_handled = 0;
   uint64_t traps = 0, patched_accesses = 0, sites_patched = 0, sites_refused = 0;
+  uint64_t shadow_reads = 0;  // device reads answered from a register copy (ipc::RegisterShadow), no crossing
 
   // The counters into the channel's slots (domain side) and back (supervisor side: a hostile domain may have
   // written anything there, which is why nothing but a report uses them).
@@ -26,11 +27,13 @@ struct DomainCounters {
     set(ipc::kCounterPatchedAccesses, patched_accesses);
     set(ipc::kCounterSitesPatched, sites_patched);
     set(ipc::kCounterSitesRefused, sites_refused);
+    set(ipc::kCounterShadowReads, shadow_reads);
   }
   static DomainCounters read(std::span<const std::atomic<uint64_t>> slots) {
     auto get = [&](ipc::DomainCounter i) { return slots[i].load(std::memory_order_relaxed); };
     return {get(ipc::kCounterIrqsDelivered),   get(ipc::kCounterIrqsHandled),  get(ipc::kCounterTraps),
-            get(ipc::kCounterPatchedAccesses), get(ipc::kCounterSitesPatched), get(ipc::kCounterSitesRefused)};
+            get(ipc::kCounterPatchedAccesses), get(ipc::kCounterSitesPatched), get(ipc::kCounterSitesRefused),
+            get(ipc::kCounterShadowReads)};
   }
 };
 

@@ -16,6 +16,7 @@ struct FaultReport {
   std::string message;
   uint64_t address = 0;  // driver location, 0 if unknown
   std::string location;  // "symbol+0xoff/0xsize [module]" when known
+  uint64_t at_ns = 0;    // when it was recorded (common/clock.h's monotonic_ns), 0 if unknown
 };
 
 // "memory fault", "BUG", ... for a SIDE_FAULT_* kind.

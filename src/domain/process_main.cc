@@ -246,7 +246,9 @@ void serve_requests(Domain& domain, ipc::Channel& channel, RemotePlatform& platf
   std::vector<uint8_t> payload(ipc::kControlRing.slot_size);
   for (;;) {
     forward_faults();
-    domain.counters().publish(channel.header().counters);
+    auto counters = domain.counters();
+    counters.shadow_reads = platform.shadow_reads();
+    counters.publish(channel.header().counters);
     side_msg req{};
     long n = channel.control().pop(req, payload);
     if (n < 0) {

@@ -52,6 +52,7 @@ Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& r
     uint8_t none[1];
     long n = ch_.reply(cpu).pop(reply, std::span(none, 0));
     if (n >= 0) {
+      dirty_[cpu].store(false);  // everything this vCPU posted before was taken first
       // Replies come in request order on this vCPU's ring: anything else is a broken supervisor.
       auto d = ipc::decode<ipc::DeviceReply>(reply, {});
       if (!d || d->cookie != m.cookie) return make_error("reply out of order");
@@ -62,6 +63,34 @@ Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& r
   }
 }
 
+std::optional<uint32_t> RemotePlatform::shadowed(uint32_t dev, int bar, uint64_t offset, unsigned width) {
+  const uint32_t key = width == 4 ? ipc::shadow_key(dev, bar, offset) : 0;
+  if (!key) return std::nullopt;
+  for (const auto& d : dirty_) {
+    if (d.load()) return std::nullopt;
+  }
+  for (auto& s : ch_.header().shadows) {
+    if (s.key.load(std::memory_order_acquire) == key) return s.value.load(std::memory_order_acquire);
+  }
+  return std::nullopt;
+}
+
+bool RemotePlatform::inert(uint32_t dev, int bar, uint64_t offset) {
+  const uint32_t key = ipc::shadow_key(dev, bar, offset);
+  if (!key) return false;
+  for (auto& s : ch_.header().shadows) {
+    if (s.key.load(std::memory_order_acquire) == (key | ipc::kShadowInert)) return true;
+  }
+  return false;
+}
+
+// Marked before the write is pushed: a vCPU that sees the mark after taking a lock the writer released sends its
+// read through the supervisor, behind the write.
+void RemotePlatform::posted_write(bool may_change_copies) {
+  const int cpu = Domain::current_vcpu();
+  if (may_change_copies && cpu >= 0 && cpu < static_cast<int>(ipc::kChannelVcpus)) dirty_[cpu].store(true);
+}
+
 Result<uint32_t> RemotePlatform::config_read(uint32_t dev, uint32_t offset, unsigned width) {
   auto r = device_request<ipc::ConfigRead>({dev, offset, width}, true);
   if (!r) return r.error();
@@ -70,12 +99,17 @@ Result<uint32_t> RemotePlatform::config_read(uint32_t dev, uint32_t offset, unsi
 }
 
 Status RemotePlatform::config_write(uint32_t dev, uint32_t offset, unsigned width, uint32_t value) {
+  posted_write(true);
   auto r = device_request<ipc::ConfigWrite>({dev, offset, width, value}, false);
   if (!r) return r.error();
   return {};
 }
 
 Result<uint64_t> RemotePlatform::bar_read(uint32_t dev, int bar, uint64_t offset, unsigned width) {
+  if (auto copy = shadowed(dev, bar, offset, width)) {
+    shadow_reads_.fetch_add(1, std::memory_order_relaxed);
+    return *copy;
+  }
   auto r = device_request<ipc::BarRead>({dev, static_cast<uint32_t>(bar), offset, width}, true);
   if (!r) return r.error();
   if (r->status != 0) return make_error("access outside the device's BARs");
@@ -83,6 +117,7 @@ Result<uint64_t> RemotePlatform::bar_read(uint32_t dev, int bar, uint64_t offset
 }
 
 Status RemotePlatform::bar_write(uint32_t dev, int bar, uint64_t offset, unsigned width, uint64_t value) {
+  posted_write(!(width == 4 && inert(dev, bar, offset)));
   auto r = device_request<ipc::BarWrite>({dev, static_cast<uint32_t>(bar), offset, width, value}, false);
   if (!r) return r.error();
   return {};

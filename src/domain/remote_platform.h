@@ -3,9 +3,11 @@
 // CPU's own reply ring (spinning briefly first); register writes are posted.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 
 #include "domain/platform.h"
@@ -59,6 +61,19 @@ class RemotePlatform final : public Platform {
   // A DMA permission change: posted on the event ring (so every vCPU's changes stay in one order) with DMA address
   // pre-translation, else a device request that waits for the supervisor's answer.
   int dma_change(bool map, uint32_t dev, uint64_t phys, uint64_t size, int dir);
+  // Register copies (ipc::RegisterShadow). A read may be answered from a copy only when no posted write that could
+  // change it is still on its way, from any vCPU: a write to a device register, as a PCI bus orders it, reaches the
+  // device before any later read of it does. So a vCPU that posts any write but an inert one is `dirty` until a
+  // reply of its own tells that the supervisor took all its requests so far (its ring is served in order).
+  std::optional<uint32_t> shadowed(uint32_t dev, int bar, uint64_t offset, unsigned width);
+  bool inert(uint32_t dev, int bar, uint64_t offset);
+  void posted_write(bool may_change_copies);
+  std::array<std::atomic<bool>, ipc::kChannelVcpus> dirty_{};
+  std::atomic<uint64_t> shadow_reads_{0};
+
+ public:
+  // Device reads answered from a register copy, without a crossing.
+  uint64_t shadow_reads() const { return shadow_reads_.load(std::memory_order_relaxed); }
 
   ipc::Channel& ch_;
   const Options options_;

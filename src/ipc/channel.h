@@ -44,6 +44,22 @@ inline constexpr uint32_t kIrqHeartbeat = 63;
 // Doorbell bits of the softirq word (vCPU 1).
 inline constexpr uint32_t kBellTx = 1, kBellIrq = 2;
 
+// A device register a domain reads from a copy the supervisor keeps current, without a crossing (the device
+// model's choice, pci::PciDevice::register_shadows(): a read without side effects), or, with kShadowInert, one whose
+// writes never change such a copy. Only the supervisor writes these; a domain that writes them fools only itself.
+// The key names (device, BAR, offset); 0 marks an unused entry. The value is written before the key.
+struct RegisterShadow {
+  std::atomic<uint32_t> key;
+  std::atomic<uint32_t> value;
+};
+inline constexpr unsigned kRegisterShadows = 16;
+inline constexpr uint32_t kShadowUsed = 1u << 31, kShadowInert = 1u << 30;
+// The key of a 4-byte register: 0 if it cannot be named (device 8 and up, a BAR offset of 2 MiB and up).
+inline uint32_t shadow_key(uint32_t dev, int bar, uint64_t offset) {
+  if (dev >= 8 || bar < 0 || bar >= 6 || offset >= (1u << 21)) return 0;
+  return kShadowUsed | (dev << 24) | (static_cast<uint32_t>(bar) << 21) | static_cast<uint32_t>(offset);
+}
+
 struct ChannelHeader {
   uint32_t magic;
   uint32_t version;
@@ -59,6 +75,7 @@ struct ChannelHeader {
   // What the domain counted about itself (DomainCounter), published by it for reports and benchmarks only: a
   // hostile domain can write anything here, so nothing the supervisor decides depends on these.
   alignas(64) std::atomic<uint64_t> counters[8];
+  alignas(64) RegisterShadow shadows[kRegisterShadows];
 };
 
 enum DomainCounter : unsigned {
@@ -68,6 +85,7 @@ enum DomainCounter : unsigned {
   kCounterPatchedAccesses,  // device accesses through rewritten sites (trampolines)
   kCounterSitesPatched,
   kCounterSitesRefused,
+  kCounterShadowReads,  // device reads answered from a register copy
 };
 
 // A view of the channel: the rings and doorbells at their offsets. Each side keeps its own Channel (the ring

@@ -35,6 +35,18 @@ nlohmann::json domain_json(const DomainEntry& entry) {
       {"up_s", entry.up_s},
   };
   traffic_json(s, j);
+  if (const auto& r = s.last_recovery) {
+    // Figures not measured (yet: link and first frame come after the restart) are null.
+    auto ms = [](double v) { return v >= 0 ? nlohmann::json(v) : nlohmann::json(nullptr); };
+    j["last_recovery"] = {{"ok", r->ok},
+                          {"detect_ms", ms(r->detect_ms)},
+                          {"total_ms", ms(r->total_ms)},
+                          {"probe_ms", ms(r->probe_ms)},
+                          {"open_ms", ms(r->open_ms)},
+                          {"link_ms", ms(r->link_ms)},
+                          {"first_frame_ms", ms(r->first_frame_ms)},
+                          {"flowing_ms", ms(r->flowing_ms)}};
+  }
   return j;
 }
 

@@ -44,6 +44,13 @@ SessionStatus observe_session(const NicSessionConfig& config, const NicSessionRe
   const auto faults = domain.faults();
   s.faults = faults.size();
   if (!faults.empty()) s.last_fault = faults.back().kind_name + ": " + faults.back().message;
+  if (recoverable) {
+    if (const auto all = recoverable->recoveries(); !all.empty()) {
+      const auto& r = all.back();
+      s.last_recovery = SessionStatus::LastRecovery{r.ok,      r.detect_ms, r.total_ms,       r.probe_ms,
+                                                    r.open_ms, r.link_ms,   r.first_frame_ms, r.flowing_ms};
+    }
+  }
   if (host) s.host = host->counters();
   if (wire) s.wire = wire->counters();
   return s;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "host/host_network.h"
@@ -38,6 +39,13 @@ struct SessionStatus {
   unsigned generation = 0;  // restarts so far
   uint64_t faults = 0;      // detected driver faults, every generation's
   std::string last_fault;   // "kind: message" of the latest, empty without one
+  // The latest restart's breakdown (RecoveryTimings, ms; negative: not measured); present after one restart.
+  struct LastRecovery {
+    bool ok = false;
+    double detect_ms = -1, total_ms = 0, probe_ms = 0, open_ms = 0, link_ms = -1, first_frame_ms = -1;
+    double flowing_ms = -1;
+  };
+  std::optional<LastRecovery> last_recovery;
   host::HostCounters host{};
   host::WireCounters wire{};
   // A disk's session: its traffic is requests, not frames (`host` and `wire` stay zero).

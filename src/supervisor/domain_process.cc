@@ -1,6 +1,7 @@
 #include "supervisor/domain_process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -225,6 +226,7 @@ Result<std::unique_ptr<DomainProcess>> DomainProcess::start(const DomainProcessC
   p->service_spin_ns_ = config.optimisations.streamlined_crossing ? 20'000 : 0;
   p->log_held_ = config.log_held;
   p->service_ = std::thread([raw = p.get()] { raw->service_loop(); });
+  p->exit_watcher_ = std::thread([raw = p.get()] { raw->watch_exit(); });
   SIDE_TRY(p->wait_until_ready());
   return p;
 }
@@ -306,6 +308,13 @@ void DomainProcess::raise_irq(uint32_t irq) {
   if (irq >= 64) return;
   channel_.header().irq_pending.fetch_or(uint64_t{1} << irq);
   ring_domain(ipc::kBellIrq);
+}
+
+void DomainProcess::set_register_shadow(unsigned index, uint32_t key, uint32_t value) {
+  if (index >= ipc::kRegisterShadows) return;
+  ipc::RegisterShadow& s = channel_.header().shadows[index];
+  s.value.store(value, std::memory_order_release);
+  s.key.store(key, std::memory_order_release);
 }
 
 bool DomainProcess::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
@@ -399,12 +408,37 @@ void DomainProcess::add_fault(int kind, std::string message, std::string locatio
   r.kind_name = domain::fault_kind_name(kind);
   r.message = std::move(message);
   r.location = std::move(location);
+  r.at_ns = monotonic_ns();
   logf(LogLevel::kError, "side: domain %d: driver fault (%s): %s%s%s", static_cast<int>(pid_), r.kind_name.c_str(),
        r.message.c_str(), r.location.empty() ? "" : " at ", r.location.c_str());
   faulty_ = true;
+  std::function<void()> listener;
+  {
+    std::lock_guard lock(mutex_);
+    faults_.push_back(std::move(r));
+    changed_.notify_all();
+    listener = fault_listener_;
+  }
+  if (listener) listener();
+}
+
+void DomainProcess::set_fault_listener(std::function<void()> listener) {
   std::lock_guard lock(mutex_);
-  faults_.push_back(std::move(r));
-  changed_.notify_all();
+  fault_listener_ = std::move(listener);
+}
+
+void DomainProcess::watch_exit() {
+  const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+  if (fd < 0) return;  // (a kernel without pidfds) the service thread still notices within its timeout
+  // Bounded: a process that outlives a stop request is killed by shutdown(), which ends this wait too.
+  while (!exited_.load()) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      ipc::Doorbell(&channel_.header().supervisor_bell).ring(ipc::kBellEvents);
+      break;
+    }
+  }
+  ::close(fd);
 }
 
 std::vector<domain::FaultReport> DomainProcess::faults() const {
@@ -467,6 +501,7 @@ void DomainProcess::shutdown() {
     changed_.notify_all();
   }
   stop_ = true;
+  if (exit_watcher_.joinable()) exit_watcher_.join();  // the process is gone: it has ended, or ends within 100 ms
   // A start that failed before the channel existed has no service thread to wake (and no channel to ring).
   if (!service_.joinable()) return;
   ipc::Doorbell(&channel_.header().supervisor_bell).ring(ipc::kBellEvents);

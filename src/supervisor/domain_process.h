@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -58,10 +59,12 @@ class DomainProcess final : public DriverDomain {
   Result<ipc::ControlAnswer> transact(const ipc::ControlRequest& request) override;
   void report_fault(int kind, const std::string& message) override { add_fault(kind, message); }
   void raise_irq(uint32_t irq) override;
+  void set_register_shadow(unsigned index, uint32_t key, uint32_t value) override;
   bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override;
   // From the transmit ring itself: it keeps half its slots of history (ipc::Ring::keep_history).
   size_t recent_tx(size_t count, const RecentFrame& take) override;
   bool faulty() const override { return faulty_.load(); }
+  void set_fault_listener(std::function<void()> listener) override;
   std::vector<domain::FaultReport> faults() const override;
   std::optional<DomainCounters> counters() const override;
   std::optional<CrossingCounts> crossings() const override { return crossings_.snapshot(); }
@@ -86,6 +89,11 @@ class DomainProcess final : public DriverDomain {
   void service_loop();
   void add_fault(int kind, std::string message, std::string location = "");
   void check_exit();
+  // A thread waiting on the process's pidfd: its death wakes the service thread at once (check_exit), rather
+  // than at its next timeout.
+  void watch_exit();
+  std::thread exit_watcher_;
+  std::function<void()> fault_listener_;  // under mutex_
 
   void check_hung();
   void hung_request(const char* what, unsigned bound_ms);

@@ -97,6 +97,10 @@ class DriverDomain {
   // A fault the supervisor found (an IOMMU fault of the domain's device, say): the domain becomes faulty.
   virtual void report_fault(int kind, const std::string& message) = 0;
 
+  // Entry `index` of the domain's register copies (ipc::RegisterShadow; the machine's, Machine::publish_shadows):
+  // nothing where the driver reads the device directly (in-process).
+  virtual void set_register_shadow(unsigned /*index*/, uint32_t /*key*/, uint32_t /*value*/) {}
+
   // Hot path, any thread.
   virtual void raise_irq(uint32_t irq) = 0;
   virtual bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) = 0;
@@ -108,6 +112,9 @@ class DriverDomain {
   virtual size_t recent_tx(size_t /*count*/, const RecentFrame& /*take*/) { return 0; }
 
   virtual bool faulty() const = 0;
+  // Called (on whichever thread found it) once the domain has become faulty, so that recovery starts at once
+  // instead of at its next look. It must not call back into this domain. Replaces the previous listener.
+  virtual void set_fault_listener(std::function<void()> /*listener*/) {}
   virtual std::vector<domain::FaultReport> faults() const = 0;
   // Interrupt counts the domain itself reports; nullopt where it reports none.
   virtual std::optional<DomainCounters> counters() const = 0;

@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "domain/layout.h"
+#include "ipc/channel.h"
 
 namespace side::supervisor {
 namespace {
@@ -78,7 +79,50 @@ Result<uint32_t> Machine::add_device(const devices::DeviceModel& model, const de
     return st.error();
   }
   publish_to_timer();
+  declare_shadows(dev);
   return dev;
+}
+
+void Machine::declare_shadows(uint32_t dev) {
+  pci::PciDevice& d = *slots_[dev]->device;
+  const auto spec = d.register_shadows();
+  {
+    std::lock_guard lock(shadow_mu_);
+    for (const auto& [bar, offset] : spec.shadowed) shadows_.push_back({dev, bar, offset, false});
+    for (const auto& [bar, offset] : spec.inert_writes) shadows_.push_back({dev, bar, offset, true});
+  }
+  if (!spec.shadowed.empty()) d.set_registers_changed([this, dev] { refresh_shadows(dev); });
+  publish_shadows();
+}
+
+void Machine::publish_shadows() {
+  refresh_shadows(~0u);
+}
+
+// Each copy's value is what a read of it through the bus returns now (all ones while its BAR does not decode).
+void Machine::refresh_shadows(uint32_t dev) {
+  std::lock_guard lock(shadow_mu_);
+  for (size_t i = 0; i < shadows_.size() && i < ipc::kRegisterShadows; ++i) {
+    const Shadow& s = shadows_[i];
+    if (dev != ~0u && s.dev != dev) continue;
+    const uint32_t key = ipc::shadow_key(s.dev, s.bar, s.offset);
+    if (!key) continue;
+    uint32_t value = 0;
+    if (!s.inert) {
+      auto v = bar_read(s.dev, s.bar, s.offset, 4);
+      if (!v) continue;
+      value = static_cast<uint32_t>(*v);
+    }
+    domain_.set_register_shadow(static_cast<unsigned>(i), s.inert ? key | ipc::kShadowInert : key, value);
+  }
+}
+
+bool Machine::inert_write(uint32_t dev, int bar, uint64_t offset) {
+  std::lock_guard lock(shadow_mu_);
+  for (const Shadow& s : shadows_) {
+    if (s.inert && s.dev == dev && s.bar == bar && s.offset == offset) return true;
+  }
+  return false;
 }
 
 // Firmware: programs the BARs and the interrupt line register, and records the ids the domain is told.
@@ -125,6 +169,12 @@ void Machine::quiesce() {
   }
 }
 
+void Machine::hold_received_frames(bool hold) {
+  for (auto& s : slots_) {
+    if (net::Nic* n = s->device->nic()) n->hold_received_frames(hold);
+  }
+}
+
 void Machine::rebind(uint8_t* arena_base, uint64_t arena_size, int arena_fd) {
   for (auto& s : slots_) {
     s->dma->retarget(arena_base, arena_size);
@@ -156,6 +206,7 @@ Status Machine::config_write(uint32_t dev, uint32_t offset, unsigned width, uint
     return make_error("bad config access");
   }
   s->device->config_write(offset, width, value);
+  refresh_shadows(dev);  // (a BAR's decoding may have changed)
   return {};
 }
 
@@ -178,6 +229,8 @@ Status Machine::bar_write(uint32_t dev, int bar, uint64_t offset, unsigned width
   if (!s || !bar_ok(*s, bar, offset, width)) return make_error("access outside the device's BARs");
   if (!s->device->config().bar_decoding(bar)) return {};
   s->device->bar_write(bar, offset, width, value);
+  // A write a copy does not survive (anything but the model's inert writes) is followed by fresh copies.
+  if (!inert_write(dev, bar, offset)) refresh_shadows(dev);
   return {};
 }
 

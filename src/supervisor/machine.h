@@ -80,8 +80,14 @@ class Machine final : public domain::Platform {
   // dropped (quiesce); then its IOMMU serves the next domain's arena and the firmware setup is redone (rebind),
   // before that domain is connected. The host's view of network devices stays.
   void quiesce();
+  // For a restart, from the moment the driver is known gone: the network devices keep (bounded) what arrives until
+  // the next driver receives (net::Nic::hold_received_frames); false discards it (recovery gave up).
+  void hold_received_frames(bool hold);
   void rebind(uint8_t* arena_base, uint64_t arena_size, int arena_fd = -1);
   const side_pci_device_info& info(uint32_t device) const { return slots_.at(device)->info; }
+  // Gives the domain (the current generation, after a restart) every register copy and inert write the device
+  // models declared (pci::PciDevice::register_shadows), with the registers' values as they read now.
+  void publish_shadows();
   size_t device_count() const { return slots_.size(); }
 
   void set_listener(NetListener* listener) { listener_.store(listener); }
@@ -153,6 +159,19 @@ class Machine final : public domain::Platform {
   };
   Slot* slot(uint32_t dev);
   bool bar_ok(const Slot& s, int bar, uint64_t offset, unsigned width) const;
+  // Register copies (ipc::RegisterShadow): the entries of every device, in the order they were declared.
+  struct Shadow {
+    uint32_t dev;
+    int bar;
+    uint32_t offset;
+    bool inert;  // an inert write, not a copy
+  };
+  std::vector<Shadow> shadows_;  // set as devices are added
+  std::mutex shadow_mu_;         // a value read and published at once, so an older one never overwrites a newer
+  void declare_shadows(uint32_t dev);
+  // The copies of `dev` read again and published (all devices' with ~0u); whether `dev` has any.
+  void refresh_shadows(uint32_t dev);
+  bool inert_write(uint32_t dev, int bar, uint64_t offset);
   void assign_resources(Slot& s);
   void timer_loop();
   void arm_timer(uint64_t deadline_ns);

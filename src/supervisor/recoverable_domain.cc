@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/sanitize.h"
 
@@ -30,6 +31,7 @@ Result<std::unique_ptr<RecoverableDomain>> RecoverableDomain::start(Factory fact
   if (!first) return first.error();
   r->inner_ = std::shared_ptr<DriverDomain>(std::move(*first));
   r->inner_->connect(r.get());
+  r->listen_for_faults(*r->inner_);
   r->spawner_ = std::thread([raw = r.get()] { raw->spawner_loop(); });
   // The first spare is started once the driver has opened its device (monitor_loop): starting a process while the
   // driver probes would slow the probe down, each of whose device reads waits for the supervisor.
@@ -158,6 +160,11 @@ void RecoverableDomain::raise_irq(uint32_t irq) {
   current()->raise_irq(irq);
 }
 
+// The copies live in each generation's channel: a new one gets them all at take-over (Machine::publish_shadows).
+void RecoverableDomain::set_register_shadow(unsigned index, uint32_t key, uint32_t value) {
+  current()->set_register_shadow(index, key, value);
+}
+
 bool RecoverableDomain::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
   if (recovering_.load() || gave_up_.load()) return false;
   // The domain and this generation's token under one lock: this runs for every frame.
@@ -202,6 +209,7 @@ bool RecoverableDomain::wait_recovered(unsigned timeout_ms) {
 }
 
 Status RecoverableDomain::kill() {
+  killed_ns_ = monotonic_ns();  // where detect_ms starts
   return current()->kill();
 }
 
@@ -211,6 +219,7 @@ void RecoverableDomain::shutdown() {
     stop_ = true;
     changed_.notify_all();  // a back-off wait ends now
   }
+  poke_monitor();
   // A restart in progress talks to the new generation: killed, its requests end at once instead of timing out.
   if (recovering_.load()) {
     if (auto d = current()) (void)d->kill();
@@ -223,6 +232,16 @@ void RecoverableDomain::shutdown() {
     spawn_cv_.notify_all();
   }
   if (spawner_.joinable()) spawner_.join();
+}
+
+void RecoverableDomain::poke_monitor() {
+  std::lock_guard lock(monitor_mu_);
+  monitor_poked_ = true;
+  monitor_cv_.notify_one();
+}
+
+void RecoverableDomain::listen_for_faults(DriverDomain& d) {
+  d.set_fault_listener([this] { poke_monitor(); });
 }
 
 void RecoverableDomain::discard_standby() {
@@ -328,10 +347,12 @@ std::optional<uint64_t> RecoverableDomain::carrier_to_pass(uint64_t inner, bool 
     // A driver bringing its device up may switch the carrier on and off again (e1000: on at open, off at the
     // reset that follows, on from its watchdog): only a carrier on after the restart finished ends the hold.
     if (n.carrier_held && (!on || !n.restart_done)) {
+      if (on) note_after_restart_locked(true);
       n.off_held = !on;
       return std::nullopt;
     }
     n.carrier_held = n.off_held = false;  // the link is back: the host saw no change
+    if (on) note_after_restart_locked(true);
     if (n.host_carrier == on) return std::nullopt;
     n.host_carrier = on;
     return n.stable;
@@ -376,6 +397,7 @@ void RecoverableDomain::block_done(uint64_t tag, int32_t status) {
 }
 
 void RecoverableDomain::netdev_rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) {
+  if (await_frame_.load(std::memory_order_relaxed)) note_after_restart(false);
   outer_->netdev_rx(stable_token(token), frame, csum);
 }
 
@@ -385,6 +407,7 @@ void RecoverableDomain::set_frame_receiver(domain::FrameReceiver* receiver) {
 }
 
 void RecoverableDomain::rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) {
+  if (await_frame_.load(std::memory_order_relaxed)) note_after_restart(false);
   if (auto* r = outer_rx_.load()) r->rx(stable_token(token), frame, csum);
 }
 
@@ -398,11 +421,16 @@ void RecoverableDomain::monitor_loop() {
       continue;
     }
     release_expired_carrier_holds();
+    check_first_transmit();
     if (!spare_requested_.load() && opened_.load()) {
       prepare_standby(generation_.load() + 1);
       spare_requested_ = true;
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
+    // A fault wakes this at once (listen_for_faults); the timeout paces the other looks (carrier holds, the first
+    // transmitted frame after a restart, the first spare).
+    std::unique_lock lock(monitor_mu_);
+    monitor_cv_.wait_for(lock, std::chrono::microseconds(500), [&] { return monitor_poked_; });
+    monitor_poked_ = false;
   }
 }
 
@@ -473,7 +501,10 @@ bool RecoverableDomain::account_restart(clock::time_point start, const std::vect
 
 // The policy gave up: the device stays down (no DMA into memory nobody owns) and the domain stays faulty.
 void RecoverableDomain::stop_for_good() {
-  if (machine_) machine_->quiesce();
+  if (machine_) {
+    machine_->quiesce();
+    machine_->hold_received_frames(false);
+  }
   logf(LogLevel::kError, "side: %s", give_up_message().c_str());
   std::vector<uint64_t> down;
   {
@@ -514,12 +545,18 @@ Result<std::unique_ptr<DriverDomain>> RecoverableDomain::next_generation(unsigne
 
 void RecoverableDomain::recover() {
   const auto start = clock::now();
+  const uint64_t start_ns = monotonic_ns();
   recovering_ = true;
   replacing_ = true;
+  // The driver is gone: what arrives from the wire from now on is kept for the next one, not written into the dead
+  // one's ring.
+  if (machine_) machine_->hold_received_frames(true);
   RecoveryTimings t;
   std::shared_ptr<DriverDomain> old = current();
   double backoff = 0;
-  const bool restart = account_restart(start, old->faults(), t, backoff);
+  const auto old_faults = old->faults();
+  begin_timing(old_faults, start_ns, t);
+  const bool restart = account_restart(start, old_faults, t, backoff);
   auto step = clock::now();
   auto lap = [&](double& field) {
     auto now = clock::now();
@@ -571,15 +608,20 @@ void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
   if (machine_) machine_->rebind(d->arena_base(), d->arena_size(), d->arena_fd());
   d->release_log();  // the spare is the driver now: what it logged while waiting is heard, marked as the spare's
   d->connect(this);
+  listen_for_faults(*d);
   d->set_frame_receiver(outer_rx_.load() ? this : nullptr);
   {
     std::lock_guard lock(mu_);
     inner_ = d;
     last_restart_ = clock::now();
+    after_.emplace();  // from here on, the new driver's carrier and frames are timed
+    after_->nic_tx = nic_tx_base_;
+    await_frame_ = true;
   }
+  if (machine_) machine_->publish_shadows();  // before the new driver's first read
   generation_ = gen;
   replacing_ = false;
-  if (auto s = restart(); !s) t.error = "restart: " + s.error().message;
+  if (auto s = restart(t); !s) t.error = "restart: " + s.error().message;
   if (!stop_.load()) {
     prepare_standby(gen + 1);
     spare_requested_ = true;
@@ -625,6 +667,8 @@ std::vector<std::pair<uint64_t, std::vector<uint8_t>>> RecoverableDomain::take_u
 }
 
 void RecoverableDomain::finish_recovery(clock::time_point start, RecoveryTimings& t) {
+  // The restart is over: frames held for the new driver are its, or (it never took its receiver) lost.
+  if (machine_) machine_->hold_received_frames(false);
   {
     std::lock_guard lock(mu_);
     for (auto& n : netdevs_) n.restart_done = true;
@@ -635,22 +679,87 @@ void RecoverableDomain::finish_recovery(clock::time_point start, RecoveryTimings
     logf(LogLevel::kError, "side: recovery failed: %s", t.error.c_str());
   } else {
     logf(LogLevel::kWarning,
-         "side: driver restarted in %.1f ms (back-off %.1f, stop %.1f, wait %.1f, free %.1f, reload %.1f, restart "
-         "%.1f); %llu frames requeued",
-         t.total_ms, t.backoff_ms, t.stop_ms, t.wait_ms, t.free_ms, t.reload_ms, t.restart_ms,
-         static_cast<unsigned long long>(t.requeued));
+         "side: driver restarted in %.1f ms (detect %.1f; back-off %.1f, stop %.1f, wait %.1f, free %.1f, reload "
+         "%.1f, restart %.1f: probe %.1f, configure %.1f, open %.1f); %llu frames requeued",
+         t.total_ms, t.detect_ms, t.backoff_ms, t.stop_ms, t.wait_ms, t.free_ms, t.reload_ms, t.restart_ms, t.probe_ms,
+         t.configure_ms, t.open_ms, static_cast<unsigned long long>(t.requeued));
   }
   std::lock_guard lock(mu_);
   recoveries_.push_back(t);
   if (recoveries_.size() > kHistory) recoveries_.erase(recoveries_.begin());
+  if (after_ && t.ok) {
+    after_->end = clock::now();
+    fill_after_restart_locked();
+  } else {
+    after_.reset();
+    await_frame_ = false;
+  }
   recovering_ = false;
   changed_.notify_all();
+}
+
+void RecoverableDomain::begin_timing(const std::vector<domain::FaultReport>& faults, uint64_t start_ns,
+                                     RecoveryTimings& t) {
+  {
+    std::lock_guard lock(mu_);
+    after_.reset();  // the previous restart's link or first frame never came: unmeasured
+    await_frame_ = false;
+  }
+  if (const uint64_t began = fault_began_ns(faults, start_ns)) t.detect_ms = (start_ns - began) / 1e6;
+}
+
+uint64_t RecoverableDomain::fault_began_ns(const std::vector<domain::FaultReport>& faults, uint64_t start_ns) {
+  const uint64_t killed = killed_ns_.exchange(0);
+  if (killed && killed <= start_ns) return killed;
+  uint64_t first = 0;
+  for (const auto& f : faults) {
+    if (f.at_ns && f.at_ns <= start_ns && (!first || f.at_ns < first)) first = f.at_ns;
+  }
+  return first;
+}
+
+void RecoverableDomain::note_after_restart(bool link) {
+  std::lock_guard lock(mu_);
+  note_after_restart_locked(link);
+}
+
+void RecoverableDomain::note_after_restart_locked(bool link) {
+  if (!after_) return;
+  auto& at = link ? after_->link_at : after_->frame_at;
+  if (at) return;
+  at = clock::now();
+  if (!link) await_frame_ = false;
+  fill_after_restart_locked();
+}
+
+// Once the restart has ended: the link and first frame of the last recovery, from its end (0 if they came first).
+void RecoverableDomain::fill_after_restart_locked() {
+  if (!after_ || !after_->end || recoveries_.empty()) return;
+  RecoveryTimings& t = recoveries_.back();
+  auto since_end = [&](clock::time_point at) { return std::max(0.0, ms_between(*after_->end, at)); };
+  if (after_->link_at) t.link_ms = since_end(*after_->link_at);
+  if (after_->frame_at) {
+    t.first_frame_ms = since_end(*after_->frame_at);
+    if (t.detect_ms >= 0) t.flowing_ms = t.detect_ms + t.total_ms + t.first_frame_ms;
+  }
+  if (after_->link_at && after_->frame_at) after_.reset();
+}
+
+void RecoverableDomain::check_first_transmit() {
+  if (!await_frame_.load() || !machine_ || !machine_->device_count()) return;
+  uint64_t base;
+  {
+    std::lock_guard lock(mu_);
+    if (!after_) return;
+    base = after_->nic_tx;
+  }
+  if (machine_->nic_tx_frames() > base) note_after_restart(false);
 }
 
 // Replays what the previous generations were asked to do and still matters, in the order it was asked (devices
 // attached and probed, then each interface's configuration, as a shadow driver would), interfaces brought up last
 // (kReplayLast), with this generation's tokens.
-Status RecoverableDomain::restart() {
+Status RecoverableDomain::restart(RecoveryTimings& t) {
   auto d = current();
   std::vector<Recorded> log;
   {
@@ -666,7 +775,13 @@ Status RecoverableDomain::restart() {
       if (!inner) return make_error("the restarted driver did not register its network device again");
       r.request.target() = *inner;
     }
+    const auto began = clock::now();
     auto answer = d->transact(r.request);
+    const double took = ms_between(began, clock::now());
+    const uint16_t type = r.request.head.type;
+    (type == SIDE_MSG_ATTACH_DEVICE || op.mints_pdev ? t.probe_ms
+     : op.replay_last                                ? t.open_ms
+                                                     : t.configure_ms) += took;
     if (!answer) return answer.error();
     if (answer->status != 0) {
       return make_error(std::string(op.name) + ": " + sanitize_text(answer->payload, ipc::kMaxText));

@@ -127,7 +127,10 @@ json run_with_device(const Case& c) {
   config.module = c.module;
   config.params = c.params;
   config.recover = c.recover;
-  config.traffic.packets = 10;
+  // A case about restarts needs traffic that outlasts them: each restart loses what arrived for a driver that never
+  // takes its receiver (held for it, then dropped: net::Nic::hold_received_frames), and 10 frames would all be
+  // accounted for (lost) after the first few restarts, ending the session before the policy's verdict.
+  config.traffic.packets = c.recover ? 100'000 : 10;
   config.link_timeout_ms = 2000;
   if (c.network) {
     config.network.enabled = true;

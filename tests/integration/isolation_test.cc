@@ -142,6 +142,55 @@ TEST(Recovery, AKilledDomainIsReplacedAndTrafficGoesOn) {
   EXPECT_EQ(r.dma_mappings_after_remove, 0u);
 }
 
+// A restart says where its time went, from the kill to the first frame through the new driver, and the parts add up.
+TEST(Recovery, ARestartReportsWhereItsTimeWent) {
+  auto c = e1000_session("process");
+  c.traffic.packets = 60000;
+  c.kill_after_s = 0.3;
+  auto r = run_nic_session(c);
+  ASSERT_EQ(r.recoveries.size(), 1u) << r.error;
+  const auto& rec = r.recoveries[0];
+  ASSERT_TRUE(rec.ok) << rec.error;
+  EXPECT_GE(rec.detect_ms, 0) << "the supervisor's own kill starts the clock";
+  EXPECT_GT(rec.probe_ms, 0);
+  EXPECT_GT(rec.open_ms, 0);
+  EXPECT_LE(rec.probe_ms + rec.configure_ms + rec.open_ms, rec.restart_ms);
+  // Traffic went on (the session moved all its frames), so a first frame and the link were seen.
+  EXPECT_GE(rec.first_frame_ms, 0);
+  EXPECT_GE(rec.link_ms, 0);
+  EXPECT_NEAR(rec.flowing_ms, rec.detect_ms + rec.total_ms + rec.first_frame_ms, 1e-6);
+  EXPECT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.traffic.errors(), 0u);
+}
+
+// e1000 reads STATUS after every write it flushes: in an isolated domain those reads come from the copy the
+// supervisor keeps (thousands in probe alone, no crossing each), and the copy follows the link: a cable pulled and
+// plugged back reaches the driver, which reports its carrier off and on again.
+TEST(RegisterCopies, StatusReadsNeedNoCrossingAndLinkChangesStillReachTheDriver) {
+  auto c = e1000_session("process");
+  c.traffic.packets = 2000;
+  bool down_seen = false, up_seen = false;
+  uint64_t copies = 0;
+  c.workload = [&](const SessionHandles& s) {
+    auto carrier = [&] {
+      auto n = s.machine.netdev_of_device(s.device);
+      return n && n->carrier;
+    };
+    s.machine.nic(s.device)->set_link(false);
+    for (int i = 0; i < 10'000 && carrier(); ++i) usleep(1000);
+    down_seen = !carrier();
+    s.machine.nic(s.device)->set_link(true);
+    up_seen = s.machine.wait_for_carrier(s.device, 10'000);
+    usleep(20'000);  // the domain publishes its counters every 10 ms
+    if (auto k = s.domain.counters()) copies = k->shadow_reads;
+  };
+  auto r = run_nic_session(c);
+  EXPECT_TRUE(down_seen);
+  EXPECT_TRUE(up_seen);
+  EXPECT_GT(copies, 1000u);
+  EXPECT_TRUE(r.faults.empty());
+}
+
 // The supervisor's descriptors, threads and memory, and the IOMMU's mappings, after many restarts are where they
 // were after the first few.
 int count_entries(const char* dir) {

@@ -119,6 +119,7 @@ void E1000::reset() {
   pending_tx_.clear();
   pending_tx_bytes_ = 0;
   tx_more_ = false;
+  // Frames held for the next driver (hold_received_frames) stay: recovery resets the device while it holds them.
 }
 
 // ---- PCI entry points ----------------------------------------------------------------------------------------
@@ -207,6 +208,11 @@ void E1000::bar_write(int bar, uint64_t offset, unsigned width, uint64_t value) 
         note_unknown("I/O BAR write ignored", static_cast<uint32_t>(offset), static_cast<uint32_t>(value));
       }
     }
+    if (holding_) {
+      // The next driver owns the receiver from its first write of RCTL; it may have enabled it, or given descriptors.
+      if (bar == 0 && (offset & ~uint64_t{3}) == RCTL) detached_ = false;
+      release_held();
+    }
   }
   deliver_pending_tx();
 }
@@ -254,11 +260,20 @@ void E1000::set_frame_sink(FrameSink sink) {
 }
 
 void E1000::set_link(bool up) {
+  {
+    std::lock_guard lock(mu_);
+    if (up == link_up_) return;
+    link_up_ = up;
+    phy_.set_link(up);
+  }
+  // STATUS.LU is new: a copy of STATUS is brought up to date before the interrupt that announces it.
+  registers_changed();
   std::lock_guard lock(mu_);
-  if (up == link_up_) return;
-  link_up_ = up;
-  phy_.set_link(up);
   raise(ICR_LSC);
+}
+
+pci::PciDevice::RegisterShadows E1000::register_shadows() const {
+  return {{{0, STATUS}}, {{0, EECD}, {0, TDT}, {0, RDT}, {0, IMS}, {0, IMC}}};
 }
 
 Counters E1000::counters() const {
@@ -292,6 +307,8 @@ pci::PciDevice::NamedCounters E1000::model_counters() const {
           {"rx_dropped_no_descriptors", c.rx_dropped_no_descriptors},
           {"rx_dropped_bad_ring", c.rx_dropped_bad_ring},
           {"rx_dropped_iommu", c.rx_dropped_iommu},
+          {"rx_held", c.rx_held},
+          {"rx_dropped_held", c.rx_dropped_held},
           {"iommu_faults", c.iommu_faults},
           {"irq_assertions", c.irq_assertions},
           {"irq_throttled", c.irq_throttled},
@@ -307,7 +324,7 @@ net::NicCounters E1000::nic_counters() const {
   n.rx_frames = c.rx_frames;
   n.rx_bytes = c.rx_bytes;
   n.rx_dropped = c.rx_dropped_link_down + c.rx_dropped_disabled + c.rx_dropped_filtered + c.rx_dropped_size +
-                 c.rx_dropped_no_descriptors + c.rx_dropped_bad_ring + c.rx_dropped_iommu;
+                 c.rx_dropped_no_descriptors + c.rx_dropped_bad_ring + c.rx_dropped_iommu + c.rx_dropped_held;
   n.rx_dropped_no_descriptors = c.rx_dropped_no_descriptors;
   n.iommu_faults = c.iommu_faults;
   n.irq_assertions = c.irq_assertions;

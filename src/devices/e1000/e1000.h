@@ -17,6 +17,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -64,6 +65,8 @@ struct Counters {
   uint64_t rx_dropped_no_descriptors = 0;
   uint64_t rx_dropped_bad_ring = 0;
   uint64_t rx_dropped_iommu = 0;
+  uint64_t rx_held = 0;           // frames kept while no driver was attached (hold_received_frames)
+  uint64_t rx_dropped_held = 0;   // ... refused because the hold was full
   uint64_t iommu_faults = 0;      // faults this device caused (TX + RX)
   uint64_t irq_assertions = 0;    // rising edges of the interrupt request
   uint64_t irq_throttled = 0;     // assertions deferred by ITR
@@ -118,6 +121,16 @@ class E1000 final : public pci::PciDevice, public net::Nic {
   RxResult receive(std::span<const uint8_t> frame) override;
   // Carrier up/down: updates STATUS.LU and the PHY, raises ICR.LSC.
   void set_link(bool up) override;
+  // STATUS is computed from the link alone and reads without side effects; e1000 reads it after every write it
+  // flushes (E1000_WRITE_FLUSH), thousands of times while it clocks its EEPROM in probe. No write changes it but a
+  // link change (set_link); EECD (the EEPROM's clock and data), the ring tails and the interrupt masks are the
+  // writes a driver makes between such reads.
+  RegisterShadows register_shadows() const override;
+  void hold_received_frames(bool hold) override;
+  // The bound of what hold_received_frames() keeps: a second of 64-byte frames at a few hundred kpps would be
+  // more than a driver's ring; this is two full default rings.
+  static constexpr size_t kMaxHeldFrames = 512;
+  static constexpr size_t kMaxHeldBytes = 1 << 20;
   bool link_up() const override;
   std::array<uint8_t, 6> mac() const override { return cfg_.mac; }
   net::NicCounters nic_counters() const override;
@@ -219,6 +232,15 @@ class E1000 final : public pci::PciDevice, public net::Nic {
   RxResult rx_store(const RxStaged& st, uint32_t* free_after, uint32_t* ring_size);
   bool rx_fetch_buffers(uint64_t base, uint32_t head, uint32_t size, uint32_t needed, uint64_t* addrs);
   void rx_account(std::span<const uint8_t> frame, uint32_t rctl, uint32_t free_after, uint32_t ring_size);
+  RxResult receive_locked(std::span<const uint8_t> frame);
+  // Frames held while no driver was attached (mu_): kept in arrival order; received, oldest first, as soon as the
+  // receiver is on and has descriptors for them (a write of RDT or RCTL, or the next frame's arrival).
+  bool holding_ = false;
+  bool detached_ = false;  // no driver owns the receiver until RCTL is written again
+  std::deque<std::vector<uint8_t>> held_;
+  size_t held_bytes_ = 0;
+  bool rx_room(size_t frame_size) const;
+  void release_held();
 
   void deliver_pending_tx();
 

@@ -272,6 +272,59 @@ void E1000::rx_account(std::span<const uint8_t> frame, uint32_t rctl, uint32_t f
 
 RxResult E1000::receive(std::span<const uint8_t> frame) {
   std::lock_guard lock(mu_);
+  if (holding_) {
+    release_held();
+    if (holding_ && (!held_.empty() || !rx_room(frame.size()))) {
+      if (held_.size() >= kMaxHeldFrames || held_bytes_ + frame.size() > kMaxHeldBytes) {
+        ++counters_.rx_dropped_held;
+        return RxResult::kDroppedNoDescriptors;
+      }
+      held_.emplace_back(frame.begin(), frame.end());
+      held_bytes_ += frame.size();
+      ++counters_.rx_held;
+      return RxResult::kAccepted;  // taken: it is received once a driver can take it
+    }
+  }
+  return receive_locked(frame);
+}
+
+// The receiver is on, the link up and the ring has descriptors enough for a frame of `frame_size` bytes (counted
+// as stored: padded, with its FCS; a tag the device strips only makes it shorter).
+bool E1000::rx_room(size_t frame_size) const {
+  const uint32_t size = r(RDLEN) / kDescSize;
+  const uint32_t head = r(RDH), tail = r(RDT);
+  if (detached_ || !link_up_ || !(r(RCTL) & RCTL_EN) || size == 0 || head >= size || tail >= size) return false;
+  const uint32_t avail = tail >= head ? tail - head : size - head + tail;
+  const size_t bufsize = rx_buffer_size();
+  return avail >= (std::max<size_t>(frame_size, 60) + 4 + bufsize - 1) / bufsize;
+}
+
+// As many held frames as the ring takes now, in order; the hold ends once none is left and the receiver is on.
+void E1000::release_held() {
+  while (!held_.empty() && rx_room(held_.front().size())) {
+    std::vector<uint8_t> f = std::move(held_.front());
+    held_.pop_front();
+    held_bytes_ -= f.size();
+    (void)receive_locked(f);  // a frame its filters refuse is dropped now, as it would have been on arrival
+  }
+  if (held_.empty() && !detached_ && (r(RCTL) & RCTL_EN)) holding_ = false;
+}
+
+void E1000::hold_received_frames(bool hold) {
+  std::lock_guard lock(mu_);
+  if (hold) {
+    holding_ = detached_ = true;
+    return;
+  }
+  if (!detached_) return;  // the new driver has the receiver: the rest drains into its ring (release_held)
+  // Nobody took them (a driver that never enables its receiver, or none at all): lost, as a dead driver's are.
+  counters_.rx_dropped_held += held_.size();
+  held_.clear();
+  held_bytes_ = 0;
+  holding_ = detached_ = false;
+}
+
+RxResult E1000::receive_locked(std::span<const uint8_t> frame) {
   const uint32_t rctl = r(RCTL);
   if (auto refused = rx_refused(frame, rctl)) return *refused;
   RxStaged st;

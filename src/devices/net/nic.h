@@ -68,6 +68,13 @@ class Nic {
   virtual NicCounters nic_counters() const = 0;
   // The receive ring as the driver programmed it; empty while there is none or the model does not say.
   virtual std::optional<DescriptorRing> rx_ring() const { return std::nullopt; }
+  // With `hold`: the driver is gone (a restart: from the moment its domain is marked failed) until the next one
+  // enables its receiver; frames that arrive meanwhile are kept, up to a bound, through the device's reset, and
+  // received in order once it has, instead of being dropped as a disabled receiver (or a dead driver's ring) would
+  // drop them. Without (the restart is over, or recovery gave up): if no driver has taken the receiver, what is held
+  // is discarded and the device drops again what a disabled receiver drops; else the rest is received as the new
+  // driver gives descriptors. Nothing by default.
+  virtual void hold_received_frames(bool /*hold*/) {}
 };
 
 }  // namespace side::net

@@ -92,6 +92,18 @@ class PciDevice {
   using NamedCounters = std::vector<std::pair<std::string, uint64_t>>;
   virtual NamedCounters model_counters() const { return {}; }
 
+  // Registers a driver may read from a copy kept where it runs, without asking the device (4-byte reads of BAR
+  // offsets): each must read without side effects, and the model calls registers_changed() whenever one's value may
+  // have changed other than through a register or config write (which the bus follows itself). `inert_writes`
+  // are registers whose writes never change any of them: posted writes to these do not make the copy stale. A
+  // driver that polls such a register (e1000's STATUS, read after every EEPROM clock edge to flush its writes) then
+  // costs no round trip to an isolated domain per read.
+  struct RegisterShadows {
+    std::vector<std::pair<int, uint32_t>> shadowed, inert_writes;  // (BAR, offset)
+  };
+  virtual RegisterShadows register_shadows() const { return {}; }
+  void set_registers_changed(std::function<void()> notify) { registers_changed_ = std::move(notify); }
+
   // May be null (interrupts are then only visible through irq_level()).
   void set_interrupt_sink(InterruptSink* sink) { sink_ = sink; }
   // Level currently presented on the line (after INTx Disable).
@@ -101,6 +113,11 @@ class PciDevice {
   const ConfigSpace& config() const { return config_; }
 
  protected:
+  // A shadowed register's value may have changed (register_shadows()). Call without the model's own lock held:
+  // the bus reads the registers again.
+  void registers_changed() {
+    if (registers_changed_) registers_changed_();
+  }
   // The device's internal interrupt request. The line follows it unless Command.INTx Disable is set; the
   // Status.Interrupt bit always reflects the request (PCI 3.0 section 6.2.3).
   void set_irq_request(bool asserted);
@@ -114,6 +131,7 @@ class PciDevice {
  private:
   void update_line();
   InterruptSink* sink_ = nullptr;
+  std::function<void()> registers_changed_;
   bool request_ = false;
   bool line_ = false;
 };
