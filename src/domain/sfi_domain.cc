@@ -1,0 +1,63 @@
+// What `--isolation sfi` adds to a domain's steps (src/sfi): after the kernel-API layer is loaded, the layer's
+// checks are given the window, the rights bitmap and the branch targets, and the few kernel objects that drivers
+// write without a call (the per-cpu preempt count, the struct page array) become writable; as each driver module
+// is linked, its data and bss become writable and its functions valid branch targets (and stop being so when it
+// goes). Everything else a driver may write is granted as the layer hands it out (host_services.cc).
+#include <sys/mman.h>
+
+#include <cstring>
+
+#include "domain/domain.h"
+#include "domain/layout.h"
+#include "sfi/runtime.h"
+
+namespace side::domain {
+
+Status Domain::sfi_after_kapi(const loader::LoadedModule& kapi) {
+  sfi::Runtime* sfi = sfi::Runtime::active();
+  if (!sfi) return make_error("the sfi runtime is not running");
+  // Indirect branches may reach the layer's exported functions (the kernel functions a driver may call).
+  for (const auto& [name, address] : kapi.exports) {
+    if (kapi.in_text(address)) sfi->set_branch_target(address, true);
+  }
+  auto state = kapi.exports.find("side_sfi");
+  if (state == kapi.exports.end()) return make_error("the kernel-API layer has no sfi checks (side_sfi)");
+  const side_sfi_state s = sfi->kapi_state();
+  std::memcpy(reinterpret_cast<void*>(state->second), &s, sizeof s);
+  // preempt_disable() is an inline `incl %gs:__preempt_count` in every driver.
+  if (auto preempt = kapi.exports.find("__preempt_count"); preempt != kapi.exports.end()) {
+    for (unsigned cpu = 0; cpu < percpu().nr_cpus(); ++cpu) {
+      sfi->rights().grant(percpu().base(cpu) + preempt->second, sizeof(int));
+    }
+  }
+  // get_page()/put_page() and page flags are inline writes to struct page.
+  sfi->rights().grant(space_.vmemmap_address(), arena().nr_pages() * kStructPageSize);
+  return {};
+}
+
+// A module's writable image pages (its data and bss: the loader leaves only those writable) and its per-cpu
+// variables are the driver's; its functions are valid indirect-branch targets.
+void Domain::sfi_module_loaded(const loader::LoadedModule& m, bool on) {
+  sfi::Runtime* sfi = sfi::Runtime::active();
+  if (!sfi) return;
+  for (uint64_t page = m.image; page < m.image + m.image_size; page += kPageSize) {
+    if (!(space_.private_memory().page_protection(page) & PROT_WRITE)) continue;
+    if (on) {
+      sfi->rights().grant(page, kPageSize);
+    } else {
+      sfi->rights().revoke(page, kPageSize);
+    }
+  }
+  for (unsigned cpu = 0; m.percpu_size && cpu < percpu().nr_cpus(); ++cpu) {
+    if (on) {
+      sfi->rights().grant(percpu().base(cpu) + m.percpu_offset, m.percpu_size);
+    } else {
+      sfi->rights().revoke(percpu().base(cpu) + m.percpu_offset, m.percpu_size);
+    }
+  }
+  for (const auto& symbol : m.symbols) {
+    if (m.in_text(symbol.address)) sfi->set_branch_target(symbol.address, on);
+  }
+}
+
+}  // namespace side::domain
