@@ -53,8 +53,10 @@ void AddressSpace::init_percpu(uint64_t offset, std::span<const uint8_t> init) {
 
 std::optional<uint64_t> AddressSpace::resolve(const std::string& name) {
   if (linking_kapi_) return host_stubs_.address(name);
-  if (sfi_) {
-    if (auto checked = modules_.resolve_export("side_sfi_" + name)) return checked;
+  if (sfi_ && modules_.kapi()) {
+    // The checked variants are entry points of the layer (side_kapi_*), which no driver can import by name.
+    const auto& entries = modules_.kapi()->entry_points;
+    if (auto it = entries.find("side_kapi_sfi_" + name); it != entries.end()) return it->second;
   }
   if (auto address = modules_.resolve_export(name)) return address;
   // The kernel's fixed_percpu_data sits at offset 0 of every per-cpu area; side reserves that space.

@@ -26,7 +26,7 @@ class AddressSpace final : public loader::LoadEnvironment {
   AddressSpace& operator=(const AddressSpace&) = delete;
 
   // sfi mode (before reserve()): the struct page array and vmalloc go inside the sfi window, and a driver's import
-  // of X binds to the kernel-API layer's checked variant side_sfi_X where the layer has one.
+  // of X binds to the kernel-API layer's checked variant side_kapi_sfi_X where the layer has one.
   void set_sfi(bool on) { sfi_ = on; }
   bool sfi() const { return sfi_; }
   // Reserves the fixed private regions and maps the struct page array (one entry per arena page).

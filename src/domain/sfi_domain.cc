@@ -20,8 +20,8 @@ Status Domain::sfi_after_kapi(const loader::LoadedModule& kapi) {
   for (const auto& [name, address] : kapi.exports) {
     if (kapi.in_text(address)) sfi->set_branch_target(address, true);
   }
-  auto state = kapi.exports.find("side_sfi");
-  if (state == kapi.exports.end()) return make_error("the kernel-API layer has no sfi checks (side_sfi)");
+  auto state = kapi.entry_points.find("side_kapi_sfi");
+  if (state == kapi.entry_points.end()) return make_error("the kernel-API layer has no sfi checks (side_kapi_sfi)");
   const side_sfi_state s = sfi->kapi_state();
   std::memcpy(reinterpret_cast<void*>(state->second), &s, sizeof s);
   // preempt_disable() is an inline `incl %gs:__preempt_count` in every driver.

@@ -3,9 +3,9 @@
  * `--isolation sfi`: what the kernel-API layer's checks (sfi_thunks.S, sfi_checked.c) and the host runtime
  * (src/sfi) share. Assembly-safe: constants only, the C structure is behind !__ASSEMBLY__.
  *
- * The host fills `side_sfi` (a variable of the layer, never writable by driver code: the layer's data has no
+ * The host fills `side_kapi_sfi` (a variable of the layer, never writable by driver code: the layer's data has no
  * rights bits) after loading the layer; with `enabled` clear nothing is checked, and drivers of the other modes
- * never link against the checked variants anyway (the host resolves X to side_sfi_X only in sfi mode).
+ * never link against the checked variants anyway (the host resolves X to side_kapi_sfi_X only in sfi mode).
  */
 #ifndef SIDE_SFI_ABI_H
 #define SIDE_SFI_ABI_H

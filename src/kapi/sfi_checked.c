@@ -4,7 +4,7 @@
  * variants of the exports that write through a pointer the driver gives them), and the fault reports of the
  * checked thunks (sfi_thunks.S).
  *
- * In sfi mode the host resolves a driver's import of X to side_sfi_X when the layer defines one, so these
+ * In sfi mode the host resolves a driver's import of X to side_kapi_sfi_X when the layer defines one, so these
  * wrappers stand between the driver and memcpy & co.: the destination range is checked against the rights bitmap
  * before a byte is written, and a range the driver may not write is a driver fault naming the caller. The
  * layer's own calls to memcpy are unchecked (the layer is trusted code, and writes its own data).
@@ -21,14 +21,14 @@
 #undef memset
 #undef memmove
 
-struct side_sfi_state side_sfi;
+struct side_sfi_state side_kapi_sfi;
 
 /* Whether the driver may write [p, p + n): inside the window, and every granule's rights bit set. */
-static bool side_sfi_writable(unsigned long p, unsigned long n)
+static bool side_kapi_sfi_writable(unsigned long p, unsigned long n)
 {
-	const unsigned long size = 1ul << side_sfi.window_log2;
-	const unsigned long long *rights = (const unsigned long long *)side_sfi.rights;
-	unsigned long off = p - side_sfi.window_base, g, last;
+	const unsigned long size = 1ul << side_kapi_sfi.window_log2;
+	const unsigned long long *rights = (const unsigned long long *)side_kapi_sfi.rights;
+	unsigned long off = p - side_kapi_sfi.window_base, g, last;
 
 	if (!n)
 		return true;
@@ -47,133 +47,133 @@ static bool side_sfi_writable(unsigned long p, unsigned long n)
 	return true;
 }
 
-static void side_sfi_check(const void *p, unsigned long n, unsigned long caller)
+static void side_kapi_sfi_check(const void *p, unsigned long n, unsigned long caller)
 {
-	if (side_sfi.enabled && !side_sfi_writable((unsigned long)p, n))
+	if (side_kapi_sfi.enabled && !side_kapi_sfi_writable((unsigned long)p, n))
 		side_host_sfi_fault(SIDE_SFI_WRITE, (unsigned long)p, n, caller);
 }
 
-/* The translator's slow path (sfi_thunks.S: side_sfi_violation): returns only if the whole range is writable. */
-void side_sfi_slow_path(unsigned long addr, unsigned long len, unsigned long caller)
+/* The translator's slow path (sfi_thunks.S: side_kapi_sfi_violation): returns only if the whole range is writable. */
+void side_kapi_sfi_slow_path(unsigned long addr, unsigned long len, unsigned long caller)
 {
-	side_sfi_check((const void *)addr, len ? len : 1, caller);
+	side_kapi_sfi_check((const void *)addr, len ? len : 1, caller);
 }
 
-void side_sfi_bad_branch(unsigned long unused, unsigned long target, unsigned long caller)
+void side_kapi_sfi_bad_branch(unsigned long unused, unsigned long target, unsigned long caller)
 {
 	side_host_sfi_fault(SIDE_SFI_BRANCH, target, 0, caller);
 }
 
-void side_sfi_bad_return(unsigned long unused, unsigned long got, unsigned long expected)
+void side_kapi_sfi_bad_return(unsigned long unused, unsigned long got, unsigned long expected)
 {
 	side_host_sfi_fault(SIDE_SFI_RETURN, got, 0, expected);
 }
 
-void side_sfi_bad_stack(unsigned long unused, unsigned long slot, unsigned long caller)
+void side_kapi_sfi_bad_stack(unsigned long unused, unsigned long slot, unsigned long caller)
 {
 	side_host_sfi_fault(SIDE_SFI_STACK, slot, 8, caller);
 }
 
-#define CHECK(p, n) side_sfi_check((p), (n), _RET_IP_)
+#define CHECK(p, n) side_kapi_sfi_check((p), (n), _RET_IP_)
 
-void *side_sfi_memcpy(void *dest, const void *src, size_t n)
+void *side_kapi_sfi_memcpy(void *dest, const void *src, size_t n)
 {
 	CHECK(dest, n);
 	return memcpy(dest, src, n);
 }
 
-void *side_sfi___memcpy(void *dest, const void *src, size_t n)
+void *side_kapi_sfi___memcpy(void *dest, const void *src, size_t n)
 {
 	CHECK(dest, n);
 	return memcpy(dest, src, n);
 }
 
-void *side_sfi_memset(void *s, int c, size_t n)
+void *side_kapi_sfi_memset(void *s, int c, size_t n)
 {
 	CHECK(s, n);
 	return memset(s, c, n);
 }
 
-void *side_sfi___memset(void *s, int c, size_t n)
+void *side_kapi_sfi___memset(void *s, int c, size_t n)
 {
 	CHECK(s, n);
 	return memset(s, c, n);
 }
 
-void *side_sfi_memmove(void *dest, const void *src, size_t n)
+void *side_kapi_sfi_memmove(void *dest, const void *src, size_t n)
 {
 	CHECK(dest, n);
 	return memmove(dest, src, n);
 }
 
-void *side_sfi___memmove(void *dest, const void *src, size_t n)
+void *side_kapi_sfi___memmove(void *dest, const void *src, size_t n)
 {
 	CHECK(dest, n);
 	return memmove(dest, src, n);
 }
 
-char *side_sfi_strcpy(char *dest, const char *src)
+char *side_kapi_sfi_strcpy(char *dest, const char *src)
 {
 	CHECK(dest, strlen(src) + 1);
 	return strcpy(dest, src);
 }
 
 /* The bounded copies may write up to their bound (strncpy pads with zeros): the bound is the range checked. */
-char *side_sfi_strncpy(char *dest, const char *src, size_t count)
+char *side_kapi_sfi_strncpy(char *dest, const char *src, size_t count)
 {
 	CHECK(dest, count);
 	return strncpy(dest, src, count);
 }
 
-size_t side_sfi_strlcpy(char *dest, const char *src, size_t size)
+size_t side_kapi_sfi_strlcpy(char *dest, const char *src, size_t size)
 {
 	CHECK(dest, size);
 	return strlcpy(dest, src, size);
 }
 
-ssize_t side_sfi_strscpy(char *dest, const char *src, size_t count)
+ssize_t side_kapi_sfi_strscpy(char *dest, const char *src, size_t count)
 {
 	CHECK(dest, count);
 	return strscpy(dest, src, count);
 }
 
-ssize_t side_sfi_strscpy_pad(char *dest, const char *src, size_t count)
+ssize_t side_kapi_sfi_strscpy_pad(char *dest, const char *src, size_t count)
 {
 	CHECK(dest, count);
 	return strscpy_pad(dest, src, count);
 }
 
-char *side_sfi_strcat(char *dest, const char *src)
+char *side_kapi_sfi_strcat(char *dest, const char *src)
 {
 	CHECK(dest + strlen(dest), strlen(src) + 1);
 	return strcat(dest, src);
 }
 
-char *side_sfi_strncat(char *dest, const char *src, size_t count)
+char *side_kapi_sfi_strncat(char *dest, const char *src, size_t count)
 {
 	CHECK(dest + strlen(dest), strnlen(src, count) + 1);
 	return strncat(dest, src, count);
 }
 
-size_t side_sfi_strlcat(char *dest, const char *src, size_t count)
+size_t side_kapi_sfi_strlcat(char *dest, const char *src, size_t count)
 {
 	CHECK(dest, count);
 	return strlcat(dest, src, count);
 }
 
-int side_sfi_vsnprintf(char *buf, size_t size, const char *fmt, va_list args)
+int side_kapi_sfi_vsnprintf(char *buf, size_t size, const char *fmt, va_list args)
 {
 	CHECK(buf, size);
 	return vsnprintf(buf, size, fmt, args);
 }
 
-int side_sfi_vscnprintf(char *buf, size_t size, const char *fmt, va_list args)
+int side_kapi_sfi_vscnprintf(char *buf, size_t size, const char *fmt, va_list args)
 {
 	CHECK(buf, size);
 	return vscnprintf(buf, size, fmt, args);
 }
 
-int side_sfi_snprintf(char *buf, size_t size, const char *fmt, ...)
+int side_kapi_sfi_snprintf(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list args;
 	int n;
@@ -185,7 +185,7 @@ int side_sfi_snprintf(char *buf, size_t size, const char *fmt, ...)
 	return n;
 }
 
-int side_sfi_scnprintf(char *buf, size_t size, const char *fmt, ...)
+int side_kapi_sfi_scnprintf(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list args;
 	int n;
@@ -198,7 +198,7 @@ int side_sfi_scnprintf(char *buf, size_t size, const char *fmt, ...)
 }
 
 /* sprintf has no bound: the length it will write is measured first. */
-int side_sfi_vsprintf(char *buf, const char *fmt, va_list args)
+int side_kapi_sfi_vsprintf(char *buf, const char *fmt, va_list args)
 {
 	va_list measure;
 	int n;
@@ -210,7 +210,7 @@ int side_sfi_vsprintf(char *buf, const char *fmt, va_list args)
 	return vsnprintf(buf, (size_t)n + 1, fmt, args);
 }
 
-int side_sfi_sprintf(char *buf, const char *fmt, ...)
+int side_kapi_sfi_sprintf(char *buf, const char *fmt, ...)
 {
 	va_list args, measure;
 	int n;
@@ -225,7 +225,7 @@ int side_sfi_sprintf(char *buf, const char *fmt, ...)
 	return n;
 }
 
-unsigned long side_sfi__copy_from_user(void *to, const void __user *from, unsigned long n)
+unsigned long side_kapi_sfi__copy_from_user(void *to, const void __user *from, unsigned long n)
 {
 	CHECK(to, n);
 	return _copy_from_user(to, from, n);

@@ -14,7 +14,7 @@
  *
  * Every register the checks use is saved and restored: the registers a call passes or returns stay intact. The
  * flags are not preserved: at a call, a function entry or a return they hold nothing the ABI keeps.
- * side_sfi_violation is the write checks' slow path (the translator's ABI, src/sfi/check_abi.h).
+ * side_kapi_sfi_violation is the write checks' slow path (the translator's ABI, src/sfi/check_abi.h).
  */
 #include <linux/linkage.h>
 #include "sfi_abi.h"
@@ -22,14 +22,14 @@
 	.text
 
 .macro SIDE_SFI_INDIRECT_THUNK reg
-SYM_FUNC_START(side_sfi___x86_indirect_thunk_\reg)
+SYM_FUNC_START(side_kapi_sfi___x86_indirect_thunk_\reg)
 	pushq %r11
 	pushq %rax
 	movq %\reg, %r11
-	subq side_sfi+SIDE_SFI_CFI_BASE(%rip), %r11
-	cmpq side_sfi+SIDE_SFI_CFI_LEN(%rip), %r11
+	subq side_kapi_sfi+SIDE_SFI_CFI_BASE(%rip), %r11
+	cmpq side_kapi_sfi+SIDE_SFI_CFI_LEN(%rip), %r11
 	jae 1f
-	movq side_sfi+SIDE_SFI_CFI_BITS(%rip), %rax
+	movq side_kapi_sfi+SIDE_SFI_CFI_BITS(%rip), %rax
 	btq %r11, (%rax)
 	jnc 1f
 	popq %rax
@@ -37,8 +37,8 @@ SYM_FUNC_START(side_sfi___x86_indirect_thunk_\reg)
 	jmp *%\reg
 1:	movq %\reg, %rsi
 	movq 16(%rsp), %rdx
-	jmp side_sfi_bad_branch
-SYM_FUNC_END(side_sfi___x86_indirect_thunk_\reg)
+	jmp side_kapi_sfi_bad_branch
+SYM_FUNC_END(side_kapi_sfi___x86_indirect_thunk_\reg)
 .endm
 
 	SIDE_SFI_INDIRECT_THUNK rax
@@ -59,15 +59,15 @@ SYM_FUNC_END(side_sfi___x86_indirect_thunk_\reg)
 
 /* r11 = the address of a return-address slot: is it in the stack half of a driver stack? Jumps to \bad if not. */
 .macro SIDE_SFI_CHECK_SLOT bad
-	subq side_sfi+SIDE_SFI_STACK_BASE(%rip), %r11
-	cmpq side_sfi+SIDE_SFI_STACK_LEN(%rip), %r11
+	subq side_kapi_sfi+SIDE_SFI_STACK_BASE(%rip), %r11
+	cmpq side_kapi_sfi+SIDE_SFI_STACK_LEN(%rip), %r11
 	jae \bad
 	testq $SIDE_SFI_SHADOW_OFFSET, %r11
 	jnz \bad
 .endm
 
 /* At entry: [rsp] returns into the function, [rsp+8] is the function's own return address. */
-SYM_FUNC_START(side_sfi___fentry__)
+SYM_FUNC_START(side_kapi_sfi___fentry__)
 	pushq %r11
 	leaq 16(%rsp), %r11
 	SIDE_SFI_CHECK_SLOT 1f
@@ -78,11 +78,11 @@ SYM_FUNC_START(side_sfi___fentry__)
 1:	popq %r11
 	leaq 8(%rsp), %rsi
 	movq 8(%rsp), %rdx
-	jmp side_sfi_bad_stack
-SYM_FUNC_END(side_sfi___fentry__)
+	jmp side_kapi_sfi_bad_stack
+SYM_FUNC_END(side_kapi_sfi___fentry__)
 
 /* Reached by `jmp`: [rsp] is the return address to check. */
-SYM_FUNC_START(side_sfi___x86_return_thunk)
+SYM_FUNC_START(side_kapi_sfi___x86_return_thunk)
 	pushq %r11
 	leaq 8(%rsp), %r11
 	SIDE_SFI_CHECK_SLOT 1f
@@ -94,20 +94,20 @@ SYM_FUNC_START(side_sfi___x86_return_thunk)
 1:	popq %r11
 	movq %rsp, %rsi
 	movq (%rsp), %rdx
-	jmp side_sfi_bad_stack
+	jmp side_kapi_sfi_bad_stack
 2:	popq %r11
 	movq (%rsp), %rsi
 	movq SIDE_SFI_SHADOW_OFFSET(%rsp), %rdx
-	jmp side_sfi_bad_return
-SYM_FUNC_END(side_sfi___x86_return_thunk)
+	jmp side_kapi_sfi_bad_return
+SYM_FUNC_END(side_kapi_sfi___x86_return_thunk)
 
 /*
  * The write checks' slow path (check_abi.h): called with r11 = the address written, r10 = the length, [rsp] = the
  * return address into the translated code. Returns, with every register and the flags intact, when the whole
- * range is writable after all; otherwise side_sfi_slow_path reports the fault and never returns. Kernel code
+ * range is writable after all; otherwise side_kapi_sfi_slow_path reports the fault and never returns. Kernel code
  * keeps 8-byte stack alignment only, which is all the layer's C needs.
  */
-SYM_FUNC_START(side_sfi_violation)
+SYM_FUNC_START(side_kapi_sfi_violation)
 	pushfq
 	pushq %rax
 	pushq %rcx
@@ -121,7 +121,7 @@ SYM_FUNC_START(side_sfi_violation)
 	movq %r11, %rdi
 	movq %r10, %rsi
 	movq 80(%rsp), %rdx
-	call side_sfi_slow_path
+	call side_kapi_sfi_slow_path
 	popq %r11
 	popq %r10
 	popq %r9
@@ -133,4 +133,4 @@ SYM_FUNC_START(side_sfi_violation)
 	popq %rax
 	popfq
 	ret
-SYM_FUNC_END(side_sfi_violation)
+SYM_FUNC_END(side_kapi_sfi_violation)

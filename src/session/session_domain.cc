@@ -40,8 +40,10 @@ Result<std::unique_ptr<DriverDomain>> start_domain_process(const SessionDomainCo
 
 Result<SessionDomain> start_session_domain(const SessionDomainConfig& config) {
   SessionDomain out;
-  if (config.isolation == "inproc") {
-    auto d = supervisor::InProcessDomain::create(config.domain, config.inproc_control_thread);
+  if (config.isolation == "inproc" || config.isolation == "sfi") {
+    domain::DomainConfig dc = config.domain;
+    dc.sfi = config.isolation == "sfi";
+    auto d = supervisor::InProcessDomain::create(dc, config.inproc_control_thread);
     if (!d) return make_error("cannot create a driver domain: " + d.error().message);
     out.domain = std::move(*d);
   } else if (config.isolation == "process") {

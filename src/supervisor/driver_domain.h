@@ -131,7 +131,7 @@ class InProcessDomain final : public DriverDomain {
                                                          bool own_control_thread = false);
   ~InProcessDomain() override;
 
-  const char* isolation() const override { return "inproc"; }
+  const char* isolation() const override { return sfi_ ? "sfi" : "inproc"; }
   int pid() const override;
   uint8_t* arena_base() const override { return d_->arena().base(); }
   uint64_t arena_size() const override { return d_->arena().size(); }
@@ -152,13 +152,14 @@ class InProcessDomain final : public DriverDomain {
   domain::Domain& domain() { return *d_; }
 
  private:
-  InProcessDomain(std::unique_ptr<domain::Domain> d, std::unique_ptr<ControlThread> control)
-      : control_(std::move(control)), d_(std::move(d)) {}
+  InProcessDomain(std::unique_ptr<domain::Domain> d, std::unique_ptr<ControlThread> control, bool sfi)
+      : control_(std::move(control)), d_(std::move(d)), sfi_(sfi) {}
   // On the control thread when there is one, else on the caller's.
   void on_control(const std::function<void()>& job);
 
   std::unique_ptr<ControlThread> control_;  // outlives the domain, which it destroys
   std::unique_ptr<domain::Domain> d_;
+  bool sfi_ = false;  // --isolation sfi (DomainConfig::sfi)
 };
 
 }  // namespace side::supervisor

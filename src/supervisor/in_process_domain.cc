@@ -28,7 +28,7 @@ Result<std::unique_ptr<InProcessDomain>> InProcessDomain::create(const domain::D
     create();
   }
   if (error) return *error;
-  return std::unique_ptr<InProcessDomain>(new InProcessDomain(std::move(made), std::move(control)));
+  return std::unique_ptr<InProcessDomain>(new InProcessDomain(std::move(made), std::move(control), config.sfi));
 }
 
 // Its virtual CPU 0 leaves the domain where it entered it.
