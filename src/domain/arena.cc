@@ -41,8 +41,8 @@ Result<Arena> Arena::create(uint64_t bytes, int fd, uint64_t at, uint64_t limit)
     if (ftruncate(a.fd_, static_cast<off_t>(bytes)) != 0)
       return make_error(std::string("ftruncate: ") + std::strerror(errno));
   }
-  void* p = mmap(reinterpret_cast<void*>(at), bytes, PROT_READ | PROT_WRITE, MAP_SHARED | (at ? MAP_FIXED_NOREPLACE : 0),
-                 a.fd_, 0);
+  void* p = mmap(reinterpret_cast<void*>(at), bytes, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | (at ? MAP_FIXED_NOREPLACE : 0), a.fd_, 0);
   if (p == MAP_FAILED) return make_error(std::string("mmap arena: ") + std::strerror(errno));
   a.base_ = static_cast<uint8_t*>(p);
   a.nr_pages_ = bytes / kPage;

@@ -59,7 +59,7 @@ class PrivateMemory {
   }
   void* vmalloc(uint64_t size);
   uint64_t vmalloc_size(const void* p) const;  // the mapped size of a live block, or 0
-  bool vfree(const void* p);  // false if p is not a live vmalloc allocation
+  bool vfree(const void* p);                   // false if p is not a live vmalloc allocation
   bool is_vmalloc(const void* p) const;
   uint64_t vmalloc_bytes() const;
   size_t vmalloc_count() const;

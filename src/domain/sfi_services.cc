@@ -54,13 +54,15 @@ extern "C" __attribute__((force_align_arg_pointer)) void side_host_sfi_fault(int
       break;
     case SIDE_SFI_BRANCH:
       kind = SIDE_FAULT_SFI_BRANCH;
-      std::snprintf(message, sizeof message, "indirect branch to %#lx, which is no function entry (%s)", addr,
-                    whose);
+      std::snprintf(message, sizeof message, "indirect branch to %#lx, which is no function entry (%s)", addr, whose);
       break;
     case SIDE_SFI_RETURN:
       kind = SIDE_FAULT_SFI_RETURN;
-      std::snprintf(message, sizeof message, "return to %#lx, but the call came from %#" PRIx64 " (return address "
-                    "overwritten)", addr, where);
+      std::snprintf(message, sizeof message,
+                    "return to %#lx, but the call came from %#" PRIx64
+                    " (return address "
+                    "overwritten)",
+                    addr, where);
       break;
     default:
       kind = SIDE_FAULT_SFI_RETURN;

@@ -78,8 +78,8 @@ bool inside(uint64_t address, uint64_t size, uint64_t lo, uint64_t hi) {
 }  // namespace
 
 bool on_vcpu_stack(uint64_t address, uint64_t size) {
-  return t_vcpu >= 0 && (inside(address, size, t_stack_lo, t_stack_hi) ||
-                         inside(address, size, t_driver_stack_lo, t_driver_stack_hi));
+  return t_vcpu >= 0 &&
+         (inside(address, size, t_stack_lo, t_stack_hi) || inside(address, size, t_driver_stack_lo, t_driver_stack_hi));
 }
 
 void leave_vcpu() {

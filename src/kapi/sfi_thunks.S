@@ -35,8 +35,10 @@ SYM_FUNC_START(side_kapi_sfi___x86_indirect_thunk_\reg)
 	popq %rax
 	popq %r11
 	jmp *%\reg
-1:	movq %\reg, %rsi
-	movq 16(%rsp), %rdx
+1:	popq %rax
+	popq %r11
+	movq %\reg, %rsi
+	movq (%rsp), %rdx
 	jmp side_kapi_sfi_bad_branch
 SYM_FUNC_END(side_kapi_sfi___x86_indirect_thunk_\reg)
 .endm

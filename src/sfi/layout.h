@@ -21,7 +21,7 @@ constexpr uint64_t kGranule = 8;  // one rights bit per 8 bytes
 
 constexpr uint64_t kArenaBase = 0x40000000;  // up to 256 MiB (the arena's size is checked against it)
 constexpr uint64_t kArenaLimit = 0x50000000;
-constexpr uint64_t kPercpuBase = 0x50000000;  // domain::kMaxVcpus areas of domain::kPercpuAreaSize
+constexpr uint64_t kPercpuBase = 0x50000000;   // domain::kMaxVcpus areas of domain::kPercpuAreaSize
 constexpr uint64_t kVmemmapBase = 0x50400000;  // struct page array: 64 bytes per arena page (4 MiB for 256 MiB)
 constexpr uint64_t kVmemmapLimit = 0x50800000;
 // One driver stack per vCPU, each followed by its shadow stack: the return address a function entry records at
