@@ -223,7 +223,8 @@ class Loader {
 
   // Where a relocation lands: the image, or a per-cpu section's init copy.
   uint8_t* target(const Section& s, Placement& p, uint64_t offset, uint64_t width, uint64_t* address) {
-    if (offset > s.size || width > s.size - offset) return nullptr;
+    const uint64_t size = p.sfi ? p.sfi->code.size() : s.size;  // translated code has its own size
+    if (offset > size || width > size - offset) return nullptr;
     if (p.percpu) {
       *address = p.address + offset;  // a per-cpu offset: PC-relative references to it make no sense
       return p.percpu_init.data() + offset;
@@ -304,10 +305,6 @@ class Loader {
     }
     uint64_t loc_addr = 0;
     uint8_t* loc = target(s, p, r.offset, width, &loc_addr);
-    if (p.sfi && !loc && r.offset + width <= p.sfi->code.size()) {
-      loc_addr = p.address + r.offset;
-      loc = reinterpret_cast<uint8_t*>(loc_addr);
-    }
     if (!loc) return fail("section " + std::string(s.name) + ": relocation offset " + hex(r.offset) + " out of range");
     if (p.percpu && (r.type == R_X86_64_PC32 || r.type == R_X86_64_PLT32 || r.type == R_X86_64_PC64)) {
       return fail("PC-relative relocation inside per-cpu data");
