@@ -43,7 +43,19 @@ void Emitter::save() {
   put({0x48, 0x8d, 0x64, 0x24, 0xf0});  // lea -16(%rsp),%rsp (no flags touched)
   put({0x4c, 0x89, 0x5c, 0x24, 0x08});  // mov %r11,8(%rsp)
   put({0x4c, 0x89, 0x14, 0x24});        // mov %r10,(%rsp)
-  put({0x9c});                          // pushfq
+  if (keep_flags_) {
+    put({0x9c});  // pushfq
+  } else {
+    put({0x48, 0x8d, 0x64, 0x24, 0xf8});  // lea -8(%rsp),%rsp: the same frame, flags dead
+  }
+}
+
+void Emitter::pop_flags() {
+  if (keep_flags_) {
+    put({0x9d});  // popfq
+  } else {
+    put({0x48, 0x8d, 0x64, 0x24, 0x08});  // lea 8(%rsp),%rsp
+  }
 }
 
 void Emitter::restore() {
@@ -93,7 +105,7 @@ void Emitter::fast_path(unsigned size, std::vector<size_t>& slow) {
 }
 
 void Emitter::slow_call() {
-  put({0x9d});        // popfq: the slow path sees the driver's flags and preserves them
+  pop_flags();        // the slow path sees the driver's flags and preserves them
   put({0xff, 0x15});  // call *violation_entry(%rip)
   put32(0);
   literal_uses_.push_back(size() - 4);
@@ -104,7 +116,7 @@ void Emitter::check_tail(unsigned size) {
   if (size <= kGranule) {
     std::vector<size_t> slow;
     fast_path(size, slow);
-    put({0x9d});  // popfq
+    pop_flags();
     restore();
     const size_t done = jmp8();
     for (size_t f : slow) bind32(f);

@@ -50,8 +50,13 @@ class Emitter {
   void bind8(size_t field);
 
   // --- the inline check (r11 = effective address, r10 free once saved) ---
-  void save();     // lea -16(%rsp),%rsp; mov %r11,8(%rsp); mov %r10,(%rsp); pushfq   (rsp is 24 lower)
-  void restore();  // mov (%rsp),%r10; mov 8(%rsp),%r11; lea 16(%rsp),%rsp
+  // Whether the next check must keep the status flags. When the translator has shown them dead (overwritten
+  // before any read), their slot is still reserved but pushfq/popfq (popfq alone costs ~20 cycles) become leas.
+  void keep_flags(bool keep) { keep_flags_ = keep; }
+  bool keep_flags_enabled() const { return keep_flags_; }
+  void save();       // lea -16(%rsp),%rsp; mov %r11,8(%rsp); mov %r10,(%rsp); pushfq   (rsp is 24 lower)
+  void pop_flags();  // popfq, or lea 8(%rsp),%rsp when the flags are dead
+  void restore();    // mov (%rsp),%r10; mov 8(%rsp),%r11; lea 16(%rsp),%rsp
   // Checks [r11, r11+size) (size 1..8) against the window and the rights bitmap; jumps taken to the slow path are
   // appended to `slow`.
   void fast_path(unsigned size, std::vector<size_t>& slow);
@@ -73,6 +78,7 @@ class Emitter {
   bool memory_instruction(ZydisMnemonic m, const MemoryOperand& mem, int64_t rsp_extra, ZydisAddressSizeHint asz);
 
   const CheckAbi& abi_;
+  bool keep_flags_ = true;
   std::vector<uint8_t> out_;
   std::vector<TranslatedRelocation> relocs_;
   std::vector<Fixup> fixups_;

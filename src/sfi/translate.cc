@@ -88,6 +88,8 @@ class Translator {
   Status memory_operand(uint64_t off, const ZydisDecodedOperand& op, MemoryOperand& mem);
   void fentry_if_needed(uint64_t off);
   Status resolve_fixups();
+  bool flags_live(uint64_t off) const;
+  bool names_thunk(uint64_t off, uint64_t len) const;
 
   const TranslateRequest& req_;
   Emitter emit_;
@@ -366,6 +368,8 @@ Status Translator::write_check(uint64_t off, const ZydisDecodedOperand& op) {
   if (size == 0 || op.size % 8 != 0) return fail(off, "write of unknown size");
   // pop to memory computes an rsp-based address after rsp moved up.
   const int64_t rsp_extra = insn_.mnemonic == ZYDIS_MNEMONIC_POP ? 8 : 0;
+  emit_.keep_flags(flags_live(off));
+  if (!emit_.keep_flags_enabled()) ++out_.counts.flagless_sites;
   emit_.save();
   if (!emit_.effective_address(mem, rsp_extra, ZYDIS_ADDRESS_SIZE_HINT_NONE)) {
     return fail(off, "cannot encode the address of a write");
@@ -412,6 +416,7 @@ Status Translator::string_check(uint64_t off) {
   if (insn_.address_width != 64) return fail(off, "string instruction with a 32-bit address size");
   const unsigned size = insn_.operand_width / 8;
   const bool rep = insn_.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE);
+  emit_.keep_flags(true);  // the direction flag is read from the saved flags
   emit_.save();
   emit_.put({0x49, 0x89, 0xfb});  // mov %rdi,%r11
   if (rep) {
@@ -544,6 +549,7 @@ Result<bool> Translator::compute_new_rsp(uint64_t off) {
 
 Status Translator::new_stack_pointer(uint64_t off) {
   const size_t start = emit_.size();
+  emit_.keep_flags(true);
   emit_.save();
   auto need = compute_new_rsp(off);
   if (!need) return need.error();
@@ -558,6 +564,54 @@ Status Translator::new_stack_pointer(uint64_t off) {
   emit_.slow_call();
   ++out_.counts.stack_checks;
   return {};
+}
+
+bool Translator::names_thunk(uint64_t off, uint64_t len) const {
+  auto it = std::lower_bound(relocs_.begin(), relocs_.end(), off,
+                             [](const SourceRelocation& r, uint64_t o) { return r.offset < o; });
+  if (it == relocs_.end() || it->offset >= off + len) return false;
+  const std::string_view name = req_.symbol_name(it->symbol);
+  return name == "__x86_return_thunk" || name.starts_with("__x86_indirect_thunk_");
+}
+
+// Whether the status flags (CF PF AF ZF SF OF) at `off` may be read before all of them are overwritten: follows the
+// fall-through path for at most 16 instructions, the write itself first. A call, a return or a tail call through a
+// thunk ends their life (the kernel's C ABI keeps no flags across any of them); any other branch, trap or undecodable
+// byte counts as a read.
+bool Translator::flags_live(uint64_t off) const {
+  constexpr uint32_t kStatus =
+      ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF | ZYDIS_CPUFLAG_ZF | ZYDIS_CPUFLAG_SF | ZYDIS_CPUFLAG_OF;
+  uint32_t defined = 0;
+  for (int n = 0; n < 16 && off < req_.code.size(); ++n) {
+    ZydisDecodedInstruction insn;
+    if (!ZYAN_SUCCESS(
+            ZydisDecoderDecodeInstruction(&decoder_, nullptr, req_.code.data() + off, req_.code.size() - off, &insn))) {
+      return true;
+    }
+    if (insn.cpu_flags && (insn.cpu_flags->tested & kStatus & ~defined)) return true;
+    switch (insn.meta.category) {
+      case ZYDIS_CATEGORY_CALL:
+      case ZYDIS_CATEGORY_RET:
+        return false;
+      case ZYDIS_CATEGORY_UNCOND_BR:
+        return !names_thunk(off, insn.length);
+      case ZYDIS_CATEGORY_COND_BR:
+      case ZYDIS_CATEGORY_INTERRUPT:
+      case ZYDIS_CATEGORY_SYSTEM:
+      case ZYDIS_CATEGORY_SYSCALL:
+        return true;
+      default:
+        break;
+    }
+    if (insn.cpu_flags) {
+      defined |=
+          (insn.cpu_flags->modified | insn.cpu_flags->set_0 | insn.cpu_flags->set_1 | insn.cpu_flags->undefined) &
+          kStatus;
+    }
+    if ((defined & kStatus) == kStatus) return false;
+    off += insn.length;
+  }
+  return true;
 }
 
 Status Translator::resolve_fixups() {

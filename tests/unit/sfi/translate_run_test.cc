@@ -176,8 +176,10 @@ TEST(SfiTranslateRun, WriteInsideTheWindowKeepsRegistersAndFlags) {
     Sandbox box(low);
     ASSERT_TRUE(box.ok());
     box.grant(0x100, 8);
-    const void* f = box.load({0x48, 0x89, 0x37, 0xc3});  // mov %rsi,(%rdi); ret
+    Translation t;
+    const void* f = box.load({0x48, 0x89, 0x37, 0x72, 0x00, 0xc3}, &t);  // mov %rsi,(%rdi); jc +0; ret
     ASSERT_TRUE(f);
+    EXPECT_EQ(t.counts.flagless_sites, 0u) << "jc reads the flags: they are live";
     Regs in = pattern(), out;
     in.v[RDI] = reinterpret_cast<uint64_t>(box.window()) + 0x100;
     ASSERT_TRUE(run(f, in, out));
@@ -188,6 +190,25 @@ TEST(SfiTranslateRun, WriteInsideTheWindowKeepsRegistersAndFlags) {
     for (int i = RAX; i <= R15; ++i) EXPECT_EQ(out.v[i], in.v[i]) << "register " << i;
     EXPECT_EQ(out.v[kFlagsSlot] & kStatusFlags, in.v[kFlagsSlot] & kStatusFlags);
   }
+}
+
+TEST(SfiTranslateRun, DeadFlagsSkipPushfButKeepRegisters) {
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  box.grant(0x100, 8);
+  Translation t;
+  // mov %rsi,(%rdi); add $1,%eax (overwrites every status flag); mov %esi,(%rdi) (then a return); ret
+  const void* f = box.load({0x48, 0x89, 0x37, 0x83, 0xc0, 0x01, 0x89, 0x37, 0xc3}, &t);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(t.counts.flagless_sites, 2u);
+  Regs in = pattern(), out;
+  in.v[RDI] = reinterpret_cast<uint64_t>(box.window()) + 0x100;
+  ASSERT_TRUE(run(f, in, out));
+  EXPECT_EQ(out.v[RAX], static_cast<uint32_t>(in.v[RAX] + 1));  // add to eax zero-extends
+  for (int i = RBX; i <= R15; ++i) EXPECT_EQ(out.v[i], in.v[i]) << "register " << i;
+  in.v[RDI] += 0x100;  // not granted: the slow path still runs, with the frame laid out as with the flags
+  EXPECT_FALSE(run(f, in, out));
+  EXPECT_EQ(sfi_seen_ea, in.v[RDI]);
 }
 
 TEST(SfiTranslateRun, WriteOutsideReachesTheViolationEntry) {
