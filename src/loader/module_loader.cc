@@ -130,6 +130,7 @@ class Loader {
       sum.write_sites += c.write_sites;
       sum.string_sites += c.string_sites;
       sum.flagless_sites += c.flagless_sites;
+      sum.frameless_sites += c.frameless_sites;
       sum.stack_checks += c.stack_checks;
       sum.indirect_branches += c.indirect_branches;
       sum.converted_indirect += c.converted_indirect;

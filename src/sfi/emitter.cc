@@ -6,12 +6,7 @@
 #include <cstring>
 
 namespace side::sfi {
-namespace {
-
-// After save(): [rsp] = flags, [rsp+8] = r10, [rsp+16] = r11.
-constexpr int64_t kSaved = 24;
-
-}  // namespace
+namespace {}  // namespace
 
 void Emitter::put32(uint32_t v) {
   uint8_t b[4];
@@ -40,25 +35,20 @@ void Emitter::bind8(size_t field) {
 }
 
 void Emitter::save() {
-  put({0x48, 0x8d, 0x64, 0x24, 0xf0});  // lea -16(%rsp),%rsp (no flags touched)
-  put({0x4c, 0x89, 0x5c, 0x24, 0x08});  // mov %r11,8(%rsp)
-  put({0x4c, 0x89, 0x14, 0x24});        // mov %r10,(%rsp)
-  if (keep_flags_) {
-    put({0x9c});  // pushfq
-  } else {
-    put({0x48, 0x8d, 0x64, 0x24, 0xf8});  // lea -8(%rsp),%rsp: the same frame, flags dead
+  if (keep_scratch_) {
+    put({0x48, 0x8d, 0x64, 0x24, 0xf0});  // lea -16(%rsp),%rsp (no flags touched)
+    put({0x4c, 0x89, 0x5c, 0x24, 0x08});  // mov %r11,8(%rsp)
+    put({0x4c, 0x89, 0x14, 0x24});        // mov %r10,(%rsp)
   }
+  if (keep_flags_) put({0x9c});  // pushfq
 }
 
 void Emitter::pop_flags() {
-  if (keep_flags_) {
-    put({0x9d});  // popfq
-  } else {
-    put({0x48, 0x8d, 0x64, 0x24, 0x08});  // lea 8(%rsp),%rsp
-  }
+  if (keep_flags_) put({0x9d});  // popfq
 }
 
 void Emitter::restore() {
+  if (!keep_scratch_) return;
   put({0x4c, 0x8b, 0x14, 0x24});        // mov (%rsp),%r10
   put({0x4c, 0x8b, 0x5c, 0x24, 0x08});  // mov 8(%rsp),%r11
   put({0x48, 0x8d, 0x64, 0x24, 0x10});  // lea 16(%rsp),%rsp
@@ -156,7 +146,7 @@ bool Emitter::memory_instruction(ZydisMnemonic m, const MemoryOperand& mem, int6
   op.mem.scale = mem.index == ZYDIS_REGISTER_NONE ? 0 : mem.scale;
   op.mem.size = 8;
   int64_t disp = mem.disp;
-  if (mem.base == ZYDIS_REGISTER_RSP) disp += kSaved + rsp_extra;
+  if (mem.base == ZYDIS_REGISTER_RSP) disp += frame() + rsp_extra;
   const bool rip = mem.base == ZYDIS_REGISTER_RIP;
   // A relocated displacement is zero in the file: a placeholder forces the disp32 form, then the field is cleared.
   if (mem.reloc) disp = 0x12345678;

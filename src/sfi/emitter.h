@@ -54,6 +54,11 @@ class Emitter {
   // before any read), their slot is still reserved but pushfq/popfq (popfq alone costs ~20 cycles) become leas.
   void keep_flags(bool keep) { keep_flags_ = keep; }
   bool keep_flags_enabled() const { return keep_flags_; }
+  // Likewise for r10/r11: when neither is live after the check, they are not saved at all.
+  void keep_scratch(bool keep) { keep_scratch_ = keep; }
+  bool keep_scratch_enabled() const { return keep_scratch_; }
+  // Bytes the frame save() builds: [flags][r10][r11], each part only if kept.
+  int64_t frame() const { return (keep_flags_ ? 8 : 0) + (keep_scratch_ ? 16 : 0); }
   void save();       // lea -16(%rsp),%rsp; mov %r11,8(%rsp); mov %r10,(%rsp); pushfq   (rsp is 24 lower)
   void pop_flags();  // popfq, or lea 8(%rsp),%rsp when the flags are dead
   void restore();    // mov (%rsp),%r10; mov 8(%rsp),%r11; lea 16(%rsp),%rsp
@@ -64,7 +69,7 @@ class Emitter {
   void slow_call();
   // The whole check around a computed r11: fast path for sizes up to 8, then the slow path.
   void check_tail(unsigned size);
-  // r11 = the effective address of `mem` with rsp 24 lower than in the original instruction (+ extra).
+  // r11 = the effective address of `mem` with rsp frame() lower than in the original instruction (+ extra).
   bool effective_address(const MemoryOperand& mem, int64_t rsp_extra, ZydisAddressSizeHint asz);
   // mov `mem` (64-bit load) into r11, same conventions.
   bool load(const MemoryOperand& mem, int64_t rsp_extra);
@@ -79,6 +84,7 @@ class Emitter {
 
   const CheckAbi& abi_;
   bool keep_flags_ = true;
+  bool keep_scratch_ = true;
   std::vector<uint8_t> out_;
   std::vector<TranslatedRelocation> relocs_;
   std::vector<Fixup> fixups_;

@@ -9,6 +9,7 @@
 
 #include "common/strings.h"
 #include "sfi/emitter.h"
+#include "sfi/liveness.h"
 
 namespace side::sfi {
 namespace {
@@ -88,8 +89,6 @@ class Translator {
   Status memory_operand(uint64_t off, const ZydisDecodedOperand& op, MemoryOperand& mem);
   void fentry_if_needed(uint64_t off);
   Status resolve_fixups();
-  bool flags_live(uint64_t off) const;
-  bool names_thunk(uint64_t off, uint64_t len) const;
 
   const TranslateRequest& req_;
   Emitter emit_;
@@ -98,6 +97,7 @@ class Translator {
   size_t next_reloc_ = 0;
   std::vector<uint64_t> functions_;  // sorted
   ZydisDecoder decoder_{};
+  std::optional<Liveness> liveness_;
   ZydisDecodedInstruction insn_{};
   ZydisDecodedOperand ops_[ZYDIS_MAX_OPERAND_COUNT]{};
   std::span<const SourceRelocation> here_;  // the current instruction's relocations
@@ -125,6 +125,7 @@ Result<Translation> Translator::run() {
   functions_.assign(req_.functions.begin(), req_.functions.end());
   std::sort(functions_.begin(), functions_.end());
   ZydisDecoderInit(&decoder_, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  liveness_.emplace(req_.code, relocs_, req_.symbol_name);
   uint64_t off = 0;
   while (off < req_.code.size()) {
     if (!ZYAN_SUCCESS(
@@ -286,8 +287,8 @@ Status Translator::indirect(uint64_t off) {
   } else if (op.type == ZYDIS_OPERAND_TYPE_MEMORY) {
     MemoryOperand mem;
     SIDE_TRY(memory_operand(off, op, mem));
-    // The load happens before the call pushes: rsp is as in the original (the emitter assumes a saved frame).
-    if (!emit_.load(mem, -24)) return fail(off, "cannot load the target of an indirect branch");
+    // The load happens before the call pushes, with no frame: rsp is as in the original.
+    if (!emit_.load(mem, -emit_.frame())) return fail(off, "cannot load the target of an indirect branch");
     reg = "r11";
   } else {
     return fail(off, "unsupported indirect branch");
@@ -368,8 +369,10 @@ Status Translator::write_check(uint64_t off, const ZydisDecodedOperand& op) {
   if (size == 0 || op.size % 8 != 0) return fail(off, "write of unknown size");
   // pop to memory computes an rsp-based address after rsp moved up.
   const int64_t rsp_extra = insn_.mnemonic == ZYDIS_MNEMONIC_POP ? 8 : 0;
-  emit_.keep_flags(flags_live(off));
+  emit_.keep_flags(liveness_->flags_live(off));
+  emit_.keep_scratch(liveness_->scratch_live(off));
   if (!emit_.keep_flags_enabled()) ++out_.counts.flagless_sites;
+  if (!emit_.keep_scratch_enabled()) ++out_.counts.frameless_sites;
   emit_.save();
   if (!emit_.effective_address(mem, rsp_extra, ZYDIS_ADDRESS_SIZE_HINT_NONE)) {
     return fail(off, "cannot encode the address of a write");
@@ -394,10 +397,11 @@ Status Translator::bit_offset(uint64_t off, unsigned size) {
   req.operand_count = 2;
   req.operands[0].type = ZYDIS_OPERAND_TYPE_REGISTER;
   req.operands[0].reg.value = ZYDIS_REGISTER_R10;
-  if (r64 == ZYDIS_REGISTER_R11) {  // its original value is in the save slot at 16(%rsp)
+  if (r64 == ZYDIS_REGISTER_R11) {  // its original value is in the frame's top slot (kept: the write reads it)
+    if (!emit_.keep_scratch_enabled()) return fail(off, "bit offset in a scratch register not saved");
     req.operands[1].type = ZYDIS_OPERAND_TYPE_MEMORY;
     req.operands[1].mem.base = ZYDIS_REGISTER_RSP;
-    req.operands[1].mem.displacement = 16;
+    req.operands[1].mem.displacement = emit_.frame() - 8;
     req.operands[1].mem.size = static_cast<uint16_t>(size);
   } else {
     req.operands[1].type = ZYDIS_OPERAND_TYPE_REGISTER;
@@ -417,6 +421,7 @@ Status Translator::string_check(uint64_t off) {
   const unsigned size = insn_.operand_width / 8;
   const bool rep = insn_.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE);
   emit_.keep_flags(true);  // the direction flag is read from the saved flags
+  emit_.keep_scratch(true);
   emit_.save();
   emit_.put({0x49, 0x89, 0xfb});  // mov %rdi,%r11
   if (rep) {
@@ -533,7 +538,7 @@ Result<bool> Translator::compute_new_rsp(uint64_t off) {
     case ZYDIS_MNEMONIC_LEAVE:
       mem.base = ZYDIS_REGISTER_RBP;
       mem.disp = 8;
-      return emit_.effective_address(mem, -24, ZYDIS_ADDRESS_SIZE_HINT_NONE);
+      return emit_.effective_address(mem, 0, ZYDIS_ADDRESS_SIZE_HINT_NONE);
     case ZYDIS_MNEMONIC_POP:  // pop %rsp: the new value is the one on the stack
       return emit_.load(mem, 0);
     case ZYDIS_MNEMONIC_ENTER:
@@ -550,6 +555,7 @@ Result<bool> Translator::compute_new_rsp(uint64_t off) {
 Status Translator::new_stack_pointer(uint64_t off) {
   const size_t start = emit_.size();
   emit_.keep_flags(true);
+  emit_.keep_scratch(true);
   emit_.save();
   auto need = compute_new_rsp(off);
   if (!need) return need.error();
@@ -564,54 +570,6 @@ Status Translator::new_stack_pointer(uint64_t off) {
   emit_.slow_call();
   ++out_.counts.stack_checks;
   return {};
-}
-
-bool Translator::names_thunk(uint64_t off, uint64_t len) const {
-  auto it = std::lower_bound(relocs_.begin(), relocs_.end(), off,
-                             [](const SourceRelocation& r, uint64_t o) { return r.offset < o; });
-  if (it == relocs_.end() || it->offset >= off + len) return false;
-  const std::string_view name = req_.symbol_name(it->symbol);
-  return name == "__x86_return_thunk" || name.starts_with("__x86_indirect_thunk_");
-}
-
-// Whether the status flags (CF PF AF ZF SF OF) at `off` may be read before all of them are overwritten: follows the
-// fall-through path for at most 16 instructions, the write itself first. A call, a return or a tail call through a
-// thunk ends their life (the kernel's C ABI keeps no flags across any of them); any other branch, trap or undecodable
-// byte counts as a read.
-bool Translator::flags_live(uint64_t off) const {
-  constexpr uint32_t kStatus =
-      ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF | ZYDIS_CPUFLAG_ZF | ZYDIS_CPUFLAG_SF | ZYDIS_CPUFLAG_OF;
-  uint32_t defined = 0;
-  for (int n = 0; n < 16 && off < req_.code.size(); ++n) {
-    ZydisDecodedInstruction insn;
-    if (!ZYAN_SUCCESS(
-            ZydisDecoderDecodeInstruction(&decoder_, nullptr, req_.code.data() + off, req_.code.size() - off, &insn))) {
-      return true;
-    }
-    if (insn.cpu_flags && (insn.cpu_flags->tested & kStatus & ~defined)) return true;
-    switch (insn.meta.category) {
-      case ZYDIS_CATEGORY_CALL:
-      case ZYDIS_CATEGORY_RET:
-        return false;
-      case ZYDIS_CATEGORY_UNCOND_BR:
-        return !names_thunk(off, insn.length);
-      case ZYDIS_CATEGORY_COND_BR:
-      case ZYDIS_CATEGORY_INTERRUPT:
-      case ZYDIS_CATEGORY_SYSTEM:
-      case ZYDIS_CATEGORY_SYSCALL:
-        return true;
-      default:
-        break;
-    }
-    if (insn.cpu_flags) {
-      defined |=
-          (insn.cpu_flags->modified | insn.cpu_flags->set_0 | insn.cpu_flags->set_1 | insn.cpu_flags->undefined) &
-          kStatus;
-    }
-    if ((defined & kStatus) == kStatus) return false;
-    off += insn.length;
-  }
-  return true;
 }
 
 Status Translator::resolve_fixups() {

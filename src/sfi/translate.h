@@ -80,6 +80,7 @@ struct TranslateCounts {
   uint64_t write_sites = 0;         // inline checks inserted (string stores included)
   uint64_t string_sites = 0;        // of which string stores (slow path with the range)
   uint64_t flagless_sites = 0;      // of which the flags were dead: no pushfq/popfq
+  uint64_t frameless_sites = 0;     // of which r10/r11 were dead: not saved
   uint64_t stack_checks = 0;        // checks of a new rsp
   uint64_t indirect_branches = 0;   // thunk calls/jumps, existing or converted
   uint64_t converted_indirect = 0;  // of which raw indirect branches converted

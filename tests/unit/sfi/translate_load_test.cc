@@ -111,10 +111,50 @@ TEST(SfiTranslateLoad, BranchesToTranslatedCodeLandOnTheirTargets) {
     }
   }
   EXPECT_GT(checked, 100u);
+  // __bug_table's place-relative pointers were mapped: every BUG()/WARN() site is still its ud2.
+  ASSERT_FALSE(m->mod.bugs.empty());
+  for (const BugSite& b : m->mod.bugs) {
+    const auto* at = reinterpret_cast<const uint8_t*>(b.address);
+    EXPECT_TRUE(m->mod.in_text(b.address) && at[0] == 0x0f && at[1] == 0x0b) << b.file << ":" << b.line;
+  }
   // A fault inside translated code names the original instruction.
   auto origin = m->mod.sfi_origin(m->mod.sfi_text[0].start + 7);
   ASSERT_TRUE(origin);
   EXPECT_EQ(origin->rfind(m->mod.sfi_text[0].section + "+0x", 0), 0u) << *origin;
+}
+
+// A pointer into the middle of an instruction cannot be translated: the load is refused, naming the place.
+TEST(SfiTranslateLoad, RefusesAReferenceIntoAnInstruction) {
+  const std::string path = std::string(SIDE_TEST_MODULE_CACHE) + "/kernel/drivers/net/ethernet/intel/e1000/e1000.ko";
+  auto original = ElfFile::read(path);
+  ASSERT_TRUE(original);
+  // The first __bug_table entry's pointer to its ud2, moved one byte into the instruction.
+  const Section* rela = original->find_section(".rela__bug_table");
+  ASSERT_TRUE(rela);
+  std::vector<uint8_t> bytes;
+  {
+    FILE* f = fopen(path.c_str(), "rb");
+    ASSERT_TRUE(f);
+    uint8_t buf[65536];
+    for (size_t n; (n = fread(buf, 1, sizeof(buf), f)) > 0;) bytes.insert(bytes.end(), buf, buf + n);
+    fclose(f);
+  }
+  int64_t addend;
+  std::memcpy(&addend, bytes.data() + rela->offset + 16, 8);  // Elf64_Rela: offset, info, addend
+  ++addend;
+  std::memcpy(bytes.data() + rela->offset + 16, &addend, 8);
+  auto elf = ElfFile::parse(std::move(bytes), path);
+  ASSERT_TRUE(elf);
+  auto info = read_module_info(*elf);
+  ASSERT_TRUE(info);
+  Env env;
+  LoadOptions options;
+  options.sfi = &kAbi;
+  auto mod = load_module(*elf, *info, env, options);
+  ASSERT_FALSE(mod);
+  EXPECT_NE(mod.error().message.find("e1000: section __bug_table+0x0: section .text: offset "), std::string::npos)
+      << mod.error().message;
+  EXPECT_NE(mod.error().message.find("not an instruction boundary"), std::string::npos);
 }
 
 TEST(SfiTranslateLoad, EveryModuleLoads) {

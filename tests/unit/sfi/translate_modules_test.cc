@@ -51,6 +51,7 @@ void add(TranslateCounts& a, const TranslateCounts& b) {
   a.write_sites += b.write_sites;
   a.string_sites += b.string_sites;
   a.flagless_sites += b.flagless_sites;
+  a.frameless_sites += b.frameless_sites;
   a.stack_checks += b.stack_checks;
   a.indirect_branches += b.indirect_branches;
   a.converted_indirect += b.converted_indirect;
@@ -80,8 +81,8 @@ Result<Totals> translate_module(const std::string& path) {
 }
 
 TEST(SfiTranslateModules, EveryExecutableSectionTranslates) {
-  std::printf("%-24s %8s %8s %7s %7s %7s %7s %7s %7s %7s\n", "module", "text", "sfi", "insns", "writes", "string",
-              "indir", "returns", "fentry+", "noflags");
+  std::printf("%-24s %8s %8s %7s %7s %7s %7s %7s %7s %7s %7s\n", "module", "text", "sfi", "insns", "writes", "string",
+              "indir", "returns", "fentry+", "noflags", "noregs");
   for (const char* m : kModules) {
     const std::string path = std::string(SIDE_TEST_MODULE_CACHE) + "/" + m;
     auto t = translate_module(path);
@@ -91,9 +92,9 @@ TEST(SfiTranslateModules, EveryExecutableSectionTranslates) {
     EXPECT_GT(t->counts.returns, 0u) << m;
     std::string name = m;
     name = name.substr(name.rfind('/') + 1);
-    std::printf("%-24s %8lu %8lu %7lu %7lu %7lu %7lu %7lu %7lu %7lu\n", name.c_str(), t->text, t->translated,
+    std::printf("%-24s %8lu %8lu %7lu %7lu %7lu %7lu %7lu %7lu %7lu %7lu\n", name.c_str(), t->text, t->translated,
                 t->counts.instructions, t->counts.write_sites, t->counts.string_sites, t->counts.indirect_branches,
-                t->counts.returns, t->counts.fentry_inserted, t->counts.flagless_sites);
+                t->counts.returns, t->counts.fentry_inserted, t->counts.flagless_sites, t->counts.frameless_sites);
   }
 }
 
