@@ -469,7 +469,15 @@ std::optional<std::string> LoadedModule::sfi_origin(uint64_t addr) const {
     if (addr < t.start || addr >= t.end) continue;
     auto original = t.map.to_original(addr - t.start);
     if (!original) return t.section + " literal pool";
-    return t.section + "+" + hex(*original);
+    std::string where = t.section + "+" + hex(*original);
+    // The symbol, with the offset objdump shows for the original .ko (symbol starts are instruction boundaries).
+    auto it = std::upper_bound(symbols.begin(), symbols.end(), addr,
+                               [](uint64_t a, const ModuleSymbol& s) { return a < s.address; });
+    if (it == symbols.begin()) return where;
+    --it;
+    auto start = it->address >= t.start ? t.map.to_original(it->address - t.start) : std::nullopt;
+    if (!start || it->address + it->size <= addr) return where;
+    return it->name + "+" + hex(*original - *start) + " (" + where + ")";
   }
   return std::nullopt;
 }

@@ -105,7 +105,8 @@ struct LoadedModule {
   sfi::TranslateCounts sfi_counts{};  // summed over sfi_text
 
   // For a translated module: the original location of the instruction (its inserted checks included) that
-  // `addr` belongs to, as "section+0xoffset" of the .ko; nullopt if addr is in no translated code.
+  // `addr` belongs to, as "symbol+0xoff (section+0xoffset)" with the offsets of the original .ko (what objdump
+  // shows), or "section+0xoffset" outside any symbol; nullopt if addr is in no translated code.
   std::optional<std::string> sfi_origin(uint64_t addr) const;
 
   bool contains(uint64_t addr) const { return addr >= image && addr < image + image_size; }

@@ -117,10 +117,16 @@ TEST(SfiTranslateLoad, BranchesToTranslatedCodeLandOnTheirTargets) {
     const auto* at = reinterpret_cast<const uint8_t*>(b.address);
     EXPECT_TRUE(m->mod.in_text(b.address) && at[0] == 0x0f && at[1] == 0x0b) << b.file << ":" << b.line;
   }
-  // A fault inside translated code names the original instruction.
-  auto origin = m->mod.sfi_origin(m->mod.sfi_text[0].start + 7);
-  ASSERT_TRUE(origin);
-  EXPECT_EQ(origin->rfind(m->mod.sfi_text[0].section + "+0x", 0), 0u) << *origin;
+  // A fault inside translated code names the original instruction: e1000's .text starts with
+  // e1000_alloc_dummy_rx_buffers (call __fentry__ at 0, jmp __x86_return_thunk at 5) and e1000_fix_features at 0x10.
+  const SfiText& text = m->mod.sfi_text[0];
+  ASSERT_EQ(text.section, ".text");
+  EXPECT_EQ(m->mod.sfi_origin(text.start + 6), "e1000_alloc_dummy_rx_buffers+0x5 (.text+0x5)");
+  auto fix = text.map.to_translated(0x15);  // e1000_fix_features+0x5
+  ASSERT_TRUE(fix);
+  EXPECT_EQ(m->mod.sfi_origin(text.start + *fix), "e1000_fix_features+0x5 (.text+0x15)");
+  EXPECT_EQ(m->mod.sfi_origin(text.end - 1), ".text literal pool");
+  EXPECT_FALSE(m->mod.sfi_origin(m->mod.image + m->mod.image_size - 1));  // data
 }
 
 // A pointer into the middle of an instruction cannot be translated: the load is refused, naming the place.
