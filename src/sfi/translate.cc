@@ -514,10 +514,15 @@ Result<bool> Translator::compute_new_rsp(uint64_t off) {
       }
       if (!emit_.effective_address(mem, 0, ZYDIS_ADDRESS_SIZE_HINT_NONE)) break;
       return emit_.encode(register_op(insn_.mnemonic, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R10));
-    case ZYDIS_MNEMONIC_AND:
+    case ZYDIS_MNEMONIC_AND: {
       if (!imm) break;
-      if (src.imm.value.s < 0 && small(src.imm.value.s)) return false;  // aligns down by less than the slack
-      break;
+      if (src.imm.value.s < 0 && small(src.imm.value.s)) return false;            // aligns down by less than the slack
+      if (!emit_.effective_address(mem, 0, ZYDIS_ADDRESS_SIZE_HINT_NONE)) break;  // r11 = rsp, then the and
+      ZydisEncoderRequest req = register_op(ZYDIS_MNEMONIC_AND, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE);
+      req.operands[1].type = ZYDIS_OPERAND_TYPE_IMMEDIATE;
+      req.operands[1].imm.s = src.imm.value.s;
+      return emit_.encode(req);
+    }
     case ZYDIS_MNEMONIC_LEA:
       SIDE_TRY(memory_operand(off, src, mem));
       if (mem.base == ZYDIS_REGISTER_RSP && mem.index == ZYDIS_REGISTER_NONE && !mem.reloc && small(mem.disp)) {

@@ -42,7 +42,7 @@ CheckAbi test_abi() {
 }
 
 struct Totals {
-  uint64_t text = 0, translated = 0, relocs_in = 0, relocs_out = 0;
+  uint64_t text = 0, translated = 0, relocs_in = 0, relocs_out = 0, derived = 0;
   TranslateCounts counts;
 };
 
@@ -72,7 +72,18 @@ Result<Totals> translate_module(const std::string& path) {
     for (const loader::Section* rela : elf->relocation_sections_for(s.index)) {
       t.relocs_in += elf->relocations(*rela).size();
     }
-    for (const auto& r : tr->relocations) t.relocs_out += r.name.empty() && !r.derived ? 1 : 0;
+    for (const auto& r : tr->relocations) {
+      t.relocs_out += r.name.empty() && !r.derived ? 1 : 0;
+      if (!r.derived) continue;
+      // A check's address computation refers to the very address its instruction does.
+      bool twin = false;
+      for (const auto& o : tr->relocations) {
+        twin |= !o.derived && o.name.empty() && o.symbol == r.symbol && o.type == r.type &&
+                o.addend + o.bias == r.addend + r.bias && o.offset > r.offset && o.offset < r.offset + 256;
+      }
+      if (!twin) return Error{path + ": a check's relocation refers elsewhere than its instruction's"};
+      ++t.derived;
+    }
     t.text += s.size;
     t.translated += tr->code.size();
     add(t.counts, tr->counts);
@@ -83,6 +94,7 @@ Result<Totals> translate_module(const std::string& path) {
 TEST(SfiTranslateModules, EveryExecutableSectionTranslates) {
   std::printf("%-24s %8s %8s %7s %7s %7s %7s %7s %7s %7s %7s\n", "module", "text", "sfi", "insns", "writes", "string",
               "indir", "returns", "fentry+", "noflags", "noregs");
+  uint64_t derived = 0;  // checks whose address has a relocation of its own: each was compared with its twin
   for (const char* m : kModules) {
     const std::string path = std::string(SIDE_TEST_MODULE_CACHE) + "/" + m;
     auto t = translate_module(path);
@@ -90,12 +102,14 @@ TEST(SfiTranslateModules, EveryExecutableSectionTranslates) {
     EXPECT_EQ(t->relocs_in, t->relocs_out) << m << ": every relocation placed exactly once";
     EXPECT_GT(t->counts.write_sites, 0u) << m;
     EXPECT_GT(t->counts.returns, 0u) << m;
+    derived += t->derived;
     std::string name = m;
     name = name.substr(name.rfind('/') + 1);
     std::printf("%-24s %8lu %8lu %7lu %7lu %7lu %7lu %7lu %7lu %7lu %7lu\n", name.c_str(), t->text, t->translated,
                 t->counts.instructions, t->counts.write_sites, t->counts.string_sites, t->counts.indirect_branches,
                 t->counts.returns, t->counts.fentry_inserted, t->counts.flagless_sites, t->counts.frameless_sites);
   }
+  EXPECT_GT(derived, 100u);
 }
 
 TEST(SfiTranslateModules, E1000TimeAndGrowth) {

@@ -381,6 +381,20 @@ TEST(SfiTranslateRun, AnArbitraryStackPointerIsCheckedBeforeUse) {
   EXPECT_EQ(victim[1], 0u) << "the push must not happen";
 }
 
+TEST(SfiTranslateRun, AligningRspFarDownIsChecked) {
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  Translation t;
+  // mov %rsp,%rax; and $-0x2000,%rsp; ret
+  const void* f = box.load({0x48, 0x89, 0xe0, 0x48, 0x81, 0xe4, 0x00, 0xe0, 0xff, 0xff, 0xc3}, &t);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(t.counts.stack_checks, 1u);
+  Regs in = pattern(), out;
+  EXPECT_FALSE(run(f, in, out));
+  EXPECT_EQ(sfi_seen_ea, (sfi_seen_rax & ~uint64_t{0x1fff}) - kStackSlack);
+  EXPECT_EQ(sfi_seen_len, 2u * kStackSlack);
+}
+
 TEST(SfiTranslateRun, RawIndirectCallAndReturnBecomeThunks) {
   Sandbox box(true);
   ASSERT_TRUE(box.ok());
