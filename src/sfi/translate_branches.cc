@@ -17,6 +17,8 @@ Status Translator::branch(uint64_t off) {
   }
   const ZydisDecodedOperand& op = ops_[0];
   if (op.type != ZYDIS_OPERAND_TYPE_IMMEDIATE || !op.imm.is_relative) return fail(off, "unusual relative branch");
+  // With an operand-size prefix Intel and AMD disagree on what a rel16 branch does: refused rather than guessed.
+  if (insn_.raw.imm[0].size == 16) return fail(off, "16-bit relative branch");
   const uint64_t target = off + insn_.length + static_cast<uint64_t>(op.imm.value.s);
   const uint8_t first = req_.code[off + insn_.raw.prefix_count];
   auto rel32 = [&](std::initializer_list<uint8_t> opcode) {
@@ -42,13 +44,12 @@ Status Translator::branch(uint64_t off) {
       rel32({0xe9});
       return {};
     case ZYDIS_MNEMONIC_XBEGIN:
-      if (insn_.raw.imm[0].size != 32) return fail(off, "xbegin with a 16-bit offset");
       rel32({0xc7, 0xf8});
       return {};
     default:
       break;
   }
-  if (insn_.meta.category != ZYDIS_CATEGORY_COND_BR || insn_.raw.imm[0].size == 16) {
+  if (insn_.meta.category != ZYDIS_CATEGORY_COND_BR) {
     return fail(off, "unsupported relative branch");
   }
   rel32({0x0f, static_cast<uint8_t>(0x80 | (insn_.opcode & 0x0f))});  // 7x rel8 and 0F 8x rel32 alike
