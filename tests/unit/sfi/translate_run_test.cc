@@ -4,7 +4,11 @@
 // loops, and an arbitrary rsp is checked before it is used.
 #include <elf.h>
 #include <gtest/gtest.h>
+#include <asm/prctl.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csetjmp>
@@ -393,6 +397,31 @@ TEST(SfiTranslateRun, AligningRspFarDownIsChecked) {
   EXPECT_FALSE(run(f, in, out));
   EXPECT_EQ(sfi_seen_ea, (sfi_seen_rax & ~uint64_t{0x1fff}) - kStackSlack);
   EXPECT_EQ(sfi_seen_len, 2u * kStackSlack);
+}
+
+// Per-cpu writes (%gs:offset, as the kernel's this_cpu ops) are checked at GS base + offset (rdgsbase).
+TEST(SfiTranslateRun, GsRelativeWriteIsCheckedAtItsLinearAddress) {
+  if (!(getauxval(AT_HWCAP2) & 2 /* HWCAP2_FSGSBASE */)) GTEST_SKIP() << "no FSGSBASE for user space";
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  box.grant(0x110, 8);
+  // mov %esi,%gs:0x10; ret   (65 89 34 25 disp32)
+  const void* f = box.load({0x65, 0x89, 0x34, 0x25, 0x10, 0x00, 0x00, 0x00, 0xc3});
+  ASSERT_TRUE(f);
+  const uint64_t base = reinterpret_cast<uint64_t>(box.window()) + 0x100;
+  ASSERT_EQ(syscall(SYS_arch_prctl, ARCH_SET_GS, base), 0);
+  Regs in = pattern(), out;
+  const bool passed = run(f, in, out);
+  uint32_t stored;
+  std::memcpy(&stored, box.window() + 0x110, 4);
+  ASSERT_EQ(syscall(SYS_arch_prctl, ARCH_SET_GS, base + 0x100), 0);  // now gs:0x10 is not granted
+  const bool second = run(f, in, out);
+  syscall(SYS_arch_prctl, ARCH_SET_GS, 0);
+  EXPECT_TRUE(passed);
+  EXPECT_EQ(stored, static_cast<uint32_t>(in.v[RSI]));
+  EXPECT_FALSE(second);
+  EXPECT_EQ(sfi_seen_ea, base + 0x110);
+  EXPECT_EQ(sfi_seen_len, 4u);
 }
 
 TEST(SfiTranslateRun, RawIndirectCallAndReturnBecomeThunks) {
