@@ -262,6 +262,14 @@ Status Domain::load_one(loader::OpenedModule& module, const LoadRequest& request
   if (space_.modules().full()) return make_error("too many modules in one domain");
   loader::LoadOptions options;
   options.allow_missing = request.allow_missing;
+  sfi::CheckAbi check{};
+  if (config_.sfi) {
+    // sfi: the driver's code is rewritten with a check before every write (src/sfi/translate.h).
+    auto abi = sfi_check_abi();
+    if (!abi) return abi.error();
+    check = *abi;
+    options.sfi = &check;
+  }
   auto mod = loader::load_module(module.elf, module.info, space_, options);
   if (!mod) return mod.error();
   loader::LoadedModule* m = space_.modules().add(std::move(*mod));
@@ -324,7 +332,12 @@ Status Domain::unload_one(const std::string& name) {
 
 std::optional<std::string> Domain::symbolize(uint64_t addr, bool with_offset) const {
   // A return address in a trampoline names the call it stands for.
-  return space_.modules().symbolize(patcher_.origin(addr), with_offset);
+  addr = patcher_.origin(addr);
+  // An address in translated code (sfi) names the original instruction, as objdump shows the .ko.
+  if (const loader::LoadedModule* m = space_.modules().at(addr); m && !m->sfi_text.empty()) {
+    if (auto origin = m->sfi_origin(addr)) return *origin + " [" + m->name + "]";
+  }
+  return space_.modules().symbolize(addr, with_offset);
 }
 
 // ---- faults and host services -------------------------------------------------------------------------------

@@ -54,6 +54,7 @@
 #include "loader/module_index.h"
 #include "loader/module_loader.h"
 #include "loader/symvers.h"
+#include "sfi/check_abi.h"
 
 namespace side::domain {
 
@@ -227,6 +228,7 @@ class Domain final {
   void check_irq_storm();
   // sfi_domain.cc: what sfi mode adds at each step.
   Status sfi_after_kapi(const loader::LoadedModule& kapi);
+  Result<sfi::CheckAbi> sfi_check_abi() const;
   void sfi_module_loaded(const loader::LoadedModule& m, bool on);
 
   DomainConfig config_;

@@ -35,6 +35,17 @@ Status Domain::sfi_after_kapi(const loader::LoadedModule& kapi) {
   return {};
 }
 
+// What the translator builds a driver's checks with: the window, the rights bitmap, and the layer's slow path.
+Result<sfi::CheckAbi> Domain::sfi_check_abi() const {
+  sfi::Runtime* sfi = sfi::Runtime::active();
+  const loader::LoadedModule* kapi = space_.modules().kapi();
+  if (!sfi || !kapi) return make_error("the sfi runtime is not running");
+  auto entry = kapi->entry_points.find("side_kapi_sfi_violation");
+  if (entry == kapi->entry_points.end()) return make_error("the kernel-API layer has no sfi slow path");
+  const side_sfi_state s = sfi->kapi_state();
+  return sfi::CheckAbi{s.window_base, static_cast<unsigned>(s.window_log2), s.rights, entry->second};
+}
+
 // A module's writable image pages (its data and bss: the loader leaves only those writable) and its per-cpu
 // variables are the driver's; its functions are valid indirect-branch targets.
 void Domain::sfi_module_loaded(const loader::LoadedModule& m, bool on) {
@@ -57,6 +68,13 @@ void Domain::sfi_module_loaded(const loader::LoadedModule& m, bool on) {
   }
   for (const auto& symbol : m.symbols) {
     if (m.in_text(symbol.address)) sfi->set_branch_target(symbol.address, on);
+  }
+  if (on && !m.sfi_text.empty()) {
+    sfi::TranslationCounts& t = sfi->translation();
+    t.translated = true;
+    t.write_sites += m.sfi_counts.write_sites;
+    t.indirect_branches += m.sfi_counts.indirect_branches;
+    t.returns += m.sfi_counts.returns;
   }
 }
 

@@ -11,13 +11,14 @@
 #include <cstdint>
 
 #include "domain/layout.h"
+#include "sfi/check_abi.h"
 
 namespace side::sfi {
 
 constexpr uint64_t kWindowBase = 0x40000000;
 constexpr unsigned kWindowLog2 = 30;
 constexpr uint64_t kWindowSize = uint64_t{1} << kWindowLog2;
-constexpr uint64_t kGranule = 8;  // one rights bit per 8 bytes
+// kGranule (8 bytes per rights bit) is check_abi.h's.
 
 constexpr uint64_t kArenaBase = 0x40000000;  // up to 256 MiB (the arena's size is checked against it)
 constexpr uint64_t kArenaLimit = 0x50000000;

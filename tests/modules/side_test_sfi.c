@@ -26,6 +26,10 @@ static unsigned long target;
 module_param(target, ulong, 0444);
 static unsigned long len = 64;
 module_param(len, ulong, 0444);
+/* How far into the function the bad branch lands: a parameter, so that no relocation names that address (the
+ * translator refuses a module whose relocations point inside an instruction). */
+static unsigned long skip = 4;
+module_param(skip, ulong, 0444);
 
 void *side_test_sfi_freed;
 char side_test_sfi_global[32];
@@ -84,7 +88,7 @@ static int __init side_test_sfi_init(void)
 		kfree(side_test_sfi_freed);
 		__memset(side_test_sfi_freed, 0x5a, len);
 	} else if (!strcmp(attack, "branch")) {
-		int (*volatile fn)(int) = (void *)((char *)side_test_sfi_add + 4);
+		int (*volatile fn)(int) = (void *)((char *)side_test_sfi_add + skip);
 
 		side_test_sfi_result = fn(1);
 	} else if (!strcmp(attack, "return")) {
