@@ -178,7 +178,7 @@ void run_throughput(const BenchOptions& o, BenchResults& r, Steps& steps) {
   for (size_t size : o.frame_sizes) {
     for (const char* dir : {"tx", "rx"}) {
       // Side by side: the baseline and the isolated driver are measured one right after the other.
-      for (const char* iso : {"inproc", "process"}) {
+      for (const char* iso : {"inproc", "sfi", "process"}) {
         steps.next(std::string("throughput ") + iso + " " + dir + " " + size_label(size));
         r.throughput.push_back(median_point(o, iso, dir, size, {}));
         say(o, describe(r.throughput.back()));

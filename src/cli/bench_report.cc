@@ -27,7 +27,8 @@ const ThroughputPoint* find(const std::vector<ThroughputPoint>& v, const std::st
 struct Ratio {
   std::string direction;
   size_t frame_size;
-  std::optional<double> throughput, cpu;
+  std::optional<double> throughput, cpu;          // process / inproc
+  std::optional<double> sfi_throughput, sfi_cpu;  // sfi / inproc
 };
 
 std::vector<size_t> sizes_of(const std::vector<ThroughputPoint>& v) {
@@ -43,12 +44,17 @@ std::vector<Ratio> isolation_ratios(const BenchResults& r) {
   std::vector<Ratio> out;
   for (size_t size : sizes_of(r.throughput)) {
     for (const char* dir : {"tx", "rx"}) {
-      Ratio x{dir, size, std::nullopt, std::nullopt};
+      Ratio x{dir, size, std::nullopt, std::nullopt, std::nullopt, std::nullopt};
       const auto* in = find(r.throughput, "inproc", dir, size);
       const auto* iso = find(r.throughput, "process", dir, size);
+      const auto* sfi = find(r.throughput, "sfi", dir, size);
       if (in && iso) {
         x.throughput = ratio(iso->pps(), in->pps());
         x.cpu = ratio(iso->cpu_ns_per_packet(), in->cpu_ns_per_packet());
+      }
+      if (in && sfi) {
+        x.sfi_throughput = ratio(sfi->pps(), in->pps());
+        x.sfi_cpu = ratio(sfi->cpu_ns_per_packet(), in->cpu_ns_per_packet());
       }
       out.push_back(x);
     }
@@ -142,6 +148,19 @@ std::vector<Goal> goals(const BenchResults& r) {
   g.push_back(
       {"isolated/in-process throughput at 1518 B (worse direction)", ">= 0.99", t1518, at_least(t1518, 0.99), ""});
   g.push_back({"isolated/in-process CPU per packet at 64 B (worse direction)", "<= 1.10", c64, at_most(c64, 1.10), ""});
+  auto sfi_worst = [&](bool cpu) -> std::optional<double> {
+    std::optional<double> w;
+    for (const auto& x : isolation_ratios(r)) {
+      if (x.frame_size != 60) continue;
+      auto v = cpu ? x.sfi_cpu : x.sfi_throughput;
+      if (!v) return std::nullopt;
+      if (!w || (cpu ? *v > *w : *v < *w)) w = v;
+    }
+    return w;
+  };
+  const auto s64 = sfi_worst(false), sc64 = sfi_worst(true);
+  g.push_back({"sfi/in-process throughput at 64 B (worse direction)", ">= 0.95", s64, at_least(s64, 0.95), ""});
+  g.push_back({"sfi/in-process CPU per packet at 64 B (worse direction)", "<= 1.15", sc64, at_most(sc64, 1.15), ""});
   std::optional<double> mpps;
   for (const char* dir : {"tx", "rx"}) {
     const auto* p = find(r.throughput, "process", dir, 60);
@@ -209,6 +228,8 @@ void json_isolation_ratios(Json& j, const BenchResults& r) {
     j.field("direction", x.direction).field("frame_size", static_cast<uint64_t>(x.frame_size + 4));
     json_optional(j, "throughput", x.throughput);
     json_optional(j, "cpu_per_packet", x.cpu);
+    json_optional(j, "sfi_throughput", x.sfi_throughput);
+    json_optional(j, "sfi_cpu_per_packet", x.sfi_cpu);
     j.object_end();
   }
   j.array_end();
@@ -337,14 +358,23 @@ void md_goals(Markdown& md, const BenchResults& r) {
 }
 
 // Each frame size and direction in-process and isolated, then the points that failed.
+// The sfi columns of a throughput row: sfi's pps and CPU per packet, and both against in-process.
+std::string md_sfi_cells(const BenchResults& r, const Ratio& x) {
+  const auto* sfi = find(r.throughput, "sfi", x.direction, x.frame_size);
+  if (!sfi) return "failed | | |";
+  return fmt("%.0f", sfi->pps()) + " | " + fmt("%.3f", x.sfi_throughput) + " | " +
+         fmt("%.0f", sfi->cpu_ns_per_packet()) + " | " + fmt("%.3f", x.sfi_cpu);
+}
+
 void md_throughput(Markdown& md, const BenchResults& r) {
   md.line("");
   md.line("## Throughput and CPU per packet");
   md.line("");
   md.line(
       "| frame | dir | in-process pps | isolated pps | ratio | in-process Gbit/s | isolated Gbit/s | "
-      "in-process CPU ns/pkt | isolated CPU ns/pkt (side + domain) | CPU ratio |");
-  md.line("|---|---|---|---|---|---|---|---|---|---|");
+      "in-process CPU ns/pkt | isolated CPU ns/pkt (side + domain) | CPU ratio | sfi pps | sfi ratio | "
+      "sfi CPU ns/pkt | sfi CPU ratio |");
+  md.line("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const auto& x : isolation_ratios(r)) {
     const auto* in = find(r.throughput, "inproc", x.direction, x.frame_size);
     const auto* iso = find(r.throughput, "process", x.direction, x.frame_size);
@@ -358,7 +388,7 @@ void md_throughput(Markdown& md, const BenchResults& r) {
     }
     md.line("| " + std::to_string(x.frame_size + 4) + " | " + x.direction + " | " + pps(in) + " | " + pps(iso) + " | " +
             fmt("%.3f", x.throughput) + " | " + gb(in) + " | " + gb(iso) + " | " + cpu(in) + " | " + iso_cpu + " | " +
-            fmt("%.3f", x.cpu) + " |");
+            fmt("%.3f", x.cpu) + " | " + md_sfi_cells(r, x) + " |");
   }
   for (const auto* list : {&r.throughput, &r.optimisations}) {
     for (const auto& p : *list) {

@@ -129,6 +129,11 @@ void json_host_and_domain(Json& j, const session::NicSessionConfig& config, cons
     j.key("device_accesses").object_begin().field("trapped", c.traps).field("via_rewritten_sites", c.patched_accesses);
     j.field("sites_rewritten", c.sites_patched).field("sites_left_trapping", c.sites_refused).object_end();
   }
+  if (r.sfi) {
+    j.key("sfi").object_begin().field("write_sites", r.sfi->write_sites);
+    j.field("indirect_branches", r.sfi->indirect_branches).field("returns", r.sfi->returns);
+    j.field("checks_failed", r.sfi->checks_failed).object_end();
+  }
 }
 
 void text_identity(const session::NicSessionConfig& config, const session::NicSessionReport& r,

@@ -22,7 +22,9 @@ Status Domain::sfi_after_kapi(const loader::LoadedModule& kapi) {
   }
   auto state = kapi.entry_points.find("side_kapi_sfi");
   if (state == kapi.entry_points.end()) return make_error("the kernel-API layer has no sfi checks (side_kapi_sfi)");
-  const side_sfi_state s = sfi->kapi_state();
+  side_sfi_state s = sfi->kapi_state();
+  s.io_base = devices_.window_region_base();
+  s.io_len = s.io_base ? DeviceAccess::kWindowRegionSize : 0;
   std::memcpy(reinterpret_cast<void*>(state->second), &s, sizeof s);
   // preempt_disable() is an inline `incl %gs:__preempt_count` in every driver.
   if (auto preempt = kapi.exports.find("__preempt_count"); preempt != kapi.exports.end()) {

@@ -24,6 +24,8 @@
 #define SIDE_SFI_CFI_LEN 48
 #define SIDE_SFI_STACK_BASE 56
 #define SIDE_SFI_STACK_LEN 64
+#define SIDE_SFI_IO_BASE 72
+#define SIDE_SFI_IO_LEN 80
 
 /* What a failed check is (side_host_sfi_fault's `what`). */
 #define SIDE_SFI_WRITE 1  /* a write outside what the driver may write */
@@ -42,6 +44,10 @@ struct side_sfi_state {
 	unsigned long long cfi_len;
 	unsigned long long stack_base; /* the driver stacks with their shadows, [stack_base, stack_base + stack_len) */
 	unsigned long long stack_len;
+	/* The device windows (ioremap): never accessible, every access traps and is emulated as a device access,
+	 * which checks it. A write there is let through to trap. */
+	unsigned long long io_base;
+	unsigned long long io_len;
 };
 #endif
 
