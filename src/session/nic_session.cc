@@ -12,8 +12,8 @@
 #include "net/netns.h"
 #include "session/session_domain.h"
 #include "session/shell_command.h"
-#include "supervisor/device_choice.h"
 #include "sfi/runtime.h"
+#include "supervisor/device_choice.h"
 #include "supervisor/domain_process.h"
 #include "supervisor/machine.h"
 

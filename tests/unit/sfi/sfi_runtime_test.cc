@@ -1,7 +1,8 @@
 // --isolation sfi: the checks that live in the kernel-API layer (the checked string exports, the indirect-branch
 // and return thunks, syscall user dispatch) and the translator's write checks stop a hostile test module before
 // its write, branch or system call happens, report it with the module's (original) location, and leave a
-// well-behaved module alone. The rights bitmap is checked directly: what the layer hands out is writable, what it takes back is not.
+// well-behaved module alone. The rights bitmap is checked directly: what the layer hands out is writable, what it takes
+// back is not.
 #include <gtest/gtest.h>
 
 #include <algorithm>
