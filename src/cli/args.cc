@@ -264,6 +264,9 @@ Result<CommandArgs> parse_inject(Reader& r) {
         out.campaign.types.push_back(*type);
       }
       if (out.campaign.types.empty()) return r.error("--types needs at least one fault type");
+    } else if (a == "--isolation") {
+      SIDE_ASSIGN(out.isolation, r.value(a));
+      if (out.isolation != "process" && out.isolation != "sfi") return r.error(a + " takes process or sfi");
     } else if (a == "--json") {
       out.json = true;
     } else if (a == "--quiet") {

@@ -5,6 +5,8 @@
 // back is not.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -15,7 +17,9 @@
 #include "domain/domain.h"
 #include "kapi/side_host.h"
 #include "sfi/layout.h"
+#include "session/session_domain.h"
 #include "sfi/runtime.h"
+#include "supervisor/recoverable_domain.h"
 
 namespace {
 
@@ -184,6 +188,37 @@ TEST(SfiRuntime, TheDomainGoesAndTheNextStartsClean) {
   EXPECT_FALSE(side::sfi::Runtime::active()->rights().allowed(granted, 64));
   auto m = d->load({module_path(), params("none")});
   EXPECT_TRUE(m) << (m ? "" : m.error().message);
+}
+
+}  // namespace
+
+namespace {
+
+// Recovery in sfi mode: a fault tears the in-process domain down (every region, right and stack given back) and a
+// fresh sfi domain with the driver loaded takes its place.
+TEST(SfiRecovery, AFaultRestartsTheDriverInAFreshSfiDomain) {
+  side::session::SessionDomainConfig c;
+  c.isolation = "sfi";
+  c.domain.kapi_path = SIDE_TEST_KAPI;
+  c.domain.symvers_path = SIDE_TEST_SYMVERS;
+  c.domain.modules_dir = SIDE_TEST_MODULES_DIR;
+  c.load = {module_path(), params("none")};
+  c.policy = side::supervisor::RecoveryPolicy::for_deliberate_faults(3);
+  auto s = side::session::start_session_domain(c);
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_NE(s->recoverable, nullptr);
+  EXPECT_STREQ(s->domain->isolation(), "sfi");
+  ASSERT_NE(side::sfi::Runtime::active(), nullptr);
+  s->domain->report_fault(SIDE_FAULT_SFI_WRITE, "test: a write outside the driver's memory");
+  ASSERT_TRUE(s->recoverable->wait_recovered(10000));
+  for (int i = 0; i < 1000 && s->recoverable->recoveries().empty(); ++i) usleep(10000);
+  auto r = s->recoverable->recoveries();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].ok) << r[0].error;
+  EXPECT_EQ(s->domain->generation(), 1u);
+  EXPECT_FALSE(s->domain->faulty());
+  EXPECT_NE(side::sfi::Runtime::active(), nullptr);  // the new generation's
+  s->domain->shutdown();
 }
 
 }  // namespace
