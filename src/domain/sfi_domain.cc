@@ -16,9 +16,13 @@ namespace side::domain {
 Status Domain::sfi_after_kapi(const loader::LoadedModule& kapi) {
   sfi::Runtime* sfi = sfi::Runtime::active();
   if (!sfi) return make_error("the sfi runtime is not running");
-  // Indirect branches may reach the layer's exported functions (the kernel functions a driver may call).
+  // Indirect branches may reach the layer's functions: the kernel functions a driver may call, and the layer's
+  // own callbacks, which the layer's calls through its (checked, in sfi mode) thunks reach too.
   for (const auto& [name, address] : kapi.exports) {
     if (kapi.in_text(address)) sfi->set_branch_target(address, true);
+  }
+  for (const auto& symbol : kapi.symbols) {
+    if (kapi.in_text(symbol.address)) sfi->set_branch_target(symbol.address, true);
   }
   auto state = kapi.entry_points.find("side_kapi_sfi");
   if (state == kapi.entry_points.end()) return make_error("the kernel-API layer has no sfi checks (side_kapi_sfi)");

@@ -36,7 +36,6 @@ Result<std::unique_ptr<DriverDomain>> start_domain_process(const SessionDomainCo
   return std::unique_ptr<DriverDomain>(std::move(*d));
 }
 
-
 // sfi: in side's own process, restarted after a fault: each generation a fresh in-process sfi domain (on a control
 // thread of its own, as recovery makes it from its monitor thread), the old one released first.
 Result<std::unique_ptr<DriverDomain>> start_sfi_domain(const SessionDomainConfig& config,

@@ -4,7 +4,6 @@
 // well-behaved module alone. The rights bitmap is checked directly: what the layer hands out is writable, what it takes
 // back is not.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,8 +15,8 @@
 #include "domain/arena.h"
 #include "domain/domain.h"
 #include "kapi/side_host.h"
-#include "sfi/layout.h"
 #include "session/session_domain.h"
+#include "sfi/layout.h"
 #include "sfi/runtime.h"
 #include "supervisor/recoverable_domain.h"
 
@@ -152,6 +151,34 @@ TEST(SfiRuntime, APlainStoreIsStoppedByTheTranslatedCheck) {
   EXPECT_TRUE(t.translated);
   EXPECT_GT(t.write_sites, 0u);
   EXPECT_GT(t.returns, 0u);
+}
+
+bool g_side_code_ran = false;
+void side_code() {
+  g_side_code_ran = true;
+}
+
+// The layer calls the driver's function pointers (ops tables, timers, work: memory the driver may write) through
+// its own indirect thunks; in sfi mode those are checked too, so an ops pointer aimed at side's code is stopped.
+TEST(SfiRuntime, TheLayersOwnIndirectCallsAreCheckedToo) {
+  auto d = sfi_domain();
+  ASSERT_TRUE(d);
+  const auto& exports = d->address_space().modules().kapi()->exports;
+  auto thunk = exports.find("__x86_indirect_thunk_rax");
+  ASSERT_NE(thunk, exports.end());
+  const auto target = reinterpret_cast<uint64_t>(&side_code);
+  const uint64_t via = thunk->second;
+  EXPECT_FALSE(d->call([&] {
+    asm volatile("call *%1"
+                 :
+                 : "a"(target), "r"(via)
+                 : "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory", "cc");
+  }));
+  EXPECT_FALSE(g_side_code_ran);
+  auto faults = d->faults();
+  ASSERT_EQ(faults.size(), 1u);
+  EXPECT_EQ(faults[0].kind, SIDE_FAULT_SFI_BRANCH);
+  EXPECT_NE(faults[0].message.find("side's own memory"), std::string::npos) << faults[0].message;
 }
 
 TEST(SfiRuntime, RightsFollowAllocationsAndFrees) {
