@@ -82,7 +82,7 @@ TEST(BenchReport, TableFiveDividesAllOnByOneOff) {
 
 TEST(BenchReport, GoalsAreJudgedOnTheWorseDirection) {
   auto j = nlohmann::json::parse(bench_json(results()));
-  ASSERT_EQ(j["goals"].size(), 6u);
+  ASSERT_EQ(j["goals"].size(), 8u);
   // Throughput at 64 B: tx 0.99 passes, rx 0.75 does not; the goal reports 0.75.
   EXPECT_NEAR(j["goals"][0]["measured"].get<double>(), 0.75, 1e-9);
   EXPECT_FALSE(j["goals"][0]["met"].get<bool>());
@@ -98,6 +98,10 @@ TEST(BenchReport, GoalsAreJudgedOnTheWorseDirection) {
   // Probe: the median of the isolated runs (4, 6, 3 and 4 ms).
   EXPECT_NEAR(j["goals"][5]["measured"].get<double>(), 4.0, 1e-9);
   EXPECT_TRUE(j["goals"][5]["met"].get<bool>());
+  // sfi: no sfi point measured, no figure and no pass.
+  EXPECT_TRUE(j["goals"][6]["measured"].is_null());
+  EXPECT_FALSE(j["goals"][6]["met"].get<bool>());
+  EXPECT_TRUE(j["goals"][7]["measured"].is_null());
 }
 
 TEST(BenchReport, AFailedPointGivesNoRatioAndNoPass) {
