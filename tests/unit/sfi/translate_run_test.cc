@@ -2,9 +2,9 @@
 // writes outside reach the violation entry with r11 = address and r10 = length (it records them and longjmps
 // out), rep stos is checked with its whole range, bts checks the word it really touches, a widened rel8 loop still
 // loops, and an arbitrary rsp is checked before it is used.
+#include <asm/prctl.h>
 #include <elf.h>
 #include <gtest/gtest.h>
-#include <asm/prctl.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
