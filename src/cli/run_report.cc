@@ -201,6 +201,13 @@ void text_counters(const session::NicSessionReport& r) {
         static_cast<unsigned long long>(c.traps), static_cast<unsigned long long>(c.patched_accesses),
         static_cast<unsigned long long>(c.sites_patched), static_cast<unsigned long long>(c.sites_refused));
   }
+  if (r.sfi) {
+    std::printf(
+        "  sfi: %llu write sites, %llu indirect branches, %llu returns checked in the driver's code; %llu checks "
+        "failed\n",
+        static_cast<unsigned long long>(r.sfi->write_sites), static_cast<unsigned long long>(r.sfi->indirect_branches),
+        static_cast<unsigned long long>(r.sfi->returns), static_cast<unsigned long long>(r.sfi->checks_failed));
+  }
 }
 
 void text_events(const session::NicSessionReport& r) {
