@@ -18,6 +18,7 @@ targets=(
   fuzz_elf:loader
   fuzz_emulation:emulation
   fuzz_relocate:relocate
+  fuzz_sfi_translate:sfi
   e1000_fuzz:devices:-max_len=512
   channel_fuzz:supervisor
   ring_fuzz:ipc

@@ -18,7 +18,7 @@ _side() {
   local command=${words[1]}
 
   case $prev in
-    --isolation) mapfile -t COMPREPLY < <(compgen -W "process inproc" -- "$cur"); return ;;
+    --isolation) mapfile -t COMPREPLY < <(compgen -W "process inproc sfi" -- "$cur"); return ;;
     --class) mapfile -t COMPREPLY < <(compgen -W "net block" -- "$cur"); return ;;
     --out) _filedir -d; return ;;
     --disk | --fuse | --nbd) _filedir; return ;;

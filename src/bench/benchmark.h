@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -26,8 +27,8 @@ namespace side::bench {
 // each point; a new isolation (say, software fault isolation in side's own process) is one more entry here and in
 // run_mode_point(), and one more column of the report.
 struct BenchMode {
-  std::string name;   // as in the results: "relay", "inproc", "process"
-  std::string label;  // as in the report: "relay", "in-process", "isolated"
+  std::string name;   // as in the results: "relay", "inproc", "process", "sfi"
+  std::string label;  // as in the report: "relay", "in-process", "isolated", "sfi"
   bool driver;        // false: the no-driver relay (bench/frame_relay.h), the ceiling of the path
 };
 // Every mode side knows, in report order; nullptr for an unknown name.
@@ -36,7 +37,9 @@ const BenchMode* find_mode(const std::string& name);
 
 struct BenchOptions {
   bool quick = false;
-  std::vector<std::string> modes = {"relay", "inproc", "process"};  // throughput points, in this order
+  std::vector<std::string> modes = {"relay", "inproc", "process", "sfi"};  // throughput points, in this order
+  // Modes measured only at these frame sizes; every other mode is measured at every size of frame_sizes.
+  std::map<std::string, std::set<size_t>> mode_sizes;
   std::vector<size_t> frame_sizes;  // bytes without the FCS (60 is a 64-byte frame on the wire)
   double warmup_s = 0.3, window_s = 2.0;
   unsigned repeats = 3;               // throughput points are measured this often; the median is kept
@@ -55,10 +58,12 @@ struct BenchOptions {
 
   // The defaults for a full run, or for --quick (CI: everything, reduced, in well under two minutes).
   static BenchOptions defaults(bool quick);
+  // Whether the throughput section measures `mode` at `frame_size`.
+  bool measures(const std::string& mode, size_t frame_size) const;
 };
 
 struct ThroughputPoint {
-  std::string isolation;  // the mode: "relay", "inproc" or "process"
+  std::string isolation;  // the mode: "relay", "inproc", "process" or "sfi"
   std::string direction;  // "tx" (host -> driver -> wire) or "rx" (wire -> driver -> host)
   size_t frame_size = 0;  // without FCS
   std::string disabled;   // optimisations switched off ("" = all on)

@@ -162,7 +162,9 @@ Result<bool> parse_run_number(Reader& r, const std::string& a, RunArgs& out) {
 Result<bool> parse_run_string(Reader& r, const std::string& a, RunArgs& out) {
   if (a == "--isolation") {
     SIDE_ASSIGN(out.isolation, r.value(a));
-    if (out.isolation != "process" && out.isolation != "inproc") return r.error(a + " takes process or inproc");
+    if (out.isolation != "process" && out.isolation != "inproc" && out.isolation != "sfi") {
+      return r.error(a + " takes process, inproc or sfi");
+    }
   } else if (a == "--disable") {
     auto v = r.value(a);
     if (!v) return v.error();
@@ -235,11 +237,11 @@ Result<CommandArgs> parse_run(Reader& r) {
     }
   }
   if (out.module.empty()) return r.error("needs a MODULE (side run --help)");
-  if (out.isolation == "inproc" && (out.instances > 1 || out.kill_after > 0)) {
+  if (out.isolation != "process" && (out.instances > 1 || out.kill_after > 0)) {
     return r.error("--instances and --kill-after need --isolation process");
   }
   // A driver in side's own process has no domain to kill and restart.
-  if (out.isolation == "inproc" && out.crash_every > 0) return r.error("--crash-every needs --isolation process");
+  if (out.isolation != "process" && out.crash_every > 0) return r.error("--crash-every needs --isolation process");
   if (out.inject_every > 0 && (out.builtin || out.isolation != "process" || out.instances > 1)) {
     return r.error("--inject-every needs the host interface and --isolation process");
   }
@@ -266,6 +268,9 @@ Result<CommandArgs> parse_inject(Reader& r) {
         out.campaign.types.push_back(*type);
       }
       if (out.campaign.types.empty()) return r.error("--types needs at least one fault type");
+    } else if (a == "--isolation") {
+      SIDE_ASSIGN(out.isolation, r.value(a));
+      if (out.isolation != "process" && out.isolation != "sfi") return r.error(a + " takes process or sfi");
     } else if (a == "--json") {
       out.json = true;
     } else if (a == "--quiet") {

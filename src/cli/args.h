@@ -37,6 +37,7 @@ struct RunArgs {
 
 struct InjectArgs {
   std::string module;
+  std::string isolation = "process";  // or "sfi" (in side's process, restarted in a fresh sfi domain)
   session::CampaignConfig campaign;
   bool json = false, quiet = false;
 };

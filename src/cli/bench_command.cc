@@ -148,7 +148,10 @@ int bench_command(const BenchArgs& args) {
   const long repeats = args.repeats, recoveries = args.recoveries, exchanges = args.exchanges;
   auto o = bench::BenchOptions::defaults(quick);
   if (!args.sections.empty()) o.sections = args.sections;
-  if (!args.frame_sizes.empty()) o.frame_sizes = args.frame_sizes;
+  if (!args.frame_sizes.empty()) {
+    o.frame_sizes = args.frame_sizes;
+    o.mode_sizes.clear();  // sizes asked for are measured in every mode, sfi too
+  }
   if (window > 0) o.window_s = window;
   if (repeats > 0) o.repeats = o.optimisation_repeats = static_cast<unsigned>(repeats);
   if (recoveries >= 0) o.recoveries = static_cast<unsigned>(recoveries);

@@ -27,7 +27,8 @@ const ThroughputPoint* find(const std::vector<ThroughputPoint>& v, const std::st
 struct Ratio {
   std::string direction;
   size_t frame_size;
-  std::optional<double> throughput, cpu;
+  std::optional<double> throughput, cpu;          // process / inproc
+  std::optional<double> sfi_throughput, sfi_cpu;  // sfi / inproc
 };
 
 std::vector<size_t> sizes_of(const std::vector<ThroughputPoint>& v) {
@@ -39,21 +40,38 @@ std::vector<size_t> sizes_of(const std::vector<ThroughputPoint>& v) {
   return s;
 }
 
+// A mode's packet rate (cpu: its CPU per packet) over in-process's at one point; none if either point failed.
+std::optional<double> vs_inproc(const BenchResults& r, const std::string& mode, const std::string& dir, size_t size,
+                                bool cpu) {
+  const auto* in = find(r.throughput, "inproc", dir, size);
+  const auto* p = find(r.throughput, mode, dir, size);
+  if (!in || !p) return std::nullopt;
+  return cpu ? ratio(p->cpu_ns_per_packet(), in->cpu_ns_per_packet()) : ratio(p->pps(), in->pps());
+}
+
 std::vector<Ratio> isolation_ratios(const BenchResults& r) {
   std::vector<Ratio> out;
   for (size_t size : sizes_of(r.throughput)) {
     for (const char* dir : {"tx", "rx"}) {
-      Ratio x{dir, size, std::nullopt, std::nullopt};
-      const auto* in = find(r.throughput, "inproc", dir, size);
-      const auto* iso = find(r.throughput, "process", dir, size);
-      if (in && iso) {
-        x.throughput = ratio(iso->pps(), in->pps());
-        x.cpu = ratio(iso->cpu_ns_per_packet(), in->cpu_ns_per_packet());
-      }
-      out.push_back(x);
+      out.push_back({dir, size, vs_inproc(r, "process", dir, size, false), vs_inproc(r, "process", dir, size, true),
+                     vs_inproc(r, "sfi", dir, size, false), vs_inproc(r, "sfi", dir, size, true)});
     }
   }
   return out;
+}
+
+// One ratio of isolation_ratios() in the worse direction at a frame size (the lower, or with higher_is_worse the
+// higher); none if a direction is missing, which is no pass.
+std::optional<double> worst_ratio(const BenchResults& r, size_t size, std::optional<double> Ratio::*field,
+                                  bool higher_is_worse) {
+  std::optional<double> w;
+  for (const auto& x : isolation_ratios(r)) {
+    if (x.frame_size != size) continue;
+    const auto v = x.*field;
+    if (!v) return std::nullopt;
+    if (!w || (higher_is_worse ? *v > *w : *v < *w)) w = v;
+  }
+  return w;
 }
 
 // The modes measured, in the order of bench::bench_modes().
@@ -204,21 +222,20 @@ void add_tcp_and_recovery_goals(const BenchResults& r, std::vector<Goal>& g) {
   g.push_back({"recovery, kill to traffic flowing (p99)", "<= 20", p99, p99 && *p99 <= 20, "ms"});
 }
 
+// The sfi goals (issue #17), on the worse direction at 64 B: throughput >= 0.95 and CPU per packet <= 1.15 of
+// in-process.
+void add_sfi_goals(const BenchResults& r, std::vector<Goal>& g) {
+  const auto t = worst_ratio(r, 60, &Ratio::sfi_throughput, false), c = worst_ratio(r, 60, &Ratio::sfi_cpu, true);
+  g.push_back({"sfi/in-process throughput at 64 B (worse direction)", ">= 0.95", t, t && *t >= 0.95, ""});
+  g.push_back({"sfi/in-process CPU per packet at 64 B (worse direction)", "<= 1.15", c, c && *c <= 1.15, ""});
+}
+
 std::vector<Goal> goals(const BenchResults& r) {
   std::vector<Goal> g;
-  auto worst = [&](size_t size, bool cpu) -> std::optional<double> {
-    std::optional<double> w;
-    for (const auto& x : isolation_ratios(r)) {
-      if (x.frame_size != size) continue;
-      auto v = cpu ? x.cpu : x.throughput;
-      if (!v) return std::nullopt;  // a missing direction is no pass
-      if (!w || (cpu ? *v > *w : *v < *w)) w = v;
-    }
-    return w;
-  };
   auto at_least = [](std::optional<double> v, double t) { return v && *v >= t; };
   auto at_most = [](std::optional<double> v, double t) { return v && *v <= t; };
-  auto t64 = worst(60, false), t1518 = worst(1514, false), c64 = worst(60, true);
+  const auto t64 = worst_ratio(r, 60, &Ratio::throughput, false);
+  const auto t1518 = worst_ratio(r, 1514, &Ratio::throughput, false), c64 = worst_ratio(r, 60, &Ratio::cpu, true);
   g.push_back({"isolated/in-process throughput at 64 B (worse direction)", ">= 0.97", t64, at_least(t64, 0.97), ""});
   g.push_back(
       {"isolated/in-process throughput at 1518 B (worse direction)", ">= 0.99", t1518, at_least(t1518, 0.99), ""});
@@ -248,6 +265,7 @@ std::vector<Goal> goals(const BenchResults& r) {
   if (auto v = probes(r, "process"); !v.empty()) probe = median(v);
   g.push_back({"e1000 probe, isolated (median)", "<= 5", probe, at_most(probe, 5), "ms"});
   add_tcp_and_recovery_goals(r, g);
+  add_sfi_goals(r, g);
   return g;
 }
 
@@ -295,6 +313,8 @@ void json_isolation_ratios(Json& j, const BenchResults& r) {
     j.field("direction", x.direction).field("frame_size", static_cast<uint64_t>(x.frame_size + 4));
     json_optional(j, "throughput", x.throughput);
     json_optional(j, "cpu_per_packet", x.cpu);
+    json_optional(j, "sfi_throughput", x.sfi_throughput);
+    json_optional(j, "sfi_cpu_per_packet", x.sfi_cpu);
     j.object_end();
   }
   j.array_end();
@@ -441,6 +461,23 @@ std::string with_spread(const char* f, double median_value, double lo, double hi
   return s;
 }
 
+// The cell of a point with no figure: it failed, or it was not measured (--quick measures sfi only at 64 B).
+std::string no_figure(const BenchResults& r, const std::string& mode, const std::string& dir, size_t size) {
+  for (const auto& p : r.throughput) {
+    if (p.isolation == mode && p.direction == dir && p.frame_size == size) return "failed";
+  }
+  return "not measured";
+}
+
+// The driver modes a table compares with in-process: every one but in-process itself.
+std::vector<bench::BenchMode> against_inproc(const std::vector<bench::BenchMode>& modes) {
+  std::vector<bench::BenchMode> out;
+  for (const auto& m : modes) {
+    if (m.driver && m.name != "inproc") out.push_back(m);
+  }
+  return out;
+}
+
 // The header of a table with one column per mode, then `extra` columns.
 void md_mode_header(Markdown& md, const std::vector<bench::BenchMode>& modes, const std::vector<std::string>& extra) {
   std::string head = "| frame | dir |", rule = "|---|---|";
@@ -460,9 +497,7 @@ void md_mode_header(Markdown& md, const std::vector<bench::BenchMode>& modes, co
 // baseline and as a fraction of the relay.
 void md_packet_rates(Markdown& md, const BenchResults& r, const std::vector<bench::BenchMode>& modes) {
   std::vector<std::string> extra;
-  for (const auto& m : modes) {
-    if (m.driver && m.name != "inproc") extra.push_back(m.label + " / in-process");
-  }
+  for (const auto& m : against_inproc(modes)) extra.push_back(m.label + " / in-process");
   for (const auto& m : modes) {
     if (m.driver) extra.push_back(m.label + " / relay");
   }
@@ -471,13 +506,13 @@ void md_packet_rates(Markdown& md, const BenchResults& r, const std::vector<benc
     std::string row = "| " + std::to_string(x.frame_size + 4) + " | " + x.direction + " |";
     for (const auto& m : modes) {
       const auto* p = find(r.throughput, m.name, x.direction, x.frame_size);
-      row += " " + (p ? with_spread("%.0f", p->pps(), p->pps_min, p->pps_max, p->runs) : "failed") + " |";
+      row += " " +
+             (p ? with_spread("%.0f", p->pps(), p->pps_min, p->pps_max, p->runs)
+                : no_figure(r, m.name, x.direction, x.frame_size)) +
+             " |";
     }
-    const auto* in = find(r.throughput, "inproc", x.direction, x.frame_size);
-    for (const auto& m : modes) {
-      if (!m.driver || m.name == "inproc") continue;
-      const auto* p = find(r.throughput, m.name, x.direction, x.frame_size);
-      row += " " + fmt("%.3f", p && in ? ratio(p->pps(), in->pps()) : std::nullopt) + " |";
+    for (const auto& m : against_inproc(modes)) {
+      row += " " + fmt("%.3f", vs_inproc(r, m.name, x.direction, x.frame_size, false)) + " |";
     }
     for (const auto& m : modes) {
       if (m.driver) row += " " + fmt("%.3f", relay_fraction(r, m.name, x.direction, x.frame_size)) + " |";
@@ -488,20 +523,27 @@ void md_packet_rates(Markdown& md, const BenchResults& r, const std::vector<benc
 
 // CPU time per packet of every mode (an isolated point's split between side and the domain), and the CPU ratio.
 void md_cpu(Markdown& md, const BenchResults& r, const std::vector<bench::BenchMode>& modes) {
-  md_mode_header(md, modes, {"isolated / in-process", "isolated Gbit/s"});
+  std::vector<std::string> extra;
+  for (const auto& m : against_inproc(modes)) extra.push_back(m.label + " / in-process");
+  extra.push_back("isolated Gbit/s");
+  md_mode_header(md, modes, extra);
   for (const auto& x : isolation_ratios(r)) {
     std::string row = "| " + std::to_string(x.frame_size + 4) + " | " + x.direction + " |";
     for (const auto& m : modes) {
       const auto* p = find(r.throughput, m.name, x.direction, x.frame_size);
-      std::string cell = p ? with_spread("%.0f", p->cpu_ns_per_packet(), p->cpu_min, p->cpu_max, p->runs) : "failed";
+      std::string cell = p ? with_spread("%.0f", p->cpu_ns_per_packet(), p->cpu_min, p->cpu_max, p->runs)
+                           : no_figure(r, m.name, x.direction, x.frame_size);
       if (p && p->cpu_domain_s > 0) {
         const double n = static_cast<double>(p->packets);
         cell += ", " + fmt("%.0f", p->cpu_supervisor_s * 1e9 / n) + " + " + fmt("%.0f", p->cpu_domain_s * 1e9 / n);
       }
       row += " " + cell + " |";
     }
+    for (const auto& m : against_inproc(modes)) {
+      row += " " + fmt("%.3f", vs_inproc(r, m.name, x.direction, x.frame_size, true)) + " |";
+    }
     const auto* iso = find(r.throughput, "process", x.direction, x.frame_size);
-    row += " " + fmt("%.3f", x.cpu) + " | " + (iso ? fmt("%.3f", iso->gbps()) : "failed") + " |";
+    row += " " + (iso ? fmt("%.3f", iso->gbps()) : "failed") + " |";
     md.line(row);
   }
 }

@@ -33,7 +33,9 @@ void run_usage(FILE* out) {
   std::fprintf(out,
                "usage: side run MODULE [PARAM=VALUE ...] [options]\n"
                "  --isolation MODE     process (default): the driver runs in its own sandboxed process;\n"
-               "                       inproc: inside side's own process (the unisolated baseline)\n"
+               "                       inproc: inside side's own process (the unisolated baseline);\n"
+               "                       sfi: inside side's own process, every write, indirect branch and return\n"
+               "                       of the driver checked, its system calls refused; faults restart it\n"
                "  --device DEV         builtin: side's own model (default: the first model the driver's PCI id\n"
                "                       table matches, else QEMU's, skipping a revision its probe refuses: 8139too\n"
                "                       gets qemu:rtl8139-8139c); qemu:MODEL: QEMU's model served over vfio-user\n"
@@ -394,6 +396,7 @@ domain::DomainConfig domain_config(const RunArgs& args, const Paths& paths) {
   config.arena_bytes = args.arena_mb << 20;
   config.virtual_time = !args.real_time;
   config.optimisations = args.optimisations;
+  config.sfi = args.isolation == "sfi";
   return config;
 }
 

@@ -145,6 +145,11 @@ void json_host_and_domain(Json& j, const session::NicSessionConfig& config, cons
     j.field("events", x.events).field("service_waits", x.service_waits).field("domain_bells", x.domain_bells);
     j.field("domain_wakes", x.domain_wakes).object_end();
   }
+  if (r.sfi) {
+    j.key("sfi").object_begin().field("write_sites", r.sfi->write_sites);
+    j.field("indirect_branches", r.sfi->indirect_branches).field("returns", r.sfi->returns);
+    j.field("checks_failed", r.sfi->checks_failed).object_end();
+  }
 }
 
 void text_identity(const session::NicSessionConfig& config, const session::NicSessionReport& r,
@@ -211,6 +216,13 @@ void text_counters(const session::NicSessionReport& r) {
         static_cast<unsigned long long>(c.irqs_delivered), static_cast<unsigned long long>(c.irqs_handled),
         static_cast<unsigned long long>(c.traps), static_cast<unsigned long long>(c.patched_accesses),
         static_cast<unsigned long long>(c.sites_patched), static_cast<unsigned long long>(c.sites_refused));
+  }
+  if (r.sfi) {
+    std::printf(
+        "  sfi: %llu write sites, %llu indirect branches, %llu returns checked in the driver's code; %llu checks "
+        "failed\n",
+        static_cast<unsigned long long>(r.sfi->write_sites), static_cast<unsigned long long>(r.sfi->indirect_branches),
+        static_cast<unsigned long long>(r.sfi->returns), static_cast<unsigned long long>(r.sfi->checks_failed));
   }
 }
 

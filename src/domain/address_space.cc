@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include "domain/layout.h"
+#include "sfi/layout.h"
 
 namespace side::domain {
 
@@ -13,7 +14,14 @@ AddressSpace::~AddressSpace() {
 Status AddressSpace::reserve() {
   SIDE_TRY(private_.reserve());
   vmemmap_bytes_ = arena_.nr_pages() * kStructPageSize;
-  vmemmap_ = mmap(nullptr, vmemmap_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* at = nullptr;
+  if (sfi_) {
+    if (vmemmap_bytes_ > sfi::kVmemmapLimit - sfi::kVmemmapBase) return make_error("arena too large for sfi");
+    at = reinterpret_cast<void*>(sfi::kVmemmapBase);
+    private_.set_vmalloc_region(sfi::kVmallocBase, sfi::kVmallocLimit);
+  }
+  vmemmap_ = mmap(at, vmemmap_bytes_, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | (sfi_ ? MAP_FIXED_NOREPLACE : 0), -1, 0);
   if (vmemmap_ == MAP_FAILED) {
     vmemmap_ = nullptr;
     return make_error("cannot map the struct page array");
@@ -45,6 +53,11 @@ void AddressSpace::init_percpu(uint64_t offset, std::span<const uint8_t> init) {
 
 std::optional<uint64_t> AddressSpace::resolve(const std::string& name) {
   if (linking_kapi_) return host_stubs_.address(name);
+  if (sfi_ && modules_.kapi()) {
+    // The checked variants are entry points of the layer (side_kapi_*), which no driver can import by name.
+    const auto& entries = modules_.kapi()->entry_points;
+    if (auto it = entries.find("side_kapi_sfi_" + name); it != entries.end()) return it->second;
+  }
   if (auto address = modules_.resolve_export(name)) return address;
   // The kernel's fixed_percpu_data sits at offset 0 of every per-cpu area; side reserves that space.
   if (name == "fixed_percpu_data") return 0;

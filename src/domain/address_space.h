@@ -25,6 +25,10 @@ class AddressSpace final : public loader::LoadEnvironment {
   AddressSpace(const AddressSpace&) = delete;
   AddressSpace& operator=(const AddressSpace&) = delete;
 
+  // sfi mode (before reserve()): the struct page array and vmalloc go inside the sfi window, and a driver's import
+  // of X binds to the kernel-API layer's checked variant side_kapi_sfi_X where the layer has one.
+  void set_sfi(bool on) { sfi_ = on; }
+  bool sfi() const { return sfi_; }
   // Reserves the fixed private regions and maps the struct page array (one entry per arena page).
   Status reserve();
   // Lays out the stubs through which the kernel-API layer reaches the host services (after reserve()).
@@ -61,6 +65,7 @@ class AddressSpace final : public loader::LoadEnvironment {
   void* vmemmap_ = nullptr;
   uint64_t vmemmap_bytes_ = 0;
   bool linking_kapi_ = false;
+  bool sfi_ = false;
 };
 
 }  // namespace side::domain

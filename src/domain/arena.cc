@@ -23,10 +23,11 @@ unsigned slab_order(uint32_t size) {
 
 }  // namespace
 
-Result<Arena> Arena::create(uint64_t bytes, int fd) {
+Result<Arena> Arena::create(uint64_t bytes, int fd, uint64_t at, uint64_t limit) {
   const uint64_t block = kPage << kMaxOrder;
   bytes = (bytes + block - 1) / block * block;
   if (bytes == 0) return make_error("arena size must be positive");
+  if (at && bytes > limit - at) return make_error("the arena is larger than its place in the sfi window");
   Arena a;
   if (fd >= 0) {
     a.fd_ = fd;
@@ -40,7 +41,8 @@ Result<Arena> Arena::create(uint64_t bytes, int fd) {
     if (ftruncate(a.fd_, static_cast<off_t>(bytes)) != 0)
       return make_error(std::string("ftruncate: ") + std::strerror(errno));
   }
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, a.fd_, 0);
+  void* p = mmap(reinterpret_cast<void*>(at), bytes, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | (at ? MAP_FIXED_NOREPLACE : 0), a.fd_, 0);
   if (p == MAP_FAILED) return make_error(std::string("mmap arena: ") + std::strerror(errno));
   a.base_ = static_cast<uint8_t*>(p);
   a.nr_pages_ = bytes / kPage;

@@ -35,7 +35,8 @@ class Arena {
   // `bytes` is rounded up to whole 4 MiB blocks.
   // With `fd` >= 0, the arena is that memfd (at least `bytes` long), created by the supervisor; the arena then owns
   // the descriptor.
-  static Result<Arena> create(uint64_t bytes, int fd = -1);
+  // With `at` nonzero, the arena is mapped there (the sfi window), and must fit below `limit`.
+  static Result<Arena> create(uint64_t bytes, int fd = -1, uint64_t at = 0, uint64_t limit = 0);
   Arena(Arena&& other) noexcept;
   Arena& operator=(Arena&&) = delete;
   ~Arena();

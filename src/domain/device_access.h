@@ -39,6 +39,8 @@ class DeviceAccess {
   Status write(uint64_t addr, unsigned width, uint64_t value);
   // Whether `addr` is in the region device windows are mapped into (a fault there may be a device access).
   bool in_window_region(uint64_t addr) const { return io_.in_region(addr); }
+  uint64_t window_region_base() const { return io_.region_base(); }
+  static constexpr uint64_t kWindowRegionSize = IoWindows::kRegionSize;
 
  private:
   std::optional<IoWindows::Target> target(uint64_t addr, unsigned width) const;

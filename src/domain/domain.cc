@@ -10,6 +10,8 @@
 #include "domain/layout.h"
 #include "kapi/side_host.h"
 #include "loader/dependency_walk.h"
+#include "sfi/layout.h"
+#include "sfi/runtime.h"
 
 namespace side::domain {
 namespace {
@@ -56,10 +58,19 @@ Result<std::unique_ptr<Domain>> Domain::create(const DomainConfig& config) {
   if (config.vcpus < 3 || config.vcpus > kMaxVcpus) return make_error("a domain needs 3 to 8 virtual CPUs");
   auto abi = read_abi(config);
   if (!abi) return abi.error();
-  auto arena = Arena::create(config.arena_bytes, config.arena_fd);
-  if (!arena) return arena.error();
-  auto percpu = PercpuAreas::create(config.vcpus);
-  if (!percpu) return percpu.error();
+  if (config.sfi) {
+    auto sfi = sfi::Runtime::start(config.vcpus);
+    if (!sfi) return sfi.error();
+  }
+  // In sfi mode the arena and the per-cpu areas have their places in the window (the Domain stops the runtime).
+  auto stop_sfi = [&](const Error& e) -> Error {
+    if (config.sfi) sfi::Runtime::stop();
+    return e;
+  };
+  auto arena = Arena::create(config.arena_bytes, config.arena_fd, config.sfi ? sfi::kArenaBase : 0, sfi::kArenaLimit);
+  if (!arena) return stop_sfi(arena.error());
+  auto percpu = PercpuAreas::create(config.vcpus, config.sfi ? sfi::kPercpuBase : 0);
+  if (!percpu) return stop_sfi(percpu.error());
 
   Domain* expected = nullptr;
   std::unique_ptr<Domain> d(new Domain(config, std::move(*abi), std::move(*arena), std::move(*percpu)));
@@ -73,6 +84,7 @@ Result<std::unique_ptr<Domain>> Domain::create(const DomainConfig& config) {
 
 // The private regions, the trampoline pool, the struct page array and the device windows.
 Status Domain::reserve_regions() {
+  space_.set_sfi(config_.sfi);
   SIDE_TRY(space_.reserve());
   // SIDE_PATCH_TRAPS=0 turns the rewriting off without a rebuild (comparisons, debugging); the environment reaches
   // domain processes too.
@@ -112,6 +124,7 @@ Domain::~Domain() {
     set_signal_classifier(nullptr);
     leave_vcpu();
   }
+  if (config_.sfi) sfi::Runtime::stop();
 }
 
 Status Domain::load_kapi() {
@@ -129,6 +142,7 @@ Status Domain::load_kapi() {
   auto entries = KapiEntries::bind(*kapi);
   if (!entries) return entries.error();
   entries_ = *entries;
+  if (config_.sfi) SIDE_TRY(sfi_after_kapi(*kapi));
 
   const PercpuAreas& percpu = space_.percpu();
   std::vector<unsigned long> bases;
@@ -248,11 +262,20 @@ Status Domain::load_one(loader::OpenedModule& module, const LoadRequest& request
   if (space_.modules().full()) return make_error("too many modules in one domain");
   loader::LoadOptions options;
   options.allow_missing = request.allow_missing;
+  sfi::CheckAbi check{};
+  if (config_.sfi) {
+    // sfi: the driver's code is rewritten with a check before every write (src/sfi/translate.h).
+    auto abi = sfi_check_abi();
+    if (!abi) return abi.error();
+    check = *abi;
+    options.sfi = &check;
+  }
   auto mod = loader::load_module(module.elf, module.info, space_, options);
   if (!mod) return mod.error();
   loader::LoadedModule* m = space_.modules().add(std::move(*mod));
   if (!m) return make_error("too many modules in one domain");
   patcher_.add_module(*m);
+  if (config_.sfi) sfi_module_loaded(*m, true);
   if (!m->missing.empty()) {
     logf(LogLevel::kWarning, "side: %s: %zu unimplemented kernel symbols; calling one is a driver fault",
          m->name.c_str(), m->missing.size());
@@ -302,13 +325,19 @@ Status Domain::unload_one(const std::string& name) {
     auto exit = reinterpret_cast<void (*)()>(m->exit);
     if (!call([&] { exit(); })) return make_error(name + ": driver fault in exit");
   }
+  if (config_.sfi) sfi_module_loaded(*m, false);
   space_.modules().mark_unloaded(m);
   return {};
 }
 
 std::optional<std::string> Domain::symbolize(uint64_t addr, bool with_offset) const {
   // A return address in a trampoline names the call it stands for.
-  return space_.modules().symbolize(patcher_.origin(addr), with_offset);
+  addr = patcher_.origin(addr);
+  // An address in translated code (sfi) names the original instruction, as objdump shows the .ko.
+  if (const loader::LoadedModule* m = space_.modules().at(addr); m && !m->sfi_text.empty()) {
+    if (auto origin = m->sfi_origin(addr)) return *origin + " [" + m->name + "]";
+  }
+  return space_.modules().symbolize(addr, with_offset);
 }
 
 // ---- faults and host services -------------------------------------------------------------------------------

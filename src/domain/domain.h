@@ -54,6 +54,7 @@
 #include "loader/module_index.h"
 #include "loader/module_loader.h"
 #include "loader/symvers.h"
+#include "sfi/check_abi.h"
 
 namespace side::domain {
 
@@ -82,6 +83,10 @@ struct DomainConfig {
   uint64_t spin_ns = 20'000;               // how long vCPU 1 spins for work before sleeping
   ipc::Optimisations optimisations;        // streamlined crossing: vCPU 1 spins; batched submit: xmit_more batches
   std::atomic<uint64_t>* busy_since_ns = nullptr;  // per vCPU (3): when it entered driver code, for a watchdog
+  // --isolation sfi (src/sfi): the domain's writable memory in the sfi window, rights granted as memory is handed
+  // out, drivers linked against the checked thunks and exports, driver code on driver stacks with shadow stacks,
+  // and its system calls refused.
+  bool sfi = false;
 };
 
 struct LoadRequest {
@@ -221,6 +226,10 @@ class Domain final {
   Status require_vcpu0(const char* what) const;
   uint32_t softirq_round(uint32_t events);
   void check_irq_storm();
+  // sfi_domain.cc: what sfi mode adds at each step.
+  Status sfi_after_kapi(const loader::LoadedModule& kapi);
+  Result<sfi::CheckAbi> sfi_check_abi() const;
+  void sfi_module_loaded(const loader::LoadedModule& m, bool on);
 
   DomainConfig config_;
   loader::KernelAbi abi_;

@@ -16,6 +16,7 @@
 #include "emulation/access.h"
 #include "emulation/ucontext.h"
 #include "kapi/side_host.h"
+#include "sfi/syscall_dispatch.h"
 
 namespace side::domain {
 namespace {
@@ -74,6 +75,11 @@ SignalAction DriverSignals::classify(int sig, siginfo_t* info, ucontext_t* conte
       return abandon(SIDE_FAULT_ILLEGAL_INSTRUCTION, "divide error", rip);
     case SIGSYS: {
       char message[96];
+      if (sfi::dispatched(info)) {
+        // sfi mode: syscall user dispatch stopped it before the kernel ran it; RIP is past the 2-byte syscall.
+        std::snprintf(message, sizeof message, "system call %d made by driver code, refused (sfi)", info->si_syscall);
+        return abandon(SIDE_FAULT_SYSCALL, message, rip - 2);
+      }
       std::snprintf(message, sizeof message, "system call %d refused by the domain's sandbox", info->si_syscall);
       return abandon(SIDE_FAULT_SYSCALL, message, rip);
     }

@@ -39,6 +39,12 @@ const char* fault_kind_name(int kind) {
       return "invalid message from the domain";
     case SIDE_FAULT_IRQ_STORM:
       return "interrupt storm";
+    case SIDE_FAULT_SFI_WRITE:
+      return "sfi write";
+    case SIDE_FAULT_SFI_BRANCH:
+      return "sfi branch";
+    case SIDE_FAULT_SFI_RETURN:
+      return "sfi return";
     default:
       return "fault";
   }

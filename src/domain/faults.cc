@@ -11,12 +11,40 @@
 #include <cstring>
 
 #include "sandbox/sandbox.h"
+#include "sfi/syscall_dispatch.h"
+
+// side_call_on_stack(fn, arg, top): calls fn(arg) with the stack pointer at `top` and comes back to the caller's
+// stack. A fault inside leaves through siglongjmp, which restores the caller's stack pointer itself.
+extern "C" void side_call_on_stack(void (*fn)(void*), void* arg, uint64_t top);
+asm(R"(
+	.text
+	.globl side_call_on_stack
+	.type side_call_on_stack, @function
+side_call_on_stack:
+	.cfi_startproc
+	pushq %rbp
+	.cfi_def_cfa_offset 16
+	.cfi_offset %rbp, -16
+	movq %rsp, %rbp
+	.cfi_def_cfa_register %rbp
+	movq %rdx, %rsp
+	movq %rdi, %rax
+	movq %rsi, %rdi
+	call *%rax
+	movq %rbp, %rsp
+	popq %rbp
+	.cfi_def_cfa %rsp, 8
+	ret
+	.cfi_endproc
+	.size side_call_on_stack, .-side_call_on_stack
+)");
 
 namespace side::domain {
 namespace {
 
 std::atomic<SignalClassifier*> g_classifier{nullptr};
 thread_local sigjmp_buf* t_guard = nullptr;
+thread_local uint64_t t_guarded_lo = 0, t_guarded_hi = 0;
 
 constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
 
@@ -42,6 +70,8 @@ void crash_with(int sig, const siginfo_t* info, const ucontext_t* context) {
 
 void handler(int sig, siginfo_t* info, void* raw_context) {
   auto* context = static_cast<ucontext_t*>(raw_context);
+  // sfi mode: side's own system calls from outside the C library are made for it (syscall_dispatch.h).
+  if (sig == SIGSYS && sfi::emulate_host_syscall(info, context)) return;
   SignalClassifier* classifier = g_classifier.load();
   if (!t_guard || !classifier) {
     crash_with(sig, info, context);
@@ -87,9 +117,19 @@ bool run_guarded(GuardedFn fn, void* arg) {
     return false;
   }
   t_guard = &env;
-  fn(arg);
+  const auto sp = reinterpret_cast<uint64_t>(__builtin_frame_address(0));
+  if (t_guarded_hi && (sp < t_guarded_lo || sp >= t_guarded_hi)) {
+    side_call_on_stack(fn, arg, t_guarded_hi);
+  } else {
+    fn(arg);
+  }
   t_guard = outer;
   return true;
+}
+
+void set_guarded_stack(uint64_t lo, uint64_t hi) {
+  t_guarded_lo = lo;
+  t_guarded_hi = hi;
 }
 
 bool in_guarded_call() {

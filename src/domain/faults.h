@@ -41,6 +41,10 @@ bool run_guarded(F&& f) {
   return run_guarded([](void* p) { (*static_cast<F*>(p))(); }, &f);
 }
 
+// sfi mode: guarded calls on this thread run on the stack [lo, hi) (a driver stack with its shadow above it),
+// unless they are nested in one that already does. (0, 0): on the thread's own stack.
+void set_guarded_stack(uint64_t lo, uint64_t hi);
+
 // True while this thread is inside a guarded call.
 bool in_guarded_call();
 

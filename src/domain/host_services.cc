@@ -19,6 +19,7 @@
 #include "domain/domain.h"
 #include "domain/layout.h"
 #include "kapi/side_host.h"
+#include "sfi/runtime.h"
 
 #define SIDE_HOST_ENTRY extern "C" __attribute__((force_align_arg_pointer))
 
@@ -39,6 +40,29 @@ Domain& domain() {
   std::vsnprintf(message, sizeof message, fmt, ap);
   va_end(ap);
   domain().fault(SIDE_FAULT_BAD_ARGUMENT, message, caller);
+}
+
+// --isolation sfi: what the layer hands the driver becomes writable, what it takes back stops being so (before it
+// can be handed out again). Nothing in the other modes.
+void grant(const void* p, uint64_t len) {
+  if (auto* sfi = side::sfi::Runtime::active(); sfi && p) sfi->rights().grant(reinterpret_cast<uint64_t>(p), len);
+}
+
+void revoke(const void* p, uint64_t len) {
+  if (auto* sfi = side::sfi::Runtime::active(); sfi && p) sfi->rights().revoke(reinterpret_cast<uint64_t>(p), len);
+}
+
+void grant_percpu(uint64_t offset, uint64_t size, bool on) {
+  auto* sfi = side::sfi::Runtime::active();
+  if (!sfi || !offset) return;
+  const auto& areas = domain().percpu();
+  for (unsigned cpu = 0; cpu < areas.nr_cpus(); ++cpu) {
+    if (on) {
+      sfi->rights().grant(areas.base(cpu) + offset, size);
+    } else {
+      sfi->rights().revoke(areas.base(cpu) + offset, size);
+    }
+  }
 }
 
 }  // namespace
@@ -73,11 +97,16 @@ SIDE_HOST_ENTRY int side_host_symbolize(unsigned long addr, char* buf, unsigned 
 }
 
 SIDE_HOST_ENTRY void* side_host_pages_alloc(unsigned int order) {
-  return domain().arena_mut().alloc_pages(order);
+  void* p = domain().arena_mut().alloc_pages(order);
+  if (order <= side::domain::Arena::kMaxOrder) grant(p, side::domain::kPageSize << order);
+  return p;
 }
 
 SIDE_HOST_ENTRY void side_host_pages_free(void* addr, unsigned int order, unsigned long caller) {
   using side::domain::Arena;
+  if (order <= Arena::kMaxOrder && domain().arena().contains(addr, side::domain::kPageSize << order)) {
+    revoke(addr, side::domain::kPageSize << order);
+  }
   switch (domain().arena_mut().free_pages(addr, order)) {
     case Arena::FreeError::kNone:
       return;
@@ -98,10 +127,13 @@ SIDE_HOST_ENTRY void side_host_memory_layout(struct side_memory_layout* out) {
 }
 
 SIDE_HOST_ENTRY void* side_host_kmalloc(unsigned long size, unsigned long align) {
-  return domain().arena_mut().kmalloc(size, align);
+  void* p = domain().arena_mut().kmalloc(size, align);
+  if (p && side::sfi::Runtime::active()) grant(p, domain().arena().ksize(p));
+  return p;
 }
 
 SIDE_HOST_ENTRY void side_host_kfree(const void* p, unsigned long caller) {
+  if (side::sfi::Runtime::active()) revoke(p, domain().arena().ksize(p));
   if (!domain().arena_mut().kfree(p)) {
     fault(caller, "kfree of %p, which is not allocated (double free?)", p);
   }
@@ -112,10 +144,13 @@ SIDE_HOST_ENTRY unsigned long side_host_ksize(const void* p) {
 }
 
 SIDE_HOST_ENTRY void* side_host_vmalloc(unsigned long size) {
-  return domain().private_mut().vmalloc(size);
+  void* p = domain().private_mut().vmalloc(size);
+  if (p && side::sfi::Runtime::active()) grant(p, domain().private_memory().vmalloc_size(p));
+  return p;
 }
 
 SIDE_HOST_ENTRY void side_host_vfree(const void* p, unsigned long caller) {
+  if (side::sfi::Runtime::active()) revoke(p, domain().private_memory().vmalloc_size(p));
   if (!domain().private_mut().vfree(p)) {
     fault(caller, "vfree of %p, which is not allocated (double free?)", p);
   }
@@ -126,10 +161,16 @@ SIDE_HOST_ENTRY int side_host_is_vmalloc(const void* p) {
 }
 
 SIDE_HOST_ENTRY unsigned long side_host_percpu_alloc(unsigned long size, unsigned long align) {
-  return domain().percpu_areas().allocate(size, align);
+  // In sfi mode whole granules, so that granting one allocation never grants part of another.
+  const bool sfi = side::sfi::Runtime::active() != nullptr;
+  if (sfi) size = (size + 7) & ~7ul, align = align < 8 ? 8 : align;
+  const uint64_t offset = domain().percpu_areas().allocate(size, align);
+  grant_percpu(offset, size, true);
+  return offset;
 }
 
 SIDE_HOST_ENTRY void side_host_percpu_free(unsigned long offset, unsigned long caller) {
+  grant_percpu(offset, domain().percpu().size_of(offset), false);
   if (!domain().percpu_areas().free(offset)) {
     fault(caller, "free_percpu of %#lx, which is not allocated", offset);
   }
@@ -293,6 +334,7 @@ const std::unordered_map<std::string, uint64_t>& host_services() {
   static const std::unordered_map<std::string, uint64_t> table = {
       SIDE_SERVICE(side_host_log),
       SIDE_SERVICE(side_host_fault),
+      SIDE_SERVICE(side_host_sfi_fault),
       SIDE_SERVICE(side_host_symbolize),
       SIDE_SERVICE(side_host_pages_alloc),
       SIDE_SERVICE(side_host_pages_free),

@@ -48,6 +48,7 @@ class IoWindows {
 
   // True if `addr` lies in the window region at all (live window or not).
   bool in_region(uint64_t addr) const { return base_ && addr >= base_ && addr < base_ + kRegionSize; }
+  uint64_t region_base() const { return base_; }
   // The device register behind [addr, addr + width) of a live window, or behind port range [port, port + width).
   std::optional<Target> memory_target(uint64_t addr, unsigned width) const;
   std::optional<Target> port_target(uint64_t port, unsigned width) const;

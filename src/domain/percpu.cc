@@ -13,10 +13,11 @@ uint64_t PercpuAreas::area_size() {
   return kPercpuAreaSize;
 }
 
-Result<PercpuAreas> PercpuAreas::create(unsigned nr_cpus) {
+Result<PercpuAreas> PercpuAreas::create(unsigned nr_cpus, uint64_t at) {
   if (nr_cpus == 0 || nr_cpus > kMaxVcpus) return make_error("bad number of virtual CPUs");
   PercpuAreas a;
-  void* p = mmap(nullptr, kPercpuAreaSize * nr_cpus, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p = mmap(reinterpret_cast<void*>(at), kPercpuAreaSize * nr_cpus, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | (at ? MAP_FIXED_NOREPLACE : 0), -1, 0);
   if (p == MAP_FAILED) return make_error(std::string("mmap per-cpu areas: ") + std::strerror(errno));
   a.mem_ = static_cast<uint8_t*>(p);
   a.nr_cpus_ = nr_cpus;
@@ -51,6 +52,12 @@ uint64_t PercpuAreas::allocate(uint64_t size, uint64_t align) {
     return start;
   }
   return 0;
+}
+
+uint64_t PercpuAreas::size_of(uint64_t offset) const {
+  std::lock_guard lock(mutex_);
+  auto it = used_.find(offset);
+  return it == used_.end() ? 0 : it->second;
 }
 
 bool PercpuAreas::free(uint64_t offset) {

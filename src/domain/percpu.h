@@ -15,7 +15,8 @@ namespace side::domain {
 
 class PercpuAreas {
  public:
-  static Result<PercpuAreas> create(unsigned nr_cpus);
+  // With `at` nonzero, the areas are mapped there (the sfi window).
+  static Result<PercpuAreas> create(unsigned nr_cpus, uint64_t at = 0);
   PercpuAreas(PercpuAreas&& o) noexcept;
   PercpuAreas& operator=(PercpuAreas&&) = delete;
   ~PercpuAreas();
@@ -27,6 +28,7 @@ class PercpuAreas {
   // An offset valid in every area; 0 when exhausted (offset 0 is never handed out).
   uint64_t allocate(uint64_t size, uint64_t align);
   bool free(uint64_t offset);
+  uint64_t size_of(uint64_t offset) const;                          // of a live allocation, or 0
   void initialize(uint64_t offset, std::span<const uint8_t> init);  // copies into every CPU's area
   uint64_t bytes_in_use() const;
 

@@ -171,12 +171,32 @@ std::string PrivateMemory::missing_symbol_at(uint64_t addr) const {
 
 void* PrivateMemory::vmalloc(uint64_t size) {
   uint64_t mapped = round_up(size, kPageSize);
-  void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return nullptr;
+  if (mapped == 0 || mapped < size) return nullptr;
   std::lock_guard lock(mutex_);
+  void* hint = nullptr;
+  int fixed = 0;
+  if (vmalloc_limit_) {
+    // Inside the sfi window: the first gap (with a guard page after each block) that fits.
+    uint64_t at = vmalloc_base_;
+    for (const auto& [addr, length] : vmalloc_) {
+      if (addr >= at && addr - at >= mapped + kPageSize) break;
+      at = std::max(at, addr + length + kPageSize);
+    }
+    if (at > vmalloc_limit_ || vmalloc_limit_ - at < mapped) return nullptr;
+    hint = reinterpret_cast<void*>(at);
+    fixed = MAP_FIXED_NOREPLACE;
+  }
+  void* p = mmap(hint, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | fixed, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
   vmalloc_.emplace(reinterpret_cast<uint64_t>(p), mapped);
   vmalloc_bytes_ += mapped;
   return p;
+}
+
+uint64_t PrivateMemory::vmalloc_size(const void* p) const {
+  std::lock_guard lock(mutex_);
+  auto it = vmalloc_.find(reinterpret_cast<uint64_t>(p));
+  return it == vmalloc_.end() ? 0 : it->second;
 }
 
 bool PrivateMemory::vfree(const void* p) {

@@ -41,13 +41,25 @@ class PrivateMemory {
   // a patch: the driver changed the protection itself). nullopt if the page is not meant to be executable.
   std::optional<uint64_t> wait_for_patch(uint64_t addr) const;
 
+  // The protection an image page is meant to have (PROT_* bits; 0 outside the images).
+  int page_protection(uint64_t addr) const {
+    if (addr < kImageBase || addr >= kImageLimit) return 0;
+    return page_prot_[(addr - kImageBase) / kPageSize].load(std::memory_order_acquire);
+  }
+
   // The trap address standing for a missing symbol (the same name always gets the same slot).
   Result<uint64_t> missing_symbol_address(const std::string& name);
   // The missing symbol whose slot contains addr, or "".
   std::string missing_symbol_at(uint64_t addr) const;
 
+  // vmalloc's blocks go inside [base, limit) (the sfi window) instead of anywhere. Before the first vmalloc.
+  void set_vmalloc_region(uint64_t base, uint64_t limit) {
+    vmalloc_base_ = base;
+    vmalloc_limit_ = limit;
+  }
   void* vmalloc(uint64_t size);
-  bool vfree(const void* p);  // false if p is not a live vmalloc allocation
+  uint64_t vmalloc_size(const void* p) const;  // the mapped size of a live block, or 0
+  bool vfree(const void* p);                   // false if p is not a live vmalloc allocation
   bool is_vmalloc(const void* p) const;
   uint64_t vmalloc_bytes() const;
   size_t vmalloc_count() const;
@@ -66,6 +78,7 @@ class PrivateMemory {
   mutable std::mutex mutex_;
   std::map<uint64_t, uint64_t> vmalloc_;  // address -> mapped size
   uint64_t vmalloc_bytes_ = 0;
+  uint64_t vmalloc_base_ = 0, vmalloc_limit_ = 0;  // 0: anywhere
 };
 
 }  // namespace side::domain

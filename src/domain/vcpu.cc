@@ -13,6 +13,8 @@
 #include "common/clock.h"
 #include "domain/faults.h"
 #include "domain/layout.h"
+#include "sfi/runtime.h"
+#include "sfi/syscall_dispatch.h"
 
 namespace side::domain {
 namespace {
@@ -20,6 +22,9 @@ namespace {
 thread_local int t_vcpu = -1;
 // The thread's stack, [lo, hi); empty when unknown.
 thread_local uint64_t t_stack_lo = 0, t_stack_hi = 0;
+// sfi mode: the driver stack guarded calls switch to, and whether system calls are confined.
+thread_local uint64_t t_driver_stack_lo = 0, t_driver_stack_hi = 0;
+thread_local bool t_syscalls_confined = false;
 
 void record_stack() {
   pthread_attr_t attr;
@@ -52,18 +57,38 @@ Status become_vcpu(unsigned cpu, uint64_t percpu_base) {
   }
   if (!install_alternate_signal_stack()) return make_error("cannot install an alternate signal stack");
   record_stack();
+  if (sfi::Runtime* sfi = sfi::Runtime::active()) {
+    // Driver code runs on this vCPU's driver stack (with its shadow), and makes no system call.
+    t_driver_stack_lo = sfi->stack_lo(cpu);
+    t_driver_stack_hi = sfi->stack_hi(cpu);
+    set_guarded_stack(t_driver_stack_lo, t_driver_stack_hi);
+    SIDE_TRY(sfi::confine_syscalls());
+    t_syscalls_confined = true;
+  }
   t_vcpu = static_cast<int>(cpu);
   return {};
 }
 
+namespace {
+
+bool inside(uint64_t address, uint64_t size, uint64_t lo, uint64_t hi) {
+  return address >= lo && size <= hi - lo && address - lo <= hi - lo - size;
+}
+
+}  // namespace
+
 bool on_vcpu_stack(uint64_t address, uint64_t size) {
-  return t_vcpu >= 0 && address >= t_stack_lo && size <= t_stack_hi - t_stack_lo &&
-         address - t_stack_lo <= t_stack_hi - t_stack_lo - size;
+  return t_vcpu >= 0 &&
+         (inside(address, size, t_stack_lo, t_stack_hi) || inside(address, size, t_driver_stack_lo, t_driver_stack_hi));
 }
 
 void leave_vcpu() {
   if (t_vcpu < 0) return;
   set_gs_base(0);
+  if (t_syscalls_confined) sfi::release_syscalls();
+  t_syscalls_confined = false;
+  set_guarded_stack(0, 0);
+  t_driver_stack_lo = t_driver_stack_hi = 0;
   t_vcpu = -1;
 }
 

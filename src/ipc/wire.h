@@ -39,6 +39,9 @@ enum side_fault_kind {
   SIDE_FAULT_DOMAIN_DIED = 13, /* the domain process ended (seen by the supervisor) */
   SIDE_FAULT_PROTOCOL = 14,    /* the domain sent the supervisor an invalid message */
   SIDE_FAULT_IRQ_STORM = 15,   /* a flood of interrupts no handler claims */
+  SIDE_FAULT_SFI_WRITE = 16,   /* --isolation sfi: a write outside what the driver may write, stopped before it */
+  SIDE_FAULT_SFI_BRANCH = 17,  /* --isolation sfi: an indirect call or jump to no function entry */
+  SIDE_FAULT_SFI_RETURN = 18,  /* --isolation sfi: a return address that is not the caller's (or a foreign stack) */
   SIDE_FAULT_KIND_COUNT
 };
 

@@ -74,6 +74,12 @@ void *side_host_vmalloc(unsigned long size);
 void side_host_vfree(const void *p, unsigned long caller);
 int side_host_is_vmalloc(const void *p);
 
+/* --isolation sfi (sfi_abi.h): a check in the layer failed (`what`: SIDE_SFI_*): the driver tried to write
+ * [addr, addr + len), or to branch or return to `addr`. `caller` is the driver's address responsible. Never
+ * returns: the fault is recorded and the driver's entry point abandoned, before the write or branch happens. */
+void side_host_sfi_fault(int what, unsigned long addr, unsigned long len, unsigned long caller)
+	__attribute__((noreturn));
+
 /* Per-cpu offsets of dynamic per-cpu allocations (alloc_percpu); 0 when exhausted. */
 unsigned long side_host_percpu_alloc(unsigned long size, unsigned long align);
 void side_host_percpu_free(unsigned long offset, unsigned long caller);

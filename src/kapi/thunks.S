@@ -5,7 +5,10 @@
  * static-call trampolines, and the paravirt operations behind local_irq_save()/restore() and spin_unlock().
  *
  * In a driver domain these run at user privilege, where there is nothing to mitigate with retpolines and nothing
- * to patch: each thunk is the plain instruction it stands for.
+ * to patch: each thunk is the plain instruction it stands for. The indirect thunks are the layer's own too, and the
+ * layer calls the driver's function pointers (its ops tables, timers, work items: memory the driver may write)
+ * through them: in sfi mode (side_kapi_sfi.enabled, sfi_abi.h) they take the checked path, so a driver that points
+ * an ops table at side's code is stopped when the layer would call it. Otherwise one compare more.
  */
 #include <linux/linkage.h>
 #include <asm/percpu.h>
@@ -27,6 +30,8 @@ SYM_FUNC_END(__x86_return_thunk)
 
 .macro SIDE_INDIRECT_THUNK reg
 SYM_FUNC_START(__x86_indirect_thunk_\reg)
+	cmpq $0, side_kapi_sfi(%rip)
+	jne side_kapi_sfi___x86_indirect_thunk_\reg
 	ANNOTATE_RETPOLINE_SAFE
 	jmp *%\reg
 	int3

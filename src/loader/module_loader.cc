@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/strings.h"
+#include "loader/sfi_text.h"
 
 namespace side::loader {
 namespace {
@@ -34,8 +35,9 @@ bool is_metadata(const Section& s) {
 struct Placement {
   bool placed = false;
   bool percpu = false;
-  uint64_t address = 0;              // image address, or per-cpu offset
-  std::vector<uint8_t> percpu_init;  // relocated before it is copied to every CPU
+  uint64_t address = 0;                 // image address, or per-cpu offset
+  std::vector<uint8_t> percpu_init;     // relocated before it is copied to every CPU
+  std::optional<sfi::Translation> sfi;  // an executable section translated for sfi: its bytes replace the file's
 };
 
 class Loader {
@@ -48,6 +50,7 @@ class Loader {
     mod_.path = elf_.what();
     mod_.crcs = exported_crcs(elf_);
     mod_.info = info_;
+    SIDE_TRY(translate());
     SIDE_TRY(layout());
     SIDE_TRY(resolve());
     SIDE_TRY(relocate());
@@ -70,7 +73,7 @@ class Loader {
         offset = align_up(offset, s.addralign);
         placements_[s.index].placed = true;
         placements_[s.index].address = offset;  // relative until the image exists
-        offset += s.size;
+        offset += placed_size(s);
       }
     };
     place_group([](const Section& s) { return s.executable(); });
@@ -92,8 +95,13 @@ class Loader {
       Placement& p = placements_[s.index];
       if (p.placed) {
         p.address += mod_.image;
-        if (s.type != SHT_NOBITS && s.size) std::memcpy(reinterpret_cast<void*>(p.address), s.data.data(), s.size);
-        if (s.executable() && s.size) mod_.text.emplace_back(p.address, p.address + s.size);
+        if (p.sfi) {
+          std::memcpy(reinterpret_cast<void*>(p.address), p.sfi->code.data(), p.sfi->code.size());
+          mod_.sfi_text.push_back(SfiText{p.address, p.address + p.sfi->code.size(), std::string(s.name), p.sfi->map});
+        } else if (s.type != SHT_NOBITS && s.size) {
+          std::memcpy(reinterpret_cast<void*>(p.address), s.data.data(), s.size);
+        }
+        if (s.executable() && placed_size(s)) mod_.text.emplace_back(p.address, p.address + placed_size(s));
       } else if (s.index != 0 && s.allocated() && is_percpu(s)) {
         auto off = env_.allocate_percpu(s.size, std::max<uint64_t>(s.addralign, 1));
         if (!off) return fail(off.error().message);
@@ -107,6 +115,63 @@ class Loader {
       }
     }
     return {};
+  }
+
+  // sfi: every executable section rewritten before anything is laid out (its size changes).
+  Status translate() {
+    if (!options_.sfi) return {};
+    for (const Section& s : elf_.sections()) {
+      if (s.index == 0 || !s.allocated() || !s.executable() || s.type != SHT_PROGBITS || s.size == 0) continue;
+      auto t = translate_section(elf_, s, *options_.sfi, mod_.name);
+      if (!t) return Error{t.error().message};
+      const sfi::TranslateCounts& c = t->counts;
+      sfi::TranslateCounts& sum = mod_.sfi_counts;
+      sum.instructions += c.instructions;
+      sum.write_sites += c.write_sites;
+      sum.string_sites += c.string_sites;
+      sum.flagless_sites += c.flagless_sites;
+      sum.frameless_sites += c.frameless_sites;
+      sum.stack_checks += c.stack_checks;
+      sum.indirect_branches += c.indirect_branches;
+      sum.converted_indirect += c.converted_indirect;
+      sum.returns += c.returns;
+      sum.converted_returns += c.converted_returns;
+      sum.fentry_inserted += c.fentry_inserted;
+      sum.widened_branches += c.widened_branches;
+      placements_[s.index].sfi = std::move(*t);
+    }
+    return {};
+  }
+
+  uint64_t placed_size(const Section& s) const {
+    const Placement& p = placements_[s.index];
+    return p.sfi ? p.sfi->code.size() : s.size;
+  }
+
+  // The address an original offset of a translated section now has; an error naming the place if it is no
+  // instruction boundary.
+  Result<uint64_t> translated(uint16_t shndx, uint64_t offset) const {
+    const Placement& p = placements_[shndx];
+    auto to = p.sfi->map.to_translated(offset);
+    if (!to) {
+      return Error{"section " + std::string(elf_.sections()[shndx].name) + ": offset " + hex(offset) +
+                   " is referenced but is not an instruction boundary of the translated code"};
+    }
+    return p.address + *to;
+  }
+
+  bool in_translated(const Symbol& sym) const {
+    return sym.shndx != 0 && sym.shndx < placements_.size() && placements_[sym.shndx].sfi.has_value() &&
+           sym.shndx != SHN_ABS && !sym.undefined();
+  }
+
+  // A symbol's size in translated code: up to where the instruction after its end went.
+  uint64_t translated_size(const Symbol& sym) const {
+    if (!in_translated(sym) || sym.size == 0) return sym.size;
+    const sfi::CodeMap& map = placements_[sym.shndx].sfi->map;
+    auto start = map.to_translated(sym.value);
+    auto end = map.to_translated(sym.value + sym.size);
+    return start && end && *end >= *start ? *end - *start : sym.size;
   }
 
   Status resolve() {
@@ -129,6 +194,10 @@ class Loader {
           missing.push_back(name);
           missing_index.push_back(sym.index);
         }
+      } else if (in_translated(sym) && sym.value <= elf_.sections()[sym.shndx].size) {
+        auto addr = translated(sym.shndx, sym.value);
+        if (!addr) return fail("symbol " + std::string(sym.name) + ": " + addr.error().message);
+        values_[sym.index] = *addr;
       } else {
         const Placement& p = placements_[sym.shndx];
         values_[sym.index] = p.placed ? p.address + sym.value : 0;
@@ -156,7 +225,8 @@ class Loader {
 
   // Where a relocation lands: the image, or a per-cpu section's init copy.
   uint8_t* target(const Section& s, Placement& p, uint64_t offset, uint64_t width, uint64_t* address) {
-    if (offset > s.size || width > s.size - offset) return nullptr;
+    const uint64_t size = p.sfi ? p.sfi->code.size() : s.size;  // translated code has its own size
+    if (offset > size || width > size - offset) return nullptr;
     if (p.percpu) {
       *address = p.address + offset;  // a per-cpu offset: PC-relative references to it make no sense
       return p.percpu_init.data() + offset;
@@ -169,6 +239,10 @@ class Loader {
     for (const Section& target_section : elf_.sections()) {
       Placement& p = placements_[target_section.index];
       if (!p.placed) continue;  // debug info and other unallocated sections are never relocated
+      if (p.sfi) {
+        for (const sfi::TranslatedRelocation& t : p.sfi->relocations) SIDE_TRY(apply_translated(target_section, p, t));
+        continue;
+      }
       for (const Section* rela : elf_.relocation_sections_for(target_section.index)) {
         for (const Relocation& r : elf_.relocations(*rela)) {
           SIDE_TRY(apply(target_section, p, r));
@@ -182,7 +256,38 @@ class Loader {
     return {};
   }
 
-  Status apply(const Section& s, Placement& p, const Relocation& r) {
+  // A relocation of translated code: the translator's own (a thunk, __fentry__) by name, the others as in the file
+  // but at their new offset.
+  Status apply_translated(const Section& s, Placement& p, const sfi::TranslatedRelocation& t) {
+    Relocation r{t.offset, t.type, t.symbol, t.addend};
+    if (t.name.empty()) return apply(s, p, r, t.bias);
+    auto addr = env_.resolve(t.name);
+    if (!addr) return fail("sfi translation needs '" + t.name + "', which the kernel-API layer does not provide");
+    return place(s, p, r, *addr + static_cast<uint64_t>(t.addend), t.name);
+  }
+
+  // symbol + addend for a relocation; when the symbol lies in a translated section, the address it designates
+  // (symbol + addend + bias: for PC-relative fields in code, the end of the instruction) is mapped to its new place.
+  Result<uint64_t> value_of(const Relocation& r, uint32_t bias) const {
+    const Symbol& sym = elf_.symbols()[r.symbol];
+    if (!in_translated(sym)) return values_[r.symbol] + static_cast<uint64_t>(r.addend);
+    const uint64_t original = sym.value + static_cast<uint64_t>(r.addend) + bias;
+    auto addr = translated(sym.shndx, original);
+    if (!addr) return addr.error();
+    return *addr - bias;
+  }
+
+  Status apply(const Section& s, Placement& p, const Relocation& r, uint32_t bias = 0) {
+    if (r.type == R_X86_64_NONE) return {};
+    const Symbol& sym = elf_.symbols()[r.symbol];
+    const std::string name = sym.name.empty() ? std::string(s.name) : std::string(sym.name);
+    auto val = value_of(r, bias);
+    if (!val) return fail("section " + std::string(s.name) + "+" + hex(r.offset) + ": " + val.error().message);
+    return place(s, p, r, *val, name);
+  }
+
+  // Writes `val` (symbol + addend, resolved) into the relocation's field.
+  Status place(const Section& s, Placement& p, const Relocation& r, uint64_t val, const std::string& name) {
     uint64_t width;
     switch (r.type) {
       case R_X86_64_NONE:
@@ -206,9 +311,6 @@ class Loader {
     if (p.percpu && (r.type == R_X86_64_PC32 || r.type == R_X86_64_PLT32 || r.type == R_X86_64_PC64)) {
       return fail("PC-relative relocation inside per-cpu data");
     }
-    const Symbol& sym = elf_.symbols()[r.symbol];
-    const std::string name = sym.name.empty() ? std::string(s.name) : std::string(sym.name);
-    uint64_t val = values_[r.symbol] + static_cast<uint64_t>(r.addend);
     // As the kernel does: a target that is not zero means the file was relocated twice or is corrupt.
     for (uint64_t i = 0; i < width; ++i) {
       if (loc[i] != 0)
@@ -268,7 +370,7 @@ class Loader {
       // init_module/cleanup_module alias the module's own init and exit functions, whose names say more.
       if (!p.percpu && (sym.type == STT_FUNC || sym.type == STT_OBJECT) && sym.name != "init_module" &&
           sym.name != "cleanup_module") {
-        mod_.symbols.push_back(ModuleSymbol{addr, sym.size, std::string(sym.name)});
+        mod_.symbols.push_back(ModuleSymbol{addr, translated_size(sym), std::string(sym.name)});
       }
     }
     std::sort(mod_.symbols.begin(), mod_.symbols.end(),
@@ -360,6 +462,24 @@ std::optional<std::string> LoadedModule::symbolize(uint64_t addr) const {
   if (size == 0) size = (it + 1 != symbols.end() ? (it + 1)->address : image + image_size) - it->address;
   if (addr - it->address >= size) return std::nullopt;
   return it->name + "+" + hex(addr - it->address) + "/" + hex(size);
+}
+
+std::optional<std::string> LoadedModule::sfi_origin(uint64_t addr) const {
+  for (const SfiText& t : sfi_text) {
+    if (addr < t.start || addr >= t.end) continue;
+    auto original = t.map.to_original(addr - t.start);
+    if (!original) return t.section + " literal pool";
+    std::string where = t.section + "+" + hex(*original);
+    // The symbol, with the offset objdump shows for the original .ko (symbol starts are instruction boundaries).
+    auto it = std::upper_bound(symbols.begin(), symbols.end(), addr,
+                               [](uint64_t a, const ModuleSymbol& s) { return a < s.address; });
+    if (it == symbols.begin()) return where;
+    --it;
+    auto start = it->address >= t.start ? t.map.to_original(it->address - t.start) : std::nullopt;
+    if (!start || it->address + it->size <= addr) return where;
+    return it->name + "+" + hex(*original - *start) + " (" + where + ")";
+  }
+  return std::nullopt;
 }
 
 const BugSite* LoadedModule::find_bug(uint64_t addr) const {

@@ -6,6 +6,11 @@
 //              then modules loaded earlier); unknown ones refuse the load, listing every name, unless allowed
 //   relocate   apply every RELA entry with overflow checks (PC32, PLT32, 64, 32, 32S, PC64)
 //   protect    text read+execute, read-only data read-only
+//   (sfi)      with LoadOptions::sfi, every executable section is first rewritten by the sfi translator
+//              (sfi/translate.h) and laid out at its translated size; relocations inside it land where their
+//              instruction went, and every relocation (from any section: function pointers, __bug_table,
+//              __jump_table, .altinstructions, ORC, ...) whose target lies in a translated section is mapped to the
+//              target's new offset; a target that is not an instruction boundary refuses the load
 //   collect    exports, the symbol map used for "symbol+off/size [module]", __bug_table, __param, init/exit
 //
 // Validation of the file itself (ElfFile::parse), module metadata (read_module_info) and the ABI check
@@ -23,6 +28,9 @@
 #include "common/result.h"
 #include "loader/elf_file.h"
 #include "loader/module_info.h"
+#include "sfi/check_abi.h"
+#include "sfi/code_map.h"
+#include "sfi/translate.h"
 
 namespace side::loader {
 
@@ -47,6 +55,16 @@ struct LoadOptions {
   // For the kernel-API layer: its own imports are the host's services, and every global it defines is a kernel
   // symbol. For drivers: only EXPORT_SYMBOL'ed names are exported.
   bool export_all_globals = false;
+  // Translate the executable sections for `--isolation sfi` with this write window (nullptr: load as is). The
+  // caller keeps it alive for the call.
+  const sfi::CheckAbi* sfi = nullptr;
+};
+
+// One translated executable section of a loaded module.
+struct SfiText {
+  uint64_t start = 0, end = 0;  // its translated code in the image (the literal pool included)
+  std::string section;          // ".text", ".init.text", ...
+  sfi::CodeMap map;             // original section offset <-> offset from start
 };
 
 struct ModuleSymbol {
@@ -83,6 +101,13 @@ struct LoadedModule {
   uint64_t this_module = 0;
   uint64_t params = 0;
   uint32_t nr_params = 0;
+  std::vector<SfiText> sfi_text;      // empty unless loaded with LoadOptions::sfi
+  sfi::TranslateCounts sfi_counts{};  // summed over sfi_text
+
+  // For a translated module: the original location of the instruction (its inserted checks included) that
+  // `addr` belongs to, as "symbol+0xoff (section+0xoffset)" with the offsets of the original .ko (what objdump
+  // shows), or "section+0xoffset" outside any symbol; nullopt if addr is in no translated code.
+  std::optional<std::string> sfi_origin(uint64_t addr) const;
 
   bool contains(uint64_t addr) const { return addr >= image && addr < image + image_size; }
   bool in_text(uint64_t addr) const;

@@ -12,6 +12,7 @@
 #include "net/netns.h"
 #include "session/session_domain.h"
 #include "session/shell_command.h"
+#include "sfi/runtime.h"
 #include "supervisor/device_choice.h"
 #include "supervisor/domain_process.h"
 #include "supervisor/machine.h"
@@ -466,6 +467,10 @@ NicSessionReport NicSession::finish(std::string error) {
   report_.faults = domain_->faults();
   report_.counters = domain_->counters();
   report_.crossings = domain_->crossings();
+  if (const sfi::Runtime* sfi = sfi::Runtime::active()) {
+    const auto& t = sfi->translation();
+    report_.sfi = NicSessionReport::SfiCounts{t.write_sites, t.indirect_branches, t.returns, sfi->checks_failed()};
+  }
   if (recoverable_) {
     report_.recoveries = recoverable_->recoveries();
     report_.gave_up = recoverable_->gave_up();

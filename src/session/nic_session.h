@@ -105,6 +105,11 @@ struct NicSessionReport {
   uint64_t dma_mappings_after_remove = 0;
   std::optional<supervisor::DomainCounters> counters;   // as the domain counted them, at the end of the traffic
   std::optional<supervisor::CrossingCounts> crossings;  // what crossed to and from a domain process
+  // --isolation sfi: what the translator rewrote in the driver's code, and how many checks failed.
+  struct SfiCounts {
+    uint64_t write_sites = 0, indirect_branches = 0, returns = 0, checks_failed = 0;
+  };
+  std::optional<SfiCounts> sfi;
   std::vector<domain::FaultReport> faults;
   // Clean: no error, and every fault (if any) ended in a successful restart.
   bool ok() const {

@@ -36,12 +36,38 @@ Result<std::unique_ptr<DriverDomain>> start_domain_process(const SessionDomainCo
   return std::unique_ptr<DriverDomain>(std::move(*d));
 }
 
+// sfi: in side's own process, restarted after a fault: each generation a fresh in-process sfi domain (on a control
+// thread of its own, as recovery makes it from its monitor thread), the old one released first.
+Result<std::unique_ptr<DriverDomain>> start_sfi_domain(const SessionDomainConfig& config,
+                                                       RecoverableDomain** recoverable) {
+  domain::DomainConfig dc = config.domain;
+  dc.sfi = true;
+  auto start_one = [dc, request = config.load](unsigned) -> Result<std::unique_ptr<DriverDomain>> {
+    auto d = supervisor::InProcessDomain::create(dc, true);
+    if (!d) return d.error();
+    if (auto m = (*d)->load(request); !m) return m.error();
+    return std::unique_ptr<DriverDomain>(std::move(*d));
+  };
+  supervisor::RecoveryPolicy policy = config.policy;
+  policy.spares = false;
+  auto d = RecoverableDomain::start(start_one, policy);
+  if (!d) return d.error();
+  *recoverable = d->get();
+  return std::unique_ptr<DriverDomain>(std::move(*d));
+}
+
 }  // namespace
 
 Result<SessionDomain> start_session_domain(const SessionDomainConfig& config) {
   SessionDomain out;
-  if (config.isolation == "inproc") {
-    auto d = supervisor::InProcessDomain::create(config.domain, config.inproc_control_thread);
+  if (config.isolation == "sfi" && config.recover && !config.load.module.empty()) {
+    auto d = start_sfi_domain(config, &out.recoverable);
+    if (!d) return make_error("cannot create a driver domain: " + d.error().message);
+    out.domain = std::move(*d);
+  } else if (config.isolation == "inproc" || config.isolation == "sfi") {
+    domain::DomainConfig dc = config.domain;
+    dc.sfi = config.isolation == "sfi";
+    auto d = supervisor::InProcessDomain::create(dc, config.inproc_control_thread);
     if (!d) return make_error("cannot create a driver domain: " + d.error().message);
     out.domain = std::move(*d);
   } else if (config.isolation == "process") {

@@ -13,7 +13,7 @@
 namespace side::session {
 
 struct SessionDomainConfig {
-  std::string isolation = "process";  // "process" or "inproc"
+  std::string isolation = "process";  // "process", "inproc" or "sfi" (inproc with the sfi checks, src/sfi)
   // inproc: the driver's control thread (virtual CPU 0) is a thread of its own, so that any thread may make control
   // operations (a disk's worker submits requests), as with a domain process; otherwise the calling thread is.
   bool inproc_control_thread = false;

@@ -128,6 +128,9 @@ class DriverDomain {
   // A spare domain (started with its log held) takes over: what its driver logged so far is printed now, marked
   // as the spare's (supervisor/domain_log.h). Nothing for a domain whose log was never held.
   virtual void release_log() {}
+  // Frees everything the domain holds now, its object staying (faulty, inert) until its successor replaces it:
+  // for domains that cannot coexist with that successor (in-process). Called once the devices are quiesced.
+  virtual void release() {}
   // How many times the driver was restarted (a recovering domain); frames in flight at a restart may be lost.
   virtual unsigned generation() const { return 0; }
   // A restart is under way: the driver is not running yet.
@@ -142,34 +145,51 @@ class InProcessDomain final : public DriverDomain {
                                                          bool own_control_thread = false);
   ~InProcessDomain() override;
 
-  const char* isolation() const override { return "inproc"; }
+  const char* isolation() const override { return sfi_ ? "sfi" : "inproc"; }
   int pid() const override;
-  uint8_t* arena_base() const override { return d_->arena().base(); }
-  uint64_t arena_size() const override { return d_->arena().size(); }
-  int arena_fd() const override { return d_->arena().fd(); }
+  uint8_t* arena_base() const override { return live() ? d_->arena().base() : nullptr; }
+  uint64_t arena_size() const override { return live() ? d_->arena().size() : 0; }
+  int arena_fd() const override { return live() ? d_->arena().fd() : -1; }
   void connect(domain::Platform* platform) override { d_->set_platform(platform); }
-  void set_frame_receiver(domain::FrameReceiver* receiver) override { d_->set_frame_receiver(receiver); }
+  void set_frame_receiver(domain::FrameReceiver* receiver) override {
+    if (live()) d_->set_frame_receiver(receiver);
+  }
   Result<std::string> load(const domain::LoadRequest& request) override;
   Result<ipc::ControlAnswer> transact(const ipc::ControlRequest& request) override;
-  void report_fault(int kind, const std::string& message) override { d_->record_fault(kind, message, 0); }
-  void raise_irq(uint32_t irq) override { d_->raise_irq(irq); }
-  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override { return d_->submit_tx(netdev, frame); }
-  bool faulty() const override { return d_->faulty(); }
-  std::vector<domain::FaultReport> faults() const override { return d_->faults(); }
-  std::optional<DomainCounters> counters() const override { return d_->counters(); }
+  void report_fault(int kind, const std::string& message) override {
+    if (live()) d_->record_fault(kind, message, 0);
+  }
+  void raise_irq(uint32_t irq) override {
+    if (live()) d_->raise_irq(irq);
+  }
+  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override {
+    return live() && d_->submit_tx(netdev, frame);
+  }
+  bool faulty() const override { return !live() || d_->faulty(); }
+  std::vector<domain::FaultReport> faults() const override { return live() ? d_->faults() : last_faults_; }
+  std::optional<DomainCounters> counters() const override {
+    return live() ? std::optional<DomainCounters>(d_->counters()) : std::nullopt;
+  }
   void shutdown() override;
-  Status kill() override { return make_error("an in-process domain cannot be killed without killing side"); }
+  // An sfi domain's driver is stopped (no more driver code runs); the plain baseline cannot be killed.
+  Status kill() override;
+  void release() override;
 
   domain::Domain& domain() { return *d_; }
 
  private:
-  InProcessDomain(std::unique_ptr<domain::Domain> d, std::unique_ptr<ControlThread> control)
-      : control_(std::move(control)), d_(std::move(d)) {}
+  InProcessDomain(std::unique_ptr<domain::Domain> d, std::unique_ptr<ControlThread> control, bool sfi)
+      : control_(std::move(control)), d_(std::move(d)), sfi_(sfi) {}
   // On the control thread when there is one, else on the caller's.
   void on_control(const std::function<void()>& job);
 
   std::unique_ptr<ControlThread> control_;  // outlives the domain, which it destroys
+  bool live() const { return !released_.load(std::memory_order_acquire); }
+
   std::unique_ptr<domain::Domain> d_;
+  bool sfi_ = false;  // --isolation sfi (DomainConfig::sfi)
+  std::atomic<bool> released_{false};
+  std::vector<domain::FaultReport> last_faults_;  // what the domain recorded, once released
 };
 
 }  // namespace side::supervisor

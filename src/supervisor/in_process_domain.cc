@@ -28,11 +28,28 @@ Result<std::unique_ptr<InProcessDomain>> InProcessDomain::create(const domain::D
     create();
   }
   if (error) return *error;
-  return std::unique_ptr<InProcessDomain>(new InProcessDomain(std::move(made), std::move(control)));
+  return std::unique_ptr<InProcessDomain>(new InProcessDomain(std::move(made), std::move(control), config.sfi));
 }
 
 // Its virtual CPU 0 leaves the domain where it entered it.
 InProcessDomain::~InProcessDomain() {
+  on_control([this] { d_.reset(); });
+}
+
+Status InProcessDomain::kill() {
+  if (!sfi_) return make_error("an in-process domain cannot be killed without killing side");
+  // As a dead process would be: faulty (recovery replaces it), and no more driver code runs.
+  if (live()) d_->record_fault(SIDE_FAULT_DOMAIN_DIED, "the sfi domain was stopped", 0);
+  shutdown();
+  return {};
+}
+
+// Callers check live() first; recovery releases only once the devices are quiesced and the domain marked as being
+// replaced, so no call is still on its way in. Everything the domain held (its regions, arena, rights, stacks,
+// threads) goes with it, on its virtual CPU 0.
+void InProcessDomain::release() {
+  if (released_.exchange(true)) return;
+  last_faults_ = d_->faults();
   on_control([this] { d_.reset(); });
 }
 
@@ -49,6 +66,7 @@ int InProcessDomain::pid() const {
 }
 
 Result<std::string> InProcessDomain::load(const domain::LoadRequest& request) {
+  if (!live()) return make_error("the domain was released");
   Result<std::string> out = make_error("not run");
   on_control([&] {
     auto m = d_->load(request);
@@ -60,13 +78,14 @@ Result<std::string> InProcessDomain::load(const domain::LoadRequest& request) {
 // The in-process transport: the request is served on virtual CPU 0 (this thread, or the control thread), by the
 // code a domain process runs for it.
 Result<ipc::ControlAnswer> InProcessDomain::transact(const ipc::ControlRequest& request) {
+  if (!live()) return make_error("the domain was released");
   Result<ipc::ControlAnswer> out = make_error("not run");
   on_control([&] { out = domain::serve_control(*d_, request.head, request.payload); });
   return out;
 }
 
 void InProcessDomain::shutdown() {
-  on_control([this] { d_->shutdown(); });
+  if (live()) on_control([this] { d_->shutdown(); });
 }
 
 }  // namespace side::supervisor

@@ -422,7 +422,7 @@ void RecoverableDomain::monitor_loop() {
     }
     release_expired_carrier_holds();
     check_first_transmit();
-    if (!spare_requested_.load() && opened_.load()) {
+    if (!spare_requested_.load() && opened_.load() && policy_.spares) {
       prepare_standby(generation_.load() + 1);
       spare_requested_ = true;
     }
@@ -583,6 +583,7 @@ void RecoverableDomain::recover() {
   if (machine_) machine_->quiesce();
   lap(t.wait_ms);
   const auto requeue = take_unsent(*old);
+  if (!policy_.spares) old->release();  // its successor cannot exist beside it
   old.reset();
   lap(t.free_ms);
   forget_old_generation();
@@ -622,7 +623,7 @@ void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
   generation_ = gen;
   replacing_ = false;
   if (auto s = restart(t); !s) t.error = "restart: " + s.error().message;
-  if (!stop_.load()) {
+  if (!stop_.load() && policy_.spares) {
     prepare_standby(gen + 1);
     spare_requested_ = true;
   }

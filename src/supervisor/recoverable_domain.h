@@ -68,6 +68,10 @@ struct RecoveryPolicy {
 
   // For callers that fault the driver on purpose (`side inject`, `side bench`, --crash-every): `restarts` are
   // expected, so they are all allowed, without back-off (a campaign measures restart times).
+  // False: one domain at a time (in-process sfi domains cannot coexist: their regions are fixed). No spare is
+  // started ahead of need; a restart releases the old generation before it makes the new one.
+  bool spares = true;
+
   static RecoveryPolicy for_deliberate_faults(unsigned restarts) {
     RecoveryPolicy p;
     p.max_restarts = restarts;

@@ -82,7 +82,7 @@ TEST(BenchReport, TableFiveDividesAllOnByOneOff) {
 
 TEST(BenchReport, GoalsAreJudgedOnTheWorseDirection) {
   auto j = nlohmann::json::parse(bench_json(results()));
-  ASSERT_EQ(j["goals"].size(), 9u);
+  ASSERT_EQ(j["goals"].size(), 11u);
   // Throughput at 64 B: tx 0.99 passes, rx 0.75 does not; the goal reports 0.75.
   EXPECT_NEAR(j["goals"][0]["measured"].get<double>(), 0.75, 1e-9);
   EXPECT_FALSE(j["goals"][0]["met"].get<bool>());
@@ -98,6 +98,34 @@ TEST(BenchReport, GoalsAreJudgedOnTheWorseDirection) {
   // Probe: the median of the isolated runs (4, 6, 3 and 4 ms).
   EXPECT_NEAR(j["goals"][5]["measured"].get<double>(), 4.0, 1e-9);
   EXPECT_TRUE(j["goals"][5]["met"].get<bool>());
+  // sfi: no sfi point measured, no figure and no pass.
+  EXPECT_TRUE(j["goals"][9]["measured"].is_null());
+  EXPECT_FALSE(j["goals"][9]["met"].get<bool>());
+  EXPECT_TRUE(j["goals"][10]["measured"].is_null());
+  EXPECT_FALSE(j["goals"][10]["met"].get<bool>());
+}
+
+// sfi is one more mode: its goals come from its 64 B points against in-process, and the tables get its column and
+// its ratios; --quick's sfi, measured at 64 B only, says so at 1518 B.
+TEST(BenchReport, SfiGoalsAndColumnsComeFromItsPoints) {
+  auto r = results();
+  r.throughput.push_back(point("sfi", "tx", 60, 980'000, 1.05, 0));   // 0.98 of in-process; CPU 1.05/0.98
+  r.throughput.push_back(point("sfi", "rx", 60, 1'800'000, 1.2, 0));  // 0.90 of in-process; CPU 1.2/0.9
+  auto j = nlohmann::json::parse(bench_json(r));
+  ASSERT_EQ(j["goals"].size(), 11u);
+  EXPECT_NEAR(j["goals"][9]["measured"].get<double>(), 0.9, 1e-9);  // the worse direction, rx
+  EXPECT_FALSE(j["goals"][9]["met"].get<bool>());
+  EXPECT_NEAR(j["goals"][10]["measured"].get<double>(), (1.2 / 1.8e6) / (1.0 / 2e6), 1e-5);  // rx: 1.333, 6 digits
+  EXPECT_FALSE(j["goals"][10]["met"].get<bool>());
+  const auto* tx64 = find(j["ratios"], "tx", 64);
+  ASSERT_NE(tx64, nullptr);
+  EXPECT_NEAR((*tx64)["sfi_throughput"].get<double>(), 0.98, 1e-9);
+  const std::string md = bench_markdown(r, {});
+  EXPECT_NE(md.find("| frame | dir | in-process | isolated | sfi | isolated / in-process | sfi / in-process |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| 64 | tx | 1000000 | 990000 | 980000 | 0.990 | 0.980 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 1518 | tx | 100000 | 100000 | not measured |"), std::string::npos) << md;
 }
 
 // Each driver mode as a fraction of the relay at the same point; the table shows each mode's spread.
@@ -138,7 +166,7 @@ TEST(BenchReport, TcpAndRecoveryGoalsAreJudged) {
     r.recovery.recoveries.push_back(t);
   }
   auto j = nlohmann::json::parse(bench_json(r));
-  ASSERT_EQ(j["goals"].size(), 9u);
+  ASSERT_EQ(j["goals"].size(), 11u);
   EXPECT_NEAR(j["goals"][6]["measured"].get<double>(), 0.9, 1e-9);  // TCP: 1.8 / 2.0, below 0.95
   EXPECT_FALSE(j["goals"][6]["met"].get<bool>());
   EXPECT_NEAR(j["goals"][7]["measured"].get<double>(), 10.5, 1e-9);  // median of 8, 9, 12, 30 ms

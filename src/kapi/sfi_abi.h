@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * `--isolation sfi`: what the kernel-API layer's checks (sfi_thunks.S, sfi_checked.c) and the host runtime
+ * (src/sfi) share. Assembly-safe: constants only, the C structure is behind !__ASSEMBLY__.
+ *
+ * The host fills `side_kapi_sfi` (a variable of the layer, never writable by driver code: the layer's data has no
+ * rights bits) after loading the layer; with `enabled` clear nothing is checked, and drivers of the other modes
+ * never link against the checked variants anyway (the host resolves X to side_kapi_sfi_X only in sfi mode).
+ */
+#ifndef SIDE_SFI_ABI_H
+#define SIDE_SFI_ABI_H
+
+/* The shadow slot of a return address at A is A + SIDE_SFI_SHADOW_OFFSET (src/sfi/layout.h: kShadowOffset); the
+ * driver stacks are slots of 2 * SIDE_SFI_SHADOW_OFFSET, the stack in the lower half, its shadow in the upper. */
+#define SIDE_SFI_SHADOW_OFFSET 0x100000
+
+/* Byte offsets of the fields of struct side_sfi_state, for the thunks. */
+#define SIDE_SFI_ENABLED 0
+#define SIDE_SFI_WINDOW_BASE 8
+#define SIDE_SFI_WINDOW_LOG2 16
+#define SIDE_SFI_RIGHTS 24
+#define SIDE_SFI_CFI_BITS 32
+#define SIDE_SFI_CFI_BASE 40
+#define SIDE_SFI_CFI_LEN 48
+#define SIDE_SFI_STACK_BASE 56
+#define SIDE_SFI_STACK_LEN 64
+#define SIDE_SFI_IO_BASE 72
+#define SIDE_SFI_IO_LEN 80
+
+/* What a failed check is (side_host_sfi_fault's `what`). */
+#define SIDE_SFI_WRITE 1  /* a write outside what the driver may write */
+#define SIDE_SFI_BRANCH 2 /* an indirect call or jump to no function entry */
+#define SIDE_SFI_RETURN 3 /* a return address that is not the one the call pushed */
+#define SIDE_SFI_STACK 4  /* driver code running on a stack that is not a driver stack */
+
+#ifndef __ASSEMBLY__
+struct side_sfi_state {
+	unsigned long long enabled;
+	unsigned long long window_base;
+	unsigned long long window_log2;
+	unsigned long long rights;   /* bitmap: bit g = bytes [window_base + 8g, +8) writable */
+	unsigned long long cfi_bits; /* bitmap: bit i = cfi_base + i is a valid indirect-branch target */
+	unsigned long long cfi_base;
+	unsigned long long cfi_len;
+	unsigned long long stack_base; /* the driver stacks with their shadows, [stack_base, stack_base + stack_len) */
+	unsigned long long stack_len;
+	/* The device windows (ioremap): never accessible, every access traps and is emulated as a device access,
+	 * which checks it. A write there is let through to trap. */
+	unsigned long long io_base;
+	unsigned long long io_len;
+};
+#endif
+
+#endif /* SIDE_SFI_ABI_H */

@@ -1,0 +1,94 @@
+// Byte-level building blocks of translated code: a growing buffer with local labels and fixups, the fixed sequences
+// of the inline write check (check_abi.h) and instructions encoded by Zydis around a memory operand.
+#pragma once
+
+#include <Zydis/Zydis.h>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "sfi/check_abi.h"
+#include "sfi/translate.h"
+
+namespace side::sfi {
+
+// A memory operand as decoded, with the relocation that fills its displacement, if any.
+struct MemoryOperand {
+  ZydisRegister base = ZYDIS_REGISTER_NONE;
+  ZydisRegister index = ZYDIS_REGISTER_NONE;
+  uint8_t scale = 0;
+  int64_t disp = 0;
+  bool gs = false;
+  uint64_t rip_target = 0;                  // base == RIP without relocation: the section offset it refers to
+  const SourceRelocation* reloc = nullptr;  // relocation on the displacement
+  uint32_t reloc_bias = 0;                  // its field's distance to the end of the original instruction
+};
+
+class Emitter {
+ public:
+  explicit Emitter(const CheckAbi& abi) : abi_(abi) {}
+
+  std::vector<uint8_t>& bytes() { return out_; }
+  std::vector<TranslatedRelocation>& relocations() { return relocs_; }
+  size_t size() const { return out_.size(); }
+  void put(std::initializer_list<uint8_t> b) { out_.insert(out_.end(), b); }
+  void put32(uint32_t v);
+  void put_bytes(const uint8_t* p, size_t n) { out_.insert(out_.end(), p, p + n); }
+  // A rel32 field whose value is `target - end of field`, patched by resolve(): `target` is an offset in `out_`
+  // (local) or is filled later by the translator (section targets, see fixups()).
+  struct Fixup {
+    size_t field;     // where the rel32 is
+    uint64_t target;  // translated offset (local) or original section offset (section)
+    bool section;     // target is an original section offset to map
+    uint32_t tail;    // bytes of the instruction after the field (imm after a RIP-relative disp)
+  };
+  std::vector<Fixup>& fixups() { return fixups_; }
+  size_t jcc32(uint8_t cc);   // emits 0F 8cc rel32, returns the field to bind
+  size_t jmp8();              // emits EB rel8, returns the field
+  void bind32(size_t field);  // the rel32 at `field` jumps to the current end
+  void bind8(size_t field);
+
+  // --- the inline check (r11 = effective address, r10 free once saved) ---
+  // Whether the next check must keep the status flags. When the translator has shown them dead (overwritten
+  // before any read), their slot is still reserved but pushfq/popfq (popfq alone costs ~20 cycles) become leas.
+  void keep_flags(bool keep) { keep_flags_ = keep; }
+  bool keep_flags_enabled() const { return keep_flags_; }
+  // Likewise for r10/r11: when neither is live after the check, they are not saved at all.
+  void keep_scratch(bool keep) { keep_scratch_ = keep; }
+  bool keep_scratch_enabled() const { return keep_scratch_; }
+  // Bytes the frame save() builds: [flags][r10][r11], each part only if kept.
+  int64_t frame() const { return (keep_flags_ ? 8 : 0) + (keep_scratch_ ? 16 : 0); }
+  void save();       // lea -16(%rsp),%rsp; mov %r11,8(%rsp); mov %r10,(%rsp); pushfq   (rsp is 24 lower)
+  void pop_flags();  // popfq, or lea 8(%rsp),%rsp when the flags are dead
+  void restore();    // mov (%rsp),%r10; mov 8(%rsp),%r11; lea 16(%rsp),%rsp
+  // Checks [r11, r11+size) (size 1..8) against the window and the rights bitmap; jumps taken to the slow path are
+  // appended to `slow`.
+  void fast_path(unsigned size, std::vector<size_t>& slow);
+  // popfq; call *violation_entry (through the literal pool); restore. r10 holds the length.
+  void slow_call();
+  // The whole check around a computed r11: fast path for sizes up to 8, then the slow path.
+  void check_tail(unsigned size);
+  // r11 = the effective address of `mem` with rsp frame() lower than in the original instruction (+ extra).
+  bool effective_address(const MemoryOperand& mem, int64_t rsp_extra, ZydisAddressSizeHint asz);
+  // mov `mem` (64-bit load) into r11, same conventions.
+  bool load(const MemoryOperand& mem, int64_t rsp_extra);
+  // Encodes one instruction; false if Zydis refuses.
+  bool encode(const ZydisEncoderRequest& req);
+
+  // The literal holding violation_entry, placed after the code by finish().
+  void finish();
+
+ private:
+  bool memory_instruction(ZydisMnemonic m, const MemoryOperand& mem, int64_t rsp_extra, ZydisAddressSizeHint asz);
+
+  const CheckAbi& abi_;
+  bool keep_flags_ = true;
+  bool keep_scratch_ = true;
+  std::vector<uint8_t> out_;
+  std::vector<TranslatedRelocation> relocs_;
+  std::vector<Fixup> fixups_;
+  std::vector<size_t> literal_uses_;  // rel32 fields of `call *lit(%rip)`
+};
+
+}  // namespace side::sfi

@@ -1,0 +1,102 @@
+// The sfi translator: rewrites one executable section of a kernel module so that the driver can run inside side's
+// own process with its writes and control flow checked (issue #17, `--isolation sfi`). Static, at load time, before
+// relocation: the input is the section as it lies in the .ko (relocation fields still zero), its relocations and its
+// function entries; the output is new code, the relocations to apply to it, and the offset map.
+//
+// What the translated code guarantees (with the runtime's thunks and check_abi.h's slow path):
+//  - every instruction that writes memory through an operand (stores, read-modify-write, lock'ed atomics, xchg,
+//    cmpxchg/cmpxchg8b/16b, bts/btr/btc with a register bit offset (the word they really touch), setcc, SSE/AVX
+//    stores, fxsave, pop to memory) is preceded by the inline check of check_abi.h for its effective address and
+//    size; string stores (stos, movs, ins; rep or not) call the slow path with the whole range;
+//  - stack writes through rsp are not checked (push, call, pushf, enter, and `mov ..., disp(%rsp)` with
+//    |disp| < kStackSlack): see kStackSlack below for why that is sound;
+//  - direct branches keep their targets (rel8 forms widened to rel32; loop/jrcxz expanded);
+//  - every raw indirect call/jump becomes call/jmp __x86_indirect_thunk_REG (a memory operand is loaded into r11
+//    first, as GCC's own thunk-extern code does: r11 is the call-clobbered scratch of the kernel ABI), every raw
+//    `ret` becomes `jmp __x86_return_thunk`: the runtime's checked thunks;
+//  - every function symbol whose code does not begin with `call __fentry__` gets one inserted at its entry, so the
+//    runtime's parallel shadow stack records its return address.
+// Anything the translator cannot make safe (an undecodable byte, an fs-relative write, a write through a vector of
+// addresses, an instruction that sets rsp in a way it cannot check, a branch into the middle of an instruction)
+// refuses the translation with the section offset.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "sfi/check_abi.h"
+#include "sfi/code_map.h"
+
+namespace side::sfi {
+
+// Stack writes rsp-relative with a constant displacement below this, and `sub/add $imm, %rsp` / `and $-imm, %rsp`
+// with imm below it, are not checked. Sound because (1) rsp starts on a driver stack, (2) every other instruction
+// that sets rsp (mov/lea/leave/xchg/pop rsp, ...) is preceded by a check that [new rsp - kStackSlack, new rsp +
+// kStackSlack) is writable (the slow path), and the unchecked ones move it by less than kStackSlack, and (3) the
+// runtime surrounds every driver stack with at least 2 * kStackSlack of unmapped guard on both sides, so an
+// unchecked stack write lands on the stack or faults in a guard. What it leaves open: a loop of unchecked
+// `add $imm, %rsp` that touches no memory could walk rsp over a guard; compilers never emit that, hostile code could.
+inline constexpr int64_t kStackSlack = 4096;
+
+struct SourceRelocation {
+  uint64_t offset = 0;  // in the section
+  uint32_t type = 0;    // R_X86_64_*
+  uint32_t symbol = 0;  // index in the module's symbol table
+  int64_t addend = 0;
+};
+
+struct TranslatedRelocation {
+  uint64_t offset = 0;  // in the translated code
+  uint32_t type = 0;
+  uint32_t symbol = 0;  // index in the module's symbol table (when `name` is empty)
+  std::string name;     // a kernel symbol the translator itself references (thunks, __fentry__)
+  int64_t addend = 0;
+  // For PC-relative types: the address the instruction refers to is symbol + addend + bias (bias = the distance
+  // from the field to the end of its instruction). A loader that maps symbol values of translated sections through
+  // a CodeMap must map that address, not symbol + addend. 0 for absolute types.
+  uint32_t bias = 0;
+  // A second relocation of an original field: the displacement of the address computation a check inserted.
+  bool derived = false;
+};
+
+struct TranslateRequest {
+  std::span<const uint8_t> code;
+  std::span<const SourceRelocation> relocations;  // those whose offset lies in the section, any order
+  // Offsets of function entries that must record their return address (STT_FUNC symbols, except GCC's .cold
+  // parts, which are jumped to, not called).
+  std::span<const uint64_t> functions;
+  std::function<std::string_view(uint32_t symbol)> symbol_name;
+  CheckAbi abi{};
+  std::string what;  // "module section" in error messages
+};
+
+struct TranslateCounts {
+  uint64_t instructions = 0;
+  uint64_t write_sites = 0;         // inline checks inserted (string stores included)
+  uint64_t string_sites = 0;        // of which string stores (slow path with the range)
+  uint64_t flagless_sites = 0;      // of which the flags were dead: no pushfq/popfq
+  uint64_t frameless_sites = 0;     // of which r10/r11 were dead: not saved
+  uint64_t stack_checks = 0;        // checks of a new rsp
+  uint64_t indirect_branches = 0;   // thunk calls/jumps, existing or converted
+  uint64_t converted_indirect = 0;  // of which raw indirect branches converted
+  uint64_t returns = 0;             // return-thunk jumps, existing or converted
+  uint64_t converted_returns = 0;   // of which raw returns converted
+  uint64_t fentry_inserted = 0;
+  uint64_t widened_branches = 0;
+};
+
+struct Translation {
+  std::vector<uint8_t> code;
+  std::vector<TranslatedRelocation> relocations;
+  CodeMap map;
+  TranslateCounts counts;
+};
+
+Result<Translation> translate(const TranslateRequest& request);
+
+}  // namespace side::sfi

@@ -1,0 +1,92 @@
+// Fuzzes the sfi translator (sfi/translate.h) with arbitrary bytes as a module's text section (one function at
+// offset 0, no relocations). Besides memory safety and UB, checks what the isolation relies on: a translation
+// either is refused or decodes, instruction by instruction, into code where every memory write that is not a
+// small rsp-relative stack write comes after a call to the violation entry's slow path or its inline fast path,
+// no raw return or indirect branch survives, and the offset map is consistent both ways.
+#include <Zydis/Zydis.h>
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+#include "sfi/translate.h"
+
+namespace {
+
+using namespace side::sfi;
+
+[[noreturn]] void violated() {
+  __builtin_trap();
+}
+#define CHECK(cond)          \
+  do {                       \
+    if (!(cond)) violated(); \
+  } while (0)
+
+constexpr CheckAbi kAbi{0x40000000, 30, 0x7f0000000000, 0x7f0000001000};
+
+bool small_stack_write(const ZydisDecodedOperand& op) {
+  return op.mem.base == ZYDIS_REGISTER_RSP && op.mem.index == ZYDIS_REGISTER_NONE &&
+         op.mem.segment != ZYDIS_REGISTER_GS && op.mem.disp.value > -kStackSlack && op.mem.disp.value < kStackSlack;
+}
+
+// The translation of one original instruction: [begin, end) of the output.
+void check_segment(const Translation& t, uint64_t begin, uint64_t end, uint64_t literal) {
+  ZydisDecoder d;
+  ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  bool checked = false;  // a call to the slow path (every check has one) came before, in this segment
+  for (uint64_t at = begin; at < end;) {
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    CHECK(ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, t.code.data() + at, end - at, &insn, ops)));
+    CHECK(insn.meta.category != ZYDIS_CATEGORY_RET);
+    const bool branch = insn.meta.category == ZYDIS_CATEGORY_CALL || insn.meta.category == ZYDIS_CATEGORY_UNCOND_BR;
+    if (branch && ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+      // Only `call *violation_entry(%rip)`.
+      CHECK(ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[0].mem.base == ZYDIS_REGISTER_RIP);
+      CHECK(at + insn.length + static_cast<uint64_t>(ops[0].mem.disp.value) == literal);
+      checked = true;
+    }
+    for (unsigned i = 0; i < insn.operand_count; ++i) {
+      const ZydisDecodedOperand& op = ops[i];
+      if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || !(op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)) continue;
+      if (op.visibility == ZYDIS_OPERAND_VISIBILITY_HIDDEN && op.mem.base == ZYDIS_REGISTER_RSP) continue;
+      if (small_stack_write(op)) continue;
+      CHECK(checked);
+    }
+    at += insn.length;
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size > 4096) return 0;
+  const uint64_t entry = 0;
+  TranslateRequest req;
+  req.code = std::span<const uint8_t>(data, size);
+  req.functions = std::span<const uint64_t>(&entry, size ? 1 : 0);
+  req.symbol_name = [](uint32_t) { return std::string_view(); };
+  req.abi = kAbi;
+  req.what = "fuzz";
+  auto t = translate(req);
+  if (!t) return 0;
+  const auto& entries = t->map.entries();
+  CHECK(!entries.empty() && entries.back().first == size);
+  CHECK(t->code.size() >= 8 && t->code.size() % 8 == 0);
+  const uint64_t literal = t->code.size() - 8;
+  uint64_t violation;
+  std::memcpy(&violation, t->code.data() + literal, 8);
+  CHECK(violation == kAbi.violation_entry);
+  for (size_t i = 0; i + 1 < entries.size(); ++i) {
+    CHECK(entries[i].first < entries[i + 1].first && entries[i].second < entries[i + 1].second);
+    CHECK(t->map.to_original(entries[i].second) == entries[i].first);
+    CHECK(t->map.to_translated(entries[i].first) == entries[i].second);
+    check_segment(*t, entries[i].second, entries[i + 1].second, literal);
+  }
+  CHECK(entries.back().second <= literal);
+  for (const TranslatedRelocation& r : t->relocations) {
+    CHECK(!r.name.empty() && r.offset + 4 <= literal);  // no relocations in the input: only the translator's own
+  }
+  return 0;
+}

@@ -1,0 +1,445 @@
+// Runs translated code in this process: writes inside the window pass with every register and the flags intact,
+// writes outside reach the violation entry with r11 = address and r10 = length (it records them and longjmps
+// out), rep stos is checked with its whole range, bts checks the word it really touches, a widened rel8 loop still
+// loops, and an arbitrary rsp is checked before it is used.
+#include <asm/prctl.h>
+#include <elf.h>
+#include <gtest/gtest.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "sfi/translate.h"
+
+extern "C" {
+uint64_t sfi_seen_ea, sfi_seen_len, sfi_seen_count, sfi_seen_rax;
+uint8_t sfi_allow;
+jmp_buf sfi_jump;
+[[noreturn]] void sfi_test_deny() {
+  longjmp(sfi_jump, 1);
+}
+void sfi_test_violation();
+// Loads rax..r15 (not rsp) and the flags from in[0..16], calls code, stores them into out[0..16].
+void sfi_call_with(const uint64_t* in, uint64_t* out, const void* code);
+}
+
+// The test's violation entry, with check_abi.h's contract: records r11/r10, returns with everything preserved if
+// the test allows the write, else leaves through longjmp.
+asm(R"(
+  .text
+  .globl sfi_test_violation
+sfi_test_violation:
+  pushfq
+  mov %r11, sfi_seen_ea(%rip)
+  mov %r10, sfi_seen_len(%rip)
+  mov %rax, sfi_seen_rax(%rip)
+  incq sfi_seen_count(%rip)
+  cmpb $0, sfi_allow(%rip)
+  je 1f
+  popfq
+  ret
+1:
+  and $-16, %rsp
+  call sfi_test_deny
+  .globl sfi_call_with
+sfi_call_with:
+  push %rbx; push %rbp; push %r12; push %r13; push %r14; push %r15
+  push %rsi
+  push %rdx
+  mov %rdi, %rax
+  push 128(%rax); popfq
+  mov 8(%rax), %rbx; mov 16(%rax), %rcx; mov 24(%rax), %rdx; mov 32(%rax), %rsi; mov 40(%rax), %rdi
+  mov 48(%rax), %rbp; mov 56(%rax), %r8; mov 64(%rax), %r9; mov 72(%rax), %r10; mov 80(%rax), %r11
+  mov 88(%rax), %r12; mov 96(%rax), %r13; mov 104(%rax), %r14; mov 112(%rax), %r15; mov 0(%rax), %rax
+  call *(%rsp)
+  push %rax
+  mov 16(%rsp), %rax
+  mov %rbx, 8(%rax); mov %rcx, 16(%rax); mov %rdx, 24(%rax); mov %rsi, 32(%rax); mov %rdi, 40(%rax)
+  mov %rbp, 48(%rax); mov %r8, 56(%rax); mov %r9, 64(%rax); mov %r10, 72(%rax); mov %r11, 80(%rax)
+  mov %r12, 88(%rax); mov %r13, 96(%rax); mov %r14, 104(%rax); mov %r15, 112(%rax)
+  pushfq; pop 128(%rax)
+  pop %rcx; mov %rcx, 0(%rax)
+  add $16, %rsp
+  pop %r15; pop %r14; pop %r13; pop %r12; pop %rbp; pop %rbx
+  ret
+)");
+
+namespace side::sfi {
+namespace {
+
+constexpr unsigned kLog2 = 20;  // a 1 MiB window
+
+// A window, its rights bitmap (optionally at a low fixed address so the check uses the absolute form), and an
+// executable page holding translated code followed by `ret` stubs for the thunks it references.
+class Sandbox {
+ public:
+  explicit Sandbox(bool low_bitmap) {
+    window_ = static_cast<uint8_t*>(mmap(reinterpret_cast<void*>(0x40000000), 1 << kLog2, PROT_READ | PROT_WRITE,
+                                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
+    bitmap_size_ = (1 << kLog2) / 64;
+    void* hint = low_bitmap ? reinterpret_cast<void*>(0x30000000) : nullptr;
+    bitmap_ = static_cast<uint8_t*>(mmap(hint, bitmap_size_, PROT_READ | PROT_WRITE,
+                                         MAP_PRIVATE | MAP_ANONYMOUS | (low_bitmap ? MAP_FIXED_NOREPLACE : 0), -1, 0));
+    code_ = static_cast<uint8_t*>(
+        mmap(nullptr, kCode, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0));
+    abi_ = CheckAbi{reinterpret_cast<uint64_t>(window_), kLog2, reinterpret_cast<uint64_t>(bitmap_),
+                    reinterpret_cast<uint64_t>(&sfi_test_violation)};
+    sfi_allow = 0;
+    sfi_seen_count = 0;
+  }
+  ~Sandbox() {
+    munmap(window_, 1 << kLog2);
+    munmap(bitmap_, bitmap_size_);
+    munmap(code_, kCode);
+  }
+  // Places `bytes` untranslated (for comparisons).
+  const void* load_raw(const std::vector<uint8_t>& bytes) {
+    std::memcpy(code_, bytes.data(), bytes.size());
+    return code_;
+  }
+  bool ok() const { return window_ != MAP_FAILED && bitmap_ != MAP_FAILED && code_ != MAP_FAILED; }
+  uint8_t* window() { return window_; }
+  void grant(uint64_t off, uint64_t len) {
+    for (uint64_t g = off / 8; g < (off + len + 7) / 8; ++g) bitmap_[g / 8] |= 1 << (g % 8);
+  }
+
+  // Translates `bytes` (one function at offset 0 unless `fentry` is false) and places it; nullptr on failure.
+  const void* load(std::vector<uint8_t> bytes, Translation* out = nullptr) {
+    TranslateRequest req;
+    req.code = bytes;
+    req.symbol_name = [](uint32_t) { return std::string_view(); };
+    req.abi = abi_;
+    req.what = "test";
+    auto t = translate(req);
+    EXPECT_TRUE(t) << t.error().message;
+    if (!t || t->code.size() + 64 > kCode) return nullptr;
+    std::memcpy(code_, t->code.data(), t->code.size());
+    const uint64_t stubs = (t->code.size() + 15) & ~15ull;
+    code_[stubs] = 0xc3;  // every thunk the code names is a plain ret here (and `jmp *%rax` for indirect ones)
+    code_[stubs + 1] = 0xff;
+    code_[stubs + 2] = 0xe0;
+    for (const TranslatedRelocation& r : t->relocations) {
+      EXPECT_FALSE(r.name.empty());
+      const uint64_t target = r.name.starts_with("__x86_indirect_thunk_rax") ? stubs + 1 : stubs;
+      const int32_t v = static_cast<int32_t>(target + r.addend - r.offset);
+      std::memcpy(code_ + r.offset, &v, 4);
+    }
+    if (out) *out = std::move(*t);
+    return code_;
+  }
+
+ private:
+  static constexpr size_t kCode = 1 << 16;
+  uint8_t* window_;
+  uint8_t* bitmap_;
+  size_t bitmap_size_;
+  uint8_t* code_;
+  CheckAbi abi_{};
+};
+
+enum Reg {
+  RAX,
+  RBX,
+  RCX,
+  RDX,
+  RSI,
+  RDI,
+  RBP,
+  R8,
+  R9,
+  R10,
+  R11,
+  R12,
+  R13,
+  R14,
+  R15,
+  kFlagsSlot = 16
+};  // as sfi_call_with
+
+struct Regs {
+  uint64_t v[17] = {};
+};
+
+Regs pattern() {
+  Regs r;
+  for (int i = 0; i < 16; ++i) r.v[i] = 0x1111111111111111ull * (i + 1) ^ 0x0123456789abcdefull;
+  r.v[kFlagsSlot] = 0x202 | 0x1 | 0x4 | 0x40 | 0x80 | 0x800;  // IF, CF, PF, ZF, SF, OF
+  return r;
+}
+
+// Runs code; true if it returned, false if the violation entry longjmp'ed out.
+bool run(const void* code, const Regs& in, Regs& out) {
+  if (setjmp(sfi_jump)) return false;
+  sfi_call_with(in.v, out.v, code);
+  return true;
+}
+
+constexpr uint64_t kStatusFlags = 0x8d5;  // CF PF AF ZF SF OF
+
+TEST(SfiTranslateRun, WriteInsideTheWindowKeepsRegistersAndFlags) {
+  for (bool low : {true, false}) {
+    Sandbox box(low);
+    ASSERT_TRUE(box.ok());
+    box.grant(0x100, 8);
+    Translation t;
+    // mov %rsi,(%rdi); jc +0; push %r10; pop %r10; push %r11; pop %r11; ret: the flags and r10/r11 are live
+    const void* f = box.load({0x48, 0x89, 0x37, 0x72, 0x00, 0x41, 0x52, 0x41, 0x5a, 0x41, 0x53, 0x41, 0x5b, 0xc3}, &t);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(t.counts.flagless_sites, 0u) << "jc reads the flags: they are live";
+    EXPECT_EQ(t.counts.frameless_sites, 0u) << "push reads r10 and r11";
+    Regs in = pattern(), out;
+    in.v[RDI] = reinterpret_cast<uint64_t>(box.window()) + 0x100;
+    ASSERT_TRUE(run(f, in, out));
+    EXPECT_EQ(sfi_seen_count, 0u);
+    uint64_t stored;
+    std::memcpy(&stored, box.window() + 0x100, 8);
+    EXPECT_EQ(stored, in.v[RSI]);
+    for (int i = RAX; i <= R15; ++i) EXPECT_EQ(out.v[i], in.v[i]) << "register " << i;
+    EXPECT_EQ(out.v[kFlagsSlot] & kStatusFlags, in.v[kFlagsSlot] & kStatusFlags);
+  }
+}
+
+TEST(SfiTranslateRun, DeadFlagsSkipPushfButKeepRegisters) {
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  box.grant(0x100, 8);
+  Translation t;
+  // mov %rsi,(%rdi); add $1,%eax (overwrites every status flag); mov %esi,(%rdi) (then a return); ret
+  const void* f = box.load({0x48, 0x89, 0x37, 0x83, 0xc0, 0x01, 0x89, 0x37, 0xc3}, &t);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(t.counts.flagless_sites, 2u);
+  Regs in = pattern(), out;
+  in.v[RDI] = reinterpret_cast<uint64_t>(box.window()) + 0x100;
+  ASSERT_TRUE(run(f, in, out));
+  EXPECT_EQ(out.v[RAX], static_cast<uint32_t>(in.v[RAX] + 1));  // add to eax zero-extends
+  // r10 and r11 are dead at a return (call-clobbered): the check may leave them changed, nothing else.
+  EXPECT_EQ(t.counts.frameless_sites, 2u);
+  for (int i = RBX; i <= R9; ++i) EXPECT_EQ(out.v[i], in.v[i]) << "register " << i;
+  for (int i = R12; i <= R15; ++i) EXPECT_EQ(out.v[i], in.v[i]) << "register " << i;
+  in.v[RDI] += 0x100;  // not granted: the slow path still runs, with the frame laid out as with the flags
+  EXPECT_FALSE(run(f, in, out));
+  EXPECT_EQ(sfi_seen_ea, in.v[RDI]);
+}
+
+TEST(SfiTranslateRun, WriteOutsideReachesTheViolationEntry) {
+  for (bool low : {true, false}) {
+    Sandbox box(low);
+    ASSERT_TRUE(box.ok());
+    box.grant(0x100, 8);
+    const void* f = box.load({0x89, 0x77, 0x04, 0xc3});  // mov %esi,4(%rdi); ret
+    Regs in = pattern(), out;
+    uint64_t outside = 0;
+    in.v[RDI] = reinterpret_cast<uint64_t>(&outside) - 4;  // side's own stack: outside the window
+    EXPECT_FALSE(run(f, in, out));
+    EXPECT_EQ(sfi_seen_ea, reinterpret_cast<uint64_t>(&outside));
+    EXPECT_EQ(sfi_seen_len, 4u);
+    EXPECT_EQ(outside, 0u) << "the write must not happen";
+    // Inside the window but not granted; and a write straddling into an ungranted granule.
+    in.v[RDI] = reinterpret_cast<uint64_t>(box.window()) + 0x200;
+    EXPECT_FALSE(run(f, in, out));
+    EXPECT_EQ(sfi_seen_ea, in.v[RDI] + 4);
+    in.v[RDI] = reinterpret_cast<uint64_t>(box.window()) + 0x100 + 2;  // bytes 0x106..0x109
+    EXPECT_FALSE(run(f, in, out));
+    EXPECT_EQ(sfi_seen_count, 3u);
+  }
+}
+
+TEST(SfiTranslateRun, RepStosIsCheckedWithItsRange) {
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  box.grant(0, 4096);
+  const void* f = box.load({0xf3, 0x48, 0xab, 0xc3});  // rep stosq; ret
+  Regs in = pattern(), out;
+  in.v[RDI] = reinterpret_cast<uint64_t>(box.window()) + 64;
+  in.v[RCX] = 10;
+  in.v[kFlagsSlot] &= ~0x400ull;
+  sfi_allow = 1;  // the slow path decides; this one allows
+  ASSERT_TRUE(run(f, in, out));
+  EXPECT_EQ(sfi_seen_count, 1u);
+  EXPECT_EQ(sfi_seen_ea, in.v[RDI]);
+  EXPECT_EQ(sfi_seen_len, 80u);
+  uint64_t last;
+  std::memcpy(&last, box.window() + 64 + 72, 8);
+  EXPECT_EQ(last, in.v[RAX]);
+  EXPECT_EQ(out.v[RCX], 0u);
+  for (int i : {RAX, RBX, RDX, RSI, RBP, R8, R9, R10, R11, R12, R13, R14, R15}) EXPECT_EQ(out.v[i], in.v[i]);
+}
+
+TEST(SfiTranslateRun, BtsChecksTheWordItTouches) {
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  box.grant(0x100, 8);
+  const void* f = box.load({0xf0, 0x48, 0x0f, 0xab, 0x37, 0xc3});  // lock bts %rsi,(%rdi); ret
+  Regs in = pattern(), out;
+  in.v[RDI] = reinterpret_cast<uint64_t>(box.window()) + 0x100;
+  in.v[RSI] = 3;  // the granted word
+  ASSERT_TRUE(run(f, in, out));
+  EXPECT_EQ(box.window()[0x100], 8);
+  in.v[RSI] = 64 * 5 + 3;  // five words further: not granted
+  EXPECT_FALSE(run(f, in, out));
+  EXPECT_EQ(sfi_seen_ea, in.v[RDI] + 40);
+  EXPECT_EQ(sfi_seen_len, 8u);
+  in.v[RSI] = static_cast<uint64_t>(-64);  // the word before: negative offsets count too
+  EXPECT_FALSE(run(f, in, out));
+  EXPECT_EQ(sfi_seen_ea, in.v[RDI] - 8);
+}
+
+TEST(SfiTranslateRun, WidenedLoopStillLoops) {
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  box.grant(0, 64);
+  Translation t;
+  // xor %eax,%eax; 1: inc %eax; mov %eax,(%rdi); cmp %esi,%eax; jne 1b; ret
+  const void* f = box.load({0x31, 0xc0, 0xff, 0xc0, 0x89, 0x07, 0x39, 0xf0, 0x75, 0xf8, 0xc3}, &t);
+  EXPECT_EQ(t.counts.widened_branches, 1u);
+  Regs in = pattern(), out;
+  in.v[RDI] = reinterpret_cast<uint64_t>(box.window());
+  in.v[RSI] = 37;
+  ASSERT_TRUE(run(f, in, out));
+  EXPECT_EQ(out.v[RAX], 37u);
+  EXPECT_EQ(box.window()[0], 37);
+  EXPECT_EQ(sfi_seen_count, 0u);
+}
+
+double ns_per_iteration(const void* f, uint64_t* window, uint64_t n) {
+  Regs in = pattern(), out;
+  in.v[RDI] = reinterpret_cast<uint64_t>(window);
+  in.v[RSI] = n;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(run(f, in, out));
+  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() / double(n);
+}
+
+// The cost of the inline check on a store loop, untranslated vs translated, with the flags dead at the store and
+// with them live (printed; the bound only catches a check gone pathological, e.g. always taking the slow path).
+TEST(SfiTranslateRun, CostOfTheCheckOnAStoreLoop) {
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  box.grant(0, 64);
+  auto* window = reinterpret_cast<uint64_t*>(box.window());
+  constexpr uint64_t kN = 20'000'000;
+  // xor %eax,%eax; 1: inc %eax; mov %eax,(%rdi); cmp %esi,%eax; jne 1b; ret   (flags dead at the store)
+  const std::vector<uint8_t> dead = {0x31, 0xc0, 0xff, 0xc0, 0x89, 0x07, 0x39, 0xf0, 0x75, 0xf8, 0xc3};
+  // xor %eax,%eax; 1: inc %eax; cmp %esi,%eax; mov %eax,(%rdi); jne 1b; ret   (flags live across the store)
+  const std::vector<uint8_t> live = {0x31, 0xc0, 0xff, 0xc0, 0x39, 0xf0, 0x89, 0x07, 0x75, 0xf8, 0xc3};
+  for (const auto* code : {&dead, &live}) {
+    const double raw = ns_per_iteration(box.load_raw(*code), window, kN);
+    const double checked = ns_per_iteration(box.load(*code), window, kN);
+    std::printf("store loop, flags %s: %.2f ns/iteration untranslated, %.2f translated (+%.2f ns per check)\n",
+                code == &dead ? "dead" : "live", raw, checked, checked - raw);
+    EXPECT_EQ(window[0], kN & 0xffffffff);
+    EXPECT_LT(checked, raw + 50.0);
+    EXPECT_EQ(sfi_seen_count, 0u);
+  }
+}
+
+// A far rsp-relative write is checked at the right address whatever the check saves (nothing, the flags, r10/r11,
+// or all three): the frame it pushes is accounted for.
+TEST(SfiTranslateRun, FarStackWriteAddressWithEveryFrame) {
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  // mov %rsp,%rax; mov %rsi,0x2000(%rsp); then a tail that makes the flags and/or r10/r11 live; ret
+  const std::vector<uint8_t> head = {0x48, 0x89, 0xe0, 0x48, 0x89, 0xb4, 0x24, 0x00, 0x20, 0x00, 0x00};
+  const std::vector<std::vector<uint8_t>> tails = {
+      {},                  // nothing live
+      {0x72, 0x00},        // jc +0: flags live
+      {0x4c, 0x01, 0xd9},  // add %r11,%rcx: r11 live
+      {0x4c, 0x11, 0xd9},  // adc %r11,%rcx: both
+  };
+  for (size_t i = 0; i < tails.size(); ++i) {
+    std::vector<uint8_t> code = head;
+    code.insert(code.end(), tails[i].begin(), tails[i].end());
+    code.push_back(0xc3);
+    Translation t;
+    const void* f = box.load(code, &t);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(t.counts.flagless_sites, i == 0 || i == 2 ? 1u : 0u) << i;
+    EXPECT_EQ(t.counts.frameless_sites, i < 2 ? 1u : 0u) << i;
+    Regs in = pattern(), out;
+    EXPECT_FALSE(run(f, in, out)) << i;  // the stack is outside the window
+    EXPECT_EQ(sfi_seen_ea, sfi_seen_rax + 0x2000) << i;
+    EXPECT_EQ(sfi_seen_len, 8u);
+  }
+}
+
+TEST(SfiTranslateRun, AnArbitraryStackPointerIsCheckedBeforeUse) {
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  // mov %rsp,%rax; mov %rdi,%rsp; push %rsi; mov %rax,%rsp; ret
+  Translation t;
+  const void* f = box.load({0x48, 0x89, 0xe0, 0x48, 0x89, 0xfc, 0x56, 0x48, 0x89, 0xc4, 0xc3}, &t);
+  EXPECT_EQ(t.counts.stack_checks, 2u);
+  Regs in = pattern(), out;
+  uint64_t victim[4] = {};
+  in.v[RDI] = reinterpret_cast<uint64_t>(&victim[2]);
+  EXPECT_FALSE(run(f, in, out));
+  EXPECT_EQ(sfi_seen_ea, in.v[RDI] - kStackSlack);
+  EXPECT_EQ(sfi_seen_len, 2u * kStackSlack);
+  EXPECT_EQ(victim[1], 0u) << "the push must not happen";
+}
+
+TEST(SfiTranslateRun, AligningRspFarDownIsChecked) {
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  Translation t;
+  // mov %rsp,%rax; and $-0x2000,%rsp; ret
+  const void* f = box.load({0x48, 0x89, 0xe0, 0x48, 0x81, 0xe4, 0x00, 0xe0, 0xff, 0xff, 0xc3}, &t);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(t.counts.stack_checks, 1u);
+  Regs in = pattern(), out;
+  EXPECT_FALSE(run(f, in, out));
+  EXPECT_EQ(sfi_seen_ea, (sfi_seen_rax & ~uint64_t{0x1fff}) - kStackSlack);
+  EXPECT_EQ(sfi_seen_len, 2u * kStackSlack);
+}
+
+// Per-cpu writes (%gs:offset, as the kernel's this_cpu ops) are checked at GS base + offset (rdgsbase).
+TEST(SfiTranslateRun, GsRelativeWriteIsCheckedAtItsLinearAddress) {
+  if (!(getauxval(AT_HWCAP2) & 2 /* HWCAP2_FSGSBASE */)) GTEST_SKIP() << "no FSGSBASE for user space";
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  box.grant(0x110, 8);
+  // mov %esi,%gs:0x10; ret   (65 89 34 25 disp32)
+  const void* f = box.load({0x65, 0x89, 0x34, 0x25, 0x10, 0x00, 0x00, 0x00, 0xc3});
+  ASSERT_TRUE(f);
+  const uint64_t base = reinterpret_cast<uint64_t>(box.window()) + 0x100;
+  ASSERT_EQ(syscall(SYS_arch_prctl, ARCH_SET_GS, base), 0);
+  Regs in = pattern(), out;
+  const bool passed = run(f, in, out);
+  uint32_t stored;
+  std::memcpy(&stored, box.window() + 0x110, 4);
+  ASSERT_EQ(syscall(SYS_arch_prctl, ARCH_SET_GS, base + 0x100), 0);  // now gs:0x10 is not granted
+  const bool second = run(f, in, out);
+  syscall(SYS_arch_prctl, ARCH_SET_GS, 0);
+  EXPECT_TRUE(passed);
+  EXPECT_EQ(stored, static_cast<uint32_t>(in.v[RSI]));
+  EXPECT_FALSE(second);
+  EXPECT_EQ(sfi_seen_ea, base + 0x110);
+  EXPECT_EQ(sfi_seen_len, 4u);
+}
+
+TEST(SfiTranslateRun, RawIndirectCallAndReturnBecomeThunks) {
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  Translation t;
+  const void* f = box.load({0xff, 0xd0, 0xc3}, &t);  // call *%rax; ret
+  EXPECT_EQ(t.counts.converted_indirect, 1u);
+  EXPECT_EQ(t.counts.converted_returns, 1u);
+  ASSERT_EQ(t.relocations.size(), 2u);
+  EXPECT_EQ(t.relocations[0].name, "__x86_indirect_thunk_rax");
+  EXPECT_EQ(t.relocations[1].name, "__x86_return_thunk");
+  Regs in = pattern(), out;
+  // The test's indirect thunk is `jmp *%rax`; aim it at the `ret` stub, so the call returns through the code.
+  in.v[RAX] = reinterpret_cast<uint64_t>(f) + ((t.code.size() + 15) & ~15ull);
+  ASSERT_TRUE(run(f, in, out));
+  for (int i = RAX; i <= R15; ++i) EXPECT_EQ(out.v[i], in.v[i]) << "register " << i;
+}
+
+}  // namespace
+}  // namespace side::sfi
