@@ -132,8 +132,10 @@ TEST_F(Network, PcapOfTheWireReadsBackInTshark) {
   std::string replies =
       run("tshark -r " + pcap + " -Y 'icmp.type == 0 && ip.src == 10.77.0.2' 2>/dev/null | cat", &status);
   auto lines = [](const std::string& s) { return std::count(s.begin(), s.end(), '\n'); };
-  EXPECT_EQ(lines(requests), 5) << requests;
-  EXPECT_EQ(lines(replies), 5) << replies;
+  // ping -w sends until 5 replies are in: when the host's first ARP request goes unanswered (its retry comes a second
+  // later), the requests queued meanwhile all leave then. Each request on the wire has its reply on the wire.
+  EXPECT_GE(lines(requests), 5) << requests;
+  EXPECT_EQ(lines(replies), lines(requests)) << replies;
   // ARP resolved the peer over the same wire.
   std::string arp = run("tcpdump -nr " + pcap + " arp", &status);
   EXPECT_NE(arp.find("Request who-has 10.77.0.2"), std::string::npos) << arp;
