@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -620,7 +621,10 @@ TEST_F(MsixDeviceFixture, VectorsBecomeTheMessagesTheKernelProgrammed) {
   dev->bar_write(0, FakeServer::kMsixTable + 16 + 8, 2, 0x1234);  // half a data field
   ASSERT_TRUE(server.raise(1));
   EXPECT_EQ(wait_messages(1), std::vector<uint32_t>{0x1234});
-  EXPECT_EQ(server.bar0[(FakeServer::kMsixTable + 16 + 8) / 4], 0x1234u) << "the table still reaches the server";
+  // The BAR write is posted: it reaches the server in its own time, after the message it changed went out.
+  auto at_server = [&] { return std::atomic_ref<uint32_t>(server.bar0[(FakeServer::kMsixTable + 16 + 8) / 4]).load(); };
+  for (int i = 0; i < 200 && at_server() != 0x1234u; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(at_server(), 0x1234u) << "the table still reaches the server";
 }
 
 TEST_F(MsixDeviceFixture, MsiUsesSlotZeroAndDisablingReturnsToIntx) {
