@@ -615,8 +615,9 @@ void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
     std::lock_guard lock(mu_);
     inner_ = d;
     last_restart_ = clock::now();
-    after_.emplace();  // from here on, the new driver's carrier and frames are timed
-    after_->nic_tx = nic_tx_base_;
+    // From here on, the new driver's carrier and frames are timed. Built by aggregate initialisation: clang cannot
+    // default-construct a nested struct with member initialisers inside std::optional (is_constructible is false).
+    after_ = AfterRestart{nic_tx_base_, std::nullopt, std::nullopt, std::nullopt};
     await_frame_ = true;
   }
   if (machine_) machine_->publish_shadows();  // before the new driver's first read
