@@ -17,8 +17,10 @@ namespace {
 
 constexpr uint64_t kReplyTimeoutNs = 10'000'000'000;  // the supervisor is gone, or wedged
 
-// Pushes with bounded waiting: the consumer drains continuously, so a full ring is transient.
+// Pushes with bounded waiting: the consumer drains continuously, so a full ring is transient. The clock is read only
+// once the ring was found full: a frame or posted write is one push, and a clock read costs as much.
 bool push_bounded(ipc::Ring& ring, const side_msg& msg, std::span<const uint8_t> payload) {
+  if (ring.push(msg, payload)) return true;
   const uint64_t deadline = monotonic_ns() + 1'000'000'000;
   while (!ring.push(msg, payload)) {
     if (ring.broken() || monotonic_ns() > deadline) return false;
