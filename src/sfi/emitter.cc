@@ -121,6 +121,25 @@ void Emitter::check_tail(unsigned size) {
   slow_call();
 }
 
+std::vector<size_t> Emitter::fast_head(unsigned size) {
+  std::vector<size_t> slow;
+  fast_path(size, slow);
+  pop_flags();
+  restore();
+  return slow;
+}
+
+size_t Emitter::slow_head(unsigned size, const std::vector<size_t>& slow) {
+  const size_t over = jmp8();
+  for (size_t f : slow) bind32(f);
+  put({0x41, 0xba});  // mov $size,%r10d
+  put32(size);
+  slow_call();
+  // Five one-byte nops: the device-access rewriter moves only plain instructions (the long nop is another class).
+  if (!keep_scratch_) put({0x90, 0x90, 0x90, 0x90, 0x90});
+  return over;
+}
+
 bool Emitter::encode(const ZydisEncoderRequest& req) {
   uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
   ZyanUSize len = sizeof(buf);

@@ -69,6 +69,13 @@ class Emitter {
   void slow_call();
   // The whole check around a computed r11: fast path for sizes up to 8, then the slow path.
   void check_tail(unsigned size);
+  // The check of a write whose instruction the translator places twice (size 1..8): the fast path, then the frame
+  // restored; the instruction follows. Returns the jumps to the slow path.
+  std::vector<size_t> fast_head(unsigned size);
+  // After the fast copy: a jump over the slow copy (returned, to bind after it), the slow path's call, and, when
+  // no restore follows the call, 5 bytes of nops: the slow copy then always has 5 bytes of plain instructions before
+  // it that are no branch or return target, room for a device-access rewrite to end its jump there.
+  size_t slow_head(unsigned size, const std::vector<size_t>& slow);
   // r11 = the effective address of `mem` with rsp frame() lower than in the original instruction (+ extra).
   bool effective_address(const MemoryOperand& mem, int64_t rsp_extra, ZydisAddressSizeHint asz);
   // mov `mem` (64-bit load) into r11, same conventions.
