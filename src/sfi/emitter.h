@@ -59,9 +59,10 @@ class Emitter {
   bool keep_scratch_enabled() const { return keep_scratch_; }
   // Bytes the frame save() builds: [flags][r10][r11], each part only if kept.
   int64_t frame() const { return (keep_flags_ ? 8 : 0) + (keep_scratch_ ? 16 : 0); }
-  void save();       // lea -16(%rsp),%rsp; mov %r11,8(%rsp); mov %r10,(%rsp); pushfq   (rsp is 24 lower)
-  void pop_flags();  // popfq, or lea 8(%rsp),%rsp when the flags are dead
-  void restore();    // mov (%rsp),%r10; mov 8(%rsp),%r11; lea 16(%rsp),%rsp
+  void save();        // lea -16(%rsp),%rsp; mov %r11,8(%rsp); mov %r10,(%rsp); pushfq   (rsp is 24 lower)
+  void pop_flags();   // popfq (nothing when the flags are dead)
+  void fast_flags();  // the same for the status flags, without popfq (sahf and an overflowing add)
+  void restore();     // mov (%rsp),%r10; mov 8(%rsp),%r11; lea 16(%rsp),%rsp
   // Checks [r11, r11+size) (size 1..8) against the window and the rights bitmap; jumps taken to the slow path are
   // appended to `slow`.
   void fast_path(unsigned size, std::vector<size_t>& slow);

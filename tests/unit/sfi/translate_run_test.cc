@@ -196,15 +196,19 @@ TEST(SfiTranslateRun, WriteInsideTheWindowKeepsRegistersAndFlags) {
     ASSERT_TRUE(f);
     EXPECT_EQ(t.counts.flagless_sites, 0u) << "jc reads the flags: they are live";
     EXPECT_EQ(t.counts.frameless_sites, 0u) << "push reads r10 and r11";
-    Regs in = pattern(), out;
-    in.v[RDI] = reinterpret_cast<uint64_t>(box.window()) + 0x100;
-    ASSERT_TRUE(run(f, in, out));
-    EXPECT_EQ(sfi_seen_count, 0u);
-    uint64_t stored;
-    std::memcpy(&stored, box.window() + 0x100, 8);
-    EXPECT_EQ(stored, in.v[RSI]);
-    for (int i = RAX; i <= R15; ++i) EXPECT_EQ(out.v[i], in.v[i]) << "register " << i;
-    EXPECT_EQ(out.v[kFlagsSlot] & kStatusFlags, in.v[kFlagsSlot] & kStatusFlags);
+    // The fast path puts the status flags back without popfq: every one of them, set or clear, comes back.
+    for (uint64_t flags : {kStatusFlags, uint64_t{0}, uint64_t{0x800}, uint64_t{0x1}, uint64_t{0x10}, uint64_t{0xc4}}) {
+      Regs in = pattern(), out;
+      in.v[kFlagsSlot] = 0x202 | flags;
+      in.v[RDI] = reinterpret_cast<uint64_t>(box.window()) + 0x100;
+      ASSERT_TRUE(run(f, in, out));
+      EXPECT_EQ(sfi_seen_count, 0u);
+      uint64_t stored;
+      std::memcpy(&stored, box.window() + 0x100, 8);
+      EXPECT_EQ(stored, in.v[RSI]);
+      for (int i = RAX; i <= R15; ++i) EXPECT_EQ(out.v[i], in.v[i]) << "register " << i;
+      EXPECT_EQ(out.v[kFlagsSlot] & kStatusFlags, flags) << "flags " << flags;
+    }
   }
 }
 
