@@ -35,7 +35,14 @@ static bool side_kapi_sfi_writable(unsigned long p, unsigned long n)
 	if (off >= size || n > size - off)
 		return false;
 	last = (off + n - 1) >> 3;
-	for (g = off >> 3; g <= last;) {
+	g = off >> 3;
+	/* Most ranges (a frame copied into an skb, a header) lie within one word of the bitmap: one test. */
+	if ((g >> 6) == (last >> 6)) {
+		unsigned long long mask = (~0ull >> (63 - (last - g))) << (g & 63);
+
+		return (rights[g >> 6] & mask) == mask;
+	}
+	while (g <= last) {
 		unsigned long long word = rights[g >> 6];
 		unsigned long bit = g & 63, span = min(64 - bit, last - g + 1);
 		unsigned long long mask = (span == 64 ? ~0ull : ((1ull << span) - 1)) << bit;

@@ -47,6 +47,22 @@ void Emitter::pop_flags() {
   if (keep_flags_) put({0x9d});  // popfq
 }
 
+// The fast path's way back: popfq is microcoded (~20 cycles), and the check changed only the status flags, so
+// they are put back from the saved image with sahf (CF PF AF ZF SF from its low byte) and an add that overflows
+// exactly when OF (bit 11) was set; rax is parked in r10, which is scratch here (saved in the frame, or dead).
+void Emitter::fast_flags() {
+  if (!keep_flags_) return;
+  put({0x49, 0x89, 0xc2});              // mov %rax,%r10
+  put({0x8a, 0x44, 0x24, 0x01});        // mov 1(%rsp),%al
+  put({0xc0, 0xe8, 0x03});              // shr $3,%al
+  put({0x24, 0x01});                    // and $1,%al
+  put({0x04, 0x7f});                    // add $0x7f,%al: OF = the saved OF
+  put({0x8a, 0x24, 0x24});              // mov (%rsp),%ah
+  put({0x9e});                          // sahf
+  put({0x4c, 0x89, 0xd0});              // mov %r10,%rax
+  put({0x48, 0x8d, 0x64, 0x24, 0x08});  // lea 8(%rsp),%rsp
+}
+
 void Emitter::restore() {
   if (!keep_scratch_) return;
   put({0x4c, 0x8b, 0x14, 0x24});        // mov (%rsp),%r10
@@ -106,7 +122,7 @@ void Emitter::check_tail(unsigned size) {
   if (size <= kGranule) {
     std::vector<size_t> slow;
     fast_path(size, slow);
-    pop_flags();
+    fast_flags();
     restore();
     const size_t done = jmp8();
     for (size_t f : slow) bind32(f);
@@ -119,6 +135,25 @@ void Emitter::check_tail(unsigned size) {
   put({0x41, 0xba});  // mov $size,%r10d: wider than a granule pair, the slow path checks the whole range
   put32(size);
   slow_call();
+}
+
+std::vector<size_t> Emitter::fast_head(unsigned size) {
+  std::vector<size_t> slow;
+  fast_path(size, slow);
+  fast_flags();
+  restore();
+  return slow;
+}
+
+size_t Emitter::slow_head(unsigned size, const std::vector<size_t>& slow) {
+  const size_t over = jmp8();
+  for (size_t f : slow) bind32(f);
+  put({0x41, 0xba});  // mov $size,%r10d
+  put32(size);
+  slow_call();
+  // Five one-byte nops: the device-access rewriter moves only plain instructions (the long nop is another class).
+  if (!keep_scratch_) put({0x90, 0x90, 0x90, 0x90, 0x90});
+  return over;
 }
 
 bool Emitter::encode(const ZydisEncoderRequest& req) {

@@ -59,9 +59,10 @@ class Emitter {
   bool keep_scratch_enabled() const { return keep_scratch_; }
   // Bytes the frame save() builds: [flags][r10][r11], each part only if kept.
   int64_t frame() const { return (keep_flags_ ? 8 : 0) + (keep_scratch_ ? 16 : 0); }
-  void save();       // lea -16(%rsp),%rsp; mov %r11,8(%rsp); mov %r10,(%rsp); pushfq   (rsp is 24 lower)
-  void pop_flags();  // popfq, or lea 8(%rsp),%rsp when the flags are dead
-  void restore();    // mov (%rsp),%r10; mov 8(%rsp),%r11; lea 16(%rsp),%rsp
+  void save();        // lea -16(%rsp),%rsp; mov %r11,8(%rsp); mov %r10,(%rsp); pushfq   (rsp is 24 lower)
+  void pop_flags();   // popfq (nothing when the flags are dead)
+  void fast_flags();  // the same for the status flags, without popfq (sahf and an overflowing add)
+  void restore();     // mov (%rsp),%r10; mov 8(%rsp),%r11; lea 16(%rsp),%rsp
   // Checks [r11, r11+size) (size 1..8) against the window and the rights bitmap; jumps taken to the slow path are
   // appended to `slow`.
   void fast_path(unsigned size, std::vector<size_t>& slow);
@@ -69,6 +70,13 @@ class Emitter {
   void slow_call();
   // The whole check around a computed r11: fast path for sizes up to 8, then the slow path.
   void check_tail(unsigned size);
+  // The check of a write whose instruction the translator places twice (size 1..8): the fast path, then the frame
+  // restored; the instruction follows. Returns the jumps to the slow path.
+  std::vector<size_t> fast_head(unsigned size);
+  // After the fast copy: a jump over the slow copy (returned, to bind after it), the slow path's call, and, when
+  // no restore follows the call, 5 bytes of nops: the slow copy then always has 5 bytes of plain instructions before
+  // it that are no branch or return target, room for a device-access rewrite to end its jump there.
+  size_t slow_head(unsigned size, const std::vector<size_t>& slow);
   // r11 = the effective address of `mem` with rsp frame() lower than in the original instruction (+ extra).
   bool effective_address(const MemoryOperand& mem, int64_t rsp_extra, ZydisAddressSizeHint asz);
   // mov `mem` (64-bit load) into r11, same conventions.

@@ -35,6 +35,10 @@ constexpr uint64_t kStackLimit = kStackBase + domain::kMaxVcpus * kStackSlot;
 constexpr uint64_t kVmallocBase = 0x52000000;
 constexpr uint64_t kVmallocLimit = domain::kImageBase;
 
+// The rights bitmap (rights.h) just below the window, when that address range is free: the translated checks then
+// test a bit at a 32-bit absolute address instead of loading the bitmap's address into a register first.
+constexpr uint64_t kRightsBase = 0x3f000000;
+
 static_assert(domain::kPercpuAreaSize * domain::kMaxVcpus <= kVmemmapBase - kPercpuBase);
 static_assert(kStackLimit <= kVmallocBase);
 static_assert(domain::kMissingLimit <= kWindowBase + kWindowSize);

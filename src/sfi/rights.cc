@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -12,6 +13,7 @@ namespace side::sfi {
 namespace {
 
 constexpr uint64_t kBitmapBytes = kWindowSize / kGranule / 8;
+static_assert(kRightsBase + kBitmapBytes <= kWindowBase);
 
 // Granules [first, end) of a byte range clipped to the window; empty when it lies outside.
 bool granules(uint64_t addr, uint64_t len, uint64_t& first, uint64_t& end) {
@@ -29,32 +31,35 @@ Result<Rights*> Rights::get() {
   static Rights rights;
   static std::once_flag once;
   std::call_once(once, [] {
-    void* p = mmap(nullptr, kBitmapBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    constexpr int kFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    void* p = mmap(reinterpret_cast<void*>(kRightsBase), kBitmapBytes, PROT_READ | PROT_WRITE,
+                   kFlags | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED) p = mmap(nullptr, kBitmapBytes, PROT_READ | PROT_WRITE, kFlags, -1, 0);
     if (p != MAP_FAILED) rights.bits_ = static_cast<uint8_t*>(p);
   });
   if (!rights.bits_) return make_error("cannot reserve the sfi rights bitmap");
   return &rights;
 }
 
-// Bytes of the bitmap wholly inside the range are stored plainly (no other range shares them); the partial bytes
-// at either end may hold a neighbour's granules, and are updated atomically.
+// 64-bit words of the bitmap wholly inside the range are stored plainly (no other range shares them); the partial
+// words at either end may hold a neighbour's granules, and are updated atomically. Word-wise: an skb's 2 KiB is
+// four stores, where bytes took a call to memset and up to fourteen locked byte updates.
 void Rights::set(uint64_t addr, uint64_t len, bool on) {
   uint64_t g, end;
   if (!granules(addr, len, g, end)) return;
-  auto update = [&](uint64_t byte, uint8_t mask) {
-    std::atomic_ref<uint8_t> b(bits_[byte]);
-    if (on) {
-      b.fetch_or(mask, std::memory_order_relaxed);
+  auto* words = reinterpret_cast<uint64_t*>(bits_);
+  while (g < end) {
+    const uint64_t bit = g % 64, span = std::min<uint64_t>(64 - bit, end - g);
+    std::atomic_ref<uint64_t> word(words[g / 64]);
+    if (span == 64) {
+      word.store(on ? ~uint64_t{0} : 0, std::memory_order_relaxed);
+    } else if (const uint64_t mask = ((uint64_t{1} << span) - 1) << bit; on) {
+      word.fetch_or(mask, std::memory_order_relaxed);
     } else {
-      b.fetch_and(static_cast<uint8_t>(~mask), std::memory_order_relaxed);
+      word.fetch_and(~mask, std::memory_order_relaxed);
     }
-  };
-  while (g < end && g % 8) update(g / 8, static_cast<uint8_t>(1u << (g % 8))), ++g;
-  if (end - g >= 8) {
-    std::memset(bits_ + g / 8, on ? 0xff : 0, (end - g) / 8);
-    g += (end - g) / 8 * 8;
+    g += span;
   }
-  while (g < end) update(g / 8, static_cast<uint8_t>(1u << (g % 8))), ++g;
   std::atomic_thread_fence(std::memory_order_release);
 }
 
@@ -63,7 +68,9 @@ bool Rights::allowed(uint64_t addr, uint64_t len) const {
   uint64_t g, end;
   if (!granules(addr, len ? len : 1, g, end)) return false;
   for (; g < end; ++g) {
-    if (!(std::atomic_ref<uint8_t>(bits_[g / 8]).load(std::memory_order_relaxed) & (1u << (g % 8)))) return false;
+    const uint64_t word =
+        std::atomic_ref<uint64_t>(reinterpret_cast<uint64_t*>(bits_)[g / 64]).load(std::memory_order_relaxed);
+    if (!((word >> (g % 64)) & 1)) return false;
   }
   return true;
 }

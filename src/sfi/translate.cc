@@ -92,14 +92,16 @@ Status Translator::one(uint64_t off) {
     default:
       break;
   }
+  if (const ZydisDecodedOperand* op = single_write()) return split_write(off, *op);
   SIDE_TRY(writes(off));
   SIDE_TRY(stack_pointer(off));
   return copy(off);
 }
 
 // Copies the instruction unchanged: its relocations move with it; a RIP-relative operand without one refers into
-// this section and is re-aimed once the target's new offset is known.
-Status Translator::copy(uint64_t off) {
+// this section and is re-aimed once the target's new offset is known. `extra`: a second placement of the
+// instruction (split_write), whose relocations are marked derived.
+Status Translator::copy(uint64_t off, bool extra) {
   const size_t start = emit_.size();
   emit_.put_bytes(req_.code.data() + off, insn_.length);
   for (const SourceRelocation& r : here_) {
@@ -109,6 +111,7 @@ Status Translator::copy(uint64_t off) {
     t.symbol = r.symbol;
     t.addend = r.addend;
     t.bias = pc_relative(r.type) ? static_cast<uint32_t>(off + insn_.length - r.offset) : 0;
+    t.derived = extra;
     emit_.relocations().push_back(t);
   }
   bool rip = false;

@@ -60,7 +60,8 @@ struct TranslatedRelocation {
   // from the field to the end of its instruction). A loader that maps symbol values of translated sections through
   // a CodeMap must map that address, not symbol + addend. 0 for absolute types.
   uint32_t bias = 0;
-  // A second relocation of an original field: the displacement of the address computation a check inserted.
+  // A second relocation of an original field: the displacement of the address computation a check inserted, or the
+  // fast-path copy of a write placed twice (its other copy, after the slow path's call, carries the original).
   bool derived = false;
 };
 

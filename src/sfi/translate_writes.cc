@@ -56,12 +56,23 @@ Status Translator::writes(uint64_t off) {
 }
 
 Status Translator::write_check(uint64_t off, const ZydisDecodedOperand& op) {
+  unsigned size = 0;
+  bool checked = false;
+  SIDE_TRY(check_head(off, op, size, checked));
+  if (checked) emit_.check_tail(size);
+  return {};
+}
+
+// Everything of a check before its tail: the frame saved and r11 = the effective address; `checked` false for a
+// stack slot, which needs no check (see kStackSlack).
+Status Translator::check_head(uint64_t off, const ZydisDecodedOperand& op, unsigned& size, bool& checked) {
   MemoryOperand mem;
   SIDE_TRY(memory_operand(off, op, mem));
   const bool stack = mem.base == ZYDIS_REGISTER_RSP && mem.index == ZYDIS_REGISTER_NONE && !mem.gs && !mem.reloc &&
                      mem.disp > -kStackSlack && mem.disp < kStackSlack;
+  checked = !stack;
   if (stack) return {};
-  const unsigned size = op.size / 8;
+  size = op.size / 8;
   if (size == 0 || op.size % 8 != 0) return fail(off, "write of unknown size");
   // pop to memory computes an rsp-based address after rsp moved up.
   const int64_t rsp_extra = insn_.mnemonic == ZYDIS_MNEMONIC_POP ? 8 : 0;
@@ -77,8 +88,44 @@ Status Translator::write_check(uint64_t off, const ZydisDecodedOperand& op) {
                            insn_.mnemonic == ZYDIS_MNEMONIC_BTC) &&
                           ops_[1].type == ZYDIS_OPERAND_TYPE_REGISTER;
   if (bit_string) SIDE_TRY(bit_offset(off, size));
-  emit_.check_tail(size);
   ++out_.counts.write_sites;
+  return {};
+}
+
+// The one memory operand a plain write instruction checks (at most 8 bytes, no string store, rsp left alone), or
+// nullptr when the instruction is anything else.
+const ZydisDecodedOperand* Translator::single_write() const {
+  const ZydisDecodedOperand* found = nullptr;
+  if (insn_.meta.category == ZYDIS_CATEGORY_STRINGOP || insn_.meta.category == ZYDIS_CATEGORY_IOSTRINGOP) {
+    return nullptr;
+  }
+  for (unsigned i = 0; i < insn_.operand_count; ++i) {
+    const ZydisDecodedOperand& op = ops_[i];
+    if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && is_rsp(op.reg.value) &&
+        (op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)) {
+      return nullptr;
+    }
+    if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || !(op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)) continue;
+    if (found || op.visibility == ZYDIS_OPERAND_VISIBILITY_HIDDEN || op.size == 0 || op.size > 64) return nullptr;
+    found = &op;
+  }
+  return found;
+}
+
+// A plain write with its instruction placed twice (Emitter::split_head): once where the fast path falls through,
+// once after the slow path's call. The same checks, the same single execution of the instruction, but neither
+// copy is a branch target, so a device-window write (always the slow copy) stays rewritable into a jump to its
+// device-access trampoline instead of trapping on every execution.
+Status Translator::split_write(uint64_t off, const ZydisDecodedOperand& op) {
+  unsigned size = 0;
+  bool checked = false;
+  SIDE_TRY(check_head(off, op, size, checked));
+  if (!checked) return copy(off);
+  const std::vector<size_t> slow = emit_.fast_head(size);
+  SIDE_TRY(copy(off, /*extra=*/true));
+  const size_t over = emit_.slow_head(size, slow);
+  SIDE_TRY(copy(off));
+  emit_.bind8(over);
   return {};
 }
 

@@ -78,12 +78,15 @@ class Translator {
   std::span<const SourceRelocation> relocs_in(uint64_t off, uint64_t len);
   std::string_view name_of(const SourceRelocation& r) const { return req_.symbol_name(r.symbol); }
   void call_named(uint8_t opcode, const std::string& name);
-  Status copy(uint64_t off);
+  Status copy(uint64_t off, bool extra = false);
   Status branch(uint64_t off);
   Status indirect(uint64_t off);
   Status ret(uint64_t off);
   Status writes(uint64_t off);
   Status write_check(uint64_t off, const ZydisDecodedOperand& op);
+  Status check_head(uint64_t off, const ZydisDecodedOperand& op, unsigned& size, bool& checked);
+  const ZydisDecodedOperand* single_write() const;
+  Status split_write(uint64_t off, const ZydisDecodedOperand& op);
   Status string_check(uint64_t off);
   Status stack_pointer(uint64_t off);
   Status new_stack_pointer(uint64_t off);

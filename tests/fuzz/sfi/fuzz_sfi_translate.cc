@@ -1,13 +1,15 @@
 // Fuzzes the sfi translator (sfi/translate.h) with arbitrary bytes as a module's text section (one function at
 // offset 0, no relocations). Besides memory safety and UB, checks what the isolation relies on: a translation
 // either is refused or decodes, instruction by instruction, into code where every memory write that is not a
-// small rsp-relative stack write comes after a call to the violation entry's slow path or its inline fast path,
+// small rsp-relative stack write comes after a call to the violation entry's slow path or after its inline fast
+// path's rights test (whose failure jumps past the write to a slow-path call),
 // no raw return or indirect branch survives, and the offset map is consistent both ways.
 #include <Zydis/Zydis.h>
 
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <vector>
 
 #include "sfi/translate.h"
 
@@ -30,11 +32,34 @@ bool small_stack_write(const ZydisDecodedOperand& op) {
          op.mem.segment != ZYDIS_REGISTER_GS && op.mem.disp.value > -kStackSlack && op.mem.disp.value < kStackSlack;
 }
 
-// The translation of one original instruction: [begin, end) of the output.
+bool slow_call(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops) {
+  return insn.meta.category == ZYDIS_CATEGORY_CALL && ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY;
+}
+
+// Where the calls to the slow path are in [begin, end).
+std::vector<uint64_t> slow_calls(const Translation& t, uint64_t begin, uint64_t end) {
+  ZydisDecoder d;
+  ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  std::vector<uint64_t> calls;
+  for (uint64_t at = begin; at < end;) {
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    CHECK(ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, t.code.data() + at, end - at, &insn, ops)));
+    if (slow_call(insn, ops)) calls.push_back(at);
+    at += insn.length;
+  }
+  return calls;
+}
+
+// The translation of one original instruction: [begin, end) of the output. A write is checked when a call to the
+// slow path came before it in the segment, or (the fast copy of a write placed twice) when the rights test's
+// `jnc` to the slow path came before it and jumps forward past it to code that reaches a slow-path call.
 void check_segment(const Translation& t, uint64_t begin, uint64_t end, uint64_t literal) {
   ZydisDecoder d;
   ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  const std::vector<uint64_t> calls = slow_calls(t, begin, end);
   bool checked = false;  // a call to the slow path (every check has one) came before, in this segment
+  uint64_t fast_to = 0;  // the target of the last rights test's jnc to the slow path (0: none)
   for (uint64_t at = begin; at < end;) {
     ZydisDecodedInstruction insn;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
@@ -47,12 +72,18 @@ void check_segment(const Translation& t, uint64_t begin, uint64_t end, uint64_t 
       CHECK(at + insn.length + static_cast<uint64_t>(ops[0].mem.disp.value) == literal);
       checked = true;
     }
+    if (insn.mnemonic == ZYDIS_MNEMONIC_JNB && insn.raw.imm[0].size == 32) {
+      const uint64_t to = at + insn.length + static_cast<uint64_t>(insn.raw.imm[0].value.s);
+      bool reaches = false;
+      for (uint64_t c : calls) reaches |= c >= to;
+      fast_to = reaches && to < end ? to : 0;
+    }
     for (unsigned i = 0; i < insn.operand_count; ++i) {
       const ZydisDecodedOperand& op = ops[i];
       if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || !(op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)) continue;
       if (op.visibility == ZYDIS_OPERAND_VISIBILITY_HIDDEN && op.mem.base == ZYDIS_REGISTER_RSP) continue;
       if (small_stack_write(op)) continue;
-      CHECK(checked);
+      CHECK(checked || fast_to > at);
     }
     at += insn.length;
   }

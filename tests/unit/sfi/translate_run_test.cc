@@ -2,6 +2,7 @@
 // writes outside reach the violation entry with r11 = address and r10 = length (it records them and longjmps
 // out), rep stos is checked with its whole range, bts checks the word it really touches, a widened rel8 loop still
 // loops, and an arbitrary rsp is checked before it is used.
+#include <Zydis/Zydis.h>
 #include <asm/prctl.h>
 #include <elf.h>
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csetjmp>
 #include <cstdio>
@@ -194,15 +196,19 @@ TEST(SfiTranslateRun, WriteInsideTheWindowKeepsRegistersAndFlags) {
     ASSERT_TRUE(f);
     EXPECT_EQ(t.counts.flagless_sites, 0u) << "jc reads the flags: they are live";
     EXPECT_EQ(t.counts.frameless_sites, 0u) << "push reads r10 and r11";
-    Regs in = pattern(), out;
-    in.v[RDI] = reinterpret_cast<uint64_t>(box.window()) + 0x100;
-    ASSERT_TRUE(run(f, in, out));
-    EXPECT_EQ(sfi_seen_count, 0u);
-    uint64_t stored;
-    std::memcpy(&stored, box.window() + 0x100, 8);
-    EXPECT_EQ(stored, in.v[RSI]);
-    for (int i = RAX; i <= R15; ++i) EXPECT_EQ(out.v[i], in.v[i]) << "register " << i;
-    EXPECT_EQ(out.v[kFlagsSlot] & kStatusFlags, in.v[kFlagsSlot] & kStatusFlags);
+    // The fast path puts the status flags back without popfq: every one of them, set or clear, comes back.
+    for (uint64_t flags : {kStatusFlags, uint64_t{0}, uint64_t{0x800}, uint64_t{0x1}, uint64_t{0x10}, uint64_t{0xc4}}) {
+      Regs in = pattern(), out;
+      in.v[kFlagsSlot] = 0x202 | flags;
+      in.v[RDI] = reinterpret_cast<uint64_t>(box.window()) + 0x100;
+      ASSERT_TRUE(run(f, in, out));
+      EXPECT_EQ(sfi_seen_count, 0u);
+      uint64_t stored;
+      std::memcpy(&stored, box.window() + 0x100, 8);
+      EXPECT_EQ(stored, in.v[RSI]);
+      for (int i = RAX; i <= R15; ++i) EXPECT_EQ(out.v[i], in.v[i]) << "register " << i;
+      EXPECT_EQ(out.v[kFlagsSlot] & kStatusFlags, flags) << "flags " << flags;
+    }
   }
 }
 
@@ -249,6 +255,57 @@ TEST(SfiTranslateRun, WriteOutsideReachesTheViolationEntry) {
     EXPECT_FALSE(run(f, in, out));
     EXPECT_EQ(sfi_seen_count, 3u);
   }
+}
+
+// Where the bytes `insn` occur in `code`, and every target of a relative branch in `code` (decoded linearly).
+void copies_and_targets(const std::vector<uint8_t>& code, const std::vector<uint8_t>& insn,
+                        std::vector<uint64_t>& copies, std::vector<uint64_t>& targets) {
+  ZydisDecoder d;
+  ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  for (uint64_t at = 0; at < code.size();) {
+    ZydisDecodedInstruction i;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, code.data() + at, code.size() - at, &i, ops))) break;
+    if (i.length == insn.size() && std::memcmp(code.data() + at, insn.data(), insn.size()) == 0) copies.push_back(at);
+    ZyanU64 to = 0;
+    if (i.operand_count_visible == 1 && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ops[0].imm.is_relative &&
+        ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&i, &ops[0], at, &to))) {
+      targets.push_back(to);
+    }
+    at += i.length;
+  }
+}
+
+// A plain write is placed twice (after the fast path, after the slow path's call) so that neither copy is a branch
+// target (the device-access rewriter can then replace a device-window write by a jump): it still runs exactly once
+// on either path.
+TEST(SfiTranslateRun, AWritePlacedTwiceRunsOnceOnEitherPath) {
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  box.grant(0x100, 8);
+  Translation t;
+  const std::vector<uint8_t> add = {0x83, 0x07, 0x01};  // addl $1,(%rdi)
+  const void* f = box.load({0x83, 0x07, 0x01, 0xc3}, &t);
+  ASSERT_TRUE(f);
+  std::vector<uint64_t> copies, targets;
+  copies_and_targets(t.code, add, copies, targets);
+  ASSERT_EQ(copies.size(), 2u);
+  for (uint64_t c : copies) EXPECT_EQ(std::count(targets.begin(), targets.end(), c), 0) << "copy at " << c;
+  Regs in = pattern(), out;
+  in.v[RDI] = reinterpret_cast<uint64_t>(box.window()) + 0x100;
+  std::memset(box.window() + 0x100, 0, 8);
+  ASSERT_TRUE(run(f, in, out));  // the fast path
+  EXPECT_EQ(box.window()[0x100], 1);
+  EXPECT_EQ(sfi_seen_count, 0u);
+  uint32_t outside = 41;
+  in.v[RDI] = reinterpret_cast<uint64_t>(&outside);
+  sfi_allow = 1;  // the slow path lets it through (as it does a device-window write)
+  ASSERT_TRUE(run(f, in, out));
+  EXPECT_EQ(outside, 42u);
+  EXPECT_EQ(sfi_seen_count, 1u);
+  EXPECT_EQ(sfi_seen_ea, in.v[RDI]);
+  EXPECT_EQ(sfi_seen_len, 4u);
+  for (int i : {RAX, RBX, RCX, RDX, RSI, RDI, RBP, R8, R9, R12, R13, R14, R15}) EXPECT_EQ(out.v[i], in.v[i]);
 }
 
 TEST(SfiTranslateRun, RepStosIsCheckedWithItsRange) {
