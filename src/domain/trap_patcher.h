@@ -137,6 +137,9 @@ class TrapPatcher {
   bool quiescent(const Site& site) const;
   void poll();
   void finish(Site& site);
+  void arm_in_window(Site& site, uint8_t* code);
+  static void write_jump(const Site& site, uint8_t* code);
+  void complete(Site& site);
   unsigned build_trampoline(Site& site, uint8_t* out);
 
   Domain& domain_;
