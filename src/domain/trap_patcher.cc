@@ -279,11 +279,22 @@ bool TrapPatcher::refused_before(uint64_t rip) const {
   return false;
 }
 
+bool TrapPatcher::trapped_enough(uint64_t rip) {
+  for (size_t i = hash(rip, trapped_sites_.size()), n = 0; n < trapped_sites_.size();
+       i = (i + 1) & (trapped_sites_.size() - 1), ++n) {
+    auto& [site, traps] = trapped_sites_[i];
+    if (site != rip && site != 0) continue;
+    site = rip;
+    return ++traps >= kTrapsBeforeRewrite;
+  }
+  return true;
+}
+
 void TrapPatcher::arm(const loader::LoadedModule& mod, const emulation::Access& access) {
   std::unique_lock lock(mutex_, std::try_to_lock);
   if (!lock.owns_lock()) return;  // another vCPU is arming or switching a site: try again at the next trap
   const uint64_t rip = access.rip;
-  if (refused_before(rip) || find(rip)) return;
+  if (refused_before(rip) || find(rip) || !trapped_enough(rip)) return;
   // String instructions iterate (and may stop between iterations); an access that writes RSP would have the
   // trampoline restore a stack pointer it is still using.
   const bool writes_rsp =
