@@ -211,15 +211,19 @@ void add_tcp_and_recovery_goals(const BenchResults& r, std::vector<Goal>& g) {
   }
   std::optional<double> tcp = in && iso ? ratio(iso->receiver_gbps, in->receiver_gbps) : std::nullopt;
   g.push_back({"isolated/in-process TCP throughput (iperf3 through the TAP)", ">= 0.95", tcp, tcp && *tcp >= 0.95, ""});
-  std::vector<double> total;
-  for (const auto& x : r.recovery.recoveries) total.push_back(x.total_ms);
+  // From the kill until a frame went through the new driver (flowing_ms), not only until it was open (total_ms). A
+  // recovery whose traffic never resumed has no flowing time: the goal is then not met, whatever the others did.
+  std::vector<double> flowing;
+  for (const auto& x : r.recovery.recoveries)
+    if (x.flowing_ms >= 0) flowing.push_back(x.flowing_ms);
+  const bool all_flowed = flowing.size() == r.recovery.recoveries.size();
   std::optional<double> med, p99;
-  if (!total.empty()) {
-    med = median(total);
-    p99 = percentile(total, 0.99);
+  if (!flowing.empty()) {
+    med = median(flowing);
+    p99 = percentile(flowing, 0.99);
   }
-  g.push_back({"recovery, kill to traffic flowing (median)", "<= 10", med, med && *med <= 10, "ms"});
-  g.push_back({"recovery, kill to traffic flowing (p99)", "<= 20", p99, p99 && *p99 <= 20, "ms"});
+  g.push_back({"recovery, kill to traffic flowing (median)", "<= 10", med, all_flowed && med && *med <= 10, "ms"});
+  g.push_back({"recovery, kill to traffic flowing (p99)", "<= 20", p99, all_flowed && p99 && *p99 <= 20, "ms"});
 }
 
 // The sfi goals (issue #17), on the worse direction at 64 B: throughput >= 0.95 and CPU per packet <= 1.15 of

@@ -65,7 +65,7 @@ Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& r
       return d->args;
     }
     if (ch_.reply(cpu).broken() || monotonic_ns() > deadline) return make_error("no reply from the supervisor");
-    bell.wait(options_.spin_ns, 10'000'000);
+    bell.wait(reply_spins_[cpu], 10'000'000);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <span>
 
 #include "domain/platform.h"
+#include "ipc/adaptive_spin.h"
 #include "ipc/channel.h"
 #include "ipc/codec.h"
 
@@ -28,7 +29,9 @@ class RemotePlatform final : public Platform {
     bool posted_dma = true;
     uint64_t arena_bytes = 0;
   };
-  RemotePlatform(ipc::Channel& channel, Options options) : ch_(channel), options_(options) {}
+  RemotePlatform(ipc::Channel& channel, Options options) : ch_(channel), options_(options) {
+    reply_spins_.fill(ipc::AdaptiveSpin(options.spin_ns));
+  }
 
   Result<uint32_t> config_read(uint32_t dev, uint32_t offset, unsigned width) override;
   Status config_write(uint32_t dev, uint32_t offset, unsigned width, uint32_t value) override;
@@ -77,6 +80,8 @@ class RemotePlatform final : public Platform {
   uint32_t copies_changed_by(uint32_t dev, int bar, uint64_t offset, unsigned width) const;
   static constexpr uint32_t kAllCopies = ~0u;
   std::array<std::array<std::atomic<uint64_t>, ipc::kChannelVcpus>, ipc::kRegisterShadows> stale_{};
+  // How long each vCPU spins for a reply; each is used only by its own vCPU's thread.
+  std::array<ipc::AdaptiveSpin, ipc::kChannelVcpus> reply_spins_{};
   std::atomic<uint64_t> shadow_reads_{0};
 
  public:

@@ -42,11 +42,11 @@ void VcpuThreads::softirq_loop() {
   if (!initialise(1)) return;
   uint64_t next_tick = monotonic_ns() + kTickNs;
   uint32_t carried = 0;  // work left over from the last round
+  ipc::AdaptiveSpin spin(spin_ns_);
   while (!stopping_.load()) {
     uint64_t now = monotonic_ns();
     const uint64_t to_tick = next_tick > now ? next_tick - now : 0;
-    uint32_t events =
-        carried ? carried | softirq_bell_.take() : softirq_bell_.wait(std::min(spin_ns_, to_tick), to_tick);
+    uint32_t events = carried ? carried | softirq_bell_.take() : softirq_bell_.wait(spin, to_tick);
     carried = 0;
     if (stopping_.load()) break;
     if (work_.before_round) work_.before_round();

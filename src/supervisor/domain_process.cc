@@ -379,6 +379,7 @@ void DomainProcess::service_loop() {
     return server.drain();
   };
   ipc::Doorbell bell(&channel_.header().supervisor_bell);
+  ipc::AdaptiveSpin spin(service_spin_ns_);
   while (!stop_.load()) {
     check_hung();
     if (drain()) continue;
@@ -392,7 +393,7 @@ void DomainProcess::service_loop() {
       return;
     }
     CrossingCounters::bump(crossings_.service_waits);
-    bell.wait(service_spin_ns_, 5'000'000);
+    bell.wait(spin, 5'000'000);
   }
 }
 
