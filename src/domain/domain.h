@@ -116,6 +116,8 @@ class Domain final {
   // "symbol+0xoff/0xsize [module]" for an address in any loaded module, or nullopt.
   std::optional<std::string> symbolize(uint64_t addr, bool with_offset = true) const;
   const loader::KernelAbi& abi() const { return abi_; }
+  // Once every module is loaded: the kernel ABI's tables are not needed again (a later load is refused).
+  void forget_abi() { abi_ = loader::KernelAbi{}; }
 
   // ---- the parts ----
   AddressSpace& address_space() { return space_; }

@@ -101,6 +101,21 @@ bool PrivateMemory::page_executable(uint64_t addr) const {
 }
 
 Status PrivateMemory::patch_image(uint64_t addr, const void* bytes, uint64_t len) {
+  struct Copy {
+    const void* bytes;
+    uint64_t len;
+  } copy{bytes, len};
+  return patch_image_with(
+      addr, len,
+      [](void* c, uint8_t* at) {
+        auto* cp = static_cast<Copy*>(c);
+        std::memcpy(at, cp->bytes, cp->len);
+      },
+      &copy);
+}
+
+Status PrivateMemory::patch_image_with(uint64_t addr, uint64_t len, void (*write)(void* context, uint8_t* bytes),
+                                       void* context) {
   if (!reserved_ || addr < kImageBase || addr >= image_next_ || len > image_next_ - addr) {
     return make_error("patch outside the module images");
   }
@@ -120,7 +135,7 @@ Status PrivateMemory::patch_image(uint64_t addr, const void* bytes, uint64_t len
     patch_seq_.fetch_add(1, std::memory_order_acq_rel);  // odd: the pages are (about to be) not executable
     ok = mprotect(reinterpret_cast<void*>(first), end - first, PROT_READ | PROT_WRITE) == 0;
   }
-  if (ok) std::memcpy(reinterpret_cast<void*>(addr), bytes, len);
+  if (ok) write(context, reinterpret_cast<uint8_t*>(addr));
   if (flip) {
     // Back to what the pages are meant to be (never writable and executable at once).
     if (mprotect(reinterpret_cast<void*>(first), end - first, prot) != 0) ok = false;

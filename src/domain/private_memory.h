@@ -35,6 +35,9 @@ class PrivateMemory {
   // and executable at once. Another vCPU that fetches an instruction from such a page meanwhile takes an execute
   // fault, which retried_fetch() recognises. Async-signal-safe (patches are written from trap handlers).
   Status patch_image(uint64_t addr, const void* bytes, uint64_t len);
+  // The same, with `write(context, bytes)` writing the `len` bytes at `addr` while their pages are writable (and not
+  // executable): several dependent writes for one pair of protection changes. Async-signal-safe if `write` is.
+  Status patch_image_with(uint64_t addr, uint64_t len, void (*write)(void* context, uint8_t* bytes), void* context);
   // From a SIGSEGV handler, for an instruction fetch at `addr` that faulted: if the page is meant to be
   // executable, a patch may have it flipped writable for a moment. Waits (bounded) for any patch to end and
   // returns the patch sequence number then (a fetch that faults again with the same number was not disturbed by

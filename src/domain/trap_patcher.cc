@@ -279,11 +279,22 @@ bool TrapPatcher::refused_before(uint64_t rip) const {
   return false;
 }
 
+bool TrapPatcher::trapped_enough(uint64_t rip) {
+  for (size_t i = hash(rip, trapped_sites_.size()), n = 0; n < trapped_sites_.size();
+       i = (i + 1) & (trapped_sites_.size() - 1), ++n) {
+    auto& [site, traps] = trapped_sites_[i];
+    if (site != rip && site != 0) continue;
+    site = rip;
+    return ++traps >= kTrapsBeforeRewrite;
+  }
+  return true;
+}
+
 void TrapPatcher::arm(const loader::LoadedModule& mod, const emulation::Access& access) {
   std::unique_lock lock(mutex_, std::try_to_lock);
   if (!lock.owns_lock()) return;  // another vCPU is arming or switching a site: try again at the next trap
   const uint64_t rip = access.rip;
-  if (refused_before(rip) || find(rip)) return;
+  if (refused_before(rip) || find(rip) || !trapped_enough(rip)) return;
   // String instructions iterate (and may stop between iterations); an access that writes RSP would have the
   // trampoline restore a stack pointer it is still using.
   const bool writes_rsp =
@@ -390,12 +401,50 @@ void TrapPatcher::install(const emulation::Access& access, const Placement& plac
   published_.store(n + 1, std::memory_order_release);
   insert(table_, rip, &site);
   insert(starts_, site.start, &site);
-  const uint8_t int3 = 0xcc;
+  site.armed_by = Domain::current_vcpu();
+  // The int3 and, if every other vCPU is already quiescent, the jump, in one write window: each window costs two
+  // page-protection changes (TLB shootdowns, several microseconds each on a VM), and a probe rewrites hundreds of
+  // sites. While the page is writable it is not executable, so no vCPU enters the range before the window ends.
+  if (memory_.patch_image_with(
+          site.start, 5,
+          [](void* s, uint8_t* code) { static_cast<Site*>(s)->patcher->arm_in_window(*static_cast<Site*>(s), code); },
+          &site)) {
+    return;
+  }
+  const uint8_t int3 = 0xcc;  // (the 5 bytes span pages of different protections: the int3 alone)
   if (!memory_.patch_image(site.start, &int3, 1)) return;  // cannot happen: the site is in a module image
   std::atomic_thread_fence(std::memory_order_seq_cst);
   for (size_t v = 0; v < kMaxVcpus; ++v) site.epochs[v] = epoch_[v].load();
-  site.armed_by = Domain::current_vcpu();
   pending_.fetch_add(1);
+}
+
+// Inside install()'s write window (the site's bytes writable, not executable): the int3, the epochs' snapshot, and
+// the jump at once when no other vCPU can be inside the range.
+void TrapPatcher::arm_in_window(Site& site, uint8_t* code) {
+  code[0] = 0xcc;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  for (size_t v = 0; v < kMaxVcpus; ++v) site.epochs[v] = epoch_[v].load();
+  if (!quiescent(site)) {
+    pending_.fetch_add(1);
+    return;
+  }
+  write_jump(site, code);
+  complete(site);
+}
+
+void TrapPatcher::write_jump(const Site& site, uint8_t* code) {
+  const int32_t rel =
+      static_cast<int32_t>(static_cast<int64_t>(site.trampoline) - static_cast<int64_t>(site.start + 5));
+  std::memcpy(code + 1, &rel, 4);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  code[0] = 0xe9;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+void TrapPatcher::complete(Site& site) {
+  site.state.store(State::kPatched);
+  if (site.prefix) prefix_.fetch_add(1, std::memory_order_relaxed);
+  patched_.fetch_add(1, std::memory_order_relaxed);
 }
 
 // Every other vCPU was idle when the int3 went in, or has since crossed a guarded-call boundary or finished a trap
@@ -423,18 +472,11 @@ void TrapPatcher::poll() {
 // The displacement first, under the int3; the opcode last. A vCPU still executing a stale int3 traps and is
 // taken over like before.
 void TrapPatcher::finish(Site& site) {
-  const int32_t rel =
-      static_cast<int32_t>(static_cast<int64_t>(site.trampoline) - static_cast<int64_t>(site.start + 5));
-  uint8_t jump[5] = {0xe9};
-  std::memcpy(jump + 1, &rel, 4);
-  (void)memory_.patch_image(site.start + 1, jump + 1, 4);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  (void)memory_.patch_image(site.start, jump, 1);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  site.state.store(State::kPatched);
-  if (site.prefix) prefix_.fetch_add(1, std::memory_order_relaxed);
+  // One window: the page is not executable while it is written, so the order of the writes is not observable.
+  (void)memory_.patch_image_with(
+      site.start, 5, [](void* s, uint8_t* code) { write_jump(*static_cast<Site*>(s), code); }, &site);
+  complete(site);
   pending_.fetch_sub(1);
-  patched_.fetch_add(1, std::memory_order_relaxed);
 }
 
 // The trampoline: make room for a Registers frame below the driver's RSP (driver code is built with
