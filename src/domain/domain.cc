@@ -108,7 +108,9 @@ Status Domain::start() {
   work.init = [this](unsigned cpu) { return init_secondary_vcpu(cpu); };
   work.before_round = config_.on_softirq_round;
   work.tick = [this] {
-    if (!faulty()) call([&] { entries_.tick(); });
+    uint64_t next_ns = 0;
+    if (!faulty()) call([&] { next_ns = entries_.tick(); });
+    return next_ns;
   };
   work.round = [this](uint32_t events) { return faulty() ? 0 : softirq_round(events); };
   work.run_work = [this] {

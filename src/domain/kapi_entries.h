@@ -18,7 +18,7 @@ struct KapiEntries {
   // Required.
   int (*init)(unsigned nr_cpus, const unsigned long* percpu_bases) = nullptr;
   int (*cpu_init)(unsigned cpu) = nullptr;
-  void (*tick)() = nullptr;
+  uint64_t (*tick)() = nullptr;  // nanoseconds until the next jiffy begins
   int (*parse_params)(const char* module, char* args, uint64_t params, unsigned nr_params) = nullptr;
   // Optional.
   int (*irq)(uint32_t) = nullptr;

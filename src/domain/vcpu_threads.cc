@@ -52,9 +52,9 @@ void VcpuThreads::softirq_loop() {
     if (work_.before_round) work_.before_round();
     now = monotonic_ns();
     if (now >= next_tick) {
-      next_tick = now + kTickNs;
-      events |= kEventSoftirq;  // a tick runs timers; what they schedule runs in the same round
-      work_.tick();
+      events |= kEventSoftirq;                // a tick runs timers; what they schedule runs in the same round
+      const uint64_t next_ns = work_.tick();  // to the next jiffy's start, as the layer's clock has it
+      next_tick = monotonic_ns() + (next_ns && next_ns <= kTickNs ? next_ns : kTickNs);
     }
     carried = work_.round(events);
   }

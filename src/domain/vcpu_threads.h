@@ -24,7 +24,7 @@ class VcpuThreads {
   struct Work {
     std::function<bool(unsigned cpu)> init;          // on the new thread: make it vCPU `cpu`; false if it failed
     std::function<void()> before_round;              // vCPU 1, before each round (outside guarded calls)
-    std::function<void()> tick;                      // vCPU 1, every jiffy
+    std::function<uint64_t()> tick;                  // vCPU 1, every jiffy: ns until the next one (0: kTickNs)
     std::function<uint32_t(uint32_t events)> round;  // vCPU 1: the events to carry into the next round
     std::function<void()> run_work;                  // vCPU 2, when woken
   };

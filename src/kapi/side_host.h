@@ -157,8 +157,9 @@ int side_kapi_cpu_init(unsigned int cpu);
 /* Parses "name=value ..." module parameters like the kernel's parse_args() and applies them through the
  * parameters' kernel_param_ops. Returns 0 or a negative errno; errors are logged kernel-style. */
 int side_kapi_parse_params(const char *module, char *args, void *params, unsigned int nr_params);
-/* Advances jiffies to the domain clock and runs expired timers; called on vCPU 1 every jiffy. */
-void side_kapi_tick(void);
+/* Advances jiffies to the domain clock and runs expired timers; called on vCPU 1 every jiffy. Returns the
+ * nanoseconds until the next jiffy begins, when vCPU 1 is to call it again. */
+side_u64 side_kapi_tick(void);
 
 
 /*
