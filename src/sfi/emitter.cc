@@ -70,6 +70,15 @@ void Emitter::restore() {
   put({0x48, 0x8d, 0x64, 0x24, 0x10});  // lea 16(%rsp),%rsp
 }
 
+// %r10 = the address of the written range's first byte (%r11) or, with `last`, of its last byte.
+void Emitter::load_byte_address(unsigned size, bool last) {
+  if (last) {
+    put({0x4d, 0x8d, 0x53, static_cast<uint8_t>(size - 1)});  // lea size-1(%r11),%r10
+  } else {
+    put({0x4d, 0x89, 0xda});  // mov %r11,%r10
+  }
+}
+
 void Emitter::fast_path(unsigned size, std::vector<size_t>& slow) {
   const uint8_t log2 = static_cast<uint8_t>(abi_.window_log2);
   const uint32_t window = static_cast<uint32_t>(abi_.window_base >> abi_.window_log2);
@@ -78,11 +87,7 @@ void Emitter::fast_path(unsigned size, std::vector<size_t>& slow) {
   const bool absolute = static_cast<int64_t>(bits) == static_cast<int32_t>(bits);
   for (int last = 0; last < 2; ++last) {
     if (last && size == 1) break;
-    if (last) {
-      put({0x4d, 0x8d, 0x53, static_cast<uint8_t>(size - 1)});  // lea size-1(%r11),%r10
-    } else {
-      put({0x4d, 0x89, 0xda});  // mov %r11,%r10
-    }
+    load_byte_address(size, last);
     put({0x49, 0xc1, 0xea, log2});  // shr $log2,%r10
     put({0x49, 0x81, 0xfa});        // cmp $window,%r10
     put32(window);
@@ -90,11 +95,7 @@ void Emitter::fast_path(unsigned size, std::vector<size_t>& slow) {
   }
   for (int last = 0; last < 2; ++last) {
     if (last && size == 1) break;
-    if (last) {
-      put({0x4d, 0x8d, 0x53, static_cast<uint8_t>(size - 1)});  // lea size-1(%r11),%r10
-    } else {
-      put({0x4d, 0x89, 0xda});  // mov %r11,%r10
-    }
+    load_byte_address(size, last);
     put({0x49, 0xc1, 0xea, 0x03});  // shr $3,%r10
     if (absolute) {
       put({0x4c, 0x0f, 0xa3, 0x14, 0x25});  // bt %r10,bits

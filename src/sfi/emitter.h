@@ -65,6 +65,7 @@ class Emitter {
   void restore();     // mov (%rsp),%r10; mov 8(%rsp),%r11; lea 16(%rsp),%rsp
   // Checks [r11, r11+size) (size 1..8) against the window and the rights bitmap; jumps taken to the slow path are
   // appended to `slow`.
+  void load_byte_address(unsigned size, bool last);
   void fast_path(unsigned size, std::vector<size_t>& slow);
   // popfq; call *violation_entry (through the literal pool); restore. r10 holds the length.
   void slow_call();
