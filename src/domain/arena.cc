@@ -48,6 +48,10 @@ Result<Arena> Arena::create(uint64_t bytes, int fd, uint64_t at, uint64_t limit)
   a.nr_pages_ = bytes / kPage;
   a.state_.assign(a.nr_pages_, kInterior);
   a.order_.assign(a.nr_pages_, 0);
+  a.class_.assign(a.nr_pages_, -1);
+  a.live_words_ = a.nr_pages_ * kPage / 8 / 64;
+  a.live_.reset(static_cast<uint64_t*>(std::calloc(a.live_words_, sizeof(uint64_t))));
+  if (!a.live_) return make_error("cannot allocate the arena's object map");
   for (uint64_t pfn = 0; pfn < a.nr_pages_; pfn += 1u << kMaxOrder) {
     a.state_[pfn] = kFreeHead;
     a.order_[pfn] = kMaxOrder;
@@ -63,9 +67,12 @@ Arena::Arena(Arena&& o) noexcept
       nr_pages_(o.nr_pages_),
       state_(std::move(o.state_)),
       order_(std::move(o.order_)),
-      class_free_(std::move(o.class_free_)),
+      class_(std::move(o.class_)),
       live_(std::move(o.live_)),
+      live_words_(o.live_words_),
+      class_free_(std::move(o.class_free_)),
       pages_in_use_(o.pages_in_use_),
+      kmalloc_objects_(o.kmalloc_objects_),
       kmalloc_bytes_(o.kmalloc_bytes_) {
   for (unsigned i = 0; i <= kMaxOrder; ++i) free_[i] = std::move(o.free_[i]);
   o.fd_ = -1;
@@ -91,12 +98,30 @@ bool Arena::injected_failure() {
   return true;
 }
 
+bool Arena::live(uint64_t granule) const {
+  return (std::atomic_ref<const uint64_t>(live_[granule / 64]).load(std::memory_order_acquire) >> (granule % 64)) & 1;
+}
+
+// Under the lock (writers are serialised); atomic so that ksize may read without it.
+void Arena::set_live(uint64_t granule, bool on) {
+  std::atomic_ref<uint64_t> word(live_[granule / 64]);
+  const uint64_t bit = uint64_t{1} << (granule % 64);
+  word.store(on ? word.load(std::memory_order_relaxed) | bit : word.load(std::memory_order_relaxed) & ~bit,
+             std::memory_order_release);
+}
+
+// The first live object at or after the granule `seed` picks, wrapping around.
 std::optional<std::pair<uint8_t*, uint64_t>> Arena::live_object(uint64_t seed) const {
   std::lock_guard lock(mutex_);
-  if (live_.empty()) return std::nullopt;
-  auto it = live_.begin();
-  std::advance(it, static_cast<long>(seed % live_.size()));
-  return std::make_pair(reinterpret_cast<uint8_t*>(it->first), uint64_t{it->second.size});
+  if (kmalloc_objects_ == 0) return std::nullopt;
+  const uint64_t words = live_words_, start = seed % words;
+  for (uint64_t i = 0; i < words; ++i) {
+    const uint64_t w = (start + i) % words;
+    if (live_[w] == 0) continue;
+    uint8_t* p = base_ + (w * 64 + static_cast<uint64_t>(__builtin_ctzll(live_[w]))) * 8;
+    return std::make_pair(p, ksize(p));
+  }
+  return std::nullopt;
 }
 
 void* Arena::alloc_pages(unsigned order) {
@@ -154,25 +179,38 @@ Arena::FreeError Arena::free_pages_locked(uint64_t pfn, unsigned order) {
   return FreeError::kNone;
 }
 
-void* Arena::kmalloc(uint64_t size, uint64_t align) {
+void* Arena::kmalloc(uint64_t size, uint64_t align, uint64_t* usable) {
   if (size == 0 || size > (uint64_t{1} << 31)) return nullptr;
   if (align == 0 || (align & (align - 1)) != 0) return nullptr;
   // Power-of-two classes of at least `align` bytes are naturally aligned (slabs start on a page boundary).
   uint64_t need = std::max(size, align);
   if (injected_failure()) return nullptr;
   std::lock_guard lock(mutex_);
-  for (unsigned c = 0; c < kNumClasses; ++c) {
+  void* p = nullptr;
+  for (unsigned c = 0; c < kNumClasses && !p; ++c) {
     if (kClasses[c] < need) continue;
     if (align > 8 && (kClasses[c] & (kClasses[c] - 1)) != 0) continue;  // 96/192 are only 32-byte aligned
-    return kmalloc_locked(c);
+    p = kmalloc_locked(c);
+    if (!p) return nullptr;
   }
-  // Large: whole page blocks.
+  if (!p) p = kmalloc_large(need);
+  if (p) {
+    set_live(granule_of(p), true);
+    ++kmalloc_objects_;
+    const uint64_t n = ksize(p);
+    if (usable) *usable = n;
+    kmalloc_bytes_ += n;
+  }
+  return p;
+}
+
+// Larger than every class (or aligned beyond it): a whole page block, aligned to its size.
+void* Arena::kmalloc_large(uint64_t size) {
   unsigned order = 0;
-  while ((kPage << order) < need) ++order;
+  while ((kPage << order) < size) ++order;
   void* p = alloc_pages_locked(order);
   if (!p) return nullptr;
-  live_.emplace(reinterpret_cast<uint64_t>(p), Object{static_cast<uint32_t>(size), -1, static_cast<uint8_t>(order)});
-  kmalloc_bytes_ += size;
+  state_[(static_cast<uint8_t*>(p) - base_) / kPage] = kLargeHead;
   return p;
 }
 
@@ -182,40 +220,48 @@ void* Arena::kmalloc_locked(unsigned c) {
     unsigned order = slab_order(kClasses[c]);
     auto* slab = static_cast<uint8_t*>(alloc_pages_locked(order));
     if (!slab) return nullptr;
+    // A slab keeps its class for the arena's life: its objects return to the class's free list, never to the
+    // buddy allocator.
+    const uint64_t pfn = (slab - base_) / kPage;
+    state_[pfn] = kSlabHead;
+    for (uint64_t i = 0; i < (uint64_t{1} << order); ++i) class_[pfn + i] = static_cast<int8_t>(c);
     uint64_t n = (kPage << order) / kClasses[c];
     for (uint64_t i = n; i-- > 0;) list.push_back(reinterpret_cast<uint64_t>(slab) + i * kClasses[c]);
   }
   uint64_t addr = list.back();
   list.pop_back();
-  live_.emplace(addr, Object{kClasses[c], static_cast<int8_t>(c), 0});
-  kmalloc_bytes_ += kClasses[c];
   return reinterpret_cast<void*>(addr);
 }
 
 uint64_t Arena::ksize(const void* p) const {
-  std::lock_guard lock(mutex_);
-  auto it = live_.find(reinterpret_cast<uint64_t>(p));
-  return it == live_.end() ? 0 : it->second.size;
+  if (!contains(p) || reinterpret_cast<uintptr_t>(p) % 8 != 0 || !live(granule_of(p))) return 0;
+  const uint64_t pfn = (static_cast<const uint8_t*>(p) - base_) / kPage;
+  const int8_t c = class_[pfn];
+  // A large object is its whole block, as Linux's ksize says of a kmalloc_large allocation.
+  return c >= 0 ? kClasses[c] : kPage << order_[pfn];
 }
 
 bool Arena::kfree(const void* p) {
+  if (!contains(p) || reinterpret_cast<uintptr_t>(p) % 8 != 0) return false;
   std::lock_guard lock(mutex_);
-  auto it = live_.find(reinterpret_cast<uint64_t>(p));
-  if (it == live_.end()) return false;
-  Object o = it->second;
-  live_.erase(it);
-  kmalloc_bytes_ -= o.size;
-  if (o.size_class < 0) {
-    free_pages_locked((static_cast<const uint8_t*>(p) - base_) / kPage, o.order);
-  } else {
-    class_free_[o.size_class].push_back(reinterpret_cast<uint64_t>(p));
+  const uint64_t size = ksize(p);
+  if (size == 0) return false;
+  set_live(granule_of(p), false);
+  --kmalloc_objects_;
+  kmalloc_bytes_ -= size;
+  const uint64_t pfn = (static_cast<const uint8_t*>(p) - base_) / kPage;
+  if (const int8_t c = class_[pfn]; c >= 0) {
+    class_free_[c].push_back(reinterpret_cast<uint64_t>(p));
+    return true;
   }
+  state_[pfn] = kUsedHead;
+  free_pages_locked(pfn, order_[pfn]);
   return true;
 }
 
 Arena::Stats Arena::stats() const {
   std::lock_guard lock(mutex_);
-  return Stats{nr_pages_, pages_in_use_, live_.size(), kmalloc_bytes_};
+  return Stats{nr_pages_, pages_in_use_, kmalloc_objects_, kmalloc_bytes_};
 }
 
 }  // namespace side::domain

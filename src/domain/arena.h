@@ -5,14 +5,19 @@
 // Inside it: a buddy allocator of 2^order page blocks (orders 0..10, as the kernel's MAX_ORDER 11) and kmalloc's
 // size classes on top. Every live block and object is tracked, so freeing something that was never allocated,
 // freeing twice or freeing with the wrong order is reported instead of corrupting the allocator.
+//
+// The tracking is flat, because kmalloc and kfree run for every frame (an skb's head and data): what each page
+// holds (free, a page block, a slab of one class, a large kmalloc object) and a bit per 8-byte granule marking
+// where a live kmalloc object starts. Nothing is allocated on the heap per object, and ksize reads without a lock.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
-#include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
@@ -50,8 +55,9 @@ class Arena {
   void* alloc_pages(unsigned order);
   FreeError free_pages(const void* p, unsigned order);
 
-  void* kmalloc(uint64_t size, uint64_t align);
-  // Size of the live kmalloc object at p, or 0.
+  // `usable`, when given, receives the object's usable size (what ksize will say).
+  void* kmalloc(uint64_t size, uint64_t align, uint64_t* usable = nullptr);
+  // Size of the live kmalloc object at p, or 0. Lock-free: the caller owns p (or accepts a stale answer).
   uint64_t ksize(const void* p) const;
   // False if p is not a live kmalloc object (never allocated, or already freed).
   bool kfree(const void* p);
@@ -73,23 +79,34 @@ class Arena {
   FreeError free_pages_locked(uint64_t pfn, unsigned order);
   void* kmalloc_locked(unsigned size_class);
 
-  struct Object {
-    uint32_t size;      // class size, or the requested size of a large allocation
-    int8_t size_class;  // index into kClasses, or -1 for a large allocation
-    uint8_t order;      // for large allocations
-  };
+  void* kmalloc_large(uint64_t size);
+  bool live(uint64_t granule) const;
+  void set_live(uint64_t granule, bool on);
+  uint64_t granule_of(const void* p) const {
+    return (reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(base_)) / 8;
+  }
 
   int fd_ = -1;
   uint8_t* base_ = nullptr;
   uint64_t nr_pages_ = 0;
   mutable std::mutex mutex_;
-  enum : uint8_t { kInterior = 0, kFreeHead = 1, kUsedHead = 2 };
+  // What a page is: kInterior (inside a block whose head says), the head of a free block, of a block handed out by
+  // alloc_pages, of a slab (its class in class_), or of a large kmalloc object (its size in order_).
+  enum : uint8_t { kInterior = 0, kFreeHead = 1, kUsedHead = 2, kSlabHead = 3, kLargeHead = 4 };
   std::vector<uint8_t> state_;  // per page
   std::vector<uint8_t> order_;  // per block head
+  std::vector<int8_t> class_;   // per page: the size class of the slab it belongs to, or -1
+  // A bit per 8-byte granule: a live kmalloc object starts here. calloc'd: for a bitmap this size the C library maps
+  // fresh zero pages, so only the words in use take memory (1 MiB of bits for the default 64 MiB arena).
+  struct FreeBits {
+    void operator()(uint64_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint64_t[], FreeBits> live_;
+  uint64_t live_words_ = 0;
   std::set<uint64_t> free_[kMaxOrder + 1];
   std::vector<std::vector<uint64_t>> class_free_;  // free objects of each size class
-  std::unordered_map<uint64_t, Object> live_;
   uint64_t pages_in_use_ = 0;
+  uint64_t kmalloc_objects_ = 0;
   uint64_t kmalloc_bytes_ = 0;
 };
 

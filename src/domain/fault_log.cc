@@ -60,8 +60,18 @@ void FaultLog::record(int kind, const std::string& message, uint64_t address, st
   logf(LogLevel::kError, "side: driver fault (%s): %s%s%s", r.kind_name.c_str(), message.c_str(),
        r.location.empty() ? "" : " at ", r.location.c_str());
   faulty_ = true;
+  std::function<void()> listener;
+  {
+    std::lock_guard lock(mutex_);
+    faults_.push_back(std::move(r));
+    listener = listener_;
+  }
+  if (listener) listener();
+}
+
+void FaultLog::set_listener(std::function<void()> listener) {
   std::lock_guard lock(mutex_);
-  faults_.push_back(std::move(r));
+  listener_ = std::move(listener);
 }
 
 std::vector<FaultReport> FaultLog::all() const {

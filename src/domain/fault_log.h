@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -32,11 +33,14 @@ class FaultLog {
   bool faulty() const { return faulty_.load(); }
   // True the first time it is asked about `site`, false after.
   bool first_warning(uint64_t site);
+  // Called after each fault is recorded, on the thread that met it (so a recovery monitor need not poll).
+  void set_listener(std::function<void()> listener);
 
  private:
   mutable std::mutex mutex_;
   std::vector<FaultReport> faults_;
   std::vector<uint64_t> warned_once_;
+  std::function<void()> listener_;  // under mutex_
   std::atomic<bool> faulty_{false};
 };
 

@@ -127,12 +127,14 @@ SIDE_HOST_ENTRY void side_host_memory_layout(struct side_memory_layout* out) {
 }
 
 SIDE_HOST_ENTRY void* side_host_kmalloc(unsigned long size, unsigned long align) {
-  void* p = domain().arena_mut().kmalloc(size, align);
-  if (p && side::sfi::Runtime::active()) grant(p, domain().arena().ksize(p));
+  uint64_t usable = 0;
+  void* p = domain().arena_mut().kmalloc(size, align, &usable);
+  if (p) grant(p, usable);
   return p;
 }
 
 SIDE_HOST_ENTRY void side_host_kfree(const void* p, unsigned long caller) {
+  // Revoked before the object can be handed out again (ksize reads without the arena's lock).
   if (side::sfi::Runtime::active()) revoke(p, domain().arena().ksize(p));
   if (!domain().arena_mut().kfree(p)) {
     fault(caller, "kfree of %p, which is not allocated (double free?)", p);

@@ -159,6 +159,9 @@ class InProcessDomain final : public DriverDomain {
   void report_fault(int kind, const std::string& message) override {
     if (live()) d_->record_fault(kind, message, 0);
   }
+  void set_fault_listener(std::function<void()> listener) override {
+    if (live()) d_->fault_log().set_listener(std::move(listener));
+  }
   void raise_irq(uint32_t irq) override {
     if (live()) d_->raise_irq(irq);
   }

@@ -120,7 +120,9 @@ Result<ipc::ControlAnswer> RecoverableDomain::transact(const ipc::ControlRequest
 // replay on the next generation (the latest of its slot for its target), or a state that no longer needs to be.
 void RecoverableDomain::record(const ipc::OpInfo& op, const ipc::ControlRequest& request,
                                const ipc::ControlAnswer& answer) {
-  if (op.target == ipc::Target::kNetdev && op.replay == ipc::Replay::kRecord) opened_ = true;  // time for a spare
+  if (op.target == ipc::Target::kNetdev && op.replay == ipc::Replay::kRecord && !opened_.exchange(true)) {
+    poke_monitor();  // time for a spare
+  }
   uint64_t target = request.head.body[0];
   std::lock_guard lock(mu_);
   if (op.mints_pdev) {
@@ -428,10 +430,23 @@ void RecoverableDomain::monitor_loop() {
     }
     // A fault wakes this at once (listen_for_faults); the timeout paces the other looks (carrier holds, the first
     // transmitted frame after a restart, the first spare).
+    const auto pace = monitor_pace();
     std::unique_lock lock(monitor_mu_);
-    monitor_cv_.wait_for(lock, std::chrono::microseconds(500), [&] { return monitor_poked_; });
+    monitor_cv_.wait_for(lock, pace, [&] { return monitor_poked_; });
     monitor_poked_ = false;
   }
+}
+
+// Quick looks while something is being timed (a carrier hold, the first frame after a restart, a spare to start);
+// otherwise only a slow safety look, so that a healthy driver's data path is not interrupted 2000 times a second.
+std::chrono::microseconds RecoverableDomain::monitor_pace() {
+  constexpr std::chrono::microseconds kTiming{500}, kIdle{10000};
+  if (await_frame_.load() || (!spare_requested_.load() && opened_.load() && policy_.spares)) return kTiming;
+  std::lock_guard lock(mu_);
+  for (const auto& n : netdevs_) {
+    if (n.carrier_held) return kTiming;
+  }
+  return kIdle;
 }
 
 // The restart policy, for a fault at `now`: true if this fault is one too many (the message says why).

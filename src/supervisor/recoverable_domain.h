@@ -296,6 +296,7 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform, pr
   std::condition_variable monitor_cv_;
   bool monitor_poked_ = false;  // under monitor_mu_
   void poke_monitor();
+  std::chrono::microseconds monitor_pace();
   void listen_for_faults(DriverDomain& d);
 };
 

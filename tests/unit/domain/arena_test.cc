@@ -55,3 +55,50 @@ TEST(Arena, KmallocClassesAlignmentAndDoubleFree) {
   EXPECT_EQ(a->stats().kmalloc_objects, 0u);
   EXPECT_EQ(a->stats().kmalloc_bytes, 0u);
 }
+
+TEST(Arena, KmallocReportsUsableSizeAndLargeObjectsAreWholeBlocks) {
+  auto a = Arena::create(4 << 20);
+  uint64_t usable = 0;
+  void* small = a->kmalloc(100, 8, &usable);
+  ASSERT_NE(small, nullptr);
+  EXPECT_EQ(usable, 128u);
+  EXPECT_EQ(a->ksize(small), 128u);
+  void* large = a->kmalloc(9000, 8, &usable);
+  ASSERT_NE(large, nullptr);
+  EXPECT_EQ(usable, 16384u);  // Linux's ksize of a kmalloc_large object: its whole block
+  EXPECT_EQ(a->ksize(large), 16384u);
+  EXPECT_EQ(a->ksize(static_cast<char*>(small) + 8), 0u);  // inside an object: not an object
+  EXPECT_EQ(a->stats().kmalloc_bytes, 128u + 16384u);
+  EXPECT_TRUE(a->kfree(large));
+  EXPECT_EQ(a->ksize(large), 0u);
+  EXPECT_TRUE(a->kfree(small));
+  EXPECT_EQ(a->ksize(small), 0u);
+}
+
+// kmalloc memory is not a page block: freeing it as pages is refused, and the allocator stays whole.
+TEST(Arena, FreePagesRefusesSlabsAndLargeObjects) {
+  auto a = Arena::create(4 << 20);
+  void* large = a->kmalloc(5000, 8);
+  void* small = a->kmalloc(64, 64);
+  ASSERT_TRUE(large && small);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small) % 4096, reinterpret_cast<uintptr_t>(a->base()) % 4096);
+  EXPECT_EQ(a->free_pages(large, 1), Arena::FreeError::kNotAllocated);
+  EXPECT_EQ(a->free_pages(small, 0), Arena::FreeError::kNotAllocated);
+  EXPECT_EQ(a->ksize(large), 8192u);
+  EXPECT_TRUE(a->kfree(large));
+  EXPECT_TRUE(a->kfree(small));
+}
+
+TEST(Arena, LiveObjectFindsEachLiveObjectAndNoFreedOne) {
+  auto a = Arena::create(4 << 20);
+  EXPECT_FALSE(a->live_object(7));
+  void* kept = a->kmalloc(256, 8);
+  void* freed = a->kmalloc(256, 8);
+  ASSERT_TRUE(a->kfree(freed));
+  for (uint64_t seed : {0ull, 1ull, 12345ull, ~0ull}) {
+    auto obj = a->live_object(seed);
+    ASSERT_TRUE(obj);
+    EXPECT_EQ(obj->first, kept);
+    EXPECT_EQ(obj->second, 256u);
+  }
+}

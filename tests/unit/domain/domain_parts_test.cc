@@ -88,6 +88,16 @@ TEST(FaultLog, RecordsInOrderAndWarnsOnce) {
   EXPECT_FALSE(log.first_warning(0x42));
 }
 
+// Recovery is told of each fault as it is recorded (it no longer polls every 500 us), after the fault is visible.
+TEST(FaultLog, TellsItsListenerOfEachFaultOnceRecorded) {
+  FaultLog log;
+  std::vector<size_t> seen;
+  log.set_listener([&] { seen.push_back(log.all().size()); });
+  log.record(SIDE_FAULT_BUG, "first", 0, "");
+  log.record(SIDE_FAULT_MEMORY, "second", 0, "");
+  EXPECT_EQ(seen, (std::vector<size_t>{1, 2}));
+}
+
 // A code page flipped writable for a patch faults the fetch of every instruction on it, including one that
 // starts on the page before: the CPU reports the first byte it could not fetch, on the flipped page. Seen as
 // "unable to handle page fault for address: 0x60062000 at e1000_clean_rx_irq+0x27e", a five-byte call at
