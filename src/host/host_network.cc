@@ -62,7 +62,7 @@ void HostInterface::stop() {
 HostCounters HostInterface::counters() const {
   return {to_driver_.load(),       from_driver_.load(),     requeued_.load(),        dropped_oversize_.load(),
           dropped_stalled_.load(), refused_changes_.load(), bytes_to_driver_.load(), bytes_from_driver_.load(),
-          dropped_offload_.load(),  offload_flags_.load()};
+          dropped_offload_.load(), offload_flags_.load()};
 }
 
 void HostInterface::apply_offload(uint64_t features) {

@@ -110,8 +110,7 @@ class DriverDomain {
   // transport still holds them where it put them (a domain process's transmit ring keeps the latest ones until
   // their slots are reused). Calls take(i, frame, offload) for each one held, oldest first, `i` its place among the
   // `count` (0 the oldest); returns how many it found. None by default.
-  using RecentFrame =
-      std::function<void(size_t index, std::span<const uint8_t> frame, const side_tx_offload& offload)>;
+  using RecentFrame = std::function<void(size_t index, std::span<const uint8_t> frame, const side_tx_offload& offload)>;
   virtual size_t recent_tx(size_t /*count*/, const RecentFrame& /*take*/) { return 0; }
 
   virtual bool faulty() const = 0;

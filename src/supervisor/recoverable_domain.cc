@@ -604,8 +604,7 @@ void RecoverableDomain::recover() {
 // The new generation takes over a device that no longer holds anything of the old one: the IOMMU serves its arena
 // only (no mapping of the old generation survives) before it is connected and can ask for anything.
 void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
-                                  const std::vector<RecoverableDomain::Unsent>& requeue,
-                                  RecoveryTimings& t) {
+                                  const std::vector<RecoverableDomain::Unsent>& requeue, RecoveryTimings& t) {
   if (machine_) machine_->rebind(d->arena_base(), d->arena_size(), d->arena_fd());
   d->release_log();  // the spare is the driver now: what it logged while waiting is heard, marked as the spare's
   d->connect(this);
@@ -634,8 +633,7 @@ void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
 // Submitted but never sent: to the new driver, in order (and into the journal, as any submission). The new driver
 // takes them as fast as it transmits: a full queue is waited for, 200 ms at most for them all (the host's own
 // submissions wait on journal_mu_ meanwhile), and what does not fit by then is lost as a dead driver's frames are.
-void RecoverableDomain::requeue_unsent(DriverDomain& d,
-                                       const std::vector<RecoverableDomain::Unsent>& requeue,
+void RecoverableDomain::requeue_unsent(DriverDomain& d, const std::vector<RecoverableDomain::Unsent>& requeue,
                                        RecoveryTimings& t) {
   const auto deadline = clock::now() + std::chrono::milliseconds(200);
   std::lock_guard lock(journal_mu_);

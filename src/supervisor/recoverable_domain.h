@@ -207,11 +207,9 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform, pr
   // Whether the carrier change of `inner` is held back (a restart in progress); the stable token otherwise.
   std::optional<uint64_t> carrier_to_pass(uint64_t inner, bool on);
   Result<std::unique_ptr<DriverDomain>> next_generation(unsigned gen);
-  void take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
-                 const std::vector<Unsent>& requeue, RecoveryTimings& t);
+  void take_over(std::shared_ptr<DriverDomain> d, unsigned gen, const std::vector<Unsent>& requeue, RecoveryTimings& t);
   std::vector<Unsent> take_unsent(DriverDomain& old);
-  void requeue_unsent(DriverDomain& d, const std::vector<Unsent>& requeue,
-                      RecoveryTimings& t);
+  void requeue_unsent(DriverDomain& d, const std::vector<Unsent>& requeue, RecoveryTimings& t);
   void finish_recovery(std::chrono::steady_clock::time_point start, RecoveryTimings& t);
   Status restart(RecoveryTimings& t);
   // When the fault that began the recovery at `start_ns` happened: the supervisor's kill, or the first fault
