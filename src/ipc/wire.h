@@ -66,10 +66,10 @@ struct side_netdev_info {
  * fields of struct virtio_net_hdr, include/uapi/linux/virtio_net.h, in host byte order): the checksum to insert
  * (`csum_offset` bytes after `csum_start`, summed from `csum_start` to the end) and the TCP segmentation (a frame
  * larger than the MTU, cut into `gso_size`-byte segments). All zero: a frame as it goes on the wire. */
-#define SIDE_TX_NEEDS_CSUM 1u  /* VIRTIO_NET_HDR_F_NEEDS_CSUM */
-#define SIDE_TX_GSO_NONE 0u    /* VIRTIO_NET_HDR_GSO_NONE */
-#define SIDE_TX_GSO_TCPV4 1u   /* VIRTIO_NET_HDR_GSO_TCPV4 */
-#define SIDE_TX_GSO_TCPV6 4u   /* VIRTIO_NET_HDR_GSO_TCPV6 */
+#define SIDE_TX_NEEDS_CSUM 1u /* VIRTIO_NET_HDR_F_NEEDS_CSUM */
+#define SIDE_TX_GSO_NONE 0u   /* VIRTIO_NET_HDR_GSO_NONE */
+#define SIDE_TX_GSO_TCPV4 1u  /* VIRTIO_NET_HDR_GSO_TCPV4 */
+#define SIDE_TX_GSO_TCPV6 4u  /* VIRTIO_NET_HDR_GSO_TCPV6 */
 struct side_tx_offload {
   unsigned char flags;    /* SIDE_TX_NEEDS_CSUM */
   unsigned char gso_type; /* SIDE_TX_GSO_* */
