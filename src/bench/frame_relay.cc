@@ -71,7 +71,7 @@ bool FrameRelay::push(Lane& lane, std::span<const uint8_t> frame) {
   return true;
 }
 
-bool FrameRelay::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
+bool FrameRelay::submit_tx(uint64_t netdev, std::span<const uint8_t> frame, const side_tx_offload&) {
   return netdev == kToken && push(to_wire_, frame);
 }
 

@@ -54,7 +54,8 @@ class FrameRelay final : public supervisor::DriverDomain, public net::Nic {
   Result<ipc::ControlAnswer> transact(const ipc::ControlRequest& request) override;
   void report_fault(int /*kind*/, const std::string& /*message*/) override {}
   void raise_irq(uint32_t /*irq*/) override {}
-  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override;
+  // The relay announces no offloads, so no frame asks for one (`offload` is not looked at).
+  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame, const side_tx_offload& offload = {}) override;
   bool faulty() const override { return false; }
   std::vector<domain::FaultReport> faults() const override { return {}; }
   std::optional<supervisor::DomainCounters> counters() const override { return std::nullopt; }

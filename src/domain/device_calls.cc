@@ -66,8 +66,8 @@ void Domain::raise_irq(uint32_t irq) {
   if (irqs_.raise(irq)) vcpus_.kick_softirq(VcpuThreads::kEventIrq);
 }
 
-bool Domain::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
-  if (!tx_.push(netdev, frame)) return false;
+bool Domain::submit_tx(uint64_t netdev, std::span<const uint8_t> frame, const side_tx_offload& offload) {
+  if (!tx_.push(netdev, frame, offload)) return false;
   vcpus_.kick_softirq(VcpuThreads::kEventTx);
   return true;
 }

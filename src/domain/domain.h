@@ -205,7 +205,7 @@ class Domain final {
   // Queues a frame for transmission through `netdev` (any thread); vCPU 1 submits queued frames in batches.
   // False when the queue is full: try again after Platform::netdev_tx_wake or a moment later. (A domain whose
   // queue is the channel's transmit ring, DomainConfig::tx_ring, is fed by the supervisor: always false.)
-  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame);
+  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame, const side_tx_offload& offload = {});
   using IrqStats = InterruptLines::Stats;
   IrqStats irq_stats() const { return irqs_.stats(); }
   // Trapped device accesses and the rewriting of their sites.

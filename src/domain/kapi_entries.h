@@ -24,7 +24,7 @@ struct KapiEntries {
   int (*irq)(uint32_t) = nullptr;
   int (*softirq)() = nullptr;
   void (*run_work)() = nullptr;
-  int (*xmit)(uint64_t, const void*, uint32_t, int) = nullptr;
+  int (*xmit)(uint64_t, const void*, uint32_t, int, const side_tx_offload*) = nullptr;
   int (*pci_probe)(void*, const side_pci_device_info*, void**) = nullptr;
   void (*pci_remove)(void*) = nullptr;
 

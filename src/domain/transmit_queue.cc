@@ -24,9 +24,9 @@ TransmitQueue::TransmitQueue(bool batched, ipc::Ring* shared) : batch_limit_(bat
   bounce_.resize(ring_->max_payload());
 }
 
-bool TransmitQueue::push(uint64_t netdev, std::span<const uint8_t> frame) {
+bool TransmitQueue::push(uint64_t netdev, std::span<const uint8_t> frame, const side_tx_offload& offload) {
   if (ring_ != &own_ring_) return false;
-  auto h = ipc::encode<ipc::TxFrame>({netdev}, frame);
+  auto h = ipc::encode<ipc::TxFrame>({netdev, offload}, frame);
   if (!h) return false;
   std::lock_guard lock(produce_mu_);
   return ring_->push(*h, frame);
@@ -44,7 +44,10 @@ void TransmitQueue::submit(Xmit xmit) {
       continue;
     }
     const int more = i + 1 < batch_limit_ && ring_->size() > m.slots;
-    if (xmit(tx->args.netdev, frame.data(), static_cast<uint32_t>(frame.size()), more) == 1) {
+    const side_tx_offload& offload = tx->args.offload;
+    const bool plain = offload.flags == 0 && offload.gso_type == SIDE_TX_GSO_NONE;
+    if (xmit(tx->args.netdev, frame.data(), static_cast<uint32_t>(frame.size()), more, plain ? nullptr : &offload) ==
+        1) {
       stopped_ = true;  // the frame stays first: the driver wakes its queue (wake()) when it can take it
       return;
     }

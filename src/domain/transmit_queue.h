@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ipc/ring.h"
+#include "ipc/wire.h"
 
 namespace side::domain {
 
@@ -26,15 +27,15 @@ class TransmitQueue {
  public:
   // The kernel-API layer's transmit entry: 1 if the driver's queue is stopped (the frame was not taken), anything
   // else once the frame was taken or refused for good. `more`: another frame follows in this batch (the driver may
-  // defer its tail write).
-  using Xmit = int (*)(uint64_t netdev, const void* frame, uint32_t len, int more);
+  // defer its tail write); `offload`: the checksum and segmentation the frame asks for (side_kapi_xmit).
+  using Xmit = int (*)(uint64_t netdev, const void* frame, uint32_t len, int more, const side_tx_offload* offload);
 
   // `shared`: the channel's transmit ring, whose producer is the supervisor (push() refuses); null: a private ring
   // (an unisolated domain) of as many frames as a domain queues at most.
   explicit TransmitQueue(bool batched, ipc::Ring* shared = nullptr);
 
   // Producer of a private ring (any thread). False when the queue is full (or not ours to fill).
-  bool push(uint64_t netdev, std::span<const uint8_t> frame);
+  bool push(uint64_t netdev, std::span<const uint8_t> frame, const side_tx_offload& offload = {});
   // vCPU 1: whether frames wait for a queue that is not stopped (a round is due).
   bool ready() const { return !stopped_.load() && !ring_->broken() && !ring_->empty(); }
   // vCPU 1, inside the guarded call: hands the next batch, oldest first, to `xmit` until it is done or the driver

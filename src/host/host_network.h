@@ -32,11 +32,14 @@ struct HostCounters {
   uint64_t to_driver = 0;         // frames the host sent through the driver
   uint64_t from_driver = 0;       // frames the driver received for the host
   uint64_t requeued = 0;          // submissions that waited for room in the driver's queue
-  uint64_t dropped_oversize = 0;  // frames larger than any the driver's rings carry (SIDE_MAX_FRAME)
+  uint64_t dropped_oversize = 0;  // frames larger than any the driver's rings carry (SIDE_MAX_FRAME; with TCP
+                                  // segmentation offload SIDE_MAX_GSO_FRAME)
   uint64_t dropped_stalled = 0;   // frames the driver took no frame for kStallLimit: dropped, not retried forever
   uint64_t refused_changes = 0;   // address, MTU and carrier changes of the driver refused (driver faults)
   uint64_t bytes_to_driver = 0;   // of the frames counted in to_driver and from_driver
   uint64_t bytes_from_driver = 0;
+  uint64_t dropped_offload = 0;  // frames whose virtio-net header asked for what no driver is given (tap_offload.h)
+  uint64_t offload_flags = 0;    // the TUN_F_* offloads the host's stack may use now (tun_offload_for)
 };
 
 class HostInterface final : public supervisor::NetListener {
@@ -74,7 +77,11 @@ class HostInterface final : public supervisor::NetListener {
  private:
   void reader();
   // Hands one frame from the host to the driver, waiting (bounded) for room; false if it was dropped.
-  bool forward(std::span<const uint8_t> frame);
+  bool forward(std::span<const uint8_t> frame, const side_tx_offload& offload);
+  // One read of the TAP (a virtio-net header first, if it has one) handed on; false when nothing was waiting.
+  bool read_one(std::vector<uint8_t>& buffer);
+  // The offloads the host may hand over, for the driver's features now (a TAP with a virtio-net header).
+  void apply_offload(uint64_t features);
   // A change the guard refused: counted, and a fault of the driver.
   void refuse(const Status& refusal);
   supervisor::DriverDomain& domain_;
@@ -87,6 +94,9 @@ class HostInterface final : public supervisor::NetListener {
   std::atomic<uint64_t> to_driver_{0}, from_driver_{0}, requeued_{0};
   std::atomic<uint64_t> dropped_oversize_{0}, dropped_stalled_{0}, refused_changes_{0};
   std::atomic<uint64_t> bytes_to_driver_{0}, bytes_from_driver_{0};
+  std::atomic<uint64_t> dropped_offload_{0};
+  std::mutex offload_mu_;  // apply_offload runs on the domain's event thread and in start()
+  std::atomic<unsigned> offload_flags_{0};
   Mirror mirror_;
   std::mutex guard_mu_;  // the guard is used by the domain's event thread and by start()
   NetdevGuard guard_;

@@ -33,7 +33,8 @@ inline constexpr RingGeometry kControlRing{16, 4096};
 inline constexpr RingGeometry kEventRing{512, 1024};
 inline constexpr RingGeometry kDeviceRing{64, 128};
 inline constexpr RingGeometry kReplyRing{64, 128};
-inline constexpr RingGeometry kTxRing{512, 2048, SIDE_MAX_FRAME};
+// The transmit ring also carries segmentation-offload frames (up to 33 slots each).
+inline constexpr RingGeometry kTxRing{512, 2048, SIDE_MAX_GSO_FRAME};
 inline constexpr RingGeometry kRxRing{512, 2048, SIDE_MAX_FRAME};
 
 // Doorbell bits of the supervisor's word.

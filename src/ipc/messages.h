@@ -525,13 +525,25 @@ struct DeviceReply : MessageDefaults {
 
 // ---- data ------------------------------------------------------------------------------------------------------
 
+// The offloads a frame asks for, as a virtio-net header may name them: a checksum to insert, TCP segmentation
+// with a segment size, both only with the checksum (segments are TCP). The kernel-API layer checks them against
+// the frame itself.
+constexpr bool valid_tx_offload(const side_tx_offload& o) {
+  const bool csum = o.flags == SIDE_TX_NEEDS_CSUM;
+  if (o.flags & ~SIDE_TX_NEEDS_CSUM || o.pad) return false;
+  if (o.gso_type == SIDE_TX_GSO_NONE) return o.gso_size == 0;
+  return (o.gso_type == SIDE_TX_GSO_TCPV4 || o.gso_type == SIDE_TX_GSO_TCPV6) && csum && o.gso_size != 0;
+}
 struct TxFrame : MessageDefaults {
   static constexpr uint16_t kType = SIDE_MSG_TX_FRAME;
   static constexpr const char* kName = "transmit frame";
   struct Args {
     uint64_t netdev;
+    side_tx_offload offload;
   };
-  using Payload = BytesPayload<SIDE_MAX_FRAME>;
+  // Up to SIDE_MAX_FRAME without segmentation: the kernel-API layer refuses a longer one (and the MTU bounds it).
+  using Payload = BytesPayload<SIDE_MAX_GSO_FRAME>;
+  static constexpr bool valid(const Args& a) { return valid_tx_offload(a.offload); }
 };
 struct RxFrame : MessageDefaults {
   static constexpr uint16_t kType = SIDE_MSG_RX_FRAME;

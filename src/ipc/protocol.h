@@ -21,7 +21,7 @@
 #include "ipc/wire.h"
 
 #define SIDE_IPC_MAGIC 0x53494445u /* "SIDE" */
-#define SIDE_IPC_VERSION 8u
+#define SIDE_IPC_VERSION 9u
 
 /* Every message starts with this header at the start of a slot; `len` payload bytes follow it, running on into
  * the next slots (and from the last slot to the first) when one slot is not enough. */
@@ -38,6 +38,9 @@ struct side_msg {
 #define SIDE_MSG_HEADER_SIZE 64u
 
 #define SIDE_MAX_FRAME 16384u
+/* A frame to transmit with TCP segmentation offload (struct side_tx_offload) is up to 64 KiB of TCP segment plus
+ * its headers, as a virtio-net device takes it from the host's stack (GSO_LEGACY_MAX_SIZE). */
+#define SIDE_MAX_GSO_FRAME (65536u + 128u)
 
 enum side_msg_type {
   SIDE_MSG_NONE = 0,

@@ -62,6 +62,24 @@ struct side_netdev_info {
   side_u64 features;
 };
 
+/* The offloads a frame to transmit asks of the driver, as the host's stack hands them to a virtio-net device (the
+ * fields of struct virtio_net_hdr, include/uapi/linux/virtio_net.h, in host byte order): the checksum to insert
+ * (`csum_offset` bytes after `csum_start`, summed from `csum_start` to the end) and the TCP segmentation (a frame
+ * larger than the MTU, cut into `gso_size`-byte segments). All zero: a frame as it goes on the wire. */
+#define SIDE_TX_NEEDS_CSUM 1u /* VIRTIO_NET_HDR_F_NEEDS_CSUM */
+#define SIDE_TX_GSO_NONE 0u   /* VIRTIO_NET_HDR_GSO_NONE */
+#define SIDE_TX_GSO_TCPV4 1u  /* VIRTIO_NET_HDR_GSO_TCPV4 */
+#define SIDE_TX_GSO_TCPV6 4u  /* VIRTIO_NET_HDR_GSO_TCPV6 */
+struct side_tx_offload {
+  unsigned char flags;    /* SIDE_TX_NEEDS_CSUM */
+  unsigned char gso_type; /* SIDE_TX_GSO_* */
+  side_u16 hdr_len;       /* the headers' length (advisory, as virtio's) */
+  side_u16 gso_size;      /* segment payload (MSS); 0 without segmentation */
+  side_u16 csum_start;
+  side_u16 csum_offset;
+  side_u16 pad;
+};
+
 /* A PCI function the host assigns to the domain. */
 struct side_pci_bar {
   side_u64 start; /* bus address (memory) or port (I/O); 0 when the BAR is unused */

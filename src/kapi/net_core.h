@@ -40,4 +40,9 @@ void side_netdev_watchdog_down(struct net_device *dev);
 void side_netdev_notify(unsigned long event, struct net_device *dev);
 int side_netdev_for_each(int (*fn)(struct net_device *dev, void *arg), void *arg);
 
+/* The skb for one frame the host transmits, with the offloads it asks for made what `dev` can take (net_offload.c).
+ * NULL with *err set if the frame must not be sent. */
+struct sk_buff *side_xmit_build_skb(struct net_device *dev, const void *frame, u32 len,
+				    const struct side_tx_offload *o, int *err);
+
 #endif

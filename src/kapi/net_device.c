@@ -412,6 +412,8 @@ void free_netdev(struct net_device *dev)
 	side_dev_addr_flush(dev);
 	free_percpu(dev->pcpu_refcnt);
 	dev->pcpu_refcnt = NULL;
+	free_percpu(dev->core_stats);
+	dev->core_stats = NULL;
 	dev->reg_state = NETREG_RELEASED;
 	side_netdev_freemem(dev);
 }
@@ -973,6 +975,23 @@ void netdev_stats_to_stats64(struct rtnl_link_stats64 *stats64, const struct net
 	memset(dst + n, 0, sizeof(*stats64) - n * sizeof(u64));
 }
 
+/* What the core dropped on the device's behalf (dev_core_stats_*_inc: a transmit the device cannot take). */
+static void side_add_core_stats(struct net_device *dev, struct rtnl_link_stats64 *storage)
+{
+	const struct net_device_core_stats __percpu *p = READ_ONCE(dev->core_stats);
+	int cpu;
+
+	if (!p)
+		return;
+	for_each_possible_cpu(cpu) {
+		const struct net_device_core_stats *core = per_cpu_ptr(p, cpu);
+
+		storage->rx_dropped += READ_ONCE(core->rx_dropped);
+		storage->tx_dropped += READ_ONCE(core->tx_dropped);
+		storage->rx_nohandler += READ_ONCE(core->rx_nohandler);
+	}
+}
+
 struct rtnl_link_stats64 *dev_get_stats(struct net_device *dev, struct rtnl_link_stats64 *storage)
 {
 	const struct net_device_ops *ops = dev->netdev_ops;
@@ -985,6 +1004,7 @@ struct rtnl_link_stats64 *dev_get_stats(struct net_device *dev, struct rtnl_link
 	} else {
 		netdev_stats_to_stats64(storage, &dev->stats);
 	}
+	side_add_core_stats(dev, storage);
 	return storage;
 }
 
@@ -1028,12 +1048,12 @@ static struct net_device *side_xmit_get(side_u64 token)
 	return dev;
 }
 
-int side_kapi_xmit(side_u64 token, const void *frame, side_u32 len, int more)
+int side_kapi_xmit(side_u64 token, const void *frame, side_u32 len, int more, const struct side_tx_offload *offload)
 {
 	struct netdev_queue *txq;
 	struct net_device *dev;
 	struct sk_buff *skb;
-	const struct ethhdr *eth;
+	u32 max_len;
 	bool lock;
 	int ret;
 	netdev_tx_t rc;
@@ -1045,22 +1065,18 @@ int side_kapi_xmit(side_u64 token, const void *frame, side_u32 len, int more)
 		ret = -ENETDOWN;
 		goto out;
 	}
-	if (len < ETH_HLEN || len > dev->mtu + dev->hard_header_len + VLAN_HLEN) {
+	/* A segmentation-offload packet is bounded by the size the stack builds for the device (gso_max_size), others
+	 * by the MTU. */
+	max_len = dev->mtu + dev->hard_header_len + VLAN_HLEN;
+	if (offload && offload->gso_type != SIDE_TX_GSO_NONE)
+		max_len = max(max_len, READ_ONCE(dev->gso_max_size) + dev->hard_header_len + VLAN_HLEN);
+	if (len < ETH_HLEN || len > max_len) {
 		ret = -EINVAL;
 		goto out;
 	}
-	skb = netdev_alloc_skb(dev, len);
-	if (!skb) {
-		ret = -ENOMEM;
+	skb = side_xmit_build_skb(dev, frame, len, offload, &ret);
+	if (!skb)
 		goto out;
-	}
-	skb_put_data(skb, frame, len);
-	skb_reset_mac_header(skb);
-	skb_set_network_header(skb, ETH_HLEN);
-	skb->mac_len = ETH_HLEN;
-	eth = eth_hdr(skb);
-	skb->protocol = eth_proto_is_802_3(eth->h_proto) ? eth->h_proto : htons(ETH_P_802_3);
-	skb->ip_summed = CHECKSUM_NONE;
 	skb_set_queue_mapping(skb, 0);
 	txq = netdev_get_tx_queue(dev, 0);
 

@@ -200,8 +200,11 @@ int side_kapi_netdev_nway_reset(side_u64 token);
  * the layer builds an skb and calls ndo_start_xmit. `more` is netdev_xmit_more() for the driver (another frame
  * follows at once: it may defer the doorbell). Returns 0 when the driver took the frame (NETDEV_TX_OK; a frame the
  * driver drops is also taken), 1 when the queue is stopped or the driver said NETDEV_TX_BUSY (resubmit after
- * side_host_netdev_tx_wake()), or a negative errno (-ENETDOWN: not open; -ENOMEM; -EINVAL: bad length). */
-int side_kapi_xmit(side_u64 token, const void *frame, side_u32 len, int more);
+ * side_host_netdev_tx_wake()), or a negative errno (-ENETDOWN: not open; -ENOMEM; -EINVAL: bad length or
+ * offload). `offload` (NULL: none) asks for checksum insertion and TCP segmentation as a virtio-net header does: the
+ * skb is CHECKSUM_PARTIAL and GSO, as virtio_net_hdr_to_skb() builds it, and what the driver's features cannot
+ * take is done in software (the checksum) or dropped and counted (segmentation: tx_dropped). */
+int side_kapi_xmit(side_u64 token, const void *frame, side_u32 len, int more, const struct side_tx_offload *offload);
 
 /* Interrupt line `irq` is asserted: runs its handlers in hard-interrupt context, then pending softirqs. Returns
  * 1 if a handler returned IRQ_HANDLED, 0 if none claimed it (or the line is disabled: then it is replayed by

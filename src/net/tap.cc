@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,13 +23,16 @@ std::string err(const std::string& what) {
 }
 
 // Opens the TAP and its control socket in the current namespace of the calling thread.
-Status open_here(const std::string& name, int* fd, int* ctl) {
+Status open_here(const std::string& name, bool vnet_hdr, int* fd, int* ctl) {
   *fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
   if (*fd < 0) return make_error(err("open /dev/net/tun"));
   ifreq ifr{};
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0));
   std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
   if (ioctl(*fd, TUNSETIFF, &ifr) != 0) return make_error(err("TUNSETIFF " + name));
+  // The plain header (struct virtio_net_hdr, 10 bytes): side needs no merged-buffer count.
+  int hdr_size = static_cast<int>(sizeof(VnetHeader));
+  if (vnet_hdr && ioctl(*fd, TUNSETVNETHDRSZ, &hdr_size) != 0) return make_error(err("TUNSETVNETHDRSZ " + name));
   *ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (*ctl < 0) return make_error(err("socket"));
   return {};
@@ -36,13 +40,14 @@ Status open_here(const std::string& name, int* fd, int* ctl) {
 
 }  // namespace
 
-Result<Tap> Tap::create(const std::string& name, const std::string& netns) {
+Result<Tap> Tap::create(const std::string& name, const std::string& netns, bool vnet_hdr) {
   if (name.empty() || name.size() >= IFNAMSIZ) return make_error("interface name must be 1-15 characters: " + name);
   Tap t;
   t.name_ = name;
+  t.vnet_hdr_ = vnet_hdr;
   Status s;
   if (netns.empty()) {
-    s = open_here(name, &t.fd_, &t.ctl_);
+    s = open_here(name, vnet_hdr, &t.fd_, &t.ctl_);
   } else {
     // A thread of its own enters the namespace, so that nothing else of side changes namespace.
     std::thread([&] {
@@ -57,14 +62,14 @@ Result<Tap> Tap::create(const std::string& name, const std::string& netns) {
         return;
       }
       close(ns);
-      s = open_here(name, &t.fd_, &t.ctl_);
+      s = open_here(name, vnet_hdr, &t.fd_, &t.ctl_);
     }).join();
   }
   if (!s) return s.error();
   return t;
 }
 
-Tap::Tap(Tap&& o) noexcept : fd_(o.fd_), ctl_(o.ctl_), name_(std::move(o.name_)) {
+Tap::Tap(Tap&& o) noexcept : fd_(o.fd_), ctl_(o.ctl_), name_(std::move(o.name_)), vnet_hdr_(o.vnet_hdr_) {
   o.fd_ = o.ctl_ = -1;
 }
 
@@ -75,6 +80,7 @@ Tap& Tap::operator=(Tap&& o) noexcept {
     fd_ = o.fd_;
     ctl_ = o.ctl_;
     name_ = std::move(o.name_);
+    vnet_hdr_ = o.vnet_hdr_;
     o.fd_ = o.ctl_ = -1;
   }
   return *this;
@@ -158,6 +164,14 @@ Status Tap::set_carrier(bool on) {
   return {};
 }
 
+Status Tap::set_offload(unsigned tun_flags) {
+  if (!vnet_hdr_) return make_error("TUNSETOFFLOAD " + name_ + ": the TAP has no virtio-net header");
+  if (ioctl(fd_, TUNSETOFFLOAD, static_cast<unsigned long>(tun_flags)) != 0) {
+    return make_error(err("TUNSETOFFLOAD " + name_));
+  }
+  return {};
+}
+
 Result<size_t> Tap::read(std::span<uint8_t> frame) {
   ssize_t n = ::read(fd_, frame.data(), frame.size());
   if (n < 0) {
@@ -172,6 +186,15 @@ Status Tap::write(std::span<const uint8_t> frame) {
   if (n < 0) {
     // A TAP whose interface is down, or whose queue is full, drops the frame as a wire would.
     if (errno == EIO || errno == EAGAIN || errno == ENOBUFS) return {};
+    return make_error(err("write " + name_));
+  }
+  return {};
+}
+
+Status Tap::write(std::span<const uint8_t> head, std::span<const uint8_t> frame) {
+  iovec iov[2] = {{const_cast<uint8_t*>(head.data()), head.size()}, {const_cast<uint8_t*>(frame.data()), frame.size()}};
+  if (::writev(fd_, iov, 2) < 0) {
+    if (errno == EIO || errno == EAGAIN || errno == ENOBUFS) return {};  // dropped, as write() says
     return make_error(err("write " + name_));
   }
   return {};

@@ -226,7 +226,8 @@ std::string NicSession::open_network() {
            "namespace (unshare -rn)";
   }
   if (auto e = open_wire_tap(); !e.empty()) return e;
-  auto h = net::Tap::create(net_.ifname);
+  // With a virtio-net header: the host hands over checksums and TCP segments as the driver's features allow.
+  auto h = net::Tap::create(net_.ifname, "", true);
   if (!h) return "host interface: " + h.error().message + " (is another side using " + net_.ifname + "?)";
   host_tap_.emplace(std::move(*h));
   return {};

@@ -317,8 +317,8 @@ void DomainProcess::set_register_shadow(unsigned index, uint32_t key, uint32_t v
   s.key.store(key, std::memory_order_release);
 }
 
-bool DomainProcess::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
-  auto h = ipc::encode<ipc::TxFrame>({netdev}, frame);
+bool DomainProcess::submit_tx(uint64_t netdev, std::span<const uint8_t> frame, const side_tx_offload& offload) {
+  auto h = ipc::encode<ipc::TxFrame>({netdev, offload}, frame);
   if (!h) return false;
   {
     std::lock_guard lock(tx_mutex_);
@@ -329,7 +329,7 @@ bool DomainProcess::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
       }
       return false;
     }
-    tx_records_[tx_recorded_++ % tx_records_.size()] = {at, static_cast<uint32_t>(frame.size())};
+    tx_records_[tx_recorded_++ % tx_records_.size()] = {at, static_cast<uint32_t>(frame.size()), offload};
   }
   CrossingCounters::bump(crossings_.frames_out);
   ring_domain(ipc::kBellTx);
@@ -344,7 +344,7 @@ size_t DomainProcess::recent_tx(size_t count, const RecentFrame& take) {
   for (uint64_t i = tx_recorded_ - n; i < tx_recorded_; ++i) {
     const TxRecord& r = tx_records_[i % tx_records_.size()];
     if (!channel_.tx().read_back(r.at, r.len, frame)) continue;  // its slots were reused: lost
-    take(count - static_cast<size_t>(tx_recorded_ - i), std::span<const uint8_t>(frame.data(), r.len));
+    take(count - static_cast<size_t>(tx_recorded_ - i), std::span<const uint8_t>(frame.data(), r.len), r.offload);
     ++found;
   }
   return found;

@@ -60,7 +60,7 @@ class DomainProcess final : public DriverDomain {
   void report_fault(int kind, const std::string& message) override { add_fault(kind, message); }
   void raise_irq(uint32_t irq) override;
   void set_register_shadow(unsigned index, uint32_t key, uint32_t value) override;
-  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override;
+  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame, const side_tx_offload& offload = {}) override;
   // From the transmit ring itself: it keeps half its slots of history (ipc::Ring::keep_history).
   size_t recent_tx(size_t count, const RecentFrame& take) override;
   bool faulty() const override { return faulty_.load(); }
@@ -132,6 +132,7 @@ class DomainProcess final : public DriverDomain {
   // Where each recent frame went in the transmit ring (recent_tx), the latest as many as the ring has slots.
   struct TxRecord {
     uint32_t at = 0, len = 0;
+    side_tx_offload offload{};
   };
   std::vector<TxRecord> tx_records_ = std::vector<TxRecord>(ipc::kTxRing.slots);
   uint64_t tx_recorded_ = 0;

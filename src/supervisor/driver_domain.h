@@ -103,12 +103,14 @@ class DriverDomain {
 
   // Hot path, any thread.
   virtual void raise_irq(uint32_t irq) = 0;
-  virtual bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) = 0;
+  // `offload`: the checksum insertion and TCP segmentation the frame asks of the driver (ipc::valid_tx_offload;
+  // none by default); only a driver whose features allow them is given such frames (host::HostInterface).
+  virtual bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame, const side_tx_offload& offload = {}) = 0;
   // The transmit journal recovery requeues from: the last `count` frames submitted (successfully), as far as the
   // transport still holds them where it put them (a domain process's transmit ring keeps the latest ones until
-  // their slots are reused). Calls take(i, frame) for each one held, oldest first, `i` its place among the `count`
-  // (0 the oldest); returns how many it found. None by default.
-  using RecentFrame = std::function<void(size_t index, std::span<const uint8_t> frame)>;
+  // their slots are reused). Calls take(i, frame, offload) for each one held, oldest first, `i` its place among the
+  // `count` (0 the oldest); returns how many it found. None by default.
+  using RecentFrame = std::function<void(size_t index, std::span<const uint8_t> frame, const side_tx_offload& offload)>;
   virtual size_t recent_tx(size_t /*count*/, const RecentFrame& /*take*/) { return 0; }
 
   virtual bool faulty() const = 0;
@@ -165,8 +167,8 @@ class InProcessDomain final : public DriverDomain {
   void raise_irq(uint32_t irq) override {
     if (live()) d_->raise_irq(irq);
   }
-  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override {
-    return live() && d_->submit_tx(netdev, frame);
+  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame, const side_tx_offload& offload = {}) override {
+    return live() && d_->submit_tx(netdev, frame, offload);
   }
   bool faulty() const override { return !live() || d_->faulty(); }
   std::vector<domain::FaultReport> faults() const override { return live() ? d_->faults() : last_faults_; }

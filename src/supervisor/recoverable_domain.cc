@@ -167,7 +167,7 @@ void RecoverableDomain::set_register_shadow(unsigned index, uint32_t key, uint32
   current()->set_register_shadow(index, key, value);
 }
 
-bool RecoverableDomain::submit_tx(uint64_t netdev, std::span<const uint8_t> frame) {
+bool RecoverableDomain::submit_tx(uint64_t netdev, std::span<const uint8_t> frame, const side_tx_offload& offload) {
   if (recovering_.load() || gave_up_.load()) return false;
   // The domain and this generation's token under one lock: this runs for every frame.
   std::shared_ptr<DriverDomain> d;
@@ -181,7 +181,7 @@ bool RecoverableDomain::submit_tx(uint64_t netdev, std::span<const uint8_t> fram
   }
   if (d->faulty()) return false;
   std::lock_guard lock(journal_mu_);
-  if (!d->submit_tx(inner, frame)) return false;
+  if (!d->submit_tx(inner, frame, offload)) return false;
   journal_[submitted_++ % kJournal] = netdev;
   return true;
 }
@@ -619,8 +619,7 @@ void RecoverableDomain::recover() {
 // The new generation takes over a device that no longer holds anything of the old one: the IOMMU serves its arena
 // only (no mapping of the old generation survives) before it is connected and can ask for anything.
 void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
-                                  const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue,
-                                  RecoveryTimings& t) {
+                                  const std::vector<RecoverableDomain::Unsent>& requeue, RecoveryTimings& t) {
   if (machine_) machine_->rebind(d->arena_base(), d->arena_size(), d->arena_fd());
   d->release_log();  // the spare is the driver now: what it logged while waiting is heard, marked as the spare's
   d->connect(this);
@@ -649,14 +648,13 @@ void RecoverableDomain::take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
 // Submitted but never sent: to the new driver, in order (and into the journal, as any submission). The new driver
 // takes them as fast as it transmits: a full queue is waited for, 200 ms at most for them all (the host's own
 // submissions wait on journal_mu_ meanwhile), and what does not fit by then is lost as a dead driver's frames are.
-void RecoverableDomain::requeue_unsent(DriverDomain& d,
-                                       const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue,
+void RecoverableDomain::requeue_unsent(DriverDomain& d, const std::vector<RecoverableDomain::Unsent>& requeue,
                                        RecoveryTimings& t) {
   const auto deadline = clock::now() + std::chrono::milliseconds(200);
   std::lock_guard lock(journal_mu_);
-  for (auto& [netdev, frame] : requeue) {
+  for (auto& [netdev, frame, offload] : requeue) {
     bool taken = false;
-    while (!(taken = d.submit_tx(inner_token(netdev), frame)) && !d.faulty() && clock::now() < deadline) {
+    while (!(taken = d.submit_tx(inner_token(netdev), frame, offload)) && !d.faulty() && clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
     if (!taken) break;
@@ -667,15 +665,15 @@ void RecoverableDomain::requeue_unsent(DriverDomain& d,
 
 // Frames submitted to the failed generation that its NIC never sent, oldest first, read back from where the old
 // generation's transport kept them (copied once, here, for the new one); the journal starts afresh.
-std::vector<std::pair<uint64_t, std::vector<uint8_t>>> RecoverableDomain::take_unsent(DriverDomain& old) {
-  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> requeue;
+std::vector<RecoverableDomain::Unsent> RecoverableDomain::take_unsent(DriverDomain& old) {
+  std::vector<RecoverableDomain::Unsent> requeue;
   std::lock_guard lock(journal_mu_);
   uint64_t sent = machine_ && machine_->device_count() ? machine_->nic_tx_frames() - nic_tx_base_ : 0;
   uint64_t unsent = submitted_ > sent ? submitted_ - sent : 0;
   if (unsent <= kJournal && unsent <= submitted_) {
     const uint64_t first = submitted_ - unsent;
-    old.recent_tx(unsent, [&](size_t i, std::span<const uint8_t> frame) {
-      requeue.emplace_back(journal_[(first + i) % kJournal], std::vector<uint8_t>(frame.begin(), frame.end()));
+    old.recent_tx(unsent, [&](size_t i, std::span<const uint8_t> frame, const side_tx_offload& offload) {
+      requeue.push_back({journal_[(first + i) % kJournal], std::vector<uint8_t>(frame.begin(), frame.end()), offload});
     });
   }
   submitted_ = 0;

@@ -133,7 +133,7 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform, pr
   void report_fault(int kind, const std::string& message) override;
   void raise_irq(uint32_t irq) override;
   void set_register_shadow(unsigned index, uint32_t key, uint32_t value) override;
-  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame) override;
+  bool submit_tx(uint64_t netdev, std::span<const uint8_t> frame, const side_tx_offload& offload = {}) override;
   bool faulty() const override { return gave_up_.load(); }
   std::vector<domain::FaultReport> faults() const override;
   // The current domain's (they start again from zero with every restart).
@@ -158,6 +158,12 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform, pr
   void block_done(uint64_t tag, int32_t status) override;
 
  private:
+  // A frame submitted to a failed generation that its NIC never sent: its stable device, bytes and offloads.
+  struct Unsent {
+    uint64_t netdev;
+    std::vector<uint8_t> frame;
+    side_tx_offload offload;
+  };
   RecoverableDomain(Factory factory, RecoveryPolicy policy) : factory_(std::move(factory)), policy_(policy) {}
   // How long a restarted driver may take to report its link up again before the host is told the carrier is
   // off: Debian's e1000 reports it within milliseconds of its open; this covers a loaded machine.
@@ -201,11 +207,9 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform, pr
   // Whether the carrier change of `inner` is held back (a restart in progress); the stable token otherwise.
   std::optional<uint64_t> carrier_to_pass(uint64_t inner, bool on);
   Result<std::unique_ptr<DriverDomain>> next_generation(unsigned gen);
-  void take_over(std::shared_ptr<DriverDomain> d, unsigned gen,
-                 const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue, RecoveryTimings& t);
-  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> take_unsent(DriverDomain& old);
-  void requeue_unsent(DriverDomain& d, const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& requeue,
-                      RecoveryTimings& t);
+  void take_over(std::shared_ptr<DriverDomain> d, unsigned gen, const std::vector<Unsent>& requeue, RecoveryTimings& t);
+  std::vector<Unsent> take_unsent(DriverDomain& old);
+  void requeue_unsent(DriverDomain& d, const std::vector<Unsent>& requeue, RecoveryTimings& t);
   void finish_recovery(std::chrono::steady_clock::time_point start, RecoveryTimings& t);
   Status restart(RecoveryTimings& t);
   // When the fault that began the recovery at `start_ns` happened: the supervisor's kill, or the first fault

@@ -69,7 +69,7 @@ class DiskDomain final : public supervisor::DriverDomain {
     reported.push_back(kind);
   }
   void raise_irq(uint32_t) override {}
-  bool submit_tx(uint64_t, std::span<const uint8_t>) override { return false; }
+  bool submit_tx(uint64_t, std::span<const uint8_t>, const side_tx_offload& = {}) override { return false; }
   bool faulty() const override { return false; }
   std::vector<domain::FaultReport> faults() const override { return {}; }
   std::optional<supervisor::DomainCounters> counters() const override { return std::nullopt; }

@@ -39,7 +39,7 @@ class MemoryDomain final : public supervisor::DriverDomain {
     std::lock_guard lock(mu);
     irqs.push_back(irq);
   }
-  bool submit_tx(uint64_t, std::span<const uint8_t>) override { return false; }
+  bool submit_tx(uint64_t, std::span<const uint8_t>, const side_tx_offload& = {}) override { return false; }
   bool faulty() const override { return false; }
   std::vector<domain::FaultReport> faults() const override { return {}; }
   std::optional<supervisor::DomainCounters> counters() const override { return std::nullopt; }

@@ -124,6 +124,91 @@ uint64_t netdev_named(const side::supervisor::Machine& machine, const std::strin
   return 0;
 }
 
+// An IPv4 frame to 10.0.0.2 carrying `l4` (protocol `proto`), its IP header checksummed and the transport
+// checksum field holding the pseudo-header's sum, as the host's stack leaves it for checksum offload.
+std::vector<uint8_t> ipv4_frame(uint8_t proto, std::vector<uint8_t> l4, size_t check_at) {
+  std::vector<uint8_t> f = make_frame(34, 0);
+  const uint16_t total = static_cast<uint16_t>(20 + l4.size());
+  const uint8_t ip[20] = {
+      0x45, 0, uint8_t(total >> 8), uint8_t(total), 0, 1, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2};
+  std::memcpy(f.data() + 14, ip, 20);
+  uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += f[14 + i] << 8 | f[15 + i];
+  uint32_t pseudo = 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + proto + static_cast<uint32_t>(l4.size());
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  while (pseudo >> 16) pseudo = (pseudo & 0xffff) + (pseudo >> 16);
+  f[24] = static_cast<uint8_t>(~sum >> 8);
+  f[25] = static_cast<uint8_t>(~sum);
+  l4[check_at] = static_cast<uint8_t>(pseudo >> 8);
+  l4[check_at + 1] = static_cast<uint8_t>(pseudo);
+  f.insert(f.end(), l4.begin(), l4.end());
+  return f;
+}
+
+// The transport checksum of an IPv4 frame verifies (the sum over pseudo-header and segment folds to all ones).
+bool l4_checksum_ok(const std::vector<uint8_t>& f) {
+  const size_t len = f.size() - 34;
+  uint32_t sum = 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + f[23] + static_cast<uint32_t>(len);
+  for (size_t i = 34; i + 1 < f.size(); i += 2) sum += f[i] << 8 | f[i + 1];
+  if (len & 1) sum += f.back() << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return sum == 0xffff;
+}
+
+// What the host asks of a device without offloads (the test driver has none): a checksum to insert is computed by
+// the layer (validate_xmit_skb's skb_checksum_help), a TCP segmentation it cannot do is dropped and counted in
+// tx_dropped (as the kernel counts a transmit it cannot validate), and an offload that does not fit its frame is
+// refused before any driver sees it. Plain frames after them flow.
+TEST(KapiNet, OffloadsTheDeviceCannotTakeAreDoneInSoftwareOrDroppedAndCounted) {
+  NetDomain d;
+  side::supervisor::Machine machine(*d);
+  Recorder rec;
+  listen(d, machine, rec);
+  ASSERT_TRUE(d->load({module("side_test_netdev")})) << d.log();
+  const uint64_t eth0 = netdev_named(machine, "eth0");
+  ASSERT_TRUE(d->open(eth0)) << d.log();
+
+  std::vector<uint8_t> udp(108, 0x5a);
+  udp[4] = 0, udp[5] = 108;  // the UDP length
+  const std::vector<uint8_t> frame = ipv4_frame(17, udp, 6);
+  side_tx_offload csum{};
+  csum.flags = SIDE_TX_NEEDS_CSUM;
+  csum.csum_start = 34;
+  csum.csum_offset = 6;
+  ASSERT_TRUE(d->submit_tx(eth0, frame, csum));
+  ASSERT_TRUE(rec.wait_frames(1, 5000)) << d.log();
+
+  side_tx_offload gso = csum;
+  gso.gso_type = SIDE_TX_GSO_TCPV4;
+  gso.gso_size = 100;
+  gso.csum_offset = 16;
+  std::vector<uint8_t> tcp(20 + 1000, 0x33);
+  tcp[12] = 0x50;  // data offset: 5 words
+  ASSERT_TRUE(d->submit_tx(eth0, ipv4_frame(6, tcp, 16), gso));
+  side_tx_offload beyond = csum;
+  beyond.csum_start = static_cast<uint16_t>(frame.size() - 4);
+  ASSERT_TRUE(d->submit_tx(eth0, frame, beyond));
+  ASSERT_TRUE(d->submit_tx(eth0, make_frame(64, 7)));
+  ASSERT_TRUE(rec.wait_frames(2, 5000)) << d.log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+
+  std::lock_guard lock(rec.mutex_);
+  ASSERT_EQ(rec.frames.size(), 2u) << d.log();
+  // The checksummed frame: the driver got it with CHECKSUM_NONE, and only the checksum differs from what was sent.
+  std::vector<uint8_t> got = rec.frames[0];
+  EXPECT_TRUE(l4_checksum_ok(got));
+  EXPECT_NE(got[40] | got[41], 0);
+  got[40] = frame[40], got[41] = frame[41];
+  EXPECT_EQ(got, frame);
+  EXPECT_EQ(rec.frames[1], make_frame(64, 7));
+  EXPECT_EQ(d.count("xmit len"), 2u) << d.log();
+  EXPECT_EQ(d.count("proto 0800 csum 0"), 2u) << d.log();
+  auto stats = d->stats(eth0);
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->tx_dropped, 1u);  // the segmentation; the malformed offload is refused, not a device's drop
+  EXPECT_TRUE(d->faults().empty()) << d.log();
+}
+
 // Linux's transmit watchdog: a queue the driver stopped and never restarted, with the carrier on, gets the driver's
 // ndo_tx_timeout once watchdog_timeo has passed since the last transmission (here it drops the frames it held and
 // wakes the queue, as a reset would); traffic then flows again. Closing takes the watchdog down with its reference.

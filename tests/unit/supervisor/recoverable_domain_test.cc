@@ -54,7 +54,7 @@ class FailingDomain final : public DriverDomain {
   }
   void report_fault(int, const std::string&) override { reported_ = true; }
   void raise_irq(uint32_t) override {}
-  bool submit_tx(uint64_t, std::span<const uint8_t>) override { return true; }
+  bool submit_tx(uint64_t, std::span<const uint8_t>, const side_tx_offload& = {}) override { return true; }
   bool faulty() const override {
     return reported_.load() || (fault_after_.count() > 0 && clock::now() - born_ >= fault_after_);
   }
