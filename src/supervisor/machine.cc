@@ -150,12 +150,12 @@ void Machine::assign_resources(Slot& s) {
   info.subsystem_device = d.config_read(pci::kSubsystemId, 2);
 }
 
-uint64_t Machine::nic_tx_frames() const {
-  uint64_t frames = 0;
+uint64_t Machine::nic_tx_packets() const {
+  uint64_t packets = 0;
   for (const auto& s : slots_) {
-    if (net::Nic* n = s->device->nic()) frames += n->nic_counters().tx_frames;
+    if (net::Nic* n = s->device->nic()) packets += n->nic_counters().tx_packets;
   }
-  return frames;
+  return packets;
 }
 
 Machine::Slot* Machine::slot(uint32_t dev) {

@@ -71,8 +71,8 @@ class Machine final : public domain::Platform {
   pci::PciDevice& device(uint32_t device) { return *slots_.at(device)->device; }
   // The network side of a device; null if it is not a network device.
   net::Nic* nic(uint32_t device) { return slots_.at(device)->device->nic(); }
-  // Frames every network device of the machine has transmitted so far.
-  uint64_t nic_tx_frames() const;
+  // Packets every network device of the machine has finished so far (a TSO packet once; net::NicCounters).
+  uint64_t nic_tx_packets() const;
   iommu::Iommu& iommu(uint32_t device) { return *slots_.at(device)->iommu; }
   const DmaPermissions& dma(uint32_t device) const { return *slots_.at(device)->dma; }
 

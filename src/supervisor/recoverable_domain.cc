@@ -668,7 +668,7 @@ void RecoverableDomain::requeue_unsent(DriverDomain& d, const std::vector<Recove
 std::vector<RecoverableDomain::Unsent> RecoverableDomain::take_unsent(DriverDomain& old) {
   std::vector<RecoverableDomain::Unsent> requeue;
   std::lock_guard lock(journal_mu_);
-  uint64_t sent = machine_ && machine_->device_count() ? machine_->nic_tx_frames() - nic_tx_base_ : 0;
+  uint64_t sent = machine_ && machine_->device_count() ? machine_->nic_tx_packets() - nic_tx_base_ : 0;
   uint64_t unsent = submitted_ > sent ? submitted_ - sent : 0;
   if (unsent <= kJournal && unsent <= submitted_) {
     const uint64_t first = submitted_ - unsent;
@@ -677,7 +677,7 @@ std::vector<RecoverableDomain::Unsent> RecoverableDomain::take_unsent(DriverDoma
     });
   }
   submitted_ = 0;
-  nic_tx_base_ = machine_ && machine_->device_count() ? machine_->nic_tx_frames() : 0;
+  nic_tx_base_ = machine_ && machine_->device_count() ? machine_->nic_tx_packets() : 0;
   return requeue;
 }
 
@@ -768,7 +768,7 @@ void RecoverableDomain::check_first_transmit() {
     if (!after_) return;
     base = after_->nic_tx;
   }
-  if (machine_->nic_tx_frames() > base) note_after_restart(false);
+  if (machine_->nic_tx_packets() > base) note_after_restart(false);
 }
 
 // Replays what the previous generations were asked to do and still matters, in the order it was asked (devices

@@ -275,11 +275,11 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform, pr
   std::mutex journal_mu_;                   // held across each submission, so the journal is in ring order
   std::vector<uint64_t> journal_ = std::vector<uint64_t>(kJournal);
   uint64_t submitted_ = 0;    // this generation (requeued frames included)
-  uint64_t nic_tx_base_ = 0;  // the NIC's transmitted-frame count when this generation started
+  uint64_t nic_tx_base_ = 0;  // the NIC's finished-packet count when this generation started
 
   // The breakdown of the last recovery still measuring what follows it (link, first frame); under mu_.
   struct AfterRestart {
-    uint64_t nic_tx = 0;  // the NIC's transmitted frames when the new generation took over
+    uint64_t nic_tx = 0;  // the NIC's finished packets when the new generation took over
     std::optional<std::chrono::steady_clock::time_point> end, link_at, frame_at;
   };
   void fill_after_restart_locked();

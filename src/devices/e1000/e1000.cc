@@ -289,6 +289,7 @@ bool E1000::link_up() const {
 pci::PciDevice::NamedCounters E1000::model_counters() const {
   const Counters c = counters();
   return {{"tx_frames", c.tx_frames},
+          {"tx_packets", c.tx_packets},
           {"tx_bytes", c.tx_bytes},
           {"tx_tso_segments", c.tx_tso_segments},
           {"tx_descriptors", c.tx_descriptors},
@@ -320,6 +321,7 @@ net::NicCounters E1000::nic_counters() const {
   const Counters c = counters();
   net::NicCounters n;
   n.tx_frames = c.tx_frames;
+  n.tx_packets = c.tx_packets;
   n.tx_bytes = c.tx_bytes;
   n.rx_frames = c.rx_frames;
   n.rx_bytes = c.rx_bytes;

@@ -46,7 +46,8 @@ inline constexpr size_t kMaxRxFrame = 16384 - 4;
 using RxResult = net::RxResult;
 
 struct Counters {
-  uint64_t tx_frames = 0;  // frames handed to the sink (TSO segments count individually)
+  uint64_t tx_frames = 0;   // frames handed to the sink (TSO segments count individually)
+  uint64_t tx_packets = 0;  // packets whose last descriptor was processed (sent or dropped)
   uint64_t tx_bytes = 0;
   uint64_t tx_tso_segments = 0;
   uint64_t tx_descriptors = 0;  // descriptors consumed

@@ -229,6 +229,7 @@ void E1000::tx_end_frame() {
       tx_finish_frame(tx_.data);
     }
   }
+  ++counters_.tx_packets;
   tx_reset_frame();  // the context descriptor stays (tx_.ctx): it applies until the driver sends another
 }
 

@@ -29,6 +29,9 @@ const char* to_string(RxResult r);
 // stay with it).
 struct NicCounters {
   uint64_t tx_frames = 0;  // frames handed to the frame sink (TSO segments count individually)
+  // Packets the driver handed over that the device has finished with (a TSO packet once, sent or dropped): what
+  // recovery compares with the packets it submitted to know how many never reached the device.
+  uint64_t tx_packets = 0;
   uint64_t tx_bytes = 0;
   uint64_t rx_frames = 0;  // frames written into the driver's buffers
   uint64_t rx_bytes = 0;

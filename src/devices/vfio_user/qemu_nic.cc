@@ -154,6 +154,9 @@ void QemuNic::set_link(bool up) {
 net::NicCounters QemuNic::nic_counters() const {
   net::NicCounters c;
   c.tx_frames = tx_frames_.load();
+  // QEMU's model segments a TSO packet before side sees it: only its frames are visible here, so recovery may
+  // count a packet in flight as sent (and lose it to TCP's retransmission), never the other way round.
+  c.tx_packets = c.tx_frames;
   c.tx_bytes = tx_bytes_.load();
   c.rx_frames = rx_frames_.load();  // handed to QEMU; whether its model found a buffer is QEMU's to know
   c.rx_bytes = rx_bytes_.load();

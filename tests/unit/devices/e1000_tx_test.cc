@@ -162,6 +162,9 @@ TEST_F(E1000Test, TsoSegmentsLikeLinuxE1000) {
   }
   EXPECT_EQ(dev->counters().tx_tso_segments, 3u);
   EXPECT_EQ(rd(TSCTC), 1u);
+  // Three frames on the wire, one packet from the driver: recovery counts packets (nic_counters().tx_packets).
+  EXPECT_EQ(dev->nic_counters().tx_frames, 3u);
+  EXPECT_EQ(dev->nic_counters().tx_packets, 1u);
 }
 
 TEST_F(E1000Test, TsoWithBadContextIsDroppedNotCrashed) {
@@ -173,6 +176,7 @@ TEST_F(E1000Test, TsoWithBadContextIsDroppedNotCrashed) {
   wr(TDT, 2);
   EXPECT_TRUE(sent.empty());
   EXPECT_EQ(dev->counters().tx_dropped_malformed, 1u);
+  EXPECT_EQ(dev->counters().tx_packets, 1u);  // finished with, though not sent
   EXPECT_EQ(rd(TDH), 2u);
   EXPECT_EQ(mem(kRing + 16)[12], TXD_STAT_DD);
 }

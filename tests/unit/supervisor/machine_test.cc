@@ -173,7 +173,7 @@ TEST(MachineBus, AnyPciDeviceModelPlugsIn) {
   EXPECT_EQ(domain.attached[0].device_id, 0x10ffu);
   EXPECT_EQ(domain.attached[0].bars[0].size, 4096u);
   EXPECT_EQ(machine.nic(*dev), nullptr);  // not a network device
-  EXPECT_EQ(machine.nic_tx_frames(), 0u);
+  EXPECT_EQ(machine.nic_tx_packets(), 0u);
 
   ASSERT_TRUE(machine.config_write(*dev, pci::kCommand, 2, pci::kCommandMemory));
   ASSERT_TRUE(machine.bar_write(*dev, 0, 0, 8, 0x1234));
