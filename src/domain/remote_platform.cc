@@ -32,18 +32,25 @@ bool push_bounded(ipc::Ring& ring, const side_msg& msg, std::span<const uint8_t>
 }  // namespace
 
 template <class M>
-Result<ipc::DeviceReply::Args> RemotePlatform::device_request(const typename M::Args& args, bool want_reply) {
+Result<ipc::DeviceReply::Args> RemotePlatform::device_request(const typename M::Args& args, bool want_reply,
+                                                              uint32_t changes) {
   // What the supervisor would refuse as malformed is refused here, as the driver's error: it never leaves.
   auto h = ipc::encode<M>(args, {});
   if (!h) return h.error();
-  return device_exchange(*h, want_reply);
+  return device_exchange(*h, want_reply, changes);
 }
 
-Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& request, bool want_reply) {
+Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& request, bool want_reply,
+                                                               uint32_t changes) {
   int cpu = Domain::current_vcpu();
   if (cpu < 0 || cpu >= static_cast<int>(ipc::kChannelVcpus)) return make_error("device access from outside a vCPU");
   side_msg m = request;
   m.cookie = cookies_.fetch_add(1);
+  // Noted before the write is pushed: a vCPU that sees the note after taking a lock this one released waits for the
+  // supervisor to serve the write (or asks the device, behind it).
+  for (unsigned i = 0; i < ipc::kRegisterShadows; ++i) {
+    if (changes & (1u << i)) stale_[i][cpu].store(m.cookie, std::memory_order_release);
+  }
   if (!push_bounded(ch_.device(cpu), m, {})) return make_error("the supervisor does not take requests");
   ipc::Doorbell(&ch_.header().supervisor_bell).ring(ipc::kBellDevice);
   if (!want_reply) return ipc::DeviceReply::Args{};
@@ -54,7 +61,6 @@ Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& r
     uint8_t none[1];
     long n = ch_.reply(cpu).pop(reply, std::span(none, 0));
     if (n >= 0) {
-      dirty_[cpu].store(false);  // everything this vCPU posted before was taken first
       // Replies come in request order on this vCPU's ring: anything else is a broken supervisor.
       auto d = ipc::decode<ipc::DeviceReply>(reply, {});
       if (!d || d->cookie != m.cookie) return make_error("reply out of order");
@@ -65,32 +71,48 @@ Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& r
   }
 }
 
+bool RemotePlatform::copy_current(unsigned index) const {
+  auto& h = const_cast<ipc::Channel&>(ch_).header();
+  for (unsigned c = 0; c < ipc::kChannelVcpus; ++c) {
+    if (h.served[c].load(std::memory_order_acquire) < stale_[index][c].load(std::memory_order_acquire)) return false;
+  }
+  return true;
+}
+
 std::optional<uint32_t> RemotePlatform::shadowed(uint32_t dev, int bar, uint64_t offset, unsigned width) {
   const uint32_t key = width == 4 ? ipc::shadow_key(dev, bar, offset) : 0;
   if (!key) return std::nullopt;
-  for (const auto& d : dirty_) {
-    if (d.load()) return std::nullopt;
-  }
-  for (auto& s : ch_.header().shadows) {
-    if (s.key.load(std::memory_order_acquire) == key) return s.value.load(std::memory_order_acquire);
+  for (unsigned i = 0; i < ipc::kRegisterShadows; ++i) {
+    auto& s = ch_.header().shadows[i];
+    const uint32_t k = s.key.load(std::memory_order_acquire);
+    if ((k & ~ipc::kShadowKinds) != key || !(k & ipc::kShadowCopy)) continue;
+    // The write that made it stale is usually being carried out right now: waiting for it costs the supervisor no
+    // reply and this vCPU no wake-up. Bounded: a supervisor that is not running is asked (and waited for) properly.
+    const uint64_t deadline = monotonic_ns() + options_.copy_wait_ns;
+    while (!copy_current(i)) {
+      if (monotonic_ns() > deadline) return std::nullopt;
+      __builtin_ia32_pause();
+    }
+    return s.value.load(std::memory_order_acquire);
   }
   return std::nullopt;
 }
 
-bool RemotePlatform::inert(uint32_t dev, int bar, uint64_t offset) {
-  const uint32_t key = ipc::shadow_key(dev, bar, offset);
-  if (!key) return false;
-  for (auto& s : ch_.header().shadows) {
-    if (s.key.load(std::memory_order_acquire) == (key | ipc::kShadowInert)) return true;
+// A write changes every copy but where the model declared its register inert: then at most its own copy.
+uint32_t RemotePlatform::copies_changed_by(uint32_t dev, int bar, uint64_t offset, unsigned width) const {
+  const uint32_t key = width == 4 ? ipc::shadow_key(dev, bar, offset) : 0;
+  auto& h = const_cast<ipc::Channel&>(ch_).header();
+  uint32_t copies = 0, own = 0;
+  bool inert = false;
+  for (unsigned i = 0; i < ipc::kRegisterShadows; ++i) {
+    const uint32_t k = h.shadows[i].key.load(std::memory_order_acquire);
+    if (k & ipc::kShadowCopy) copies |= 1u << i;
+    if (key && (k & ~ipc::kShadowKinds) == key) {
+      inert = k & ipc::kShadowInert;
+      if (k & ipc::kShadowCopy) own = 1u << i;
+    }
   }
-  return false;
-}
-
-// Marked before the write is pushed: a vCPU that sees the mark after taking a lock the writer released sends its
-// read through the supervisor, behind the write.
-void RemotePlatform::posted_write(bool may_change_copies) {
-  const int cpu = Domain::current_vcpu();
-  if (may_change_copies && cpu >= 0 && cpu < static_cast<int>(ipc::kChannelVcpus)) dirty_[cpu].store(true);
+  return inert ? own : copies;
 }
 
 Result<uint32_t> RemotePlatform::config_read(uint32_t dev, uint32_t offset, unsigned width) {
@@ -101,8 +123,8 @@ Result<uint32_t> RemotePlatform::config_read(uint32_t dev, uint32_t offset, unsi
 }
 
 Status RemotePlatform::config_write(uint32_t dev, uint32_t offset, unsigned width, uint32_t value) {
-  posted_write(true);
-  auto r = device_request<ipc::ConfigWrite>({dev, offset, width, value}, false);
+  // A BAR's decoding may change: every copy waits for it.
+  auto r = device_request<ipc::ConfigWrite>({dev, offset, width, value}, false, kAllCopies);
   if (!r) return r.error();
   return {};
 }
@@ -119,8 +141,8 @@ Result<uint64_t> RemotePlatform::bar_read(uint32_t dev, int bar, uint64_t offset
 }
 
 Status RemotePlatform::bar_write(uint32_t dev, int bar, uint64_t offset, unsigned width, uint64_t value) {
-  posted_write(!(width == 4 && inert(dev, bar, offset)));
-  auto r = device_request<ipc::BarWrite>({dev, static_cast<uint32_t>(bar), offset, width, value}, false);
+  auto r = device_request<ipc::BarWrite>({dev, static_cast<uint32_t>(bar), offset, width, value}, false,
+                                         copies_changed_by(dev, bar, offset, width));
   if (!r) return r.error();
   return {};
 }

@@ -95,7 +95,8 @@ class PciDevice {
   // Registers a driver may read from a copy kept where it runs, without asking the device (4-byte reads of BAR
   // offsets): each must read without side effects, and the model calls registers_changed() whenever one's value may
   // have changed other than through a register or config write (which the bus follows itself). `inert_writes`
-  // are registers whose writes never change any of them: posted writes to these do not make the copy stale. A
+  // are registers whose writes change none of them but (if it is one) their own: posted writes to these make no
+  // other copy stale. A
   // driver that polls such a register (e1000's STATUS, read after every EEPROM clock edge to flush its writes) then
   // costs no round trip to an isolated domain per read.
   struct RegisterShadows {
