@@ -33,24 +33,22 @@ bool push_bounded(ipc::Ring& ring, const side_msg& msg, std::span<const uint8_t>
 
 template <class M>
 Result<ipc::DeviceReply::Args> RemotePlatform::device_request(const typename M::Args& args, bool want_reply,
-                                                              uint32_t changes) {
+                                                              bool posted_write) {
   // What the supervisor would refuse as malformed is refused here, as the driver's error: it never leaves.
   auto h = ipc::encode<M>(args, {});
   if (!h) return h.error();
-  return device_exchange(*h, want_reply, changes);
+  return device_exchange(*h, want_reply, posted_write);
 }
 
 Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& request, bool want_reply,
-                                                               uint32_t changes) {
+                                                               bool posted_write) {
   int cpu = Domain::current_vcpu();
   if (cpu < 0 || cpu >= static_cast<int>(ipc::kChannelVcpus)) return make_error("device access from outside a vCPU");
   side_msg m = request;
   m.cookie = cookies_.fetch_add(1);
   // Noted before the write is pushed: a vCPU that sees the note after taking a lock this one released waits for the
   // supervisor to serve the write (or asks the device, behind it).
-  for (unsigned i = 0; i < ipc::kRegisterShadows; ++i) {
-    if (changes & (1u << i)) stale_[i][cpu].store(m.cookie, std::memory_order_release);
-  }
+  if (posted_write) posted_[cpu].store(m.cookie, std::memory_order_release);
   if (!push_bounded(ch_.device(cpu), m, {})) return make_error("the supervisor does not take requests");
   ipc::Doorbell(&ch_.header().supervisor_bell).ring(ipc::kBellDevice);
   if (!want_reply) return ipc::DeviceReply::Args{};
@@ -71,10 +69,11 @@ Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& r
   }
 }
 
-bool RemotePlatform::copy_current(unsigned index) const {
+// Every posted write of every vCPU is carried out: a read now completes behind all of them, as on a PCI bus.
+bool RemotePlatform::writes_carried_out() const {
   auto& h = const_cast<ipc::Channel&>(ch_).header();
   for (unsigned c = 0; c < ipc::kChannelVcpus; ++c) {
-    if (h.served[c].load(std::memory_order_acquire) < stale_[index][c].load(std::memory_order_acquire)) return false;
+    if (h.served[c].load(std::memory_order_acquire) < posted_[c].load(std::memory_order_acquire)) return false;
   }
   return true;
 }
@@ -86,33 +85,20 @@ std::optional<uint32_t> RemotePlatform::shadowed(uint32_t dev, int bar, uint64_t
     auto& s = ch_.header().shadows[i];
     const uint32_t k = s.key.load(std::memory_order_acquire);
     if ((k & ~ipc::kShadowKinds) != key || !(k & ipc::kShadowCopy)) continue;
-    // The write that made it stale is usually being carried out right now: waiting for it costs the supervisor no
-    // reply and this vCPU no wake-up. Bounded: a supervisor that is not running is asked (and waited for) properly.
+    // Not only the copy's value depends on the writes before the read: drivers read a register to flush their
+    // posted writes (e1000's E1000_WRITE_FLUSH after masking its interrupts), and rely on every one of them having
+    // reached the device once the read returns, whatever register they wrote. They are usually being carried out
+    // right now: waiting for them costs the supervisor no reply and this vCPU no wake-up. Bounded: a supervisor
+    // that is not running is asked (and waited for) properly.
+    if (writes_carried_out()) return s.value.load(std::memory_order_acquire);
     const uint64_t deadline = monotonic_ns() + options_.copy_wait_ns;
-    while (!copy_current(i)) {
+    while (!writes_carried_out()) {
       if (monotonic_ns() > deadline) return std::nullopt;
       __builtin_ia32_pause();
     }
     return s.value.load(std::memory_order_acquire);
   }
   return std::nullopt;
-}
-
-// A write changes every copy but where the model declared its register inert: then at most its own copy.
-uint32_t RemotePlatform::copies_changed_by(uint32_t dev, int bar, uint64_t offset, unsigned width) const {
-  const uint32_t key = width == 4 ? ipc::shadow_key(dev, bar, offset) : 0;
-  auto& h = const_cast<ipc::Channel&>(ch_).header();
-  uint32_t copies = 0, own = 0;
-  bool inert = false;
-  for (unsigned i = 0; i < ipc::kRegisterShadows; ++i) {
-    const uint32_t k = h.shadows[i].key.load(std::memory_order_acquire);
-    if (k & ipc::kShadowCopy) copies |= 1u << i;
-    if (key && (k & ~ipc::kShadowKinds) == key) {
-      inert = k & ipc::kShadowInert;
-      if (k & ipc::kShadowCopy) own = 1u << i;
-    }
-  }
-  return inert ? own : copies;
 }
 
 Result<uint32_t> RemotePlatform::config_read(uint32_t dev, uint32_t offset, unsigned width) {
@@ -123,8 +109,7 @@ Result<uint32_t> RemotePlatform::config_read(uint32_t dev, uint32_t offset, unsi
 }
 
 Status RemotePlatform::config_write(uint32_t dev, uint32_t offset, unsigned width, uint32_t value) {
-  // A BAR's decoding may change: every copy waits for it.
-  auto r = device_request<ipc::ConfigWrite>({dev, offset, width, value}, false, kAllCopies);
+  auto r = device_request<ipc::ConfigWrite>({dev, offset, width, value}, false, true);
   if (!r) return r.error();
   return {};
 }
@@ -141,8 +126,7 @@ Result<uint64_t> RemotePlatform::bar_read(uint32_t dev, int bar, uint64_t offset
 }
 
 Status RemotePlatform::bar_write(uint32_t dev, int bar, uint64_t offset, unsigned width, uint64_t value) {
-  auto r = device_request<ipc::BarWrite>({dev, static_cast<uint32_t>(bar), offset, width, value}, false,
-                                         copies_changed_by(dev, bar, offset, width));
+  auto r = device_request<ipc::BarWrite>({dev, static_cast<uint32_t>(bar), offset, width, value}, false, true);
   if (!r) return r.error();
   return {};
 }

@@ -21,8 +21,8 @@ class RemotePlatform final : public Platform {
  public:
   struct Options {
     uint64_t spin_ns = 50'000;  // how long a vCPU spins for a reply before it sleeps
-    // How long a read of a register copy waits for the supervisor to carry out a write that changes the copy
-    // before it asks the device instead (and sleeps for the answer).
+    // How long a read of a register copy waits for the supervisor to carry out the writes posted before it, before
+    // it asks the device instead (and sleeps for the answer).
     uint64_t copy_wait_ns = 20'000;
     // DMA address pre-translation (ipc/optimisations.h): maps and unmaps are posted, not awaited. `arena_bytes`
     // lets the domain refuse what the supervisor would refuse, so the driver still gets its error at once.
@@ -60,26 +60,26 @@ class RemotePlatform final : public Platform {
  private:
   bool send_event(const side_msg& msg, std::span<const uint8_t> payload);
   // A device request of declaration M from the calling vCPU; with `want_reply`, waits for the answer.
+  // `posted_write`: a register or config write, which a later read of a copy waits for (writes_carried_out).
   template <class M>
-  // `changes` names the register copies a posted write may change (copies_changed_by).
-  Result<ipc::DeviceReply::Args> device_request(const typename M::Args& args, bool want_reply, uint32_t changes = 0);
-  Result<ipc::DeviceReply::Args> device_exchange(const side_msg& request, bool want_reply, uint32_t changes);
+  Result<ipc::DeviceReply::Args> device_request(const typename M::Args& args, bool want_reply,
+                                                bool posted_write = false);
+  Result<ipc::DeviceReply::Args> device_exchange(const side_msg& request, bool want_reply, bool posted_write);
 
   // A DMA permission change: posted on the event ring (so every vCPU's changes stay in one order) with DMA address
   // pre-translation, else a device request that waits for the supervisor's answer.
   int dma_change(bool map, uint32_t dev, uint64_t phys, uint64_t size, int dir);
-  // Register copies (ipc::RegisterShadow). A read may be answered from a copy only when no posted write that could
-  // change it is still on its way, from any vCPU: a write to a device register, as a PCI bus orders it, reaches the
-  // device before any later read of it does. Each vCPU notes, per copy, the cookie of its last write that could
-  // change it (`stale_`, before the write is pushed); the copy is current once the supervisor's `served` cookie of
-  // every vCPU has passed that vCPU's note (its ring is served in order, and the copy refreshed before `served`
-  // moves). Until then the reader waits for the supervisor, briefly, and otherwise asks the device.
+  // Register copies (ipc::RegisterShadow). A read may be answered from a copy only once every write posted before
+  // it, from any vCPU, has been carried out: a PCI read completes behind the posted writes before it, and drivers
+  // rely on that, not only for the value read (a read after a write to another register is how a driver flushes
+  // its writes: e1000 masks its interrupts with IMC and reads STATUS, and must find them masked once the read
+  // returns). Each vCPU notes the cookie of its last posted write (`posted_`, before the write is pushed); the
+  // writes are carried out once the supervisor's `served` cookie of every vCPU has passed that vCPU's note (its ring
+  // is served in order, and the copies refreshed before `served` moves). Until then the reader waits for the
+  // supervisor, briefly, and otherwise asks the device.
   std::optional<uint32_t> shadowed(uint32_t dev, int bar, uint64_t offset, unsigned width);
-  bool copy_current(unsigned index) const;
-  // The copies a write to (dev, bar, offset) of `width` bytes may change, one bit per entry (all for a config write).
-  uint32_t copies_changed_by(uint32_t dev, int bar, uint64_t offset, unsigned width) const;
-  static constexpr uint32_t kAllCopies = ~0u;
-  std::array<std::array<std::atomic<uint64_t>, ipc::kChannelVcpus>, ipc::kRegisterShadows> stale_{};
+  bool writes_carried_out() const;
+  std::array<std::atomic<uint64_t>, ipc::kChannelVcpus> posted_{};
   // How long each vCPU spins for a reply; each is used only by its own vCPU's thread.
   std::array<ipc::AdaptiveSpin, ipc::kChannelVcpus> reply_spins_{};
   std::atomic<uint64_t> shadow_reads_{0};

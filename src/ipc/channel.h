@@ -45,10 +45,11 @@ inline constexpr uint32_t kIrqHeartbeat = 63;
 inline constexpr uint32_t kBellTx = 1, kBellIrq = 2;
 
 // A device register a domain reads from a copy the supervisor keeps current, without a crossing (the device
-// model's choice, pci::PciDevice::register_shadows(): a read without side effects), and/or, with kShadowInert, one
-// whose writes change no copy but its own. Only the supervisor writes these; a domain that writes them fools only
-// itself. The key names (device, BAR, offset) and says what the entry is (kShadowCopy: `value` is a copy of the
-// register; kShadowInert: as above); 0 marks an unused entry. The value is written before the key.
+// model's choice, pci::PciDevice::register_shadows(): a read without side effects), once every write posted before
+// the read has been carried out (`served`). The key names (device, BAR, offset) and says what the entry is
+// (kShadowCopy: `value` is a copy of the register; kShadowInert: its writes change no copy but its own, which the
+// supervisor alone makes use of); 0 marks an unused entry. The value is written before the key. Only the supervisor
+// writes these; a domain that writes them fools only itself.
 struct RegisterShadow {
   std::atomic<uint32_t> key;
   std::atomic<uint32_t> value;
@@ -81,7 +82,8 @@ struct ChannelHeader {
   // The cookie of the last device request of vCPU c's ring the supervisor carried out, published after its effects
   // (a posted write's included: the copies it changed are current). A vCPU's requests are served in the order it
   // made them, so every earlier request of that vCPU has taken effect too: a domain may read a copy without asking
-  // once every write that could change it is behind these (domain::RemotePlatform). The supervisor never reads them.
+  // once every write it posted before the read is behind these (domain::RemotePlatform). The supervisor never reads
+  // them.
   alignas(64) std::atomic<uint64_t> served[kChannelVcpus];
 };
 

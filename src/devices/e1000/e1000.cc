@@ -274,8 +274,9 @@ void E1000::set_link(bool up) {
 
 // STATUS (read after every flushed write) and EECD (read for every EEPROM bit the driver clocks in) read without
 // side effects. EECD changes only with a register write (its own, CTRL's reset, one through the I/O window) or a
-// device reset, never by itself: its copy is exact once the writes before the read are carried out. Writes to EECD
-// change no other copy; those to the rings' tails and the interrupt masks change none.
+// device reset, never by itself: its copy is exact once the writes before the read are carried out (which every
+// copied read waits for: E1000_WRITE_FLUSH after IMC must find the interrupts masked). Writes to EECD change no
+// other copy; those to the rings' tails and the interrupt masks change none.
 pci::PciDevice::RegisterShadows E1000::register_shadows() const {
   return {{{0, STATUS}, {0, EECD}}, {{0, EECD}, {0, TDT}, {0, RDT}, {0, IMS}, {0, IMC}}};
 }

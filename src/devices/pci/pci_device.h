@@ -94,11 +94,12 @@ class PciDevice {
 
   // Registers a driver may read from a copy kept where it runs, without asking the device (4-byte reads of BAR
   // offsets): each must read without side effects, and the model calls registers_changed() whenever one's value may
-  // have changed other than through a register or config write (which the bus follows itself). `inert_writes`
-  // are registers whose writes change none of them but (if it is one) their own: posted writes to these make no
-  // other copy stale. A
-  // driver that polls such a register (e1000's STATUS, read after every EEPROM clock edge to flush its writes) then
-  // costs no round trip to an isolated domain per read.
+  // have changed other than through a register or config write (which the bus follows itself). A read of a copy
+  // still completes only behind every write posted before it (drivers flush writes by reading any register), but
+  // waits for the writes to be carried out rather than for an answer. `inert_writes` are registers whose writes
+  // change none of the copies but (if it is one) their own: after such a write the bus reads no other copy again.
+  // A driver that polls such a register (e1000's STATUS, read after every EEPROM clock edge to flush its writes)
+  // then costs no round trip to an isolated domain per read.
   struct RegisterShadows {
     std::vector<std::pair<int, uint32_t>> shadowed, inert_writes;  // (BAR, offset)
   };
