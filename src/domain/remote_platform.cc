@@ -33,22 +33,24 @@ bool push_bounded(ipc::Ring& ring, const side_msg& msg, std::span<const uint8_t>
 
 template <class M>
 Result<ipc::DeviceReply::Args> RemotePlatform::device_request(const typename M::Args& args, bool want_reply,
-                                                              bool posted_write) {
+                                                              uint32_t copies) {
   // What the supervisor would refuse as malformed is refused here, as the driver's error: it never leaves.
   auto h = ipc::encode<M>(args, {});
   if (!h) return h.error();
-  return device_exchange(*h, want_reply, posted_write);
+  return device_exchange(*h, want_reply, copies);
 }
 
 Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& request, bool want_reply,
-                                                               bool posted_write) {
+                                                               uint32_t copies) {
   int cpu = Domain::current_vcpu();
   if (cpu < 0 || cpu >= static_cast<int>(ipc::kChannelVcpus)) return make_error("device access from outside a vCPU");
   side_msg m = request;
   m.cookie = cookies_.fetch_add(1);
   // Noted before the write is pushed: a vCPU that sees the note after taking a lock this one released waits for the
   // supervisor to serve the write (or asks the device, behind it).
-  if (posted_write) posted_[cpu].store(m.cookie, std::memory_order_release);
+  for (unsigned i = 0; i < ipc::kRegisterShadows; ++i) {
+    if (copies & (1u << i)) stale_[i][cpu].store(m.cookie, std::memory_order_release);
+  }
   if (!push_bounded(ch_.device(cpu), m, {})) return make_error("the supervisor does not take requests");
   ipc::Doorbell(&ch_.header().supervisor_bell).ring(ipc::kBellDevice);
   if (!want_reply) return ipc::DeviceReply::Args{};
@@ -69,13 +71,34 @@ Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& r
   }
 }
 
-// Every posted write of every vCPU is carried out: a read now completes behind all of them, as on a PCI bus.
-bool RemotePlatform::writes_carried_out() const {
+// Every write posted before that copy `index` waits for, from every vCPU, is carried out.
+bool RemotePlatform::copy_current(unsigned index) const {
   auto& h = const_cast<ipc::Channel&>(ch_).header();
   for (unsigned c = 0; c < ipc::kChannelVcpus; ++c) {
-    if (h.served[c].load(std::memory_order_acquire) < posted_[c].load(std::memory_order_acquire)) return false;
+    if (h.served[c].load(std::memory_order_acquire) < stale_[index][c].load(std::memory_order_acquire)) return false;
   }
   return true;
+}
+
+// Spins (adaptively, as long as spinning has paid lately on this vCPU) for the supervisor to carry out the writes
+// copy `index` waits for. A supervisor that is not running needs the CPU this vCPU spins on: then the read asks
+// the device and sleeps for the answer instead, which costs what a read without a copy costs.
+bool RemotePlatform::wait_for_copy(unsigned index) {
+  const int cpu = Domain::current_vcpu();
+  if (cpu < 0 || cpu >= static_cast<int>(ipc::kChannelVcpus)) return false;
+  ipc::AdaptiveSpin& spin = copy_spins_[static_cast<unsigned>(cpu)];
+  const uint64_t start = monotonic_ns(), deadline = start + spin.next();
+  for (unsigned turn = 1;; ++turn) {
+    __builtin_ia32_pause();
+    if (copy_current(index)) {
+      spin.caught(monotonic_ns() - start);
+      return true;
+    }
+    if (turn % 16 == 0 && monotonic_ns() > deadline) {
+      spin.missed();
+      return false;
+    }
+  }
 }
 
 std::optional<uint32_t> RemotePlatform::shadowed(uint32_t dev, int bar, uint64_t offset, unsigned width) {
@@ -85,20 +108,23 @@ std::optional<uint32_t> RemotePlatform::shadowed(uint32_t dev, int bar, uint64_t
     auto& s = ch_.header().shadows[i];
     const uint32_t k = s.key.load(std::memory_order_acquire);
     if ((k & ~ipc::kShadowKinds) != key || !(k & ipc::kShadowCopy)) continue;
-    // Not only the copy's value depends on the writes before the read: drivers read a register to flush their
-    // posted writes (e1000's E1000_WRITE_FLUSH after masking its interrupts), and rely on every one of them having
-    // reached the device once the read returns, whatever register they wrote. They are usually being carried out
-    // right now: waiting for them costs the supervisor no reply and this vCPU no wake-up. Bounded: a supervisor
-    // that is not running is asked (and waited for) properly.
-    if (writes_carried_out()) return s.value.load(std::memory_order_acquire);
-    const uint64_t deadline = monotonic_ns() + options_.copy_wait_ns;
-    while (!writes_carried_out()) {
-      if (monotonic_ns() > deadline) return std::nullopt;
-      __builtin_ia32_pause();
-    }
+    // The writes it waits for are usually being carried out right now: waiting for them costs the supervisor no
+    // reply and this vCPU no wake-up. Bounded: a supervisor that is not running is asked (and waited for) properly.
+    if (!copy_current(i) && !wait_for_copy(i)) return std::nullopt;
     return s.value.load(std::memory_order_acquire);
   }
   return std::nullopt;
+}
+
+uint32_t RemotePlatform::copies_waiting_for(uint32_t dev, int bar, uint64_t offset, unsigned width) const {
+  const uint32_t key = width == 4 ? ipc::shadow_key(dev, bar, offset) : 0;
+  if (!key) return kAllCopies;
+  auto& h = const_cast<ipc::Channel&>(ch_).header();
+  for (unsigned i = 0; i < ipc::kRegisterShadows; ++i) {
+    const uint32_t k = h.shadows[i].key.load(std::memory_order_acquire);
+    if ((k & ~ipc::kShadowKinds) == key && (k & ipc::kShadowCopy) && (k & ipc::kShadowPrivate)) return 1u << i;
+  }
+  return kAllCopies;
 }
 
 Result<uint32_t> RemotePlatform::config_read(uint32_t dev, uint32_t offset, unsigned width) {
@@ -109,7 +135,7 @@ Result<uint32_t> RemotePlatform::config_read(uint32_t dev, uint32_t offset, unsi
 }
 
 Status RemotePlatform::config_write(uint32_t dev, uint32_t offset, unsigned width, uint32_t value) {
-  auto r = device_request<ipc::ConfigWrite>({dev, offset, width, value}, false, true);
+  auto r = device_request<ipc::ConfigWrite>({dev, offset, width, value}, false, kAllCopies);
   if (!r) return r.error();
   return {};
 }
@@ -126,7 +152,8 @@ Result<uint64_t> RemotePlatform::bar_read(uint32_t dev, int bar, uint64_t offset
 }
 
 Status RemotePlatform::bar_write(uint32_t dev, int bar, uint64_t offset, unsigned width, uint64_t value) {
-  auto r = device_request<ipc::BarWrite>({dev, static_cast<uint32_t>(bar), offset, width, value}, false, true);
+  auto r = device_request<ipc::BarWrite>({dev, static_cast<uint32_t>(bar), offset, width, value}, false,
+                                         copies_waiting_for(dev, bar, offset, width));
   if (!r) return r.error();
   return {};
 }

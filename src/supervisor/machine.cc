@@ -93,10 +93,15 @@ void Machine::declare_shadows(uint32_t dev) {
       for (Shadow& s : shadows_) {
         if (s.dev == dev && s.bar == bar && s.offset == offset) return s;
       }
-      return shadows_.emplace_back(Shadow{dev, bar, offset, false, false});
+      return shadows_.emplace_back(Shadow{dev, bar, offset, false, false, false});
     };
     for (const auto& [bar, offset] : spec.shadowed) entry(bar, offset).copy = true;
     for (const auto& [bar, offset] : spec.inert_writes) entry(bar, offset).inert = true;
+    // Private only if also a copy that nothing else changes: what a model declares beyond that is ignored.
+    for (const auto& [bar, offset] : spec.private_writes) {
+      Shadow& s = entry(bar, offset);
+      s.private_writes = s.copy && s.inert;
+    }
   }
   if (!spec.shadowed.empty()) d.set_registers_changed([this, dev] { refresh_shadows(dev); });
   publish_shadows();
@@ -117,8 +122,9 @@ void Machine::publish_shadow_locked(size_t i) {
     if (!v) return;
     value = static_cast<uint32_t>(*v);
   }
-  domain_.set_register_shadow(static_cast<unsigned>(i),
-                              key | (s.copy ? ipc::kShadowCopy : 0) | (s.inert ? ipc::kShadowInert : 0), value);
+  const uint32_t kinds = (s.copy ? ipc::kShadowCopy : 0) | (s.inert ? ipc::kShadowInert : 0) |
+                         (s.private_writes ? ipc::kShadowPrivate : 0);
+  domain_.set_register_shadow(static_cast<unsigned>(i), key | kinds, value);
 }
 
 void Machine::refresh_shadows(uint32_t dev) {

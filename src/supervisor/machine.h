@@ -164,8 +164,9 @@ class Machine final : public domain::Platform {
     uint32_t dev;
     int bar;
     uint32_t offset;
-    bool copy;   // the register's value is copied
-    bool inert;  // its writes change no copy but its own
+    bool copy;            // the register's value is copied
+    bool inert;           // its writes change no copy but its own
+    bool private_writes;  // a copy whose writes only its own reads can see (PciDevice::RegisterShadows::private_writes)
   };
   std::vector<Shadow> shadows_;  // set as devices are added
   std::mutex shadow_mu_;         // a value read and published at once, so an older one never overwrites a newer

@@ -155,11 +155,11 @@ TEST_F(RegisterCopiesTest, AReadNeverOvertakesAPostedWriteThatChangesTheCopy) {
   EXPECT_EQ(again, static_cast<uint32_t>(*machine_.bar_read(dev_, 0, EECD, 4)));
 }
 
-// A read completes behind every write posted before it, whichever register that wrote and whichever vCPU posted
-// it (after a lock it released, say): drivers flush their writes by reading a register. e1000 masks its interrupts
-// with IMC and reads STATUS (E1000_WRITE_FLUSH); the copy of STATUS answers, but only once IMC has reached the
-// device. Answered earlier, the device went on raising interrupts that the driver's next handler found already
-// taken (ICR 0: interrupts no handler claimed, an interrupt storm at receive).
+// A read completes behind every write posted before it, whichever register that wrote (but a private one) and
+// whichever vCPU posted it (after a lock it released, say): drivers flush their writes by reading a register. e1000
+// masks its interrupts with IMC and reads STATUS (E1000_WRITE_FLUSH); the copy of STATUS answers, but only once IMC has
+// reached the device. Answered earlier, the device went on raising interrupts that the driver's next handler found
+// already taken (ICR 0: interrupts no handler claimed, an interrupt storm at receive).
 TEST_F(RegisterCopiesTest, ACopyIsReadOnlyOnceEveryWritePostedBeforeTheReadIsCarriedOut) {
   for (unsigned writer : {0u, 2u}) {
     ASSERT_TRUE(machine_.bar_write(dev_, 0, IMS, 4, ICR_RXT0 | ICR_LSC));  // interrupts enabled
@@ -186,6 +186,24 @@ TEST_F(RegisterCopiesTest, ACopyIsReadOnlyOnceEveryWritePostedBeforeTheReadIsCar
     EXPECT_EQ(platform_->shadow_reads(), copies + 1) << "the read was answered from the copy";
     EXPECT_EQ(status, static_cast<uint32_t>(*machine_.bar_read(dev_, 0, STATUS, 4)));
   }
+}
+
+// EECD's writes are private (only an EECD read sees them): a STATUS read, the driver's flush after each clock edge,
+// is answered from its copy while an EECD write is still in flight, and is exact.
+TEST_F(RegisterCopiesTest, AnEecdWriteInFlightLeavesTheStatusCopyReadable) {
+  uint64_t copies = 0;
+  uint32_t status = 0;
+  on_vcpu([&] {
+    (void)platform_->bar_read(dev_, 0, STATUS, 4);
+    serve_ = false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    write_eecd(EECD_CS);
+    copies = platform_->shadow_reads();
+    status = static_cast<uint32_t>(*platform_->bar_read(dev_, 0, STATUS, 4));
+    serve_ = true;
+  });
+  EXPECT_EQ(platform_->shadow_reads(), copies + 1);
+  EXPECT_EQ(status, static_cast<uint32_t>(*machine_.bar_read(dev_, 0, STATUS, 4)));
 }
 
 }  // namespace
