@@ -32,18 +32,25 @@ bool push_bounded(ipc::Ring& ring, const side_msg& msg, std::span<const uint8_t>
 }  // namespace
 
 template <class M>
-Result<ipc::DeviceReply::Args> RemotePlatform::device_request(const typename M::Args& args, bool want_reply) {
+Result<ipc::DeviceReply::Args> RemotePlatform::device_request(const typename M::Args& args, bool want_reply,
+                                                              uint32_t copies) {
   // What the supervisor would refuse as malformed is refused here, as the driver's error: it never leaves.
   auto h = ipc::encode<M>(args, {});
   if (!h) return h.error();
-  return device_exchange(*h, want_reply);
+  return device_exchange(*h, want_reply, copies);
 }
 
-Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& request, bool want_reply) {
+Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& request, bool want_reply,
+                                                               uint32_t copies) {
   int cpu = Domain::current_vcpu();
   if (cpu < 0 || cpu >= static_cast<int>(ipc::kChannelVcpus)) return make_error("device access from outside a vCPU");
   side_msg m = request;
   m.cookie = cookies_.fetch_add(1);
+  // Noted before the write is pushed: a vCPU that sees the note after taking a lock this one released waits for the
+  // supervisor to serve the write (or asks the device, behind it).
+  for (unsigned i = 0; i < ipc::kRegisterShadows; ++i) {
+    if (copies & (1u << i)) stale_[i][cpu].store(m.cookie, std::memory_order_release);
+  }
   if (!push_bounded(ch_.device(cpu), m, {})) return make_error("the supervisor does not take requests");
   ipc::Doorbell(&ch_.header().supervisor_bell).ring(ipc::kBellDevice);
   if (!want_reply) return ipc::DeviceReply::Args{};
@@ -54,7 +61,6 @@ Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& r
     uint8_t none[1];
     long n = ch_.reply(cpu).pop(reply, std::span(none, 0));
     if (n >= 0) {
-      dirty_[cpu].store(false);  // everything this vCPU posted before was taken first
       // Replies come in request order on this vCPU's ring: anything else is a broken supervisor.
       auto d = ipc::decode<ipc::DeviceReply>(reply, {});
       if (!d || d->cookie != m.cookie) return make_error("reply out of order");
@@ -65,32 +71,60 @@ Result<ipc::DeviceReply::Args> RemotePlatform::device_exchange(const side_msg& r
   }
 }
 
+// Every write posted before that copy `index` waits for, from every vCPU, is carried out.
+bool RemotePlatform::copy_current(unsigned index) const {
+  auto& h = const_cast<ipc::Channel&>(ch_).header();
+  for (unsigned c = 0; c < ipc::kChannelVcpus; ++c) {
+    if (h.served[c].load(std::memory_order_acquire) < stale_[index][c].load(std::memory_order_acquire)) return false;
+  }
+  return true;
+}
+
+// Spins (adaptively, as long as spinning has paid lately on this vCPU) for the supervisor to carry out the writes
+// copy `index` waits for. A supervisor that is not running needs the CPU this vCPU spins on: then the read asks
+// the device and sleeps for the answer instead, which costs what a read without a copy costs.
+bool RemotePlatform::wait_for_copy(unsigned index) {
+  const int cpu = Domain::current_vcpu();
+  if (cpu < 0 || cpu >= static_cast<int>(ipc::kChannelVcpus)) return false;
+  ipc::AdaptiveSpin& spin = copy_spins_[static_cast<unsigned>(cpu)];
+  const uint64_t start = monotonic_ns(), deadline = start + spin.next();
+  for (unsigned turn = 1;; ++turn) {
+    __builtin_ia32_pause();
+    if (copy_current(index)) {
+      spin.caught(monotonic_ns() - start);
+      return true;
+    }
+    if (turn % 16 == 0 && monotonic_ns() > deadline) {
+      spin.missed();
+      return false;
+    }
+  }
+}
+
 std::optional<uint32_t> RemotePlatform::shadowed(uint32_t dev, int bar, uint64_t offset, unsigned width) {
   const uint32_t key = width == 4 ? ipc::shadow_key(dev, bar, offset) : 0;
   if (!key) return std::nullopt;
-  for (const auto& d : dirty_) {
-    if (d.load()) return std::nullopt;
-  }
-  for (auto& s : ch_.header().shadows) {
-    if (s.key.load(std::memory_order_acquire) == key) return s.value.load(std::memory_order_acquire);
+  for (unsigned i = 0; i < ipc::kRegisterShadows; ++i) {
+    auto& s = ch_.header().shadows[i];
+    const uint32_t k = s.key.load(std::memory_order_acquire);
+    if ((k & ~ipc::kShadowKinds) != key || !(k & ipc::kShadowCopy)) continue;
+    // The writes it waits for are usually being carried out right now: waiting for them costs the supervisor no
+    // reply and this vCPU no wake-up. Bounded: a supervisor that is not running is asked (and waited for) properly.
+    if (!copy_current(i) && !wait_for_copy(i)) return std::nullopt;
+    return s.value.load(std::memory_order_acquire);
   }
   return std::nullopt;
 }
 
-bool RemotePlatform::inert(uint32_t dev, int bar, uint64_t offset) {
-  const uint32_t key = ipc::shadow_key(dev, bar, offset);
-  if (!key) return false;
-  for (auto& s : ch_.header().shadows) {
-    if (s.key.load(std::memory_order_acquire) == (key | ipc::kShadowInert)) return true;
+uint32_t RemotePlatform::copies_waiting_for(uint32_t dev, int bar, uint64_t offset, unsigned width) const {
+  const uint32_t key = width == 4 ? ipc::shadow_key(dev, bar, offset) : 0;
+  if (!key) return kAllCopies;
+  auto& h = const_cast<ipc::Channel&>(ch_).header();
+  for (unsigned i = 0; i < ipc::kRegisterShadows; ++i) {
+    const uint32_t k = h.shadows[i].key.load(std::memory_order_acquire);
+    if ((k & ~ipc::kShadowKinds) == key && (k & ipc::kShadowCopy) && (k & ipc::kShadowPrivate)) return 1u << i;
   }
-  return false;
-}
-
-// Marked before the write is pushed: a vCPU that sees the mark after taking a lock the writer released sends its
-// read through the supervisor, behind the write.
-void RemotePlatform::posted_write(bool may_change_copies) {
-  const int cpu = Domain::current_vcpu();
-  if (may_change_copies && cpu >= 0 && cpu < static_cast<int>(ipc::kChannelVcpus)) dirty_[cpu].store(true);
+  return kAllCopies;
 }
 
 Result<uint32_t> RemotePlatform::config_read(uint32_t dev, uint32_t offset, unsigned width) {
@@ -101,8 +135,7 @@ Result<uint32_t> RemotePlatform::config_read(uint32_t dev, uint32_t offset, unsi
 }
 
 Status RemotePlatform::config_write(uint32_t dev, uint32_t offset, unsigned width, uint32_t value) {
-  posted_write(true);
-  auto r = device_request<ipc::ConfigWrite>({dev, offset, width, value}, false);
+  auto r = device_request<ipc::ConfigWrite>({dev, offset, width, value}, false, kAllCopies);
   if (!r) return r.error();
   return {};
 }
@@ -119,8 +152,8 @@ Result<uint64_t> RemotePlatform::bar_read(uint32_t dev, int bar, uint64_t offset
 }
 
 Status RemotePlatform::bar_write(uint32_t dev, int bar, uint64_t offset, unsigned width, uint64_t value) {
-  posted_write(!(width == 4 && inert(dev, bar, offset)));
-  auto r = device_request<ipc::BarWrite>({dev, static_cast<uint32_t>(bar), offset, width, value}, false);
+  auto r = device_request<ipc::BarWrite>({dev, static_cast<uint32_t>(bar), offset, width, value}, false,
+                                         copies_waiting_for(dev, bar, offset, width));
   if (!r) return r.error();
   return {};
 }

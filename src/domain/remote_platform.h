@@ -21,6 +21,9 @@ class RemotePlatform final : public Platform {
  public:
   struct Options {
     uint64_t spin_ns = 50'000;  // how long a vCPU spins for a reply before it sleeps
+    // How long at most a read of a register copy spins for the supervisor to carry out the writes posted before it,
+    // before it asks the device instead (and sleeps for the answer); less while such spins have not paid lately.
+    uint64_t copy_wait_ns = 20'000;
     // DMA address pre-translation (ipc/optimisations.h): maps and unmaps are posted, not awaited. `arena_bytes`
     // lets the domain refuse what the supervisor would refuse, so the driver still gets its error at once.
     bool posted_dma = true;
@@ -28,6 +31,7 @@ class RemotePlatform final : public Platform {
   };
   RemotePlatform(ipc::Channel& channel, Options options) : ch_(channel), options_(options) {
     reply_spins_.fill(ipc::AdaptiveSpin(options.spin_ns));
+    copy_spins_.fill(ipc::AdaptiveSpin(options.copy_wait_ns));
   }
 
   Result<uint32_t> config_read(uint32_t dev, uint32_t offset, unsigned width) override;
@@ -57,23 +61,36 @@ class RemotePlatform final : public Platform {
  private:
   bool send_event(const side_msg& msg, std::span<const uint8_t> payload);
   // A device request of declaration M from the calling vCPU; with `want_reply`, waits for the answer.
+  // `copies`: for a posted write, the register copies whose later reads wait for it (copies_waiting_for).
   template <class M>
-  Result<ipc::DeviceReply::Args> device_request(const typename M::Args& args, bool want_reply);
-  Result<ipc::DeviceReply::Args> device_exchange(const side_msg& request, bool want_reply);
+  Result<ipc::DeviceReply::Args> device_request(const typename M::Args& args, bool want_reply, uint32_t copies = 0);
+  Result<ipc::DeviceReply::Args> device_exchange(const side_msg& request, bool want_reply, uint32_t copies);
 
   // A DMA permission change: posted on the event ring (so every vCPU's changes stay in one order) with DMA address
   // pre-translation, else a device request that waits for the supervisor's answer.
   int dma_change(bool map, uint32_t dev, uint64_t phys, uint64_t size, int dir);
-  // Register copies (ipc::RegisterShadow). A read may be answered from a copy only when no posted write that could
-  // change it is still on its way, from any vCPU: a write to a device register, as a PCI bus orders it, reaches the
-  // device before any later read of it does. So a vCPU that posts any write but an inert one is `dirty` until a
-  // reply of its own tells that the supervisor took all its requests so far (its ring is served in order).
+  // Register copies (ipc::RegisterShadow). A read may be answered from a copy only once the writes posted before
+  // it, from any vCPU, have been carried out: a PCI read completes behind the posted writes before it, and drivers
+  // rely on that, not only for the value read (a read after a write to another register is how a driver flushes
+  // its writes: e1000 masks its interrupts with IMC and reads STATUS, and must find them masked once the read
+  // returns). The one exception is a write to a register the model declared private (kShadowPrivate, e1000's
+  // EECD): nothing but a read of that register can see it, so only that copy's reads wait for it. Each vCPU notes,
+  // per copy, the cookie of its last write that copy's reads wait for (`stale_`, before the write is pushed); the
+  // copy may be read once the supervisor's `served` cookie of every vCPU has passed that vCPU's note (its ring is
+  // served in order, and the copies refreshed before `served` moves). Until then the reader waits for the
+  // supervisor, briefly, and otherwise asks the device.
   std::optional<uint32_t> shadowed(uint32_t dev, int bar, uint64_t offset, unsigned width);
-  bool inert(uint32_t dev, int bar, uint64_t offset);
-  void posted_write(bool may_change_copies);
-  std::array<std::atomic<bool>, ipc::kChannelVcpus> dirty_{};
+  bool copy_current(unsigned index) const;
+  bool wait_for_copy(unsigned index);
+  // The copies whose reads wait for a write to (dev, bar, offset) of `width` bytes, one bit per entry: its own
+  // alone if the register is private, else all (and all for a config write).
+  uint32_t copies_waiting_for(uint32_t dev, int bar, uint64_t offset, unsigned width) const;
+  static constexpr uint32_t kAllCopies = ~0u;
+  std::array<std::array<std::atomic<uint64_t>, ipc::kChannelVcpus>, ipc::kRegisterShadows> stale_{};
   // How long each vCPU spins for a reply; each is used only by its own vCPU's thread.
   std::array<ipc::AdaptiveSpin, ipc::kChannelVcpus> reply_spins_{};
+  // How long each vCPU spins for its copy's writes to be carried out (wait_for_copy); likewise its own.
+  std::array<ipc::AdaptiveSpin, ipc::kChannelVcpus> copy_spins_{};
   std::atomic<uint64_t> shadow_reads_{0};
 
  public:

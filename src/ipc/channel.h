@@ -46,15 +46,20 @@ inline constexpr uint32_t kIrqHeartbeat = 63;
 inline constexpr uint32_t kBellTx = 1, kBellIrq = 2;
 
 // A device register a domain reads from a copy the supervisor keeps current, without a crossing (the device
-// model's choice, pci::PciDevice::register_shadows(): a read without side effects), or, with kShadowInert, one whose
-// writes never change such a copy. Only the supervisor writes these; a domain that writes them fools only itself.
-// The key names (device, BAR, offset); 0 marks an unused entry. The value is written before the key.
+// model's choice, pci::PciDevice::register_shadows(): a read without side effects), once the writes posted before
+// the read have been carried out (`served`). The key names (device, BAR, offset) and says what the entry is
+// (kShadowCopy: `value` is a copy of the register; kShadowInert: its writes change no copy's value but its own,
+// which the supervisor alone makes use of; kShadowPrivate: a copy whose writes nothing but a read of it can see, so
+// a read of another copy need not wait for them); 0 marks an unused entry. The value is written before the key.
+// Only the supervisor writes these; a domain that writes them fools only itself.
 struct RegisterShadow {
   std::atomic<uint32_t> key;
   std::atomic<uint32_t> value;
 };
 inline constexpr unsigned kRegisterShadows = 16;
-inline constexpr uint32_t kShadowUsed = 1u << 31, kShadowInert = 1u << 30;
+inline constexpr uint32_t kShadowUsed = 1u << 31, kShadowInert = 1u << 30, kShadowCopy = 1u << 29;
+inline constexpr uint32_t kShadowPrivate = 1u << 28;
+inline constexpr uint32_t kShadowKinds = kShadowInert | kShadowCopy | kShadowPrivate;
 // The key of a 4-byte register: 0 if it cannot be named (device 8 and up, a BAR offset of 2 MiB and up).
 inline uint32_t shadow_key(uint32_t dev, int bar, uint64_t offset) {
   if (dev >= 8 || bar < 0 || bar >= 6 || offset >= (1u << 21)) return 0;
@@ -77,6 +82,12 @@ struct ChannelHeader {
   // hostile domain can write anything here, so nothing the supervisor decides depends on these.
   alignas(64) std::atomic<uint64_t> counters[8];
   alignas(64) RegisterShadow shadows[kRegisterShadows];
+  // The cookie of the last device request of vCPU c's ring the supervisor carried out, published after its effects
+  // (a posted write's included: the copies it changed are current). A vCPU's requests are served in the order it
+  // made them, so every earlier request of that vCPU has taken effect too: a domain may read a copy without asking
+  // once every write it posted before the read that the copy must wait for is behind these (domain::RemotePlatform).
+  // The supervisor never reads them.
+  alignas(64) std::atomic<uint64_t> served[kChannelVcpus];
 };
 
 enum DomainCounter : unsigned {

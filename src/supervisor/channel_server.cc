@@ -224,6 +224,8 @@ void ChannelServer::handle_device(unsigned cpu, const side_msg& m) {
     answer = serve_device(m);
   }
   count(answer ? &CrossingCounters::device_reads : &CrossingCounters::device_writes);
+  // Carried out, with the register copies it changed refreshed: the domain may read those copies now.
+  ch_.header().served[cpu].store(m.cookie, std::memory_order_release);
   if (!answer) return;
   if (!ipc::push<ipc::DeviceReply>(ch_.reply(cpu), *answer, {}, m.cookie)) {
     fault(SIDE_FAULT_PROTOCOL, ch_.reply(cpu).broken() ? "the domain corrupted the indices of its reply ring"

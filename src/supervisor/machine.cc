@@ -1,5 +1,6 @@
 #include "supervisor/machine.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -88,8 +89,19 @@ void Machine::declare_shadows(uint32_t dev) {
   const auto spec = d.register_shadows();
   {
     std::lock_guard lock(shadow_mu_);
-    for (const auto& [bar, offset] : spec.shadowed) shadows_.push_back({dev, bar, offset, false});
-    for (const auto& [bar, offset] : spec.inert_writes) shadows_.push_back({dev, bar, offset, true});
+    auto entry = [&](int bar, uint32_t offset) -> Shadow& {
+      for (Shadow& s : shadows_) {
+        if (s.dev == dev && s.bar == bar && s.offset == offset) return s;
+      }
+      return shadows_.emplace_back(Shadow{dev, bar, offset, false, false, false});
+    };
+    for (const auto& [bar, offset] : spec.shadowed) entry(bar, offset).copy = true;
+    for (const auto& [bar, offset] : spec.inert_writes) entry(bar, offset).inert = true;
+    // Private only if also a copy that nothing else changes: what a model declares beyond that is ignored.
+    for (const auto& [bar, offset] : spec.private_writes) {
+      Shadow& s = entry(bar, offset);
+      s.private_writes = s.copy && s.inert;
+    }
   }
   if (!spec.shadowed.empty()) d.set_registers_changed([this, dev] { refresh_shadows(dev); });
   publish_shadows();
@@ -100,29 +112,38 @@ void Machine::publish_shadows() {
 }
 
 // Each copy's value is what a read of it through the bus returns now (all ones while its BAR does not decode).
+void Machine::publish_shadow_locked(size_t i) {
+  const Shadow& s = shadows_[i];
+  const uint32_t key = ipc::shadow_key(s.dev, s.bar, s.offset);
+  if (!key) return;
+  uint32_t value = 0;
+  if (s.copy) {
+    auto v = bar_read(s.dev, s.bar, s.offset, 4);
+    if (!v) return;
+    value = static_cast<uint32_t>(*v);
+  }
+  const uint32_t kinds = (s.copy ? ipc::kShadowCopy : 0) | (s.inert ? ipc::kShadowInert : 0) |
+                         (s.private_writes ? ipc::kShadowPrivate : 0);
+  domain_.set_register_shadow(static_cast<unsigned>(i), key | kinds, value);
+}
+
 void Machine::refresh_shadows(uint32_t dev) {
   std::lock_guard lock(shadow_mu_);
   for (size_t i = 0; i < shadows_.size() && i < ipc::kRegisterShadows; ++i) {
-    const Shadow& s = shadows_[i];
-    if (dev != ~0u && s.dev != dev) continue;
-    const uint32_t key = ipc::shadow_key(s.dev, s.bar, s.offset);
-    if (!key) continue;
-    uint32_t value = 0;
-    if (!s.inert) {
-      auto v = bar_read(s.dev, s.bar, s.offset, 4);
-      if (!v) continue;
-      value = static_cast<uint32_t>(*v);
-    }
-    domain_.set_register_shadow(static_cast<unsigned>(i), s.inert ? key | ipc::kShadowInert : key, value);
+    if (dev == ~0u || shadows_[i].dev == dev) publish_shadow_locked(i);
   }
 }
 
-bool Machine::inert_write(uint32_t dev, int bar, uint64_t offset) {
+void Machine::refresh_after_write(uint32_t dev, int bar, uint64_t offset) {
   std::lock_guard lock(shadow_mu_);
-  for (const Shadow& s : shadows_) {
-    if (s.inert && s.dev == dev && s.bar == bar && s.offset == offset) return true;
+  size_t n = std::min<size_t>(shadows_.size(), ipc::kRegisterShadows), own = n;
+  for (size_t i = 0; i < n; ++i) {
+    const Shadow& s = shadows_[i];
+    if (s.dev == dev && s.bar == bar && s.offset == offset && s.inert) own = i;
   }
-  return false;
+  for (size_t i = 0; i < n; ++i) {
+    if (shadows_[i].dev == dev && shadows_[i].copy && (own == n || i == own)) publish_shadow_locked(i);
+  }
 }
 
 // Firmware: programs the BARs and the interrupt line register, and records the ids the domain is told.
@@ -229,8 +250,8 @@ Status Machine::bar_write(uint32_t dev, int bar, uint64_t offset, unsigned width
   if (!s || !bar_ok(*s, bar, offset, width)) return make_error("access outside the device's BARs");
   if (!s->device->config().bar_decoding(bar)) return {};
   s->device->bar_write(bar, offset, width, value);
-  // A write a copy does not survive (anything but the model's inert writes) is followed by fresh copies.
-  if (!inert_write(dev, bar, offset)) refresh_shadows(dev);
+  // The copies the write may have changed are fresh before the domain is told it was carried out.
+  refresh_after_write(dev, bar, offset);
   return {};
 }
 

@@ -164,14 +164,19 @@ class Machine final : public domain::Platform {
     uint32_t dev;
     int bar;
     uint32_t offset;
-    bool inert;  // an inert write, not a copy
+    bool copy;            // the register's value is copied
+    bool inert;           // its writes change no copy but its own
+    bool private_writes;  // a copy whose writes only its own reads can see (PciDevice::RegisterShadows::private_writes)
   };
   std::vector<Shadow> shadows_;  // set as devices are added
   std::mutex shadow_mu_;         // a value read and published at once, so an older one never overwrites a newer
   void declare_shadows(uint32_t dev);
-  // The copies of `dev` read again and published (all devices' with ~0u); whether `dev` has any.
+  // The copies of `dev` read again and published (all devices' with ~0u).
   void refresh_shadows(uint32_t dev);
-  bool inert_write(uint32_t dev, int bar, uint64_t offset);
+  // After a register write: the copies it may have changed (only its own register's if the model declared it
+  // inert, none if that is no copy) read again and published.
+  void refresh_after_write(uint32_t dev, int bar, uint64_t offset);
+  void publish_shadow_locked(size_t index);
   void assign_resources(Slot& s);
   void timer_loop();
   void arm_timer(uint64_t deadline_ns);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "domain/layout.h"
+#include "ipc/channel.h"
 #include "supervisor/driver_domain.h"
 
 namespace side::testing {
@@ -45,6 +46,13 @@ class MemoryDomain final : public supervisor::DriverDomain {
   std::optional<supervisor::DomainCounters> counters() const override { return std::nullopt; }
   void shutdown() override {}
   Status kill() override { return none(); }
+  // Register copies go to `copies` when set (a channel's header, as a domain process's do), else nowhere.
+  void set_register_shadow(unsigned index, uint32_t key, uint32_t value) override {
+    if (!copies || index >= ipc::kRegisterShadows) return;
+    copies->shadows[index].value.store(value, std::memory_order_release);
+    copies->shadows[index].key.store(key, std::memory_order_release);
+  }
+  ipc::ChannelHeader* copies = nullptr;
 
   // The arena byte at bus address `phys`.
   uint8_t* at(uint64_t phys) { return arena_.data() + (phys - domain::kArenaPhysBase); }

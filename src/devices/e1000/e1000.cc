@@ -272,8 +272,15 @@ void E1000::set_link(bool up) {
   raise(ICR_LSC);
 }
 
+// STATUS (read after every flushed write) and EECD (read for every EEPROM bit the driver clocks in) read without
+// side effects. EECD changes only with a register write (its own, CTRL's reset, one through the I/O window) or a
+// device reset, never by itself: its copy is exact once the writes before the read are carried out. Writes to EECD
+// change no other copy; those to the rings' tails and the interrupt masks change none. An EECD write drives only
+// the EEPROM's pins, whose one output is EECD's DO (the EEPROM's words cannot be written through them): nothing but
+// an EECD read sees it, so a STATUS read need not wait for it. Not so the interrupt masks (the line) or the tails
+// (DMA): a STATUS read after those is the driver's flush and waits for them.
 pci::PciDevice::RegisterShadows E1000::register_shadows() const {
-  return {{{0, STATUS}}, {{0, EECD}, {0, TDT}, {0, RDT}, {0, IMS}, {0, IMC}}};
+  return {{{0, STATUS}, {0, EECD}}, {{0, EECD}, {0, TDT}, {0, RDT}, {0, IMS}, {0, IMC}}, {{0, EECD}}};
 }
 
 Counters E1000::counters() const {

@@ -94,12 +94,17 @@ class PciDevice {
 
   // Registers a driver may read from a copy kept where it runs, without asking the device (4-byte reads of BAR
   // offsets): each must read without side effects, and the model calls registers_changed() whenever one's value may
-  // have changed other than through a register or config write (which the bus follows itself). `inert_writes`
-  // are registers whose writes never change any of them: posted writes to these do not make the copy stale. A
-  // driver that polls such a register (e1000's STATUS, read after every EEPROM clock edge to flush its writes) then
-  // costs no round trip to an isolated domain per read.
+  // have changed other than through a register or config write (which the bus follows itself). A read of a copy
+  // completes only behind the writes posted before it, as on a PCI bus (drivers flush their writes by reading any
+  // register: e1000 masks its interrupts with IMC and reads STATUS), but waits for them to be carried out rather
+  // than for an answer. `inert_writes` are registers whose writes change none of the copies' values but (if it is
+  // one) their own: after such a write the bus reads no other copy again. `private_writes`, copies themselves, are
+  // registers whose writes have no effect any access but a read of that same register could see (no interrupt, no
+  // DMA, no other register): a read of another copy need not wait for them. A driver that polls such registers
+  // (e1000's EECD, clocked and read ~1,600 times a probe, with a STATUS read after every write) then costs no round
+  // trip to an isolated domain per read.
   struct RegisterShadows {
-    std::vector<std::pair<int, uint32_t>> shadowed, inert_writes;  // (BAR, offset)
+    std::vector<std::pair<int, uint32_t>> shadowed, inert_writes, private_writes;  // (BAR, offset)
   };
   virtual RegisterShadows register_shadows() const { return {}; }
   void set_registers_changed(std::function<void()> notify) { registers_changed_ = std::move(notify); }
