@@ -58,10 +58,11 @@ Status become_vcpu(unsigned cpu, uint64_t percpu_base) {
   if (!install_alternate_signal_stack()) return make_error("cannot install an alternate signal stack");
   record_stack();
   if (sfi::Runtime* sfi = sfi::Runtime::active()) {
-    // Driver code runs on this vCPU's driver stack (with its shadow), and makes no system call.
+    // Driver code runs on this vCPU's driver stack (with its shadow), the layer and side on this thread's own
+    // stack (kapi/sfi_thunks.S), and driver code makes no system call.
     t_driver_stack_lo = sfi->stack_lo(cpu);
     t_driver_stack_hi = sfi->stack_hi(cpu);
-    set_guarded_stack(t_driver_stack_lo, t_driver_stack_hi);
+    set_sfi_crossing(percpu_base, t_driver_stack_hi - SIDE_SFI_STACK_TOP_GAP);
     SIDE_TRY(sfi::confine_syscalls());
     t_syscalls_confined = true;
   }
@@ -87,7 +88,7 @@ void leave_vcpu() {
   set_gs_base(0);
   if (t_syscalls_confined) sfi::release_syscalls();
   t_syscalls_confined = false;
-  set_guarded_stack(0, 0);
+  set_sfi_crossing(0, 0);
   t_driver_stack_lo = t_driver_stack_hi = 0;
   t_vcpu = -1;
 }

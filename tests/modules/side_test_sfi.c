@@ -11,10 +11,28 @@
  *   branch   calls through a function pointer into the middle of a function;
  *   return   overwrites its own return address with another function's entry;
  *   syscall  makes a raw getpid system call;
- *   store    a plain store to `target` (checked only once the driver's code is translated).
- * Each attack but `none` is a driver fault in sfi mode, caught before the write, branch or call happens.
+ *   store    a plain store to `target` (checked only once the driver's code is translated);
+ *   above    overwrites every word above its own return address, up to the top of its driver stack, with a
+ *            function entry (where the layer's and side's frames were before they moved off the driver stack), then
+ *            returns normally; the words it wrote are counted in side_test_sfi_result;
+ *   layer    aims at the layer's return address itself: the layer's stack pointer at the crossing into the driver
+ *            (read from the layer's per-cpu crossing state, at per-cpu offset `target`) + 16, and stores there
+ *            (kept in side_test_sfi_seen);
+ *   sleep    marks its frame and sleeps `len` ms in the layer (another thread finds the mark and overwrites the
+ *            driver stack meanwhile), then returns;
+ *   length   __memset()s then __memcpy()s `len` bytes at a 64-byte object of its own (extreme lengths);
+ *   rep      `rep stos` of `len` elements of `skip` bytes (1 or 8) at a 64-byte object of its own;
+ *   race     `len` times stores through the pointer in side's slot at `target`, which another thread flips between
+ *            NULL (its own global) and side's memory, reading it once per store (a check and its store use the
+ *            same register);
+ *   spill    marks its frame, then `len` times stores through r11 (pointing at its own global), the register a
+ *            translated check spills below rsp and takes back, while another thread writes side's address over
+ *            the stack below the mark.
+ * Each attack but `none`, `above` and `spill` is a driver fault in sfi mode, caught before the write, branch or
+ * call happens (`length` and `rep` with a length of 0 write nothing and are none).
  */
 #include <linux/module.h>
+#include <linux/delay.h>
 #include <linux/percpu.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -31,7 +49,12 @@ module_param(len, ulong, 0444);
 static unsigned long skip = 4;
 module_param(skip, ulong, 0444);
 
+/* A marker another thread finds a frame by, on the driver stack. */
+#define SIDE_TEST_SFI_MARK 0x5eed5eed5eed5eedul
+
 void *side_test_sfi_freed;
+unsigned long side_test_sfi_seen;
+unsigned long side_test_sfi_own[2];
 char side_test_sfi_global[32];
 int side_test_sfi_result;
 
@@ -47,6 +70,80 @@ static noinline int side_test_sfi_smash(unsigned long to)
 
 	WRITE_ONCE(frame[1], to);
 	return 0;
+}
+
+/* Everything from just above this function's return address to the top of the 1 MiB driver stack half. */
+static noinline int side_test_sfi_above(void)
+{
+	unsigned long *frame = __builtin_frame_address(0);
+	unsigned long top = ((unsigned long)frame & ~((2ul << 20) - 1)) + (1ul << 20);
+	unsigned long *p;
+	int n = 0;
+
+	for (p = frame + 2; (unsigned long)p < top; ++p, ++n)
+		WRITE_ONCE(*p, (unsigned long)side_test_sfi_add);
+	return n;
+}
+
+static noinline int side_test_sfi_sleep(void)
+{
+	volatile unsigned long mark[2] = {SIDE_TEST_SFI_MARK, SIDE_TEST_SFI_MARK};
+
+	msleep(len);
+	return mark[0] == SIDE_TEST_SFI_MARK ? 0 : 1;
+}
+
+static noinline int side_test_sfi_rep(void)
+{
+	unsigned long *p = kzalloc(64, GFP_KERNEL), *d, n = len;
+
+	if (!p)
+		return -ENOMEM;
+	d = p;
+	if (skip == 8)
+		asm volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(0x5a5a5a5a5a5a5a5aul) : "memory");
+	else
+		asm volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(0x5a) : "memory");
+	kfree(p);
+	return 0;
+}
+
+static noinline int side_test_sfi_length(void)
+{
+	char *p = kzalloc(64, GFP_KERNEL), bytes[64] = {};
+
+	if (!p)
+		return -ENOMEM;
+	__memset(p, 0x5a, len);
+	__memcpy(p, bytes, len);
+	kfree(p);
+	return 0;
+}
+
+/* `target` is side's slot of the pointer to store through: NULL for this module's own global. */
+static noinline void side_test_sfi_race(void)
+{
+	unsigned long *const *slot = (unsigned long *const *)target, i;
+
+	for (i = 0; i < len; ++i) {
+		unsigned long *p = READ_ONCE(*slot);
+
+		WRITE_ONCE(*(p ? p : &side_test_sfi_own[0]), i);
+	}
+}
+
+/* The same store through r11, the register a translated check spills below rsp and takes back. */
+static noinline void side_test_sfi_spill(void)
+{
+	volatile unsigned long mark[2] = {SIDE_TEST_SFI_MARK, SIDE_TEST_SFI_MARK};
+	unsigned long i;
+
+	for (i = 0; i < len; ++i) {
+		register unsigned long *p asm("r11") = &side_test_sfi_own[i & 1];
+
+		asm volatile("movq %1, (%0)" : : "r"(p), "r"(i) : "memory");
+	}
+	mark[0] = 0;
 }
 
 static int side_test_sfi_behave(void)
@@ -100,6 +197,31 @@ static int __init side_test_sfi_init(void)
 		side_test_sfi_result = (int)nr;
 	} else if (!strcmp(attack, "store")) {
 		WRITE_ONCE(*(unsigned long *)target, 0x5a5a5a5a5a5a5a5aul);
+	} else if (!strcmp(attack, "above")) {
+		side_test_sfi_result = side_test_sfi_above();
+		return 0;
+	} else if (!strcmp(attack, "layer")) {
+		unsigned long layer_sp, *slot;
+
+		/* `target`: the per-cpu offset of the layer's crossing state (driver_sp, layer_sp, ...), which a driver
+		 * can read like any memory. */
+		asm volatile("movq %%gs:(%1), %0" : "=r"(layer_sp) : "r"(target + 8));
+		slot = (unsigned long *)(layer_sp + 16);
+
+		WRITE_ONCE(side_test_sfi_seen, (unsigned long)slot);
+		WRITE_ONCE(*slot, (unsigned long)side_test_sfi_add);
+	} else if (!strcmp(attack, "sleep")) {
+		return side_test_sfi_sleep();
+	} else if (!strcmp(attack, "length")) {
+		return side_test_sfi_length();
+	} else if (!strcmp(attack, "rep")) {
+		return side_test_sfi_rep();
+	} else if (!strcmp(attack, "race")) {
+		side_test_sfi_race();
+		return 0;
+	} else if (!strcmp(attack, "spill")) {
+		side_test_sfi_spill();
+		return 0;
 	}
 	pr_info("side_test_sfi: attack %s was not stopped\n", attack);
 	return 0;
