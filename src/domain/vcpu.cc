@@ -14,6 +14,7 @@
 #include "domain/faults.h"
 #include "domain/layout.h"
 #include "sfi/runtime.h"
+#include "sfi/translate.h"
 #include "sfi/syscall_dispatch.h"
 
 namespace side::domain {
@@ -62,6 +63,7 @@ Status become_vcpu(unsigned cpu, uint64_t percpu_base) {
     // stack (kapi/sfi_thunks.S), and driver code makes no system call.
     t_driver_stack_lo = sfi->stack_lo(cpu);
     t_driver_stack_hi = sfi->stack_hi(cpu);
+    static_assert(SIDE_SFI_STACK_TOP_GAP >= sfi::kStackSlack + 8 * (SIDE_SFI_STACK_ARGS + 1));
     set_sfi_crossing(percpu_base, t_driver_stack_hi - SIDE_SFI_STACK_TOP_GAP);
     SIDE_TRY(sfi::confine_syscalls());
     t_syscalls_confined = true;

@@ -46,8 +46,9 @@
  * to 6 + 12 integer arguments cross intact (printk-style calls of drivers pass up to about a dozen). */
 #define SIDE_SFI_STACK_ARGS 12
 /* Bytes left free at the top of a driver stack: a crossing reads SIDE_SFI_STACK_ARGS words above the stack
- * pointer, which stay inside the stack half. */
-#define SIDE_SFI_STACK_TOP_GAP 128
+ * pointer, and the translator checks each new stack pointer a driver sets (leave, a frame's rsp from rbp) with
+ * 4 KiB either side writable (src/sfi/translate.h: kStackSlack), all of which must stay inside the stack half. */
+#define SIDE_SFI_STACK_TOP_GAP 8192
 
 /* What a failed check is (side_host_sfi_fault's `what`). */
 #define SIDE_SFI_WRITE 1  /* a write outside what the driver may write */

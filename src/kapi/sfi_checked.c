@@ -78,8 +78,14 @@ void side_kapi_sfi_bad_branch(unsigned long unused, unsigned long target, unsign
 	side_host_sfi_fault(SIDE_SFI_BRANCH, target, 0, caller);
 }
 
+extern const char side_kapi_sfi_enter_driver_ret[];
+
+/* A driver function the layer called returns into the crossing: the report names that function (the crossing
+ * keeps it on the layer's stack, where the crossing state's layer_sp points), not the crossing. */
 void side_kapi_sfi_bad_return(unsigned long unused, unsigned long got, unsigned long expected)
 {
+	if (expected == (unsigned long)side_kapi_sfi_enter_driver_ret)
+		expected = *(const unsigned long *)this_cpu_read(side_kapi_sfi_crossing.layer_sp);
 	side_host_sfi_fault(SIDE_SFI_RETURN, got, 0, expected);
 }
 

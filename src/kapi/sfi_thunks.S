@@ -183,6 +183,9 @@ SYM_FUNC_START(side_kapi_sfi_enter_driver)
 	.endr
 	ANNOTATE_RETPOLINE_SAFE
 	call *(%r10)
+	/* Where each driver function the layer called returns (sfi_checked.c names the function instead). */
+	.globl side_kapi_sfi_enter_driver_ret
+side_kapi_sfi_enter_driver_ret:
 	movq CROSSING(LAYER_SP), %rsp
 	leaq 8(%rsp), %rsp
 	popq CROSSING(LAYER_SP)

@@ -18,8 +18,8 @@
  *   layer    aims at the layer's return address itself: the layer's stack pointer at the crossing into the driver
  *            (read from the layer's per-cpu crossing state, at per-cpu offset `target`) + 16, and stores there
  *            (kept in side_test_sfi_seen);
- *   sleep    marks its frame and sleeps `len` ms in the layer (another thread finds the mark and overwrites the
- *            driver stack meanwhile), then returns;
+ *   wait     marks its frame and waits in the layer for the mutex at `target`, which another thread holds until
+ *            it has found the mark and overwritten the driver stack, then returns;
  *   length   __memset()s then __memcpy()s `len` bytes at a 64-byte object of its own (extreme lengths);
  *   rep      `rep stos` of `len` elements of `skip` bytes (1 or 8) at a 64-byte object of its own;
  *   race     `len` times stores through the pointer in side's slot at `target`, which another thread flips between
@@ -32,7 +32,7 @@
  * call happens (`length` and `rep` with a length of 0 write nothing and are none).
  */
 #include <linux/module.h>
-#include <linux/delay.h>
+#include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -72,10 +72,9 @@ static noinline int side_test_sfi_smash(unsigned long to)
 	return 0;
 }
 
-/* Everything from just above this function's return address to the top of the 1 MiB driver stack half. */
-static noinline int side_test_sfi_above(void)
+/* Everything from just above `frame`'s return address to the top of the 1 MiB driver stack half. */
+static noinline int side_test_sfi_above(unsigned long *frame)
 {
-	unsigned long *frame = __builtin_frame_address(0);
 	unsigned long top = ((unsigned long)frame & ~((2ul << 20) - 1)) + (1ul << 20);
 	unsigned long *p;
 	int n = 0;
@@ -85,12 +84,14 @@ static noinline int side_test_sfi_above(void)
 	return n;
 }
 
-static noinline int side_test_sfi_sleep(void)
+/* `target` is a mutex another thread holds: the driver waits in the layer's mutex_lock() until it lets go. */
+static noinline int side_test_sfi_wait(void)
 {
-	volatile unsigned long mark[2] = {SIDE_TEST_SFI_MARK, SIDE_TEST_SFI_MARK};
+	volatile unsigned long mark = SIDE_TEST_SFI_MARK; /* a scalar: no stack-protector canary in this frame */
 
-	msleep(len);
-	return mark[0] == SIDE_TEST_SFI_MARK ? 0 : 1;
+	mutex_lock((struct mutex *)target);
+	mutex_unlock((struct mutex *)target);
+	return mark == SIDE_TEST_SFI_MARK ? 0 : 1;
 }
 
 static noinline int side_test_sfi_rep(void)
@@ -198,7 +199,8 @@ static int __init side_test_sfi_init(void)
 	} else if (!strcmp(attack, "store")) {
 		WRITE_ONCE(*(unsigned long *)target, 0x5a5a5a5a5a5a5a5aul);
 	} else if (!strcmp(attack, "above")) {
-		side_test_sfi_result = side_test_sfi_above();
+		/* Above init's own frame: init is what the layer called. */
+		side_test_sfi_result = side_test_sfi_above(__builtin_frame_address(0));
 		return 0;
 	} else if (!strcmp(attack, "layer")) {
 		unsigned long layer_sp, *slot;
@@ -210,8 +212,8 @@ static int __init side_test_sfi_init(void)
 
 		WRITE_ONCE(side_test_sfi_seen, (unsigned long)slot);
 		WRITE_ONCE(*slot, (unsigned long)side_test_sfi_add);
-	} else if (!strcmp(attack, "sleep")) {
-		return side_test_sfi_sleep();
+	} else if (!strcmp(attack, "wait")) {
+		return side_test_sfi_wait();
 	} else if (!strcmp(attack, "length")) {
 		return side_test_sfi_length();
 	} else if (!strcmp(attack, "rep")) {

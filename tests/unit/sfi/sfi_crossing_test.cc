@@ -93,9 +93,8 @@ TEST(SfiCrossing, AStoreAtTheLayersReturnAddressIsStopped) {
 // Finds the frame the test module marked on vCPU `cpu`'s driver stack and overwrites the whole stack half.
 bool overwrite_marked(side::sfi::Runtime& sfi, unsigned cpu) {
   const uint64_t lo = sfi.stack_lo(cpu), hi = sfi.stack_hi(cpu);
-  for (uint64_t a = lo; a + 16 <= hi; a += 8) {
-    const auto* w = reinterpret_cast<const volatile uint64_t*>(a);
-    if (w[0] != kMark || w[1] != kMark) continue;
+  for (uint64_t a = lo; a + 8 <= hi; a += 8) {
+    if (*reinterpret_cast<const volatile uint64_t*>(a) != kMark) continue;
     EXPECT_TRUE(sfi.rights().allowed(lo, hi - lo));  // any driver code may write all of it
     for (uint64_t p = lo; p < hi; p += 8) *reinterpret_cast<volatile uint64_t*>(p) = 0x4141414141414141ull;
     return true;
@@ -104,19 +103,27 @@ bool overwrite_marked(side::sfi::Runtime& sfi, unsigned cpu) {
 }
 
 // Another thread (standing for a driver on another vCPU: the driver stack is writable by every vCPU's driver
-// code) overwrites the whole driver stack while the driver waits in the layer's msleep(). The layer returns
-// normally into the driver; the driver's own return address was overwritten too, which its shadow catches.
+// code) overwrites the whole driver stack while the driver waits in the layer's mutex_lock() for a mutex the
+// thread holds, then lets it go. The layer returns normally into the driver; the driver's own return address was
+// overwritten too, which its shadow catches.
 TEST(SfiCrossing, AStackOverwrittenWhileInTheLayerCannotRedirectTheLayer) {
   auto d = sfi_domain();
   ASSERT_TRUE(d);
   auto* sfi = side::sfi::Runtime::active();
+  // A struct mutex (its owner word first) held by someone who is not this vCPU.
+  auto* mutex = static_cast<uint64_t*>(side_host_kmalloc(64, 8));
+  ASSERT_NE(mutex, nullptr);
+  std::memset(mutex, 0, 64);
+  std::atomic_ref<uint64_t> owner(*mutex);
+  owner.store(1);
   std::atomic<bool> done{false}, hit{false};
   std::thread attacker([&] {
     while (!done.load() && !hit.load()) {
       for (unsigned cpu = 0; cpu < DomainConfig{}.vcpus && !hit.load(); ++cpu) hit.store(overwrite_marked(*sfi, cpu));
     }
+    owner.store(0);
   });
-  auto m = d->load(request("sleep", 0, 500));
+  auto m = d->load(request("wait", reinterpret_cast<uint64_t>(mutex), 0));
   done.store(true);
   attacker.join();
   ASSERT_TRUE(hit.load()) << "the driver's frame was never found";
