@@ -57,26 +57,27 @@ std::optional<uint64_t> AddressSpace::resolve(const std::string& name) {
   if (sfi_ && modules_.kapi()) {
     // The checked variants are entry points of the layer (side_kapi_*), which no driver can import by name.
     const auto& entries = modules_.kapi()->entry_points;
-    if (auto it = entries.find("side_kapi_sfi_" + name); it != entries.end()) return sfi_import(name, it->second);
+    if (auto it = entries.find("side_kapi_sfi_" + name); it != entries.end()) return it->second;
   }
-  if (auto address = modules_.resolve_export(name)) return sfi_ ? sfi_import(name, *address) : address;
+  if (auto address = modules_.resolve_export(name)) return address;
   // The kernel's fixed_percpu_data sits at offset 0 of every per-cpu area; side reserves that space.
   if (name == "fixed_percpu_data") return 0;
   return std::nullopt;
 }
 
 // sfi mode: a driver calls a layer function through a stub that switches to the layer's stack (sfi_stubs.h);
-// data, and the functions with their own calling conventions, are bound directly.
-std::optional<uint64_t> AddressSpace::sfi_import(const std::string& name, uint64_t address) {
+// the functions with their own calling conventions are called directly.
+Result<uint64_t> AddressSpace::call_binding(const std::string& name, uint64_t address) {
   const loader::LoadedModule* kapi = modules_.kapi();
   sfi::Runtime* sfi = sfi::Runtime::active();
-  if (!kapi || !sfi || !kapi->in_text(address) || SfiStubs::bound_directly(name)) return address;
+  if (!sfi_ || linking_kapi_ || !kapi || !sfi || !kapi->in_text(address) || SfiStubs::bound_directly(name)) {
+    return address;
+  }
   auto enter = kapi->entry_points.find("side_kapi_sfi_enter_layer");
-  if (enter == kapi->entry_points.end()) return std::nullopt;
+  if (enter == kapi->entry_points.end()) return make_error("the kernel-API layer has no sfi crossing");
   auto stub = sfi_stubs_.stub(private_, address, enter->second);
-  if (!stub) return std::nullopt;
-  sfi->set_branch_target(*stub, true);
-  return *stub;
+  if (stub) sfi->set_branch_target(*stub, true);
+  return stub;
 }
 
 Result<uint64_t> AddressSpace::missing_symbol_address(const std::string& name) {

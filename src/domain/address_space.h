@@ -56,12 +56,11 @@ class AddressSpace final : public loader::LoadEnvironment {
   void init_percpu(uint64_t offset, std::span<const uint8_t> init) override;
   std::optional<uint64_t> resolve(const std::string& name) override;
   Result<uint64_t> missing_symbol_address(const std::string& name) override;
+  Result<uint64_t> call_binding(const std::string& name, uint64_t address) override;
   // sfi: the driver's import stubs laid out so far.
   const SfiStubs& sfi_stubs() const { return sfi_stubs_; }
 
  private:
-  std::optional<uint64_t> sfi_import(const std::string& name, uint64_t address);
-
   PrivateMemory private_;
   Arena arena_;
   PercpuAreas percpu_;

@@ -298,7 +298,8 @@ Status Domain::run_module_init(loader::LoadedModule& m, const std::string& param
   // Through the layer: in sfi mode its indirect call is the checked crossing onto the driver stack.
   auto via = reinterpret_cast<int (*)(uint64_t)>(entries_.find("side_kapi_call_init"));
   if (!via) return make_error("the kernel-API layer has no side_kapi_call_init");
-  if (!call([&] { ret = via(m.init); })) return make_error(m.name + ": driver fault in init: " + faults_.last_message());
+  if (!call([&] { ret = via(m.init); }))
+    return make_error(m.name + ": driver fault in init: " + faults_.last_message());
   if (ret != 0) return make_error(m.name + ": init failed with error " + std::to_string(ret));
   return {};
 }

@@ -14,9 +14,9 @@ bool SfiStubs::bound_directly(const std::string& name) {
   // The compiler's thunks and function-entry hook (bound to their checked variants), static-call trampolines,
   // and helpers the kernel's inline assembly calls with most registers live (hweight, get/put_user, clear_page,
   // the cmpxchg emulations).
-  static constexpr std::array<std::string_view, 9> kPrefixes = {
-      "__x86_", "__fentry__", "__SCT__", "__sw_hweight", "__get_user", "__put_user", "clear_page", "cmpxchg",
-      "this_cpu_cmpxchg"};
+  static constexpr std::array<std::string_view, 9> kPrefixes = {"__x86_",       "__fentry__", "__SCT__",
+                                                                "__sw_hweight", "__get_user", "__put_user",
+                                                                "clear_page",   "cmpxchg",    "this_cpu_cmpxchg"};
   for (std::string_view p : kPrefixes) {
     if (name.starts_with(p)) return true;
   }

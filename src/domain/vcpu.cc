@@ -14,8 +14,8 @@
 #include "domain/faults.h"
 #include "domain/layout.h"
 #include "sfi/runtime.h"
-#include "sfi/translate.h"
 #include "sfi/syscall_dispatch.h"
+#include "sfi/translate.h"
 
 namespace side::domain {
 namespace {
