@@ -28,7 +28,9 @@
  *   spill    marks its frame, then `len` times stores through r11 (pointing at its own global), the register a
  *            translated check spills below rsp and takes back, while another thread writes side's address over
  *            the stack below the mark.
- * Each attack but `none`, `above` and `spill` is a driver fault in sfi mode, caught before the write, branch or
+ *   cross    calls the layer's strlen() `len` times (a crossing each way in sfi mode; its cost is timed) and
+ *            counts the bytes in side_test_sfi_result.
+ * Each attack but `none`, `above`, `spill` and `cross` is a driver fault in sfi mode, caught before the write, branch or
  * call happens (`length` and `rep` with a length of 0 write nothing and are none).
  */
 #include <linux/module.h>
@@ -147,6 +149,16 @@ static noinline void side_test_sfi_spill(void)
 	mark[0] = 0;
 }
 
+static noinline int side_test_sfi_cross(void)
+{
+	const char *volatile s = "crossing";
+	unsigned long i, n = 0;
+
+	for (i = 0; i < len; ++i)
+		n += strlen(s);
+	return (int)n;
+}
+
 static int side_test_sfi_behave(void)
 {
 	int (*volatile fn)(int) = side_test_sfi_add;
@@ -220,6 +232,9 @@ static int __init side_test_sfi_init(void)
 		return side_test_sfi_rep();
 	} else if (!strcmp(attack, "race")) {
 		side_test_sfi_race();
+		return 0;
+	} else if (!strcmp(attack, "cross")) {
+		side_test_sfi_result = side_test_sfi_cross();
 		return 0;
 	} else if (!strcmp(attack, "spill")) {
 		side_test_sfi_spill();
