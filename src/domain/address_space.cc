@@ -4,6 +4,7 @@
 
 #include "domain/layout.h"
 #include "sfi/layout.h"
+#include "sfi/runtime.h"
 
 namespace side::domain {
 
@@ -62,6 +63,21 @@ std::optional<uint64_t> AddressSpace::resolve(const std::string& name) {
   // The kernel's fixed_percpu_data sits at offset 0 of every per-cpu area; side reserves that space.
   if (name == "fixed_percpu_data") return 0;
   return std::nullopt;
+}
+
+// sfi mode: a driver calls a layer function through a stub that switches to the layer's stack (sfi_stubs.h);
+// the functions with their own calling conventions are called directly.
+Result<uint64_t> AddressSpace::call_binding(const std::string& name, uint64_t address) {
+  const loader::LoadedModule* kapi = modules_.kapi();
+  sfi::Runtime* sfi = sfi::Runtime::active();
+  if (!sfi_ || linking_kapi_ || !kapi || !sfi || !kapi->in_text(address) || SfiStubs::bound_directly(name)) {
+    return address;
+  }
+  auto enter = kapi->entry_points.find("side_kapi_sfi_enter_layer");
+  if (enter == kapi->entry_points.end()) return make_error("the kernel-API layer has no sfi crossing");
+  auto stub = sfi_stubs_.stub(private_, address, enter->second);
+  if (stub) sfi->set_branch_target(*stub, true);
+  return stub;
 }
 
 Result<uint64_t> AddressSpace::missing_symbol_address(const std::string& name) {

@@ -14,6 +14,7 @@
 #include "domain/module_table.h"
 #include "domain/percpu.h"
 #include "domain/private_memory.h"
+#include "domain/sfi_stubs.h"
 #include "loader/module_loader.h"
 
 namespace side::domain {
@@ -55,6 +56,9 @@ class AddressSpace final : public loader::LoadEnvironment {
   void init_percpu(uint64_t offset, std::span<const uint8_t> init) override;
   std::optional<uint64_t> resolve(const std::string& name) override;
   Result<uint64_t> missing_symbol_address(const std::string& name) override;
+  Result<uint64_t> call_binding(const std::string& name, uint64_t address) override;
+  // sfi: the driver's import stubs laid out so far.
+  const SfiStubs& sfi_stubs() const { return sfi_stubs_; }
 
  private:
   PrivateMemory private_;
@@ -62,6 +66,7 @@ class AddressSpace final : public loader::LoadEnvironment {
   PercpuAreas percpu_;
   ModuleTable modules_;
   HostStubs host_stubs_;  // what the kernel-API layer's host imports resolve to
+  SfiStubs sfi_stubs_;    // sfi: what a driver's imports of layer functions resolve to
   void* vmemmap_ = nullptr;
   uint64_t vmemmap_bytes_ = 0;
   bool linking_kapi_ = false;

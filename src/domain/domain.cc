@@ -295,8 +295,11 @@ Status Domain::run_module_init(loader::LoadedModule& m, const std::string& param
   if (rc != 0) return make_error(m.name + ": invalid module parameters (error " + std::to_string(rc) + ")");
   if (!m.init) return {};
   int ret = 0;
-  auto init = reinterpret_cast<int (*)()>(m.init);
-  if (!call([&] { ret = init(); })) return make_error(m.name + ": driver fault in init: " + faults_.last_message());
+  // Through the layer: in sfi mode its indirect call is the checked crossing onto the driver stack.
+  auto via = reinterpret_cast<int (*)(uint64_t)>(entries_.find("side_kapi_call_init"));
+  if (!via) return make_error("the kernel-API layer has no side_kapi_call_init");
+  if (!call([&] { ret = via(m.init); }))
+    return make_error(m.name + ": driver fault in init: " + faults_.last_message());
   if (ret != 0) return make_error(m.name + ": init failed with error " + std::to_string(ret));
   return {};
 }
@@ -324,8 +327,9 @@ Status Domain::unload_one(const std::string& name) {
   if (!m) return make_error(name + ": not loaded");
   if (auto user = space_.modules().user_of(name)) return make_error(name + ": in use by " + *user);
   if (m->exit) {
-    auto exit = reinterpret_cast<void (*)()>(m->exit);
-    if (!call([&] { exit(); })) return make_error(name + ": driver fault in exit");
+    auto via = reinterpret_cast<void (*)(uint64_t)>(entries_.find("side_kapi_call_exit"));
+    if (!via) return make_error("the kernel-API layer has no side_kapi_call_exit");
+    if (!call([&] { via(m->exit); })) return make_error(name + ": driver fault in exit");
   }
   if (config_.sfi) sfi_module_loaded(*m, false);
   space_.modules().mark_unloaded(m);

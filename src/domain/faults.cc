@@ -10,41 +10,17 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kapi/sfi_abi.h"
 #include "sandbox/sandbox.h"
+#include "sfi/runtime.h"
 #include "sfi/syscall_dispatch.h"
-
-// side_call_on_stack(fn, arg, top): calls fn(arg) with the stack pointer at `top` and comes back to the caller's
-// stack. A fault inside leaves through siglongjmp, which restores the caller's stack pointer itself.
-extern "C" void side_call_on_stack(void (*fn)(void*), void* arg, uint64_t top);
-asm(R"(
-	.text
-	.globl side_call_on_stack
-	.type side_call_on_stack, @function
-side_call_on_stack:
-	.cfi_startproc
-	pushq %rbp
-	.cfi_def_cfa_offset 16
-	.cfi_offset %rbp, -16
-	movq %rsp, %rbp
-	.cfi_def_cfa_register %rbp
-	movq %rdx, %rsp
-	movq %rdi, %rax
-	movq %rsi, %rdi
-	call *%rax
-	movq %rbp, %rsp
-	popq %rbp
-	.cfi_def_cfa %rsp, 8
-	ret
-	.cfi_endproc
-	.size side_call_on_stack, .-side_call_on_stack
-)");
 
 namespace side::domain {
 namespace {
 
 std::atomic<SignalClassifier*> g_classifier{nullptr};
 thread_local sigjmp_buf* t_guard = nullptr;
-thread_local uint64_t t_guarded_lo = 0, t_guarded_hi = 0;
+thread_local uint64_t t_sfi_percpu = 0, t_sfi_driver_top = 0;
 
 constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
 
@@ -109,27 +85,51 @@ void set_signal_classifier(SignalClassifier* classifier) {
   g_classifier.store(classifier);
 }
 
+namespace {
+
+// The vCPU's crossing state as a guarded call found it (sfi mode; `at` null otherwise).
+struct SavedCrossing {
+  side_sfi_crossing* at = nullptr;
+  side_sfi_crossing before{};
+};
+
+SavedCrossing enter_crossing(bool outermost) {
+  if (!t_sfi_percpu) return {};
+  const sfi::Runtime* sfi = sfi::Runtime::active();
+  const uint64_t offset = sfi ? sfi->crossing_offset() : 0;
+  if (!offset) return {};
+  auto* at = reinterpret_cast<side_sfi_crossing*>(t_sfi_percpu + offset);
+  SavedCrossing saved{at, *at};
+  // Nested in another guarded call, driver code may be running further down the driver stack: it stays.
+  if (outermost) at->driver_sp = t_sfi_driver_top;
+  return saved;
+}
+
+void leave_crossing(const SavedCrossing& saved) {
+  if (saved.at) *saved.at = saved.before;
+}
+
+}  // namespace
+
 bool run_guarded(GuardedFn fn, void* arg) {
   sigjmp_buf env;
   sigjmp_buf* outer = t_guard;
+  const SavedCrossing crossing = enter_crossing(outer == nullptr);
   if (sigsetjmp(env, 1) != 0) {
     t_guard = outer;
+    leave_crossing(crossing);
     return false;
   }
   t_guard = &env;
-  const auto sp = reinterpret_cast<uint64_t>(__builtin_frame_address(0));
-  if (t_guarded_hi && (sp < t_guarded_lo || sp >= t_guarded_hi)) {
-    side_call_on_stack(fn, arg, t_guarded_hi);
-  } else {
-    fn(arg);
-  }
+  fn(arg);
   t_guard = outer;
+  leave_crossing(crossing);
   return true;
 }
 
-void set_guarded_stack(uint64_t lo, uint64_t hi) {
-  t_guarded_lo = lo;
-  t_guarded_hi = hi;
+void set_sfi_crossing(uint64_t percpu_base, uint64_t driver_top) {
+  t_sfi_percpu = percpu_base;
+  t_sfi_driver_top = driver_top;
 }
 
 bool in_guarded_call() {

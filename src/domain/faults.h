@@ -41,9 +41,11 @@ bool run_guarded(F&& f) {
   return run_guarded([](void* p) { (*static_cast<F*>(p))(); }, &f);
 }
 
-// sfi mode: guarded calls on this thread run on the stack [lo, hi) (a driver stack with its shadow above it),
-// unless they are nested in one that already does. (0, 0): on the thread's own stack.
-void set_guarded_stack(uint64_t lo, uint64_t hi);
+// sfi mode: this thread is the vCPU whose per-cpu area is at `percpu_base` and whose driver stack's top (below
+// its gap, kapi/sfi_abi.h) is `driver_top`. Guarded calls run on the thread's own stack; the outermost one starts
+// the driver stack afresh at driver_top (the layer enters driver code there: kapi/sfi_thunks.S), and each puts the
+// vCPU's crossing state back as it found it, also when a fault abandons it. (0, 0): not an sfi vCPU.
+void set_sfi_crossing(uint64_t percpu_base, uint64_t driver_top);
 
 // True while this thread is inside a guarded call.
 bool in_guarded_call();

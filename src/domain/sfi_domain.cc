@@ -29,7 +29,16 @@ Status Domain::sfi_after_kapi(const loader::LoadedModule& kapi) {
   side_sfi_state s = sfi->kapi_state();
   s.io_base = devices_.window_region_base();
   s.io_len = s.io_base ? DeviceAccess::kWindowRegionSize : 0;
+  s.layer_base = kapi.image;
+  s.layer_len = kapi.image_size;
   std::memcpy(reinterpret_cast<void*>(state->second), &s, sizeof s);
+  // Where each vCPU's stacks continue at a crossing (sfi_thunks.S); a per-cpu offset, never 0 (the kernel's
+  // fixed_percpu_data is there).
+  auto crossing = kapi.entry_points.find("side_kapi_sfi_crossing");
+  if (crossing == kapi.entry_points.end() || !crossing->second) {
+    return make_error("the kernel-API layer has no sfi crossing state");
+  }
+  sfi->set_crossing_offset(crossing->second);
   // preempt_disable() is an inline `incl %gs:__preempt_count` in every driver.
   if (auto preempt = kapi.exports.find("__preempt_count"); preempt != kapi.exports.end()) {
     for (unsigned cpu = 0; cpu < percpu().nr_cpus(); ++cpu) {
@@ -49,7 +58,10 @@ Result<sfi::CheckAbi> Domain::sfi_check_abi() const {
   auto entry = kapi->entry_points.find("side_kapi_sfi_violation");
   if (entry == kapi->entry_points.end()) return make_error("the kernel-API layer has no sfi slow path");
   const side_sfi_state s = sfi->kapi_state();
-  return sfi::CheckAbi{s.window_base, static_cast<unsigned>(s.window_log2), s.rights, entry->second};
+  const uint64_t crossing = sfi->crossing_offset();
+  if (!crossing) return make_error("the kernel-API layer has no sfi crossing state");
+  return sfi::CheckAbi{s.window_base, static_cast<unsigned>(s.window_log2), s.rights, entry->second,
+                       crossing + SIDE_SFI_SCRATCH_SPILL};
 }
 
 // A module's writable image pages (its data and bss: the loader leaves only those writable) and its per-cpu

@@ -15,6 +15,7 @@
 #include "domain/layout.h"
 #include "sfi/runtime.h"
 #include "sfi/syscall_dispatch.h"
+#include "sfi/translate.h"
 
 namespace side::domain {
 namespace {
@@ -58,10 +59,12 @@ Status become_vcpu(unsigned cpu, uint64_t percpu_base) {
   if (!install_alternate_signal_stack()) return make_error("cannot install an alternate signal stack");
   record_stack();
   if (sfi::Runtime* sfi = sfi::Runtime::active()) {
-    // Driver code runs on this vCPU's driver stack (with its shadow), and makes no system call.
+    // Driver code runs on this vCPU's driver stack (with its shadow), the layer and side on this thread's own
+    // stack (kapi/sfi_thunks.S), and driver code makes no system call.
     t_driver_stack_lo = sfi->stack_lo(cpu);
     t_driver_stack_hi = sfi->stack_hi(cpu);
-    set_guarded_stack(t_driver_stack_lo, t_driver_stack_hi);
+    static_assert(SIDE_SFI_STACK_TOP_GAP >= sfi::kStackSlack + 8 * (SIDE_SFI_STACK_ARGS + 1));
+    set_sfi_crossing(percpu_base, t_driver_stack_hi - SIDE_SFI_STACK_TOP_GAP);
     SIDE_TRY(sfi::confine_syscalls());
     t_syscalls_confined = true;
   }
@@ -87,7 +90,7 @@ void leave_vcpu() {
   set_gs_base(0);
   if (t_syscalls_confined) sfi::release_syscalls();
   t_syscalls_confined = false;
-  set_guarded_stack(0, 0);
+  set_sfi_crossing(0, 0);
   t_driver_stack_lo = t_driver_stack_hi = 0;
   t_vcpu = -1;
 }

@@ -6,10 +6,24 @@
 #include <linux/percpu.h>
 #include <linux/types.h>
 
+#include "sfi_abi.h"
 #include "side_host.h"
 
+DECLARE_PER_CPU(struct side_sfi_crossing, side_kapi_sfi_crossing);
+extern const char side_kapi_sfi_enter_layer_ret[];
+
+/* sfi mode: a driver's call reaches the layer through side_kapi_sfi_enter_layer (sfi_thunks.S), so the return
+ * address of a layer function it called is the crossing's; the driver's own was kept on the layer's stack, 16
+ * bytes below where the crossing found the layer's stack pointer, which the crossing state still holds. */
+static inline unsigned long side_driver_caller(unsigned long ip)
+{
+	if (ip != (unsigned long)side_kapi_sfi_enter_layer_ret)
+		return ip;
+	return *(const unsigned long *)(this_cpu_read(side_kapi_sfi_crossing.layer_sp) - 16);
+}
+
 /* The driver address that called the kernel function we are in. */
-#define SIDE_CALLER ((unsigned long)__builtin_return_address(0))
+#define SIDE_CALLER side_driver_caller((unsigned long)__builtin_return_address(0))
 
 /* Virtual interrupt flag of each virtual CPU: X86_EFLAGS_IF when "interrupts" are enabled. */
 DECLARE_PER_CPU(unsigned long, side_virq_flags);

@@ -454,24 +454,32 @@ static void side_ethtool_leave(struct net_device *dev)
 int side_kapi_netdev_ethtool(side_u64 token, struct side_ethtool_info *out)
 {
 	const struct ethtool_ops *ops;
-	struct ethtool_drvinfo info;
-	struct ethtool_link_ksettings ks;
-	struct ethtool_ringparam ring;
-	struct kernel_ethtool_ringparam kring;
+	/* What the driver's callbacks fill is never on the layer's stack (sfi mode: not writable by driver code). */
+	struct {
+		struct ethtool_drvinfo info;
+		struct ethtool_link_ksettings ks;
+		struct ethtool_ringparam ring;
+		struct kernel_ethtool_ringparam kring;
+	} *buf;
 	struct net_device *dev;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
 	ret = side_ethtool_enter(token, &dev);
-	if (ret)
+	if (ret) {
+		kfree(buf);
 		return ret;
+	}
 	ops = dev->ethtool_ops;
 
-	if (side_ethtool_drvinfo(dev, &info)) {
-		side_copy_field(out->driver, sizeof(out->driver), info.driver, sizeof(info.driver));
-		side_copy_field(out->version, sizeof(out->version), info.version, sizeof(info.version));
-		side_copy_field(out->fw_version, sizeof(out->fw_version), info.fw_version, sizeof(info.fw_version));
-		side_copy_field(out->bus_info, sizeof(out->bus_info), info.bus_info, sizeof(info.bus_info));
+	if (side_ethtool_drvinfo(dev, &buf->info)) {
+		side_copy_field(out->driver, sizeof(out->driver), buf->info.driver, sizeof(buf->info.driver));
+		side_copy_field(out->version, sizeof(out->version), buf->info.version, sizeof(buf->info.version));
+		side_copy_field(out->fw_version, sizeof(out->fw_version), buf->info.fw_version, sizeof(buf->info.fw_version));
+		side_copy_field(out->bus_info, sizeof(out->bus_info), buf->info.bus_info, sizeof(buf->info.bus_info));
 	}
 
 	/* ethtool_get_link(): a device that is not running has no link, whatever the driver would say. */
@@ -479,29 +487,30 @@ int side_kapi_netdev_ethtool(side_u64 token, struct side_ethtool_info *out)
 		out->link = netif_running(dev) && ops->get_link(dev) ? 1 : 0;
 
 	if (ops->get_link_ksettings) {
-		memset(&ks, 0, sizeof(ks));
-		ret = ops->get_link_ksettings(dev, &ks);
+		memset(&buf->ks, 0, sizeof(buf->ks));
+		ret = ops->get_link_ksettings(dev, &buf->ks);
 		if (ret < 0)
 			goto complete;
 		ret = 0;
-		out->speed = ks.base.speed == (u32)SPEED_UNKNOWN ? 0 : ks.base.speed;
-		out->duplex = ks.base.duplex;
-		out->autoneg = ks.base.autoneg == AUTONEG_ENABLE ? 1 : 0;
+		out->speed = buf->ks.base.speed == (u32)SPEED_UNKNOWN ? 0 : buf->ks.base.speed;
+		out->duplex = buf->ks.base.duplex;
+		out->autoneg = buf->ks.base.autoneg == AUTONEG_ENABLE ? 1 : 0;
 	}
 
 	if (ops->get_ringparam) {
-		memset(&ring, 0, sizeof(ring));
-		memset(&kring, 0, sizeof(kring));
-		ring.cmd = ETHTOOL_GRINGPARAM;
-		ops->get_ringparam(dev, &ring, &kring, NULL);
-		out->rx_pending = ring.rx_pending;
-		out->tx_pending = ring.tx_pending;
-		out->rx_max_pending = ring.rx_max_pending;
-		out->tx_max_pending = ring.tx_max_pending;
+		memset(&buf->ring, 0, sizeof(buf->ring));
+		memset(&buf->kring, 0, sizeof(buf->kring));
+		buf->ring.cmd = ETHTOOL_GRINGPARAM;
+		ops->get_ringparam(dev, &buf->ring, &buf->kring, NULL);
+		out->rx_pending = buf->ring.rx_pending;
+		out->tx_pending = buf->ring.tx_pending;
+		out->rx_max_pending = buf->ring.rx_max_pending;
+		out->tx_max_pending = buf->ring.tx_max_pending;
 	}
 
 complete:
 	side_ethtool_leave(dev);
+	kfree(buf);
 	if (ret)
 		memset(out, 0, sizeof(*out));
 	return ret;

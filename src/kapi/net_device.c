@@ -1010,14 +1010,18 @@ struct rtnl_link_stats64 *dev_get_stats(struct net_device *dev, struct rtnl_link
 
 void side_kapi_netdev_stats(side_u64 token, struct side_netdev_stats *out)
 {
-	struct rtnl_link_stats64 s;
+	/* What a driver callback fills is never on the layer's stack (sfi mode: not writable by driver code). */
+	struct rtnl_link_stats64 *stats = kzalloc(sizeof(*stats), GFP_KERNEL);
 	struct net_device *dev;
 
 	memset(out, 0, sizeof(*out));
+	if (!stats)
+		return;
 	rtnl_lock();
 	dev = side_netdev_lookup(token);
 	if (dev) {
-		dev_get_stats(dev, &s);
+		const struct rtnl_link_stats64 s = *dev_get_stats(dev, stats);
+
 		out->rx_packets = s.rx_packets;
 		out->tx_packets = s.tx_packets;
 		out->rx_bytes = s.rx_bytes;
@@ -1032,6 +1036,7 @@ void side_kapi_netdev_stats(side_u64 token, struct side_netdev_stats *out)
 		out->rx_missed_errors = s.rx_missed_errors;
 	}
 	rtnl_unlock();
+	kfree(stats);
 }
 
 /* The device for a transmission, held against unregistration until side_xmit_put(). */

@@ -27,7 +27,7 @@ void side_pv_unimplemented_fault(unsigned long caller)
 __visible noinstr void __stack_chk_fail(void)
 {
 	side_fault(SIDE_FAULT_STACK_CORRUPTION, SIDE_CALLER,
-		   "stack-protector: kernel stack is corrupted in: %pB", __builtin_return_address(0));
+		   "stack-protector: kernel stack is corrupted in: %pB", (void *)SIDE_CALLER);
 }
 
 void fortify_panic(const char *name)

@@ -26,6 +26,29 @@
 #define SIDE_SFI_STACK_LEN 64
 #define SIDE_SFI_IO_BASE 72
 #define SIDE_SFI_IO_LEN 80
+#define SIDE_SFI_LAYER_BASE 88
+#define SIDE_SFI_LAYER_LEN 96
+
+/*
+ * The crossings between driver code and the layer (sfi_thunks.S) switch stacks: driver code runs on its vCPU's
+ * driver stack (in the window, writable by every vCPU's driver code), the layer and side on the vCPU thread's own
+ * stack (outside the window: no driver code can write it). Per vCPU, the layer's per-cpu variable
+ * side_kapi_sfi_crossing holds where each side's stack continues: SIDE_SFI_DRIVER_SP, the driver stack pointer a
+ * call from the layer into the driver starts below, and SIDE_SFI_LAYER_SP, the layer stack pointer a call from
+ * the driver into the layer starts below. Each crossing saves the previous value on the layer's stack and puts it
+ * back on the way out, so crossings nest (driver -> layer -> driver callback -> layer ...).
+ */
+#define SIDE_SFI_DRIVER_SP 0
+#define SIDE_SFI_LAYER_SP 8
+#define SIDE_SFI_VIOLATION_SP 16 /* the write checks' slow path: the driver stack pointer while it switches */
+#define SIDE_SFI_SCRATCH_SPILL 24 /* r10 and r11 as a translated check found them (src/sfi/check_abi.h) */
+/* Stack-passed arguments copied at each crossing, in 8-byte words: with the six register arguments, calls of up
+ * to 6 + 12 integer arguments cross intact (printk-style calls of drivers pass up to about a dozen). */
+#define SIDE_SFI_STACK_ARGS 12
+/* Bytes left free at the top of a driver stack: a crossing reads SIDE_SFI_STACK_ARGS words above the stack
+ * pointer, and the translator checks each new stack pointer a driver sets (leave, a frame's rsp from rbp) with
+ * 4 KiB either side writable (src/sfi/translate.h: kStackSlack), all of which must stay inside the stack half. */
+#define SIDE_SFI_STACK_TOP_GAP 8192
 
 /* What a failed check is (side_host_sfi_fault's `what`). */
 #define SIDE_SFI_WRITE 1  /* a write outside what the driver may write */
@@ -48,6 +71,16 @@ struct side_sfi_state {
 	 * which checks it. A write there is let through to trap. */
 	unsigned long long io_base;
 	unsigned long long io_len;
+	/* The layer's image: an indirect call from the layer to a target in it stays on the current stack. */
+	unsigned long long layer_base;
+	unsigned long long layer_len;
+};
+
+struct side_sfi_crossing {
+	unsigned long long driver_sp;
+	unsigned long long layer_sp;
+	unsigned long long violation_sp;
+	unsigned long long scratch_spill[2];
 };
 #endif
 

@@ -14,8 +14,9 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
-#include "side_host.h"
+#include "kapi.h"
 #include "sfi_abi.h"
+#include "side_host.h"
 
 #undef memcpy
 #undef memset
@@ -66,7 +67,10 @@ void side_kapi_sfi_slow_path(unsigned long addr, unsigned long len, unsigned lon
 	/* writel() & co.: the access traps and the device-access emulation decides. */
 	if (addr - side_kapi_sfi.io_base < side_kapi_sfi.io_len && len <= side_kapi_sfi.io_len - (addr - side_kapi_sfi.io_base))
 		return;
-	side_kapi_sfi_check((const void *)addr, len ? len : 1, caller);
+	/* A string store of zero elements writes nothing; every other length is checked whole (an impossible one,
+	 * ~0, stands for a count that overflowed or a downward string store). */
+	if (len)
+		side_kapi_sfi_check((const void *)addr, len, caller);
 }
 
 void side_kapi_sfi_bad_branch(unsigned long unused, unsigned long target, unsigned long caller)
@@ -74,8 +78,14 @@ void side_kapi_sfi_bad_branch(unsigned long unused, unsigned long target, unsign
 	side_host_sfi_fault(SIDE_SFI_BRANCH, target, 0, caller);
 }
 
+extern const char side_kapi_sfi_enter_driver_ret[];
+
+/* A driver function the layer called returns into the crossing: the report names that function (the crossing
+ * keeps it on the layer's stack, where the crossing state's layer_sp points), not the crossing. */
 void side_kapi_sfi_bad_return(unsigned long unused, unsigned long got, unsigned long expected)
 {
+	if (expected == (unsigned long)side_kapi_sfi_enter_driver_ret)
+		expected = *(const unsigned long *)this_cpu_read(side_kapi_sfi_crossing.layer_sp);
 	side_host_sfi_fault(SIDE_SFI_RETURN, got, 0, expected);
 }
 
@@ -84,7 +94,7 @@ void side_kapi_sfi_bad_stack(unsigned long unused, unsigned long slot, unsigned 
 	side_host_sfi_fault(SIDE_SFI_STACK, slot, 8, caller);
 }
 
-#define CHECK(p, n) side_kapi_sfi_check((p), (n), _RET_IP_)
+#define CHECK(p, n) side_kapi_sfi_check((p), (n), SIDE_CALLER)
 
 void *side_kapi_sfi_memcpy(void *dest, const void *src, size_t n)
 {

@@ -8,7 +8,8 @@
  * to patch: each thunk is the plain instruction it stands for. The indirect thunks are the layer's own too, and the
  * layer calls the driver's function pointers (its ops tables, timers, work items: memory the driver may write)
  * through them: in sfi mode (side_kapi_sfi.enabled, sfi_abi.h) they take the checked path, so a driver that points
- * an ops table at side's code is stopped when the layer would call it. Otherwise one compare more.
+ * an ops table at side's code is stopped when the layer would call it, and a call into driver code switches to
+ * the driver's stack (sfi_thunks.S: enter_driver). Otherwise one compare more.
  */
 #include <linux/linkage.h>
 #include <asm/percpu.h>
@@ -31,7 +32,7 @@ SYM_FUNC_END(__x86_return_thunk)
 .macro SIDE_INDIRECT_THUNK reg
 SYM_FUNC_START(__x86_indirect_thunk_\reg)
 	cmpq $0, side_kapi_sfi(%rip)
-	jne side_kapi_sfi___x86_indirect_thunk_\reg
+	jne side_kapi_sfi_layer_thunk_\reg
 	ANNOTATE_RETPOLINE_SAFE
 	jmp *%\reg
 	int3

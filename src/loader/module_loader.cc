@@ -283,6 +283,11 @@ class Loader {
     const std::string name = sym.name.empty() ? std::string(s.name) : std::string(sym.name);
     auto val = value_of(r, bias);
     if (!val) return fail("section " + std::string(s.name) + "+" + hex(r.offset) + ": " + val.error().message);
+    if (r.type == R_X86_64_PLT32 && sym.undefined() && values_[r.symbol]) {
+      auto to = env_.call_binding(name, values_[r.symbol]);
+      if (!to) return fail("call to " + name + ": " + to.error().message);
+      val = *to + static_cast<uint64_t>(r.addend);
+    }
     return place(s, p, r, *val, name);
   }
 

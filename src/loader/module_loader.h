@@ -48,6 +48,14 @@ class LoadEnvironment {
   virtual std::optional<uint64_t> resolve(const std::string& name) = 0;
   // The trap address standing for a symbol nobody provides (used only when missing symbols are allowed).
   virtual Result<uint64_t> missing_symbol_address(const std::string& name) = 0;
+  // What a call or jump (an R_X86_64_PLT32 relocation) to the imported symbol `name`, resolved to `address`,
+  // goes to: the address itself, unless the environment puts something between caller and callee (sfi: a stub
+  // that switches stacks). Only calls: a function's address taken as data stays the function's own, so that it
+  // compares equal to what the kernel-API layer expects.
+  virtual Result<uint64_t> call_binding(const std::string& name, uint64_t address) {
+    (void)name;
+    return address;
+  }
 };
 
 struct LoadOptions {

@@ -14,6 +14,12 @@
 //
 // String instructions (rep stos/movs) and any write whose range is not static call the slow path with the range.
 // The translator preserves every register and the flags across the inserted check.
+//
+// The check saves r10/r11 (and the flags) below rsp, on the driver stack, which other vCPUs' driver code may
+// write. A write whose address depends on r10 or r11 must not take them back from there after its check (the
+// store would then go where a racing vCPU chose, unchecked): for those, the check also keeps them at
+// %gs:scratch_spill (16 bytes of the layer's per-cpu data, which no driver code may write) and takes them back
+// from there. 0: no such slots (the write is then translated with the stack frame alone; only for tests).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +31,7 @@ struct CheckAbi {
   unsigned window_log2;      // window_base is aligned to 2^window_log2
   uint64_t rights_bitmap;    // 1 bit per 8-byte granule of the window: bit g set = bytes [base+8g, base+8g+8) writable
   uint64_t violation_entry;  // absolute address of the slow path, called as described above
+  uint64_t scratch_spill = 0;  // per-cpu offset of r10's and r11's slots (r10 at +0, r11 at +8), see above
 };
 
 // Bytes per granule of the rights bitmap.

@@ -39,8 +39,19 @@ void Emitter::save() {
     put({0x48, 0x8d, 0x64, 0x24, 0xf0});  // lea -16(%rsp),%rsp (no flags touched)
     put({0x4c, 0x89, 0x5c, 0x24, 0x08});  // mov %r11,8(%rsp)
     put({0x4c, 0x89, 0x14, 0x24});        // mov %r10,(%rsp)
+    if (gs_spill_) {
+      put({0x65, 0x4c, 0x89, 0x14, 0x25});  // mov %r10,%gs:scratch_spill
+      put32(static_cast<uint32_t>(abi_.scratch_spill));
+      put({0x65, 0x4c, 0x89, 0x1c, 0x25});  // mov %r11,%gs:scratch_spill+8
+      put32(static_cast<uint32_t>(abi_.scratch_spill + 8));
+    }
   }
   if (keep_flags_) put({0x9c});  // pushfq
+}
+
+void Emitter::load_spilled_r11(bool into_r10) {
+  put({0x65, 0x4c, 0x8b, static_cast<uint8_t>(into_r10 ? 0x14 : 0x1c), 0x25});  // mov %gs:scratch_spill+8,%r1x
+  put32(static_cast<uint32_t>(abi_.scratch_spill + 8));
 }
 
 void Emitter::pop_flags() {
@@ -65,8 +76,14 @@ void Emitter::fast_flags() {
 
 void Emitter::restore() {
   if (!keep_scratch_) return;
-  put({0x4c, 0x8b, 0x14, 0x24});        // mov (%rsp),%r10
-  put({0x4c, 0x8b, 0x5c, 0x24, 0x08});  // mov 8(%rsp),%r11
+  if (gs_spill_) {
+    put({0x65, 0x4c, 0x8b, 0x14, 0x25});  // mov %gs:scratch_spill,%r10
+    put32(static_cast<uint32_t>(abi_.scratch_spill));
+    load_spilled_r11(false);
+  } else {
+    put({0x4c, 0x8b, 0x14, 0x24});        // mov (%rsp),%r10
+    put({0x4c, 0x8b, 0x5c, 0x24, 0x08});  // mov 8(%rsp),%r11
+  }
   put({0x48, 0x8d, 0x64, 0x24, 0x10});  // lea 16(%rsp),%rsp
 }
 

@@ -55,8 +55,17 @@ class Emitter {
   void keep_flags(bool keep) { keep_flags_ = keep; }
   bool keep_flags_enabled() const { return keep_flags_; }
   // Likewise for r10/r11: when neither is live after the check, they are not saved at all.
-  void keep_scratch(bool keep) { keep_scratch_ = keep; }
+  void keep_scratch(bool keep) {
+    keep_scratch_ = keep;
+    gs_spill_ = false;
+  }
   bool keep_scratch_enabled() const { return keep_scratch_; }
+  // Whether the next check's address depends on r10/r11: they are then also kept at %gs:scratch_spill and taken
+  // back from there (check_abi.h), if the ABI has those slots.
+  void spill_to_gs(bool on) { gs_spill_ = on && abi_.scratch_spill; }
+  bool gs_spill_enabled() const { return gs_spill_; }
+  // mov %gs:scratch_spill+8 (r11's slot) into `reg` (r10 or r11).
+  void load_spilled_r11(bool into_r10);
   // Bytes the frame save() builds: [flags][r10][r11], each part only if kept.
   int64_t frame() const { return (keep_flags_ ? 8 : 0) + (keep_scratch_ ? 16 : 0); }
   void save();        // lea -16(%rsp),%rsp; mov %r11,8(%rsp); mov %r10,(%rsp); pushfq   (rsp is 24 lower)
@@ -94,6 +103,7 @@ class Emitter {
   const CheckAbi& abi_;
   bool keep_flags_ = true;
   bool keep_scratch_ = true;
+  bool gs_spill_ = false;
   std::vector<uint8_t> out_;
   std::vector<TranslatedRelocation> relocs_;
   std::vector<Fixup> fixups_;

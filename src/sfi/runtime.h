@@ -45,6 +45,10 @@ class Runtime {
   bool valid_branch_target(uint64_t addr) const;
   // What the kernel-API layer's checks read.
   side_sfi_state kapi_state() const;
+  // The per-cpu offset of the layer's crossing state (kapi/sfi_abi.h: struct side_sfi_crossing), once the layer
+  // is loaded; 0 before.
+  void set_crossing_offset(uint64_t offset) { crossing_offset_.store(offset, std::memory_order_release); }
+  uint64_t crossing_offset() const { return crossing_offset_.load(std::memory_order_acquire); }
 
   // A check failed: counted, for `side run --json` (sfi.checks_failed).
   void count_failure() { failed_.fetch_add(1, std::memory_order_relaxed); }
@@ -64,6 +68,7 @@ class Runtime {
   uint8_t* cfi_ = nullptr;  // one bit per byte of the module image region
   unsigned nr_cpus_ = 0;
   std::atomic<uint64_t> failed_{0};
+  std::atomic<uint64_t> crossing_offset_{0};
   TranslationCounts translation_;
   std::function<uint64_t(uint64_t)> origin_;
 };

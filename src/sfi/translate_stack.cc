@@ -137,6 +137,7 @@ Status Translator::new_stack_pointer(uint64_t off) {
   const size_t start = emit_.size();
   emit_.keep_flags(true);
   emit_.keep_scratch(true);
+  emit_.spill_to_gs(true);  // the new rsp is computed again after the check, maybe from r10/r11 (check_abi.h)
   emit_.save();
   auto need = compute_new_rsp(off);
   if (!need) return need.error();

@@ -34,6 +34,15 @@ Status Translator::memory_operand(uint64_t off, const ZydisDecodedOperand& op, M
   return {};
 }
 
+namespace {
+
+bool is_scratch(ZydisRegister r) {
+  const ZydisRegister r64 = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r);
+  return r64 == ZYDIS_REGISTER_R10 || r64 == ZYDIS_REGISTER_R11;
+}
+
+}  // namespace
+
 // Every memory operand the instruction writes gets a check before it; string stores get the range check.
 Status Translator::writes(uint64_t off) {
   bool string_done = false;
@@ -78,15 +87,18 @@ Status Translator::check_head(uint64_t off, const ZydisDecodedOperand& op, unsig
   const int64_t rsp_extra = insn_.mnemonic == ZYDIS_MNEMONIC_POP ? 8 : 0;
   emit_.keep_flags(liveness_->flags_live(off));
   emit_.keep_scratch(liveness_->scratch_live(off));
+  const bool bit_string = (insn_.mnemonic == ZYDIS_MNEMONIC_BTS || insn_.mnemonic == ZYDIS_MNEMONIC_BTR ||
+                           insn_.mnemonic == ZYDIS_MNEMONIC_BTC) &&
+                          ops_[1].type == ZYDIS_OPERAND_TYPE_REGISTER;
+  // An address that depends on r10/r11 is rebuilt from them after the check: they come back from slots no
+  // driver code can write (check_abi.h), not from the driver stack.
+  emit_.spill_to_gs(is_scratch(mem.base) || is_scratch(mem.index) || (bit_string && is_scratch(ops_[1].reg.value)));
   if (!emit_.keep_flags_enabled()) ++out_.counts.flagless_sites;
   if (!emit_.keep_scratch_enabled()) ++out_.counts.frameless_sites;
   emit_.save();
   if (!emit_.effective_address(mem, rsp_extra, ZYDIS_ADDRESS_SIZE_HINT_NONE)) {
     return fail(off, "cannot encode the address of a write");
   }
-  const bool bit_string = (insn_.mnemonic == ZYDIS_MNEMONIC_BTS || insn_.mnemonic == ZYDIS_MNEMONIC_BTR ||
-                           insn_.mnemonic == ZYDIS_MNEMONIC_BTC) &&
-                          ops_[1].type == ZYDIS_OPERAND_TYPE_REGISTER;
   if (bit_string) SIDE_TRY(bit_offset(off, size));
   ++out_.counts.write_sites;
   return {};
@@ -140,7 +152,13 @@ Status Translator::bit_offset(uint64_t off, unsigned size) {
   req.operand_count = 2;
   req.operands[0].type = ZYDIS_OPERAND_TYPE_REGISTER;
   req.operands[0].reg.value = ZYDIS_REGISTER_R10;
-  if (r64 == ZYDIS_REGISTER_R11) {  // its original value is in the frame's top slot (kept: the write reads it)
+  if (r64 == ZYDIS_REGISTER_R11 && emit_.gs_spill_enabled()) {
+    // Its original value from the copy no driver code can change, then sign-extended from the operand's width.
+    emit_.load_spilled_r11(true);
+    if (size == 8) req.mnemonic = ZYDIS_MNEMONIC_INVALID;
+    req.operands[1].type = ZYDIS_OPERAND_TYPE_REGISTER;
+    req.operands[1].reg.value = size == 4 ? ZYDIS_REGISTER_R10D : ZYDIS_REGISTER_R10W;
+  } else if (r64 == ZYDIS_REGISTER_R11) {  // its original value is in the frame's top slot (the write reads it)
     if (!emit_.keep_scratch_enabled()) return fail(off, "bit offset in a scratch register not saved");
     req.operands[1].type = ZYDIS_OPERAND_TYPE_MEMORY;
     req.operands[1].mem.base = ZYDIS_REGISTER_RSP;
@@ -150,7 +168,7 @@ Status Translator::bit_offset(uint64_t off, unsigned size) {
     req.operands[1].type = ZYDIS_OPERAND_TYPE_REGISTER;
     req.operands[1].reg.value = reg;
   }
-  if (!emit_.encode(req)) return fail(off, "cannot encode a bit offset");
+  if (req.mnemonic != ZYDIS_MNEMONIC_INVALID && !emit_.encode(req)) return fail(off, "cannot encode a bit offset");
   const uint8_t shift = size == 8 ? 6 : size == 4 ? 5 : 4;
   const uint8_t scale = size == 8 ? 0xd3 : size == 4 ? 0x93 : 0x53;
   emit_.put({0x49, 0xc1, 0xfa, shift});  // sar $shift,%r10
@@ -170,7 +188,16 @@ Status Translator::string_check(uint64_t off) {
   if (rep) {
     emit_.put({0x49, 0x89, 0xca});  // mov %rcx,%r10
     const uint8_t shift = size == 8 ? 3 : size == 4 ? 2 : size == 2 ? 1 : 0;
-    if (shift) emit_.put({0x49, 0xc1, 0xe2, shift});  // shl $shift,%r10
+    if (shift) {
+      // A count whose byte length does not fit 64 bits (2^61 quadwords is 0 bytes modulo 2^64) is an impossible
+      // length, never a short one.
+      emit_.put({0x49, 0xc1, 0xea, static_cast<uint8_t>(64 - shift)});  // shr $(64-shift),%r10
+      emit_.put({0x74, 0x06});                                          // jz +6
+      emit_.put({0x49, 0x83, 0xca, 0xff});                              // or $-1,%r10
+      emit_.put({0xeb, 0x07});                                          // jmp +7
+      emit_.put({0x49, 0x89, 0xca});                                    // mov %rcx,%r10
+      emit_.put({0x49, 0xc1, 0xe2, shift});                             // shl $shift,%r10
+    }
   } else {
     emit_.put({0x41, 0xba});  // mov $size,%r10d
     emit_.put32(size);

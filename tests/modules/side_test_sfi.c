@@ -11,10 +11,30 @@
  *   branch   calls through a function pointer into the middle of a function;
  *   return   overwrites its own return address with another function's entry;
  *   syscall  makes a raw getpid system call;
- *   store    a plain store to `target` (checked only once the driver's code is translated).
- * Each attack but `none` is a driver fault in sfi mode, caught before the write, branch or call happens.
+ *   store    a plain store to `target` (checked only once the driver's code is translated);
+ *   above    overwrites every word above its own return address, up to the top of its driver stack, with a
+ *            function entry (where the layer's and side's frames were before they moved off the driver stack), then
+ *            returns normally; the words it wrote are counted in side_test_sfi_result;
+ *   layer    aims at the layer's return address itself: the layer's stack pointer at the crossing into the driver
+ *            (read from the layer's per-cpu crossing state, at per-cpu offset `target`) + 16, and stores there
+ *            (kept in side_test_sfi_seen);
+ *   wait     marks its frame and waits in the layer for the mutex at `target`, which another thread holds until
+ *            it has found the mark and overwritten the driver stack, then returns;
+ *   length   __memset()s then __memcpy()s `len` bytes at a 64-byte object of its own (extreme lengths);
+ *   rep      `rep stos` of `len` elements of `skip` bytes (1 or 8) at a 64-byte object of its own;
+ *   race     `len` times stores through the pointer in side's slot at `target`, which another thread flips between
+ *            NULL (its own global) and side's memory, reading it once per store (a check and its store use the
+ *            same register);
+ *   spill    marks its frame, then `len` times stores through r11 (pointing at its own global), the register a
+ *            translated check spills below rsp and takes back, while another thread writes side's address over
+ *            the stack below the mark.
+ *   cross    calls the layer's strlen() `len` times (a crossing each way in sfi mode; its cost is timed) and
+ *            counts the bytes in side_test_sfi_result.
+ * Each attack but `none`, `above`, `spill` and `cross` is a driver fault in sfi mode, caught before the write, branch or
+ * call happens (`length` and `rep` with a length of 0 write nothing and are none).
  */
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -31,7 +51,12 @@ module_param(len, ulong, 0444);
 static unsigned long skip = 4;
 module_param(skip, ulong, 0444);
 
+/* A marker another thread finds a frame by, on the driver stack. */
+#define SIDE_TEST_SFI_MARK 0x5eed5eed5eed5eedul
+
 void *side_test_sfi_freed;
+unsigned long side_test_sfi_seen;
+unsigned long side_test_sfi_own[2];
 char side_test_sfi_global[32];
 int side_test_sfi_result;
 
@@ -47,6 +72,91 @@ static noinline int side_test_sfi_smash(unsigned long to)
 
 	WRITE_ONCE(frame[1], to);
 	return 0;
+}
+
+/* Everything from just above `frame`'s return address to the top of the 1 MiB driver stack half. */
+static noinline int side_test_sfi_above(unsigned long *frame)
+{
+	unsigned long top = ((unsigned long)frame & ~((2ul << 20) - 1)) + (1ul << 20);
+	unsigned long *p;
+	int n = 0;
+
+	for (p = frame + 2; (unsigned long)p < top; ++p, ++n)
+		WRITE_ONCE(*p, (unsigned long)side_test_sfi_add);
+	return n;
+}
+
+/* `target` is a mutex another thread holds: the driver waits in the layer's mutex_lock() until it lets go. */
+static noinline int side_test_sfi_wait(void)
+{
+	volatile unsigned long mark = SIDE_TEST_SFI_MARK; /* a scalar: no stack-protector canary in this frame */
+
+	mutex_lock((struct mutex *)target);
+	mutex_unlock((struct mutex *)target);
+	return mark == SIDE_TEST_SFI_MARK ? 0 : 1;
+}
+
+static noinline int side_test_sfi_rep(void)
+{
+	unsigned long *p = kzalloc(64, GFP_KERNEL), *d, n = len;
+
+	if (!p)
+		return -ENOMEM;
+	d = p;
+	if (skip == 8)
+		asm volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(0x5a5a5a5a5a5a5a5aul) : "memory");
+	else
+		asm volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(0x5a) : "memory");
+	kfree(p);
+	return 0;
+}
+
+static noinline int side_test_sfi_length(void)
+{
+	char *p = kzalloc(64, GFP_KERNEL), bytes[64] = {};
+
+	if (!p)
+		return -ENOMEM;
+	__memset(p, 0x5a, len);
+	__memcpy(p, bytes, len);
+	kfree(p);
+	return 0;
+}
+
+/* `target` is side's slot of the pointer to store through: NULL for this module's own global. */
+static noinline void side_test_sfi_race(void)
+{
+	unsigned long *const *slot = (unsigned long *const *)target, i;
+
+	for (i = 0; i < len; ++i) {
+		unsigned long *p = READ_ONCE(*slot);
+
+		WRITE_ONCE(*(p ? p : &side_test_sfi_own[0]), i);
+	}
+}
+
+/* The same store through r11, the register a translated check spills below rsp and takes back. */
+static noinline void side_test_sfi_spill(void)
+{
+	volatile unsigned long mark[2] = {SIDE_TEST_SFI_MARK, SIDE_TEST_SFI_MARK};
+	unsigned long i;
+
+	for (i = 0; i < len; ++i) {
+		register unsigned long *p asm("r11") = &side_test_sfi_own[i & 1];
+
+		asm volatile("movq %1, (%0)" : : "r"(p), "r"(i) : "memory");
+	}
+	mark[0] = 0;
+}
+
+static noinline int side_test_sfi_cross(void)
+{
+	const char *volatile s = "crossing";
+	unsigned long i, n = 0;
+
+	for (i = 0; i < len; ++i)
+		n += strlen(s);
+	return (int)n;
 }
 
 static int side_test_sfi_behave(void)
@@ -100,6 +210,35 @@ static int __init side_test_sfi_init(void)
 		side_test_sfi_result = (int)nr;
 	} else if (!strcmp(attack, "store")) {
 		WRITE_ONCE(*(unsigned long *)target, 0x5a5a5a5a5a5a5a5aul);
+	} else if (!strcmp(attack, "above")) {
+		/* Above init's own frame: init is what the layer called. */
+		side_test_sfi_result = side_test_sfi_above(__builtin_frame_address(0));
+		return 0;
+	} else if (!strcmp(attack, "layer")) {
+		unsigned long layer_sp, *slot;
+
+		/* `target`: the per-cpu offset of the layer's crossing state (driver_sp, layer_sp, ...), which a driver
+		 * can read like any memory. */
+		asm volatile("movq %%gs:(%1), %0" : "=r"(layer_sp) : "r"(target + 8));
+		slot = (unsigned long *)(layer_sp + 16);
+
+		WRITE_ONCE(side_test_sfi_seen, (unsigned long)slot);
+		WRITE_ONCE(*slot, (unsigned long)side_test_sfi_add);
+	} else if (!strcmp(attack, "wait")) {
+		return side_test_sfi_wait();
+	} else if (!strcmp(attack, "length")) {
+		return side_test_sfi_length();
+	} else if (!strcmp(attack, "rep")) {
+		return side_test_sfi_rep();
+	} else if (!strcmp(attack, "race")) {
+		side_test_sfi_race();
+		return 0;
+	} else if (!strcmp(attack, "cross")) {
+		side_test_sfi_result = side_test_sfi_cross();
+		return 0;
+	} else if (!strcmp(attack, "spill")) {
+		side_test_sfi_spill();
+		return 0;
 	}
 	pr_info("side_test_sfi: attack %s was not stopped\n", attack);
 	return 0;

@@ -1,0 +1,160 @@
+// --isolation sfi: driver code runs on its vCPU's driver stack, the kernel-API layer and side on the vCPU thread's
+// own stack (kapi/sfi_thunks.S), so a driver can reach none of their frames: not by overwriting the driver stack
+// above its own frame, not by storing at the layer's return address it can read the location of, not from another
+// thread while the layer runs. And the write checks' edges: extreme lengths through the checked exports, the
+// slow path and `rep stos`, and no window between a check and its store (tests/modules/side_test_sfi.c).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "domain/domain.h"
+#include "kapi/side_host.h"
+#include "sfi/layout.h"
+#include "sfi/runtime.h"
+
+namespace {
+
+using side::domain::Domain;
+using side::domain::DomainConfig;
+using side::domain::FaultReport;
+
+constexpr uint64_t kMark = 0x5eed5eed5eed5eedull;
+
+std::unique_ptr<Domain> sfi_domain() {
+  DomainConfig config;
+  config.kapi_path = SIDE_TEST_KAPI;
+  config.symvers_path = SIDE_TEST_SYMVERS;
+  config.modules_dir = SIDE_TEST_MODULES_DIR;
+  config.sfi = true;
+  auto d = Domain::create(config);
+  if (!d) ADD_FAILURE() << d.error().message;
+  return d ? std::move(*d) : nullptr;
+}
+
+side::domain::LoadRequest request(const std::string& attack, uint64_t target, uint64_t len, uint64_t skip = 4) {
+  return {std::string(SIDE_TEST_MODULES_DIR) + "/side_test_sfi.ko",
+          "attack=" + attack + " target=" + std::to_string(target) + " len=" + std::to_string(len) +
+              " skip=" + std::to_string(skip)};
+}
+
+uint64_t symbol(const side::loader::LoadedModule& m, const std::string& name) {
+  for (const auto& s : m.symbols) {
+    if (s.name == name) return s.address;
+  }
+  ADD_FAILURE() << name << " not found";
+  return 0;
+}
+
+// Exactly one fault, of `kind`, located in the test module.
+FaultReport one_fault(Domain& d, int kind) {
+  auto faults = d.faults();
+  EXPECT_EQ(faults.size(), 1u);
+  if (faults.empty()) return {};
+  EXPECT_EQ(faults[0].kind, kind) << faults[0].kind_name << ": " << faults[0].message;
+  EXPECT_NE(faults[0].location.find("side_test_sfi"), std::string::npos) << faults[0].location;
+  return faults[0];
+}
+
+// What was on the driver stack above a driver function's frame (the layer's and side's frames before they moved
+// off it) is overwritten with a function entry; nothing of side's or the layer's follows it: the call returns.
+TEST(SfiCrossing, OverwritingTheDriverStackAboveItsFrameReachesNoFrameOfTheLayer) {
+  auto d = sfi_domain();
+  ASSERT_TRUE(d);
+  auto m = d->load(request("above", 0, 0));
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_TRUE(d->faults().empty());
+  const int written = *reinterpret_cast<const int*>(symbol(**m, "side_test_sfi_result"));
+  EXPECT_GT(written, 1000) << "words overwritten above the driver's frame";
+}
+
+// The driver reads where the layer's stack continues (the layer's crossing state is readable) and stores at the
+// layer's return address there: the store is outside the window, stopped before it happens.
+TEST(SfiCrossing, AStoreAtTheLayersReturnAddressIsStopped) {
+  auto d = sfi_domain();
+  ASSERT_TRUE(d);
+  const uint64_t crossing = side::sfi::Runtime::active()->crossing_offset();
+  ASSERT_NE(crossing, 0u);
+  auto m = d->load(request("layer", crossing, 0));
+  EXPECT_FALSE(m);
+  auto f = one_fault(*d, SIDE_FAULT_SFI_WRITE);
+  EXPECT_NE(f.message.find("side's own memory"), std::string::npos) << f.message;
+  const size_t at = f.message.find(" to 0x");
+  ASSERT_NE(at, std::string::npos) << f.message;
+  const uint64_t slot = std::stoull(f.message.substr(at + 4), nullptr, 16);
+  EXPECT_FALSE(side::sfi::in_window(slot, 8)) << std::hex << slot;
+}
+
+// Finds the frame the test module marked on vCPU `cpu`'s driver stack and overwrites the whole stack half.
+bool overwrite_marked(side::sfi::Runtime& sfi, unsigned cpu) {
+  const uint64_t lo = sfi.stack_lo(cpu), hi = sfi.stack_hi(cpu);
+  for (uint64_t a = lo; a + 8 <= hi; a += 8) {
+    if (*reinterpret_cast<const volatile uint64_t*>(a) != kMark) continue;
+    EXPECT_TRUE(sfi.rights().allowed(lo, hi - lo));  // any driver code may write all of it
+    for (uint64_t p = lo; p < hi; p += 8) *reinterpret_cast<volatile uint64_t*>(p) = 0x4141414141414141ull;
+    return true;
+  }
+  return false;
+}
+
+// Another thread (standing for a driver on another vCPU: the driver stack is writable by every vCPU's driver
+// code) overwrites the whole driver stack while the driver waits in the layer's mutex_lock() for a mutex the
+// thread holds, then lets it go. The layer returns normally into the driver; the driver's own return address was
+// overwritten too, which its shadow catches.
+TEST(SfiCrossing, AStackOverwrittenWhileInTheLayerCannotRedirectTheLayer) {
+  auto d = sfi_domain();
+  ASSERT_TRUE(d);
+  auto* sfi = side::sfi::Runtime::active();
+  // A struct mutex (its owner word first) held by someone who is not this vCPU.
+  auto* mutex = static_cast<uint64_t*>(side_host_kmalloc(64, 8));
+  ASSERT_NE(mutex, nullptr);
+  std::memset(mutex, 0, 64);
+  std::atomic_ref<uint64_t> owner(*mutex);
+  owner.store(1);
+  std::atomic<bool> done{false}, hit{false};
+  std::thread attacker([&] {
+    while (!done.load() && !hit.load()) {
+      for (unsigned cpu = 0; cpu < DomainConfig{}.vcpus && !hit.load(); ++cpu) hit.store(overwrite_marked(*sfi, cpu));
+    }
+    owner.store(0);
+  });
+  auto m = d->load(request("wait", reinterpret_cast<uint64_t>(mutex), 0));
+  done.store(true);
+  attacker.join();
+  ASSERT_TRUE(hit.load()) << "the driver's frame was never found";
+  EXPECT_FALSE(m);
+  auto f = one_fault(*d, SIDE_FAULT_SFI_RETURN);
+  EXPECT_NE(f.message.find("0x4141414141414141"), std::string::npos) << f.message;
+}
+
+// What a crossing costs: 10^7 calls of the layer's strlen() from driver code, in an sfi domain (a stub and a
+// stack switch each way) and in an in-process one (a plain call); the figure is printed for the README.
+TEST(SfiCrossing, ACallIntoTheLayerAndBackIsCheap) {
+  constexpr uint64_t kCalls = 10000000;
+  double ns[2] = {};
+  for (bool sfi : {false, true}) {
+    DomainConfig config;
+    config.kapi_path = SIDE_TEST_KAPI;
+    config.symvers_path = SIDE_TEST_SYMVERS;
+    config.modules_dir = SIDE_TEST_MODULES_DIR;
+    config.sfi = sfi;
+    auto d = Domain::create(config);
+    ASSERT_TRUE(d) << d.error().message;
+    const uint64_t start = side::monotonic_ns();
+    auto m = (*d)->load(request("cross", 0, kCalls));
+    ns[sfi] = static_cast<double>(side::monotonic_ns() - start) / kCalls;
+    ASSERT_TRUE(m) << m.error().message;
+    EXPECT_EQ(*reinterpret_cast<const int*>(symbol(**m, "side_test_sfi_result")), static_cast<int>(8 * kCalls));
+  }
+  std::printf("strlen() from driver code: %.1f ns a call in process, %.1f ns in sfi (crossings and checks)\n", ns[0],
+              ns[1]);
+}
+
+}  // namespace
