@@ -21,7 +21,7 @@
 #include "ipc/wire.h"
 
 #define SIDE_IPC_MAGIC 0x53494445u /* "SIDE" */
-#define SIDE_IPC_VERSION 9u
+#define SIDE_IPC_VERSION 10u
 
 /* Every message starts with this header at the start of a slot; `len` payload bytes follow it, running on into
  * the next slots (and from the last slot to the first) when one slot is not enough. */
