@@ -53,6 +53,8 @@ module_param(skip, ulong, 0444);
 
 /* A marker another thread finds a frame by, on the driver stack. */
 #define SIDE_TEST_SFI_MARK 0x5eed5eed5eed5eedul
+/* What that thread writes over the mark's second word once it stopped writing the stack. */
+#define SIDE_TEST_SFI_ACK 0xac4ac4ac4ac4ac4aul
 
 void *side_test_sfi_freed;
 unsigned long side_test_sfi_seen;
@@ -146,7 +148,11 @@ static noinline void side_test_sfi_spill(void)
 
 		asm volatile("movq %1, (%0)" : : "r"(p), "r"(i) : "memory");
 	}
+	/* The race is the loop's: the stack below the mark is not written once the other thread says it stopped
+	 * (SIDE_TEST_SFI_ACK in mark[1]), so the calls after this one are not raced (a bounded wait). */
 	mark[0] = 0;
+	for (i = 0; mark[1] != SIDE_TEST_SFI_ACK && i < 2000000000ul; ++i)
+		;
 }
 
 static noinline int side_test_sfi_cross(void)

@@ -22,6 +22,7 @@ using side::domain::Domain;
 using side::domain::DomainConfig;
 
 constexpr uint64_t kMark = 0x5eed5eed5eed5eedull;
+constexpr uint64_t kAck = 0xac4ac4ac4ac4ac4aull;  // SIDE_TEST_SFI_ACK: this thread stopped writing the stack
 
 std::unique_ptr<Domain> sfi_domain() {
   DomainConfig config;
@@ -147,12 +148,15 @@ TEST(SfiChecks, AScratchRegisterSpillOverwrittenBetweenCheckAndStoreChangesNothi
         if (w[0] == kMark && w[1] == kMark) mark = a;
       }
     }
-    while (!done.load() && mark) {
+    // Until the loop ends (mark[0] cleared); then the module is told this thread stopped writing its stack.
+    auto* words = reinterpret_cast<volatile uint64_t*>(mark);
+    while (!done.load() && mark && words[0] == kMark) {
       for (uint64_t p = mark - 256; p < mark; p += 8) {
         *reinterpret_cast<volatile uint64_t*>(p) = reinterpret_cast<uint64_t>(victim.data() + 1);
       }
       overwrites.fetch_add(1);
     }
+    if (mark) words[1] = kAck;
   });
   auto m = d->load(request("spill", 0, 50000000));
   done.store(true);
