@@ -115,7 +115,8 @@ void json_host_and_domain(Json& j, const session::NicSessionConfig& config, cons
   if (config.network.enabled) {
     j.key("host").object_begin().field("ifname", config.network.ifname).field("to_driver", r.host.to_driver);
     j.field("from_driver", r.host.from_driver).field("dropped_oversize", r.host.dropped_oversize);
-    j.field("dropped_stalled", r.host.dropped_stalled).field("refused_changes", r.host.refused_changes).object_end();
+    j.field("dropped_stalled", r.host.dropped_stalled).field("dropped_offload", r.host.dropped_offload);
+    j.field("refused_changes", r.host.refused_changes).object_end();
     j.field("peer_namespace", r.peer_namespace).field("exec_status", r.exec_status);
   }
   if (config.network.enabled || !config.pcap.empty()) {

@@ -17,7 +17,8 @@ void traffic_json(const session::SessionStatus& s, nlohmann::json& j) {
   j["class"] = "nic";
   j["to_driver"] = {{"frames", s.host.to_driver}, {"bytes", s.host.bytes_to_driver}};
   j["from_driver"] = {{"frames", s.host.from_driver}, {"bytes", s.host.bytes_from_driver}};
-  j["dropped"] = {{"oversize", s.host.dropped_oversize}, {"stalled", s.host.dropped_stalled}};
+  j["dropped"] = {
+      {"oversize", s.host.dropped_oversize}, {"stalled", s.host.dropped_stalled}, {"offload", s.host.dropped_offload}};
   j["wire"] = {{"out", s.wire.to_wire}, {"in", s.wire.from_wire}, {"nic_dropped", s.wire.nic_dropped}};
 }
 
