@@ -15,31 +15,17 @@
 #include "domain/domain.h"
 #include "kapi/side_host.h"
 #include "sfi/runtime.h"
+#include "sfi_test_module.h"
 
 namespace {
 
+using side::testing::kSfiMark;
+using side::testing::sfi_domain;
+using side::testing::sfi_request;
+
 using side::domain::Domain;
-using side::domain::DomainConfig;
 
-constexpr uint64_t kMark = 0x5eed5eed5eed5eedull;
 constexpr uint64_t kAck = 0xac4ac4ac4ac4ac4aull;  // SIDE_TEST_SFI_ACK: this thread stopped writing the stack
-
-std::unique_ptr<Domain> sfi_domain() {
-  DomainConfig config;
-  config.kapi_path = SIDE_TEST_KAPI;
-  config.symvers_path = SIDE_TEST_SYMVERS;
-  config.modules_dir = SIDE_TEST_MODULES_DIR;
-  config.sfi = true;
-  auto d = Domain::create(config);
-  if (!d) ADD_FAILURE() << d.error().message;
-  return d ? std::move(*d) : nullptr;
-}
-
-side::domain::LoadRequest request(const std::string& attack, uint64_t target, uint64_t len, uint64_t skip = 4) {
-  return {std::string(SIDE_TEST_MODULES_DIR) + "/side_test_sfi.ko",
-          "attack=" + attack + " target=" + std::to_string(target) + " len=" + std::to_string(len) +
-              " skip=" + std::to_string(skip)};
-}
 
 // Loads the module with `attack`; a length of 0 writes nothing and is no fault, any other given here is one
 // (an sfi write located in the module).
@@ -47,7 +33,7 @@ void expect_refused(const std::string& attack, uint64_t len, uint64_t skip, bool
   SCOPED_TRACE(attack + " len=" + std::to_string(len) + " skip=" + std::to_string(skip));
   auto d = sfi_domain();
   ASSERT_TRUE(d);
-  auto m = d->load(request(attack, 0, len, skip));
+  auto m = d->load(sfi_request(attack, 0, len, skip));
   auto faults = d->faults();
   if (!refused) {
     EXPECT_TRUE(m) << (m ? "" : m.error().message);
@@ -119,7 +105,7 @@ TEST(SfiChecks, APointerChangedInMemoryBetweenCheckAndStoreChangesNothing) {
       slot.store(nullptr);
     }
   });
-  auto m = d->load(request("race", reinterpret_cast<uint64_t>(&slot), 100000000));
+  auto m = d->load(sfi_request("race", reinterpret_cast<uint64_t>(&slot), 100000000));
   done.store(true);
   flipper.join();
   EXPECT_FALSE(m) << "the store through side's pointer was never tried";
@@ -145,12 +131,12 @@ TEST(SfiChecks, AScratchRegisterSpillOverwrittenBetweenCheckAndStoreChangesNothi
     while (!done.load() && !mark) {
       for (uint64_t a = sfi->stack_lo(0); a + 16 <= sfi->stack_hi(0) && !mark; a += 8) {
         const auto* w = reinterpret_cast<const volatile uint64_t*>(a);
-        if (w[0] == kMark && w[1] == kMark) mark = a;
+        if (w[0] == kSfiMark && w[1] == kSfiMark) mark = a;
       }
     }
     // Until the loop ends (mark[0] cleared); then the module is told this thread stopped writing its stack.
     auto* words = reinterpret_cast<volatile uint64_t*>(mark);
-    while (!done.load() && mark && words[0] == kMark) {
+    while (!done.load() && mark && words[0] == kSfiMark) {
       for (uint64_t p = mark - 256; p < mark; p += 8) {
         *reinterpret_cast<volatile uint64_t*>(p) = reinterpret_cast<uint64_t>(victim.data() + 1);
       }
@@ -158,7 +144,7 @@ TEST(SfiChecks, AScratchRegisterSpillOverwrittenBetweenCheckAndStoreChangesNothi
     }
     if (mark) words[1] = kAck;
   });
-  auto m = d->load(request("spill", 0, 50000000));
+  auto m = d->load(sfi_request("spill", 0, 50000000));
   done.store(true);
   racer.join();
   EXPECT_GT(overwrites.load(), 1000u) << "the racer never ran alongside the stores";

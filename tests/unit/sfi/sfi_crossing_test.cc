@@ -19,31 +19,17 @@
 #include "kapi/side_host.h"
 #include "sfi/layout.h"
 #include "sfi/runtime.h"
+#include "sfi_test_module.h"
 
 namespace {
 
+using side::testing::kSfiMark;
+using side::testing::one_sfi_fault;
+using side::testing::sfi_domain;
+using side::testing::sfi_request;
+
 using side::domain::Domain;
 using side::domain::DomainConfig;
-using side::domain::FaultReport;
-
-constexpr uint64_t kMark = 0x5eed5eed5eed5eedull;
-
-std::unique_ptr<Domain> sfi_domain() {
-  DomainConfig config;
-  config.kapi_path = SIDE_TEST_KAPI;
-  config.symvers_path = SIDE_TEST_SYMVERS;
-  config.modules_dir = SIDE_TEST_MODULES_DIR;
-  config.sfi = true;
-  auto d = Domain::create(config);
-  if (!d) ADD_FAILURE() << d.error().message;
-  return d ? std::move(*d) : nullptr;
-}
-
-side::domain::LoadRequest request(const std::string& attack, uint64_t target, uint64_t len, uint64_t skip = 4) {
-  return {std::string(SIDE_TEST_MODULES_DIR) + "/side_test_sfi.ko",
-          "attack=" + attack + " target=" + std::to_string(target) + " len=" + std::to_string(len) +
-              " skip=" + std::to_string(skip)};
-}
 
 uint64_t symbol(const side::loader::LoadedModule& m, const std::string& name) {
   for (const auto& s : m.symbols) {
@@ -53,22 +39,12 @@ uint64_t symbol(const side::loader::LoadedModule& m, const std::string& name) {
   return 0;
 }
 
-// Exactly one fault, of `kind`, located in the test module.
-FaultReport one_fault(Domain& d, int kind) {
-  auto faults = d.faults();
-  EXPECT_EQ(faults.size(), 1u);
-  if (faults.empty()) return {};
-  EXPECT_EQ(faults[0].kind, kind) << faults[0].kind_name << ": " << faults[0].message;
-  EXPECT_NE(faults[0].location.find("side_test_sfi"), std::string::npos) << faults[0].location;
-  return faults[0];
-}
-
 // What was on the driver stack above a driver function's frame (the layer's and side's frames before they moved
 // off it) is overwritten with a function entry; nothing of side's or the layer's follows it: the call returns.
 TEST(SfiCrossing, OverwritingTheDriverStackAboveItsFrameReachesNoFrameOfTheLayer) {
   auto d = sfi_domain();
   ASSERT_TRUE(d);
-  auto m = d->load(request("above", 0, 0));
+  auto m = d->load(sfi_request("above", 0, 0));
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_TRUE(d->faults().empty());
   const int written = *reinterpret_cast<const int*>(symbol(**m, "side_test_sfi_result"));
@@ -82,9 +58,9 @@ TEST(SfiCrossing, AStoreAtTheLayersReturnAddressIsStopped) {
   ASSERT_TRUE(d);
   const uint64_t crossing = side::sfi::Runtime::active()->crossing_offset();
   ASSERT_NE(crossing, 0u);
-  auto m = d->load(request("layer", crossing, 0));
+  auto m = d->load(sfi_request("layer", crossing, 0));
   EXPECT_FALSE(m);
-  auto f = one_fault(*d, SIDE_FAULT_SFI_WRITE);
+  auto f = one_sfi_fault(*d, SIDE_FAULT_SFI_WRITE);
   EXPECT_NE(f.message.find("side's own memory"), std::string::npos) << f.message;
   const size_t at = f.message.find(" to 0x");
   ASSERT_NE(at, std::string::npos) << f.message;
@@ -96,7 +72,7 @@ TEST(SfiCrossing, AStoreAtTheLayersReturnAddressIsStopped) {
 bool overwrite_marked(side::sfi::Runtime& sfi, unsigned cpu) {
   const uint64_t lo = sfi.stack_lo(cpu), hi = sfi.stack_hi(cpu);
   for (uint64_t a = lo; a + 8 <= hi; a += 8) {
-    if (*reinterpret_cast<const volatile uint64_t*>(a) != kMark) continue;
+    if (*reinterpret_cast<const volatile uint64_t*>(a) != kSfiMark) continue;
     EXPECT_TRUE(sfi.rights().allowed(lo, hi - lo));  // any driver code may write all of it
     for (uint64_t p = lo; p < hi; p += 8) *reinterpret_cast<volatile uint64_t*>(p) = 0x4141414141414141ull;
     return true;
@@ -125,12 +101,12 @@ TEST(SfiCrossing, AStackOverwrittenWhileInTheLayerCannotRedirectTheLayer) {
     }
     owner.store(0);
   });
-  auto m = d->load(request("wait", reinterpret_cast<uint64_t>(mutex), 0));
+  auto m = d->load(sfi_request("wait", reinterpret_cast<uint64_t>(mutex), 0));
   done.store(true);
   attacker.join();
   ASSERT_TRUE(hit.load()) << "the driver's frame was never found";
   EXPECT_FALSE(m);
-  auto f = one_fault(*d, SIDE_FAULT_SFI_RETURN);
+  auto f = one_sfi_fault(*d, SIDE_FAULT_SFI_RETURN);
   EXPECT_NE(f.message.find("0x4141414141414141"), std::string::npos) << f.message;
 }
 
@@ -148,7 +124,7 @@ TEST(SfiCrossing, ACallIntoTheLayerAndBackIsCheap) {
     auto d = Domain::create(config);
     ASSERT_TRUE(d) << d.error().message;
     const uint64_t start = side::monotonic_ns();
-    auto m = (*d)->load(request("cross", 0, kCalls));
+    auto m = (*d)->load(sfi_request("cross", 0, kCalls));
     ns[sfi] = static_cast<double>(side::monotonic_ns() - start) / kCalls;
     ASSERT_TRUE(m) << m.error().message;
     EXPECT_EQ(*reinterpret_cast<const int*>(symbol(**m, "side_test_sfi_result")), static_cast<int>(8 * kCalls));

@@ -18,6 +18,7 @@
 #include "session/session_domain.h"
 #include "sfi/layout.h"
 #include "sfi/runtime.h"
+#include "sfi_test_module.h"
 #include "supervisor/recoverable_domain.h"
 
 namespace {
@@ -25,21 +26,8 @@ namespace {
 using side::domain::Domain;
 using side::domain::DomainConfig;
 using side::domain::FaultReport;
-
-std::string module_path() {
-  return std::string(SIDE_TEST_MODULES_DIR) + "/side_test_sfi.ko";
-}
-
-std::unique_ptr<Domain> sfi_domain() {
-  DomainConfig config;
-  config.kapi_path = SIDE_TEST_KAPI;
-  config.symvers_path = SIDE_TEST_SYMVERS;
-  config.modules_dir = SIDE_TEST_MODULES_DIR;
-  config.sfi = true;
-  auto d = Domain::create(config);
-  if (!d) ADD_FAILURE() << d.error().message;
-  return d ? std::move(*d) : nullptr;
-}
+using side::testing::sfi_domain;
+using side::testing::sfi_module_path;
 
 std::string params(const std::string& attack, uint64_t target = 0, uint64_t len = 64) {
   return "attack=" + attack + " target=" + std::to_string(target) + " len=" + std::to_string(len);
@@ -47,20 +35,15 @@ std::string params(const std::string& attack, uint64_t target = 0, uint64_t len 
 
 // Loads side_test_sfi with one attack; expects exactly one fault of `kind`, located in the module.
 FaultReport expect_caught(Domain& d, const std::string& attack, int kind, uint64_t target = 0) {
-  auto m = d.load({module_path(), params(attack, target)});
+  auto m = d.load({sfi_module_path(), params(attack, target)});
   EXPECT_FALSE(m) << attack << " was not stopped";
-  auto faults = d.faults();
-  EXPECT_EQ(faults.size(), 1u);
-  if (faults.empty()) return {};
-  EXPECT_EQ(faults[0].kind, kind) << faults[0].kind_name << ": " << faults[0].message;
-  EXPECT_NE(faults[0].location.find("side_test_sfi"), std::string::npos) << faults[0].location;
-  return faults[0];
+  return side::testing::one_sfi_fault(d, kind);
 }
 
 TEST(SfiRuntime, AWellBehavedModuleRunsUnharmed) {
   auto d = sfi_domain();
   ASSERT_TRUE(d);
-  auto m = d->load({module_path(), params("none")});
+  auto m = d->load({sfi_module_path(), params("none")});
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_TRUE(d->faults().empty());
   EXPECT_EQ(side::sfi::Runtime::active()->checks_failed(), 0u);
@@ -213,7 +196,7 @@ TEST(SfiRuntime, TheDomainGoesAndTheNextStartsClean) {
   auto d = sfi_domain();
   ASSERT_TRUE(d);
   EXPECT_FALSE(side::sfi::Runtime::active()->rights().allowed(granted, 64));
-  auto m = d->load({module_path(), params("none")});
+  auto m = d->load({sfi_module_path(), params("none")});
   EXPECT_TRUE(m) << (m ? "" : m.error().message);
 }
 
@@ -229,7 +212,7 @@ TEST(SfiRecovery, AFaultRestartsTheDriverInAFreshSfiDomain) {
   c.domain.kapi_path = SIDE_TEST_KAPI;
   c.domain.symvers_path = SIDE_TEST_SYMVERS;
   c.domain.modules_dir = SIDE_TEST_MODULES_DIR;
-  c.load = {module_path(), params("none")};
+  c.load = {sfi_module_path(), params("none")};
   c.policy = side::supervisor::RecoveryPolicy::for_deliberate_faults(3);
   auto s = side::session::start_session_domain(c);
   ASSERT_TRUE(s) << s.error().message;
