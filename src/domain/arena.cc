@@ -21,6 +21,16 @@ unsigned slab_order(uint32_t size) {
   return order;
 }
 
+// The smallest class that holds `need` bytes aligned to `align`, or -1 (a large allocation).
+int size_class(uint64_t need, uint64_t align) {
+  for (unsigned c = 0; c < kNumClasses; ++c) {
+    if (kClasses[c] < need) continue;
+    if (align > 8 && (kClasses[c] & (kClasses[c] - 1)) != 0) continue;  // 96/192 are only 32-byte aligned
+    return static_cast<int>(c);
+  }
+  return -1;
+}
+
 }  // namespace
 
 Result<Arena> Arena::create(uint64_t bytes, int fd, uint64_t at, uint64_t limit) {
@@ -183,33 +193,28 @@ void* Arena::kmalloc(uint64_t size, uint64_t align, uint64_t* usable) {
   if (size == 0 || size > (uint64_t{1} << 31)) return nullptr;
   if (align == 0 || (align & (align - 1)) != 0) return nullptr;
   // Power-of-two classes of at least `align` bytes are naturally aligned (slabs start on a page boundary).
-  uint64_t need = std::max(size, align);
+  const uint64_t need = std::max(size, align);
   if (injected_failure()) return nullptr;
+  const int c = size_class(need, align);
+  uint64_t n = 0;
   std::lock_guard lock(mutex_);
-  void* p = nullptr;
-  for (unsigned c = 0; c < kNumClasses && !p; ++c) {
-    if (kClasses[c] < need) continue;
-    if (align > 8 && (kClasses[c] & (kClasses[c] - 1)) != 0) continue;  // 96/192 are only 32-byte aligned
-    p = kmalloc_locked(c);
-    if (!p) return nullptr;
-  }
-  if (!p) p = kmalloc_large(need);
-  if (p) {
-    set_live(granule_of(p), true);
-    ++kmalloc_objects_;
-    const uint64_t n = ksize(p);
-    if (usable) *usable = n;
-    kmalloc_bytes_ += n;
-  }
+  void* p = c >= 0 ? kmalloc_locked(static_cast<unsigned>(c)) : kmalloc_large(need, n);
+  if (!p) return nullptr;
+  if (c >= 0) n = kClasses[c];
+  set_live(granule_of(p), true);
+  ++kmalloc_objects_;
+  kmalloc_bytes_ += n;
+  if (usable) *usable = n;
   return p;
 }
 
-// Larger than every class (or aligned beyond it): a whole page block, aligned to its size.
-void* Arena::kmalloc_large(uint64_t size) {
+// Larger than every class (or aligned beyond it): a whole page block, aligned to its size (`bytes`).
+void* Arena::kmalloc_large(uint64_t size, uint64_t& bytes) {
   unsigned order = 0;
   while ((kPage << order) < size) ++order;
   void* p = alloc_pages_locked(order);
   if (!p) return nullptr;
+  bytes = kPage << order;
   state_[(static_cast<uint8_t*>(p) - base_) / kPage] = kLargeHead;
   return p;
 }

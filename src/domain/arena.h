@@ -79,7 +79,7 @@ class Arena {
   FreeError free_pages_locked(uint64_t pfn, unsigned order);
   void* kmalloc_locked(unsigned size_class);
 
-  void* kmalloc_large(uint64_t size);
+  void* kmalloc_large(uint64_t size, uint64_t& bytes);
   bool live(uint64_t granule) const;
   void set_live(uint64_t granule, bool on);
   uint64_t granule_of(const void* p) const {
