@@ -27,6 +27,7 @@ targets=(
   vfio_user_fuzz:vfio_user
   nbd_fuzz:block
   driver_disk_fuzz:session
+  tap_offload_fuzz:host
 )
 
 long=0
