@@ -25,7 +25,10 @@ unsigned tun_offload_for(uint64_t features);
 
 // The offload a frame of `len` bytes (after its header) asks for, or nullopt when it is malformed or one side
 // cannot pass (UDP fragmentation, ECN): such a frame is dropped and counted. A checksum the host already found
-// valid (VIRTIO_NET_HDR_F_DATA_VALID) needs nothing.
+// valid (VIRTIO_NET_HDR_F_DATA_VALID) needs nothing. Malformed, as the kernel has it: unknown flags or GSO types,
+// a checksum beyond the frame, a segmentation without the TCP checksum at csum_start + 16, without the TCP header
+// in the frame, with headers (hdr_len) longer than the frame, with a segment size of 0 or GSO_BY_FRAGS, or with
+// more segments than an skb counts (GSO_MAX_SEGS). What is accepted is the header's request unchanged.
 std::optional<side_tx_offload> tx_offload_from(const net::VnetHeader& h, size_t len);
 
 // The header of a frame the driver received: its checksum valid when the driver said so (CHECKSUM_UNNECESSARY,

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 
@@ -33,9 +34,12 @@ using side::fuzz::Input;
 // skb's gso_segs holds, the TCP header's least length and where its checksum is.
 constexpr uint32_t kGsoByFrags = 0xffff, kGsoMaxSegs = 65535, kTcpHeader = 20, kTcpChecksumAt = 16;
 
-void check(bool ok) {
-  if (!ok) std::abort();
+// A violated invariant names itself in the crash log before aborting.
+void fail(const char* what, int line) {
+  std::fprintf(stderr, "tap_offload_fuzz.cc:%d: invariant violated: %s\n", line, what);
+  std::abort();
 }
+#define CHECK(ok) ((ok) ? void() : fail(#ok, __LINE__))
 
 net::VnetHeader header_from(Input& in) {
   net::VnetHeader h{};
@@ -54,34 +58,35 @@ bool segments(const net::VnetHeader& h) {
 
 // What an accepted header must have been: nothing the translation may pass on is malformed or outside the frame.
 void check_acceptable(const net::VnetHeader& h, size_t len) {
-  check(!(h.flags & ~(net::kVnetNeedsCsum | net::kVnetDataValid)));
-  check(h.gso_type == net::kVnetGsoNone || h.gso_type == net::kVnetGsoTcpv4 || h.gso_type == net::kVnetGsoTcpv6);
-  if (h.flags & net::kVnetNeedsCsum) check(size_t{h.csum_start} + h.csum_offset + sizeof(uint16_t) <= len);
+  CHECK(!(h.flags & ~(net::kVnetNeedsCsum | net::kVnetDataValid)));
+  CHECK(h.gso_type == net::kVnetGsoNone || h.gso_type == net::kVnetGsoTcpv4 || h.gso_type == net::kVnetGsoTcpv6);
+  if (h.flags & net::kVnetNeedsCsum) CHECK(size_t{h.csum_start} + h.csum_offset + sizeof(uint16_t) <= len);
   if (!segments(h)) return;
-  check(h.flags & net::kVnetNeedsCsum);
-  check(h.csum_offset == kTcpChecksumAt);
-  check(size_t{h.csum_start} + kTcpHeader <= len);
-  check(h.hdr_len <= len);
-  check(h.gso_size != 0 && h.gso_size != kGsoByFrags);
+  CHECK(h.flags & net::kVnetNeedsCsum);
+  CHECK(h.csum_offset == kTcpChecksumAt);
+  CHECK(size_t{h.csum_start} + kTcpHeader <= len);
+  CHECK(h.hdr_len <= len);
+  CHECK(h.gso_size != 0);
+  CHECK(h.gso_size != kGsoByFrags);
   // The TCP header is at least 20 bytes, so no more payload than this follows it.
   const size_t payload = len - h.csum_start - kTcpHeader;
-  check((payload + h.gso_size - 1) / h.gso_size <= kGsoMaxSegs);
+  CHECK((payload + h.gso_size - 1) / h.gso_size <= kGsoMaxSegs);
 }
 
 // What was accepted is the header's request, unchanged, and nothing else.
 void check_translation(const net::VnetHeader& h, const side_tx_offload& o) {
-  check(ipc::valid_tx_offload(o));
-  check(o.pad == 0);
+  CHECK(ipc::valid_tx_offload(o));
+  CHECK(o.pad == 0);
   const bool csum = h.flags & net::kVnetNeedsCsum;
-  check(o.flags == (csum ? SIDE_TX_NEEDS_CSUM : 0));
-  check(o.csum_start == (csum ? h.csum_start : 0));
-  check(o.csum_offset == (csum ? h.csum_offset : 0));
+  CHECK(o.flags == (csum ? SIDE_TX_NEEDS_CSUM : 0));
+  CHECK(o.csum_start == (csum ? h.csum_start : 0));
+  CHECK(o.csum_offset == (csum ? h.csum_offset : 0));
   const unsigned gso = h.gso_type == net::kVnetGsoTcpv4   ? SIDE_TX_GSO_TCPV4
                        : h.gso_type == net::kVnetGsoTcpv6 ? SIDE_TX_GSO_TCPV6
                                                           : SIDE_TX_GSO_NONE;
-  check(o.gso_type == gso);
-  check(o.gso_size == (segments(h) ? h.gso_size : 0));
-  check(o.hdr_len == (segments(h) ? h.hdr_len : 0));
+  CHECK(o.gso_type == gso);
+  CHECK(o.gso_size == (segments(h) ? h.gso_size : 0));
+  CHECK(o.hdr_len == (segments(h) ? h.hdr_len : 0));
 }
 
 void check_transmit(const net::VnetHeader& h, size_t len) {
@@ -96,23 +101,23 @@ void check_tun_offload(uint64_t features) {
   constexpr uint64_t kKnown =
       kFeatureSg | kFeatureIpCsum | kFeatureHwCsum | kFeatureIpv6Csum | kFeatureTso | kFeatureTso6;
   const unsigned flags = tun_offload_for(features);
-  check(!(flags & ~(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)));
-  check(flags == tun_offload_for(features & kKnown));
+  CHECK(!(flags & ~(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)));
+  CHECK(flags == tun_offload_for(features & kKnown));
   const bool csum4 = features & (kFeatureHwCsum | kFeatureIpCsum);
   const bool csum6 = features & (kFeatureHwCsum | kFeatureIpv6Csum);
   const bool sg = features & kFeatureSg;
-  check(bool(flags & TUN_F_CSUM) == (csum4 || csum6));
-  check(bool(flags & TUN_F_TSO4) == (sg && csum4 && (features & kFeatureTso)));
-  check(bool(flags & TUN_F_TSO6) == (sg && csum6 && (features & kFeatureTso6)));
+  CHECK(bool(flags & TUN_F_CSUM) == (csum4 || csum6));
+  CHECK(bool(flags & TUN_F_TSO4) == (sg && csum4 && (features & kFeatureTso)));
+  CHECK(bool(flags & TUN_F_TSO6) == (sg && csum6 && (features & kFeatureTso6)));
 }
 
 void check_receive(uint32_t ip_summed, size_t len) {
   const net::VnetHeader h = host::rx_vnet_header(ip_summed);
-  check(h.flags == (ip_summed == 1 ? net::kVnetDataValid : 0));
-  check(h.gso_type == net::kVnetGsoNone && h.gso_size == 0 && h.hdr_len == 0);
-  check(h.csum_start == 0 && h.csum_offset == 0);
+  CHECK(h.flags == (ip_summed == 1 ? net::kVnetDataValid : 0));
+  CHECK(h.gso_type == net::kVnetGsoNone && h.gso_size == 0 && h.hdr_len == 0);
+  CHECK(h.csum_start == 0 && h.csum_offset == 0);
   const std::optional<side_tx_offload> o = host::tx_offload_from(h, len);
-  check(o && o->flags == 0 && o->gso_type == SIDE_TX_GSO_NONE);
+  CHECK(o && o->flags == 0 && o->gso_type == SIDE_TX_GSO_NONE);
 }
 
 }  // namespace

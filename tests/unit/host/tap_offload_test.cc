@@ -68,6 +68,34 @@ TEST(TapOffload, WhatNoDriverIsGivenIsRefused) {
   EXPECT_FALSE(tx_offload_from(header(0x80, net::kVnetGsoNone, 0, 0, 0), 1000));
 }
 
+// A TCPv4 segmentation of 1448-byte segments whose checksum is the TCP header's, after 34 bytes of Ethernet and
+// IPv4 headers, with 54 bytes of headers: what the host's stack sends. Each case below breaks one thing of it.
+net::VnetHeader tso() {
+  return {net::kVnetNeedsCsum, net::kVnetGsoTcpv4, 54, 1448, 34, 16};
+}
+
+// What the kernel refuses in a virtio-net header (virtio_net_hdr_to_skb, tun_get_user) or an skb cannot count is
+// refused here too, though the checksum's place alone is in the frame (tap_offload_fuzz found each).
+TEST(TapOffload, ASegmentationTheKernelWouldRefuseIsRefused) {
+  ASSERT_TRUE(tx_offload_from(tso(), 1000));
+  net::VnetHeader h = tso();
+  h.csum_offset = 6;  // UDP's checksum, not TCP's
+  EXPECT_FALSE(tx_offload_from(h, 1000));
+  h = tso();
+  h.hdr_len = 53;
+  EXPECT_FALSE(tx_offload_from(h, 53));  // the checksum fits (34 + 16 + 2), the 20-byte TCP header does not
+  EXPECT_TRUE(tx_offload_from(h, 54));
+  EXPECT_FALSE(tx_offload_from(tso(), 53));  // headers longer than the frame
+  h = tso();
+  h.gso_size = 0xffff;  // GSO_BY_FRAGS: "by the fragment list", which no TCP packet is
+  EXPECT_FALSE(tx_offload_from(h, 65000));
+  // One-byte segments: 65535 of them (GSO_MAX_SEGS, what gso_segs holds) after the headers, not one more.
+  h = tso();
+  h.gso_size = 1;
+  EXPECT_TRUE(tx_offload_from(h, 54 + 65535));
+  EXPECT_FALSE(tx_offload_from(h, 54 + 65536));
+}
+
 TEST(TapOffload, TheTransmitMessageRefusesOffloadsNoHeaderCanName) {
   side_tx_offload o{};
   EXPECT_TRUE(ipc::valid_tx_offload(o));
