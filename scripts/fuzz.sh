@@ -28,6 +28,7 @@ targets=(
   nbd_fuzz:block
   driver_disk_fuzz:session
   tap_offload_fuzz:host
+  net_offload_fuzz:kapi
 )
 
 long=0
