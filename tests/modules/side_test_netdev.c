@@ -5,19 +5,24 @@
  * name is reused), Ethernet helpers, byte queue limits, netdev_xmit_more's per-cpu variable, csum_ipv6_magic and
  * the ethtool link-mode conversions. bad=1 frees a registered device (a fault). stall=1 never completes a
  * transmission: the queue stops at STOP_AT frames, and the transmit watchdog (100 ms) must call ndo_tx_timeout,
- * which drops what was held and wakes the queue.
+ * which drops what was held and wakes the queue. offloads=1 gives eth1 checksum insertion and TCP segmentation
+ * (not for VLAN-tagged frames): its transmit checks each skb as such a device reads it and logs "bad offload" for
+ * one it could not honour.
  */
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
 #include <linux/module.h>
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
+#include <linux/tcp.h>
 #include <net/ip6_checksum.h>
 
 static int bad;
 module_param(bad, int, 0444);
 static int stall;
 module_param(stall, int, 0444);
+static int offloads;
+module_param(offloads, int, 0444);
 
 #define CHECK(cond)                                                                                  \
 	do {                                                                                         \
@@ -35,12 +40,39 @@ struct tnet {
 	unsigned int rx_count;
 };
 
+/* What a device inserting checksums and segmenting TCP reads of an skb (as e1000_tx_csum and e1000_tso do): the
+ * checksum's place in the linear data after the Ethernet header, and for segmentation the TCP header there with its
+ * checksum, a payload longer than one segment and the segment count its size gives. */
+static bool tnet_offload_ok(const struct sk_buff *skb)
+{
+	const struct skb_shared_info *shinfo = skb_shinfo(skb);
+	int start = skb_checksum_start_offset(skb);
+	unsigned int hlen;
+
+	if (skb->ip_summed != CHECKSUM_PARTIAL)
+		return !skb_is_gso(skb);
+	if (start < ETH_HLEN || start + skb->csum_offset + sizeof(__sum16) > skb_headlen(skb))
+		return false;
+	if (!skb_is_gso(skb))
+		return true;
+	if (skb_transport_offset(skb) != start || skb->csum_offset != offsetof(struct tcphdr, check) ||
+	    start + sizeof(struct tcphdr) > skb_headlen(skb) || tcp_hdrlen(skb) < sizeof(struct tcphdr))
+		return false;
+	hlen = start + tcp_hdrlen(skb);
+	return hlen <= skb_headlen(skb) && skb->len - hlen > shinfo->gso_size &&
+	       shinfo->gso_segs == DIV_ROUND_UP(skb->len - hlen, shinfo->gso_size);
+}
+
 static netdev_tx_t tnet_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	struct tnet *t = netdev_priv(dev);
 
 	pr_info("side_test_netdev: xmit len %u more %d proto %04x csum %d\n", skb->len, netdev_xmit_more(),
 		ntohs(skb->protocol), skb->ip_summed);
+	if (!tnet_offload_ok(skb))
+		pr_err("side_test_netdev: bad offload len %u csum_start %d offset %u gso size %u segs %u\n", skb->len,
+		       skb_checksum_start_offset(skb), skb->csum_offset, skb_shinfo(skb)->gso_size,
+		       skb_shinfo(skb)->gso_segs);
 	dev->stats.tx_packets++;
 	dev->stats.tx_bytes += skb->len;
 	__skb_queue_tail(&t->q, skb);
@@ -146,6 +178,8 @@ static struct net_device *tnet_create(u8 last)
 	__skb_queue_head_init(&t->q);
 	dev->netdev_ops = &tnet_ops;
 	dev->max_mtu = 9000;
+	if (offloads && last == 2)
+		dev->hw_features = dev->features = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_TSO | NETIF_F_TSO6;
 	if (stall)
 		dev->watchdog_timeo = HZ / 10;
 	eth_hw_addr_set(dev, mac);

@@ -1,24 +1,28 @@
 // Fuzz target for the kernel-API layer's transmit offloads (src/kapi/net_offload.c): a frame and the
 // side_tx_offload the host sends with it, as the kapi tests drive the layer (KapiNet.Offloads*): an in-process
-// domain runs the real layer with the loopback test driver (tests/modules/side_test_netdev.c), which has no offload
-// features, so the layer must compute every checksum it accepts and drop every segmentation (counting it) or turn
-// it into a plain packet when it is too small to segment. Each frame the driver was given comes back through NAPI.
+// domain runs the real layer with the loopback test driver (tests/modules/side_test_netdev.c, offloads=1). Its eth0
+// has no offload features, so the layer must compute every checksum it accepts and drop every segmentation
+// (counting it) unless it is too small to segment; its eth1 inserts checksums and segments TCP (not of VLAN-tagged
+// frames), so the layer hands such skbs over, and the driver checks each as a device reads it (the checksum's
+// place in the linear data, the TCP header, gso_segs) and logs "bad offload" otherwise. Every frame a driver was
+// given comes back through NAPI.
 //
-// The input: a frame template (IPv4/TCP, IPv6/TCP, IPv4/UDP, VLAN + IPv4/TCP) with its payload length and bytes,
-// the offload (its checksum place the template's or arbitrary, segmentation, segment size), then byte patches
-// anywhere in the frame (headers' lengths, versions, protocols). A sentinel frame follows each input, so what the
-// driver got of it is known once the sentinel is back.
+// The input: a frame template (IPv4/TCP, IPv6/TCP, IPv4/UDP, VLAN + IPv4/TCP) and the device, the payload's length
+// and bytes, the offload (its checksum place the template's or arbitrary, segmentation, segment size), then byte
+// patches anywhere in the frame (headers' lengths, versions, protocols, the EtherType). A sentinel frame follows
+// each input on the same device, so what the driver got of it is known once the sentinel is back.
 //
-// Checked: a frame comes back only if its offload was well-formed for it (the checksum's place in the frame, after
-// the network header, segmentation only of TCP, or of a packet too small to segment), and then byte for byte as
-// sent except for the checksum, which is the Internet checksum from csum_start to the end (skb_checksum_help: 0
-// sent as 0xffff); a segmentation comes back never when it needed segmenting, and such a drop is counted in
-// tx_dropped; the driver never sees CHECKSUM_PARTIAL; the domain reports no fault.
+// Checked: a frame comes back only if its checksum request fit it (after the network header's start, inside the
+// frame), and then byte for byte as sent except for the checksum where the layer had to compute it, which is the
+// Internet checksum from csum_start to the end (skb_checksum_help: 0 sent as 0xffff); a segmentation comes back
+// from eth0 only when too small to segment; only a segmentation the device cannot do is counted in tx_dropped; a
+// frame without offloads within the MTU always comes back; the driver never complains; the domain reports no fault.
 //
 // The layer is kernel code built by kbuild and loaded by side's loader: neither SanitizerCoverage nor ASan reach
-// it, so libFuzzer's coverage comes from side's side of the transport only and an out-of-bounds access in the layer
-// shows only when it faults. The templates keep the inputs near the layer's checks instead.
+// it, so libFuzzer's coverage comes from side's side of the transport only, and an out-of-bounds access in the
+// layer shows only when it faults or corrupts a frame. The templates keep the inputs near the layer's checks.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -73,17 +77,24 @@ class Loopback final : public supervisor::NetListener {
   std::vector<std::vector<uint8_t>> frames_;
 };
 
-// One domain with the loopback driver's eth0 open, for the whole run.
+// One domain with the loopback driver's eth0 (no offloads) and eth1 (checksum and TCP segmentation offload) open,
+// for the whole run.
 struct Rig {
   std::unique_ptr<supervisor::InProcessDomain> domain;
   supervisor::Machine* machine = nullptr;
   Loopback loopback;
-  uint64_t eth0 = 0;
+  uint64_t eth0 = 0, eth1 = 0;
   uint64_t sentinels = 0;
 };
 
+// The driver's complaints about an skb it could not honour (side_test_netdev's "bad offload").
+std::atomic<uint64_t> bad_offloads{0};
+
 Rig* start_rig() {
-  set_log_sink([](LogLevel, std::string_view) {});  // the driver logs every transmission
+  // The driver logs every transmission: only its complaints are kept.
+  set_log_sink([](LogLevel, std::string_view line) {
+    if (line.find("side_test_netdev: bad offload") != std::string_view::npos) ++bad_offloads;
+  });
   auto* r = new Rig;
   domain::DomainConfig config;
   config.kapi_path = SIDE_TEST_KAPI;
@@ -96,11 +107,14 @@ Rig* start_rig() {
   r->machine = new supervisor::Machine(*r->domain);
   r->machine->set_listener(&r->loopback);
   r->domain->connect(r->machine);
-  CHECK(bool(r->domain->load({std::string(SIDE_TEST_MODULES_DIR) + "/side_test_netdev.ko"})));
-  for (const auto& n : r->machine->netdevs())
+  CHECK(bool(r->domain->load({std::string(SIDE_TEST_MODULES_DIR) + "/side_test_netdev.ko", "offloads=1"})));
+  for (const auto& n : r->machine->netdevs()) {
     if (std::string(n.info.name) == "eth0") r->eth0 = n.info.token;
-  CHECK(r->eth0 != 0);
+    if (std::string(n.info.name) == "eth1") r->eth1 = n.info.token;
+  }
+  CHECK(r->eth0 != 0 && r->eth1 != 0);
   CHECK(bool(r->domain->open(r->eth0)));
+  CHECK(bool(r->domain->open(r->eth1)));
   return r;
 }
 
@@ -112,8 +126,9 @@ Rig& rig() {
   return *r;
 }
 
-// The test driver copies a frame into one page on its paged receive path: no frame of ours is longer.
-constexpr size_t kMaxFrame = 4096;
+// The test driver copies a frame into one page on its paged receive path: no frame of ours is longer. Without
+// segmentation the layer takes up to the MTU (1500) with an Ethernet header and a VLAN tag.
+constexpr size_t kMaxFrame = 4096, kMaxPlainFrame = 1500 + 14 + 4;
 constexpr uint8_t kEthernet[12] = {2, 0, 0, 0, 0, 3, 2, 0, 0, 0, 0, 9};
 
 struct Template {
@@ -190,25 +205,38 @@ uint16_t internet_checksum(const std::vector<uint8_t>& f, size_t start) {
   return folded ? folded : 0xffff;
 }
 
+// A VLAN tag (802.1Q or 802.1ad) after the addresses, as the layer reads the frame.
+bool vlan_tagged(const std::vector<uint8_t>& f) {
+  const unsigned type = f[12] << 8 | f[13];
+  return type == 0x8100 || type == 0x88a8;
+}
+
 // The offload fits the frame as the layer must require before it honours one (virtio_net_hdr_to_skb): the checksum
 // after the network header's start and inside the frame.
 bool checksum_place_fits(const std::vector<uint8_t>& f, const side_tx_offload& o) {
-  const bool vlan = f[12] == 0x81 && f[13] == 0x00;
-  const size_t network = vlan ? 18 : 14;
+  const size_t network = vlan_tagged(f) ? 18 : 14;
   return o.csum_start >= network && size_t{o.csum_start} + o.csum_offset + 2 <= f.size();
 }
 
-void check_returned(const std::vector<uint8_t>& sent, const side_tx_offload& o, const std::vector<uint8_t>& got) {
+// What came back of a frame the driver was given: as sent, but for the checksum the layer computed when the
+// device could not (`offloading`: the device inserts it, and the loopback driver leaves it as it was).
+void check_returned(const std::vector<uint8_t>& sent, const side_tx_offload& o, bool offloading,
+                    const std::vector<uint8_t>& got) {
   CHECK(got.size() == sent.size());
   if (!(o.flags & SIDE_TX_NEEDS_CSUM)) {
     CHECK(got == sent);
     return;
   }
   CHECK(checksum_place_fits(sent, o));
-  const size_t at = size_t{o.csum_start} + o.csum_offset;
   std::vector<uint8_t> expected = sent;
-  put16(expected, at, internet_checksum(sent, o.csum_start));
+  if (!offloading) put16(expected, size_t{o.csum_start} + o.csum_offset, internet_checksum(sent, o.csum_start));
   CHECK(got == expected);
+  if (o.gso_type == SIDE_TX_GSO_NONE || offloading) return;
+  // Sent to a device that cannot segment: only as a plain packet, being too small to segment.
+  const size_t l4 = o.csum_start;
+  CHECK(l4 + 20 <= sent.size());
+  const size_t doff = (sent[l4 + 12] >> 4) * 4u;
+  CHECK(l4 + doff <= sent.size() && sent.size() - l4 - doff <= o.gso_size);
 }
 
 // A sentinel no input frame equals (its own EtherType, a sequence number).
@@ -225,36 +253,36 @@ std::vector<uint8_t> sentinel(uint64_t n) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Rig& r = rig();
   Input in{data, size};
-  const unsigned kind = in.u8() % 4;
-  Template t = make_template(kind, in.u16() % (kMaxFrame - 78), in.u8());
+  const uint8_t kind = in.u8();
+  const uint64_t dev = kind & 4 ? r.eth1 : r.eth0;
+  Template t = make_template(kind % 4, in.u16() % (kMaxFrame - 78), in.u8());
   const side_tx_offload o = offload_from(in, t);
   std::vector<uint8_t>& frame = t.frame;
   while (!in.done()) {
     const size_t at = in.u16() % frame.size();
     frame[at] = in.u8();
   }
+  // eth1 has no VLAN features: a tagged frame's offloads are the layer's there too.
+  const bool offloading = dev == r.eth1 && !vlan_tagged(frame);
 
-  const auto before = r.domain->stats(r.eth0);
+  const uint64_t complaints = bad_offloads.load();
+  const auto before = r.domain->stats(dev);
   CHECK(bool(before));
-  CHECK(r.domain->submit_tx(r.eth0, frame, o));
+  CHECK(r.domain->submit_tx(dev, frame, o));
   const std::vector<uint8_t> last = sentinel(++r.sentinels);
-  CHECK(r.domain->submit_tx(r.eth0, last));
+  CHECK(r.domain->submit_tx(dev, last));
   std::vector<std::vector<uint8_t>> got;
   CHECK(r.loopback.take_until(last, got));
   CHECK(got.size() <= 1);
-  const auto after = r.domain->stats(r.eth0);
+  const auto after = r.domain->stats(dev);
   CHECK(bool(after));
   const uint64_t dropped = after->tx_dropped - before->tx_dropped;
-  CHECK(dropped <= 1);
-  // The driver cannot segment: only a segmentation that needed it is dropped as the device's, and never sent.
-  if (dropped) CHECK(got.empty() && o.gso_type != SIDE_TX_GSO_NONE);
-  if (!got.empty()) check_returned(frame, o, got[0]);
-  if (!got.empty() && o.gso_type != SIDE_TX_GSO_NONE) {
-    const size_t l4 = o.csum_start;
-    CHECK(l4 + 20 <= frame.size());
-    const size_t doff = (frame[l4 + 12] >> 4) * 4u;
-    CHECK(l4 + doff <= frame.size() && frame.size() - l4 - doff <= o.gso_size);
-  }
+  // Only a segmentation the device cannot do is the device's drop, and it is never sent.
+  CHECK(dropped == 0 || (dropped == 1 && got.empty() && o.gso_type != SIDE_TX_GSO_NONE && !offloading));
+  if (!got.empty()) check_returned(frame, o, offloading, got[0]);
+  // A frame without offloads within the MTU always goes.
+  if (!o.flags && o.gso_type == SIDE_TX_GSO_NONE && frame.size() <= kMaxPlainFrame) CHECK(got.size() == 1);
+  CHECK(bad_offloads.load() == complaints);
   CHECK(r.domain->faults().empty());
   return 0;
 }
