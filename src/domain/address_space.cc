@@ -66,17 +66,19 @@ std::optional<uint64_t> AddressSpace::resolve(const std::string& name) {
 }
 
 // sfi mode: a driver calls a layer function through a stub that switches to the layer's stack (sfi_stubs.h);
-// the functions with their own calling conventions are called directly.
+// the compiler's thunks are bound to their checked variants directly.
 Result<uint64_t> AddressSpace::call_binding(const std::string& name, uint64_t address) {
   const loader::LoadedModule* kapi = modules_.kapi();
   sfi::Runtime* sfi = sfi::Runtime::active();
-  if (!sfi_ || linking_kapi_ || !kapi || !sfi || !kapi->in_text(address) || SfiStubs::bound_directly(name)) {
-    return address;
-  }
+  if (!sfi_ || linking_kapi_ || !kapi || !sfi || !kapi->in_text(address)) return address;
+  const SfiStubs::Binding binding = SfiStubs::binding(name);
+  if (binding == SfiStubs::Binding::kDirect) return address;
   auto enter = kapi->entry_points.find("side_kapi_sfi_enter_layer");
-  if (enter == kapi->entry_points.end()) return make_error("the kernel-API layer has no sfi crossing");
-  auto stub = sfi_stubs_.stub(private_, address, enter->second);
-  if (stub) sfi->set_branch_target(*stub, true);
+  if (enter == kapi->entry_points.end() || !sfi->crossing_offset()) {
+    return make_error("the kernel-API layer has no sfi crossing");
+  }
+  auto stub = sfi_stubs_.stub(private_, address, binding, {enter->second, sfi->crossing_offset()});
+  if (stub && *stub != address) sfi->set_branch_target(*stub, true);
   return stub;
 }
 

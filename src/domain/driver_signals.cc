@@ -16,6 +16,7 @@
 #include "emulation/access.h"
 #include "emulation/ucontext.h"
 #include "kapi/side_host.h"
+#include "sfi/runtime.h"
 #include "sfi/syscall_dispatch.h"
 
 namespace side::domain {
@@ -104,6 +105,11 @@ SignalAction DriverSignals::classify_segv(siginfo_t* info, ucontext_t* context, 
   if (info->si_code == SI_KERNEL) {
     return abandon(SIDE_FAULT_ILLEGAL_INSTRUCTION,
                    "general protection fault (privileged instruction or non-canonical address)", rip);
+  }
+  if (const sfi::Runtime* sfi = sfi::Runtime::active(); sfi && sfi->in_stack_guard(addr)) {
+    d_.record_fault(SIDE_FAULT_MEMORY,
+                    "driver stack overflow: access to " + hex(addr) + ", a guard of the driver stacks", rip);
+    return SignalAction::kAbandon;
   }
   d_.record_fault(SIDE_FAULT_MEMORY, "unable to handle page fault for address: " + hex(addr), rip);
   return SignalAction::kAbandon;

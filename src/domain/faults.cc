@@ -20,7 +20,7 @@ namespace {
 
 std::atomic<SignalClassifier*> g_classifier{nullptr};
 thread_local sigjmp_buf* t_guard = nullptr;
-thread_local uint64_t t_sfi_percpu = 0, t_sfi_driver_top = 0;
+thread_local uint64_t t_sfi_percpu = 0, t_sfi_driver_top = 0, t_sfi_stack_floor = 0;
 
 constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
 
@@ -102,6 +102,7 @@ SavedCrossing enter_crossing(bool outermost) {
   SavedCrossing saved{at, *at};
   // Nested in another guarded call, driver code may be running further down the driver stack: it stays.
   if (outermost) at->driver_sp = t_sfi_driver_top;
+  at->stack_floor = t_sfi_stack_floor;
   return saved;
 }
 
@@ -127,9 +128,10 @@ bool run_guarded(GuardedFn fn, void* arg) {
   return true;
 }
 
-void set_sfi_crossing(uint64_t percpu_base, uint64_t driver_top) {
+void set_sfi_crossing(uint64_t percpu_base, uint64_t driver_top, uint64_t stack_floor) {
   t_sfi_percpu = percpu_base;
   t_sfi_driver_top = driver_top;
+  t_sfi_stack_floor = stack_floor;
 }
 
 bool in_guarded_call() {

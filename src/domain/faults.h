@@ -44,8 +44,9 @@ bool run_guarded(F&& f) {
 // sfi mode: this thread is the vCPU whose per-cpu area is at `percpu_base` and whose driver stack's top (below
 // its gap, kapi/sfi_abi.h) is `driver_top`. Guarded calls run on the thread's own stack; the outermost one starts
 // the driver stack afresh at driver_top (the layer enters driver code there: kapi/sfi_thunks.S), and each puts the
-// vCPU's crossing state back as it found it, also when a fault abandons it. (0, 0): not an sfi vCPU.
-void set_sfi_crossing(uint64_t percpu_base, uint64_t driver_top);
+// vCPU's crossing state back as it found it, also when a fault abandons it. `stack_floor` is the lowest valid
+// driver stack pointer (kapi/sfi_abi.h: SIDE_SFI_STACK_SPAN), which the checks read. (0, 0, 0): not an sfi vCPU.
+void set_sfi_crossing(uint64_t percpu_base, uint64_t driver_top, uint64_t stack_floor);
 
 // True while this thread is inside a guarded call.
 bool in_guarded_call();

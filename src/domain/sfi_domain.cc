@@ -10,6 +10,7 @@
 #include "domain/domain.h"
 #include "domain/layout.h"
 #include "sfi/runtime.h"
+#include "sfi/translate.h"
 
 namespace side::domain {
 
@@ -60,8 +61,15 @@ Result<sfi::CheckAbi> Domain::sfi_check_abi() const {
   const side_sfi_state s = sfi->kapi_state();
   const uint64_t crossing = sfi->crossing_offset();
   if (!crossing) return make_error("the kernel-API layer has no sfi crossing state");
-  return sfi::CheckAbi{s.window_base, static_cast<unsigned>(s.window_log2), s.rights, entry->second,
-                       crossing + SIDE_SFI_SCRATCH_SPILL};
+  static_assert(SIDE_SFI_STACK_GUARD >= 2 * sfi::kStackSlack, "a probed step of rsp never passes a guard");
+  return sfi::CheckAbi{s.window_base,
+                       static_cast<unsigned>(s.window_log2),
+                       s.rights,
+                       entry->second,
+                       crossing + SIDE_SFI_SCRATCH_SPILL,
+                       crossing + SIDE_SFI_STACK_FLOOR,
+                       SIDE_SFI_STACK_SPAN,
+                       SIDE_SFI_SHADOW_OFFSET};
 }
 
 // A module's writable image pages (its data and bss: the loader leaves only those writable) and its per-cpu

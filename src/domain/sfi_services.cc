@@ -28,7 +28,12 @@ void describe(Domain& d, uint64_t addr, char* out, size_t len) {
   } else if (d.arena().contains(reinterpret_cast<const void*>(addr))) {
     std::snprintf(out, len, "arena memory not allocated to the driver (never, or freed)");
   } else if (addr >= sfi::kStackBase && addr < sfi::kStackLimit) {
-    std::snprintf(out, len, "a shadow stack");
+    const sfi::Runtime* runtime = sfi::Runtime::active();
+    const char* what = (addr - sfi::kStackBase) % sfi::kStackSlot >= sfi::kStackSize ? "the shadow stack"
+                       : runtime && runtime->in_stack_guard(addr)                    ? "a guard of the stack"
+                                                                                     : "the driver stack";
+    std::snprintf(out, len, "%s of vCPU %lu", what,
+                  static_cast<unsigned long>((addr - sfi::kStackBase) / sfi::kStackSlot));
   } else {
     std::snprintf(out, len, "memory not allocated to the driver");
   }
@@ -66,7 +71,8 @@ extern "C" __attribute__((force_align_arg_pointer)) void side_host_sfi_fault(int
       break;
     default:
       kind = SIDE_FAULT_SFI_RETURN;
-      std::snprintf(message, sizeof message, "driver code ran on a stack that is no driver stack (%#lx)", addr);
+      std::snprintf(message, sizeof message, "driver code's stack pointer %#lx is outside its vCPU's driver stack (%s)",
+                    addr, whose);
       break;
   }
   d.fault(kind, message, where);

@@ -5,50 +5,93 @@
 #include <array>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 #include "domain/private_memory.h"
+#include "kapi/sfi_abi.h"
 
 namespace side::domain {
+namespace {
 
-bool SfiStubs::bound_directly(const std::string& name) {
-  // The compiler's thunks and function-entry hook (bound to their checked variants), static-call trampolines,
-  // and helpers the kernel's inline assembly calls with most registers live (hweight, get/put_user, clear_page,
-  // the cmpxchg emulations).
-  static constexpr std::array<std::string_view, 9> kPrefixes = {"__x86_",       "__fentry__", "__SCT__",
-                                                                "__sw_hweight", "__get_user", "__put_user",
-                                                                "clear_page",   "cmpxchg",    "this_cpu_cmpxchg"};
-  for (std::string_view p : kPrefixes) {
-    if (name.starts_with(p)) return true;
-  }
-  return false;
+void put32(std::vector<uint8_t>& code, uint64_t v) {
+  const auto w = static_cast<uint32_t>(v);
+  const auto* b = reinterpret_cast<const uint8_t*>(&w);
+  code.insert(code.end(), b, b + 4);
 }
 
-Result<uint64_t> SfiStubs::stub(PrivateMemory& memory, uint64_t function, uint64_t enter_layer) {
+bool reaches(uint64_t from, uint64_t to) {
+  const int64_t rel = static_cast<int64_t>(to) - static_cast<int64_t>(from);
+  return rel == static_cast<int32_t>(rel);
+}
+
+// mov $function,%r11d; jmp enter_layer (at `at`).
+std::vector<uint8_t> call_stub(uint64_t at, uint64_t function, uint64_t enter_layer) {
+  std::vector<uint8_t> code = {0x41, 0xbb};
+  put32(code, function);
+  code.push_back(0xe9);
+  put32(code, enter_layer - (at + 11));
+  return code;
+}
+
+// mov %rsp,%gs:entry_sp; mov %gs:layer_sp,%rsp; push %gs:entry_sp; call function; pop %rsp;
+// lea SHADOW(%rsp),%rsp; ret. No register or flag changes but rsp; the driver's rsp is kept on the layer's stack.
+std::vector<uint8_t> keep_registers_stub(uint64_t at, uint64_t function, uint64_t percpu) {
+  const uint64_t entry_sp = percpu + SIDE_SFI_ENTRY_SP, layer_sp = percpu + SIDE_SFI_LAYER_SP;
+  std::vector<uint8_t> code = {0x65, 0x48, 0x89, 0x24, 0x25};
+  put32(code, entry_sp);
+  code.insert(code.end(), {0x65, 0x48, 0x8b, 0x24, 0x25});
+  put32(code, layer_sp);
+  code.insert(code.end(), {0x65, 0xff, 0x34, 0x25});
+  put32(code, entry_sp);
+  code.push_back(0xe8);
+  put32(code, function - (at + code.size() + 4));
+  code.push_back(0x5c);
+  code.insert(code.end(), {0x48, 0x8d, 0xa4, 0x24});
+  put32(code, SIDE_SFI_SHADOW_OFFSET);
+  code.push_back(0xc3);
+  return code;
+}
+
+}  // namespace
+
+SfiStubs::Binding SfiStubs::binding(const std::string& name) {
+  // The compiler's thunks: their checked variants (kapi/sfi_thunks.S), jumped to.
+  if (name.starts_with("__x86_") || name == "__fentry__") return Binding::kDirect;
+  static constexpr std::array<std::string_view, 7> kKeepRegisters = {
+      "__SCT__", "__sw_hweight", "__get_user", "__put_user", "clear_page", "cmpxchg", "this_cpu_cmpxchg"};
+  for (std::string_view p : kKeepRegisters) {
+    if (name.starts_with(p)) return Binding::kKeepRegisters;
+  }
+  return Binding::kCall;
+}
+
+Result<uint64_t> SfiStubs::stub(PrivateMemory& memory, uint64_t function, Binding binding, const Crossing& crossing) {
+  if (binding == Binding::kDirect) return function;
   if (auto it = stubs_.find(function); it != stubs_.end()) return it->second;
   if (!base_) {
-    auto base = memory.allocate_image(kCapacity * kStubSize);
+    auto base = memory.allocate_image(kCapacity * kSlot);
     if (!base) return make_error("sfi import stubs: " + base.error().message);
     base_ = *base;
-    std::memset(reinterpret_cast<void*>(base_), 0xcc, kCapacity * kStubSize);  // int3 until a stub is laid out
-  } else {
-    SIDE_TRY(memory.protect(base_, kCapacity * kStubSize, PROT_READ | PROT_WRITE));
+    std::memset(reinterpret_cast<void*>(base_), 0xcc, kCapacity * kSlot);  // int3 until a stub is laid out
   }
-  if (stubs_.size() >= kCapacity) return make_error("sfi import stubs exhausted");
-  const uint64_t at = base_ + stubs_.size() * kStubSize;
-  if (function >> 32 || at + kStubSize + 0x80000000ull < enter_layer || enter_layer + 0x80000000ull < at) {
+  const uint64_t at = base_ + used_ * kSlot;
+  if (function >> 32 || crossing.percpu >> 31 || !reaches(at, function) || !reaches(at, crossing.enter_layer)) {
     return make_error("sfi import stub out of reach of its function");
   }
-  // 41 bb imm32: mov $function,%r11d; e9 rel32: jmp enter_layer; int3 padding.
-  uint8_t code[kStubSize] = {0x41, 0xbb};
-  const auto imm = static_cast<uint32_t>(function);
-  std::memcpy(code + 2, &imm, 4);
-  code[6] = 0xe9;
-  const auto rel = static_cast<int32_t>(static_cast<int64_t>(enter_layer) - static_cast<int64_t>(at + 11));
-  std::memcpy(code + 7, &rel, 4);
-  std::memset(code + 11, 0xcc, kStubSize - 11);
-  std::memcpy(reinterpret_cast<void*>(at), code, sizeof code);
+  const std::vector<uint8_t> code = binding == Binding::kCall ? call_stub(at, function, crossing.enter_layer)
+                                                              : keep_registers_stub(at, function, crossing.percpu);
+  return place(memory, code.data(), code.size(), function);
+}
+
+Result<uint64_t> SfiStubs::place(PrivateMemory& memory, const uint8_t* code, uint64_t size, uint64_t function) {
+  const uint64_t slots = (size + kSlot - 1) / kSlot;
+  if (used_ + slots > kCapacity) return make_error("sfi import stubs exhausted");
+  const uint64_t at = base_ + used_ * kSlot;
+  SIDE_TRY(memory.protect(base_, kCapacity * kSlot, PROT_READ | PROT_WRITE));
+  std::memcpy(reinterpret_cast<void*>(at), code, size);
+  SIDE_TRY(memory.protect(base_, kCapacity * kSlot, PROT_READ | PROT_EXEC));
+  used_ += slots;
   stubs_[function] = at;
-  SIDE_TRY(memory.protect(base_, kCapacity * kStubSize, PROT_READ | PROT_EXEC));
   return at;
 }
 

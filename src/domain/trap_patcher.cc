@@ -14,6 +14,9 @@
 #include "domain/domain_bus.h"
 #include "emulation/relocate.h"
 #include "emulation/ucontext.h"
+#include "kapi/sfi_abi.h"
+#include "sfi/layout.h"
+#include "sfi/runtime.h"
 
 namespace side::domain {
 namespace {
@@ -482,7 +485,9 @@ void TrapPatcher::finish(Site& site) {
 // The trampoline: make room for a Registers frame below the driver's RSP (driver code is built with
 // -mno-red-zone, so nothing lives there), save every GPR and RFLAGS into it, call patched_access(frame, site) on a
 // 16-byte aligned stack, restore (the access may have changed a register and the arithmetic flags), then run the
-// overlapped instructions unchanged and jump back behind them.
+// overlapped instructions unchanged and jump back behind them. In sfi mode the driver stack is writable by every
+// vCPU's driver code, so patched_access runs on the layer's stack (kapi/sfi_abi.h: the crossing state's layer_sp)
+// where no driver code can reach its frames; the Registers frame holds only the driver's own values.
 unsigned TrapPatcher::build_trampoline(Site& site, uint8_t* out) {
   Emitter e(out);
   std::array<uint16_t, emulation::kMaxRelocated> offsets{};
@@ -507,7 +512,17 @@ unsigned TrapPatcher::build_trampoline(Site& site, uint8_t* out) {
   e.bytes({0x48, 0x89, 0xe7});  // mov %rsp, %rdi
   e.bytes({0x48, 0xbe});        // movabs $site, %rsi
   e.u64(reinterpret_cast<uint64_t>(&site));
-  e.bytes({0x48, 0x89, 0xe3});        // mov %rsp, %rbx (callee-saved)
+  e.bytes({0x48, 0x89, 0xe3});  // mov %rsp, %rbx (callee-saved)
+  if (const sfi::Runtime* sfi = sfi::Runtime::active(); sfi && sfi->crossing_offset()) {
+    // Only from a driver stack: the layer's own accesses already run on its stack, below layer_sp.
+    e.bytes({0x48, 0x8d, 0x84, 0x24});  // lea -kStackBase(%rsp), %rax (rax and the flags are in the frame)
+    e.u32(static_cast<uint32_t>(-static_cast<int64_t>(sfi::kStackBase)));
+    e.bytes({0x48, 0x3d});  // cmp $(kStackLimit - kStackBase), %rax
+    e.u32(static_cast<uint32_t>(sfi::kStackLimit - sfi::kStackBase));
+    e.bytes({0x73, 0x09});                    // jae +9
+    e.bytes({0x65, 0x48, 0x8b, 0x24, 0x25});  // mov %gs:layer_sp, %rsp
+    e.u32(static_cast<uint32_t>(sfi->crossing_offset() + SIDE_SFI_LAYER_SP));
+  }
   e.bytes({0x48, 0x83, 0xe4, 0xf0});  // and $-16, %rsp
   e.bytes({0x48, 0xb8});              // movabs $patched_access, %rax
   e.u64(reinterpret_cast<uint64_t>(&TrapPatcher::patched_access));

@@ -63,8 +63,8 @@ Status become_vcpu(unsigned cpu, uint64_t percpu_base) {
     // stack (kapi/sfi_thunks.S), and driver code makes no system call.
     t_driver_stack_lo = sfi->stack_lo(cpu);
     t_driver_stack_hi = sfi->stack_hi(cpu);
-    static_assert(SIDE_SFI_STACK_TOP_GAP >= sfi::kStackSlack + 8 * (SIDE_SFI_STACK_ARGS + 1));
-    set_sfi_crossing(percpu_base, t_driver_stack_hi - SIDE_SFI_STACK_TOP_GAP);
+    static_assert(SIDE_SFI_STACK_TOP_GAP > SIDE_SFI_STACK_GUARD + 8 * (SIDE_SFI_STACK_ARGS + 4));
+    set_sfi_crossing(percpu_base, t_driver_stack_hi - SIDE_SFI_STACK_TOP_GAP, sfi->stack_floor(cpu));
     SIDE_TRY(sfi::confine_syscalls());
     t_syscalls_confined = true;
   }
@@ -90,7 +90,7 @@ void leave_vcpu() {
   set_gs_base(0);
   if (t_syscalls_confined) sfi::release_syscalls();
   t_syscalls_confined = false;
-  set_sfi_crossing(0, 0);
+  set_sfi_crossing(0, 0, 0);
   t_driver_stack_lo = t_driver_stack_hi = 0;
   t_vcpu = -1;
 }

@@ -67,6 +67,9 @@ void side_kapi_sfi_slow_path(unsigned long addr, unsigned long len, unsigned lon
 	/* writel() & co.: the access traps and the device-access emulation decides. */
 	if (addr - side_kapi_sfi.io_base < side_kapi_sfi.io_len && len <= side_kapi_sfi.io_len - (addr - side_kapi_sfi.io_base))
 		return;
+	/* The translator's check of a new stack pointer found it outside this vCPU's driver stack. */
+	if (len == SIDE_SFI_BAD_STACK_LENGTH)
+		side_host_sfi_fault(SIDE_SFI_STACK, addr, 0, caller);
 	/* A string store of zero elements writes nothing; every other length is checked whole (an impossible one,
 	 * ~0, stands for a count that overflowed or a downward string store). */
 	if (len)

@@ -124,20 +124,7 @@ class Loader {
       if (s.index == 0 || !s.allocated() || !s.executable() || s.type != SHT_PROGBITS || s.size == 0) continue;
       auto t = translate_section(elf_, s, *options_.sfi, mod_.name);
       if (!t) return Error{t.error().message};
-      const sfi::TranslateCounts& c = t->counts;
-      sfi::TranslateCounts& sum = mod_.sfi_counts;
-      sum.instructions += c.instructions;
-      sum.write_sites += c.write_sites;
-      sum.string_sites += c.string_sites;
-      sum.flagless_sites += c.flagless_sites;
-      sum.frameless_sites += c.frameless_sites;
-      sum.stack_checks += c.stack_checks;
-      sum.indirect_branches += c.indirect_branches;
-      sum.converted_indirect += c.converted_indirect;
-      sum.returns += c.returns;
-      sum.converted_returns += c.converted_returns;
-      sum.fentry_inserted += c.fentry_inserted;
-      sum.widened_branches += c.widened_branches;
+      mod_.sfi_counts += t->counts;
       placements_[s.index].sfi = std::move(*t);
     }
     return {};
@@ -256,10 +243,11 @@ class Loader {
     return {};
   }
 
-  // A relocation of translated code: the translator's own (a thunk, __fentry__) by name, the others as in the file
-  // but at their new offset.
+  // A relocation of translated code: the translator's own (a thunk by name, or a return site in the code itself),
+  // the others as in the file but at their new offset.
   Status apply_translated(const Section& s, Placement& p, const sfi::TranslatedRelocation& t) {
     Relocation r{t.offset, t.type, t.symbol, t.addend};
+    if (t.self) return place(s, p, r, p.address + static_cast<uint64_t>(t.addend), std::string(s.name));
     if (t.name.empty()) return apply(s, p, r, t.bias);
     auto addr = env_.resolve(t.name);
     if (!addr) return fail("sfi translation needs '" + t.name + "', which the kernel-API layer does not provide");

@@ -13,17 +13,9 @@ Result<sfi::Translation> translate_section(const ElfFile& elf, const Section& s,
       relocs.push_back(sfi::SourceRelocation{r.offset, r.type, r.symbol, r.addend});
     }
   }
-  std::vector<uint64_t> functions;
-  for (const Symbol& sym : elf.symbols()) {
-    if (sym.index != 0 && sym.type == STT_FUNC && sym.shndx == s.index && sym.value < s.size &&
-        sym.name.find(".cold") == std::string_view::npos) {
-      functions.push_back(sym.value);
-    }
-  }
   sfi::TranslateRequest req;
   req.code = s.data;
   req.relocations = relocs;
-  req.functions = functions;
   const auto& symbols = elf.symbols();
   req.symbol_name = [&symbols](uint32_t i) { return i < symbols.size() ? symbols[i].name : std::string_view(); };
   req.abi = abi;

@@ -3,6 +3,8 @@
 // driver's stack first (no red zone in kernel code, so the bytes below rsp are free).
 #include "sfi/emitter.h"
 
+#include <elf.h>
+
 #include <cstring>
 
 namespace side::sfi {
@@ -129,11 +131,57 @@ void Emitter::fast_path(unsigned size, std::vector<size_t>& slow) {
 }
 
 void Emitter::slow_call() {
-  pop_flags();        // the slow path sees the driver's flags and preserves them
+  pop_flags();  // the slow path sees the driver's flags and preserves them
+  const size_t site = shadow_store();
   put({0xff, 0x15});  // call *violation_entry(%rip)
   put32(0);
   literal_uses_.push_back(size() - 4);
+  bind_return_site(site);
   restore();
+}
+
+size_t Emitter::shadow_store() {
+  put({0x48, 0xc7, 0x84, 0x24});  // movq $imm32, disp32(%rsp)
+  put32(static_cast<uint32_t>(abi_.shadow_offset - 8));
+  put32(0);
+  return size() - 4;
+}
+
+void Emitter::bind_return_site(size_t field) {
+  TranslatedRelocation r;
+  r.offset = field;
+  r.type = R_X86_64_32S;
+  r.addend = static_cast<int64_t>(size());
+  r.self = true;
+  relocs_.push_back(std::move(r));
+}
+
+void Emitter::shadow_return() {
+  put({0x48, 0x8d, 0xa4, 0x24});  // lea -shadow_offset(%rsp),%rsp
+  put32(static_cast<uint32_t>(-static_cast<int64_t>(abi_.shadow_offset)));
+}
+
+void Emitter::probe_stack() {
+  put({0xff, 0x34, 0x24});              // push (%rsp)
+  put({0x48, 0x8d, 0x64, 0x24, 0x08});  // lea 8(%rsp),%rsp
+}
+
+void Emitter::stack_check() {
+  put({0x65, 0x4c, 0x2b, 0x1c, 0x25});  // sub %gs:stack_floor,%r11
+  put32(static_cast<uint32_t>(abi_.stack_floor));
+  put({0x49, 0x81, 0xfb});  // cmp $stack_span,%r11
+  put32(static_cast<uint32_t>(abi_.stack_span));
+  const size_t bad = jcc32(0x3);  // jae bad
+  fast_flags();
+  restore();
+  const size_t done = jmp8();
+  bind32(bad);
+  put({0x65, 0x4c, 0x03, 0x1c, 0x25});  // add %gs:stack_floor,%r11: the value, for the report
+  put32(static_cast<uint32_t>(abi_.stack_floor));
+  put({0x49, 0xc7, 0xc2});  // mov $kBadStackLength,%r10 (sign-extended -2)
+  put32(static_cast<uint32_t>(kBadStackLength));
+  slow_call();
+  bind8(done);
 }
 
 void Emitter::check_tail(unsigned size) {

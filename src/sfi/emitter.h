@@ -76,8 +76,21 @@ class Emitter {
   // appended to `slow`.
   void load_byte_address(unsigned size, bool last);
   void fast_path(unsigned size, std::vector<size_t>& slow);
-  // popfq; call *violation_entry (through the literal pool); restore. r10 holds the length.
+  // popfq; the return site into the shadow slot; call *violation_entry (through the literal pool); restore. r10
+  // holds the length.
   void slow_call();
+  // Before a call: `movq $site, shadow_offset-8(%rsp)`, the call's return site into the shadow slot of the return
+  // address it will push (check_abi.h). The site is known once the call is emitted: bind_return_site(field) then.
+  size_t shadow_store();
+  void bind_return_site(size_t field);
+  // After a call that comes back through the shadow slot: `lea -shadow_offset(%rsp),%rsp`.
+  void shadow_return();
+  // After a small constant change of rsp: `push (%rsp); lea 8(%rsp),%rsp`, an access to the new top (and the word
+  // below it) that faults in a stack guard, registers and flags untouched.
+  void probe_stack();
+  // With r11 = a new rsp (frame saved): the inline check that it lies in this vCPU's driver stack, the slow path
+  // with kBadStackLength if not; the frame is restored on the way out.
+  void stack_check();
   // The whole check around a computed r11: fast path for sizes up to 8, then the slow path.
   void check_tail(unsigned size);
   // The check of a write whose instruction the translator places twice (size 1..8): the fast path, then the frame

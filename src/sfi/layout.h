@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "domain/layout.h"
+#include "kapi/sfi_abi.h"
 #include "sfi/check_abi.h"
 
 namespace side::sfi {
@@ -25,10 +26,12 @@ constexpr uint64_t kArenaLimit = 0x50000000;
 constexpr uint64_t kPercpuBase = 0x50000000;   // domain::kMaxVcpus areas of domain::kPercpuAreaSize
 constexpr uint64_t kVmemmapBase = 0x50400000;  // struct page array: 64 bytes per arena page (4 MiB for 256 MiB)
 constexpr uint64_t kVmemmapLimit = 0x50800000;
-// One driver stack per vCPU, each followed by its shadow stack: the return address a function entry records at
-// [rsp + 8] is copied to [rsp + 8 + kShadowOffset], which the driver may not write (its rights bits stay clear).
+// One driver stack per vCPU, each followed by its shadow stack: the return site of a call whose return address
+// lies at A is recorded at A + kShadowOffset, which the driver may not write (its rights bits stay clear). Each
+// stack half has an unmapped guard at both ends (kapi/sfi_abi.h: SIDE_SFI_STACK_GUARD).
 constexpr uint64_t kStackBase = 0x51000000;
-constexpr uint64_t kStackSize = 1 << 20;
+constexpr uint64_t kStackSize = SIDE_SFI_STACK_SIZE;
+constexpr uint64_t kStackGuard = SIDE_SFI_STACK_GUARD;
 constexpr uint64_t kShadowOffset = kStackSize;
 constexpr uint64_t kStackSlot = 2 * kStackSize;
 constexpr uint64_t kStackLimit = kStackBase + domain::kMaxVcpus * kStackSlot;

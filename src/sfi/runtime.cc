@@ -49,8 +49,17 @@ Status Runtime::reserve(unsigned nr_cpus) {
     return s;
   }
   nr_cpus_ = nr_cpus;
-  // The stack halves are the driver's; the shadow halves never are.
-  for (unsigned cpu = 0; cpu < nr_cpus; ++cpu) rights_->grant(stack_lo(cpu), kStackSize);
+  // The stack halves are the driver's but for their guards, which no access may touch; the shadow halves never are.
+  for (unsigned cpu = 0; cpu < nr_cpus; ++cpu) {
+    for (uint64_t guard : {stack_lo(cpu), stack_hi(cpu) - kStackGuard}) {
+      if (mprotect(reinterpret_cast<void*>(guard), kStackGuard, PROT_NONE) != 0) {
+        munmap(reinterpret_cast<void*>(kStackBase), nr_cpus * kStackSlot);
+        munmap(cfi_, kCfiBytes);
+        return make_error("cannot place the guards of the sfi driver stacks");
+      }
+    }
+    rights_->grant(stack_floor(cpu), kStackSize - 2 * kStackGuard);
+  }
   return {};
 }
 
@@ -65,6 +74,12 @@ void Runtime::stop() {
 
 uint64_t Runtime::stack_lo(unsigned cpu) const {
   return kStackBase + uint64_t{cpu} * kStackSlot;
+}
+
+bool Runtime::in_stack_guard(uint64_t addr) const {
+  if (addr < kStackBase || addr >= kStackBase + nr_cpus_ * kStackSlot) return false;
+  const uint64_t at = (addr - kStackBase) % kStackSlot;
+  return at < kStackGuard || (at < kStackSize && at >= kStackSize - kStackGuard);
 }
 
 void Runtime::set_branch_target(uint64_t addr, bool valid) {

@@ -36,9 +36,13 @@ class Runtime {
   static void stop();
 
   Rights& rights() { return *rights_; }
-  // The driver stack of vCPU `cpu`, [lo, hi): the rest of its slot is the shadow.
+  // The driver stack of vCPU `cpu`, [lo, hi): the rest of its slot is the shadow. Its first and last kStackGuard
+  // bytes are unmapped; rsp stays in [stack_floor, stack_floor + SIDE_SFI_STACK_SPAN).
   uint64_t stack_lo(unsigned cpu) const;
   uint64_t stack_hi(unsigned cpu) const { return stack_lo(cpu) + kStackSize; }
+  uint64_t stack_floor(unsigned cpu) const { return stack_lo(cpu) + kStackGuard; }
+  // Whether `addr` lies in the guard at either end of a driver stack (an overflow, or a walk of rsp, faults there).
+  bool in_stack_guard(uint64_t addr) const;
 
   // Valid targets of the checked indirect thunks (function entries in the module image region).
   void set_branch_target(uint64_t addr, bool valid);

@@ -26,8 +26,6 @@ Result<Translation> Translator::run() {
   SIDE_TRY(check_abi());
   relocs_.assign(req_.relocations.begin(), req_.relocations.end());
   std::sort(relocs_.begin(), relocs_.end(), [](auto& a, auto& b) { return a.offset < b.offset; });
-  functions_.assign(req_.functions.begin(), req_.functions.end());
-  std::sort(functions_.begin(), functions_.end());
   ZydisDecoderInit(&decoder_, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   liveness_.emplace(req_.code, relocs_, req_.symbol_name);
   uint64_t off = 0;
@@ -45,7 +43,6 @@ Result<Translation> Translator::run() {
       if (r.offset + width > off + insn_.length) return fail(r.offset, "relocation straddles an instruction boundary");
     }
     out_.map.add(off, emit_.size());
-    fentry_if_needed(off);
     SIDE_TRY(one(off));
     ++out_.counts.instructions;
     off += insn_.length;
@@ -60,6 +57,8 @@ Result<Translation> Translator::run() {
 }
 
 void Translator::call_named(uint8_t opcode, const std::string& name) {
+  const bool call = opcode == 0xe8;
+  const size_t site = call ? emit_.shadow_store() : 0;
   emit_.put({opcode});
   TranslatedRelocation r;
   r.offset = emit_.size();
@@ -69,15 +68,11 @@ void Translator::call_named(uint8_t opcode, const std::string& name) {
   r.bias = 4;
   emit_.relocations().push_back(std::move(r));
   emit_.put32(0);
-}
-
-void Translator::fentry_if_needed(uint64_t off) {
-  if (!std::binary_search(functions_.begin(), functions_.end(), off)) return;
-  const bool has = insn_.mnemonic == ZYDIS_MNEMONIC_CALL && insn_.length == 5 && req_.code[off] == 0xe8 &&
-                   here_.size() == 1 && here_[0].offset == off + 1 && name_of(here_[0]) == "__fentry__";
-  if (has) return;
-  call_named(0xe8, "__fentry__");
-  ++out_.counts.fentry_inserted;
+  if (call) {
+    ++out_.counts.calls;
+    emit_.bind_return_site(site);
+    emit_.shadow_return();
+  }
 }
 
 Status Translator::one(uint64_t off) {
@@ -94,8 +89,14 @@ Status Translator::one(uint64_t off) {
   }
   if (const ZydisDecodedOperand* op = single_write()) return split_write(off, *op);
   SIDE_TRY(writes(off));
+  probe_after_ = false;
   SIDE_TRY(stack_pointer(off));
-  return copy(off);
+  SIDE_TRY(copy(off));
+  if (probe_after_) {
+    emit_.probe_stack();
+    ++out_.counts.stack_probes;
+  }
+  return {};
 }
 
 // Copies the instruction unchanged: its relocations move with it; a RIP-relative operand without one refers into
@@ -147,6 +148,24 @@ Status Translator::resolve_fixups() {
 }  // namespace side::sfi::detail
 
 namespace side::sfi {
+
+TranslateCounts& TranslateCounts::operator+=(const TranslateCounts& o) {
+  instructions += o.instructions;
+  write_sites += o.write_sites;
+  string_sites += o.string_sites;
+  flagless_sites += o.flagless_sites;
+  frameless_sites += o.frameless_sites;
+  stack_checks += o.stack_checks;
+  stack_probes += o.stack_probes;
+  calls += o.calls;
+  fentry_removed += o.fentry_removed;
+  indirect_branches += o.indirect_branches;
+  converted_indirect += o.converted_indirect;
+  returns += o.returns;
+  converted_returns += o.converted_returns;
+  widened_branches += o.widened_branches;
+  return *this;
+}
 
 Result<Translation> translate(const TranslateRequest& request) {
   return detail::Translator(request).run();

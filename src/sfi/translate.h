@@ -14,8 +14,9 @@
 //  - every raw indirect call/jump becomes call/jmp __x86_indirect_thunk_REG (a memory operand is loaded into r11
 //    first, as GCC's own thunk-extern code does: r11 is the call-clobbered scratch of the kernel ABI), every raw
 //    `ret` becomes `jmp __x86_return_thunk`: the runtime's checked thunks;
-//  - every function symbol whose code does not begin with `call __fentry__` gets one inserted at its entry, so the
-//    runtime's parallel shadow stack records its return address.
+//  - every call stores its return site in the shadow slot of the return address it pushes first, and is followed
+//    by the return site's `lea -shadow_offset(%rsp),%rsp` (the callee comes back through the shadow slot); the
+//    function-entry hook `call __fentry__` is dropped (check_abi.h).
 // Anything the translator cannot make safe (an undecodable byte, an fs-relative write, a write through a vector of
 // addresses, an instruction that sets rsp in a way it cannot check, a branch into the middle of an instruction)
 // refuses the translation with the section offset.
@@ -34,13 +35,13 @@
 
 namespace side::sfi {
 
-// Stack writes rsp-relative with a constant displacement below this, and `sub/add $imm, %rsp` / `and $-imm, %rsp`
-// with imm below it, are not checked. Sound because (1) rsp starts on a driver stack, (2) every other instruction
-// that sets rsp (mov/lea/leave/xchg/pop rsp, ...) is preceded by a check that [new rsp - kStackSlack, new rsp +
-// kStackSlack) is writable (the slow path), and the unchecked ones move it by less than kStackSlack, and (3) the
-// runtime surrounds every driver stack with at least 2 * kStackSlack of unmapped guard on both sides, so an
-// unchecked stack write lands on the stack or faults in a guard. What it leaves open: a loop of unchecked
-// `add $imm, %rsp` that touches no memory could walk rsp over a guard; compilers never emit that, hostile code could.
+// Stack writes rsp-relative with a constant displacement below this are not checked, and `sub/add $imm, %rsp`,
+// `and $-imm, %rsp` and `lea imm(%rsp),%rsp` with imm below it are probed, not checked. Sound because (1) rsp
+// starts on the vCPU's driver stack, (2) every other instruction that sets rsp (mov/lea/leave/xchg/pop rsp, ...)
+// is preceded by a check that the new rsp lies in that stack (check_abi.h), (3) push, pop and call move it by 8
+// and touch the memory there, and each small change is followed by a probe of the new top, and (4) the runtime
+// keeps SIDE_SFI_STACK_GUARD (2 * kStackSlack) of inaccessible guard at both ends of each stack half: so rsp
+// never passes a guard without a fault, and an unchecked stack write lands in the vCPU's own stack or faults.
 inline constexpr int64_t kStackSlack = 4096;
 
 struct SourceRelocation {
@@ -63,14 +64,14 @@ struct TranslatedRelocation {
   // A second relocation of an original field: the displacement of the address computation a check inserted, or the
   // fast-path copy of a write placed twice (its other copy, after the slow path's call, carries the original).
   bool derived = false;
+  // An address in the translated code itself, translated offset `addend` (a call's return site, stored in its
+  // shadow slot: check_abi.h); `symbol` and `name` are unused.
+  bool self = false;
 };
 
 struct TranslateRequest {
   std::span<const uint8_t> code;
   std::span<const SourceRelocation> relocations;  // those whose offset lies in the section, any order
-  // Offsets of function entries that must record their return address (STT_FUNC symbols, except GCC's .cold
-  // parts, which are jumped to, not called).
-  std::span<const uint64_t> functions;
   std::function<std::string_view(uint32_t symbol)> symbol_name;
   CheckAbi abi{};
   std::string what;  // "module section" in error messages
@@ -83,12 +84,16 @@ struct TranslateCounts {
   uint64_t flagless_sites = 0;      // of which the flags were dead: no pushfq/popfq
   uint64_t frameless_sites = 0;     // of which r10/r11 were dead: not saved
   uint64_t stack_checks = 0;        // checks of a new rsp
+  uint64_t stack_probes = 0;        // probes after a small change of rsp
+  uint64_t calls = 0;               // calls with their return site in the shadow slot
+  uint64_t fentry_removed = 0;      // `call __fentry__` dropped (the call sites record return sites instead)
   uint64_t indirect_branches = 0;   // thunk calls/jumps, existing or converted
   uint64_t converted_indirect = 0;  // of which raw indirect branches converted
   uint64_t returns = 0;             // return-thunk jumps, existing or converted
   uint64_t converted_returns = 0;   // of which raw returns converted
-  uint64_t fentry_inserted = 0;
   uint64_t widened_branches = 0;
+
+  TranslateCounts& operator+=(const TranslateCounts& o);
 };
 
 struct Translation {

@@ -7,13 +7,23 @@
 namespace side::sfi::detail {
 
 // A direct branch. With a relocation (a call or jump to a symbol, rel32) it is copied and the loader places it;
-// otherwise its target is in this section and it is re-encoded in its rel32 form, patched later.
+// otherwise its target is in this section and it is re-encoded in its rel32 form, patched later. A call records
+// its return site in the shadow slot first (check_abi.h); the function-entry hook `call __fentry__`, whose only
+// use here was to record the caller's return address, is dropped.
 Status Translator::branch(uint64_t off) {
+  const bool call = insn_.mnemonic == ZYDIS_MNEMONIC_CALL;
   if (!here_.empty()) {
     const std::string_view name = name_of(here_.front());
+    if (call && name == "__fentry__") {
+      emit_.put({0x90});  // a nop keeps every instruction's translation non-empty (code_map.h)
+      ++out_.counts.fentry_removed;
+      return {};
+    }
     if (name.starts_with("__x86_indirect_thunk_")) ++out_.counts.indirect_branches;
     if (name == "__x86_return_thunk") ++out_.counts.returns;
-    return copy(off);
+    if (!call) return copy(off);
+    ++out_.counts.calls;
+    return shadowed_call([&] { return copy(off); });
   }
   const ZydisDecodedOperand& op = ops_[0];
   if (op.type != ZYDIS_OPERAND_TYPE_IMMEDIATE || !op.imm.is_relative) return fail(off, "unusual relative branch");
@@ -29,8 +39,11 @@ Status Translator::branch(uint64_t off) {
   if (insn_.raw.imm[0].size == 8) ++out_.counts.widened_branches;
   switch (insn_.mnemonic) {
     case ZYDIS_MNEMONIC_CALL:
-      rel32({0xe8});
-      return {};
+      ++out_.counts.calls;
+      return shadowed_call([&]() -> Status {
+        rel32({0xe8});
+        return {};
+      });
     case ZYDIS_MNEMONIC_JMP:
       rel32({0xe9});
       return {};

@@ -1,4 +1,5 @@
-// Instructions that set rsp: the new value is checked before it is used (see kStackSlack in translate.h).
+// Instructions that set rsp: a computed value is checked against the vCPU's own driver stack before it is used, a
+// small constant change is followed by a probe of the new top (see kStackSlack in translate.h).
 #include <algorithm>
 #include <cstring>
 
@@ -6,8 +7,8 @@
 
 namespace side::sfi::detail {
 
-// An instruction that sets rsp other than push/pop/call/ret and small constant adjustments: the new value is
-// computed first, on the still valid stack, and [new - kStackSlack, new + kStackSlack) must be writable.
+// An instruction that sets rsp other than push/pop/call/ret: a computed new value is checked first, on the still
+// valid stack; a small constant adjustment is probed after it.
 Status Translator::stack_pointer(uint64_t off) {
   switch (insn_.mnemonic) {
     case ZYDIS_MNEMONIC_PUSH:
@@ -142,14 +143,11 @@ Status Translator::new_stack_pointer(uint64_t off) {
   auto need = compute_new_rsp(off);
   if (!need) return need.error();
   if (!*need) {
-    emit_.bytes().resize(start);  // nothing to check: drop the frame save
+    emit_.bytes().resize(start);  // a small constant change: no check, a probe after it
+    probe_after_ = true;
     return {};
   }
-  emit_.put({0x4d, 0x8d, 0x9b});  // lea -kStackSlack(%r11),%r11
-  emit_.put32(static_cast<uint32_t>(-kStackSlack));
-  emit_.put({0x41, 0xba});  // mov $2*kStackSlack,%r10d
-  emit_.put32(static_cast<uint32_t>(2 * kStackSlack));
-  emit_.slow_call();
+  emit_.stack_check();
   ++out_.counts.stack_checks;
   return {};
 }

@@ -95,7 +95,16 @@ class Translator {
   Result<bool> encoded(uint64_t off, bool ok) const;
   Status bit_offset(uint64_t off, unsigned size);
   Status memory_operand(uint64_t off, const ZydisDecodedOperand& op, MemoryOperand& mem);
-  void fentry_if_needed(uint64_t off);
+  // A direct call, copied or re-encoded by `emit_call`, between the store of its return site into the shadow
+  // slot and the return site's stack pointer fix (check_abi.h).
+  template <typename F>
+  Status shadowed_call(F&& emit_call) {
+    const size_t site = emit_.shadow_store();
+    SIDE_TRY(emit_call());
+    emit_.bind_return_site(site);
+    emit_.shadow_return();
+    return {};
+  }
   Status resolve_fixups();
 
   const TranslateRequest& req_;
@@ -103,12 +112,12 @@ class Translator {
   Translation out_;
   std::vector<SourceRelocation> relocs_;  // sorted
   size_t next_reloc_ = 0;
-  std::vector<uint64_t> functions_;  // sorted
   ZydisDecoder decoder_{};
   std::optional<Liveness> liveness_;
   ZydisDecodedInstruction insn_{};
   ZydisDecodedOperand ops_[ZYDIS_MAX_OPERAND_COUNT]{};
   std::span<const SourceRelocation> here_;  // the current instruction's relocations
+  bool probe_after_ = false;                // the current instruction changes rsp by a small constant
 };
 
 }  // namespace side::sfi::detail

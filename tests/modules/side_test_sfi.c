@@ -12,9 +12,10 @@
  *   return   overwrites its own return address with another function's entry;
  *   syscall  makes a raw getpid system call;
  *   store    a plain store to `target` (checked only once the driver's code is translated);
- *   above    overwrites every word above its own return address, up to the top of its driver stack, with a
- *            function entry (where the layer's and side's frames were before they moved off the driver stack), then
- *            returns normally; the words it wrote are counted in side_test_sfi_result;
+ *   above    overwrites every word above its own return address, up to `len` bytes below the top of its driver
+ *            stack half (its guard), with a function entry (where the layer's and side's frames were before they
+ *            moved off the driver stack), then returns normally; the words it wrote are counted in
+ *            side_test_sfi_result;
  *   layer    aims at the layer's return address itself: the layer's stack pointer at the crossing into the driver
  *            (read from the layer's per-cpu crossing state, at per-cpu offset `target`) + 16, and stores there
  *            (kept in side_test_sfi_seen);
@@ -29,9 +30,14 @@
  *            translated check spills below rsp and takes back, while another thread writes side's address over
  *            the stack below the mark.
  *   cross    calls the layer's strlen() `len` times (a crossing each way in sfi mode; its cost is timed) and
- *            counts the bytes in side_test_sfi_result.
- * Each attack but `none`, `above`, `spill` and `cross` is a driver fault in sfi mode, caught before the write, branch or
- * call happens (`length` and `rep` with a length of 0 write nothing and are none).
+ *            counts the bytes in side_test_sfi_result;
+ *   recross  the same, with its frame marked, while another thread writes a function entry over the stack below
+ *            the mark: over the return address each call into the layer pushed;
+ *   stack    moves rsp to `target` (another vCPU's driver stack) and pushes there;
+ *   walk     moves rsp down by 4088 bytes `len` times without touching the stack (each step below the translator's
+ *            threshold for a check), then pushes.
+ * Each attack but `none`, `above`, `spill`, `cross` and `recross` is a driver fault in sfi mode, caught before the
+ * write, branch or call happens (`length` and `rep` with a length of 0 write nothing and are none).
  */
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -79,7 +85,7 @@ static noinline int side_test_sfi_smash(unsigned long to)
 /* Everything from just above `frame`'s return address to the top of the 1 MiB driver stack half. */
 static noinline int side_test_sfi_above(unsigned long *frame)
 {
-	unsigned long top = ((unsigned long)frame & ~((2ul << 20) - 1)) + (1ul << 20);
+	unsigned long top = ((unsigned long)frame & ~((2ul << 20) - 1)) + (1ul << 20) - len;
 	unsigned long *p;
 	int n = 0;
 
@@ -165,6 +171,48 @@ static noinline int side_test_sfi_cross(void)
 	return (int)n;
 }
 
+static const char *side_test_sfi_text = "crossing";
+
+/* side_test_sfi_cross() with a marked frame, and nothing of its own below the mark but the return addresses its
+ * calls push: everything it keeps across the calls is in callee-saved registers, and it waits for the other
+ * thread's SIDE_TEST_SFI_ACK after the loop, as side_test_sfi_spill() does. */
+static noinline int side_test_sfi_recross(void)
+{
+	volatile unsigned long mark[2] = {SIDE_TEST_SFI_MARK, SIDE_TEST_SFI_MARK};
+	unsigned long i, n = 0;
+
+	for (i = 0; i < len; ++i)
+		n += strlen(READ_ONCE(side_test_sfi_text));
+	mark[0] = 0;
+	for (i = 0; mark[1] != SIDE_TEST_SFI_ACK && i < 2000000000ul; ++i)
+		;
+	return (int)n;
+}
+
+/* rsp moved to `target` and a push there; rsp put back (checked too) if that was allowed. */
+static noinline void side_test_sfi_stack(void)
+{
+	asm volatile("movq %%rsp, %%rax\n\t"
+		     "movq %0, %%rsp\n\t"
+		     "pushq $0\n\t"
+		     "movq %%rax, %%rsp"
+		     : : "r"(target) : "rax", "memory");
+}
+
+/* `len` steps of 4088 bytes down, no access in between, then a push. */
+static noinline void side_test_sfi_walk(void)
+{
+	unsigned long n = len;
+
+	asm volatile("movq %%rsp, %%rax\n\t"
+		     "1: subq $4088, %%rsp\n\t"
+		     "decq %0\n\t"
+		     "jnz 1b\n\t"
+		     "pushq $0\n\t"
+		     "movq %%rax, %%rsp"
+		     : "+c"(n) : : "rax", "memory");
+}
+
 static int side_test_sfi_behave(void)
 {
 	int (*volatile fn)(int) = side_test_sfi_add;
@@ -245,6 +293,13 @@ static int __init side_test_sfi_init(void)
 	} else if (!strcmp(attack, "spill")) {
 		side_test_sfi_spill();
 		return 0;
+	} else if (!strcmp(attack, "recross")) {
+		side_test_sfi_result = side_test_sfi_recross();
+		return 0;
+	} else if (!strcmp(attack, "stack")) {
+		side_test_sfi_stack();
+	} else if (!strcmp(attack, "walk")) {
+		side_test_sfi_walk();
 	}
 	pr_info("side_test_sfi: attack %s was not stopped\n", attack);
 	return 0;

@@ -14,6 +14,7 @@
 
 #include "domain/domain.h"
 #include "kapi/side_host.h"
+#include "sfi/layout.h"
 #include "sfi/runtime.h"
 #include "sfi_test_module.h"
 
@@ -25,7 +26,7 @@ using side::testing::sfi_request;
 
 using side::domain::Domain;
 
-constexpr uint64_t kAck = 0xac4ac4ac4ac4ac4aull;  // SIDE_TEST_SFI_ACK: this thread stopped writing the stack
+using side::testing::kSfiAck;
 
 // Loads the module with `attack`; a length of 0 writes nothing and is no fault, any other given here is one
 // (an sfi write located in the module).
@@ -129,7 +130,7 @@ TEST(SfiChecks, AScratchRegisterSpillOverwrittenBetweenCheckAndStoreChangesNothi
   std::thread racer([&] {
     uint64_t mark = 0;
     while (!done.load() && !mark) {
-      for (uint64_t a = sfi->stack_lo(0); a + 16 <= sfi->stack_hi(0) && !mark; a += 8) {
+      for (uint64_t a = sfi->stack_floor(0); a + 16 <= sfi->stack_hi(0) - side::sfi::kStackGuard && !mark; a += 8) {
         const auto* w = reinterpret_cast<const volatile uint64_t*>(a);
         if (w[0] == kSfiMark && w[1] == kSfiMark) mark = a;
       }
@@ -142,7 +143,7 @@ TEST(SfiChecks, AScratchRegisterSpillOverwrittenBetweenCheckAndStoreChangesNothi
       }
       overwrites.fetch_add(1);
     }
-    if (mark) words[1] = kAck;
+    if (mark) words[1] = kSfiAck;
   });
   auto m = d->load(sfi_request("spill", 0, 50000000));
   done.store(true);

@@ -40,15 +40,17 @@ uint64_t symbol(const side::loader::LoadedModule& m, const std::string& name) {
 }
 
 // What was on the driver stack above a driver function's frame (the layer's and side's frames before they moved
-// off it) is overwritten with a function entry; nothing of side's or the layer's follows it: the call returns.
+// off it), up to the stack's top guard, is overwritten with a function entry; nothing of side's or the layer's
+// follows it: the call returns.
 TEST(SfiCrossing, OverwritingTheDriverStackAboveItsFrameReachesNoFrameOfTheLayer) {
   auto d = sfi_domain();
   ASSERT_TRUE(d);
-  auto m = d->load(sfi_request("above", 0, 0));
+  auto m = d->load(sfi_request("above", 0, side::sfi::kStackGuard));
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_TRUE(d->faults().empty());
   const int written = *reinterpret_cast<const int*>(symbol(**m, "side_test_sfi_result"));
-  EXPECT_GT(written, 1000) << "words overwritten above the driver's frame";
+  // The driver stack starts SIDE_SFI_STACK_TOP_GAP below its top: 4 KiB above the guard, and init's frame.
+  EXPECT_GT(written, 500) << "words overwritten above the driver's frame";
 }
 
 // The driver reads where the layer's stack continues (the layer's crossing state is readable) and stores at the
@@ -68,9 +70,10 @@ TEST(SfiCrossing, AStoreAtTheLayersReturnAddressIsStopped) {
   EXPECT_FALSE(side::sfi::in_window(slot, 8)) << std::hex << slot;
 }
 
-// Finds the frame the test module marked on vCPU `cpu`'s driver stack and overwrites the whole stack half.
+// Finds the frame the test module marked on vCPU `cpu`'s driver stack and overwrites the whole stack half (but its
+// guards, which no access may touch).
 bool overwrite_marked(side::sfi::Runtime& sfi, unsigned cpu) {
-  const uint64_t lo = sfi.stack_lo(cpu), hi = sfi.stack_hi(cpu);
+  const uint64_t lo = sfi.stack_floor(cpu), hi = sfi.stack_hi(cpu) - side::sfi::kStackGuard;
   for (uint64_t a = lo; a + 8 <= hi; a += 8) {
     if (*reinterpret_cast<const volatile uint64_t*>(a) != kSfiMark) continue;
     EXPECT_TRUE(sfi.rights().allowed(lo, hi - lo));  // any driver code may write all of it
@@ -108,6 +111,74 @@ TEST(SfiCrossing, AStackOverwrittenWhileInTheLayerCannotRedirectTheLayer) {
   EXPECT_FALSE(m);
   auto f = one_sfi_fault(*d, SIDE_FAULT_SFI_RETURN);
   EXPECT_NE(f.message.find("0x4141414141414141"), std::string::npos) << f.message;
+}
+
+// Another thread (standing for driver code on another vCPU) writes a function entry over the driver stack below
+// the module's marked frame all along, so over the return address of each of its calls into the layer, between
+// the call that pushed it and the crossing that returns: the crossing returns through the shadow slot the call
+// site wrote, never through the stack, so every call comes back where it was made.
+TEST(SfiCrossing, AReturnAddressOverwrittenDuringACrossingChangesNothing) {
+  auto d = sfi_domain();
+  ASSERT_TRUE(d);
+  auto* sfi = side::sfi::Runtime::active();
+  const auto loaded = d->address_space().modules().kapi();
+  ASSERT_TRUE(loaded);
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> overwrites{0};
+  std::atomic<uint64_t> entry{0};
+  std::thread racer([&] {
+    const uint64_t lo = sfi->stack_floor(0), hi = sfi->stack_hi(0) - side::sfi::kStackGuard;
+    uint64_t mark = 0;
+    while (!done.load() && !mark) {
+      for (uint64_t a = lo; a + 16 <= hi && !mark; a += 8) {
+        const auto* w = reinterpret_cast<const volatile uint64_t*>(a);
+        if (w[0] == kSfiMark && w[1] == kSfiMark) mark = a;
+      }
+    }
+    auto* words = reinterpret_cast<volatile uint64_t*>(mark);
+    while (!done.load() && mark && words[0] == kSfiMark) {
+      for (uint64_t p = mark - 64; p < mark; p += 8) *reinterpret_cast<volatile uint64_t*>(p) = entry.load();
+      overwrites.fetch_add(1);
+    }
+    if (mark) words[1] = side::testing::kSfiAck;
+  });
+  // A valid branch target (the layer's strlen itself), so that only the shadow slot tells it from the real one.
+  entry.store(loaded->exports.at("strlen"));
+  constexpr uint64_t kCalls = 20000000;
+  auto m = d->load(sfi_request("recross", 0, kCalls));
+  done.store(true);
+  racer.join();
+  EXPECT_GT(overwrites.load(), 1000u) << "the racer never ran alongside the calls";
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_TRUE(d->faults().empty());
+  EXPECT_EQ(*reinterpret_cast<const int*>(symbol(**m, "side_test_sfi_result")), static_cast<int>(8 * kCalls));
+}
+
+// rsp set to another vCPU's driver stack (writable memory, but not this vCPU's stack) is stopped before the push.
+TEST(SfiCrossing, AStackPointerMovedToAnotherVcpusStackIsStopped) {
+  auto d = sfi_domain();
+  ASSERT_TRUE(d);
+  auto* sfi = side::sfi::Runtime::active();
+  const uint64_t other = sfi->stack_floor(1) + 0x10000;
+  const uint64_t before = *reinterpret_cast<const uint64_t*>(other - 8);
+  auto m = d->load(sfi_request("stack", other, 0));
+  EXPECT_FALSE(m);
+  auto f = one_sfi_fault(*d, SIDE_FAULT_SFI_RETURN);
+  EXPECT_NE(f.message.find("outside its vCPU's driver stack"), std::string::npos) << f.message;
+  EXPECT_EQ(*reinterpret_cast<const uint64_t*>(other - 8), before) << "the push happened";
+}
+
+// Steps of rsp below the translator's threshold for a check, with no access in between, walk into the guard under
+// the stack: the probe after each step faults there, before anything is pushed past it.
+TEST(SfiCrossing, WalkingTheStackPointerDownInSmallStepsFaultsAtTheGuard) {
+  auto d = sfi_domain();
+  ASSERT_TRUE(d);
+  auto m = d->load(sfi_request("walk", 0, 300));
+  EXPECT_FALSE(m);
+  auto faults = d->faults();
+  ASSERT_EQ(faults.size(), 1u);
+  EXPECT_NE(faults[0].location.find("side_test_sfi"), std::string::npos) << faults[0].location;
+  EXPECT_NE(faults[0].message.find("guard"), std::string::npos) << faults[0].message;
 }
 
 // What a crossing costs: 10^7 calls of the layer's strlen() from driver code, in an sfi domain (a stub and a

@@ -175,9 +175,11 @@ TEST(SfiRuntime, RightsFollowAllocationsAndFrees) {
   EXPECT_FALSE(rights.allowed(a, 129));  // the 128-byte class, and not a byte past it
   d->call([&] { side_host_kfree(p, 0); });
   EXPECT_FALSE(rights.allowed(a, 8));
-  // The driver stacks are writable, their shadows not; the window's edges hold.
+  // The driver stacks are writable, their guards and shadows not; the window's edges hold.
   auto* sfi = side::sfi::Runtime::active();
-  EXPECT_TRUE(rights.allowed(sfi->stack_lo(0), 64));
+  EXPECT_TRUE(rights.allowed(sfi->stack_floor(0), 64));
+  EXPECT_FALSE(rights.allowed(sfi->stack_lo(0), 8));
+  EXPECT_FALSE(rights.allowed(sfi->stack_hi(0) - 8, 8));
   EXPECT_FALSE(rights.allowed(sfi->stack_hi(0), 8));
   EXPECT_FALSE(rights.allowed(side::sfi::kWindowBase - 8, 16));
   EXPECT_FALSE(rights.allowed(reinterpret_cast<uint64_t>(&rights), 8));

@@ -13,6 +13,8 @@ namespace side::testing {
 
 // The marker side_test_sfi puts on its frame (SIDE_TEST_SFI_MARK), so that another thread can find it.
 constexpr uint64_t kSfiMark = 0x5eed5eed5eed5eedull;
+// What the other thread writes over the mark's second word once it stopped writing the stack (SIDE_TEST_SFI_ACK).
+constexpr uint64_t kSfiAck = 0xac4ac4ac4ac4ac4aull;
 
 inline std::unique_ptr<domain::Domain> sfi_domain() {
   domain::DomainConfig config;

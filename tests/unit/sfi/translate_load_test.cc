@@ -42,7 +42,7 @@ class Env : public LoadEnvironment {
   uint64_t next_ = 64;
 };
 
-const sfi::CheckAbi kAbi{0x40000000, 30, 0x7f0000000000, 0x7f0000001000};
+const sfi::CheckAbi kAbi{0x40000000, 30, 0x7f0000000000, 0x7f0000001000, 0x18, 0x28, 0xf0000, 0x100000};
 
 struct Loaded {
   ElfFile elf;
@@ -104,7 +104,8 @@ TEST(SfiTranslateLoad, BranchesToTranslatedCodeLandOnTheirTargets) {
         auto want = tt->map.to_translated(sym.value + r.addend + 4);
         ASSERT_TRUE(want) << s.name << "+" << insn;
         uint64_t where = text->start + *at;
-        if (reinterpret_cast<const uint8_t*>(where)[0] == 0xe8 && branch_target(where) == 0x200000) where += 5;
+        // A call's store of its return site into the shadow slot (movq $site, disp32(%rsp)) comes first.
+        if (std::memcmp(reinterpret_cast<const void*>(where), "\x48\xc7\x84\x24", 4) == 0) where += 12;
         EXPECT_EQ(branch_target(where), tt->start + *want) << s.name << "+" << insn;
         ++checked;
       }
@@ -118,10 +119,11 @@ TEST(SfiTranslateLoad, BranchesToTranslatedCodeLandOnTheirTargets) {
     EXPECT_TRUE(m->mod.in_text(b.address) && at[0] == 0x0f && at[1] == 0x0b) << b.file << ":" << b.line;
   }
   // A fault inside translated code names the original instruction: e1000's .text starts with
-  // e1000_alloc_dummy_rx_buffers (call __fentry__ at 0, jmp __x86_return_thunk at 5) and e1000_fix_features at 0x10.
+  // e1000_alloc_dummy_rx_buffers (call __fentry__ at 0, now a one-byte nop, jmp __x86_return_thunk at 5) and
+  // e1000_fix_features at 0x10.
   const SfiText& text = m->mod.sfi_text[0];
   ASSERT_EQ(text.section, ".text");
-  EXPECT_EQ(m->mod.sfi_origin(text.start + 6), "e1000_alloc_dummy_rx_buffers+0x5 (.text+0x5)");
+  EXPECT_EQ(m->mod.sfi_origin(text.start + 2), "e1000_alloc_dummy_rx_buffers+0x5 (.text+0x5)");
   auto fix = text.map.to_translated(0x15);  // e1000_fix_features+0x5
   ASSERT_TRUE(fix);
   EXPECT_EQ(m->mod.sfi_origin(text.start + *fix), "e1000_fix_features+0x5 (.text+0x15)");

@@ -1,7 +1,9 @@
 // Runs translated code in this process: writes inside the window pass with every register and the flags intact,
 // writes outside reach the violation entry with r11 = address and r10 = length (it records them and longjmps
 // out), rep stos is checked with its whole range, bts checks the word it really touches, a widened rel8 loop still
-// loops, and an arbitrary rsp is checked before it is used.
+// loops, an arbitrary rsp is checked against the stack before it is used, and calls come back through the return
+// site they stored in the shadow slot. The code runs on a stack of the sandbox's with a shadow above it, and GS
+// points at the sandbox's per-cpu word holding the stack's floor (check_abi.h).
 #include <Zydis/Zydis.h>
 #include <asm/prctl.h>
 #include <elf.h>
@@ -16,6 +18,7 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "sfi/translate.h"
@@ -28,8 +31,9 @@ jmp_buf sfi_jump;
   longjmp(sfi_jump, 1);
 }
 void sfi_test_violation();
-// Loads rax..r15 (not rsp) and the flags from in[0..16], calls code, stores them into out[0..16].
-void sfi_call_with(const uint64_t* in, uint64_t* out, const void* code);
+// Loads rax..r15 (not rsp) and the flags from in[0..16], calls code on the stack below stack_top (its return site
+// in the shadow slot, as translated calls do), stores them into out[0..16].
+void sfi_call_with(const uint64_t* in, uint64_t* out, const void* code, uint64_t stack_top);
 }
 
 // The test's violation entry, with check_abi.h's contract: records r11/r10, returns with everything preserved if
@@ -53,14 +57,21 @@ sfi_test_violation:
   .globl sfi_call_with
 sfi_call_with:
   push %rbx; push %rbp; push %r12; push %r13; push %r14; push %r15
+  mov %rsp, %rax
+  mov %rcx, %rsp
+  push %rax
   push %rsi
   push %rdx
+  lea 1f(%rip), %rcx
+  mov %rcx, 0x100000-8(%rsp)
   mov %rdi, %rax
   push 128(%rax); popfq
   mov 8(%rax), %rbx; mov 16(%rax), %rcx; mov 24(%rax), %rdx; mov 32(%rax), %rsi; mov 40(%rax), %rdi
   mov 48(%rax), %rbp; mov 56(%rax), %r8; mov 64(%rax), %r9; mov 72(%rax), %r10; mov 80(%rax), %r11
   mov 88(%rax), %r12; mov 96(%rax), %r13; mov 104(%rax), %r14; mov 112(%rax), %r15; mov 0(%rax), %rax
   call *(%rsp)
+1:
+  lea -0x100000(%rsp), %rsp
   push %rax
   mov 16(%rsp), %rax
   mov %rbx, 8(%rax); mov %rcx, 16(%rax); mov %rdx, 24(%rax); mov %rsi, 32(%rax); mov %rdi, 40(%rax)
@@ -69,6 +80,7 @@ sfi_call_with:
   pushfq; pop 128(%rax)
   pop %rcx; mov %rcx, 0(%rax)
   add $16, %rsp
+  pop %rsp
   pop %r15; pop %r14; pop %r13; pop %r12; pop %rbp; pop %rbx
   ret
 )");
@@ -76,13 +88,27 @@ sfi_call_with:
 namespace side::sfi {
 namespace {
 
-constexpr unsigned kLog2 = 20;  // a 1 MiB window
+constexpr unsigned kLog2 = 20;          // a 1 MiB window
+constexpr uint64_t kShadow = 0x100000;  // as in sfi_call_with
+constexpr uint64_t kFloorSlot = 0x28;   // the per-cpu offset of the stack's floor
+uint64_t g_stack_top = 0;               // the live sandbox's stack, where run() calls code
+// lea kShadow(%rsp),%rsp; ret: a return through the shadow slot (kapi/sfi_thunks.S's return thunk, unchecked).
+constexpr uint8_t kReturnStub[] = {0x48, 0x8d, 0xa4, 0x24, 0x00, 0x00, 0x10, 0x00, 0xc3};
 
-// A window, its rights bitmap (optionally at a low fixed address so the check uses the absolute form), and an
-// executable page holding translated code followed by `ret` stubs for the thunks it references.
+// A window, its rights bitmap (optionally at a low fixed address so the check uses the absolute form), an
+// executable page holding translated code followed by stubs for the thunks it references, and a stack with its
+// shadow (GS points at the per-cpu word with its floor).
 class Sandbox {
  public:
   explicit Sandbox(bool low_bitmap) {
+    stack_ = static_cast<uint8_t*>(
+        mmap(nullptr, 2 * kShadow, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+    percpu_ = static_cast<uint64_t*>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (stack_ != MAP_FAILED && percpu_ != MAP_FAILED) {
+      set_floor(reinterpret_cast<uint64_t>(stack_) + 4096);
+      syscall(SYS_arch_prctl, ARCH_SET_GS, reinterpret_cast<uint64_t>(percpu_));
+      g_stack_top = stack_top();
+    }
     window_ = static_cast<uint8_t*>(mmap(reinterpret_cast<void*>(0x40000000), 1 << kLog2, PROT_READ | PROT_WRITE,
                                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
     bitmap_size_ = (1 << kLog2) / 64;
@@ -91,28 +117,50 @@ class Sandbox {
                                          MAP_PRIVATE | MAP_ANONYMOUS | (low_bitmap ? MAP_FIXED_NOREPLACE : 0), -1, 0));
     code_ = static_cast<uint8_t*>(
         mmap(nullptr, kCode, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0));
-    abi_ = CheckAbi{reinterpret_cast<uint64_t>(window_), kLog2, reinterpret_cast<uint64_t>(bitmap_),
-                    reinterpret_cast<uint64_t>(&sfi_test_violation)};
+    abi_ = CheckAbi{reinterpret_cast<uint64_t>(window_),
+                    kLog2,
+                    reinterpret_cast<uint64_t>(bitmap_),
+                    reinterpret_cast<uint64_t>(&sfi_test_violation),
+                    0,
+                    kFloorSlot,
+                    kShadow - 2 * 4096,
+                    kShadow};
     sfi_allow = 0;
     sfi_seen_count = 0;
   }
   ~Sandbox() {
+    syscall(SYS_arch_prctl, ARCH_SET_GS, 0);
+    munmap(stack_, 2 * kShadow);
+    munmap(percpu_, 4096);
     munmap(window_, 1 << kLog2);
     munmap(bitmap_, bitmap_size_);
     munmap(code_, kCode);
   }
-  // Places `bytes` untranslated (for comparisons).
-  const void* load_raw(const std::vector<uint8_t>& bytes) {
+  // Places `bytes` untranslated (for comparisons), its final `ret` returning through the shadow slot as the
+  // translated return thunk does (sfi_call_with expects it).
+  const void* load_raw(std::vector<uint8_t> bytes) {
+    if (!bytes.empty() && bytes.back() == 0xc3) {
+      bytes.pop_back();
+      bytes.insert(bytes.end(), std::begin(kReturnStub), std::end(kReturnStub));
+    }
     std::memcpy(code_, bytes.data(), bytes.size());
     return code_;
   }
-  bool ok() const { return window_ != MAP_FAILED && bitmap_ != MAP_FAILED && code_ != MAP_FAILED; }
+  bool ok() const {
+    return window_ != MAP_FAILED && bitmap_ != MAP_FAILED && code_ != MAP_FAILED && stack_ != MAP_FAILED &&
+           percpu_ != MAP_FAILED;
+  }
+  uint64_t stack_top() const { return reinterpret_cast<uint64_t>(stack_) + kShadow - 4096; }
+  // The lowest rsp the translated stack checks let through.
+  void set_floor(uint64_t floor) { percpu_[kFloorSlot / 8] = floor; }
+  // Where the stubs after the code are: the return thunk (through the shadow slot) and `jmp *%rax`.
+  uint64_t return_stub() const { return reinterpret_cast<uint64_t>(code_) + stubs_; }
   uint8_t* window() { return window_; }
   void grant(uint64_t off, uint64_t len) {
     for (uint64_t g = off / 8; g < (off + len + 7) / 8; ++g) bitmap_[g / 8] |= 1 << (g % 8);
   }
 
-  // Translates `bytes` (one function at offset 0 unless `fentry` is false) and places it; nullptr on failure.
+  // Translates `bytes` and places it; nullptr on failure.
   const void* load(std::vector<uint8_t> bytes, Translation* out = nullptr) {
     TranslateRequest req;
     req.code = bytes;
@@ -123,13 +171,19 @@ class Sandbox {
     EXPECT_TRUE(t) << t.error().message;
     if (!t || t->code.size() + 64 > kCode) return nullptr;
     std::memcpy(code_, t->code.data(), t->code.size());
-    const uint64_t stubs = (t->code.size() + 15) & ~15ull;
-    code_[stubs] = 0xc3;  // every thunk the code names is a plain ret here (and `jmp *%rax` for indirect ones)
-    code_[stubs + 1] = 0xff;
-    code_[stubs + 2] = 0xe0;
+    stubs_ = (t->code.size() + 15) & ~15ull;
+    // Every thunk the code names returns through the shadow slot here (`jmp *%rax` for indirect ones).
+    std::memcpy(code_ + stubs_, kReturnStub, sizeof kReturnStub);
+    code_[stubs_ + 9] = 0xff;  // jmp *%rax
+    code_[stubs_ + 10] = 0xe0;
     for (const TranslatedRelocation& r : t->relocations) {
+      if (r.self) {  // a return site: its absolute address (the code is below 2 GiB)
+        const auto v = static_cast<uint32_t>(reinterpret_cast<uint64_t>(code_) + r.addend);
+        std::memcpy(code_ + r.offset, &v, 4);
+        continue;
+      }
       EXPECT_FALSE(r.name.empty());
-      const uint64_t target = r.name.starts_with("__x86_indirect_thunk_rax") ? stubs + 1 : stubs;
+      const uint64_t target = r.name.starts_with("__x86_indirect_thunk_rax") ? stubs_ + 9 : stubs_;
       const int32_t v = static_cast<int32_t>(target + r.addend - r.offset);
       std::memcpy(code_ + r.offset, &v, 4);
     }
@@ -139,6 +193,9 @@ class Sandbox {
 
  private:
   static constexpr size_t kCode = 1 << 16;
+  uint8_t* stack_;
+  uint64_t* percpu_;
+  uint64_t stubs_ = 0;
   uint8_t* window_;
   uint8_t* bitmap_;
   size_t bitmap_size_;
@@ -179,7 +236,7 @@ Regs pattern() {
 // Runs code; true if it returned, false if the violation entry longjmp'ed out.
 bool run(const void* code, const Regs& in, Regs& out) {
   if (setjmp(sfi_jump)) return false;
-  sfi_call_with(in.v, out.v, code);
+  sfi_call_with(in.v, out.v, code, g_stack_top);
   return true;
 }
 
@@ -432,13 +489,22 @@ TEST(SfiTranslateRun, AnArbitraryStackPointerIsCheckedBeforeUse) {
   // mov %rsp,%rax; mov %rdi,%rsp; push %rsi; mov %rax,%rsp; ret
   Translation t;
   const void* f = box.load({0x48, 0x89, 0xe0, 0x48, 0x89, 0xfc, 0x56, 0x48, 0x89, 0xc4, 0xc3}, &t);
+  ASSERT_TRUE(f);
   EXPECT_EQ(t.counts.stack_checks, 2u);
   Regs in = pattern(), out;
+  // Elsewhere on the stack: both moves pass, with every register and the flags intact.
+  in.v[RDI] = box.stack_top() - 0x8000;
+  ASSERT_TRUE(run(f, in, out));
+  EXPECT_EQ(sfi_seen_count, 0u);
+  EXPECT_EQ(*reinterpret_cast<const uint64_t*>(in.v[RDI] - 8), in.v[RSI]);
+  for (int i = RBX; i <= R15; ++i) EXPECT_EQ(out.v[i], in.v[i]) << "register " << i;
+  EXPECT_EQ(out.v[kFlagsSlot] & kStatusFlags, in.v[kFlagsSlot] & kStatusFlags);
+  // Memory the sandbox may even write, but no stack: refused before the push.
   uint64_t victim[4] = {};
   in.v[RDI] = reinterpret_cast<uint64_t>(&victim[2]);
   EXPECT_FALSE(run(f, in, out));
-  EXPECT_EQ(sfi_seen_ea, in.v[RDI] - kStackSlack);
-  EXPECT_EQ(sfi_seen_len, 2u * kStackSlack);
+  EXPECT_EQ(sfi_seen_ea, in.v[RDI]);
+  EXPECT_EQ(sfi_seen_len, kBadStackLength);
   EXPECT_EQ(victim[1], 0u) << "the push must not happen";
 }
 
@@ -446,14 +512,57 @@ TEST(SfiTranslateRun, AligningRspFarDownIsChecked) {
   Sandbox box(true);
   ASSERT_TRUE(box.ok());
   Translation t;
-  // mov %rsp,%rax; and $-0x2000,%rsp; ret
-  const void* f = box.load({0x48, 0x89, 0xe0, 0x48, 0x81, 0xe4, 0x00, 0xe0, 0xff, 0xff, 0xc3}, &t);
+  // mov %rsp,%rax; and $-0x2000,%rsp; mov %rax,%rsp; ret
+  const void* f = box.load({0x48, 0x89, 0xe0, 0x48, 0x81, 0xe4, 0x00, 0xe0, 0xff, 0xff, 0x48, 0x89, 0xc4, 0xc3}, &t);
   ASSERT_TRUE(f);
-  EXPECT_EQ(t.counts.stack_checks, 1u);
+  EXPECT_EQ(t.counts.stack_checks, 2u);
   Regs in = pattern(), out;
-  EXPECT_FALSE(run(f, in, out));
-  EXPECT_EQ(sfi_seen_ea, (sfi_seen_rax & ~uint64_t{0x1fff}) - kStackSlack);
-  EXPECT_EQ(sfi_seen_len, 2u * kStackSlack);
+  EXPECT_TRUE(run(f, in, out));  // still on the stack
+  box.set_floor(box.stack_top() - 0x100);
+  EXPECT_FALSE(run(f, in, out));  // below the floor now
+  EXPECT_EQ(sfi_seen_ea, sfi_seen_rax & ~uint64_t{0x1fff});
+  EXPECT_EQ(sfi_seen_len, kBadStackLength);
+}
+
+// Small constant changes of rsp are not checked but probed (an access at the new top, which faults in a guard),
+// keeping every register and the flags.
+TEST(SfiTranslateRun, SmallStackPointerChangesAreProbed) {
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  Translation t;
+  // sub $0x100,%rsp; lea 0x80(%rsp),%rsp; add $0x80,%rsp; ret
+  const void* f = box.load({0x48, 0x81, 0xec, 0x00, 0x01, 0x00, 0x00, 0x48, 0x8d, 0xa4, 0x24, 0x80,
+                            0x00, 0x00, 0x00, 0x48, 0x81, 0xc4, 0x80, 0x00, 0x00, 0x00, 0xc3},
+                           &t);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(t.counts.stack_checks, 0u);
+  EXPECT_EQ(t.counts.stack_probes, 3u);
+  Regs in = pattern(), out;
+  ASSERT_TRUE(run(f, in, out));
+  for (int i = RAX; i <= R15; ++i) EXPECT_EQ(out.v[i], in.v[i]) << "register " << i;
+}
+
+// A call stores its return site in the shadow slot and comes back through it: the callee overwrites the return
+// address on the stack (as another vCPU could), and the call still returns where it was made.
+TEST(SfiTranslateRun, ACallComesBackThroughTheShadowSlot) {
+  Sandbox box(true);
+  ASSERT_TRUE(box.ok());
+  Translation t;
+  const void* f = box.load({0xff, 0xd0, 0xc3}, &t);  // call *%rax; ret
+  ASSERT_TRUE(f);
+  EXPECT_EQ(t.counts.calls, 1u);
+  // movq $0x41414141,(%rsp); lea kShadow(%rsp),%rsp; ret: a callee whose stacked return address was overwritten.
+  static constexpr uint8_t kCallee[] = {0x48, 0xc7, 0x04, 0x24, 0x41, 0x41, 0x41, 0x41, 0x48,
+                                        0x8d, 0xa4, 0x24, 0x00, 0x00, 0x10, 0x00, 0xc3};
+  auto* callee = static_cast<uint8_t*>(
+      mmap(nullptr, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(callee, MAP_FAILED);
+  std::memcpy(callee, kCallee, sizeof kCallee);
+  Regs in = pattern(), out;
+  in.v[RAX] = reinterpret_cast<uint64_t>(callee);
+  ASSERT_TRUE(run(f, in, out));
+  for (int i = RAX; i <= R15; ++i) EXPECT_EQ(out.v[i], in.v[i]) << "register " << i;
+  munmap(callee, 4096);
 }
 
 // Per-cpu writes (%gs:offset, as the kernel's this_cpu ops) are checked at GS base + offset (rdgsbase).
@@ -488,12 +597,14 @@ TEST(SfiTranslateRun, RawIndirectCallAndReturnBecomeThunks) {
   const void* f = box.load({0xff, 0xd0, 0xc3}, &t);  // call *%rax; ret
   EXPECT_EQ(t.counts.converted_indirect, 1u);
   EXPECT_EQ(t.counts.converted_returns, 1u);
-  ASSERT_EQ(t.relocations.size(), 2u);
-  EXPECT_EQ(t.relocations[0].name, "__x86_indirect_thunk_rax");
-  EXPECT_EQ(t.relocations[1].name, "__x86_return_thunk");
+  std::vector<std::string> names;
+  for (const auto& r : t.relocations) {
+    if (!r.self) names.push_back(r.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"__x86_indirect_thunk_rax", "__x86_return_thunk"}));
   Regs in = pattern(), out;
-  // The test's indirect thunk is `jmp *%rax`; aim it at the `ret` stub, so the call returns through the code.
-  in.v[RAX] = reinterpret_cast<uint64_t>(f) + ((t.code.size() + 15) & ~15ull);
+  // The test's indirect thunk is `jmp *%rax`; aim it at the return stub, so the call returns through the code.
+  in.v[RAX] = box.return_stub();
   ASSERT_TRUE(run(f, in, out));
   for (int i = RAX; i <= R15; ++i) EXPECT_EQ(out.v[i], in.v[i]) << "register " << i;
 }
