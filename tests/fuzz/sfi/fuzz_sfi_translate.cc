@@ -7,6 +7,7 @@
 #include <Zydis/Zydis.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <span>
 #include <vector>
@@ -17,12 +18,14 @@ namespace {
 
 using namespace side::sfi;
 
-[[noreturn]] void violated() {
+// Says which invariant broke, then stops (libFuzzer keeps the input).
+[[noreturn]] void violated(int line) {
+  std::fprintf(stderr, "fuzz_sfi_translate.cc:%d: invariant violated\n", line);
   __builtin_trap();
 }
-#define CHECK(cond)          \
-  do {                       \
-    if (!(cond)) violated(); \
+#define CHECK(cond)                  \
+  do {                               \
+    if (!(cond)) violated(__LINE__); \
   } while (0)
 
 constexpr CheckAbi kAbi{0x40000000, 30, 0x7f0000000000, 0x7f0000001000, 0x18, 0x28, 0xf0000, 0x100000};
@@ -50,6 +53,16 @@ bool shadow_store(const Translation& t, uint64_t at, const ZydisDecodedInstructi
   const uint64_t n = at + insn.length;
   return n < end && ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&d, nullptr, t.code.data() + n, end - n, &next)) &&
          next.meta.category == ZYDIS_CATEGORY_CALL;
+}
+
+// A check's copy of r10 or r11 in the per-cpu scratch slots (check_abi.h: scratch_spill), which no driver code
+// may write: the translator's own store.
+bool spill_store(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops, const ZydisDecodedOperand& op) {
+  const auto disp = static_cast<uint64_t>(op.mem.disp.value);
+  return insn.mnemonic == ZYDIS_MNEMONIC_MOV && op.mem.segment == ZYDIS_REGISTER_GS &&
+         op.mem.base == ZYDIS_REGISTER_NONE && op.mem.index == ZYDIS_REGISTER_NONE &&
+         (disp == kAbi.scratch_spill || disp == kAbi.scratch_spill + 8) && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+         (ops[1].reg.value == ZYDIS_REGISTER_R10 || ops[1].reg.value == ZYDIS_REGISTER_R11);
 }
 
 // Where the calls to the slow path are in [begin, end).
@@ -99,7 +112,7 @@ void check_segment(const Translation& t, uint64_t begin, uint64_t end, uint64_t 
       if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || !(op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)) continue;
       if (op.visibility == ZYDIS_OPERAND_VISIBILITY_HIDDEN && op.mem.base == ZYDIS_REGISTER_RSP) continue;
       if (small_stack_write(op)) continue;
-      if (shadow_store(t, at, insn, op, end)) continue;
+      if (shadow_store(t, at, insn, op, end) || spill_store(insn, ops, op)) continue;
       CHECK(checked || fast_to > at);
     }
     at += insn.length;
