@@ -23,7 +23,8 @@ void inject_usage(FILE* out) {
                "  types: crash bitflip loop pointer wild dma storm alloc lostirq (default: all, chosen at random)\n"
                "  --seed S     the campaign is reproducible from its seed (default 1)\n"
                "  --isolation MODE  process (default) or sfi (the driver in side's process, checked; `loop` is left\n"
-               "               out of the default types there: an in-process virtual CPU cannot be stopped)\n"
+               "               out of the default types there: an in-process virtual CPU cannot be stopped; `bitflip` is\n"
+               "               not offered: it would corrupt the translated code sfi trusts)\n"
                "  --window S   how long a fault may take to show before it counts as not detected (default 2)\n"
                "  --json       print the results as one JSON document (schema side-inject/1)\n"
                "  --quiet      no progress line (shown on a terminal only: done/total, elapsed, estimate)\n"
@@ -120,10 +121,21 @@ int inject_command(const InjectArgs& args) {
     return 2;
   }
   session::NicSessionConfig session = campaign_session(paths, args.module, campaign.faults, args.isolation);
-  if (args.isolation == "sfi" && campaign.types.empty()) {
-    for (size_t i = 0; i < session::kFaultTypes; ++i) {
-      if (static_cast<session::FaultType>(i) != session::FaultType::kLoop) {
-        campaign.types.push_back(static_cast<session::FaultType>(i));
+  if (args.isolation == "sfi") {
+    // A flipped bit of the code in memory is a flipped bit of side's translation, whose checks sfi trusts (a bit
+    // flipped in the driver's file would be translated and checked like the rest): outside what sfi contains.
+    for (session::FaultType t : campaign.types) {
+      if (t == session::FaultType::kBitflip) {
+        std::fprintf(stderr,
+                     "side inject: bitflip is not offered with --isolation sfi: it would flip a bit of the translated "
+                     "code, whose checks sfi trusts\n");
+        return 2;
+      }
+    }
+    if (campaign.types.empty()) {
+      for (size_t i = 0; i < session::kFaultTypes; ++i) {
+        const auto t = static_cast<session::FaultType>(i);
+        if (t != session::FaultType::kLoop && t != session::FaultType::kBitflip) campaign.types.push_back(t);
       }
     }
   }
