@@ -14,22 +14,23 @@
 namespace side::cli {
 
 void inject_usage(FILE* out) {
-  std::fprintf(out,
-               "usage: side inject MODULE [--faults N] [--types T,...] [--seed S] [--window S] [--json] [--quiet]\n"
-               "                   [--verbose]\n"
-               "  Injects N faults (default 100) one after another into MODULE (e1000) running in a sandboxed domain\n"
-               "  under verified traffic, and reports per fault type: injected, activated, detected, recovered,\n"
-               "  supervisor survived, frames lost, median and p99 recovery time.\n"
-               "  types: crash bitflip loop pointer wild dma storm alloc lostirq (default: all, chosen at random)\n"
-               "  --seed S     the campaign is reproducible from its seed (default 1)\n"
-               "  --isolation MODE  process (default) or sfi (the driver in side's process, checked; `loop` is left\n"
-               "               out of the default types there: an in-process virtual CPU cannot be stopped; `bitflip` is\n"
-               "               not offered: it would corrupt the translated code sfi trusts)\n"
-               "  --window S   how long a fault may take to show before it counts as not detected (default 2)\n"
-               "  --json       print the results as one JSON document (schema side-inject/1)\n"
-               "  --quiet      no progress line (shown on a terminal only: done/total, elapsed, estimate)\n"
-               "  --verbose    a line per fault, and the driver's log\n"
-               "  frames lost is net: a frame declared lost in an earlier experiment and delivered late counts -1\n");
+  std::fprintf(
+      out,
+      "usage: side inject MODULE [--faults N] [--types T,...] [--seed S] [--window S] [--json] [--quiet]\n"
+      "                   [--verbose]\n"
+      "  Injects N faults (default 100) one after another into MODULE (e1000) running in a sandboxed domain\n"
+      "  under verified traffic, and reports per fault type: injected, activated, detected, recovered,\n"
+      "  supervisor survived, frames lost, median and p99 recovery time.\n"
+      "  types: crash bitflip loop pointer wild dma storm alloc lostirq (default: all, chosen at random)\n"
+      "  --seed S     the campaign is reproducible from its seed (default 1)\n"
+      "  --isolation MODE  process (default) or sfi (the driver in side's process, checked; `loop` is left\n"
+      "               out of the default types there: an in-process virtual CPU cannot be stopped; `bitflip` is\n"
+      "               not offered: it would corrupt the translated code sfi trusts)\n"
+      "  --window S   how long a fault may take to show before it counts as not detected (default 2)\n"
+      "  --json       print the results as one JSON document (schema side-inject/1)\n"
+      "  --quiet      no progress line (shown on a terminal only: done/total, elapsed, estimate)\n"
+      "  --verbose    a line per fault, and the driver's log\n"
+      "  frames lost is net: a frame declared lost in an earlier experiment and delivered late counts -1\n");
 }
 
 namespace {
