@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -187,10 +188,12 @@ class InProcessDomain final : public DriverDomain {
       : control_(std::move(control)), d_(std::move(d)), sfi_(sfi) {}
   // On the control thread when there is one, else on the caller's.
   void on_control(const std::function<void()>& job);
+  void destroy_domain();
 
   std::unique_ptr<ControlThread> control_;  // outlives the domain, which it destroys
   bool live() const { return !released_.load(std::memory_order_acquire); }
 
+  std::mutex d_mu_;  // held while d_ is emptied, and by kill() while it records its fault from its own thread
   std::unique_ptr<domain::Domain> d_;
   bool sfi_ = false;  // --isolation sfi (DomainConfig::sfi)
   std::atomic<bool> released_{false};

@@ -33,13 +33,24 @@ Result<std::unique_ptr<InProcessDomain>> InProcessDomain::create(const domain::D
 
 // Its virtual CPU 0 leaves the domain where it entered it.
 InProcessDomain::~InProcessDomain() {
-  on_control([this] { d_.reset(); });
+  on_control([this] { destroy_domain(); });
+}
+
+// On the control thread. kill() may be reading d_ from another thread meanwhile (a fault campaign kills the domain
+// recovery is replacing): d_ is emptied under d_mu_, and the domain destroyed after.
+void InProcessDomain::destroy_domain() {
+  std::unique_ptr<domain::Domain> gone;
+  std::lock_guard lock(d_mu_);
+  gone = std::move(d_);
 }
 
 Status InProcessDomain::kill() {
   if (!sfi_) return make_error("an in-process domain cannot be killed without killing side");
   // As a dead process would be: faulty (recovery replaces it), and no more driver code runs.
-  if (live()) d_->record_fault(SIDE_FAULT_DOMAIN_DIED, "the sfi domain was stopped", 0);
+  {
+    std::lock_guard lock(d_mu_);
+    if (d_) d_->record_fault(SIDE_FAULT_DOMAIN_DIED, "the sfi domain was stopped", 0);
+  }
   shutdown();
   return {};
 }
@@ -50,7 +61,7 @@ Status InProcessDomain::kill() {
 void InProcessDomain::release() {
   if (released_.exchange(true)) return;
   last_faults_ = d_->faults();
-  on_control([this] { d_.reset(); });
+  on_control([this] { destroy_domain(); });
 }
 
 void InProcessDomain::on_control(const std::function<void()>& job) {
@@ -84,8 +95,13 @@ Result<ipc::ControlAnswer> InProcessDomain::transact(const ipc::ControlRequest& 
   return out;
 }
 
+// The job checks d_ again: a release() between live() and the job's turn on the control thread destroyed it.
 void InProcessDomain::shutdown() {
-  if (live()) on_control([this] { d_->shutdown(); });
+  if (live()) {
+    on_control([this] {
+      if (d_) d_->shutdown();
+    });
+  }
 }
 
 }  // namespace side::supervisor
