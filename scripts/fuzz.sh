@@ -76,30 +76,47 @@ stat() {
   echo "${value:-0}"
 }
 
-failed=0
-# exec/s is per second of wall time; exec/cpu-s per second of CPU the target got (the fairer figure on a shared
-# machine).
-printf '%-16s %14s %10s %12s %8s\n' target executions exec/s exec/cpu-s crashes
-for entry in "${targets[@]}"; do
+# One target's run, its figures left in build-fuzz/logs/<target>.summary (run in parallel, printed in order).
+run_target() {
+  local entry=$1 target rest part options=() corpus log before status=0 runs per_cpu crashes
   target=${entry%%:*} rest=${entry#*:}
-  part=${rest%%:*} options=()
+  part=${rest%%:*}
   [[ $rest == *:* ]] && read -ra options <<<"${rest#*:}"
   corpus=build-fuzz/corpus/$target log=build-fuzz/logs/$target.log
   mkdir -p "$corpus"
   cp -n tests/fuzz/"$part"/regressions/* "$corpus"/ 2>/dev/null || true
   before=$(find build-fuzz/crashes -name "$target-*" | wc -l)
-  status=0
   TIMEFORMAT='%U %S'
   { time build-fuzz/tests/fuzz/"$part"/"$target" "$corpus" "${budget[@]}" "${options[@]}" -timeout=10 -rss_limit_mb=4096 \
     -print_final_stats=1 -artifact_prefix=build-fuzz/crashes/"$target"- >"$log" 2>&1 || status=$?; } 2>"$log.cpu"
   runs=$(stat "$log" number_of_executed_units)
   per_cpu=$(awk -v runs="$runs" '{ cpu = $1 + $2; printf "%d", (cpu > 0 ? runs / cpu : 0) }' "$log.cpu")
   crashes=$(($(find build-fuzz/crashes -name "$target-*" | wc -l) - before))
-  ((status == 0 && crashes == 0)) || failed=1
-  printf '%-16s %14s %10s %12s %8s\n' "$target" "$runs" "$(stat "$log" average_exec_per_sec)" "$per_cpu" "$crashes"
-  if ((status != 0 || crashes != 0)); then
-    grep -m 3 -E 'ERROR|SUMMARY|Test unit written' "$log" | sed 's/^/    /' || true
-    echo "    log: $log; keep the input as tests/fuzz/$part/regressions/<bug-name> and add a unit test"
-  fi
+  {
+    printf '%-16s %14s %10s %12s %8s\n' "$target" "$runs" "$(stat "$log" average_exec_per_sec)" "$per_cpu" "$crashes"
+    if ((status != 0 || crashes != 0)); then
+      grep -m 3 -E 'ERROR|SUMMARY|Test unit written' "$log" | sed 's/^/    /' || true
+      echo "    log: $log; keep the input as tests/fuzz/$part/regressions/<bug-name> and add a unit test"
+    fi
+  } >"build-fuzz/logs/$target.summary"
+  ((status == 0 && crashes == 0)) || touch "build-fuzz/logs/$target.failed"
+}
+
+# As many targets at once as there are CPUs (each is single-threaded): the short mode's wall time is then
+# SIDE_FUZZ_SECONDS per CPU's share of the targets, not per target.
+parallel=$(nproc)
+rm -f build-fuzz/logs/*.failed
+for entry in "${targets[@]}"; do
+  while (($(jobs -rp | wc -l) >= parallel)); do wait -n || true; done
+  run_target "$entry" &
+done
+wait
+# exec/s is per second of wall time; exec/cpu-s per second of CPU the target got (the fairer figure on a shared
+# machine).
+printf '%-16s %14s %10s %12s %8s\n' target executions exec/s exec/cpu-s crashes
+failed=0
+for entry in "${targets[@]}"; do
+  cat "build-fuzz/logs/${entry%%:*}.summary"
+  [[ ! -e build-fuzz/logs/${entry%%:*}.failed ]] || failed=1
 done
 exit "$failed"

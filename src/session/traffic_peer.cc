@@ -240,7 +240,7 @@ TrafficResult TrafficPeer::snapshot() {
 
 // A request from the peer onto the wire. The state is set before the request reaches the NIC: the host side may
 // answer before receive() returns.
-bool TrafficPeer::start_exchange(const TrafficConfig& config, uint64_t& next, std::unique_lock<std::mutex>& lock) {
+bool TrafficPeer::start_exchange(const TrafficConfig& config, uint64_t& next, std::unique_lock<AdaptiveMutex>& lock) {
   auto f = make_frame(kDirRx, next, size_for(next, fixed_size_), nic_mac_, peer_mac_);
   if (config.on_inject) {
     lock.unlock();

@@ -24,6 +24,7 @@
 #include <span>
 #include <vector>
 
+#include "common/adaptive_mutex.h"
 #include "devices/net/nic.h"
 #include "supervisor/driver_domain.h"
 #include "supervisor/machine.h"
@@ -128,7 +129,7 @@ class TrafficPeer final : public supervisor::NetListener {
   TrafficResult locked_result();
   // Steps of run_request_response() (mutex_ held): start the next exchange (whether the NIC took the request); give up
   // on one that timed out.
-  bool start_exchange(const TrafficConfig& config, uint64_t& next, std::unique_lock<std::mutex>& lock);
+  bool start_exchange(const TrafficConfig& config, uint64_t& next, std::unique_lock<AdaptiveMutex>& lock);
   void drop_timed_out_exchange();
 
   supervisor::DriverDomain& domain_;
@@ -137,8 +138,8 @@ class TrafficPeer final : public supervisor::NetListener {
   std::array<uint8_t, 6> nic_mac_;
   std::array<uint8_t, 6> peer_mac_{0x02, 0x00, 0x5e, 0x00, 0x00, 0x02};
 
-  std::mutex mutex_;
-  std::condition_variable progress_;
+  AdaptiveMutex mutex_;  // taken per frame by the driver's thread and in every turn of run()'s loop
+  std::condition_variable_any progress_;
   TrafficResult result_;
   uint64_t expect_[2] = {0, 0};                         // next sequence number per direction
   uint64_t lost_lo_[2] = {0, 0}, lost_hi_[2] = {0, 0};  // the sequence numbers last declared lost

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/sanitizer.h"
 #include "support/shell.h"
 
 namespace {
@@ -246,8 +247,11 @@ void BlockSession::fio_verified_writes_through_five_kills() {
   if (!std::filesystem::exists("/dev/fuse")) GTEST_SKIP() << "no /dev/fuse";
   const std::string disk = tmpdir_ + "/t-disk", report = tmpdir_ + "/t-fio";
   int status = -1;
+  // Long enough for the five kills (2 s) many times over: 128 MiB, or 48 under the sanitizers (several times slower).
+  const std::string loops = side::kSanitizerBuild ? "3" : "8";
   auto j = side_run("--fuse " + disk + " --crash-every 0.4 --crashes 5 --exec 'fio --name=v --filename=" + disk +
-                        " --rw=randwrite --bs=4k --size=16M --loops=8 --verify=crc32c --ioengine=psync --direct=1 "
+                        " --rw=randwrite --bs=4k --size=16M --loops=" + loops +
+                        " --verify=crc32c --ioengine=psync --direct=1 "
                         "--verify_state_save=0 "
                         "--output=" +
                         report + "'",

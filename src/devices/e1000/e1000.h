@@ -24,6 +24,7 @@
 #include <span>
 #include <vector>
 
+#include "common/adaptive_mutex.h"
 #include "devices/e1000/eeprom.h"
 #include "devices/e1000/phy.h"
 #include "devices/e1000/registers.h"
@@ -231,7 +232,8 @@ class E1000 final : public pci::PciDevice, public net::Nic {
   std::optional<RxResult> rx_refused(std::span<const uint8_t> frame, uint32_t rctl);
   std::optional<RxResult> rx_stage(std::span<const uint8_t> frame, uint32_t rctl, RxStaged& st);
   RxResult rx_store(const RxStaged& st, uint32_t* free_after, uint32_t* ring_size);
-  bool rx_fetch_buffers(uint64_t base, uint32_t head, uint32_t size, uint32_t needed, uint64_t* addrs);
+  bool rx_fetch_buffers(iommu::Iommu::Burst& dma, uint64_t base, uint32_t head, uint32_t size, uint32_t needed,
+                        uint64_t* addrs);
   void rx_account(std::span<const uint8_t> frame, uint32_t rctl, uint32_t free_after, uint32_t ring_size);
   RxResult receive_locked(std::span<const uint8_t> frame);
   // Frames held while no driver was attached (mu_): kept in arrival order; received, oldest first, as soon as the
@@ -247,7 +249,7 @@ class E1000 final : public pci::PciDevice, public net::Nic {
 
   iommu::Iommu& iommu_;
   Config cfg_;
-  mutable std::mutex mu_;
+  mutable AdaptiveMutex mu_;
   // Held (before mu_) while frames go to the sink: two threads writing registers at once must not hand over a
   // later kick's frames before an earlier kick's, or the wire would see them out of order.
   std::mutex deliver_mu_;

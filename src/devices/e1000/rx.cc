@@ -171,16 +171,17 @@ std::optional<RxResult> E1000::rx_stage(std::span<const uint8_t> frame, uint32_t
 
 // Pass 1 of storing a frame: fetches the buffer addresses of `needed` descriptors from `head` on and checks that
 // the device may write each buffer and descriptor; nothing is written yet. False (counted) on an IOMMU fault.
-bool E1000::rx_fetch_buffers(uint64_t base, uint32_t head, uint32_t size, uint32_t needed, uint64_t* addrs) {
+bool E1000::rx_fetch_buffers(iommu::Iommu::Burst& dma, uint64_t base, uint32_t head, uint32_t size, uint32_t needed,
+                             uint64_t* addrs) {
   const uint32_t bufsize = rx_buffer_size();
   for (uint32_t i = 0; i < needed; ++i) {
     const uint64_t at = base + uint64_t{(head + i) % size} * kDescSize;
     uint8_t addr[8];
     const size_t chunk = std::min<size_t>(bufsize, rx_staging_.size() - size_t{i} * bufsize);
-    bool ok = iommu_.dma_read(at, addr, sizeof addr) && iommu_.probe(at + 8, 8, iommu::Direction::kDeviceWrite);
+    bool ok = dma.dma_read(at, addr, sizeof addr) && dma.probe(at + 8, 8, iommu::Direction::kDeviceWrite);
     if (ok) {
       addrs[i] = load_le64(addr);
-      ok = static_cast<bool>(iommu_.probe(addrs[i], chunk, iommu::Direction::kDeviceWrite));
+      ok = static_cast<bool>(dma.probe(addrs[i], chunk, iommu::Direction::kDeviceWrite));
     }
     if (!ok) {
       ++counters_.iommu_faults;
@@ -215,14 +216,15 @@ RxResult E1000::rx_store(const RxStaged& st, uint32_t* free_after, uint32_t* rin
   }
   const uint64_t base = (uint64_t{r(RDBAH)} << 32) | r(RDBAL);
   uint64_t addrs[kMaxRxDescriptorsPerFrame];
-  if (!rx_fetch_buffers(base, head, size, needed, addrs)) return RxResult::kDroppedIommuFault;
-  // Every buffer first, the write-backs (DD) only once all of the frame is in: a buffer validated above can still be
-  // closed to the device before it is written (a driver's posted unmap of another mapping of the same page, applied
-  // by the supervisor meanwhile). The frame is then dropped with RDH untouched; writing DD anyway handed the driver
-  // a buffer holding an earlier frame (the reordered frame of docs/bench: one frame lost, an old one repeated).
+  auto dma = iommu_.burst();  // the whole frame's DMA under one IOMMU lock: no unmap lands between check and write
+  if (!rx_fetch_buffers(dma, base, head, size, needed, addrs)) return RxResult::kDroppedIommuFault;
+  // Every buffer first, the write-backs (DD) only once all of the frame is in. (Before bursts, a buffer validated
+  // above could be closed to the device before it was written, and writing DD anyway handed the driver a buffer
+  // holding an earlier frame: the reordered frame of docs/bench. A write that fails still drops the frame with RDH
+  // untouched.)
   for (uint32_t i = 0; i < needed; ++i) {
     const size_t off = size_t{i} * bufsize;
-    if (!iommu_.dma_write(addrs[i], buf.data() + off, std::min<size_t>(bufsize, buf.size() - off))) {
+    if (!dma.dma_write(addrs[i], buf.data() + off, std::min<size_t>(bufsize, buf.size() - off))) {
       ++counters_.iommu_faults;
       ++counters_.rx_dropped_iommu;
       return RxResult::kDroppedIommuFault;
@@ -240,7 +242,7 @@ RxResult E1000::rx_store(const RxStaged& st, uint32_t* free_after, uint32_t* rin
     wb[5] = last ? st.errors : 0;
     store_le16(wb + 6, st.special);
     // The descriptor ring was validated above; the driver unmapping its own ring while it runs is its fault.
-    if (!iommu_.dma_write(at + 8, wb, sizeof wb)) ++counters_.iommu_faults;
+    if (!dma.dma_write(at + 8, wb, sizeof wb)) ++counters_.iommu_faults;
   }
   head = (head + needed) % size;
   r(RDH) = head;

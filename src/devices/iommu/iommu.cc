@@ -205,6 +205,10 @@ Status Iommu::check_locked(uint64_t iova, size_t len, Direction dir) {
 
 Status Iommu::dma_read(uint64_t iova, void* dst, size_t len) {
   std::lock_guard lock(mu_);
+  return read_locked(iova, dst, len);
+}
+
+Status Iommu::read_locked(uint64_t iova, void* dst, size_t len) {
   SIDE_TRY(check_locked(iova, len, Direction::kDeviceRead));
   auto* out = static_cast<uint8_t*>(dst);
   size_t done = 0;
@@ -223,6 +227,10 @@ Status Iommu::dma_read(uint64_t iova, void* dst, size_t len) {
 
 Status Iommu::dma_write(uint64_t iova, const void* src, size_t len) {
   std::lock_guard lock(mu_);
+  return write_locked(iova, src, len);
+}
+
+Status Iommu::write_locked(uint64_t iova, const void* src, size_t len) {
   SIDE_TRY(check_locked(iova, len, Direction::kDeviceWrite));
   const auto* in = static_cast<const uint8_t*>(src);
   size_t done = 0;

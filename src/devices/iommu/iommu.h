@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/adaptive_mutex.h"
 #include "common/result.h"
 
 namespace side::iommu {
@@ -119,6 +120,24 @@ class Iommu {
   // validate several buffers before writing any of them (all-or-nothing multi-buffer DMA).
   Status probe(uint64_t iova, size_t len, Direction dir);
 
+  // Several DMAs under one hold of the IOMMU's lock, as a device does them for one frame (read a descriptor, check
+  // its buffers, write the data and the write-back): one lock instead of one per access, against the driver's
+  // map/unmap calls on another CPU, and no mapping changes between the checks and the writes. Keep a burst short
+  // (a frame's accesses): map and unmap wait for it. Must not outlive the IOMMU; not to be nested.
+  class Burst {
+   public:
+    Status dma_read(uint64_t iova, void* dst, size_t len) { return iommu_.read_locked(iova, dst, len); }
+    Status dma_write(uint64_t iova, const void* src, size_t len) { return iommu_.write_locked(iova, src, len); }
+    Status probe(uint64_t iova, size_t len, Direction dir) { return iommu_.check_locked(iova, len, dir); }
+
+   private:
+    friend class Iommu;
+    explicit Burst(Iommu& iommu) : iommu_(iommu), lock_(iommu.mu_) {}
+    Iommu& iommu_;
+    std::lock_guard<AdaptiveMutex> lock_;
+  };
+  Burst burst() { return Burst(*this); }
+
   // Called for every fault, with the IOMMU's lock held (it must not call back into the IOMMU): the supervisor
   // attributes the fault to the driver that programmed the device.
   void set_fault_hook(std::function<void(const Fault&)> hook) {
@@ -153,12 +172,14 @@ class Iommu {
   // Translation of one page for `dir`; null if unmapped or not permitted (reason in *why).
   uint8_t* lookup_locked(uint64_t iova_page, Direction dir, FaultReason* why);
   Status check_locked(uint64_t iova, size_t len, Direction dir);
+  Status read_locked(uint64_t iova, void* dst, size_t len);
+  Status write_locked(uint64_t iova, const void* src, size_t len);
   void record_fault_locked(uint64_t iova, uint64_t len, uint64_t page, Direction dir, FaultReason why);
 
   uint8_t* base_;
   size_t size_;
   const size_t fault_capacity_;
-  mutable std::mutex mu_;
+  mutable AdaptiveMutex mu_;
   std::unordered_map<uint64_t, PageEntry> pages_;
   std::map<uint64_t, Mapping> mappings_;  // keyed by IOVA start
   using MappingIt = std::map<uint64_t, Mapping>::iterator;

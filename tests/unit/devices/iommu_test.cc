@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 #include "devices/iommu/iova_allocator.h"
@@ -177,6 +180,38 @@ TEST_F(IommuTest, MappingCountsReturnToBaselineAfterCycles) {
   EXPECT_EQ(alloc.allocated_bytes(), 0u);
   mmu.unmap_all();
   EXPECT_EQ(mmu.mapping_count(), 0u);
+}
+
+// A burst checks and moves data as the single calls do, faults included, and no mapping changes while it lasts: an
+// unmap from another thread waits for its end, so a buffer checked in a burst is still there when it is written.
+TEST_F(IommuTest, ABurstChecksAsTheSingleCallsDoAndHoldsOffUnmapsUntilItEnds) {
+  ASSERT_TRUE(mmu.map(0x1000, 0, kPageSize, Perm::kDeviceRead));
+  ASSERT_TRUE(mmu.map(0x2000, kPageSize, kPageSize, Perm::kDeviceWrite));
+  std::atomic<bool> unmapped{false};
+  std::thread unmapper;
+  {
+    auto dma = mmu.burst();
+    const uint8_t data[4] = {1, 2, 3, 4};
+    EXPECT_TRUE(dma.probe(0x2000, sizeof data, Direction::kDeviceWrite));
+    EXPECT_FALSE(dma.dma_write(0x1000, data, sizeof data));      // read-only for the device
+    EXPECT_FALSE(dma.probe(0x3000, 1, Direction::kDeviceRead));  // unmapped
+    unmapper = std::thread([&] {
+      EXPECT_TRUE(mmu.unmap(0x2000, kPageSize));
+      unmapped = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_FALSE(unmapped.load()) << "the unmap went through during the burst";
+    EXPECT_TRUE(dma.dma_write(0x2000 + 8, data, sizeof data));
+    uint8_t back[4] = {};
+    EXPECT_FALSE(dma.dma_read(0x2000 + 8, back, sizeof back));  // write-only for the device
+  }
+  unmapper.join();
+  EXPECT_TRUE(unmapped.load());
+  EXPECT_EQ(0, std::memcmp(&arena[kPageSize + 8], "\x01\x02\x03\x04", 4));
+  EXPECT_EQ(mmu.counters().faults, 3u);
+  EXPECT_EQ(mmu.counters().dma_writes, 1u);
+  uint8_t byte = 0;
+  EXPECT_FALSE(mmu.dma_write(0x2000, &byte, 1)) << "unmapped once the burst ended";
 }
 
 TEST(IovaAllocator, FirstFitAlignmentCoalescing) {
