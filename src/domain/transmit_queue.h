@@ -49,12 +49,15 @@ class TransmitQueue {
   std::span<const uint8_t> contiguous(const ipc::Ring::Peeked& m);
 
   static constexpr size_t kBatch = 64;
+  static constexpr size_t kCacheLine = 64;
   const size_t batch_limit_;
   std::unique_ptr<uint8_t[]> own_;  // a private ring's memory
   ipc::Ring own_ring_;
   ipc::Ring* ring_;
-  std::mutex produce_mu_;  // a private ring has one producer at a time
-  std::vector<uint8_t> bounce_;
+  // The producer's lock on a cache line of its own: beside the fields vCPU 1 reads in every round (stopped_, ring_,
+  // bounce_), each lock and unlock took the line back from the other CPU (a tenth of the 64-byte transmit profile).
+  alignas(kCacheLine) std::mutex produce_mu_;  // a private ring has one producer at a time
+  alignas(kCacheLine) std::vector<uint8_t> bounce_;
   std::atomic<bool> stopped_{false};
 };
 

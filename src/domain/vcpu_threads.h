@@ -51,9 +51,11 @@ class VcpuThreads {
   std::atomic<bool> stopping_{false};
   std::atomic<int> ready_{0};        // secondary vCPUs initialised
   std::atomic<bool> failed_{false};  // one failed to: start() stops waiting for the other
-  std::atomic<uint32_t> own_softirq_word_{0};
-  std::atomic<uint32_t> worker_word_{0};
-  ipc::Doorbell softirq_bell_;
+  // Each doorbell word on a cache line of its own (as the channel's are): a ring of one, on every frame sent, must
+  // not take away from vCPU 1 the line of the fields it reads in every turn.
+  alignas(64) std::atomic<uint32_t> own_softirq_word_{0};
+  alignas(64) std::atomic<uint32_t> worker_word_{0};
+  alignas(64) ipc::Doorbell softirq_bell_;
   ipc::Doorbell worker_bell_{&worker_word_};
   std::thread softirq_thread_;
   std::thread worker_thread_;

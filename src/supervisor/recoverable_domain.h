@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/adaptive_mutex.h"
 #include "supervisor/driver_domain.h"
 #include "supervisor/machine.h"
 
@@ -247,7 +248,8 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform, pr
   // domain::FrameReceiver: a generation's received frame, to the outer receiver under its stable token.
   void rx(uint64_t token, std::span<const uint8_t> frame, uint32_t csum) override;
 
-  mutable std::mutex mu_;  // everything below but the atomics
+  // Taken on every frame submitted and interrupt raised (the peer's thread against vCPU 1): spins before it sleeps.
+  mutable AdaptiveMutex mu_;  // everything below but the atomics
   std::shared_ptr<DriverDomain> inner_;
   std::vector<Recorded> replay_log_;
   std::vector<Probed> probed_;
@@ -265,14 +267,14 @@ class RecoverableDomain final : public DriverDomain, public domain::Platform, pr
   bool give_up_locked(std::chrono::steady_clock::time_point now, const std::string& last_fault);
   double next_backoff_locked();
   bool sleep_unless_stopped(double ms);
-  std::condition_variable changed_;
+  std::condition_variable_any changed_;
 
   // Transmit journal, to requeue what a dead driver never sent: the stable network device of each recent
   // submission. The frames themselves are referenced where the generation's transport keeps them
   // (DriverDomain::recent_tx: a domain process's transmit ring), not copied here.
   static constexpr size_t kJournal = 4096;
   static constexpr size_t kHistory = 4096;  // recoveries and faults remembered
-  std::mutex journal_mu_;                   // held across each submission, so the journal is in ring order
+  AdaptiveMutex journal_mu_;                // held across each submission, so the journal is in ring order
   std::vector<uint64_t> journal_ = std::vector<uint64_t>(kJournal);
   uint64_t submitted_ = 0;    // this generation (requeued frames included)
   uint64_t nic_tx_base_ = 0;  // the NIC's finished-packet count when this generation started
