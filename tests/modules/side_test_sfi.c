@@ -33,10 +33,14 @@
  *            counts the bytes in side_test_sfi_result;
  *   recross  the same, with its frame marked, while another thread writes a function entry over the stack below
  *            the mark: over the return address each call into the layer pushed;
+ *   icall    `len` indirect calls of its own function through a pointer in its data (retpoline form: the checked
+ *            thunk of the register), with its frame marked and its stack pointer at the calls after the mark, while
+ *            another thread writes a function entry over the 64 bytes below the calls' return address (where the
+ *            thunk kept the target it checked while it was checking it); the results' sum in side_test_sfi_result;
  *   stack    moves rsp to `target` (another vCPU's driver stack) and pushes there;
  *   walk     moves rsp down by 4088 bytes `len` times without touching the stack (each step below the translator's
  *            threshold for a check), then pushes.
- * Each attack but `none`, `above`, `spill`, `cross` and `recross` is a driver fault in sfi mode, caught before the
+ * Each attack but `none`, `above`, `spill`, `cross`, `recross` and `icall` is a driver fault in sfi mode, caught before the
  * write, branch or call happens (`length` and `rep` with a length of 0 write nothing and are none).
  */
 #include <linux/module.h>
@@ -189,6 +193,28 @@ static noinline int side_test_sfi_recross(void)
 	return (int)n;
 }
 
+static int (*volatile side_test_sfi_callee)(int) = side_test_sfi_add;
+
+/* side_test_sfi_recross() with an indirect call of the module's own function instead of a call into the layer. */
+static noinline int side_test_sfi_icall(void)
+{
+	volatile unsigned long mark[3];
+	unsigned long i, sp;
+	int n = 0;
+
+	/* The stack pointer the calls are made at (the frame is fixed), where the other thread finds it. */
+	asm volatile("movq %%rsp, %0" : "=r"(sp));
+	mark[2] = sp;
+	mark[1] = SIDE_TEST_SFI_MARK;
+	mark[0] = SIDE_TEST_SFI_MARK;
+	for (i = 0; i < len; ++i)
+		n += side_test_sfi_callee((int)(i & 1));
+	mark[0] = 0;
+	for (i = 0; mark[1] != SIDE_TEST_SFI_ACK && i < 2000000000ul; ++i)
+		;
+	return n;
+}
+
 /* rsp moved to `target` and a push there; rsp put back (checked too) if that was allowed. */
 static noinline void side_test_sfi_stack(void)
 {
@@ -295,6 +321,9 @@ static int __init side_test_sfi_init(void)
 		return 0;
 	} else if (!strcmp(attack, "recross")) {
 		side_test_sfi_result = side_test_sfi_recross();
+		return 0;
+	} else if (!strcmp(attack, "icall")) {
+		side_test_sfi_result = side_test_sfi_icall();
 		return 0;
 	} else if (!strcmp(attack, "stack")) {
 		side_test_sfi_stack();

@@ -113,45 +113,83 @@ TEST(SfiCrossing, AStackOverwrittenWhileInTheLayerCannotRedirectTheLayer) {
   EXPECT_NE(f.message.find("0x4141414141414141"), std::string::npos) << f.message;
 }
 
-// Another thread (standing for driver code on another vCPU) writes a function entry over the driver stack below
-// the module's marked frame all along, so over the return address of each of its calls into the layer, between
-// the call that pushed it and the crossing that returns: the crossing returns through the shadow slot the call
-// site wrote, never through the stack, so every call comes back where it was made.
-TEST(SfiCrossing, AReturnAddressOverwrittenDuringACrossingChangesNothing) {
-  auto d = sfi_domain();
-  ASSERT_TRUE(d);
-  auto* sfi = side::sfi::Runtime::active();
-  const auto loaded = d->address_space().modules().kapi();
-  ASSERT_TRUE(loaded);
-  std::atomic<bool> done{false};
-  std::atomic<uint64_t> overwrites{0};
-  std::atomic<uint64_t> entry{0};
-  std::thread racer([&] {
-    const uint64_t lo = sfi->stack_floor(0), hi = sfi->stack_hi(0) - side::sfi::kStackGuard;
+// Another thread (standing for driver code on another vCPU) that writes `entry` over 64 bytes of vCPU 0's driver
+// stack all along, until the module's loop ends (it clears the mark), then acknowledges (kSfiAck), so that the
+// module's later calls are not raced. The 64 bytes are those below the frame the test module marked (kBelowMark:
+// the return addresses its calls push), or below the return address of calls made at the stack pointer the module
+// wrote after its mark (kBelowReturnAddress).
+class StackRacer {
+ public:
+  enum class Range { kBelowMark, kBelowReturnAddress };
+  StackRacer(side::sfi::Runtime& sfi, uint64_t entry, Range range)
+      : thread_([this, &sfi, entry, range] { run(sfi, entry, range); }) {}
+  // The number of times the whole range was written.
+  uint64_t stop() {
+    done_.store(true);
+    thread_.join();
+    return overwrites_.load();
+  }
+
+ private:
+  void run(side::sfi::Runtime& sfi, uint64_t entry, Range range) {
+    const uint64_t lo = sfi.stack_floor(0), hi = sfi.stack_hi(0) - side::sfi::kStackGuard;
     uint64_t mark = 0;
-    while (!done.load() && !mark) {
-      for (uint64_t a = lo; a + 16 <= hi && !mark; a += 8) {
+    while (!done_.load() && !mark) {
+      for (uint64_t a = lo; a + 24 <= hi && !mark; a += 8) {
         const auto* w = reinterpret_cast<const volatile uint64_t*>(a);
         if (w[0] == kSfiMark && w[1] == kSfiMark) mark = a;
       }
     }
     auto* words = reinterpret_cast<volatile uint64_t*>(mark);
-    while (!done.load() && mark && words[0] == kSfiMark) {
-      for (uint64_t p = mark - 64; p < mark; p += 8) *reinterpret_cast<volatile uint64_t*>(p) = entry.load();
-      overwrites.fetch_add(1);
+    uint64_t end = mark;
+    if (mark && range == Range::kBelowReturnAddress) end = words[2] - 8;
+    if (end < lo + 64 || end > hi) end = 0;  // not a stack pointer of this stack: nothing written
+    while (!done_.load() && end && words[0] == kSfiMark) {
+      for (uint64_t p = end - 64; p < end; p += 8) *reinterpret_cast<volatile uint64_t*>(p) = entry;
+      overwrites_.fetch_add(1);
     }
     if (mark) words[1] = side::testing::kSfiAck;
-  });
-  // A valid branch target (the layer's strlen itself), so that only the shadow slot tells it from the real one.
-  entry.store(loaded->exports.at("strlen"));
+  }
+
+  std::atomic<bool> done_{false};
+  std::atomic<uint64_t> overwrites_{0};
+  std::thread thread_;
+};
+
+// The racer writes a valid branch target (the layer's strlen itself) over the return address of each of the
+// module's calls into the layer, between the call that pushed it and the crossing that returns: the crossing
+// returns through the shadow slot the call site wrote, never through the stack, so every call comes back where it
+// was made.
+TEST(SfiCrossing, AReturnAddressOverwrittenDuringACrossingChangesNothing) {
+  auto d = sfi_domain();
+  ASSERT_TRUE(d);
+  const auto loaded = d->address_space().modules().kapi();
+  ASSERT_TRUE(loaded);
+  StackRacer racer(*side::sfi::Runtime::active(), loaded->exports.at("strlen"), StackRacer::Range::kBelowMark);
   constexpr uint64_t kCalls = 20000000;
   auto m = d->load(sfi_request("recross", 0, kCalls));
-  done.store(true);
-  racer.join();
-  EXPECT_GT(overwrites.load(), 1000u) << "the racer never ran alongside the calls";
+  EXPECT_GT(racer.stop(), 1000u) << "the racer never ran alongside the calls";
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_TRUE(d->faults().empty());
   EXPECT_EQ(*reinterpret_cast<const int*>(symbol(**m, "side_test_sfi_result")), static_cast<int>(8 * kCalls));
+}
+
+// A race against the module's indirect calls of its own function, below their return address (which the return
+// check guards): the checked thunk keeps the target it checked (and the registers it borrows) in the vCPU's
+// crossing state, not on the driver stack, so the racer's valid entry written there never becomes the target. (With the
+// target kept on the driver stack, a swapped one sent a call with an int argument into strlen.)
+TEST(SfiCrossing, AnIndirectCallsTargetCannotBeSwappedAfterItsCheck) {
+  auto d = sfi_domain();
+  ASSERT_TRUE(d);
+  const auto loaded = d->address_space().modules().kapi();
+  ASSERT_TRUE(loaded);
+  StackRacer racer(*side::sfi::Runtime::active(), loaded->exports.at("strlen"), StackRacer::Range::kBelowReturnAddress);
+  constexpr uint64_t kCalls = 20000000;  // even: half of the calls add 1, half 2
+  auto m = d->load(sfi_request("icall", 0, kCalls));
+  EXPECT_GT(racer.stop(), 1000u) << "the racer never ran alongside the calls";
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_TRUE(d->faults().empty());
+  EXPECT_EQ(*reinterpret_cast<const int*>(symbol(**m, "side_test_sfi_result")), static_cast<int>(kCalls / 2 * 3));
 }
 
 // rsp set to another vCPU's driver stack (writable memory, but not this vCPU's stack) is stopped before the push.
