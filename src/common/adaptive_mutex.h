@@ -1,9 +1,9 @@
 // A mutex that spins briefly before it sleeps (glibc's adaptive mutex), for locks held a few hundred nanoseconds
-// that two running threads take at high rates: the device models' and the IOMMU's. A std::mutex puts the loser of
-// every meeting to sleep in the kernel (a futex wait and a wake, microseconds each, more in a paravirtualised
-// guest), which on the 64-byte receive path was half of all CPU time; spinning lets it take the lock the moment the
-// other thread drops it. Sleeps like a std::mutex once the spin (bounded by glibc) has not succeeded, so a holder
-// that is descheduled costs no more than before.
+// that two running threads take for every frame: the device model's, the IOMMU's, the traffic peer's and recovery's
+// (RecoverableDomain's). A std::mutex puts the loser of every meeting to sleep in the kernel (a futex wait and a
+// wake, microseconds each, more in a paravirtualised guest), which on the 64-byte receive path was half of all CPU
+// time; spinning lets it take the lock the moment the other thread drops it. Sleeps like a std::mutex once the spin
+// (bounded by glibc) has not succeeded, so a holder that is descheduled costs no more than before.
 #pragma once
 
 #include <pthread.h>
