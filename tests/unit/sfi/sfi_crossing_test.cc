@@ -156,40 +156,37 @@ class StackRacer {
   std::thread thread_;
 };
 
-// The racer writes a valid branch target (the layer's strlen itself) over the return address of each of the
-// module's calls into the layer, between the call that pushed it and the crossing that returns: the crossing
-// returns through the shadow slot the call site wrote, never through the stack, so every call comes back where it
-// was made.
-TEST(SfiCrossing, AReturnAddressOverwrittenDuringACrossingChangesNothing) {
+constexpr uint64_t kRacedCalls = 20000000;
+
+// Loads the test module's `act` for kRacedCalls calls while a StackRacer writes a valid branch target (the layer's
+// strlen itself) over `range` all along: the load succeeds without a fault and the module's result is `expected`.
+void expect_raced_calls_unchanged(const char* act, StackRacer::Range range, int expected) {
   auto d = sfi_domain();
   ASSERT_TRUE(d);
   const auto loaded = d->address_space().modules().kapi();
   ASSERT_TRUE(loaded);
-  StackRacer racer(*side::sfi::Runtime::active(), loaded->exports.at("strlen"), StackRacer::Range::kBelowMark);
-  constexpr uint64_t kCalls = 20000000;
-  auto m = d->load(sfi_request("recross", 0, kCalls));
+  StackRacer racer(*side::sfi::Runtime::active(), loaded->exports.at("strlen"), range);
+  auto m = d->load(sfi_request(act, 0, kRacedCalls));
   EXPECT_GT(racer.stop(), 1000u) << "the racer never ran alongside the calls";
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_TRUE(d->faults().empty());
-  EXPECT_EQ(*reinterpret_cast<const int*>(symbol(**m, "side_test_sfi_result")), static_cast<int>(8 * kCalls));
+  EXPECT_EQ(*reinterpret_cast<const int*>(symbol(**m, "side_test_sfi_result")), expected);
 }
 
-// A race against the module's indirect calls of its own function, below their return address (which the return
-// check guards): the checked thunk keeps the target it checked (and the registers it borrows) in the vCPU's
-// crossing state, not on the driver stack, so the racer's valid entry written there never becomes the target. (With the
-// target kept on the driver stack, a swapped one sent a call with an int argument into strlen.)
+// The racer writes over the return address of each of the module's calls into the layer, between the call that
+// pushed it and the crossing that returns: the crossing returns through the shadow slot the call site wrote, never
+// through the stack, so every call comes back where it was made.
+TEST(SfiCrossing, AReturnAddressOverwrittenDuringACrossingChangesNothing) {
+  expect_raced_calls_unchanged("recross", StackRacer::Range::kBelowMark, static_cast<int>(8 * kRacedCalls));
+}
+
+// The racer writes below the return address of the module's indirect calls of its own function (the return check
+// guards the address itself): the checked thunk keeps the target it checked (and the registers it borrows) in the
+// vCPU's crossing state, not on the driver stack, so the racer's entry never becomes the target. (With the target
+// kept on the driver stack, a swapped one sent a call with an int argument into strlen.) Half of the calls add 1,
+// half 2.
 TEST(SfiCrossing, AnIndirectCallsTargetCannotBeSwappedAfterItsCheck) {
-  auto d = sfi_domain();
-  ASSERT_TRUE(d);
-  const auto loaded = d->address_space().modules().kapi();
-  ASSERT_TRUE(loaded);
-  StackRacer racer(*side::sfi::Runtime::active(), loaded->exports.at("strlen"), StackRacer::Range::kBelowReturnAddress);
-  constexpr uint64_t kCalls = 20000000;  // even: half of the calls add 1, half 2
-  auto m = d->load(sfi_request("icall", 0, kCalls));
-  EXPECT_GT(racer.stop(), 1000u) << "the racer never ran alongside the calls";
-  ASSERT_TRUE(m) << m.error().message;
-  EXPECT_TRUE(d->faults().empty());
-  EXPECT_EQ(*reinterpret_cast<const int*>(symbol(**m, "side_test_sfi_result")), static_cast<int>(kCalls / 2 * 3));
+  expect_raced_calls_unchanged("icall", StackRacer::Range::kBelowReturnAddress, static_cast<int>(kRacedCalls / 2 * 3));
 }
 
 // rsp set to another vCPU's driver stack (writable memory, but not this vCPU's stack) is stopped before the push.
