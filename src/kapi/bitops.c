@@ -95,19 +95,6 @@ unsigned int __bitmap_weight(const unsigned long *bitmap, unsigned int bits)
 	return w;
 }
 
-unsigned int __sw_hweight32(unsigned int w)
-{
-	w -= (w >> 1) & 0x55555555;
-	w = (w & 0x33333333) + ((w >> 2) & 0x33333333);
-	w = (w + (w >> 4)) & 0x0f0f0f0f;
-	return (w * 0x01010101) >> 24;
-}
-
-unsigned long __sw_hweight64(__u64 w)
-{
-	return __sw_hweight32((unsigned int)w) + __sw_hweight32((unsigned int)(w >> 32));
-}
-
 const u8 byte_rev_table[256] = {
 #define R2(n) n, n + 2 * 64, n + 1 * 64, n + 3 * 64
 #define R4(n) R2(n), R2(n + 2 * 16), R2(n + 1 * 16), R2(n + 3 * 16)
