@@ -123,6 +123,7 @@ class Domain final {
   AddressSpace& address_space() { return space_; }
   const AddressSpace& address_space() const { return space_; }
   const Arena& arena() const { return space_.arena(); }
+  bool sfi() const { return config_.sfi; }
   Arena& arena_mut() { return space_.arena(); }
   const PrivateMemory& private_memory() const { return space_.private_memory(); }
   PrivateMemory& private_mut() { return space_.private_memory(); }

@@ -2,7 +2,7 @@
 // checked memset/memcpy, its slow path called directly, and the translator's range check of `rep stos` (whose
 // byte count, count * size, may overflow 64 bits); and no window between a check and the store it guards: a
 // pointer changed in memory by another thread, and the scratch register the check spills below rsp overwritten
-// there by another thread (tests/modules/side_test_sfi.c).
+// there by another thread (tests/modules/side_test_sfi.c). And what side's device emulator writes for the driver.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "domain/domain.h"
+#include "domain/domain_bus.h"
 #include "kapi/side_host.h"
 #include "sfi/layout.h"
 #include "sfi/runtime.h"
@@ -153,6 +154,37 @@ TEST(SfiChecks, AScratchRegisterSpillOverwrittenBetweenCheckAndStoreChangesNothi
   // Overwriting the flags image below rsp may well end the loop with a fault of its own; never with a store.
   for (const auto& f : d->faults()) EXPECT_NE(f.kind, SIDE_FAULT_SFI_WRITE) << f.message;
   (void)m;
+}
+
+// The memory operand of a driver's string I/O (`rep ins`, trapped or at a rewritten site) is written by side's
+// emulator, not by driver code; in sfi mode it writes only what the driver itself may write: its own object yes,
+// a freed object or the vCPU thread's own stack (the layer's and side's frames) no. The translator's check before
+// the instruction does not cover it: a rewritten site's trampoline keeps the registers on the driver stack, where
+// driver code on another vCPU can change rdi after the check.
+TEST(SfiChecks, TheDeviceEmulatorWritesOnlyWhatTheDriverMayWrite) {
+  auto d = sfi_domain();
+  ASSERT_TRUE(d);
+  auto* own = static_cast<uint64_t*>(side_host_kmalloc(64, 8));
+  auto* freed = static_cast<uint64_t*>(side_host_kmalloc(64, 8));
+  ASSERT_NE(own, nullptr);
+  ASSERT_NE(freed, nullptr);
+  side_host_kfree(freed, 0);
+  const uint64_t freed_before = *freed;
+  bool ran = false;
+  ASSERT_TRUE(d->call([&] {
+    side::domain::DomainBus bus(*d);
+    volatile uint64_t frame_word = 7;  // on the vCPU thread's stack
+    constexpr auto kMemory = side::emulation::Space::kMemory;
+    EXPECT_TRUE(bus.write(kMemory, reinterpret_cast<uint64_t>(own), 8, 0x1111));
+    EXPECT_FALSE(bus.write(kMemory, reinterpret_cast<uint64_t>(freed), 8, 0x2222));
+    EXPECT_FALSE(bus.write(kMemory, reinterpret_cast<uint64_t>(&frame_word), 8, 0x3333));
+    EXPECT_EQ(frame_word, 7u);
+    ran = true;
+  }));
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(*own, 0x1111u);
+  EXPECT_EQ(*freed, freed_before);
+  side_host_kfree(own, 0);
 }
 
 }  // namespace
