@@ -37,12 +37,15 @@
  *            thunk of the register), with its frame marked and its stack pointer at the calls after the mark, while
  *            another thread writes a function entry over the 64 bytes below the calls' return address (where the
  *            thunk kept the target it checked while it was checking it); the results' sum in side_test_sfi_result;
+ *   hweight  the same with `len` calls of hweight64() (the layer's __sw_hweight64, called with every register
+ *            live), while the other thread writes over the calls' return address and the 56 bytes below it;
  *   stack    moves rsp to `target` (another vCPU's driver stack) and pushes there;
  *   walk     moves rsp down by 4088 bytes `len` times without touching the stack (each step below the translator's
  *            threshold for a check), then pushes.
- * Each attack but `none`, `above`, `spill`, `cross`, `recross` and `icall` is a driver fault in sfi mode, caught before the
- * write, branch or call happens (`length` and `rep` with a length of 0 write nothing and are none).
+ * Each attack but `none`, `above`, `spill`, `cross`, `recross`, `icall` and `hweight` is a driver fault in sfi mode,
+ * caught before the write, branch or call happens (`length` and `rep` with a length of 0 write nothing and are none).
  */
+#include <linux/bitops.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
@@ -194,9 +197,13 @@ static noinline int side_test_sfi_recross(void)
 }
 
 static int (*volatile side_test_sfi_callee)(int) = side_test_sfi_add;
+/* 32 bits set; 33 with the lowest flipped. */
+static volatile unsigned long side_test_sfi_bits = 0xf0f0f0f0f0f0f0f0ul;
 
-/* side_test_sfi_recross() with an indirect call of the module's own function instead of a call into the layer. */
-static noinline int side_test_sfi_icall(void)
+/* side_test_sfi_recross() with its stack pointer at the calls marked too, and other calls: indirect calls of the
+ * module's own function (`icall`) or hweight64() (`hweight`: arch_hweight.h's asm call of the layer's
+ * __sw_hweight64, which keeps every register, so that in sfi mode it goes through a stub that keeps them too). */
+static noinline int side_test_sfi_marked_calls(bool hweight)
 {
 	volatile unsigned long mark[3];
 	unsigned long i, sp;
@@ -208,7 +215,7 @@ static noinline int side_test_sfi_icall(void)
 	mark[1] = SIDE_TEST_SFI_MARK;
 	mark[0] = SIDE_TEST_SFI_MARK;
 	for (i = 0; i < len; ++i)
-		n += side_test_sfi_callee((int)(i & 1));
+		n += hweight ? (int)hweight64(side_test_sfi_bits ^ (i & 1)) : side_test_sfi_callee((int)(i & 1));
 	mark[0] = 0;
 	for (i = 0; mark[1] != SIDE_TEST_SFI_ACK && i < 2000000000ul; ++i)
 		;
@@ -322,8 +329,8 @@ static int __init side_test_sfi_init(void)
 	} else if (!strcmp(attack, "recross")) {
 		side_test_sfi_result = side_test_sfi_recross();
 		return 0;
-	} else if (!strcmp(attack, "icall")) {
-		side_test_sfi_result = side_test_sfi_icall();
+	} else if (!strcmp(attack, "icall") || !strcmp(attack, "hweight")) {
+		side_test_sfi_result = side_test_sfi_marked_calls(!strcmp(attack, "hweight"));
 		return 0;
 	} else if (!strcmp(attack, "stack")) {
 		side_test_sfi_stack();

@@ -116,11 +116,12 @@ TEST(SfiCrossing, AStackOverwrittenWhileInTheLayerCannotRedirectTheLayer) {
 // Another thread (standing for driver code on another vCPU) that writes `entry` over 64 bytes of vCPU 0's driver
 // stack all along, until the module's loop ends (it clears the mark), then acknowledges (kSfiAck), so that the
 // module's later calls are not raced. The 64 bytes are those below the frame the test module marked (kBelowMark:
-// the return addresses its calls push), or below the return address of calls made at the stack pointer the module
-// wrote after its mark (kBelowReturnAddress).
+// the return addresses its calls push), or, for calls made at the stack pointer the module wrote after its mark,
+// those below their return address (kBelowReturnAddress) or the return address and the 56 below it
+// (kFromReturnAddress).
 class StackRacer {
  public:
-  enum class Range { kBelowMark, kBelowReturnAddress };
+  enum class Range { kBelowMark, kBelowReturnAddress, kFromReturnAddress };
   StackRacer(side::sfi::Runtime& sfi, uint64_t entry, Range range)
       : thread_([this, &sfi, entry, range] { run(sfi, entry, range); }) {}
   // The number of times the whole range was written.
@@ -143,6 +144,7 @@ class StackRacer {
     auto* words = reinterpret_cast<volatile uint64_t*>(mark);
     uint64_t end = mark;
     if (mark && range == Range::kBelowReturnAddress) end = words[2] - 8;
+    if (mark && range == Range::kFromReturnAddress) end = words[2];
     if (end < lo + 64 || end > hi) end = 0;  // not a stack pointer of this stack: nothing written
     while (!done_.load() && end && words[0] == kSfiMark) {
       for (uint64_t p = end - 64; p < end; p += 8) *reinterpret_cast<volatile uint64_t*>(p) = entry;
@@ -187,6 +189,16 @@ TEST(SfiCrossing, AReturnAddressOverwrittenDuringACrossingChangesNothing) {
 // half 2.
 TEST(SfiCrossing, AnIndirectCallsTargetCannotBeSwappedAfterItsCheck) {
   expect_raced_calls_unchanged("icall", StackRacer::Range::kBelowReturnAddress, static_cast<int>(kRacedCalls / 2 * 3));
+}
+
+// The racer writes over the return address (and below) of the module's calls of hweight64(): the layer's
+// __sw_hweight64 through the stub for functions called with every register live, which switches to the layer's
+// stack through the vCPU's crossing state and returns through the call's shadow slot, so neither the return nor
+// the registers the caller keeps live across the call (the results add up) are the racer's. Half the calls count
+// 32 bits, half 33.
+TEST(SfiCrossing, AKeepRegistersStubsReturnCannotBeRedirected) {
+  expect_raced_calls_unchanged("hweight", StackRacer::Range::kFromReturnAddress,
+                               static_cast<int>(kRacedCalls / 2 * 65));
 }
 
 // rsp set to another vCPU's driver stack (writable memory, but not this vCPU's stack) is stopped before the push.
