@@ -31,6 +31,9 @@ void side_fill_info(struct net_device *dev, struct side_netdev_info *info);
 /* Empties dev->mc (unregistration). Caller holds rtnl. */
 void side_dev_mc_flush(struct net_device *dev);
 
+/* ethtool_sprintf() with its arguments as a va_list (net_ethtool.c; its sfi-checked variant calls it too). */
+void side_ethtool_vsprintf(u8 **data, const char *fmt, va_list args);
+
 /* The transmit watchdog (net_watchdog.c): set up with the device, armed by __netdev_watchdog_up() (open, carrier
  * on), taken down at close before the driver's ndo_stop. */
 void side_netdev_watchdog_init(struct net_device *dev);

@@ -73,14 +73,19 @@ __sum16 csum_ipv6_magic(const struct in6_addr *saddr, const struct in6_addr *dad
 }
 
 /* Fills one ETH_GSTRING_LEN slot of a string set and moves to the next (net/ethtool/common.c). */
+void side_ethtool_vsprintf(u8 **data, const char *fmt, va_list args)
+{
+	vsnprintf(*data, ETH_GSTRING_LEN, fmt, args);
+	*data += ETH_GSTRING_LEN;
+}
+
 void ethtool_sprintf(u8 **data, const char *fmt, ...)
 {
 	va_list args;
 
 	va_start(args, fmt);
-	vsnprintf(*data, ETH_GSTRING_LEN, fmt, args);
+	side_ethtool_vsprintf(data, fmt, args);
 	va_end(args);
-	*data += ETH_GSTRING_LEN;
 }
 
 /* One random RSS hash key for the whole system, made on first use, as net/core/ethtool.c keeps it. */

@@ -7,7 +7,8 @@
  * In sfi mode the host resolves a driver's import of X to side_kapi_sfi_X when the layer defines one, so these
  * wrappers stand between the driver and memcpy & co.: the destination range is checked against the rights bitmap
  * before a byte is written, and a range the driver may not write is a driver fault naming the caller. The
- * layer's own calls to memcpy are unchecked (the layer is trusted code, and writes its own data).
+ * layer's own calls to memcpy are unchecked (the layer is trusted code, and writes its own data). The exports
+ * that write a result or initialise an object through a driver's pointer are checked in sfi_checked_out.c.
  */
 #include <linux/export.h>
 #include <linux/kernel.h>
@@ -16,6 +17,7 @@
 
 #include "kapi.h"
 #include "sfi_abi.h"
+#include "sfi_checked.h"
 #include "side_host.h"
 
 #undef memcpy
@@ -55,7 +57,7 @@ static bool side_kapi_sfi_writable(unsigned long p, unsigned long n)
 	return true;
 }
 
-static void side_kapi_sfi_check(const void *p, unsigned long n, unsigned long caller)
+void side_kapi_sfi_check(const void *p, unsigned long n, unsigned long caller)
 {
 	if (side_kapi_sfi.enabled && !side_kapi_sfi_writable((unsigned long)p, n))
 		side_host_sfi_fault(SIDE_SFI_WRITE, (unsigned long)p, n, caller);
@@ -96,8 +98,6 @@ void side_kapi_sfi_bad_stack(unsigned long unused, unsigned long slot, unsigned 
 {
 	side_host_sfi_fault(SIDE_SFI_STACK, slot, 8, caller);
 }
-
-#define CHECK(p, n) side_kapi_sfi_check((p), (n), SIDE_CALLER)
 
 void *side_kapi_sfi_memcpy(void *dest, const void *src, size_t n)
 {

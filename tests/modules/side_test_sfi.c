@@ -39,6 +39,9 @@
  *            thunk kept the target it checked while it was checking it); the results' sum in side_test_sfi_result;
  *   hweight  the same with `len` calls of hweight64() (the layer's __sw_hweight64, called with every register
  *            live), while the other thread writes over the calls' return address and the 56 bytes below it;
+ *   ts64, random, lock, timer  has the layer write through `target`: ktime_get_real_ts64() (a result),
+ *            get_random_bytes() of `len` bytes (a buffer), spin_lock() and timer_setup() (kernel objects the export
+ *            locks or initialises);
  *   stack    moves rsp to `target` (another vCPU's driver stack) and pushes there;
  *   walk     moves rsp down by 4088 bytes `len` times without touching the stack (each step below the translator's
  *            threshold for a check), then pushes.
@@ -49,8 +52,12 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/random.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/timekeeping.h>
+#include <linux/timer.h>
 #include <linux/vmalloc.h>
 
 static char *attack = "none";
@@ -246,16 +253,30 @@ static noinline void side_test_sfi_walk(void)
 		     : "+c"(n) : : "rax", "memory");
 }
 
+static DEFINE_SPINLOCK(side_test_sfi_lock);
+static struct timer_list side_test_sfi_timer;
+
+static void side_test_sfi_tick(struct timer_list *t)
+{
+}
+
 static int side_test_sfi_behave(void)
 {
 	int (*volatile fn)(int) = side_test_sfi_add;
 	char *p = kmalloc(len, GFP_KERNEL), *v = vmalloc(4096);
 	int __percpu *pc = alloc_percpu(int);
 	char local[48];
+	struct timespec64 ts;
 	int ret = -ENOMEM;
 
 	if (!p || !v || !pc)
 		goto out;
+	/* The checked exports that write through its pointers, at its own memory. */
+	ktime_get_real_ts64(&ts);
+	get_random_bytes(p, len);
+	spin_lock(&side_test_sfi_lock);
+	spin_unlock(&side_test_sfi_lock);
+	timer_setup(&side_test_sfi_timer, side_test_sfi_tick, 0);
 	__memset(p, 0x11, len);
 	__memcpy(local, p, sizeof(local));
 	strscpy(side_test_sfi_global, "own global", sizeof(side_test_sfi_global));
@@ -332,6 +353,15 @@ static int __init side_test_sfi_init(void)
 	} else if (!strcmp(attack, "icall") || !strcmp(attack, "hweight")) {
 		side_test_sfi_result = side_test_sfi_marked_calls(!strcmp(attack, "hweight"));
 		return 0;
+	} else if (!strcmp(attack, "ts64")) {
+		ktime_get_real_ts64((struct timespec64 *)target);
+	} else if (!strcmp(attack, "random")) {
+		get_random_bytes((void *)target, len);
+	} else if (!strcmp(attack, "lock")) {
+		spin_lock((spinlock_t *)target);
+		spin_unlock((spinlock_t *)target);
+	} else if (!strcmp(attack, "timer")) {
+		timer_setup((struct timer_list *)target, side_test_sfi_tick, 0);
 	} else if (!strcmp(attack, "stack")) {
 		side_test_sfi_stack();
 	} else if (!strcmp(attack, "walk")) {

@@ -59,6 +59,21 @@ TEST(SfiRuntime, AWriteIntoSidesHeapIsStoppedBeforeItHappens) {
   EXPECT_EQ(side::sfi::Runtime::active()->checks_failed(), 1u);
 }
 
+// The layer is trusted, unchecked code: an export that writes through a pointer the driver passes (a result, a
+// buffer it fills, a kernel object it locks or initialises) checks the range first, or it would write wherever the
+// driver pointed it. Each is caught at the driver's call, before the write.
+TEST(SfiRuntime, ExportsWritingThroughADriversPointerCheckItFirst) {
+  for (const char* attack : {"ts64", "random", "lock", "timer"}) {
+    SCOPED_TRACE(attack);
+    auto d = sfi_domain();
+    ASSERT_TRUE(d);
+    std::vector<uint8_t> heap(128, 0x11);
+    auto f = expect_caught(*d, attack, SIDE_FAULT_SFI_WRITE, reinterpret_cast<uint64_t>(heap.data()));
+    EXPECT_NE(f.message.find("side's own memory"), std::string::npos) << f.message;
+    EXPECT_TRUE(std::all_of(heap.begin(), heap.end(), [](uint8_t b) { return b == 0x11; }));
+  }
+}
+
 TEST(SfiRuntime, AWriteIntoAnotherDriversMemoryIsStopped) {
   // Another driver's domain process: its arena is mapped into side (for its IOMMUs) as this one is.
   auto other = side::domain::Arena::create(4 << 20);
