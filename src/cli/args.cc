@@ -410,6 +410,8 @@ Result<CommandArgs> parse_conformance(Reader& r) {
       out.quiet = true;
     } else if (a == "--out") {
       SIDE_ASSIGN(out.out_dir, r.value(a));
+    } else if (a == "--tcp-seconds") {
+      SIDE_ASSIGN(out.tcp_seconds, r.integer(a, 1, 3600));
     } else if (a == "--drivers") {
       auto list = r.value(a);
       if (!list) return list.error();

@@ -57,6 +57,7 @@ struct BenchArgs {
 struct ConformanceArgs {
   std::vector<std::string> drivers;  // rows: DRIVER or DRIVER@DEVICE (conformance/matrix.h); empty: all
   bool json = false, markdown = false, quiet = false;
+  std::optional<uint64_t> tcp_seconds;  // each iperf3 direction; unset: the runner's default
   std::string out_dir;
 };
 

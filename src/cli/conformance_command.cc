@@ -33,6 +33,7 @@ void conformance_usage(FILE* out) {
                "  --markdown           print the table as Markdown (for the README)\n"
                "  --out DIR            also write DIR/report.md and DIR/results.json\n"
                "  --quiet              no progress line (shown on a terminal only)\n"
+               "  --tcp-seconds N      length of each iperf3 direction (default 3)\n"
                "Needs root (TAP interfaces, a network namespace), ping and iperf3; QEMU rows need QEMU with the\n"
                "vfio-user server (scripts/build-qemu.sh; built on first use). Exit status 0 if every row passes,\n"
                "1 if any fails.\n");
@@ -60,8 +61,10 @@ bool needs_qemu(const std::vector<conformance::MatrixEntry>& rows) {
   return false;
 }
 
-conformance::RunnerOptions runner_options(const std::vector<conformance::MatrixEntry>& rows) {
+conformance::RunnerOptions runner_options(const std::vector<conformance::MatrixEntry>& rows,
+                                          std::optional<uint64_t> tcp_seconds) {
   conformance::RunnerOptions o;
+  if (tcp_seconds) o.tcp_seconds = static_cast<double>(*tcp_seconds);
   const Paths paths = Paths::from_environment();
   o.domain.kapi_path = paths.kapi;
   o.domain.symvers_path = paths.symvers;
@@ -110,7 +113,7 @@ int conformance_command(const ConformanceArgs& args) {
     return 1;
   }
   const auto rows = conformance::select_rows(args.drivers);  // checked when the command line was parsed
-  auto o = runner_options(*rows);
+  auto o = runner_options(*rows, args.tcp_seconds);
   ProgressLine progress("side conformance", ProgressLine::wanted(args.quiet));
   size_t index = 0;
   const size_t total = rows->size() * conformance::kSteps.size();

@@ -99,10 +99,11 @@ TEST(Conformance, TheRowsThatWorkPass) {
   }
   int status = -1;
   const std::string env = qemu.empty() ? "" : "SIDE_QEMU='" + qemu + "' ";
-  const std::string out =
-      run_shell(env + side::test_support::in_own_network_namespace(
-                          std::string(SIDE_BINARY) + " conformance --json --quiet --drivers " + rows + " 2>/dev/null"),
-                &status);
+  const std::string out = run_shell(
+      env + side::test_support::in_own_network_namespace(std::string(SIDE_BINARY) +
+                                                         " conformance --json --quiet --tcp-seconds 1 --drivers " +
+                                                         rows + " 2>/dev/null"),
+      &status);
   EXPECT_EQ(status, 0) << out;
   expect_schema_valid(out);
   const auto doc = nlohmann::json::parse(out);

@@ -43,6 +43,14 @@ TEST(CliArgs, NumbersAreStrictWithRanges) {
   EXPECT_EQ(run.packets, 10u);
 }
 
+TEST(CliArgs, ConformanceTcpSecondsIsAWholeNumberOrTheRunnersDefault) {
+  EXPECT_EQ(refusal({"conformance", "--tcp-seconds", "0"}),
+            "conformance: --tcp-seconds takes an integer in 1..3600, not '0'");
+  EXPECT_FALSE(parse({"conformance", "--tcp-seconds", "1.5"}).ok());
+  EXPECT_FALSE(std::get<ConformanceArgs>(*parse({"conformance"})).tcp_seconds);
+  EXPECT_EQ(std::get<ConformanceArgs>(*parse({"conformance", "--tcp-seconds", "1"})).tcp_seconds, 1u);
+}
+
 TEST(CliArgs, EachAddressReachesItsOwnField) {
   auto ok = parse({"run", "e1000", "--host-addr", "10.9.9.1/24", "--peer-addr", "10.9.9.2/24", "--ifname", "t0"});
   ASSERT_TRUE(ok.ok()) << ok.error().message;

@@ -111,7 +111,8 @@ TEST_F(JsonSchema, BlockBench) {
 
 TEST_F(JsonSchema, Conformance) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root for TAP interfaces";
-  const std::string doc = expect_valid("conformance", "conformance --drivers e1000@builtin --json --quiet");
+  const std::string doc =
+      expect_valid("conformance", "conformance --drivers e1000@builtin --json --quiet --tcp-seconds 1");
   EXPECT_NE(doc.find("\"module\":\"e1000\""), std::string::npos) << doc;
 }
 
