@@ -217,36 +217,30 @@ void side_kapi_sfi___init_waitqueue_head(struct wait_queue_head *wq_head, const 
 	__init_waitqueue_head(wq_head, name, key);
 }
 
-#define SIDE_SFI_LOCK(ret, name)                                                                                    \
-	ret side_kapi_sfi_##name(raw_spinlock_t *lock)                                                              \
+/* A lock or mutex call of `type` taking only the lock; `ret` is `return` or empty (void). */
+#define SIDE_SFI_LOCK(type, ret, name, lock_type)                                                                  \
+	type side_kapi_sfi_##name(lock_type *lock)                                                                  \
 	{                                                                                                           \
 		CHECK(lock, sizeof(*lock));                                                                         \
-		return name(lock);                                                                                  \
+		ret name(lock);                                                                                     \
 	}
-SIDE_SFI_LOCK(void, _raw_spin_lock)
-SIDE_SFI_LOCK(int, _raw_spin_trylock)
-SIDE_SFI_LOCK(void, _raw_spin_unlock)
-SIDE_SFI_LOCK(unsigned long, _raw_spin_lock_irqsave)
-SIDE_SFI_LOCK(void, _raw_spin_lock_irq)
-SIDE_SFI_LOCK(void, _raw_spin_unlock_irq)
-SIDE_SFI_LOCK(void, _raw_spin_lock_bh)
-SIDE_SFI_LOCK(void, _raw_spin_unlock_bh)
-SIDE_SFI_LOCK(int, _raw_spin_trylock_bh)
+SIDE_SFI_LOCK(void, , _raw_spin_lock, raw_spinlock_t)
+SIDE_SFI_LOCK(int, return, _raw_spin_trylock, raw_spinlock_t)
+SIDE_SFI_LOCK(void, , _raw_spin_unlock, raw_spinlock_t)
+SIDE_SFI_LOCK(unsigned long, return, _raw_spin_lock_irqsave, raw_spinlock_t)
+SIDE_SFI_LOCK(void, , _raw_spin_lock_irq, raw_spinlock_t)
+SIDE_SFI_LOCK(void, , _raw_spin_unlock_irq, raw_spinlock_t)
+SIDE_SFI_LOCK(void, , _raw_spin_lock_bh, raw_spinlock_t)
+SIDE_SFI_LOCK(void, , _raw_spin_unlock_bh, raw_spinlock_t)
+SIDE_SFI_LOCK(int, return, _raw_spin_trylock_bh, raw_spinlock_t)
+SIDE_SFI_LOCK(void, , mutex_lock, struct mutex)
+SIDE_SFI_LOCK(int, return, mutex_lock_interruptible, struct mutex)
+SIDE_SFI_LOCK(int, return, mutex_lock_killable, struct mutex)
+SIDE_SFI_LOCK(int, return, mutex_trylock, struct mutex)
+SIDE_SFI_LOCK(void, , mutex_unlock, struct mutex)
 
 void side_kapi_sfi__raw_spin_unlock_irqrestore(raw_spinlock_t *lock, unsigned long flags)
 {
 	CHECK(lock, sizeof(*lock));
 	_raw_spin_unlock_irqrestore(lock, flags);
 }
-
-#define SIDE_SFI_MUTEX(ret, name)                                                                                   \
-	ret side_kapi_sfi_##name(struct mutex *lock)                                                                \
-	{                                                                                                           \
-		CHECK(lock, sizeof(*lock));                                                                         \
-		return name(lock);                                                                                  \
-	}
-SIDE_SFI_MUTEX(void, mutex_lock)
-SIDE_SFI_MUTEX(int, mutex_lock_interruptible)
-SIDE_SFI_MUTEX(int, mutex_lock_killable)
-SIDE_SFI_MUTEX(int, mutex_trylock)
-SIDE_SFI_MUTEX(void, mutex_unlock)
