@@ -57,7 +57,7 @@ static bool side_kapi_sfi_writable(unsigned long p, unsigned long n)
 	return true;
 }
 
-void side_kapi_sfi_check(const void *p, unsigned long n, unsigned long caller)
+void side_sfi_check_write(const void *p, unsigned long n, unsigned long caller)
 {
 	if (side_kapi_sfi.enabled && !side_kapi_sfi_writable((unsigned long)p, n))
 		side_host_sfi_fault(SIDE_SFI_WRITE, (unsigned long)p, n, caller);
@@ -75,7 +75,7 @@ void side_kapi_sfi_slow_path(unsigned long addr, unsigned long len, unsigned lon
 	/* A string store of zero elements writes nothing; every other length is checked whole (an impossible one,
 	 * ~0, stands for a count that overflowed or a downward string store). */
 	if (len)
-		side_kapi_sfi_check((const void *)addr, len, caller);
+		side_sfi_check_write((const void *)addr, len, caller);
 }
 
 void side_kapi_sfi_bad_branch(unsigned long unused, unsigned long target, unsigned long caller)
