@@ -54,12 +54,15 @@ void AddressSpace::init_percpu(uint64_t offset, std::span<const uint8_t> init) {
 
 std::optional<uint64_t> AddressSpace::resolve(const std::string& name) {
   if (linking_kapi_) return host_stubs_.address(name);
-  if (sfi_ && modules_.kapi()) {
-    // The checked variants are entry points of the layer (side_kapi_*), which no driver can import by name.
+  auto address = modules_.resolve_export(name);
+  if (sfi_ && modules_.kapi() && address) {
+    // The checked variant of an export X is the layer's entry point side_kapi_sfi_X (side_kapi_* names are not
+    // exports: no driver imports them). Only of an export: the layer's own sfi entry points (its crossings, their
+    // state, the check reports) share the prefix, and a driver importing `enter_driver` must not reach them.
     const auto& entries = modules_.kapi()->entry_points;
     if (auto it = entries.find("side_kapi_sfi_" + name); it != entries.end()) return it->second;
   }
-  if (auto address = modules_.resolve_export(name)) return address;
+  if (address) return address;
   // The kernel's fixed_percpu_data sits at offset 0 of every per-cpu area; side reserves that space.
   if (name == "fixed_percpu_data") return 0;
   return std::nullopt;

@@ -74,6 +74,19 @@ TEST(SfiRuntime, ExportsWritingThroughADriversPointerCheckItFirst) {
   }
 }
 
+// A checked variant replaces an export of the same name; the layer's own sfi entry points share the prefix of the
+// checked variants but are no exports, so a driver importing them by the rest of their name (the crossing into
+// driver code, whose stack bookkeeping it would corrupt, or the per-cpu crossing state) is refused at load.
+TEST(SfiRuntime, TheLayersCrossingsCannotBeImportedByName) {
+  auto d = sfi_domain();
+  ASSERT_TRUE(d);
+  auto m = d->load({std::string(SIDE_TEST_MODULES_DIR) + "/side_test_sfi_entry.ko", ""});
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().message.find("enter_driver"), std::string::npos) << m.error().message;
+  EXPECT_NE(m.error().message.find("crossing"), std::string::npos) << m.error().message;
+  EXPECT_TRUE(d->faults().empty());
+}
+
 TEST(SfiRuntime, AWriteIntoAnotherDriversMemoryIsStopped) {
   // Another driver's domain process: its arena is mapped into side (for its IOMMUs) as this one is.
   auto other = side::domain::Arena::create(4 << 20);
