@@ -4,6 +4,7 @@
 #   scripts/fuzz.sh            short mode (CI): SIDE_FUZZ_SECONDS (default 20) seconds per target
 #   scripts/fuzz.sh --long     at least SIDE_FUZZ_RUNS (default 10,000,000) executions per target: hours
 #   scripts/fuzz.sh [--long] TARGET...   only the named targets
+#   scripts/fuzz.sh --build-only         build the targets and run nothing (CI builds them while other tests run)
 # Each target grows its corpus in build-fuzz/corpus/<target>/ (seeded from its regressions). A crash leaves its
 # input in build-fuzz/crashes/ and fails the run: keep it as tests/fuzz/<part>/regressions/<bug-name>, fix the
 # bug, and add a unit test next to the code it broke (the regressions are replayed by CTest in every build).
@@ -32,11 +33,13 @@ targets=(
 )
 
 long=0
+build_only=0
 selected=()
 for arg in "$@"; do
   case $arg in
     --long) long=1 ;;
-    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+    --build-only) build_only=1 ;;
+    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $arg" >&2; exit 2 ;;
     *) selected+=("$arg") ;;
   esac
@@ -61,6 +64,7 @@ fi
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIDE_FUZZ=ON \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]%%:*}"
+((build_only == 0)) || exit 0
 mkdir -p build-fuzz/crashes build-fuzz/logs
 
 # The figure libFuzzer's final statistics give for `key`, or its last status line's when it stopped on a crash.

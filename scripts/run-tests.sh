@@ -8,6 +8,10 @@
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build and its suite;
 #   4. the libFuzzer targets (clang), each run briefly from its kept inputs (scripts/fuzz.sh, short mode).
 # SIDE_FUZZ_SECONDS sets the length of each fuzz run (default 20).
+# The sanitizer build compiles while the normal suite runs, and the fuzzing build while the sanitizer suite runs,
+# each at the lowest CPU priority: those suites run their network tests one at a time and leave a CPU mostly idle,
+# and a niced build takes only what they leave (the tests' timing is theirs). Nothing is built while the
+# benchmarks measure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -18,12 +22,37 @@ jobs=$(nproc)
 if [[ $(id -u) -eq 0 ]]; then export CCACHE_DIR=${CCACHE_DIR:-/var/cache/side/ccache}; fi
 fuzz_seconds=${SIDE_FUZZ_SECONDS:-20}
 
+# Runs "$@" at the lowest CPU priority in the background, its output in the log file $1 (printed if it fails);
+# background_wait collects it.
+background_pid=""
+background_log=""
+background() {
+  background_log=$1
+  shift
+  setsid -w nice -n 19 "$@" >"$background_log" 2>&1 &
+  background_pid=$!
+}
+# A failing stage ends the run: its background build (a process group of its own) goes with it.
+trap '[[ -z $background_pid ]] || kill -- -"$background_pid" 2>/dev/null || true' EXIT
+background_wait() {
+  if ! wait "$background_pid"; then
+    cat "$background_log"
+    echo "run-tests: the background build failed (log above: $background_log)" >&2
+    exit 1
+  fi
+  background_pid=""
+}
+
 echo "== build and test"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"
 scripts/install.sh
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSIDE_SANITIZE=ON >/dev/null
+background build/asan-build.log cmake --build build-asan -j "$jobs"
 ctest --test-dir build -j "$jobs" --output-on-failure
 grep -h "^hostile suite:" build/Testing/Temporary/LastTest.log || true
+echo "== waiting for the sanitizer build"
+background_wait
 
 echo "== benchmark (side bench --quick)"
 # Figures, not pass/fail on goals: the command fails only if a measurement failed (a fault, a lost or corrupt frame).
@@ -38,11 +67,11 @@ echo "== soak (2 minutes of iperf3 with a fault injected every 2 s)"
 scripts/soak.sh --minutes 2
 
 echo "== sanitizers (ASan + UBSan)"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSIDE_SANITIZE=ON >/dev/null
-cmake --build build-asan -j "$jobs"
+background build-asan/fuzz-build.log scripts/fuzz.sh --build-only
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -j "$jobs" --output-on-failure
 
 echo "== fuzzing (${fuzz_seconds}s per target)"
+background_wait
 SIDE_FUZZ_SECONDS=$fuzz_seconds scripts/fuzz.sh
 echo "all test stages passed"

@@ -30,6 +30,9 @@ DomainProcessConfig hang_config() {
   // The domain's busy_since stamps are ignored, as if it zeroed them: only the supervisor's own clock judges.
   pc.liveness.stamp_atomic_ms = 0;
   pc.liveness.stamp_process_ms = 0;
+  // A hung probe or open is waited for to the end of its bound: a shorter one than a loaded machine's restart
+  // needs (the test module's probe takes milliseconds), so the tests wait 2 s (8 under the sanitizers), not 5 (20).
+  pc.liveness.probe_ms = 2000 * LivenessBounds::kSlow;
   return pc;
 }
 
