@@ -12,14 +12,24 @@ iommu::Perm perm_of(const auto& use) {
   return static_cast<iommu::Perm>(p);
 }
 
+// The pages bus addresses [base, base + bytes) touch.
+uint64_t pages_of(uint64_t base, uint64_t bytes) {
+  return bytes ? ((base + bytes - 1) >> iommu::kPageShift) - (base >> iommu::kPageShift) + 1 : 0;
+}
+
 }  // namespace
 
 DmaPermissions::DmaPermissions(iommu::Iommu& iommu, uint64_t phys_base, uint64_t arena_size)
-    : iommu_(iommu), base_(phys_base), size_(arena_size) {}
+    : iommu_(iommu), base_(phys_base), size_(arena_size), pages_(pages_of(phys_base, arena_size)) {}
 
 bool DmaPermissions::valid_range(uint64_t phys, uint64_t size) const {
   return size > 0 && size <= kMaxMappingBytes && phys >= base_ && phys - base_ <= size_ &&
          size <= size_ - (phys - base_);
+}
+
+// `page` is one of the arena's (valid_range).
+DmaPermissions::PageUse& DmaPermissions::use_of(uint64_t page) {
+  return pages_[page - (base_ >> iommu::kPageShift)];
 }
 
 void DmaPermissions::update_page(uint64_t page, const PageUse& before, const PageUse& after) {
@@ -52,7 +62,7 @@ int DmaPermissions::map(uint64_t phys, uint64_t size, int dir) {
   ++live_;
   bool device_reads = dir != SIDE_DMA_FROM_DEVICE, device_writes = dir != SIDE_DMA_TO_DEVICE;
   for (uint64_t page = phys >> iommu::kPageShift; page <= (phys + size - 1) >> iommu::kPageShift; ++page) {
-    PageUse& use = pages_[page];
+    PageUse& use = use_of(page);
     PageUse before = use;
     use.reads += device_reads;
     use.writes += device_writes;
@@ -72,13 +82,11 @@ int DmaPermissions::unmap(uint64_t phys, uint64_t size, int dir) {
   --live_;
   bool device_reads = dir != SIDE_DMA_FROM_DEVICE, device_writes = dir != SIDE_DMA_TO_DEVICE;
   for (uint64_t page = phys >> iommu::kPageShift; page <= (phys + size - 1) >> iommu::kPageShift; ++page) {
-    auto p = pages_.find(page);
-    if (p == pages_.end()) continue;  // cannot happen: the mapping counted it
-    PageUse before = p->second;
-    p->second.reads -= device_reads;
-    p->second.writes -= device_writes;
-    update_page(page, before, p->second);
-    if (!p->second.reads && !p->second.writes) pages_.erase(p);
+    PageUse& use = use_of(page);
+    PageUse before = use;
+    use.reads -= device_reads;
+    use.writes -= device_writes;
+    update_page(page, before, use);
   }
   return 0;
 }
@@ -87,7 +95,7 @@ void DmaPermissions::clear() {
   std::lock_guard lock(mu_);
   iommu_.unmap_all();
   mappings_.clear();
-  pages_.clear();
+  pages_.assign(pages_.size(), PageUse{});
   live_ = 0;
 }
 
@@ -95,7 +103,7 @@ void DmaPermissions::retarget(uint8_t* arena_base, uint64_t arena_size) {
   std::lock_guard lock(mu_);
   iommu_.retarget(arena_base, arena_size);
   mappings_.clear();
-  pages_.clear();
+  pages_.assign(pages_of(base_, arena_size), PageUse{});
   live_ = 0;
   size_ = arena_size;
 }
