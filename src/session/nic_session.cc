@@ -408,10 +408,13 @@ std::string NicSession::run_builtin_traffic() {
   TrafficConfig traffic = config_.traffic;
   if (Wire* w = wire_.get()) traffic.on_inject = [w](std::span<const uint8_t> f) { w->capture(f); };
   bool killed = false;
-  if (config_.kill_after_s > 0) {
+  if (config_.kill_after_s > 0 || config_.kill_after_frames > 0) {
     auto user_tick = traffic.on_tick;
     traffic.on_tick = [&, user_tick](double elapsed, const TrafficResult& so_far) {
-      if (!killed && elapsed >= config_.kill_after_s) {
+      const bool due =
+          (config_.kill_after_s > 0 && elapsed >= config_.kill_after_s) ||
+          (config_.kill_after_frames > 0 && so_far.tx.verified + so_far.rx.verified >= config_.kill_after_frames);
+      if (!killed && due) {
         killed = true;
         if (auto s = domain_->kill(); !s) logf(LogLevel::kError, "side: %s", s.error().message.c_str());
       }

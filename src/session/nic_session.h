@@ -46,6 +46,9 @@ struct NicSessionConfig {
   unsigned link_timeout_ms = 10'000;
   // Kills the domain (SIGKILL) this long into the traffic, to show what a crash does; 0: never.
   double kill_after_s = 0;
+  // Or once this many frames were verified, both directions together (whatever the machine's speed, the kill then
+  // lands inside the traffic); 0: never.
+  uint64_t kill_after_frames = 0;
   // Process isolation: a failed driver is restarted in a fresh domain (recoverable_domain.h), under `policy`.
   bool recover = true;
   supervisor::RecoveryPolicy policy;

@@ -123,7 +123,7 @@ TEST(Isolation, KillingOneDomainLeavesTheOtherRunning) {
 TEST(Recovery, AKilledDomainIsReplacedAndTrafficGoesOn) {
   auto c = e1000_session("process");
   c.traffic.packets = 60000;
-  c.kill_after_s = 0.3;
+  c.kill_after_frames = 40000;  // a third of the way: an idle machine moved all 120,000 in under 0.3 s
   auto r = run_nic_session(c);
   ASSERT_EQ(r.recoveries.size(), 1u) << r.error;
   const auto& rec = r.recoveries[0];
@@ -146,7 +146,7 @@ TEST(Recovery, AKilledDomainIsReplacedAndTrafficGoesOn) {
 TEST(Recovery, ARestartReportsWhereItsTimeWent) {
   auto c = e1000_session("process");
   c.traffic.packets = 60000;
-  c.kill_after_s = 0.3;
+  c.kill_after_frames = 40000;  // a third of the way: an idle machine moved all 120,000 in under 0.3 s
   auto r = run_nic_session(c);
   ASSERT_EQ(r.recoveries.size(), 1u) << r.error;
   const auto& rec = r.recoveries[0];
