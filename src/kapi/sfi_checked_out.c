@@ -85,41 +85,29 @@ void side_kapi_sfi_ethtool_sprintf(u8 **data, const char *fmt, ...)
 
 /* ---- results ---- */
 
-#define SIDE_SFI_CONFIG_READ(name, type)                                                                           \
-	int side_kapi_sfi_##name(const struct pci_dev *dev, int where, type *val)                                    \
+/* A config-space read of `type` into *val, on a device of `dev_type`. */
+#define SIDE_SFI_CONFIG_READ(name, dev_type, type)                                                                 \
+	int side_kapi_sfi_##name(dev_type *dev, int where, type *val)                                               \
 	{                                                                                                           \
 		CHECK(val, sizeof(*val));                                                                           \
 		return name(dev, where, val);                                                                       \
 	}
-SIDE_SFI_CONFIG_READ(pci_read_config_byte, u8)
-SIDE_SFI_CONFIG_READ(pci_read_config_word, u16)
-SIDE_SFI_CONFIG_READ(pci_read_config_dword, u32)
+SIDE_SFI_CONFIG_READ(pci_read_config_byte, const struct pci_dev, u8)
+SIDE_SFI_CONFIG_READ(pci_read_config_word, const struct pci_dev, u16)
+SIDE_SFI_CONFIG_READ(pci_read_config_dword, const struct pci_dev, u32)
+SIDE_SFI_CONFIG_READ(pcie_capability_read_word, struct pci_dev, u16)
+SIDE_SFI_CONFIG_READ(pcie_capability_read_dword, struct pci_dev, u32)
 
-int side_kapi_sfi_pcie_capability_read_word(struct pci_dev *dev, int pos, u16 *val)
-{
-	CHECK(val, sizeof(*val));
-	return pcie_capability_read_word(dev, pos, val);
-}
-
-int side_kapi_sfi_pcie_capability_read_dword(struct pci_dev *dev, int pos, u32 *val)
-{
-	CHECK(val, sizeof(*val));
-	return pcie_capability_read_dword(dev, pos, val);
-}
-
-void *side_kapi_sfi_dma_alloc_attrs(struct device *dev, size_t size, dma_addr_t *handle, gfp_t gfp,
-				    unsigned long attrs)
-{
-	CHECK(handle, sizeof(*handle));
-	return dma_alloc_attrs(dev, size, handle, gfp, attrs);
-}
-
-void *side_kapi_sfi_dmam_alloc_attrs(struct device *dev, size_t size, dma_addr_t *handle, gfp_t gfp,
-				     unsigned long attrs)
-{
-	CHECK(handle, sizeof(*handle));
-	return dmam_alloc_attrs(dev, size, handle, gfp, attrs);
-}
+/* A coherent allocation whose bus address goes to *handle. */
+#define SIDE_SFI_DMA_ALLOC(name)                                                                                   \
+	void *side_kapi_sfi_##name(struct device *dev, size_t size, dma_addr_t *handle, gfp_t gfp,                 \
+				   unsigned long attrs)                                                             \
+	{                                                                                                           \
+		CHECK(handle, sizeof(*handle));                                                                     \
+		return name(dev, size, handle, gfp, attrs);                                                         \
+	}
+SIDE_SFI_DMA_ALLOC(dma_alloc_attrs)
+SIDE_SFI_DMA_ALLOC(dmam_alloc_attrs)
 
 void *side_kapi_sfi_dma_pool_alloc(struct dma_pool *pool, gfp_t mem_flags, dma_addr_t *handle)
 {
@@ -133,17 +121,14 @@ int side_kapi_sfi_request_firmware(const struct firmware **firmware_p, const cha
 	return request_firmware(firmware_p, name, device);
 }
 
-void side_kapi_sfi_ktime_get_ts64(struct timespec64 *ts)
-{
-	CHECK(ts, sizeof(*ts));
-	ktime_get_ts64(ts);
-}
-
-void side_kapi_sfi_ktime_get_real_ts64(struct timespec64 *ts)
-{
-	CHECK(ts, sizeof(*ts));
-	ktime_get_real_ts64(ts);
-}
+#define SIDE_SFI_TIME(name)                                                                                        \
+	void side_kapi_sfi_##name(struct timespec64 *ts)                                                            \
+	{                                                                                                           \
+		CHECK(ts, sizeof(*ts));                                                                             \
+		name(ts);                                                                                           \
+	}
+SIDE_SFI_TIME(ktime_get_ts64)
+SIDE_SFI_TIME(ktime_get_real_ts64)
 
 struct rtnl_link_stats64 *side_kapi_sfi_dev_get_stats(struct net_device *dev, struct rtnl_link_stats64 *storage)
 {
