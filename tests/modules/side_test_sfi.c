@@ -23,6 +23,7 @@
  *            it has found the mark and overwritten the driver stack, then returns;
  *   length   __memset()s then __memcpy()s `len` bytes at a 64-byte object of its own (extreme lengths);
  *   rep      `rep stos` of `len` elements of `skip` bytes (1 or 8) at a 64-byte object of its own;
+ *   ioread   ioread32_rep() of `len` words into a 64-byte object of its own (`target`: the register);
  *   race     `len` times stores through the pointer in side's slot at `target`, which another thread flips between
  *            NULL (its own global) and side's memory, reading it once per store (a check and its store use the
  *            same register);
@@ -49,6 +50,7 @@
  * caught before the write, branch or call happens (`length` and `rep` with a length of 0 write nothing and are none).
  */
 #include <linux/bitops.h>
+#include <linux/io.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
@@ -141,6 +143,19 @@ static noinline int side_test_sfi_length(void)
 		return -ENOMEM;
 	__memset(p, 0x5a, len);
 	__memcpy(p, bytes, len);
+	kfree(p);
+	return 0;
+}
+
+/* ioread32_rep() of `len` words into a 64-byte object of its own, from a register that is no device's (the
+ * checked variant refuses the range before the export looks at the register). */
+static noinline int side_test_sfi_ioread(void)
+{
+	char *p = kzalloc(64, GFP_KERNEL);
+
+	if (!p)
+		return -ENOMEM;
+	ioread32_rep((void __iomem *)target, p, len);
 	kfree(p);
 	return 0;
 }
@@ -338,6 +353,8 @@ static int __init side_test_sfi_init(void)
 		return side_test_sfi_length();
 	} else if (!strcmp(attack, "rep")) {
 		return side_test_sfi_rep();
+	} else if (!strcmp(attack, "ioread")) {
+		return side_test_sfi_ioread();
 	} else if (!strcmp(attack, "race")) {
 		side_test_sfi_race();
 		return 0;

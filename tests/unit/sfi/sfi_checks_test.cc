@@ -55,6 +55,14 @@ TEST(SfiChecks, ExtremeLengthsThroughTheCheckedMemsetAndMemcpy) {
   for (uint64_t len : kExtreme) expect_refused("length", len, 4, true);
 }
 
+// ioread32_rep() fills 4 * count bytes: counts past the object, whose bytes reach 2^34 or wrap (2^62 words are
+// 2^64 bytes), are refused whole before the export runs.
+TEST(SfiChecks, ExtremeCountsThroughTheCheckedIoreadRep) {
+  for (uint64_t count : {17ull, 0xffffffffull, 0x4000000000000000ull, 0x8000000000000000ull, ~0ull}) {
+    expect_refused("ioread", count, 4, true);
+  }
+}
+
 // rep stosb writes rcx bytes; rep stosq 8 * rcx, which wraps to 0 (2^61) or to 8 (2^61 + 1) modulo 2^64.
 TEST(SfiChecks, ExtremeCountsOfRepStos) {
   expect_refused("rep", 0, 1, false);
