@@ -54,6 +54,7 @@ int side_kapi_sfi_skb_copy_bits(const struct sk_buff *skb, int offset, void *to,
 	return skb_copy_bits(skb, offset, to, len);
 }
 
+/* Not closed: the export reads skb->len again, and another vCPU may change it after this check. */
 void side_kapi_sfi_skb_copy_and_csum_dev(const struct sk_buff *skb, u8 *to)
 {
 	CHECK(to, skb->len);
@@ -72,15 +73,18 @@ void side_kapi_sfi_netdev_rss_key_fill(void *buffer, size_t len)
 	netdev_rss_key_fill(buffer, len);
 }
 
+/* The slot is read once: another vCPU could change *data between a check and a second read. */
 void side_kapi_sfi_ethtool_sprintf(u8 **data, const char *fmt, ...)
 {
+	u8 *slot = READ_ONCE(*data);
 	va_list args;
 
 	CHECK(data, sizeof(*data));
-	CHECK(*data, ETH_GSTRING_LEN);
+	CHECK(slot, ETH_GSTRING_LEN);
 	va_start(args, fmt);
-	side_ethtool_vsprintf(data, fmt, args);
+	side_ethtool_vsprintf(&slot, fmt, args);
 	va_end(args);
+	WRITE_ONCE(*data, slot);
 }
 
 /* ---- results ---- */
